@@ -25,6 +25,8 @@
 //!   indexes; pure arithmetic.
 //! - [`clock`]: Lamport, vector (dense and sparse) and hybrid logical clocks,
 //!   NTP/Cristian/Berkeley synchronisation arithmetic, event ordering.
+//! - [`merkle`]: RFC 6962/9162 Merkle trees with inclusion and consistency
+//!   proofs, tree diff, keyed trees and the anti-entropy participant.
 //!
 //! ## The drive loop
 //!
@@ -147,6 +149,7 @@ extern crate std;
 
 pub mod clock;
 mod id;
+pub mod merkle;
 pub mod protocol;
 pub mod quorum;
 mod rng;
