@@ -139,11 +139,6 @@ impl Frontier {
     }
 }
 
-/// The largest power of two strictly less than `n` (`n >= 2`).
-const fn split_point(n: u64) -> u64 {
-    1 << (63 - (n - 1).leading_zeros())
-}
-
 /// Why a Merkle operation failed. Nothing is changed on error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -202,20 +197,5 @@ mod tests {
     fn empty_root_is_sha256_of_the_empty_string() {
         assert_eq!(EMPTY_ROOT, <[u8; 32]>::from(Sha256::digest(b"")));
         assert_eq!(root::<&[u8]>(&[]), EMPTY_ROOT);
-    }
-
-    #[test]
-    fn split_point_is_the_largest_power_of_two_below() {
-        for (n, k) in [
-            (2, 1),
-            (3, 2),
-            (4, 2),
-            (5, 4),
-            (8, 4),
-            (9, 8),
-            (u64::MAX, 1 << 63),
-        ] {
-            assert_eq!(split_point(n), k, "n = {n}");
-        }
     }
 }

@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 use core::ops::Range;
 
-use super::{EMPTY_ROOT, Hash, MerkleError, leaf_hash, node_hash, split_point};
+use super::{EMPTY_ROOT, Hash, MerkleError, leaf_hash, node_hash};
 
 /// A Merkle tree (RFC 9162 §2.1) stored level by level: level `h` holds the
 /// hash of every complete, aligned perfect subtree of `2^h` leaves. That is
@@ -292,5 +292,31 @@ impl MerkleTree {
             });
         }
         Ok(())
+    }
+}
+
+/// The largest power of two strictly less than `n` (`n >= 2`): where RFC
+/// 9162 splits a tree of `n` leaves.
+const fn split_point(n: u64) -> u64 {
+    1 << (63 - (n - 1).leading_zeros())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_point_is_the_largest_power_of_two_below() {
+        for (n, k) in [
+            (2, 1),
+            (3, 2),
+            (4, 2),
+            (5, 4),
+            (8, 4),
+            (9, 8),
+            (u64::MAX, 1 << 63),
+        ] {
+            assert_eq!(split_point(n), k, "n = {n}");
+        }
     }
 }
