@@ -55,9 +55,11 @@ pub mod kind {
     pub const HLC_TIMESTAMP: u8 = 3;
     /// A Lamport timestamp ([`crate::clock::LamportStamp`]).
     pub const LAMPORT_STAMP: u8 = 4;
-    /// First kind number free for protocol messages; families take numbers
+    /// First kind number for protocol messages; families take numbers
     /// upwards from here as they land (Raft, Paxos, ...).
     pub const FIRST_PROTOCOL: u8 = 16;
+    /// Merkle anti-entropy ([`crate::merkle::AntiEntropyMessage`]).
+    pub const ANTI_ENTROPY: u8 = 16;
     /// Reserved for documentation examples and tests; never used by a
     /// protocol of this crate.
     pub const EXAMPLE: u8 = 255;

@@ -33,6 +33,10 @@
 //!   differing keys between two replicas.
 
 #[cfg(feature = "alloc")]
+mod anti_entropy;
+#[cfg(feature = "alloc")]
+mod keyed;
+#[cfg(feature = "alloc")]
 mod tree;
 mod verify;
 
@@ -40,6 +44,13 @@ use core::fmt;
 
 use sha2::{Digest, Sha256};
 
+#[cfg(feature = "alloc")]
+pub use anti_entropy::{
+    AntiEntropy, AntiEntropyConfig, AntiEntropyError, Command as AntiEntropyCommand,
+    Event as AntiEntropyEvent, KeyDifference, Message as AntiEntropyMessage, SyncFailure,
+};
+#[cfg(feature = "alloc")]
+pub use keyed::{KeyedTree, MAX_KEYED_DEPTH};
 #[cfg(feature = "alloc")]
 pub use tree::MerkleTree;
 pub use verify::{verify_consistency, verify_inclusion};
