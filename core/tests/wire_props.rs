@@ -2,6 +2,7 @@
 //! round-trips exactly.
 
 use consensio::clock::{DenseVectorClock, HlcTimestamp, LamportStamp, VectorClock};
+use consensio::merkle::AntiEntropyMessage;
 use consensio::wire::{self, WireError};
 use proptest::prelude::*;
 
@@ -20,13 +21,14 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(5_000))]
 
     #[test]
-    fn random_frames_never_panic(body in proptest::collection::vec(any::<u8>(), 0..64), kind in 0u8..6) {
+    fn random_frames_never_panic(body in proptest::collection::vec(any::<u8>(), 0..64), kind in 0u8..18) {
         let mut frame = vec![wire::WIRE_VERSION, kind];
         frame.extend_from_slice(&body);
         decode_is_total::<VectorClock>(&frame);
         decode_is_total::<DenseVectorClock<4>>(&frame);
         decode_is_total::<HlcTimestamp>(&frame);
         decode_is_total::<LamportStamp>(&frame);
+        decode_is_total::<AntiEntropyMessage>(&frame);
         decode_is_total::<VectorClock>(&body);
     }
 

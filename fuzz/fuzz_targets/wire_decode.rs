@@ -4,6 +4,7 @@
 #![no_main]
 
 use consensio::clock::{DenseVectorClock, HlcTimestamp, LamportStamp, VectorClock};
+use consensio::merkle::AntiEntropyMessage;
 use consensio::wire::{self, WireMessage};
 use libfuzzer_sys::fuzz_target;
 
@@ -20,4 +21,5 @@ fuzz_target!(|data: &[u8]| {
     check::<DenseVectorClock<8>>(data);
     check::<HlcTimestamp>(data);
     check::<LamportStamp>(data);
+    check::<AntiEntropyMessage>(data);
 });
