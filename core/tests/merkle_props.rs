@@ -58,7 +58,8 @@ proptest! {
     fn diff_rejects_trees_of_different_sizes(a in leaves(40), extra in 1usize..5) {
         let mut b = a.clone();
         b.extend(std::iter::repeat_n(vec![9u8], extra));
-        let mut ranges: Vec<Range<u64>> = Vec::from([0..1]);
+        let mut ranges = Vec::new();
+        ranges.push(0..1);
         prop_assert_eq!(
             MerkleTree::from_leaves(&a).diff(&MerkleTree::from_leaves(&b), &mut ranges),
             Err(MerkleError::ShapeMismatch)
