@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds every C test in ffi/tests against libconsensio.a and libconsensio.so
+# with gcc -std=c11 -Wall -Wextra -Werror, runs each plain and under valgrind
+# (0 errors, 0 leaks), then rebuilds with -fsanitize=address,undefined and
+# runs again. Also checks that the header compiles as C++.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+lib=target/debug
+include=ffi/include
+out=target/ffi-tests
+mkdir -p "$out"
+cflags=(-std=c11 -Wall -Wextra -Werror -pedantic -g -I "$include")
+native=(-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
+
+cargo build -q -p consensio-ffi --locked
+
+g++ -x c++ -std=c++11 -Wall -Wextra -Werror -fsyntax-only "$include/consensio.h"
+
+for src in ffi/tests/test_*.c; do
+    name=$(basename "$src" .c)
+    gcc "${cflags[@]}" "$src" "$lib/libconsensio.a" "${native[@]}" -o "$out/$name-static"
+    gcc "${cflags[@]}" "$src" -L "$lib" -lconsensio -Wl,-rpath,"$PWD/$lib" -o "$out/$name-shared"
+    gcc "${cflags[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer \
+        "$src" "$lib/libconsensio.a" "${native[@]}" -o "$out/$name-asan"
+    for variant in static shared; do
+        "$out/$name-$variant"
+        valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
+            "$out/$name-$variant" >/dev/null
+    done
+    UBSAN_OPTIONS=halt_on_error=1 "$out/$name-asan" >/dev/null
+done
+gcc "${cflags[@]}" ffi/examples/tour.c "$lib/libconsensio.a" "${native[@]}" -o "$out/tour"
+valgrind -q --error-exitcode=1 --leak-check=full "$out/tour" >/dev/null
+echo "C tests: all passed (static, shared, valgrind, ASan+UBSan)"
