@@ -27,6 +27,9 @@
 //!   NTP/Cristian/Berkeley synchronisation arithmetic, event ordering.
 //! - [`merkle`]: RFC 6962/9162 Merkle trees with inclusion and consistency
 //!   proofs, tree diff, keyed trees and the anti-entropy participant.
+//! - [`ring`]: placement of keys on nodes with one stable hash: consistent
+//!   hashing ring with weighted virtual nodes and zone-aware preference
+//!   lists, rendezvous, jump and Maglev hashing, bounded loads.
 //!
 //! ## The drive loop
 //!
@@ -152,6 +155,7 @@ mod id;
 pub mod merkle;
 pub mod protocol;
 pub mod quorum;
+pub mod ring;
 mod rng;
 mod time;
 pub mod wire;
