@@ -99,11 +99,23 @@ typedef enum consensio_vote_result {
 // An anti-entropy replica (opaque).
 typedef struct consensio_anti_entropy consensio_anti_entropy;
 
+// Consistent hashing with bounded loads (opaque).
+typedef struct consensio_bounded_ring consensio_bounded_ring;
+
+// A Maglev lookup table (opaque).
+typedef struct consensio_maglev consensio_maglev;
+
 // A Merkle tree (opaque) that can grow and answer proofs for any earlier size.
 typedef struct consensio_merkle_tree consensio_merkle_tree;
 
 // RFC 5905's eight-stage minimum-delay clock filter (opaque).
 typedef struct consensio_ntp_filter consensio_ntp_filter;
+
+// Weighted rendezvous (highest random weight) hashing (opaque).
+typedef struct consensio_rendezvous consensio_rendezvous;
+
+// A consistent-hashing ring with weighted virtual nodes (opaque).
+typedef struct consensio_ring consensio_ring;
 
 // A vector clock (opaque).
 typedef struct consensio_vclock consensio_vclock;
@@ -230,7 +242,7 @@ size_t consensio_last_error(char *buf, size_t cap);
 // pointer is static; do not free it.
 const char *consensio_version(void);
 
-// The wire-format version this library speaks!
+// The wire-format version this library speaks.
 uint8_t consensio_wire_version(void);
 
 // Creates an empty vector clock in `*out`.
@@ -683,6 +695,199 @@ enum consensio_status consensio_quorum_joint_vote_result(const uint64_t *incomin
                                                          const int8_t *outgoing_votes,
                                                          size_t outgoing_n,
                                                          enum consensio_vote_result *out_result);
+
+// The 64-bit position of a key (XXH3-64 of its bytes), the hash every
+// placement here starts from.
+//
+// # Safety
+// `key` must hold `len` bytes; `out` be writable.
+enum consensio_status consensio_ring_key_position(const uint8_t *key, size_t len, uint64_t *out);
+
+// Jump consistent hash (Lamping & Veach 2014): the bucket in
+// `0..buckets` for `key`. `CONSENSIO_INVALID_ARGUMENT` for zero buckets.
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_jump_hash(uint64_t key, uint32_t buckets, uint32_t *out);
+
+// Creates an empty ring giving each node `vnodes_per_weight` tokens per
+// unit of weight.
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_ring_new(uint32_t vnodes_per_weight, struct consensio_ring **out);
+
+// Frees a ring; NULL is a no-op.
+//
+// # Safety
+// `ring` must be NULL or a live handle, not used after.
+void consensio_ring_free(struct consensio_ring *ring);
+
+// Adds `node` with `weight`; `zone` is its zone id if `has_zone` is
+// non-zero. `CONSENSIO_INVALID_ARGUMENT` for a duplicate node or zero
+// weight, `CONSENSIO_LIMIT_EXCEEDED` past the token bound.
+//
+// # Safety
+// `ring` must be a live handle.
+enum consensio_status consensio_ring_add_node(struct consensio_ring *ring,
+                                              uint64_t node,
+                                              uint32_t weight,
+                                              uint8_t has_zone,
+                                              uint64_t zone);
+
+// Removes `node`. `CONSENSIO_INVALID_ARGUMENT` if it is not a member.
+//
+// # Safety
+// `ring` must be a live handle.
+enum consensio_status consensio_ring_remove_node(struct consensio_ring *ring, uint64_t node);
+
+// The node owning `key`. `CONSENSIO_INVALID_ARGUMENT` on an empty ring.
+//
+// # Safety
+// `ring` must be a live handle; `key` hold `key_len` bytes; `out_node` writable.
+enum consensio_status consensio_ring_owner(const struct consensio_ring *ring,
+                                           const uint8_t *key,
+                                           size_t key_len,
+                                           uint64_t *out_node);
+
+// The first `n` distinct nodes clockwise from `key` (Dynamo's preference
+// list), into `out_nodes` (room for `cap`); `*out_count` gets how many
+// (fewer than `n` if the ring has fewer nodes). With `by_zone` non-zero,
+// nodes from zones not yet listed come first.
+//
+// # Safety
+// `ring` must be a live handle; `key` hold `key_len` bytes; `out_nodes`
+// `cap` writable ids; `out_count` writable.
+enum consensio_status consensio_ring_preference_list(const struct consensio_ring *ring,
+                                                     const uint8_t *key,
+                                                     size_t key_len,
+                                                     size_t n,
+                                                     uint8_t by_zone,
+                                                     uint64_t *out_nodes,
+                                                     size_t cap,
+                                                     size_t *out_count);
+
+// Creates an empty rendezvous set.
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_rendezvous_new(struct consensio_rendezvous **out);
+
+// Frees a rendezvous set; NULL is a no-op.
+//
+// # Safety
+// `set` must be NULL or a live handle, not used after.
+void consensio_rendezvous_free(struct consensio_rendezvous *set);
+
+// Adds `node` with `weight`.
+//
+// # Safety
+// `set` must be a live handle.
+enum consensio_status consensio_rendezvous_add_node(struct consensio_rendezvous *set,
+                                                    uint64_t node,
+                                                    uint32_t weight);
+
+// Removes `node`.
+//
+// # Safety
+// `set` must be a live handle.
+enum consensio_status consensio_rendezvous_remove_node(struct consensio_rendezvous *set,
+                                                       uint64_t node);
+
+// The `n` highest-scoring nodes for `key`, best first (the first is the
+// owner), into `out_nodes` (room for `cap`); `*out_count` gets how many.
+//
+// # Safety
+// As [`consensio_ring_preference_list`].
+enum consensio_status consensio_rendezvous_preference_list(const struct consensio_rendezvous *set,
+                                                           const uint8_t *key,
+                                                           size_t key_len,
+                                                           size_t n,
+                                                           uint64_t *out_nodes,
+                                                           size_t cap,
+                                                           size_t *out_count);
+
+// Builds a Maglev table of prime size `table_size` (at least 100 entries
+// per node) over `n` nodes with weights.
+//
+// # Safety
+// `nodes` and `weights` must hold `n` elements; `out` be writable.
+enum consensio_status consensio_maglev_new(const uint64_t *nodes,
+                                           const uint32_t *weights,
+                                           size_t n,
+                                           uint32_t table_size,
+                                           struct consensio_maglev **out);
+
+// Frees a Maglev table; NULL is a no-op.
+//
+// # Safety
+// `table` must be NULL or a live handle, not used after.
+void consensio_maglev_free(struct consensio_maglev *table);
+
+// The node the table assigns `key` to.
+//
+// # Safety
+// `table` must be a live handle; `key` hold `key_len` bytes; `out_node` writable.
+enum consensio_status consensio_maglev_lookup(const struct consensio_maglev *table,
+                                              const uint8_t *key,
+                                              size_t key_len,
+                                              uint64_t *out_node);
+
+// Creates an empty bounded-load ring: `vnodes` tokens per node, load
+// factor ε = `epsilon_numerator / epsilon_denominator`.
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_bounded_ring_new(uint32_t vnodes,
+                                                 uint32_t epsilon_numerator,
+                                                 uint32_t epsilon_denominator,
+                                                 struct consensio_bounded_ring **out);
+
+// Frees a bounded-load ring; NULL is a no-op.
+//
+// # Safety
+// `ring` must be NULL or a live handle, not used after.
+void consensio_bounded_ring_free(struct consensio_bounded_ring *ring);
+
+// Adds `node`.
+//
+// # Safety
+// `ring` must be a live handle.
+enum consensio_status consensio_bounded_ring_add_node(struct consensio_bounded_ring *ring,
+                                                      uint64_t node);
+
+// Removes `node`; `*out_keys` gets how many keys it held (the caller
+// re-assigns them).
+//
+// # Safety
+// `ring` must be a live handle; `out_keys` writable.
+enum consensio_status consensio_bounded_ring_remove_node(struct consensio_bounded_ring *ring,
+                                                         uint64_t node,
+                                                         uint64_t *out_keys);
+
+// Assigns `key` to the first node clockwise with room and counts it there.
+//
+// # Safety
+// `ring` must be a live handle; `key` hold `key_len` bytes; `out_node` writable.
+enum consensio_status consensio_bounded_ring_assign(struct consensio_bounded_ring *ring,
+                                                    const uint8_t *key,
+                                                    size_t key_len,
+                                                    uint64_t *out_node);
+
+// Releases one key held by `node`.
+//
+// # Safety
+// `ring` must be a live handle.
+enum consensio_status consensio_bounded_ring_release(struct consensio_bounded_ring *ring,
+                                                     uint64_t node);
+
+// The number of keys `node` holds.
+//
+// # Safety
+// `ring` must be a live handle; `out` writable.
+enum consensio_status consensio_bounded_ring_load(const struct consensio_bounded_ring *ring,
+                                                  uint64_t node,
+                                                  uint64_t *out);
 
 #ifdef __cplusplus
 }  // extern "C"

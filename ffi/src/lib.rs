@@ -27,6 +27,7 @@
 pub mod clock;
 pub mod merkle;
 pub mod quorum;
+pub mod ring;
 
 use core::ffi::c_char;
 use std::cell::RefCell;
