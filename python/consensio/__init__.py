@@ -1,5 +1,45 @@
-"""consensio: distributed-systems protocols as deterministic, sans-IO state machines."""
+"""consensio: distributed-systems protocols as deterministic, sans-IO state machines.
 
-from consensio._native import WIRE_VERSION, __version__
+Submodules, one per family: ``consensio.clock``, ``consensio.quorum``,
+``consensio.merkle``, ``consensio.ring``. Every error consensio raises is a
+subclass of :class:`consensio.Error`; passing an argument of the wrong type
+raises ``TypeError`` (or ``OverflowError`` for integers out of range), as for
+any Python function.
 
-__all__ = ["WIRE_VERSION", "__version__"]
+Threads: objects may be shared between threads. A method that changes an
+object borrows it exclusively; two threads changing the same object at once
+get ``RuntimeError`` ("Already borrowed") instead of a data race. Long calls
+(building large Merkle trees and Maglev tables) release the GIL.
+"""
+
+from consensio._native import (
+    WIRE_VERSION,
+    Error,
+    InvalidArgument,
+    LimitExceeded,
+    MalformedMessage,
+    OutOfRange,
+    Rejected,
+    Send,
+    VerificationError,
+    __version__,
+)
+
+from consensio import clock, merkle, quorum, ring  # noqa: E402  (after the native import)
+
+__all__ = [
+    "WIRE_VERSION",
+    "Error",
+    "InvalidArgument",
+    "LimitExceeded",
+    "MalformedMessage",
+    "OutOfRange",
+    "Rejected",
+    "Send",
+    "VerificationError",
+    "__version__",
+    "clock",
+    "merkle",
+    "quorum",
+    "ring",
+]

@@ -1,14 +1,139 @@
 //! `consensio._native`: the compiled half of the Python package `consensio`.
 //!
-//! Each protocol family adds a submodule here (`python/src/<family>.rs`),
-//! re-exported by `python/consensio/<family>.py` with type stubs.
+//! Every family has a file here (`clock.rs`, `quorum.rs`, `merkle.rs`,
+//! `ring.rs`) whose classes the pure-Python modules `consensio.<family>`
+//! re-export. Errors are the exception classes below, all subclasses of
+//! `consensio.Error`; wrong argument types raise `TypeError` as usual.
+//!
+//! Threads: every object may be passed between threads. Methods that change
+//! an object borrow it exclusively, so two threads calling them on the same
+//! object at once get `RuntimeError: Already borrowed` rather than a data
+//! race; read-only methods may run concurrently. Long calls (building large
+//! Merkle trees) release the GIL.
 
+use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+mod clock;
+mod merkle;
+mod quorum;
+mod ring;
+
+pyo3::create_exception!(
+    consensio,
+    Error,
+    PyException,
+    "Base class of every error raised by consensio."
+);
+pyo3::create_exception!(
+    consensio,
+    InvalidArgument,
+    Error,
+    "A value outside its domain: an unknown node, a duplicate, a wrong-sized hash, an empty set."
+);
+pyo3::create_exception!(
+    consensio,
+    MalformedMessage,
+    Error,
+    "Bytes that do not decode as the expected message (truncated, trailing bytes, bad tags, bad version)."
+);
+pyo3::create_exception!(
+    consensio,
+    OutOfRange,
+    Error,
+    "An index or size beyond what the object holds."
+);
+pyo3::create_exception!(
+    consensio,
+    VerificationError,
+    Error,
+    "A proof that does not verify."
+);
+pyo3::create_exception!(
+    consensio,
+    LimitExceeded,
+    Error,
+    "A configured bound or a counter's range would be exceeded."
+);
+pyo3::create_exception!(
+    consensio,
+    Rejected,
+    Error,
+    "The protocol refused the request in its current state."
+);
+
+/// Raises `InvalidArgument` with `message`.
+pub(crate) fn invalid(message: impl std::fmt::Display) -> PyErr {
+    InvalidArgument::new_err(message.to_string())
+}
+
+/// The wire errors every family can meet when decoding bytes.
+pub(crate) fn wire_err(e: consensio::wire::WireError) -> PyErr {
+    match e {
+        consensio::wire::WireError::TooLarge { .. } => LimitExceeded::new_err(e.to_string()),
+        _ => MalformedMessage::new_err(e.to_string()),
+    }
+}
+
+/// Reads a 32-byte hash.
+pub(crate) fn hash32(bytes: &[u8], what: &str) -> PyResult<[u8; 32]> {
+    bytes
+        .try_into()
+        .map_err(|_| invalid(format!("{what} must be 32 bytes, got {}", bytes.len())))
+}
+
+/// Output: send `data` (a wire frame) to node `to`.
+#[pyclass(module = "consensio", name = "Send", frozen, eq, hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct SendOutput {
+    /// The destination node.
+    #[pyo3(get)]
+    to: u64,
+    frame: Vec<u8>,
+}
+
+impl SendOutput {
+    pub(crate) fn new(to: u64, frame: Vec<u8>) -> Self {
+        SendOutput { to, frame }
+    }
+}
+
+#[pymethods]
+impl SendOutput {
+    #[new]
+    fn py_new(to: u64, data: &[u8]) -> Self {
+        SendOutput::new(to, data.to_vec())
+    }
+
+    /// The frame to deliver to `to`'s `handle_message`.
+    #[getter]
+    fn data<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.frame)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Send(to={}, data=<{} bytes>)", self.to, self.frame.len())
+    }
+}
 
 /// The extension module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("WIRE_VERSION", consensio::wire::WIRE_VERSION)?;
+    m.add("Error", py.get_type::<Error>())?;
+    m.add("InvalidArgument", py.get_type::<InvalidArgument>())?;
+    m.add("MalformedMessage", py.get_type::<MalformedMessage>())?;
+    m.add("OutOfRange", py.get_type::<OutOfRange>())?;
+    m.add("VerificationError", py.get_type::<VerificationError>())?;
+    m.add("LimitExceeded", py.get_type::<LimitExceeded>())?;
+    m.add("Rejected", py.get_type::<Rejected>())?;
+    m.add_class::<SendOutput>()?;
+    clock::register(m)?;
+    quorum::register(m)?;
+    merkle::register(m)?;
+    ring::register(m)?;
     Ok(())
 }
