@@ -328,10 +328,10 @@ struct Session {
 /// let mut a = AntiEntropy::new(AntiEntropyConfig::new(NodeId(1)))?;
 /// let mut b = AntiEntropy::new(AntiEntropyConfig::new(NodeId(2)))?;
 /// let now = Instant::ZERO;
-/// for (node, key) in [(&mut a, "x"), (&mut b, "x"), (&mut b, "y")] {
-///     let update = AntiEntropyCommand::Update { key: key.into(), version: [7; 32] };
-///     node.handle_input(now, Input::Command(update))?;
-/// }
+/// let update = |key: &str| Input::Command(AntiEntropyCommand::Update { key: key.into(), version: [7; 32] });
+/// a.handle_input(now, update("x"))?;
+/// b.handle_input(now, update("x"))?;
+/// b.handle_input(now, update("y"))?;
 /// a.handle_input(now, Input::Command(AntiEntropyCommand::StartSync { peer: NodeId(2) }))?;
 ///
 /// let mut found = Vec::new();
