@@ -1,0 +1,850 @@
+//! The simulation engine: a seeded, single-threaded discrete-event loop over
+//! any [`Participant`], with a virtual clock per node, a faulty network,
+//! crash-restart from persisted state only, a workload, and an invariant
+//! checker after every step.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+
+use consensio::{Input, Instant, NodeId, Output, Participant, Rng, wire};
+use serde::{Deserialize, Serialize};
+
+use crate::checker::Checker;
+use crate::network::{Fate, Network, NetworkConfig};
+use crate::trace::{TraceEvent, TraceKind};
+
+/// The persisted-record type of a protocol's nodes.
+pub type PersistOf<P> = <<P as Protocol>::Node as Participant>::Persist;
+/// The command type of a protocol's nodes.
+pub type CommandOf<P> = <<P as Protocol>::Node as Participant>::Command;
+/// The event type of a protocol's nodes.
+pub type EventOf<P> = <<P as Protocol>::Node as Participant>::Event;
+
+/// How the simulator builds, restarts and loads one protocol.
+pub trait Protocol {
+    /// The participant type.
+    type Node: Participant;
+
+    /// The name used on the command line and in traces.
+    fn name(&self) -> &'static str;
+
+    /// A fresh node `id` of a cluster of `members`, with its own `seed`.
+    fn create(&self, id: NodeId, members: &[NodeId], seed: u64) -> Self::Node;
+
+    /// Node `id` rebuilt after a crash from exactly the records it persisted,
+    /// in order (and its configuration, which is not state).
+    fn restore(
+        &self,
+        id: NodeId,
+        members: &[NodeId],
+        seed: u64,
+        disk: &[PersistOf<Self>],
+    ) -> Self::Node;
+
+    /// The client commands due at `now_ms` (called every workload interval);
+    /// each goes to the named node if it is up.
+    fn workload(
+        &mut self,
+        rng: &mut Rng,
+        now_ms: u64,
+        live: &[NodeId],
+    ) -> Vec<(NodeId, CommandOf<Self>)> {
+        let _ = (rng, now_ms, live);
+        Vec::new()
+    }
+
+    /// The protocol's invariant checker.
+    fn checker(&self) -> Box<dyn Checker<Self::Node>>;
+
+    /// A short description of an event, for traces and diagrams.
+    fn describe(&self, event: &EventOf<Self>) -> String;
+}
+
+/// A fault injected at a point in simulated time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "fault", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Fault {
+    /// Cut every link between different groups (unlisted nodes form one
+    /// more group).
+    Partition {
+        /// The groups of node ids.
+        groups: Vec<Vec<u64>>,
+    },
+    /// Cut the links from `from` to `to` only.
+    OneWay {
+        /// Senders that can no longer reach `to`.
+        from: Vec<u64>,
+        /// Receivers.
+        to: Vec<u64>,
+    },
+    /// Restore every link.
+    Heal,
+    /// Crash a node: its volatile state is lost; what it persisted stays.
+    Crash {
+        /// The node.
+        node: u64,
+    },
+    /// Restart a crashed node from what it persisted.
+    Restart {
+        /// The node.
+        node: u64,
+    },
+}
+
+/// A fault and when it happens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledFault {
+    /// Simulated time, ms.
+    pub at_ms: u64,
+    /// The fault.
+    #[serde(flatten)]
+    pub fault: Fault,
+}
+
+/// Everything that defines a run; the same config replays the same run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimConfig {
+    /// The seed of every random choice.
+    pub seed: u64,
+    /// Number of nodes, with ids 1..=nodes.
+    pub nodes: u64,
+    /// How long to run, simulated ms.
+    pub duration_ms: u64,
+    /// The network.
+    pub network: NetworkConfig,
+    /// Each node's clock starts up to this far ahead of real time, ms.
+    pub clock_offset_max_ms: u64,
+    /// Each node's clock runs up to this many parts per million fast or slow.
+    pub clock_drift_max_ppm: u64,
+    /// Faults at fixed times.
+    pub faults: Vec<ScheduledFault>,
+    /// Call the workload every this many ms (0: no workload).
+    pub workload_interval_ms: u64,
+    /// Keep the whole trace (for JSON and SVG output); off for benchmarks.
+    pub record_trace: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 0,
+            nodes: 5,
+            duration_ms: 10_000,
+            network: NetworkConfig::default(),
+            clock_offset_max_ms: 0,
+            clock_drift_max_ppm: 0,
+            faults: Vec::new(),
+            workload_interval_ms: 0,
+            record_trace: false,
+        }
+    }
+}
+
+/// An invariant violation, with what is needed to understand and replay it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The seed of the run.
+    pub seed: u64,
+    /// The step at which the checker failed.
+    pub step: u64,
+    /// Simulated time, ms.
+    pub time_ms: u64,
+    /// The checker's name.
+    pub checker: &'static str,
+    /// What was violated.
+    pub message: String,
+    /// The last trace events before the violation.
+    pub excerpt: Vec<TraceEvent>,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "invariant violated: {} — {}\n  seed {}, step {}, at {} ms\n  last events:",
+            self.checker, self.message, self.seed, self.step, self.time_ms
+        )?;
+        for e in &self.excerpt {
+            writeln!(f, "    {}", e.to_json())?;
+        }
+        Ok(())
+    }
+}
+
+/// Counters of a finished run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Protocol name.
+    pub protocol: String,
+    /// The seed.
+    pub seed: u64,
+    /// Steps executed.
+    pub steps: u64,
+    /// Simulated time reached, ms.
+    pub time_ms: u64,
+    /// Messages handed to the network.
+    pub sent: u64,
+    /// Messages delivered to a live node.
+    pub delivered: u64,
+    /// Messages lost to random loss.
+    pub dropped_loss: u64,
+    /// Messages blocked by a partition.
+    pub dropped_partition: u64,
+    /// Messages that arrived at a crashed node.
+    pub dropped_crashed: u64,
+    /// Extra copies created by duplication.
+    pub duplicated: u64,
+    /// Client commands given to live nodes, and how many were refused.
+    pub commands: u64,
+    /// Client commands the node refused with an error.
+    pub commands_refused: u64,
+    /// Crashes and restarts.
+    pub crashes: u64,
+    /// Restarts from persisted state.
+    pub restarts: u64,
+    /// Protocol events, by kind.
+    pub events: BTreeMap<String, u64>,
+    /// The checker's own measurements.
+    pub measurements: Vec<(String, String)>,
+    /// The violation, if any.
+    pub violation: Option<String>,
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{} seed {}: {} steps, {} ms simulated",
+            self.protocol, self.seed, self.steps, self.time_ms
+        )?;
+        writeln!(
+            f,
+            "  messages: {} sent, {} delivered, {} lost, {} cut by partitions, {} to crashed nodes, {} duplicated",
+            self.sent,
+            self.delivered,
+            self.dropped_loss,
+            self.dropped_partition,
+            self.dropped_crashed,
+            self.duplicated
+        )?;
+        writeln!(
+            f,
+            "  faults: {} crashes, {} restarts; commands: {} ({} refused)",
+            self.crashes, self.restarts, self.commands, self.commands_refused
+        )?;
+        let events: Vec<String> = self
+            .events
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        writeln!(f, "  events: {}", events.join(", "))?;
+        for (name, value) in &self.measurements {
+            writeln!(f, "  {name}: {value}")?;
+        }
+        match &self.violation {
+            None => writeln!(f, "  invariants: held"),
+            Some(v) => writeln!(f, "  invariants: VIOLATED ({v})"),
+        }
+    }
+}
+
+/// A node's view of time: an offset and a drift against simulated time.
+#[derive(Clone, Copy, Debug)]
+struct NodeClock {
+    offset_ms: u64,
+    drift_ppm: i64,
+}
+
+impl NodeClock {
+    fn local(self, sim_ms: u64) -> u64 {
+        let drift = i128::from(sim_ms) * i128::from(self.drift_ppm) / 1_000_000;
+        let t = i128::from(sim_ms) + i128::from(self.offset_ms) + drift;
+        u64::try_from(t.max(0)).unwrap_or(u64::MAX)
+    }
+
+    /// The first simulated time at which the local clock reads `deadline`.
+    fn sim_time_of(self, deadline: u64, not_before: u64) -> u64 {
+        let rate = 1.0 + self.drift_ppm as f64 / 1e6;
+        let estimate = (deadline.saturating_sub(self.offset_ms) as f64 / rate) as u64;
+        let mut t = estimate.saturating_sub(2).max(not_before);
+        while self.local(t) < deadline && t < u64::MAX {
+            t += 1;
+        }
+        t
+    }
+}
+
+struct Slot<N: Participant> {
+    id: NodeId,
+    node: Option<N>,
+    disk: Vec<N::Persist>,
+    seed: u64,
+    clock: NodeClock,
+    /// Bumped on every (re)scheduling and crash, so stale timers are ignored.
+    timer_generation: u64,
+}
+
+enum Pending {
+    Deliver {
+        from: NodeId,
+        to: usize,
+        frame: Vec<u8>,
+        msg: u64,
+        sent_ms: u64,
+    },
+    Timer {
+        to: usize,
+        generation: u64,
+    },
+    Fault(usize),
+    Workload,
+}
+
+struct Scheduled {
+    at_ms: u64,
+    seq: u64,
+    what: Pending,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at_ms, self.seq) == (other.at_ms, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    /// Reversed, so the max-heap pops the earliest (then first-scheduled).
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at_ms, other.seq).cmp(&(self.at_ms, self.seq))
+    }
+}
+
+/// Every node and its state (`None` while crashed), for checkers.
+fn views<N: Participant>(slots: &[Slot<N>]) -> Vec<(NodeId, Option<&N>)> {
+    slots.iter().map(|s| (s.id, s.node.as_ref())).collect()
+}
+
+/// How many trace events a violation report shows.
+const EXCERPT: usize = 24;
+
+/// A simulation of one protocol under one configuration.
+pub struct Simulation<P: Protocol> {
+    protocol: P,
+    config: SimConfig,
+    members: Vec<NodeId>,
+    slots: Vec<Slot<P::Node>>,
+    network: Network,
+    rng: Rng,
+    queue: BinaryHeap<Scheduled>,
+    seq: u64,
+    next_msg: u64,
+    now_ms: u64,
+    checker: Box<dyn Checker<P::Node>>,
+    summary: Summary,
+    trace: Vec<TraceEvent>,
+    recent: VecDeque<TraceEvent>,
+    violation: Option<Violation>,
+}
+
+impl<P: Protocol> Simulation<P> {
+    /// Sets up the nodes, their clocks, the fault schedule and the workload.
+    pub fn new(protocol: P, config: SimConfig) -> Self {
+        let mut rng = Rng::seed_from_u64(config.seed);
+        let members: Vec<NodeId> = (1..=config.nodes).map(NodeId).collect();
+        let mut slots = Vec::with_capacity(members.len());
+        for &id in &members {
+            let seed = rng.next_u64();
+            let drift_span = config.clock_drift_max_ppm.min(999_999);
+            let drift_ppm = i64::try_from(rng.between(0, 2 * drift_span)).unwrap_or(0)
+                - i64::try_from(drift_span).unwrap_or(0);
+            let clock = NodeClock {
+                offset_ms: rng.between(0, config.clock_offset_max_ms),
+                drift_ppm,
+            };
+            slots.push(Slot {
+                id,
+                node: Some(protocol.create(id, &members, seed)),
+                disk: Vec::new(),
+                seed,
+                clock,
+                timer_generation: 0,
+            });
+        }
+        let checker = protocol.checker();
+        let summary = Summary {
+            protocol: protocol.name().to_string(),
+            seed: config.seed,
+            ..Summary::default()
+        };
+        let mut sim = Simulation {
+            network: Network::new(config.network.clone()),
+            protocol,
+            members,
+            slots,
+            rng,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            next_msg: 0,
+            now_ms: 0,
+            checker,
+            summary,
+            trace: Vec::new(),
+            recent: VecDeque::with_capacity(EXCERPT),
+            violation: None,
+            config,
+        };
+        for i in 0..sim.config.faults.len() {
+            let at = sim.config.faults.get(i).map_or(0, |f| f.at_ms);
+            sim.schedule(at, Pending::Fault(i));
+        }
+        if sim.config.workload_interval_ms > 0 {
+            sim.schedule(sim.config.workload_interval_ms, Pending::Workload);
+        }
+        for i in 0..sim.slots.len() {
+            sim.drain(i);
+            sim.arm_timer(i);
+        }
+        sim
+    }
+
+    /// Runs until the configured duration, the queue empties, or a
+    /// violation; returns the violation, if any.
+    pub fn run(&mut self) -> Option<Violation> {
+        while self.violation.is_none() && self.step() {}
+        if self.violation.is_none() {
+            let now = self.now_ms;
+            let result = {
+                let nodes = views(&self.slots);
+                self.checker.at_end(now, &nodes)
+            };
+            if let Err(message) = result {
+                self.fail(message);
+            }
+        }
+        self.summary.measurements = self.checker.report();
+        self.violation.clone()
+    }
+
+    /// Executes the next scheduled thing; `false` when the run is over.
+    pub fn step(&mut self) -> bool {
+        let Some(next) = self.queue.pop() else {
+            return false;
+        };
+        if next.at_ms > self.config.duration_ms {
+            return false;
+        }
+        self.now_ms = next.at_ms;
+        self.summary.steps += 1;
+        self.summary.time_ms = self.now_ms;
+        match next.what {
+            Pending::Deliver {
+                from,
+                to,
+                frame,
+                msg,
+                sent_ms,
+            } => self.deliver(from, to, &frame, msg, sent_ms),
+            Pending::Timer { to, generation } => self.fire_timer(to, generation),
+            Pending::Fault(i) => self.inject(i),
+            Pending::Workload => self.workload(),
+        }
+        if self.violation.is_none() {
+            let now = self.now_ms;
+            let result = {
+                let nodes = views(&self.slots);
+                self.checker.after_step(now, &nodes)
+            };
+            if let Err(message) = result {
+                self.fail(message);
+            }
+        }
+        self.violation.is_none()
+    }
+
+    /// The counters so far.
+    #[must_use]
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// The whole trace (empty unless `record_trace`).
+    #[must_use]
+    pub fn trace(&self) -> &[TraceEvent] {
+        &self.trace
+    }
+
+    /// The node ids.
+    #[must_use]
+    pub fn members(&self) -> &[NodeId] {
+        &self.members
+    }
+
+    /// Node `id`, if it is up.
+    #[must_use]
+    pub fn node(&self, id: NodeId) -> Option<&P::Node> {
+        self.slots.iter().find(|s| s.id == id)?.node.as_ref()
+    }
+
+    /// Simulated time, ms.
+    #[must_use]
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    fn schedule(&mut self, at_ms: u64, what: Pending) {
+        self.seq += 1;
+        self.queue.push(Scheduled {
+            at_ms,
+            seq: self.seq,
+            what,
+        });
+    }
+
+    fn record(&mut self, node: NodeId, kind: TraceKind) {
+        let event = TraceEvent {
+            time_ms: self.now_ms,
+            node: node.0,
+            kind,
+        };
+        if self.recent.len() == EXCERPT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(event.clone());
+        if self.config.record_trace {
+            self.trace.push(event);
+        }
+    }
+
+    fn fail(&mut self, message: String) {
+        self.summary.violation = Some(message.clone());
+        self.violation = Some(Violation {
+            seed: self.config.seed,
+            step: self.summary.steps,
+            time_ms: self.now_ms,
+            checker: self.checker.name(),
+            message,
+            excerpt: self.recent.iter().cloned().collect(),
+        });
+    }
+
+    fn local_now(&self, i: usize) -> Instant {
+        let clock = self.slots.get(i).map_or(
+            NodeClock {
+                offset_ms: 0,
+                drift_ppm: 0,
+            },
+            |s| s.clock,
+        );
+        Instant::from_millis(clock.local(self.now_ms))
+    }
+
+    /// Feeds one input to node `i` (if up), then drains it.
+    fn input(
+        &mut self,
+        i: usize,
+        input: Input<<P::Node as Participant>::Message, CommandOf<P>>,
+    ) -> Result<(), String> {
+        let now = self.local_now(i);
+        let Some(node) = self.slots.get_mut(i).and_then(|s| s.node.as_mut()) else {
+            return Ok(());
+        };
+        let result = node.handle_input(now, input).map_err(|e| e.to_string());
+        self.drain(i);
+        self.arm_timer(i);
+        result
+    }
+
+    fn deliver(&mut self, from: NodeId, to: usize, frame: &[u8], msg: u64, sent_ms: u64) {
+        let Some(slot) = self.slots.get(to) else {
+            return;
+        };
+        let id = slot.id;
+        if slot.node.is_none() {
+            self.summary.dropped_crashed += 1;
+            self.record(id, TraceKind::DeliverToCrashed { from: from.0, msg });
+            return;
+        }
+        if !self.network.connected(from, id) {
+            // Cut while in flight.
+            self.summary.dropped_partition += 1;
+            return;
+        }
+        self.summary.delivered += 1;
+        self.record(
+            id,
+            TraceKind::Deliver {
+                from: from.0,
+                msg,
+                sent_ms,
+            },
+        );
+        // Every frame goes through the real decoder: an encoding bug is a
+        // violation, as is a participant rejecting a well-formed frame.
+        let message = match wire::decode(frame) {
+            Ok(m) => m,
+            Err(e) => {
+                self.fail(format!(
+                    "n{} could not decode a frame from n{}: {e}",
+                    id.0, from.0
+                ));
+                return;
+            }
+        };
+        if let Err(e) = self.input(to, Input::Message { from, message }) {
+            self.fail(format!(
+                "n{} rejected a message from n{}: {e}",
+                id.0, from.0
+            ));
+        }
+    }
+
+    fn fire_timer(&mut self, to: usize, generation: u64) {
+        let current = self
+            .slots
+            .get(to)
+            .is_some_and(|s| s.timer_generation == generation && s.node.is_some());
+        if current && let Err(e) = self.input(to, Input::Tick) {
+            self.fail(format!("tick failed: {e}"));
+        }
+    }
+
+    fn workload(&mut self) {
+        let live: Vec<NodeId> = self
+            .slots
+            .iter()
+            .filter(|s| s.node.is_some())
+            .map(|s| s.id)
+            .collect();
+        let commands = self.protocol.workload(&mut self.rng, self.now_ms, &live);
+        for (id, command) in commands {
+            let Some(i) = self
+                .slots
+                .iter()
+                .position(|s| s.id == id && s.node.is_some())
+            else {
+                continue;
+            };
+            self.summary.commands += 1;
+            let accepted = self.input(i, Input::Command(command)).is_ok();
+            if !accepted {
+                self.summary.commands_refused += 1;
+            }
+            self.record(
+                id,
+                TraceKind::Command {
+                    what: "command".into(),
+                    accepted,
+                },
+            );
+        }
+        let next = self.now_ms + self.config.workload_interval_ms;
+        self.schedule(next, Pending::Workload);
+    }
+
+    fn inject(&mut self, index: usize) {
+        let Some(fault) = self.config.faults.get(index).map(|f| f.fault.clone()) else {
+            return;
+        };
+        let ids = |v: &[u64]| v.iter().copied().map(NodeId).collect::<Vec<_>>();
+        match fault {
+            Fault::Partition { groups } => {
+                let groups: Vec<Vec<NodeId>> = groups.iter().map(|g| ids(g)).collect();
+                self.network.partition(&self.members, &groups);
+                self.record(
+                    NodeId(0),
+                    TraceKind::Partition {
+                        what: format!("{groups:?}"),
+                    },
+                );
+            }
+            Fault::OneWay { from, to } => {
+                self.network.cut_one_way(&ids(&from), &ids(&to));
+                self.record(
+                    NodeId(0),
+                    TraceKind::Partition {
+                        what: format!("one-way {from:?} -> {to:?}"),
+                    },
+                );
+            }
+            Fault::Heal => {
+                self.network.heal();
+                self.record(NodeId(0), TraceKind::Heal);
+            }
+            Fault::Crash { node } => {
+                if let Some(slot) = self
+                    .slots
+                    .iter_mut()
+                    .find(|s| s.id.0 == node && s.node.is_some())
+                {
+                    slot.node = None;
+                    slot.timer_generation += 1;
+                    self.summary.crashes += 1;
+                    self.record(NodeId(node), TraceKind::Crash);
+                }
+            }
+            Fault::Restart { node } => {
+                let Some(i) = self
+                    .slots
+                    .iter()
+                    .position(|s| s.id.0 == node && s.node.is_none())
+                else {
+                    return;
+                };
+                if let Some(slot) = self.slots.get_mut(i) {
+                    let restored =
+                        self.protocol
+                            .restore(slot.id, &self.members, slot.seed, &slot.disk);
+                    slot.node = Some(restored);
+                }
+                self.summary.restarts += 1;
+                self.record(NodeId(node), TraceKind::Restart);
+                self.drain(i);
+                self.arm_timer(i);
+            }
+        }
+    }
+
+    /// Takes every queued output of node `i`, in order.
+    fn drain(&mut self, i: usize) {
+        loop {
+            let Some(slot) = self.slots.get_mut(i) else {
+                return;
+            };
+            let id = slot.id;
+            let Some(output) = slot.node.as_mut().and_then(Participant::poll_output) else {
+                return;
+            };
+            match output {
+                Output::Send { to, message } => self.send(id, to, &message),
+                Output::Persist(record) => {
+                    // Durable at once: the simulated disk never loses a
+                    // completed write, and later outputs come after it.
+                    slot.disk.push(record);
+                    self.record(id, TraceKind::Persist);
+                }
+                Output::Event(event) => {
+                    let what = self.protocol.describe(&event);
+                    let kind = what
+                        .split(|c: char| !c.is_alphanumeric())
+                        .next()
+                        .unwrap_or("event");
+                    *self.summary.events.entry(kind.to_string()).or_insert(0) += 1;
+                    self.record(id, TraceKind::Event { what });
+                    if self.violation.is_none()
+                        && let Err(message) = self.checker.on_event(self.now_ms, id, &event)
+                    {
+                        self.fail(message);
+                    }
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, from: NodeId, to: NodeId, message: &<P::Node as Participant>::Message) {
+        let frame = match wire::encode_to_vec(message) {
+            Ok(f) => f,
+            Err(e) => {
+                self.fail(format!("n{} could not encode a message: {e}", from.0));
+                return;
+            }
+        };
+        let msg = self.next_msg;
+        self.next_msg += 1;
+        self.summary.sent += 1;
+        let Some(target) = self.slots.iter().position(|s| s.id == to) else {
+            self.fail(format!(
+                "n{} sent to n{}, which is not a member",
+                from.0, to.0
+            ));
+            return;
+        };
+        let fate = self.network.route(&mut self.rng, from, to);
+        let (arrives_ms, dropped) = match &fate {
+            Fate::Deliver(delays) => (delays.first().map(|d| self.now_ms + d), None),
+            Fate::Lost => (None, Some("lost")),
+            Fate::Partitioned => (None, Some("partition")),
+        };
+        self.record(
+            from,
+            TraceKind::Send {
+                to: to.0,
+                msg,
+                bytes: frame.len(),
+                arrives_ms,
+                dropped,
+            },
+        );
+        match fate {
+            Fate::Lost => self.summary.dropped_loss += 1,
+            Fate::Partitioned => self.summary.dropped_partition += 1,
+            Fate::Deliver(delays) => {
+                self.summary.duplicated += delays.len().saturating_sub(1) as u64;
+                let sent_ms = self.now_ms;
+                let mut frame = Some(frame);
+                let copies = delays.len();
+                for (k, delay) in delays.into_iter().enumerate() {
+                    // The last copy takes the frame; earlier ones clone it.
+                    let bytes = if k + 1 == copies {
+                        frame.take().unwrap_or_default()
+                    } else {
+                        frame.clone().unwrap_or_default()
+                    };
+                    self.schedule(
+                        sent_ms + delay,
+                        Pending::Deliver {
+                            from,
+                            to: target,
+                            frame: bytes,
+                            msg,
+                            sent_ms,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Schedules node `i`'s next tick at its requested deadline.
+    fn arm_timer(&mut self, i: usize) {
+        let now = self.now_ms;
+        let Some(slot) = self.slots.get_mut(i) else {
+            return;
+        };
+        slot.timer_generation += 1;
+        let generation = slot.timer_generation;
+        let Some(deadline) = slot.node.as_ref().and_then(Participant::next_deadline) else {
+            return;
+        };
+        let at = slot.clock.sim_time_of(deadline.as_millis(), now);
+        self.schedule(at, Pending::Timer { to: i, generation });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_clocks_map_deadlines_back_to_simulated_time() {
+        for (offset_ms, drift_ppm) in [(0, 0), (250, 0), (7, 20_000), (0, -30_000), (999, 999)] {
+            let clock = NodeClock {
+                offset_ms,
+                drift_ppm,
+            };
+            for deadline in [0u64, 1, 500, 12_345, 1_000_000] {
+                let t = clock.sim_time_of(deadline, 0);
+                assert!(clock.local(t) >= deadline);
+                assert!(
+                    t == 0 || clock.local(t - 1) < deadline,
+                    "{offset_ms} {drift_ppm} {deadline}"
+                );
+            }
+        }
+    }
+}

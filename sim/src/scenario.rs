@@ -1,0 +1,307 @@
+//! Scenario files (`sim/scenarios/*.toml`) and the random fault mixes of
+//! `consensio check`.
+//!
+//! A scenario names a protocol and a full [`SimConfig`]:
+//!
+//! ```toml
+//! protocol = "bully"                 # see `consensio --help` for the list
+//! description = "the coordinator crashes; the next highest id takes over"
+//!
+//! [sim]
+//! seed = 7
+//! nodes = 5                          # ids 1..=5
+//! duration_ms = 20000
+//! clock_offset_max_ms = 20           # each node's clock starts up to 20 ms ahead
+//! clock_drift_max_ppm = 100          # and runs up to 100 ppm fast or slow
+//! workload_interval_ms = 0           # 0: no client workload
+//!
+//! [sim.network]
+//! latency_min_ms = 1
+//! latency_max_ms = 15
+//! loss = 0.0                         # probabilities per message
+//! duplicate = 0.05
+//! reorder = 0.1
+//! reorder_delay_ms = 40
+//!
+//! [[sim.faults]]                     # in time order or not: each has its time
+//! at_ms = 5000
+//! fault = "crash"                    # crash | restart | partition | one_way | heal
+//! node = 5
+//!
+//! [[sim.faults]]
+//! at_ms = 9000
+//! fault = "partition"
+//! groups = [[1, 2], [3, 4, 5]]       # unlisted nodes form one more group
+//!
+//! [[sim.faults]]
+//! at_ms = 12000
+//! fault = "one_way"                  # 1 and 2 can no longer reach 3 (3 still reaches them)
+//! from = [1, 2]
+//! to = [3]
+//!
+//! [output]                           # optional; paths relative to the current directory
+//! svg = "bully.svg"
+//! trace = "bully.jsonl"
+//! ```
+
+use std::str::FromStr;
+
+use consensio::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Fault, ScheduledFault, SimConfig};
+
+/// A scenario file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// The protocol's name.
+    pub protocol: String,
+    /// What the scenario shows.
+    #[serde(default)]
+    pub description: String,
+    /// The run.
+    pub sim: SimConfig,
+    /// Where to write the outputs.
+    #[serde(default)]
+    pub output: OutputPaths,
+}
+
+/// Output files of a scenario.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputPaths {
+    /// The SVG space-time diagram.
+    pub svg: Option<String>,
+    /// The JSON-lines trace.
+    pub trace: Option<String>,
+}
+
+impl Scenario {
+    /// Parses a scenario from TOML.
+    ///
+    /// # Errors
+    /// The TOML parser's message (it names the line and the field).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+/// The kinds of faults `consensio check` can mix into random runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FaultMix {
+    /// 5–20% message loss.
+    pub loss: bool,
+    /// Up to 10% duplication.
+    pub duplicate: bool,
+    /// Up to 30% of messages delayed behind later ones.
+    pub reorder: bool,
+    /// Random symmetric partitions that later heal.
+    pub partition: bool,
+    /// Random one-way link cuts that later heal.
+    pub one_way: bool,
+    /// Random crashes, each followed by a restart.
+    pub crash: bool,
+    /// Clock offsets up to 500 ms and drift up to 1,000 ppm.
+    pub skew: bool,
+}
+
+impl FromStr for FaultMix {
+    type Err = String;
+
+    /// A comma-separated list: `loss,duplicate,reorder,partition,one_way,
+    /// crash,skew`, or `none`, or `all`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut mix = FaultMix::default();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "none" => {}
+                "all" => {
+                    mix = FaultMix {
+                        loss: true,
+                        duplicate: true,
+                        reorder: true,
+                        partition: true,
+                        one_way: true,
+                        crash: true,
+                        skew: true,
+                    }
+                }
+                "loss" => mix.loss = true,
+                "duplicate" | "dup" => mix.duplicate = true,
+                "reorder" => mix.reorder = true,
+                "partition" => mix.partition = true,
+                "one_way" | "oneway" => mix.one_way = true,
+                "crash" => mix.crash = true,
+                "skew" => mix.skew = true,
+                other => {
+                    return Err(format!(
+                        "unknown fault '{other}' (use loss, duplicate, reorder, partition, one_way, crash, skew, all or none)"
+                    ));
+                }
+            }
+        }
+        Ok(mix)
+    }
+}
+
+impl std::fmt::Display for FaultMix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = [
+            (self.loss, "loss"),
+            (self.duplicate, "duplicate"),
+            (self.reorder, "reorder"),
+            (self.partition, "partition"),
+            (self.one_way, "one_way"),
+            (self.crash, "crash"),
+            (self.skew, "skew"),
+        ];
+        let on: Vec<&str> = names.iter().filter(|(b, _)| *b).map(|(_, n)| *n).collect();
+        if on.is_empty() {
+            f.write_str("none")
+        } else {
+            f.write_str(&on.join(","))
+        }
+    }
+}
+
+impl FaultMix {
+    /// A random run with these faults, decided by `seed` alone.
+    #[must_use]
+    pub fn config(&self, seed: u64, nodes: u64, duration_ms: u64) -> SimConfig {
+        // A separate stream from the simulation's own, so that the fault
+        // schedule does not shift when a protocol draws differently.
+        let mut rng = Rng::seed_from_u64(seed ^ 0x5eed_fa17_0000_0000);
+        let mut config = SimConfig {
+            seed,
+            nodes,
+            duration_ms,
+            ..SimConfig::default()
+        };
+        let net = &mut config.network;
+        net.latency_min_ms = 1;
+        net.latency_max_ms = rng.between(5, 30);
+        if self.loss {
+            net.loss = 0.05 + rng.next_f64() * 0.15;
+        }
+        if self.duplicate {
+            net.duplicate = rng.next_f64() * 0.1;
+        }
+        if self.reorder {
+            net.reorder = rng.next_f64() * 0.3;
+            net.reorder_delay_ms = rng.between(10, 100);
+        }
+        if self.skew {
+            config.clock_offset_max_ms = 500;
+            config.clock_drift_max_ppm = 1_000;
+        }
+        let ids: Vec<u64> = (1..=nodes).collect();
+        // Faults begin after a quiet start and end well before the end of
+        // the run, so that liveness checks see a stable tail.
+        let window = (duration_ms / 10, duration_ms * 6 / 10);
+        let mut faults = Vec::new();
+        if self.crash {
+            for _ in 0..rng.between(1, 3) {
+                let node = rng.between(1, nodes);
+                let at = rng.between(window.0, window.1);
+                faults.push(ScheduledFault {
+                    at_ms: at,
+                    fault: Fault::Crash { node },
+                });
+                let back = at + rng.between(duration_ms / 50, duration_ms / 5);
+                faults.push(ScheduledFault {
+                    at_ms: back.min(window.1 + duration_ms / 10),
+                    fault: Fault::Restart { node },
+                });
+            }
+        }
+        if self.partition {
+            let at = rng.between(window.0, window.1);
+            let mut shuffled = ids.clone();
+            rng.shuffle(&mut shuffled);
+            let cut = usize::try_from(rng.between(1, nodes.saturating_sub(1).max(1))).unwrap_or(1);
+            let (a, b) = shuffled.split_at(cut.min(shuffled.len()));
+            faults.push(ScheduledFault {
+                at_ms: at,
+                fault: Fault::Partition {
+                    groups: vec![a.to_vec(), b.to_vec()],
+                },
+            });
+            let heal = at + rng.between(duration_ms / 20, duration_ms / 5);
+            faults.push(ScheduledFault {
+                at_ms: heal.min(window.1 + duration_ms / 10),
+                fault: Fault::Heal,
+            });
+        }
+        if self.one_way {
+            let at = rng.between(window.0, window.1);
+            let from = rng.between(1, nodes);
+            let to: Vec<u64> = ids
+                .iter()
+                .copied()
+                .filter(|&n| n != from && rng.chance(0.5))
+                .collect();
+            faults.push(ScheduledFault {
+                at_ms: at,
+                fault: Fault::OneWay {
+                    from: vec![from],
+                    to,
+                },
+            });
+            let heal = at + rng.between(duration_ms / 20, duration_ms / 5);
+            faults.push(ScheduledFault {
+                at_ms: heal.min(window.1 + duration_ms / 10),
+                fault: Fault::Heal,
+            });
+        }
+        faults.sort_by_key(|f| f.at_ms);
+        config.faults = faults;
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_mixes_parse_and_print() {
+        let mix: FaultMix = "loss, crash,partition".parse().unwrap();
+        assert!(mix.loss && mix.crash && mix.partition && !mix.skew);
+        assert_eq!(mix.to_string(), "loss,partition,crash");
+        assert_eq!("none".parse::<FaultMix>().unwrap(), FaultMix::default());
+        assert!("lightning".parse::<FaultMix>().is_err());
+    }
+
+    #[test]
+    fn random_configs_depend_on_the_seed_only() {
+        let mix: FaultMix = "all".parse().unwrap();
+        assert_eq!(mix.config(9, 5, 10_000), mix.config(9, 5, 10_000));
+        assert_ne!(mix.config(9, 5, 10_000), mix.config(10, 5, 10_000));
+        let c = mix.config(9, 5, 10_000);
+        assert!(c.faults.iter().all(|f| f.at_ms <= 7_000));
+        assert!(c.network.loss >= 0.05 && c.network.loss <= 0.2);
+    }
+
+    #[test]
+    fn the_documented_scenario_parses() {
+        let doc = include_str!("scenario.rs");
+        let start = doc.find("//! ```toml").unwrap();
+        let end = doc[start..].find("//! ```\n").unwrap() + start;
+        let toml: String = doc[start..end]
+            .lines()
+            .skip(1)
+            .map(|l| {
+                l.strip_prefix("//! ")
+                    .or_else(|| l.strip_prefix("//!"))
+                    .unwrap_or(l)
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let s = Scenario::parse(&toml).unwrap();
+        assert_eq!(s.protocol, "bully");
+        assert_eq!(s.sim.faults.len(), 3);
+        assert_eq!(s.output.svg.as_deref(), Some("bully.svg"));
+        assert!(Scenario::parse("protocol = 'x'\n[sim]\nnodez = 3").is_err());
+    }
+}

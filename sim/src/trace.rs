@@ -1,0 +1,327 @@
+//! Traces of a run: JSON lines for tools, and an SVG space-time diagram for
+//! people (a lane per node, time flowing down, arrows for messages).
+
+use std::fmt::Write as _;
+
+use consensio::NodeId;
+use serde::Serialize;
+
+/// One thing that happened in a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TraceEvent {
+    /// Simulated time, ms.
+    pub time_ms: u64,
+    /// The node it happened at (the sender, for sends and drops).
+    pub node: u64,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: TraceKind,
+}
+
+/// The kinds of trace events.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TraceKind {
+    /// A message left `node` for `to`.
+    Send {
+        /// Destination.
+        to: u64,
+        /// Message number (unique in the run).
+        msg: u64,
+        /// Encoded size.
+        bytes: usize,
+        /// When it arrives, if it does (first copy).
+        arrives_ms: Option<u64>,
+        /// Why it will not arrive, if it does not.
+        dropped: Option<&'static str>,
+    },
+    /// A message from `from` was delivered to `node`.
+    Deliver {
+        /// Sender.
+        from: u64,
+        /// Message number.
+        msg: u64,
+        /// When it was sent.
+        sent_ms: u64,
+    },
+    /// A message arrived at a crashed node and was lost.
+    DeliverToCrashed {
+        /// Sender.
+        from: u64,
+        /// Message number.
+        msg: u64,
+    },
+    /// A protocol event at `node`.
+    Event {
+        /// Its description.
+        what: String,
+    },
+    /// A client command given to `node`.
+    Command {
+        /// Its description.
+        what: String,
+        /// Whether the node accepted it.
+        accepted: bool,
+    },
+    /// `node` made a record durable.
+    Persist,
+    /// `node` crashed (volatile state lost).
+    Crash,
+    /// `node` restarted from what it had persisted.
+    Restart,
+    /// The network was partitioned.
+    Partition {
+        /// A description of the cut.
+        what: String,
+    },
+    /// Every link was restored.
+    Heal,
+}
+
+impl TraceEvent {
+    /// The event as one line of JSON.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}
+
+/// Renders `events` (for nodes `members`) as an SVG space-time diagram.
+///
+/// Time flows downward; each node has a vertical lane. Delivered messages
+/// are arrows from the sender's lane at the send time to the receiver's at
+/// the delivery time; lost ones end in a cross halfway. Crashes are red
+/// crosses, restarts green rings, protocol events labelled dots, partitions
+/// shaded bands. Past `max_messages` arrows the rest are left out (and the
+/// caption says so), so that the picture stays readable.
+#[must_use]
+pub fn render_svg(
+    title: &str,
+    members: &[NodeId],
+    events: &[TraceEvent],
+    max_messages: usize,
+) -> String {
+    const LANE: f64 = 140.0;
+    const TOP: f64 = 70.0;
+    const LEFT: f64 = 80.0;
+    let end_ms = events.iter().map(|e| e.time_ms).max().unwrap_or(0).max(1);
+    let height_px = 900.0_f64.max(events.len().min(2_000) as f64 * 2.0);
+    let y = |t: u64| TOP + t as f64 / end_ms as f64 * height_px;
+    let lane = |n: u64| {
+        let i = members.iter().position(|m| m.0 == n).unwrap_or(0);
+        LEFT + i as f64 * LANE
+    };
+    let width = LEFT * 2.0 + (members.len().max(1) - 1) as f64 * LANE + 220.0;
+    let total_height = TOP + height_px + 60.0;
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{total_height:.0}" font-family="monospace" font-size="11">"#
+    );
+    let _ = writeln!(
+        svg,
+        r##"<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#4a6fa5"/></marker></defs>"##
+    );
+    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        svg,
+        r#"<text x="10" y="20" font-size="14">{}</text>"#,
+        escape(title)
+    );
+
+    // Partition bands, from each partition to the next heal (or the end).
+    let mut open: Option<(u64, String)> = None;
+    let mut bands = Vec::new();
+    for e in events {
+        match &e.kind {
+            TraceKind::Partition { what } => {
+                if let Some((start, w)) = open.take() {
+                    bands.push((start, e.time_ms, w));
+                }
+                open = Some((e.time_ms, what.clone()));
+            }
+            TraceKind::Heal => {
+                if let Some((start, w)) = open.take() {
+                    bands.push((start, e.time_ms, w));
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some((start, w)) = open {
+        bands.push((start, end_ms, w));
+    }
+    for (start, stop, what) in &bands {
+        let _ = writeln!(
+            svg,
+            r##"<rect x="0" y="{:.1}" width="{width:.0}" height="{:.1}" fill="#f6d6d6" opacity="0.5"/><text x="4" y="{:.1}" fill="#a33">partition {}</text>"##,
+            y(*start),
+            (y(*stop) - y(*start)).max(1.0),
+            y(*start) + 12.0,
+            escape(what)
+        );
+    }
+
+    for m in members {
+        let x = lane(m.0);
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#999"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" font-size="13">n{}</text>"##,
+            TOP + height_px,
+            TOP - 12.0,
+            m.0
+        );
+    }
+
+    let mut drawn = 0usize;
+    let mut omitted = 0usize;
+    for e in events {
+        let x = lane(e.node);
+        let yy = y(e.time_ms);
+        match &e.kind {
+            TraceKind::Send {
+                to,
+                arrives_ms,
+                dropped,
+                ..
+            } => {
+                if drawn >= max_messages {
+                    omitted += 1;
+                    continue;
+                }
+                drawn += 1;
+                let x2 = lane(*to);
+                match (arrives_ms, dropped) {
+                    (Some(at), _) => {
+                        let _ = writeln!(
+                            svg,
+                            r##"<line x1="{x:.1}" y1="{yy:.1}" x2="{x2:.1}" y2="{:.1}" stroke="#4a6fa5" stroke-width="0.8" marker-end="url(#arrow)"/>"##,
+                            y(*at)
+                        );
+                    }
+                    (None, reason) => {
+                        let (mx, my) = ((x + x2) / 2.0, yy + 6.0);
+                        let _ = writeln!(
+                            svg,
+                            r##"<line x1="{x:.1}" y1="{yy:.1}" x2="{mx:.1}" y2="{my:.1}" stroke="#c66" stroke-width="0.8" stroke-dasharray="3,2"/><text x="{mx:.1}" y="{:.1}" fill="#c33" text-anchor="middle">×</text><title>{}</title>"##,
+                            my + 4.0,
+                            reason.unwrap_or("dropped")
+                        );
+                    }
+                }
+            }
+            TraceKind::Crash => {
+                let _ = writeln!(
+                    svg,
+                    r##"<text x="{x:.1}" y="{:.1}" fill="#d00" font-size="18" text-anchor="middle">✕</text><text x="{:.1}" y="{:.1}" fill="#d00">crash</text>"##,
+                    yy + 6.0,
+                    x + 10.0,
+                    yy + 4.0
+                );
+            }
+            TraceKind::Restart => {
+                let _ = writeln!(
+                    svg,
+                    r##"<circle cx="{x:.1}" cy="{yy:.1}" r="6" fill="none" stroke="#090" stroke-width="2"/><text x="{:.1}" y="{:.1}" fill="#090">restart</text>"##,
+                    x + 10.0,
+                    yy + 4.0
+                );
+            }
+            TraceKind::Event { what } => {
+                let _ = writeln!(
+                    svg,
+                    r##"<circle cx="{x:.1}" cy="{yy:.1}" r="4" fill="#e08a00"/><text x="{:.1}" y="{:.1}" fill="#8a5200">{}</text>"##,
+                    x + 8.0,
+                    yy + 4.0,
+                    escape(&shorten(what, 48))
+                );
+            }
+            TraceKind::Command { what, .. } => {
+                let _ = writeln!(
+                    svg,
+                    r##"<rect x="{:.1}" y="{:.1}" width="8" height="8" fill="#6a3d9a"/><title>{}</title>"##,
+                    x - 4.0,
+                    yy - 4.0,
+                    escape(what)
+                );
+            }
+            _ => {}
+        }
+    }
+    let caption = if omitted > 0 {
+        format!("{drawn} messages drawn, {omitted} more omitted; time 0–{end_ms} ms")
+    } else {
+        format!("{drawn} messages; time 0–{end_ms} ms")
+    };
+    let _ = writeln!(
+        svg,
+        r#"<text x="10" y="{:.1}">{}</text>"#,
+        TOP + height_px + 30.0,
+        escape(&caption)
+    );
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn svg_has_a_lane_per_node_and_an_arrow_per_message() {
+        let members = [NodeId(1), NodeId(2)];
+        let events = vec![
+            TraceEvent {
+                time_ms: 0,
+                node: 1,
+                kind: TraceKind::Send {
+                    to: 2,
+                    msg: 0,
+                    bytes: 4,
+                    arrives_ms: Some(5),
+                    dropped: None,
+                },
+            },
+            TraceEvent {
+                time_ms: 6,
+                node: 2,
+                kind: TraceKind::Event {
+                    what: "Elected <n2>".into(),
+                },
+            },
+            TraceEvent {
+                time_ms: 7,
+                node: 1,
+                kind: TraceKind::Crash,
+            },
+        ];
+        let svg = render_svg("t", &members, &events, 10);
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
+        assert_eq!(svg.matches("marker-end").count(), 1);
+        assert!(svg.contains(">n1<") && svg.contains(">n2<"));
+        assert!(svg.contains("Elected &lt;n2&gt;"), "labels are escaped");
+        assert!(svg.contains("crash"));
+        let json = events[0].to_json();
+        assert!(
+            json.contains(r#""kind":"send""#) && json.contains(r#""to":2"#),
+            "{json}"
+        );
+    }
+}
