@@ -147,7 +147,7 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", loom))]
 extern crate std;
 
 pub mod clock;
@@ -157,6 +157,9 @@ pub mod protocol;
 pub mod quorum;
 pub mod ring;
 mod rng;
+#[cfg(feature = "std")]
+pub mod shared;
+mod sync;
 mod time;
 pub mod wire;
 

@@ -1,7 +1,8 @@
 """consensio: distributed-systems protocols as deterministic, sans-IO state machines.
 
 Submodules, one per family: ``consensio.clock``, ``consensio.quorum``,
-``consensio.merkle``, ``consensio.ring``. Every error consensio raises is a
+``consensio.merkle``, ``consensio.ring``, and ``consensio.sim`` to run the
+deterministic simulator. Every error consensio raises is a
 subclass of :class:`consensio.Error`; passing an argument of the wrong type
 raises ``TypeError`` (or ``OverflowError`` for integers out of range), as for
 any Python function.
@@ -25,7 +26,7 @@ from consensio._native import (
     __version__,
 )
 
-from consensio import clock, merkle, quorum, ring  # noqa: E402  (after the native import)
+from consensio import clock, merkle, quorum, ring, sim  # noqa: E402  (after the native import)
 
 __all__ = [
     "WIRE_VERSION",
@@ -42,4 +43,5 @@ __all__ = [
     "merkle",
     "quorum",
     "ring",
+    "sim",
 ]

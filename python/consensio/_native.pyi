@@ -274,3 +274,20 @@ class BoundedLoadRing:
     def load(self, node: int) -> int: ...
     @property
     def capacity(self) -> int: ...
+
+# sim
+
+SIM_PROTOCOLS: list[str]
+
+def run_scenario(toml: str) -> Tuple[str, list[str], str, Optional[str]]: ...
+def run(
+    protocol: str, seed: int, faults: str = "none", nodes: int = 5, duration_ms: int = 20000
+) -> Tuple[str, list[str], str, Optional[str]]: ...
+def check(
+    protocol: str,
+    seeds: int,
+    start_seed: int = 0,
+    faults: str = "none",
+    nodes: int = 5,
+    duration_ms: int = 20000,
+) -> Tuple[int, Optional[int], Optional[str]]: ...

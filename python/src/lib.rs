@@ -19,6 +19,7 @@ mod clock;
 mod merkle;
 mod quorum;
 mod ring;
+mod sim;
 
 pyo3::create_exception!(
     consensio,
@@ -135,5 +136,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     quorum::register(m)?;
     merkle::register(m)?;
     ring::register(m)?;
+    sim::register(m)?;
     Ok(())
 }

@@ -22,11 +22,15 @@
 //!   algorithm's fault-tolerant average ([`berkeley`]).
 //! - Event ordering ([`order`]): a total order by Lamport stamp and a causal
 //!   (topological) order by vector stamps.
+//! - [`AtomicLamportClock`] and [`AtomicHybridClock`]: lock-free versions for
+//!   many threads stamping from one clock (targets with 64-bit atomics).
 //!
 //! Every counter is checked: where a peer could push a counter to its
 //! maximum, the operation fails with [`ClockError::Overflow`] and leaves the
 //! clock unchanged instead of wrapping or panicking.
 
+#[cfg(target_has_atomic = "64")]
+mod atomic;
 pub mod berkeley;
 pub mod cristian;
 mod dense;
@@ -39,6 +43,8 @@ mod sparse;
 
 use core::fmt;
 
+#[cfg(target_has_atomic = "64")]
+pub use atomic::{ATOMIC_HLC_MAX_WALL_MS, AtomicHybridClock, AtomicLamportClock};
 pub use dense::DenseVectorClock;
 pub use hlc::{HlcTimestamp, HybridLogicalClock};
 pub use lamport::{LamportClock, LamportStamp};
