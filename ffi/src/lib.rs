@@ -111,16 +111,12 @@ pub(crate) fn guard(body: impl FnOnce() -> Result<()>) -> consensio_status {
     }
 }
 
-/// Borrows `len` elements at `ptr` (a NULL `ptr` is the empty slice when
-/// `len` is 0).
-///
-/// # Safety
-/// If `ptr` is not NULL it must point to `len` readable, initialised `T`s
-/// that stay valid and unaliased by writes for `'a`.
-pub(crate) unsafe fn slice<'a, T>(ptr: *const T, len: usize, what: &str) -> Result<&'a [T]> {
-    if ptr.is_null() {
+/// Checks a pointer and length pair: `Ok(false)` for a NULL pointer with a
+/// zero length (the empty slice), `Ok(true)` for a pointer to use.
+fn check_span<T>(is_null: bool, len: usize, what: &str) -> Result<bool> {
+    if is_null {
         if len == 0 {
-            return Ok(&[]);
+            return Ok(false);
         }
         return Err(Failure::new(
             CONSENSIO_NULL_POINTER,
@@ -135,6 +131,19 @@ pub(crate) unsafe fn slice<'a, T>(ptr: *const T, len: usize, what: &str) -> Resu
             CONSENSIO_BAD_LENGTH,
             format!("{what}: length {len} is impossibly large"),
         ));
+    }
+    Ok(true)
+}
+
+/// Borrows `len` elements at `ptr` (a NULL `ptr` is the empty slice when
+/// `len` is 0).
+///
+/// # Safety
+/// If `ptr` is not NULL it must point to `len` readable, initialised `T`s
+/// that stay valid and unaliased by writes for `'a`.
+pub(crate) unsafe fn slice<'a, T>(ptr: *const T, len: usize, what: &str) -> Result<&'a [T]> {
+    if !check_span::<T>(ptr.is_null(), len, what)? {
+        return Ok(&[]);
     }
     // SAFETY: non-NULL, and the caller guarantees `len` valid elements.
     Ok(unsafe { core::slice::from_raw_parts(ptr, len) })
@@ -146,23 +155,8 @@ pub(crate) unsafe fn slice<'a, T>(ptr: *const T, len: usize, what: &str) -> Resu
 /// If `ptr` is not NULL it must point to `len` writable `T`s, valid and
 /// not otherwise accessed for `'a`.
 pub(crate) unsafe fn slice_mut<'a, T>(ptr: *mut T, len: usize, what: &str) -> Result<&'a mut [T]> {
-    if ptr.is_null() {
-        if len == 0 {
-            return Ok(&mut []);
-        }
-        return Err(Failure::new(
-            CONSENSIO_NULL_POINTER,
-            format!("{what} is NULL but its length is {len}"),
-        ));
-    }
-    if len
-        .checked_mul(size_of::<T>())
-        .is_none_or(|bytes| bytes > isize::MAX as usize)
-    {
-        return Err(Failure::new(
-            CONSENSIO_BAD_LENGTH,
-            format!("{what}: length {len} is impossibly large"),
-        ));
+    if !check_span::<T>(ptr.is_null(), len, what)? {
+        return Ok(&mut []);
     }
     // SAFETY: non-NULL, and the caller guarantees `len` writable elements.
     Ok(unsafe { core::slice::from_raw_parts_mut(ptr, len) })

@@ -30,6 +30,27 @@ fn nodes_out(found: &[NodeId], out: &mut [u64]) {
     }
 }
 
+/// Places one key with `place` and writes the chosen node to `out_node`.
+///
+/// # Safety
+/// `key` must hold `key_len` bytes; `out_node` be writable.
+unsafe fn place(
+    key: *const u8,
+    key_len: usize,
+    out_node: *mut u64,
+    place: impl FnOnce(&[u8]) -> core::result::Result<NodeId, RingError>,
+) -> Result<()> {
+    // SAFETY: forwarded from the caller.
+    let (k, o) = unsafe {
+        (
+            slice(key, key_len, "key")?,
+            borrow_mut(out_node, "out_node")?,
+        )
+    };
+    *o = place(k)?.0;
+    Ok(())
+}
+
 /// Runs a preference-list query through a scratch buffer of `n` ids.
 ///
 /// # Safety
@@ -188,15 +209,9 @@ pub unsafe extern "C" fn consensio_ring_owner(
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let (r, k, o) = unsafe {
-            (
-                borrow(ring, "ring")?,
-                slice(key, key_len, "key")?,
-                borrow_mut(out_node, "out_node")?,
-            )
-        };
-        *o = r.ring.owner(k)?.0;
-        Ok(())
+        let r = unsafe { borrow(ring, "ring") }?;
+        // SAFETY: forwarded from the caller.
+        unsafe { place(key, key_len, out_node, |k| r.ring.owner(k)) }
     })
 }
 
@@ -389,15 +404,9 @@ pub unsafe extern "C" fn consensio_maglev_lookup(
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let (t, k, o) = unsafe {
-            (
-                borrow(table, "table")?,
-                slice(key, key_len, "key")?,
-                borrow_mut(out_node, "out_node")?,
-            )
-        };
-        *o = t.table.lookup(k)?.0;
-        Ok(())
+        let r = unsafe { borrow(table, "table") }?;
+        // SAFETY: forwarded from the caller.
+        unsafe { place(key, key_len, out_node, |k| r.table.lookup(k)) }
     })
 }
 
@@ -484,15 +493,9 @@ pub unsafe extern "C" fn consensio_bounded_ring_assign(
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let (r, k, o) = unsafe {
-            (
-                borrow_mut(ring, "ring")?,
-                slice(key, key_len, "key")?,
-                borrow_mut(out_node, "out_node")?,
-            )
-        };
-        *o = r.ring.assign(k)?.0;
-        Ok(())
+        let r = unsafe { borrow_mut(ring, "ring") }?;
+        // SAFETY: forwarded from the caller.
+        unsafe { place(key, key_len, out_node, |k| r.ring.assign(k)) }
     })
 }
 
