@@ -155,6 +155,7 @@ mod id;
 pub mod merkle;
 pub mod protocol;
 pub mod quorum;
+pub mod raft;
 pub mod ring;
 mod rng;
 #[cfg(feature = "std")]

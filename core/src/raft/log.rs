@@ -1,0 +1,387 @@
+//! Raft log storage (§5.3): a trait and two implementations.
+//!
+//! A log is a sequence of `(term, payload)` entries with consecutive indexes
+//! from [`first_index`](LogStorage::first_index). Raft appends at the end
+//! and, when a leader's entries conflict with a follower's, truncates the
+//! follower's suffix; nothing else changes an entry. Index 0 is the empty
+//! prefix, whose term is 0.
+//!
+//! - [`ArenaLog`] (`alloc`): every payload in one contiguous byte buffer and
+//!   a small index of `(term, end offset)`, so appending is one copy and
+//!   reading is a slice, with bounds on entries and bytes.
+//! - [`FixedLog`]: the same layout in fixed arrays, for targets without a
+//!   heap.
+//!
+//! Snapshots and compaction come later: `first_index` is in the trait so
+//! that a compacted log (first index > 1) fits without changing callers.
+
+use core::fmt;
+
+/// One entry, borrowed from the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryRef<'a> {
+    /// Its position.
+    pub index: u64,
+    /// The term of the leader that created it.
+    pub term: u64,
+    /// The payload.
+    pub data: &'a [u8],
+}
+
+/// Why an append failed; the log is unchanged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LogError {
+    /// The log holds its maximum number of entries or bytes.
+    Full,
+}
+
+impl fmt::Display for LogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogError::Full => f.write_str("the log is full"),
+        }
+    }
+}
+
+impl core::error::Error for LogError {}
+
+/// Where a Raft node keeps its log.
+pub trait LogStorage {
+    /// The index of the first entry held (1 until compaction exists).
+    fn first_index(&self) -> u64;
+
+    /// The index of the last entry, or `first_index() - 1` if empty.
+    fn last_index(&self) -> u64;
+
+    /// The term of the entry at `index`; 0 for index 0; `None` beyond the
+    /// log.
+    fn term(&self, index: u64) -> Option<u64>;
+
+    /// The entry at `index`.
+    fn entry(&self, index: u64) -> Option<EntryRef<'_>>;
+
+    /// Appends an entry at `last_index() + 1` and returns that index.
+    ///
+    /// # Errors
+    /// [`LogError::Full`]; the log is unchanged.
+    fn append(&mut self, term: u64, data: &[u8]) -> Result<u64, LogError>;
+
+    /// Removes every entry after `index` (keeps `index` itself).
+    fn truncate_after(&mut self, index: u64);
+
+    /// The term of the last entry (0 for an empty log).
+    fn last_term(&self) -> u64 {
+        self.term(self.last_index()).unwrap_or(0)
+    }
+
+    /// Whether a log ending at `(last_index, last_term)` is at least as
+    /// up-to-date as this one (§5.4.1: compare last terms, then lengths).
+    fn is_up_to_date(&self, last_index: u64, last_term: u64) -> bool {
+        (last_term, last_index) >= (self.last_term(), self.last_index())
+    }
+}
+
+/// Position of an entry: its term and where its payload ends in the arena.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Slot {
+    term: u64,
+    end: usize,
+}
+
+/// Reads entry `index` from a slot table and an arena holding entries from
+/// index 1.
+fn read<'a>(slots: &[Slot], arena: &'a [u8], index: u64) -> Option<EntryRef<'a>> {
+    let k = usize::try_from(index.checked_sub(1)?).ok()?;
+    let slot = slots.get(k)?;
+    let start = match k.checked_sub(1) {
+        Some(p) => slots.get(p)?.end,
+        None => 0,
+    };
+    Some(EntryRef {
+        index,
+        term: slot.term,
+        data: arena.get(start..slot.end)?,
+    })
+}
+
+fn term_of(slots: &[Slot], index: u64) -> Option<u64> {
+    if index == 0 {
+        return Some(0);
+    }
+    let k = usize::try_from(index - 1).ok()?;
+    slots.get(k).map(|s| s.term)
+}
+
+/// The number of slots to keep when truncating after `index`.
+fn kept(len: usize, index: u64) -> usize {
+    usize::try_from(index).map_or(len, |i| i.min(len))
+}
+
+#[cfg(feature = "alloc")]
+pub use arena::ArenaLog;
+
+#[cfg(feature = "alloc")]
+mod arena {
+    use alloc::vec::Vec;
+
+    use super::{EntryRef, LogError, LogStorage, Slot, kept, read, term_of};
+
+    /// An in-memory log: payloads in one growing byte buffer, plus an index.
+    ///
+    /// ```
+    /// use consensio::raft::{ArenaLog, LogStorage};
+    /// let mut log = ArenaLog::new(1_000, 1 << 20);
+    /// assert_eq!(log.append(1, b"x=1")?, 1);
+    /// assert_eq!(log.append(2, b"y=2")?, 2);
+    /// assert_eq!(log.entry(2).unwrap().data, b"y=2");
+    /// log.truncate_after(1);
+    /// assert_eq!((log.last_index(), log.last_term()), (1, 1));
+    /// # Ok::<(), consensio::raft::LogError>(())
+    /// ```
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    pub struct ArenaLog {
+        arena: Vec<u8>,
+        slots: Vec<Slot>,
+        max_entries: usize,
+        max_bytes: usize,
+    }
+
+    impl ArenaLog {
+        /// An empty log holding at most `max_entries` entries and
+        /// `max_bytes` bytes of payload.
+        #[must_use]
+        pub const fn new(max_entries: usize, max_bytes: usize) -> Self {
+            ArenaLog {
+                arena: Vec::new(),
+                slots: Vec::new(),
+                max_entries,
+                max_bytes,
+            }
+        }
+
+        /// Payload bytes held.
+        #[must_use]
+        pub fn bytes(&self) -> usize {
+            self.arena.len()
+        }
+    }
+
+    impl LogStorage for ArenaLog {
+        fn first_index(&self) -> u64 {
+            1
+        }
+
+        fn last_index(&self) -> u64 {
+            self.slots.len() as u64
+        }
+
+        fn term(&self, index: u64) -> Option<u64> {
+            term_of(&self.slots, index)
+        }
+
+        fn entry(&self, index: u64) -> Option<EntryRef<'_>> {
+            read(&self.slots, &self.arena, index)
+        }
+
+        fn append(&mut self, term: u64, data: &[u8]) -> Result<u64, LogError> {
+            let end = self
+                .arena
+                .len()
+                .checked_add(data.len())
+                .ok_or(LogError::Full)?;
+            if self.slots.len() >= self.max_entries || end > self.max_bytes {
+                return Err(LogError::Full);
+            }
+            self.arena.extend_from_slice(data);
+            self.slots.push(Slot { term, end });
+            Ok(self.slots.len() as u64)
+        }
+
+        fn truncate_after(&mut self, index: u64) {
+            let keep = kept(self.slots.len(), index);
+            self.slots.truncate(keep);
+            let end = keep
+                .checked_sub(1)
+                .and_then(|k| self.slots.get(k))
+                .map_or(0, |s| s.end);
+            self.arena.truncate(end);
+        }
+    }
+}
+
+/// A log in fixed arrays: at most `ENTRIES` entries and `BYTES` bytes of
+/// payload, no heap. Large: keep it in a `static` or a long-lived struct.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FixedLog<const ENTRIES: usize, const BYTES: usize> {
+    arena: [u8; BYTES],
+    used: usize,
+    slots: [Slot; ENTRIES],
+    len: usize,
+}
+
+impl<const ENTRIES: usize, const BYTES: usize> FixedLog<ENTRIES, BYTES> {
+    /// An empty log.
+    #[must_use]
+    pub const fn new() -> Self {
+        FixedLog {
+            arena: [0; BYTES],
+            used: 0,
+            slots: [Slot { term: 0, end: 0 }; ENTRIES],
+            len: 0,
+        }
+    }
+
+    fn slots(&self) -> &[Slot] {
+        self.slots.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl<const ENTRIES: usize, const BYTES: usize> Default for FixedLog<ENTRIES, BYTES> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const ENTRIES: usize, const BYTES: usize> LogStorage for FixedLog<ENTRIES, BYTES> {
+    fn first_index(&self) -> u64 {
+        1
+    }
+
+    fn last_index(&self) -> u64 {
+        self.len as u64
+    }
+
+    fn term(&self, index: u64) -> Option<u64> {
+        term_of(self.slots(), index)
+    }
+
+    fn entry(&self, index: u64) -> Option<EntryRef<'_>> {
+        read(
+            self.slots(),
+            self.arena.get(..self.used).unwrap_or_default(),
+            index,
+        )
+    }
+
+    fn append(&mut self, term: u64, data: &[u8]) -> Result<u64, LogError> {
+        let end = self.used.checked_add(data.len()).ok_or(LogError::Full)?;
+        let dest = self.arena.get_mut(self.used..end).ok_or(LogError::Full)?;
+        let slot = self.slots.get_mut(self.len).ok_or(LogError::Full)?;
+        dest.copy_from_slice(data);
+        *slot = Slot { term, end };
+        self.used = end;
+        self.len += 1;
+        Ok(self.len as u64)
+    }
+
+    fn truncate_after(&mut self, index: u64) {
+        self.len = kept(self.len, index);
+        self.used = self
+            .len
+            .checked_sub(1)
+            .and_then(|k| self.slots.get(k))
+            .map_or(0, |s| s.end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    /// The behaviour every log must have, checked on any implementation.
+    fn behaves_like_a_raft_log(log: &mut impl LogStorage) {
+        assert_eq!(
+            (log.first_index(), log.last_index(), log.last_term()),
+            (1, 0, 0)
+        );
+        assert_eq!(log.term(0), Some(0));
+        assert_eq!(log.term(1), None);
+        assert_eq!(log.append(1, b"a"), Ok(1));
+        assert_eq!(log.append(1, b""), Ok(2));
+        assert_eq!(log.append(3, b"ccc"), Ok(3));
+        assert_eq!(
+            log.entry(3),
+            Some(EntryRef {
+                index: 3,
+                term: 3,
+                data: b"ccc"
+            })
+        );
+        assert_eq!(log.entry(2).unwrap().data, b"");
+        assert_eq!(log.entry(0), None);
+        assert_eq!(log.entry(4), None);
+        assert!(log.is_up_to_date(3, 3) && log.is_up_to_date(1, 4));
+        assert!(
+            !log.is_up_to_date(9, 2),
+            "a lower last term loses whatever its length"
+        );
+        log.truncate_after(1);
+        assert_eq!((log.last_index(), log.last_term()), (1, 1));
+        assert_eq!(log.append(4, b"dd"), Ok(2));
+        assert_eq!(log.entry(2).unwrap().data, b"dd");
+        log.truncate_after(10);
+        assert_eq!(log.last_index(), 2);
+        log.truncate_after(0);
+        assert_eq!(log.last_index(), 0);
+    }
+
+    #[test]
+    fn arena_log_behaves_like_a_raft_log_and_is_bounded() {
+        behaves_like_a_raft_log(&mut ArenaLog::new(10, 100));
+        let mut log = ArenaLog::new(2, 5);
+        assert_eq!(log.append(1, b"abc"), Ok(1));
+        assert_eq!(log.append(1, b"def"), Err(LogError::Full), "bytes bound");
+        assert_eq!(log.append(1, b"de"), Ok(2));
+        assert_eq!(log.append(1, b""), Err(LogError::Full), "entries bound");
+        assert_eq!((log.last_index(), log.bytes()), (2, 5));
+    }
+
+    #[test]
+    fn fixed_log_behaves_like_a_raft_log_and_is_bounded() {
+        behaves_like_a_raft_log(&mut FixedLog::<10, 100>::new());
+        let mut log = FixedLog::<2, 5>::new();
+        assert_eq!(log.append(1, b"abc"), Ok(1));
+        assert_eq!(log.append(1, b"def"), Err(LogError::Full));
+        assert_eq!(log.append(1, b"de"), Ok(2));
+        assert_eq!(log.append(1, b""), Err(LogError::Full));
+        assert_eq!(log.entry(1).unwrap().data, b"abc");
+    }
+
+    #[test]
+    fn both_logs_agree_with_a_vector_model_on_random_operations() {
+        let mut rng = crate::Rng::seed_from_u64(9);
+        let mut arena = ArenaLog::new(64, 512);
+        let mut fixed = FixedLog::<64, 512>::new();
+        let mut model: Vec<(u64, Vec<u8>)> = Vec::new();
+        for _ in 0..5_000 {
+            if rng.chance(0.8) {
+                let term = rng.between(1, 5);
+                let data: Vec<u8> = (0..rng.below(20)).map(|i| i as u8).collect();
+                let a = arena.append(term, &data);
+                assert_eq!(a, fixed.append(term, &data));
+                if a.is_ok() {
+                    model.push((term, data));
+                }
+            } else {
+                let at = rng.below(model.len() as u64 + 2);
+                arena.truncate_after(at);
+                fixed.truncate_after(at);
+                model.truncate(at as usize);
+            }
+            assert_eq!(arena.last_index(), model.len() as u64);
+            assert_eq!(fixed.last_index(), model.len() as u64);
+            for (i, (term, data)) in model.iter().enumerate() {
+                let index = i as u64 + 1;
+                let want = Some(EntryRef {
+                    index,
+                    term: *term,
+                    data,
+                });
+                assert_eq!(arena.entry(index), want);
+                assert_eq!(fixed.entry(index), want);
+            }
+        }
+    }
+}
