@@ -407,8 +407,7 @@ impl<P: Protocol> Simulation<P> {
             sim.schedule(sim.config.workload_interval_ms, Pending::Workload);
         }
         for i in 0..sim.slots.len() {
-            sim.drain(i);
-            sim.arm_timer(i);
+            sim.start(i);
         }
         sim
     }
@@ -704,9 +703,16 @@ impl<P: Protocol> Simulation<P> {
                 }
                 self.summary.restarts += 1;
                 self.record(NodeId(node), TraceKind::Restart);
-                self.drain(i);
-                self.arm_timer(i);
+                self.start(i);
             }
+        }
+    }
+
+    /// Starts node `i` (new or restarted) with a first tick at its current
+    /// time, so that it can arm its timers and announce itself.
+    fn start(&mut self, i: usize) {
+        if let Err(e) = self.input(i, Input::Tick) {
+            self.fail(format!("the first tick failed: {e}"));
         }
     }
 
