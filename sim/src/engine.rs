@@ -653,21 +653,32 @@ impl<P: Protocol> Simulation<P> {
         let ids = |v: &[u64]| v.iter().copied().map(NodeId).collect::<Vec<_>>();
         match fault {
             Fault::Partition { groups } => {
+                let what = groups
+                    .iter()
+                    .map(|g| {
+                        g.iter()
+                            .map(|n| format!("n{n}"))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" | ");
                 let groups: Vec<Vec<NodeId>> = groups.iter().map(|g| ids(g)).collect();
                 self.network.partition(&self.members, &groups);
-                self.record(
-                    NodeId(0),
-                    TraceKind::Partition {
-                        what: format!("{groups:?}"),
-                    },
-                );
+                self.record(NodeId(0), TraceKind::Partition { what });
             }
             Fault::OneWay { from, to } => {
                 self.network.cut_one_way(&ids(&from), &ids(&to));
+                let names = |v: &[u64]| {
+                    v.iter()
+                        .map(|n| format!("n{n}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
                 self.record(
                     NodeId(0),
                     TraceKind::Partition {
-                        what: format!("one-way {from:?} -> {to:?}"),
+                        what: format!("{} cannot reach {}", names(&from), names(&to)),
                     },
                 );
             }

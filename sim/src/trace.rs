@@ -111,7 +111,7 @@ pub fn render_svg(
         let i = members.iter().position(|m| m.0 == n).unwrap_or(0);
         LEFT + i as f64 * LANE
     };
-    let width = LEFT * 2.0 + (members.len().max(1) - 1) as f64 * LANE + 220.0;
+    let width = LEFT * 2.0 + (members.len().max(1) - 1) as f64 * LANE + 320.0;
     let total_height = TOP + height_px + 60.0;
     let mut svg = String::new();
     let _ = writeln!(
@@ -129,36 +129,95 @@ pub fn render_svg(
         escape(title)
     );
 
-    // Partition bands, from each partition to the next heal (or the end).
-    let mut open: Option<(u64, String)> = None;
+    // Time ticks, so that a reader can tell when things happened.
+    let step_ms = tick_step(end_ms);
+    let mut t = 0;
+    while t <= end_ms {
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{:.1}" y1="{:.1}" x2="{width:.0}" y2="{:.1}" stroke="#eee"/><text x="4" y="{:.1}" fill="#888">{t} ms</text>"##,
+            LEFT - 20.0,
+            y(t),
+            y(t),
+            y(t) + 4.0
+        );
+        t += step_ms;
+    }
+
+    // Partition bands: from the first cut to the next heal (or the end);
+    // cuts made while one is in force stack on the same band.
+    let mut open: Option<u64> = None;
     let mut bands = Vec::new();
     for e in events {
         match &e.kind {
-            TraceKind::Partition { what } => {
-                if let Some((start, w)) = open.take() {
-                    bands.push((start, e.time_ms, w));
-                }
-                open = Some((e.time_ms, what.clone()));
+            TraceKind::Partition { .. } => {
+                open.get_or_insert(e.time_ms);
             }
             TraceKind::Heal => {
-                if let Some((start, w)) = open.take() {
-                    bands.push((start, e.time_ms, w));
+                if let Some(start) = open.take() {
+                    bands.push((start, e.time_ms));
                 }
             }
             _ => {}
         }
     }
-    if let Some((start, w)) = open {
-        bands.push((start, end_ms, w));
+    if let Some(start) = open {
+        bands.push((start, end_ms));
     }
-    for (start, stop, what) in &bands {
+    for (start, stop) in &bands {
         let _ = writeln!(
             svg,
-            r##"<rect x="0" y="{:.1}" width="{width:.0}" height="{:.1}" fill="#f6d6d6" opacity="0.5"/><text x="4" y="{:.1}" fill="#a33">partition {}</text>"##,
+            r##"<rect x="0" y="{:.1}" width="{width:.0}" height="{:.1}" fill="#f6d6d6" opacity="0.5"/>"##,
             y(*start),
             (y(*stop) - y(*start)).max(1.0),
-            y(*start) + 12.0,
-            escape(what)
+        );
+    }
+    for e in events {
+        if let TraceKind::Partition { what } = &e.kind {
+            let _ = writeln!(
+                svg,
+                r##"<text x="{:.1}" y="{:.1}" fill="#a33">✂ {}</text>"##,
+                width - 215.0,
+                y(e.time_ms) + 12.0,
+                escape(what)
+            );
+        } else if let TraceKind::Heal = e.kind {
+            let _ = writeln!(
+                svg,
+                r##"<text x="{:.1}" y="{:.1}" fill="#393">healed</text>"##,
+                width - 215.0,
+                y(e.time_ms) + 4.0
+            );
+        }
+    }
+
+    // Down time of each node: from a crash to its restart (or the end).
+    let mut down: Vec<(u64, u64, u64)> = Vec::new();
+    let mut crashed_at: Vec<(u64, u64)> = Vec::new();
+    for e in events {
+        match e.kind {
+            TraceKind::Crash => crashed_at.push((e.node, e.time_ms)),
+            TraceKind::Restart => {
+                if let Some(i) = crashed_at.iter().position(|c| c.0 == e.node) {
+                    let (node, start) = crashed_at.swap_remove(i);
+                    down.push((node, start, e.time_ms));
+                }
+            }
+            _ => {}
+        }
+    }
+    down.extend(
+        crashed_at
+            .into_iter()
+            .map(|(node, start)| (node, start, end_ms)),
+    );
+    for (node, start, stop) in down {
+        let x = lane(node);
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="#e99" stroke-width="6" opacity="0.6"/>"##,
+            y(start),
+            y(stop)
         );
     }
 
@@ -261,6 +320,17 @@ pub fn render_svg(
     );
     svg.push_str("</svg>\n");
     svg
+}
+
+/// A round tick interval giving about ten ticks over `end_ms`.
+fn tick_step(end_ms: u64) -> u64 {
+    let raw = (end_ms / 10).max(1);
+    let magnitude = 10u64.pow(raw.ilog10());
+    [1, 2, 5, 10]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|&s| s >= raw)
+        .unwrap_or(raw)
 }
 
 fn shorten(s: &str, max: usize) -> String {
