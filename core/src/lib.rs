@@ -27,6 +27,10 @@
 //!   NTP/Cristian/Berkeley synchronisation arithmetic, event ordering.
 //! - [`merkle`]: RFC 6962/9162 Merkle trees with inclusion and consistency
 //!   proofs, tree diff, keyed trees and the anti-entropy participant.
+//! - [`election`]: leader election with epochs and leader heartbeats: the
+//!   Bully algorithm and Chang–Roberts ring election with ring repair.
+//! - [`detector`]: failure detectors: a heartbeat detector with
+//!   alive/suspected/failed states and the φ-accrual detector.
 //! - [`ring`]: placement of keys on nodes with one stable hash: consistent
 //!   hashing ring with weighted virtual nodes and zone-aware preference
 //!   lists, rendezvous, jump and Maglev hashing, bounded loads.
@@ -151,6 +155,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod clock;
+pub mod detector;
+pub mod election;
 mod id;
 pub mod merkle;
 pub mod protocol;

@@ -60,6 +60,12 @@ pub mod kind {
     pub const FIRST_PROTOCOL: u8 = 16;
     /// Merkle anti-entropy ([`crate::merkle::AntiEntropyMessage`]).
     pub const ANTI_ENTROPY: u8 = 16;
+    /// Bully election ([`crate::election::BullyMessage`]).
+    pub const BULLY: u8 = 17;
+    /// Chang–Roberts ring election ([`crate::election::RingElectionMessage`]).
+    pub const RING_ELECTION: u8 = 18;
+    /// Failure-detector heartbeats ([`crate::detector::Heartbeat`]).
+    pub const HEARTBEAT: u8 = 19;
     /// Reserved for documentation examples and tests; never used by a
     /// protocol of this crate.
     pub const EXAMPLE: u8 = 255;
