@@ -4,8 +4,9 @@
 //! A scenario names a protocol and a full [`SimConfig`]:
 //!
 //! ```toml
-//! protocol = "bully"                 # see `consensio --help` for the list
+//! protocol = "bully"                 # see `consensio list` for the list
 //! description = "the coordinator crashes; the next highest id takes over"
+//! expect_violation = false           # true: the scenario shows the protocol failing
 //!
 //! [sim]
 //! seed = 7
@@ -60,6 +61,10 @@ pub struct Scenario {
     /// What the scenario shows.
     #[serde(default)]
     pub description: String,
+    /// The scenario shows a protocol failing: a violation is the expected
+    /// outcome (`consensio run` then succeeds only if one happens).
+    #[serde(default)]
+    pub expect_violation: bool,
     /// The run.
     pub sim: SimConfig,
     /// Where to write the outputs.

@@ -2,13 +2,16 @@
 //! its invariant checker, and a single entry point that runs any of them by
 //! name.
 
+pub mod detector;
+pub mod election;
+
 use consensio::NodeId;
 
 use crate::engine::{Protocol, SimConfig, Simulation, Summary, Violation};
 use crate::trace::TraceEvent;
 
 /// The names `consensio` accepts.
-pub const NAMES: &[&str] = &[];
+pub const NAMES: &[&str] = &["bully", "ring-election", "heartbeat", "phi"];
 
 /// What one run produced.
 #[derive(Clone, Debug)]
@@ -40,9 +43,14 @@ pub fn run<P: Protocol>(protocol: P, config: SimConfig) -> Outcome {
 /// # Errors
 /// An unknown name.
 pub fn run_named(name: &str, config: SimConfig) -> Result<Outcome, String> {
-    let _ = config;
-    Err(format!(
-        "unknown protocol '{name}' (known: {})",
-        NAMES.join(", ")
-    ))
+    match name {
+        "bully" => Ok(run(election::BullyProtocol, config)),
+        "ring-election" => Ok(run(election::RingElectionProtocol, config)),
+        "heartbeat" => Ok(run(detector::HeartbeatProtocol, config)),
+        "phi" => Ok(run(detector::PhiProtocol, config)),
+        _ => Err(format!(
+            "unknown protocol '{name}' (known: {})",
+            NAMES.join(", ")
+        )),
+    }
 }

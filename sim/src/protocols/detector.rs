@@ -1,0 +1,221 @@
+//! Failure detectors in the simulator, with the checker for completeness
+//! (a crashed node is eventually suspected by every correct node) and a
+//! measurement of accuracy (false suspicions per hour).
+
+use std::collections::BTreeMap;
+
+use consensio::detector::{
+    HeartbeatConfig, HeartbeatDetector, HeartbeatEvent, PeerState, PhiDetector, PhiDetectorConfig,
+    PhiEvent,
+};
+use consensio::{NodeId, Participant};
+
+use crate::checker::Checker;
+use crate::engine::Protocol;
+
+fn last_incarnation(disk: &[u64]) -> u64 {
+    disk.iter().copied().max().unwrap_or(0)
+}
+
+/// The heartbeat detector with its defaults: heartbeats every 100 ms,
+/// suspected after 300 ms, failed after 1 s.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HeartbeatProtocol;
+
+impl Protocol for HeartbeatProtocol {
+    type Node = HeartbeatDetector;
+
+    fn name(&self) -> &'static str {
+        "heartbeat"
+    }
+
+    fn create(&self, id: NodeId, members: &[NodeId], seed: u64) -> HeartbeatDetector {
+        self.restore(id, members, seed, &[])
+    }
+
+    fn restore(
+        &self,
+        id: NodeId,
+        members: &[NodeId],
+        _seed: u64,
+        disk: &[u64],
+    ) -> HeartbeatDetector {
+        HeartbeatDetector::restore(HeartbeatConfig::new(id, members), last_incarnation(disk))
+            .unwrap_or_else(|e| panic!("heartbeat configuration: {e}"))
+    }
+
+    fn checker(&self) -> Box<dyn Checker<HeartbeatDetector>> {
+        // Suspected after 300 ms of silence, noticed within one 100 ms
+        // interval, plus delay and skew: 1.5 s is ample.
+        Box::new(Completeness::new(1_500))
+    }
+
+    fn describe(&self, event: &HeartbeatEvent) -> String {
+        let HeartbeatEvent::StateChanged { peer, from, to } = event;
+        format!("{to:?} {peer} (was {from:?})")
+    }
+}
+
+/// The φ-accrual detector with Akka's defaults (1 s heartbeats, threshold 8).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PhiProtocol;
+
+impl Protocol for PhiProtocol {
+    type Node = PhiDetector;
+
+    fn name(&self) -> &'static str {
+        "phi"
+    }
+
+    fn create(&self, id: NodeId, members: &[NodeId], seed: u64) -> PhiDetector {
+        self.restore(id, members, seed, &[])
+    }
+
+    fn restore(&self, id: NodeId, members: &[NodeId], _seed: u64, disk: &[u64]) -> PhiDetector {
+        PhiDetector::restore(PhiDetectorConfig::new(id, members), last_incarnation(disk))
+            .unwrap_or_else(|e| panic!("phi configuration: {e}"))
+    }
+
+    fn checker(&self) -> Box<dyn Checker<PhiDetector>> {
+        // φ reaches 8 about 1.5 s after the last heartbeat (mean 1 s, σ at
+        // least 100 ms), and is evaluated once a second: 4 s is ample.
+        Box::new(Completeness::new(4_000))
+    }
+
+    fn describe(&self, event: &PhiEvent) -> String {
+        match event {
+            PhiEvent::Suspected { peer, phi } => format!("Suspected {peer} (phi {phi:.1})"),
+            PhiEvent::Recovered { peer } => format!("Recovered {peer}"),
+        }
+    }
+}
+
+/// What the checker reads from a detector.
+pub trait Suspicion {
+    /// Whether this detector currently suspects `peer`.
+    fn suspects(&self, peer: NodeId) -> bool;
+    /// Whether `event` is a new suspicion, and of whom.
+    fn suspected_by(event: &Self::Event) -> Option<NodeId>
+    where
+        Self: Participant;
+}
+
+impl Suspicion for HeartbeatDetector {
+    fn suspects(&self, peer: NodeId) -> bool {
+        self.state(peer).is_some_and(|s| s != PeerState::Alive)
+    }
+
+    fn suspected_by(event: &HeartbeatEvent) -> Option<NodeId> {
+        let HeartbeatEvent::StateChanged { peer, from, to } = *event;
+        (from == PeerState::Alive && to != PeerState::Alive).then_some(peer)
+    }
+}
+
+impl Suspicion for PhiDetector {
+    fn suspects(&self, peer: NodeId) -> bool {
+        self.is_suspected(peer) == Some(true)
+    }
+
+    fn suspected_by(event: &PhiEvent) -> Option<NodeId> {
+        match *event {
+            PhiEvent::Suspected { peer, .. } => Some(peer),
+            PhiEvent::Recovered { .. } => None,
+        }
+    }
+}
+
+/// Completeness: once a node has been down for `bound_ms`, every node that
+/// has been up for `bound_ms` suspects it. Accuracy is measured: a new
+/// suspicion of a node that is up is a false one.
+#[derive(Debug)]
+pub struct Completeness {
+    bound_ms: u64,
+    /// Since when each node has been down (absent: up).
+    down_since: BTreeMap<NodeId, u64>,
+    /// Since when each node has been up.
+    up_since: BTreeMap<NodeId, u64>,
+    suspicions: u64,
+    false_suspicions: u64,
+    end_ms: u64,
+}
+
+impl Completeness {
+    /// A checker that allows `bound_ms` for a crash to be noticed.
+    #[must_use]
+    pub fn new(bound_ms: u64) -> Self {
+        Completeness {
+            bound_ms,
+            down_since: BTreeMap::new(),
+            up_since: BTreeMap::new(),
+            suspicions: 0,
+            false_suspicions: 0,
+            end_ms: 0,
+        }
+    }
+}
+
+impl<N: Participant + Suspicion> Checker<N> for Completeness {
+    fn name(&self) -> &'static str {
+        "completeness: a crashed node is suspected by every correct node"
+    }
+
+    fn on_event(&mut self, _time_ms: u64, _node: NodeId, event: &N::Event) -> Result<(), String> {
+        if let Some(peer) = N::suspected_by(event) {
+            self.suspicions += 1;
+            if !self.down_since.contains_key(&peer) {
+                self.false_suspicions += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn after_step(&mut self, time_ms: u64, nodes: &[(NodeId, Option<&N>)]) -> Result<(), String> {
+        self.end_ms = time_ms;
+        for (id, node) in nodes {
+            if node.is_some() {
+                self.down_since.remove(id);
+                self.up_since.entry(*id).or_insert(time_ms);
+            } else {
+                self.up_since.remove(id);
+                self.down_since.entry(*id).or_insert(time_ms);
+            }
+        }
+        for (crashed, since) in &self.down_since {
+            if time_ms.saturating_sub(*since) < self.bound_ms {
+                continue;
+            }
+            for (id, node) in nodes {
+                let Some(n) = node else { continue };
+                let settled = self
+                    .up_since
+                    .get(id)
+                    .is_some_and(|u| time_ms.saturating_sub(*u) >= self.bound_ms);
+                if settled && !n.suspects(*crashed) {
+                    return Err(format!(
+                        "{crashed} has been down since {since} ms, but {id} does not suspect it at {time_ms} ms"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn report(&self) -> Vec<(String, String)> {
+        let hours = self.end_ms as f64 / 3_600_000.0;
+        let per_hour = if hours > 0.0 {
+            self.false_suspicions as f64 / hours
+        } else {
+            0.0
+        };
+        vec![
+            ("suspicions".into(), self.suspicions.to_string()),
+            (
+                "false suspicions (of live nodes)".into(),
+                format!(
+                    "{} ({per_hour:.0} per hour of simulated time)",
+                    self.false_suspicions
+                ),
+            ),
+        ]
+    }
+}

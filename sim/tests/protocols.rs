@@ -1,0 +1,144 @@
+//! The simulated protocols under many seeds and faults: the invariants hold
+//! where the algorithms promise them, and the checkers report violations
+//! where they do not (a checker that cannot fail proves nothing).
+
+use consensio::NodeId;
+use consensio_sim::protocols::detector::{Completeness, HeartbeatProtocol};
+use consensio_sim::protocols::{self, run_named};
+use consensio_sim::scenario::{FaultMix, Scenario};
+use consensio_sim::{Checker, Fault, Protocol, ScheduledFault, SimConfig};
+
+fn check(protocol: &str, faults: &str, seeds: std::ops::Range<u64>) -> Option<(u64, String)> {
+    let mix: FaultMix = faults.parse().unwrap();
+    for seed in seeds {
+        let outcome = run_named(protocol, mix.config(seed, 5, 20_000)).unwrap();
+        if let Some(v) = outcome.violation {
+            return Some((seed, v.to_string()));
+        }
+    }
+    None
+}
+
+fn replay(protocol: &str, faults: &str, seed: u64) -> String {
+    format!(
+        "replay: cargo run --release -p consensio-sim -- check {protocol} --seeds 1 --start-seed {seed} --faults {faults}"
+    )
+}
+
+#[test]
+fn elections_keep_one_leader_per_epoch_in_their_synchronous_model() {
+    for (protocol, faults) in [
+        ("bully", "none"),
+        ("bully", "duplicate,reorder,crash,skew"),
+        ("ring-election", "none"),
+        ("ring-election", "duplicate,reorder,crash,skew"),
+    ] {
+        if let Some((seed, v)) = check(protocol, faults, 0..150) {
+            panic!("{v}\n{}", replay(protocol, faults, seed));
+        }
+    }
+}
+
+#[test]
+fn bully_is_reported_unsafe_under_a_partition() {
+    let (seed, v) = check("bully", "partition", 0..50).expect("a partition splits Bully's brain");
+    assert!(
+        v.contains("split brain") || v.contains("two leaders"),
+        "{v}"
+    );
+    // The replay of that seed fails the same way.
+    let again = check("bully", "partition", seed..seed + 1).expect("replays");
+    assert_eq!(again.1, v);
+}
+
+#[test]
+fn detectors_are_complete_under_every_fault() {
+    for protocol in ["heartbeat", "phi"] {
+        for faults in ["none", "all"] {
+            if let Some((seed, v)) = check(protocol, faults, 0..60) {
+                panic!("{v}\n{}", replay(protocol, faults, seed));
+            }
+        }
+    }
+}
+
+/// A heartbeat detector checked with an impossible bound (a crash must be
+/// noticed within 50 ms): the completeness checker must fail.
+struct Impatient;
+
+impl Protocol for Impatient {
+    type Node = <HeartbeatProtocol as Protocol>::Node;
+    fn name(&self) -> &'static str {
+        "impatient"
+    }
+    fn create(&self, id: NodeId, members: &[NodeId], seed: u64) -> Self::Node {
+        HeartbeatProtocol.create(id, members, seed)
+    }
+    fn restore(&self, id: NodeId, members: &[NodeId], seed: u64, disk: &[u64]) -> Self::Node {
+        HeartbeatProtocol.restore(id, members, seed, disk)
+    }
+    fn checker(&self) -> Box<dyn Checker<Self::Node>> {
+        Box::new(Completeness::new(50))
+    }
+    fn describe(&self, event: &<Self::Node as consensio::Participant>::Event) -> String {
+        HeartbeatProtocol.describe(event)
+    }
+}
+
+#[test]
+fn the_completeness_checker_fails_when_a_crash_goes_unnoticed() {
+    let config = SimConfig {
+        duration_ms: 3_000,
+        faults: vec![ScheduledFault {
+            at_ms: 1_000,
+            fault: Fault::Crash { node: 3 },
+        }],
+        ..SimConfig::default()
+    };
+    let v = protocols::run(Impatient, config.clone())
+        .violation
+        .expect("50 ms is too soon");
+    assert!(v.message.contains("n3"), "{}", v.message);
+    assert!(
+        protocols::run(HeartbeatProtocol, config)
+            .violation
+            .is_none()
+    );
+}
+
+#[test]
+fn the_same_seed_replays_the_same_election() {
+    let mix: FaultMix = "duplicate,reorder,crash,skew".parse().unwrap();
+    let config = SimConfig {
+        record_trace: true,
+        ..mix.config(42, 5, 10_000)
+    };
+    let a = run_named("bully", config.clone()).unwrap();
+    let b = run_named("bully", config).unwrap();
+    assert_eq!(a.summary, b.summary);
+    assert_eq!(a.trace, b.trace);
+}
+
+#[test]
+fn every_scenario_file_runs_with_its_expected_outcome() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        seen += 1;
+        let scenario = Scenario::parse(&std::fs::read_to_string(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let outcome = run_named(&scenario.protocol, scenario.sim).unwrap();
+        assert_eq!(
+            outcome.violation.is_some(),
+            scenario.expect_violation,
+            "{}: {:?}",
+            path.display(),
+            outcome.violation.map(|v| v.to_string())
+        );
+    }
+    assert!(seen >= 5, "scenarios found: {seen}");
+}
