@@ -59,6 +59,62 @@ typedef enum consensio_causal_ordering {
   CONSENSIO_CONCURRENT = 3,
 } consensio_causal_ordering;
 
+// Which detector a handle runs.
+typedef enum consensio_detector_kind {
+  // Alive / suspected / failed by silence thresholds.
+  CONSENSIO_DETECTOR_HEARTBEAT = 0,
+  // φ-accrual (Hayashibara et al.) with Akka's parameters.
+  CONSENSIO_DETECTOR_PHI = 1,
+} consensio_detector_kind;
+
+// What a polled detector output is.
+typedef enum consensio_detector_output_kind {
+  // No output pending.
+  CONSENSIO_DETECTOR_OUTPUT_NONE = 0,
+  // Send `data[0..len]` to `peer`.
+  CONSENSIO_DETECTOR_OUTPUT_SEND = 1,
+  // Make `incarnation` durable before acting on any later output.
+  CONSENSIO_DETECTOR_OUTPUT_PERSIST = 2,
+  // Heartbeat detector: `peer` went from `from_state` to `to_state`.
+  CONSENSIO_DETECTOR_OUTPUT_STATE_CHANGED = 16,
+  // φ detector: `peer`'s φ reached the threshold (`phi`).
+  CONSENSIO_DETECTOR_OUTPUT_SUSPECTED = 17,
+  // φ detector: `peer` is below the threshold again.
+  CONSENSIO_DETECTOR_OUTPUT_RECOVERED = 18,
+} consensio_detector_output_kind;
+
+// A peer's state as a heartbeat detector sees it.
+typedef enum consensio_peer_state {
+  // Heard from recently.
+  CONSENSIO_PEER_ALIVE = 0,
+  // Silent past the suspicion threshold.
+  CONSENSIO_PEER_SUSPECTED = 1,
+  // Silent past the failure threshold.
+  CONSENSIO_PEER_FAILED = 2,
+} consensio_peer_state;
+
+// Which election algorithm a handle runs.
+typedef enum consensio_election_algorithm {
+  // Garcia-Molina's Bully algorithm.
+  CONSENSIO_ELECTION_BULLY = 0,
+  // Chang–Roberts ring election with ring repair.
+  CONSENSIO_ELECTION_RING = 1,
+} consensio_election_algorithm;
+
+// What a polled election output is.
+typedef enum consensio_election_output_kind {
+  // No output pending.
+  CONSENSIO_ELECTION_OUTPUT_NONE = 0,
+  // Send `data[0..len]` to `peer`.
+  CONSENSIO_ELECTION_OUTPUT_SEND = 1,
+  // Make `epoch` durable before acting on any later output.
+  CONSENSIO_ELECTION_OUTPUT_PERSIST = 2,
+  // This node now follows `leader` in `epoch`.
+  CONSENSIO_ELECTION_OUTPUT_ELECTED = 16,
+  // The leader of `epoch` went silent; an election starts.
+  CONSENSIO_ELECTION_OUTPUT_LEADER_LOST = 17,
+} consensio_election_output_kind;
+
 // What a polled anti-entropy output is. `NONE` means the queue is empty.
 typedef enum consensio_anti_entropy_output_kind {
   // No output pending.
@@ -102,6 +158,12 @@ typedef struct consensio_anti_entropy consensio_anti_entropy;
 // Consistent hashing with bounded loads (opaque).
 typedef struct consensio_bounded_ring consensio_bounded_ring;
 
+// A failure detector participant (opaque).
+typedef struct consensio_detector consensio_detector;
+
+// An election participant (opaque).
+typedef struct consensio_election consensio_election;
+
 // A Maglev lookup table (opaque).
 typedef struct consensio_maglev consensio_maglev;
 
@@ -110,6 +172,9 @@ typedef struct consensio_merkle_tree consensio_merkle_tree;
 
 // RFC 5905's eight-stage minimum-delay clock filter (opaque).
 typedef struct consensio_ntp_filter consensio_ntp_filter;
+
+// A φ-accrual calculator for one peer (opaque).
+typedef struct consensio_phi_accrual consensio_phi_accrual;
 
 // Weighted rendezvous (highest random weight) hashing (opaque).
 typedef struct consensio_rendezvous consensio_rendezvous;
@@ -173,6 +238,44 @@ typedef struct consensio_cristian_result {
   // Bound on the estimate's error (±).
   int64_t error;
 } consensio_cristian_result;
+
+// One output of a detector handle; `data` is valid until the next call on
+// the handle.
+typedef struct consensio_detector_output {
+  // What this output is.
+  enum consensio_detector_output_kind kind;
+  // The peer it concerns (or the destination of a SEND).
+  uint64_t peer;
+  // SEND: the frame.
+  const uint8_t *data;
+  // SEND: its length.
+  size_t len;
+  // PERSIST: the incarnation to make durable.
+  uint64_t incarnation;
+  // STATE_CHANGED: the previous state.
+  enum consensio_peer_state from_state;
+  // STATE_CHANGED: the new state.
+  enum consensio_peer_state to_state;
+  // SUSPECTED: φ when the suspicion was raised.
+  double phi;
+} consensio_detector_output;
+
+// One output of an election handle; `data` is valid until the next call on
+// the handle.
+typedef struct consensio_election_output {
+  // What this output is.
+  enum consensio_election_output_kind kind;
+  // SEND: the destination.
+  uint64_t peer;
+  // SEND: the frame.
+  const uint8_t *data;
+  // SEND: its length.
+  size_t len;
+  // ELECTED: the leader.
+  uint64_t leader;
+  // PERSIST, ELECTED, LEADER_LOST: the epoch.
+  uint64_t epoch;
+} consensio_election_output;
 
 // Configuration of an anti-entropy replica; fill it with
 // [`consensio_anti_entropy_default_config`] and adjust.
@@ -425,6 +528,165 @@ enum consensio_status consensio_berkeley_adjustments(const int64_t *readings,
                                                      int64_t *adjustments,
                                                      int64_t *out_average,
                                                      size_t *out_used);
+
+// Creates a detector for node `id` monitoring the other `members`, restored
+// from `incarnation` (the last it persisted; 0 for a new node), with the
+// library's defaults (heartbeat: 100 ms heartbeats, suspected after 300 ms,
+// failed after 1 s; φ: 1 s heartbeats and Akka's parameters).
+//
+// # Safety
+// `members` must hold `n` ids; `out` be writable.
+enum consensio_status consensio_detector_new(enum consensio_detector_kind kind,
+                                             uint64_t id,
+                                             const uint64_t *members_ptr,
+                                             size_t n,
+                                             uint64_t incarnation,
+                                             struct consensio_detector **out);
+
+// Frees a detector; NULL is a no-op.
+//
+// # Safety
+// `detector` must be NULL or a live handle, not used after.
+void consensio_detector_free(struct consensio_detector *detector);
+
+// Delivers the frame `bytes[0..len]` from `from`. `CONSENSIO_MALFORMED` for
+// bytes that are not a heartbeat; `CONSENSIO_INVALID_ARGUMENT` for a sender
+// that is not a monitored peer. Nothing changes on error.
+//
+// # Safety
+// `detector` must be a live handle; `bytes` hold `len` bytes.
+enum consensio_status consensio_detector_handle_message(struct consensio_detector *detector,
+                                                        uint64_t now_ms,
+                                                        uint64_t from,
+                                                        const uint8_t *bytes,
+                                                        size_t len);
+
+// Sends due heartbeats and re-evaluates every peer.
+//
+// # Safety
+// `detector` must be a live handle.
+enum consensio_status consensio_detector_tick(struct consensio_detector *detector, uint64_t now_ms);
+
+// Takes the next output into `*out` (kind NONE when there is none).
+//
+// # Safety
+// `detector` must be a live handle; `out` writable.
+enum consensio_status consensio_detector_poll(struct consensio_detector *detector,
+                                              struct consensio_detector_output *out);
+
+// When the detector next wants a tick (`*out_has` 0 if none).
+//
+// # Safety
+// `detector` must be a live handle; the out-pointers writable.
+enum consensio_status consensio_detector_next_deadline(const struct consensio_detector *detector,
+                                                       uint8_t *out_has,
+                                                       uint64_t *out_ms);
+
+// Whether this detector currently suspects `peer` (suspected or failed).
+// `CONSENSIO_INVALID_ARGUMENT` if `peer` is not monitored.
+//
+// # Safety
+// `detector` must be a live handle; `out` writable.
+enum consensio_status consensio_detector_suspects(const struct consensio_detector *detector,
+                                                  uint64_t peer,
+                                                  uint8_t *out);
+
+// Creates a calculator with Akka's defaults (threshold 8, 1,000 samples,
+// σ ≥ 100 ms, no acceptable pause, first estimate 1 s).
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_phi_accrual_new(struct consensio_phi_accrual **out);
+
+// Frees a calculator; NULL is a no-op.
+//
+// # Safety
+// `accrual` must be NULL or a live handle, not used after.
+void consensio_phi_accrual_free(struct consensio_phi_accrual *accrual);
+
+// Records a heartbeat arriving at `now_ms`.
+//
+// # Safety
+// `accrual` must be a live handle.
+enum consensio_status consensio_phi_accrual_heartbeat(struct consensio_phi_accrual *accrual,
+                                                      uint64_t now_ms);
+
+// φ at `now_ms`.
+//
+// # Safety
+// `accrual` must be a live handle; `out` writable.
+enum consensio_status consensio_phi_accrual_phi(const struct consensio_phi_accrual *accrual,
+                                                uint64_t now_ms,
+                                                double *out);
+
+// Creates node `id` of `members` (which must include `id`), restored from
+// `epoch`, the last epoch it persisted (0 for a new node), with the
+// library's default timeouts (a 50 ms delay bound).
+//
+// # Safety
+// `members` must hold `n` ids; `out` be writable.
+enum consensio_status consensio_election_new(enum consensio_election_algorithm algorithm,
+                                             uint64_t id,
+                                             const uint64_t *members_ptr,
+                                             size_t n,
+                                             uint64_t epoch,
+                                             struct consensio_election **out);
+
+// Frees an election handle; NULL is a no-op.
+//
+// # Safety
+// `election` must be NULL or a live handle, not used after.
+void consensio_election_free(struct consensio_election *election);
+
+// Delivers the frame `bytes[0..len]` from `from`. `CONSENSIO_MALFORMED` for
+// bytes that are not a message of this algorithm; `CONSENSIO_INVALID_ARGUMENT`
+// for a sender outside the members. Nothing changes on error.
+//
+// # Safety
+// `election` must be a live handle; `bytes` hold `len` bytes.
+enum consensio_status consensio_election_handle_message(struct consensio_election *election,
+                                                        uint64_t now_ms,
+                                                        uint64_t from,
+                                                        const uint8_t *bytes,
+                                                        size_t len);
+
+// Fires due timers.
+//
+// # Safety
+// `election` must be a live handle.
+enum consensio_status consensio_election_tick(struct consensio_election *election, uint64_t now_ms);
+
+// Starts an election now, as if the leader had been lost.
+//
+// # Safety
+// `election` must be a live handle.
+enum consensio_status consensio_election_start(struct consensio_election *election,
+                                               uint64_t now_ms);
+
+// Takes the next output into `*out` (kind NONE when there is none).
+//
+// # Safety
+// `election` must be a live handle; `out` writable.
+enum consensio_status consensio_election_poll(struct consensio_election *election,
+                                              struct consensio_election_output *out);
+
+// When the node next wants a tick (`*out_has` 0 if no timer is armed).
+//
+// # Safety
+// `election` must be a live handle; the out-pointers writable.
+enum consensio_status consensio_election_next_deadline(const struct consensio_election *election,
+                                                       uint8_t *out_has,
+                                                       uint64_t *out_ms);
+
+// The leader this node follows (`*out_has` 0 while it has none) and the
+// current epoch.
+//
+// # Safety
+// `election` must be a live handle; the out-pointers writable.
+enum consensio_status consensio_election_leader(const struct consensio_election *election,
+                                                uint8_t *out_has,
+                                                uint64_t *out_leader,
+                                                uint64_t *out_epoch);
 
 // `SHA-256(0x00 ‖ data)` into `out` (32 bytes).
 //

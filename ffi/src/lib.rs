@@ -25,7 +25,10 @@
 #![allow(non_camel_case_types)]
 
 pub mod clock;
+pub mod detector;
+pub mod election;
 pub mod merkle;
+mod participant;
 pub mod quorum;
 pub mod ring;
 
