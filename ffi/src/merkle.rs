@@ -8,9 +8,10 @@ use consensio_core::merkle::{
     AntiEntropy, AntiEntropyCommand, AntiEntropyConfig, AntiEntropyError, AntiEntropyEvent, Hash,
     MerkleError, MerkleTree, SyncFailure, leaf_hash, verify_consistency, verify_inclusion,
 };
-use consensio_core::{Input, Instant, NodeId, Output, Participant, wire};
+use consensio_core::{Input, NodeId};
 
 use crate::consensio_status::{self, *};
+use crate::participant::{Driver, Polled, optional};
 use crate::{Failure, Result, borrow, borrow_mut, give, guard, slice, slice_mut, take};
 
 const HASH_LEN: usize = 32;
@@ -511,9 +512,9 @@ impl consensio_anti_entropy_output {
 /// An anti-entropy replica (opaque).
 #[derive(Debug)]
 pub struct consensio_anti_entropy {
-    node: AntiEntropy,
-    /// Bytes of the last polled output.
-    scratch: Vec<u8>,
+    driver: Driver<AntiEntropy>,
+    /// The key of the last polled Difference.
+    key: Vec<u8>,
 }
 
 impl From<AntiEntropyError> for Failure {
@@ -587,8 +588,8 @@ pub unsafe extern "C" fn consensio_anti_entropy_new(
             give(
                 out,
                 consensio_anti_entropy {
-                    node,
-                    scratch: Vec::new(),
+                    driver: Driver::new(node),
+                    key: Vec::new(),
                 },
             )
         }
@@ -618,9 +619,8 @@ unsafe fn step(
     guard(|| {
         // SAFETY: forwarded from the caller.
         let r = unsafe { borrow_mut(replica, "replica") }?;
-        r.node
-            .handle_input(Instant::from_millis(now_ms), input()?)?;
-        Ok(())
+        r.key.clear();
+        r.driver.step(now_ms, input()?)
     })
 }
 
@@ -637,17 +637,12 @@ pub unsafe extern "C" fn consensio_anti_entropy_handle_message(
     bytes: *const u8,
     len: usize,
 ) -> consensio_status {
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        step(replica, now_ms, || {
-            let frame = slice(bytes, len, "bytes")?;
-            let message = wire::decode(frame)?;
-            Ok(Input::Message {
-                from: NodeId(from),
-                message,
-            })
-        })
-    }
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (r, frame) = unsafe { (borrow_mut(replica, "replica")?, slice(bytes, len, "bytes")?) };
+        r.key.clear();
+        r.driver.message(now_ms, from, frame)
+    })
 }
 
 /// Fires due retransmissions.
@@ -743,7 +738,7 @@ pub unsafe extern "C" fn consensio_anti_entropy_root(
         // SAFETY: forwarded from the caller.
         let r = unsafe { borrow(replica, "replica") }?;
         // SAFETY: forwarded from the caller.
-        unsafe { hash_out(out, &r.node.tree().root(), "out") }
+        unsafe { hash_out(out, &r.driver.node.tree().root(), "out") }
     })
 }
 
@@ -767,13 +762,7 @@ pub unsafe extern "C" fn consensio_anti_entropy_next_deadline(
                 borrow_mut(out_ms, "out_ms")?,
             )
         };
-        match r.node.next_deadline() {
-            Some(t) => {
-                *has = 1;
-                *ms = t.as_millis();
-            }
-            None => *has = 0,
-        }
+        optional(r.driver.deadline(), has, ms);
         Ok(())
     })
 }
@@ -793,19 +782,21 @@ pub unsafe extern "C" fn consensio_anti_entropy_poll(
         // SAFETY: forwarded from the caller.
         let (r, o) = unsafe { (borrow_mut(replica, "replica")?, borrow_mut(out, "out")?) };
         let mut next = consensio_anti_entropy_output::empty();
-        r.scratch.clear();
-        match r.node.poll_output() {
-            None => {}
-            Some(Output::Send { to, message }) => {
-                r.scratch = wire::encode_to_vec(&message)?;
+        r.key.clear();
+        match r.driver.poll()? {
+            Polled::None => {}
+            Polled::Send { to, frame } => {
                 next.kind = CONSENSIO_AE_OUTPUT_SEND;
-                next.peer = to.0;
+                (next.peer, next.data, next.len) = (to, frame.as_ptr(), frame.len());
             }
-            Some(Output::Persist(never)) => match never {},
-            Some(Output::Event(AntiEntropyEvent::Difference(d))) => {
+            Polled::Persist(never) => match never {},
+            Polled::Event(AntiEntropyEvent::Difference(d)) => {
                 next.kind = CONSENSIO_AE_OUTPUT_DIFFERENCE;
                 next.peer = d.peer.0;
-                r.scratch = d.key;
+                r.key = d.key;
+                if !r.key.is_empty() {
+                    (next.data, next.len) = (r.key.as_ptr(), r.key.len());
+                }
                 if let Some(h) = d.local {
                     next.has_local = 1;
                     next.local = h;
@@ -815,17 +806,17 @@ pub unsafe extern "C" fn consensio_anti_entropy_poll(
                     next.remote = h;
                 }
             }
-            Some(Output::Event(AntiEntropyEvent::SyncComplete {
+            Polled::Event(AntiEntropyEvent::SyncComplete {
                 peer,
                 differing_buckets,
                 differing_keys,
-            })) => {
+            }) => {
                 next.kind = CONSENSIO_AE_OUTPUT_SYNC_COMPLETE;
                 next.peer = peer.0;
                 next.differing_buckets = differing_buckets;
                 next.differing_keys = differing_keys;
             }
-            Some(Output::Event(AntiEntropyEvent::SyncFailed { peer, reason })) => {
+            Polled::Event(AntiEntropyEvent::SyncFailed { peer, reason }) => {
                 next.kind = CONSENSIO_AE_OUTPUT_SYNC_FAILED;
                 next.peer = peer.0;
                 next.failure = match reason {
@@ -840,12 +831,6 @@ pub unsafe extern "C" fn consensio_anti_entropy_poll(
                 };
             }
         }
-        next.data = if r.scratch.is_empty() {
-            core::ptr::null()
-        } else {
-            r.scratch.as_ptr()
-        };
-        next.len = r.scratch.len();
         *o = next;
         Ok(())
     })
