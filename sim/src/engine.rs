@@ -53,6 +53,13 @@ pub trait Protocol {
         Vec::new()
     }
 
+    /// Whether `event` completes the oldest outstanding client command of
+    /// the node that emitted it (for the latency figures of the summary).
+    fn completes(&self, event: &EventOf<Self>) -> bool {
+        let _ = event;
+        false
+    }
+
     /// The protocol's invariant checker.
     fn checker(&self) -> Box<dyn Checker<Self::Node>>;
 
@@ -199,6 +206,12 @@ pub struct Summary {
     pub commands: u64,
     /// Client commands the node refused with an error.
     pub commands_refused: u64,
+    /// Client commands completed, and their latency percentiles (ms).
+    pub completed: u64,
+    /// Median latency of completed commands, ms.
+    pub latency_p50_ms: Option<u64>,
+    /// 99th-percentile latency of completed commands, ms.
+    pub latency_p99_ms: Option<u64>,
     /// Crashes and restarts.
     pub crashes: u64,
     /// Restarts from persisted state.
@@ -230,9 +243,12 @@ impl std::fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "  faults: {} crashes, {} restarts; commands: {} ({} refused)",
-            self.crashes, self.restarts, self.commands, self.commands_refused
+            "  faults: {} crashes, {} restarts; commands: {} ({} refused, {} completed)",
+            self.crashes, self.restarts, self.commands, self.commands_refused, self.completed
         )?;
+        if let (Some(p50), Some(p99)) = (self.latency_p50_ms, self.latency_p99_ms) {
+            writeln!(f, "  client latency: p50 {p50} ms, p99 {p99} ms")?;
+        }
         let events: Vec<String> = self
             .events
             .iter()
@@ -350,6 +366,9 @@ pub struct Simulation<P: Protocol> {
     trace: Vec<TraceEvent>,
     recent: VecDeque<TraceEvent>,
     violation: Option<Violation>,
+    /// Issue times of each node's accepted, not yet completed commands.
+    outstanding: BTreeMap<NodeId, VecDeque<u64>>,
+    latencies: Vec<u64>,
 }
 
 impl<P: Protocol> Simulation<P> {
@@ -397,6 +416,8 @@ impl<P: Protocol> Simulation<P> {
             trace: Vec::new(),
             recent: VecDeque::with_capacity(EXCERPT),
             violation: None,
+            outstanding: BTreeMap::new(),
+            latencies: Vec::new(),
             config,
         };
         for i in 0..sim.config.faults.len() {
@@ -427,6 +448,14 @@ impl<P: Protocol> Simulation<P> {
             }
         }
         self.summary.measurements = self.checker.report();
+        self.latencies.sort_unstable();
+        let pick = |q: usize| {
+            let n = self.latencies.len();
+            (n > 0).then(|| self.latencies.get((n - 1) * q / 100).copied().unwrap_or(0))
+        };
+        self.summary.completed = self.latencies.len() as u64;
+        self.summary.latency_p50_ms = pick(50);
+        self.summary.latency_p99_ms = pick(99);
         self.violation.clone()
     }
 
@@ -630,9 +659,17 @@ impl<P: Protocol> Simulation<P> {
                 continue;
             };
             self.summary.commands += 1;
+            // Registered first: the command may complete within its own input.
+            self.outstanding
+                .entry(id)
+                .or_default()
+                .push_back(self.now_ms);
             let accepted = self.input(i, Input::Command(command)).is_ok();
             if !accepted {
                 self.summary.commands_refused += 1;
+                if let Some(q) = self.outstanding.get_mut(&id) {
+                    q.pop_back();
+                }
             }
             self.record(
                 id,
@@ -695,6 +732,7 @@ impl<P: Protocol> Simulation<P> {
                     slot.node = None;
                     slot.timer_generation += 1;
                     self.summary.crashes += 1;
+                    self.outstanding.remove(&NodeId(node));
                     self.record(NodeId(node), TraceKind::Crash);
                 }
             }
@@ -746,6 +784,12 @@ impl<P: Protocol> Simulation<P> {
                     self.record(id, TraceKind::Persist);
                 }
                 Output::Event(event) => {
+                    if self.protocol.completes(&event)
+                        && let Some(issued) =
+                            self.outstanding.get_mut(&id).and_then(VecDeque::pop_front)
+                    {
+                        self.latencies.push(self.now_ms - issued);
+                    }
                     let what = self.protocol.describe(&event);
                     let kind = what
                         .split(|c: char| !c.is_alphanumeric())

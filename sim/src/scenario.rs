@@ -200,6 +200,9 @@ impl FaultMix {
             config.clock_offset_max_ms = 500;
             config.clock_drift_max_ppm = 1_000;
         }
+        // A client command every two seconds (what a command is depends on
+        // the protocol; some have none).
+        config.workload_interval_ms = 2_000;
         let ids: Vec<u64> = (1..=nodes).collect();
         // Faults begin after a quiet start and end well before the end of
         // the run, so that liveness checks see a stable tail.
