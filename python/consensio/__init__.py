@@ -1,11 +1,14 @@
 """consensio: distributed-systems protocols as deterministic, sans-IO state machines.
 
 Submodules, one per family: ``consensio.clock``, ``consensio.quorum``,
-``consensio.merkle``, ``consensio.ring``, and ``consensio.sim`` to run the
-deterministic simulator. Every error consensio raises is a
-subclass of :class:`consensio.Error`; passing an argument of the wrong type
-raises ``TypeError`` (or ``OverflowError`` for integers out of range), as for
-any Python function.
+``consensio.merkle``, ``consensio.ring``, ``consensio.election``,
+``consensio.detector``, and ``consensio.sim`` to run the deterministic
+simulator. Protocol participants share two output classes:
+:class:`consensio.Send` (a frame for a peer) and :class:`consensio.Persist`
+(a value to make durable before acting on the outputs after it). Every
+error consensio raises is a subclass of :class:`consensio.Error`; passing an
+argument of the wrong type raises ``TypeError`` (or ``OverflowError`` for
+integers out of range), as for any Python function.
 
 Threads: objects may be shared between threads. A method that changes an
 object borrows it exclusively; two threads changing the same object at once
@@ -20,13 +23,14 @@ from consensio._native import (
     LimitExceeded,
     MalformedMessage,
     OutOfRange,
+    Persist,
     Rejected,
     Send,
     VerificationError,
     __version__,
 )
 
-from consensio import clock, merkle, quorum, ring, sim  # noqa: E402  (after the native import)
+from consensio import clock, detector, election, merkle, quorum, ring, sim  # noqa: E402  (after the native import)
 
 __all__ = [
     "WIRE_VERSION",
@@ -35,11 +39,14 @@ __all__ = [
     "LimitExceeded",
     "MalformedMessage",
     "OutOfRange",
+    "Persist",
     "Rejected",
     "Send",
     "VerificationError",
     "__version__",
     "clock",
+    "detector",
+    "election",
     "merkle",
     "quorum",
     "ring",

@@ -1,9 +1,11 @@
 //! `consensio._native`: the compiled half of the Python package `consensio`.
 //!
 //! Every family has a file here (`clock.rs`, `quorum.rs`, `merkle.rs`,
-//! `ring.rs`) whose classes the pure-Python modules `consensio.<family>`
-//! re-export. Errors are the exception classes below, all subclasses of
-//! `consensio.Error`; wrong argument types raise `TypeError` as usual.
+//! `ring.rs`, `election.rs`, `detector.rs`) whose classes the pure-Python
+//! modules `consensio.<family>` re-export. Protocol participants share the
+//! output classes `Send` and `Persist` below. Errors are the exception
+//! classes below, all subclasses of `consensio.Error`; wrong argument types
+//! raise `TypeError` as usual.
 //!
 //! Threads: every object may be passed between threads. Methods that change
 //! an object borrow it exclusively, so two threads calling them on the same
@@ -13,9 +15,11 @@
 
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyByteArray, PyBytes, PyString};
 
 mod clock;
+mod detector;
+mod election;
 mod merkle;
 mod quorum;
 mod ring;
@@ -77,6 +81,24 @@ pub(crate) fn wire_err(e: consensio::wire::WireError) -> PyErr {
     }
 }
 
+/// Reads node ids from any iterable of ints (a list, tuple, set, range...).
+/// A `str`, `bytes` or `bytearray` is refused with `TypeError` rather than
+/// read character by character or byte by byte.
+pub(crate) fn node_ids(members: &Bound<'_, PyAny>) -> PyResult<Vec<consensio::NodeId>> {
+    if members.is_instance_of::<PyString>()
+        || members.is_instance_of::<PyBytes>()
+        || members.is_instance_of::<PyByteArray>()
+    {
+        return Err(pyo3::exceptions::PyTypeError::new_err(
+            "members must be an iterable of ints, not a string or bytes",
+        ));
+    }
+    members
+        .try_iter()?
+        .map(|m| m.and_then(|m| m.extract::<u64>()).map(consensio::NodeId))
+        .collect()
+}
+
 /// Reads a 32-byte hash.
 pub(crate) fn hash32(bytes: &[u8], what: &str) -> PyResult<[u8; 32]> {
     bytes
@@ -118,6 +140,39 @@ impl SendOutput {
     }
 }
 
+/// Output: make `value` durable before acting on the outputs after it.
+///
+/// The families that persist something persist a single integer, the
+/// latest of an increasing sequence: an election's epoch, a failure
+/// detector's incarnation. Keep only the last `value`; a restarted node is
+/// rebuilt by passing it back to the constructor (`epoch=` for
+/// `consensio.election`, `incarnation=` for `consensio.detector`).
+#[pyclass(module = "consensio", name = "Persist", frozen, eq, hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct PersistOutput {
+    /// The value to make durable.
+    #[pyo3(get)]
+    value: u64,
+}
+
+impl PersistOutput {
+    pub(crate) fn new(value: u64) -> Self {
+        PersistOutput { value }
+    }
+}
+
+#[pymethods]
+impl PersistOutput {
+    #[new]
+    fn py_new(value: u64) -> Self {
+        PersistOutput::new(value)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Persist(value={})", self.value)
+    }
+}
+
 /// The extension module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -132,10 +187,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("LimitExceeded", py.get_type::<LimitExceeded>())?;
     m.add("Rejected", py.get_type::<Rejected>())?;
     m.add_class::<SendOutput>()?;
+    m.add_class::<PersistOutput>()?;
     clock::register(m)?;
     quorum::register(m)?;
     merkle::register(m)?;
     ring::register(m)?;
+    election::register(m)?;
+    detector::register(m)?;
     sim::register(m)?;
     Ok(())
 }
