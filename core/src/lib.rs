@@ -31,6 +31,9 @@
 //!   Bully algorithm and Chang–Roberts ring election with ring repair.
 //! - [`detector`]: failure detectors: a heartbeat detector with
 //!   alive/suspected/failed states and the φ-accrual detector.
+//! - [`raft`]: Raft consensus with pre-vote, check-quorum, flow-controlled
+//!   replication, ReadIndex and lease reads; log storage with and without a
+//!   heap.
 //! - [`ring`]: placement of keys on nodes with one stable hash: consistent
 //!   hashing ring with weighted virtual nodes and zone-aware preference
 //!   lists, rendezvous, jump and Maglev hashing, bounded loads.

@@ -66,6 +66,8 @@ pub mod kind {
     pub const RING_ELECTION: u8 = 18;
     /// Failure-detector heartbeats ([`crate::detector::Heartbeat`]).
     pub const HEARTBEAT: u8 = 19;
+    /// Raft ([`crate::raft::Message`]).
+    pub const RAFT: u8 = 20;
     /// Reserved for documentation examples and tests; never used by a
     /// protocol of this crate.
     pub const EXAMPLE: u8 = 255;

@@ -1,17 +1,186 @@
 //! Raft consensus (Ongaro & Ousterhout, "In Search of an Understandable
-//! Consensus Algorithm", USENIX ATC 2014).
+//! Consensus Algorithm", USENIX ATC 2014; Ongaro's PhD thesis, "Consensus:
+//! Bridging Theory and Practice", 2014, for pre-vote, check-quorum and
+//! reads).
 //!
-//! This module is being built up in steps; so far it holds the log storage
-//! the node will use ([`LogStorage`], [`ArenaLog`], [`FixedLog`]) and the
-//! client-session table that makes retried commands apply exactly once
-//! ([`Sessions`]).
+//! A [`RaftNode`] is one server of a replicated log. It is a [`Participant`]:
+//! peers' [`Message`]s, timer ticks and the application's [`Command`]s go
+//! in; sends, [`Persist`] records and [`Event`]s come out.
+//!
+//! # The protocol
+//!
+//! - **Terms (§5.1).** Every message carries its sender's term. A higher
+//!   term makes the receiver a follower of that term; a message from a lower
+//!   term is stale and ignored (a stale leader is told the newer term).
+//! - **Elections (§5.2).** A follower that hears nothing from a leader for
+//!   an election timeout, drawn at random from `[election_timeout_min_ms,
+//!   election_timeout_max_ms)` with the node's seeded [`Rng`], campaigns: it
+//!   votes for itself in the next term and asks the other voters. A voter
+//!   grants at most one vote per term, and only to a candidate whose log is
+//!   at least as up-to-date as its own (§5.4.1: the higher last term wins,
+//!   then the longer log). A majority ([`quorum`](crate::quorum), also joint
+//!   configurations) makes a leader.
+//! - **Pre-vote (thesis §9.6).** With `pre_vote`, a node first asks "would
+//!   you vote for me in the next term?" without raising its own term; only a
+//!   majority of yeses starts a real election. A node cut off by a partition
+//!   thus cannot inflate its term and depose a healthy leader when it
+//!   returns. Voters say no while they hear from a leader (below).
+//! - **Leader stickiness (thesis §4.2.3) and check-quorum (§6.2).** A node
+//!   that heard from a leader within the minimum election timeout ignores
+//!   vote requests. With `check_quorum`, a leader that has not heard from a
+//!   quorum within an election timeout steps down.
+//! - **Replication (§5.3).** The leader sends AppendEntries with the index
+//!   and term of the entry preceding the new ones; a follower accepts only
+//!   if its log holds that entry (Log Matching), removes a conflicting
+//!   suffix, and appends. A rejection carries a conflict hint (the
+//!   follower's log length, or the conflicting term and its first index) so
+//!   the leader skips a term per round trip. Per follower the leader keeps
+//!   a progress: *probe* (one message at a time until the logs match) or
+//!   *replicate* (streaming within a window bounded in messages and bytes),
+//!   after etcd-io/raft. Messages carry at most `max_entries_per_message`
+//!   entries and `max_bytes_per_message` bytes.
+//! - **Commitment (§5.4.2, Figure 8).** An entry is committed once a quorum
+//!   holds it *and* it is from the leader's current term; earlier entries
+//!   commit with it. A new leader therefore appends an empty entry of its
+//!   term at once.
+//! - **Reads (thesis §6.4).** [`Command::Read`] is served by ReadIndex: the
+//!   leader takes its commit index (or its first entry's, until that
+//!   commits), confirms it is still leader with a heartbeat round that a
+//!   quorum echoes, and answers [`Event::ReadReady`] once the application
+//!   has applied up to that index. [`Command::LeaseRead`] (with
+//!   `check_quorum`) skips the round while the leader's lease holds: an
+//!   election timeout, less `max_clock_drift_ms`, from when the last
+//!   quorum-confirmed round was sent.
+//!
+//! [`Sessions`] is the client-session table (thesis §6.3) that makes
+//! retried commands apply exactly once.
+//!
+//! Snapshots, membership changes, leadership transfer and learners are not
+//! implemented yet; the configuration is already a
+//! [`JointConfig`](crate::quorum::JointConfig), progress is kept per
+//! [`NodeId`](crate::NodeId), and the log's `first_index` allows compaction.
+//!
+//! # The caller's duties
+//!
+//! - **Persist before acting.** Append every [`Output::Persist`] record to
+//!   stable storage and make it durable before acting on any output after
+//!   it. The node queues the record of a new term, vote or log entries
+//!   before every message that depends on it, so a vote is never granted
+//!   twice in a term and an entry is never acknowledged before it is on
+//!   disk.
+//! - **Apply in order.** [`Event::Committed`] comes once per index, in index
+//!   order; apply each to the state machine before handling later outputs.
+//!   A [`Event::ReadReady`] then finds the state machine far enough along.
+//! - **Restart from the records.** After a crash, rebuild the node with
+//!   [`RaftNode::restore`] from its configuration and exactly the records it
+//!   persisted, in order. It reports committed entries again from index 1,
+//!   so the state machine is rebuilt along with it.
+//! - **Tick.** Deliver [`Input::Tick`] at [`Participant::next_deadline`],
+//!   and never let `now` go backwards.
+//!
+//! Every queue is bounded by the configuration (outputs, waiting reads,
+//! uncommitted proposals, per-follower inflight windows, entries taken from
+//! one message), and nothing a peer sends can panic the node.
+//!
+//! # Example
+//!
+//! Three nodes elect a leader and commit a proposal; the network delivers
+//! every message at once.
+//!
+//! ```
+//! use consensio::quorum::MajorityConfig;
+//! use consensio::raft::{ArenaLog, Command, Event, RaftConfig, RaftNode};
+//! use consensio::{Input, Instant, NodeId, Output, Participant, wire};
+//!
+//! let ids = [1, 2, 3].map(NodeId);
+//! let voters = MajorityConfig::from_voters(ids)?;
+//! let mut nodes: Vec<RaftNode<ArenaLog>> = ids
+//!     .iter()
+//!     .map(|&id| RaftNode::new(RaftConfig::new(id, voters.clone()), ArenaLog::new(1_000, 1 << 20)))
+//!     .collect::<Result<_, _>>()?;
+//! let mut disks: Vec<Vec<_>> = vec![Vec::new(); 3];
+//! let mut committed = Vec::new();
+//! let mut now = Instant::ZERO;
+//! while committed.len() < 3 {
+//!     assert!(now < Instant::from_millis(10_000), "nothing committed in 10 s");
+//!     // Tick whoever is due, then deliver until the network is quiet.
+//!     now = nodes.iter().filter_map(|n| n.next_deadline()).min().unwrap().max(now);
+//!     for node in &mut nodes {
+//!         if node.next_deadline() <= Some(now) {
+//!             node.handle_input(now, Input::Tick)?;
+//!         }
+//!     }
+//!     let mut network = Vec::new();
+//!     loop {
+//!         for (i, node) in nodes.iter_mut().enumerate() {
+//!             while let Some(output) = node.poll_output() {
+//!                 match output {
+//!                     // Durable before anything after it is acted on.
+//!                     Output::Persist(record) => disks[i].push(record),
+//!                     Output::Send { to, message } => {
+//!                         network.push((node.id(), to, wire::encode_to_vec(&message)?));
+//!                     }
+//!                     Output::Event(Event::BecameLeader { .. }) => {
+//!                         node.handle_input(now, Input::Command(Command::Propose(b"x=1".to_vec())))?;
+//!                     }
+//!                     Output::Event(Event::Committed { data, .. }) if !data.is_empty() => {
+//!                         committed.push((node.id(), data));
+//!                     }
+//!                     Output::Event(_) => {}
+//!                 }
+//!             }
+//!         }
+//!         let Some((from, to, bytes)) = network.pop() else { break };
+//!         let target = nodes.iter_mut().find(|n| n.id() == to).unwrap();
+//!         target.handle_bytes(now, from, &bytes)?;
+//!     }
+//!     now = now.saturating_add_millis(1);
+//! }
+//! assert!(committed.iter().all(|(_, data)| data == b"x=1"));
+//! // A node rebuilt from its records holds the same log.
+//! let again = RaftNode::restore(RaftConfig::new(ids[0], voters), ArenaLog::new(1_000, 1 << 20), &disks[0])?;
+//! assert_eq!(again.log(), nodes[0].log());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`Participant`]: crate::Participant
+//! [`Participant::next_deadline`]: crate::Participant::next_deadline
+//! [`Rng`]: crate::Rng
+//! [`Output::Persist`]: crate::Output::Persist
+//! [`Input::Tick`]: crate::Input::Tick
 
+#[cfg(feature = "alloc")]
+mod config;
+#[cfg(feature = "alloc")]
+mod error;
+#[cfg(feature = "alloc")]
+mod inflights;
 mod log;
+#[cfg(feature = "alloc")]
+mod message;
+#[cfg(feature = "alloc")]
+mod node;
+#[cfg(feature = "alloc")]
+mod persist;
+#[cfg(feature = "alloc")]
+mod progress;
+#[cfg(feature = "alloc")]
+mod read_only;
 #[cfg(feature = "alloc")]
 mod session;
 
 #[cfg(feature = "alloc")]
+pub use config::RaftConfig;
+#[cfg(feature = "alloc")]
+pub use error::RaftError;
+#[cfg(feature = "alloc")]
 pub use log::ArenaLog;
 pub use log::{EntryRef, FixedLog, LogError, LogStorage};
+#[cfg(feature = "alloc")]
+pub use message::{Body, Entry, Message};
+#[cfg(feature = "alloc")]
+pub use node::{Command, Event, RaftNode, RaftOutput, Role};
+#[cfg(feature = "alloc")]
+pub use persist::Persist;
 #[cfg(feature = "alloc")]
 pub use session::{Admission, SessionError, Sessions};

@@ -1,0 +1,187 @@
+//! Configuration of a Raft node: who votes, timing, and every bound.
+
+use crate::id::NodeId;
+use crate::quorum::JointConfig;
+use crate::wire::DEFAULT_MAX_ENCODED_LEN;
+
+use super::RaftError;
+
+/// Bytes an entry adds to a message besides its payload: two varints
+/// (term, length) of at most ten bytes each.
+const ENTRY_OVERHEAD: usize = 20;
+/// Bytes of an AppendEntries besides its entries: header, term, tag,
+/// three varints and the vector length, rounded up.
+const MESSAGE_OVERHEAD: usize = 64;
+
+/// Configuration of a [`RaftNode`](super::RaftNode).
+///
+/// Timing follows §5.6: `heartbeat_interval_ms` well below
+/// `election_timeout_min_ms`, and the election timeout well above the
+/// network's round trip.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RaftConfig {
+    /// This node's id; it must be a voter.
+    pub id: NodeId,
+    /// The voters. Outside a membership change the outgoing half is empty.
+    pub voters: JointConfig,
+    /// Seed of the node's [`Rng`](crate::Rng) (election timeouts).
+    pub seed: u64,
+    /// Election timeouts are drawn uniformly from
+    /// `[election_timeout_min_ms, election_timeout_max_ms)` (§5.2).
+    pub election_timeout_min_ms: u64,
+    /// Upper bound (exclusive) of the election timeout.
+    pub election_timeout_max_ms: u64,
+    /// A leader sends heartbeats this often.
+    pub heartbeat_interval_ms: u64,
+    /// Run a pre-vote before each election (thesis §9.6), so a node that
+    /// cannot win does not raise the term and disrupt the cluster.
+    pub pre_vote: bool,
+    /// A leader that has not heard from a quorum within an election timeout
+    /// steps down (thesis §6.2). Required for lease reads.
+    pub check_quorum: bool,
+    /// The most the leader's clock may run slow relative to a follower's
+    /// over one election timeout; the lease is shortened by it.
+    pub max_clock_drift_ms: u64,
+    /// Most entries in one AppendEntries, sent or accepted.
+    pub max_entries_per_message: usize,
+    /// Most payload bytes in one AppendEntries, sent or accepted.
+    pub max_bytes_per_message: usize,
+    /// Largest payload of one proposal.
+    pub max_entry_bytes: usize,
+    /// Most AppendEntries in flight to one follower while streaming.
+    pub max_inflight_messages: usize,
+    /// Most payload bytes in flight to one follower while streaming.
+    pub max_inflight_bytes: usize,
+    /// Most entries a leader holds beyond its commit index before it
+    /// refuses proposals.
+    pub max_uncommitted_entries: u64,
+    /// Most reads waiting for confirmation.
+    pub max_pending_reads: usize,
+    /// Most committed entries handed to the application per input; the rest
+    /// follow on the next tick, which is due at once.
+    pub max_apply_per_step: usize,
+    /// While this many outputs are waiting to be drained, inputs are
+    /// refused with [`RaftError::Backpressure`].
+    pub max_outputs: usize,
+}
+
+impl RaftConfig {
+    /// Defaults for node `id` among `voters`: elections after 150–300 ms,
+    /// heartbeats every 50 ms, pre-vote and check-quorum on, 10 ms of clock
+    /// drift, messages of up to 64 entries and 256 KiB, proposals up to
+    /// 64 KiB, 8 messages or 1 MiB in flight per follower, 1,024
+    /// uncommitted entries, 1,024 waiting reads, 256 entries applied per
+    /// input, 4,096 queued outputs.
+    #[must_use]
+    pub fn new(id: NodeId, voters: impl Into<JointConfig>) -> Self {
+        RaftConfig {
+            id,
+            voters: voters.into(),
+            seed: id.0,
+            election_timeout_min_ms: 150,
+            election_timeout_max_ms: 300,
+            heartbeat_interval_ms: 50,
+            pre_vote: true,
+            check_quorum: true,
+            max_clock_drift_ms: 10,
+            max_entries_per_message: 64,
+            max_bytes_per_message: 256 << 10,
+            max_entry_bytes: 64 << 10,
+            max_inflight_messages: 8,
+            max_inflight_bytes: 1 << 20,
+            max_uncommitted_entries: 1_024,
+            max_pending_reads: 1_024,
+            max_apply_per_step: 256,
+            max_outputs: 4_096,
+        }
+    }
+
+    /// Checks the configuration.
+    ///
+    /// # Errors
+    /// [`RaftError::BadConfig`] naming the first problem found.
+    pub fn validate(&self) -> Result<(), RaftError> {
+        let bad = |reason| Err(RaftError::BadConfig { reason });
+        if self.voters.incoming.is_empty() {
+            return bad("there are no voters");
+        }
+        if !self.voters.contains(self.id) {
+            return bad("the node is not a voter");
+        }
+        if self.heartbeat_interval_ms == 0 {
+            return bad("the heartbeat interval must be positive");
+        }
+        if self.heartbeat_interval_ms >= self.election_timeout_min_ms {
+            return bad("heartbeats must be more frequent than elections");
+        }
+        if self.election_timeout_max_ms <= self.election_timeout_min_ms {
+            return bad("the election timeout range is empty");
+        }
+        if self.max_clock_drift_ms >= self.election_timeout_min_ms {
+            return bad("the clock drift bound leaves no lease");
+        }
+        if self.max_entries_per_message == 0
+            || self.max_inflight_messages == 0
+            || self.max_inflight_bytes == 0
+            || self.max_uncommitted_entries == 0
+            || self.max_apply_per_step == 0
+            || self.max_outputs == 0
+        {
+            return bad("every bound must be at least 1");
+        }
+        if self.max_entry_bytes > self.max_bytes_per_message {
+            return bad("a proposal must fit in one message");
+        }
+        // The largest AppendEntries must fit in a wire frame.
+        let frame = self
+            .max_entries_per_message
+            .checked_mul(ENTRY_OVERHEAD)
+            .and_then(|n| n.checked_add(self.max_bytes_per_message))
+            .and_then(|n| n.checked_add(MESSAGE_OVERHEAD));
+        if frame.is_none_or(|n| n > DEFAULT_MAX_ENCODED_LEN) {
+            return bad("the largest message would not fit in a wire frame");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quorum::MajorityConfig;
+
+    fn config() -> RaftConfig {
+        let voters = MajorityConfig::from_voters([1, 2, 3].map(NodeId)).unwrap();
+        RaftConfig::new(NodeId(1), voters)
+    }
+
+    #[test]
+    fn the_defaults_are_valid() {
+        assert_eq!(config().validate(), Ok(()));
+    }
+
+    #[test]
+    fn unusable_configurations_are_refused() {
+        let cases: [fn(&mut RaftConfig); 8] = [
+            |c| c.voters = JointConfig::default(),
+            |c| c.id = NodeId(9),
+            |c| c.heartbeat_interval_ms = 0,
+            |c| c.heartbeat_interval_ms = 150,
+            |c| c.election_timeout_max_ms = 150,
+            |c| c.max_clock_drift_ms = 150,
+            |c| c.max_inflight_messages = 0,
+            |c| c.max_bytes_per_message = 1 << 20,
+        ];
+        for (i, break_it) in cases.iter().enumerate() {
+            let mut c = config();
+            break_it(&mut c);
+            assert!(
+                matches!(c.validate(), Err(RaftError::BadConfig { .. })),
+                "case {i}"
+            );
+        }
+        let mut c = config();
+        c.max_entry_bytes = c.max_bytes_per_message + 1;
+        assert!(c.validate().is_err());
+    }
+}

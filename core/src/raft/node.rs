@@ -1,0 +1,1140 @@
+//! The Raft node: one server's state machine, with one function per role
+//! (`step_follower`, `step_candidate`, `step_leader`) behind a common
+//! `step` that applies the term rules of §5.1. See the [module
+//! docs](super) for the protocol and the caller's duties.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::config::RaftConfig;
+use super::message::{Body, Entry, Message};
+use super::persist::{self, Persist};
+use super::progress::Progress;
+use super::read_only::ReadOnly;
+use super::{LogStorage, RaftError};
+use crate::id::NodeId;
+use crate::protocol::{Input, Output, Participant};
+use crate::quorum::{VoteResult, VoteTally};
+use crate::rng::Rng;
+use crate::time::Instant;
+
+/// What a node currently is (§5.1, plus the pre-candidate of the thesis
+/// §9.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Answers leaders and candidates.
+    Follower,
+    /// Asks whether it could win an election, without changing its term.
+    PreCandidate,
+    /// Asks for votes in a term of its own.
+    Candidate,
+    /// Replicates its log and serves reads.
+    Leader,
+}
+
+/// Requests from the local application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Append `data` to the log (leader only). After it is accepted, its
+    /// index is the log's last index; [`Event::Committed`] reports it once
+    /// committed. An accepted proposal may still be lost if leadership
+    /// changes before it commits.
+    Propose(Vec<u8>),
+    /// A linearizable read by ReadIndex (thesis §6.4): answered with
+    /// [`Event::ReadReady`] once the application has applied far enough, or
+    /// [`Event::ReadFailed`] if leadership is lost first.
+    Read {
+        /// The application's name for this read, echoed in the answer.
+        id: u64,
+    },
+    /// A read under the leader's lease: as [`Command::Read`], but while the
+    /// lease holds it needs no heartbeat round (it falls back to one when
+    /// the lease has run out). Its safety rests on the clocks: drift within
+    /// `max_clock_drift_ms` per election timeout.
+    LeaseRead {
+        /// The application's name for this read.
+        id: u64,
+    },
+}
+
+/// Notifications for the local application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Apply this entry. Every index from 1 comes exactly once per node
+    /// lifetime, in order (a restarted node starts again from 1). An empty
+    /// `data` is usually the entry a new leader appends; apply it as
+    /// nothing.
+    Committed {
+        /// The entry's index.
+        index: u64,
+        /// The entry's term.
+        term: u64,
+        /// The entry's payload.
+        data: Vec<u8>,
+    },
+    /// Read `id` may be served from the application's state now: every
+    /// entry up to `index` has been reported as committed before this event.
+    ReadReady {
+        /// The read.
+        id: u64,
+        /// Its read index.
+        index: u64,
+    },
+    /// Read `id` cannot be answered: this node stopped being leader.
+    ReadFailed {
+        /// The read.
+        id: u64,
+    },
+    /// This node won the election of `term`.
+    BecameLeader {
+        /// The term.
+        term: u64,
+    },
+    /// This node became a follower, or learned who leads its term.
+    BecameFollower {
+        /// The current term.
+        term: u64,
+        /// Its leader, if known.
+        leader: Option<NodeId>,
+    },
+}
+
+/// One output of a [`RaftNode`].
+pub type RaftOutput = Output<Message, Persist, Event>;
+
+/// One Raft server, over a log kept in `L`. See the [module docs](super).
+#[derive(Clone, Debug)]
+pub struct RaftNode<L> {
+    config: RaftConfig,
+    /// Every voter but this node, each once.
+    peers: Vec<NodeId>,
+    log: L,
+    rng: Rng,
+    term: u64,
+    vote: Option<NodeId>,
+    /// The term or vote changed since the last `HardState` record.
+    hard_state_dirty: bool,
+    role: Role,
+    leader: Option<NodeId>,
+    commit_index: u64,
+    applied_index: u64,
+    /// The latest `now` seen.
+    now: Instant,
+    /// Whether any input has arrived yet (timers are armed by the first).
+    started: bool,
+    election_deadline: Instant,
+    /// When this node last heard from the leader of its term; a restart
+    /// counts as hearing from one (see `in_lease`).
+    leader_contact: Instant,
+    votes: VoteTally,
+    /// Leader only: each follower's progress.
+    progress: BTreeMap<NodeId, Progress>,
+    heartbeat_deadline: Instant,
+    quorum_deadline: Instant,
+    /// Leader only: the index of the first entry of its term.
+    term_start_index: u64,
+    reads: ReadOnly,
+    outputs: VecDeque<RaftOutput>,
+}
+
+impl<L: LogStorage> RaftNode<L> {
+    /// A follower in term 0 over `log` (normally empty).
+    ///
+    /// # Errors
+    /// [`RaftError::BadConfig`] if the configuration does not validate.
+    pub fn new(config: RaftConfig, log: L) -> Result<Self, RaftError> {
+        config.validate()?;
+        let me = config.id;
+        let voters = &config.voters;
+        let mut peers: Vec<NodeId> = voters
+            .incoming
+            .voters()
+            .iter()
+            .chain(voters.outgoing.voters())
+            .copied()
+            .filter(|&v| v != me)
+            .collect();
+        peers.sort_unstable();
+        peers.dedup();
+        Ok(RaftNode {
+            rng: Rng::seed_from_u64(config.seed),
+            reads: ReadOnly::new(config.max_pending_reads),
+            config,
+            peers,
+            log,
+            term: 0,
+            vote: None,
+            hard_state_dirty: false,
+            role: Role::Follower,
+            leader: None,
+            commit_index: 0,
+            applied_index: 0,
+            now: Instant::ZERO,
+            started: false,
+            election_deadline: Instant::ZERO,
+            leader_contact: Instant::ZERO,
+            votes: VoteTally::new(),
+            progress: BTreeMap::new(),
+            heartbeat_deadline: Instant::ZERO,
+            quorum_deadline: Instant::ZERO,
+            term_start_index: 0,
+            outputs: VecDeque::new(),
+        })
+    }
+
+    /// A node restarted from the records it asked to persist, in order,
+    /// replayed into `log` (normally empty). It starts as a follower with
+    /// nothing applied; committed entries are reported again as the leader
+    /// tells it the commit index.
+    ///
+    /// # Errors
+    /// [`RaftError::BadConfig`], [`RaftError::CorruptRecords`], or
+    /// [`RaftError::LogFull`] if `log` is smaller than the one that wrote
+    /// the records.
+    pub fn restore(config: RaftConfig, mut log: L, records: &[Persist]) -> Result<Self, RaftError> {
+        config.validate()?;
+        let hard_state = persist::replay(&mut log, records)?;
+        let mut node = RaftNode::new(config, log)?;
+        node.term = hard_state.term;
+        node.vote = hard_state.vote;
+        Ok(node)
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub const fn config(&self) -> &RaftConfig {
+        &self.config
+    }
+
+    /// The log.
+    #[must_use]
+    pub const fn log(&self) -> &L {
+        &self.log
+    }
+
+    /// The current term.
+    #[must_use]
+    pub const fn term(&self) -> u64 {
+        self.term
+    }
+
+    /// The vote cast in the current term.
+    #[must_use]
+    pub const fn vote(&self) -> Option<NodeId> {
+        self.vote
+    }
+
+    /// The current role.
+    #[must_use]
+    pub const fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The leader of the current term, if known (this node, if leader).
+    #[must_use]
+    pub const fn leader(&self) -> Option<NodeId> {
+        self.leader
+    }
+
+    /// The highest index known to be committed.
+    #[must_use]
+    pub const fn commit_index(&self) -> u64 {
+        self.commit_index
+    }
+
+    /// The highest index reported with [`Event::Committed`].
+    #[must_use]
+    pub const fn applied_index(&self) -> u64 {
+        self.applied_index
+    }
+
+    // ---- the common step: term rules, then the role's step --------------
+
+    fn step(&mut self, from: NodeId, message: Message) {
+        if from == self.config.id || !self.config.voters.contains(from) {
+            return;
+        }
+        let Message { term, body } = message;
+        if term > self.term {
+            match body {
+                // A node that hears from a leader ignores elections
+                // (thesis §4.2.3): a partitioned node rejoining cannot
+                // depose a healthy leader, and leases stay sound.
+                Body::PreVote { .. } | Body::RequestVote { .. } if self.in_lease() => return,
+                // A pre-vote asks about a future term and changes nothing;
+                // a granted pre-vote carries the term asked about.
+                Body::PreVote { .. } | Body::PreVoteResponse { granted: true } => {}
+                Body::AppendEntries { .. } | Body::Heartbeat { .. } => {
+                    self.become_follower(term, Some(from));
+                }
+                _ => self.become_follower(term, None),
+            }
+        } else if term < self.term {
+            match body {
+                // Tell a stale leader or candidate about the newer term
+                // (Figure 2), and a stale pre-candidate, which would
+                // otherwise never learn it (thesis §9.6).
+                Body::AppendEntries { .. } | Body::Heartbeat { .. } => {
+                    self.send(from, Body::HeartbeatResponse { round: 0 });
+                }
+                Body::RequestVote { .. } => {
+                    self.send(from, Body::RequestVoteResponse { granted: false });
+                }
+                Body::PreVote { .. } => self.send(from, Body::PreVoteResponse { granted: false }),
+                _ => {}
+            }
+            return;
+        }
+        match body {
+            Body::PreVote {
+                last_log_index,
+                last_log_term,
+            } => self.handle_vote_request(from, term, true, last_log_index, last_log_term),
+            Body::RequestVote {
+                last_log_index,
+                last_log_term,
+            } => self.handle_vote_request(from, term, false, last_log_index, last_log_term),
+            body => match self.role {
+                Role::Follower => self.step_follower(from, body),
+                Role::PreCandidate | Role::Candidate => self.step_candidate(from, term, body),
+                Role::Leader => self.step_leader(from, body),
+            },
+        }
+    }
+
+    /// Whether this node believes a leader is alive: it is one (with or
+    /// without check-quorum), or it heard from one within the minimum
+    /// election timeout. A node counts its start as such contact, so a
+    /// restarted voter cannot help elect a new leader while the old
+    /// leader's lease may still run.
+    fn in_lease(&self) -> bool {
+        match self.role {
+            Role::Leader => true,
+            Role::Follower => {
+                let until = self
+                    .leader_contact
+                    .saturating_add_millis(self.config.election_timeout_min_ms);
+                self.now < until
+            }
+            Role::PreCandidate | Role::Candidate => false,
+        }
+    }
+
+    /// A vote or pre-vote request whose term is at least ours (§5.2,
+    /// §5.4.1; thesis §9.6).
+    fn handle_vote_request(
+        &mut self,
+        from: NodeId,
+        term: u64,
+        pre_vote: bool,
+        last_log_index: u64,
+        last_log_term: u64,
+    ) {
+        // At most one vote per term; a repeated request gets the same vote.
+        // A pre-vote for a later term binds nothing.
+        let can_vote = self.vote == Some(from)
+            || (self.vote.is_none() && self.leader.is_none())
+            || (pre_vote && term > self.term);
+        let granted = can_vote && self.log.is_up_to_date(last_log_index, last_log_term);
+        if pre_vote {
+            let term = if granted { term } else { self.term };
+            let body = Body::PreVoteResponse { granted };
+            self.send_message(from, Message { term, body });
+        } else {
+            if granted {
+                if self.vote != Some(from) {
+                    self.vote = Some(from);
+                    self.hard_state_dirty = true;
+                }
+                self.reset_election_timer();
+            }
+            self.send(from, Body::RequestVoteResponse { granted });
+        }
+    }
+
+    // ---- one function per role ------------------------------------------
+
+    fn step_follower(&mut self, from: NodeId, body: Body) {
+        match body {
+            Body::AppendEntries {
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+            } => {
+                self.follow(from);
+                self.handle_append(from, prev_log_index, prev_log_term, entries, leader_commit);
+            }
+            Body::Heartbeat {
+                leader_commit,
+                round,
+            } => {
+                self.follow(from);
+                // The leader caps the commit index at what it knows we hold.
+                self.commit_to(leader_commit.min(self.log.last_index()));
+                self.send(from, Body::HeartbeatResponse { round });
+            }
+            // Answers meant for a leader or a candidate we no longer are.
+            _ => {}
+        }
+    }
+
+    fn step_candidate(&mut self, from: NodeId, term: u64, body: Body) {
+        match body {
+            // Someone won this term (§5.2).
+            Body::AppendEntries { .. } | Body::Heartbeat { .. } => {
+                self.become_follower(self.term, Some(from));
+                self.step_follower(from, body);
+            }
+            Body::PreVoteResponse { granted } if self.role == Role::PreCandidate => {
+                // A grant is for the term we asked about; a refusal carries
+                // the voter's term, which here is ours. Anything else is an
+                // answer to an earlier round.
+                let expected = if granted {
+                    self.term.checked_add(1)
+                } else {
+                    Some(self.term)
+                };
+                if expected == Some(term) {
+                    self.count_vote(from, granted);
+                }
+            }
+            Body::RequestVoteResponse { granted } if self.role == Role::Candidate => {
+                self.count_vote(from, granted);
+            }
+            _ => {}
+        }
+    }
+
+    fn step_leader(&mut self, from: NodeId, body: Body) {
+        match body {
+            Body::AppendAccepted { match_index } => self.on_append_accepted(from, match_index),
+            Body::AppendRejected {
+                prev_log_index,
+                conflict_index,
+                conflict_term,
+            } => self.on_append_rejected(from, prev_log_index, conflict_index, conflict_term),
+            Body::HeartbeatResponse { round } => self.on_heartbeat_response(from, round),
+            // Late votes; and no other leader exists in this term (§5.2).
+            _ => {}
+        }
+    }
+
+    fn tick(&mut self) {
+        match self.role {
+            Role::Leader => self.tick_leader(),
+            Role::Follower | Role::PreCandidate | Role::Candidate => {
+                if self.now >= self.election_deadline {
+                    self.campaign(self.config.pre_vote);
+                }
+            }
+        }
+    }
+
+    fn tick_leader(&mut self) {
+        if self.config.check_quorum && self.now >= self.quorum_deadline {
+            let me = self.config.id;
+            let progress = &self.progress;
+            let active =
+                |v: NodeId| Some(v == me || progress.get(&v).is_some_and(|p| p.recent_active));
+            if self.config.voters.vote_result(&active) != VoteResult::Won {
+                // Cut off from a quorum: a new leader may be elected
+                // elsewhere; stop taking proposals and reads (thesis §6.2).
+                self.become_follower(self.term, None);
+                return;
+            }
+            for pr in self.progress.values_mut() {
+                pr.recent_active = false;
+            }
+            self.quorum_deadline = self
+                .now
+                .saturating_add_millis(self.config.election_timeout_min_ms);
+        }
+        if self.now >= self.heartbeat_deadline {
+            self.heartbeat_deadline = self
+                .now
+                .saturating_add_millis(self.config.heartbeat_interval_ms);
+            self.broadcast_heartbeat();
+        }
+    }
+
+    fn command(&mut self, command: Command) -> Result<(), RaftError> {
+        match command {
+            Command::Propose(data) => self.propose(data),
+            Command::Read { id } => self.read(id, false),
+            Command::LeaseRead { id } => self.read(id, true),
+        }
+    }
+
+    // ---- role changes -----------------------------------------------------
+
+    fn become_follower(&mut self, term: u64, leader: Option<NodeId>) {
+        if self.role == Role::Leader {
+            let outputs = &mut self.outputs;
+            self.reads
+                .fail_all(|id| outputs.push_back(Output::Event(Event::ReadFailed { id })));
+            self.progress.clear();
+        }
+        let changed = self.role != Role::Follower || self.term != term || self.leader != leader;
+        if term != self.term {
+            self.term = term;
+            self.vote = None;
+            self.hard_state_dirty = true;
+        }
+        self.role = Role::Follower;
+        self.leader = leader;
+        self.reset_election_timer();
+        if changed {
+            self.emit(Event::BecameFollower { term, leader });
+        }
+    }
+
+    /// Starts a pre-vote round (without changing the term) or an election
+    /// in the next term (§5.2).
+    fn campaign(&mut self, pre_vote: bool) {
+        self.reset_election_timer();
+        // Past the last term there is nothing to campaign for.
+        let Some(next_term) = self.term.checked_add(1) else {
+            return;
+        };
+        let me = self.config.id;
+        if pre_vote {
+            self.role = Role::PreCandidate;
+        } else {
+            self.role = Role::Candidate;
+            self.term = next_term;
+            self.vote = Some(me);
+            self.hard_state_dirty = true;
+        }
+        self.leader = None;
+        self.votes.reset();
+        self.count_vote(me, true);
+        if self.role == Role::Leader {
+            return; // a lone voter won at once
+        }
+        let (last_log_index, last_log_term) = (self.log.last_index(), self.log.last_term());
+        for i in 0..self.peers.len() {
+            let Some(&peer) = self.peers.get(i) else {
+                break;
+            };
+            let body = if pre_vote {
+                Body::PreVote {
+                    last_log_index,
+                    last_log_term,
+                }
+            } else {
+                Body::RequestVote {
+                    last_log_index,
+                    last_log_term,
+                }
+            };
+            self.send_message(
+                peer,
+                Message {
+                    term: next_term,
+                    body,
+                },
+            );
+        }
+    }
+
+    fn count_vote(&mut self, voter: NodeId, granted: bool) {
+        // Only voters get here, and the tally holds every voter of a
+        // joint configuration.
+        let _ = self.votes.record(voter, granted);
+        match self.config.voters.vote_result(&self.votes) {
+            VoteResult::Won if self.role == Role::PreCandidate => self.campaign(false),
+            VoteResult::Won => self.become_leader(),
+            VoteResult::Lost => self.become_follower(self.term, None),
+            VoteResult::Pending => {}
+        }
+    }
+
+    fn become_leader(&mut self) {
+        let next = self.log.last_index().saturating_add(1);
+        self.role = Role::Leader;
+        self.leader = Some(self.config.id);
+        self.progress = self
+            .peers
+            .iter()
+            .map(|&peer| {
+                let pr = Progress::new(
+                    next,
+                    self.config.max_inflight_messages,
+                    self.config.max_inflight_bytes,
+                );
+                (peer, pr)
+            })
+            .collect();
+        self.heartbeat_deadline = self
+            .now
+            .saturating_add_millis(self.config.heartbeat_interval_ms);
+        self.quorum_deadline = self
+            .now
+            .saturating_add_millis(self.config.election_timeout_min_ms);
+        self.emit(Event::BecameLeader { term: self.term });
+        // An entry of its own term lets the leader commit the entries
+        // before it (§5.4.2) and learn its commit index for reads (thesis
+        // §6.4). With a full log nothing commits until there is room.
+        self.term_start_index = next;
+        let _ = self.append_entry(Vec::new());
+        self.broadcast_append();
+    }
+
+    // ---- replication, follower side (§5.3) --------------------------------
+
+    /// Heard from the leader of this term: follow it and stay a follower.
+    fn follow(&mut self, leader: NodeId) {
+        if self.leader != Some(leader) {
+            self.become_follower(self.term, Some(leader));
+        }
+        self.leader_contact = self.now;
+        self.reset_election_timer();
+    }
+
+    fn handle_append(
+        &mut self,
+        from: NodeId,
+        prev_log_index: u64,
+        prev_log_term: u64,
+        mut entries: Vec<Entry>,
+        leader_commit: u64,
+    ) {
+        if prev_log_index < self.commit_index {
+            // Everything up to our commit index matches any leader's log
+            // (§5.4); a message from before it is stale.
+            let match_index = self.commit_index;
+            self.send(from, Body::AppendAccepted { match_index });
+            return;
+        }
+        match self.log.term(prev_log_index) {
+            Some(term) if term == prev_log_term => {}
+            Some(term) => {
+                let conflict_index = term
+                    .checked_sub(1)
+                    .map_or(0, |below| {
+                        last_index_within_term(&self.log, below, prev_log_index)
+                    })
+                    .saturating_add(1);
+                let body = Body::AppendRejected {
+                    prev_log_index,
+                    conflict_index,
+                    conflict_term: Some(term),
+                };
+                self.send(from, body);
+                return;
+            }
+            None => {
+                let body = Body::AppendRejected {
+                    prev_log_index,
+                    conflict_index: self.log.last_index().saturating_add(1),
+                    conflict_term: None,
+                };
+                self.send(from, body);
+                return;
+            }
+        }
+        // A peer cannot make us hold more than one message's worth.
+        let keep = batch_len(&self.config, entries.iter().map(|e| e.data.len()));
+        entries.truncate(keep);
+        let Some(last_new) = prev_log_index.checked_add(entries.len() as u64) else {
+            return;
+        };
+        // Entries already held with the same term are the leader's (Log
+        // Matching); only from the first conflict on does the log change,
+        // so a late or duplicated message never truncates anything.
+        let first_new = entries.iter().enumerate().position(|(k, entry)| {
+            let index = prev_log_index.saturating_add(1).saturating_add(k as u64);
+            self.log.term(index) != Some(entry.term)
+        });
+        let mut match_index = last_new;
+        if let Some(skip) = first_new {
+            let first_index = prev_log_index.saturating_add(1).saturating_add(skip as u64);
+            if first_index <= self.commit_index {
+                return; // it would rewrite committed entries: not a real leader
+            }
+            self.log.truncate_after(first_index - 1);
+            let mut written = entries.split_off(skip);
+            let appended = written
+                .iter()
+                .take_while(|entry| self.log.append(entry.term, &entry.data).is_ok())
+                .count();
+            written.truncate(appended);
+            match_index = (first_index - 1).saturating_add(appended as u64);
+            // Durable before the acknowledgement that depends on it.
+            self.persist(Persist::Entries {
+                first_index,
+                entries: written,
+            });
+        }
+        self.commit_to(leader_commit.min(match_index));
+        self.send(from, Body::AppendAccepted { match_index });
+    }
+
+    // ---- replication, leader side (§5.3, §5.4.2) -------------------------
+
+    fn propose(&mut self, data: Vec<u8>) -> Result<(), RaftError> {
+        self.check_leader()?;
+        let max = self.config.max_entry_bytes;
+        if data.len() > max {
+            return Err(RaftError::EntryTooLarge {
+                len: data.len(),
+                max,
+            });
+        }
+        let max = self.config.max_uncommitted_entries;
+        if self.log.last_index().saturating_sub(self.commit_index) >= max {
+            return Err(RaftError::TooManyUncommitted { max });
+        }
+        self.append_entry(data)?;
+        self.broadcast_append();
+        Ok(())
+    }
+
+    /// Appends an entry of this leader's term, durably.
+    fn append_entry(&mut self, data: Vec<u8>) -> Result<(), RaftError> {
+        let first_index = self
+            .log
+            .append(self.term, &data)
+            .map_err(|_| RaftError::LogFull)?;
+        let term = self.term;
+        self.persist(Persist::Entries {
+            first_index,
+            entries: vec![Entry { term, data }],
+        });
+        self.maybe_commit(); // a lone voter commits at once
+        Ok(())
+    }
+
+    fn on_append_accepted(&mut self, from: NodeId, match_index: u64) {
+        // Nobody holds more of this leader's log than it has.
+        if match_index > self.log.last_index() {
+            return;
+        }
+        let Some(pr) = self.progress.get_mut(&from) else {
+            return;
+        };
+        pr.recent_active = true;
+        if pr.maybe_update(match_index) {
+            self.maybe_commit();
+        }
+        while self.send_append(from, false) {}
+    }
+
+    fn on_append_rejected(
+        &mut self,
+        from: NodeId,
+        prev_log_index: u64,
+        conflict_index: u64,
+        conflict_term: Option<u64>,
+    ) {
+        if prev_log_index > self.log.last_index() {
+            return; // never sent
+        }
+        // If we hold entries of the follower's conflicting term, the logs
+        // agree up to our last one of them; otherwise skip the whole term.
+        let hint_next = match conflict_term {
+            Some(term) => {
+                let last = last_index_within_term(&self.log, term, prev_log_index);
+                if self.log.term(last) == Some(term) {
+                    last.saturating_add(1)
+                } else {
+                    conflict_index
+                }
+            }
+            None => conflict_index,
+        };
+        let Some(pr) = self.progress.get_mut(&from) else {
+            return;
+        };
+        pr.recent_active = true;
+        if pr.maybe_decrease(prev_log_index, hint_next) {
+            while self.send_append(from, false) {}
+        }
+    }
+
+    fn on_heartbeat_response(&mut self, from: NodeId, round: u64) {
+        if round > self.reads.round() {
+            return; // never sent
+        }
+        let last_index = self.log.last_index();
+        let Some(pr) = self.progress.get_mut(&from) else {
+            return;
+        };
+        pr.heartbeat_answered(round);
+        // A reachable follower that lags gets entries (or, if its window is
+        // open but nothing new is due, a probe that reveals a lost message).
+        if pr.match_index < last_index {
+            self.send_append(from, true);
+        }
+    }
+
+    /// Commits the largest index a quorum holds, if it is of this term:
+    /// earlier terms' entries commit only through it (§5.4.2, Figure 8).
+    fn maybe_commit(&mut self) {
+        let me = self.config.id;
+        let last_index = self.log.last_index();
+        let progress = &self.progress;
+        let acked = |v: NodeId| {
+            if v == me {
+                Some(last_index)
+            } else {
+                progress.get(&v).map(|p| p.match_index)
+            }
+        };
+        let index = self.config.voters.committed_index(&acked);
+        if index > self.commit_index && self.log.term(index) == Some(self.term) {
+            self.commit_index = index;
+        }
+    }
+
+    /// Sends `to` the entries it lacks, as many as one message holds, if
+    /// its progress allows; an empty message only if `allow_empty`.
+    /// Returns whether a message was sent.
+    fn send_append(&mut self, to: NodeId, allow_empty: bool) -> bool {
+        let last_index = self.log.last_index();
+        let Some(pr) = self.progress.get(&to) else {
+            return false;
+        };
+        if pr.is_paused() {
+            return false;
+        }
+        let next = pr.next_index.clamp(1, last_index.saturating_add(1));
+        let prev_log_index = next - 1;
+        let Some(prev_log_term) = self.log.term(prev_log_index) else {
+            return false;
+        };
+        let available = (next..=last_index).map_while(|i| self.log.entry(i));
+        let count = batch_len(&self.config, available.map(|e| e.data.len()));
+        if count == 0 && !allow_empty {
+            return false;
+        }
+        let entries: Vec<Entry> = (next..=last_index)
+            .take(count)
+            .map_while(|i| self.log.entry(i))
+            .map(|e| Entry {
+                term: e.term,
+                data: e.data.to_vec(),
+            })
+            .collect();
+        let bytes = entries.iter().map(|e| e.data.len()).sum();
+        let last_sent = prev_log_index.saturating_add(entries.len() as u64);
+        if let Some(pr) = self.progress.get_mut(&to) {
+            pr.sent(last_sent, bytes, !entries.is_empty());
+        }
+        let body = Body::AppendEntries {
+            prev_log_index,
+            prev_log_term,
+            entries,
+            leader_commit: self.commit_index,
+        };
+        self.send(to, body);
+        true
+    }
+
+    /// New entries to every follower whose progress allows it. Followers
+    /// learn a new commit index from the next AppendEntries or heartbeat.
+    fn broadcast_append(&mut self) {
+        for i in 0..self.peers.len() {
+            if let Some(&peer) = self.peers.get(i) {
+                self.send_append(peer, false);
+            }
+        }
+    }
+
+    /// Starts a heartbeat round; returns its number.
+    fn broadcast_heartbeat(&mut self) -> u64 {
+        let round = self.reads.new_round(self.now);
+        for i in 0..self.peers.len() {
+            let Some(&peer) = self.peers.get(i) else {
+                break;
+            };
+            let matched = self.progress.get(&peer).map_or(0, |p| p.match_index);
+            // Never more than the follower is known to hold: its log beyond
+            // that may still differ from ours.
+            let leader_commit = self.commit_index.min(matched);
+            self.send(
+                peer,
+                Body::Heartbeat {
+                    leader_commit,
+                    round,
+                },
+            );
+        }
+        round
+    }
+
+    // ---- reads (thesis §6.4) ----------------------------------------------
+
+    fn read(&mut self, id: u64, lease: bool) -> Result<(), RaftError> {
+        self.check_leader()?;
+        if lease && !self.config.check_quorum {
+            return Err(RaftError::LeaseReadsDisabled);
+        }
+        if self.reads.is_full() {
+            return Err(RaftError::TooManyReads {
+                max: self.config.max_pending_reads,
+            });
+        }
+        // Until an entry of its term commits, the leader's commit index may
+        // lag the cluster's; that entry's index bounds it.
+        let index = self.commit_index.max(self.term_start_index);
+        let lease_ms = self
+            .config
+            .election_timeout_min_ms
+            .saturating_sub(self.config.max_clock_drift_ms);
+        let round = if lease && self.reads.lease_holds(self.now, lease_ms) {
+            0
+        } else {
+            self.broadcast_heartbeat()
+        };
+        self.reads.push(id, index, round);
+        Ok(())
+    }
+
+    /// Confirms the rounds a quorum has echoed and answers the reads they
+    /// and the applied index allow.
+    fn release_reads(&mut self) {
+        if self.role != Role::Leader {
+            return;
+        }
+        let me = self.config.id;
+        let own = self.reads.round();
+        let progress = &self.progress;
+        let acked = |v: NodeId| {
+            if v == me {
+                Some(own)
+            } else {
+                progress.get(&v).map(|p| p.acked_round)
+            }
+        };
+        let confirmed = self.config.voters.committed_index(&acked);
+        self.reads.confirm(confirmed);
+        let outputs = &mut self.outputs;
+        self.reads.take_ready(self.applied_index, |id, index| {
+            outputs.push_back(Output::Event(Event::ReadReady { id, index }));
+        });
+    }
+
+    // ---- shared mechanics ---------------------------------------------------
+
+    fn check_leader(&self) -> Result<(), RaftError> {
+        if self.role == Role::Leader {
+            Ok(())
+        } else {
+            Err(RaftError::NotLeader {
+                leader_hint: self.leader,
+            })
+        }
+    }
+
+    fn commit_to(&mut self, index: u64) {
+        self.commit_index = self.commit_index.max(index);
+    }
+
+    /// Reports committed entries to the application, at most
+    /// `max_apply_per_step` per input.
+    fn apply_committed(&mut self) {
+        for _ in 0..self.config.max_apply_per_step {
+            if self.applied_index >= self.commit_index {
+                break;
+            }
+            let index = self.applied_index.saturating_add(1);
+            let Some(entry) = self.log.entry(index) else {
+                break;
+            };
+            let event = Event::Committed {
+                index,
+                term: entry.term,
+                data: entry.data.to_vec(),
+            };
+            self.outputs.push_back(Output::Event(event));
+            self.applied_index = index;
+        }
+    }
+
+    fn reset_election_timer(&mut self) {
+        let span = self
+            .config
+            .election_timeout_max_ms
+            .saturating_sub(self.config.election_timeout_min_ms);
+        let timeout = self
+            .config
+            .election_timeout_min_ms
+            .saturating_add(self.rng.below(span));
+        self.election_deadline = self.now.saturating_add_millis(timeout);
+    }
+
+    fn send(&mut self, to: NodeId, body: Body) {
+        let term = self.term;
+        self.send_message(to, Message { term, body });
+    }
+
+    /// Every send goes through here, after the hard state it may depend on.
+    fn send_message(&mut self, to: NodeId, message: Message) {
+        self.flush_hard_state();
+        self.outputs.push_back(Output::Send { to, message });
+    }
+
+    fn persist(&mut self, record: Persist) {
+        self.flush_hard_state();
+        self.outputs.push_back(Output::Persist(record));
+    }
+
+    fn flush_hard_state(&mut self) {
+        if self.hard_state_dirty {
+            self.hard_state_dirty = false;
+            let record = Persist::HardState {
+                term: self.term,
+                vote: self.vote,
+            };
+            self.outputs.push_back(Output::Persist(record));
+        }
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.outputs.push_back(Output::Event(event));
+    }
+}
+
+impl<L: LogStorage> Participant for RaftNode<L> {
+    type Message = Message;
+    type Command = Command;
+    type Persist = Persist;
+    type Event = Event;
+    type Error = RaftError;
+
+    fn id(&self) -> NodeId {
+        self.config.id
+    }
+
+    /// Feeds one input. Every output it causes is queued in order: each
+    /// `Persist` before any `Send` that depends on it.
+    ///
+    /// # Errors
+    /// [`RaftError::Backpressure`] if `max_outputs` outputs wait to be
+    /// drained; otherwise only commands fail (see [`RaftError`]). Messages
+    /// that are stale, duplicated, from non-members or malformed in content
+    /// are dropped silently.
+    fn handle_input(
+        &mut self,
+        now: Instant,
+        input: Input<Message, Command>,
+    ) -> Result<(), RaftError> {
+        if self.outputs.len() >= self.config.max_outputs {
+            return Err(RaftError::Backpressure {
+                max: self.config.max_outputs,
+            });
+        }
+        self.now = self.now.max(now);
+        if !self.started {
+            self.started = true;
+            self.leader_contact = self.now;
+            self.reset_election_timer();
+        }
+        let result = match input {
+            Input::Message { from, message } => {
+                self.step(from, message);
+                Ok(())
+            }
+            Input::Tick => {
+                self.tick();
+                Ok(())
+            }
+            Input::Command(command) => self.command(command),
+        };
+        self.apply_committed();
+        self.release_reads();
+        self.flush_hard_state();
+        result
+    }
+
+    fn poll_output(&mut self) -> Option<RaftOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// Before the first input: at once (the first input arms the timers).
+    /// With committed entries still to report: at once. Otherwise the
+    /// leader's next heartbeat or quorum check, or the election timeout.
+    fn next_deadline(&self) -> Option<Instant> {
+        if !self.started || self.applied_index < self.commit_index {
+            return Some(self.now);
+        }
+        Some(match self.role {
+            Role::Leader if self.config.check_quorum => {
+                self.heartbeat_deadline.min(self.quorum_deadline)
+            }
+            Role::Leader => self.heartbeat_deadline,
+            Role::Follower | Role::PreCandidate | Role::Candidate => self.election_deadline,
+        })
+    }
+}
+
+/// How many of the entries with these payload sizes go in one message:
+/// at most `max_entries_per_message`, and at most `max_bytes_per_message`
+/// bytes unless a single entry is larger (it then travels alone).
+fn batch_len(config: &RaftConfig, sizes: impl Iterator<Item = usize>) -> usize {
+    let mut bytes = 0usize;
+    let mut count = 0;
+    for size in sizes.take(config.max_entries_per_message) {
+        bytes = bytes.saturating_add(size);
+        if count > 0 && bytes > config.max_bytes_per_message {
+            break;
+        }
+        count += 1;
+    }
+    count
+}
+
+/// The largest index at or below `upto` whose entry's term is at most
+/// `term` (0 if none). Terms never decrease along a log, so a binary search
+/// finds it.
+fn last_index_within_term<L: LogStorage>(log: &L, term: u64, upto: u64) -> u64 {
+    let (mut low, mut high) = (0, upto.min(log.last_index()));
+    while low < high {
+        let mid = low + (high - low).div_ceil(2);
+        if log.term(mid).is_some_and(|t| t <= term) {
+            low = mid;
+        } else {
+            high = mid - 1;
+        }
+    }
+    low
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quorum::MajorityConfig;
+    use crate::raft::ArenaLog;
+
+    #[test]
+    fn a_batch_is_bounded_in_entries_and_bytes_but_never_empty() {
+        let voters = MajorityConfig::from_voters([NodeId(1)]).unwrap();
+        let mut config = RaftConfig::new(NodeId(1), voters);
+        config.max_entries_per_message = 3;
+        config.max_bytes_per_message = 10;
+        assert_eq!(batch_len(&config, [1, 1, 1, 1].into_iter()), 3);
+        assert_eq!(batch_len(&config, [4, 6, 1].into_iter()), 2);
+        assert_eq!(
+            batch_len(&config, [50, 1].into_iter()),
+            1,
+            "a big entry goes alone"
+        );
+        assert_eq!(batch_len(&config, core::iter::empty()), 0);
+    }
+
+    #[test]
+    fn the_last_index_within_a_term_is_found_by_binary_search() {
+        let mut log = ArenaLog::new(100, 100);
+        for term in [1, 1, 1, 4, 4, 5, 5, 6, 6, 6] {
+            log.append(term, b"").unwrap();
+        }
+        assert_eq!(last_index_within_term(&log, 4, 10), 5);
+        assert_eq!(last_index_within_term(&log, 3, 10), 3);
+        assert_eq!(last_index_within_term(&log, 4, 4), 4, "bounded by upto");
+        assert_eq!(last_index_within_term(&log, 0, 10), 0);
+        assert_eq!(last_index_within_term(&log, 9, u64::MAX), 10);
+    }
+}

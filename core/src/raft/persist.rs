@@ -1,0 +1,165 @@
+//! The records a Raft node asks its caller to make durable (Figure 2's
+//! "persistent state on all servers": `currentTerm`, `votedFor`, `log[]`),
+//! and their replay after a restart.
+//!
+//! The caller appends each record to stable storage, in order, and makes it
+//! durable before acting on any output that follows it. A restarted node is
+//! [`RaftNode::restore`](super::RaftNode::restore)d from the same records,
+//! in the same order. A caller that wants to compact its record store may
+//! keep only the last `HardState` and the entries the records leave in the
+//! log; replay gives the same node.
+
+use alloc::vec::Vec;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Entry, LogStorage, RaftError};
+use crate::id::NodeId;
+
+/// One durable record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Persist {
+    /// The current term and the vote cast in it; replaces the previous one.
+    HardState {
+        /// The current term.
+        term: u64,
+        /// The candidate voted for in `term`, if any.
+        vote: Option<NodeId>,
+    },
+    /// The log from `first_index` on is now exactly `entries`: any later
+    /// entries are removed (a conflicting suffix, §5.3) and these appended.
+    /// With no entries it is a pure truncation.
+    Entries {
+        /// Index of the first entry.
+        first_index: u64,
+        /// The entries, in index order.
+        entries: Vec<Entry>,
+    },
+}
+
+/// The durable term and vote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HardState {
+    pub(crate) term: u64,
+    pub(crate) vote: Option<NodeId>,
+}
+
+/// Replays `records` into `log`; returns the last hard state (zero if none).
+///
+/// # Errors
+/// [`RaftError::CorruptRecords`] if an entry record would leave a gap or
+/// rewrite entries before the log's first index; [`RaftError::LogFull`] if
+/// `log` cannot hold the entries. `log` may then be partly written.
+pub(crate) fn replay<L: LogStorage>(
+    log: &mut L,
+    records: &[Persist],
+) -> Result<HardState, RaftError> {
+    let mut hard_state = HardState::default();
+    for (at, record) in records.iter().enumerate() {
+        match record {
+            Persist::HardState { term, vote } => {
+                hard_state = HardState {
+                    term: *term,
+                    vote: *vote,
+                };
+            }
+            Persist::Entries {
+                first_index,
+                entries,
+            } => {
+                let end = log.last_index().saturating_add(1);
+                if *first_index < log.first_index() || *first_index > end {
+                    return Err(RaftError::CorruptRecords { record: at });
+                }
+                log.truncate_after(first_index.saturating_sub(1));
+                for entry in entries {
+                    log.append(entry.term, &entry.data)
+                        .map_err(|_| RaftError::LogFull)?;
+                }
+            }
+        }
+    }
+    Ok(hard_state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raft::{ArenaLog, FixedLog};
+    use alloc::vec;
+
+    fn entry(term: u64, data: &[u8]) -> Entry {
+        Entry {
+            term,
+            data: data.to_vec(),
+        }
+    }
+
+    #[test]
+    fn replay_keeps_the_last_hard_state_and_applies_truncations_in_order() {
+        let records = [
+            Persist::HardState {
+                term: 1,
+                vote: Some(NodeId(1)),
+            },
+            Persist::Entries {
+                first_index: 1,
+                entries: vec![entry(1, b"a"), entry(1, b"b"), entry(1, b"c")],
+            },
+            Persist::HardState {
+                term: 2,
+                vote: None,
+            },
+            Persist::Entries {
+                first_index: 2,
+                entries: vec![entry(2, b"x")],
+            },
+            Persist::Entries {
+                first_index: 3,
+                entries: vec![],
+            },
+            Persist::Entries {
+                first_index: 3,
+                entries: vec![entry(2, b"y")],
+            },
+        ];
+        let mut log = ArenaLog::new(10, 100);
+        let hs = replay(&mut log, &records).unwrap();
+        assert_eq!(
+            hs,
+            HardState {
+                term: 2,
+                vote: None
+            }
+        );
+        let got: Vec<(u64, &[u8])> = (1..=log.last_index())
+            .map(|i| log.entry(i).map(|e| (e.term, e.data)).unwrap())
+            .collect();
+        assert_eq!(got, [(1, &b"a"[..]), (2, b"x"), (2, b"y")]);
+    }
+
+    #[test]
+    fn a_gap_or_a_full_log_is_an_error() {
+        let gap = [Persist::Entries {
+            first_index: 2,
+            entries: vec![entry(1, b"a")],
+        }];
+        assert_eq!(
+            replay(&mut ArenaLog::new(10, 100), &gap),
+            Err(RaftError::CorruptRecords { record: 0 })
+        );
+        let zero = [Persist::Entries {
+            first_index: 0,
+            entries: vec![],
+        }];
+        assert!(replay(&mut ArenaLog::new(10, 100), &zero).is_err());
+        let big = [Persist::Entries {
+            first_index: 1,
+            entries: vec![entry(1, b"a"), entry(1, b"b")],
+        }];
+        assert_eq!(
+            replay(&mut FixedLog::<1, 8>::new(), &big),
+            Err(RaftError::LogFull)
+        );
+    }
+}

@@ -1,0 +1,1047 @@
+//! Raft, section by section: each test states a rule of the paper (Ongaro &
+//! Ousterhout 2014) or the thesis (Ongaro 2014) and checks it on real nodes
+//! exchanging real messages.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use consensio::quorum::MajorityConfig;
+use consensio::raft::{
+    ArenaLog, Body, Command, Entry, Event, LogStorage, Message, Persist, RaftConfig, RaftError,
+    RaftNode, RaftOutput, Role,
+};
+use consensio::{Input, Instant, NodeId, Output, Participant, wire};
+
+type Node = RaftNode<ArenaLog>;
+
+fn log() -> ArenaLog {
+    ArenaLog::new(10_000, 1 << 20)
+}
+
+fn config(id: u64, n: u64) -> RaftConfig {
+    let voters = MajorityConfig::from_voters((1..=n).map(NodeId)).unwrap();
+    RaftConfig::new(NodeId(id), voters)
+}
+
+/// The payload of the entry at `index` written in `term` by these tests.
+fn data(index: u64, term: u64) -> Vec<u8> {
+    vec![index as u8, term as u8]
+}
+
+/// Records that give a node `term` and a log with these entry terms.
+fn records(term: u64, terms: &[u64]) -> Vec<Persist> {
+    let entries = terms
+        .iter()
+        .zip(1..)
+        .map(|(&t, i)| Entry {
+            term: t,
+            data: data(i, t),
+        })
+        .collect();
+    vec![
+        Persist::HardState { term, vote: None },
+        Persist::Entries {
+            first_index: 1,
+            entries,
+        },
+    ]
+}
+
+fn terms_of(log: &ArenaLog) -> Vec<u64> {
+    (1..=log.last_index())
+        .map(|i| log.term(i).unwrap())
+        .collect()
+}
+
+fn entries_of(log: &ArenaLog) -> Vec<(u64, Vec<u8>)> {
+    (1..=log.last_index())
+        .map(|i| {
+            let e = log.entry(i).unwrap();
+            (e.term, e.data.to_vec())
+        })
+        .collect()
+}
+
+/// A cluster on one clock with a perfect network that can cut links. Only
+/// the nodes a test ticks ever time out, so a test decides who campaigns.
+struct Cluster {
+    nodes: BTreeMap<u64, Node>,
+    disks: BTreeMap<u64, Vec<Persist>>,
+    events: Vec<(u64, Event)>,
+    network: Vec<(u64, u64, Vec<u8>)>,
+    cut: BTreeSet<(u64, u64)>,
+    now: Instant,
+}
+
+impl Cluster {
+    fn new(n: u64) -> Self {
+        Self::from_nodes((1..=n).map(|id| Node::new(config(id, n), log()).unwrap()))
+    }
+
+    /// Nodes restored from `(term, log terms)`, one per id from 1.
+    fn with_logs(logs: &[(u64, &[u64])]) -> Self {
+        let n = logs.len() as u64;
+        Self::from_nodes(logs.iter().zip(1..).map(|(&(term, terms), id)| {
+            Node::restore(config(id, n), log(), &records(term, terms)).unwrap()
+        }))
+    }
+
+    /// Every node started at time 0.
+    fn from_nodes(nodes: impl Iterator<Item = Node>) -> Self {
+        let mut c = Cluster {
+            nodes: BTreeMap::new(),
+            disks: BTreeMap::new(),
+            events: Vec::new(),
+            network: Vec::new(),
+            cut: BTreeSet::new(),
+            now: Instant::ZERO,
+        };
+        for node in nodes {
+            let id = node.id().0;
+            c.nodes.insert(id, node);
+            c.input(id, Input::Tick).unwrap();
+        }
+        c
+    }
+
+    fn node(&self, id: u64) -> &Node {
+        &self.nodes[&id]
+    }
+
+    fn input(&mut self, id: u64, input: Input<Message, Command>) -> Result<(), RaftError> {
+        let now = self.now;
+        let result = self.nodes.get_mut(&id).unwrap().handle_input(now, input);
+        self.drain(id);
+        result
+    }
+
+    fn drain(&mut self, id: u64) {
+        let node = self.nodes.get_mut(&id).unwrap();
+        while let Some(output) = node.poll_output() {
+            match output {
+                Output::Send { to, message } => {
+                    let bytes = wire::encode_to_vec(&message).unwrap();
+                    self.network.push((id, to.0, bytes));
+                }
+                Output::Persist(record) => self.disks.entry(id).or_default().push(record),
+                Output::Event(event) => self.events.push((id, event)),
+            }
+        }
+    }
+
+    /// Delivers messages, in order, until none is left; cut links and
+    /// crashed nodes lose theirs.
+    fn deliver_all(&mut self) {
+        self.deliver_where(|_| true);
+    }
+
+    /// As [`deliver_all`](Self::deliver_all), but messages that fail `keep`
+    /// are lost.
+    fn deliver_where(&mut self, keep: impl Fn(&Message) -> bool) {
+        let mut budget = 100_000;
+        while self.deliver_one(&keep) {
+            budget -= 1;
+            assert!(budget > 0, "the network never went quiet");
+        }
+    }
+
+    /// Delivers (or loses) the oldest message; false if there was none.
+    fn deliver_one(&mut self, keep: impl Fn(&Message) -> bool) -> bool {
+        if self.network.is_empty() {
+            return false;
+        }
+        let (from, to, bytes) = self.network.remove(0);
+        let lost = self.cut.contains(&(from, to)) || !self.nodes.contains_key(&to);
+        if !lost && keep(&wire::decode(&bytes).unwrap()) {
+            let now = self.now;
+            let node = self.nodes.get_mut(&to).unwrap();
+            node.handle_bytes(now, NodeId(from), &bytes).unwrap();
+            self.drain(to);
+        }
+        true
+    }
+
+    /// Lets `id` campaign, delivering one message at a time, and stops the
+    /// moment it leads: its first AppendEntries are left in the network.
+    fn elect_without_replicating(&mut self, id: u64) {
+        for _ in 0..5 {
+            let due = self.node(id).next_deadline().unwrap();
+            self.now = self.now.max(due);
+            self.input(id, Input::Tick).unwrap();
+            while self.node(id).role() != Role::Leader && self.deliver_one(|_| true) {}
+            if self.node(id).role() == Role::Leader {
+                self.network.retain(|&(from, _, _)| from == id);
+                return;
+            }
+        }
+        panic!("n{id} was not elected");
+    }
+
+    /// Moves the clock to `id`'s deadline, ticks it alone, and delivers.
+    fn fire(&mut self, id: u64) {
+        let due = self.node(id).next_deadline().unwrap();
+        self.now = self.now.max(due);
+        self.input(id, Input::Tick).unwrap();
+        self.deliver_all();
+    }
+
+    /// Lets `id` time out until it leads.
+    fn elect(&mut self, id: u64) {
+        for _ in 0..5 {
+            if self.node(id).role() == Role::Leader {
+                return;
+            }
+            self.fire(id);
+        }
+        assert_eq!(self.node(id).role(), Role::Leader, "n{id} was not elected");
+    }
+
+    /// Advances the clock by `ms`, ticking `ticking` nodes whenever they
+    /// are due and delivering after each tick.
+    fn run(&mut self, ms: u64, ticking: &[u64]) {
+        let end = self.now.saturating_add_millis(ms);
+        loop {
+            let next = ticking
+                .iter()
+                .filter(|id| self.nodes.contains_key(id))
+                .map(|&id| (self.node(id).next_deadline().unwrap(), id))
+                .min();
+            match next {
+                Some((due, id)) if due <= end => {
+                    self.now = self.now.max(due);
+                    self.input(id, Input::Tick).unwrap();
+                    self.deliver_all();
+                }
+                _ => break,
+            }
+        }
+        self.now = end;
+    }
+
+    fn isolate(&mut self, id: u64) {
+        for &other in self.nodes.keys() {
+            self.cut.insert((id, other));
+            self.cut.insert((other, id));
+        }
+    }
+
+    fn propose(&mut self, id: u64, payload: &[u8]) -> Result<(), RaftError> {
+        self.input(id, Input::Command(Command::Propose(payload.to_vec())))
+    }
+
+    fn committed(&self, id: u64) -> Vec<(u64, Vec<u8>)> {
+        self.events
+            .iter()
+            .filter(|(n, _)| *n == id)
+            .filter_map(|(_, e)| match e {
+                Event::Committed { index, data, .. } => Some((*index, data.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn events_of(&self, id: u64) -> Vec<Event> {
+        self.events
+            .iter()
+            .filter(|(n, _)| *n == id)
+            .map(|(_, e)| e.clone())
+            .collect()
+    }
+}
+
+/// Feeds one message to a lone node at `now` and returns its outputs.
+fn feed(node: &mut Node, now: u64, from: u64, term: u64, body: Body) -> Vec<RaftOutput> {
+    let message = Message { term, body };
+    let input = Input::Message {
+        from: NodeId(from),
+        message,
+    };
+    node.handle_input(Instant::from_millis(now), input).unwrap();
+    std::iter::from_fn(|| node.poll_output()).collect()
+}
+
+fn sends(outputs: &[RaftOutput]) -> Vec<(u64, Message)> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { to, message } => Some((to.0, message.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn vote_request(last_log_index: u64, last_log_term: u64) -> Body {
+    Body::RequestVote {
+        last_log_index,
+        last_log_term,
+    }
+}
+
+/// A follower of a three-node cluster, restored at `term` with `terms`,
+/// started at 0 and asked at 1000 ms (long out of any leader's lease).
+fn follower(term: u64, terms: &[u64]) -> Node {
+    let mut node = Node::restore(config(1, 3), log(), &records(term, terms)).unwrap();
+    node.handle_input(Instant::ZERO, Input::Tick).unwrap();
+    while node.poll_output().is_some() {}
+    node
+}
+
+// ---- §5.1: terms -------------------------------------------------------------
+
+#[test]
+fn s5_1_a_message_from_a_stale_term_is_rejected_and_answered_with_the_current_term() {
+    let mut node = follower(5, &[1, 2]);
+    let append = Body::AppendEntries {
+        prev_log_index: 2,
+        prev_log_term: 2,
+        entries: vec![Entry {
+            term: 3,
+            data: vec![9],
+        }],
+        leader_commit: 2,
+    };
+    let out = feed(&mut node, 1_000, 2, 3, append);
+    assert_eq!(
+        sends(&out),
+        [(
+            2,
+            Message {
+                term: 5,
+                body: Body::HeartbeatResponse { round: 0 }
+            }
+        )]
+    );
+    assert_eq!(
+        terms_of(node.log()),
+        [1, 2],
+        "the stale entries are not taken"
+    );
+    assert_eq!(node.leader(), None);
+    let out = feed(&mut node, 1_000, 2, 4, vote_request(9, 9));
+    assert_eq!(
+        sends(&out),
+        [(
+            2,
+            Message {
+                term: 5,
+                body: Body::RequestVoteResponse { granted: false }
+            }
+        )],
+        "no vote for a stale term, and the candidate learns the current one"
+    );
+    assert_eq!((node.term(), node.vote()), (5, None));
+}
+
+#[test]
+fn s5_1_a_higher_term_makes_a_leader_step_down() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    let term = c.node(1).term();
+    c.isolate(1);
+    c.elect(2);
+    assert_eq!(c.node(2).term(), term + 1);
+    c.cut.clear();
+    c.run(100, &[2]); // n2's heartbeats reach n1
+    assert_eq!(c.node(1).role(), Role::Follower);
+    assert_eq!(c.node(1).term(), term + 1);
+    assert_eq!(c.node(1).leader(), Some(NodeId(2)));
+    assert!(c.events_of(1).contains(&Event::BecameFollower {
+        term: term + 1,
+        leader: Some(NodeId(2))
+    }));
+}
+
+#[test]
+fn s5_1_a_candidate_that_hears_from_a_leader_of_its_term_becomes_its_follower() {
+    let mut node = follower(1, &[1]);
+    let mut config = config(1, 3);
+    config.pre_vote = false;
+    let mut node2 = Node::restore(config, log(), &records(1, &[1])).unwrap();
+    node2.handle_input(Instant::ZERO, Input::Tick).unwrap();
+    node2
+        .handle_input(Instant::from_millis(1_000), Input::Tick)
+        .unwrap();
+    assert_eq!((node2.role(), node2.term()), (Role::Candidate, 2));
+    let heartbeat = Body::Heartbeat {
+        leader_commit: 0,
+        round: 1,
+    };
+    feed(&mut node2, 1_000, 3, 2, heartbeat);
+    assert_eq!(node2.role(), Role::Follower);
+    assert_eq!(node2.leader(), Some(NodeId(3)));
+    // And a plain follower simply learns its leader.
+    feed(
+        &mut node,
+        1_000,
+        2,
+        1,
+        Body::Heartbeat {
+            leader_commit: 0,
+            round: 1,
+        },
+    );
+    assert_eq!(node.leader(), Some(NodeId(2)));
+}
+
+// ---- §5.2: leader election -----------------------------------------------------
+
+#[test]
+fn s5_2_a_node_grants_at_most_one_vote_per_term_and_persists_it_before_answering() {
+    let mut node = follower(0, &[]);
+    let out = feed(&mut node, 1_000, 2, 1, vote_request(0, 0));
+    let out: Vec<RaftOutput> = out
+        .into_iter()
+        .filter(|o| !matches!(o, Output::Event(_)))
+        .collect();
+    assert_eq!(
+        out,
+        [
+            Output::Persist(Persist::HardState {
+                term: 1,
+                vote: Some(NodeId(2))
+            }),
+            Output::Send {
+                to: NodeId(2),
+                message: Message {
+                    term: 1,
+                    body: Body::RequestVoteResponse { granted: true }
+                }
+            },
+        ]
+    );
+    let out = feed(&mut node, 1_000, 3, 1, vote_request(5, 5));
+    assert_eq!(
+        sends(&out),
+        [(
+            3,
+            Message {
+                term: 1,
+                body: Body::RequestVoteResponse { granted: false }
+            }
+        )]
+    );
+    let out = feed(&mut node, 1_000, 2, 1, vote_request(0, 0));
+    assert!(
+        matches!(
+            sends(&out)[..],
+            [(
+                2,
+                Message {
+                    body: Body::RequestVoteResponse { granted: true },
+                    ..
+                }
+            )]
+        ),
+        "a repeated request gets the same vote"
+    );
+    assert!(!out.iter().any(|o| matches!(o, Output::Persist(_))));
+}
+
+#[test]
+fn s5_2_election_timeouts_are_drawn_at_random_from_min_to_max() {
+    let mut seen = BTreeSet::new();
+    for seed in 0..200 {
+        let mut c = config(1, 3);
+        c.seed = seed;
+        let mut node = Node::new(c, log()).unwrap();
+        node.handle_input(Instant::ZERO, Input::Tick).unwrap();
+        let timeout = node.next_deadline().unwrap().as_millis();
+        assert!((150..300).contains(&timeout), "{timeout}");
+        seen.insert(timeout);
+    }
+    assert!(seen.len() > 80, "only {} distinct timeouts", seen.len());
+}
+
+#[test]
+fn s5_2_randomized_timeouts_elect_exactly_one_leader_that_all_follow() {
+    for seed in 0..20 {
+        let mut c = Cluster::from_nodes((1..=5).map(|id| {
+            let mut cfg = config(id, 5);
+            cfg.seed = seed * 10 + id;
+            Node::new(cfg, log()).unwrap()
+        }));
+        c.run(2_000, &[1, 2, 3, 4, 5]);
+        let leaders: Vec<u64> = c
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.role() == Role::Leader)
+            .map(|(&id, _)| id)
+            .collect();
+        assert_eq!(leaders.len(), 1, "seed {seed}: {leaders:?}");
+        let leader = NodeId(leaders[0]);
+        let term = c.node(leaders[0]).term();
+        assert!(
+            c.nodes
+                .values()
+                .all(|n| n.leader() == Some(leader) && n.term() == term),
+            "seed {seed}"
+        );
+    }
+}
+
+#[test]
+fn s5_2_a_candidate_refused_by_a_majority_becomes_a_follower() {
+    // n1's log is behind both others: they refuse, and n1 gives up.
+    let mut c = Cluster::with_logs(&[(2, &[1]), (2, &[1, 2]), (2, &[1, 2])]);
+    c.fire(1);
+    assert_eq!(c.node(1).role(), Role::Follower);
+    assert_eq!(c.node(1).term(), 2, "a failed pre-vote raises no term");
+}
+
+// ---- §5.3: log replication -------------------------------------------------------
+
+fn append(prev: (u64, u64), terms: &[(u64, u64)], commit: u64) -> Body {
+    Body::AppendEntries {
+        prev_log_index: prev.0,
+        prev_log_term: prev.1,
+        entries: terms
+            .iter()
+            .map(|&(i, t)| Entry {
+                term: t,
+                data: data(i, t),
+            })
+            .collect(),
+        leader_commit: commit,
+    }
+}
+
+#[test]
+fn s5_3_an_append_whose_previous_entry_does_not_match_is_rejected_with_a_conflict_hint() {
+    let mut node = follower(4, &[1, 1, 2, 2, 2]);
+    // Too short: the hint is our last index plus one.
+    let out = feed(&mut node, 1_000, 2, 4, append((9, 4), &[(10, 4)], 0));
+    assert_eq!(
+        sends(&out)[0].1.body,
+        Body::AppendRejected {
+            prev_log_index: 9,
+            conflict_index: 6,
+            conflict_term: None
+        }
+    );
+    // A different term at 5: the hint is term 2 and its first index, 3.
+    let out = feed(&mut node, 1_000, 2, 4, append((5, 3), &[(6, 4)], 0));
+    assert_eq!(
+        sends(&out)[0].1.body,
+        Body::AppendRejected {
+            prev_log_index: 5,
+            conflict_index: 3,
+            conflict_term: Some(2)
+        }
+    );
+    assert_eq!(terms_of(node.log()), [1, 1, 2, 2, 2]);
+}
+
+#[test]
+fn s5_3_a_conflicting_suffix_is_truncated_and_persisted_before_the_acknowledgement() {
+    let mut node = follower(4, &[1, 1, 2, 2, 2]);
+    let out = feed(&mut node, 1_000, 2, 4, append((2, 1), &[(3, 2), (4, 3)], 3));
+    let persist = Persist::Entries {
+        first_index: 4,
+        entries: vec![Entry {
+            term: 3,
+            data: data(4, 3),
+        }],
+    };
+    let at_persist = out
+        .iter()
+        .position(|o| *o == Output::Persist(persist.clone()))
+        .unwrap();
+    let at_ack = out
+        .iter()
+        .position(|o| {
+            matches!(
+                o,
+                Output::Send {
+                    message: Message {
+                        body: Body::AppendAccepted { match_index: 4 },
+                        ..
+                    },
+                    ..
+                }
+            )
+        })
+        .unwrap();
+    assert!(at_persist < at_ack);
+    assert_eq!(
+        terms_of(node.log()),
+        [1, 1, 2, 3],
+        "entry 5 went with the suffix"
+    );
+    assert_eq!(node.commit_index(), 3);
+}
+
+#[test]
+fn s5_3_a_late_or_duplicated_append_truncates_nothing() {
+    let mut node = follower(4, &[1, 1, 2, 2, 2]);
+    let out = feed(&mut node, 1_000, 2, 4, append((1, 1), &[(2, 1), (3, 2)], 0));
+    assert_eq!(terms_of(node.log()), [1, 1, 2, 2, 2]);
+    assert!(!out.iter().any(|o| matches!(o, Output::Persist(_))));
+    assert_eq!(
+        sends(&out)[0].1.body,
+        Body::AppendAccepted { match_index: 3 },
+        "only what the message shows is acknowledged"
+    );
+}
+
+#[test]
+fn s5_3_log_matching_holds_after_replication_between_real_nodes() {
+    let mut c = Cluster::with_logs(&[(3, &[1, 1, 2]), (3, &[1, 3, 3, 3]), (3, &[1, 1, 2, 2])]);
+    c.elect(2);
+    for i in 0..10u8 {
+        c.propose(2, &[i]).unwrap();
+    }
+    c.deliver_all();
+    let want = entries_of(c.node(2).log());
+    for id in [1, 3] {
+        assert_eq!(entries_of(c.node(id).log()), want, "n{id}");
+    }
+}
+
+// ---- §5.4.1: election restriction ----------------------------------------------
+
+#[test]
+fn s5_4_1_a_vote_is_refused_to_a_less_up_to_date_log() {
+    let mut node = follower(3, &[1, 2, 3]);
+    // Longer, but its last term is older.
+    let out = feed(&mut node, 1_000, 2, 4, vote_request(10, 2));
+    assert_eq!(
+        sends(&out)[0].1.body,
+        Body::RequestVoteResponse { granted: false }
+    );
+    // Same last term, shorter.
+    let out = feed(&mut node, 1_000, 3, 5, vote_request(2, 3));
+    assert_eq!(
+        sends(&out)[0].1.body,
+        Body::RequestVoteResponse { granted: false }
+    );
+    // Same last term and length: as up to date.
+    let out = feed(&mut node, 1_000, 2, 6, vote_request(3, 3));
+    assert_eq!(
+        sends(&out)[0].1.body,
+        Body::RequestVoteResponse { granted: true }
+    );
+    assert_eq!(node.term(), 6);
+    // Pre-votes follow the same rule.
+    let pre = Body::PreVote {
+        last_log_index: 9,
+        last_log_term: 1,
+    };
+    let out = feed(&mut node, 2_000, 3, 7, pre);
+    assert_eq!(
+        sends(&out)[0].1,
+        Message {
+            term: 6,
+            body: Body::PreVoteResponse { granted: false }
+        }
+    );
+}
+
+// ---- §5.4.2 and Figure 8: committing entries from previous terms ---------------
+
+/// Figure 8 (c): S1 leads term 4; the term-2 entry at index 2 is on S1, S2
+/// and S3, and S5 holds a term-3 entry there. Returns the cluster with S1's
+/// first AppendEntries not yet delivered.
+fn figure_8_c() -> Cluster {
+    let mut c = Cluster::with_logs(&[
+        (3, &[1, 2]),
+        (3, &[1, 2]),
+        (3, &[1, 2]),
+        (3, &[1]),
+        (3, &[1, 3]),
+    ]);
+    // S1 wins term 4 with votes from S2, S3 and S4 (S5's log is newer).
+    c.elect_without_replicating(1);
+    assert_eq!(c.node(1).term(), 4);
+    assert_eq!(terms_of(c.node(1).log()), [1, 2, 4]);
+    c
+}
+
+#[test]
+fn figure_8_an_old_term_entry_on_a_majority_is_not_committed_by_counting_replicas() {
+    let mut c = figure_8_c();
+    // S2 and S3 report they hold index 2; the leader's own term-4 entry
+    // (index 3) is on no one else.
+    c.network.clear();
+    for from in [2, 3] {
+        let ack = Message {
+            term: 4,
+            body: Body::AppendAccepted { match_index: 2 },
+        };
+        let input = Input::Message {
+            from: NodeId(from),
+            message: ack,
+        };
+        c.input(1, input).unwrap();
+    }
+    assert_eq!(
+        c.node(1).commit_index(),
+        0,
+        "index 2 is on a majority but of term 2"
+    );
+    assert!(c.committed(1).is_empty());
+
+    // Why (Figure 8 d): S1 crashes; S5 is elected with S2, S3 and S4, and
+    // overwrites index 2 everywhere. Had S1 committed it, it would be lost.
+    c.nodes.remove(&1);
+    c.network.clear();
+    c.cut.clear();
+    c.elect(5);
+    c.deliver_all();
+    for id in [2, 3, 4, 5] {
+        assert_eq!(c.node(id).log().term(2), Some(3), "n{id}");
+    }
+}
+
+#[test]
+fn figure_8_an_old_term_entry_commits_once_an_entry_of_the_current_term_does() {
+    let mut c = figure_8_c();
+    c.cut.extend([(1, 4), (1, 5)]);
+    c.deliver_all();
+    assert_eq!(c.node(1).commit_index(), 3);
+    let committed: Vec<u64> = c.committed(1).iter().map(|(i, _)| *i).collect();
+    assert_eq!(committed, [1, 2, 3]);
+    // Figure 8 (e): now S5 cannot win, so index 2 is safe.
+    c.nodes.remove(&1);
+    c.cut.clear();
+    for _ in 0..3 {
+        c.fire(5);
+    }
+    assert_ne!(c.node(5).role(), Role::Leader);
+    assert_eq!(c.node(2).log().term(2), Some(2));
+}
+
+// ---- Figure 7: a new leader repairs any follower ---------------------------------
+
+#[test]
+fn figure_7_the_leader_of_term_8_brings_every_follower_log_to_its_own() {
+    let leader: &[u64] = &[1, 1, 1, 4, 4, 5, 5, 6, 6, 6];
+    let followers: [(&str, &[u64]); 6] = [
+        ("a", &[1, 1, 1, 4, 4, 5, 5, 6, 6]),
+        ("b", &[1, 1, 1, 4]),
+        ("c", &[1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 6]),
+        ("d", &[1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 7, 7]),
+        ("e", &[1, 1, 1, 4, 4, 4, 4]),
+        ("f", &[1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3]),
+    ];
+    for (name, follower) in followers {
+        // n1 leads with n3 (same log as n1) voting for it; n2 is the case.
+        let mut c = Cluster::with_logs(&[(7, leader), (7, follower), (7, leader)]);
+        c.elect(1);
+        assert_eq!(c.node(1).term(), 8, "({name})");
+        c.run(200, &[1]);
+        let want = entries_of(c.node(1).log());
+        assert_eq!(want.len(), 11, "({name}) ten entries and the term-8 one");
+        assert_eq!(entries_of(c.node(2).log()), want, "({name})");
+        assert_eq!(c.node(2).commit_index(), 11, "({name})");
+    }
+}
+
+// ---- §6 and the thesis: check-quorum, pre-vote ------------------------------------
+
+#[test]
+fn check_quorum_a_leader_cut_off_from_a_quorum_steps_down_and_fails_its_reads() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.run(100, &[1]);
+    c.isolate(1);
+    c.input(1, Input::Command(Command::Read { id: 7 })).unwrap();
+    c.run(400, &[1]);
+    assert_ne!(c.node(1).role(), Role::Leader);
+    let events = c.events_of(1);
+    assert!(events.contains(&Event::ReadFailed { id: 7 }));
+    assert!(events.contains(&Event::BecameFollower {
+        term: 1,
+        leader: None
+    }));
+    assert_eq!(
+        c.propose(1, b"x"),
+        Err(RaftError::NotLeader { leader_hint: None })
+    );
+}
+
+#[test]
+fn check_quorum_a_leader_that_hears_from_a_quorum_stays() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.isolate(3);
+    c.run(2_000, &[1]);
+    assert_eq!(c.node(1).role(), Role::Leader);
+}
+
+/// n3 is cut off for a long while with its timers running, then rejoins.
+fn partitioned_node_rejoins(pre_vote: bool) -> Cluster {
+    let mut c = Cluster::from_nodes((1..=3).map(|id| {
+        let mut cfg = config(id, 3);
+        cfg.pre_vote = pre_vote;
+        Node::new(cfg, log()).unwrap()
+    }));
+    c.elect(1);
+    c.isolate(3);
+    c.run(3_000, &[1, 3]);
+    c.cut.clear();
+    c.run(1_000, &[1, 3]);
+    c
+}
+
+#[test]
+fn pre_vote_a_partitioned_node_does_not_inflate_its_term_or_disrupt_the_leader() {
+    let c = partitioned_node_rejoins(true);
+    assert_eq!(c.node(3).term(), 1, "pre-votes raise no term");
+    assert_eq!(c.node(1).role(), Role::Leader);
+    assert_eq!(c.node(1).term(), 1);
+    assert_eq!(c.node(3).leader(), Some(NodeId(1)));
+    let became_leader = c
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::BecameLeader { .. }))
+        .count();
+    assert_eq!(became_leader, 1);
+}
+
+#[test]
+fn without_pre_vote_the_same_partition_inflates_the_term_and_deposes_the_leader() {
+    let c = partitioned_node_rejoins(false);
+    assert!(c.node(1).term() > 5, "the cluster followed n3's term");
+    assert!(
+        c.events_of(1)
+            .iter()
+            .any(|e| matches!(e, Event::BecameFollower { .. }))
+    );
+}
+
+#[test]
+fn a_restarted_voter_refuses_votes_for_an_election_timeout_as_if_it_heard_a_leader() {
+    // It may have acknowledged the old leader's last heartbeat just before
+    // crashing; that leader's lease must still hold when it comes back.
+    let mut node = Node::restore(config(1, 3), log(), &records(1, &[1])).unwrap();
+    node.handle_input(Instant::from_millis(5_000), Input::Tick)
+        .unwrap();
+    while node.poll_output().is_some() {}
+    let out = feed(&mut node, 5_100, 2, 2, vote_request(1, 1));
+    assert!(
+        out.is_empty(),
+        "ignored within the minimum election timeout"
+    );
+    assert_eq!(node.term(), 1);
+    let out = feed(&mut node, 5_150, 2, 2, vote_request(1, 1));
+    assert_eq!(
+        sends(&out)[0].1.body,
+        Body::RequestVoteResponse { granted: true }
+    );
+}
+
+// ---- reads (thesis §6.4) ----------------------------------------------------------
+
+fn read_ready(c: &Cluster, id: u64) -> Vec<(u64, u64)> {
+    c.events_of(id)
+        .iter()
+        .filter_map(|e| match e {
+            Event::ReadReady { id, index } => Some((*id, *index)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn read_index_waits_for_a_quorum_to_echo_a_round_started_after_the_read() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.propose(1, b"a").unwrap();
+    c.deliver_all();
+    let commit = c.node(1).commit_index();
+    assert_eq!(commit, 2);
+    c.isolate(2);
+    c.isolate(3);
+    c.input(1, Input::Command(Command::Read { id: 1 })).unwrap();
+    c.deliver_all();
+    assert!(read_ready(&c, 1).is_empty(), "no quorum has answered");
+    c.cut.clear();
+    c.run(60, &[1]); // the next heartbeat round
+    assert_eq!(read_ready(&c, 1), [(1, commit)]);
+}
+
+#[test]
+fn read_index_a_new_leader_defers_reads_until_an_entry_of_its_term_commits() {
+    let mut c = Cluster::new(3);
+    c.elect_without_replicating(1);
+    assert_eq!(c.node(1).commit_index(), 0);
+    c.input(1, Input::Command(Command::Read { id: 5 })).unwrap();
+    // Heartbeat answers confirm leadership, but no entry of the term has
+    // reached a follower, so nothing of it is committed.
+    c.deliver_where(|m| !matches!(m.body, Body::AppendEntries { .. }));
+    assert!(read_ready(&c, 1).is_empty());
+    c.run(60, &[1]);
+    assert_eq!(read_ready(&c, 1), [(5, 1)]);
+}
+
+#[test]
+fn lease_reads_need_no_round_while_the_lease_holds_and_one_after() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.run(60, &[1]);
+    c.isolate(2);
+    c.isolate(3);
+    let sent_before = c.network.len();
+    c.input(1, Input::Command(Command::LeaseRead { id: 1 }))
+        .unwrap();
+    assert_eq!(c.network.len(), sent_before, "no round needed");
+    assert_eq!(read_ready(&c, 1), [(1, 1)]);
+    // Past election_timeout_min - drift from the last confirmed round, the
+    // lease has run out: the read waits for a round.
+    c.now = c.now.saturating_add_millis(150);
+    c.input(1, Input::Command(Command::LeaseRead { id: 2 }))
+        .unwrap();
+    assert_eq!(read_ready(&c, 1).len(), 1);
+    c.cut.clear();
+    c.deliver_all();
+    assert_eq!(read_ready(&c, 1), [(1, 1), (2, 1)]);
+}
+
+#[test]
+fn lease_a_deposed_leader_loses_its_lease_before_a_new_leader_can_commit() {
+    for seed in 0..20 {
+        let mut c = Cluster::from_nodes((1..=3).map(|id| {
+            let mut cfg = config(id, 3);
+            cfg.seed = seed * 3 + id;
+            Node::new(cfg, log()).unwrap()
+        }));
+        c.elect(1);
+        c.run(60, &[1]); // a round sent and confirmed at once
+        c.isolate(1);
+        // n1 has not yet noticed (no tick); the others elect and commit as
+        // early as their timers allow.
+        let old_commit = c.node(1).commit_index();
+        let new_leader = (0..1_000)
+            .find_map(|_| {
+                c.run(1, &[2, 3]);
+                [2, 3].into_iter().find(|&id| {
+                    let n = c.node(id);
+                    n.role() == Role::Leader && n.commit_index() > old_commit
+                })
+            })
+            .expect("the majority elects a leader");
+        c.input(1, Input::Command(Command::LeaseRead { id: 9 }))
+            .unwrap();
+        assert!(
+            read_ready(&c, 1).is_empty(),
+            "seed {seed}: n1 served a lease read after n{new_leader} committed"
+        );
+    }
+}
+
+#[test]
+fn lease_reads_are_refused_without_check_quorum_and_reads_by_followers() {
+    let mut c = Cluster::from_nodes((1..=3).map(|id| {
+        let mut cfg = config(id, 3);
+        cfg.check_quorum = false;
+        Node::new(cfg, log()).unwrap()
+    }));
+    c.elect(1);
+    assert_eq!(
+        c.input(1, Input::Command(Command::LeaseRead { id: 1 })),
+        Err(RaftError::LeaseReadsDisabled)
+    );
+    assert_eq!(
+        c.input(2, Input::Command(Command::Read { id: 1 })),
+        Err(RaftError::NotLeader {
+            leader_hint: Some(NodeId(1))
+        })
+    );
+}
+
+// ---- proposals, bounds and restarts ------------------------------------------------
+
+#[test]
+fn proposals_are_bounded_and_refused_with_typed_errors() {
+    let mut c = Cluster::from_nodes((1..=3).map(|id| {
+        let mut cfg = config(id, 3);
+        cfg.max_uncommitted_entries = 3;
+        cfg.max_entry_bytes = 4;
+        Node::new(cfg, ArenaLog::new(6, 1 << 10)).unwrap()
+    }));
+    c.elect(1);
+    c.isolate(1);
+    assert_eq!(
+        c.propose(1, b"12345"),
+        Err(RaftError::EntryTooLarge { len: 5, max: 4 })
+    );
+    c.propose(1, b"a").unwrap();
+    c.propose(1, b"b").unwrap();
+    c.propose(1, b"c").unwrap();
+    assert_eq!(
+        c.propose(1, b"d"),
+        Err(RaftError::TooManyUncommitted { max: 3 })
+    );
+    c.cut.clear();
+    c.deliver_all();
+    assert_eq!(c.node(1).commit_index(), 4);
+    c.propose(1, b"d").unwrap();
+    c.propose(1, b"e").unwrap();
+    assert_eq!(c.propose(1, b"f"), Err(RaftError::LogFull));
+    assert_eq!(c.node(1).log().last_index(), 6);
+}
+
+#[test]
+fn a_node_restored_from_its_records_has_its_term_vote_and_log_and_reapplies() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    for i in 0..5u8 {
+        c.propose(1, &[i]).unwrap();
+    }
+    c.run(100, &[1]);
+    let before = c.node(2).clone();
+    let restored = Node::restore(config(2, 3), log(), &c.disks[&2]).unwrap();
+    assert_eq!(
+        (restored.term(), restored.vote()),
+        (before.term(), before.vote())
+    );
+    assert_eq!(restored.log(), before.log());
+    assert_eq!((restored.commit_index(), restored.applied_index()), (0, 0));
+    c.nodes.insert(2, restored);
+    c.events.clear();
+    c.input(2, Input::Tick).unwrap();
+    c.run(100, &[1]);
+    let reapplied: Vec<u64> = c.committed(2).iter().map(|(i, _)| *i).collect();
+    assert_eq!(reapplied, (1..=6).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_lone_voter_leads_commits_and_reads_by_itself() {
+    let mut node = Node::new(config(1, 1), log()).unwrap();
+    node.handle_input(Instant::ZERO, Input::Tick).unwrap();
+    let due = node.next_deadline().unwrap();
+    node.handle_input(due, Input::Tick).unwrap();
+    assert_eq!(node.role(), Role::Leader);
+    node.handle_input(due, Input::Command(Command::Propose(b"x".to_vec())))
+        .unwrap();
+    node.handle_input(due, Input::Command(Command::Read { id: 3 }))
+        .unwrap();
+    let events: Vec<Event> = std::iter::from_fn(|| node.poll_output())
+        .filter_map(|o| match o {
+            Output::Event(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    assert!(events.contains(&Event::Committed {
+        index: 2,
+        term: 1,
+        data: b"x".to_vec()
+    }));
+    assert!(events.contains(&Event::ReadReady { id: 3, index: 2 }));
+}
+
+#[test]
+fn inputs_wait_while_the_output_queue_is_full() {
+    let mut cfg = config(1, 3);
+    cfg.max_outputs = 2;
+    let mut node = Node::new(cfg, log()).unwrap();
+    node.handle_input(Instant::ZERO, Input::Tick).unwrap();
+    node.handle_input(Instant::from_millis(1_000), Input::Tick)
+        .unwrap(); // a pre-vote to two peers
+    assert_eq!(
+        node.handle_input(Instant::from_millis(1_000), Input::Tick),
+        Err(RaftError::Backpressure { max: 2 })
+    );
+    while node.poll_output().is_some() {}
+    node.handle_input(Instant::from_millis(1_000), Input::Tick)
+        .unwrap();
+}
