@@ -7,6 +7,9 @@
 //! and the drain happen under one lock, so two threads never see each
 //! other's outputs or interleave them. The loom tests (`core/tests/loom.rs`)
 //! check this over every interleaving.
+//!
+//! This is a building block for hosts, not a protocol family: it has no C,
+//! Python or fuzz surface of its own.
 
 use alloc::vec::Vec;
 
