@@ -1,0 +1,7 @@
+//! Anti-entropy messages: decode → encode → decode is stable; no panic on any input.
+//! The body lives in the library (`consensio_fuzz::merkle::decode`), so that the
+//! corpus replays on stable; see fuzz/README.md.
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| consensio_fuzz::merkle::decode(data));
