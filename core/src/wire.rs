@@ -68,6 +68,8 @@ pub mod kind {
     pub const HEARTBEAT: u8 = 19;
     /// Raft ([`crate::raft::Message`]).
     pub const RAFT: u8 = 20;
+    /// The entries of Raft's key-value store ([`crate::raft::KvEntry`]).
+    pub const RAFT_KV: u8 = 21;
     /// Reserved for documentation examples and tests; never used by a
     /// protocol of this crate.
     pub const EXAMPLE: u8 = 255;

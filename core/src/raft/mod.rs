@@ -53,7 +53,10 @@
 //!   quorum-confirmed round was sent.
 //!
 //! [`Sessions`] is the client-session table (thesis §6.3) that makes
-//! retried commands apply exactly once.
+//! retried commands apply exactly once. [`KvNode`] puts both to use: a
+//! replicated key-value store ([`KvStore`]) whose clients' retried writes
+//! apply exactly once, with one reply per request; the simulator checks its
+//! histories for linearizability.
 //!
 //! Snapshots, membership changes, leadership transfer and learners are not
 //! implemented yet; the configuration is already a
@@ -155,6 +158,8 @@ mod config;
 mod error;
 #[cfg(feature = "alloc")]
 mod inflights;
+#[cfg(feature = "alloc")]
+mod kv;
 mod log;
 #[cfg(feature = "alloc")]
 mod message;
@@ -173,6 +178,10 @@ mod session;
 pub use config::RaftConfig;
 #[cfg(feature = "alloc")]
 pub use error::RaftError;
+#[cfg(feature = "alloc")]
+pub use kv::{
+    KvCommand, KvEntry, KvError, KvEvent, KvLimits, KvNode, KvOp, KvResponse, KvResult, KvStore,
+};
 #[cfg(feature = "alloc")]
 pub use log::ArenaLog;
 pub use log::{EntryRef, FixedLog, LogError, LogStorage};

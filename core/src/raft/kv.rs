@@ -1,0 +1,761 @@
+//! A replicated key-value store on top of Raft, with client sessions.
+//!
+//! [`KvStore`] is the state machine: every node applies the same committed
+//! entries in the same order and so holds the same map. [`KvNode`] is a
+//! [`RaftNode`] with a store attached: the application sends it
+//! [`KvCommand`]s and gets one [`KvEvent::Reply`] per command, after the
+//! command's entry has committed and been applied (writes) or after a
+//! ReadIndex round (reads).
+//!
+//! # Exactly once
+//!
+//! A client opens a session ([`KvCommand::OpenSession`]); its id is the log
+//! index of that entry, so ids are never reused. Each write then carries
+//! `(client, seq)` with `seq` = 1, 2, 3, … and one write outstanding at a
+//! time. A client that hears nothing, or hears [`KvError::Retry`], sends the
+//! same write again — to the same node or another — with the same `seq`.
+//! If the first copy did commit, the store answers the retry with the saved
+//! response instead of applying it twice ([`Sessions`], thesis §6.3). The
+//! session table is replicated state and uses log time only: each entry
+//! carries the proposing leader's clock.
+//!
+//! # Replies
+//!
+//! Every command gets exactly one reply from the node it was given to,
+//! unless that node crashes first:
+//!
+//! - `Ok(..)`: the write was applied (or had been, for a duplicate), or the
+//!   read's value, linearizable;
+//! - [`KvError::NotLeader`]: nothing happened; try the hinted leader;
+//! - [`KvError::Retry`]: the outcome is unknown (leadership was lost while
+//!   the entry was uncommitted, or another leader's entry took its index);
+//!   retry with the same `seq`;
+//! - [`KvError::Busy`] / [`KvError::TooLarge`]: refused by a bound, nothing
+//!   happened;
+//! - the session errors: the write was not applied now, and the client must
+//!   open a new session ([`KvError::SessionExpired`]: an earlier copy may
+//!   have been applied, which the store can no longer tell).
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+use core::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Command, Event, LogStorage, Message, Persist, RaftConfig, RaftError, RaftNode};
+use super::{SessionError, Sessions};
+use crate::id::NodeId;
+use crate::protocol::{Input, Output, Participant};
+use crate::time::Instant;
+use crate::wire::{self, WireMessage, kind};
+
+/// A write to the store.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum KvOp {
+    /// Set `key` to `value`.
+    Put {
+        /// The key.
+        key: Vec<u8>,
+        /// The value.
+        value: Vec<u8>,
+    },
+    /// Remove `key`.
+    Delete {
+        /// The key.
+        key: Vec<u8>,
+    },
+    /// Set `key` to `new` (`None`: remove it) if it holds `expected`
+    /// (`None`: absent).
+    Cas {
+        /// The key.
+        key: Vec<u8>,
+        /// The value required.
+        expected: Option<Vec<u8>>,
+        /// The value written.
+        new: Option<Vec<u8>>,
+    },
+}
+
+impl KvOp {
+    /// The key the write touches.
+    #[must_use]
+    pub fn key(&self) -> &[u8] {
+        match self {
+            KvOp::Put { key, .. } | KvOp::Delete { key } | KvOp::Cas { key, .. } => key,
+        }
+    }
+}
+
+/// The payload of one Raft entry of the store: a wire frame of kind
+/// [`kind::RAFT_KV`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KvEntry {
+    /// Open a client session; the entry's index becomes the client id.
+    OpenSession {
+        /// The proposing leader's clock, ms (log time).
+        stamp_ms: u64,
+    },
+    /// Write `seq` of session `client`.
+    Write {
+        /// The session (the index of its `OpenSession` entry).
+        client: u64,
+        /// The write's sequence number in the session, from 1.
+        seq: u64,
+        /// The proposing leader's clock, ms (log time).
+        stamp_ms: u64,
+        /// The write.
+        op: KvOp,
+    },
+}
+
+impl WireMessage for KvEntry {
+    const KIND: u8 = kind::RAFT_KV;
+}
+
+/// A successful answer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum KvResponse {
+    /// The session is open; use this id.
+    SessionOpened {
+        /// The client id.
+        client: u64,
+    },
+    /// A put or delete took effect.
+    Done,
+    /// A compare-and-set's outcome.
+    Swapped(bool),
+    /// A read's value (`None`: absent).
+    Value(Option<Vec<u8>>),
+}
+
+/// Why a command did not (or may not have) taken effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum KvError {
+    /// This node is not the leader; nothing happened.
+    NotLeader {
+        /// The leader, if this node knows it.
+        leader_hint: Option<NodeId>,
+    },
+    /// The outcome is unknown; retry with the same sequence number.
+    Retry,
+    /// A bound of the node (uncommitted entries, waiting reads, queued
+    /// outputs, log space) refused the command; nothing happened.
+    Busy,
+    /// The key or value exceeds the store's bounds; nothing happened.
+    TooLarge,
+    /// The store holds its maximum number of keys; the write was applied as
+    /// a refusal (a retry gets the same answer).
+    StoreFull,
+    /// The session is gone (expired, evicted, never opened).
+    SessionExpired,
+    /// The sequence number is older than the last one applied.
+    StaleSequence,
+    /// The sequence number skips ahead of the next one expected.
+    SequenceGap,
+    /// The entry was not a store entry (written by something else).
+    Malformed,
+}
+
+impl fmt::Display for KvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KvError::NotLeader {
+                leader_hint: Some(l),
+            } => write!(f, "not the leader; try {l}"),
+            KvError::NotLeader { leader_hint: None } => f.write_str("not the leader"),
+            KvError::Retry => f.write_str("outcome unknown; retry with the same sequence"),
+            KvError::Busy => f.write_str("the node is at a bound; retry later"),
+            KvError::TooLarge => f.write_str("key or value too large"),
+            KvError::StoreFull => f.write_str("the store holds its maximum number of keys"),
+            KvError::SessionExpired => f.write_str("client session expired; open a new one"),
+            KvError::StaleSequence => f.write_str("sequence older than the last applied"),
+            KvError::SequenceGap => f.write_str("sequence skips ahead"),
+            KvError::Malformed => f.write_str("not a key-value entry"),
+        }
+    }
+}
+
+impl core::error::Error for KvError {}
+
+impl From<SessionError> for KvError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Stale { .. } => KvError::StaleSequence,
+            SessionError::Gap { .. } => KvError::SequenceGap,
+            // Expired, and any future variant: the session cannot vouch.
+            _ => KvError::SessionExpired,
+        }
+    }
+}
+
+/// The outcome of one command.
+pub type KvResult = Result<KvResponse, KvError>;
+
+/// The store's bounds. Part of the replicated state machine's definition:
+/// every node of a cluster must use the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KvLimits {
+    /// Most keys held.
+    pub max_keys: usize,
+    /// Longest key, bytes.
+    pub max_key_bytes: usize,
+    /// Longest value, bytes.
+    pub max_value_bytes: usize,
+    /// Most open client sessions (least recently active evicted).
+    pub max_sessions: usize,
+    /// Sessions expire after this much log time without a write, ms.
+    pub session_expiry_ms: u64,
+}
+
+impl Default for KvLimits {
+    /// 65,536 keys of up to 1 KiB with values up to 16 KiB; 10,000 sessions
+    /// that expire after an hour.
+    fn default() -> Self {
+        KvLimits {
+            max_keys: 1 << 16,
+            max_key_bytes: 1 << 10,
+            max_value_bytes: 16 << 10,
+            max_sessions: 10_000,
+            session_expiry_ms: 3_600_000,
+        }
+    }
+}
+
+/// The replicated state machine: a map and its client sessions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KvStore {
+    data: BTreeMap<Vec<u8>, Vec<u8>>,
+    sessions: Sessions<KvResult>,
+    limits: KvLimits,
+    applied: u64,
+}
+
+impl KvStore {
+    /// An empty store.
+    #[must_use]
+    pub const fn new(limits: KvLimits) -> Self {
+        KvStore {
+            data: BTreeMap::new(),
+            sessions: Sessions::new(limits.max_sessions, limits.session_expiry_ms),
+            limits,
+            applied: 0,
+        }
+    }
+
+    /// The value of `key`.
+    #[must_use]
+    pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.data.get(key).map(Vec::as_slice)
+    }
+
+    /// Number of keys.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Whether the store holds no key.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The index of the last entry applied.
+    #[must_use]
+    pub const fn applied_index(&self) -> u64 {
+        self.applied
+    }
+
+    /// Number of open client sessions.
+    #[must_use]
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Whether a key and value fit the bounds.
+    fn fits(&self, op: &KvOp) -> bool {
+        let value_len = match op {
+            KvOp::Put { value, .. } => value.len(),
+            KvOp::Delete { .. } => 0,
+            KvOp::Cas { expected, new, .. } => {
+                let e = expected.as_ref().map_or(0, Vec::len);
+                e.max(new.as_ref().map_or(0, Vec::len))
+            }
+        };
+        op.key().len() <= self.limits.max_key_bytes && value_len <= self.limits.max_value_bytes
+    }
+
+    /// Applies committed entry `index` (entries must come in index order;
+    /// an entry at or below the applied index is ignored). Returns the
+    /// answer for the client that proposed it, or `None` for an empty entry
+    /// (a new leader's) or one already applied.
+    pub fn apply(&mut self, index: u64, data: &[u8]) -> Option<KvResult> {
+        if index <= self.applied {
+            return None;
+        }
+        self.applied = index;
+        if data.is_empty() {
+            return None;
+        }
+        let Ok(entry) = wire::decode::<KvEntry>(data) else {
+            return Some(Err(KvError::Malformed));
+        };
+        Some(match entry {
+            KvEntry::OpenSession { stamp_ms } => {
+                self.sessions.open(index, stamp_ms);
+                Ok(KvResponse::SessionOpened { client: index })
+            }
+            KvEntry::Write {
+                client,
+                seq,
+                stamp_ms,
+                op,
+            } => match self.sessions.admit(client, seq, stamp_ms) {
+                Err(e) => Err(e.into()),
+                Ok(super::Admission::Duplicate(saved)) => saved,
+                Ok(super::Admission::Apply) => {
+                    let result = self.write(op);
+                    self.sessions.record(client, seq, result.clone());
+                    result
+                }
+            },
+        })
+    }
+
+    fn write(&mut self, op: KvOp) -> KvResult {
+        if !self.fits(&op) {
+            return Err(KvError::TooLarge);
+        }
+        let full = self.data.len() >= self.limits.max_keys;
+        match op {
+            KvOp::Put { key, value } => {
+                if full && !self.data.contains_key(&key) {
+                    return Err(KvError::StoreFull);
+                }
+                self.data.insert(key, value);
+                Ok(KvResponse::Done)
+            }
+            KvOp::Delete { key } => {
+                self.data.remove(&key);
+                Ok(KvResponse::Done)
+            }
+            KvOp::Cas { key, expected, new } => {
+                if self.data.get(&key) != expected.as_ref() {
+                    return Ok(KvResponse::Swapped(false));
+                }
+                match new {
+                    Some(value) => {
+                        if full && !self.data.contains_key(&key) {
+                            return Err(KvError::StoreFull);
+                        }
+                        self.data.insert(key, value);
+                    }
+                    None => {
+                        self.data.remove(&key);
+                    }
+                }
+                Ok(KvResponse::Swapped(true))
+            }
+        }
+    }
+}
+
+/// A request to a [`KvNode`]. `id` is the caller's name for it, echoed in
+/// the [`KvEvent::Reply`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KvCommand {
+    /// Open a client session.
+    OpenSession {
+        /// The request.
+        id: u64,
+    },
+    /// Write `seq` of session `client` (retries reuse `seq`).
+    Write {
+        /// The request.
+        id: u64,
+        /// The session.
+        client: u64,
+        /// The write's sequence number, from 1.
+        seq: u64,
+        /// The write.
+        op: KvOp,
+    },
+    /// A linearizable read of `key` (ReadIndex, or the lease if `lease`).
+    Get {
+        /// The request.
+        id: u64,
+        /// The key.
+        key: Vec<u8>,
+        /// Serve under the leader's lease when it holds.
+        lease: bool,
+    },
+}
+
+/// What a [`KvNode`] tells its application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KvEvent {
+    /// The answer to request `id`.
+    Reply {
+        /// The request.
+        id: u64,
+        /// Its outcome.
+        result: KvResult,
+    },
+    /// A Raft event, passed on after the node has acted on it (a
+    /// `Committed` entry is already applied to the store).
+    Raft(Event),
+}
+
+/// A proposal of this node's, waiting to commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Pending {
+    id: u64,
+    term: u64,
+}
+
+/// A Raft node with a [`KvStore`] attached; see the [module docs](self).
+///
+/// Messages and persisted records are the Raft node's own; after a crash,
+/// [`KvNode::restore`] rebuilds the node from its records, and the store
+/// is rebuilt as committed entries are reported again.
+#[derive(Clone, Debug)]
+pub struct KvNode<L> {
+    raft: RaftNode<L>,
+    store: KvStore,
+    /// This node's proposals by log index; cleared when leadership is lost.
+    /// Bounded by the Raft node's `max_uncommitted_entries`.
+    pending: BTreeMap<u64, Pending>,
+    /// Reads waiting for their ReadIndex round, by Raft read id. Bounded by
+    /// `max_pending_reads`.
+    reads: BTreeMap<u64, (u64, Vec<u8>)>,
+    next_read: u64,
+    outputs: VecDeque<Output<Message, Persist, KvEvent>>,
+}
+
+impl<L: LogStorage> KvNode<L> {
+    /// A fresh node.
+    ///
+    /// # Errors
+    /// As [`RaftNode::new`].
+    pub fn new(config: RaftConfig, log: L, limits: KvLimits) -> Result<Self, RaftError> {
+        Ok(Self::over(RaftNode::new(config, log)?, limits))
+    }
+
+    /// A node restarted from the records it persisted, in order.
+    ///
+    /// # Errors
+    /// As [`RaftNode::restore`].
+    pub fn restore(
+        config: RaftConfig,
+        log: L,
+        limits: KvLimits,
+        records: &[Persist],
+    ) -> Result<Self, RaftError> {
+        Ok(Self::over(RaftNode::restore(config, log, records)?, limits))
+    }
+
+    fn over(raft: RaftNode<L>, limits: KvLimits) -> Self {
+        KvNode {
+            raft,
+            store: KvStore::new(limits),
+            pending: BTreeMap::new(),
+            reads: BTreeMap::new(),
+            next_read: 0,
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// The Raft node.
+    #[must_use]
+    pub const fn raft(&self) -> &RaftNode<L> {
+        &self.raft
+    }
+
+    /// The store, as far as this node has applied it.
+    #[must_use]
+    pub const fn store(&self) -> &KvStore {
+        &self.store
+    }
+
+    fn reply(&mut self, id: u64, result: KvResult) {
+        self.outputs
+            .push_back(Output::Event(KvEvent::Reply { id, result }));
+    }
+
+    fn command(&mut self, now: Instant, command: KvCommand) -> Result<(), RaftError> {
+        let (id, entry) = match command {
+            KvCommand::OpenSession { id } => (
+                id,
+                KvEntry::OpenSession {
+                    stamp_ms: now.as_millis(),
+                },
+            ),
+            KvCommand::Write {
+                id,
+                client,
+                seq,
+                op,
+            } => {
+                if !self.store.fits(&op) {
+                    self.reply(id, Err(KvError::TooLarge));
+                    return Ok(());
+                }
+                let stamp_ms = now.as_millis();
+                (
+                    id,
+                    KvEntry::Write {
+                        client,
+                        seq,
+                        stamp_ms,
+                        op,
+                    },
+                )
+            }
+            KvCommand::Get { id, key, lease } => {
+                self.next_read = self.next_read.wrapping_add(1);
+                let rid = self.next_read;
+                let command = if lease {
+                    Command::LeaseRead { id: rid }
+                } else {
+                    Command::Read { id: rid }
+                };
+                return match self.raft.handle_input(now, Input::Command(command)) {
+                    Ok(()) => {
+                        self.reads.insert(rid, (id, key));
+                        Ok(())
+                    }
+                    Err(e) => self.refuse(id, e),
+                };
+            }
+        };
+        let data = wire::encode_to_vec(&entry)?;
+        match self
+            .raft
+            .handle_input(now, Input::Command(Command::Propose(data)))
+        {
+            Ok(()) => {
+                let index = self.raft.log().last_index();
+                let term = self.raft.term();
+                self.pending.insert(index, Pending { id, term });
+                Ok(())
+            }
+            Err(e) => self.refuse(id, e),
+        }
+    }
+
+    /// A command the Raft node refused: a reply, unless the node as a whole
+    /// refused input (its outputs must be drained first).
+    fn refuse(&mut self, id: u64, error: RaftError) -> Result<(), RaftError> {
+        let kv = match error {
+            RaftError::NotLeader { leader_hint } => KvError::NotLeader { leader_hint },
+            RaftError::EntryTooLarge { .. } => KvError::TooLarge,
+            RaftError::Backpressure { .. } => return Err(error),
+            _ => KvError::Busy,
+        };
+        self.reply(id, Err(kv));
+        Ok(())
+    }
+
+    /// Moves the Raft node's outputs to ours, acting on its events.
+    fn drain(&mut self) {
+        while let Some(output) = self.raft.poll_output() {
+            let event = match output {
+                Output::Send { to, message } => {
+                    self.outputs.push_back(Output::Send { to, message });
+                    continue;
+                }
+                Output::Persist(record) => {
+                    self.outputs.push_back(Output::Persist(record));
+                    continue;
+                }
+                Output::Event(event) => event,
+            };
+            match &event {
+                Event::Committed { index, term, data } => {
+                    let result = self.store.apply(*index, data);
+                    if let Some(p) = self.pending.remove(index) {
+                        let answer = if p.term == *term {
+                            result.unwrap_or(Err(KvError::Malformed))
+                        } else {
+                            // Another leader's entry took the index.
+                            Err(KvError::Retry)
+                        };
+                        self.reply(p.id, answer);
+                    }
+                }
+                Event::ReadReady { id, .. } => {
+                    if let Some((request, key)) = self.reads.remove(id) {
+                        let value = self.store.get(&key).map(<[u8]>::to_vec);
+                        self.reply(request, Ok(KvResponse::Value(value)));
+                    }
+                }
+                Event::ReadFailed { id } => {
+                    if let Some((request, _)) = self.reads.remove(id) {
+                        self.reply(request, Err(KvError::Retry));
+                    }
+                }
+                Event::BecameFollower { .. } => {
+                    // Our uncommitted proposals may or may not commit under
+                    // the next leader; the clients retry, and their sessions
+                    // make the retry safe.
+                    for (_, p) in core::mem::take(&mut self.pending) {
+                        self.reply(p.id, Err(KvError::Retry));
+                    }
+                }
+                Event::BecameLeader { .. } => {}
+            }
+            self.outputs.push_back(Output::Event(KvEvent::Raft(event)));
+        }
+    }
+}
+
+impl<L: LogStorage> Participant for KvNode<L> {
+    type Message = Message;
+    type Command = KvCommand;
+    type Persist = Persist;
+    type Event = KvEvent;
+    type Error = RaftError;
+
+    fn id(&self) -> NodeId {
+        self.raft.id()
+    }
+
+    /// Feeds one input to the Raft node and acts on what it reports.
+    ///
+    /// # Errors
+    /// [`RaftError::Backpressure`] while the Raft node's output bound is
+    /// reached (drain and retry). A refused command is not an error: it
+    /// gets a [`KvEvent::Reply`] saying why.
+    fn handle_input(
+        &mut self,
+        now: Instant,
+        input: Input<Message, KvCommand>,
+    ) -> Result<(), RaftError> {
+        let result = match input {
+            Input::Message { from, message } => self
+                .raft
+                .handle_input(now, Input::Message { from, message }),
+            Input::Tick => self.raft.handle_input(now, Input::Tick),
+            Input::Command(command) => self.command(now, command),
+        };
+        self.drain();
+        result
+    }
+
+    fn poll_output(&mut self) -> Option<Output<Message, Persist, KvEvent>> {
+        self.outputs.pop_front()
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.raft.next_deadline()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(e: &KvEntry) -> Vec<u8> {
+        wire::encode_to_vec(e).unwrap()
+    }
+
+    fn put(client: u64, seq: u64, key: &str, value: &str) -> Vec<u8> {
+        entry(&KvEntry::Write {
+            client,
+            seq,
+            stamp_ms: 0,
+            op: KvOp::Put {
+                key: key.into(),
+                value: value.into(),
+            },
+        })
+    }
+
+    #[test]
+    fn a_retried_write_is_applied_once_and_answered_again() {
+        let mut s = KvStore::new(KvLimits::default());
+        let open = entry(&KvEntry::OpenSession { stamp_ms: 0 });
+        assert_eq!(
+            s.apply(1, &open),
+            Some(Ok(KvResponse::SessionOpened { client: 1 }))
+        );
+        assert_eq!(s.apply(2, &put(1, 1, "k", "a")), Some(Ok(KvResponse::Done)));
+        assert_eq!(
+            s.apply(3, &put(9, 1, "k", "b")),
+            Some(Err(KvError::SessionExpired))
+        );
+        // Another client's later write, then the first write again (a retry
+        // committed twice): the store must not roll back to "a".
+        let open2 = entry(&KvEntry::OpenSession { stamp_ms: 0 });
+        s.apply(4, &open2);
+        assert_eq!(s.apply(5, &put(4, 1, "k", "c")), Some(Ok(KvResponse::Done)));
+        assert_eq!(s.apply(6, &put(1, 1, "k", "a")), Some(Ok(KvResponse::Done)));
+        assert_eq!(s.get(b"k"), Some(&b"c"[..]));
+        assert_eq!(
+            s.apply(7, &put(1, 3, "k", "x")),
+            Some(Err(KvError::SequenceGap))
+        );
+        assert_eq!(s.apply(6, &put(1, 2, "k", "x")), None, "already applied");
+        assert_eq!(s.applied_index(), 7);
+    }
+
+    #[test]
+    fn cas_and_bounds_are_applied_deterministically() {
+        let limits = KvLimits {
+            max_keys: 1,
+            max_key_bytes: 4,
+            max_value_bytes: 4,
+            ..KvLimits::default()
+        };
+        let mut s = KvStore::new(limits);
+        s.apply(1, &entry(&KvEntry::OpenSession { stamp_ms: 0 }));
+        let w = |seq, op| {
+            entry(&KvEntry::Write {
+                client: 1,
+                seq,
+                stamp_ms: 0,
+                op,
+            })
+        };
+        let cas = |expected: Option<&str>, new: Option<&str>| KvOp::Cas {
+            key: b"k".to_vec(),
+            expected: expected.map(Into::into),
+            new: new.map(Into::into),
+        };
+        assert_eq!(
+            s.apply(2, &w(1, cas(Some("x"), Some("y")))),
+            Some(Ok(KvResponse::Swapped(false)))
+        );
+        assert_eq!(
+            s.apply(3, &w(2, cas(None, Some("y")))),
+            Some(Ok(KvResponse::Swapped(true)))
+        );
+        assert_eq!(s.get(b"k"), Some(&b"y"[..]));
+        let big = KvOp::Put {
+            key: b"k".to_vec(),
+            value: b"toolong".to_vec(),
+        };
+        assert_eq!(s.apply(4, &w(3, big)), Some(Err(KvError::TooLarge)));
+        let other = KvOp::Put {
+            key: b"j".to_vec(),
+            value: b"v".to_vec(),
+        };
+        assert_eq!(
+            s.apply(5, &w(4, other.clone())),
+            Some(Err(KvError::StoreFull))
+        );
+        // The refusal is the recorded answer: a retry gets it again.
+        assert_eq!(s.apply(6, &w(4, other)), Some(Err(KvError::StoreFull)));
+        assert_eq!(
+            s.apply(7, &w(5, cas(Some("y"), None))),
+            Some(Ok(KvResponse::Swapped(true)))
+        );
+        assert!(s.is_empty());
+        assert_eq!(
+            s.apply(8, b"\x01\x15garbage"),
+            Some(Err(KvError::Malformed))
+        );
+        assert_eq!(s.apply(9, b""), None, "a leader's empty entry");
+    }
+}
