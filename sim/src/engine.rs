@@ -53,6 +53,14 @@ pub trait Protocol {
         Vec::new()
     }
 
+    /// The protocol's own workload pace, for protocols whose client model
+    /// reacts to replies (Raft's key-value clients retry and redirect):
+    /// when `Some`, it replaces the configuration's interval, which then
+    /// only switches the workload on (nonzero) or off (zero).
+    fn workload_interval_ms(&self) -> Option<u64> {
+        None
+    }
+
     /// Whether `event` completes the oldest outstanding client command of
     /// the node that emitted it (for the latency figures of the summary).
     fn completes(&self, event: &EventOf<Self>) -> bool {
@@ -425,6 +433,9 @@ impl<P: Protocol> Simulation<P> {
             sim.schedule(at, Pending::Fault(i));
         }
         if sim.config.workload_interval_ms > 0 {
+            if let Some(interval) = sim.protocol.workload_interval_ms() {
+                sim.config.workload_interval_ms = interval.max(1);
+            }
             sim.schedule(sim.config.workload_interval_ms, Pending::Workload);
         }
         for i in 0..sim.slots.len() {

@@ -4,6 +4,7 @@
 
 pub mod detector;
 pub mod election;
+pub mod raft;
 
 use consensio::NodeId;
 
@@ -11,7 +12,7 @@ use crate::engine::{Protocol, SimConfig, Simulation, Summary, Violation};
 use crate::trace::TraceEvent;
 
 /// The names `consensio` accepts.
-pub const NAMES: &[&str] = &["bully", "ring-election", "heartbeat", "phi"];
+pub const NAMES: &[&str] = &["raft", "bully", "ring-election", "heartbeat", "phi"];
 
 /// What one run produced.
 #[derive(Clone, Debug)]
@@ -44,6 +45,7 @@ pub fn run<P: Protocol>(protocol: P, config: SimConfig) -> Outcome {
 /// An unknown name.
 pub fn run_named(name: &str, config: SimConfig) -> Result<Outcome, String> {
     match name {
+        "raft" => Ok(run(raft::RaftProtocol::default(), config)),
         "bully" => Ok(run(election::BullyProtocol, config)),
         "ring-election" => Ok(run(election::RingElectionProtocol, config)),
         "heartbeat" => Ok(run(detector::HeartbeatProtocol, config)),

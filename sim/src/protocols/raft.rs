@@ -1,0 +1,649 @@
+//! Raft in the simulator: a cluster of [`KvNode`]s (Raft with the
+//! replicated key-value store) driven by a few clients, and one checker for
+//! the properties of Figure 3 of the paper plus linearizability:
+//!
+//! - **election safety**: at most one leader per term;
+//! - **log matching**: two logs that hold an entry with the same index and
+//!   term are identical up to it (checked every [`LOG_MATCHING_EVERY`]
+//!   steps and at the end, over every pair of live nodes);
+//! - **leader completeness**: a new leader's log holds every entry
+//!   committed before its election;
+//! - **state machine safety**: no two nodes apply different entries at one
+//!   index, and each node applies every index once, in order, per lifetime;
+//! - **linearizability** of the clients' history (puts, compare-and-sets
+//!   and reads on a few contended keys), checked at the end with
+//!   [`linearizability::check`]: a retried write that the sessions failed
+//!   to deduplicate, a read served by a deposed leader, or a lost
+//!   acknowledged write all show up here.
+//!
+//! # The clients
+//!
+//! [`CLIENTS`] clients each open a session, then issue one operation at a
+//! time on one of [`KEYS`] keys: reads (half of them under the leader's
+//! lease), puts of values never written before, and compare-and-sets
+//! against the last value the client saw. A client sends to the leader it
+//! last heard of (or a random live node), follows `NotLeader` hints, and
+//! resends the same write — same session, same sequence number — after
+//! `Retry`, `Busy`, or [`RESEND_MS`] of silence, to any node. It never gives
+//! up on a write, so its sequence numbers stay gap-free; an operation still
+//! open at the end counts as "may or may not have happened". A session that
+//! expired makes the open write's outcome unknown, and the client opens a
+//! new one.
+//!
+//! The clients share their state with the checker (it sees the replies as
+//! events) through an `Rc<RefCell<_>>`: the simulator is single-threaded.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use consensio::quorum::MajorityConfig;
+use consensio::raft::{
+    ArenaLog, Event, KvCommand, KvError, KvEvent, KvLimits, KvNode, KvOp, KvResponse, KvResult,
+    LogStorage, Persist, RaftConfig,
+};
+use consensio::{NodeId, Rng};
+
+use crate::checker::Checker;
+use crate::engine::Protocol;
+use crate::linearizability::{self, OpInput, OpOutput, Operation};
+
+/// The simulated node type.
+pub type Node = KvNode<ArenaLog>;
+
+/// Clients per run.
+pub const CLIENTS: usize = 3;
+/// Keys the clients contend on.
+pub const KEYS: u8 = 3;
+/// The clients act this often, ms.
+pub const CLIENT_TICK_MS: u64 = 25;
+/// A client resends an unanswered request after this long, ms.
+pub const RESEND_MS: u64 = 600;
+/// Log matching is checked every this many steps.
+pub const LOG_MATCHING_EVERY: u64 = 200;
+
+/// Raft with its key-value store, default timing (elections after
+/// 150–300 ms, heartbeats every 50 ms, pre-vote and check-quorum on) and
+/// small batches and windows, so probing, window stalls and conflict
+/// backtracking happen in short runs.
+#[derive(Clone, Debug, Default)]
+pub struct RaftProtocol {
+    clients: Rc<RefCell<Clients>>,
+}
+
+impl RaftProtocol {
+    fn config(id: NodeId, members: &[NodeId], seed: u64) -> RaftConfig {
+        // The simulator's members always include `id`, are distinct, and
+        // number at most a few dozen.
+        let voters = MajorityConfig::from_voters(members.iter().copied())
+            .unwrap_or_else(|e| panic!("raft voters: {e}"));
+        let mut c = RaftConfig::new(id, voters);
+        c.seed = seed;
+        c.max_entries_per_message = 8;
+        c.max_bytes_per_message = 1_024;
+        c.max_entry_bytes = 256;
+        c.max_inflight_messages = 4;
+        c.max_inflight_bytes = 2_048;
+        c.max_uncommitted_entries = 256;
+        c
+    }
+
+    fn log() -> ArenaLog {
+        ArenaLog::new(1 << 20, 64 << 20)
+    }
+}
+
+impl Protocol for RaftProtocol {
+    type Node = Node;
+
+    fn name(&self) -> &'static str {
+        "raft"
+    }
+
+    fn create(&self, id: NodeId, members: &[NodeId], seed: u64) -> Node {
+        Node::new(
+            Self::config(id, members, seed),
+            Self::log(),
+            KvLimits::default(),
+        )
+        .unwrap_or_else(|e| panic!("raft configuration: {e}"))
+    }
+
+    fn restore(&self, id: NodeId, members: &[NodeId], seed: u64, disk: &[Persist]) -> Node {
+        // The disk holds exactly what the node persisted; a refusal here is
+        // a bug in the node, and the simulation stops on it.
+        Node::restore(
+            Self::config(id, members, seed),
+            Self::log(),
+            KvLimits::default(),
+            disk,
+        )
+        .unwrap_or_else(|e| panic!("n{} could not restart from its records: {e}", id.0))
+    }
+
+    fn workload_interval_ms(&self) -> Option<u64> {
+        Some(CLIENT_TICK_MS)
+    }
+
+    fn workload(
+        &mut self,
+        rng: &mut Rng,
+        now_ms: u64,
+        live: &[NodeId],
+    ) -> Vec<(NodeId, KvCommand)> {
+        self.clients.borrow_mut().act(rng, now_ms, live)
+    }
+
+    fn completes(&self, event: &KvEvent) -> bool {
+        matches!(event, KvEvent::Reply { .. })
+    }
+
+    fn checker(&self) -> Box<dyn Checker<Node>> {
+        Box::new(RaftChecker::new(Rc::clone(&self.clients)))
+    }
+
+    fn describe(&self, event: &KvEvent) -> String {
+        match event {
+            KvEvent::Reply { id, result } => {
+                let (client, op) = split_id(*id);
+                match result {
+                    Ok(r) => format!("Reply c{client}#{op} {}", describe_response(r)),
+                    Err(e) => format!("Reply c{client}#{op} {e:?}"),
+                }
+            }
+            KvEvent::Raft(Event::Committed { index, term, .. }) => {
+                format!("Committed {index} (term {term})")
+            }
+            KvEvent::Raft(Event::BecameLeader { term }) => format!("Leader of term {term}"),
+            KvEvent::Raft(Event::BecameFollower { term, leader }) => match leader {
+                Some(l) => format!("Follower in term {term} of {l}"),
+                None => format!("Follower in term {term}"),
+            },
+            KvEvent::Raft(Event::ReadReady { index, .. }) => format!("ReadReady at {index}"),
+            KvEvent::Raft(Event::ReadFailed { .. }) => "ReadFailed".into(),
+        }
+    }
+}
+
+fn describe_response(r: &KvResponse) -> String {
+    match r {
+        KvResponse::SessionOpened { client } => format!("session {client}"),
+        KvResponse::Done => "done".into(),
+        KvResponse::Swapped(b) => format!("swapped {b}"),
+        KvResponse::Value(Some(v)) => format!("= {}", String::from_utf8_lossy(v)),
+        KvResponse::Value(None) => "= none".into(),
+    }
+}
+
+/// Request ids: the client's number above bit 40, its operation counter
+/// below (every resend of an operation reuses its id).
+const ID_SHIFT: u32 = 40;
+
+fn split_id(id: u64) -> (u64, u64) {
+    (id >> ID_SHIFT, id & ((1 << ID_SHIFT) - 1))
+}
+
+/// What a client is waiting for.
+#[derive(Clone, Debug)]
+enum Waiting {
+    Session,
+    Write {
+        seq: u64,
+        key: Vec<u8>,
+        input: OpInput,
+    },
+    Read {
+        key: Vec<u8>,
+        lease: bool,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct Request {
+    id: u64,
+    what: Waiting,
+    call_ms: u64,
+    sent_ms: u64,
+    /// Resend at the next client tick.
+    resend: bool,
+    attempts: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Client {
+    session: Option<u64>,
+    next_seq: u64,
+    ops: u64,
+    leader: Option<NodeId>,
+    open: Option<Request>,
+    /// The last value seen per key (for compare-and-set).
+    seen: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+/// The clients, their history, and what went wrong for them.
+#[derive(Clone, Debug, Default)]
+pub struct Clients {
+    clients: Vec<Client>,
+    history: Vec<Operation>,
+    values: u64,
+    resends: u64,
+    sessions_opened: u64,
+    completions_ms: Vec<u64>,
+    /// A reply no correct cluster gives this workload.
+    error: Option<String>,
+}
+
+impl Clients {
+    /// The commands due now: new operations and resends.
+    fn act(&mut self, rng: &mut Rng, now_ms: u64, live: &[NodeId]) -> Vec<(NodeId, KvCommand)> {
+        if self.clients.is_empty() {
+            self.clients = vec![Client::default(); CLIENTS];
+        }
+        let mut out = Vec::new();
+        if live.is_empty() {
+            return out;
+        }
+        for number in 0..self.clients.len() {
+            let value = self.values;
+            let Some(client) = self.clients.get_mut(number) else {
+                continue;
+            };
+            if client.open.is_none() && (client.session.is_none() || rng.chance(0.5)) {
+                client.ops += 1;
+                let id = ((number as u64) << ID_SHIFT) | client.ops;
+                let what = match client.session {
+                    None => Waiting::Session,
+                    Some(_) => {
+                        let key = vec![
+                            b'k',
+                            b'0' + u8::try_from(rng.below(u64::from(KEYS))).unwrap_or(0),
+                        ];
+                        let roll = rng.below(10);
+                        if roll < 4 {
+                            Waiting::Read {
+                                key,
+                                lease: rng.chance(0.5),
+                            }
+                        } else {
+                            self.values += 1;
+                            let new = format!("v{value}").into_bytes();
+                            let seq = client.next_seq;
+                            client.next_seq += 1;
+                            let input = if roll < 8 {
+                                OpInput::Put(new)
+                            } else {
+                                let expected = client.seen.get(&key).cloned().flatten();
+                                OpInput::Cas { expected, new }
+                            };
+                            Waiting::Write { seq, key, input }
+                        }
+                    }
+                };
+                client.open = Some(Request {
+                    id,
+                    what,
+                    call_ms: now_ms,
+                    sent_ms: now_ms,
+                    resend: true,
+                    attempts: 0,
+                });
+            }
+            let Some(request) = client.open.as_mut() else {
+                continue;
+            };
+            if !request.resend && now_ms.saturating_sub(request.sent_ms) < RESEND_MS {
+                continue;
+            }
+            // To the leader we last heard of if it is up, else anyone.
+            let target = match client.leader.filter(|l| live.contains(l)) {
+                Some(l) if request.attempts % 4 != 3 => l,
+                _ => {
+                    let pick = usize::try_from(rng.below(live.len() as u64)).unwrap_or(0);
+                    live.get(pick).copied().unwrap_or(NodeId(1))
+                }
+            };
+            if request.attempts > 0 {
+                self.resends += 1;
+            }
+            request.attempts += 1;
+            request.sent_ms = now_ms;
+            request.resend = false;
+            let id = request.id;
+            let command = match (&request.what, client.session) {
+                (Waiting::Session, _) => KvCommand::OpenSession { id },
+                (Waiting::Read { key, lease }, _) => KvCommand::Get {
+                    id,
+                    key: key.clone(),
+                    lease: *lease,
+                },
+                (Waiting::Write { seq, key, input }, Some(session)) => KvCommand::Write {
+                    id,
+                    client: session,
+                    seq: *seq,
+                    op: to_op(key, input),
+                },
+                (Waiting::Write { .. }, None) => continue,
+            };
+            out.push((target, command));
+        }
+        out
+    }
+
+    /// A reply from `node` at `now_ms`.
+    fn on_reply(&mut self, now_ms: u64, node: NodeId, id: u64, result: &KvResult) {
+        let (number, _) = split_id(id);
+        let Some(client) = usize::try_from(number)
+            .ok()
+            .and_then(|n| self.clients.get_mut(n))
+        else {
+            return;
+        };
+        // Replies to finished operations (a resend answered twice) are old news.
+        let Some(request) = client.open.as_mut().filter(|r| r.id == id) else {
+            return;
+        };
+        let output = match (result, &request.what) {
+            (Err(KvError::NotLeader { leader_hint }), _) => {
+                client.leader = *leader_hint;
+                request.resend = true;
+                return;
+            }
+            (Err(KvError::Retry | KvError::Busy), _) => {
+                request.resend = true;
+                return;
+            }
+            (Ok(KvResponse::SessionOpened { client: session }), Waiting::Session) => {
+                client.session = Some(*session);
+                client.next_seq = 1;
+                client.leader = Some(node);
+                client.open = None;
+                self.sessions_opened += 1;
+                return;
+            }
+            (Err(KvError::SessionExpired), Waiting::Write { .. }) => {
+                // The write may have been applied by an earlier copy; the
+                // store can no longer say. Its outcome stays unknown.
+                client.session = None;
+                OpOutput::Unknown
+            }
+            (
+                Ok(KvResponse::Done),
+                Waiting::Write {
+                    input: OpInput::Put(_),
+                    ..
+                },
+            ) => OpOutput::Ok,
+            (
+                Ok(KvResponse::Swapped(b)),
+                Waiting::Write {
+                    input: OpInput::Cas { .. },
+                    ..
+                },
+            ) => OpOutput::Swapped(*b),
+            (Ok(KvResponse::Value(v)), Waiting::Read { .. }) => OpOutput::Value(v.clone()),
+            (other, what) => {
+                self.error
+                    .get_or_insert_with(|| format!("n{} answered {what:?} with {other:?}", node.0));
+                return;
+            }
+        };
+        client.leader = Some(node);
+        let Some(request) = client.open.take() else {
+            return;
+        };
+        let (key, input) = match request.what {
+            Waiting::Write { key, input, .. } => (key, input),
+            Waiting::Read { key, .. } => (key, OpInput::Get),
+            Waiting::Session => return,
+        };
+        let returned = output != OpOutput::Unknown;
+        // What the client now believes the key holds.
+        let seen = match (&input, &output) {
+            (_, OpOutput::Value(v)) => Some(v.clone()),
+            (
+                OpInput::Put(v) | OpInput::Cas { new: v, .. },
+                OpOutput::Ok | OpOutput::Swapped(true),
+            ) => Some(Some(v.clone())),
+            _ => None,
+        };
+        if let Some(v) = seen {
+            client.seen.insert(key.clone(), v);
+        }
+        if returned {
+            self.completions_ms.push(now_ms);
+        }
+        self.history.push(Operation {
+            client: number,
+            key,
+            input,
+            output,
+            call_ms: request.call_ms,
+            return_ms: returned.then_some(now_ms),
+        });
+    }
+
+    /// The whole history: completed operations, and those still open as
+    /// "may or may not have happened".
+    fn history(&self) -> Vec<Operation> {
+        let mut all = self.history.clone();
+        for (number, c) in self.clients.iter().enumerate() {
+            let Some(r) = &c.open else { continue };
+            let (key, input) = match &r.what {
+                Waiting::Write { key, input, .. } => (key.clone(), input.clone()),
+                Waiting::Read { key, .. } => (key.clone(), OpInput::Get),
+                Waiting::Session => continue,
+            };
+            all.push(Operation {
+                client: number as u64,
+                key,
+                input,
+                output: OpOutput::Unknown,
+                call_ms: r.call_ms,
+                return_ms: None,
+            });
+        }
+        all
+    }
+}
+
+fn to_op(key: &[u8], input: &OpInput) -> KvOp {
+    match input {
+        OpInput::Put(v) => KvOp::Put {
+            key: key.to_vec(),
+            value: v.clone(),
+        },
+        OpInput::Cas { expected, new } => KvOp::Cas {
+            key: key.to_vec(),
+            expected: expected.clone(),
+            new: Some(new.clone()),
+        },
+        // Reads are not writes; the workload never builds one.
+        OpInput::Get => KvOp::Delete { key: key.to_vec() },
+    }
+}
+
+/// An entry known to be committed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Committed {
+    term: u64,
+    data: Vec<u8>,
+}
+
+/// The Raft checker; see the [module docs](self).
+#[derive(Debug)]
+pub struct RaftChecker {
+    clients: Rc<RefCell<Clients>>,
+    leaders: BTreeMap<u64, NodeId>,
+    committed: BTreeMap<u64, Committed>,
+    /// Per node: the last index applied in this lifetime.
+    applied: BTreeMap<NodeId, u64>,
+    /// Leaders elected in this step, to check against the committed log.
+    new_leaders: Vec<(NodeId, u64)>,
+    steps: u64,
+    log_matching_checks: u64,
+}
+
+impl RaftChecker {
+    fn new(clients: Rc<RefCell<Clients>>) -> Self {
+        RaftChecker {
+            clients,
+            leaders: BTreeMap::new(),
+            committed: BTreeMap::new(),
+            applied: BTreeMap::new(),
+            new_leaders: Vec::new(),
+            steps: 0,
+            log_matching_checks: 0,
+        }
+    }
+
+    fn check_log_matching(&mut self, nodes: &[(NodeId, Option<&Node>)]) -> Result<(), String> {
+        self.log_matching_checks += 1;
+        let live: Vec<(NodeId, &ArenaLog)> = nodes
+            .iter()
+            .filter_map(|(id, n)| n.map(|n| (*id, n.raft().log())))
+            .collect();
+        for (i, (a, la)) in live.iter().enumerate() {
+            for (b, lb) in live.iter().skip(i + 1) {
+                // The highest index at which both logs hold the same term.
+                let top = la.last_index().min(lb.last_index());
+                let Some(matched) = (1..=top).rev().find(|&k| la.term(k) == lb.term(k)) else {
+                    continue;
+                };
+                for k in 1..=matched {
+                    let (ea, eb) = (la.entry(k), lb.entry(k));
+                    if ea.map(|e| (e.term, e.data)) != eb.map(|e| (e.term, e.data)) {
+                        return Err(format!(
+                            "log matching: {a} and {b} agree on the term of entry {matched} but differ at {k}"
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Checker<Node> for RaftChecker {
+    fn name(&self) -> &'static str {
+        "Raft safety (election, log matching, leader completeness, state machine) and linearizability"
+    }
+
+    fn on_event(&mut self, time_ms: u64, node: NodeId, event: &KvEvent) -> Result<(), String> {
+        match event {
+            KvEvent::Reply { id, result } => {
+                let mut clients = self.clients.borrow_mut();
+                clients.on_reply(time_ms, node, *id, result);
+                if let Some(e) = &clients.error {
+                    return Err(format!("client saw a wrong reply: {e}"));
+                }
+            }
+            KvEvent::Raft(Event::BecameLeader { term }) => {
+                if let Some(other) = self.leaders.insert(*term, node)
+                    && other != node
+                {
+                    return Err(format!(
+                        "election safety: term {term} has two leaders, {other} and {node}"
+                    ));
+                }
+                self.new_leaders.push((node, *term));
+            }
+            KvEvent::Raft(Event::Committed { index, term, data }) => {
+                let applied = self.applied.entry(node).or_insert(0);
+                if *index != *applied + 1 {
+                    return Err(format!(
+                        "{node} applied entry {index} after {applied} (every index once, in order)"
+                    ));
+                }
+                *applied = *index;
+                let entry = Committed {
+                    term: *term,
+                    data: data.clone(),
+                };
+                match self.committed.get(index) {
+                    Some(known) if *known != entry => {
+                        return Err(format!(
+                            "state machine safety: {node} applied entry {index} of term {term}, but term {}'s entry was applied there before",
+                            known.term
+                        ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.committed.insert(*index, entry);
+                    }
+                }
+            }
+            KvEvent::Raft(_) => {}
+        }
+        Ok(())
+    }
+
+    fn after_step(
+        &mut self,
+        _time_ms: u64,
+        nodes: &[(NodeId, Option<&Node>)],
+    ) -> Result<(), String> {
+        self.steps += 1;
+        for (id, node) in nodes {
+            if node.is_none() {
+                // Crashed: a restarted node applies from index 1 again.
+                self.applied.remove(id);
+            }
+        }
+        for (leader, term) in std::mem::take(&mut self.new_leaders) {
+            let Some(Some(node)) = nodes.iter().find(|(id, _)| *id == leader).map(|(_, n)| *n)
+            else {
+                continue;
+            };
+            let log = node.raft().log();
+            for (index, entry) in &self.committed {
+                if log.term(*index) != Some(entry.term) {
+                    return Err(format!(
+                        "leader completeness: {leader}, leader of term {term}, lacks committed entry {index} of term {}",
+                        entry.term
+                    ));
+                }
+            }
+        }
+        if self.steps % LOG_MATCHING_EVERY == 0 {
+            self.check_log_matching(nodes)?;
+        }
+        Ok(())
+    }
+
+    fn at_end(&mut self, _time_ms: u64, nodes: &[(NodeId, Option<&Node>)]) -> Result<(), String> {
+        self.check_log_matching(nodes)?;
+        let history = self.clients.borrow().history();
+        linearizability::check(&history).map_err(|e| format!("linearizability: {e}"))
+    }
+
+    fn report(&self) -> Vec<(String, String)> {
+        let clients = self.clients.borrow();
+        let completed = clients.completions_ms.len();
+        let unknown = clients.history().len() - completed;
+        vec![
+            ("terms with a leader".into(), self.leaders.len().to_string()),
+            ("entries committed".into(), self.committed.len().to_string()),
+            ("client operations completed".into(), completed.to_string()),
+            (
+                "client operations with unknown outcome".into(),
+                unknown.to_string(),
+            ),
+            ("client resends".into(), clients.resends.to_string()),
+            (
+                "sessions opened".into(),
+                clients.sessions_opened.to_string(),
+            ),
+            (
+                "last client completion, ms".into(),
+                clients
+                    .completions_ms
+                    .last()
+                    .map_or("-".into(), ToString::to_string),
+            ),
+            (
+                "log matching checks".into(),
+                self.log_matching_checks.to_string(),
+            ),
+        ]
+    }
+}
