@@ -68,6 +68,13 @@ pub trait Protocol {
         false
     }
 
+    /// Whether `event` is too frequent to label in diagrams (it is still
+    /// in the trace and the summary): Raft's committed entries, say.
+    fn is_routine(&self, event: &EventOf<Self>) -> bool {
+        let _ = event;
+        false
+    }
+
     /// The protocol's invariant checker.
     fn checker(&self) -> Box<dyn Checker<Self::Node>>;
 
@@ -807,7 +814,8 @@ impl<P: Protocol> Simulation<P> {
                         .next()
                         .unwrap_or("event");
                     *self.summary.events.entry(kind.to_string()).or_insert(0) += 1;
-                    self.record(id, TraceKind::Event { what });
+                    let routine = self.protocol.is_routine(&event);
+                    self.record(id, TraceKind::Event { what, routine });
                     if self.violation.is_none()
                         && let Err(message) = self.checker.on_event(self.now_ms, id, &event)
                     {

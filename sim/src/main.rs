@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use consensio_sim::protocols::{self, Outcome};
 use consensio_sim::scenario::{FaultMix, Scenario};
-use consensio_sim::trace::{TraceKind, render_svg};
+use consensio_sim::trace::{DIAGRAM_MAX_MESSAGES, TraceKind, render_svg};
 use consensio_sim::{Fault, ScheduledFault, SimConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -127,7 +127,12 @@ fn write_outputs(
     trace: Option<&Path>,
 ) -> Result<(), String> {
     if let Some(path) = svg {
-        let picture = render_svg(title, &outcome.members, &outcome.trace, 600);
+        let picture = render_svg(
+            title,
+            &outcome.members,
+            &outcome.trace,
+            DIAGRAM_MAX_MESSAGES,
+        );
         std::fs::write(path, picture).map_err(|e| format!("writing {}: {e}", path.display()))?;
         println!("wrote {}", path.display());
     }
@@ -162,7 +167,7 @@ fn run(path: &Path, svg: Option<PathBuf>, trace: Option<PathBuf>) -> Result<bool
         println!("{}", scenario.description);
     }
     let outcome = protocols::run_named(&scenario.protocol, scenario.sim.clone())?;
-    let title = format!("{} — {}", scenario.protocol, path.display());
+    let title = scenario.title(path);
     write_outputs(&outcome, &title, svg.as_deref(), trace.as_deref())?;
     let held = report(&outcome);
     if scenario.expect_violation {
@@ -277,7 +282,7 @@ fn demo(svg: &Path) -> Result<bool, String> {
     println!("timeline:");
     for e in &outcome.trace {
         let line = match &e.kind {
-            TraceKind::Event { what } => format!("n{} {what}", e.node),
+            TraceKind::Event { what, .. } => format!("n{} {what}", e.node),
             TraceKind::Crash => format!("n{} crashed", e.node),
             TraceKind::Restart => format!("n{} restarted", e.node),
             TraceKind::Partition { what } => format!("partition {what}"),

@@ -83,6 +83,17 @@ pub struct OutputPaths {
 }
 
 impl Scenario {
+    /// The title of the scenario's diagram: the protocol and the file's
+    /// name (not its path, so the diagram is the same from any directory).
+    #[must_use]
+    pub fn title(&self, path: &std::path::Path) -> String {
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        format!("{} — {name}", self.protocol)
+    }
+
     /// Parses a scenario from TOML.
     ///
     /// # Errors

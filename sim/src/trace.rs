@@ -55,6 +55,9 @@ pub enum TraceKind {
     Event {
         /// Its description.
         what: String,
+        /// Too frequent to label in a diagram (drawn as a dot).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        routine: bool,
     },
     /// A client command given to `node`.
     Command {
@@ -85,6 +88,10 @@ impl TraceEvent {
         serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
 }
+
+/// How many messages `consensio` draws in a diagram; later ones are
+/// counted, not drawn.
+pub const DIAGRAM_MAX_MESSAGES: usize = 600;
 
 /// Renders `events` (for nodes `members`) as an SVG space-time diagram.
 ///
@@ -286,7 +293,13 @@ pub fn render_svg(
                     yy + 4.0
                 );
             }
-            TraceKind::Event { what } => {
+            TraceKind::Event { routine: true, .. } => {
+                let _ = writeln!(
+                    svg,
+                    r##"<circle cx="{x:.1}" cy="{yy:.1}" r="2" fill="#e08a00"/>"##
+                );
+            }
+            TraceKind::Event { what, .. } => {
                 let _ = writeln!(
                     svg,
                     r##"<circle cx="{x:.1}" cy="{yy:.1}" r="4" fill="#e08a00"/><text x="{:.1}" y="{:.1}" fill="#8a5200">{}</text>"##,
@@ -373,6 +386,7 @@ mod tests {
                 time_ms: 6,
                 node: 2,
                 kind: TraceKind::Event {
+                    routine: false,
                     what: "Elected <n2>".into(),
                 },
             },

@@ -6,6 +6,7 @@ use consensio::NodeId;
 use consensio_sim::protocols::detector::{Completeness, HeartbeatProtocol};
 use consensio_sim::protocols::{self, run_named};
 use consensio_sim::scenario::{FaultMix, Scenario};
+use consensio_sim::trace::{DIAGRAM_MAX_MESSAGES, render_svg};
 use consensio_sim::{Checker, Fault, Protocol, ScheduledFault, SimConfig};
 
 fn check(protocol: &str, faults: &str, seeds: std::ops::Range<u64>) -> Option<(u64, String)> {
@@ -141,4 +142,37 @@ fn every_scenario_file_runs_with_its_expected_outcome() {
         );
     }
     assert!(seen >= 5, "scenarios found: {seen}");
+}
+
+/// The diagrams committed next to the scenarios are what the scenarios
+/// draw today (regenerate with `cd sim/scenarios && cargo run --release -p
+/// consensio-sim -- run <file>.toml`).
+#[test]
+fn committed_scenario_diagrams_are_current() {
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios"));
+    let mut compared = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let mut scenario = Scenario::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let Some(svg) = scenario.output.svg.clone() else {
+            continue;
+        };
+        let Ok(committed) = std::fs::read_to_string(dir.join(&svg)) else {
+            continue;
+        };
+        scenario.sim.record_trace = true;
+        let outcome = run_named(&scenario.protocol, scenario.sim.clone()).unwrap();
+        let drawn = render_svg(
+            &scenario.title(&path),
+            &outcome.members,
+            &outcome.trace,
+            DIAGRAM_MAX_MESSAGES,
+        );
+        assert!(drawn == committed, "{svg} is stale; regenerate it");
+        compared += 1;
+    }
+    assert!(compared >= 3, "diagrams compared: {compared}");
 }

@@ -138,6 +138,16 @@ impl Protocol for RaftProtocol {
         matches!(event, KvEvent::Reply { .. })
     }
 
+    /// Applied entries, served reads and successful replies: the diagram
+    /// labels role changes, failed reads and refused or retried requests.
+    fn is_routine(&self, event: &KvEvent) -> bool {
+        matches!(
+            event,
+            KvEvent::Raft(Event::Committed { .. } | Event::ReadReady { .. })
+                | KvEvent::Reply { result: Ok(_), .. }
+        )
+    }
+
     fn checker(&self) -> Box<dyn Checker<Node>> {
         Box::new(RaftChecker::new(Rc::clone(&self.clients)))
     }
