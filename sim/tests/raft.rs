@@ -141,3 +141,50 @@ fn the_checker_catches_a_cluster_that_forgets_its_disk() {
     let v = caught.expect("forgetting the disk must break an invariant within 200 seeds");
     assert!(v.checker.starts_with("Raft safety"), "{v}");
 }
+
+/// The Figure 8 scenario builds the paper's situation: index 1 of term 1
+/// reaches a majority under the leader of term 3 without being committed,
+/// and is then overwritten by term 2's entry, which commits in term 4.
+#[test]
+fn the_figure_8_scenario_overwrites_an_old_entry_that_reached_a_majority() {
+    use consensio_sim::trace::TraceKind;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/raft-figure-8.toml");
+    let mut scenario =
+        consensio_sim::scenario::Scenario::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    scenario.sim.record_trace = true;
+    let outcome = run_named("raft", scenario.sim).unwrap();
+    assert!(outcome.violation.is_none(), "{:?}", outcome.violation);
+    let events: Vec<(u64, &str)> = outcome
+        .trace
+        .iter()
+        .filter_map(|e| match &e.kind {
+            TraceKind::Event { what, .. } => Some((e.node, what.as_str())),
+            _ => None,
+        })
+        .collect();
+    let leaders: Vec<&(u64, &str)> = events
+        .iter()
+        .filter(|(_, w)| w.starts_with("Leader"))
+        .collect();
+    assert_eq!(
+        leaders,
+        [
+            &(1, "Leader of term 1"),
+            &(2, "Leader of term 2"),
+            &(1, "Leader of term 3"),
+            &(2, "Leader of term 4")
+        ]
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|(_, w)| w.starts_with("Committed 1 (term 1)")),
+        "term 1's entry must never be applied"
+    );
+    for node in 1..=3 {
+        assert!(
+            events.contains(&(node, "Committed 1 (term 2)")),
+            "n{node} applies term 2's entry at index 1"
+        );
+    }
+}

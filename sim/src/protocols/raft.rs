@@ -64,8 +64,10 @@ pub const LOG_MATCHING_EVERY: u64 = 200;
 
 /// Raft with its key-value store, default timing (elections after
 /// 150–300 ms, heartbeats every 50 ms, pre-vote and check-quorum on) and
-/// small batches and windows, so probing, window stalls and conflict
-/// backtracking happen in short runs.
+/// small windows, so probing, window stalls and conflict backtracking
+/// happen in short runs. AppendEntries carry one entry each: a follower can
+/// then acknowledge an old term's entry without the new leader's, which is
+/// the schedule of Figure 8 (see `scenarios/raft-figure-8.toml`).
 #[derive(Clone, Debug, Default)]
 pub struct RaftProtocol {
     clients: Rc<RefCell<Clients>>,
@@ -79,7 +81,7 @@ impl RaftProtocol {
             .unwrap_or_else(|e| panic!("raft voters: {e}"));
         let mut c = RaftConfig::new(id, voters);
         c.seed = seed;
-        c.max_entries_per_message = 8;
+        c.max_entries_per_message = 1;
         c.max_bytes_per_message = 1_024;
         c.max_entry_bytes = 256;
         c.max_inflight_messages = 4;
