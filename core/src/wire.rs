@@ -68,8 +68,11 @@ pub mod kind {
     pub const HEARTBEAT: u8 = 19;
     /// Raft ([`crate::raft::Message`]).
     pub const RAFT: u8 = 20;
+    /// A Raft node's durable record ([`crate::raft::Persist`]), for callers
+    /// that store records as bytes (the C and Python surfaces do).
+    pub const RAFT_RECORD: u8 = 21;
     /// The entries of Raft's key-value store ([`crate::raft::KvEntry`]).
-    pub const RAFT_KV: u8 = 21;
+    pub const RAFT_KV: u8 = 22;
     /// Reserved for documentation examples and tests; never used by a
     /// protocol of this crate.
     pub const EXAMPLE: u8 = 255;

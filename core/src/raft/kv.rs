@@ -753,7 +753,7 @@ mod tests {
         );
         assert!(s.is_empty());
         assert_eq!(
-            s.apply(8, b"\x01\x15garbage"),
+            s.apply(8, b"\x01\x16garbage"),
             Some(Err(KvError::Malformed))
         );
         assert_eq!(s.apply(9, b""), None, "a leader's empty entry");

@@ -8,6 +8,12 @@
 //! in the same order. A caller that wants to compact its record store may
 //! keep only the last `HardState` and the entries the records leave in the
 //! log; replay gives the same node.
+//!
+//! A record that must be stored as bytes is encoded like a message: postcard
+//! behind the wire header, kind [`RAFT_RECORD`](crate::wire::kind::RAFT_RECORD)
+//! (`wire::encode_to_vec(&record)`, `wire::decode::<Persist>(&bytes)`).
+//! Every record the node emits fits in a frame: it holds at most the entries
+//! of one message, and the configuration bounds those to a frame.
 
 use alloc::vec::Vec;
 
@@ -15,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Entry, LogStorage, RaftError};
 use crate::id::NodeId;
+use crate::wire::{WireMessage, kind};
 
 /// One durable record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +42,10 @@ pub enum Persist {
         /// The entries, in index order.
         entries: Vec<Entry>,
     },
+}
+
+impl WireMessage for Persist {
+    const KIND: u8 = kind::RAFT_RECORD;
 }
 
 /// The durable term and vote.
@@ -136,6 +147,40 @@ mod tests {
             .map(|i| log.entry(i).map(|e| (e.term, e.data)).unwrap())
             .collect();
         assert_eq!(got, [(1, &b"a"[..]), (2, b"x"), (2, b"y")]);
+    }
+
+    #[test]
+    fn records_round_trip_through_the_wire() {
+        use crate::wire::{self, WireError};
+        let records = [
+            Persist::HardState {
+                term: 7,
+                vote: Some(NodeId(3)),
+            },
+            Persist::HardState {
+                term: 0,
+                vote: None,
+            },
+            Persist::Entries {
+                first_index: 4,
+                entries: vec![entry(2, b"a"), entry(7, b"")],
+            },
+        ];
+        for record in records {
+            let bytes = wire::encode_to_vec(&record).unwrap();
+            assert_eq!(wire::peek_kind(&bytes), Ok(kind::RAFT_RECORD));
+            assert_eq!(wire::decode::<Persist>(&bytes).unwrap(), record);
+        }
+        // A message is not a record.
+        let message = super::super::Message {
+            term: 1,
+            body: super::super::Body::HeartbeatResponse { round: 1 },
+        };
+        let frame = wire::encode_to_vec(&message).unwrap();
+        assert!(matches!(
+            wire::decode::<Persist>(&frame),
+            Err(WireError::WrongKind { .. })
+        ));
     }
 
     #[test]
