@@ -152,6 +152,43 @@ typedef enum consensio_vote_result {
   CONSENSIO_VOTE_WON = 2,
 } consensio_vote_result;
 
+// What a polled Raft output is.
+typedef enum consensio_raft_output_kind {
+  // No output pending.
+  CONSENSIO_RAFT_OUTPUT_NONE = 0,
+  // Send `data[0..len]` to `peer`.
+  CONSENSIO_RAFT_OUTPUT_SEND = 1,
+  // Append the record `data[0..len]` to stable storage and make it
+  // durable before acting on any later output; keep every record, in
+  // order, for [`consensio_raft_restore`].
+  CONSENSIO_RAFT_OUTPUT_PERSIST = 2,
+  // Apply entry `index` of `term` with payload `data[0..len]` (empty for
+  // the entry a new leader appends). Every index from 1 comes once, in
+  // order; a restored node reports them again from 1.
+  CONSENSIO_RAFT_OUTPUT_COMMITTED = 16,
+  // Read `read_id` may be served now: every entry up to `index` has been
+  // reported as committed.
+  CONSENSIO_RAFT_OUTPUT_READ_READY = 17,
+  // Read `read_id` cannot be answered: this node stopped being leader.
+  CONSENSIO_RAFT_OUTPUT_READ_FAILED = 18,
+  // This node won the election of `term`.
+  CONSENSIO_RAFT_OUTPUT_BECAME_LEADER = 19,
+  // This node follows in `term`; its leader is `leader` if `has_leader`.
+  CONSENSIO_RAFT_OUTPUT_BECAME_FOLLOWER = 20,
+} consensio_raft_output_kind;
+
+// What a Raft node currently is.
+typedef enum consensio_raft_node_role {
+  // Answers leaders and candidates.
+  CONSENSIO_RAFT_FOLLOWER = 0,
+  // Asks whether it could win an election, without changing its term.
+  CONSENSIO_RAFT_PRE_CANDIDATE = 1,
+  // Asks for votes in a term of its own.
+  CONSENSIO_RAFT_CANDIDATE = 2,
+  // Replicates its log and serves reads.
+  CONSENSIO_RAFT_LEADER = 3,
+} consensio_raft_node_role;
+
 // An anti-entropy replica (opaque).
 typedef struct consensio_anti_entropy consensio_anti_entropy;
 
@@ -175,6 +212,9 @@ typedef struct consensio_ntp_filter consensio_ntp_filter;
 
 // A φ-accrual calculator for one peer (opaque).
 typedef struct consensio_phi_accrual consensio_phi_accrual;
+
+// A Raft node (opaque).
+typedef struct consensio_raft consensio_raft;
 
 // Weighted rendezvous (highest random weight) hashing (opaque).
 typedef struct consensio_rendezvous consensio_rendezvous;
@@ -326,6 +366,61 @@ typedef struct consensio_anti_entropy_output {
   // SYNC_FAILED with DEPTH_MISMATCH: the peer's depth.
   uint8_t remote_depth;
 } consensio_anti_entropy_output;
+
+// Configuration of a Raft node; fill it with
+// [`consensio_raft_default_config`] and adjust. Timing follows §5.6 of the
+// paper: heartbeats well below the election timeout, and the election
+// timeout well above the network's round trip.
+typedef struct consensio_raft_config {
+  // This node's id; it must be one of the voters.
+  uint64_t id;
+  // Seed of the node's PRNG (election timeouts).
+  uint64_t seed;
+  // Election timeouts are drawn from `[min, max)` milliseconds.
+  uint64_t election_timeout_min_ms;
+  // Upper bound (exclusive) of the election timeout.
+  uint64_t election_timeout_max_ms;
+  // A leader sends heartbeats this often.
+  uint64_t heartbeat_interval_ms;
+  // Non-zero: run a pre-vote before each election.
+  uint8_t pre_vote;
+  // Non-zero: a leader that has not heard from a quorum within an
+  // election timeout steps down. Required for lease reads.
+  uint8_t check_quorum;
+  // The most the leader's clock may run slow against a follower's over
+  // one election timeout; the lease is shortened by it.
+  uint64_t max_clock_drift_ms;
+  // Largest payload of one proposal, in bytes.
+  uint32_t max_entry_bytes;
+  // Most entries the in-memory log holds (at least 1).
+  uint64_t log_max_entries;
+  // Most payload bytes the in-memory log holds.
+  uint64_t log_max_bytes;
+} consensio_raft_config;
+
+// One output of a Raft node; `data` is valid until the next call on the
+// handle (NULL when `len` is 0).
+typedef struct consensio_raft_output {
+  // What this output is.
+  enum consensio_raft_output_kind kind;
+  // SEND: the destination.
+  uint64_t peer;
+  // SEND: the frame; PERSIST: the record; COMMITTED: the payload.
+  const uint8_t *data;
+  // Length of `data`.
+  size_t len;
+  // COMMITTED: the entry's index; READ_READY: the read index.
+  uint64_t index;
+  // COMMITTED: the entry's term; BECAME_LEADER, BECAME_FOLLOWER: the
+  // current term.
+  uint64_t term;
+  // READ_READY, READ_FAILED: the caller's id for the read.
+  uint64_t read_id;
+  // BECAME_FOLLOWER: 1 if the leader is known.
+  uint8_t has_leader;
+  // BECAME_FOLLOWER: the leader, if `has_leader`.
+  uint64_t leader;
+} consensio_raft_output;
 
 #ifdef __cplusplus
 extern "C" {
@@ -957,6 +1052,171 @@ enum consensio_status consensio_quorum_joint_vote_result(const uint64_t *incomin
                                                          const int8_t *outgoing_votes,
                                                          size_t outgoing_n,
                                                          enum consensio_vote_result *out_result);
+
+// The default configuration for node `id`: elections after 150–300 ms,
+// heartbeats every 50 ms, pre-vote and check-quorum on, 10 ms of clock
+// drift, proposals up to 64 KiB, a log of up to 1,048,576 entries and
+// 256 MiB, and `seed` equal to `id`.
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_raft_default_config(uint64_t id, struct consensio_raft_config *out);
+
+// Creates a new node (term 0, empty log) among `voters` (which must
+// include `config->id`; order and duplicates do not matter; at most 64).
+// `CONSENSIO_INVALID_ARGUMENT` for an unusable configuration,
+// `CONSENSIO_LIMIT_EXCEEDED` for too many voters.
+//
+// # Safety
+// `config` must be valid; `voters` hold `n` ids; `out` writable.
+enum consensio_status consensio_raft_new(const struct consensio_raft_config *config,
+                                         const uint64_t *voters,
+                                         size_t n,
+                                         struct consensio_raft **out);
+
+// Rebuilds a node after a restart from the `count` records it persisted,
+// in the order they were polled: record `i` is `records[i][0..lens[i]]`.
+// The node starts as a follower with nothing applied; committed entries
+// are reported again from index 1 as the leader tells it the commit index.
+// `CONSENSIO_MALFORMED` for bytes that are not a record;
+// `CONSENSIO_INVALID_ARGUMENT` for records no run of a node could have
+// written (a gap in the log) or an unusable configuration;
+// `CONSENSIO_LIMIT_EXCEEDED` if the log cannot hold the entries.
+//
+// # Safety
+// As [`consensio_raft_new`]; `records` and `lens` hold `count` elements,
+// and each `records[i]` `lens[i]` bytes.
+enum consensio_status consensio_raft_restore(const struct consensio_raft_config *config,
+                                             const uint64_t *voters,
+                                             size_t n,
+                                             const uint8_t *const *records,
+                                             const size_t *lens,
+                                             size_t count,
+                                             struct consensio_raft **out);
+
+// Frees a node; NULL is a no-op.
+//
+// # Safety
+// `raft` must be NULL or a live handle, not used after.
+void consensio_raft_free(struct consensio_raft *raft);
+
+// Delivers the frame `bytes[0..len]` received from `from`.
+// `CONSENSIO_MALFORMED` for bytes that are not a Raft message,
+// `CONSENSIO_LIMIT_EXCEEDED` while too many outputs wait to be polled;
+// nothing changes on error. Stale or duplicated messages, and messages
+// from a node that is not a voter, are dropped without error.
+//
+// # Safety
+// `raft` must be a live handle; `bytes` hold `len` bytes.
+enum consensio_status consensio_raft_handle_message(struct consensio_raft *raft,
+                                                    uint64_t now_ms,
+                                                    uint64_t from,
+                                                    const uint8_t *bytes,
+                                                    size_t len);
+
+// Fires due timers (elections, heartbeats, quorum checks) and reports
+// committed entries held back by the per-input bound. Call it at
+// [`consensio_raft_next_deadline`]; `now_ms` must never go backwards.
+//
+// # Safety
+// `raft` must be a live handle.
+enum consensio_status consensio_raft_tick(struct consensio_raft *raft, uint64_t now_ms);
+
+// Appends `data[0..len]` to the log (leader only) and writes its index to
+// `*out_index`; `COMMITTED` reports it once committed. An accepted proposal
+// may still be lost if leadership changes before it commits.
+// `CONSENSIO_REJECTED` if this node is not the leader (see
+// [`consensio_raft_leader`] for whom to ask); `CONSENSIO_LIMIT_EXCEEDED`
+// if the payload is over `max_entry_bytes`, the log is full, or too many
+// entries or outputs wait.
+//
+// # Safety
+// `raft` must be a live handle; `data` hold `len` bytes; `out_index`
+// writable.
+enum consensio_status consensio_raft_propose(struct consensio_raft *raft,
+                                             uint64_t now_ms,
+                                             const uint8_t *data,
+                                             size_t len,
+                                             uint64_t *out_index);
+
+// Starts a linearizable read named `read_id` (ReadIndex: the leader
+// confirms its leadership with a heartbeat round). `READ_READY` answers it
+// once the entries up to its read index are reported, or `READ_FAILED` if
+// leadership is lost first. `CONSENSIO_REJECTED` on a node that is not the
+// leader; `CONSENSIO_LIMIT_EXCEEDED` if too many reads wait.
+//
+// # Safety
+// `raft` must be a live handle.
+enum consensio_status consensio_raft_read(struct consensio_raft *raft,
+                                          uint64_t now_ms,
+                                          uint64_t read_id);
+
+// As [`consensio_raft_read`], but served without a heartbeat round while
+// the leader's lease holds (it relies on clock drift staying within
+// `max_clock_drift_ms`). `CONSENSIO_REJECTED` also without `check_quorum`.
+//
+// # Safety
+// `raft` must be a live handle.
+enum consensio_status consensio_raft_lease_read(struct consensio_raft *raft,
+                                                uint64_t now_ms,
+                                                uint64_t read_id);
+
+// Takes the next output into `*out` (kind `CONSENSIO_RAFT_OUTPUT_NONE`
+// when there is none). Call until NONE after every input.
+//
+// # Safety
+// `raft` must be a live handle; `out` writable.
+enum consensio_status consensio_raft_poll(struct consensio_raft *raft,
+                                          struct consensio_raft_output *out);
+
+// When the node next wants a tick (`*out_has` 0 if no timer is armed).
+//
+// # Safety
+// `raft` must be a live handle; the out-pointers writable.
+enum consensio_status consensio_raft_next_deadline(const struct consensio_raft *raft,
+                                                   uint8_t *out_has,
+                                                   uint64_t *out_ms);
+
+// The node's current role.
+//
+// # Safety
+// `raft` must be a live handle; `out` writable.
+enum consensio_status consensio_raft_role(const struct consensio_raft *raft,
+                                          enum consensio_raft_node_role *out);
+
+// The node's current term.
+//
+// # Safety
+// `raft` must be a live handle; `out` writable.
+enum consensio_status consensio_raft_term(const struct consensio_raft *raft, uint64_t *out);
+
+// The leader of the current term (this node, if leader); `*out_has` 0
+// while it is unknown.
+//
+// # Safety
+// `raft` must be a live handle; the out-pointers writable.
+enum consensio_status consensio_raft_leader(const struct consensio_raft *raft,
+                                            uint8_t *out_has,
+                                            uint64_t *out_leader);
+
+// The highest index known to be committed.
+//
+// # Safety
+// `raft` must be a live handle; `out` writable.
+enum consensio_status consensio_raft_commit_index(const struct consensio_raft *raft, uint64_t *out);
+
+// The highest index reported with `COMMITTED`.
+//
+// # Safety
+// `raft` must be a live handle; `out` writable.
+enum consensio_status consensio_raft_applied_index(const struct consensio_raft *raft,
+                                                   uint64_t *out);
+
+// The index of the last entry in the node's log (0 if empty).
+//
+// # Safety
+// `raft` must be a live handle; `out` writable.
+enum consensio_status consensio_raft_last_index(const struct consensio_raft *raft, uint64_t *out);
 
 // The 64-bit position of a key (XXH3-64 of its bytes), the hash every
 // placement here starts from.

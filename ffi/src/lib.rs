@@ -30,6 +30,7 @@ pub mod election;
 pub mod merkle;
 mod participant;
 pub mod quorum;
+pub mod raft;
 pub mod ring;
 
 use core::ffi::c_char;

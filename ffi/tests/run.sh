@@ -2,7 +2,8 @@
 # Builds every C test in ffi/tests against libconsensio.a and libconsensio.so
 # with gcc -std=c11 -Wall -Wextra -Werror, runs each plain and under valgrind
 # (0 errors, 0 leaks), then rebuilds with -fsanitize=address,undefined and
-# runs again. Also checks that the header compiles as C++.
+# runs again. Also checks that the header compiles as C++, and builds and
+# runs every example in ffi/examples under valgrind.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -30,6 +31,9 @@ for src in ffi/tests/test_*.c; do
     done
     UBSAN_OPTIONS=halt_on_error=1 "$out/$name-asan" >/dev/null
 done
-gcc "${cflags[@]}" ffi/examples/tour.c "$lib/libconsensio.a" "${native[@]}" -o "$out/tour"
-valgrind -q --error-exitcode=1 --leak-check=full "$out/tour" >/dev/null
+for example in ffi/examples/*.c; do
+    name=$(basename "$example" .c)
+    gcc "${cflags[@]}" "$example" "$lib/libconsensio.a" "${native[@]}" -o "$out/$name"
+    valgrind -q --error-exitcode=1 --leak-check=full "$out/$name" >/dev/null
+done
 echo "C tests: all passed (static, shared, valgrind, ASan+UBSan)"

@@ -1,0 +1,643 @@
+//! `consensio_raft_*`: a Raft node from C. The node keeps its log in memory
+//! (an arena bounded by the configuration); the caller stores each persisted
+//! record, as the bytes polled out, and passes them all back, in order, to
+//! [`consensio_raft_restore`] after a restart. A record's bytes are the wire
+//! encoding of `consensio::raft::Persist` (kind `RAFT_RECORD`).
+
+use consensio_core::quorum::{MAX_VOTERS, MajorityConfig};
+use consensio_core::raft::{
+    ArenaLog, Command, Event, LogStorage, Persist, RaftConfig, RaftError, RaftNode, Role,
+};
+use consensio_core::{Input, NodeId, wire};
+
+use crate::consensio_status::{self, *};
+use crate::participant::{Driver, Polled, members, optional};
+use crate::{Failure, Result, borrow, borrow_mut, give, guard, slice, take};
+
+impl From<RaftError> for Failure {
+    fn from(e: RaftError) -> Self {
+        let status = match e {
+            RaftError::Wire(w) => return w.into(),
+            RaftError::NotLeader { .. } | RaftError::LeaseReadsDisabled => CONSENSIO_REJECTED,
+            RaftError::LogFull
+            | RaftError::EntryTooLarge { .. }
+            | RaftError::TooManyUncommitted { .. }
+            | RaftError::TooManyReads { .. }
+            | RaftError::Backpressure { .. } => CONSENSIO_LIMIT_EXCEEDED,
+            _ => CONSENSIO_INVALID_ARGUMENT,
+        };
+        Failure::new(status, e.to_string())
+    }
+}
+
+/// Configuration of a Raft node; fill it with
+/// [`consensio_raft_default_config`] and adjust. Timing follows §5.6 of the
+/// paper: heartbeats well below the election timeout, and the election
+/// timeout well above the network's round trip.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct consensio_raft_config {
+    /// This node's id; it must be one of the voters.
+    pub id: u64,
+    /// Seed of the node's PRNG (election timeouts).
+    pub seed: u64,
+    /// Election timeouts are drawn from `[min, max)` milliseconds.
+    pub election_timeout_min_ms: u64,
+    /// Upper bound (exclusive) of the election timeout.
+    pub election_timeout_max_ms: u64,
+    /// A leader sends heartbeats this often.
+    pub heartbeat_interval_ms: u64,
+    /// Non-zero: run a pre-vote before each election.
+    pub pre_vote: u8,
+    /// Non-zero: a leader that has not heard from a quorum within an
+    /// election timeout steps down. Required for lease reads.
+    pub check_quorum: u8,
+    /// The most the leader's clock may run slow against a follower's over
+    /// one election timeout; the lease is shortened by it.
+    pub max_clock_drift_ms: u64,
+    /// Largest payload of one proposal, in bytes.
+    pub max_entry_bytes: u32,
+    /// Most entries the in-memory log holds (at least 1).
+    pub log_max_entries: u64,
+    /// Most payload bytes the in-memory log holds.
+    pub log_max_bytes: u64,
+}
+
+/// What a Raft node currently is.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum consensio_raft_node_role {
+    /// Answers leaders and candidates.
+    CONSENSIO_RAFT_FOLLOWER = 0,
+    /// Asks whether it could win an election, without changing its term.
+    CONSENSIO_RAFT_PRE_CANDIDATE = 1,
+    /// Asks for votes in a term of its own.
+    CONSENSIO_RAFT_CANDIDATE = 2,
+    /// Replicates its log and serves reads.
+    CONSENSIO_RAFT_LEADER = 3,
+}
+
+impl From<Role> for consensio_raft_node_role {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Follower => consensio_raft_node_role::CONSENSIO_RAFT_FOLLOWER,
+            Role::PreCandidate => consensio_raft_node_role::CONSENSIO_RAFT_PRE_CANDIDATE,
+            Role::Candidate => consensio_raft_node_role::CONSENSIO_RAFT_CANDIDATE,
+            Role::Leader => consensio_raft_node_role::CONSENSIO_RAFT_LEADER,
+        }
+    }
+}
+
+/// What a polled Raft output is.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum consensio_raft_output_kind {
+    /// No output pending.
+    CONSENSIO_RAFT_OUTPUT_NONE = 0,
+    /// Send `data[0..len]` to `peer`.
+    CONSENSIO_RAFT_OUTPUT_SEND = 1,
+    /// Append the record `data[0..len]` to stable storage and make it
+    /// durable before acting on any later output; keep every record, in
+    /// order, for [`consensio_raft_restore`].
+    CONSENSIO_RAFT_OUTPUT_PERSIST = 2,
+    /// Apply entry `index` of `term` with payload `data[0..len]` (empty for
+    /// the entry a new leader appends). Every index from 1 comes once, in
+    /// order; a restored node reports them again from 1.
+    CONSENSIO_RAFT_OUTPUT_COMMITTED = 16,
+    /// Read `read_id` may be served now: every entry up to `index` has been
+    /// reported as committed.
+    CONSENSIO_RAFT_OUTPUT_READ_READY = 17,
+    /// Read `read_id` cannot be answered: this node stopped being leader.
+    CONSENSIO_RAFT_OUTPUT_READ_FAILED = 18,
+    /// This node won the election of `term`.
+    CONSENSIO_RAFT_OUTPUT_BECAME_LEADER = 19,
+    /// This node follows in `term`; its leader is `leader` if `has_leader`.
+    CONSENSIO_RAFT_OUTPUT_BECAME_FOLLOWER = 20,
+}
+
+/// One output of a Raft node; `data` is valid until the next call on the
+/// handle (NULL when `len` is 0).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct consensio_raft_output {
+    /// What this output is.
+    pub kind: consensio_raft_output_kind,
+    /// SEND: the destination.
+    pub peer: u64,
+    /// SEND: the frame; PERSIST: the record; COMMITTED: the payload.
+    pub data: *const u8,
+    /// Length of `data`.
+    pub len: usize,
+    /// COMMITTED: the entry's index; READ_READY: the read index.
+    pub index: u64,
+    /// COMMITTED: the entry's term; BECAME_LEADER, BECAME_FOLLOWER: the
+    /// current term.
+    pub term: u64,
+    /// READ_READY, READ_FAILED: the caller's id for the read.
+    pub read_id: u64,
+    /// BECAME_FOLLOWER: 1 if the leader is known.
+    pub has_leader: u8,
+    /// BECAME_FOLLOWER: the leader, if `has_leader`.
+    pub leader: u64,
+}
+
+/// A Raft node (opaque).
+#[derive(Debug)]
+pub struct consensio_raft {
+    driver: Driver<RaftNode<ArenaLog>>,
+    /// The record or payload of the last polled output.
+    data: Vec<u8>,
+}
+
+/// The default configuration for node `id`: elections after 150–300 ms,
+/// heartbeats every 50 ms, pre-vote and check-quorum on, 10 ms of clock
+/// drift, proposals up to 64 KiB, a log of up to 1,048,576 entries and
+/// 256 MiB, and `seed` equal to `id`.
+///
+/// # Safety
+/// `out` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_default_config(
+    id: u64,
+    out: *mut consensio_raft_config,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let o = unsafe { borrow_mut(out, "out") }?;
+        let c = RaftConfig::new(NodeId(id), MajorityConfig::new());
+        *o = consensio_raft_config {
+            id,
+            seed: c.seed,
+            election_timeout_min_ms: c.election_timeout_min_ms,
+            election_timeout_max_ms: c.election_timeout_max_ms,
+            heartbeat_interval_ms: c.heartbeat_interval_ms,
+            pre_vote: u8::from(c.pre_vote),
+            check_quorum: u8::from(c.check_quorum),
+            max_clock_drift_ms: c.max_clock_drift_ms,
+            max_entry_bytes: u32::try_from(c.max_entry_bytes).unwrap_or(u32::MAX),
+            log_max_entries: 1 << 20,
+            log_max_bytes: 256 << 20,
+        };
+        Ok(())
+    })
+}
+
+/// The core configuration and an empty log from the C configuration and
+/// the voter list.
+///
+/// # Safety
+/// `config` must be NULL or valid; `voters` hold `n` ids.
+unsafe fn configure(
+    config: *const consensio_raft_config,
+    voters: *const u64,
+    n: usize,
+) -> Result<(RaftConfig, ArenaLog)> {
+    // SAFETY: forwarded from the caller.
+    let (c, ids) = unsafe { (borrow(config, "config")?, members(voters, n, MAX_VOTERS)?) };
+    let voters = MajorityConfig::from_voters(ids)
+        .map_err(|e| Failure::new(CONSENSIO_LIMIT_EXCEEDED, e.to_string()))?;
+    if c.log_max_entries == 0 {
+        return Err(Failure::new(
+            CONSENSIO_INVALID_ARGUMENT,
+            "the log must hold at least one entry",
+        ));
+    }
+    let widen = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    let mut raft = RaftConfig::new(NodeId(c.id), voters);
+    raft.seed = c.seed;
+    raft.election_timeout_min_ms = c.election_timeout_min_ms;
+    raft.election_timeout_max_ms = c.election_timeout_max_ms;
+    raft.heartbeat_interval_ms = c.heartbeat_interval_ms;
+    raft.pre_vote = c.pre_vote != 0;
+    raft.check_quorum = c.check_quorum != 0;
+    raft.max_clock_drift_ms = c.max_clock_drift_ms;
+    raft.max_entry_bytes = widen(u64::from(c.max_entry_bytes));
+    let log = ArenaLog::new(widen(c.log_max_entries), widen(c.log_max_bytes));
+    Ok((raft, log))
+}
+
+/// Hands a new node to C.
+///
+/// # Safety
+/// `out` must be NULL or writable.
+unsafe fn give_node(node: RaftNode<ArenaLog>, out: *mut *mut consensio_raft) -> Result<()> {
+    let handle = consensio_raft {
+        driver: Driver::new(node),
+        data: Vec::new(),
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { give(out, handle) }
+}
+
+/// Creates a new node (term 0, empty log) among `voters` (which must
+/// include `config->id`; order and duplicates do not matter; at most 64).
+/// `CONSENSIO_INVALID_ARGUMENT` for an unusable configuration,
+/// `CONSENSIO_LIMIT_EXCEEDED` for too many voters.
+///
+/// # Safety
+/// `config` must be valid; `voters` hold `n` ids; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_new(
+    config: *const consensio_raft_config,
+    voters: *const u64,
+    n: usize,
+    out: *mut *mut consensio_raft,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (raft, log) = unsafe { configure(config, voters, n) }?;
+        let node = RaftNode::new(raft, log)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { give_node(node, out) }
+    })
+}
+
+/// Rebuilds a node after a restart from the `count` records it persisted,
+/// in the order they were polled: record `i` is `records[i][0..lens[i]]`.
+/// The node starts as a follower with nothing applied; committed entries
+/// are reported again from index 1 as the leader tells it the commit index.
+/// `CONSENSIO_MALFORMED` for bytes that are not a record;
+/// `CONSENSIO_INVALID_ARGUMENT` for records no run of a node could have
+/// written (a gap in the log) or an unusable configuration;
+/// `CONSENSIO_LIMIT_EXCEEDED` if the log cannot hold the entries.
+///
+/// # Safety
+/// As [`consensio_raft_new`]; `records` and `lens` hold `count` elements,
+/// and each `records[i]` `lens[i]` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_restore(
+    config: *const consensio_raft_config,
+    voters: *const u64,
+    n: usize,
+    records: *const *const u8,
+    lens: *const usize,
+    count: usize,
+    out: *mut *mut consensio_raft,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (raft, log) = unsafe { configure(config, voters, n) }?;
+        // SAFETY: forwarded from the caller.
+        let (ptrs, lens) = unsafe {
+            (
+                slice(records, count, "records")?,
+                slice(lens, count, "lens")?,
+            )
+        };
+        let mut decoded = Vec::with_capacity(count);
+        for (i, (&p, &len)) in ptrs.iter().zip(lens).enumerate() {
+            // SAFETY: the caller guarantees record i has lens[i] bytes.
+            let bytes = unsafe { slice(p, len, &format!("records[{i}]")) }?;
+            let record = wire::decode::<Persist>(bytes).map_err(|e| {
+                let f = Failure::from(e);
+                Failure::new(f.status, format!("records[{i}]: {}", f.message))
+            })?;
+            decoded.push(record);
+        }
+        let node = RaftNode::restore(raft, log, &decoded)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { give_node(node, out) }
+    })
+}
+
+/// Frees a node; NULL is a no-op.
+///
+/// # Safety
+/// `raft` must be NULL or a live handle, not used after.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_free(raft: *mut consensio_raft) {
+    // SAFETY: forwarded from the caller.
+    unsafe { take(raft) }
+}
+
+/// Runs one input on a live handle.
+///
+/// # Safety
+/// `raft` must be NULL or a live handle.
+unsafe fn step(
+    raft: *mut consensio_raft,
+    now_ms: u64,
+    input: impl FnOnce() -> Result<Input<consensio_core::raft::Message, Command>>,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let r = unsafe { borrow_mut(raft, "raft") }?;
+        r.data.clear();
+        r.driver.step(now_ms, input()?)
+    })
+}
+
+/// Delivers the frame `bytes[0..len]` received from `from`.
+/// `CONSENSIO_MALFORMED` for bytes that are not a Raft message,
+/// `CONSENSIO_LIMIT_EXCEEDED` while too many outputs wait to be polled;
+/// nothing changes on error. Stale or duplicated messages, and messages
+/// from a node that is not a voter, are dropped without error.
+///
+/// # Safety
+/// `raft` must be a live handle; `bytes` hold `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_handle_message(
+    raft: *mut consensio_raft,
+    now_ms: u64,
+    from: u64,
+    bytes: *const u8,
+    len: usize,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (r, frame) = unsafe { (borrow_mut(raft, "raft")?, slice(bytes, len, "bytes")?) };
+        r.data.clear();
+        r.driver.message(now_ms, from, frame)
+    })
+}
+
+/// Fires due timers (elections, heartbeats, quorum checks) and reports
+/// committed entries held back by the per-input bound. Call it at
+/// [`consensio_raft_next_deadline`]; `now_ms` must never go backwards.
+///
+/// # Safety
+/// `raft` must be a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_tick(
+    raft: *mut consensio_raft,
+    now_ms: u64,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { step(raft, now_ms, || Ok(Input::Tick)) }
+}
+
+/// Appends `data[0..len]` to the log (leader only) and writes its index to
+/// `*out_index`; `COMMITTED` reports it once committed. An accepted proposal
+/// may still be lost if leadership changes before it commits.
+/// `CONSENSIO_REJECTED` if this node is not the leader (see
+/// [`consensio_raft_leader`] for whom to ask); `CONSENSIO_LIMIT_EXCEEDED`
+/// if the payload is over `max_entry_bytes`, the log is full, or too many
+/// entries or outputs wait.
+///
+/// # Safety
+/// `raft` must be a live handle; `data` hold `len` bytes; `out_index`
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_propose(
+    raft: *mut consensio_raft,
+    now_ms: u64,
+    data: *const u8,
+    len: usize,
+    out_index: *mut u64,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (r, payload, index) = unsafe {
+            (
+                borrow_mut(raft, "raft")?,
+                slice(data, len, "data")?,
+                borrow_mut(out_index, "out_index")?,
+            )
+        };
+        r.data.clear();
+        r.driver
+            .step(now_ms, Input::Command(Command::Propose(payload.to_vec())))?;
+        *index = r.driver.node.log().last_index();
+        Ok(())
+    })
+}
+
+/// Starts a linearizable read named `read_id` (ReadIndex: the leader
+/// confirms its leadership with a heartbeat round). `READ_READY` answers it
+/// once the entries up to its read index are reported, or `READ_FAILED` if
+/// leadership is lost first. `CONSENSIO_REJECTED` on a node that is not the
+/// leader; `CONSENSIO_LIMIT_EXCEEDED` if too many reads wait.
+///
+/// # Safety
+/// `raft` must be a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_read(
+    raft: *mut consensio_raft,
+    now_ms: u64,
+    read_id: u64,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        step(raft, now_ms, || {
+            Ok(Input::Command(Command::Read { id: read_id }))
+        })
+    }
+}
+
+/// As [`consensio_raft_read`], but served without a heartbeat round while
+/// the leader's lease holds (it relies on clock drift staying within
+/// `max_clock_drift_ms`). `CONSENSIO_REJECTED` also without `check_quorum`.
+///
+/// # Safety
+/// `raft` must be a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_lease_read(
+    raft: *mut consensio_raft,
+    now_ms: u64,
+    read_id: u64,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        step(raft, now_ms, || {
+            Ok(Input::Command(Command::LeaseRead { id: read_id }))
+        })
+    }
+}
+
+/// Takes the next output into `*out` (kind `CONSENSIO_RAFT_OUTPUT_NONE`
+/// when there is none). Call until NONE after every input.
+///
+/// # Safety
+/// `raft` must be a live handle; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_poll(
+    raft: *mut consensio_raft,
+    out: *mut consensio_raft_output,
+) -> consensio_status {
+    use consensio_raft_output_kind::*;
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (r, o) = unsafe { (borrow_mut(raft, "raft")?, borrow_mut(out, "out")?) };
+        let mut next = consensio_raft_output {
+            kind: CONSENSIO_RAFT_OUTPUT_NONE,
+            peer: 0,
+            data: core::ptr::null(),
+            len: 0,
+            index: 0,
+            term: 0,
+            read_id: 0,
+            has_leader: 0,
+            leader: 0,
+        };
+        r.data.clear();
+        match r.driver.poll()? {
+            Polled::None => {}
+            Polled::Send { to, frame } => {
+                next.kind = CONSENSIO_RAFT_OUTPUT_SEND;
+                (next.peer, next.data, next.len) = (to, frame.as_ptr(), frame.len());
+            }
+            Polled::Persist(record) => {
+                next.kind = CONSENSIO_RAFT_OUTPUT_PERSIST;
+                r.data = wire::encode_to_vec(&record)?;
+            }
+            Polled::Event(Event::Committed { index, term, data }) => {
+                next.kind = CONSENSIO_RAFT_OUTPUT_COMMITTED;
+                (next.index, next.term) = (index, term);
+                r.data = data;
+            }
+            Polled::Event(Event::ReadReady { id, index }) => {
+                next.kind = CONSENSIO_RAFT_OUTPUT_READ_READY;
+                (next.read_id, next.index) = (id, index);
+            }
+            Polled::Event(Event::ReadFailed { id }) => {
+                next.kind = CONSENSIO_RAFT_OUTPUT_READ_FAILED;
+                next.read_id = id;
+            }
+            Polled::Event(Event::BecameLeader { term }) => {
+                next.kind = CONSENSIO_RAFT_OUTPUT_BECAME_LEADER;
+                next.term = term;
+            }
+            Polled::Event(Event::BecameFollower { term, leader }) => {
+                next.kind = CONSENSIO_RAFT_OUTPUT_BECAME_FOLLOWER;
+                next.term = term;
+                optional(leader.map(|l| l.0), &mut next.has_leader, &mut next.leader);
+            }
+        }
+        if !r.data.is_empty() {
+            (next.data, next.len) = (r.data.as_ptr(), r.data.len());
+        }
+        *o = next;
+        Ok(())
+    })
+}
+
+/// When the node next wants a tick (`*out_has` 0 if no timer is armed).
+///
+/// # Safety
+/// `raft` must be a live handle; the out-pointers writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_next_deadline(
+    raft: *const consensio_raft,
+    out_has: *mut u8,
+    out_ms: *mut u64,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (r, has, ms) = unsafe {
+            (
+                borrow(raft, "raft")?,
+                borrow_mut(out_has, "out_has")?,
+                borrow_mut(out_ms, "out_ms")?,
+            )
+        };
+        optional(r.driver.deadline(), has, ms);
+        Ok(())
+    })
+}
+
+/// Reads one value of a live handle into `*out`.
+///
+/// # Safety
+/// `raft` must be NULL or a live handle; `out` NULL or writable.
+unsafe fn query<T>(
+    raft: *const consensio_raft,
+    out: *mut T,
+    read: impl FnOnce(&RaftNode<ArenaLog>) -> T,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (r, o) = unsafe { (borrow(raft, "raft")?, borrow_mut(out, "out")?) };
+        *o = read(&r.driver.node);
+        Ok(())
+    })
+}
+
+/// The node's current role.
+///
+/// # Safety
+/// `raft` must be a live handle; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_role(
+    raft: *const consensio_raft,
+    out: *mut consensio_raft_node_role,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { query(raft, out, |n| n.role().into()) }
+}
+
+/// The node's current term.
+///
+/// # Safety
+/// `raft` must be a live handle; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_term(
+    raft: *const consensio_raft,
+    out: *mut u64,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { query(raft, out, RaftNode::term) }
+}
+
+/// The leader of the current term (this node, if leader); `*out_has` 0
+/// while it is unknown.
+///
+/// # Safety
+/// `raft` must be a live handle; the out-pointers writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_leader(
+    raft: *const consensio_raft,
+    out_has: *mut u8,
+    out_leader: *mut u64,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (r, has, leader) = unsafe {
+            (
+                borrow(raft, "raft")?,
+                borrow_mut(out_has, "out_has")?,
+                borrow_mut(out_leader, "out_leader")?,
+            )
+        };
+        optional(r.driver.node.leader().map(|l| l.0), has, leader);
+        Ok(())
+    })
+}
+
+/// The highest index known to be committed.
+///
+/// # Safety
+/// `raft` must be a live handle; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_commit_index(
+    raft: *const consensio_raft,
+    out: *mut u64,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { query(raft, out, RaftNode::commit_index) }
+}
+
+/// The highest index reported with `COMMITTED`.
+///
+/// # Safety
+/// `raft` must be a live handle; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_applied_index(
+    raft: *const consensio_raft,
+    out: *mut u64,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { query(raft, out, RaftNode::applied_index) }
+}
+
+/// The index of the last entry in the node's log (0 if empty).
+///
+/// # Safety
+/// `raft` must be a live handle; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_last_index(
+    raft: *const consensio_raft,
+    out: *mut u64,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { query(raft, out, |n| n.log().last_index()) }
+}

@@ -1,0 +1,417 @@
+/* consensio_raft_*: three Raft nodes exchange bytes in-process, elect a
+ * leader and commit proposals in the same order everywhere; a follower
+ * restarted from its persisted records catches up; reads are answered; bad
+ * input is rejected with a status. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "check.h"
+
+enum { N = 3, MAX_FRAMES = 1024, MAX_FRAME = 1024, MAX_RECORDS = 512, MAX_APPLIED = 64 };
+
+struct frame {
+    uint64_t from, to;
+    size_t len;
+    uint8_t bytes[MAX_FRAME];
+};
+
+struct applied {
+    uint64_t index, term;
+    size_t len;
+    char data[16];
+};
+
+static struct frame queue[MAX_FRAMES];
+static int queued;
+/* What each node asked to persist, in order: its "disk". */
+static uint8_t *disk[N + 1][MAX_RECORDS];
+static size_t disk_len[N + 1][MAX_RECORDS];
+static int records[N + 1];
+/* What each node reported as committed, in order. */
+static struct applied applied[N + 1][MAX_APPLIED];
+static int applied_count[N + 1];
+static uint64_t reads_ready[N + 1], reads_failed[N + 1], elected_term[N + 1];
+
+static void drain(consensio_raft *r, uint64_t id) {
+    struct consensio_raft_output out;
+    for (;;) {
+        CHECK_OK(consensio_raft_poll(r, &out));
+        switch (out.kind) {
+            case CONSENSIO_RAFT_OUTPUT_NONE:
+                return;
+            case CONSENSIO_RAFT_OUTPUT_SEND:
+                CHECK(out.len <= MAX_FRAME && queued < MAX_FRAMES);
+                if (queued < MAX_FRAMES && out.len <= MAX_FRAME) {
+                    queue[queued].from = id;
+                    queue[queued].to = out.peer;
+                    queue[queued].len = out.len;
+                    memcpy(queue[queued].bytes, out.data, out.len);
+                    queued++;
+                }
+                break;
+            case CONSENSIO_RAFT_OUTPUT_PERSIST:
+                /* Durable before anything after it: here, copied at once. */
+                CHECK(out.len > 0 && records[id] < MAX_RECORDS);
+                if (records[id] < MAX_RECORDS) {
+                    disk[id][records[id]] = malloc(out.len);
+                    memcpy(disk[id][records[id]], out.data, out.len);
+                    disk_len[id][records[id]] = out.len;
+                    records[id]++;
+                }
+                break;
+            case CONSENSIO_RAFT_OUTPUT_COMMITTED: {
+                /* Every index from 1, once, in order. */
+                CHECK(out.index == (uint64_t)applied_count[id] + 1);
+                CHECK(out.len <= sizeof applied[0][0].data);
+                CHECK((out.len == 0) == (out.data == NULL));
+                if (applied_count[id] < MAX_APPLIED && out.len <= sizeof applied[0][0].data) {
+                    struct applied *a = &applied[id][applied_count[id]++];
+                    a->index = out.index;
+                    a->term = out.term;
+                    a->len = out.len;
+                    if (out.len > 0) memcpy(a->data, out.data, out.len);
+                }
+                break;
+            }
+            case CONSENSIO_RAFT_OUTPUT_READ_READY:
+                reads_ready[id] = out.read_id;
+                break;
+            case CONSENSIO_RAFT_OUTPUT_READ_FAILED:
+                reads_failed[id] = out.read_id;
+                break;
+            case CONSENSIO_RAFT_OUTPUT_BECAME_LEADER:
+                elected_term[id] = out.term;
+                break;
+            case CONSENSIO_RAFT_OUTPUT_BECAME_FOLLOWER:
+                CHECK(out.has_leader == 0 || out.leader != id);
+                break;
+            default:
+                CHECK(!"unknown output kind");
+                return;
+        }
+    }
+}
+
+/* Runs the nodes (NULL entries are crashed) until `until`: every frame is
+ * delivered at once, in order; then time jumps to the earliest deadline. */
+static void run(consensio_raft *nodes[N + 1], uint64_t *now, uint64_t until) {
+    for (int round = 0; round < 100000; round++) {
+        for (uint64_t id = 1; id <= N; id++)
+            if (nodes[id]) drain(nodes[id], id);
+        if (queued > 0) {
+            struct frame f = queue[0];
+            memmove(queue, queue + 1, (size_t)(queued - 1) * sizeof queue[0]);
+            queued--;
+            if (nodes[f.to]) CHECK_OK(consensio_raft_handle_message(nodes[f.to], *now, f.from, f.bytes, f.len));
+            continue;
+        }
+        uint64_t next = UINT64_MAX;
+        for (uint64_t id = 1; id <= N; id++) {
+            uint8_t has = 0;
+            uint64_t at = 0;
+            if (!nodes[id]) continue;
+            CHECK_OK(consensio_raft_next_deadline(nodes[id], &has, &at));
+            if (has && at < next) next = at;
+        }
+        if (next > until) {
+            *now = until;
+            return;
+        }
+        *now = next > *now ? next : *now;
+        for (uint64_t id = 1; id <= N; id++) {
+            uint8_t has = 0;
+            uint64_t at = 0;
+            if (!nodes[id]) continue;
+            CHECK_OK(consensio_raft_next_deadline(nodes[id], &has, &at));
+            if (has && at <= *now) CHECK_OK(consensio_raft_tick(nodes[id], *now));
+        }
+    }
+    CHECK(!"the cluster never settled");
+}
+
+/* The one leader all live nodes agree on, or 0. */
+static uint64_t agreed_leader(consensio_raft *nodes[N + 1]) {
+    uint64_t leader = 0, term = 0;
+    for (uint64_t id = 1; id <= N; id++) {
+        uint8_t has = 0;
+        uint64_t l = 0, t = 0;
+        if (!nodes[id]) continue;
+        CHECK_OK(consensio_raft_leader(nodes[id], &has, &l));
+        CHECK_OK(consensio_raft_term(nodes[id], &t));
+        if (!has || (leader != 0 && (l != leader || t != term))) return 0;
+        leader = l;
+        term = t;
+    }
+    return leader;
+}
+
+/* Node `id` reported exactly what node `ref` reported. */
+static int same_applied(uint64_t id, uint64_t ref) {
+    if (applied_count[id] != applied_count[ref]) return 0;
+    for (int i = 0; i < applied_count[id]; i++) {
+        const struct applied *a = &applied[id][i], *b = &applied[ref][i];
+        if (a->index != b->index || a->term != b->term || a->len != b->len || memcmp(a->data, b->data, a->len) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* The non-empty payloads node `id` applied, joined with ',' into `buf`. */
+static const char *payloads(uint64_t id, char *buf, size_t cap) {
+    size_t at = 0;
+    buf[0] = 0;
+    for (int i = 0; i < applied_count[id]; i++) {
+        const struct applied *a = &applied[id][i];
+        if (a->len == 0 || at + a->len + 2 > cap) continue;
+        if (at > 0) buf[at++] = ',';
+        memcpy(buf + at, a->data, a->len);
+        at += a->len;
+        buf[at] = 0;
+    }
+    return buf;
+}
+
+static void propose(consensio_raft *leader, uint64_t now, const char *text, uint64_t expected_index) {
+    uint64_t index = 0;
+    CHECK_OK(consensio_raft_propose(leader, now, (const uint8_t *)text, strlen(text), &index));
+    CHECK(index == expected_index);
+}
+
+static consensio_raft *restore(const struct consensio_raft_config *config, const uint64_t *voters, uint64_t id) {
+    const uint8_t *recs[MAX_RECORDS];
+    size_t lens[MAX_RECORDS];
+    for (int i = 0; i < records[id]; i++) {
+        recs[i] = disk[id][i];
+        lens[i] = disk_len[id][i];
+    }
+    consensio_raft *r = NULL;
+    CHECK_OK(consensio_raft_restore(config, voters, N, recs, lens, (size_t)records[id], &r));
+    return r;
+}
+
+static void cluster(void) {
+    const uint64_t voters[N] = {1, 2, 3};
+    struct consensio_raft_config config[N + 1];
+    consensio_raft *nodes[N + 1] = {NULL};
+    uint64_t now = 0;
+    for (uint64_t id = 1; id <= N; id++) {
+        CHECK_OK(consensio_raft_default_config(id, &config[id]));
+        CHECK(config[id].id == id && config[id].seed == id && config[id].pre_vote == 1 && config[id].check_quorum == 1);
+        CHECK(config[id].election_timeout_min_ms == 150 && config[id].heartbeat_interval_ms == 50);
+        CHECK_OK(consensio_raft_new(&config[id], voters, N, &nodes[id]));
+        enum consensio_raft_node_role role = CONSENSIO_RAFT_LEADER;
+        CHECK_OK(consensio_raft_role(nodes[id], &role));
+        CHECK(role == CONSENSIO_RAFT_FOLLOWER);
+    }
+
+    /* An election. */
+    run(nodes, &now, 2000);
+    uint64_t leader = agreed_leader(nodes);
+    CHECK(leader >= 1 && leader <= N);
+    if (leader == 0) return;
+    CHECK(elected_term[leader] >= 1);
+    for (uint64_t id = 1; id <= N; id++) {
+        enum consensio_raft_node_role role;
+        CHECK_OK(consensio_raft_role(nodes[id], &role));
+        CHECK(role == (id == leader ? CONSENSIO_RAFT_LEADER : CONSENSIO_RAFT_FOLLOWER));
+        CHECK(records[id] > 0); /* at least the term and vote */
+    }
+
+    /* Proposals commit everywhere in one order (index 1 is the leader's
+     * empty entry). */
+    propose(nodes[leader], now, "x=1", 2);
+    propose(nodes[leader], now, "y=2", 3);
+    propose(nodes[leader], now, "x=3", 4);
+    run(nodes, &now, now + 500);
+    char buf[256];
+    for (uint64_t id = 1; id <= N; id++) {
+        uint64_t commit = 0, applied_index = 0, last = 0;
+        CHECK_OK(consensio_raft_commit_index(nodes[id], &commit));
+        CHECK_OK(consensio_raft_applied_index(nodes[id], &applied_index));
+        CHECK_OK(consensio_raft_last_index(nodes[id], &last));
+        CHECK(commit == 4 && applied_index == 4 && last == 4);
+        CHECK(strcmp(payloads(id, buf, sizeof buf), "x=1,y=2,x=3") == 0);
+        CHECK(same_applied(id, leader));
+    }
+    CHECK(applied[leader][0].index == 1 && applied[leader][0].len == 0);
+
+    /* A follower cannot propose or read; the leader's reads are answered. */
+    uint64_t follower = leader % N + 1, other = follower % N + 1;
+    uint64_t index = 99;
+    CHECK_FAILS(consensio_raft_propose(nodes[follower], now, (const uint8_t *)"z", 1, &index), CONSENSIO_REJECTED);
+    CHECK(index == 99);
+    CHECK_FAILS(consensio_raft_read(nodes[follower], now, 1), CONSENSIO_REJECTED);
+    CHECK_OK(consensio_raft_read(nodes[leader], now, 41));
+    run(nodes, &now, now + 100);
+    CHECK(reads_ready[leader] == 41);
+    CHECK_OK(consensio_raft_lease_read(nodes[leader], now, 42));
+    drain(nodes[leader], leader);
+    CHECK(reads_ready[leader] == 42); /* within the lease: at once */
+
+    /* A duplicated frame changes nothing. */
+    CHECK_OK(consensio_raft_propose(nodes[leader], now, (const uint8_t *)"dup", 3, &index));
+    drain(nodes[leader], leader);
+    CHECK(queued > 0);
+    if (queued > 0) {
+        struct frame f = queue[0];
+        run(nodes, &now, now + 100);
+        CHECK_OK(consensio_raft_handle_message(nodes[f.to], now, f.from, f.bytes, f.len));
+        run(nodes, &now, now + 100);
+    }
+    CHECK(same_applied(follower, leader) && same_applied(other, leader));
+
+    /* A follower crashes; the others go on committing without it. */
+    consensio_raft_free(nodes[follower]);
+    nodes[follower] = NULL;
+    uint64_t last = 0;
+    CHECK_OK(consensio_raft_last_index(nodes[leader], &last));
+    propose(nodes[leader], now, "while-down", last + 1);
+    run(nodes, &now, now + 1000);
+    CHECK(strcmp(payloads(other, buf, sizeof buf), "x=1,y=2,x=3,dup,while-down") == 0);
+
+    /* It restarts from its records alone, reports its log again from index
+     * 1, and catches up. */
+    applied_count[follower] = 0;
+    nodes[follower] = restore(&config[follower], voters, follower);
+    CHECK(nodes[follower] != NULL);
+    if (!nodes[follower]) return;
+    uint64_t term = 0, leader_term = 0, commit = 99;
+    CHECK_OK(consensio_raft_term(nodes[follower], &term));
+    CHECK_OK(consensio_raft_term(nodes[leader], &leader_term));
+    CHECK_OK(consensio_raft_commit_index(nodes[follower], &commit));
+    CHECK(term == leader_term && commit == 0);
+    run(nodes, &now, now + 1000);
+    for (uint64_t id = 1; id <= N; id++) {
+        CHECK(strcmp(payloads(id, buf, sizeof buf), "x=1,y=2,x=3,dup,while-down") == 0);
+        CHECK(same_applied(id, leader));
+    }
+
+    /* The leader crashes; the other two elect a new one, which commits. */
+    consensio_raft_free(nodes[leader]);
+    nodes[leader] = NULL;
+    run(nodes, &now, now + 3000);
+    uint64_t second = agreed_leader(nodes);
+    CHECK(second != 0 && second != leader);
+    if (second != 0) {
+        CHECK(elected_term[second] > leader_term);
+        CHECK_OK(consensio_raft_last_index(nodes[second], &last));
+        propose(nodes[second], now, "after", last + 1);
+        run(nodes, &now, now + 500);
+        CHECK(strcmp(payloads(follower, buf, sizeof buf), "x=1,y=2,x=3,dup,while-down,after") == 0);
+        CHECK(same_applied(follower, other));
+    }
+    for (uint64_t id = 1; id <= N; id++) consensio_raft_free(nodes[id]);
+}
+
+static void bad_input(void) {
+    const uint64_t voters[N] = {1, 2, 3};
+    struct consensio_raft_config config;
+    CHECK_OK(consensio_raft_default_config(1, &config));
+    consensio_raft *r = NULL;
+    CHECK_OK(consensio_raft_new(&config, voters, N, &r));
+
+    /* Bytes that are not a Raft message. */
+    const uint8_t garbage[] = {0xde, 0xad, 0xbe, 0xef};
+    CHECK_FAILS(consensio_raft_handle_message(r, 0, 2, garbage, sizeof garbage), CONSENSIO_MALFORMED);
+    const uint8_t truncated[] = {1, 20, 5};
+    CHECK_FAILS(consensio_raft_handle_message(r, 0, 2, truncated, sizeof truncated), CONSENSIO_MALFORMED);
+    const uint8_t unknown_body[] = {1, 20, 1, 42};
+    CHECK_FAILS(consensio_raft_handle_message(r, 0, 2, unknown_body, sizeof unknown_body), CONSENSIO_MALFORMED);
+    const uint8_t wrong_kind[] = {1, 17, 0, 0};
+    CHECK_FAILS(consensio_raft_handle_message(r, 0, 2, wrong_kind, sizeof wrong_kind), CONSENSIO_MALFORMED);
+    CHECK_FAILS(consensio_raft_handle_message(r, 0, 2, garbage, 0), CONSENSIO_MALFORMED);
+    CHECK_FAILS(consensio_raft_handle_message(r, 0, 2, NULL, 3), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_raft_handle_message(r, 0, 2, garbage, SIZE_MAX), CONSENSIO_BAD_LENGTH);
+    CHECK_FAILS(consensio_raft_handle_message(NULL, 0, 2, garbage, sizeof garbage), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_raft_tick(NULL, 0), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_raft_poll(r, NULL), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_raft_term(r, NULL), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_raft_default_config(1, NULL), CONSENSIO_NULL_POINTER);
+    uint64_t index = 0;
+    CHECK_FAILS(consensio_raft_propose(r, 0, NULL, 1, &index), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_raft_propose(r, 0, garbage, 1, NULL), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_raft_propose(r, 0, garbage, 1, &index), CONSENSIO_REJECTED);
+
+    /* Unusable configurations and voter lists. */
+    consensio_raft *bad = NULL;
+    const uint64_t without_self[2] = {2, 3};
+    CHECK_FAILS(consensio_raft_new(&config, without_self, 2, &bad), CONSENSIO_INVALID_ARGUMENT);
+    CHECK_FAILS(consensio_raft_new(&config, voters, 0, &bad), CONSENSIO_INVALID_ARGUMENT);
+    CHECK_FAILS(consensio_raft_new(&config, voters, 100000, &bad), CONSENSIO_LIMIT_EXCEEDED);
+    CHECK_FAILS(consensio_raft_new(&config, NULL, 3, &bad), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_raft_new(NULL, voters, N, &bad), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_raft_new(&config, voters, N, NULL), CONSENSIO_NULL_POINTER);
+    struct consensio_raft_config c = config;
+    c.heartbeat_interval_ms = c.election_timeout_min_ms;
+    CHECK_FAILS(consensio_raft_new(&c, voters, N, &bad), CONSENSIO_INVALID_ARGUMENT);
+    c = config;
+    c.election_timeout_max_ms = c.election_timeout_min_ms;
+    CHECK_FAILS(consensio_raft_new(&c, voters, N, &bad), CONSENSIO_INVALID_ARGUMENT);
+    c = config;
+    c.log_max_entries = 0;
+    CHECK_FAILS(consensio_raft_new(&c, voters, N, &bad), CONSENSIO_INVALID_ARGUMENT);
+    CHECK(bad == NULL);
+
+    /* Records that are not records, or that leave a gap. */
+    const uint8_t *recs[2] = {garbage, truncated};
+    const size_t lens[2] = {sizeof garbage, sizeof truncated};
+    CHECK_FAILS(consensio_raft_restore(&config, voters, N, recs, lens, 2, &bad), CONSENSIO_MALFORMED);
+    CHECK_FAILS(consensio_raft_restore(&config, voters, N, NULL, lens, 2, &bad), CONSENSIO_NULL_POINTER);
+    const uint8_t *null_rec[1] = {NULL};
+    CHECK_FAILS(consensio_raft_restore(&config, voters, N, null_rec, lens, 1, &bad), CONSENSIO_NULL_POINTER);
+    /* Entries from index 2 on, with nothing at index 1: [version, kind,
+     * Entries, first_index 2, one entry of term 1 with payload "a"]. */
+    const uint8_t gap[] = {1, 21, 1, 2, 1, 1, 1, 'a'};
+    const uint8_t *gap_rec[1] = {gap};
+    const size_t gap_len[1] = {sizeof gap};
+    CHECK_FAILS(consensio_raft_restore(&config, voters, N, gap_rec, gap_len, 1, &bad), CONSENSIO_INVALID_ARGUMENT);
+    /* The same record from index 1 is fine; so is no record at all. */
+    const uint8_t first[] = {1, 21, 1, 1, 1, 1, 1, 'a'};
+    const uint8_t *first_rec[1] = {first};
+    CHECK_OK(consensio_raft_restore(&config, voters, N, first_rec, gap_len, 1, &bad));
+    uint64_t last = 0;
+    CHECK_OK(consensio_raft_last_index(bad, &last));
+    CHECK(last == 1);
+    consensio_raft_free(bad);
+    bad = NULL;
+    CHECK_OK(consensio_raft_restore(&config, voters, N, NULL, NULL, 0, &bad));
+    consensio_raft_free(bad);
+    consensio_raft_free(r);
+
+    /* A lone voter leads by itself: commits at once, refuses oversized
+     * proposals, and has no lease reads without check-quorum. */
+    const uint64_t alone[1] = {1};
+    c = config;
+    c.check_quorum = 0;
+    c.max_entry_bytes = 4;
+    CHECK_OK(consensio_raft_new(&c, alone, 1, &r));
+    uint64_t now = 0;
+    enum consensio_raft_node_role role = CONSENSIO_RAFT_FOLLOWER;
+    for (int i = 0; i < 10 && role != CONSENSIO_RAFT_LEADER; i++) {
+        uint8_t has = 0;
+        CHECK_OK(consensio_raft_next_deadline(r, &has, &now));
+        CHECK(has == 1);
+        CHECK_OK(consensio_raft_tick(r, now));
+        struct consensio_raft_output out;
+        do CHECK_OK(consensio_raft_poll(r, &out));
+        while (out.kind != CONSENSIO_RAFT_OUTPUT_NONE);
+        CHECK_OK(consensio_raft_role(r, &role));
+    }
+    CHECK(role == CONSENSIO_RAFT_LEADER);
+    CHECK_FAILS(consensio_raft_propose(r, now, (const uint8_t *)"too big", 7, &index), CONSENSIO_LIMIT_EXCEEDED);
+    CHECK_OK(consensio_raft_propose(r, now, (const uint8_t *)"ok", 2, &index));
+    uint64_t commit = 0;
+    CHECK_OK(consensio_raft_commit_index(r, &commit));
+    CHECK(commit == index);
+    CHECK_FAILS(consensio_raft_lease_read(r, now, 1), CONSENSIO_REJECTED);
+    consensio_raft_free(r);
+    consensio_raft_free(NULL);
+}
+
+int main(void) {
+    cluster();
+    bad_input();
+    for (int id = 1; id <= N; id++)
+        for (int i = 0; i < records[id]; i++) free(disk[id][i]);
+    return report("test_raft");
+}
