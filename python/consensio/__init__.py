@@ -2,10 +2,11 @@
 
 Submodules, one per family: ``consensio.clock``, ``consensio.quorum``,
 ``consensio.merkle``, ``consensio.ring``, ``consensio.election``,
-``consensio.detector``, and ``consensio.sim`` to run the deterministic
-simulator. Protocol participants share two output classes:
+``consensio.detector``, ``consensio.raft``, and ``consensio.sim`` to run the
+deterministic simulator. Protocol participants share two output classes:
 :class:`consensio.Send` (a frame for a peer) and :class:`consensio.Persist`
-(a value to make durable before acting on the outputs after it). Every
+(a value to make durable before acting on the outputs after it: an ``int``,
+or for Raft a record as ``bytes``). Every
 error consensio raises is a subclass of :class:`consensio.Error`; passing an
 argument of the wrong type raises ``TypeError`` (or ``OverflowError`` for
 integers out of range), as for any Python function.
@@ -30,7 +31,7 @@ from consensio._native import (
     __version__,
 )
 
-from consensio import clock, detector, election, merkle, quorum, ring, sim  # noqa: E402  (after the native import)
+from consensio import clock, detector, election, merkle, quorum, raft, ring, sim  # noqa: E402  (after the native import)
 
 __all__ = [
     "WIRE_VERSION",
@@ -49,6 +50,7 @@ __all__ = [
     "election",
     "merkle",
     "quorum",
+    "raft",
     "ring",
     "sim",
 ]

@@ -1,6 +1,6 @@
 """Type stubs for consensio._native (the compiled extension)."""
 
-from typing import Iterable, Iterator, Mapping, Optional, Sequence, Tuple, Union
+from typing import Generic, Iterable, Iterator, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
 __version__: str
 WIRE_VERSION: int
@@ -34,15 +34,19 @@ class Send:
     @property
     def data(self) -> bytes: ...
 
-class Persist:
+_V = TypeVar("_V", int, bytes)
+
+class Persist(Generic[_V]):
     """Output: make ``value`` durable before acting on the outputs after it.
 
-    An election's epoch or a detector's incarnation; keep the last one and
-    pass it back (``epoch=`` / ``incarnation=``) to rebuild a restarted node.
+    An election's epoch or a detector's incarnation (``Persist[int]``): keep
+    the last one and pass it back (``epoch=`` / ``incarnation=``) to rebuild
+    a restarted node. A Raft record (``Persist[bytes]``): append every one,
+    in order, and pass them all to ``RaftNode.restore``.
     """
-    def __init__(self, value: int) -> None: ...
+    def __init__(self, value: _V) -> None: ...
     @property
-    def value(self) -> int: ...
+    def value(self) -> _V: ...
 
 # clock
 
@@ -301,7 +305,7 @@ class LeaderLost:
     @property
     def epoch(self) -> int: ...
 
-ElectionOutput = Union[Send, Persist, Elected, LeaderLost]
+ElectionOutput = Union[Send, Persist[int], Elected, LeaderLost]
 
 class Bully:
     """One member running the Bully algorithm, with heartbeats and epochs."""
@@ -394,8 +398,8 @@ class Recovered:
     @property
     def peer(self) -> int: ...
 
-HeartbeatOutput = Union[Send, Persist, StateChanged]
-PhiOutput = Union[Send, Persist, Suspected, Recovered]
+HeartbeatOutput = Union[Send, Persist[int], StateChanged]
+PhiOutput = Union[Send, Persist[int], Suspected, Recovered]
 
 class HeartbeatDetector:
     """The heartbeat failure detector: fixed timeouts on each peer's silence."""
@@ -477,6 +481,113 @@ class PhiDetector:
     def poll(self) -> Optional[PhiOutput]: ...
     def __iter__(self) -> Iterator[PhiOutput]: ...
     def __next__(self) -> PhiOutput: ...
+
+# raft
+
+class Committed:
+    """Output: apply entry ``index`` of ``term`` with payload ``data`` (empty: a new leader's no-op)."""
+    def __init__(self, index: int, term: int, data: bytes) -> None: ...
+    @property
+    def index(self) -> int: ...
+    @property
+    def term(self) -> int: ...
+    @property
+    def data(self) -> bytes: ...
+
+class ReadReady:
+    """Output: read ``read_id`` may be served; every entry up to ``index`` is applied."""
+    def __init__(self, read_id: int, index: int) -> None: ...
+    @property
+    def read_id(self) -> int: ...
+    @property
+    def index(self) -> int: ...
+
+class ReadFailed:
+    """Output: read ``read_id`` cannot be answered (leadership was lost)."""
+    def __init__(self, read_id: int) -> None: ...
+    @property
+    def read_id(self) -> int: ...
+
+class BecameLeader:
+    """Output: this node won the election of ``term``."""
+    def __init__(self, term: int) -> None: ...
+    @property
+    def term(self) -> int: ...
+
+class BecameFollower:
+    """Output: this node follows in ``term``; ``leader`` if known."""
+    def __init__(self, term: int, leader: Optional[int] = None) -> None: ...
+    @property
+    def term(self) -> int: ...
+    @property
+    def leader(self) -> Optional[int]: ...
+
+RaftOutput = Union[Send, Persist[bytes], Committed, ReadReady, ReadFailed, BecameLeader, BecameFollower]
+
+class RaftNode:
+    """One Raft server over an in-memory log; restart it from its persisted records."""
+    def __init__(
+        self,
+        id: int,
+        voters: Iterable[int],
+        *,
+        seed: Optional[int] = None,
+        election_timeout_min_ms: int = 150,
+        election_timeout_max_ms: int = 300,
+        heartbeat_interval_ms: int = 50,
+        pre_vote: bool = True,
+        check_quorum: bool = True,
+        max_clock_drift_ms: int = 10,
+        max_entry_bytes: int = 65536,
+        log_max_entries: int = 1048576,
+        log_max_bytes: int = 268435456,
+    ) -> None: ...
+    @classmethod
+    def restore(
+        cls,
+        id: int,
+        voters: Iterable[int],
+        records: Iterable[bytes],
+        *,
+        seed: Optional[int] = None,
+        election_timeout_min_ms: int = 150,
+        election_timeout_max_ms: int = 300,
+        heartbeat_interval_ms: int = 50,
+        pre_vote: bool = True,
+        check_quorum: bool = True,
+        max_clock_drift_ms: int = 10,
+        max_entry_bytes: int = 65536,
+        log_max_entries: int = 1048576,
+        log_max_bytes: int = 268435456,
+    ) -> RaftNode: ...
+    @property
+    def id(self) -> int: ...
+    @property
+    def voters(self) -> list[int]: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def term(self) -> int: ...
+    @property
+    def vote(self) -> Optional[int]: ...
+    @property
+    def leader(self) -> Optional[int]: ...
+    @property
+    def commit_index(self) -> int: ...
+    @property
+    def applied_index(self) -> int: ...
+    @property
+    def last_index(self) -> int: ...
+    @property
+    def next_deadline(self) -> Optional[int]: ...
+    def handle_message(self, now_ms: int, from_id: int, data: bytes) -> None: ...
+    def tick(self, now_ms: int) -> None: ...
+    def propose(self, now_ms: int, data: bytes) -> int: ...
+    def read(self, now_ms: int, read_id: int) -> None: ...
+    def lease_read(self, now_ms: int, read_id: int) -> None: ...
+    def poll(self) -> Optional[RaftOutput]: ...
+    def __iter__(self) -> Iterator[RaftOutput]: ...
+    def __next__(self) -> RaftOutput: ...
 
 # sim
 

@@ -1,7 +1,7 @@
 //! `consensio._native`: the compiled half of the Python package `consensio`.
 //!
 //! Every family has a file here (`clock.rs`, `quorum.rs`, `merkle.rs`,
-//! `ring.rs`, `election.rs`, `detector.rs`) whose classes the pure-Python
+//! `ring.rs`, `election.rs`, `detector.rs`, `raft.rs`) whose classes the pure-Python
 //! modules `consensio.<family>` re-export. Protocol participants share the
 //! output classes `Send` and `Persist` below. Errors are the exception
 //! classes below, all subclasses of `consensio.Error`; wrong argument types
@@ -15,13 +15,14 @@
 
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyString, PyType};
 
 mod clock;
 mod detector;
 mod election;
 mod merkle;
 mod quorum;
+mod raft;
 mod ring;
 mod sim;
 
@@ -140,36 +141,75 @@ impl SendOutput {
     }
 }
 
+/// What a `Persist` output carries.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Durable {
+    /// The latest of an increasing sequence; only the last one matters.
+    Value(u64),
+    /// One record of a sequence; every one matters, in order.
+    Record(Vec<u8>),
+}
+
 /// Output: make `value` durable before acting on the outputs after it.
 ///
-/// The families that persist something persist a single integer, the
-/// latest of an increasing sequence: an election's epoch, a failure
-/// detector's incarnation. Keep only the last `value`; a restarted node is
-/// rebuilt by passing it back to the constructor (`epoch=` for
-/// `consensio.election`, `incarnation=` for `consensio.detector`).
+/// Most families persist a single integer, the latest of an increasing
+/// sequence: an election's epoch, a failure detector's incarnation. Keep
+/// only the last `value`; a restarted node is rebuilt by passing it back to
+/// the constructor (`epoch=` for `consensio.election`, `incarnation=` for
+/// `consensio.detector`). A Raft node persists records instead: `value` is
+/// `bytes`; append every one to stable storage, in order, and rebuild a
+/// restarted node with `consensio.raft.RaftNode.restore(..., records)`.
 #[pyclass(module = "consensio", name = "Persist", frozen, eq, hash)]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct PersistOutput {
-    /// The value to make durable.
-    #[pyo3(get)]
-    value: u64,
+    value: Durable,
 }
 
 impl PersistOutput {
     pub(crate) fn new(value: u64) -> Self {
-        PersistOutput { value }
+        PersistOutput {
+            value: Durable::Value(value),
+        }
+    }
+
+    pub(crate) fn record(bytes: Vec<u8>) -> Self {
+        PersistOutput {
+            value: Durable::Record(bytes),
+        }
     }
 }
 
 #[pymethods]
 impl PersistOutput {
     #[new]
-    fn py_new(value: u64) -> Self {
-        PersistOutput::new(value)
+    fn py_new(value: &Bound<'_, PyAny>) -> PyResult<Self> {
+        match value.cast::<PyBytes>() {
+            Ok(bytes) => Ok(PersistOutput::record(bytes.as_bytes().to_vec())),
+            Err(_) => Ok(PersistOutput::new(value.extract()?)),
+        }
+    }
+
+    /// The value to make durable: an `int`, or a Raft record as `bytes`.
+    #[getter]
+    fn value(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(match &self.value {
+            Durable::Value(v) => v.into_pyobject(py)?.into_any().unbind(),
+            Durable::Record(bytes) => PyBytes::new(py, bytes).into_any().unbind(),
+        })
+    }
+
+    /// `Persist[int]` and `Persist[bytes]` in annotations, as in the stubs.
+    #[classmethod]
+    fn __class_getitem__(cls: &Bound<'_, PyType>, item: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let alias = cls.py().import("types")?.getattr("GenericAlias")?;
+        Ok(alias.call1((cls, item))?.unbind())
     }
 
     fn __repr__(&self) -> String {
-        format!("Persist(value={})", self.value)
+        match &self.value {
+            Durable::Value(v) => format!("Persist(value={v})"),
+            Durable::Record(bytes) => format!("Persist(value=<{} bytes>)", bytes.len()),
+        }
     }
 }
 
@@ -194,6 +234,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ring::register(m)?;
     election::register(m)?;
     detector::register(m)?;
+    raft::register(m)?;
     sim::register(m)?;
     Ok(())
 }

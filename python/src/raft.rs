@@ -1,0 +1,505 @@
+//! `consensio.raft`: a Raft node over an in-memory log, its events, and
+//! restart from persisted records.
+
+use consensio::quorum::MajorityConfig;
+use consensio::raft::{
+    ArenaLog, Command, Event, LogStorage, Persist, RaftConfig, RaftError, RaftNode as CoreNode,
+    Role,
+};
+use consensio::{Input, Instant, NodeId, Output, Participant, wire};
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString, PyType};
+
+use crate::{
+    InvalidArgument, LimitExceeded, PersistOutput, Rejected, SendOutput, invalid, node_ids,
+    wire_err,
+};
+
+fn raft_err(e: RaftError) -> PyErr {
+    match e {
+        RaftError::Wire(w) => wire_err(w),
+        // Right request, wrong moment: ask the leader, or enable check-quorum.
+        RaftError::NotLeader { .. } | RaftError::LeaseReadsDisabled => {
+            Rejected::new_err(e.to_string())
+        }
+        RaftError::LogFull
+        | RaftError::EntryTooLarge { .. }
+        | RaftError::TooManyUncommitted { .. }
+        | RaftError::TooManyReads { .. }
+        | RaftError::Backpressure { .. } => LimitExceeded::new_err(e.to_string()),
+        // A bad configuration, records no node could have written.
+        _ => InvalidArgument::new_err(e.to_string()),
+    }
+}
+
+const fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Follower => "follower",
+        Role::PreCandidate => "pre_candidate",
+        Role::Candidate => "candidate",
+        Role::Leader => "leader",
+    }
+}
+
+/// Output: apply entry `index` of `term`, whose payload is `data` (empty for
+/// the entry a new leader appends: apply it as nothing). Every index from 1
+/// comes once, in order; a restored node reports them again from 1.
+#[pyclass(module = "consensio.raft", frozen, eq, hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Committed {
+    /// The entry's index.
+    #[pyo3(get)]
+    index: u64,
+    /// The entry's term.
+    #[pyo3(get)]
+    term: u64,
+    payload: Vec<u8>,
+}
+
+#[pymethods]
+impl Committed {
+    #[new]
+    fn new(index: u64, term: u64, data: &[u8]) -> Self {
+        Committed {
+            index,
+            term,
+            payload: data.to_vec(),
+        }
+    }
+
+    /// The entry's payload, as proposed.
+    #[getter]
+    fn data<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.payload)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let data = PyBytes::new(py, &self.payload).repr()?;
+        Ok(format!(
+            "Committed(index={}, term={}, data={data})",
+            self.index, self.term
+        ))
+    }
+}
+
+/// Output: read `read_id` may be served from the application's state now:
+/// every entry up to `index` has been reported as `Committed` before it.
+#[pyclass(module = "consensio.raft", frozen, eq, hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct ReadReady {
+    /// The caller's id for the read.
+    #[pyo3(get)]
+    read_id: u64,
+    /// Its read index.
+    #[pyo3(get)]
+    index: u64,
+}
+
+#[pymethods]
+impl ReadReady {
+    #[new]
+    fn new(read_id: u64, index: u64) -> Self {
+        ReadReady { read_id, index }
+    }
+
+    fn __repr__(&self) -> String {
+        format!("ReadReady(read_id={}, index={})", self.read_id, self.index)
+    }
+}
+
+/// Output: read `read_id` cannot be answered: this node stopped being leader.
+#[pyclass(module = "consensio.raft", frozen, eq, hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct ReadFailed {
+    /// The caller's id for the read.
+    #[pyo3(get)]
+    read_id: u64,
+}
+
+#[pymethods]
+impl ReadFailed {
+    #[new]
+    fn new(read_id: u64) -> Self {
+        ReadFailed { read_id }
+    }
+
+    fn __repr__(&self) -> String {
+        format!("ReadFailed(read_id={})", self.read_id)
+    }
+}
+
+/// Output: this node won the election of `term`.
+#[pyclass(module = "consensio.raft", frozen, eq, hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct BecameLeader {
+    /// The term.
+    #[pyo3(get)]
+    term: u64,
+}
+
+#[pymethods]
+impl BecameLeader {
+    #[new]
+    fn new(term: u64) -> Self {
+        BecameLeader { term }
+    }
+
+    fn __repr__(&self) -> String {
+        format!("BecameLeader(term={})", self.term)
+    }
+}
+
+/// Output: this node became a follower in `term`, or learned who leads it
+/// (`leader`, None while unknown).
+#[pyclass(module = "consensio.raft", frozen, eq, hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct BecameFollower {
+    /// The current term.
+    #[pyo3(get)]
+    term: u64,
+    /// Its leader, if known.
+    #[pyo3(get)]
+    leader: Option<u64>,
+}
+
+#[pymethods]
+impl BecameFollower {
+    #[new]
+    #[pyo3(signature = (term, leader=None))]
+    fn new(term: u64, leader: Option<u64>) -> Self {
+        BecameFollower { term, leader }
+    }
+
+    fn __repr__(&self) -> String {
+        let leader = self
+            .leader
+            .map_or_else(|| "None".to_string(), |l| l.to_string());
+        format!("BecameFollower(term={}, leader={leader})", self.term)
+    }
+}
+
+/// Reads persisted records from an iterable of `bytes`, decoding each.
+fn records_in(records: &Bound<'_, PyAny>) -> PyResult<Vec<Persist>> {
+    if records.is_instance_of::<PyBytes>()
+        || records.is_instance_of::<PyByteArray>()
+        || records.is_instance_of::<PyString>()
+    {
+        return Err(pyo3::exceptions::PyTypeError::new_err(
+            "records must be an iterable of bytes (one item per record), not a single bytes or str",
+        ));
+    }
+    let mut decoded = Vec::new();
+    for (i, item) in records.try_iter()?.enumerate() {
+        let item = item?;
+        let bytes = item.cast::<PyBytes>()?;
+        let record = wire::decode::<Persist>(bytes.as_bytes()).map_err(|e| {
+            PyErr::from_type(
+                wire_err(e).get_type(item.py()),
+                format!("records[{i}]: {e}"),
+            )
+        })?;
+        decoded.push(record);
+    }
+    Ok(decoded)
+}
+
+/// One Raft server (Ongaro & Ousterhout 2014; pre-vote, check-quorum and
+/// reads from Ongaro's thesis), keeping its log in memory.
+///
+/// `voters` lists every voter, this node included (at most 64; order and
+/// duplicates do not matter). Timing follows §5.6: `heartbeat_interval_ms`
+/// well below `election_timeout_min_ms`, and the election timeout well above
+/// the network's round trip. `seed` (default: `id`) seeds the election
+/// timeouts. `max_entry_bytes` bounds one proposal; the log holds at most
+/// `log_max_entries` entries and `log_max_bytes` bytes of payload.
+///
+/// Drive it with `handle_message`, `tick` (at `next_deadline`), `propose`,
+/// `read` and `lease_read`, then drain `poll()` (or iterate) after every
+/// call: append each `Persist` record to stable storage and make it durable
+/// before acting on the outputs after it; deliver each `Send`; apply each
+/// `Committed` in order. After a crash, rebuild the node with
+/// `RaftNode.restore(id, voters, records)` from exactly the records it
+/// persisted, in order.
+#[pyclass(module = "consensio.raft")]
+#[derive(Debug)]
+pub(crate) struct RaftNode {
+    node: CoreNode<ArenaLog>,
+    log_max_entries: usize,
+    log_max_bytes: usize,
+}
+
+impl RaftNode {
+    fn step(
+        &mut self,
+        now_ms: u64,
+        input: Input<consensio::raft::Message, Command>,
+    ) -> PyResult<()> {
+        self.node
+            .handle_input(Instant::from_millis(now_ms), input)
+            .map_err(raft_err)
+    }
+
+    fn empty_log(&self) -> ArenaLog {
+        ArenaLog::new(self.log_max_entries, self.log_max_bytes)
+    }
+}
+
+#[pymethods]
+impl RaftNode {
+    #[new]
+    #[pyo3(signature = (id, voters, *, seed=None, election_timeout_min_ms=150,
+                        election_timeout_max_ms=300, heartbeat_interval_ms=50,
+                        pre_vote=true, check_quorum=true, max_clock_drift_ms=10,
+                        max_entry_bytes=65536, log_max_entries=1_048_576,
+                        log_max_bytes=268_435_456))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        id: u64,
+        voters: &Bound<'_, PyAny>,
+        seed: Option<u64>,
+        election_timeout_min_ms: u64,
+        election_timeout_max_ms: u64,
+        heartbeat_interval_ms: u64,
+        pre_vote: bool,
+        check_quorum: bool,
+        max_clock_drift_ms: u64,
+        max_entry_bytes: usize,
+        log_max_entries: usize,
+        log_max_bytes: usize,
+    ) -> PyResult<Self> {
+        let voters = MajorityConfig::from_voters(node_ids(voters)?)
+            .map_err(|e| LimitExceeded::new_err(e.to_string()))?;
+        if log_max_entries == 0 {
+            return Err(invalid("the log must hold at least one entry"));
+        }
+        let mut config = RaftConfig::new(NodeId(id), voters);
+        config.seed = seed.unwrap_or(id);
+        config.election_timeout_min_ms = election_timeout_min_ms;
+        config.election_timeout_max_ms = election_timeout_max_ms;
+        config.heartbeat_interval_ms = heartbeat_interval_ms;
+        config.pre_vote = pre_vote;
+        config.check_quorum = check_quorum;
+        config.max_clock_drift_ms = max_clock_drift_ms;
+        config.max_entry_bytes = max_entry_bytes;
+        let log = ArenaLog::new(log_max_entries, log_max_bytes);
+        Ok(RaftNode {
+            node: CoreNode::new(config, log).map_err(raft_err)?,
+            log_max_entries,
+            log_max_bytes,
+        })
+    }
+
+    /// A node restarted from the records it persisted (each `Persist.value`,
+    /// in the order polled), with the same keyword arguments as the
+    /// constructor. It starts as a follower with nothing applied and
+    /// reports committed entries again from index 1 as the leader tells it
+    /// the commit index. Raises `MalformedMessage` for bytes that are not a
+    /// record and `InvalidArgument` for records no node could have written
+    /// (a gap in the log).
+    #[classmethod]
+    #[pyo3(signature = (id, voters, records, **config))]
+    fn restore(
+        cls: &Bound<'_, PyType>,
+        id: u64,
+        voters: &Bound<'_, PyAny>,
+        records: &Bound<'_, PyAny>,
+        config: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let records = records_in(records)?;
+        // The constructor checks the configuration; then the log is rebuilt.
+        let fresh = cls.call((id, voters), config)?;
+        {
+            let mut this = fresh.cast::<RaftNode>()?.try_borrow_mut()?;
+            let config = this.node.config().clone();
+            let log = this.empty_log();
+            this.node = CoreNode::restore(config, log, &records).map_err(raft_err)?;
+        }
+        Ok(fresh.unbind())
+    }
+
+    /// This node's id.
+    #[getter]
+    fn id(&self) -> u64 {
+        self.node.id().0
+    }
+
+    /// Every voter, sorted.
+    #[getter]
+    fn voters(&self) -> Vec<u64> {
+        let voters = &self.node.config().voters;
+        let mut ids: Vec<u64> = voters
+            .incoming
+            .voters()
+            .iter()
+            .chain(voters.outgoing.voters())
+            .map(|v| v.0)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// "follower", "pre_candidate", "candidate" or "leader".
+    #[getter]
+    fn role(&self) -> &'static str {
+        role_name(self.node.role())
+    }
+
+    /// The current term.
+    #[getter]
+    fn term(&self) -> u64 {
+        self.node.term()
+    }
+
+    /// The candidate this node voted for in the current term, or None.
+    #[getter]
+    fn vote(&self) -> Option<u64> {
+        self.node.vote().map(|v| v.0)
+    }
+
+    /// The leader of the current term (this node, if leader), or None.
+    #[getter]
+    fn leader(&self) -> Option<u64> {
+        self.node.leader().map(|l| l.0)
+    }
+
+    /// The highest index known to be committed.
+    #[getter]
+    fn commit_index(&self) -> u64 {
+        self.node.commit_index()
+    }
+
+    /// The highest index reported with `Committed`.
+    #[getter]
+    fn applied_index(&self) -> u64 {
+        self.node.applied_index()
+    }
+
+    /// The index of the last entry in the log (0 if empty).
+    #[getter]
+    fn last_index(&self) -> u64 {
+        self.node.log().last_index()
+    }
+
+    /// When the node next wants `tick` (0 before its first input).
+    #[getter]
+    fn next_deadline(&self) -> Option<u64> {
+        self.node.next_deadline().map(Instant::as_millis)
+    }
+
+    /// Delivers a frame received from `from_id`; raises `MalformedMessage`
+    /// for bytes that are not a Raft message (nothing changes). Stale and
+    /// duplicated messages, and messages from non-voters, are dropped
+    /// without error. Raises `LimitExceeded` while too many outputs wait to
+    /// be drained.
+    fn handle_message(&mut self, now_ms: u64, from_id: u64, data: &[u8]) -> PyResult<()> {
+        let message = wire::decode(data).map_err(wire_err)?;
+        let from = NodeId(from_id);
+        self.step(now_ms, Input::Message { from, message })
+    }
+
+    /// Fires due timers (elections, heartbeats, quorum checks) and reports
+    /// committed entries held back by the per-call bound. `now_ms` must
+    /// never go backwards.
+    fn tick(&mut self, now_ms: u64) -> PyResult<()> {
+        self.step(now_ms, Input::Tick)
+    }
+
+    /// Appends `data` to the log (leader only) and returns its index;
+    /// `Committed` reports it once committed. An accepted proposal may still
+    /// be lost if leadership changes before it commits. Raises `Rejected`
+    /// on a node that is not the leader (see `leader`), `LimitExceeded` if
+    /// `data` is over `max_entry_bytes`, the log is full, or too many
+    /// entries or outputs wait.
+    fn propose(&mut self, now_ms: u64, data: &[u8]) -> PyResult<u64> {
+        self.step(now_ms, Input::Command(Command::Propose(data.to_vec())))?;
+        Ok(self.node.log().last_index())
+    }
+
+    /// Starts a linearizable read named `read_id` (ReadIndex: the leader
+    /// confirms it still leads with a heartbeat round). `ReadReady` answers
+    /// it once the entries up to its read index are reported, `ReadFailed`
+    /// if leadership is lost first. Raises `Rejected` on a node that is not
+    /// the leader, `LimitExceeded` if too many reads wait.
+    fn read(&mut self, now_ms: u64, read_id: u64) -> PyResult<()> {
+        self.step(now_ms, Input::Command(Command::Read { id: read_id }))
+    }
+
+    /// As `read`, but without a heartbeat round while the leader's lease
+    /// holds (it relies on clock drift staying within `max_clock_drift_ms`).
+    /// Raises `Rejected` also without `check_quorum`.
+    fn lease_read(&mut self, now_ms: u64, read_id: u64) -> PyResult<()> {
+        self.step(now_ms, Input::Command(Command::LeaseRead { id: read_id }))
+    }
+
+    /// The next output (`Send`, `Persist` with a record as `bytes`,
+    /// `Committed`, `ReadReady`, `ReadFailed`, `BecameLeader`,
+    /// `BecameFollower`), or None when there is none.
+    fn poll(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let Some(output) = self.node.poll_output() else {
+            return Ok(None);
+        };
+        let object = match output {
+            Output::Send { to, message } => {
+                let frame = wire::encode_to_vec(&message).map_err(wire_err)?;
+                Py::new(py, SendOutput::new(to.0, frame))?.into_any()
+            }
+            Output::Persist(record) => {
+                let bytes = wire::encode_to_vec(&record).map_err(wire_err)?;
+                Py::new(py, PersistOutput::record(bytes))?.into_any()
+            }
+            Output::Event(Event::Committed { index, term, data }) => Py::new(
+                py,
+                Committed {
+                    index,
+                    term,
+                    payload: data,
+                },
+            )?
+            .into_any(),
+            Output::Event(Event::ReadReady { id, index }) => {
+                Py::new(py, ReadReady::new(id, index))?.into_any()
+            }
+            Output::Event(Event::ReadFailed { id }) => Py::new(py, ReadFailed::new(id))?.into_any(),
+            Output::Event(Event::BecameLeader { term }) => {
+                Py::new(py, BecameLeader::new(term))?.into_any()
+            }
+            Output::Event(Event::BecameFollower { term, leader }) => {
+                Py::new(py, BecameFollower::new(term, leader.map(|l| l.0)))?.into_any()
+            }
+        };
+        Ok(Some(object))
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.poll(py)
+    }
+
+    fn __repr__(&self) -> String {
+        let leader = self
+            .node
+            .leader()
+            .map_or_else(|| "None".to_string(), |l| l.0.to_string());
+        format!(
+            "RaftNode(id={}, role='{}', term={}, leader={leader}, commit_index={})",
+            self.node.id().0,
+            role_name(self.node.role()),
+            self.node.term(),
+            self.node.commit_index()
+        )
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<RaftNode>()?;
+    m.add_class::<Committed>()?;
+    m.add_class::<ReadReady>()?;
+    m.add_class::<ReadFailed>()?;
+    m.add_class::<BecameLeader>()?;
+    m.add_class::<BecameFollower>()?;
+    Ok(())
+}

@@ -1,0 +1,422 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import consensio
+from consensio.election import Bully
+from consensio.raft import BecameFollower, BecameLeader, Committed, RaftNode, ReadFailed, ReadReady
+
+VOTERS = [1, 2, 3]
+
+
+class Cluster:
+    """Raft nodes exchanging frames in-process. Each node's "disk" is the list
+    of records it persisted; a crashed node is rebuilt from it alone."""
+
+    def __init__(self, voters=VOTERS, **config):
+        self.voters = list(voters)
+        self.config = config
+        self.nodes = {i: RaftNode(i, self.voters, **config) for i in self.voters}
+        self.down = set()
+        self.now = 0
+        self.network = []  # (from, to, frame), delivered in order
+        self.disks = {i: [] for i in self.voters}
+        self.applied = {i: [] for i in self.voters}  # (index, term, data) per node
+        self.events = []  # (now, id, event)
+
+    def up(self):
+        return [n for i, n in sorted(self.nodes.items()) if i not in self.down]
+
+    def drain(self):
+        for node in self.up():
+            for out in node:
+                if isinstance(out, consensio.Send):
+                    self.network.append((node.id, out.to, out.data))
+                elif isinstance(out, consensio.Persist):
+                    assert isinstance(out.value, bytes) and out.value
+                    self.disks[node.id].append(out.value)
+                elif isinstance(out, Committed):
+                    # Every index from 1, once, in order.
+                    assert out.index == len(self.applied[node.id]) + 1
+                    self.applied[node.id].append((out.index, out.term, out.data))
+                else:
+                    self.events.append((self.now, node.id, out))
+
+    def deliver(self, src, dst, frame):
+        if dst not in self.down:
+            self.nodes[dst].handle_message(self.now, src, frame)
+
+    def settle(self):
+        """Drains and delivers until no frame is in flight."""
+        self.drain()
+        while self.network:
+            self.deliver(*self.network.pop(0))
+            self.drain()
+
+    def tick_due(self):
+        due = [n.next_deadline for n in self.up() if n.next_deadline is not None]
+        self.now = max(self.now, min(due))
+        for node in self.up():
+            if node.next_deadline is not None and node.next_deadline <= self.now:
+                node.tick(self.now)
+
+    def run_until(self, t):
+        for _ in range(100_000):
+            self.settle()
+            due = [n.next_deadline for n in self.up() if n.next_deadline is not None]
+            if not due or min(due) > t:
+                self.now = max(self.now, t)
+                return
+            self.tick_due()
+        raise AssertionError("the cluster never settled")
+
+    def run_for(self, ms):
+        self.run_until(self.now + ms)
+
+    def leader(self):
+        leaders = {(n.leader, n.term) for n in self.up()}
+        assert len(leaders) == 1, f"no agreed leader: {leaders}"
+        (leader, _), = leaders
+        assert leader is not None and self.nodes[leader].role == "leader"
+        return self.nodes[leader]
+
+    def crash(self, i):
+        self.down.add(i)
+        self.nodes[i] = None
+
+    def restart(self, i):
+        self.nodes[i] = RaftNode.restore(i, self.voters, self.disks[i], **self.config)
+        self.applied[i] = []  # the state machine is rebuilt from the replay
+        self.down.discard(i)
+
+    def payloads(self, i):
+        return [data for _, _, data in self.applied[i] if data]
+
+
+def test_three_nodes_elect_a_leader_and_commit_in_order():
+    c = Cluster()
+    assert all(n.role == "follower" and n.term == 0 and n.leader is None for n in c.up())
+    assert c.nodes[1].next_deadline == 0  # wants its first tick at once
+    c.run_until(2_000)
+    leader = c.leader()
+    term = leader.term
+    assert term >= 1 and leader.vote == leader.id
+    for n in c.up():
+        assert n.role == ("leader" if n is leader else "follower")
+    assert BecameLeader(term) in [e for _, i, e in c.events if i == leader.id]
+    for i in VOTERS:
+        if i != leader.id:
+            assert BecameFollower(term, leader.id) in [e for _, j, e in c.events if j == i]
+        assert c.disks[i], "the term and vote are persisted"
+    # Index 1 is the new leader's empty entry; proposals follow it.
+    assert leader.propose(c.now, b"x=1") == 2
+    assert leader.propose(c.now, b"y=2") == 3
+    assert leader.propose(c.now, b"") == 4
+    assert leader.propose(c.now, b"x=3") == 5
+    c.run_for(500)
+    for n in c.up():
+        assert (n.commit_index, n.applied_index, n.last_index) == (5, 5, 5)
+        assert c.applied[n.id] == c.applied[leader.id]
+        assert c.payloads(n.id) == [b"x=1", b"y=2", b"x=3"]
+    assert c.applied[leader.id][0] == (1, term, b"")
+    assert repr(leader) == f"RaftNode(id={leader.id}, role='leader', term={term}, leader={leader.id}, commit_index=5)"
+    assert leader.voters == VOTERS
+
+
+def test_a_follower_restarted_from_its_records_catches_up():
+    c = Cluster()
+    c.run_until(2_000)
+    leader = c.leader()
+    leader.propose(c.now, b"a")
+    c.run_for(200)
+    follower = next(i for i in VOTERS if i != leader.id)
+    before = (c.nodes[follower].term, c.nodes[follower].vote, c.nodes[follower].last_index)
+    c.crash(follower)
+    leader.propose(c.now, b"b")
+    leader.propose(c.now, b"c")
+    c.run_for(1_000)
+    assert c.leader() is leader  # two of three still make progress
+    assert all(c.payloads(n.id) == [b"a", b"b", b"c"] for n in c.up())
+    c.restart(follower)
+    restarted = c.nodes[follower]
+    # Exactly what it persisted: term, vote and log; nothing applied yet.
+    assert (restarted.term, restarted.vote, restarted.last_index) == before
+    assert (restarted.role, restarted.commit_index, restarted.applied_index) == ("follower", 0, 0)
+    c.run_for(1_000)
+    # It reports its whole log again, from index 1, and catches up.
+    assert c.applied[follower] == c.applied[leader.id]
+    assert c.payloads(follower) == [b"a", b"b", b"c"]
+
+
+def test_the_leader_crashes_and_the_others_elect_a_new_one():
+    c = Cluster()
+    c.run_until(2_000)
+    first = c.leader()
+    first.propose(c.now, b"before")
+    c.run_for(200)
+    old_term = first.term
+    c.crash(first.id)
+    c.run_for(2_000)
+    second = c.leader()
+    assert second.id != first.id and second.term > old_term
+    second.propose(c.now, b"after")
+    c.run_for(200)
+    c.restart(first.id)
+    c.run_for(1_000)
+    assert c.leader() is second and c.nodes[first.id].role == "follower"
+    for i in VOTERS:
+        assert c.payloads(i) == [b"before", b"after"]
+        assert c.applied[i] == c.applied[second.id]
+
+
+def test_reads():
+    c = Cluster()
+    c.run_until(2_000)
+    leader = c.leader()
+    leader.propose(c.now, b"x=1")
+    # Its read index is the commit index when it is asked: 1, not the
+    # proposal still in flight.
+    leader.read(c.now, 7)
+    c.run_for(100)
+    ready = [e for _, i, e in c.events if isinstance(e, ReadReady)]
+    assert ready == [ReadReady(7, 1)]
+    # Within the lease, a lease read is answered at once.
+    leader.lease_read(c.now, 8)
+    assert list(leader) == [ReadReady(8, 2)]
+    follower = c.nodes[next(i for i in VOTERS if i != leader.id)]
+    with pytest.raises(consensio.Rejected, match="not the leader"):
+        follower.read(c.now, 9)
+    with pytest.raises(consensio.Rejected, match="not the leader"):
+        follower.propose(c.now, b"nope")
+    # A read in flight when leadership is lost fails.
+    leader.read(c.now, 10)
+    list(leader)
+    c.network.clear()
+    c.crash(follower.id)
+    c.crash(next(i for i in VOTERS if i not in (leader.id, follower.id)))
+    c.run_for(1_000)  # check-quorum: it steps down
+    assert leader.role != "leader"
+    assert ReadFailed(10) in [e for _, i, e in c.events if i == leader.id]
+    # Lease reads need check-quorum.
+    alone = RaftNode(1, [1], check_quorum=False)
+    alone.tick(0)
+    alone.tick(alone.next_deadline)
+    assert alone.role == "leader"
+    with pytest.raises(consensio.Rejected, match="check_quorum"):
+        alone.lease_read(alone.next_deadline, 1)
+
+
+def test_a_lone_voter_commits_at_once():
+    alone = RaftNode(5, [5], max_entry_bytes=4)
+    alone.tick(0)
+    alone.tick(alone.next_deadline)
+    outputs = list(alone)
+    assert BecameLeader(1) in outputs and Committed(1, 1, b"") in outputs
+    assert all(isinstance(o.value, bytes) for o in outputs if isinstance(o, consensio.Persist))
+    assert alone.propose(0, b"abcd") == 2 and alone.commit_index == 2
+    with pytest.raises(consensio.LimitExceeded, match="exceeds"):
+        alone.propose(0, b"abcde")
+    tiny = RaftNode(5, [5], log_max_entries=2)
+    tiny.tick(0)
+    tiny.tick(tiny.next_deadline)
+    tiny.propose(0, b"x")
+    with pytest.raises(consensio.LimitExceeded, match="full"):
+        tiny.propose(0, b"y")
+
+
+def test_outputs_are_frozen_values():
+    assert Committed(2, 1, b"x") == Committed(2, 1, b"x") and Committed(2, 1, b"x") != Committed(2, 1, b"y")
+    assert len({ReadReady(1, 2), ReadReady(1, 2), ReadFailed(1), BecameLeader(3)}) == 3
+    assert repr(Committed(2, 1, b"x=1")) == "Committed(index=2, term=1, data=b'x=1')"
+    assert repr(ReadReady(7, 2)) == "ReadReady(read_id=7, index=2)"
+    assert repr(ReadFailed(7)) == "ReadFailed(read_id=7)"
+    assert repr(BecameLeader(3)) == "BecameLeader(term=3)"
+    assert repr(BecameFollower(3, 2)) == "BecameFollower(term=3, leader=2)"
+    assert BecameFollower(3) == BecameFollower(3, None) and BecameFollower(3).leader is None
+    assert Committed(2, 1, b"x").data == b"x"
+    with pytest.raises(AttributeError):
+        Committed(2, 1, b"x").index = 3
+    # Persist carries a record as bytes for Raft, an int elsewhere.
+    record = consensio.Persist(b"\x01\x15\x00")
+    assert record.value == b"\x01\x15\x00" and record == consensio.Persist(b"\x01\x15\x00")
+    assert record != consensio.Persist(1) and repr(record) == "Persist(value=<3 bytes>)"
+    assert consensio.Persist[bytes] is not None and consensio.Persist[int] is not None
+    with pytest.raises(TypeError):
+        consensio.Persist("text")
+
+
+def a_frame():
+    """A real frame: a pre-vote request from node 1."""
+    node = RaftNode(1, VOTERS)
+    node.tick(0)
+    node.tick(node.next_deadline)
+    sends = [o for o in node if isinstance(o, consensio.Send)]
+    assert sends
+    return sends[0].data
+
+
+def test_bad_frames_raise_and_change_nothing():
+    frame = a_frame()
+    bully = Bully(1, VOTERS)
+    bully.tick(0)
+    bully.tick(10_000)
+    other = next(o.data for o in bully if isinstance(o, consensio.Send))
+    node = RaftNode(2, VOTERS)
+    node.tick(0)
+    list(node)
+    before = (node.role, node.term, node.vote, node.next_deadline)
+    for bad in [b"", b"\xde\xad", frame[:-1], frame[:2], frame + b"\x00", b"\x09" + frame[1:], other]:
+        with pytest.raises(consensio.MalformedMessage):
+            node.handle_message(1, 1, bad)
+    with pytest.raises(consensio.LimitExceeded):
+        node.handle_message(1, 1, frame + bytes(1 << 20))
+    assert node.poll() is None and (node.role, node.term, node.vote, node.next_deadline) == before
+    # Frames from non-voters or from itself are dropped without error.
+    node.handle_message(1, 99, frame)
+    node.handle_message(1, 2, frame)
+    assert node.poll() is None
+    # Past its first election timeout, the real frame is answered; a
+    # duplicate of it gets the same answer.
+    node.handle_message(1_000, 1, frame)
+    answers = list(node)
+    assert answers and all(isinstance(o, consensio.Send) and o.to == 1 for o in answers)
+    node.handle_message(1_000, 1, frame)
+    assert list(node) == answers
+    assert node.term == 0  # a pre-vote changes no state
+
+
+def test_bad_configuration():
+    with pytest.raises(consensio.InvalidArgument, match="not a voter"):
+        RaftNode(4, VOTERS)
+    with pytest.raises(consensio.InvalidArgument, match="no voters"):
+        RaftNode(1, [])
+    with pytest.raises(consensio.LimitExceeded):
+        RaftNode(1, range(1, 100))
+    RaftNode(1, range(1, 65))  # 64 voters is the limit
+    RaftNode(1, {3, 2, 1, 1})  # any iterable; order and duplicates do not matter
+    bad = [
+        dict(heartbeat_interval_ms=0),
+        dict(heartbeat_interval_ms=150),
+        dict(election_timeout_max_ms=150),
+        dict(max_clock_drift_ms=150),
+        dict(max_entry_bytes=1 << 20),
+        dict(log_max_entries=0),
+    ]
+    for config in bad:
+        with pytest.raises(consensio.InvalidArgument):
+            RaftNode(1, VOTERS, **config)
+    node = RaftNode(1, VOTERS, seed=99, election_timeout_min_ms=1_000, election_timeout_max_ms=2_000,
+                    heartbeat_interval_ms=100, pre_vote=False, check_quorum=False)
+    node.tick(0)
+    assert 1_000 <= node.next_deadline < 2_000
+
+
+def test_restore_from_bad_records():
+    c = Cluster()
+    c.run_until(2_000)
+    c.leader().propose(c.now, b"x")
+    c.run_for(200)
+    records = c.disks[1]
+    assert RaftNode.restore(1, VOTERS, records).last_index == 2
+    assert RaftNode.restore(1, VOTERS, iter(records)).last_index == 2  # any iterable
+    assert RaftNode.restore(1, VOTERS, []).term == 0
+    with pytest.raises(consensio.MalformedMessage, match=r"records\[1\]"):
+        RaftNode.restore(1, VOTERS, [records[0], b"garbage"])
+    with pytest.raises(consensio.MalformedMessage):
+        RaftNode.restore(1, VOTERS, [a_frame()])  # a message is not a record
+    # Entries from index 2 with nothing before them: no node writes that.
+    gap = bytes([consensio.WIRE_VERSION, 21, 1, 2, 1, 1, 1]) + b"a"
+    with pytest.raises(consensio.InvalidArgument, match="record 0"):
+        RaftNode.restore(1, VOTERS, [gap])
+    with pytest.raises(consensio.LimitExceeded, match="full"):
+        RaftNode.restore(1, VOTERS, records, log_max_entries=1)
+    with pytest.raises(consensio.InvalidArgument):
+        RaftNode.restore(4, VOTERS, records)
+    with pytest.raises(TypeError):
+        RaftNode.restore(1, VOTERS, records[0])  # one record, not a list of them
+    with pytest.raises(TypeError):
+        RaftNode.restore(1, VOTERS, ["text"])
+    with pytest.raises(TypeError):
+        RaftNode.restore(1, VOTERS, records, no_such_option=1)
+
+
+def test_wrong_types():
+    for args in [("1", VOTERS), (1, "123"), (1, b"\x01\x02"), (1, 3), (1, [1, None])]:
+        with pytest.raises(TypeError):
+            RaftNode(*args)
+    with pytest.raises(TypeError):
+        RaftNode(1, VOTERS, 5)  # options are keyword-only
+    with pytest.raises(OverflowError):
+        RaftNode(1, VOTERS, heartbeat_interval_ms=-1)
+    node = RaftNode(1, VOTERS)
+    with pytest.raises(TypeError):
+        node.handle_message(0, 2, "text")
+    with pytest.raises(TypeError):
+        node.propose(0, "text")
+    with pytest.raises(OverflowError):
+        node.tick(-5)
+
+
+@given(data=st.binary(max_size=60), sender=st.sampled_from([1, 2, 3, 7]))
+def test_arbitrary_bytes_raise_or_are_handled(data, sender):
+    node = RaftNode(2, VOTERS)
+    try:
+        node.handle_message(0, sender, data)
+    except consensio.Error:
+        pass
+    list(node)
+
+
+def consistent(applied):
+    """Every node's committed sequence is a prefix of every longer one."""
+    runs = sorted(applied.values(), key=len)
+    for shorter, longer in zip(runs, runs[1:]):
+        assert longer[: len(shorter)] == shorter, f"diverged: {shorter} vs {longer}"
+
+
+# What the network and the nodes do next: deliver one frame in flight (any
+# of them, so frames are reordered), or all of them in a shuffled order; lose
+# or duplicate one; fire due timers; propose on a leader; crash a node and
+# restart it from its records at once.
+OPS = ["deliver"] * 6 + ["flush"] * 2 + ["tick"] * 3 + ["propose"] * 3 + ["drop", "duplicate", "restart"]
+
+
+@given(st.binary(min_size=100, max_size=800))
+def test_any_delivery_order_keeps_committed_prefixes_consistent(script):
+    # Two bytes per step: what happens, and which frame, node or order.
+    ops = [(OPS[a % len(OPS)], k) for a, k in zip(script[::2], script[1::2])]
+    c = Cluster(election_timeout_min_ms=100, election_timeout_max_ms=200, heartbeat_interval_ms=20)
+    proposed = 0
+    for op, k in ops:
+        c.drain()
+        if op in ("deliver", "drop", "duplicate") and c.network:
+            src, dst, frame = c.network.pop(k % len(c.network))
+            if op == "duplicate":
+                c.network.append((src, dst, frame))
+            if op != "drop":
+                c.deliver(src, dst, frame)
+        elif op == "flush":
+            in_flight, c.network = c.network, []
+            while in_flight:
+                k = (k * 31 + 7) % 256
+                c.deliver(*in_flight.pop(k % len(in_flight)))
+        elif op == "tick":
+            c.tick_due()
+        elif op == "propose":
+            leaders = [n for n in c.up() if n.role == "leader"]
+            if leaders:
+                proposed += 1
+                leaders[k % len(leaders)].propose(c.now, b"v%d" % proposed)
+        elif op == "restart":
+            i = VOTERS[k % len(VOTERS)]
+            c.crash(i)
+            c.restart(i)  # frames in flight to it are still delivered
+        c.drain()
+        consistent(c.applied)
+    # Healed: everyone converges on one log.
+    c.run_for(3_000)
+    consistent(c.applied)
+    c.leader()
+    assert len({tuple(a) for a in c.applied.values()}) == 1
+    committed = c.payloads(1)
+    assert len(committed) == len(set(committed)) <= proposed
