@@ -1,0 +1,372 @@
+//! Client interaction with Raft's key-value store, after chapter 6 of
+//! Ongaro's thesis: requests routed to the leader (§6.2), exactly-once
+//! writes through client sessions (§6.3), and linearizable reads (§6.4).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use consensio::quorum::MajorityConfig;
+use consensio::raft::{
+    ArenaLog, KvCommand, KvError, KvEvent, KvLimits, KvNode, KvOp, KvResponse, KvResult, Persist,
+    RaftConfig, Role,
+};
+use consensio::{Input, Instant, NodeId, Output, Participant, wire};
+
+type Node = KvNode<ArenaLog>;
+
+fn config(id: u64) -> RaftConfig {
+    RaftConfig::new(
+        NodeId(id),
+        MajorityConfig::from_voters((1..=3).map(NodeId)).unwrap(),
+    )
+}
+
+fn limits() -> KvLimits {
+    KvLimits {
+        session_expiry_ms: 10_000,
+        ..KvLimits::default()
+    }
+}
+
+/// Three nodes on one clock, a network that delivers in order unless a
+/// link is cut, and disks.
+struct Cluster {
+    nodes: BTreeMap<u64, Node>,
+    disks: BTreeMap<u64, Vec<Persist>>,
+    replies: Vec<(u64, u64, KvResult)>,
+    network: Vec<(u64, u64, Vec<u8>)>,
+    cut: BTreeSet<(u64, u64)>,
+    now: Instant,
+}
+
+impl Cluster {
+    fn new() -> Self {
+        let mut c = Cluster {
+            nodes: BTreeMap::new(),
+            disks: BTreeMap::new(),
+            replies: Vec::new(),
+            network: Vec::new(),
+            cut: BTreeSet::new(),
+            now: Instant::ZERO,
+        };
+        for id in 1..=3 {
+            c.nodes.insert(
+                id,
+                Node::new(config(id), ArenaLog::new(1_000, 1 << 20), limits()).unwrap(),
+            );
+            c.input(id, Input::Tick);
+        }
+        c
+    }
+
+    fn input(&mut self, id: u64, input: Input<consensio::raft::Message, KvCommand>) {
+        let now = self.now;
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        node.handle_input(now, input).unwrap();
+        while let Some(output) = node.poll_output() {
+            match output {
+                Output::Send { to, message } => {
+                    self.network
+                        .push((id, to.0, wire::encode_to_vec(&message).unwrap()));
+                }
+                Output::Persist(r) => self.disks.entry(id).or_default().push(r),
+                Output::Event(KvEvent::Reply { id: req, result }) => {
+                    self.replies.push((id, req, result));
+                }
+                Output::Event(KvEvent::Raft(_)) => {}
+            }
+        }
+    }
+
+    fn deliver_all(&mut self) {
+        while !self.network.is_empty() {
+            let (from, to, bytes) = self.network.remove(0);
+            if self.cut.contains(&(from, to)) || !self.nodes.contains_key(&to) {
+                continue;
+            }
+            let message = wire::decode(&bytes).unwrap();
+            self.input(
+                to,
+                Input::Message {
+                    from: NodeId(from),
+                    message,
+                },
+            );
+        }
+    }
+
+    /// Runs `ms` of time, ticking every live node when due.
+    fn run(&mut self, ms: u64) {
+        let end = self.now.saturating_add_millis(ms);
+        loop {
+            let next = self
+                .nodes
+                .iter()
+                .filter_map(|(&id, n)| Some((n.next_deadline()?, id)))
+                .min();
+            match next {
+                Some((due, id)) if due <= end => {
+                    self.now = self.now.max(due);
+                    self.input(id, Input::Tick);
+                    self.deliver_all();
+                }
+                _ => break,
+            }
+        }
+        self.now = end;
+    }
+
+    fn leader(&self) -> Option<u64> {
+        self.nodes
+            .iter()
+            .find(|(_, n)| n.raft().role() == Role::Leader)
+            .map(|(&id, _)| id)
+    }
+
+    fn command(&mut self, id: u64, command: KvCommand) {
+        self.input(id, Input::Command(command));
+        self.deliver_all();
+    }
+
+    /// The reply to request `req`, if one came.
+    fn reply(&self, req: u64) -> Option<&KvResult> {
+        self.replies
+            .iter()
+            .rev()
+            .find(|(_, r, _)| *r == req)
+            .map(|(_, _, res)| res)
+    }
+
+    fn open_session(&mut self, at: u64, req: u64) -> u64 {
+        self.command(at, KvCommand::OpenSession { id: req });
+        match self.reply(req) {
+            Some(Ok(KvResponse::SessionOpened { client })) => *client,
+            other => panic!("open session: {other:?}"),
+        }
+    }
+
+    fn crash(&mut self, id: u64) {
+        self.nodes.remove(&id);
+    }
+
+    fn restart(&mut self, id: u64) {
+        let disk = self.disks.get(&id).cloned().unwrap_or_default();
+        let node =
+            Node::restore(config(id), ArenaLog::new(1_000, 1 << 20), limits(), &disk).unwrap();
+        self.nodes.insert(id, node);
+        self.input(id, Input::Tick);
+    }
+}
+
+fn cas(expected: Option<&str>, new: &str) -> KvOp {
+    KvOp::Cas {
+        key: b"k".to_vec(),
+        expected: expected.map(|e| e.as_bytes().to_vec()),
+        new: Some(new.as_bytes().to_vec()),
+    }
+}
+
+fn started() -> (Cluster, u64) {
+    let mut c = Cluster::new();
+    c.run(1_000);
+    let leader = c.leader().expect("a leader within a second");
+    (c, leader)
+}
+
+#[test]
+fn s6_2_a_follower_refuses_requests_and_names_the_leader() {
+    let (mut c, leader) = started();
+    let follower = (1..=3).find(|&id| id != leader).unwrap();
+    c.command(follower, KvCommand::OpenSession { id: 1 });
+    c.command(
+        follower,
+        KvCommand::Get {
+            id: 2,
+            key: b"k".to_vec(),
+            lease: false,
+        },
+    );
+    for req in [1, 2] {
+        assert_eq!(
+            c.reply(req),
+            Some(&Err(KvError::NotLeader {
+                leader_hint: Some(NodeId(leader))
+            }))
+        );
+    }
+}
+
+#[test]
+fn s6_3_a_write_retried_at_a_new_leader_after_its_leader_crashed_applies_once() {
+    let (mut c, leader) = started();
+    let client = c.open_session(leader, 1);
+    // A compare-and-set is not idempotent: applied twice, the second would
+    // answer "not swapped". The first copy commits everywhere, but the
+    // leader crashes before its answer reaches the client.
+    c.command(
+        leader,
+        KvCommand::Write {
+            id: 2,
+            client,
+            seq: 1,
+            op: cas(None, "a"),
+        },
+    );
+    c.run(100); // heartbeats carry the commit index to the followers
+    c.replies.clear();
+    c.crash(leader);
+    for node in c.nodes.values() {
+        assert_eq!(
+            node.store().get(b"k"),
+            Some(&b"a"[..]),
+            "applied once already"
+        );
+    }
+    c.run(2_000);
+    let new = c.leader().expect("the other two elect a leader");
+    assert_ne!(new, leader);
+    // The client retries at the new leader, with the same sequence.
+    c.command(
+        new,
+        KvCommand::Write {
+            id: 3,
+            client,
+            seq: 1,
+            op: cas(None, "a"),
+        },
+    );
+    c.run(200);
+    assert_eq!(
+        c.reply(3),
+        Some(&Ok(KvResponse::Swapped(true))),
+        "the saved answer"
+    );
+    for node in c.nodes.values() {
+        assert_eq!(node.store().get(b"k"), Some(&b"a"[..]));
+    }
+    // The next write goes ahead; an older sequence is refused as stale.
+    c.command(
+        new,
+        KvCommand::Write {
+            id: 4,
+            client,
+            seq: 2,
+            op: cas(Some("a"), "b"),
+        },
+    );
+    c.run(200);
+    assert_eq!(c.reply(4), Some(&Ok(KvResponse::Swapped(true))));
+    c.command(
+        new,
+        KvCommand::Write {
+            id: 5,
+            client,
+            seq: 1,
+            op: cas(None, "a"),
+        },
+    );
+    c.run(200);
+    assert_eq!(c.reply(5), Some(&Err(KvError::StaleSequence)));
+    // The crashed leader comes back, rebuilds its store from the log, and
+    // holds what the others hold.
+    c.restart(leader);
+    c.run(1_000);
+    assert_eq!(c.nodes[&leader].store().get(b"k"), Some(&b"b"[..]));
+}
+
+#[test]
+fn s6_3_a_write_whose_session_expired_is_refused_not_applied() {
+    let (mut c, leader) = started();
+    let client = c.open_session(leader, 1);
+    c.command(
+        leader,
+        KvCommand::Write {
+            id: 2,
+            client,
+            seq: 1,
+            op: cas(None, "a"),
+        },
+    );
+    c.run(100);
+    assert_eq!(c.reply(2), Some(&Ok(KvResponse::Swapped(true))));
+    // Log time moves on past the expiry with another client's writes.
+    c.run(11_000);
+    let other = c.open_session(leader, 3);
+    c.run(100);
+    c.command(
+        leader,
+        KvCommand::Write {
+            id: 4,
+            client,
+            seq: 1,
+            op: cas(None, "a"),
+        },
+    );
+    c.run(100);
+    assert_eq!(c.reply(4), Some(&Err(KvError::SessionExpired)));
+    assert_ne!(other, client);
+}
+
+#[test]
+fn s6_4_a_leader_cut_off_from_the_quorum_does_not_serve_a_stale_read() {
+    let (mut c, leader) = started();
+    let client = c.open_session(leader, 1);
+    let others: Vec<u64> = (1..=3).filter(|&n| n != leader).collect();
+    for &n in &others {
+        c.cut.insert((leader, n));
+        c.cut.insert((n, leader));
+    }
+    // The majority elects a new leader and writes "new".
+    c.run(2_000);
+    let new = others
+        .iter()
+        .copied()
+        .find(|n| c.nodes[n].raft().role() == Role::Leader)
+        .unwrap();
+    c.command(
+        new,
+        KvCommand::Write {
+            id: 2,
+            client,
+            seq: 1,
+            op: cas(None, "new"),
+        },
+    );
+    c.run(200);
+    assert_eq!(c.reply(2), Some(&Ok(KvResponse::Swapped(true))));
+    // The old leader stepped down (check-quorum) and cannot answer with
+    // its stale store, neither by ReadIndex nor by lease.
+    for (req, lease) in [(3, false), (4, true)] {
+        c.command(
+            leader,
+            KvCommand::Get {
+                id: req,
+                key: b"k".to_vec(),
+                lease,
+            },
+        );
+        c.run(500);
+        assert!(
+            matches!(
+                c.reply(req),
+                Some(Err(KvError::NotLeader { .. } | KvError::Retry))
+            ),
+            "{:?}",
+            c.reply(req)
+        );
+    }
+    c.command(
+        new,
+        KvCommand::Get {
+            id: 5,
+            key: b"k".to_vec(),
+            lease: false,
+        },
+    );
+    c.run(200);
+    assert_eq!(
+        c.reply(5),
+        Some(&Ok(KvResponse::Value(Some(b"new".to_vec()))))
+    );
+}
