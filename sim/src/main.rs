@@ -62,6 +62,10 @@ enum Command {
         /// Simulated time per run, ms.
         #[arg(long, default_value_t = 20_000)]
         duration_ms: u64,
+        /// Parallel runs (0: one per core); the first failing seed is the
+        /// one reported, whatever the number of jobs.
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
         /// Write the SVG of the failing (or only) run here.
         #[arg(long)]
         svg: Option<PathBuf>,
@@ -91,6 +95,7 @@ fn main() -> ExitCode {
             faults,
             nodes,
             duration_ms,
+            jobs,
             svg,
             trace,
         } => check(&CheckArgs {
@@ -100,6 +105,7 @@ fn main() -> ExitCode {
             faults,
             nodes,
             duration_ms,
+            jobs,
             svg,
             trace,
         }),
@@ -188,11 +194,15 @@ struct CheckArgs {
     faults: FaultMix,
     nodes: u64,
     duration_ms: u64,
+    jobs: usize,
     svg: Option<PathBuf>,
     trace: Option<PathBuf>,
 }
 
 fn check(args: &CheckArgs) -> Result<bool, String> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
     let bar = ProgressBar::new(args.seeds);
     bar.set_style(
         ProgressStyle::with_template(
@@ -201,14 +211,61 @@ fn check(args: &CheckArgs) -> Result<bool, String> {
         .map_err(|e| e.to_string())?,
     );
     let started = std::time::Instant::now();
-    let mut messages = 0u64;
     let want_files = args.svg.is_some() || args.trace.is_some();
-    for seed in args.start_seed..args.start_seed.saturating_add(args.seeds) {
-        let mut config = args.faults.config(seed, args.nodes, args.duration_ms);
-        config.record_trace = want_files;
-        let outcome = protocols::run_named(&args.protocol, config)?;
-        messages += outcome.summary.delivered;
-        bar.inc(1);
+    let end = args.start_seed.saturating_add(args.seeds);
+    let jobs = match args.jobs {
+        0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        n => n,
+    };
+    let jobs = jobs
+        .min(usize::try_from(args.seeds).unwrap_or(usize::MAX))
+        .max(1);
+    let next = AtomicU64::new(args.start_seed);
+    let messages = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    // The smallest failing seed and its run, or an error. Seeds are handed
+    // out in order and a worker finishes the seed it started, so every seed
+    // below a failing one has run: the failure reported is the first.
+    let failure: Mutex<Option<(u64, Result<Outcome, String>)>> = Mutex::new(None);
+    let record = |seed: u64, what: Result<Outcome, String>| {
+        stop.store(true, Relaxed);
+        let mut f = failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if f.as_ref().is_none_or(|(s, _)| seed < *s) {
+            *f = Some((seed, what));
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                while !stop.load(Relaxed) {
+                    let seed = next.fetch_add(1, Relaxed);
+                    if seed >= end {
+                        break;
+                    }
+                    let mut config = args.faults.config(seed, args.nodes, args.duration_ms);
+                    config.record_trace = want_files;
+                    match protocols::run_named(&args.protocol, config) {
+                        Err(e) => record(seed, Err(e)),
+                        Ok(outcome) => {
+                            messages.fetch_add(outcome.summary.delivered, Relaxed);
+                            bar.inc(1);
+                            if outcome.violation.is_some() || args.seeds == 1 {
+                                record(seed, Ok(outcome));
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let failure = failure
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((seed, outcome)) = failure {
+        let outcome = outcome?;
+        let title = format!("{} seed {seed}", args.protocol);
         if let Some(v) = &outcome.violation {
             bar.abandon();
             eprint!("{v}");
@@ -220,31 +277,20 @@ fn check(args: &CheckArgs) -> Result<bool, String> {
                 "   (or: cargo run --release -p consensio-sim -- check {} --seeds 1 --start-seed {seed} --faults {} --nodes {} --duration-ms {})",
                 args.protocol, args.faults, args.nodes, args.duration_ms
             );
-            write_outputs(
-                &outcome,
-                &format!("{} seed {seed}", args.protocol),
-                args.svg.as_deref(),
-                args.trace.as_deref(),
-            )?;
+            write_outputs(&outcome, &title, args.svg.as_deref(), args.trace.as_deref())?;
             return Ok(false);
         }
-        if args.seeds == 1 {
-            print!("{}", outcome.summary);
-            write_outputs(
-                &outcome,
-                &format!("{} seed {seed}", args.protocol),
-                args.svg.as_deref(),
-                args.trace.as_deref(),
-            )?;
-        }
+        // A single seed: its summary and files.
+        print!("{}", outcome.summary);
+        write_outputs(&outcome, &title, args.svg.as_deref(), args.trace.as_deref())?;
     }
     bar.finish();
     println!(
-        "{} seeds of {} with faults [{}]: invariants held ({} messages delivered in {:.1}s)",
+        "{} seeds of {} with faults [{}]: invariants held ({} messages delivered in {:.1}s, {jobs} jobs)",
         args.seeds,
         args.protocol,
         args.faults,
-        messages,
+        messages.load(Relaxed),
         started.elapsed().as_secs_f64()
     );
     Ok(true)
