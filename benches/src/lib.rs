@@ -10,6 +10,10 @@
 //!   SHA-256 cost of the same bytes as the floor;
 //! - `quorum`: committed index and vote tallying against tikv's `raft`
 //!   (`ProgressTracker`);
+//! - `raft`: log append against raft-rs's `RaftLog` and `MemStorage` and a
+//!   plain copy of the same bytes, and proposal-to-commit throughput of a
+//!   3-node in-memory cluster against raft-rs's `RawNode`, both driven by
+//!   this crate's [`cluster`] module;
 //! - `sim`: the simulator's delivered messages per second.
 //!
 //! `cargo bench -p consensio-benches` measures; `cargo test --benches -p
@@ -19,6 +23,8 @@
 //! the barely optimised test profile; the code paths are the same.
 
 use consensio::Rng;
+
+pub mod cluster;
 
 /// How many bits [`scaled`] takes off a size in [`test_mode`].
 pub const TEST_MODE_SHRINK_BITS: u32 = 8;
