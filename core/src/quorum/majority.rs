@@ -5,6 +5,10 @@ use core::fmt;
 use super::{AckedIndexer, Index, MAX_VOTERS, QuorumError, VoteLookup, VoteResult};
 use crate::id::NodeId;
 
+/// Configurations up to this size sort their acknowledged indexes in a small
+/// scratch array, by insertion sort.
+const SMALL_CONFIG: usize = 16;
+
 /// A set of up to [`MAX_VOTERS`] voters, any `n / 2 + 1` of which form a quorum.
 ///
 /// Voters are kept sorted and distinct, so two configurations with the same
@@ -127,8 +131,20 @@ impl MajorityConfig {
         if n == 0 {
             return Index::MAX;
         }
-        let mut indexes = [0 as Index; MAX_VOTERS];
-        let Some(indexes) = indexes.get_mut(..n) else {
+        // Zeroing a scratch array of MAX_VOTERS slots would cost more than
+        // the rest of the computation for the sizes Raft uses.
+        if n <= SMALL_CONFIG {
+            self.quorum_th_largest(acked, &mut [0; SMALL_CONFIG])
+        } else {
+            self.quorum_th_largest(acked, &mut [0; MAX_VOTERS])
+        }
+    }
+
+    /// The quorum-th largest acknowledged index, using `scratch` (at least
+    /// `len` slots) to sort them.
+    fn quorum_th_largest(&self, acked: &impl AckedIndexer, scratch: &mut [Index]) -> Index {
+        let n = self.len;
+        let Some(indexes) = scratch.get_mut(..n) else {
             return 0;
         };
         for (slot, &voter) in indexes.iter_mut().zip(self.voters()) {
@@ -136,7 +152,7 @@ impl MajorityConfig {
         }
         // Ascending order; the quorum-th largest sits at n - quorum. For the
         // small sizes Raft uses, insertion sort beats the general sort.
-        if n <= 16 {
+        if n <= SMALL_CONFIG {
             insertion_sort(indexes);
         } else {
             indexes.sort_unstable();
