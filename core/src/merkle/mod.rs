@@ -78,12 +78,17 @@ pub fn leaf_hash(data: &[u8]) -> Hash {
 #[must_use]
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     let mut block = [0u8; 65];
+    write_node_input(&mut block, left, right);
+    Sha256::digest(block).into()
+}
+
+/// Writes `0x01 ‖ left ‖ right`, what [`node_hash`] hashes, into `block`.
+fn write_node_input(block: &mut [u8; 65], left: &Hash, right: &Hash) {
     let (prefix, children) = block.split_at_mut(1);
     prefix.copy_from_slice(&[0x01]);
     let (l, r) = children.split_at_mut(32);
     l.copy_from_slice(left);
     r.copy_from_slice(right);
-    Sha256::digest(block).into()
 }
 
 /// The Merkle Tree Hash of `leaves`, in O(log n) memory and no allocation.

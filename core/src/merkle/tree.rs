@@ -3,7 +3,9 @@
 use alloc::vec::Vec;
 use core::ops::Range;
 
-use super::{EMPTY_ROOT, Hash, MerkleError, leaf_hash, node_hash};
+use sha2::{Digest, Sha256};
+
+use super::{EMPTY_ROOT, Hash, MerkleError, leaf_hash, node_hash, write_node_input};
 
 /// A Merkle tree (RFC 9162 §2.1) stored level by level: level `h` holds the
 /// hash of every complete, aligned perfect subtree of `2^h` leaves. That is
@@ -55,13 +57,7 @@ impl MerkleTree {
         let mut levels = Vec::new();
         let mut level = leaf_hashes;
         while level.len() > 1 {
-            let parents: Vec<Hash> = level
-                .chunks_exact(2)
-                .map(|pair| match pair {
-                    [l, r] => node_hash(l, r),
-                    _ => EMPTY_ROOT,
-                })
-                .collect();
+            let parents = parents_of(&level);
             levels.push(level);
             level = parents;
         }
@@ -293,6 +289,39 @@ impl MerkleTree {
         }
         Ok(())
     }
+}
+
+/// Node hashes of a level are computed this many at a time.
+const NODE_BATCH: usize = 8;
+
+/// The [`node_hash`] of every complete pair of `level` (an odd last node has
+/// no parent yet), in order.
+///
+/// The inputs of a batch of [`NODE_BATCH`] nodes are all written before any
+/// of them is hashed. Hashing each input right after writing it makes
+/// SHA-256 wait for those stores to reach its loads (a store-forwarding
+/// stall: the `0x01` prefix offsets the children by one byte); batching
+/// hides that, and lets consecutive hashes overlap, which makes a level
+/// about 15–20% faster (see BENCHMARKS.md).
+fn parents_of(level: &[Hash]) -> Vec<Hash> {
+    let mut parents = Vec::with_capacity(level.len() / 2);
+    let mut inputs = [[0u8; 65]; NODE_BATCH];
+    for chunk in level.chunks(2 * NODE_BATCH) {
+        let mut count = 0;
+        for (input, pair) in inputs.iter_mut().zip(chunk.chunks_exact(2)) {
+            if let [left, right] = pair {
+                write_node_input(input, left, right);
+                count += 1;
+            }
+        }
+        parents.extend(
+            inputs
+                .iter()
+                .take(count)
+                .map(|input| Hash::from(Sha256::digest(input))),
+        );
+    }
+    parents
 }
 
 /// The largest power of two strictly less than `n` (`n >= 2`): where RFC
