@@ -7,8 +7,9 @@ Reads every `<bench>/new/benchmark.json` and `estimates.json` that criterion
 left under the folder (default: $CARGO_TARGET_DIR/criterion or
 target/criterion), groups them by criterion group, and prints, per group,
 each implementation's median and its ratio to consensio's (peer / consensio:
-above 1 means consensio is faster). Merkle build groups also get the ratio of
-each implementation to the SHA-256 floor.
+above 1 means consensio is faster). Groups with a floor (Merkle build:
+`sha256_floor`; Raft log append: `memcpy_floor`) also get each
+implementation's ratio to it.
 """
 
 import json
@@ -44,12 +45,15 @@ def main():
     for (group, value), functions in sorted(rows.items()):
         title = f"{group}/{value}" if value else group
         base = functions.get("consensio")
-        floor = functions.get("sha256_floor")
+        floor_name = next(
+            (f for f in ("sha256_floor", "memcpy_floor") if f in functions), None
+        )
+        floor = functions.get(floor_name) if floor_name else None
         print(f"\n#### `{title}`\n")
         header = "| implementation | median | peer / consensio |"
         rule = "|---|---:|---:|"
         if floor:
-            header += " / SHA-256 floor |"
+            header += f" / {floor_name} |"
             rule += "---:|"
         print(header)
         print(rule)
