@@ -44,6 +44,9 @@
 //! from it, or its id as a candidate, leader or heartbeat sender. A node
 //! keeps at most one unacknowledged `Election` (a greater candidacy replaces
 //! a smaller one, which it makes obsolete) and one unacknowledged `Elected`.
+//! A candidacy or announcement naming a candidate or leader that is not a
+//! member is acknowledged and dropped (its epoch is still noted): no node
+//! follows, or forwards round the ring, an id outside its configuration.
 //!
 //! A (re)started node listens for `leader_timeout_ms` before it starts an
 //! election of its own (it forwards others' messages meanwhile). If it
@@ -536,8 +539,11 @@ impl RingElection {
                     to: from,
                     message: Message::Ack { hop },
                 });
-                self.heard_from(candidate);
                 self.max_seen = self.max_seen.max(epoch);
+                if self.index(candidate).is_none() {
+                    return; // a candidate that is not a member: drop it
+                }
+                self.heard_from(candidate);
                 self.on_election(now, candidate);
             }
             Message::Elected { leader, epoch, hop } => {
@@ -545,8 +551,11 @@ impl RingElection {
                     to: from,
                     message: Message::Ack { hop },
                 });
-                self.heard_from(leader);
                 self.max_seen = self.max_seen.max(epoch);
+                if self.index(leader).is_none() {
+                    return; // a leader that is not a member: drop it
+                }
+                self.heard_from(leader);
                 self.on_elected(now, leader, epoch);
             }
             Message::Ack { hop } => {
@@ -981,5 +990,35 @@ mod tests {
                 })
             ]
         );
+    }
+
+    /// Found by `election_step`: an `Elected` from a member that names a
+    /// non-member leader was adopted (the node reported `Elected` and
+    /// `leader()` named a node outside its configuration), and a candidacy
+    /// for a non-member went round the ring.
+    #[test]
+    fn candidates_and_leaders_that_are_not_members_are_dropped() {
+        let mut n = node(2, &[1, 2, 3]);
+        deliver(&mut n, 0, 3, elected(7, 5, 0));
+        assert_eq!(drain(&mut n), [send(3, Message::Ack { hop: 0 })]);
+        assert_eq!((n.leader(), n.epoch()), (None, 0));
+        deliver(&mut n, 1, 1, election(9, 5, 1));
+        assert_eq!(drain(&mut n), [send(1, Message::Ack { hop: 1 })]);
+        assert!(!n.is_participating());
+        // A member's candidacy still goes on.
+        deliver(&mut n, 2, 1, election(3, 5, 2));
+        let out = drain(&mut n);
+        assert_eq!(out[0], send(1, Message::Ack { hop: 2 }));
+        assert!(matches!(
+            out[1],
+            Output::Send {
+                to: NodeId(3),
+                message: Message::Election {
+                    candidate: NodeId(3),
+                    epoch: 5,
+                    ..
+                }
+            }
+        ));
     }
 }
