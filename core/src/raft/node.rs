@@ -1027,6 +1027,13 @@ impl<L: LogStorage> Participant for RaftNode<L> {
                 max: self.config.max_outputs,
             });
         }
+        if matches!(input, Input::Command(_)) && self.role != Role::Leader {
+            // Refused before anything else: not even the first input's
+            // timers are armed by it.
+            return Err(RaftError::NotLeader {
+                leader_hint: self.leader,
+            });
+        }
         self.now = self.now.max(now);
         if !self.started {
             self.started = true;
@@ -1044,10 +1051,14 @@ impl<L: LogStorage> Participant for RaftNode<L> {
             }
             Input::Command(command) => self.command(command),
         };
+        // A refused command changes nothing and queues nothing, not even
+        // the committed entries still to report (the next input reports
+        // them).
+        result?;
         self.apply_committed();
         self.release_reads();
         self.flush_hard_state();
-        result
+        Ok(())
     }
 
     fn poll_output(&mut self) -> Option<RaftOutput> {
@@ -1136,5 +1147,74 @@ mod tests {
         assert_eq!(last_index_within_term(&log, 4, 4), 4, "bounded by upto");
         assert_eq!(last_index_within_term(&log, 0, 10), 0);
         assert_eq!(last_index_within_term(&log, 9, u64::MAX), 10);
+    }
+
+    /// Found by `raft_step`: a refused command still reported committed
+    /// entries left over from an earlier input (`max_apply_per_step`), so
+    /// the node changed and queued outputs although the call failed.
+    #[test]
+    fn a_refused_command_changes_nothing_and_queues_nothing() {
+        let voters = MajorityConfig::from_voters([1, 2, 3].map(NodeId)).unwrap();
+        let mut config = RaftConfig::new(NodeId(1), voters);
+        config.pre_vote = false;
+        config.max_apply_per_step = 1;
+        let mut node = RaftNode::new(config, ArenaLog::new(100, 1 << 16)).unwrap();
+        let drain =
+            |node: &mut RaftNode<ArenaLog>| core::iter::from_fn(|| node.poll_output()).count();
+        // Refused before it starts: no timer is armed by the command.
+        let t0 = Instant::from_millis(5);
+        assert_eq!(
+            node.handle_input(t0, Input::Command(Command::Read { id: 1 })),
+            Err(RaftError::NotLeader { leader_hint: None })
+        );
+        assert_eq!(node.next_deadline(), Some(Instant::ZERO));
+        assert!(node.poll_output().is_none());
+        node.handle_input(t0, Input::Tick).unwrap();
+        let t = node.next_deadline().unwrap();
+        node.handle_input(t, Input::Tick).unwrap();
+        assert_eq!(node.role(), Role::Candidate);
+        let granted = Message {
+            term: 1,
+            body: Body::RequestVoteResponse { granted: true },
+        };
+        let from = NodeId(2);
+        node.handle_input(
+            t,
+            Input::Message {
+                from,
+                message: granted,
+            },
+        )
+        .unwrap();
+        assert_eq!(node.role(), Role::Leader);
+        for data in [b"a", b"b"] {
+            node.handle_input(t, Input::Command(Command::Propose(data.to_vec())))
+                .unwrap();
+        }
+        drain(&mut node);
+        let accepted = Message {
+            term: 1,
+            body: Body::AppendAccepted { match_index: 3 },
+        };
+        node.handle_input(
+            t,
+            Input::Message {
+                from,
+                message: accepted,
+            },
+        )
+        .unwrap();
+        drain(&mut node);
+        assert_eq!((node.commit_index(), node.applied_index()), (3, 1));
+        let too_large = Command::Propose(vec![0; 65 << 10]);
+        assert!(matches!(
+            node.handle_input(t, Input::Command(too_large)),
+            Err(RaftError::EntryTooLarge { .. })
+        ));
+        assert_eq!(node.applied_index(), 1);
+        assert!(node.poll_output().is_none());
+        // The next input reports them.
+        node.handle_input(t, Input::Tick).unwrap();
+        assert_eq!(node.applied_index(), 2);
     }
 }
