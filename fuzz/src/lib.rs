@@ -18,10 +18,19 @@
 //! | `merkle_tree` | roots against a naive RFC 6962 tree; proofs verify exactly when genuine; diff against a leaf-by-leaf model |
 //! | `merkle_anti_entropy` | the anti-entropy participant, three replicas and a hostile network: no panic, bounded outputs and sessions, exact errors, and the exact key difference when a sync runs undisturbed |
 //! | `ring_ops` | hash ring, rendezvous, bounded loads, Maglev and jump hash: placements stay within members, minimal movement, load bounds |
+//! | `election_decode` | Bully and ring-election messages: decode → encode → decode is stable, no panic |
+//! | `election_step` | one Bully or ring-election node under any inputs and crash-restarts: bounded outputs, epochs persisted before use and never going back |
+//! | `detector_decode` | heartbeats: decode → encode → decode is stable, no panic |
+//! | `detector_step` | one heartbeat or φ detector under any inputs and crash-restarts: bounded outputs, incarnations, exact state changes against a model, φ sane |
+//! | `raft_decode` | Raft messages and persisted records: decode → encode → decode is stable; restore from any records never panics |
+//! | `raft_step` | one Raft node under any messages, ticks, commands and crash-restarts: one vote per term, persist before send, terms and commits never go back, bounded outputs |
 
 pub mod clock;
+pub mod detector;
+pub mod election;
 pub mod merkle;
 pub mod quorum;
+pub mod raft;
 pub mod ring;
 
 use arbitrary::{Arbitrary, Unstructured};
@@ -39,6 +48,12 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("merkle_tree", merkle::tree),
     ("merkle_anti_entropy", merkle::anti_entropy),
     ("ring_ops", ring::ops),
+    ("election_decode", election::decode),
+    ("election_step", election::step),
+    ("detector_decode", detector::decode),
+    ("detector_step", detector::step),
+    ("raft_decode", raft::decode),
+    ("raft_step", raft::step),
 ];
 
 /// The structured input `data` stands for in target `name`, pretty-printed
@@ -59,6 +74,9 @@ pub fn describe(name: &str, data: &[u8]) -> Option<String> {
         "merkle_tree" => show::<merkle::TreeInput>(data),
         "merkle_anti_entropy" => show::<merkle::Scenario>(data),
         "ring_ops" => show::<ring::RingInput>(data),
+        "election_step" => show::<election::StepInput>(data),
+        "detector_step" => show::<detector::StepInput>(data),
+        "raft_step" => show::<raft::StepInput>(data),
         _ => None,
     }
 }
@@ -68,6 +86,17 @@ pub fn describe(name: &str, data: &[u8]) -> Option<String> {
 pub fn structured<'a, T: Arbitrary<'a>>(data: &'a [u8], body: impl FnOnce(T)) {
     if let Ok(input) = T::arbitrary_take_rest(Unstructured::new(data)) {
         body(input);
+    }
+}
+
+/// A number near `base` (one below to two above), small, or near
+/// `u64::MAX`, as `v` picks: where protocols compare, count and overflow.
+#[must_use]
+pub fn near(v: u8, base: u64) -> u64 {
+    match v {
+        0..=127 => base.saturating_add(u64::from(v % 4)).saturating_sub(1),
+        128..=247 => u64::from(v - 128),
+        248..=255 => u64::MAX - u64::from(255 - v),
     }
 }
 
@@ -167,6 +196,12 @@ mod replay {
         merkle_tree,
         merkle_anti_entropy,
         ring_ops,
+        election_decode,
+        election_step,
+        detector_decode,
+        detector_step,
+        raft_decode,
+        raft_step,
     );
 
     /// Prints what a reproducer means and runs it: set `FUZZ_TARGET` and
@@ -205,7 +240,9 @@ mod replay {
             );
         }
         // Every family of core has at least one target.
-        for family in ["clock", "quorum", "merkle", "ring"] {
+        for family in [
+            "clock", "quorum", "merkle", "ring", "election", "detector", "raft",
+        ] {
             assert!(
                 names.iter().any(|n| n.starts_with(&format!("{family}_"))),
                 "{family}"

@@ -1,0 +1,964 @@
+//! Raft targets: wire and record decoding, and one Raft node under any
+//! sequence of inputs.
+//!
+//! `raft_step` drives a single `RaftNode<ArenaLog>` (the input picks its
+//! voters, joint or not, its timing, every bound and the log's capacity)
+//! with messages of any body and any term from any claimed sender (voters,
+//! non-voters and the node itself; structured with terms and indexes near
+//! the node's, or raw bytes through `handle_bytes`), ticks at monotone
+//! times, `Propose`, `Read` and `LeaseRead`, and crash-restarts through
+//! `RaftNode::restore(config, empty log, records persisted so far)`. In
+//! "lazy" inputs the outputs pile up until a `Drain` step (up to a count),
+//! so backpressure and crashes that lose undrained outputs happen too.
+//! It checks, output by output and after each drain:
+//!
+//! - no panic; commands fail exactly as documented (not leader, with the
+//!   right hint; entry too large; too many uncommitted entries; log full;
+//!   too many reads; lease reads disabled), and a refused input changes
+//!   nothing and queues nothing; messages are never refused, and those from
+//!   non-voters or the node itself have no effect;
+//! - bounded output: one input queues at most a bound set by the
+//!   configuration; `Backpressure` only when `max_outputs` are waiting;
+//! - persistence: the `HardState` terms never decrease; at most one vote per
+//!   term, across restarts; every message carries the last persisted term
+//!   (a pre-vote request that term plus one, a granted pre-vote the term it
+//!   was asked about), a granted vote and a vote request follow the
+//!   persisted vote, and a leader is elected only in a persisted term in
+//!   which it voted for itself, at most once per term across restarts;
+//!   everything the node acknowledges (`AppendAccepted`), commits or sends
+//!   as log entries is in the log its records describe, and after a drain
+//!   that log is exactly the node's;
+//! - the term never decreases, across restarts too;
+//! - the commit index never decreases within a life and stays within the
+//!   log; `Committed` comes once per index in index order from 1 in each
+//!   life, with the persisted entry; `ReadReady` only for a waiting read
+//!   and only once the entries up to its index are committed; reads are
+//!   answered at most once;
+//! - AppendEntries respect the per-message bounds, and every message
+//!   round-trips through the wire format;
+//! - after a tick, the next deadline is in the future (or now, while
+//!   committed entries remain to be reported);
+//! - a restart from the records gives the persisted term, vote and log.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use arbitrary::Arbitrary;
+use consensio::quorum::{JointConfig, MajorityConfig};
+use consensio::raft::{
+    ArenaLog, Body, Command, Entry, Event, LogStorage, Message, Persist, RaftConfig, RaftError,
+    RaftNode, Role,
+};
+use consensio::{Input, Instant, NodeId, Output, Participant, wire};
+
+use crate::{near, round_trip, structured};
+
+/// `raft_decode`: Raft messages decode without panicking, and whatever
+/// decodes survives decode → encode → decode unchanged; persisted records
+/// (postcard, as a caller stores them) likewise, and a node restored from
+/// any decoded sequence of records either refuses them or starts with the
+/// last hard state and takes a tick.
+pub fn decode(data: &[u8]) {
+    round_trip::<Message>(data);
+    record_round_trip(data);
+    if let Ok((records, _)) = postcard::take_from_bytes::<Vec<Persist>>(data) {
+        restore_from(&records);
+    }
+}
+
+/// As [`round_trip`], for one persisted record.
+fn record_round_trip(data: &[u8]) {
+    let Ok((record, rest)) = postcard::take_from_bytes::<Persist>(data) else {
+        return;
+    };
+    if !rest.is_empty() {
+        return;
+    }
+    let bytes = postcard::to_allocvec(&record).expect("a decoded record re-encodes");
+    assert!(bytes.len() <= data.len(), "re-encoding grew the record");
+    let (again, rest) = postcard::take_from_bytes::<Persist>(&bytes).expect("decodes");
+    assert!(rest.is_empty());
+    assert_eq!(again, record, "decode → encode → decode changed the record");
+    assert_eq!(postcard::to_allocvec(&again).expect("encodes"), bytes);
+}
+
+fn restore_from(records: &[Persist]) {
+    let voters = MajorityConfig::from_voters([1, 2, 3].map(NodeId)).expect("voters");
+    let config = RaftConfig::new(NodeId(1), voters);
+    match RaftNode::restore(config, ArenaLog::new(16, 256), records) {
+        Err(RaftError::CorruptRecords { record }) => assert!(record < records.len()),
+        Err(RaftError::LogFull) => {}
+        Err(e) => panic!("restore failed with {e:?}"),
+        Ok(mut node) => {
+            let last = records.iter().rev().find_map(|r| match r {
+                Persist::HardState { term, vote } => Some((*term, *vote)),
+                Persist::Entries { .. } => None,
+            });
+            assert_eq!((node.term(), node.vote()), last.unwrap_or((0, None)));
+            node.handle_input(Instant::ZERO, Input::Tick)
+                .expect("a tick after a restart");
+            while node.poll_output().is_some() {}
+        }
+    }
+}
+
+/// Node ids the input draws from: 1 to 5 may be voters, 0 and 6 never are.
+const IDS: u8 = 7;
+
+#[derive(Arbitrary, Debug)]
+pub struct StepInput {
+    /// This node's id is `1 + id % 5`.
+    id: u8,
+    /// Bit `i` makes node `i + 1` a voter of the incoming half (this node
+    /// always is).
+    incoming: u8,
+    /// The outgoing half of a joint configuration, likewise (empty: none).
+    outgoing: u8,
+    seed: u8,
+    heartbeat_ms: u8,
+    election_extra_ms: u8,
+    election_span_ms: u8,
+    drift_ms: u8,
+    pre_vote: bool,
+    check_quorum: bool,
+    /// Entries and bytes per message, largest entry, inflight messages and
+    /// bytes, uncommitted entries, pending reads, applied per input,
+    /// outputs.
+    bounds: [u8; 9],
+    log_entries: u8,
+    log_bytes: u8,
+    /// Outputs are drained only by `Drain` steps.
+    lazy: bool,
+    steps: Vec<Step>,
+}
+
+#[derive(Arbitrary, Debug)]
+enum Step {
+    /// A message from `from % 7` in a term near the node's.
+    Message {
+        from: u8,
+        term: u8,
+        body: Forged,
+    },
+    /// Raw bytes from `from % 7`, through `handle_bytes`.
+    Bytes {
+        from: u8,
+        bytes: Vec<u8>,
+    },
+    Tick {
+        advance_ms: u8,
+    },
+    /// A tick at the node's next deadline (or now, if that has passed).
+    TickAtDeadline,
+    Propose(Vec<u8>),
+    Read,
+    LeaseRead,
+    /// Drains up to `max` outputs (all of them if `None`).
+    Drain(Option<u8>),
+    /// Crash (losing undrained outputs) and restart from the records.
+    Restart,
+}
+
+/// A message body; indexes near the node's last index, terms near the
+/// message's term.
+#[derive(Arbitrary, Debug)]
+enum Forged {
+    PreVote {
+        last_index: u8,
+        last_term: u8,
+    },
+    PreVoteResponse {
+        granted: bool,
+    },
+    RequestVote {
+        last_index: u8,
+        last_term: u8,
+    },
+    RequestVoteResponse {
+        granted: bool,
+    },
+    AppendEntries {
+        prev_index: u8,
+        /// Below 96: the term the node's log has there (a match).
+        prev_term: u8,
+        entries: Vec<(u8, Vec<u8>)>,
+        commit: u8,
+    },
+    AppendAccepted {
+        match_index: u8,
+    },
+    AppendRejected {
+        prev_index: u8,
+        conflict_index: u8,
+        conflict_term: Option<u8>,
+    },
+    Heartbeat {
+        commit: u8,
+        round: u8,
+    },
+    HeartbeatResponse {
+        round: u8,
+    },
+}
+
+fn forge(node: &RaftNode<ArenaLog>, term: u64, forged: &Forged) -> Body {
+    let log = node.log();
+    let last = log.last_index();
+    let index = |v: u8| near(v, last);
+    match forged {
+        Forged::PreVote {
+            last_index,
+            last_term,
+        } => Body::PreVote {
+            last_log_index: index(*last_index),
+            last_log_term: near(*last_term, log.last_term()),
+        },
+        Forged::PreVoteResponse { granted } => Body::PreVoteResponse { granted: *granted },
+        Forged::RequestVote {
+            last_index,
+            last_term,
+        } => Body::RequestVote {
+            last_log_index: index(*last_index),
+            last_log_term: near(*last_term, log.last_term()),
+        },
+        Forged::RequestVoteResponse { granted } => Body::RequestVoteResponse { granted: *granted },
+        Forged::AppendEntries {
+            prev_index,
+            prev_term,
+            entries,
+            commit,
+        } => {
+            let prev_log_index = index(*prev_index);
+            let prev_log_term = match log.term(prev_log_index) {
+                Some(t) if *prev_term < 96 => t,
+                _ => near(*prev_term, term),
+            };
+            Body::AppendEntries {
+                prev_log_index,
+                prev_log_term,
+                entries: entries
+                    .iter()
+                    .take(8)
+                    .map(|(t, data)| Entry {
+                        term: near(*t, term),
+                        data: data.iter().copied().take(32).collect(),
+                    })
+                    .collect(),
+                leader_commit: index(*commit),
+            }
+        }
+        Forged::AppendAccepted { match_index } => Body::AppendAccepted {
+            match_index: index(*match_index),
+        },
+        Forged::AppendRejected {
+            prev_index,
+            conflict_index,
+            conflict_term,
+        } => Body::AppendRejected {
+            prev_log_index: index(*prev_index),
+            conflict_index: index(*conflict_index),
+            conflict_term: conflict_term.map(|t| near(t, term)),
+        },
+        Forged::Heartbeat { commit, round } => Body::Heartbeat {
+            leader_commit: index(*commit),
+            round: near(*round, 1),
+        },
+        Forged::HeartbeatResponse { round } => Body::HeartbeatResponse {
+            round: near(*round, 1),
+        },
+    }
+}
+
+fn voters(id: u64, mask: u8) -> MajorityConfig {
+    let ids = (1..=5u64)
+        .filter(|&v| v == id || mask & (1 << (v - 1)) != 0)
+        .map(NodeId);
+    MajorityConfig::from_voters(ids).expect("at most five voters")
+}
+
+fn config(input: &StepInput) -> RaftConfig {
+    let id = u64::from(input.id % 5) + 1;
+    let incoming = voters(id, input.incoming);
+    let outgoing = if input.outgoing & 0x1f == 0 {
+        MajorityConfig::default()
+    } else {
+        voters(0, input.outgoing)
+    };
+    let heartbeat = u64::from(input.heartbeat_ms % 8) + 1;
+    let election_min = heartbeat + 1 + u64::from(input.election_extra_ms % 32);
+    let b = input.bounds.map(usize::from);
+    let max_bytes_per_message = b[1] % 64 + 1;
+    RaftConfig {
+        seed: u64::from(input.seed),
+        election_timeout_min_ms: election_min,
+        election_timeout_max_ms: election_min + 1 + u64::from(input.election_span_ms % 32),
+        heartbeat_interval_ms: heartbeat,
+        pre_vote: input.pre_vote,
+        check_quorum: input.check_quorum,
+        max_clock_drift_ms: u64::from(input.drift_ms) % election_min,
+        max_entries_per_message: b[0] % 4 + 1,
+        max_bytes_per_message,
+        max_entry_bytes: b[2] % (max_bytes_per_message + 1),
+        max_inflight_messages: b[3] % 3 + 1,
+        max_inflight_bytes: b[4] % 128 + 1,
+        max_uncommitted_entries: (b[5] % 8 + 1) as u64,
+        max_pending_reads: b[6] % 4 + 1,
+        max_apply_per_step: b[7] % 4 + 1,
+        max_outputs: b[8] % 64 + 1,
+        ..RaftConfig::new(NodeId(id), JointConfig::new(incoming, outgoing))
+    }
+}
+
+/// `raft_step`: see the module documentation.
+pub fn step(data: &[u8]) {
+    structured(data, |input: StepInput| {
+        run(&input);
+    });
+}
+
+/// What a run reached, for the tests that show the harness gets deep.
+#[derive(Debug, Default)]
+struct Reached {
+    leaders: usize,
+    committed: usize,
+    reads_ready: usize,
+    votes_granted: usize,
+}
+
+fn run(input: &StepInput) -> Reached {
+    let config = config(input);
+    config
+        .validate()
+        .expect("the harness builds valid configurations");
+    let log = || {
+        ArenaLog::new(
+            usize::from(input.log_entries % 32) + 1,
+            usize::from(input.log_bytes),
+        )
+    };
+    let mut harness = Harness::new(config, log, input.lazy);
+    for step in input.steps.iter().take(1024) {
+        harness.step(step);
+    }
+    harness.drain(None);
+    harness.reached
+}
+
+/// What must not change when an input is refused.
+type Snapshot = (u64, Option<NodeId>, Role, Option<NodeId>, u64, u64, u64);
+
+struct Harness<F> {
+    node: RaftNode<ArenaLog>,
+    config: RaftConfig,
+    new_log: F,
+    me: NodeId,
+    /// Every voter but this node.
+    peers: BTreeSet<NodeId>,
+    lazy: bool,
+    now: Instant,
+    /// Every record drained so far, across lives: what a restart reads.
+    records: Vec<Persist>,
+    /// The log the records describe.
+    durable: Vec<(u64, Vec<u8>)>,
+    /// The last persisted term and vote.
+    hard: (u64, Option<NodeId>),
+    /// Every vote persisted, by term, across lives.
+    votes: BTreeMap<u64, NodeId>,
+    /// The last term this node became leader in, across lives.
+    led: Option<u64>,
+    /// This life: the last index reported committed, and the largest
+    /// commit index seen.
+    applied: u64,
+    commit: u64,
+    /// This life: reads accepted and not yet answered (their ids).
+    reads: BTreeSet<u64>,
+    next_read: u64,
+    /// Outputs queued since the last drain, as far as the harness knows.
+    undrained: bool,
+    reached: Reached,
+}
+
+impl<F: Fn() -> ArenaLog> Harness<F> {
+    fn new(config: RaftConfig, new_log: F, lazy: bool) -> Self {
+        let node = RaftNode::new(config.clone(), new_log()).expect("a valid configuration");
+        let me = config.id;
+        let peers = config
+            .voters
+            .incoming
+            .voters()
+            .iter()
+            .chain(config.voters.outgoing.voters())
+            .copied()
+            .filter(|&v| v != me)
+            .collect();
+        Harness {
+            node,
+            config,
+            new_log,
+            me,
+            peers,
+            lazy,
+            now: Instant::ZERO,
+            records: Vec::new(),
+            durable: Vec::new(),
+            hard: (0, None),
+            votes: BTreeMap::new(),
+            led: None,
+            applied: 0,
+            commit: 0,
+            reads: BTreeSet::new(),
+            next_read: 0,
+            undrained: false,
+            reached: Reached::default(),
+        }
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let n = &self.node;
+        (
+            n.term(),
+            n.vote(),
+            n.role(),
+            n.leader(),
+            n.commit_index(),
+            n.applied_index(),
+            n.log().last_index(),
+        )
+    }
+
+    fn step(&mut self, step: &Step) {
+        match step {
+            Step::Message { from, term, body } => {
+                let from = NodeId(u64::from(from % IDS));
+                let term = near(*term, self.node.term());
+                let body = forge(&self.node, term, body);
+                self.message(from, Some(Message { term, body }), None);
+            }
+            Step::Bytes { from, bytes } => {
+                let from = NodeId(u64::from(from % IDS));
+                match wire::decode::<Message>(bytes) {
+                    Err(e) => {
+                        let before = self.snapshot();
+                        let result = self.node.handle_bytes(self.now, from, bytes);
+                        if let Err(RaftError::Backpressure { .. }) = result {
+                            self.refused(before);
+                        } else {
+                            assert_eq!(result, Err(RaftError::Wire(e)));
+                            assert_eq!(self.snapshot(), before, "bad bytes changed the node");
+                        }
+                    }
+                    Ok(_) => self.message(from, None, Some(bytes)),
+                }
+            }
+            Step::Tick { advance_ms } => {
+                self.now = self.now.saturating_add_millis(u64::from(*advance_ms));
+                self.tick();
+            }
+            Step::TickAtDeadline => {
+                let deadline = self.node.next_deadline().expect("always set");
+                self.now = self.now.max(deadline);
+                self.tick();
+            }
+            Step::Propose(data) => self.command(Command::Propose(data.clone())),
+            Step::Read => {
+                self.next_read += 1;
+                self.command(Command::Read { id: self.next_read });
+            }
+            Step::LeaseRead => {
+                self.next_read += 1;
+                self.command(Command::LeaseRead { id: self.next_read });
+            }
+            Step::Drain(max) => {
+                self.drain(max.map(usize::from));
+            }
+            Step::Restart => self.restart(),
+        }
+    }
+
+    fn restart(&mut self) {
+        let node = RaftNode::restore(self.config.clone(), (self.new_log)(), &self.records)
+            .expect("the node's own records restore");
+        self.node = node;
+        assert_eq!((self.node.term(), self.node.vote()), self.hard);
+        assert_eq!(self.node.commit_index(), 0);
+        self.check_log();
+        self.applied = 0;
+        self.commit = 0;
+        self.reads.clear();
+        self.undrained = false;
+        assert!(self.node.poll_output().is_none());
+    }
+
+    /// An input was refused with backpressure: nothing changed, and the
+    /// queue is indeed full.
+    fn refused(&mut self, before: Snapshot) {
+        assert!(self.undrained, "backpressure with nothing waiting");
+        assert_eq!(self.snapshot(), before, "a refused input changed the node");
+        let drained = self.drain(None);
+        assert!(
+            drained >= self.config.max_outputs,
+            "backpressure with {drained} outputs waiting"
+        );
+    }
+
+    /// Feeds a message (structured, or as bytes that decode).
+    fn message(&mut self, from: NodeId, message: Option<Message>, bytes: Option<&[u8]>) {
+        let before = self.snapshot();
+        let result = match (message, bytes) {
+            (Some(message), _) => self
+                .node
+                .handle_input(self.now, Input::Message { from, message }),
+            (None, Some(bytes)) => self.node.handle_bytes(self.now, from, bytes),
+            (None, None) => unreachable!(),
+        };
+        match result {
+            Err(RaftError::Backpressure { .. }) => self.refused(before),
+            Err(e) => panic!("a message was refused: {e:?}"),
+            Ok(()) => {
+                let outsider = from == self.me || !self.peers.contains(&from);
+                if outsider {
+                    let after = self.snapshot();
+                    // Only pending commits may be reported.
+                    assert_eq!(
+                        (before.0, before.1, before.2, before.3, before.4, before.6),
+                        (after.0, after.1, after.2, after.3, after.4, after.6),
+                        "a message from {from} had an effect"
+                    );
+                }
+                self.after_input(outsider);
+            }
+        }
+    }
+
+    fn tick(&mut self) {
+        let before = self.snapshot();
+        match self.node.handle_input(self.now, Input::Tick) {
+            Err(RaftError::Backpressure { .. }) => self.refused(before),
+            Err(e) => panic!("a tick was refused: {e:?}"),
+            Ok(()) => {
+                self.after_input(false);
+                if !self.undrained {
+                    let deadline = self.node.next_deadline().expect("always set");
+                    let applying = self.node.applied_index() < self.node.commit_index();
+                    assert!(
+                        deadline > self.now || (applying && deadline == self.now),
+                        "after a tick at {}, the next deadline is {deadline}",
+                        self.now
+                    );
+                }
+            }
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        let expected = if self.undrained {
+            None
+        } else {
+            Some(self.expected_error(&command))
+        };
+        let read = match command {
+            Command::Read { id } | Command::LeaseRead { id } => Some(id),
+            Command::Propose(_) => None,
+        };
+        let before = self.snapshot();
+        let result = self.node.handle_input(self.now, Input::Command(command));
+        match result {
+            Err(RaftError::Backpressure { .. }) => self.refused(before),
+            Err(e) => {
+                if let Some(expected) = expected {
+                    assert_eq!(Err(e), expected, "the command's result");
+                }
+                assert_eq!(
+                    self.snapshot(),
+                    before,
+                    "a refused command changed the node"
+                );
+                if !self.undrained {
+                    assert!(
+                        self.node.poll_output().is_none(),
+                        "a refused command queued outputs"
+                    );
+                }
+            }
+            Ok(()) => {
+                if let Some(expected) = expected {
+                    assert_eq!(Ok(()), expected, "the command's result");
+                }
+                if let Some(id) = read {
+                    self.reads.insert(id);
+                }
+                self.after_input(false);
+            }
+        }
+    }
+
+    /// What a command must return, when no output is waiting (so the
+    /// harness knows the reads still pending).
+    fn expected_error(&self, command: &Command) -> Result<(), RaftError> {
+        let node = &self.node;
+        if node.role() != Role::Leader {
+            return Err(RaftError::NotLeader {
+                leader_hint: node.leader(),
+            });
+        }
+        let c = &self.config;
+        match command {
+            Command::Propose(data) => {
+                if data.len() > c.max_entry_bytes {
+                    return Err(RaftError::EntryTooLarge {
+                        len: data.len(),
+                        max: c.max_entry_bytes,
+                    });
+                }
+                let log = node.log();
+                if log.last_index() - node.commit_index() >= c.max_uncommitted_entries {
+                    return Err(RaftError::TooManyUncommitted {
+                        max: c.max_uncommitted_entries,
+                    });
+                }
+                let mut probe = log.clone();
+                if probe.append(node.term(), data).is_err() {
+                    return Err(RaftError::LogFull);
+                }
+                Ok(())
+            }
+            Command::Read { .. } | Command::LeaseRead { .. } => {
+                if matches!(command, Command::LeaseRead { .. }) && !c.check_quorum {
+                    return Err(RaftError::LeaseReadsDisabled);
+                }
+                if self.reads.len() >= c.max_pending_reads {
+                    return Err(RaftError::TooManyReads {
+                        max: c.max_pending_reads,
+                    });
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn after_input(&mut self, quiet: bool) {
+        if self.lazy {
+            self.undrained = true;
+        } else {
+            self.drain_checked(None, quiet);
+        }
+    }
+
+    /// The most outputs one input may queue.
+    fn per_input_bound(&self) -> usize {
+        let c = &self.config;
+        8 + self.peers.len() * (c.max_inflight_messages + 2)
+            + c.max_apply_per_step
+            + 2 * c.max_pending_reads
+    }
+
+    /// Drains up to `max` outputs; returns how many it took.
+    fn drain(&mut self, max: Option<usize>) -> usize {
+        self.drain_checked(max, false)
+    }
+
+    fn drain_checked(&mut self, max: Option<usize>, quiet: bool) -> usize {
+        let bound = if self.undrained {
+            self.config.max_outputs - 1 + self.per_input_bound()
+        } else {
+            self.per_input_bound()
+        };
+        let mut count = 0;
+        while max.is_none_or(|m| count < m) {
+            let Some(output) = self.node.poll_output() else {
+                self.undrained = false;
+                break;
+            };
+            count += 1;
+            assert!(count <= bound, "more than {bound} outputs queued");
+            match output {
+                Output::Send { to, message } => {
+                    assert!(!quiet, "a message from an outsider caused a send");
+                    self.sent(to, &message);
+                }
+                Output::Persist(record) => {
+                    assert!(!quiet, "a message from an outsider caused a persist");
+                    self.persisted(record);
+                }
+                Output::Event(event) => {
+                    assert!(
+                        !quiet
+                            || matches!(event, Event::Committed { .. } | Event::ReadReady { .. }),
+                        "a message from an outsider caused {event:?}"
+                    );
+                    self.event(event);
+                }
+            }
+        }
+        if !self.undrained {
+            self.check();
+        }
+        count
+    }
+
+    fn sent(&mut self, to: NodeId, message: &Message) {
+        assert!(self.peers.contains(&to), "a send to {to}");
+        let (term, vote) = self.hard;
+        match message.body {
+            Body::PreVote { .. } => {
+                assert_eq!(Some(message.term), term.checked_add(1), "pre-vote term");
+            }
+            Body::PreVoteResponse { granted: true } => {
+                assert!(message.term >= term, "a pre-vote granted for an old term");
+            }
+            _ => assert_eq!(
+                message.term, term,
+                "a message in term {} with term {term} persisted",
+                message.term
+            ),
+        }
+        match &message.body {
+            Body::RequestVote { .. } => assert_eq!(vote, Some(self.me), "campaign without a vote"),
+            Body::RequestVoteResponse { granted: true } => {
+                assert_eq!(vote, Some(to), "a vote granted before it is durable");
+                self.reached.votes_granted += 1;
+            }
+            Body::AppendEntries {
+                prev_log_index,
+                prev_log_term,
+                entries,
+                leader_commit,
+            } => {
+                let c = &self.config;
+                assert!(entries.len() <= c.max_entries_per_message);
+                let bytes: usize = entries.iter().map(|e| e.data.len()).sum();
+                assert!(entries.len() <= 1 || bytes <= c.max_bytes_per_message);
+                assert_eq!(
+                    self.durable_term(*prev_log_index),
+                    Some(*prev_log_term),
+                    "AppendEntries after an entry not in the durable log"
+                );
+                for (k, entry) in entries.iter().enumerate() {
+                    let index = prev_log_index + 1 + k as u64;
+                    assert_eq!(
+                        self.durable_entry(index),
+                        Some((entry.term, &entry.data[..])),
+                        "sent entry {index} is not the durable one"
+                    );
+                }
+                assert!(*leader_commit <= self.durable.len() as u64);
+            }
+            Body::AppendAccepted { match_index } => {
+                assert!(
+                    *match_index <= self.durable.len() as u64,
+                    "acknowledged {match_index} with {} entries durable",
+                    self.durable.len()
+                );
+            }
+            Body::Heartbeat { leader_commit, .. } => {
+                assert!(*leader_commit <= self.durable.len() as u64);
+            }
+            _ => {}
+        }
+        let frame = wire::encode_to_vec(message).expect("every message fits a frame");
+        assert_eq!(wire::decode::<Message>(&frame).as_ref(), Ok(message));
+    }
+
+    fn durable_term(&self, index: u64) -> Option<u64> {
+        match index {
+            0 => Some(0),
+            i => self.durable.get(usize::try_from(i - 1).ok()?).map(|e| e.0),
+        }
+    }
+
+    fn durable_entry(&self, index: u64) -> Option<(u64, &[u8])> {
+        let e = self
+            .durable
+            .get(usize::try_from(index.checked_sub(1)?).ok()?)?;
+        Some((e.0, &e.1[..]))
+    }
+
+    fn persisted(&mut self, record: Persist) {
+        match &record {
+            Persist::HardState { term, vote } => {
+                assert!(*term >= self.hard.0, "term {term} after {}", self.hard.0);
+                if let Some(v) = vote {
+                    assert!(
+                        self.config.voters.contains(*v),
+                        "a vote for the non-voter {v}"
+                    );
+                    let first = *self.votes.entry(*term).or_insert(*v);
+                    assert_eq!(first, *v, "two votes in term {term}");
+                }
+                self.hard = (*term, *vote);
+            }
+            Persist::Entries {
+                first_index,
+                entries,
+            } => {
+                let keep = usize::try_from(first_index - 1).expect("small");
+                assert!(keep <= self.durable.len(), "a gap in the log");
+                self.durable.truncate(keep);
+                self.durable
+                    .extend(entries.iter().map(|e| (e.term, e.data.clone())));
+            }
+        }
+        self.records.push(record);
+    }
+
+    fn event(&mut self, event: Event) {
+        match event {
+            Event::Committed { index, term, data } => {
+                assert_eq!(index, self.applied + 1, "committed out of order");
+                assert_eq!(
+                    self.durable_entry(index),
+                    Some((term, &data[..])),
+                    "committed an entry that is not durable"
+                );
+                self.applied = index;
+                self.reached.committed += 1;
+            }
+            Event::ReadReady { id, index } => {
+                assert!(
+                    self.reads.remove(&id),
+                    "read {id} answered twice or never asked"
+                );
+                assert!(
+                    index <= self.applied,
+                    "read at {index} ready with {} applied",
+                    self.applied
+                );
+                self.reached.reads_ready += 1;
+            }
+            Event::ReadFailed { id } => {
+                assert!(
+                    self.reads.remove(&id),
+                    "read {id} answered twice or never asked"
+                );
+            }
+            Event::BecameLeader { term } => {
+                assert!(
+                    self.led.is_none_or(|t| term > t),
+                    "leader of term {term} after term {:?}",
+                    self.led
+                );
+                self.led = Some(term);
+                self.reached.leaders += 1;
+            }
+            Event::BecameFollower { .. } => {}
+        }
+    }
+
+    /// After a full drain: the node against what it persisted and reported.
+    fn check(&mut self) {
+        let n = &self.node;
+        assert_eq!((n.term(), n.vote()), self.hard, "term and vote not durable");
+        assert!(
+            n.commit_index() >= self.commit,
+            "the commit index went back"
+        );
+        self.commit = n.commit_index();
+        assert!(n.commit_index() <= n.log().last_index());
+        assert_eq!(n.applied_index(), self.applied);
+        if n.role() == Role::Leader {
+            assert_eq!(self.led, Some(n.term()));
+            assert_eq!(n.vote(), Some(self.me));
+            assert_eq!(n.leader(), Some(self.me));
+        }
+        if let Some(leader) = n.leader() {
+            assert!(self.config.voters.contains(leader));
+        }
+        if n.role() != Role::Leader {
+            assert!(self.reads.is_empty(), "reads left waiting by a follower");
+        }
+        self.check_log();
+    }
+
+    fn check_log(&self) {
+        let log = self.node.log();
+        assert_eq!(log.last_index(), self.durable.len() as u64, "log length");
+        for (k, (term, data)) in self.durable.iter().enumerate() {
+            let entry = log.entry(k as u64 + 1).expect("held");
+            assert_eq!(
+                (entry.term, entry.data),
+                (*term, &data[..]),
+                "entry {}",
+                k + 1
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(incoming: u8, steps: Vec<Step>) -> StepInput {
+        StepInput {
+            id: 0,
+            incoming,
+            outgoing: 0,
+            seed: 0,
+            heartbeat_ms: 0,
+            election_extra_ms: 0,
+            election_span_ms: 0,
+            drift_ms: 0,
+            pre_vote: true,
+            check_quorum: true,
+            bounds: [3, 63, 63, 2, 127, 7, 3, 3, 63],
+            log_entries: 31,
+            log_bytes: 255,
+            lazy: false,
+            steps,
+        }
+    }
+
+    /// The harness gets past elections: a lone voter leads, commits and
+    /// serves reads, twice across a restart; a follower grants a vote and
+    /// commits what a leader sends.
+    #[test]
+    fn the_harness_reaches_leadership_commits_reads_and_votes() {
+        let lone = input(
+            0,
+            vec![
+                Step::TickAtDeadline,
+                Step::TickAtDeadline,
+                Step::Propose(b"x".to_vec()),
+                Step::Read,
+                Step::LeaseRead,
+                Step::Tick { advance_ms: 1 },
+                Step::Restart,
+                Step::TickAtDeadline,
+                Step::TickAtDeadline,
+                Step::Propose(b"y".to_vec()),
+            ],
+        );
+        let reached = run(&lone);
+        assert!(reached.leaders >= 2, "{reached:?}");
+        assert!(reached.committed >= 5, "{reached:?}");
+        assert!(reached.reads_ready >= 2, "{reached:?}");
+        // Terms and indexes 128 + n stand for n itself (see `near`).
+        let follower = input(
+            0b110,
+            vec![
+                Step::Tick { advance_ms: 100 },
+                Step::Tick { advance_ms: 100 },
+                Step::Message {
+                    from: 2,
+                    term: 129,
+                    body: Forged::RequestVote {
+                        last_index: 128,
+                        last_term: 128,
+                    },
+                },
+                Step::Message {
+                    from: 2,
+                    term: 129,
+                    body: Forged::AppendEntries {
+                        prev_index: 128,
+                        prev_term: 0,
+                        entries: vec![(129, b"a".to_vec()), (129, b"b".to_vec())],
+                        commit: 130,
+                    },
+                },
+            ],
+        );
+        let reached = run(&follower);
+        assert_eq!(reached.votes_granted, 1, "{reached:?}");
+        assert_eq!(reached.committed, 2, "{reached:?}");
+    }
+}
