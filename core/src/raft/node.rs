@@ -573,6 +573,10 @@ impl<L: LogStorage> RaftNode<L> {
         self.quorum_deadline = self
             .now
             .saturating_add_millis(self.config.election_timeout_min_ms);
+        // The term and the self-vote that won it are durable before the
+        // application hears of it (a lone voter wins without sending a
+        // request, which would otherwise have persisted them first).
+        self.flush_hard_state();
         self.emit(Event::BecameLeader { term: self.term });
         // An entry of its own term lets the leader commit the entries
         // before it (§5.4.2) and learn its commit index for reads (thesis
@@ -1216,5 +1220,32 @@ mod tests {
         // The next input reports them.
         node.handle_input(t, Input::Tick).unwrap();
         assert_eq!(node.applied_index(), 2);
+    }
+
+    /// Found by `raft_step`: a lone voter reported `BecameLeader` before the
+    /// hard state of the term it won, so a crash after the application saw
+    /// the event but before the record was durable brought the node back in
+    /// the previous term, to win (and report) the same term again.
+    #[test]
+    fn a_lone_voter_persists_its_term_before_it_reports_leadership() {
+        let voters = MajorityConfig::from_voters([NodeId(1)]).unwrap();
+        let mut node =
+            RaftNode::new(RaftConfig::new(NodeId(1), voters), ArenaLog::new(8, 64)).unwrap();
+        node.handle_input(Instant::ZERO, Input::Tick).unwrap();
+        let t = node.next_deadline().unwrap();
+        node.handle_input(t, Input::Tick).unwrap();
+        assert_eq!(node.role(), Role::Leader);
+        let first_two: Vec<RaftOutput> =
+            core::iter::from_fn(|| node.poll_output()).take(2).collect();
+        assert_eq!(
+            first_two,
+            [
+                Output::Persist(Persist::HardState {
+                    term: 1,
+                    vote: Some(NodeId(1))
+                }),
+                Output::Event(Event::BecameLeader { term: 1 }),
+            ]
+        );
     }
 }
