@@ -45,24 +45,54 @@ use std::collections::{BTreeMap, BTreeSet};
 use arbitrary::Arbitrary;
 use consensio::quorum::{JointConfig, MajorityConfig};
 use consensio::raft::{
-    ArenaLog, Body, Command, Entry, Event, LogStorage, Message, Persist, RaftConfig, RaftError,
-    RaftNode, Role,
+    ArenaLog, Body, Command, Entry, Event, KvEntry, KvLimits, KvStore, LogStorage, Message,
+    Persist, RaftConfig, RaftError, RaftNode, Role,
 };
 use consensio::{Input, Instant, NodeId, Output, Participant, wire};
 
 use crate::{near, round_trip, structured};
 
-/// `raft_decode`: Raft messages and persisted records (the wire frames
-/// the C and Python surfaces store) decode without panicking, and whatever
-/// decodes survives decode → encode → decode unchanged; and a node restored
+/// `raft_decode`: Raft messages, persisted records (the wire frames the C
+/// and Python surfaces store) and key-value entries decode without
+/// panicking, and whatever decodes survives decode → encode → decode
+/// unchanged; the key-value store applies any payload (see `store_apply`);
+/// and a node restored
 /// from any sequence of records (read from the input by postcard) either
 /// refuses them or starts with the last hard state and takes a tick.
 pub fn decode(data: &[u8]) {
     round_trip::<Message>(data);
     round_trip::<Persist>(data);
+    round_trip::<KvEntry>(data);
+    store_apply(data);
     if let Ok((records, _)) = postcard::take_from_bytes::<Vec<Persist>>(data) {
         restore_from(&records);
     }
+}
+
+/// A committed payload comes from some leader's log: the key-value store
+/// applies anything without panicking, answers every non-empty payload,
+/// and two replicas that apply the same payloads stay identical.
+fn store_apply(data: &[u8]) {
+    let limits = KvLimits {
+        max_keys: 2,
+        max_key_bytes: 8,
+        max_value_bytes: 8,
+        max_sessions: 2,
+        session_expiry_ms: 100,
+    };
+    let (mut a, mut b) = (KvStore::new(limits), KvStore::new(limits));
+    for index in 1..=3 {
+        let answer = a.apply(index, data);
+        assert_eq!(answer.is_some(), !data.is_empty(), "one answer per payload");
+        assert_eq!(b.apply(index, data), answer, "replicas answer alike");
+        assert!(a.len() <= limits.max_keys && a.sessions() <= limits.max_sessions);
+    }
+    assert_eq!(a, b, "replicas stay identical");
+    assert_eq!(
+        a.apply(2, data),
+        None,
+        "an applied index is not applied again"
+    );
 }
 
 fn restore_from(records: &[Persist]) {
