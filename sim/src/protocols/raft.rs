@@ -328,12 +328,17 @@ impl Clients {
                     key: key.clone(),
                     lease: *lease,
                 },
-                (Waiting::Write { seq, key, input }, Some(session)) => KvCommand::Write {
-                    id,
-                    client: session,
-                    seq: *seq,
-                    op: to_op(key, input),
-                },
+                (Waiting::Write { seq, key, input }, Some(session)) => {
+                    let Some(op) = write_op(key, input) else {
+                        continue;
+                    };
+                    KvCommand::Write {
+                        id,
+                        client: session,
+                        seq: *seq,
+                        op,
+                    }
+                }
                 (Waiting::Write { .. }, None) => continue,
             };
             out.push((target, command));
@@ -458,19 +463,19 @@ impl Clients {
     }
 }
 
-fn to_op(key: &[u8], input: &OpInput) -> KvOp {
+/// The store's write for a history input; `None` for a read.
+fn write_op(key: &[u8], input: &OpInput) -> Option<KvOp> {
     match input {
-        OpInput::Put(v) => KvOp::Put {
+        OpInput::Put(v) => Some(KvOp::Put {
             key: key.to_vec(),
             value: v.clone(),
-        },
-        OpInput::Cas { expected, new } => KvOp::Cas {
+        }),
+        OpInput::Cas { expected, new } => Some(KvOp::Cas {
             key: key.to_vec(),
             expected: expected.clone(),
             new: Some(new.clone()),
-        },
-        // Reads are not writes; the workload never builds one.
-        OpInput::Get => KvOp::Delete { key: key.to_vec() },
+        }),
+        OpInput::Get => None,
     }
 }
 
