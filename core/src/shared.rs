@@ -1,20 +1,50 @@
 //! A participant shared by threads.
 //!
 //! Core is single-threaded by design. When a host drives one node from
-//! several threads (a C program with a receive thread and a timer thread, a
-//! Python service with a thread pool), [`Shared`] serialises the calls and
-//! hands each caller exactly the outputs its own input produced: the input
-//! and the drain happen under one lock, so two threads never see each
-//! other's outputs or interleave them. The loom tests (`core/tests/loom.rs`)
-//! check this over every interleaving.
+//! several threads (a C program with a receive thread, a timer thread and
+//! client threads; a Python service with a thread pool), [`Shared`] is the
+//! handle they share. The C and Python surfaces wrap every participant in
+//! one, so their handles may be used from any thread.
 //!
-//! This is a building block for hosts, not a protocol family: it has no C,
-//! Python or fuzz surface of its own.
+//! # Turns
+//!
+//! Handing each caller "its" outputs is not enough: a node's outputs are
+//! ordered, and the order matters across inputs. A Raft node that grants a
+//! vote (persist term 5) and then starts an election (persist term 6) is
+//! broken if the second record reaches the disk first, and committed
+//! entries must be applied in order whichever input committed them. So a
+//! thread that feeds an input takes the node's **turn** and keeps it until
+//! it has drained the outputs: [`handle_input`](Shared::handle_input) takes
+//! the turn (waiting while another thread holds it), and
+//! [`poll_output`](Shared::poll_output) gives the holder the outputs one at
+//! a time and gives the turn back when it returns `None`. Whatever the
+//! holder does with an output before polling the next one (an fsync, a
+//! send, applying an entry) therefore happens in the node's own order, as
+//! if one thread drove it.
+//!
+//! - A thread may feed several inputs before draining; it keeps the turn.
+//! - [`poll_output`](Shared::poll_output) from a thread that does not hold
+//!   the turn returns `None` at once, without waiting and without taking
+//!   anything from the holder. With no holder, it takes the turn (for
+//!   outputs the participant had when it was wrapped).
+//! - A refused input changes nothing (the [`Participant`] contract), so if
+//!   it was the input that took the turn, the turn is given back.
+//! - Reading state ([`with`](Shared::with),
+//!   [`next_deadline`](Shared::next_deadline)) does not need the turn.
+//! - [`step`](Shared::step) is the input and the whole drain in one call.
+//!
+//! The one rule for hosts: **a thread that feeds an input polls until
+//! `None`** before it waits on anything another thread of the same node
+//! does (and before it hands the node to another thread). The loom tests
+//! (`core/tests/loom.rs`) check every interleaving of the real code.
+//!
+//! This is a building block for hosts, not a protocol family: it has no
+//! wire format and no fuzz target of its own.
 
 use alloc::vec::Vec;
 
 use crate::protocol::{Input, Output, Participant};
-use crate::sync::{Mutex, MutexGuard};
+use crate::sync::{Condvar, Mutex, MutexGuard, ThreadId, current_thread};
 use crate::time::Instant;
 
 /// The outputs of one input, and whether it was accepted.
@@ -25,52 +55,158 @@ pub type Step<P> = (
     >,
 );
 
-/// A participant behind a lock; see the [module docs](self).
+/// One output of `P`.
+type OutputOf<P> =
+    Output<<P as Participant>::Message, <P as Participant>::Persist, <P as Participant>::Event>;
+
+#[derive(Debug)]
+struct State<P> {
+    node: P,
+    /// The thread whose outputs are being drained, if any.
+    holder: Option<ThreadId>,
+}
+
+/// A participant that threads take turns on; see the [module docs](self).
 #[derive(Debug)]
 pub struct Shared<P> {
-    inner: Mutex<P>,
+    state: Mutex<State<P>>,
+    /// Signalled whenever the turn is given back.
+    turn_free: Condvar,
 }
 
 impl<P: Participant> Shared<P> {
     /// Wraps `participant`.
     pub fn new(participant: P) -> Self {
         Shared {
-            inner: Mutex::new(participant),
+            state: Mutex::new(State {
+                node: participant,
+                holder: None,
+            }),
+            turn_free: Condvar::new(),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, P> {
+    fn lock(&self) -> MutexGuard<'_, State<P>> {
         // A panic inside a participant is a bug, but the state it left is
         // still the best there is; do not turn one bug into a cascade.
-        self.inner
+        self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Feeds `input` at `now` and drains every output it produced, under one
-    /// lock. The outputs come back even if the input was rejected (outputs
-    /// queued earlier are never left for another caller).
+    /// Locks the state once the calling thread may take the turn, and
+    /// takes it; the flag says whether it was taken by this call.
+    fn take_turn(&self) -> (MutexGuard<'_, State<P>>, bool) {
+        let me = current_thread();
+        let mut state = self.lock();
+        loop {
+            match state.holder {
+                Some(holder) if holder == me => return (state, false),
+                Some(_) => {
+                    state = self
+                        .turn_free
+                        .wait(state)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+                None => {
+                    state.holder = Some(me);
+                    return (state, true);
+                }
+            }
+        }
+    }
+
+    fn give_back(&self, state: &mut State<P>) {
+        state.holder = None;
+        self.turn_free.notify_all();
+    }
+
+    /// Feeds `input` at `now`, first taking the turn (waiting while another
+    /// thread holds it). The caller keeps the turn until
+    /// [`poll_output`](Self::poll_output) returns `None`; if the input is
+    /// refused and this call took the turn, it is given back.
+    pub fn handle_input(
+        &self,
+        now: Instant,
+        input: Input<P::Message, P::Command>,
+    ) -> Result<(), P::Error> {
+        self.handle_input_then(now, input, |_| ())
+    }
+
+    /// As [`handle_input`](Self::handle_input), then runs `then` on the
+    /// participant under the same lock (to read what the input did, such
+    /// as the index a proposal was given).
+    pub fn handle_input_then<R>(
+        &self,
+        now: Instant,
+        input: Input<P::Message, P::Command>,
+        then: impl FnOnce(&P) -> R,
+    ) -> Result<R, P::Error> {
+        let (mut state, taken) = self.take_turn();
+        match state.node.handle_input(now, input) {
+            Ok(()) => Ok(then(&state.node)),
+            Err(e) => {
+                if taken {
+                    self.give_back(&mut state);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The next output for the calling thread: `None` if another thread
+    /// holds the turn, or when the holder has drained everything, which
+    /// gives the turn back.
+    pub fn poll_output(&self) -> Option<OutputOf<P>> {
+        self.poll_with(|output| output)
+    }
+
+    /// As [`poll_output`](Self::poll_output), running `f` on the output
+    /// under the lock, before any other thread can feed an input.
+    pub fn poll_with<R>(&self, f: impl FnOnce(OutputOf<P>) -> R) -> Option<R> {
+        let me = current_thread();
+        let mut state = self.lock();
+        match state.holder {
+            Some(holder) if holder != me => return None,
+            Some(_) => {}
+            None => state.holder = Some(me),
+        }
+        match state.node.poll_output() {
+            Some(output) => Some(f(output)),
+            None => {
+                self.give_back(&mut state);
+                None
+            }
+        }
+    }
+
+    /// Feeds `input` and drains every output, in one call: the turn is taken
+    /// and given back. Outputs of the caller's earlier inputs that it had
+    /// not polled come first; the outputs come back even if the input was
+    /// refused.
     pub fn step(&self, now: Instant, input: Input<P::Message, P::Command>) -> Step<P> {
-        let mut p = self.lock();
-        let result = p.handle_input(now, input);
-        let outputs = core::iter::from_fn(|| p.poll_output()).collect();
+        let (mut state, _) = self.take_turn();
+        let result = state.node.handle_input(now, input);
+        let outputs = core::iter::from_fn(|| state.node.poll_output()).collect();
+        self.give_back(&mut state);
         (result, outputs)
     }
 
     /// When the participant next wants a tick.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.lock().next_deadline()
+        self.lock().node.next_deadline()
     }
 
-    /// Runs `f` with shared access to the participant.
+    /// Runs `f` with shared access to the participant (no turn needed).
     pub fn with<R>(&self, f: impl FnOnce(&P) -> R) -> R {
-        f(&self.lock())
+        f(&self.lock().node)
     }
 
     /// Unwraps the participant.
     pub fn into_inner(self) -> P {
-        self.inner
+        self.state
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .node
     }
 }

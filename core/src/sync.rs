@@ -9,6 +9,18 @@ pub(crate) use core::sync::atomic::{AtomicU64, Ordering};
 pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::{Mutex, MutexGuard};
+pub(crate) use loom::{
+    sync::{Condvar, Mutex, MutexGuard},
+    thread::{ThreadId, current as current_thread_handle},
+};
 #[cfg(all(feature = "std", not(loom)))]
-pub(crate) use std::sync::{Mutex, MutexGuard};
+pub(crate) use std::{
+    sync::{Condvar, Mutex, MutexGuard},
+    thread::{ThreadId, current as current_thread_handle},
+};
+
+/// The id of the calling thread.
+#[cfg(any(loom, feature = "std"))]
+pub(crate) fn current_thread() -> ThreadId {
+    current_thread_handle().id()
+}

@@ -94,10 +94,13 @@ impl wire::WireMessage for Nothing {
     const KIND: u8 = wire::kind::EXAMPLE;
 }
 
-/// Echoes every command as two events, and counts ticks.
-#[derive(Debug)]
+/// Answers every command with two events numbered in the order the node
+/// produced them (so a reordering or an interleaving would show), refuses
+/// command 0 without changing anything, and counts ticks.
+#[derive(Debug, Default)]
 struct Echo {
-    out: VecDeque<Output<Nothing, (), u32>>,
+    out: VecDeque<Output<Nothing, (), (u32, u32)>>,
+    produced: u32,
     ticks: u32,
 }
 
@@ -105,7 +108,8 @@ impl Participant for Echo {
     type Message = Nothing;
     type Command = u32;
     type Persist = ();
-    type Event = u32;
+    /// (command, position in the node's output order)
+    type Event = (u32, u32);
     type Error = wire::WireError;
     fn id(&self) -> NodeId {
         NodeId(1)
@@ -116,17 +120,19 @@ impl Participant for Echo {
         input: Input<Nothing, u32>,
     ) -> Result<(), wire::WireError> {
         match input {
+            Input::Command(0) => return Err(wire::WireError::Malformed),
             Input::Command(c) => {
-                // Two outputs per input, so interleaving would show.
-                self.out.push_back(Output::Event(c));
-                self.out.push_back(Output::Event(c + 1_000));
+                for _ in 0..2 {
+                    self.produced += 1;
+                    self.out.push_back(Output::Event((c, self.produced)));
+                }
             }
             Input::Tick => self.ticks += 1,
             Input::Message { .. } => {}
         }
         Ok(())
     }
-    fn poll_output(&mut self) -> Option<Output<Nothing, (), u32>> {
+    fn poll_output(&mut self) -> Option<Output<Nothing, (), (u32, u32)>> {
         self.out.pop_front()
     }
     fn next_deadline(&self) -> Option<Instant> {
@@ -134,22 +140,24 @@ impl Participant for Echo {
     }
 }
 
+fn command_of(output: Output<Nothing, (), (u32, u32)>) -> (u32, u32) {
+    match output {
+        Output::Event(e) => e,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
 #[test]
 fn a_shared_participant_gives_each_caller_exactly_its_own_outputs() {
     loom::model(|| {
-        let shared = Arc::new(Shared::new(Echo {
-            out: VecDeque::new(),
-            ticks: 0,
-        }));
+        let shared = Arc::new(Shared::new(Echo::default()));
         let spawn = |command: u32| {
             let s = shared.clone();
             thread::spawn(move || {
                 let (result, outputs) = s.step(Instant::ZERO, Input::Command(command));
                 assert!(result.is_ok());
-                assert_eq!(
-                    outputs,
-                    vec![Output::Event(command), Output::Event(command + 1_000)]
-                );
+                let commands: Vec<u32> = outputs.into_iter().map(|o| command_of(o).0).collect();
+                assert_eq!(commands, [command, command]);
                 let (_, none) = s.step(Instant::ZERO, Input::Tick);
                 assert!(none.is_empty());
             })
@@ -159,5 +167,63 @@ fn a_shared_participant_gives_each_caller_exactly_its_own_outputs() {
         a.join().unwrap();
         b.join().unwrap();
         assert_eq!(shared.with(|e| e.ticks), 2);
+    });
+}
+
+/// Two threads each feed an input and drain it one output at a time,
+/// "persisting" each output to a shared log as the C and Python hosts do;
+/// a third thread only polls. Every output reaches the thread that caused
+/// it, the observer gets nothing, and the shared log is in the node's own
+/// order: the turn keeps one thread's drain from overtaking another's.
+#[test]
+fn threads_take_turns_so_outputs_are_handled_in_the_nodes_order() {
+    loom::model(|| {
+        let shared = Arc::new(Shared::new(Echo::default()));
+        let log = Arc::new(loom::sync::Mutex::new(Vec::new()));
+        let spawn = |command: u32| {
+            let (s, log) = (shared.clone(), log.clone());
+            thread::spawn(move || {
+                s.handle_input(Instant::ZERO, Input::Command(command))
+                    .unwrap();
+                let mut mine = Vec::new();
+                while let Some(output) = s.poll_output() {
+                    let (c, position) = command_of(output);
+                    mine.push(c);
+                    log.lock().unwrap().push(position);
+                }
+                assert_eq!(mine, [command, command]);
+            })
+        };
+        let a = spawn(1);
+        let b = spawn(2);
+        let s = shared.clone();
+        let observer = thread::spawn(move || assert!(s.poll_output().is_none()));
+        a.join().unwrap();
+        b.join().unwrap();
+        observer.join().unwrap();
+        assert_eq!(*log.lock().unwrap(), [1, 2, 3, 4]);
+    });
+}
+
+/// A refused input that took the turn gives it back: the thread that was
+/// refused never polls, and the other thread must still get its turn
+/// (loom reports a deadlock otherwise).
+#[test]
+fn a_refused_input_gives_the_turn_back() {
+    loom::model(|| {
+        let shared = Arc::new(Shared::new(Echo::default()));
+        let s = shared.clone();
+        let refused = thread::spawn(move || {
+            assert!(s.handle_input(Instant::ZERO, Input::Command(0)).is_err());
+        });
+        let s = shared.clone();
+        let accepted = thread::spawn(move || {
+            s.handle_input(Instant::ZERO, Input::Command(7)).unwrap();
+            let drained: Vec<_> = core::iter::from_fn(|| s.poll_output()).collect();
+            assert_eq!(drained.len(), 2);
+        });
+        refused.join().unwrap();
+        accepted.join().unwrap();
+        assert_eq!(shared.with(|e| e.produced), 2);
     });
 }
