@@ -32,6 +32,11 @@
 //! - Reading state ([`with`](Shared::with),
 //!   [`next_deadline`](Shared::next_deadline)) does not need the turn.
 //! - [`step`](Shared::step) is the input and the whole drain in one call.
+//! - Time never goes backwards through a `Shared`: a thread that read its
+//!   clock and then waited for the turn may carry an older `now` than an
+//!   input already fed, so each input is fed at the later of its own `now`
+//!   and the latest one fed (the participant contract asks for monotonic
+//!   time).
 //!
 //! The one rule for hosts: **a thread that feeds an input polls until
 //! `None`** before it waits on anything another thread of the same node
@@ -64,6 +69,16 @@ struct State<P> {
     node: P,
     /// The thread whose outputs are being drained, if any.
     holder: Option<ThreadId>,
+    /// The latest `now` fed to the node.
+    now: Instant,
+}
+
+impl<P> State<P> {
+    /// The time to feed an input stamped `now`: never earlier than the last.
+    fn advance(&mut self, now: Instant) -> Instant {
+        self.now = self.now.max(now);
+        self.now
+    }
 }
 
 /// A participant that threads take turns on; see the [module docs](self).
@@ -81,6 +96,7 @@ impl<P: Participant> Shared<P> {
             state: Mutex::new(State {
                 node: participant,
                 holder: None,
+                now: Instant::ZERO,
             }),
             turn_free: Condvar::new(),
         }
@@ -143,6 +159,7 @@ impl<P: Participant> Shared<P> {
         then: impl FnOnce(&P) -> R,
     ) -> Result<R, P::Error> {
         let (mut state, taken) = self.take_turn();
+        let now = state.advance(now);
         match state.node.handle_input(now, input) {
             Ok(()) => Ok(then(&state.node)),
             Err(e) => {
@@ -186,6 +203,7 @@ impl<P: Participant> Shared<P> {
     /// refused.
     pub fn step(&self, now: Instant, input: Input<P::Message, P::Command>) -> Step<P> {
         let (mut state, _) = self.take_turn();
+        let now = state.advance(now);
         let result = state.node.handle_input(now, input);
         let outputs = core::iter::from_fn(|| state.node.poll_output()).collect();
         self.give_back(&mut state);
@@ -208,5 +226,57 @@ impl<P: Participant> Shared<P> {
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .node
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{self, WireError};
+
+    /// Records the `now` of every input.
+    #[derive(Debug, Default)]
+    struct Clocked {
+        seen: Vec<Instant>,
+    }
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Nothing;
+
+    impl wire::WireMessage for Nothing {
+        const KIND: u8 = wire::kind::EXAMPLE;
+    }
+
+    impl Participant for Clocked {
+        type Message = Nothing;
+        type Command = ();
+        type Persist = ();
+        type Event = ();
+        type Error = WireError;
+        fn id(&self) -> crate::NodeId {
+            crate::NodeId(1)
+        }
+        fn handle_input(&mut self, now: Instant, _: Input<Nothing, ()>) -> Result<(), WireError> {
+            self.seen.push(now);
+            Ok(())
+        }
+        fn poll_output(&mut self) -> Option<Output<Nothing, (), ()>> {
+            None
+        }
+        fn next_deadline(&self) -> Option<Instant> {
+            None
+        }
+    }
+
+    #[test]
+    fn an_input_stamped_before_the_last_one_is_fed_at_the_last_time() {
+        let shared = Shared::new(Clocked::default());
+        let at = Instant::from_millis;
+        shared.handle_input(at(10), Input::Tick).unwrap();
+        assert!(shared.poll_output().is_none());
+        shared.handle_input(at(5), Input::Tick).unwrap();
+        let _ = shared.step(at(7), Input::Tick);
+        shared.handle_input(at(12), Input::Tick).unwrap();
+        assert_eq!(shared.into_inner().seen, [at(10), at(10), at(10), at(12)]);
     }
 }

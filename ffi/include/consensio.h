@@ -213,7 +213,8 @@ typedef struct consensio_ntp_filter consensio_ntp_filter;
 // A φ-accrual calculator for one peer (opaque).
 typedef struct consensio_phi_accrual consensio_phi_accrual;
 
-// A Raft node (opaque).
+// A Raft node (opaque). It may be used from several threads; see
+// [`consensio_raft_poll`].
 typedef struct consensio_raft consensio_raft;
 
 // Weighted rendezvous (highest random weight) hashing (opaque).
@@ -398,8 +399,8 @@ typedef struct consensio_raft_config {
   uint64_t log_max_bytes;
 } consensio_raft_config;
 
-// One output of a Raft node; `data` is valid until the next call on the
-// handle (NULL when `len` is 0).
+// One output of a Raft node; `data` is valid until the calling thread
+// polls the handle again (NULL when `len` is 0).
 typedef struct consensio_raft_output {
   // What this output is.
   enum consensio_raft_output_kind kind;
@@ -1163,6 +1164,14 @@ enum consensio_status consensio_raft_lease_read(struct consensio_raft *raft,
 
 // Takes the next output into `*out` (kind `CONSENSIO_RAFT_OUTPUT_NONE`
 // when there is none). Call until NONE after every input.
+//
+// The handle may be used from several threads. A thread that gives an
+// input holds the node's turn until its poll returns NONE: meanwhile
+// another thread's input waits, and another thread's poll returns NONE, so
+// the holder persists, sends and applies its outputs in the node's order
+// (records reach storage in order; entries are applied in order). Drain
+// before waiting on another thread of the same node, and before handing
+// the handle to another thread. Queries never wait for the turn.
 //
 // # Safety
 // `raft` must be a live handle; `out` writable.

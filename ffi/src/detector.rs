@@ -167,13 +167,8 @@ pub unsafe extern "C" fn consensio_detector_handle_message(
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let (d, frame) = unsafe {
-            (
-                borrow_mut(detector, "detector")?,
-                slice(bytes, len, "bytes")?,
-            )
-        };
-        match &mut d.node {
+        let (d, frame) = unsafe { (borrow(detector, "detector")?, slice(bytes, len, "bytes")?) };
+        match &d.node {
             Node::Heartbeat(x) => x.message(now_ms, from, frame),
             Node::Phi(x) => x.message(now_ms, from, frame),
         }
@@ -191,8 +186,8 @@ pub unsafe extern "C" fn consensio_detector_tick(
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let d = unsafe { borrow_mut(detector, "detector") }?;
-        match &mut d.node {
+        let d = unsafe { borrow(detector, "detector") }?;
+        match &d.node {
             Node::Heartbeat(x) => x.step(now_ms, Input::Tick),
             Node::Phi(x) => x.step(now_ms, Input::Tick),
         }
@@ -211,7 +206,7 @@ pub unsafe extern "C" fn consensio_detector_poll(
     use consensio_detector_output_kind::*;
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let (d, o) = unsafe { (borrow_mut(detector, "detector")?, borrow_mut(out, "out")?) };
+        let (d, o) = unsafe { (borrow(detector, "detector")?, borrow_mut(out, "out")?) };
         let mut next = consensio_detector_output {
             kind: CONSENSIO_DETECTOR_OUTPUT_NONE,
             peer: 0,
@@ -222,42 +217,47 @@ pub unsafe extern "C" fn consensio_detector_poll(
             to_state: consensio_peer_state::CONSENSIO_PEER_ALIVE,
             phi: 0.0,
         };
-        match &mut d.node {
-            Node::Heartbeat(x) => match x.poll()? {
-                Polled::None => {}
-                Polled::Send { to, frame } => {
-                    next.kind = CONSENSIO_DETECTOR_OUTPUT_SEND;
-                    (next.peer, next.data, next.len) = (to, frame.as_ptr(), frame.len());
+        (next.data, next.len) = match &d.node {
+            Node::Heartbeat(x) => x.poll(|polled, _| {
+                match polled {
+                    Polled::Send { to } => {
+                        next.kind = CONSENSIO_DETECTOR_OUTPUT_SEND;
+                        next.peer = to;
+                    }
+                    Polled::Persist(incarnation) => {
+                        next.kind = CONSENSIO_DETECTOR_OUTPUT_PERSIST;
+                        next.incarnation = incarnation;
+                    }
+                    Polled::Event(HeartbeatEvent::StateChanged { peer, from, to }) => {
+                        next.kind = CONSENSIO_DETECTOR_OUTPUT_STATE_CHANGED;
+                        (next.peer, next.from_state, next.to_state) =
+                            (peer.0, from.into(), to.into());
+                    }
                 }
-                Polled::Persist(incarnation) => {
-                    next.kind = CONSENSIO_DETECTOR_OUTPUT_PERSIST;
-                    next.incarnation = incarnation;
+                Ok(())
+            }),
+            Node::Phi(x) => x.poll(|polled, _| {
+                match polled {
+                    Polled::Send { to } => {
+                        next.kind = CONSENSIO_DETECTOR_OUTPUT_SEND;
+                        next.peer = to;
+                    }
+                    Polled::Persist(incarnation) => {
+                        next.kind = CONSENSIO_DETECTOR_OUTPUT_PERSIST;
+                        next.incarnation = incarnation;
+                    }
+                    Polled::Event(PhiEvent::Suspected { peer, phi }) => {
+                        next.kind = CONSENSIO_DETECTOR_OUTPUT_SUSPECTED;
+                        (next.peer, next.phi) = (peer.0, phi);
+                    }
+                    Polled::Event(PhiEvent::Recovered { peer }) => {
+                        next.kind = CONSENSIO_DETECTOR_OUTPUT_RECOVERED;
+                        next.peer = peer.0;
+                    }
                 }
-                Polled::Event(HeartbeatEvent::StateChanged { peer, from, to }) => {
-                    next.kind = CONSENSIO_DETECTOR_OUTPUT_STATE_CHANGED;
-                    (next.peer, next.from_state, next.to_state) = (peer.0, from.into(), to.into());
-                }
-            },
-            Node::Phi(x) => match x.poll()? {
-                Polled::None => {}
-                Polled::Send { to, frame } => {
-                    next.kind = CONSENSIO_DETECTOR_OUTPUT_SEND;
-                    (next.peer, next.data, next.len) = (to, frame.as_ptr(), frame.len());
-                }
-                Polled::Persist(incarnation) => {
-                    next.kind = CONSENSIO_DETECTOR_OUTPUT_PERSIST;
-                    next.incarnation = incarnation;
-                }
-                Polled::Event(PhiEvent::Suspected { peer, phi }) => {
-                    next.kind = CONSENSIO_DETECTOR_OUTPUT_SUSPECTED;
-                    (next.peer, next.phi) = (peer.0, phi);
-                }
-                Polled::Event(PhiEvent::Recovered { peer }) => {
-                    next.kind = CONSENSIO_DETECTOR_OUTPUT_RECOVERED;
-                    next.peer = peer.0;
-                }
-            },
-        }
+                Ok(())
+            }),
+        }?;
         *o = next;
         Ok(())
     })
@@ -306,8 +306,8 @@ pub unsafe extern "C" fn consensio_detector_suspects(
         // SAFETY: forwarded from the caller.
         let (d, o) = unsafe { (borrow(detector, "detector")?, borrow_mut(out, "out")?) };
         let suspected = match &d.node {
-            Node::Heartbeat(x) => x.node.state(NodeId(peer)).map(|s| s != PeerState::Alive),
-            Node::Phi(x) => x.node.is_suspected(NodeId(peer)),
+            Node::Heartbeat(x) => x.with(|n| n.state(NodeId(peer)).map(|s| s != PeerState::Alive)),
+            Node::Phi(x) => x.with(|n| n.is_suspected(NodeId(peer))),
         }
         .ok_or_else(|| {
             Failure::new(

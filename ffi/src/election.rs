@@ -83,7 +83,7 @@ pub struct consensio_election {
 /// Runs `$body` with `$d` bound to the handle's driver, whichever algorithm.
 macro_rules! with_driver {
     ($handle:expr, $d:ident => $body:expr) => {
-        match &mut $handle.node {
+        match &$handle.node {
             Node::Bully($d) => $body,
             Node::Ring($d) => $body,
         }
@@ -147,12 +147,7 @@ pub unsafe extern "C" fn consensio_election_handle_message(
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let (e, frame) = unsafe {
-            (
-                borrow_mut(election, "election")?,
-                slice(bytes, len, "bytes")?,
-            )
-        };
+        let (e, frame) = unsafe { (borrow(election, "election")?, slice(bytes, len, "bytes")?) };
         with_driver!(e, d => d.message(now_ms, from, frame))
     })
 }
@@ -168,7 +163,7 @@ pub unsafe extern "C" fn consensio_election_tick(
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let e = unsafe { borrow_mut(election, "election") }?;
+        let e = unsafe { borrow(election, "election") }?;
         with_driver!(e, d => d.step(now_ms, Input::Tick))
     })
 }
@@ -184,7 +179,7 @@ pub unsafe extern "C" fn consensio_election_start(
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let e = unsafe { borrow_mut(election, "election") }?;
+        let e = unsafe { borrow(election, "election") }?;
         with_driver!(e, d => d.step(now_ms, Input::Command(ElectionCommand::StartElection)))
     })
 }
@@ -201,7 +196,7 @@ pub unsafe extern "C" fn consensio_election_poll(
     use consensio_election_output_kind::*;
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let (e, o) = unsafe { (borrow_mut(election, "election")?, borrow_mut(out, "out")?) };
+        let (e, o) = unsafe { (borrow(election, "election")?, borrow_mut(out, "out")?) };
         let mut next = consensio_election_output {
             kind: CONSENSIO_ELECTION_OUTPUT_NONE,
             peer: 0,
@@ -210,39 +205,40 @@ pub unsafe extern "C" fn consensio_election_poll(
             leader: 0,
             epoch: 0,
         };
-        with_driver!(e, d => fill(d, &mut next))?;
+        (next.data, next.len) = with_driver!(e, d => fill(d, &mut next))?;
         *o = next;
         Ok(())
     })
 }
 
-/// Turns the driver's next output into the C struct.
-fn fill<P>(driver: &mut Driver<P>, next: &mut consensio_election_output) -> Result<()>
+/// Polls the driver's next output into the C struct; returns its bytes.
+fn fill<P>(driver: &Driver<P>, next: &mut consensio_election_output) -> Result<(*const u8, usize)>
 where
     P: Participant<Event = ElectionEvent, Persist = u64>,
     Failure: From<P::Error>,
 {
     use consensio_election_output_kind::*;
-    match driver.poll()? {
-        Polled::None => {}
-        Polled::Send { to, frame } => {
-            next.kind = CONSENSIO_ELECTION_OUTPUT_SEND;
-            (next.peer, next.data, next.len) = (to, frame.as_ptr(), frame.len());
+    driver.poll(|polled, _| {
+        match polled {
+            Polled::Send { to } => {
+                next.kind = CONSENSIO_ELECTION_OUTPUT_SEND;
+                next.peer = to;
+            }
+            Polled::Persist(epoch) => {
+                next.kind = CONSENSIO_ELECTION_OUTPUT_PERSIST;
+                next.epoch = epoch;
+            }
+            Polled::Event(ElectionEvent::Elected { leader, epoch }) => {
+                next.kind = CONSENSIO_ELECTION_OUTPUT_ELECTED;
+                (next.leader, next.epoch) = (leader.0, epoch);
+            }
+            Polled::Event(ElectionEvent::LeaderLost { epoch }) => {
+                next.kind = CONSENSIO_ELECTION_OUTPUT_LEADER_LOST;
+                next.epoch = epoch;
+            }
         }
-        Polled::Persist(epoch) => {
-            next.kind = CONSENSIO_ELECTION_OUTPUT_PERSIST;
-            next.epoch = epoch;
-        }
-        Polled::Event(ElectionEvent::Elected { leader, epoch }) => {
-            next.kind = CONSENSIO_ELECTION_OUTPUT_ELECTED;
-            (next.leader, next.epoch) = (leader.0, epoch);
-        }
-        Polled::Event(ElectionEvent::LeaderLost { epoch }) => {
-            next.kind = CONSENSIO_ELECTION_OUTPUT_LEADER_LOST;
-            next.epoch = epoch;
-        }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// When the node next wants a tick (`*out_has` 0 if no timer is armed).
@@ -296,8 +292,8 @@ pub unsafe extern "C" fn consensio_election_leader(
             )
         };
         let (l, ep) = match &e.node {
-            Node::Bully(d) => (d.node.leader(), d.node.epoch()),
-            Node::Ring(d) => (d.node.leader(), d.node.epoch()),
+            Node::Bully(d) => d.with(|n| (n.leader(), n.epoch())),
+            Node::Ring(d) => d.with(|n| (n.leader(), n.epoch())),
         };
         optional(l.map(|n| n.0), has, leader);
         *epoch = ep;

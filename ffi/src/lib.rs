@@ -13,16 +13,34 @@
 //!   [`consensio_last_error`]; out-parameters are left untouched, and so is
 //!   the handle's state unless the function says otherwise;
 //! - objects are opaque handles created by `consensio_<family>_new` (or a
-//!   decode function) and released with `consensio_<family>_free`. A handle
-//!   may be moved between threads but must not be used by two threads at
-//!   once.
+//!   decode function) and released with `consensio_<family>_free`.
 //!
 //! Protocol participants are driven as in Rust: feed a message, a tick or a
 //! command, then call `consensio_<family>_poll` until it reports
 //! `CONSENSIO_OUTPUT_NONE`. Byte pointers in a polled output stay valid
-//! until the next call on the same handle.
+//! until the calling thread polls that handle again.
+//!
+//! Participant handles (`consensio_raft`, `consensio_election`,
+//! `consensio_detector`, `consensio_anti_entropy`) may be driven from
+//! several threads at once: each wraps its node in core's
+//! `shared::Shared`, so a thread that feeds an input holds the node's turn
+//! until its poll reports NONE (another thread's input waits; another
+//! thread's poll reports NONE), and outputs are persisted, sent and applied
+//! in the node's order. The rule: drain after every input before waiting on
+//! another thread of the same node. Queries never wait. The other handles
+//! (clocks, trees, filters) may be moved between threads but must not be
+//! used by two threads at once.
 
 #![allow(non_camel_case_types)]
+
+/// Participant handles are shared by threads (see the crate docs).
+const _: () = {
+    const fn thread_safe<T: Send + Sync>() {}
+    thread_safe::<raft::consensio_raft>();
+    thread_safe::<election::consensio_election>();
+    thread_safe::<detector::consensio_detector>();
+    thread_safe::<merkle::consensio_anti_entropy>();
+};
 
 pub mod clock;
 pub mod detector;

@@ -513,8 +513,6 @@ impl consensio_anti_entropy_output {
 #[derive(Debug)]
 pub struct consensio_anti_entropy {
     driver: Driver<AntiEntropy>,
-    /// The key of the last polled Difference.
-    key: Vec<u8>,
 }
 
 impl From<AntiEntropyError> for Failure {
@@ -589,7 +587,6 @@ pub unsafe extern "C" fn consensio_anti_entropy_new(
                 out,
                 consensio_anti_entropy {
                     driver: Driver::new(node),
-                    key: Vec::new(),
                 },
             )
         }
@@ -618,8 +615,7 @@ unsafe fn step(
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let r = unsafe { borrow_mut(replica, "replica") }?;
-        r.key.clear();
+        let r = unsafe { borrow(replica, "replica") }?;
         r.driver.step(now_ms, input()?)
     })
 }
@@ -639,8 +635,7 @@ pub unsafe extern "C" fn consensio_anti_entropy_handle_message(
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let (r, frame) = unsafe { (borrow_mut(replica, "replica")?, slice(bytes, len, "bytes")?) };
-        r.key.clear();
+        let (r, frame) = unsafe { (borrow(replica, "replica")?, slice(bytes, len, "bytes")?) };
         r.driver.message(now_ms, from, frame)
     })
 }
@@ -738,7 +733,7 @@ pub unsafe extern "C" fn consensio_anti_entropy_root(
         // SAFETY: forwarded from the caller.
         let r = unsafe { borrow(replica, "replica") }?;
         // SAFETY: forwarded from the caller.
-        unsafe { hash_out(out, &r.driver.node.tree().root(), "out") }
+        unsafe { hash_out(out, &r.driver.with(|n| n.tree().root()), "out") }
     })
 }
 
@@ -780,57 +775,57 @@ pub unsafe extern "C" fn consensio_anti_entropy_poll(
     use consensio_anti_entropy_output_kind::*;
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let (r, o) = unsafe { (borrow_mut(replica, "replica")?, borrow_mut(out, "out")?) };
+        let (r, o) = unsafe { (borrow(replica, "replica")?, borrow_mut(out, "out")?) };
         let mut next = consensio_anti_entropy_output::empty();
-        r.key.clear();
-        match r.driver.poll()? {
-            Polled::None => {}
-            Polled::Send { to, frame } => {
-                next.kind = CONSENSIO_AE_OUTPUT_SEND;
-                (next.peer, next.data, next.len) = (to, frame.as_ptr(), frame.len());
-            }
-            Polled::Persist(never) => match never {},
-            Polled::Event(AntiEntropyEvent::Difference(d)) => {
-                next.kind = CONSENSIO_AE_OUTPUT_DIFFERENCE;
-                next.peer = d.peer.0;
-                r.key = d.key;
-                if !r.key.is_empty() {
-                    (next.data, next.len) = (r.key.as_ptr(), r.key.len());
+        (next.data, next.len) = r.driver.poll(|polled, bytes| {
+            match polled {
+                Polled::Send { to } => {
+                    next.kind = CONSENSIO_AE_OUTPUT_SEND;
+                    next.peer = to;
                 }
-                if let Some(h) = d.local {
-                    next.has_local = 1;
-                    next.local = h;
-                }
-                if let Some(h) = d.remote {
-                    next.has_remote = 1;
-                    next.remote = h;
-                }
-            }
-            Polled::Event(AntiEntropyEvent::SyncComplete {
-                peer,
-                differing_buckets,
-                differing_keys,
-            }) => {
-                next.kind = CONSENSIO_AE_OUTPUT_SYNC_COMPLETE;
-                next.peer = peer.0;
-                next.differing_buckets = differing_buckets;
-                next.differing_keys = differing_keys;
-            }
-            Polled::Event(AntiEntropyEvent::SyncFailed { peer, reason }) => {
-                next.kind = CONSENSIO_AE_OUTPUT_SYNC_FAILED;
-                next.peer = peer.0;
-                next.failure = match reason {
-                    SyncFailure::Timeout => consensio_sync_failure::CONSENSIO_SYNC_FAILURE_TIMEOUT,
-                    SyncFailure::DepthMismatch { remote } => {
-                        next.remote_depth = remote;
-                        consensio_sync_failure::CONSENSIO_SYNC_FAILURE_DEPTH_MISMATCH
+                Polled::Persist(never) => match never {},
+                Polled::Event(AntiEntropyEvent::Difference(d)) => {
+                    next.kind = CONSENSIO_AE_OUTPUT_DIFFERENCE;
+                    next.peer = d.peer.0;
+                    *bytes = d.key;
+                    if let Some(h) = d.local {
+                        next.has_local = 1;
+                        next.local = h;
                     }
-                    SyncFailure::BadResponse => {
-                        consensio_sync_failure::CONSENSIO_SYNC_FAILURE_BAD_RESPONSE
+                    if let Some(h) = d.remote {
+                        next.has_remote = 1;
+                        next.remote = h;
                     }
-                };
+                }
+                Polled::Event(AntiEntropyEvent::SyncComplete {
+                    peer,
+                    differing_buckets,
+                    differing_keys,
+                }) => {
+                    next.kind = CONSENSIO_AE_OUTPUT_SYNC_COMPLETE;
+                    next.peer = peer.0;
+                    next.differing_buckets = differing_buckets;
+                    next.differing_keys = differing_keys;
+                }
+                Polled::Event(AntiEntropyEvent::SyncFailed { peer, reason }) => {
+                    next.kind = CONSENSIO_AE_OUTPUT_SYNC_FAILED;
+                    next.peer = peer.0;
+                    next.failure = match reason {
+                        SyncFailure::Timeout => {
+                            consensio_sync_failure::CONSENSIO_SYNC_FAILURE_TIMEOUT
+                        }
+                        SyncFailure::DepthMismatch { remote } => {
+                            next.remote_depth = remote;
+                            consensio_sync_failure::CONSENSIO_SYNC_FAILURE_DEPTH_MISMATCH
+                        }
+                        SyncFailure::BadResponse => {
+                            consensio_sync_failure::CONSENSIO_SYNC_FAILURE_BAD_RESPONSE
+                        }
+                    };
+                }
             }
-        }
+            Ok(())
+        })?;
         *o = next;
         Ok(())
     })

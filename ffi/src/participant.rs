@@ -1,24 +1,35 @@
 //! The one way a participant is driven from C: feed bytes, ticks and
 //! commands, poll outputs one at a time. Each family's handle wraps a
 //! [`Driver`] and turns its [`Polled`] outputs into its own C struct.
+//!
+//! Every handle may be used from several threads: the participant sits in a
+//! core [`Shared`], so a thread that feeds an input holds the node's turn
+//! until it has polled `NONE`, and what it does with each output (an fsync,
+//! a send, applying an entry) happens in the node's own order. Another
+//! thread's input waits for the turn; another thread's poll gets `NONE`.
 
+use std::sync::{Mutex, PoisonError};
+
+use consensio_core::shared::Shared;
 use consensio_core::{Input, Instant, NodeId, Output, Participant, wire};
 
 use crate::consensio_status::*;
 use crate::{Failure, Result};
 
-/// A participant and the bytes of its last polled output.
+/// A participant that threads take turns on, and the bytes of its last
+/// polled output.
 #[derive(Debug)]
 pub(crate) struct Driver<P> {
-    pub(crate) node: P,
-    /// The frame of the last polled Send; valid until the next call.
-    scratch: Vec<u8>,
+    shared: Shared<P>,
+    /// The bytes the last polled output points to (a Send's frame, a
+    /// record, a payload, a key). Only the thread holding the turn writes
+    /// it, while it polls, so they stay valid until that thread polls again.
+    bytes: Mutex<Vec<u8>>,
 }
 
-/// One polled output, with a Send's frame borrowed from the driver.
-pub(crate) enum Polled<'a, P: Participant> {
-    None,
-    Send { to: u64, frame: &'a [u8] },
+/// One polled output; a Send's frame is already in the byte buffer.
+pub(crate) enum Polled<P: Participant> {
+    Send { to: u64 },
     Persist(P::Persist),
     Event(P::Event),
 }
@@ -29,19 +40,30 @@ where
 {
     pub(crate) fn new(node: P) -> Self {
         Driver {
-            node,
-            scratch: Vec::new(),
+            shared: Shared::new(node),
+            bytes: Mutex::new(Vec::new()),
         }
     }
 
-    pub(crate) fn step(&mut self, now_ms: u64, input: Input<P::Message, P::Command>) -> Result<()> {
-        self.scratch.clear();
-        Ok(self
-            .node
-            .handle_input(Instant::from_millis(now_ms), input)?)
+    /// Feeds `input`, taking the turn (see the module docs).
+    pub(crate) fn step(&self, now_ms: u64, input: Input<P::Message, P::Command>) -> Result<()> {
+        self.step_then(now_ms, input, |_| ())
     }
 
-    pub(crate) fn message(&mut self, now_ms: u64, from: u64, frame: &[u8]) -> Result<()> {
+    /// As [`step`](Self::step), then reads the node under the same lock.
+    pub(crate) fn step_then<R>(
+        &self,
+        now_ms: u64,
+        input: Input<P::Message, P::Command>,
+        then: impl FnOnce(&P) -> R,
+    ) -> Result<R> {
+        Ok(self
+            .shared
+            .handle_input_then(Instant::from_millis(now_ms), input, then)?)
+    }
+
+    /// Decodes `frame` (before taking the turn) and feeds it.
+    pub(crate) fn message(&self, now_ms: u64, from: u64, frame: &[u8]) -> Result<()> {
         let message = wire::decode(frame)?;
         self.step(
             now_ms,
@@ -52,24 +74,42 @@ where
         )
     }
 
-    pub(crate) fn poll(&mut self) -> Result<Polled<'_, P>> {
-        self.scratch.clear();
-        Ok(match self.node.poll_output() {
-            None => Polled::None,
-            Some(Output::Send { to, message }) => {
-                self.scratch = wire::encode_to_vec(&message)?;
-                Polled::Send {
-                    to: to.0,
-                    frame: &self.scratch,
+    /// Polls the calling thread's next output into `fill`, which may leave
+    /// bytes in the buffer it is given; returns where those bytes are, as C
+    /// sees them (NULL and 0 when there are none, or no output). `fill` is
+    /// not called when there is no output.
+    pub(crate) fn poll(
+        &self,
+        fill: impl FnOnce(Polled<P>, &mut Vec<u8>) -> Result<()>,
+    ) -> Result<(*const u8, usize)> {
+        let polled = self.shared.poll_with(|output| {
+            let mut bytes = self.bytes.lock().unwrap_or_else(PoisonError::into_inner);
+            bytes.clear();
+            match output {
+                Output::Send { to, message } => {
+                    *bytes = wire::encode_to_vec(&message)?;
+                    fill(Polled::Send { to: to.0 }, &mut bytes)?;
                 }
+                Output::Persist(record) => fill(Polled::Persist(record), &mut bytes)?,
+                Output::Event(event) => fill(Polled::Event(event), &mut bytes)?,
             }
-            Some(Output::Persist(record)) => Polled::Persist(record),
-            Some(Output::Event(event)) => Polled::Event(event),
-        })
+            Ok(if bytes.is_empty() {
+                (core::ptr::null(), 0)
+            } else {
+                (bytes.as_ptr(), bytes.len())
+            })
+        });
+        polled.unwrap_or(Ok((core::ptr::null(), 0)))
     }
 
+    /// When the node next wants a tick, in milliseconds.
     pub(crate) fn deadline(&self) -> Option<u64> {
-        self.node.next_deadline().map(Instant::as_millis)
+        self.shared.next_deadline().map(Instant::as_millis)
+    }
+
+    /// Reads the node (no turn needed).
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&P) -> R) -> R {
+        self.shared.with(f)
     }
 }
 

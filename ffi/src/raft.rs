@@ -115,8 +115,8 @@ pub enum consensio_raft_output_kind {
     CONSENSIO_RAFT_OUTPUT_BECAME_FOLLOWER = 20,
 }
 
-/// One output of a Raft node; `data` is valid until the next call on the
-/// handle (NULL when `len` is 0).
+/// One output of a Raft node; `data` is valid until the calling thread
+/// polls the handle again (NULL when `len` is 0).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct consensio_raft_output {
@@ -141,12 +141,11 @@ pub struct consensio_raft_output {
     pub leader: u64,
 }
 
-/// A Raft node (opaque).
+/// A Raft node (opaque). It may be used from several threads; see
+/// [`consensio_raft_poll`].
 #[derive(Debug)]
 pub struct consensio_raft {
     driver: Driver<RaftNode<ArenaLog>>,
-    /// The record or payload of the last polled output.
-    data: Vec<u8>,
 }
 
 /// The default configuration for node `id`: elections after 150–300 ms,
@@ -223,7 +222,6 @@ unsafe fn configure(
 unsafe fn give_node(node: RaftNode<ArenaLog>, out: *mut *mut consensio_raft) -> Result<()> {
     let handle = consensio_raft {
         driver: Driver::new(node),
-        data: Vec::new(),
     };
     // SAFETY: forwarded from the caller.
     unsafe { give(out, handle) }
@@ -321,8 +319,7 @@ unsafe fn step(
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let r = unsafe { borrow_mut(raft, "raft") }?;
-        r.data.clear();
+        let r = unsafe { borrow(raft, "raft") }?;
         r.driver.step(now_ms, input()?)
     })
 }
@@ -345,8 +342,7 @@ pub unsafe extern "C" fn consensio_raft_handle_message(
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let (r, frame) = unsafe { (borrow_mut(raft, "raft")?, slice(bytes, len, "bytes")?) };
-        r.data.clear();
+        let (r, frame) = unsafe { (borrow(raft, "raft")?, slice(bytes, len, "bytes")?) };
         r.driver.message(now_ms, from, frame)
     })
 }
@@ -389,15 +385,15 @@ pub unsafe extern "C" fn consensio_raft_propose(
         // SAFETY: forwarded from the caller.
         let (r, payload, index) = unsafe {
             (
-                borrow_mut(raft, "raft")?,
+                borrow(raft, "raft")?,
                 slice(data, len, "data")?,
                 borrow_mut(out_index, "out_index")?,
             )
         };
-        r.data.clear();
-        r.driver
-            .step(now_ms, Input::Command(Command::Propose(payload.to_vec())))?;
-        *index = r.driver.node.log().last_index();
+        let proposal = Input::Command(Command::Propose(payload.to_vec()));
+        *index = r
+            .driver
+            .step_then(now_ms, proposal, |node| node.log().last_index())?;
         Ok(())
     })
 }
@@ -447,6 +443,14 @@ pub unsafe extern "C" fn consensio_raft_lease_read(
 /// Takes the next output into `*out` (kind `CONSENSIO_RAFT_OUTPUT_NONE`
 /// when there is none). Call until NONE after every input.
 ///
+/// The handle may be used from several threads. A thread that gives an
+/// input holds the node's turn until its poll returns NONE: meanwhile
+/// another thread's input waits, and another thread's poll returns NONE, so
+/// the holder persists, sends and applies its outputs in the node's order
+/// (records reach storage in order; entries are applied in order). Drain
+/// before waiting on another thread of the same node, and before handing
+/// the handle to another thread. Queries never wait for the turn.
+///
 /// # Safety
 /// `raft` must be a live handle; `out` writable.
 #[unsafe(no_mangle)]
@@ -457,7 +461,7 @@ pub unsafe extern "C" fn consensio_raft_poll(
     use consensio_raft_output_kind::*;
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let (r, o) = unsafe { (borrow_mut(raft, "raft")?, borrow_mut(out, "out")?) };
+        let (r, o) = unsafe { (borrow(raft, "raft")?, borrow_mut(out, "out")?) };
         let mut next = consensio_raft_output {
             kind: CONSENSIO_RAFT_OUTPUT_NONE,
             peer: 0,
@@ -469,43 +473,41 @@ pub unsafe extern "C" fn consensio_raft_poll(
             has_leader: 0,
             leader: 0,
         };
-        r.data.clear();
-        match r.driver.poll()? {
-            Polled::None => {}
-            Polled::Send { to, frame } => {
-                next.kind = CONSENSIO_RAFT_OUTPUT_SEND;
-                (next.peer, next.data, next.len) = (to, frame.as_ptr(), frame.len());
+        (next.data, next.len) = r.driver.poll(|polled, bytes| {
+            match polled {
+                Polled::Send { to } => {
+                    next.kind = CONSENSIO_RAFT_OUTPUT_SEND;
+                    next.peer = to;
+                }
+                Polled::Persist(record) => {
+                    next.kind = CONSENSIO_RAFT_OUTPUT_PERSIST;
+                    *bytes = wire::encode_to_vec(&record)?;
+                }
+                Polled::Event(Event::Committed { index, term, data }) => {
+                    next.kind = CONSENSIO_RAFT_OUTPUT_COMMITTED;
+                    (next.index, next.term) = (index, term);
+                    *bytes = data;
+                }
+                Polled::Event(Event::ReadReady { id, index }) => {
+                    next.kind = CONSENSIO_RAFT_OUTPUT_READ_READY;
+                    (next.read_id, next.index) = (id, index);
+                }
+                Polled::Event(Event::ReadFailed { id }) => {
+                    next.kind = CONSENSIO_RAFT_OUTPUT_READ_FAILED;
+                    next.read_id = id;
+                }
+                Polled::Event(Event::BecameLeader { term }) => {
+                    next.kind = CONSENSIO_RAFT_OUTPUT_BECAME_LEADER;
+                    next.term = term;
+                }
+                Polled::Event(Event::BecameFollower { term, leader }) => {
+                    next.kind = CONSENSIO_RAFT_OUTPUT_BECAME_FOLLOWER;
+                    next.term = term;
+                    optional(leader.map(|l| l.0), &mut next.has_leader, &mut next.leader);
+                }
             }
-            Polled::Persist(record) => {
-                next.kind = CONSENSIO_RAFT_OUTPUT_PERSIST;
-                r.data = wire::encode_to_vec(&record)?;
-            }
-            Polled::Event(Event::Committed { index, term, data }) => {
-                next.kind = CONSENSIO_RAFT_OUTPUT_COMMITTED;
-                (next.index, next.term) = (index, term);
-                r.data = data;
-            }
-            Polled::Event(Event::ReadReady { id, index }) => {
-                next.kind = CONSENSIO_RAFT_OUTPUT_READ_READY;
-                (next.read_id, next.index) = (id, index);
-            }
-            Polled::Event(Event::ReadFailed { id }) => {
-                next.kind = CONSENSIO_RAFT_OUTPUT_READ_FAILED;
-                next.read_id = id;
-            }
-            Polled::Event(Event::BecameLeader { term }) => {
-                next.kind = CONSENSIO_RAFT_OUTPUT_BECAME_LEADER;
-                next.term = term;
-            }
-            Polled::Event(Event::BecameFollower { term, leader }) => {
-                next.kind = CONSENSIO_RAFT_OUTPUT_BECAME_FOLLOWER;
-                next.term = term;
-                optional(leader.map(|l| l.0), &mut next.has_leader, &mut next.leader);
-            }
-        }
-        if !r.data.is_empty() {
-            (next.data, next.len) = (r.data.as_ptr(), r.data.len());
-        }
+            Ok(())
+        })?;
         *o = next;
         Ok(())
     })
@@ -547,7 +549,7 @@ unsafe fn query<T>(
     guard(|| {
         // SAFETY: forwarded from the caller.
         let (r, o) = unsafe { (borrow(raft, "raft")?, borrow_mut(out, "out")?) };
-        *o = read(&r.driver.node);
+        *o = r.driver.with(read);
         Ok(())
     })
 }
@@ -598,7 +600,7 @@ pub unsafe extern "C" fn consensio_raft_leader(
                 borrow_mut(out_leader, "out_leader")?,
             )
         };
-        optional(r.driver.node.leader().map(|l| l.0), has, leader);
+        optional(r.driver.with(|n| n.leader().map(|l| l.0)), has, leader);
         Ok(())
     })
 }

@@ -11,7 +11,7 @@ lib=target/debug
 include=ffi/include
 out=target/ffi-tests
 mkdir -p "$out"
-cflags=(-std=c11 -Wall -Wextra -Werror -pedantic -g -I "$include")
+cflags=(-std=c11 -Wall -Wextra -Werror -pedantic -g -pthread -I "$include")
 native=(-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
 
 cargo build -q -p consensio-ffi --locked
