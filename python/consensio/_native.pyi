@@ -525,7 +525,10 @@ class BecameFollower:
 RaftOutput = Union[Send, Persist[bytes], Committed, ReadReady, ReadFailed, BecameLeader, BecameFollower]
 
 class RaftNode:
-    """One Raft server over an in-memory log; restart it from its persisted records."""
+    """One Raft server over an in-memory log; restart it from its persisted records.
+
+    Threads may share it: a thread that feeds an input holds the node's turn
+    until its ``poll()`` returns None; another thread's input waits for it."""
     def __init__(
         self,
         id: int,

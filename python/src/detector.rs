@@ -9,6 +9,7 @@ use consensio::detector::{
 use consensio::{Input, Instant, NodeId, Output, Participant, wire};
 use pyo3::prelude::*;
 
+use crate::participant::Node;
 use crate::{InvalidArgument, PersistOutput, SendOutput, invalid, node_ids, wire_err};
 
 fn detector_err(e: DetectorError) -> PyErr {
@@ -39,25 +40,6 @@ const fn state_name(state: PeerState) -> &'static str {
         PeerState::Suspected => "suspected",
         PeerState::Failed => "failed",
     }
-}
-
-/// Feeds one input to either detector.
-fn step<P>(node: &mut P, now_ms: u64, input: Input<Heartbeat, P::Command>) -> PyResult<()>
-where
-    P: Participant<Message = Heartbeat, Error = DetectorError>,
-{
-    node.handle_input(Instant::from_millis(now_ms), input)
-        .map_err(detector_err)
-}
-
-/// Decodes `data` and delivers it as a heartbeat from `from_id`.
-fn deliver<P>(node: &mut P, now_ms: u64, from_id: u64, data: &[u8]) -> PyResult<()>
-where
-    P: Participant<Message = Heartbeat, Error = DetectorError>,
-{
-    let message = wire::decode(data).map_err(wire_err)?;
-    let from = NodeId(from_id);
-    step(node, now_ms, Input::Message { from, message })
 }
 
 /// Output: `peer`'s state changed from `from_state` to `to_state` (each
@@ -177,10 +159,10 @@ fn send_or_persist<E>(
 /// its first input it persists one more (`Persist`), before any heartbeat
 /// goes out; a restarted node is rebuilt by passing the last
 /// `Persist.value` it made durable.
-#[pyclass(module = "consensio.detector")]
+#[pyclass(module = "consensio.detector", frozen)]
 #[derive(Debug)]
 pub(crate) struct HeartbeatDetector {
-    node: CoreHeartbeat,
+    node: Node<CoreHeartbeat>,
 }
 
 #[pymethods]
@@ -204,38 +186,41 @@ impl HeartbeatDetector {
             fail_after_ms,
         };
         let node = CoreHeartbeat::restore(config, incarnation).map_err(detector_err)?;
-        Ok(HeartbeatDetector { node })
+        Ok(HeartbeatDetector {
+            node: Node::new(node, detector_err),
+        })
     }
 
     /// This node's id.
     #[getter]
     fn id(&self) -> u64 {
-        self.node.id().0
+        self.node.with(|n| n.id().0)
     }
 
     /// The monitored peers, sorted.
     #[getter]
     fn peers(&self) -> Vec<u64> {
-        self.node.config().peers.iter().map(|p| p.0).collect()
+        self.node
+            .with(|n| n.config().peers.iter().map(|p| p.0).collect())
     }
 
     /// The incarnation this detector's heartbeats carry.
     #[getter]
     fn incarnation(&self) -> u64 {
-        self.node.incarnation()
+        self.node.with(|n| n.incarnation())
     }
 
     /// When the detector next wants `tick` (0 before its first input).
     #[getter]
     fn next_deadline(&self) -> Option<u64> {
-        self.node.next_deadline().map(Instant::as_millis)
+        self.node.next_deadline()
     }
 
     /// The state of `peer`: "alive", "suspected" or "failed" (as of the
     /// last tick or heartbeat).
     fn state(&self, peer: u64) -> PyResult<&'static str> {
         self.node
-            .state(NodeId(peer))
+            .with(|n| n.state(NodeId(peer)))
             .map(state_name)
             .ok_or_else(|| not_a_peer(peer))
     }
@@ -244,27 +229,33 @@ impl HeartbeatDetector {
     /// since its last counted heartbeat (or since the detector started).
     fn missed_intervals(&self, peer: u64, now_ms: u64) -> PyResult<u64> {
         self.node
-            .missed_intervals(NodeId(peer), Instant::from_millis(now_ms))
+            .with(|n| n.missed_intervals(NodeId(peer), Instant::from_millis(now_ms)))
             .ok_or_else(|| not_a_peer(peer))
     }
 
     /// Delivers a heartbeat frame received from `from_id`; raises
     /// `MalformedMessage` for bytes that are not a heartbeat and
     /// `InvalidArgument` for a sender that is not a peer (nothing changes).
-    fn handle_message(&mut self, now_ms: u64, from_id: u64, data: &[u8]) -> PyResult<()> {
-        deliver(&mut self.node, now_ms, from_id, data)
+    fn handle_message(
+        &self,
+        py: Python<'_>,
+        now_ms: u64,
+        from_id: u64,
+        data: &[u8],
+    ) -> PyResult<()> {
+        self.node.deliver(py, now_ms, from_id, data)
     }
 
     /// Sends due heartbeats and moves silent peers to "suspected" or
     /// "failed".
-    fn tick(&mut self, now_ms: u64) -> PyResult<()> {
-        step(&mut self.node, now_ms, Input::Tick)
+    fn tick(&self, py: Python<'_>, now_ms: u64) -> PyResult<()> {
+        self.node.input(py, now_ms, Input::Tick)
     }
 
     /// The next output (`Send`, `Persist`, `StateChanged`), or None when
     /// there is none.
-    fn poll(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let Some(output) = self.node.poll_output() else {
+    fn poll(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let Some(output) = self.node.poll() else {
             return Ok(None);
         };
         let object = match send_or_persist(py, output)? {
@@ -285,17 +276,19 @@ impl HeartbeatDetector {
         slf
     }
 
-    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         self.poll(py)
     }
 
     fn __repr__(&self) -> String {
-        format!(
-            "HeartbeatDetector(id={}, peers={}, incarnation={})",
-            self.node.id().0,
-            self.node.config().peers.len(),
-            self.node.incarnation()
-        )
+        self.node.with(|n| {
+            format!(
+                "HeartbeatDetector(id={}, peers={}, incarnation={})",
+                n.id().0,
+                n.config().peers.len(),
+                n.incarnation()
+            )
+        })
     }
 }
 
@@ -392,10 +385,10 @@ impl PhiAccrual {
 /// `members` lists every member, this node included; every other member is
 /// a monitored peer (at most 256). `incarnation` is the last value this
 /// detector persisted (0 if none), as for `HeartbeatDetector`.
-#[pyclass(module = "consensio.detector")]
+#[pyclass(module = "consensio.detector", frozen)]
 #[derive(Debug)]
 pub(crate) struct PhiDetector {
-    node: CorePhi,
+    node: Node<CorePhi>,
 }
 
 #[pymethods]
@@ -429,63 +422,72 @@ impl PhiDetector {
             },
         };
         let node = CorePhi::restore(config, incarnation).map_err(detector_err)?;
-        Ok(PhiDetector { node })
+        Ok(PhiDetector {
+            node: Node::new(node, detector_err),
+        })
     }
 
     /// This node's id.
     #[getter]
     fn id(&self) -> u64 {
-        self.node.id().0
+        self.node.with(|n| n.id().0)
     }
 
     /// The monitored peers, sorted.
     #[getter]
     fn peers(&self) -> Vec<u64> {
-        self.node.config().peers.iter().map(|p| p.0).collect()
+        self.node
+            .with(|n| n.config().peers.iter().map(|p| p.0).collect())
     }
 
     /// The incarnation this detector's heartbeats carry.
     #[getter]
     fn incarnation(&self) -> u64 {
-        self.node.incarnation()
+        self.node.with(|n| n.incarnation())
     }
 
     /// When the detector next wants `tick` (0 before its first input).
     #[getter]
     fn next_deadline(&self) -> Option<u64> {
-        self.node.next_deadline().map(Instant::as_millis)
+        self.node.next_deadline()
     }
 
     /// φ of `peer` at `now_ms`.
     fn phi(&self, peer: u64, now_ms: u64) -> PyResult<f64> {
         self.node
-            .phi(NodeId(peer), Instant::from_millis(now_ms))
+            .with(|n| n.phi(NodeId(peer), Instant::from_millis(now_ms)))
             .ok_or_else(|| not_a_peer(peer))
     }
 
     /// Whether `peer` is suspected (as of the last tick).
     fn is_suspected(&self, peer: u64) -> PyResult<bool> {
         self.node
-            .is_suspected(NodeId(peer))
+            .with(|n| n.is_suspected(NodeId(peer)))
             .ok_or_else(|| not_a_peer(peer))
     }
 
     /// Delivers a heartbeat frame received from `from_id`; raises
     /// `MalformedMessage` for bytes that are not a heartbeat and
     /// `InvalidArgument` for a sender that is not a peer (nothing changes).
-    fn handle_message(&mut self, now_ms: u64, from_id: u64, data: &[u8]) -> PyResult<()> {
-        deliver(&mut self.node, now_ms, from_id, data)
+    fn handle_message(
+        &self,
+        py: Python<'_>,
+        now_ms: u64,
+        from_id: u64,
+        data: &[u8],
+    ) -> PyResult<()> {
+        self.node.deliver(py, now_ms, from_id, data)
     }
 
     /// Sends due heartbeats and re-evaluates every peer's φ.
-    fn tick(&mut self, now_ms: u64) -> PyResult<()> {
-        step(&mut self.node, now_ms, Input::Tick)
+    fn tick(&self, py: Python<'_>, now_ms: u64) -> PyResult<()> {
+        self.node.input(py, now_ms, Input::Tick)
     }
 
     /// The next output (`Send`, `Persist`, `Suspected`, `Recovered`), or
     /// None when there is none.
-    fn poll(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let Some(output) = self.node.poll_output() else {
+    fn poll(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let Some(output) = self.node.poll() else {
             return Ok(None);
         };
         let object = match send_or_persist(py, output)? {
@@ -502,17 +504,19 @@ impl PhiDetector {
         slf
     }
 
-    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         self.poll(py)
     }
 
     fn __repr__(&self) -> String {
-        format!(
-            "PhiDetector(id={}, peers={}, incarnation={})",
-            self.node.id().0,
-            self.node.config().peers.len(),
-            self.node.incarnation()
-        )
+        self.node.with(|n| {
+            format!(
+                "PhiDetector(id={}, peers={}, incarnation={})",
+                n.id().0,
+                n.config().peers.len(),
+                n.incarnation()
+            )
+        })
     }
 }
 

@@ -5,9 +5,10 @@ use consensio::election::{
     Bully as CoreBully, BullyConfig, ElectionCommand, ElectionError, ElectionEvent,
     RingElection as CoreRing, RingElectionConfig,
 };
-use consensio::{Input, Instant, NodeId, Output, Participant, wire};
+use consensio::{Input, NodeId, Output, Participant, wire};
 use pyo3::prelude::*;
 
+use crate::participant::Node;
 use crate::{InvalidArgument, PersistOutput, SendOutput, node_ids, wire_err};
 
 fn election_err(e: ElectionError) -> PyErr {
@@ -65,31 +66,15 @@ impl LeaderLost {
     }
 }
 
-/// Feeds one input to either election participant.
-fn step<P>(node: &mut P, now_ms: u64, input: Input<P::Message, ElectionCommand>) -> PyResult<()>
-where
-    P: Participant<Command = ElectionCommand, Error = ElectionError>,
-{
-    node.handle_input(Instant::from_millis(now_ms), input)
-        .map_err(election_err)
-}
-
-/// Decodes `data` and delivers it as a message from `from_id`.
-fn deliver<P>(node: &mut P, now_ms: u64, from_id: u64, data: &[u8]) -> PyResult<()>
-where
-    P: Participant<Command = ElectionCommand, Error = ElectionError>,
-{
-    let message = wire::decode(data).map_err(wire_err)?;
-    let from = NodeId(from_id);
-    step(node, now_ms, Input::Message { from, message })
-}
-
 /// The next output of either election participant as a Python object.
-fn next_output<P>(py: Python<'_>, node: &mut P) -> PyResult<Option<Py<PyAny>>>
+fn next_output<P>(py: Python<'_>, node: &Node<P>) -> PyResult<Option<Py<PyAny>>>
 where
-    P: Participant<Persist = u64, Event = ElectionEvent>,
+    P: Participant<Persist = u64, Event = ElectionEvent> + Send,
+    P::Message: Send,
+    P::Command: Send,
+    P::Error: Send,
 {
-    let Some(output) = node.poll_output() else {
+    let Some(output) = node.poll() else {
         return Ok(None);
     };
     let object = match output {
@@ -119,10 +104,10 @@ where
 /// making each `Persist` durable before delivering the `Send`s after it.
 /// Safe only in the synchronous model: no loss, no partitions, timeouts
 /// above the delay bounds.
-#[pyclass(module = "consensio.election")]
+#[pyclass(module = "consensio.election", frozen)]
 #[derive(Debug)]
 pub(crate) struct Bully {
-    node: CoreBully,
+    node: Node<CoreBully>,
 }
 
 #[pymethods]
@@ -149,90 +134,100 @@ impl Bully {
             leader_timeout_ms,
         };
         let node = CoreBully::restore(config, epoch).map_err(election_err)?;
-        Ok(Bully { node })
+        Ok(Bully {
+            node: Node::new(node, election_err),
+        })
     }
 
     /// This node's id.
     #[getter]
     fn id(&self) -> u64 {
-        self.node.id().0
+        self.node.with(|n| n.id().0)
     }
 
     /// Every member, sorted.
     #[getter]
     fn members(&self) -> Vec<u64> {
-        self.node.config().members.iter().map(|m| m.0).collect()
+        self.node
+            .with(|n| n.config().members.iter().map(|m| m.0).collect())
     }
 
     /// The leader this node follows (itself if it leads), or None.
     #[getter]
     fn leader(&self) -> Option<u64> {
-        self.node.leader().map(|l| l.0)
+        self.node.with(|n| n.leader().map(|l| l.0))
     }
 
     /// The epoch of the current (or last) leader: the last one persisted.
     #[getter]
     fn epoch(&self) -> u64 {
-        self.node.epoch()
+        self.node.with(|n| n.epoch())
     }
 
     /// Whether an election this node started is running.
     #[getter]
     fn is_electing(&self) -> bool {
-        self.node.is_electing()
+        self.node.with(|n| n.is_electing())
     }
 
     /// When the node next wants `tick` (0 before its first input).
     #[getter]
     fn next_deadline(&self) -> Option<u64> {
-        self.node.next_deadline().map(Instant::as_millis)
+        self.node.next_deadline()
     }
 
     /// Delivers a frame received from `from_id`; raises `MalformedMessage`
     /// for bytes that are not a Bully message and `InvalidArgument` for a
     /// sender that is not another member (nothing changes).
-    fn handle_message(&mut self, now_ms: u64, from_id: u64, data: &[u8]) -> PyResult<()> {
-        deliver(&mut self.node, now_ms, from_id, data)
+    fn handle_message(
+        &self,
+        py: Python<'_>,
+        now_ms: u64,
+        from_id: u64,
+        data: &[u8],
+    ) -> PyResult<()> {
+        self.node.deliver(py, now_ms, from_id, data)
     }
 
     /// Fires due timers: the end of the listening period, election and
     /// leader timeouts, heartbeats.
-    fn tick(&mut self, now_ms: u64) -> PyResult<()> {
-        step(&mut self.node, now_ms, Input::Tick)
+    fn tick(&self, py: Python<'_>, now_ms: u64) -> PyResult<()> {
+        self.node.input(py, now_ms, Input::Tick)
     }
 
     /// Starts an election now, as if the leader had been lost. Does nothing
     /// while the node has no leader (it is listening after a start, or
     /// already electing: it elects on its own).
-    fn start_election(&mut self, now_ms: u64) -> PyResult<()> {
+    fn start_election(&self, py: Python<'_>, now_ms: u64) -> PyResult<()> {
         let command = Input::Command(ElectionCommand::StartElection);
-        step(&mut self.node, now_ms, command)
+        self.node.input(py, now_ms, command)
     }
 
     /// The next output (`Send`, `Persist`, `Elected`, `LeaderLost`), or None
     /// when there is none.
-    fn poll(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        next_output(py, &mut self.node)
+    fn poll(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        next_output(py, &self.node)
     }
 
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
         slf
     }
 
-    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         self.poll(py)
     }
 
     fn __repr__(&self) -> String {
-        let leader = self
-            .node
-            .leader()
-            .map_or_else(|| "None".to_string(), |l| l.0.to_string());
-        format!(
-            "Bully(id={}, leader={leader}, epoch={})",
-            self.node.id().0,
-            self.node.epoch()
-        )
+        self.node.with(|n| {
+            let leader = n
+                .leader()
+                .map_or_else(|| "None".to_string(), |l| l.0.to_string());
+            format!(
+                "Bully(id={}, leader={leader}, epoch={})",
+                n.id().0,
+                n.epoch()
+            )
+        })
     }
 }
 
@@ -245,10 +240,10 @@ impl Bully {
 /// `Persist.value` it made durable. Drive and drain it as `Bully`. Safe only
 /// in the synchronous model: no loss, no partitions, timeouts above the
 /// delay bounds.
-#[pyclass(module = "consensio.election")]
+#[pyclass(module = "consensio.election", frozen)]
 #[derive(Debug)]
 pub(crate) struct RingElection {
-    node: CoreRing,
+    node: Node<CoreRing>,
 }
 
 #[pymethods]
@@ -275,96 +270,106 @@ impl RingElection {
             leader_timeout_ms,
         };
         let node = CoreRing::restore(config, epoch).map_err(election_err)?;
-        Ok(RingElection { node })
+        Ok(RingElection {
+            node: Node::new(node, election_err),
+        })
     }
 
     /// This node's id.
     #[getter]
     fn id(&self) -> u64 {
-        self.node.id().0
+        self.node.with(|n| n.id().0)
     }
 
     /// Every member, sorted (the ring's order).
     #[getter]
     fn members(&self) -> Vec<u64> {
-        self.node.config().members.iter().map(|m| m.0).collect()
+        self.node
+            .with(|n| n.config().members.iter().map(|m| m.0).collect())
     }
 
     /// The leader this node follows (itself if it leads), or None.
     #[getter]
     fn leader(&self) -> Option<u64> {
-        self.node.leader().map(|l| l.0)
+        self.node.with(|n| n.leader().map(|l| l.0))
     }
 
     /// The epoch of the current (or last) leader: the last one persisted.
     #[getter]
     fn epoch(&self) -> u64 {
-        self.node.epoch()
+        self.node.with(|n| n.epoch())
     }
 
     /// Whether this node takes part in a running election.
     #[getter]
     fn is_participating(&self) -> bool {
-        self.node.is_participating()
+        self.node.with(|n| n.is_participating())
     }
 
     /// Whether this node has marked `member` dead (it did not acknowledge a
     /// hop and has not been heard from since).
     fn is_marked_dead(&self, member: u64) -> bool {
-        self.node.is_marked_dead(NodeId(member))
+        self.node.with(|n| n.is_marked_dead(NodeId(member)))
     }
 
     /// When the node next wants `tick`, or None (0 before its first input).
     #[getter]
     fn next_deadline(&self) -> Option<u64> {
-        self.node.next_deadline().map(Instant::as_millis)
+        self.node.next_deadline()
     }
 
     /// Delivers a frame received from `from_id`; raises `MalformedMessage`
     /// for bytes that are not a ring-election message and `InvalidArgument`
     /// for a sender that is not another member (nothing changes).
-    fn handle_message(&mut self, now_ms: u64, from_id: u64, data: &[u8]) -> PyResult<()> {
-        deliver(&mut self.node, now_ms, from_id, data)
+    fn handle_message(
+        &self,
+        py: Python<'_>,
+        now_ms: u64,
+        from_id: u64,
+        data: &[u8],
+    ) -> PyResult<()> {
+        self.node.deliver(py, now_ms, from_id, data)
     }
 
     /// Fires due timers: unacknowledged hops, election and leader timeouts,
     /// heartbeats.
-    fn tick(&mut self, now_ms: u64) -> PyResult<()> {
-        step(&mut self.node, now_ms, Input::Tick)
+    fn tick(&self, py: Python<'_>, now_ms: u64) -> PyResult<()> {
+        self.node.input(py, now_ms, Input::Tick)
     }
 
     /// Starts an election now, as if the leader had been lost. Does nothing
     /// while the node has no leader (it is listening after a start, or
     /// already electing: it elects on its own).
-    fn start_election(&mut self, now_ms: u64) -> PyResult<()> {
+    fn start_election(&self, py: Python<'_>, now_ms: u64) -> PyResult<()> {
         let command = Input::Command(ElectionCommand::StartElection);
-        step(&mut self.node, now_ms, command)
+        self.node.input(py, now_ms, command)
     }
 
     /// The next output (`Send`, `Persist`, `Elected`, `LeaderLost`), or None
     /// when there is none.
-    fn poll(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        next_output(py, &mut self.node)
+    fn poll(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        next_output(py, &self.node)
     }
 
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
         slf
     }
 
-    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         self.poll(py)
     }
 
     fn __repr__(&self) -> String {
-        let leader = self
-            .node
-            .leader()
-            .map_or_else(|| "None".to_string(), |l| l.0.to_string());
-        format!(
-            "RingElection(id={}, leader={leader}, epoch={})",
-            self.node.id().0,
-            self.node.epoch()
-        )
+        self.node.with(|n| {
+            let leader = n
+                .leader()
+                .map_or_else(|| "None".to_string(), |l| l.0.to_string());
+            format!(
+                "RingElection(id={}, leader={leader}, epoch={})",
+                n.id().0,
+                n.epoch()
+            )
+        })
     }
 }
 

@@ -7,11 +7,15 @@
 //! classes below, all subclasses of `consensio.Error`; wrong argument types
 //! raise `TypeError` as usual.
 //!
-//! Threads: every object may be passed between threads. Methods that change
-//! an object borrow it exclusively, so two threads calling them on the same
-//! object at once get `RuntimeError: Already borrowed` rather than a data
-//! race; read-only methods may run concurrently. Long calls (building large
-//! Merkle trees) release the GIL.
+//! Threads: every object may be passed between threads. Protocol
+//! participants may be driven from several threads at once: they take turns
+//! (`participant.rs`): a thread that feeds an input holds the node until
+//! its `poll()` returns None, meanwhile another thread's input waits with
+//! the GIL released and another thread's `poll()` returns None. Other
+//! objects' changing methods borrow them exclusively, so two threads
+//! calling them on the same object at once get `RuntimeError: Already
+//! borrowed` rather than a data race; read-only methods may run
+//! concurrently. Long calls (building large Merkle trees) release the GIL.
 
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -21,6 +25,7 @@ mod clock;
 mod detector;
 mod election;
 mod merkle;
+mod participant;
 mod quorum;
 mod raft;
 mod ring;

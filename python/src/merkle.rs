@@ -7,10 +7,11 @@ use consensio::merkle::{
     leaf_hash as core_leaf_hash, verify_consistency as core_verify_consistency,
     verify_inclusion as core_verify_inclusion,
 };
-use consensio::{Input, Instant, NodeId, Output, Participant, wire};
+use consensio::{Input, NodeId, Output, Participant, wire};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+use crate::participant::Node;
 use crate::{
     InvalidArgument, LimitExceeded, OutOfRange, Rejected, SendOutput, VerificationError, hash32,
     wire_err,
@@ -291,22 +292,10 @@ impl SyncFailed {
 /// One replica's side of Merkle-tree anti-entropy. Drive it with
 /// `handle_message`, `tick` and the commands, then drain `poll()` (or
 /// iterate) after every call.
-#[pyclass(module = "consensio.merkle")]
+#[pyclass(module = "consensio.merkle", frozen)]
 #[derive(Debug)]
 pub(crate) struct AntiEntropy {
-    node: CoreAntiEntropy,
-}
-
-impl AntiEntropy {
-    fn step(
-        &mut self,
-        now_ms: u64,
-        input: Input<consensio::merkle::AntiEntropyMessage, AntiEntropyCommand>,
-    ) -> PyResult<()> {
-        self.node
-            .handle_input(Instant::from_millis(now_ms), input)
-            .map_err(ae_err)
-    }
+    node: Node<CoreAntiEntropy>,
 }
 
 #[pymethods]
@@ -336,77 +325,72 @@ impl AntiEntropy {
             max_sessions,
         })
         .map_err(ae_err)?;
-        Ok(AntiEntropy { node })
+        Ok(AntiEntropy {
+            node: Node::new(node, ae_err),
+        })
     }
 
     /// This replica's id.
     #[getter]
     fn id(&self) -> u64 {
-        self.node.id().0
+        self.node.with(|n| n.id().0)
     }
 
     /// The root of this replica's keyed tree.
     #[getter]
     fn root<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.node.tree().root())
+        PyBytes::new(py, &self.node.with(|n| n.tree().root()))
     }
 
     /// When the replica next wants `tick`, or None.
     #[getter]
     fn next_deadline(&self) -> Option<u64> {
-        self.node.next_deadline().map(Instant::as_millis)
+        self.node.next_deadline()
     }
 
     /// Delivers a frame received from `from_id`; raises `MalformedMessage`
     /// for bytes that are not a message (nothing changes).
-    fn handle_message(&mut self, now_ms: u64, from_id: u64, data: &[u8]) -> PyResult<()> {
-        let message = wire::decode(data).map_err(wire_err)?;
-        self.step(
-            now_ms,
-            Input::Message {
-                from: NodeId(from_id),
-                message,
-            },
-        )
+    fn handle_message(
+        &self,
+        py: Python<'_>,
+        now_ms: u64,
+        from_id: u64,
+        data: &[u8],
+    ) -> PyResult<()> {
+        self.node.deliver(py, now_ms, from_id, data)
     }
 
     /// Fires due retransmissions.
-    fn tick(&mut self, now_ms: u64) -> PyResult<()> {
-        self.step(now_ms, Input::Tick)
+    fn tick(&self, py: Python<'_>, now_ms: u64) -> PyResult<()> {
+        self.node.input(py, now_ms, Input::Tick)
     }
 
     /// Starts comparing with `peer`.
-    fn start_sync(&mut self, now_ms: u64, peer: u64) -> PyResult<()> {
-        self.step(
-            now_ms,
-            Input::Command(AntiEntropyCommand::StartSync { peer: NodeId(peer) }),
-        )
+    fn start_sync(&self, py: Python<'_>, now_ms: u64, peer: u64) -> PyResult<()> {
+        let command = AntiEntropyCommand::StartSync { peer: NodeId(peer) };
+        self.node.input(py, now_ms, Input::Command(command))
     }
 
     /// Records `key`'s version hash (32 bytes).
-    fn update(&mut self, now_ms: u64, key: &[u8], version: &[u8]) -> PyResult<()> {
+    fn update(&self, py: Python<'_>, now_ms: u64, key: &[u8], version: &[u8]) -> PyResult<()> {
         let version = hash32(version, "version")?;
-        self.step(
-            now_ms,
-            Input::Command(AntiEntropyCommand::Update {
-                key: key.to_vec(),
-                version,
-            }),
-        )
+        let command = AntiEntropyCommand::Update {
+            key: key.to_vec(),
+            version,
+        };
+        self.node.input(py, now_ms, Input::Command(command))
     }
 
     /// Forgets `key`.
-    fn remove(&mut self, now_ms: u64, key: &[u8]) -> PyResult<()> {
-        self.step(
-            now_ms,
-            Input::Command(AntiEntropyCommand::Remove { key: key.to_vec() }),
-        )
+    fn remove(&self, py: Python<'_>, now_ms: u64, key: &[u8]) -> PyResult<()> {
+        let command = AntiEntropyCommand::Remove { key: key.to_vec() };
+        self.node.input(py, now_ms, Input::Command(command))
     }
 
     /// The next output (`Send`, `Difference`, `SyncComplete`, `SyncFailed`),
     /// or None when there is none.
-    fn poll(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let Some(output) = self.node.poll_output() else {
+    fn poll(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let Some(output) = self.node.poll() else {
             return Ok(None);
         };
         let object = match output {
@@ -462,16 +446,13 @@ impl AntiEntropy {
         slf
     }
 
-    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         self.poll(py)
     }
 
     fn __repr__(&self) -> String {
-        format!(
-            "AntiEntropy(id={}, keys={})",
-            self.node.id().0,
-            self.node.tree().len()
-        )
+        self.node
+            .with(|n| format!("AntiEntropy(id={}, keys={})", n.id().0, n.tree().len()))
     }
 }
 

@@ -6,10 +6,11 @@ use consensio::raft::{
     ArenaLog, Command, Event, LogStorage, Persist, RaftConfig, RaftError, RaftNode as CoreNode,
     Role,
 };
-use consensio::{Input, Instant, NodeId, Output, Participant, wire};
+use consensio::{Input, NodeId, Output, Participant, wire};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString, PyType};
 
+use crate::participant::Node;
 use crate::{
     InvalidArgument, LimitExceeded, PersistOutput, Rejected, SendOutput, invalid, node_ids,
     wire_err,
@@ -220,25 +221,20 @@ fn records_in(records: &Bound<'_, PyAny>) -> PyResult<Vec<Persist>> {
 /// `Committed` in order. After a crash, rebuild the node with
 /// `RaftNode.restore(id, voters, records)` from exactly the records it
 /// persisted, in order.
-#[pyclass(module = "consensio.raft")]
+///
+/// Several threads may drive one node: a thread that feeds an input holds
+/// the node's turn until its `poll()` returns None (another thread's input
+/// waits, with the GIL released; another thread's `poll()` returns None),
+/// so records, sends and applies happen in the node's order.
+#[pyclass(module = "consensio.raft", frozen)]
 #[derive(Debug)]
 pub(crate) struct RaftNode {
-    node: CoreNode<ArenaLog>,
+    node: Node<CoreNode<ArenaLog>>,
     log_max_entries: usize,
     log_max_bytes: usize,
 }
 
 impl RaftNode {
-    fn step(
-        &mut self,
-        now_ms: u64,
-        input: Input<consensio::raft::Message, Command>,
-    ) -> PyResult<()> {
-        self.node
-            .handle_input(Instant::from_millis(now_ms), input)
-            .map_err(raft_err)
-    }
-
     fn empty_log(&self) -> ArenaLog {
         ArenaLog::new(self.log_max_entries, self.log_max_bytes)
     }
@@ -283,7 +279,7 @@ impl RaftNode {
         config.max_entry_bytes = max_entry_bytes;
         let log = ArenaLog::new(log_max_entries, log_max_bytes);
         Ok(RaftNode {
-            node: CoreNode::new(config, log).map_err(raft_err)?,
+            node: Node::new(CoreNode::new(config, log).map_err(raft_err)?, raft_err),
             log_max_entries,
             log_max_bytes,
         })
@@ -308,32 +304,36 @@ impl RaftNode {
         let records = records_in(records)?;
         // The constructor checks the configuration; then the log is rebuilt.
         let fresh = cls.call((id, voters), config)?;
-        {
-            let mut this = fresh.cast::<RaftNode>()?.try_borrow_mut()?;
-            let config = this.node.config().clone();
-            let log = this.empty_log();
-            this.node = CoreNode::restore(config, log, &records).map_err(raft_err)?;
-        }
-        Ok(fresh.unbind())
+        let fresh = fresh.cast::<RaftNode>()?.get();
+        let config = fresh.node.with(|n| n.config().clone());
+        let node = CoreNode::restore(config, fresh.empty_log(), &records).map_err(raft_err)?;
+        let restored = RaftNode {
+            node: Node::new(node, raft_err),
+            log_max_entries: fresh.log_max_entries,
+            log_max_bytes: fresh.log_max_bytes,
+        };
+        Ok(Py::new(cls.py(), restored)?.into_any())
     }
 
     /// This node's id.
     #[getter]
     fn id(&self) -> u64 {
-        self.node.id().0
+        self.node.with(|n| n.id().0)
     }
 
     /// Every voter, sorted.
     #[getter]
     fn voters(&self) -> Vec<u64> {
-        let voters = &self.node.config().voters;
-        let mut ids: Vec<u64> = voters
-            .incoming
-            .voters()
-            .iter()
-            .chain(voters.outgoing.voters())
-            .map(|v| v.0)
-            .collect();
+        let mut ids: Vec<u64> = self.node.with(|n| {
+            let voters = &n.config().voters;
+            voters
+                .incoming
+                .voters()
+                .iter()
+                .chain(voters.outgoing.voters())
+                .map(|v| v.0)
+                .collect()
+        });
         ids.sort_unstable();
         ids.dedup();
         ids
@@ -342,49 +342,49 @@ impl RaftNode {
     /// "follower", "pre_candidate", "candidate" or "leader".
     #[getter]
     fn role(&self) -> &'static str {
-        role_name(self.node.role())
+        role_name(self.node.with(|n| n.role()))
     }
 
     /// The current term.
     #[getter]
     fn term(&self) -> u64 {
-        self.node.term()
+        self.node.with(|n| n.term())
     }
 
     /// The candidate this node voted for in the current term, or None.
     #[getter]
     fn vote(&self) -> Option<u64> {
-        self.node.vote().map(|v| v.0)
+        self.node.with(|n| n.vote().map(|v| v.0))
     }
 
     /// The leader of the current term (this node, if leader), or None.
     #[getter]
     fn leader(&self) -> Option<u64> {
-        self.node.leader().map(|l| l.0)
+        self.node.with(|n| n.leader().map(|l| l.0))
     }
 
     /// The highest index known to be committed.
     #[getter]
     fn commit_index(&self) -> u64 {
-        self.node.commit_index()
+        self.node.with(|n| n.commit_index())
     }
 
     /// The highest index reported with `Committed`.
     #[getter]
     fn applied_index(&self) -> u64 {
-        self.node.applied_index()
+        self.node.with(|n| n.applied_index())
     }
 
     /// The index of the last entry in the log (0 if empty).
     #[getter]
     fn last_index(&self) -> u64 {
-        self.node.log().last_index()
+        self.node.with(|n| n.log().last_index())
     }
 
     /// When the node next wants `tick` (0 before its first input).
     #[getter]
     fn next_deadline(&self) -> Option<u64> {
-        self.node.next_deadline().map(Instant::as_millis)
+        self.node.next_deadline()
     }
 
     /// Delivers a frame received from `from_id`; raises `MalformedMessage`
@@ -392,17 +392,21 @@ impl RaftNode {
     /// duplicated messages, and messages from non-voters, are dropped
     /// without error. Raises `LimitExceeded` while too many outputs wait to
     /// be drained.
-    fn handle_message(&mut self, now_ms: u64, from_id: u64, data: &[u8]) -> PyResult<()> {
-        let message = wire::decode(data).map_err(wire_err)?;
-        let from = NodeId(from_id);
-        self.step(now_ms, Input::Message { from, message })
+    fn handle_message(
+        &self,
+        py: Python<'_>,
+        now_ms: u64,
+        from_id: u64,
+        data: &[u8],
+    ) -> PyResult<()> {
+        self.node.deliver(py, now_ms, from_id, data)
     }
 
     /// Fires due timers (elections, heartbeats, quorum checks) and reports
     /// committed entries held back by the per-call bound. `now_ms` must
     /// never go backwards.
-    fn tick(&mut self, now_ms: u64) -> PyResult<()> {
-        self.step(now_ms, Input::Tick)
+    fn tick(&self, py: Python<'_>, now_ms: u64) -> PyResult<()> {
+        self.node.input(py, now_ms, Input::Tick)
     }
 
     /// Appends `data` to the log (leader only) and returns its index;
@@ -411,9 +415,10 @@ impl RaftNode {
     /// on a node that is not the leader (see `leader`), `LimitExceeded` if
     /// `data` is over `max_entry_bytes`, the log is full, or too many
     /// entries or outputs wait.
-    fn propose(&mut self, now_ms: u64, data: &[u8]) -> PyResult<u64> {
-        self.step(now_ms, Input::Command(Command::Propose(data.to_vec())))?;
-        Ok(self.node.log().last_index())
+    fn propose(&self, py: Python<'_>, now_ms: u64, data: &[u8]) -> PyResult<u64> {
+        let proposal = Input::Command(Command::Propose(data.to_vec()));
+        self.node
+            .input_then(py, now_ms, proposal, |n| n.log().last_index())
     }
 
     /// Starts a linearizable read named `read_id` (ReadIndex: the leader
@@ -421,22 +426,24 @@ impl RaftNode {
     /// it once the entries up to its read index are reported, `ReadFailed`
     /// if leadership is lost first. Raises `Rejected` on a node that is not
     /// the leader, `LimitExceeded` if too many reads wait.
-    fn read(&mut self, now_ms: u64, read_id: u64) -> PyResult<()> {
-        self.step(now_ms, Input::Command(Command::Read { id: read_id }))
+    fn read(&self, py: Python<'_>, now_ms: u64, read_id: u64) -> PyResult<()> {
+        let read = Input::Command(Command::Read { id: read_id });
+        self.node.input(py, now_ms, read)
     }
 
     /// As `read`, but without a heartbeat round while the leader's lease
     /// holds (it relies on clock drift staying within `max_clock_drift_ms`).
     /// Raises `Rejected` also without `check_quorum`.
-    fn lease_read(&mut self, now_ms: u64, read_id: u64) -> PyResult<()> {
-        self.step(now_ms, Input::Command(Command::LeaseRead { id: read_id }))
+    fn lease_read(&self, py: Python<'_>, now_ms: u64, read_id: u64) -> PyResult<()> {
+        let read = Input::Command(Command::LeaseRead { id: read_id });
+        self.node.input(py, now_ms, read)
     }
 
     /// The next output (`Send`, `Persist` with a record as `bytes`,
     /// `Committed`, `ReadReady`, `ReadFailed`, `BecameLeader`,
     /// `BecameFollower`), or None when there is none.
-    fn poll(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let Some(output) = self.node.poll_output() else {
+    fn poll(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let Some(output) = self.node.poll() else {
             return Ok(None);
         };
         let object = match output {
@@ -475,22 +482,23 @@ impl RaftNode {
         slf
     }
 
-    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         self.poll(py)
     }
 
     fn __repr__(&self) -> String {
-        let leader = self
-            .node
-            .leader()
-            .map_or_else(|| "None".to_string(), |l| l.0.to_string());
-        format!(
-            "RaftNode(id={}, role='{}', term={}, leader={leader}, commit_index={})",
-            self.node.id().0,
-            role_name(self.node.role()),
-            self.node.term(),
-            self.node.commit_index()
-        )
+        self.node.with(|n| {
+            let leader = n
+                .leader()
+                .map_or_else(|| "None".to_string(), |l| l.0.to_string());
+            format!(
+                "RaftNode(id={}, role='{}', term={}, leader={leader}, commit_index={})",
+                n.id().0,
+                role_name(n.role()),
+                n.term(),
+                n.commit_index()
+            )
+        })
     }
 }
 
