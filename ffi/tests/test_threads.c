@@ -96,12 +96,21 @@ static void *propose(void *arg) {
 
 static atomic_int stop;
 
+/* A host's ticker and readers sleep between rounds; so do these (under
+ * valgrind, which runs one thread at a time, spinning ones would starve
+ * the proposers). */
+static void pause_briefly(void) {
+    struct timespec pause = {0, 100 * 1000};
+    nanosleep(&pause, NULL);
+}
+
 static void *tick(void *arg) {
     (void)arg;
     intptr_t failures = 0;
     while (!atomic_load(&stop)) {
         if (consensio_raft_tick(node, atomic_fetch_add(&clock_ms, 1)) != CONSENSIO_OK) failures++;
         failures += drain();
+        pause_briefly();
     }
     return (void *)failures;
 }
@@ -120,6 +129,7 @@ static void *observe(void *arg) {
             failures++;
         if (consensio_raft_commit_index(node, &commit) != CONSENSIO_OK || commit < last) failures++;
         last = commit;
+        pause_briefly();
     }
     return (void *)failures;
 }
