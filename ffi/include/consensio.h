@@ -5,7 +5,11 @@
  * Every function returns a consensio_status (results go through
  * out-pointers); on failure consensio_last_error() describes what went wrong.
  * Handles are opaque, created by *_new (or a decode function) and released
- * by *_free; a handle must not be used by two threads at once.
+ * by *_free. Participant handles (raft, election, detector, anti_entropy)
+ * may be driven from several threads: a thread that gives an input holds
+ * the node's turn until its *_poll reports NONE, so drain after every input
+ * (see consensio_raft_poll). Other handles must not be used by two threads
+ * at once.
  */
 
 #ifndef CONSENSIO_H
