@@ -52,17 +52,12 @@ use crate::protocol::{Input, Output, Participant};
 use crate::sync::{Condvar, Mutex, MutexGuard, ThreadId, current_thread};
 use crate::time::Instant;
 
-/// The outputs of one input, and whether it was accepted.
-pub type Step<P> = (
-    Result<(), <P as Participant>::Error>,
-    Vec<
-        Output<<P as Participant>::Message, <P as Participant>::Persist, <P as Participant>::Event>,
-    >,
-);
-
 /// One output of `P`.
-type OutputOf<P> =
+pub type OutputOf<P> =
     Output<<P as Participant>::Message, <P as Participant>::Persist, <P as Participant>::Event>;
+
+/// The outputs of one input, and whether it was accepted.
+pub type Step<P> = (Result<(), <P as Participant>::Error>, Vec<OutputOf<P>>);
 
 #[derive(Debug)]
 struct State<P> {

@@ -85,14 +85,15 @@ where
         let polled = self.shared.poll_with(|output| {
             let mut bytes = self.bytes.lock().unwrap_or_else(PoisonError::into_inner);
             bytes.clear();
-            match output {
+            let polled = match output {
                 Output::Send { to, message } => {
                     *bytes = wire::encode_to_vec(&message)?;
-                    fill(Polled::Send { to: to.0 }, &mut bytes)?;
+                    Polled::Send { to: to.0 }
                 }
-                Output::Persist(record) => fill(Polled::Persist(record), &mut bytes)?,
-                Output::Event(event) => fill(Polled::Event(event), &mut bytes)?,
-            }
+                Output::Persist(record) => Polled::Persist(record),
+                Output::Event(event) => Polled::Event(event),
+            };
+            fill(polled, &mut bytes)?;
             Ok(if bytes.is_empty() {
                 (core::ptr::null(), 0)
             } else {

@@ -6,8 +6,8 @@
 //! applied in the node's order; another thread's input waits for the turn
 //! (with the GIL released) and another thread's `poll()` returns None.
 
-use consensio::shared::Shared;
-use consensio::{Input, Instant, NodeId, Output, Participant, wire};
+use consensio::shared::{OutputOf, Shared};
+use consensio::{Input, Instant, NodeId, Participant, wire};
 use pyo3::prelude::*;
 
 use crate::wire_err;
@@ -19,10 +19,6 @@ pub(crate) struct Node<P: Participant> {
     shared: Shared<P>,
     err: fn(P::Error) -> PyErr,
 }
-
-/// One output of `P`.
-pub(crate) type OutputOf<P> =
-    Output<<P as Participant>::Message, <P as Participant>::Persist, <P as Participant>::Event>;
 
 impl<P> Node<P>
 where
