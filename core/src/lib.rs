@@ -160,6 +160,7 @@ extern crate std;
 pub mod clock;
 pub mod detector;
 pub mod election;
+pub mod error;
 mod id;
 pub mod merkle;
 pub mod protocol;
@@ -173,7 +174,8 @@ mod sync;
 mod time;
 pub mod wire;
 
+pub use error::{Classify, ErrorKind};
 pub use id::NodeId;
-pub use protocol::{Input, Output, Participant};
+pub use protocol::{Input, Output, Participant, Restore};
 pub use rng::Rng;
 pub use time::Instant;

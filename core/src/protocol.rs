@@ -36,6 +36,7 @@
 //! before the call stay queued. Peer input that is merely stale or duplicated
 //! is not an error: protocols ignore it by design, silently.
 
+use crate::error::Classify;
 use crate::id::NodeId;
 use crate::time::Instant;
 use crate::wire::{self, WireError, WireMessage};
@@ -93,8 +94,10 @@ pub trait Participant {
     /// Notifications for the local application.
     type Event;
     /// Why an input was rejected. Decoding failures of
-    /// [`handle_bytes`](Self::handle_bytes) convert into it.
-    type Error: From<WireError> + core::fmt::Debug + core::fmt::Display;
+    /// [`handle_bytes`](Self::handle_bytes) convert into it, and it says
+    /// what kind of failure it is ([`Classify`]), which is all the C and
+    /// Python surfaces need to report it.
+    type Error: From<WireError> + Classify + core::fmt::Debug + core::fmt::Display;
 
     /// This participant's own id.
     fn id(&self) -> NodeId;
@@ -133,4 +136,33 @@ pub trait Participant {
         let message = wire::decode::<Self::Message>(frame)?;
         self.handle_input(now, Input::Message { from, message })
     }
+}
+
+/// A participant with durable state, rebuilt after a crash.
+///
+/// Every participant is restored the same way: from its configuration and
+/// the records it asked to persist, in the order it emitted them, and from
+/// nothing else (a new node is restored from no records). Protocols whose
+/// records are the latest of an increasing sequence (an election's epoch, a
+/// detector's incarnation) need only the last of them, but accept them all,
+/// so a host can keep one append-only log for every protocol. Protocols
+/// without durable state (`Persist = Infallible`) restore from `&[]`.
+pub trait Restore: Participant + Sized {
+    /// Everything that is not state: the node's id, its members, timeouts
+    /// and bounds (and, for Raft, the empty log storage to replay into).
+    type Config;
+
+    /// The participant rebuilt from `config` and `records`.
+    ///
+    /// # Errors
+    /// A configuration the protocol cannot run with, or records that no run
+    /// of it could have written; no participant is built.
+    fn restore(config: Self::Config, records: &[Self::Persist]) -> Result<Self, Self::Error>;
+}
+
+/// The participant's state from a sequence of increasing values (epochs,
+/// incarnations): the highest, or 0 for none.
+#[must_use]
+pub fn latest(records: &[u64]) -> u64 {
+    records.iter().copied().max().unwrap_or(0)
 }

@@ -10,7 +10,7 @@ use consensio::detector::{
     DetectorError, Heartbeat, HeartbeatConfig, HeartbeatDetector, HeartbeatEvent, PeerState,
     PhiAccrual, PhiConfig, PhiDetector, PhiDetectorConfig, PhiEvent,
 };
-use consensio::{Input, Instant, NodeId, Participant, wire};
+use consensio::{Input, Instant, NodeId, Participant, Restore, wire};
 use proptest::prelude::*;
 
 mod common;
@@ -29,7 +29,7 @@ trait Detector:
 
 impl Detector for HeartbeatDetector {
     fn build(id: NodeId, members: &[NodeId], incarnation: u64) -> Self {
-        HeartbeatDetector::restore(HeartbeatConfig::new(id, members), incarnation).unwrap()
+        HeartbeatDetector::restore(HeartbeatConfig::new(id, members), &[incarnation]).unwrap()
     }
     fn suspects(&self, peer: NodeId) -> bool {
         matches!(
@@ -48,7 +48,7 @@ impl Detector for PhiDetector {
         let mut config = PhiDetectorConfig::new(id, members);
         config.interval_ms = 100;
         config.phi.first_heartbeat_estimate_ms = 100;
-        PhiDetector::restore(config, incarnation).unwrap()
+        PhiDetector::restore(config, &[incarnation]).unwrap()
     }
     fn suspects(&self, peer: NodeId) -> bool {
         self.is_suspected(peer) == Some(true)

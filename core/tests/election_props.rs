@@ -10,7 +10,7 @@ use consensio::election::{
     Bully, BullyConfig, ElectionCommand, ElectionError, ElectionEvent, RingElection,
     RingElectionConfig,
 };
-use consensio::{Input, Instant, NodeId, Output, Participant, wire};
+use consensio::{Input, Instant, NodeId, Output, Participant, Restore, wire};
 use proptest::prelude::*;
 
 mod common;
@@ -34,7 +34,7 @@ trait Elector:
 
 impl Elector for Bully {
     fn restore(id: NodeId, members: &[NodeId], epoch: u64) -> Self {
-        Bully::restore(BullyConfig::new(id, members), epoch).unwrap()
+        <Bully as Restore>::restore(BullyConfig::new(id, members), &[epoch]).unwrap()
     }
     fn leader(&self) -> Option<NodeId> {
         Bully::leader(self)
@@ -46,7 +46,7 @@ impl Elector for Bully {
 
 impl Elector for RingElection {
     fn restore(id: NodeId, members: &[NodeId], epoch: u64) -> Self {
-        RingElection::restore(RingElectionConfig::new(id, members), epoch).unwrap()
+        <RingElection as Restore>::restore(RingElectionConfig::new(id, members), &[epoch]).unwrap()
     }
     fn leader(&self) -> Option<NodeId> {
         RingElection::leader(self)

@@ -9,7 +9,7 @@ use consensio::raft::{
     ArenaLog, KvCommand, KvError, KvEvent, KvLimits, KvNode, KvOp, KvResponse, KvResult, Persist,
     RaftConfig, Role,
 };
-use consensio::{Input, Instant, NodeId, Output, Participant, wire};
+use consensio::{Input, Instant, NodeId, Output, Participant, Restore, wire};
 
 type Node = KvNode<ArenaLog>;
 
@@ -153,7 +153,7 @@ impl Cluster {
     fn restart(&mut self, id: u64) {
         let disk = self.disks.get(&id).cloned().unwrap_or_default();
         let node =
-            Node::restore(config(id), ArenaLog::new(1_000, 1 << 20), limits(), &disk).unwrap();
+            Node::restore((config(id), ArenaLog::new(1_000, 1 << 20), limits()), &disk).unwrap();
         self.nodes.insert(id, node);
         self.input(id, Input::Tick);
     }

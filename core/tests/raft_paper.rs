@@ -9,7 +9,7 @@ use consensio::raft::{
     ArenaLog, Body, Command, Entry, Event, LogStorage, Message, Persist, RaftConfig, RaftError,
     RaftNode, RaftOutput, Role,
 };
-use consensio::{Input, Instant, NodeId, Output, Participant, wire};
+use consensio::{Input, Instant, NodeId, Output, Participant, Restore, wire};
 
 type Node = RaftNode<ArenaLog>;
 
@@ -81,7 +81,7 @@ impl Cluster {
     fn with_logs(logs: &[(u64, &[u64])]) -> Self {
         let n = logs.len() as u64;
         Self::from_nodes(logs.iter().zip(1..).map(|(&(term, terms), id)| {
-            Node::restore(config(id, n), log(), &records(term, terms)).unwrap()
+            Node::restore((config(id, n), log()), &records(term, terms)).unwrap()
         }))
     }
 
@@ -279,7 +279,7 @@ fn vote_request(last_log_index: u64, last_log_term: u64) -> Body {
 /// A follower of a three-node cluster, restored at `term` with `terms`,
 /// started at 0 and asked at 1000 ms (long out of any leader's lease).
 fn follower(term: u64, terms: &[u64]) -> Node {
-    let mut node = Node::restore(config(1, 3), log(), &records(term, terms)).unwrap();
+    let mut node = Node::restore((config(1, 3), log()), &records(term, terms)).unwrap();
     node.handle_input(Instant::ZERO, Input::Tick).unwrap();
     while node.poll_output().is_some() {}
     node
@@ -355,7 +355,7 @@ fn s5_1_a_candidate_that_hears_from_a_leader_of_its_term_becomes_its_follower() 
     let mut node = follower(1, &[1]);
     let mut config = config(1, 3);
     config.pre_vote = false;
-    let mut node2 = Node::restore(config, log(), &records(1, &[1])).unwrap();
+    let mut node2 = Node::restore((config, log()), &records(1, &[1])).unwrap();
     node2.handle_input(Instant::ZERO, Input::Tick).unwrap();
     node2
         .handle_input(Instant::from_millis(1_000), Input::Tick)
@@ -812,7 +812,7 @@ fn without_pre_vote_the_same_partition_inflates_the_term_and_deposes_the_leader(
 fn a_restarted_voter_refuses_votes_for_an_election_timeout_as_if_it_heard_a_leader() {
     // It may have acknowledged the old leader's last heartbeat just before
     // crashing; that leader's lease must still hold when it comes back.
-    let mut node = Node::restore(config(1, 3), log(), &records(1, &[1])).unwrap();
+    let mut node = Node::restore((config(1, 3), log()), &records(1, &[1])).unwrap();
     node.handle_input(Instant::from_millis(5_000), Input::Tick)
         .unwrap();
     while node.poll_output().is_some() {}
@@ -989,7 +989,7 @@ fn a_node_restored_from_its_records_has_its_term_vote_and_log_and_reapplies() {
     }
     c.run(100, &[1]);
     let before = c.node(2).clone();
-    let restored = Node::restore(config(2, 3), log(), &c.disks[&2]).unwrap();
+    let restored = Node::restore((config(2, 3), log()), &c.disks[&2]).unwrap();
     assert_eq!(
         (restored.term(), restored.vote()),
         (before.term(), before.vote())

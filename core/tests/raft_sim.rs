@@ -23,7 +23,7 @@ use consensio::quorum::MajorityConfig;
 use consensio::raft::{
     ArenaLog, Body, Command, Event, LogStorage, Message, Persist, RaftConfig, RaftNode, Role,
 };
-use consensio::{Input, Instant, NodeId, Output, Participant, Rng, wire};
+use consensio::{Input, Instant, NodeId, Output, Participant, Restore, Rng, wire};
 
 type Node = RaftNode<ArenaLog>;
 
@@ -358,7 +358,7 @@ impl Sim {
 
     fn restart(&mut self, id: u64) {
         let disk = &self.disks[id as usize - 1];
-        let node = Node::restore(config(id, self.n, self.seed ^ id), log(), &disk.records)
+        let node = Node::restore((config(id, self.n, self.seed ^ id), log()), &disk.records)
             .unwrap_or_else(|e| self.fail(format!("n{id} could not restart: {e}")));
         if node.term() != disk.term || node.log().last_index() != disk.log.len() as u64 {
             self.fail(format!("n{id} restarted with other state than its disk"));

@@ -60,7 +60,7 @@ static void clear(struct list *l) {
 struct node {
     uint64_t id;
     struct consensio_raft_config config;
-    consensio_raft *raft; /* NULL while crashed */
+    consensio_participant *raft; /* NULL while crashed */
     struct list disk;     /* every record it asked to persist, in order */
     char keys[KEYS][16], values[KEYS][16]; /* the state machine: "k=v" writes */
 };
@@ -93,24 +93,24 @@ static void apply(struct node *n, uint64_t index, const uint8_t *data, size_t le
 /* Drains a node's outputs: persist first (here: append to its disk array),
  * then send, apply and report, in the order they come. */
 static void drain(struct node *n) {
-    struct consensio_raft_output out;
+    struct consensio_output out;
     for (;;) {
-        TRY(consensio_raft_poll(n->raft, &out));
+        TRY(consensio_participant_poll(n->raft, &out));
         switch (out.kind) {
-            case CONSENSIO_RAFT_OUTPUT_NONE:
+            case CONSENSIO_OUTPUT_NONE:
                 return;
-            case CONSENSIO_RAFT_OUTPUT_SEND:
+            case CONSENSIO_OUTPUT_SEND:
                 push(&network, out.data, out.len, n->id, out.peer);
                 break;
-            case CONSENSIO_RAFT_OUTPUT_PERSIST:
+            case CONSENSIO_OUTPUT_PERSIST:
                 push(&n->disk, out.data, out.len, 0, 0); /* a real node would fsync here */
                 break;
-            case CONSENSIO_RAFT_OUTPUT_COMMITTED:
-                apply(n, out.index, out.data, out.len);
-                break;
-            case CONSENSIO_RAFT_OUTPUT_BECAME_LEADER:
-                printf("  t=%5llu  n%llu is the leader of term %llu\n", (unsigned long long)now,
-                       (unsigned long long)n->id, (unsigned long long)out.term);
+            case CONSENSIO_OUTPUT_EVENT:
+                if (out.event == CONSENSIO_RAFT_COMMITTED) /* values: index, term */
+                    apply(n, out.values[0], out.data, out.len);
+                else if (out.event == CONSENSIO_RAFT_BECAME_LEADER) /* values: term */
+                    printf("  t=%5llu  n%llu is the leader of term %llu\n", (unsigned long long)now,
+                           (unsigned long long)n->id, (unsigned long long)out.values[0]);
                 break;
             default:
                 break;
@@ -134,7 +134,7 @@ static void run_for(uint64_t ms) {
             for (size_t i = 0; i < in_flight.count; i++) {
                 struct bytes *f = &in_flight.items[i];
                 struct node *to = node(f->to);
-                if (to && to->raft) TRY(consensio_raft_handle_message(to->raft, now, f->from, f->data, f->len));
+                if (to && to->raft) TRY(consensio_participant_handle_message(to->raft, now, f->from, f->data, f->len));
             }
             clear(&in_flight);
             continue;
@@ -144,7 +144,7 @@ static void run_for(uint64_t ms) {
             uint8_t has = 0;
             uint64_t at = 0;
             if (!nodes[i].raft) continue;
-            TRY(consensio_raft_next_deadline(nodes[i].raft, &has, &at));
+            TRY(consensio_participant_next_deadline(nodes[i].raft, &has, &at));
             if (has && at < next) next = at;
         }
         if (next > until) {
@@ -156,8 +156,8 @@ static void run_for(uint64_t ms) {
             uint8_t has = 0;
             uint64_t at = 0;
             if (!nodes[i].raft) continue;
-            TRY(consensio_raft_next_deadline(nodes[i].raft, &has, &at));
-            if (has && at <= now) TRY(consensio_raft_tick(nodes[i].raft, now));
+            TRY(consensio_participant_next_deadline(nodes[i].raft, &has, &at));
+            if (has && at <= now) TRY(consensio_participant_tick(nodes[i].raft, now));
         }
     }
 }
@@ -182,7 +182,7 @@ static void propose(struct node *n, const char *write) {
 static void crash(struct node *n) {
     printf("  t=%5llu  n%llu crashes (its disk survives: %zu records)\n", (unsigned long long)now,
            (unsigned long long)n->id, n->disk.count);
-    consensio_raft_free(n->raft);
+    consensio_participant_free(n->raft);
     n->raft = NULL;
     memset(n->keys, 0, sizeof n->keys); /* memory is lost */
     memset(n->values, 0, sizeof n->values);
@@ -257,7 +257,7 @@ int main(void) {
     printf("\nall three state machines agree: %s\n", agree ? "yes" : "NO");
 
     for (int i = 0; i < N; i++) {
-        consensio_raft_free(nodes[i].raft);
+        consensio_participant_free(nodes[i].raft);
         clear(&nodes[i].disk);
     }
     clear(&network);

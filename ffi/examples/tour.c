@@ -66,7 +66,7 @@ int main(void) {
 
     printf("\n== anti-entropy ==\n");
     struct consensio_anti_entropy_config config;
-    consensio_anti_entropy *node[2];
+    consensio_participant *node[2];
     TRY(consensio_anti_entropy_default_config(1, &config));
     TRY(consensio_anti_entropy_new(&config, &node[0]));
     config.id = 2;
@@ -83,21 +83,22 @@ int main(void) {
     int done = 0, messages = 0;
     while (!done) {
         for (int i = 0; i < 2; i++) {
-            struct consensio_anti_entropy_output out;
+            struct consensio_output out;
             for (;;) {
-                TRY(consensio_anti_entropy_poll(node[i], &out));
-                if (out.kind == CONSENSIO_AE_OUTPUT_NONE) break;
-                if (out.kind == CONSENSIO_AE_OUTPUT_SEND) {
+                TRY(consensio_participant_poll(node[i], &out));
+                if (out.kind == CONSENSIO_OUTPUT_NONE) break;
+                if (out.kind == CONSENSIO_OUTPUT_SEND) {
                     memcpy(frame, out.data, out.len);
                     frame_len = out.len;
                     frame_to = out.peer;
                     frame_from = (uint64_t)i + 1;
-                } else if (out.kind == CONSENSIO_AE_OUTPUT_DIFFERENCE) {
+                } else if (out.kind == CONSENSIO_OUTPUT_EVENT && out.event == CONSENSIO_AE_DIFFERENCE) {
+                    /* aux: our version hash, then theirs */
                     printf("differs: %.*s (ours %02x.., theirs %02x..)\n", (int)out.len, (const char *)out.data,
-                           out.local[0], out.remote[0]);
-                } else if (out.kind == CONSENSIO_AE_OUTPUT_SYNC_COMPLETE) {
+                           out.aux[0], out.aux[32]);
+                } else if (out.kind == CONSENSIO_OUTPUT_EVENT && out.event == CONSENSIO_AE_SYNC_COMPLETE) {
                     printf("sync complete after %d messages: %llu key(s) differ\n", messages,
-                           (unsigned long long)out.differing_keys);
+                           (unsigned long long)out.values[1]);
                     done = 1;
                 }
             }
@@ -106,10 +107,10 @@ int main(void) {
             messages++;
             size_t len = frame_len;
             frame_len = 0;
-            TRY(consensio_anti_entropy_handle_message(node[frame_to - 1], 0, frame_from, frame, len));
+            TRY(consensio_participant_handle_message(node[frame_to - 1], 0, frame_from, frame, len));
         }
     }
-    consensio_anti_entropy_free(node[0]);
-    consensio_anti_entropy_free(node[1]);
+    consensio_participant_free(node[0]);
+    consensio_participant_free(node[1]);
     return 0;
 }

@@ -5,11 +5,15 @@
  * Every function returns a consensio_status (results go through
  * out-pointers); on failure consensio_last_error() describes what went wrong.
  * Handles are opaque, created by *_new (or a decode function) and released
- * by *_free. Participant handles (raft, election, detector, anti_entropy)
- * may be driven from several threads: a thread that gives an input holds
- * the node's turn until its *_poll reports NONE, so drain after every input
- * (see consensio_raft_poll). Other handles must not be used by two threads
- * at once.
+ * by *_free. Every protocol participant is a consensio_participant, made by
+ * its family's constructor (consensio_raft_new, consensio_election_new, ...)
+ * and driven by the consensio_participant_* calls plus its family's
+ * commands; one struct, consensio_output, carries every polled output, and
+ * the bytes it points to stay valid until the calling thread polls that
+ * handle again. Participant handles may be driven from several threads: a
+ * thread that gives an input holds the node's turn until its poll reports
+ * NONE, so drain after every input (see consensio_participant_poll). Other
+ * handles must not be used by two threads at once.
  */
 
 #ifndef CONSENSIO_H
@@ -71,32 +75,6 @@ typedef enum consensio_detector_kind {
   CONSENSIO_DETECTOR_PHI = 1,
 } consensio_detector_kind;
 
-// What a polled detector output is.
-typedef enum consensio_detector_output_kind {
-  // No output pending.
-  CONSENSIO_DETECTOR_OUTPUT_NONE = 0,
-  // Send `data[0..len]` to `peer`.
-  CONSENSIO_DETECTOR_OUTPUT_SEND = 1,
-  // Make `incarnation` durable before acting on any later output.
-  CONSENSIO_DETECTOR_OUTPUT_PERSIST = 2,
-  // Heartbeat detector: `peer` went from `from_state` to `to_state`.
-  CONSENSIO_DETECTOR_OUTPUT_STATE_CHANGED = 16,
-  // φ detector: `peer`'s φ reached the threshold (`phi`).
-  CONSENSIO_DETECTOR_OUTPUT_SUSPECTED = 17,
-  // φ detector: `peer` is below the threshold again.
-  CONSENSIO_DETECTOR_OUTPUT_RECOVERED = 18,
-} consensio_detector_output_kind;
-
-// A peer's state as a heartbeat detector sees it.
-typedef enum consensio_peer_state {
-  // Heard from recently.
-  CONSENSIO_PEER_ALIVE = 0,
-  // Silent past the suspicion threshold.
-  CONSENSIO_PEER_SUSPECTED = 1,
-  // Silent past the failure threshold.
-  CONSENSIO_PEER_FAILED = 2,
-} consensio_peer_state;
-
 // Which election algorithm a handle runs.
 typedef enum consensio_election_algorithm {
   // Garcia-Molina's Bully algorithm.
@@ -105,46 +83,23 @@ typedef enum consensio_election_algorithm {
   CONSENSIO_ELECTION_RING = 1,
 } consensio_election_algorithm;
 
-// What a polled election output is.
-typedef enum consensio_election_output_kind {
-  // No output pending.
-  CONSENSIO_ELECTION_OUTPUT_NONE = 0,
-  // Send `data[0..len]` to `peer`.
-  CONSENSIO_ELECTION_OUTPUT_SEND = 1,
-  // Make `epoch` durable before acting on any later output.
-  CONSENSIO_ELECTION_OUTPUT_PERSIST = 2,
-  // This node now follows `leader` in `epoch`.
-  CONSENSIO_ELECTION_OUTPUT_ELECTED = 16,
-  // The leader of `epoch` went silent; an election starts.
-  CONSENSIO_ELECTION_OUTPUT_LEADER_LOST = 17,
-} consensio_election_output_kind;
-
-// What a polled anti-entropy output is. `NONE` means the queue is empty.
-typedef enum consensio_anti_entropy_output_kind {
-  // No output pending.
-  CONSENSIO_AE_OUTPUT_NONE = 0,
-  // Send `data[0..len]` to `peer`.
-  CONSENSIO_AE_OUTPUT_SEND = 1,
-  // Key `data[0..len]` differs from `peer`'s: see `has_local`/`local`
-  // and `has_remote`/`remote`.
-  CONSENSIO_AE_OUTPUT_DIFFERENCE = 16,
-  // The sync with `peer` finished: see `differing_buckets`/`differing_keys`.
-  CONSENSIO_AE_OUTPUT_SYNC_COMPLETE = 17,
-  // The sync with `peer` failed: see `failure`.
-  CONSENSIO_AE_OUTPUT_SYNC_FAILED = 18,
-} consensio_anti_entropy_output_kind;
-
-// Why a sync failed.
-typedef enum consensio_sync_failure {
-  // Not a failure output.
-  CONSENSIO_SYNC_FAILURE_NONE = 0,
-  // The peer stopped answering.
-  CONSENSIO_SYNC_FAILURE_TIMEOUT = 1,
-  // The peer's tree has another depth (`remote_depth`).
-  CONSENSIO_SYNC_FAILURE_DEPTH_MISMATCH = 2,
-  // The peer broke the protocol.
-  CONSENSIO_SYNC_FAILURE_BAD_RESPONSE = 3,
-} consensio_sync_failure;
+// What a polled output is.
+typedef enum consensio_output_kind {
+  // No output pending: the calling thread has drained the handle.
+  CONSENSIO_OUTPUT_NONE = 0,
+  // Send the frame `data[0..len]` to `peer`.
+  CONSENSIO_OUTPUT_SEND = 1,
+  // Make this record durable before acting on any later output. A
+  // record is either bytes (`data[0..len]`, every one kept in order) or,
+  // with `len` 0, the integer `values[0]` (the latest of an increasing
+  // sequence, such as an epoch: only the last one matters). The family's
+  // constructor documents which, and how to restore from it.
+  CONSENSIO_OUTPUT_PERSIST = 2,
+  // An event for the application: `event` says which, numbered by the
+  // family (`consensio_raft_event`, `consensio_election_event`, ...),
+  // whose documentation says which fields it fills.
+  CONSENSIO_OUTPUT_EVENT = 3,
+} consensio_output_kind;
 
 // The outcome of a vote.
 typedef enum consensio_vote_result {
@@ -155,31 +110,6 @@ typedef enum consensio_vote_result {
   // A quorum granted.
   CONSENSIO_VOTE_WON = 2,
 } consensio_vote_result;
-
-// What a polled Raft output is.
-typedef enum consensio_raft_output_kind {
-  // No output pending.
-  CONSENSIO_RAFT_OUTPUT_NONE = 0,
-  // Send `data[0..len]` to `peer`.
-  CONSENSIO_RAFT_OUTPUT_SEND = 1,
-  // Append the record `data[0..len]` to stable storage and make it
-  // durable before acting on any later output; keep every record, in
-  // order, for [`consensio_raft_restore`].
-  CONSENSIO_RAFT_OUTPUT_PERSIST = 2,
-  // Apply entry `index` of `term` with payload `data[0..len]` (empty for
-  // the entry a new leader appends). Every index from 1 comes once, in
-  // order; a restored node reports them again from 1.
-  CONSENSIO_RAFT_OUTPUT_COMMITTED = 16,
-  // Read `read_id` may be served now: every entry up to `index` has been
-  // reported as committed.
-  CONSENSIO_RAFT_OUTPUT_READ_READY = 17,
-  // Read `read_id` cannot be answered: this node stopped being leader.
-  CONSENSIO_RAFT_OUTPUT_READ_FAILED = 18,
-  // This node won the election of `term`.
-  CONSENSIO_RAFT_OUTPUT_BECAME_LEADER = 19,
-  // This node follows in `term`; its leader is `leader` if `has_leader`.
-  CONSENSIO_RAFT_OUTPUT_BECAME_FOLLOWER = 20,
-} consensio_raft_output_kind;
 
 // What a Raft node currently is.
 typedef enum consensio_raft_node_role {
@@ -193,17 +123,86 @@ typedef enum consensio_raft_node_role {
   CONSENSIO_RAFT_LEADER = 3,
 } consensio_raft_node_role;
 
-// An anti-entropy replica (opaque).
-typedef struct consensio_anti_entropy consensio_anti_entropy;
+// The events of a Raft node (`consensio_output.event`).
+typedef enum consensio_raft_event {
+  // Apply entry `values[0]` (its index) of term `values[1]` with payload
+  // `data[0..len]` (empty for the entry a new leader appends). Every
+  // index from 1 comes once, in order; a restored node reports them
+  // again from 1.
+  CONSENSIO_RAFT_COMMITTED = 1,
+  // Read `values[0]` (the caller's read id) may be served now: every
+  // entry up to index `values[1]` has been reported as committed.
+  CONSENSIO_RAFT_READ_READY = 2,
+  // Read `values[0]` cannot be answered: this node stopped being leader.
+  CONSENSIO_RAFT_READ_FAILED = 3,
+  // This node won the election of term `values[0]`.
+  CONSENSIO_RAFT_BECAME_LEADER = 4,
+  // This node follows in term `values[0]`; its leader is `peer` if
+  // `values[1]` is 1 (unknown if 0).
+  CONSENSIO_RAFT_BECAME_FOLLOWER = 5,
+} consensio_raft_event;
+
+// The events of an election participant (`consensio_output.event`).
+typedef enum consensio_election_event {
+  // This node now follows `peer` (itself included) in epoch `values[0]`.
+  CONSENSIO_ELECTION_ELECTED = 1,
+  // The leader of epoch `values[0]` went silent; an election starts.
+  CONSENSIO_ELECTION_LEADER_LOST = 2,
+} consensio_election_event;
+
+// The events of a failure detector (`consensio_output.event`); `peer` is
+// the monitored peer each is about.
+typedef enum consensio_detector_event {
+  // Heartbeat detector: `peer` went from state `values[0]` to state
+  // `values[1]` (each a `consensio_peer_state`).
+  CONSENSIO_DETECTOR_STATE_CHANGED = 1,
+  // φ detector: `peer`'s φ reached the threshold; `real` is φ then.
+  CONSENSIO_DETECTOR_SUSPECTED = 2,
+  // φ detector: `peer` is below the threshold again.
+  CONSENSIO_DETECTOR_RECOVERED = 3,
+} consensio_detector_event;
+
+// The events of an anti-entropy replica (`consensio_output.event`);
+// `peer` is the replica synced with.
+typedef enum consensio_anti_entropy_event {
+  // Key `data[0..len]` differs from `peer`'s. `values[0]` is 1 if this
+  // replica holds the key, with its version hash in `aux[0..32]`;
+  // `values[1]` is 1 if the peer holds it, with its hash in
+  // `aux[32..64]` (`aux_len` is 64; an absent side's hash is zeros).
+  CONSENSIO_AE_DIFFERENCE = 1,
+  // The sync with `peer` finished: `values[0]` buckets differed and
+  // `values[1]` keys were reported.
+  CONSENSIO_AE_SYNC_COMPLETE = 2,
+  // The sync with `peer` failed: `values[0]` is a
+  // `consensio_sync_failure`; with DEPTH_MISMATCH, `values[1]` is the
+  // peer's depth.
+  CONSENSIO_AE_SYNC_FAILED = 3,
+} consensio_anti_entropy_event;
+
+// Why a sync failed.
+typedef enum consensio_sync_failure {
+  // Not a failure output.
+  CONSENSIO_SYNC_FAILURE_NONE = 0,
+  // The peer stopped answering.
+  CONSENSIO_SYNC_FAILURE_TIMEOUT = 1,
+  // The peer's tree has another depth (`values[1]`).
+  CONSENSIO_SYNC_FAILURE_DEPTH_MISMATCH = 2,
+  // The peer broke the protocol.
+  CONSENSIO_SYNC_FAILURE_BAD_RESPONSE = 3,
+} consensio_sync_failure;
+
+// A peer's state as a heartbeat detector sees it.
+typedef enum consensio_peer_state {
+  // Heard from recently.
+  CONSENSIO_PEER_ALIVE = 0,
+  // Silent past the suspicion threshold.
+  CONSENSIO_PEER_SUSPECTED = 1,
+  // Silent past the failure threshold.
+  CONSENSIO_PEER_FAILED = 2,
+} consensio_peer_state;
 
 // Consistent hashing with bounded loads (opaque).
 typedef struct consensio_bounded_ring consensio_bounded_ring;
-
-// A failure detector participant (opaque).
-typedef struct consensio_detector consensio_detector;
-
-// An election participant (opaque).
-typedef struct consensio_election consensio_election;
 
 // A Maglev lookup table (opaque).
 typedef struct consensio_maglev consensio_maglev;
@@ -214,12 +213,15 @@ typedef struct consensio_merkle_tree consensio_merkle_tree;
 // RFC 5905's eight-stage minimum-delay clock filter (opaque).
 typedef struct consensio_ntp_filter consensio_ntp_filter;
 
+// A protocol participant of any family (opaque). Made by a family's
+// constructor (`consensio_raft_new`, `consensio_election_new`, ...),
+// driven with the `consensio_participant_*` calls and the family's own
+// commands, released with [`consensio_participant_free`]. It may be used
+// from several threads; see [`consensio_participant_poll`].
+typedef struct consensio_participant consensio_participant;
+
 // A φ-accrual calculator for one peer (opaque).
 typedef struct consensio_phi_accrual consensio_phi_accrual;
-
-// A Raft node (opaque). It may be used from several threads; see
-// [`consensio_raft_poll`].
-typedef struct consensio_raft consensio_raft;
 
 // Weighted rendezvous (highest random weight) hashing (opaque).
 typedef struct consensio_rendezvous consensio_rendezvous;
@@ -284,44 +286,6 @@ typedef struct consensio_cristian_result {
   int64_t error;
 } consensio_cristian_result;
 
-// One output of a detector handle; `data` is valid until the next call on
-// the handle.
-typedef struct consensio_detector_output {
-  // What this output is.
-  enum consensio_detector_output_kind kind;
-  // The peer it concerns (or the destination of a SEND).
-  uint64_t peer;
-  // SEND: the frame.
-  const uint8_t *data;
-  // SEND: its length.
-  size_t len;
-  // PERSIST: the incarnation to make durable.
-  uint64_t incarnation;
-  // STATE_CHANGED: the previous state.
-  enum consensio_peer_state from_state;
-  // STATE_CHANGED: the new state.
-  enum consensio_peer_state to_state;
-  // SUSPECTED: φ when the suspicion was raised.
-  double phi;
-} consensio_detector_output;
-
-// One output of an election handle; `data` is valid until the next call on
-// the handle.
-typedef struct consensio_election_output {
-  // What this output is.
-  enum consensio_election_output_kind kind;
-  // SEND: the destination.
-  uint64_t peer;
-  // SEND: the frame.
-  const uint8_t *data;
-  // SEND: its length.
-  size_t len;
-  // ELECTED: the leader.
-  uint64_t leader;
-  // PERSIST, ELECTED, LEADER_LOST: the epoch.
-  uint64_t epoch;
-} consensio_election_output;
-
 // Configuration of an anti-entropy replica; fill it with
 // [`consensio_anti_entropy_default_config`] and adjust.
 typedef struct consensio_anti_entropy_config {
@@ -343,34 +307,35 @@ typedef struct consensio_anti_entropy_config {
   uint32_t max_sessions;
 } consensio_anti_entropy_config;
 
-// One output of an anti-entropy replica. `data` stays valid until the next
-// call on the same handle.
-typedef struct consensio_anti_entropy_output {
+// One polled output, of any participant. Fields an output does not use
+// are zero (and `data`, `aux` NULL).
+//
+// `data` and `aux` stay valid until the calling thread polls that handle
+// again (or frees it).
+typedef struct consensio_output {
   // What this output is.
-  enum consensio_anti_entropy_output_kind kind;
-  // The peer it concerns.
+  enum consensio_output_kind kind;
+  // EVENT: the family's event number.
+  uint32_t event;
+  // SEND: the destination. EVENT: the node the event names (a leader, a
+  // monitored peer, a sync partner), as the family documents.
   uint64_t peer;
-  // SEND: the frame; DIFFERENCE: the key.
+  // SEND: the frame. PERSIST: a byte record. EVENT: the event's bytes
+  // (a committed payload, a key).
   const uint8_t *data;
   // Length of `data`.
   size_t len;
-  // DIFFERENCE: 1 if this replica holds the key.
-  uint8_t has_local;
-  // DIFFERENCE: this replica's version hash.
-  uint8_t local[32];
-  // DIFFERENCE: 1 if the peer holds the key.
-  uint8_t has_remote;
-  // DIFFERENCE: the peer's version hash.
-  uint8_t remote[32];
-  // SYNC_COMPLETE: buckets that differed.
-  uint64_t differing_buckets;
-  // SYNC_COMPLETE: keys reported.
-  uint64_t differing_keys;
-  // SYNC_FAILED: why.
-  enum consensio_sync_failure failure;
-  // SYNC_FAILED with DEPTH_MISMATCH: the peer's depth.
-  uint8_t remote_depth;
-} consensio_anti_entropy_output;
+  // EVENT: further bytes, as the family documents (version hashes).
+  const uint8_t *aux;
+  // Length of `aux`.
+  size_t aux_len;
+  // PERSIST: an integer record in `values[0]`. EVENT: the event's
+  // numbers (an index, a term, an epoch, a flag), as the family
+  // documents.
+  uint64_t values[4];
+  // EVENT: a real-valued measurement (a φ), as the family documents.
+  double real;
+} consensio_output;
 
 // Configuration of a Raft node; fill it with
 // [`consensio_raft_default_config`] and adjust. Timing follows §5.6 of the
@@ -402,30 +367,6 @@ typedef struct consensio_raft_config {
   // Most payload bytes the in-memory log holds.
   uint64_t log_max_bytes;
 } consensio_raft_config;
-
-// One output of a Raft node; `data` is valid until the calling thread
-// polls the handle again (NULL when `len` is 0).
-typedef struct consensio_raft_output {
-  // What this output is.
-  enum consensio_raft_output_kind kind;
-  // SEND: the destination.
-  uint64_t peer;
-  // SEND: the frame; PERSIST: the record; COMMITTED: the payload.
-  const uint8_t *data;
-  // Length of `data`.
-  size_t len;
-  // COMMITTED: the entry's index; READ_READY: the read index.
-  uint64_t index;
-  // COMMITTED: the entry's term; BECAME_LEADER, BECAME_FOLLOWER: the
-  // current term.
-  uint64_t term;
-  // READ_READY, READ_FAILED: the caller's id for the read.
-  uint64_t read_id;
-  // BECAME_FOLLOWER: 1 if the leader is known.
-  uint8_t has_leader;
-  // BECAME_FOLLOWER: the leader, if `has_leader`.
-  uint64_t leader;
-} consensio_raft_output;
 
 #ifdef __cplusplus
 extern "C" {
@@ -629,10 +570,12 @@ enum consensio_status consensio_berkeley_adjustments(const int64_t *readings,
                                                      int64_t *out_average,
                                                      size_t *out_used);
 
-// Creates a detector for node `id` monitoring the other `members`, restored
-// from `incarnation` (the last it persisted; 0 for a new node), with the
-// library's defaults (heartbeat: 100 ms heartbeats, suspected after 300 ms,
-// failed after 1 s; φ: 1 s heartbeats and Akka's parameters).
+// Creates a detector for node `id` monitoring the other `members` as a
+// participant handle, restored from `incarnation` (the last it persisted;
+// 0 for a new node), with the library's defaults (heartbeat: 100 ms
+// heartbeats, suspected after 300 ms, failed after 1 s; φ: 1 s heartbeats
+// and Akka's parameters). A heartbeat from a node that is not a monitored
+// peer is refused with `CONSENSIO_INVALID_ARGUMENT` (nothing changes).
 //
 // # Safety
 // `members` must hold `n` ids; `out` be writable.
@@ -641,53 +584,14 @@ enum consensio_status consensio_detector_new(enum consensio_detector_kind kind,
                                              const uint64_t *members_ptr,
                                              size_t n,
                                              uint64_t incarnation,
-                                             struct consensio_detector **out);
-
-// Frees a detector; NULL is a no-op.
-//
-// # Safety
-// `detector` must be NULL or a live handle, not used after.
-void consensio_detector_free(struct consensio_detector *detector);
-
-// Delivers the frame `bytes[0..len]` from `from`. `CONSENSIO_MALFORMED` for
-// bytes that are not a heartbeat; `CONSENSIO_INVALID_ARGUMENT` for a sender
-// that is not a monitored peer. Nothing changes on error.
-//
-// # Safety
-// `detector` must be a live handle; `bytes` hold `len` bytes.
-enum consensio_status consensio_detector_handle_message(struct consensio_detector *detector,
-                                                        uint64_t now_ms,
-                                                        uint64_t from,
-                                                        const uint8_t *bytes,
-                                                        size_t len);
-
-// Sends due heartbeats and re-evaluates every peer.
-//
-// # Safety
-// `detector` must be a live handle.
-enum consensio_status consensio_detector_tick(struct consensio_detector *detector, uint64_t now_ms);
-
-// Takes the next output into `*out` (kind NONE when there is none).
-//
-// # Safety
-// `detector` must be a live handle; `out` writable.
-enum consensio_status consensio_detector_poll(struct consensio_detector *detector,
-                                              struct consensio_detector_output *out);
-
-// When the detector next wants a tick (`*out_has` 0 if none).
-//
-// # Safety
-// `detector` must be a live handle; the out-pointers writable.
-enum consensio_status consensio_detector_next_deadline(const struct consensio_detector *detector,
-                                                       uint8_t *out_has,
-                                                       uint64_t *out_ms);
+                                             struct consensio_participant **out);
 
 // Whether this detector currently suspects `peer` (suspected or failed).
 // `CONSENSIO_INVALID_ARGUMENT` if `peer` is not monitored.
 //
 // # Safety
 // `detector` must be a live handle; `out` writable.
-enum consensio_status consensio_detector_suspects(const struct consensio_detector *detector,
+enum consensio_status consensio_detector_suspects(const struct consensio_participant *detector,
                                                   uint64_t peer,
                                                   uint8_t *out);
 
@@ -719,9 +623,11 @@ enum consensio_status consensio_phi_accrual_phi(const struct consensio_phi_accru
                                                 uint64_t now_ms,
                                                 double *out);
 
-// Creates node `id` of `members` (which must include `id`), restored from
-// `epoch`, the last epoch it persisted (0 for a new node), with the
-// library's default timeouts (a 50 ms delay bound).
+// Creates node `id` of `members` (which must include `id`) as a
+// participant handle, restored from `epoch`, the last epoch it persisted
+// (0 for a new node), with the library's default timeouts (a 50 ms delay
+// bound). A message from a sender outside `members` is refused with
+// `CONSENSIO_INVALID_ARGUMENT` (nothing changes).
 //
 // # Safety
 // `members` must hold `n` ids; `out` be writable.
@@ -730,60 +636,21 @@ enum consensio_status consensio_election_new(enum consensio_election_algorithm a
                                              const uint64_t *members_ptr,
                                              size_t n,
                                              uint64_t epoch,
-                                             struct consensio_election **out);
-
-// Frees an election handle; NULL is a no-op.
-//
-// # Safety
-// `election` must be NULL or a live handle, not used after.
-void consensio_election_free(struct consensio_election *election);
-
-// Delivers the frame `bytes[0..len]` from `from`. `CONSENSIO_MALFORMED` for
-// bytes that are not a message of this algorithm; `CONSENSIO_INVALID_ARGUMENT`
-// for a sender outside the members. Nothing changes on error.
-//
-// # Safety
-// `election` must be a live handle; `bytes` hold `len` bytes.
-enum consensio_status consensio_election_handle_message(struct consensio_election *election,
-                                                        uint64_t now_ms,
-                                                        uint64_t from,
-                                                        const uint8_t *bytes,
-                                                        size_t len);
-
-// Fires due timers.
-//
-// # Safety
-// `election` must be a live handle.
-enum consensio_status consensio_election_tick(struct consensio_election *election, uint64_t now_ms);
+                                             struct consensio_participant **out);
 
 // Starts an election now, as if the leader had been lost.
 //
 // # Safety
 // `election` must be a live handle.
-enum consensio_status consensio_election_start(struct consensio_election *election,
+enum consensio_status consensio_election_start(struct consensio_participant *election,
                                                uint64_t now_ms);
-
-// Takes the next output into `*out` (kind NONE when there is none).
-//
-// # Safety
-// `election` must be a live handle; `out` writable.
-enum consensio_status consensio_election_poll(struct consensio_election *election,
-                                              struct consensio_election_output *out);
-
-// When the node next wants a tick (`*out_has` 0 if no timer is armed).
-//
-// # Safety
-// `election` must be a live handle; the out-pointers writable.
-enum consensio_status consensio_election_next_deadline(const struct consensio_election *election,
-                                                       uint8_t *out_has,
-                                                       uint64_t *out_ms);
 
 // The leader this node follows (`*out_has` 0 while it has none) and the
 // current epoch.
 //
 // # Safety
 // `election` must be a live handle; the out-pointers writable.
-enum consensio_status consensio_election_leader(const struct consensio_election *election,
+enum consensio_status consensio_election_leader(const struct consensio_participant *election,
                                                 uint8_t *out_has,
                                                 uint64_t *out_leader,
                                                 uint64_t *out_epoch);
@@ -924,31 +791,7 @@ enum consensio_status consensio_anti_entropy_default_config(uint64_t id,
 // # Safety
 // `config` must be valid; `out` writable.
 enum consensio_status consensio_anti_entropy_new(const struct consensio_anti_entropy_config *config,
-                                                 struct consensio_anti_entropy **out);
-
-// Frees a replica; NULL is a no-op.
-//
-// # Safety
-// `replica` must be NULL or a live handle, not used after.
-void consensio_anti_entropy_free(struct consensio_anti_entropy *replica);
-
-// Delivers the frame `bytes[0..len]` received from `from`.
-// `CONSENSIO_MALFORMED` if it is not a valid message (nothing changes).
-//
-// # Safety
-// `replica` must be a live handle; `bytes` hold `len` bytes.
-enum consensio_status consensio_anti_entropy_handle_message(struct consensio_anti_entropy *replica,
-                                                            uint64_t now_ms,
-                                                            uint64_t from,
-                                                            const uint8_t *bytes,
-                                                            size_t len);
-
-// Fires due retransmissions.
-//
-// # Safety
-// `replica` must be a live handle.
-enum consensio_status consensio_anti_entropy_tick(struct consensio_anti_entropy *replica,
-                                                  uint64_t now_ms);
+                                                 struct consensio_participant **out);
 
 // Starts comparing with `peer`. `CONSENSIO_REJECTED` if a sync with it is
 // running, `CONSENSIO_LIMIT_EXCEEDED` if too many are,
@@ -956,16 +799,16 @@ enum consensio_status consensio_anti_entropy_tick(struct consensio_anti_entropy 
 //
 // # Safety
 // `replica` must be a live handle.
-enum consensio_status consensio_anti_entropy_start_sync(struct consensio_anti_entropy *replica,
+enum consensio_status consensio_anti_entropy_start_sync(struct consensio_participant *replica,
                                                         uint64_t now_ms,
                                                         uint64_t peer);
 
 // Records that key `key[0..key_len]` has version hash `version` (32 bytes).
-// `CONSENSIO_BAD_LENGTH` if the key is longer than `max_key_len`.
+// `CONSENSIO_LIMIT_EXCEEDED` if the key is longer than `max_key_len`.
 //
 // # Safety
 // `replica` must be a live handle; `key` hold `key_len` bytes; `version` 32.
-enum consensio_status consensio_anti_entropy_update(struct consensio_anti_entropy *replica,
+enum consensio_status consensio_anti_entropy_update(struct consensio_participant *replica,
                                                     uint64_t now_ms,
                                                     const uint8_t *key,
                                                     size_t key_len,
@@ -975,7 +818,7 @@ enum consensio_status consensio_anti_entropy_update(struct consensio_anti_entrop
 //
 // # Safety
 // `replica` must be a live handle; `key` hold `key_len` bytes.
-enum consensio_status consensio_anti_entropy_remove(struct consensio_anti_entropy *replica,
+enum consensio_status consensio_anti_entropy_remove(struct consensio_participant *replica,
                                                     uint64_t now_ms,
                                                     const uint8_t *key,
                                                     size_t key_len);
@@ -984,25 +827,78 @@ enum consensio_status consensio_anti_entropy_remove(struct consensio_anti_entrop
 //
 // # Safety
 // `replica` must be a live handle; `out` 32 writable bytes.
-enum consensio_status consensio_anti_entropy_root(const struct consensio_anti_entropy *replica,
+enum consensio_status consensio_anti_entropy_root(const struct consensio_participant *replica,
                                                   uint8_t *out);
 
-// When the replica next wants a tick: `*out_has` is 1 and `*out_ms` the
-// instant, or `*out_has` is 0 if no timer is armed.
+// Delivers the frame `bytes[0..len]` received from `from`.
+// `CONSENSIO_MALFORMED` for bytes that are not a message of this
+// participant's protocol, `CONSENSIO_LIMIT_EXCEEDED` for a frame over the
+// protocol's size bound (or while too many outputs wait to be polled), and
+// the family's own statuses for a message it refuses (its docs say which).
+// Nothing changes on error.
+//
+// Messages from senders outside the configuration are the family's call,
+// and every family documents it on its constructor: a protocol whose
+// membership is the whole safety argument (elections, detectors) refuses
+// them with `CONSENSIO_INVALID_ARGUMENT`, so a misrouted frame is noticed;
+// Raft drops them silently, as it drops every stale message, because a
+// removed voter keeps talking until it learns it was removed.
 //
 // # Safety
-// `replica` must be a live handle; the out-pointers writable.
-enum consensio_status consensio_anti_entropy_next_deadline(const struct consensio_anti_entropy *replica,
-                                                           uint8_t *out_has,
-                                                           uint64_t *out_ms);
+// `participant` must be a live handle; `bytes` hold `len` bytes.
+enum consensio_status consensio_participant_handle_message(struct consensio_participant *participant,
+                                                           uint64_t now_ms,
+                                                           uint64_t from,
+                                                           const uint8_t *bytes,
+                                                           size_t len);
 
-// Takes the next output into `*out` (kind `CONSENSIO_AE_OUTPUT_NONE` when
-// there is none). Call until NONE after every input.
+// Fires the timers due at `now_ms`. Call it at
+// [`consensio_participant_next_deadline`]; a spurious or late tick does no
+// harm. `now_ms` must never go backwards.
 //
 // # Safety
-// `replica` must be a live handle; `out` writable.
-enum consensio_status consensio_anti_entropy_poll(struct consensio_anti_entropy *replica,
-                                                  struct consensio_anti_entropy_output *out);
+// `participant` must be a live handle.
+enum consensio_status consensio_participant_tick(struct consensio_participant *participant,
+                                                 uint64_t now_ms);
+
+// Takes the next output into `*out` (kind `CONSENSIO_OUTPUT_NONE` when
+// there is none). Call it until NONE after every input, acting on each
+// output in order, and make every PERSIST durable before acting on any
+// output after it.
+//
+// The handle may be used from several threads. A thread that gives an
+// input holds the node's turn until its poll returns NONE: meanwhile
+// another thread's input waits, and another thread's poll returns NONE, so
+// the holder persists, sends and applies its outputs in the node's order.
+// Drain before waiting on another thread of the same node, and before
+// handing the handle to another thread. Queries never wait for the turn.
+//
+// # Safety
+// `participant` must be a live handle; `out` writable.
+enum consensio_status consensio_participant_poll(struct consensio_participant *participant,
+                                                 struct consensio_output *out);
+
+// When the participant next wants a tick: `*out_has` 1 and `*out_ms` the
+// instant, or `*out_has` 0 if no timer is armed.
+//
+// # Safety
+// `participant` must be a live handle; the out-pointers writable.
+enum consensio_status consensio_participant_next_deadline(const struct consensio_participant *participant,
+                                                          uint8_t *out_has,
+                                                          uint64_t *out_ms);
+
+// This participant's own node id.
+//
+// # Safety
+// `participant` must be a live handle; `out` writable.
+enum consensio_status consensio_participant_id(const struct consensio_participant *participant,
+                                               uint64_t *out);
+
+// Frees a participant of any family; NULL is a no-op.
+//
+// # Safety
+// `participant` must be NULL or a live handle, not used after.
+void consensio_participant_free(struct consensio_participant *participant);
 
 // The largest index acknowledged by a majority of `voters`, where
 // `voters[i]` has acknowledged `acked[i]` (pass 0 for a voter that has not
@@ -1068,7 +964,9 @@ enum consensio_status consensio_quorum_joint_vote_result(const uint64_t *incomin
 enum consensio_status consensio_raft_default_config(uint64_t id, struct consensio_raft_config *out);
 
 // Creates a new node (term 0, empty log) among `voters` (which must
-// include `config->id`; order and duplicates do not matter; at most 64).
+// include `config->id`; order and duplicates do not matter; at most 64),
+// as a participant handle. Messages from a node that is not a voter, like
+// stale or duplicated ones, are dropped without error.
 // `CONSENSIO_INVALID_ARGUMENT` for an unusable configuration,
 // `CONSENSIO_LIMIT_EXCEEDED` for too many voters.
 //
@@ -1077,7 +975,7 @@ enum consensio_status consensio_raft_default_config(uint64_t id, struct consensi
 enum consensio_status consensio_raft_new(const struct consensio_raft_config *config,
                                          const uint64_t *voters,
                                          size_t n,
-                                         struct consensio_raft **out);
+                                         struct consensio_participant **out);
 
 // Rebuilds a node after a restart from the `count` records it persisted,
 // in the order they were polled: record `i` is `records[i][0..lens[i]]`.
@@ -1097,35 +995,7 @@ enum consensio_status consensio_raft_restore(const struct consensio_raft_config 
                                              const uint8_t *const *records,
                                              const size_t *lens,
                                              size_t count,
-                                             struct consensio_raft **out);
-
-// Frees a node; NULL is a no-op.
-//
-// # Safety
-// `raft` must be NULL or a live handle, not used after.
-void consensio_raft_free(struct consensio_raft *raft);
-
-// Delivers the frame `bytes[0..len]` received from `from`.
-// `CONSENSIO_MALFORMED` for bytes that are not a Raft message,
-// `CONSENSIO_LIMIT_EXCEEDED` while too many outputs wait to be polled;
-// nothing changes on error. Stale or duplicated messages, and messages
-// from a node that is not a voter, are dropped without error.
-//
-// # Safety
-// `raft` must be a live handle; `bytes` hold `len` bytes.
-enum consensio_status consensio_raft_handle_message(struct consensio_raft *raft,
-                                                    uint64_t now_ms,
-                                                    uint64_t from,
-                                                    const uint8_t *bytes,
-                                                    size_t len);
-
-// Fires due timers (elections, heartbeats, quorum checks) and reports
-// committed entries held back by the per-input bound. Call it at
-// [`consensio_raft_next_deadline`]; `now_ms` must never go backwards.
-//
-// # Safety
-// `raft` must be a live handle.
-enum consensio_status consensio_raft_tick(struct consensio_raft *raft, uint64_t now_ms);
+                                             struct consensio_participant **out);
 
 // Appends `data[0..len]` to the log (leader only) and writes its index to
 // `*out_index`; `COMMITTED` reports it once committed. An accepted proposal
@@ -1138,7 +1008,7 @@ enum consensio_status consensio_raft_tick(struct consensio_raft *raft, uint64_t 
 // # Safety
 // `raft` must be a live handle; `data` hold `len` bytes; `out_index`
 // writable.
-enum consensio_status consensio_raft_propose(struct consensio_raft *raft,
+enum consensio_status consensio_raft_propose(struct consensio_participant *raft,
                                              uint64_t now_ms,
                                              const uint8_t *data,
                                              size_t len,
@@ -1152,7 +1022,7 @@ enum consensio_status consensio_raft_propose(struct consensio_raft *raft,
 //
 // # Safety
 // `raft` must be a live handle.
-enum consensio_status consensio_raft_read(struct consensio_raft *raft,
+enum consensio_status consensio_raft_read(struct consensio_participant *raft,
                                           uint64_t now_ms,
                                           uint64_t read_id);
 
@@ -1162,53 +1032,29 @@ enum consensio_status consensio_raft_read(struct consensio_raft *raft,
 //
 // # Safety
 // `raft` must be a live handle.
-enum consensio_status consensio_raft_lease_read(struct consensio_raft *raft,
+enum consensio_status consensio_raft_lease_read(struct consensio_participant *raft,
                                                 uint64_t now_ms,
                                                 uint64_t read_id);
-
-// Takes the next output into `*out` (kind `CONSENSIO_RAFT_OUTPUT_NONE`
-// when there is none). Call until NONE after every input.
-//
-// The handle may be used from several threads. A thread that gives an
-// input holds the node's turn until its poll returns NONE: meanwhile
-// another thread's input waits, and another thread's poll returns NONE, so
-// the holder persists, sends and applies its outputs in the node's order
-// (records reach storage in order; entries are applied in order). Drain
-// before waiting on another thread of the same node, and before handing
-// the handle to another thread. Queries never wait for the turn.
-//
-// # Safety
-// `raft` must be a live handle; `out` writable.
-enum consensio_status consensio_raft_poll(struct consensio_raft *raft,
-                                          struct consensio_raft_output *out);
-
-// When the node next wants a tick (`*out_has` 0 if no timer is armed).
-//
-// # Safety
-// `raft` must be a live handle; the out-pointers writable.
-enum consensio_status consensio_raft_next_deadline(const struct consensio_raft *raft,
-                                                   uint8_t *out_has,
-                                                   uint64_t *out_ms);
 
 // The node's current role.
 //
 // # Safety
 // `raft` must be a live handle; `out` writable.
-enum consensio_status consensio_raft_role(const struct consensio_raft *raft,
+enum consensio_status consensio_raft_role(const struct consensio_participant *raft,
                                           enum consensio_raft_node_role *out);
 
 // The node's current term.
 //
 // # Safety
 // `raft` must be a live handle; `out` writable.
-enum consensio_status consensio_raft_term(const struct consensio_raft *raft, uint64_t *out);
+enum consensio_status consensio_raft_term(const struct consensio_participant *raft, uint64_t *out);
 
 // The leader of the current term (this node, if leader); `*out_has` 0
 // while it is unknown.
 //
 // # Safety
 // `raft` must be a live handle; the out-pointers writable.
-enum consensio_status consensio_raft_leader(const struct consensio_raft *raft,
+enum consensio_status consensio_raft_leader(const struct consensio_participant *raft,
                                             uint8_t *out_has,
                                             uint64_t *out_leader);
 
@@ -1216,20 +1062,22 @@ enum consensio_status consensio_raft_leader(const struct consensio_raft *raft,
 //
 // # Safety
 // `raft` must be a live handle; `out` writable.
-enum consensio_status consensio_raft_commit_index(const struct consensio_raft *raft, uint64_t *out);
+enum consensio_status consensio_raft_commit_index(const struct consensio_participant *raft,
+                                                  uint64_t *out);
 
 // The highest index reported with `COMMITTED`.
 //
 // # Safety
 // `raft` must be a live handle; `out` writable.
-enum consensio_status consensio_raft_applied_index(const struct consensio_raft *raft,
+enum consensio_status consensio_raft_applied_index(const struct consensio_participant *raft,
                                                    uint64_t *out);
 
 // The index of the last entry in the node's log (0 if empty).
 //
 // # Safety
 // `raft` must be a live handle; `out` writable.
-enum consensio_status consensio_raft_last_index(const struct consensio_raft *raft, uint64_t *out);
+enum consensio_status consensio_raft_last_index(const struct consensio_participant *raft,
+                                                uint64_t *out);
 
 // The 64-bit position of a key (XXH3-64 of its bytes), the hash every
 // placement here starts from.

@@ -16,30 +16,6 @@ use consensio_core::{Instant, NodeId, wire};
 use crate::consensio_status::{self, *};
 use crate::{Failure, Result, borrow, borrow_mut, copy_out, give, guard, slice, slice_mut, take};
 
-impl From<ClockError> for Failure {
-    fn from(e: ClockError) -> Self {
-        let status = match e {
-            ClockError::ActorOutOfRange { .. } => CONSENSIO_OUT_OF_RANGE,
-            ClockError::Overflow => CONSENSIO_LIMIT_EXCEEDED,
-            ClockError::RemoteTooFarAhead { .. } => CONSENSIO_REJECTED,
-            ClockError::LengthMismatch { .. } => CONSENSIO_BAD_LENGTH,
-            _ => CONSENSIO_INVALID_ARGUMENT,
-        };
-        Failure::new(status, e.to_string())
-    }
-}
-
-impl From<wire::WireError> for Failure {
-    fn from(e: wire::WireError) -> Self {
-        let status = match e {
-            wire::WireError::BufferTooSmall => CONSENSIO_BUFFER_TOO_SMALL,
-            wire::WireError::TooLarge { .. } => CONSENSIO_BAD_LENGTH,
-            _ => CONSENSIO_MALFORMED,
-        };
-        Failure::new(status, e.to_string())
-    }
-}
-
 /// How two vector clocks relate under happened-before.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,28 +1,21 @@
 //! `consensio_detector_*` and `consensio_phi_accrual_*`: the heartbeat and
-//! φ-accrual failure detectors from C. The persisted records are
-//! incarnation numbers (`u64`); a restarted node is created with the last
+//! φ-accrual failure detectors from C, the detectors as
+//! `consensio_participant` handles. The persisted records are incarnation
+//! numbers (integers in `values[0]`; only the last matters); a restarted node is created with the last
 //! one it persisted.
 
 use consensio_core::detector::{
-    DetectorError, HeartbeatConfig, HeartbeatDetector, HeartbeatEvent, MAX_PEERS, PeerState,
-    PhiAccrual, PhiConfig, PhiDetector, PhiDetectorConfig, PhiEvent,
+    HeartbeatConfig, HeartbeatDetector, HeartbeatEvent, MAX_PEERS, PeerState, PhiAccrual,
+    PhiConfig, PhiDetector, PhiDetectorConfig, PhiEvent,
 };
-use consensio_core::{Input, Instant, NodeId};
+use consensio_core::{Instant, NodeId, Restore};
 
 use crate::consensio_status::{self, *};
-use crate::participant::{Driver, Polled, members, optional};
-use crate::{Failure, borrow, borrow_mut, give, guard, slice, take};
-
-impl From<DetectorError> for Failure {
-    fn from(e: DetectorError) -> Self {
-        let status = match e {
-            DetectorError::Wire(w) => return w.into(),
-            DetectorError::TooManyPeers { .. } => CONSENSIO_LIMIT_EXCEEDED,
-            _ => CONSENSIO_INVALID_ARGUMENT,
-        };
-        Failure::new(status, e.to_string())
-    }
-}
+use crate::participant::{
+    Driver, Fill, Surface, any_driver, consensio_participant, give_participant, members,
+    wrong_handle,
+};
+use crate::{Failure, Result, borrow, borrow_mut, give, guard, take};
 
 /// Which detector a handle runs.
 #[repr(C)]
@@ -56,63 +49,67 @@ impl From<PeerState> for consensio_peer_state {
     }
 }
 
-/// What a polled detector output is.
+/// The events of a failure detector (`consensio_output.event`); `peer` is
+/// the monitored peer each is about.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum consensio_detector_output_kind {
-    /// No output pending.
-    CONSENSIO_DETECTOR_OUTPUT_NONE = 0,
-    /// Send `data[0..len]` to `peer`.
-    CONSENSIO_DETECTOR_OUTPUT_SEND = 1,
-    /// Make `incarnation` durable before acting on any later output.
-    CONSENSIO_DETECTOR_OUTPUT_PERSIST = 2,
-    /// Heartbeat detector: `peer` went from `from_state` to `to_state`.
-    CONSENSIO_DETECTOR_OUTPUT_STATE_CHANGED = 16,
-    /// φ detector: `peer`'s φ reached the threshold (`phi`).
-    CONSENSIO_DETECTOR_OUTPUT_SUSPECTED = 17,
+pub enum consensio_detector_event {
+    /// Heartbeat detector: `peer` went from state `values[0]` to state
+    /// `values[1]` (each a `consensio_peer_state`).
+    CONSENSIO_DETECTOR_STATE_CHANGED = 1,
+    /// φ detector: `peer`'s φ reached the threshold; `real` is φ then.
+    CONSENSIO_DETECTOR_SUSPECTED = 2,
     /// φ detector: `peer` is below the threshold again.
-    CONSENSIO_DETECTOR_OUTPUT_RECOVERED = 18,
+    CONSENSIO_DETECTOR_RECOVERED = 3,
 }
 
-/// One output of a detector handle; `data` is valid until the next call on
-/// the handle.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct consensio_detector_output {
-    /// What this output is.
-    pub kind: consensio_detector_output_kind,
-    /// The peer it concerns (or the destination of a SEND).
-    pub peer: u64,
-    /// SEND: the frame.
-    pub data: *const u8,
-    /// SEND: its length.
-    pub len: usize,
-    /// PERSIST: the incarnation to make durable.
-    pub incarnation: u64,
-    /// STATE_CHANGED: the previous state.
-    pub from_state: consensio_peer_state,
-    /// STATE_CHANGED: the new state.
-    pub to_state: consensio_peer_state,
-    /// SUSPECTED: φ when the suspicion was raised.
-    pub phi: f64,
+impl Surface for HeartbeatDetector {
+    const FAMILY: &'static str = "detector";
+
+    fn persist(incarnation: u64, fill: &mut Fill<'_>) -> Result<()> {
+        fill.out.values[0] = incarnation;
+        Ok(())
+    }
+
+    fn event(event: HeartbeatEvent, fill: &mut Fill<'_>) -> Result<()> {
+        let HeartbeatEvent::StateChanged { peer, from, to } = event;
+        let out = fill.event(consensio_detector_event::CONSENSIO_DETECTOR_STATE_CHANGED as u32);
+        out.peer = peer.0;
+        out.values[0] = consensio_peer_state::from(from) as u64;
+        out.values[1] = consensio_peer_state::from(to) as u64;
+        Ok(())
+    }
 }
 
-#[derive(Debug)]
-enum Node {
-    Heartbeat(Driver<HeartbeatDetector>),
-    Phi(Driver<PhiDetector>),
+impl Surface for PhiDetector {
+    const FAMILY: &'static str = "detector";
+
+    fn persist(incarnation: u64, fill: &mut Fill<'_>) -> Result<()> {
+        fill.out.values[0] = incarnation;
+        Ok(())
+    }
+
+    fn event(event: PhiEvent, fill: &mut Fill<'_>) -> Result<()> {
+        use consensio_detector_event::*;
+        match event {
+            PhiEvent::Suspected { peer, phi } => {
+                let out = fill.event(CONSENSIO_DETECTOR_SUSPECTED as u32);
+                (out.peer, out.real) = (peer.0, phi);
+            }
+            PhiEvent::Recovered { peer } => {
+                fill.event(CONSENSIO_DETECTOR_RECOVERED as u32).peer = peer.0;
+            }
+        }
+        Ok(())
+    }
 }
 
-/// A failure detector participant (opaque).
-#[derive(Debug)]
-pub struct consensio_detector {
-    node: Node,
-}
-
-/// Creates a detector for node `id` monitoring the other `members`, restored
-/// from `incarnation` (the last it persisted; 0 for a new node), with the
-/// library's defaults (heartbeat: 100 ms heartbeats, suspected after 300 ms,
-/// failed after 1 s; φ: 1 s heartbeats and Akka's parameters).
+/// Creates a detector for node `id` monitoring the other `members` as a
+/// participant handle, restored from `incarnation` (the last it persisted;
+/// 0 for a new node), with the library's defaults (heartbeat: 100 ms
+/// heartbeats, suspected after 300 ms, failed after 1 s; φ: 1 s heartbeats
+/// and Akka's parameters). A heartbeat from a node that is not a monitored
+/// peer is refused with `CONSENSIO_INVALID_ARGUMENT` (nothing changes).
 ///
 /// # Safety
 /// `members` must hold `n` ids; `out` be writable.
@@ -123,171 +120,27 @@ pub unsafe extern "C" fn consensio_detector_new(
     members_ptr: *const u64,
     n: usize,
     incarnation: u64,
-    out: *mut *mut consensio_detector,
+    out: *mut *mut consensio_participant,
 ) -> consensio_status {
     guard(|| {
-        // SAFETY: forwarded from the caller; self is in the list too.
+        // SAFETY: forwarded from the caller.
         let ids = unsafe { members(members_ptr, n, MAX_PEERS.saturating_add(1)) }?;
-        let node = match kind {
-            consensio_detector_kind::CONSENSIO_DETECTOR_HEARTBEAT => Node::Heartbeat(Driver::new(
-                HeartbeatDetector::restore(HeartbeatConfig::new(NodeId(id), &ids), incarnation)?,
-            )),
-            consensio_detector_kind::CONSENSIO_DETECTOR_PHI => Node::Phi(Driver::new(
-                PhiDetector::restore(PhiDetectorConfig::new(NodeId(id), &ids), incarnation)?,
-            )),
-        };
-        // SAFETY: forwarded from the caller.
-        unsafe { give(out, consensio_detector { node }) }
-    })
-}
-
-/// Frees a detector; NULL is a no-op.
-///
-/// # Safety
-/// `detector` must be NULL or a live handle, not used after.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_detector_free(detector: *mut consensio_detector) {
-    // SAFETY: forwarded from the caller.
-    unsafe { take(detector) }
-}
-
-/// Delivers the frame `bytes[0..len]` from `from`. `CONSENSIO_MALFORMED` for
-/// bytes that are not a heartbeat; `CONSENSIO_INVALID_ARGUMENT` for a sender
-/// that is not a monitored peer. Nothing changes on error.
-///
-/// # Safety
-/// `detector` must be a live handle; `bytes` hold `len` bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_detector_handle_message(
-    detector: *mut consensio_detector,
-    now_ms: u64,
-    from: u64,
-    bytes: *const u8,
-    len: usize,
-) -> consensio_status {
-    guard(|| {
-        // SAFETY: forwarded from the caller.
-        let (d, frame) = unsafe { (borrow(detector, "detector")?, slice(bytes, len, "bytes")?) };
-        match &d.node {
-            Node::Heartbeat(x) => x.message(now_ms, from, frame),
-            Node::Phi(x) => x.message(now_ms, from, frame),
+        let id = NodeId(id);
+        // SAFETY (both arms): forwarded from the caller.
+        match kind {
+            consensio_detector_kind::CONSENSIO_DETECTOR_HEARTBEAT => unsafe {
+                give_participant(
+                    HeartbeatDetector::restore(HeartbeatConfig::new(id, &ids), &[incarnation])?,
+                    out,
+                )
+            },
+            consensio_detector_kind::CONSENSIO_DETECTOR_PHI => unsafe {
+                give_participant(
+                    PhiDetector::restore(PhiDetectorConfig::new(id, &ids), &[incarnation])?,
+                    out,
+                )
+            },
         }
-    })
-}
-
-/// Sends due heartbeats and re-evaluates every peer.
-///
-/// # Safety
-/// `detector` must be a live handle.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_detector_tick(
-    detector: *mut consensio_detector,
-    now_ms: u64,
-) -> consensio_status {
-    guard(|| {
-        // SAFETY: forwarded from the caller.
-        let d = unsafe { borrow(detector, "detector") }?;
-        match &d.node {
-            Node::Heartbeat(x) => x.step(now_ms, Input::Tick),
-            Node::Phi(x) => x.step(now_ms, Input::Tick),
-        }
-    })
-}
-
-/// Takes the next output into `*out` (kind NONE when there is none).
-///
-/// # Safety
-/// `detector` must be a live handle; `out` writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_detector_poll(
-    detector: *mut consensio_detector,
-    out: *mut consensio_detector_output,
-) -> consensio_status {
-    use consensio_detector_output_kind::*;
-    guard(|| {
-        // SAFETY: forwarded from the caller.
-        let (d, o) = unsafe { (borrow(detector, "detector")?, borrow_mut(out, "out")?) };
-        let mut next = consensio_detector_output {
-            kind: CONSENSIO_DETECTOR_OUTPUT_NONE,
-            peer: 0,
-            data: core::ptr::null(),
-            len: 0,
-            incarnation: 0,
-            from_state: consensio_peer_state::CONSENSIO_PEER_ALIVE,
-            to_state: consensio_peer_state::CONSENSIO_PEER_ALIVE,
-            phi: 0.0,
-        };
-        (next.data, next.len) = match &d.node {
-            Node::Heartbeat(x) => x.poll(|polled, _| {
-                match polled {
-                    Polled::Send { to } => {
-                        next.kind = CONSENSIO_DETECTOR_OUTPUT_SEND;
-                        next.peer = to;
-                    }
-                    Polled::Persist(incarnation) => {
-                        next.kind = CONSENSIO_DETECTOR_OUTPUT_PERSIST;
-                        next.incarnation = incarnation;
-                    }
-                    Polled::Event(HeartbeatEvent::StateChanged { peer, from, to }) => {
-                        next.kind = CONSENSIO_DETECTOR_OUTPUT_STATE_CHANGED;
-                        (next.peer, next.from_state, next.to_state) =
-                            (peer.0, from.into(), to.into());
-                    }
-                }
-                Ok(())
-            }),
-            Node::Phi(x) => x.poll(|polled, _| {
-                match polled {
-                    Polled::Send { to } => {
-                        next.kind = CONSENSIO_DETECTOR_OUTPUT_SEND;
-                        next.peer = to;
-                    }
-                    Polled::Persist(incarnation) => {
-                        next.kind = CONSENSIO_DETECTOR_OUTPUT_PERSIST;
-                        next.incarnation = incarnation;
-                    }
-                    Polled::Event(PhiEvent::Suspected { peer, phi }) => {
-                        next.kind = CONSENSIO_DETECTOR_OUTPUT_SUSPECTED;
-                        (next.peer, next.phi) = (peer.0, phi);
-                    }
-                    Polled::Event(PhiEvent::Recovered { peer }) => {
-                        next.kind = CONSENSIO_DETECTOR_OUTPUT_RECOVERED;
-                        next.peer = peer.0;
-                    }
-                }
-                Ok(())
-            }),
-        }?;
-        *o = next;
-        Ok(())
-    })
-}
-
-/// When the detector next wants a tick (`*out_has` 0 if none).
-///
-/// # Safety
-/// `detector` must be a live handle; the out-pointers writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_detector_next_deadline(
-    detector: *const consensio_detector,
-    out_has: *mut u8,
-    out_ms: *mut u64,
-) -> consensio_status {
-    guard(|| {
-        // SAFETY: forwarded from the caller.
-        let (d, has, ms) = unsafe {
-            (
-                borrow(detector, "detector")?,
-                borrow_mut(out_has, "out_has")?,
-                borrow_mut(out_ms, "out_ms")?,
-            )
-        };
-        let deadline = match &d.node {
-            Node::Heartbeat(x) => x.deadline(),
-            Node::Phi(x) => x.deadline(),
-        };
-        optional(deadline, has, ms);
-        Ok(())
     })
 }
 
@@ -298,21 +151,25 @@ pub unsafe extern "C" fn consensio_detector_next_deadline(
 /// `detector` must be a live handle; `out` writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn consensio_detector_suspects(
-    detector: *const consensio_detector,
+    detector: *const consensio_participant,
     peer: u64,
     out: *mut u8,
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let (d, o) = unsafe { (borrow(detector, "detector")?, borrow_mut(out, "out")?) };
-        let suspected = match &d.node {
-            Node::Heartbeat(x) => x.with(|n| n.state(NodeId(peer)).map(|s| s != PeerState::Alive)),
-            Node::Phi(x) => x.with(|n| n.is_suspected(NodeId(peer))),
+        let ((any, family), o) = unsafe { (any_driver(detector)?, borrow_mut(out, "out")?) };
+        let peer = NodeId(peer);
+        let suspected = if let Some(d) = any.downcast_ref::<Driver<HeartbeatDetector>>() {
+            d.with(|n| n.state(peer).map(|s| s != PeerState::Alive))
+        } else if let Some(d) = any.downcast_ref::<Driver<PhiDetector>>() {
+            d.with(|n| n.is_suspected(peer))
+        } else {
+            return Err(wrong_handle(family, "detector", "node"));
         }
         .ok_or_else(|| {
             Failure::new(
                 CONSENSIO_INVALID_ARGUMENT,
-                format!("n{peer} is not monitored"),
+                format!("{peer} is not monitored"),
             )
         })?;
         *o = u8::from(suspected);

@@ -15,38 +15,43 @@
 //! - objects are opaque handles created by `consensio_<family>_new` (or a
 //!   decode function) and released with `consensio_<family>_free`.
 //!
-//! Protocol participants are driven as in Rust: feed a message, a tick or a
-//! command, then call `consensio_<family>_poll` until it reports
-//! `CONSENSIO_OUTPUT_NONE`. Byte pointers in a polled output stay valid
+//! Every protocol participant, whatever its family, is one handle type,
+//! `consensio_participant` (`participant.rs`): a family's constructor
+//! (`consensio_raft_new`, `consensio_election_new`, ...) hands one out, the
+//! common calls `consensio_participant_handle_message`, `_tick`, `_poll`,
+//! `_next_deadline`, `_id` and `_free` drive any of them, and the family
+//! adds its commands and queries, which refuse a handle of another family
+//! with `CONSENSIO_INVALID_ARGUMENT`. One output struct,
+//! `consensio_output`, carries every output: SEND, PERSIST, or an EVENT
+//! numbered by the family. Byte pointers in a polled output stay valid
 //! until the calling thread polls that handle again.
 //!
-//! Participant handles (`consensio_raft`, `consensio_election`,
-//! `consensio_detector`, `consensio_anti_entropy`) may be driven from
-//! several threads at once: each wraps its node in core's
-//! `shared::Shared`, so a thread that feeds an input holds the node's turn
-//! until its poll reports NONE (another thread's input waits; another
-//! thread's poll reports NONE), and outputs are persisted, sent and applied
-//! in the node's order. The rule: drain after every input before waiting on
-//! another thread of the same node. Queries never wait. The other handles
-//! (clocks, trees, filters) may be moved between threads but must not be
-//! used by two threads at once.
+//! Participant handles may be driven from several threads at once: each
+//! wraps its node in core's `shared::Shared`, so a thread that feeds an
+//! input holds the node's turn until its poll reports NONE (another
+//! thread's input waits; another thread's poll reports NONE), and outputs
+//! are persisted, sent and applied in the node's order. The rule: drain
+//! after every input before waiting on another thread of the same node.
+//! Queries never wait. The other handles (clocks, trees, filters) may be
+//! moved between threads but must not be used by two threads at once.
+//!
+//! Errors: every core error says what kind of failure it is
+//! (`consensio_core::Classify`), and [`status`] turns the kind into a
+//! status, one line for every family.
 
 #![allow(non_camel_case_types)]
 
 /// Participant handles are shared by threads (see the crate docs).
 const _: () = {
     const fn thread_safe<T: Send + Sync>() {}
-    thread_safe::<raft::consensio_raft>();
-    thread_safe::<election::consensio_election>();
-    thread_safe::<detector::consensio_detector>();
-    thread_safe::<merkle::consensio_anti_entropy>();
+    thread_safe::<participant::consensio_participant>();
 };
 
 pub mod clock;
 pub mod detector;
 pub mod election;
 pub mod merkle;
-mod participant;
+pub mod participant;
 pub mod quorum;
 pub mod raft;
 pub mod ring;
@@ -54,6 +59,8 @@ pub mod ring;
 use core::ffi::c_char;
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use consensio_core::{Classify, ErrorKind};
 
 /// The outcome of every call.
 #[repr(C)]
@@ -106,6 +113,28 @@ impl Failure {
             status,
             message: message.into(),
         }
+    }
+}
+
+/// Every core error becomes the status of its kind, with its message.
+impl<E: Classify + core::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure::new(status(e.kind()), e.to_string())
+    }
+}
+
+/// The status of each kind of failure.
+pub(crate) const fn status(kind: ErrorKind) -> consensio_status {
+    match kind {
+        ErrorKind::Malformed => CONSENSIO_MALFORMED,
+        ErrorKind::BadLength => CONSENSIO_BAD_LENGTH,
+        ErrorKind::OutOfRange => CONSENSIO_OUT_OF_RANGE,
+        ErrorKind::BufferTooSmall => CONSENSIO_BUFFER_TOO_SMALL,
+        ErrorKind::LimitExceeded => CONSENSIO_LIMIT_EXCEEDED,
+        ErrorKind::Rejected => CONSENSIO_REJECTED,
+        ErrorKind::VerificationFailed => CONSENSIO_VERIFICATION_FAILED,
+        // InvalidArgument, and kinds added to core later.
+        _ => CONSENSIO_INVALID_ARGUMENT,
     }
 }
 

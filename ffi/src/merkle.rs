@@ -5,31 +5,18 @@
 //! back-to-back in a byte buffer, with lengths counted in hashes.
 
 use consensio_core::merkle::{
-    AntiEntropy, AntiEntropyCommand, AntiEntropyConfig, AntiEntropyError, AntiEntropyEvent, Hash,
-    MerkleError, MerkleTree, SyncFailure, leaf_hash, verify_consistency, verify_inclusion,
+    AntiEntropy, AntiEntropyCommand, AntiEntropyConfig, AntiEntropyEvent, Hash, MerkleTree,
+    SyncFailure, leaf_hash, verify_consistency, verify_inclusion,
 };
-use consensio_core::{Input, NodeId};
+use core::convert::Infallible;
+
+use consensio_core::NodeId;
 
 use crate::consensio_status::{self, *};
-use crate::participant::{Driver, Polled, optional};
+use crate::participant::{Fill, Surface, command, consensio_participant, driver, give_participant};
 use crate::{Failure, Result, borrow, borrow_mut, give, guard, slice, slice_mut, take};
 
 const HASH_LEN: usize = 32;
-
-impl From<MerkleError> for Failure {
-    fn from(e: MerkleError) -> Self {
-        let status = match e {
-            MerkleError::IndexOutOfRange { .. } | MerkleError::SizeOutOfRange { .. } => {
-                CONSENSIO_OUT_OF_RANGE
-            }
-            MerkleError::WrongProofLength | MerkleError::RootMismatch => {
-                CONSENSIO_VERIFICATION_FAILED
-            }
-            _ => CONSENSIO_INVALID_ARGUMENT,
-        };
-        Failure::new(status, e.to_string())
-    }
-}
 
 /// Reads one hash.
 ///
@@ -428,21 +415,23 @@ pub struct consensio_anti_entropy_config {
     pub max_sessions: u32,
 }
 
-/// What a polled anti-entropy output is. `NONE` means the queue is empty.
+/// The events of an anti-entropy replica (`consensio_output.event`);
+/// `peer` is the replica synced with.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum consensio_anti_entropy_output_kind {
-    /// No output pending.
-    CONSENSIO_AE_OUTPUT_NONE = 0,
-    /// Send `data[0..len]` to `peer`.
-    CONSENSIO_AE_OUTPUT_SEND = 1,
-    /// Key `data[0..len]` differs from `peer`'s: see `has_local`/`local`
-    /// and `has_remote`/`remote`.
-    CONSENSIO_AE_OUTPUT_DIFFERENCE = 16,
-    /// The sync with `peer` finished: see `differing_buckets`/`differing_keys`.
-    CONSENSIO_AE_OUTPUT_SYNC_COMPLETE = 17,
-    /// The sync with `peer` failed: see `failure`.
-    CONSENSIO_AE_OUTPUT_SYNC_FAILED = 18,
+pub enum consensio_anti_entropy_event {
+    /// Key `data[0..len]` differs from `peer`'s. `values[0]` is 1 if this
+    /// replica holds the key, with its version hash in `aux[0..32]`;
+    /// `values[1]` is 1 if the peer holds it, with its hash in
+    /// `aux[32..64]` (`aux_len` is 64; an absent side's hash is zeros).
+    CONSENSIO_AE_DIFFERENCE = 1,
+    /// The sync with `peer` finished: `values[0]` buckets differed and
+    /// `values[1]` keys were reported.
+    CONSENSIO_AE_SYNC_COMPLETE = 2,
+    /// The sync with `peer` failed: `values[0]` is a
+    /// `consensio_sync_failure`; with DEPTH_MISMATCH, `values[1]` is the
+    /// peer's depth.
+    CONSENSIO_AE_SYNC_FAILED = 3,
 }
 
 /// Why a sync failed.
@@ -453,80 +442,67 @@ pub enum consensio_sync_failure {
     CONSENSIO_SYNC_FAILURE_NONE = 0,
     /// The peer stopped answering.
     CONSENSIO_SYNC_FAILURE_TIMEOUT = 1,
-    /// The peer's tree has another depth (`remote_depth`).
+    /// The peer's tree has another depth (`values[1]`).
     CONSENSIO_SYNC_FAILURE_DEPTH_MISMATCH = 2,
     /// The peer broke the protocol.
     CONSENSIO_SYNC_FAILURE_BAD_RESPONSE = 3,
 }
 
-/// One output of an anti-entropy replica. `data` stays valid until the next
-/// call on the same handle.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct consensio_anti_entropy_output {
-    /// What this output is.
-    pub kind: consensio_anti_entropy_output_kind,
-    /// The peer it concerns.
-    pub peer: u64,
-    /// SEND: the frame; DIFFERENCE: the key.
-    pub data: *const u8,
-    /// Length of `data`.
-    pub len: usize,
-    /// DIFFERENCE: 1 if this replica holds the key.
-    pub has_local: u8,
-    /// DIFFERENCE: this replica's version hash.
-    pub local: [u8; 32],
-    /// DIFFERENCE: 1 if the peer holds the key.
-    pub has_remote: u8,
-    /// DIFFERENCE: the peer's version hash.
-    pub remote: [u8; 32],
-    /// SYNC_COMPLETE: buckets that differed.
-    pub differing_buckets: u64,
-    /// SYNC_COMPLETE: keys reported.
-    pub differing_keys: u64,
-    /// SYNC_FAILED: why.
-    pub failure: consensio_sync_failure,
-    /// SYNC_FAILED with DEPTH_MISMATCH: the peer's depth.
-    pub remote_depth: u8,
-}
+/// Nothing is persisted: a replica's keys are the application's data, and
+/// a restarted replica is rebuilt by updating it with them again.
+impl Surface for AntiEntropy {
+    const FAMILY: &'static str = "merkle";
 
-impl consensio_anti_entropy_output {
-    const fn empty() -> Self {
-        consensio_anti_entropy_output {
-            kind: consensio_anti_entropy_output_kind::CONSENSIO_AE_OUTPUT_NONE,
-            peer: 0,
-            data: core::ptr::null(),
-            len: 0,
-            has_local: 0,
-            local: [0; 32],
-            has_remote: 0,
-            remote: [0; 32],
-            differing_buckets: 0,
-            differing_keys: 0,
-            failure: consensio_sync_failure::CONSENSIO_SYNC_FAILURE_NONE,
-            remote_depth: 0,
+    fn persist(never: Infallible, _: &mut Fill<'_>) -> Result<()> {
+        match never {}
+    }
+
+    fn event(event: AntiEntropyEvent, fill: &mut Fill<'_>) -> Result<()> {
+        use consensio_anti_entropy_event::*;
+        match event {
+            AntiEntropyEvent::Difference(d) => {
+                let out = fill.event(CONSENSIO_AE_DIFFERENCE as u32);
+                out.peer = d.peer.0;
+                out.values[0] = u64::from(d.local.is_some());
+                out.values[1] = u64::from(d.remote.is_some());
+                *fill.data = d.key;
+                for hash in [d.local, d.remote] {
+                    fill.aux.extend_from_slice(&hash.unwrap_or([0; HASH_LEN]));
+                }
+            }
+            AntiEntropyEvent::SyncComplete {
+                peer,
+                differing_buckets,
+                differing_keys,
+            } => {
+                let out = fill.event(CONSENSIO_AE_SYNC_COMPLETE as u32);
+                out.peer = peer.0;
+                out.values[..2].copy_from_slice(&[differing_buckets, differing_keys]);
+            }
+            AntiEntropyEvent::SyncFailed { peer, reason } => {
+                let out = fill.event(CONSENSIO_AE_SYNC_FAILED as u32);
+                out.peer = peer.0;
+                let (failure, depth) = match reason {
+                    SyncFailure::Timeout => {
+                        (consensio_sync_failure::CONSENSIO_SYNC_FAILURE_TIMEOUT, 0)
+                    }
+                    SyncFailure::DepthMismatch { remote } => (
+                        consensio_sync_failure::CONSENSIO_SYNC_FAILURE_DEPTH_MISMATCH,
+                        remote,
+                    ),
+                    SyncFailure::BadResponse => (
+                        consensio_sync_failure::CONSENSIO_SYNC_FAILURE_BAD_RESPONSE,
+                        0,
+                    ),
+                };
+                out.values[..2].copy_from_slice(&[failure as u64, u64::from(depth)]);
+            }
         }
+        Ok(())
     }
 }
 
-/// An anti-entropy replica (opaque).
-#[derive(Debug)]
-pub struct consensio_anti_entropy {
-    driver: Driver<AntiEntropy>,
-}
-
-impl From<AntiEntropyError> for Failure {
-    fn from(e: AntiEntropyError) -> Self {
-        let status = match e {
-            AntiEntropyError::Wire(w) => return w.into(),
-            AntiEntropyError::AlreadySyncing { .. } => CONSENSIO_REJECTED,
-            AntiEntropyError::TooManySessions => CONSENSIO_LIMIT_EXCEEDED,
-            AntiEntropyError::KeyTooLong { .. } => CONSENSIO_BAD_LENGTH,
-            _ => CONSENSIO_INVALID_ARGUMENT,
-        };
-        Failure::new(status, e.to_string())
-    }
-}
+type Replica = AntiEntropy;
 
 /// The default configuration for replica `id` (depth 10, 256 hashes or
 /// entries per message, 1 KiB keys, 200 ms retry, 5 retries, 8 sessions).
@@ -565,7 +541,7 @@ pub unsafe extern "C" fn consensio_anti_entropy_default_config(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn consensio_anti_entropy_new(
     config: *const consensio_anti_entropy_config,
-    out: *mut *mut consensio_anti_entropy,
+    out: *mut *mut consensio_participant,
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
@@ -582,75 +558,8 @@ pub unsafe extern "C" fn consensio_anti_entropy_new(
             max_sessions: widen(c.max_sessions),
         })?;
         // SAFETY: forwarded from the caller.
-        unsafe {
-            give(
-                out,
-                consensio_anti_entropy {
-                    driver: Driver::new(node),
-                },
-            )
-        }
+        unsafe { give_participant(node, out) }
     })
-}
-
-/// Frees a replica; NULL is a no-op.
-///
-/// # Safety
-/// `replica` must be NULL or a live handle, not used after.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_anti_entropy_free(replica: *mut consensio_anti_entropy) {
-    // SAFETY: forwarded from the caller.
-    unsafe { take(replica) }
-}
-
-/// Runs one input on a live handle.
-///
-/// # Safety
-/// `replica` must be NULL or a live handle.
-unsafe fn step(
-    replica: *mut consensio_anti_entropy,
-    now_ms: u64,
-    input: impl FnOnce()
-        -> Result<Input<consensio_core::merkle::AntiEntropyMessage, AntiEntropyCommand>>,
-) -> consensio_status {
-    guard(|| {
-        // SAFETY: forwarded from the caller.
-        let r = unsafe { borrow(replica, "replica") }?;
-        r.driver.step(now_ms, input()?)
-    })
-}
-
-/// Delivers the frame `bytes[0..len]` received from `from`.
-/// `CONSENSIO_MALFORMED` if it is not a valid message (nothing changes).
-///
-/// # Safety
-/// `replica` must be a live handle; `bytes` hold `len` bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_anti_entropy_handle_message(
-    replica: *mut consensio_anti_entropy,
-    now_ms: u64,
-    from: u64,
-    bytes: *const u8,
-    len: usize,
-) -> consensio_status {
-    guard(|| {
-        // SAFETY: forwarded from the caller.
-        let (r, frame) = unsafe { (borrow(replica, "replica")?, slice(bytes, len, "bytes")?) };
-        r.driver.message(now_ms, from, frame)
-    })
-}
-
-/// Fires due retransmissions.
-///
-/// # Safety
-/// `replica` must be a live handle.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_anti_entropy_tick(
-    replica: *mut consensio_anti_entropy,
-    now_ms: u64,
-) -> consensio_status {
-    // SAFETY: forwarded from the caller.
-    unsafe { step(replica, now_ms, || Ok(Input::Tick)) }
 }
 
 /// Starts comparing with `peer`. `CONSENSIO_REJECTED` if a sync with it is
@@ -661,28 +570,26 @@ pub unsafe extern "C" fn consensio_anti_entropy_tick(
 /// `replica` must be a live handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn consensio_anti_entropy_start_sync(
-    replica: *mut consensio_anti_entropy,
+    replica: *mut consensio_participant,
     now_ms: u64,
     peer: u64,
 ) -> consensio_status {
     // SAFETY: forwarded from the caller.
     unsafe {
-        step(replica, now_ms, || {
-            Ok(Input::Command(AntiEntropyCommand::StartSync {
-                peer: NodeId(peer),
-            }))
+        command::<Replica>(replica, now_ms, || {
+            Ok(AntiEntropyCommand::StartSync { peer: NodeId(peer) })
         })
     }
 }
 
 /// Records that key `key[0..key_len]` has version hash `version` (32 bytes).
-/// `CONSENSIO_BAD_LENGTH` if the key is longer than `max_key_len`.
+/// `CONSENSIO_LIMIT_EXCEEDED` if the key is longer than `max_key_len`.
 ///
 /// # Safety
 /// `replica` must be a live handle; `key` hold `key_len` bytes; `version` 32.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn consensio_anti_entropy_update(
-    replica: *mut consensio_anti_entropy,
+    replica: *mut consensio_participant,
     now_ms: u64,
     key: *const u8,
     key_len: usize,
@@ -690,11 +597,11 @@ pub unsafe extern "C" fn consensio_anti_entropy_update(
 ) -> consensio_status {
     // SAFETY: forwarded from the caller.
     unsafe {
-        step(replica, now_ms, || {
-            Ok(Input::Command(AntiEntropyCommand::Update {
+        command::<Replica>(replica, now_ms, || {
+            Ok(AntiEntropyCommand::Update {
                 key: slice(key, key_len, "key")?.to_vec(),
                 version: hash_in(version, "version")?,
-            }))
+            })
         })
     }
 }
@@ -705,17 +612,17 @@ pub unsafe extern "C" fn consensio_anti_entropy_update(
 /// `replica` must be a live handle; `key` hold `key_len` bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn consensio_anti_entropy_remove(
-    replica: *mut consensio_anti_entropy,
+    replica: *mut consensio_participant,
     now_ms: u64,
     key: *const u8,
     key_len: usize,
 ) -> consensio_status {
     // SAFETY: forwarded from the caller.
     unsafe {
-        step(replica, now_ms, || {
-            Ok(Input::Command(AntiEntropyCommand::Remove {
+        command::<Replica>(replica, now_ms, || {
+            Ok(AntiEntropyCommand::Remove {
                 key: slice(key, key_len, "key")?.to_vec(),
-            }))
+            })
         })
     }
 }
@@ -726,107 +633,13 @@ pub unsafe extern "C" fn consensio_anti_entropy_remove(
 /// `replica` must be a live handle; `out` 32 writable bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn consensio_anti_entropy_root(
-    replica: *const consensio_anti_entropy,
+    replica: *const consensio_participant,
     out: *mut u8,
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let r = unsafe { borrow(replica, "replica") }?;
+        let r = unsafe { driver::<Replica>(replica) }?;
         // SAFETY: forwarded from the caller.
-        unsafe { hash_out(out, &r.driver.with(|n| n.tree().root()), "out") }
-    })
-}
-
-/// When the replica next wants a tick: `*out_has` is 1 and `*out_ms` the
-/// instant, or `*out_has` is 0 if no timer is armed.
-///
-/// # Safety
-/// `replica` must be a live handle; the out-pointers writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_anti_entropy_next_deadline(
-    replica: *const consensio_anti_entropy,
-    out_has: *mut u8,
-    out_ms: *mut u64,
-) -> consensio_status {
-    guard(|| {
-        // SAFETY: forwarded from the caller.
-        let (r, has, ms) = unsafe {
-            (
-                borrow(replica, "replica")?,
-                borrow_mut(out_has, "out_has")?,
-                borrow_mut(out_ms, "out_ms")?,
-            )
-        };
-        optional(r.driver.deadline(), has, ms);
-        Ok(())
-    })
-}
-
-/// Takes the next output into `*out` (kind `CONSENSIO_AE_OUTPUT_NONE` when
-/// there is none). Call until NONE after every input.
-///
-/// # Safety
-/// `replica` must be a live handle; `out` writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_anti_entropy_poll(
-    replica: *mut consensio_anti_entropy,
-    out: *mut consensio_anti_entropy_output,
-) -> consensio_status {
-    use consensio_anti_entropy_output_kind::*;
-    guard(|| {
-        // SAFETY: forwarded from the caller.
-        let (r, o) = unsafe { (borrow(replica, "replica")?, borrow_mut(out, "out")?) };
-        let mut next = consensio_anti_entropy_output::empty();
-        (next.data, next.len) = r.driver.poll(|polled, bytes| {
-            match polled {
-                Polled::Send { to } => {
-                    next.kind = CONSENSIO_AE_OUTPUT_SEND;
-                    next.peer = to;
-                }
-                Polled::Persist(never) => match never {},
-                Polled::Event(AntiEntropyEvent::Difference(d)) => {
-                    next.kind = CONSENSIO_AE_OUTPUT_DIFFERENCE;
-                    next.peer = d.peer.0;
-                    *bytes = d.key;
-                    if let Some(h) = d.local {
-                        next.has_local = 1;
-                        next.local = h;
-                    }
-                    if let Some(h) = d.remote {
-                        next.has_remote = 1;
-                        next.remote = h;
-                    }
-                }
-                Polled::Event(AntiEntropyEvent::SyncComplete {
-                    peer,
-                    differing_buckets,
-                    differing_keys,
-                }) => {
-                    next.kind = CONSENSIO_AE_OUTPUT_SYNC_COMPLETE;
-                    next.peer = peer.0;
-                    next.differing_buckets = differing_buckets;
-                    next.differing_keys = differing_keys;
-                }
-                Polled::Event(AntiEntropyEvent::SyncFailed { peer, reason }) => {
-                    next.kind = CONSENSIO_AE_OUTPUT_SYNC_FAILED;
-                    next.peer = peer.0;
-                    next.failure = match reason {
-                        SyncFailure::Timeout => {
-                            consensio_sync_failure::CONSENSIO_SYNC_FAILURE_TIMEOUT
-                        }
-                        SyncFailure::DepthMismatch { remote } => {
-                            next.remote_depth = remote;
-                            consensio_sync_failure::CONSENSIO_SYNC_FAILURE_DEPTH_MISMATCH
-                        }
-                        SyncFailure::BadResponse => {
-                            consensio_sync_failure::CONSENSIO_SYNC_FAILURE_BAD_RESPONSE
-                        }
-                    };
-                }
-            }
-            Ok(())
-        })?;
-        *o = next;
-        Ok(())
+        unsafe { hash_out(out, &r.with(|n| n.tree().root()), "out") }
     })
 }

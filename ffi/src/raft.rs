@@ -1,4 +1,5 @@
-//! `consensio_raft_*`: a Raft node from C. The node keeps its log in memory
+//! `consensio_raft_*`: a Raft node from C, as a `consensio_participant`
+//! handle. The node keeps its log in memory
 //! (an arena bounded by the configuration); the caller stores each persisted
 //! record, as the bytes polled out, and passes them all back, in order, to
 //! [`consensio_raft_restore`] after a restart. A record's bytes are the wire
@@ -6,29 +7,16 @@
 
 use consensio_core::quorum::{MAX_VOTERS, MajorityConfig};
 use consensio_core::raft::{
-    ArenaLog, Command, Event, LogStorage, Persist, RaftConfig, RaftError, RaftNode, Role,
+    ArenaLog, Command, Event, LogStorage, Persist, RaftConfig, RaftNode, Role,
 };
-use consensio_core::{Input, NodeId, wire};
+use consensio_core::{Input, NodeId, Restore, wire};
 
 use crate::consensio_status::{self, *};
-use crate::participant::{Driver, Polled, members, optional};
-use crate::{Failure, Result, borrow, borrow_mut, give, guard, slice, take};
-
-impl From<RaftError> for Failure {
-    fn from(e: RaftError) -> Self {
-        let status = match e {
-            RaftError::Wire(w) => return w.into(),
-            RaftError::NotLeader { .. } | RaftError::LeaseReadsDisabled => CONSENSIO_REJECTED,
-            RaftError::LogFull
-            | RaftError::EntryTooLarge { .. }
-            | RaftError::TooManyUncommitted { .. }
-            | RaftError::TooManyReads { .. }
-            | RaftError::Backpressure { .. } => CONSENSIO_LIMIT_EXCEEDED,
-            _ => CONSENSIO_INVALID_ARGUMENT,
-        };
-        Failure::new(status, e.to_string())
-    }
-}
+use crate::participant::{
+    Fill, Surface, command, consensio_participant, driver, give_participant, members, optional,
+    query,
+};
+use crate::{Failure, Result, borrow, borrow_mut, guard, slice};
 
 /// Configuration of a Raft node; fill it with
 /// [`consensio_raft_default_config`] and adjust. Timing follows §5.6 of the
@@ -88,65 +76,68 @@ impl From<Role> for consensio_raft_node_role {
     }
 }
 
-/// What a polled Raft output is.
+/// The events of a Raft node (`consensio_output.event`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum consensio_raft_output_kind {
-    /// No output pending.
-    CONSENSIO_RAFT_OUTPUT_NONE = 0,
-    /// Send `data[0..len]` to `peer`.
-    CONSENSIO_RAFT_OUTPUT_SEND = 1,
-    /// Append the record `data[0..len]` to stable storage and make it
-    /// durable before acting on any later output; keep every record, in
-    /// order, for [`consensio_raft_restore`].
-    CONSENSIO_RAFT_OUTPUT_PERSIST = 2,
-    /// Apply entry `index` of `term` with payload `data[0..len]` (empty for
-    /// the entry a new leader appends). Every index from 1 comes once, in
-    /// order; a restored node reports them again from 1.
-    CONSENSIO_RAFT_OUTPUT_COMMITTED = 16,
-    /// Read `read_id` may be served now: every entry up to `index` has been
-    /// reported as committed.
-    CONSENSIO_RAFT_OUTPUT_READ_READY = 17,
-    /// Read `read_id` cannot be answered: this node stopped being leader.
-    CONSENSIO_RAFT_OUTPUT_READ_FAILED = 18,
-    /// This node won the election of `term`.
-    CONSENSIO_RAFT_OUTPUT_BECAME_LEADER = 19,
-    /// This node follows in `term`; its leader is `leader` if `has_leader`.
-    CONSENSIO_RAFT_OUTPUT_BECAME_FOLLOWER = 20,
+pub enum consensio_raft_event {
+    /// Apply entry `values[0]` (its index) of term `values[1]` with payload
+    /// `data[0..len]` (empty for the entry a new leader appends). Every
+    /// index from 1 comes once, in order; a restored node reports them
+    /// again from 1.
+    CONSENSIO_RAFT_COMMITTED = 1,
+    /// Read `values[0]` (the caller's read id) may be served now: every
+    /// entry up to index `values[1]` has been reported as committed.
+    CONSENSIO_RAFT_READ_READY = 2,
+    /// Read `values[0]` cannot be answered: this node stopped being leader.
+    CONSENSIO_RAFT_READ_FAILED = 3,
+    /// This node won the election of term `values[0]`.
+    CONSENSIO_RAFT_BECAME_LEADER = 4,
+    /// This node follows in term `values[0]`; its leader is `peer` if
+    /// `values[1]` is 1 (unknown if 0).
+    CONSENSIO_RAFT_BECAME_FOLLOWER = 5,
 }
 
-/// One output of a Raft node; `data` is valid until the calling thread
-/// polls the handle again (NULL when `len` is 0).
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct consensio_raft_output {
-    /// What this output is.
-    pub kind: consensio_raft_output_kind,
-    /// SEND: the destination.
-    pub peer: u64,
-    /// SEND: the frame; PERSIST: the record; COMMITTED: the payload.
-    pub data: *const u8,
-    /// Length of `data`.
-    pub len: usize,
-    /// COMMITTED: the entry's index; READ_READY: the read index.
-    pub index: u64,
-    /// COMMITTED: the entry's term; BECAME_LEADER, BECAME_FOLLOWER: the
-    /// current term.
-    pub term: u64,
-    /// READ_READY, READ_FAILED: the caller's id for the read.
-    pub read_id: u64,
-    /// BECAME_FOLLOWER: 1 if the leader is known.
-    pub has_leader: u8,
-    /// BECAME_FOLLOWER: the leader, if `has_leader`.
-    pub leader: u64,
+/// Records are bytes: append each PERSIST's `data[0..len]` to stable
+/// storage, in order, for [`consensio_raft_restore`].
+impl Surface for RaftNode<ArenaLog> {
+    const FAMILY: &'static str = "raft";
+
+    fn persist(record: Persist, fill: &mut Fill<'_>) -> Result<()> {
+        *fill.data = wire::encode_to_vec(&record)?;
+        Ok(())
+    }
+
+    fn event(event: Event, fill: &mut Fill<'_>) -> Result<()> {
+        use consensio_raft_event::*;
+        match event {
+            Event::Committed { index, term, data } => {
+                fill.event(CONSENSIO_RAFT_COMMITTED as u32).values[..2]
+                    .copy_from_slice(&[index, term]);
+                *fill.data = data;
+            }
+            Event::ReadReady { id, index } => {
+                fill.event(CONSENSIO_RAFT_READ_READY as u32).values[..2]
+                    .copy_from_slice(&[id, index]);
+            }
+            Event::ReadFailed { id } => {
+                fill.event(CONSENSIO_RAFT_READ_FAILED as u32).values[0] = id;
+            }
+            Event::BecameLeader { term } => {
+                fill.event(CONSENSIO_RAFT_BECAME_LEADER as u32).values[0] = term;
+            }
+            Event::BecameFollower { term, leader } => {
+                let out = fill.event(CONSENSIO_RAFT_BECAME_FOLLOWER as u32);
+                out.values[0] = term;
+                if let Some(leader) = leader {
+                    (out.peer, out.values[1]) = (leader.0, 1);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
-/// A Raft node (opaque). It may be used from several threads; see
-/// [`consensio_raft_poll`].
-#[derive(Debug)]
-pub struct consensio_raft {
-    driver: Driver<RaftNode<ArenaLog>>,
-}
+type Raft = RaftNode<ArenaLog>;
 
 /// The default configuration for node `id`: elections after 150–300 ms,
 /// heartbeats every 50 ms, pre-vote and check-quorum on, 10 ms of clock
@@ -193,8 +184,7 @@ unsafe fn configure(
 ) -> Result<(RaftConfig, ArenaLog)> {
     // SAFETY: forwarded from the caller.
     let (c, ids) = unsafe { (borrow(config, "config")?, members(voters, n, MAX_VOTERS)?) };
-    let voters = MajorityConfig::from_voters(ids)
-        .map_err(|e| Failure::new(CONSENSIO_LIMIT_EXCEEDED, e.to_string()))?;
+    let voters = MajorityConfig::from_voters(ids)?;
     if c.log_max_entries == 0 {
         return Err(Failure::new(
             CONSENSIO_INVALID_ARGUMENT,
@@ -215,20 +205,10 @@ unsafe fn configure(
     Ok((raft, log))
 }
 
-/// Hands a new node to C.
-///
-/// # Safety
-/// `out` must be NULL or writable.
-unsafe fn give_node(node: RaftNode<ArenaLog>, out: *mut *mut consensio_raft) -> Result<()> {
-    let handle = consensio_raft {
-        driver: Driver::new(node),
-    };
-    // SAFETY: forwarded from the caller.
-    unsafe { give(out, handle) }
-}
-
 /// Creates a new node (term 0, empty log) among `voters` (which must
-/// include `config->id`; order and duplicates do not matter; at most 64).
+/// include `config->id`; order and duplicates do not matter; at most 64),
+/// as a participant handle. Messages from a node that is not a voter, like
+/// stale or duplicated ones, are dropped without error.
 /// `CONSENSIO_INVALID_ARGUMENT` for an unusable configuration,
 /// `CONSENSIO_LIMIT_EXCEEDED` for too many voters.
 ///
@@ -239,14 +219,14 @@ pub unsafe extern "C" fn consensio_raft_new(
     config: *const consensio_raft_config,
     voters: *const u64,
     n: usize,
-    out: *mut *mut consensio_raft,
+    out: *mut *mut consensio_participant,
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
         let (raft, log) = unsafe { configure(config, voters, n) }?;
         let node = RaftNode::new(raft, log)?;
         // SAFETY: forwarded from the caller.
-        unsafe { give_node(node, out) }
+        unsafe { give_participant(node, out) }
     })
 }
 
@@ -270,7 +250,7 @@ pub unsafe extern "C" fn consensio_raft_restore(
     records: *const *const u8,
     lens: *const usize,
     count: usize,
-    out: *mut *mut consensio_raft,
+    out: *mut *mut consensio_participant,
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
@@ -292,74 +272,10 @@ pub unsafe extern "C" fn consensio_raft_restore(
             })?;
             decoded.push(record);
         }
-        let node = RaftNode::restore(raft, log, &decoded)?;
+        let node = RaftNode::restore((raft, log), &decoded)?;
         // SAFETY: forwarded from the caller.
-        unsafe { give_node(node, out) }
+        unsafe { give_participant(node, out) }
     })
-}
-
-/// Frees a node; NULL is a no-op.
-///
-/// # Safety
-/// `raft` must be NULL or a live handle, not used after.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_raft_free(raft: *mut consensio_raft) {
-    // SAFETY: forwarded from the caller.
-    unsafe { take(raft) }
-}
-
-/// Runs one input on a live handle.
-///
-/// # Safety
-/// `raft` must be NULL or a live handle.
-unsafe fn step(
-    raft: *mut consensio_raft,
-    now_ms: u64,
-    input: impl FnOnce() -> Result<Input<consensio_core::raft::Message, Command>>,
-) -> consensio_status {
-    guard(|| {
-        // SAFETY: forwarded from the caller.
-        let r = unsafe { borrow(raft, "raft") }?;
-        r.driver.step(now_ms, input()?)
-    })
-}
-
-/// Delivers the frame `bytes[0..len]` received from `from`.
-/// `CONSENSIO_MALFORMED` for bytes that are not a Raft message,
-/// `CONSENSIO_LIMIT_EXCEEDED` while too many outputs wait to be polled;
-/// nothing changes on error. Stale or duplicated messages, and messages
-/// from a node that is not a voter, are dropped without error.
-///
-/// # Safety
-/// `raft` must be a live handle; `bytes` hold `len` bytes.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_raft_handle_message(
-    raft: *mut consensio_raft,
-    now_ms: u64,
-    from: u64,
-    bytes: *const u8,
-    len: usize,
-) -> consensio_status {
-    guard(|| {
-        // SAFETY: forwarded from the caller.
-        let (r, frame) = unsafe { (borrow(raft, "raft")?, slice(bytes, len, "bytes")?) };
-        r.driver.message(now_ms, from, frame)
-    })
-}
-
-/// Fires due timers (elections, heartbeats, quorum checks) and reports
-/// committed entries held back by the per-input bound. Call it at
-/// [`consensio_raft_next_deadline`]; `now_ms` must never go backwards.
-///
-/// # Safety
-/// `raft` must be a live handle.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_raft_tick(
-    raft: *mut consensio_raft,
-    now_ms: u64,
-) -> consensio_status {
-    // SAFETY: forwarded from the caller.
-    unsafe { step(raft, now_ms, || Ok(Input::Tick)) }
 }
 
 /// Appends `data[0..len]` to the log (leader only) and writes its index to
@@ -375,7 +291,7 @@ pub unsafe extern "C" fn consensio_raft_tick(
 /// writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn consensio_raft_propose(
-    raft: *mut consensio_raft,
+    raft: *mut consensio_participant,
     now_ms: u64,
     data: *const u8,
     len: usize,
@@ -385,15 +301,13 @@ pub unsafe extern "C" fn consensio_raft_propose(
         // SAFETY: forwarded from the caller.
         let (r, payload, index) = unsafe {
             (
-                borrow(raft, "raft")?,
+                driver::<Raft>(raft)?,
                 slice(data, len, "data")?,
                 borrow_mut(out_index, "out_index")?,
             )
         };
         let proposal = Input::Command(Command::Propose(payload.to_vec()));
-        *index = r
-            .driver
-            .step_then(now_ms, proposal, |node| node.log().last_index())?;
+        *index = r.step_then(now_ms, proposal, |node| node.log().last_index())?;
         Ok(())
     })
 }
@@ -408,16 +322,12 @@ pub unsafe extern "C" fn consensio_raft_propose(
 /// `raft` must be a live handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn consensio_raft_read(
-    raft: *mut consensio_raft,
+    raft: *mut consensio_participant,
     now_ms: u64,
     read_id: u64,
 ) -> consensio_status {
     // SAFETY: forwarded from the caller.
-    unsafe {
-        step(raft, now_ms, || {
-            Ok(Input::Command(Command::Read { id: read_id }))
-        })
-    }
+    unsafe { command::<Raft>(raft, now_ms, || Ok(Command::Read { id: read_id })) }
 }
 
 /// As [`consensio_raft_read`], but served without a heartbeat round while
@@ -428,130 +338,12 @@ pub unsafe extern "C" fn consensio_raft_read(
 /// `raft` must be a live handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn consensio_raft_lease_read(
-    raft: *mut consensio_raft,
+    raft: *mut consensio_participant,
     now_ms: u64,
     read_id: u64,
 ) -> consensio_status {
     // SAFETY: forwarded from the caller.
-    unsafe {
-        step(raft, now_ms, || {
-            Ok(Input::Command(Command::LeaseRead { id: read_id }))
-        })
-    }
-}
-
-/// Takes the next output into `*out` (kind `CONSENSIO_RAFT_OUTPUT_NONE`
-/// when there is none). Call until NONE after every input.
-///
-/// The handle may be used from several threads. A thread that gives an
-/// input holds the node's turn until its poll returns NONE: meanwhile
-/// another thread's input waits, and another thread's poll returns NONE, so
-/// the holder persists, sends and applies its outputs in the node's order
-/// (records reach storage in order; entries are applied in order). Drain
-/// before waiting on another thread of the same node, and before handing
-/// the handle to another thread. Queries never wait for the turn.
-///
-/// # Safety
-/// `raft` must be a live handle; `out` writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_raft_poll(
-    raft: *mut consensio_raft,
-    out: *mut consensio_raft_output,
-) -> consensio_status {
-    use consensio_raft_output_kind::*;
-    guard(|| {
-        // SAFETY: forwarded from the caller.
-        let (r, o) = unsafe { (borrow(raft, "raft")?, borrow_mut(out, "out")?) };
-        let mut next = consensio_raft_output {
-            kind: CONSENSIO_RAFT_OUTPUT_NONE,
-            peer: 0,
-            data: core::ptr::null(),
-            len: 0,
-            index: 0,
-            term: 0,
-            read_id: 0,
-            has_leader: 0,
-            leader: 0,
-        };
-        (next.data, next.len) = r.driver.poll(|polled, bytes| {
-            match polled {
-                Polled::Send { to } => {
-                    next.kind = CONSENSIO_RAFT_OUTPUT_SEND;
-                    next.peer = to;
-                }
-                Polled::Persist(record) => {
-                    next.kind = CONSENSIO_RAFT_OUTPUT_PERSIST;
-                    *bytes = wire::encode_to_vec(&record)?;
-                }
-                Polled::Event(Event::Committed { index, term, data }) => {
-                    next.kind = CONSENSIO_RAFT_OUTPUT_COMMITTED;
-                    (next.index, next.term) = (index, term);
-                    *bytes = data;
-                }
-                Polled::Event(Event::ReadReady { id, index }) => {
-                    next.kind = CONSENSIO_RAFT_OUTPUT_READ_READY;
-                    (next.read_id, next.index) = (id, index);
-                }
-                Polled::Event(Event::ReadFailed { id }) => {
-                    next.kind = CONSENSIO_RAFT_OUTPUT_READ_FAILED;
-                    next.read_id = id;
-                }
-                Polled::Event(Event::BecameLeader { term }) => {
-                    next.kind = CONSENSIO_RAFT_OUTPUT_BECAME_LEADER;
-                    next.term = term;
-                }
-                Polled::Event(Event::BecameFollower { term, leader }) => {
-                    next.kind = CONSENSIO_RAFT_OUTPUT_BECAME_FOLLOWER;
-                    next.term = term;
-                    optional(leader.map(|l| l.0), &mut next.has_leader, &mut next.leader);
-                }
-            }
-            Ok(())
-        })?;
-        *o = next;
-        Ok(())
-    })
-}
-
-/// When the node next wants a tick (`*out_has` 0 if no timer is armed).
-///
-/// # Safety
-/// `raft` must be a live handle; the out-pointers writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_raft_next_deadline(
-    raft: *const consensio_raft,
-    out_has: *mut u8,
-    out_ms: *mut u64,
-) -> consensio_status {
-    guard(|| {
-        // SAFETY: forwarded from the caller.
-        let (r, has, ms) = unsafe {
-            (
-                borrow(raft, "raft")?,
-                borrow_mut(out_has, "out_has")?,
-                borrow_mut(out_ms, "out_ms")?,
-            )
-        };
-        optional(r.driver.deadline(), has, ms);
-        Ok(())
-    })
-}
-
-/// Reads one value of a live handle into `*out`.
-///
-/// # Safety
-/// `raft` must be NULL or a live handle; `out` NULL or writable.
-unsafe fn query<T>(
-    raft: *const consensio_raft,
-    out: *mut T,
-    read: impl FnOnce(&RaftNode<ArenaLog>) -> T,
-) -> consensio_status {
-    guard(|| {
-        // SAFETY: forwarded from the caller.
-        let (r, o) = unsafe { (borrow(raft, "raft")?, borrow_mut(out, "out")?) };
-        *o = r.driver.with(read);
-        Ok(())
-    })
+    unsafe { command::<Raft>(raft, now_ms, || Ok(Command::LeaseRead { id: read_id })) }
 }
 
 /// The node's current role.
@@ -560,11 +352,11 @@ unsafe fn query<T>(
 /// `raft` must be a live handle; `out` writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn consensio_raft_role(
-    raft: *const consensio_raft,
+    raft: *const consensio_participant,
     out: *mut consensio_raft_node_role,
 ) -> consensio_status {
     // SAFETY: forwarded from the caller.
-    unsafe { query(raft, out, |n| n.role().into()) }
+    unsafe { query::<Raft, _>(raft, out, |n| n.role().into()) }
 }
 
 /// The node's current term.
@@ -573,11 +365,11 @@ pub unsafe extern "C" fn consensio_raft_role(
 /// `raft` must be a live handle; `out` writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn consensio_raft_term(
-    raft: *const consensio_raft,
+    raft: *const consensio_participant,
     out: *mut u64,
 ) -> consensio_status {
     // SAFETY: forwarded from the caller.
-    unsafe { query(raft, out, RaftNode::term) }
+    unsafe { query::<Raft, _>(raft, out, RaftNode::term) }
 }
 
 /// The leader of the current term (this node, if leader); `*out_has` 0
@@ -587,7 +379,7 @@ pub unsafe extern "C" fn consensio_raft_term(
 /// `raft` must be a live handle; the out-pointers writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn consensio_raft_leader(
-    raft: *const consensio_raft,
+    raft: *const consensio_participant,
     out_has: *mut u8,
     out_leader: *mut u64,
 ) -> consensio_status {
@@ -595,12 +387,12 @@ pub unsafe extern "C" fn consensio_raft_leader(
         // SAFETY: forwarded from the caller.
         let (r, has, leader) = unsafe {
             (
-                borrow(raft, "raft")?,
+                driver::<Raft>(raft)?,
                 borrow_mut(out_has, "out_has")?,
                 borrow_mut(out_leader, "out_leader")?,
             )
         };
-        optional(r.driver.with(|n| n.leader().map(|l| l.0)), has, leader);
+        optional(r.with(|n| n.leader().map(|l| l.0)), has, leader);
         Ok(())
     })
 }
@@ -611,11 +403,11 @@ pub unsafe extern "C" fn consensio_raft_leader(
 /// `raft` must be a live handle; `out` writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn consensio_raft_commit_index(
-    raft: *const consensio_raft,
+    raft: *const consensio_participant,
     out: *mut u64,
 ) -> consensio_status {
     // SAFETY: forwarded from the caller.
-    unsafe { query(raft, out, RaftNode::commit_index) }
+    unsafe { query::<Raft, _>(raft, out, RaftNode::commit_index) }
 }
 
 /// The highest index reported with `COMMITTED`.
@@ -624,11 +416,11 @@ pub unsafe extern "C" fn consensio_raft_commit_index(
 /// `raft` must be a live handle; `out` writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn consensio_raft_applied_index(
-    raft: *const consensio_raft,
+    raft: *const consensio_participant,
     out: *mut u64,
 ) -> consensio_status {
     // SAFETY: forwarded from the caller.
-    unsafe { query(raft, out, RaftNode::applied_index) }
+    unsafe { query::<Raft, _>(raft, out, RaftNode::applied_index) }
 }
 
 /// The index of the last entry in the node's log (0 if empty).
@@ -637,9 +429,9 @@ pub unsafe extern "C" fn consensio_raft_applied_index(
 /// `raft` must be a live handle; `out` writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn consensio_raft_last_index(
-    raft: *const consensio_raft,
+    raft: *const consensio_participant,
     out: *mut u64,
 ) -> consensio_status {
     // SAFETY: forwarded from the caller.
-    unsafe { query(raft, out, |n| n.log().last_index()) }
+    unsafe { query::<Raft, _>(raft, out, |n| n.log().last_index()) }
 }

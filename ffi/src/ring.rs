@@ -10,19 +10,6 @@ use consensio_core::ring::{
 use crate::consensio_status::{self, *};
 use crate::{Failure, Result, borrow, borrow_mut, give, guard, slice, slice_mut, take};
 
-impl From<RingError> for Failure {
-    fn from(e: RingError) -> Self {
-        let status = match e {
-            RingError::TooManyVnodes { .. }
-            | RingError::TooManyNodes { .. }
-            | RingError::LoadOverflow => CONSENSIO_LIMIT_EXCEEDED,
-            RingError::OutputTooSmall { .. } => CONSENSIO_BUFFER_TOO_SMALL,
-            _ => CONSENSIO_INVALID_ARGUMENT,
-        };
-        Failure::new(status, e.to_string())
-    }
-}
-
 /// Copies a list of nodes to C.
 fn nodes_out(found: &[NodeId], out: &mut [u64]) {
     for (dest, node) in out.iter_mut().zip(found) {

@@ -8,29 +8,32 @@
 
 int main(void) {
     const uint64_t members[3] = {1, 2, 3};
-    consensio_detector *a = NULL, *b = NULL;
+    consensio_participant *a = NULL, *b = NULL;
     CHECK_OK(consensio_detector_new(CONSENSIO_DETECTOR_HEARTBEAT, 1, members, 3, 0, &a));
     CHECK_OK(consensio_detector_new(CONSENSIO_DETECTOR_HEARTBEAT, 2, members, 3, 0, &b));
     /* n3 never speaks; n1 and n2 exchange heartbeats every 100 ms. */
     int suspected_at = -1, failed_at = -1, persisted = 0;
     for (uint64_t now = 0; now <= 1500; now += 50) {
-        consensio_detector *nodes[2] = {a, b};
-        for (int i = 0; i < 2; i++) CHECK_OK(consensio_detector_tick(nodes[i], now));
+        consensio_participant *nodes[2] = {a, b};
+        for (int i = 0; i < 2; i++) CHECK_OK(consensio_participant_tick(nodes[i], now));
         for (int i = 0; i < 2; i++) {
-            struct consensio_detector_output out;
+            struct consensio_output out;
             for (;;) {
-                CHECK_OK(consensio_detector_poll(nodes[i], &out));
-                if (out.kind == CONSENSIO_DETECTOR_OUTPUT_NONE) break;
-                if (out.kind == CONSENSIO_DETECTOR_OUTPUT_PERSIST) persisted++;
-                if (out.kind == CONSENSIO_DETECTOR_OUTPUT_SEND && out.peer != 3) {
+                CHECK_OK(consensio_participant_poll(nodes[i], &out));
+                if (out.kind == CONSENSIO_OUTPUT_NONE) break;
+                if (out.kind == CONSENSIO_OUTPUT_PERSIST) {
+                    CHECK(out.len == 0 && out.values[0] >= 1);
+                    persisted++;
+                }
+                if (out.kind == CONSENSIO_OUTPUT_SEND && out.peer != 3) {
                     uint8_t frame[64];
                     memcpy(frame, out.data, out.len);
-                    CHECK_OK(consensio_detector_handle_message(nodes[1 - i], now, (uint64_t)i + 1, frame, out.len));
+                    CHECK_OK(consensio_participant_handle_message(nodes[1 - i], now, (uint64_t)i + 1, frame, out.len));
                 }
-                if (i == 0 && out.kind == CONSENSIO_DETECTOR_OUTPUT_STATE_CHANGED) {
-                    CHECK(out.peer == 3);
-                    if (out.to_state == CONSENSIO_PEER_SUSPECTED) suspected_at = (int)now;
-                    if (out.to_state == CONSENSIO_PEER_FAILED) failed_at = (int)now;
+                if (i == 0 && out.kind == CONSENSIO_OUTPUT_EVENT) {
+                    CHECK(out.event == CONSENSIO_DETECTOR_STATE_CHANGED && out.peer == 3);
+                    if (out.values[1] == CONSENSIO_PEER_SUSPECTED) suspected_at = (int)now;
+                    if (out.values[1] == CONSENSIO_PEER_FAILED) failed_at = (int)now;
                 }
             }
         }
@@ -45,13 +48,13 @@ int main(void) {
     CHECK_FAILS(consensio_detector_suspects(a, 9, &suspects), CONSENSIO_INVALID_ARGUMENT);
 
     const uint8_t garbage[] = {1, 19, 0xff};
-    CHECK_FAILS(consensio_detector_handle_message(a, 0, 2, garbage, sizeof garbage), CONSENSIO_MALFORMED);
-    CHECK_FAILS(consensio_detector_handle_message(a, 0, 2, NULL, 1), CONSENSIO_NULL_POINTER);
-    consensio_detector *bad = NULL;
+    CHECK_FAILS(consensio_participant_handle_message(a, 0, 2, garbage, sizeof garbage), CONSENSIO_MALFORMED);
+    CHECK_FAILS(consensio_participant_handle_message(a, 0, 2, NULL, 1), CONSENSIO_NULL_POINTER);
+    consensio_participant *bad = NULL;
     CHECK_FAILS(consensio_detector_new(CONSENSIO_DETECTOR_PHI, 1, members, 1000000, 0, &bad), CONSENSIO_LIMIT_EXCEEDED);
     CHECK(bad == NULL);
-    consensio_detector_free(a);
-    consensio_detector_free(b);
+    consensio_participant_free(a);
+    consensio_participant_free(b);
 
     consensio_phi_accrual *phi = NULL;
     CHECK_OK(consensio_phi_accrual_new(&phi));

@@ -32,14 +32,14 @@ static struct applied applied[N + 1][MAX_APPLIED];
 static int applied_count[N + 1];
 static uint64_t reads_ready[N + 1], reads_failed[N + 1], elected_term[N + 1];
 
-static void drain(consensio_raft *r, uint64_t id) {
-    struct consensio_raft_output out;
+static void drain(consensio_participant *r, uint64_t id) {
+    struct consensio_output out;
     for (;;) {
-        CHECK_OK(consensio_raft_poll(r, &out));
+        CHECK_OK(consensio_participant_poll(r, &out));
         switch (out.kind) {
-            case CONSENSIO_RAFT_OUTPUT_NONE:
+            case CONSENSIO_OUTPUT_NONE:
                 return;
-            case CONSENSIO_RAFT_OUTPUT_SEND:
+            case CONSENSIO_OUTPUT_SEND:
                 CHECK(out.len <= MAX_FRAME && queued < MAX_FRAMES);
                 if (queued < MAX_FRAMES && out.len <= MAX_FRAME) {
                     queue[queued].from = id;
@@ -49,7 +49,7 @@ static void drain(consensio_raft *r, uint64_t id) {
                     queued++;
                 }
                 break;
-            case CONSENSIO_RAFT_OUTPUT_PERSIST:
+            case CONSENSIO_OUTPUT_PERSIST:
                 /* Durable before anything after it: here, copied at once. */
                 CHECK(out.len > 0 && records[id] < MAX_RECORDS);
                 if (records[id] < MAX_RECORDS) {
@@ -59,31 +59,38 @@ static void drain(consensio_raft *r, uint64_t id) {
                     records[id]++;
                 }
                 break;
-            case CONSENSIO_RAFT_OUTPUT_COMMITTED: {
-                /* Every index from 1, once, in order. */
-                CHECK(out.index == (uint64_t)applied_count[id] + 1);
-                CHECK(out.len <= sizeof applied[0][0].data);
-                CHECK((out.len == 0) == (out.data == NULL));
-                if (applied_count[id] < MAX_APPLIED && out.len <= sizeof applied[0][0].data) {
-                    struct applied *a = &applied[id][applied_count[id]++];
-                    a->index = out.index;
-                    a->term = out.term;
-                    a->len = out.len;
-                    if (out.len > 0) memcpy(a->data, out.data, out.len);
+            case CONSENSIO_OUTPUT_EVENT:
+                switch (out.event) {
+                    case CONSENSIO_RAFT_COMMITTED: {
+                        /* Every index from 1, once, in order. */
+                        CHECK(out.values[0] == (uint64_t)applied_count[id] + 1);
+                        CHECK(out.len <= sizeof applied[0][0].data);
+                        CHECK((out.len == 0) == (out.data == NULL));
+                        if (applied_count[id] < MAX_APPLIED && out.len <= sizeof applied[0][0].data) {
+                            struct applied *a = &applied[id][applied_count[id]++];
+                            a->index = out.values[0];
+                            a->term = out.values[1];
+                            a->len = out.len;
+                            if (out.len > 0) memcpy(a->data, out.data, out.len);
+                        }
+                        break;
+                    }
+                    case CONSENSIO_RAFT_READ_READY:
+                        reads_ready[id] = out.values[0];
+                        break;
+                    case CONSENSIO_RAFT_READ_FAILED:
+                        reads_failed[id] = out.values[0];
+                        break;
+                    case CONSENSIO_RAFT_BECAME_LEADER:
+                        elected_term[id] = out.values[0];
+                        break;
+                    case CONSENSIO_RAFT_BECAME_FOLLOWER:
+                        CHECK(out.values[1] == 0 || out.peer != id);
+                        break;
+                    default:
+                        CHECK(!"unknown event");
+                        return;
                 }
-                break;
-            }
-            case CONSENSIO_RAFT_OUTPUT_READ_READY:
-                reads_ready[id] = out.read_id;
-                break;
-            case CONSENSIO_RAFT_OUTPUT_READ_FAILED:
-                reads_failed[id] = out.read_id;
-                break;
-            case CONSENSIO_RAFT_OUTPUT_BECAME_LEADER:
-                elected_term[id] = out.term;
-                break;
-            case CONSENSIO_RAFT_OUTPUT_BECAME_FOLLOWER:
-                CHECK(out.has_leader == 0 || out.leader != id);
                 break;
             default:
                 CHECK(!"unknown output kind");
@@ -94,7 +101,7 @@ static void drain(consensio_raft *r, uint64_t id) {
 
 /* Runs the nodes (NULL entries are crashed) until `until`: every frame is
  * delivered at once, in order; then time jumps to the earliest deadline. */
-static void run(consensio_raft *nodes[N + 1], uint64_t *now, uint64_t until) {
+static void run(consensio_participant *nodes[N + 1], uint64_t *now, uint64_t until) {
     for (int round = 0; round < 100000; round++) {
         for (uint64_t id = 1; id <= N; id++)
             if (nodes[id]) drain(nodes[id], id);
@@ -102,7 +109,7 @@ static void run(consensio_raft *nodes[N + 1], uint64_t *now, uint64_t until) {
             struct frame f = queue[0];
             memmove(queue, queue + 1, (size_t)(queued - 1) * sizeof queue[0]);
             queued--;
-            if (nodes[f.to]) CHECK_OK(consensio_raft_handle_message(nodes[f.to], *now, f.from, f.bytes, f.len));
+            if (nodes[f.to]) CHECK_OK(consensio_participant_handle_message(nodes[f.to], *now, f.from, f.bytes, f.len));
             continue;
         }
         uint64_t next = UINT64_MAX;
@@ -110,7 +117,7 @@ static void run(consensio_raft *nodes[N + 1], uint64_t *now, uint64_t until) {
             uint8_t has = 0;
             uint64_t at = 0;
             if (!nodes[id]) continue;
-            CHECK_OK(consensio_raft_next_deadline(nodes[id], &has, &at));
+            CHECK_OK(consensio_participant_next_deadline(nodes[id], &has, &at));
             if (has && at < next) next = at;
         }
         if (next > until) {
@@ -122,15 +129,15 @@ static void run(consensio_raft *nodes[N + 1], uint64_t *now, uint64_t until) {
             uint8_t has = 0;
             uint64_t at = 0;
             if (!nodes[id]) continue;
-            CHECK_OK(consensio_raft_next_deadline(nodes[id], &has, &at));
-            if (has && at <= *now) CHECK_OK(consensio_raft_tick(nodes[id], *now));
+            CHECK_OK(consensio_participant_next_deadline(nodes[id], &has, &at));
+            if (has && at <= *now) CHECK_OK(consensio_participant_tick(nodes[id], *now));
         }
     }
     CHECK(!"the cluster never settled");
 }
 
 /* The one leader all live nodes agree on, or 0. */
-static uint64_t agreed_leader(consensio_raft *nodes[N + 1]) {
+static uint64_t agreed_leader(consensio_participant *nodes[N + 1]) {
     uint64_t leader = 0, term = 0;
     for (uint64_t id = 1; id <= N; id++) {
         uint8_t has = 0;
@@ -171,20 +178,20 @@ static const char *payloads(uint64_t id, char *buf, size_t cap) {
     return buf;
 }
 
-static void propose(consensio_raft *leader, uint64_t now, const char *text, uint64_t expected_index) {
+static void propose(consensio_participant *leader, uint64_t now, const char *text, uint64_t expected_index) {
     uint64_t index = 0;
     CHECK_OK(consensio_raft_propose(leader, now, (const uint8_t *)text, strlen(text), &index));
     CHECK(index == expected_index);
 }
 
-static consensio_raft *restore(const struct consensio_raft_config *config, const uint64_t *voters, uint64_t id) {
+static consensio_participant *restore(const struct consensio_raft_config *config, const uint64_t *voters, uint64_t id) {
     const uint8_t *recs[MAX_RECORDS];
     size_t lens[MAX_RECORDS];
     for (int i = 0; i < records[id]; i++) {
         recs[i] = disk[id][i];
         lens[i] = disk_len[id][i];
     }
-    consensio_raft *r = NULL;
+    consensio_participant *r = NULL;
     CHECK_OK(consensio_raft_restore(config, voters, N, recs, lens, (size_t)records[id], &r));
     return r;
 }
@@ -192,7 +199,7 @@ static consensio_raft *restore(const struct consensio_raft_config *config, const
 static void cluster(void) {
     const uint64_t voters[N] = {1, 2, 3};
     struct consensio_raft_config config[N + 1];
-    consensio_raft *nodes[N + 1] = {NULL};
+    consensio_participant *nodes[N + 1] = {NULL};
     uint64_t now = 0;
     for (uint64_t id = 1; id <= N; id++) {
         CHECK_OK(consensio_raft_default_config(id, &config[id]));
@@ -255,13 +262,13 @@ static void cluster(void) {
     if (queued > 0) {
         struct frame f = queue[0];
         run(nodes, &now, now + 100);
-        CHECK_OK(consensio_raft_handle_message(nodes[f.to], now, f.from, f.bytes, f.len));
+        CHECK_OK(consensio_participant_handle_message(nodes[f.to], now, f.from, f.bytes, f.len));
         run(nodes, &now, now + 100);
     }
     CHECK(same_applied(follower, leader) && same_applied(other, leader));
 
     /* A follower crashes; the others go on committing without it. */
-    consensio_raft_free(nodes[follower]);
+    consensio_participant_free(nodes[follower]);
     nodes[follower] = NULL;
     uint64_t last = 0;
     CHECK_OK(consensio_raft_last_index(nodes[leader], &last));
@@ -287,7 +294,7 @@ static void cluster(void) {
     }
 
     /* The leader crashes; the other two elect a new one, which commits. */
-    consensio_raft_free(nodes[leader]);
+    consensio_participant_free(nodes[leader]);
     nodes[leader] = NULL;
     run(nodes, &now, now + 3000);
     uint64_t second = agreed_leader(nodes);
@@ -300,31 +307,31 @@ static void cluster(void) {
         CHECK(strcmp(payloads(follower, buf, sizeof buf), "x=1,y=2,x=3,dup,while-down,after") == 0);
         CHECK(same_applied(follower, other));
     }
-    for (uint64_t id = 1; id <= N; id++) consensio_raft_free(nodes[id]);
+    for (uint64_t id = 1; id <= N; id++) consensio_participant_free(nodes[id]);
 }
 
 static void bad_input(void) {
     const uint64_t voters[N] = {1, 2, 3};
     struct consensio_raft_config config;
     CHECK_OK(consensio_raft_default_config(1, &config));
-    consensio_raft *r = NULL;
+    consensio_participant *r = NULL;
     CHECK_OK(consensio_raft_new(&config, voters, N, &r));
 
     /* Bytes that are not a Raft message. */
     const uint8_t garbage[] = {0xde, 0xad, 0xbe, 0xef};
-    CHECK_FAILS(consensio_raft_handle_message(r, 0, 2, garbage, sizeof garbage), CONSENSIO_MALFORMED);
+    CHECK_FAILS(consensio_participant_handle_message(r, 0, 2, garbage, sizeof garbage), CONSENSIO_MALFORMED);
     const uint8_t truncated[] = {1, 20, 5};
-    CHECK_FAILS(consensio_raft_handle_message(r, 0, 2, truncated, sizeof truncated), CONSENSIO_MALFORMED);
+    CHECK_FAILS(consensio_participant_handle_message(r, 0, 2, truncated, sizeof truncated), CONSENSIO_MALFORMED);
     const uint8_t unknown_body[] = {1, 20, 1, 42};
-    CHECK_FAILS(consensio_raft_handle_message(r, 0, 2, unknown_body, sizeof unknown_body), CONSENSIO_MALFORMED);
+    CHECK_FAILS(consensio_participant_handle_message(r, 0, 2, unknown_body, sizeof unknown_body), CONSENSIO_MALFORMED);
     const uint8_t wrong_kind[] = {1, 17, 0, 0};
-    CHECK_FAILS(consensio_raft_handle_message(r, 0, 2, wrong_kind, sizeof wrong_kind), CONSENSIO_MALFORMED);
-    CHECK_FAILS(consensio_raft_handle_message(r, 0, 2, garbage, 0), CONSENSIO_MALFORMED);
-    CHECK_FAILS(consensio_raft_handle_message(r, 0, 2, NULL, 3), CONSENSIO_NULL_POINTER);
-    CHECK_FAILS(consensio_raft_handle_message(r, 0, 2, garbage, SIZE_MAX), CONSENSIO_BAD_LENGTH);
-    CHECK_FAILS(consensio_raft_handle_message(NULL, 0, 2, garbage, sizeof garbage), CONSENSIO_NULL_POINTER);
-    CHECK_FAILS(consensio_raft_tick(NULL, 0), CONSENSIO_NULL_POINTER);
-    CHECK_FAILS(consensio_raft_poll(r, NULL), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_participant_handle_message(r, 0, 2, wrong_kind, sizeof wrong_kind), CONSENSIO_MALFORMED);
+    CHECK_FAILS(consensio_participant_handle_message(r, 0, 2, garbage, 0), CONSENSIO_MALFORMED);
+    CHECK_FAILS(consensio_participant_handle_message(r, 0, 2, NULL, 3), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_participant_handle_message(r, 0, 2, garbage, SIZE_MAX), CONSENSIO_BAD_LENGTH);
+    CHECK_FAILS(consensio_participant_handle_message(NULL, 0, 2, garbage, sizeof garbage), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_participant_tick(NULL, 0), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_participant_poll(r, NULL), CONSENSIO_NULL_POINTER);
     CHECK_FAILS(consensio_raft_term(r, NULL), CONSENSIO_NULL_POINTER);
     CHECK_FAILS(consensio_raft_default_config(1, NULL), CONSENSIO_NULL_POINTER);
     uint64_t index = 0;
@@ -333,7 +340,7 @@ static void bad_input(void) {
     CHECK_FAILS(consensio_raft_propose(r, 0, garbage, 1, &index), CONSENSIO_REJECTED);
 
     /* Unusable configurations and voter lists. */
-    consensio_raft *bad = NULL;
+    consensio_participant *bad = NULL;
     const uint64_t without_self[2] = {2, 3};
     CHECK_FAILS(consensio_raft_new(&config, without_self, 2, &bad), CONSENSIO_INVALID_ARGUMENT);
     CHECK_FAILS(consensio_raft_new(&config, voters, 0, &bad), CONSENSIO_INVALID_ARGUMENT);
@@ -372,11 +379,11 @@ static void bad_input(void) {
     uint64_t last = 0;
     CHECK_OK(consensio_raft_last_index(bad, &last));
     CHECK(last == 1);
-    consensio_raft_free(bad);
+    consensio_participant_free(bad);
     bad = NULL;
     CHECK_OK(consensio_raft_restore(&config, voters, N, NULL, NULL, 0, &bad));
-    consensio_raft_free(bad);
-    consensio_raft_free(r);
+    consensio_participant_free(bad);
+    consensio_participant_free(r);
 
     /* A lone voter leads by itself: commits at once, refuses oversized
      * proposals, and has no lease reads without check-quorum. */
@@ -389,12 +396,12 @@ static void bad_input(void) {
     enum consensio_raft_node_role role = CONSENSIO_RAFT_FOLLOWER;
     for (int i = 0; i < 10 && role != CONSENSIO_RAFT_LEADER; i++) {
         uint8_t has = 0;
-        CHECK_OK(consensio_raft_next_deadline(r, &has, &now));
+        CHECK_OK(consensio_participant_next_deadline(r, &has, &now));
         CHECK(has == 1);
-        CHECK_OK(consensio_raft_tick(r, now));
-        struct consensio_raft_output out;
-        do CHECK_OK(consensio_raft_poll(r, &out));
-        while (out.kind != CONSENSIO_RAFT_OUTPUT_NONE);
+        CHECK_OK(consensio_participant_tick(r, now));
+        struct consensio_output out;
+        do CHECK_OK(consensio_participant_poll(r, &out));
+        while (out.kind != CONSENSIO_OUTPUT_NONE);
         CHECK_OK(consensio_raft_role(r, &role));
     }
     CHECK(role == CONSENSIO_RAFT_LEADER);
@@ -404,8 +411,8 @@ static void bad_input(void) {
     CHECK_OK(consensio_raft_commit_index(r, &commit));
     CHECK(commit == index);
     CHECK_FAILS(consensio_raft_lease_read(r, now, 1), CONSENSIO_REJECTED);
-    consensio_raft_free(r);
-    consensio_raft_free(NULL);
+    consensio_participant_free(r);
+    consensio_participant_free(NULL);
 }
 
 int main(void) {

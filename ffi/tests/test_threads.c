@@ -20,7 +20,7 @@
 enum { PROPOSERS = 4, PER_THREAD = 200, TOTAL = PROPOSERS * PER_THREAD, PAYLOAD = 16 };
 enum { MAX_RECORDS = TOTAL + 64, MAX_INDEX = TOTAL + 8 };
 
-static consensio_raft *node;
+static consensio_participant *node;
 static const uint64_t voters[] = {1};
 static atomic_uint_fast64_t clock_ms = 1000;
 
@@ -36,14 +36,14 @@ static int out_of_order, wrong_payload, unexpected, overflow;
 
 /* Polls until NONE, doing what a host does with each output. */
 static int drain(void) {
-    struct consensio_raft_output out;
+    struct consensio_output out;
     int failures = 0;
     for (;;) {
-        if (consensio_raft_poll(node, &out) != CONSENSIO_OK) return failures + 1;
-        if (out.kind == CONSENSIO_RAFT_OUTPUT_NONE) return failures;
+        if (consensio_participant_poll(node, &out) != CONSENSIO_OK) return failures + 1;
+        if (out.kind == CONSENSIO_OUTPUT_NONE) return failures;
         pthread_mutex_lock(&lock);
         switch (out.kind) {
-            case CONSENSIO_RAFT_OUTPUT_PERSIST:
+            case CONSENSIO_OUTPUT_PERSIST:
                 if (records < MAX_RECORDS) {
                     disk[records] = malloc(out.len);
                     memcpy(disk[records], out.data, out.len);
@@ -52,15 +52,17 @@ static int drain(void) {
                     overflow++;
                 }
                 break;
-            case CONSENSIO_RAFT_OUTPUT_COMMITTED:
-                if (out.index != applied + 1) out_of_order++;
-                applied = out.index;
-                if (out.index < MAX_INDEX && out.len > 0 &&
-                    (out.len != strlen(proposed[out.index]) ||
-                     memcmp(out.data, proposed[out.index], out.len) != 0))
-                    wrong_payload++;
-                break;
-            case CONSENSIO_RAFT_OUTPUT_BECAME_LEADER:
+            case CONSENSIO_OUTPUT_EVENT:
+                if (out.event == CONSENSIO_RAFT_COMMITTED) {
+                    uint64_t index = out.values[0];
+                    if (index != applied + 1) out_of_order++;
+                    applied = index;
+                    if (index < MAX_INDEX && out.len > 0 &&
+                        (out.len != strlen(proposed[index]) || memcmp(out.data, proposed[index], out.len) != 0))
+                        wrong_payload++;
+                } else if (out.event != CONSENSIO_RAFT_BECAME_LEADER) {
+                    unexpected++;
+                }
                 break;
             default: /* a lone voter sends nothing and loses no leadership */
                 unexpected++;
@@ -108,7 +110,7 @@ static void *tick(void *arg) {
     (void)arg;
     intptr_t failures = 0;
     while (!atomic_load(&stop)) {
-        if (consensio_raft_tick(node, atomic_fetch_add(&clock_ms, 1)) != CONSENSIO_OK) failures++;
+        if (consensio_participant_tick(node, atomic_fetch_add(&clock_ms, 1)) != CONSENSIO_OK) failures++;
         failures += drain();
         pause_briefly();
     }
@@ -122,10 +124,10 @@ static void *observe(void *arg) {
     intptr_t failures = 0;
     uint64_t last = 0;
     while (!atomic_load(&stop)) {
-        struct consensio_raft_output out;
+        struct consensio_output out;
         uint64_t commit = 0;
-        if (consensio_raft_poll(node, &out) != CONSENSIO_OK ||
-            out.kind != CONSENSIO_RAFT_OUTPUT_NONE)
+        if (consensio_participant_poll(node, &out) != CONSENSIO_OK ||
+            out.kind != CONSENSIO_OUTPUT_NONE)
             failures++;
         if (consensio_raft_commit_index(node, &commit) != CONSENSIO_OK || commit < last) failures++;
         last = commit;
@@ -138,7 +140,7 @@ static atomic_int waiter_done;
 
 static void *tick_once(void *arg) {
     (void)arg;
-    intptr_t failure = consensio_raft_tick(node, atomic_load(&clock_ms)) != CONSENSIO_OK;
+    intptr_t failure = consensio_participant_tick(node, atomic_load(&clock_ms)) != CONSENSIO_OK;
     failure += drain();
     atomic_store(&waiter_done, 1);
     return (void *)failure;
@@ -157,9 +159,9 @@ int main(void) {
 
     /* The lone voter elects itself: the first tick arms its election
      * timer, the second (after the longest timeout) fires it. */
-    CHECK_OK(consensio_raft_tick(node, atomic_load(&clock_ms)));
+    CHECK_OK(consensio_participant_tick(node, atomic_load(&clock_ms)));
     CHECK(drain() == 0);
-    CHECK_OK(consensio_raft_tick(node, atomic_fetch_add(&clock_ms, 1000) + 1000));
+    CHECK_OK(consensio_participant_tick(node, atomic_fetch_add(&clock_ms, 1000) + 1000));
     CHECK(drain() == 0);
     enum consensio_raft_node_role role;
     CHECK_OK(consensio_raft_role(node, &role));
@@ -209,15 +211,15 @@ int main(void) {
     CHECK_OK(consensio_raft_term(node, &term));
     const uint8_t *ptrs[MAX_RECORDS];
     for (int i = 0; i < records; i++) ptrs[i] = disk[i];
-    consensio_raft *restored = NULL;
+    consensio_participant *restored = NULL;
     CHECK_OK(consensio_raft_restore(&config, voters, 1, ptrs, disk_len, (size_t)records, &restored));
     CHECK_OK(consensio_raft_last_index(restored, &restored_last));
     CHECK_OK(consensio_raft_term(restored, &restored_term));
     CHECK(restored_last == TOTAL + 2);
     CHECK(restored_term == term);
 
-    consensio_raft_free(restored);
-    consensio_raft_free(node);
+    consensio_participant_free(restored);
+    consensio_participant_free(node);
     for (int i = 0; i < records; i++) free(disk[i]);
     return report("threads");
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use consensio::clock::ntp::{self, ClockFilter as CoreFilter};
 use consensio::clock::{
-    CausalOrdering, ClockError, HlcTimestamp as CoreHlcTimestamp, HybridLogicalClock as CoreHlc,
+    CausalOrdering, HlcTimestamp as CoreHlcTimestamp, HybridLogicalClock as CoreHlc,
     LamportClock as CoreLamport, LamportStamp as CoreStamp, VectorClock as CoreVectorClock,
     berkeley, cristian,
 };
@@ -14,17 +14,7 @@ use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::types::{PyBytes, PyType};
 
-use crate::{InvalidArgument, LimitExceeded, OutOfRange, Rejected, wire_err};
-
-fn clock_err(e: ClockError) -> PyErr {
-    let message = e.to_string();
-    match e {
-        ClockError::Overflow => LimitExceeded::new_err(message),
-        ClockError::RemoteTooFarAhead { .. } => Rejected::new_err(message),
-        ClockError::ActorOutOfRange { .. } => OutOfRange::new_err(message),
-        _ => InvalidArgument::new_err(message),
-    }
-}
+use crate::error;
 
 fn ordering_name(o: CausalOrdering) -> &'static str {
     match o {
@@ -58,7 +48,7 @@ impl VectorClock {
 
     /// Records an event of `actor`; returns its new counter.
     fn increment(&mut self, actor: u64) -> PyResult<u64> {
-        self.clock.increment(NodeId(actor)).map_err(clock_err)
+        self.clock.increment(NodeId(actor)).map_err(error)
     }
 
     /// The counter of `actor` (0 if it has none).
@@ -111,14 +101,14 @@ impl VectorClock {
 
     /// The wire encoding.
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let frame = wire::encode_to_vec(&self.clock).map_err(wire_err)?;
+        let frame = wire::encode_to_vec(&self.clock).map_err(error)?;
         Ok(PyBytes::new(py, &frame))
     }
 
     /// Decodes the wire encoding; raises `MalformedMessage` for anything else.
     #[classmethod]
     fn from_bytes(_cls: &Bound<'_, PyType>, data: &[u8]) -> PyResult<Self> {
-        let clock = wire::decode(data).map_err(wire_err)?;
+        let clock = wire::decode(data).map_err(error)?;
         Ok(VectorClock { clock })
     }
 
@@ -212,12 +202,12 @@ impl LamportClock {
 
     /// A local event; returns its stamp.
     fn tick(&mut self) -> PyResult<LamportStamp> {
-        self.clock.tick().map(Into::into).map_err(clock_err)
+        self.clock.tick().map(Into::into).map_err(error)
     }
 
     /// A send event; returns the stamp the message carries.
     fn send(&mut self) -> PyResult<LamportStamp> {
-        self.clock.send().map(Into::into).map_err(clock_err)
+        self.clock.send().map(Into::into).map_err(error)
     }
 
     /// A receive event of a message stamped `remote`.
@@ -226,10 +216,7 @@ impl LamportClock {
             time: remote.time,
             node: NodeId(remote.node),
         };
-        self.clock
-            .receive(remote)
-            .map(Into::into)
-            .map_err(clock_err)
+        self.clock.receive(remote).map(Into::into).map_err(error)
     }
 
     fn __repr__(&self) -> String {
@@ -280,7 +267,7 @@ impl HlcTimestamp {
     // pymethods take `&self`; the Python name `to_bytes` is the convention.
     #[allow(clippy::wrong_self_convention)]
     fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
-        let frame = wire::encode_to_vec(&CoreHlcTimestamp::from(*self)).map_err(wire_err)?;
+        let frame = wire::encode_to_vec(&CoreHlcTimestamp::from(*self)).map_err(error)?;
         Ok(PyBytes::new(py, &frame))
     }
 
@@ -289,7 +276,7 @@ impl HlcTimestamp {
     fn from_bytes(_cls: &Bound<'_, PyType>, data: &[u8]) -> PyResult<Self> {
         wire::decode::<CoreHlcTimestamp>(data)
             .map(Into::into)
-            .map_err(wire_err)
+            .map_err(error)
     }
 
     fn __repr__(&self) -> String {
@@ -330,7 +317,7 @@ impl HybridLogicalClock {
         self.clock
             .now(Instant::from_millis(now_ms))
             .map(Into::into)
-            .map_err(clock_err)
+            .map_err(error)
     }
 
     /// A receive event at `now_ms` of a message stamped `remote`; raises
@@ -339,7 +326,7 @@ impl HybridLogicalClock {
         self.clock
             .receive(Instant::from_millis(now_ms), (*remote).into())
             .map(Into::into)
-            .map_err(clock_err)
+            .map_err(error)
     }
 
     fn __repr__(&self) -> String {
@@ -363,7 +350,7 @@ fn ntp_on_wire(t1: i64, t2: i64, t3: i64, t4: i64) -> PyResult<(i64, i64)> {
         transmit: t3,
         destination: t4,
     })
-    .map_err(clock_err)?;
+    .map_err(error)?;
     Ok((s.offset, s.delay))
 }
 
@@ -467,7 +454,7 @@ fn cristian_estimate(
     received: i64,
     min_one_way: i64,
 ) -> PyResult<CristianEstimate> {
-    let e = cristian::estimate(sent, server_time, received, min_one_way).map_err(clock_err)?;
+    let e = cristian::estimate(sent, server_time, received, min_one_way).map_err(error)?;
     Ok(CristianEstimate {
         server_time: e.server_time,
         offset: e.offset,
@@ -480,7 +467,7 @@ fn cristian_estimate(
 #[pyfunction]
 fn berkeley_adjustments(readings: Vec<i64>, tolerance: u64) -> PyResult<(i64, usize, Vec<i64>)> {
     let mut adjustments = vec![0; readings.len()];
-    let round = berkeley::adjustments(&readings, tolerance, &mut adjustments).map_err(clock_err)?;
+    let round = berkeley::adjustments(&readings, tolerance, &mut adjustments).map_err(error)?;
     Ok((round.average, round.used, adjustments))
 }
 

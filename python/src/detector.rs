@@ -2,24 +2,14 @@
 //! calculator and the φ-accrual failure detector.
 
 use consensio::detector::{
-    DetectorError, Heartbeat, HeartbeatConfig, HeartbeatDetector as CoreHeartbeat, HeartbeatEvent,
-    PeerState, PhiAccrual as CoreAccrual, PhiConfig, PhiDetector as CorePhi, PhiDetectorConfig,
-    PhiEvent,
+    HeartbeatConfig, HeartbeatDetector as CoreHeartbeat, HeartbeatEvent, PeerState,
+    PhiAccrual as CoreAccrual, PhiConfig, PhiDetector as CorePhi, PhiDetectorConfig, PhiEvent,
 };
-use consensio::{Input, Instant, NodeId, Output, Participant, wire};
+use consensio::{Instant, NodeId, Participant, Restore};
 use pyo3::prelude::*;
 
-use crate::participant::Node;
-use crate::{InvalidArgument, PersistOutput, SendOutput, invalid, node_ids, wire_err};
-
-fn detector_err(e: DetectorError) -> PyErr {
-    match e {
-        DetectorError::Wire(w) => wire_err(w),
-        // Not a peer, too many peers, a bad configuration: all arguments
-        // outside their domain.
-        _ => InvalidArgument::new_err(e.to_string()),
-    }
-}
+use crate::participant::{Node, Outputs, event_class, participant_methods, persist_value};
+use crate::{error, invalid, node_ids};
 
 /// The peers of `id`: `members` (which must include `id`) without it.
 fn peers_of(id: u64, members: &Bound<'_, PyAny>) -> PyResult<Vec<NodeId>> {
@@ -88,65 +78,54 @@ impl StateChanged {
     }
 }
 
-/// Output: `peer`'s φ reached the threshold; `phi` is its value at the tick
-/// that noticed (possibly `inf`).
-#[pyclass(module = "consensio.detector", frozen, eq)]
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Suspected {
-    /// The peer.
-    #[pyo3(get)]
-    peer: u64,
-    /// Its φ.
-    #[pyo3(get)]
-    phi: f64,
-}
-
-#[pymethods]
-impl Suspected {
-    #[new]
-    fn new(peer: u64, phi: f64) -> Self {
-        Suspected { peer, phi }
-    }
-
-    fn __repr__(&self) -> String {
-        format!("Suspected(peer={}, phi={})", self.peer, self.phi)
+event_class! {
+    /// Output: `peer`'s φ reached the threshold; `phi` is its value at the
+    /// tick that noticed (possibly `inf`).
+    "consensio.detector", Suspected {
+        /// The peer.
+        peer: u64,
+        /// Its φ.
+        phi: f64,
     }
 }
 
-/// Output: a suspected peer's φ is below the threshold again.
-#[pyclass(module = "consensio.detector", frozen, eq, hash)]
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct Recovered {
-    /// The peer.
-    #[pyo3(get)]
-    peer: u64,
-}
-
-#[pymethods]
-impl Recovered {
-    #[new]
-    fn new(peer: u64) -> Self {
-        Recovered { peer }
-    }
-
-    fn __repr__(&self) -> String {
-        format!("Recovered(peer={})", self.peer)
+event_class! {
+    /// Output: a suspected peer's φ is below the threshold again.
+    "consensio.detector", Recovered {
+        /// The peer.
+        peer: u64,
     }
 }
 
-/// `Send` or `Persist` as a Python object; an event is handed back as `Err`.
-fn send_or_persist<E>(
-    py: Python<'_>,
-    output: Output<Heartbeat, u64, E>,
-) -> PyResult<Result<Py<PyAny>, E>> {
-    Ok(Ok(match output {
-        Output::Send { to, message } => {
-            let frame = wire::encode_to_vec(&message).map_err(wire_err)?;
-            Py::new(py, SendOutput::new(to.0, frame))?.into_any()
-        }
-        Output::Persist(incarnation) => Py::new(py, PersistOutput::new(incarnation))?.into_any(),
-        Output::Event(event) => return Ok(Err(event)),
-    }))
+impl Outputs for CoreHeartbeat {
+    fn persist(py: Python<'_>, incarnation: u64) -> PyResult<Py<PyAny>> {
+        persist_value(py, incarnation)
+    }
+
+    fn event(py: Python<'_>, event: HeartbeatEvent) -> PyResult<Py<PyAny>> {
+        let HeartbeatEvent::StateChanged { peer, from, to } = event;
+        let change = StateChanged {
+            peer: peer.0,
+            from_state: state_name(from),
+            to_state: state_name(to),
+        };
+        Ok(Py::new(py, change)?.into_any())
+    }
+}
+
+impl Outputs for CorePhi {
+    fn persist(py: Python<'_>, incarnation: u64) -> PyResult<Py<PyAny>> {
+        persist_value(py, incarnation)
+    }
+
+    fn event(py: Python<'_>, event: PhiEvent) -> PyResult<Py<PyAny>> {
+        Ok(match event {
+            PhiEvent::Suspected { peer, phi } => {
+                Py::new(py, Suspected::new(peer.0, phi))?.into_any()
+            }
+            PhiEvent::Recovered { peer } => Py::new(py, Recovered::new(peer.0))?.into_any(),
+        })
+    }
 }
 
 /// The heartbeat failure detector: fixed timeouts on each peer's silence.
@@ -165,8 +144,7 @@ pub(crate) struct HeartbeatDetector {
     node: Node<CoreHeartbeat>,
 }
 
-#[pymethods]
-impl HeartbeatDetector {
+participant_methods!(HeartbeatDetector {
     #[new]
     #[pyo3(signature = (id, members, incarnation=0, *, interval_ms=100,
                         suspect_after_ms=300, fail_after_ms=1000))]
@@ -185,16 +163,10 @@ impl HeartbeatDetector {
             suspect_after_ms,
             fail_after_ms,
         };
-        let node = CoreHeartbeat::restore(config, incarnation).map_err(detector_err)?;
+        let node = CoreHeartbeat::restore(config, &[incarnation]).map_err(error)?;
         Ok(HeartbeatDetector {
-            node: Node::new(node, detector_err),
+            node: Node::new(node),
         })
-    }
-
-    /// This node's id.
-    #[getter]
-    fn id(&self) -> u64 {
-        self.node.with(|n| n.id().0)
     }
 
     /// The monitored peers, sorted.
@@ -208,12 +180,6 @@ impl HeartbeatDetector {
     #[getter]
     fn incarnation(&self) -> u64 {
         self.node.with(|n| n.incarnation())
-    }
-
-    /// When the detector next wants `tick` (0 before its first input).
-    #[getter]
-    fn next_deadline(&self) -> Option<u64> {
-        self.node.next_deadline()
     }
 
     /// The state of `peer`: "alive", "suspected" or "failed" (as of the
@@ -233,53 +199,6 @@ impl HeartbeatDetector {
             .ok_or_else(|| not_a_peer(peer))
     }
 
-    /// Delivers a heartbeat frame received from `from_id`; raises
-    /// `MalformedMessage` for bytes that are not a heartbeat and
-    /// `InvalidArgument` for a sender that is not a peer (nothing changes).
-    fn handle_message(
-        &self,
-        py: Python<'_>,
-        now_ms: u64,
-        from_id: u64,
-        data: &[u8],
-    ) -> PyResult<()> {
-        self.node.deliver(py, now_ms, from_id, data)
-    }
-
-    /// Sends due heartbeats and moves silent peers to "suspected" or
-    /// "failed".
-    fn tick(&self, py: Python<'_>, now_ms: u64) -> PyResult<()> {
-        self.node.input(py, now_ms, Input::Tick)
-    }
-
-    /// The next output (`Send`, `Persist`, `StateChanged`), or None when
-    /// there is none.
-    fn poll(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let Some(output) = self.node.poll() else {
-            return Ok(None);
-        };
-        let object = match send_or_persist(py, output)? {
-            Ok(object) => object,
-            Err(HeartbeatEvent::StateChanged { peer, from, to }) => {
-                let event = StateChanged {
-                    peer: peer.0,
-                    from_state: state_name(from),
-                    to_state: state_name(to),
-                };
-                Py::new(py, event)?.into_any()
-            }
-        };
-        Ok(Some(object))
-    }
-
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        self.poll(py)
-    }
-
     fn __repr__(&self) -> String {
         self.node.with(|n| {
             format!(
@@ -290,7 +209,7 @@ impl HeartbeatDetector {
             )
         })
     }
-}
+});
 
 /// The φ-accrual calculator for one peer (Hayashibara et al., 2004, with
 /// Akka's parameters and approximation): feed it heartbeat arrival times
@@ -322,7 +241,7 @@ impl PhiAccrual {
             acceptable_heartbeat_pause_ms,
             first_heartbeat_estimate_ms,
         })
-        .map_err(detector_err)?;
+        .map_err(error)?;
         Ok(PhiAccrual { accrual })
     }
 
@@ -391,8 +310,7 @@ pub(crate) struct PhiDetector {
     node: Node<CorePhi>,
 }
 
-#[pymethods]
-impl PhiDetector {
+participant_methods!(PhiDetector {
     #[new]
     #[pyo3(signature = (id, members, incarnation=0, *, interval_ms=1000, threshold=8.0,
                         max_sample_size=1000, min_std_deviation_ms=100,
@@ -421,16 +339,10 @@ impl PhiDetector {
                 first_heartbeat_estimate_ms,
             },
         };
-        let node = CorePhi::restore(config, incarnation).map_err(detector_err)?;
+        let node = CorePhi::restore(config, &[incarnation]).map_err(error)?;
         Ok(PhiDetector {
-            node: Node::new(node, detector_err),
+            node: Node::new(node),
         })
-    }
-
-    /// This node's id.
-    #[getter]
-    fn id(&self) -> u64 {
-        self.node.with(|n| n.id().0)
     }
 
     /// The monitored peers, sorted.
@@ -444,12 +356,6 @@ impl PhiDetector {
     #[getter]
     fn incarnation(&self) -> u64 {
         self.node.with(|n| n.incarnation())
-    }
-
-    /// When the detector next wants `tick` (0 before its first input).
-    #[getter]
-    fn next_deadline(&self) -> Option<u64> {
-        self.node.next_deadline()
     }
 
     /// φ of `peer` at `now_ms`.
@@ -466,48 +372,6 @@ impl PhiDetector {
             .ok_or_else(|| not_a_peer(peer))
     }
 
-    /// Delivers a heartbeat frame received from `from_id`; raises
-    /// `MalformedMessage` for bytes that are not a heartbeat and
-    /// `InvalidArgument` for a sender that is not a peer (nothing changes).
-    fn handle_message(
-        &self,
-        py: Python<'_>,
-        now_ms: u64,
-        from_id: u64,
-        data: &[u8],
-    ) -> PyResult<()> {
-        self.node.deliver(py, now_ms, from_id, data)
-    }
-
-    /// Sends due heartbeats and re-evaluates every peer's φ.
-    fn tick(&self, py: Python<'_>, now_ms: u64) -> PyResult<()> {
-        self.node.input(py, now_ms, Input::Tick)
-    }
-
-    /// The next output (`Send`, `Persist`, `Suspected`, `Recovered`), or
-    /// None when there is none.
-    fn poll(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let Some(output) = self.node.poll() else {
-            return Ok(None);
-        };
-        let object = match send_or_persist(py, output)? {
-            Ok(object) => object,
-            Err(PhiEvent::Suspected { peer, phi }) => {
-                Py::new(py, Suspected::new(peer.0, phi))?.into_any()
-            }
-            Err(PhiEvent::Recovered { peer }) => Py::new(py, Recovered::new(peer.0))?.into_any(),
-        };
-        Ok(Some(object))
-    }
-
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        self.poll(py)
-    }
-
     fn __repr__(&self) -> String {
         self.node.with(|n| {
             format!(
@@ -518,7 +382,7 @@ impl PhiDetector {
             )
         })
     }
-}
+});
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<HeartbeatDetector>()?;

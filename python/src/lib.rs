@@ -17,6 +17,7 @@
 //! borrowed` rather than a data race; read-only methods may run
 //! concurrently. Long calls (building large Merkle trees) release the GIL.
 
+use consensio::{Classify, ErrorKind};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString, PyType};
@@ -79,11 +80,20 @@ pub(crate) fn invalid(message: impl std::fmt::Display) -> PyErr {
     InvalidArgument::new_err(message.to_string())
 }
 
-/// The wire errors every family can meet when decoding bytes.
-pub(crate) fn wire_err(e: consensio::wire::WireError) -> PyErr {
-    match e {
-        consensio::wire::WireError::TooLarge { .. } => LimitExceeded::new_err(e.to_string()),
-        _ => MalformedMessage::new_err(e.to_string()),
+/// Any core error as the exception of its kind (core's `Classify`), with
+/// its message: one mapping for every family.
+pub(crate) fn error<E: Classify + std::fmt::Display>(e: E) -> PyErr {
+    let message = e.to_string();
+    match e.kind() {
+        ErrorKind::Malformed => MalformedMessage::new_err(message),
+        ErrorKind::OutOfRange => OutOfRange::new_err(message),
+        ErrorKind::LimitExceeded => LimitExceeded::new_err(message),
+        ErrorKind::Rejected => Rejected::new_err(message),
+        ErrorKind::VerificationFailed => VerificationError::new_err(message),
+        // InvalidArgument; BadLength and BufferTooSmall too (Python passes
+        // no buffers: a wrong length is a wrong argument); and kinds added
+        // to core later.
+        _ => InvalidArgument::new_err(message),
     }
 }
 

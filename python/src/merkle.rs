@@ -1,34 +1,19 @@
 //! `consensio.merkle`: RFC 6962/9162 Merkle trees, proofs, diff, and the
 //! anti-entropy participant.
 
+use core::convert::Infallible;
+
 use consensio::merkle::{
-    AntiEntropy as CoreAntiEntropy, AntiEntropyCommand, AntiEntropyConfig, AntiEntropyError,
-    AntiEntropyEvent, Hash, MerkleError, MerkleTree as CoreTree, SyncFailure,
-    leaf_hash as core_leaf_hash, verify_consistency as core_verify_consistency,
-    verify_inclusion as core_verify_inclusion,
+    AntiEntropy as CoreAntiEntropy, AntiEntropyCommand, AntiEntropyConfig, AntiEntropyEvent, Hash,
+    MerkleTree as CoreTree, SyncFailure, leaf_hash as core_leaf_hash,
+    verify_consistency as core_verify_consistency, verify_inclusion as core_verify_inclusion,
 };
-use consensio::{Input, NodeId, Output, Participant, wire};
+use consensio::{Input, NodeId, Participant};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::participant::Node;
-use crate::{
-    InvalidArgument, LimitExceeded, OutOfRange, Rejected, SendOutput, VerificationError, hash32,
-    wire_err,
-};
-
-fn merkle_err(e: MerkleError) -> PyErr {
-    let message = e.to_string();
-    match e {
-        MerkleError::IndexOutOfRange { .. } | MerkleError::SizeOutOfRange { .. } => {
-            OutOfRange::new_err(message)
-        }
-        MerkleError::WrongProofLength | MerkleError::RootMismatch => {
-            VerificationError::new_err(message)
-        }
-        _ => InvalidArgument::new_err(message),
-    }
-}
+use crate::participant::{Node, Outputs, event_class, participant_methods};
+use crate::{OutOfRange, error, hash32};
 
 fn hashes(proof: Vec<Vec<u8>>) -> PyResult<Vec<Hash>> {
     proof
@@ -70,7 +55,7 @@ fn verify_inclusion(
         hashes(proof)?,
         hash32(root, "root")?,
     );
-    core_verify_inclusion(&leaf, index, size, &proof, &root).map_err(merkle_err)
+    core_verify_inclusion(&leaf, index, size, &proof, &root).map_err(error)
 }
 
 /// Checks that the tree of `old_size` leaves with `old_root` is a prefix of
@@ -88,7 +73,7 @@ fn verify_consistency(
         hash32(new_root, "new_root")?,
         hashes(proof)?,
     );
-    core_verify_consistency(old_size, new_size, &old, &new, &proof).map_err(merkle_err)
+    core_verify_consistency(old_size, new_size, &old, &new, &proof).map_err(error)
 }
 
 /// A Merkle tree over byte-string leaves; grows with `append` and answers
@@ -121,7 +106,7 @@ impl MerkleTree {
 
     /// The root when the tree held `size` leaves.
     fn root_at<'py>(&self, py: Python<'py>, size: u64) -> PyResult<Bound<'py, PyBytes>> {
-        let r = self.tree.root_at(size).map_err(merkle_err)?;
+        let r = self.tree.root_at(size).map_err(error)?;
         Ok(PyBytes::new(py, &r))
     }
 
@@ -143,7 +128,7 @@ impl MerkleTree {
         size: Option<u64>,
     ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
         let size = size.unwrap_or(self.tree.len());
-        let proof = self.tree.inclusion_proof(index, size).map_err(merkle_err)?;
+        let proof = self.tree.inclusion_proof(index, size).map_err(error)?;
         Ok(to_bytes_list(py, &proof))
     }
 
@@ -159,7 +144,7 @@ impl MerkleTree {
         let proof = self
             .tree
             .consistency_proof(old_size, new_size)
-            .map_err(merkle_err)?;
+            .map_err(error)?;
         Ok(to_bytes_list(py, &proof))
     }
 
@@ -167,9 +152,7 @@ impl MerkleTree {
     /// must have the same size.
     fn diff(&self, other: PyRef<'_, MerkleTree>) -> PyResult<Vec<(u64, u64)>> {
         let mut ranges = Vec::new();
-        self.tree
-            .diff(&other.tree, &mut ranges)
-            .map_err(merkle_err)?;
+        self.tree.diff(&other.tree, &mut ranges).map_err(error)?;
         Ok(ranges.into_iter().map(|r| (r.start, r.end)).collect())
     }
 
@@ -189,23 +172,12 @@ impl MerkleTree {
     }
 }
 
-fn ae_err(e: AntiEntropyError) -> PyErr {
-    let message = e.to_string();
-    match e {
-        AntiEntropyError::Wire(w) => wire_err(w),
-        AntiEntropyError::AlreadySyncing { .. } => Rejected::new_err(message),
-        AntiEntropyError::TooManySessions | AntiEntropyError::KeyTooLong { .. } => {
-            LimitExceeded::new_err(message)
-        }
-        _ => InvalidArgument::new_err(message),
-    }
-}
-
 /// Output: `key` differs between this replica (`local` version hash, or
 /// None) and `peer` (`remote`, or None).
 #[pyclass(module = "consensio.merkle", frozen, eq, hash)]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Difference {
+    /// The replica synced with.
     #[pyo3(get)]
     peer: u64,
     key: Vec<u8>,
@@ -215,16 +187,19 @@ pub(crate) struct Difference {
 
 #[pymethods]
 impl Difference {
+    /// The key that differs.
     #[getter]
     fn key<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.key)
     }
 
+    /// This replica's version hash of the key, or None if it lacks it.
     #[getter]
     fn local<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
         self.local.map(|h| PyBytes::new(py, &h))
     }
 
+    /// The peer's version hash of the key, or None if it lacks it.
     #[getter]
     fn remote<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
         self.remote.map(|h| PyBytes::new(py, &h))
@@ -247,45 +222,75 @@ impl Difference {
     }
 }
 
-/// Output: the sync with `peer` finished; every differing key was reported.
-#[pyclass(module = "consensio.merkle", frozen, eq, hash)]
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct SyncComplete {
-    #[pyo3(get)]
-    peer: u64,
-    #[pyo3(get)]
-    differing_buckets: u64,
-    #[pyo3(get)]
-    differing_keys: u64,
-}
-
-#[pymethods]
-impl SyncComplete {
-    fn __repr__(&self) -> String {
-        format!(
-            "SyncComplete(peer={}, differing_buckets={}, differing_keys={})",
-            self.peer, self.differing_buckets, self.differing_keys
-        )
+event_class! {
+    /// Output: the sync with `peer` finished; every differing key was
+    /// reported.
+    "consensio.merkle", SyncComplete {
+        /// The replica synced with.
+        peer: u64,
+        /// Buckets whose hashes differed.
+        differing_buckets: u64,
+        /// Keys reported as `Difference`s.
+        differing_keys: u64,
     }
 }
 
-/// Output: the sync with `peer` failed: `reason` is "timeout",
-/// "depth_mismatch" (see `remote_depth`) or "bad_response".
-#[pyclass(module = "consensio.merkle", frozen, eq, hash)]
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct SyncFailed {
-    #[pyo3(get)]
-    peer: u64,
-    #[pyo3(get)]
-    reason: &'static str,
-    #[pyo3(get)]
-    remote_depth: Option<u8>,
+event_class! {
+    /// Output: the sync with `peer` failed: `reason` is "timeout",
+    /// "depth_mismatch" (see `remote_depth`) or "bad_response".
+    "consensio.merkle", SyncFailed signature (peer, reason, remote_depth=None) {
+        /// The replica synced with.
+        peer: u64,
+        /// Why it failed.
+        reason: String,
+        /// With "depth_mismatch": the peer's tree depth.
+        remote_depth: Option<u64>,
+    }
 }
 
-#[pymethods]
-impl SyncFailed {
-    fn __repr__(&self) -> String {
-        format!("SyncFailed(peer={}, reason={:?})", self.peer, self.reason)
+/// Nothing is persisted: a replica's keys are the application's data, and a
+/// restarted replica is rebuilt by updating it with them again.
+impl Outputs for CoreAntiEntropy {
+    fn persist(_: Python<'_>, never: Infallible) -> PyResult<Py<PyAny>> {
+        match never {}
+    }
+
+    fn event(py: Python<'_>, event: AntiEntropyEvent) -> PyResult<Py<PyAny>> {
+        Ok(match event {
+            AntiEntropyEvent::Difference(d) => Py::new(
+                py,
+                Difference {
+                    peer: d.peer.0,
+                    key: d.key,
+                    local: d.local,
+                    remote: d.remote,
+                },
+            )?
+            .into_any(),
+            AntiEntropyEvent::SyncComplete {
+                peer,
+                differing_buckets,
+                differing_keys,
+            } => Py::new(
+                py,
+                SyncComplete::new(peer.0, differing_buckets, differing_keys),
+            )?
+            .into_any(),
+            AntiEntropyEvent::SyncFailed { peer, reason } => {
+                let (reason, remote_depth) = match reason {
+                    SyncFailure::Timeout => ("timeout", None),
+                    SyncFailure::DepthMismatch { remote } => {
+                        ("depth_mismatch", Some(u64::from(remote)))
+                    }
+                    SyncFailure::BadResponse => ("bad_response", None),
+                };
+                Py::new(
+                    py,
+                    SyncFailed::new(peer.0, reason.to_string(), remote_depth),
+                )?
+                .into_any()
+            }
+        })
     }
 }
 
@@ -298,8 +303,7 @@ pub(crate) struct AntiEntropy {
     node: Node<CoreAntiEntropy>,
 }
 
-#[pymethods]
-impl AntiEntropy {
+participant_methods!(AntiEntropy {
     #[new]
     #[pyo3(signature = (id, depth=10, max_hashes_per_message=256, max_entries_per_message=256,
                         max_key_len=1024, retry_ms=200, max_retries=5, max_sessions=8))]
@@ -324,45 +328,16 @@ impl AntiEntropy {
             max_retries,
             max_sessions,
         })
-        .map_err(ae_err)?;
+        .map_err(error)?;
         Ok(AntiEntropy {
-            node: Node::new(node, ae_err),
+            node: Node::new(node),
         })
-    }
-
-    /// This replica's id.
-    #[getter]
-    fn id(&self) -> u64 {
-        self.node.with(|n| n.id().0)
     }
 
     /// The root of this replica's keyed tree.
     #[getter]
     fn root<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
         PyBytes::new(py, &self.node.with(|n| n.tree().root()))
-    }
-
-    /// When the replica next wants `tick`, or None.
-    #[getter]
-    fn next_deadline(&self) -> Option<u64> {
-        self.node.next_deadline()
-    }
-
-    /// Delivers a frame received from `from_id`; raises `MalformedMessage`
-    /// for bytes that are not a message (nothing changes).
-    fn handle_message(
-        &self,
-        py: Python<'_>,
-        now_ms: u64,
-        from_id: u64,
-        data: &[u8],
-    ) -> PyResult<()> {
-        self.node.deliver(py, now_ms, from_id, data)
-    }
-
-    /// Fires due retransmissions.
-    fn tick(&self, py: Python<'_>, now_ms: u64) -> PyResult<()> {
-        self.node.input(py, now_ms, Input::Tick)
     }
 
     /// Starts comparing with `peer`.
@@ -387,74 +362,11 @@ impl AntiEntropy {
         self.node.input(py, now_ms, Input::Command(command))
     }
 
-    /// The next output (`Send`, `Difference`, `SyncComplete`, `SyncFailed`),
-    /// or None when there is none.
-    fn poll(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let Some(output) = self.node.poll() else {
-            return Ok(None);
-        };
-        let object = match output {
-            Output::Send { to, message } => {
-                let frame = wire::encode_to_vec(&message).map_err(wire_err)?;
-                Py::new(py, SendOutput::new(to.0, frame))?.into_any()
-            }
-            Output::Persist(never) => match never {},
-            Output::Event(AntiEntropyEvent::Difference(d)) => Py::new(
-                py,
-                Difference {
-                    peer: d.peer.0,
-                    key: d.key,
-                    local: d.local,
-                    remote: d.remote,
-                },
-            )?
-            .into_any(),
-            Output::Event(AntiEntropyEvent::SyncComplete {
-                peer,
-                differing_buckets,
-                differing_keys,
-            }) => Py::new(
-                py,
-                SyncComplete {
-                    peer: peer.0,
-                    differing_buckets,
-                    differing_keys,
-                },
-            )?
-            .into_any(),
-            Output::Event(AntiEntropyEvent::SyncFailed { peer, reason }) => {
-                let (reason, remote_depth) = match reason {
-                    SyncFailure::Timeout => ("timeout", None),
-                    SyncFailure::DepthMismatch { remote } => ("depth_mismatch", Some(remote)),
-                    SyncFailure::BadResponse => ("bad_response", None),
-                };
-                Py::new(
-                    py,
-                    SyncFailed {
-                        peer: peer.0,
-                        reason,
-                        remote_depth,
-                    },
-                )?
-                .into_any()
-            }
-        };
-        Ok(Some(object))
-    }
-
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        self.poll(py)
-    }
-
     fn __repr__(&self) -> String {
         self.node
             .with(|n| format!("AntiEntropy(id={}, keys={})", n.id().0, n.tree().len()))
     }
-}
+});
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<MerkleTree>()?;

@@ -3,35 +3,14 @@
 
 use consensio::quorum::MajorityConfig;
 use consensio::raft::{
-    ArenaLog, Command, Event, LogStorage, Persist, RaftConfig, RaftError, RaftNode as CoreNode,
-    Role,
+    ArenaLog, Command, Event, LogStorage, Persist, RaftConfig, RaftNode as CoreNode, Role,
 };
-use consensio::{Input, NodeId, Output, Participant, wire};
+use consensio::{Input, NodeId, Participant, Restore, wire};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString, PyType};
 
-use crate::participant::Node;
-use crate::{
-    InvalidArgument, LimitExceeded, PersistOutput, Rejected, SendOutput, invalid, node_ids,
-    wire_err,
-};
-
-fn raft_err(e: RaftError) -> PyErr {
-    match e {
-        RaftError::Wire(w) => wire_err(w),
-        // Right request, wrong moment: ask the leader, or enable check-quorum.
-        RaftError::NotLeader { .. } | RaftError::LeaseReadsDisabled => {
-            Rejected::new_err(e.to_string())
-        }
-        RaftError::LogFull
-        | RaftError::EntryTooLarge { .. }
-        | RaftError::TooManyUncommitted { .. }
-        | RaftError::TooManyReads { .. }
-        | RaftError::Backpressure { .. } => LimitExceeded::new_err(e.to_string()),
-        // A bad configuration, records no node could have written.
-        _ => InvalidArgument::new_err(e.to_string()),
-    }
-}
+use crate::participant::{Node, Outputs, event_class, participant_methods};
+use crate::{PersistOutput, error, invalid, node_ids};
 
 const fn role_name(role: Role) -> &'static str {
     match role {
@@ -83,99 +62,72 @@ impl Committed {
     }
 }
 
-/// Output: read `read_id` may be served from the application's state now:
-/// every entry up to `index` has been reported as `Committed` before it.
-#[pyclass(module = "consensio.raft", frozen, eq, hash)]
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct ReadReady {
-    /// The caller's id for the read.
-    #[pyo3(get)]
-    read_id: u64,
-    /// Its read index.
-    #[pyo3(get)]
-    index: u64,
-}
-
-#[pymethods]
-impl ReadReady {
-    #[new]
-    fn new(read_id: u64, index: u64) -> Self {
-        ReadReady { read_id, index }
-    }
-
-    fn __repr__(&self) -> String {
-        format!("ReadReady(read_id={}, index={})", self.read_id, self.index)
+event_class! {
+    /// Output: read `read_id` may be served from the application's state
+    /// now: every entry up to `index` has been reported as `Committed`
+    /// before it.
+    "consensio.raft", ReadReady {
+        /// The caller's id for the read.
+        read_id: u64,
+        /// Its read index.
+        index: u64,
     }
 }
 
-/// Output: read `read_id` cannot be answered: this node stopped being leader.
-#[pyclass(module = "consensio.raft", frozen, eq, hash)]
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct ReadFailed {
-    /// The caller's id for the read.
-    #[pyo3(get)]
-    read_id: u64,
-}
-
-#[pymethods]
-impl ReadFailed {
-    #[new]
-    fn new(read_id: u64) -> Self {
-        ReadFailed { read_id }
-    }
-
-    fn __repr__(&self) -> String {
-        format!("ReadFailed(read_id={})", self.read_id)
+event_class! {
+    /// Output: read `read_id` cannot be answered: this node stopped being
+    /// leader.
+    "consensio.raft", ReadFailed {
+        /// The caller's id for the read.
+        read_id: u64,
     }
 }
 
-/// Output: this node won the election of `term`.
-#[pyclass(module = "consensio.raft", frozen, eq, hash)]
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct BecameLeader {
-    /// The term.
-    #[pyo3(get)]
-    term: u64,
-}
-
-#[pymethods]
-impl BecameLeader {
-    #[new]
-    fn new(term: u64) -> Self {
-        BecameLeader { term }
-    }
-
-    fn __repr__(&self) -> String {
-        format!("BecameLeader(term={})", self.term)
+event_class! {
+    /// Output: this node won the election of `term`.
+    "consensio.raft", BecameLeader {
+        /// The term.
+        term: u64,
     }
 }
 
-/// Output: this node became a follower in `term`, or learned who leads it
-/// (`leader`, None while unknown).
-#[pyclass(module = "consensio.raft", frozen, eq, hash)]
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct BecameFollower {
-    /// The current term.
-    #[pyo3(get)]
-    term: u64,
-    /// Its leader, if known.
-    #[pyo3(get)]
-    leader: Option<u64>,
+event_class! {
+    /// Output: this node became a follower in `term`, or learned who leads
+    /// it (`leader`, None while unknown).
+    "consensio.raft", BecameFollower signature (term, leader=None) {
+        /// The current term.
+        term: u64,
+        /// Its leader, if known.
+        leader: Option<u64>,
+    }
 }
 
-#[pymethods]
-impl BecameFollower {
-    #[new]
-    #[pyo3(signature = (term, leader=None))]
-    fn new(term: u64, leader: Option<u64>) -> Self {
-        BecameFollower { term, leader }
+/// Records are bytes: append every `Persist.value` to stable storage, in
+/// order, for `RaftNode.restore`.
+impl Outputs for CoreNode<ArenaLog> {
+    fn persist(py: Python<'_>, record: Persist) -> PyResult<Py<PyAny>> {
+        let bytes = wire::encode_to_vec(&record).map_err(error)?;
+        Ok(Py::new(py, PersistOutput::record(bytes))?.into_any())
     }
 
-    fn __repr__(&self) -> String {
-        let leader = self
-            .leader
-            .map_or_else(|| "None".to_string(), |l| l.to_string());
-        format!("BecameFollower(term={}, leader={leader})", self.term)
+    fn event(py: Python<'_>, event: Event) -> PyResult<Py<PyAny>> {
+        Ok(match event {
+            Event::Committed { index, term, data } => Py::new(
+                py,
+                Committed {
+                    index,
+                    term,
+                    payload: data,
+                },
+            )?
+            .into_any(),
+            Event::ReadReady { id, index } => Py::new(py, ReadReady::new(id, index))?.into_any(),
+            Event::ReadFailed { id } => Py::new(py, ReadFailed::new(id))?.into_any(),
+            Event::BecameLeader { term } => Py::new(py, BecameLeader::new(term))?.into_any(),
+            Event::BecameFollower { term, leader } => {
+                Py::new(py, BecameFollower::new(term, leader.map(|l| l.0)))?.into_any()
+            }
+        })
     }
 }
 
@@ -194,10 +146,7 @@ fn records_in(records: &Bound<'_, PyAny>) -> PyResult<Vec<Persist>> {
         let item = item?;
         let bytes = item.cast::<PyBytes>()?;
         let record = wire::decode::<Persist>(bytes.as_bytes()).map_err(|e| {
-            PyErr::from_type(
-                wire_err(e).get_type(item.py()),
-                format!("records[{i}]: {e}"),
-            )
+            PyErr::from_type(error(e).get_type(item.py()), format!("records[{i}]: {e}"))
         })?;
         decoded.push(record);
     }
@@ -240,8 +189,7 @@ impl RaftNode {
     }
 }
 
-#[pymethods]
-impl RaftNode {
+participant_methods!(RaftNode {
     #[new]
     #[pyo3(signature = (id, voters, *, seed=None, election_timeout_min_ms=150,
                         election_timeout_max_ms=300, heartbeat_interval_ms=50,
@@ -263,8 +211,7 @@ impl RaftNode {
         log_max_entries: usize,
         log_max_bytes: usize,
     ) -> PyResult<Self> {
-        let voters = MajorityConfig::from_voters(node_ids(voters)?)
-            .map_err(|e| LimitExceeded::new_err(e.to_string()))?;
+        let voters = MajorityConfig::from_voters(node_ids(voters)?).map_err(error)?;
         if log_max_entries == 0 {
             return Err(invalid("the log must hold at least one entry"));
         }
@@ -279,7 +226,7 @@ impl RaftNode {
         config.max_entry_bytes = max_entry_bytes;
         let log = ArenaLog::new(log_max_entries, log_max_bytes);
         Ok(RaftNode {
-            node: Node::new(CoreNode::new(config, log).map_err(raft_err)?, raft_err),
+            node: Node::new(CoreNode::new(config, log).map_err(error)?),
             log_max_entries,
             log_max_bytes,
         })
@@ -306,19 +253,13 @@ impl RaftNode {
         let fresh = cls.call((id, voters), config)?;
         let fresh = fresh.cast::<RaftNode>()?.get();
         let config = fresh.node.with(|n| n.config().clone());
-        let node = CoreNode::restore(config, fresh.empty_log(), &records).map_err(raft_err)?;
+        let node = CoreNode::restore((config, fresh.empty_log()), &records).map_err(error)?;
         let restored = RaftNode {
-            node: Node::new(node, raft_err),
+            node: Node::new(node),
             log_max_entries: fresh.log_max_entries,
             log_max_bytes: fresh.log_max_bytes,
         };
         Ok(Py::new(cls.py(), restored)?.into_any())
-    }
-
-    /// This node's id.
-    #[getter]
-    fn id(&self) -> u64 {
-        self.node.with(|n| n.id().0)
     }
 
     /// Every voter, sorted.
@@ -381,34 +322,6 @@ impl RaftNode {
         self.node.with(|n| n.log().last_index())
     }
 
-    /// When the node next wants `tick` (0 before its first input).
-    #[getter]
-    fn next_deadline(&self) -> Option<u64> {
-        self.node.next_deadline()
-    }
-
-    /// Delivers a frame received from `from_id`; raises `MalformedMessage`
-    /// for bytes that are not a Raft message (nothing changes). Stale and
-    /// duplicated messages, and messages from non-voters, are dropped
-    /// without error. Raises `LimitExceeded` while too many outputs wait to
-    /// be drained.
-    fn handle_message(
-        &self,
-        py: Python<'_>,
-        now_ms: u64,
-        from_id: u64,
-        data: &[u8],
-    ) -> PyResult<()> {
-        self.node.deliver(py, now_ms, from_id, data)
-    }
-
-    /// Fires due timers (elections, heartbeats, quorum checks) and reports
-    /// committed entries held back by the per-call bound. `now_ms` must
-    /// never go backwards.
-    fn tick(&self, py: Python<'_>, now_ms: u64) -> PyResult<()> {
-        self.node.input(py, now_ms, Input::Tick)
-    }
-
     /// Appends `data` to the log (leader only) and returns its index;
     /// `Committed` reports it once committed. An accepted proposal may still
     /// be lost if leadership changes before it commits. Raises `Rejected`
@@ -439,53 +352,6 @@ impl RaftNode {
         self.node.input(py, now_ms, read)
     }
 
-    /// The next output (`Send`, `Persist` with a record as `bytes`,
-    /// `Committed`, `ReadReady`, `ReadFailed`, `BecameLeader`,
-    /// `BecameFollower`), or None when there is none.
-    fn poll(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let Some(output) = self.node.poll() else {
-            return Ok(None);
-        };
-        let object = match output {
-            Output::Send { to, message } => {
-                let frame = wire::encode_to_vec(&message).map_err(wire_err)?;
-                Py::new(py, SendOutput::new(to.0, frame))?.into_any()
-            }
-            Output::Persist(record) => {
-                let bytes = wire::encode_to_vec(&record).map_err(wire_err)?;
-                Py::new(py, PersistOutput::record(bytes))?.into_any()
-            }
-            Output::Event(Event::Committed { index, term, data }) => Py::new(
-                py,
-                Committed {
-                    index,
-                    term,
-                    payload: data,
-                },
-            )?
-            .into_any(),
-            Output::Event(Event::ReadReady { id, index }) => {
-                Py::new(py, ReadReady::new(id, index))?.into_any()
-            }
-            Output::Event(Event::ReadFailed { id }) => Py::new(py, ReadFailed::new(id))?.into_any(),
-            Output::Event(Event::BecameLeader { term }) => {
-                Py::new(py, BecameLeader::new(term))?.into_any()
-            }
-            Output::Event(Event::BecameFollower { term, leader }) => {
-                Py::new(py, BecameFollower::new(term, leader.map(|l| l.0)))?.into_any()
-            }
-        };
-        Ok(Some(object))
-    }
-
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        self.poll(py)
-    }
-
     fn __repr__(&self) -> String {
         self.node.with(|n| {
             let leader = n
@@ -500,7 +366,7 @@ impl RaftNode {
             )
         })
     }
-}
+});
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RaftNode>()?;

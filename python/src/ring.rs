@@ -4,21 +4,11 @@
 use consensio::NodeId;
 use consensio::ring::{
     BoundedLoadRing as CoreBounded, HashRing as CoreRing, Maglev as CoreMaglev,
-    Rendezvous as CoreRendezvous, RingError, ZoneId, hash, jump_hash as core_jump_hash,
+    Rendezvous as CoreRendezvous, ZoneId, hash, jump_hash as core_jump_hash,
 };
 use pyo3::prelude::*;
 
-use crate::{InvalidArgument, LimitExceeded};
-
-fn ring_err(e: RingError) -> PyErr {
-    let message = e.to_string();
-    match e {
-        RingError::TooManyVnodes { .. }
-        | RingError::TooManyNodes { .. }
-        | RingError::LoadOverflow => LimitExceeded::new_err(message),
-        _ => InvalidArgument::new_err(message),
-    }
-}
+use crate::error;
 
 fn ids(nodes: &[NodeId]) -> Vec<u64> {
     nodes.iter().map(|n| n.0).collect()
@@ -33,7 +23,7 @@ fn key_position(key: &[u8]) -> u64 {
 /// Jump consistent hash: the bucket in `range(buckets)` for `key`.
 #[pyfunction]
 fn jump_hash(key: u64, buckets: u32) -> PyResult<u32> {
-    core_jump_hash(key, buckets).map_err(ring_err)
+    core_jump_hash(key, buckets).map_err(error)
 }
 
 /// A consistent-hashing ring with weighted virtual nodes and zones.
@@ -49,7 +39,7 @@ impl HashRing {
     #[pyo3(signature = (vnodes_per_weight=16))]
     fn new(vnodes_per_weight: u32) -> PyResult<Self> {
         Ok(HashRing {
-            ring: CoreRing::new(vnodes_per_weight).map_err(ring_err)?,
+            ring: CoreRing::new(vnodes_per_weight).map_err(error)?,
         })
     }
 
@@ -58,7 +48,7 @@ impl HashRing {
     fn add_node(&mut self, node: u64, weight: u32, zone: Option<u64>) -> PyResult<()> {
         self.ring
             .add_node(NodeId(node), weight, zone.map(ZoneId))
-            .map_err(ring_err)
+            .map_err(error)
     }
 
     /// Removes `node`.
@@ -66,12 +56,12 @@ impl HashRing {
         self.ring
             .remove_node(NodeId(node))
             .map(|_| ())
-            .map_err(ring_err)
+            .map_err(error)
     }
 
     /// The node owning `key`.
     fn owner(&self, key: &[u8]) -> PyResult<u64> {
-        self.ring.owner(key).map(|n| n.0).map_err(ring_err)
+        self.ring.owner(key).map(|n| n.0).map_err(error)
     }
 
     /// The first `n` distinct nodes clockwise from `key`; with `by_zone`,
@@ -85,7 +75,7 @@ impl HashRing {
         } else {
             self.ring.preference_list(key, n, &mut out)
         }
-        .map_err(ring_err)?;
+        .map_err(error)?;
         Ok(ids(out.get(..written).unwrap_or_default()))
     }
 
@@ -129,7 +119,7 @@ impl Rendezvous {
     /// Adds `node` with `weight`.
     #[pyo3(signature = (node, weight=1))]
     fn add_node(&mut self, node: u64, weight: u32) -> PyResult<()> {
-        self.set.add_node(NodeId(node), weight).map_err(ring_err)
+        self.set.add_node(NodeId(node), weight).map_err(error)
     }
 
     /// Removes `node`.
@@ -137,22 +127,19 @@ impl Rendezvous {
         self.set
             .remove_node(NodeId(node))
             .map(|_| ())
-            .map_err(ring_err)
+            .map_err(error)
     }
 
     /// The highest-scoring node for `key`.
     fn owner(&self, key: &[u8]) -> PyResult<u64> {
-        self.set.owner(key).map(|n| n.0).map_err(ring_err)
+        self.set.owner(key).map(|n| n.0).map_err(error)
     }
 
     /// The `n` highest-scoring nodes for `key`, best first.
     fn preference_list(&self, key: &[u8], n: usize) -> PyResult<Vec<u64>> {
         let n = n.min(self.set.len());
         let mut out = vec![NodeId(0); n];
-        let written = self
-            .set
-            .preference_list(key, n, &mut out)
-            .map_err(ring_err)?;
+        let written = self.set.preference_list(key, n, &mut out).map_err(error)?;
         Ok(ids(out.get(..written).unwrap_or_default()))
     }
 
@@ -180,13 +167,13 @@ impl Maglev {
         let members: Vec<(NodeId, u32)> = nodes.into_iter().map(|(n, w)| (NodeId(n), w)).collect();
         let table = py
             .detach(|| CoreMaglev::new(&members, table_size))
-            .map_err(ring_err)?;
+            .map_err(error)?;
         Ok(Maglev { table })
     }
 
     /// The node the table assigns `key` to.
     fn lookup(&self, key: &[u8]) -> PyResult<u64> {
-        self.table.lookup(key).map(|n| n.0).map_err(ring_err)
+        self.table.lookup(key).map(|n| n.0).map_err(error)
     }
 
     fn __len__(&self) -> usize {
@@ -208,39 +195,39 @@ impl BoundedLoadRing {
     #[pyo3(signature = (vnodes=16, epsilon=(1, 4)))]
     fn new(vnodes: u32, epsilon: (u32, u32)) -> PyResult<Self> {
         Ok(BoundedLoadRing {
-            ring: CoreBounded::new(vnodes, epsilon.0, epsilon.1).map_err(ring_err)?,
+            ring: CoreBounded::new(vnodes, epsilon.0, epsilon.1).map_err(error)?,
         })
     }
 
     /// Adds `node`.
     fn add_node(&mut self, node: u64) -> PyResult<()> {
-        self.ring.add_node(NodeId(node)).map_err(ring_err)
+        self.ring.add_node(NodeId(node)).map_err(error)
     }
 
     /// Removes `node`; returns how many keys it held (re-assign them).
     fn remove_node(&mut self, node: u64) -> PyResult<u64> {
-        self.ring.remove_node(NodeId(node)).map_err(ring_err)
+        self.ring.remove_node(NodeId(node)).map_err(error)
     }
 
     /// Assigns `key` to the first node clockwise with room.
     fn assign(&mut self, key: &[u8]) -> PyResult<u64> {
-        self.ring.assign(key).map(|n| n.0).map_err(ring_err)
+        self.ring.assign(key).map(|n| n.0).map_err(error)
     }
 
     /// Releases one key held by `node`.
     fn release(&mut self, node: u64) -> PyResult<()> {
-        self.ring.release(NodeId(node)).map_err(ring_err)
+        self.ring.release(NodeId(node)).map_err(error)
     }
 
     /// Keys held by `node`.
     fn load(&self, node: u64) -> PyResult<u64> {
-        self.ring.load(NodeId(node)).map_err(ring_err)
+        self.ring.load(NodeId(node)).map_err(error)
     }
 
     /// The most keys a node may hold for the next assignment.
     #[getter]
     fn capacity(&self) -> PyResult<u64> {
-        self.ring.capacity().map_err(ring_err)
+        self.ring.capacity().map_err(error)
     }
 }
 

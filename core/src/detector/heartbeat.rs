@@ -26,7 +26,7 @@ use alloc::vec::Vec;
 
 use super::{Beacon, DetectorError, Heartbeat, check_peers, is_fresh, peers_of};
 use crate::id::NodeId;
-use crate::protocol::{Input, Output, Participant};
+use crate::protocol::{Input, Output, Participant, Restore, latest};
 use crate::time::Instant;
 
 /// Configuration of a [`HeartbeatDetector`].
@@ -128,19 +128,16 @@ impl HeartbeatDetector {
     /// A detector that has never persisted an incarnation.
     ///
     /// # Errors
-    /// As [`restore`](Self::restore).
+    /// As [`Restore::restore`].
     pub fn new(config: HeartbeatConfig) -> Result<Self, DetectorError> {
-        Self::restore(config, 0)
+        Self::from_incarnation(config, 0)
     }
 
-    /// A detector rebuilt after a restart from the last incarnation it
-    /// persisted (0 if none). Every peer starts alive.
-    ///
-    /// # Errors
-    /// [`DetectorError::TooManyPeers`]; [`DetectorError::BadConfig`] if the
-    /// peers include `id`, `interval_ms` or `suspect_after_ms` is zero, or
-    /// `fail_after_ms` is below `suspect_after_ms`.
-    pub fn restore(mut config: HeartbeatConfig, incarnation: u64) -> Result<Self, DetectorError> {
+    /// The node as it starts from `incarnation`, the last one it persisted.
+    fn from_incarnation(
+        mut config: HeartbeatConfig,
+        incarnation: u64,
+    ) -> Result<Self, DetectorError> {
         check_peers(config.id, &mut config.peers, config.interval_ms)?;
         if config.suspect_after_ms == 0 || config.fail_after_ms < config.suspect_after_ms {
             return Err(DetectorError::BadConfig {
@@ -228,6 +225,21 @@ impl HeartbeatDetector {
             };
             self.change(i, to);
         }
+    }
+}
+
+/// A detector rebuilt after a restart from the incarnations it persisted
+/// (only the highest matters; none for a new node). Every peer starts alive.
+///
+/// # Errors
+/// [`DetectorError::TooManyPeers`]; [`DetectorError::BadConfig`] if the
+/// peers include `id`, `interval_ms` or `suspect_after_ms` is zero, or
+/// `fail_after_ms` is below `suspect_after_ms`.
+impl Restore for HeartbeatDetector {
+    type Config = HeartbeatConfig;
+
+    fn restore(config: HeartbeatConfig, records: &[u64]) -> Result<Self, DetectorError> {
+        Self::from_incarnation(config, latest(records))
     }
 }
 
@@ -335,7 +347,7 @@ mod tests {
     #[test]
     fn the_incarnation_is_persisted_before_the_first_heartbeats_go_out() {
         let config = HeartbeatConfig::new(NodeId(1), &[NodeId(1), NodeId(2), NodeId(3)]);
-        let mut d = HeartbeatDetector::restore(config, 4).unwrap();
+        let mut d = HeartbeatDetector::restore(config, &[2, 4]).unwrap();
         assert_eq!(d.next_deadline(), Some(Instant::ZERO));
         d.handle_input(at(7), Input::Tick).unwrap();
         let beat = Heartbeat {

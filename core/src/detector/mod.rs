@@ -25,7 +25,9 @@
 //! state: at its first input a participant persists its incarnation plus
 //! one (`Persist = u64`), before any heartbeat goes out, so a restarted
 //! peer's heartbeats are newer than those of its previous life. Rebuild a
-//! participant with `restore(config, last_persisted_incarnation)`.
+//! participant with [`Restore::restore`](crate::Restore::restore) from its
+//! configuration and the incarnations it persisted (only the highest
+//! matters).
 //!
 //! # Guarantees
 //!

@@ -49,7 +49,7 @@ use alloc::vec::Vec;
 
 use super::{Beacon, DetectorError, Heartbeat, check_peers, is_fresh, peers_of};
 use crate::id::NodeId;
-use crate::protocol::{Input, Output, Participant};
+use crate::protocol::{Input, Output, Participant, Restore, latest};
 use crate::time::Instant;
 
 /// The parameters of a [`PhiAccrual`] calculator; the defaults are Akka's.
@@ -324,18 +324,16 @@ impl PhiDetector {
     /// A detector that has never persisted an incarnation.
     ///
     /// # Errors
-    /// As [`restore`](Self::restore).
+    /// As [`Restore::restore`].
     pub fn new(config: PhiDetectorConfig) -> Result<Self, DetectorError> {
-        Self::restore(config, 0)
+        Self::from_incarnation(config, 0)
     }
 
-    /// A detector rebuilt after a restart from the last incarnation it
-    /// persisted (0 if none). No peer starts suspected.
-    ///
-    /// # Errors
-    /// [`DetectorError::TooManyPeers`]; [`DetectorError::BadConfig`] if the
-    /// peers include `id`, `interval_ms` is zero, or as [`PhiAccrual::new`].
-    pub fn restore(mut config: PhiDetectorConfig, incarnation: u64) -> Result<Self, DetectorError> {
+    /// The node as it starts from `incarnation`, the last one it persisted.
+    fn from_incarnation(
+        mut config: PhiDetectorConfig,
+        incarnation: u64,
+    ) -> Result<Self, DetectorError> {
         check_peers(config.id, &mut config.peers, config.interval_ms)?;
         let accrual = PhiAccrual::new(config.phi)?;
         let peers = config
@@ -408,6 +406,20 @@ impl PhiDetector {
                 self.outputs.push_back(Output::Event(event));
             }
         }
+    }
+}
+
+/// A detector rebuilt after a restart from the incarnations it persisted
+/// (only the highest matters; none for a new node). No peer starts suspected.
+///
+/// # Errors
+/// [`DetectorError::TooManyPeers`]; [`DetectorError::BadConfig`] if the
+/// peers include `id`, `interval_ms` is zero, or as [`PhiAccrual::new`].
+impl Restore for PhiDetector {
+    type Config = PhiDetectorConfig;
+
+    fn restore(config: PhiDetectorConfig, records: &[u64]) -> Result<Self, DetectorError> {
+        Self::from_incarnation(config, latest(records))
     }
 }
 

@@ -67,7 +67,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ElectionCommand, ElectionError, ElectionEvent, check_members};
 use crate::id::NodeId;
-use crate::protocol::{Input, Output, Participant};
+use crate::protocol::{Input, Output, Participant, Restore, latest};
 use crate::time::Instant;
 use crate::wire::{WireMessage, kind};
 
@@ -232,19 +232,13 @@ impl Bully {
     /// A node that has never persisted an epoch.
     ///
     /// # Errors
-    /// As [`restore`](Self::restore).
+    /// As [`Restore::restore`].
     pub fn new(config: BullyConfig) -> Result<Self, ElectionError> {
-        Self::restore(config, 0)
+        Self::from_epoch(config, 0)
     }
 
-    /// A node rebuilt after a restart from the last epoch it persisted (0 if
-    /// none). Its first input starts its listening period.
-    ///
-    /// # Errors
-    /// [`ElectionError::TooManyMembers`]; [`ElectionError::BadConfig`] if the
-    /// members omit `id`, a timeout is zero, or `leader_timeout_ms` is not
-    /// above `heartbeat_interval_ms`.
-    pub fn restore(mut config: BullyConfig, epoch: u64) -> Result<Self, ElectionError> {
+    /// The node as it starts from `epoch`, the last one it persisted.
+    fn from_epoch(mut config: BullyConfig, epoch: u64) -> Result<Self, ElectionError> {
         check_members(config.id, &mut config.members)?;
         if config.answer_timeout_ms == 0
             || config.coordinator_timeout_ms == 0
@@ -464,6 +458,21 @@ impl Bully {
                 self.set_timer(now, self.config.heartbeat_interval_ms);
             }
         }
+    }
+}
+
+/// A node rebuilt after a restart from the epochs it persisted (only the
+/// highest matters; none for a new node). Its first input starts its listening period.
+///
+/// # Errors
+/// [`ElectionError::TooManyMembers`]; [`ElectionError::BadConfig`] if the
+/// members omit `id`, a timeout is zero, or `leader_timeout_ms` is not
+/// above `heartbeat_interval_ms`.
+impl Restore for Bully {
+    type Config = BullyConfig;
+
+    fn restore(config: BullyConfig, records: &[u64]) -> Result<Self, ElectionError> {
+        Self::from_epoch(config, latest(records))
     }
 }
 
@@ -757,7 +766,7 @@ mod tests {
                 .all(|n| n.leader() == Some(NodeId(2)) && n.epoch() == 2)
         );
         // 3 restarts from its disk and bullies its way back with epoch 3.
-        nodes[2] = Some(Bully::restore(BullyConfig::new(NodeId(3), &ids(&members)), 1).unwrap());
+        nodes[2] = Some(Bully::restore(BullyConfig::new(NodeId(3), &ids(&members)), &[1]).unwrap());
         let events = run(&mut nodes, &mut now, 20);
         assert!(
             nodes

@@ -24,8 +24,8 @@
 //! epoch before it sends the announcement, and every node persists an epoch
 //! it adopts, so a restarted node never announces or accepts an epoch below
 //! one it already acted on. The persisted records (`Persist = u64`) are
-//! strictly increasing; a restarted node is rebuilt from the last one with
-//! `restore(config, epoch)`.
+//! strictly increasing; a restarted node is rebuilt from them (only the
+//! last matters) with [`Restore::restore`](crate::Restore::restore).
 //!
 //! # What is guaranteed, and under which model
 //!

@@ -78,7 +78,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ElectionCommand, ElectionError, ElectionEvent, check_members};
 use crate::id::NodeId;
-use crate::protocol::{Input, Output, Participant};
+use crate::protocol::{Input, Output, Participant, Restore, latest};
 use crate::time::Instant;
 use crate::wire::{WireMessage, kind};
 
@@ -226,19 +226,13 @@ impl RingElection {
     /// A node that has never persisted an epoch.
     ///
     /// # Errors
-    /// As [`restore`](Self::restore).
+    /// As [`Restore::restore`].
     pub fn new(config: RingElectionConfig) -> Result<Self, ElectionError> {
-        Self::restore(config, 0)
+        Self::from_epoch(config, 0)
     }
 
-    /// A node rebuilt after a restart from the last epoch it persisted (0 if
-    /// none). It starts listening, with no member marked dead.
-    ///
-    /// # Errors
-    /// [`ElectionError::TooManyMembers`]; [`ElectionError::BadConfig`] if the
-    /// members omit `id`, a timeout is zero, or `leader_timeout_ms` is not
-    /// above `heartbeat_interval_ms`.
-    pub fn restore(mut config: RingElectionConfig, epoch: u64) -> Result<Self, ElectionError> {
+    /// The node as it starts from `epoch`, the last one it persisted.
+    fn from_epoch(mut config: RingElectionConfig, epoch: u64) -> Result<Self, ElectionError> {
         check_members(config.id, &mut config.members)?;
         if config.ack_timeout_ms == 0
             || config.election_timeout_ms == 0
@@ -631,6 +625,21 @@ impl RingElection {
     }
 }
 
+/// A node rebuilt after a restart from the epochs it persisted (only the
+/// highest matters; none for a new node). It starts listening, with no member marked dead.
+///
+/// # Errors
+/// [`ElectionError::TooManyMembers`]; [`ElectionError::BadConfig`] if the
+/// members omit `id`, a timeout is zero, or `leader_timeout_ms` is not
+/// above `heartbeat_interval_ms`.
+impl Restore for RingElection {
+    type Config = RingElectionConfig;
+
+    fn restore(config: RingElectionConfig, records: &[u64]) -> Result<Self, ElectionError> {
+        Self::from_epoch(config, latest(records))
+    }
+}
+
 impl Participant for RingElection {
     type Message = Message;
     type Command = ElectionCommand;
@@ -926,13 +935,15 @@ mod tests {
         assert!(nodes[2].as_ref().unwrap().is_marked_dead(NodeId(4)));
         // 2 restarts from its disk and follows 3.
         nodes[1] = Some(
-            RingElection::restore(RingElectionConfig::new(NodeId(2), &ids(&members)), 2).unwrap(),
+            RingElection::restore(RingElectionConfig::new(NodeId(2), &ids(&members)), &[2])
+                .unwrap(),
         );
         run(&mut nodes, &mut now, 10);
         assert!(leaders(&nodes).iter().all(|&l| l == (Some(NodeId(3)), 2)));
         // 4 restarts and takes over; its predecessor hears of it again.
         nodes[3] = Some(
-            RingElection::restore(RingElectionConfig::new(NodeId(4), &ids(&members)), 1).unwrap(),
+            RingElection::restore(RingElectionConfig::new(NodeId(4), &ids(&members)), &[1])
+                .unwrap(),
         );
         run(&mut nodes, &mut now, 30);
         assert!(

@@ -45,7 +45,7 @@ use serde::{Deserialize, Serialize};
 use super::{Command, Event, LogStorage, Message, Persist, RaftConfig, RaftError, RaftNode};
 use super::{SessionError, Sessions};
 use crate::id::NodeId;
-use crate::protocol::{Input, Output, Participant};
+use crate::protocol::{Input, Output, Participant, Restore};
 use crate::time::Instant;
 use crate::wire::{self, WireMessage, kind};
 
@@ -442,19 +442,6 @@ impl<L: LogStorage> KvNode<L> {
         Ok(Self::over(RaftNode::new(config, log)?, limits))
     }
 
-    /// A node restarted from the records it persisted, in order.
-    ///
-    /// # Errors
-    /// As [`RaftNode::restore`].
-    pub fn restore(
-        config: RaftConfig,
-        log: L,
-        limits: KvLimits,
-        records: &[Persist],
-    ) -> Result<Self, RaftError> {
-        Ok(Self::over(RaftNode::restore(config, log, records)?, limits))
-    }
-
     fn over(raft: RaftNode<L>, limits: KvLimits) -> Self {
         KvNode {
             raft,
@@ -607,6 +594,25 @@ impl<L: LogStorage> KvNode<L> {
             }
             self.outputs.push_back(Output::Event(KvEvent::Raft(event)));
         }
+    }
+}
+
+/// A node restarted from the records it persisted, in order, as
+/// [`RaftNode`]'s restore; the store is rebuilt by applying the committed
+/// entries again as they are reported.
+impl<L: LogStorage> Restore for KvNode<L> {
+    /// The Raft configuration, the (empty) log storage, and the store's
+    /// limits.
+    type Config = (RaftConfig, L, KvLimits);
+
+    fn restore(
+        (config, log, limits): (RaftConfig, L, KvLimits),
+        records: &[Persist],
+    ) -> Result<Self, RaftError> {
+        Ok(Self::over(
+            RaftNode::restore((config, log), records)?,
+            limits,
+        ))
     }
 }
 

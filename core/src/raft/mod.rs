@@ -75,7 +75,8 @@
 //!   order; apply each to the state machine before handling later outputs.
 //!   A [`Event::ReadReady`] then finds the state machine far enough along.
 //! - **Restart from the records.** After a crash, rebuild the node with
-//!   [`RaftNode::restore`] from its configuration and exactly the records it
+//!   [`Restore::restore`](crate::Restore::restore) from its configuration
+//!   (and an empty log) and exactly the records it
 //!   persisted, in order. It reports committed entries again from index 1,
 //!   so the state machine is rebuilt along with it.
 //! - **Tick.** Deliver [`Input::Tick`] at [`Participant::next_deadline`],
@@ -93,7 +94,7 @@
 //! ```
 //! use consensio::quorum::MajorityConfig;
 //! use consensio::raft::{ArenaLog, Command, Event, RaftConfig, RaftNode};
-//! use consensio::{Input, Instant, NodeId, Output, Participant, wire};
+//! use consensio::{Input, Instant, NodeId, Output, Participant, Restore, wire};
 //!
 //! let ids = [1, 2, 3].map(NodeId);
 //! let voters = MajorityConfig::from_voters(ids)?;
@@ -141,7 +142,7 @@
 //! }
 //! assert!(committed.iter().all(|(_, data)| data == b"x=1"));
 //! // A node rebuilt from its records holds the same log.
-//! let again = RaftNode::restore(RaftConfig::new(ids[0], voters), ArenaLog::new(1_000, 1 << 20), &disks[0])?;
+//! let again = RaftNode::restore((RaftConfig::new(ids[0], voters), ArenaLog::new(1_000, 1 << 20)), &disks[0])?;
 //! assert_eq!(again.log(), nodes[0].log());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -14,7 +14,7 @@ use super::progress::Progress;
 use super::read_only::ReadOnly;
 use super::{LogStorage, RaftError};
 use crate::id::NodeId;
-use crate::protocol::{Input, Output, Participant};
+use crate::protocol::{Input, Output, Participant, Restore};
 use crate::quorum::{VoteResult, VoteTally};
 use crate::rng::Rng;
 use crate::time::Instant;
@@ -181,24 +181,6 @@ impl<L: LogStorage> RaftNode<L> {
             term_start_index: 0,
             outputs: VecDeque::new(),
         })
-    }
-
-    /// A node restarted from the records it asked to persist, in order,
-    /// replayed into `log` (normally empty). It starts as a follower with
-    /// nothing applied; committed entries are reported again as the leader
-    /// tells it the commit index.
-    ///
-    /// # Errors
-    /// [`RaftError::BadConfig`], [`RaftError::CorruptRecords`], or
-    /// [`RaftError::LogFull`] if `log` is smaller than the one that wrote
-    /// the records.
-    pub fn restore(config: RaftConfig, mut log: L, records: &[Persist]) -> Result<Self, RaftError> {
-        config.validate()?;
-        let hard_state = persist::replay(&mut log, records)?;
-        let mut node = RaftNode::new(config, log)?;
-        node.term = hard_state.term;
-        node.vote = hard_state.vote;
-        Ok(node)
     }
 
     /// The configuration.
@@ -999,6 +981,29 @@ impl<L: LogStorage> RaftNode<L> {
 
     fn emit(&mut self, event: Event) {
         self.outputs.push_back(Output::Event(event));
+    }
+}
+
+/// A node restarted from the records it asked to persist, in order,
+/// replayed into the log storage of the configuration (normally empty). It
+/// starts as a follower with nothing applied; committed entries are
+/// reported again as the leader tells it the commit index.
+///
+/// # Errors
+/// [`RaftError::BadConfig`], [`RaftError::CorruptRecords`], or
+/// [`RaftError::LogFull`] if the log is smaller than the one that wrote the
+/// records.
+impl<L: LogStorage> Restore for RaftNode<L> {
+    /// The configuration and the (empty) log storage to replay into.
+    type Config = (RaftConfig, L);
+
+    fn restore((config, mut log): (RaftConfig, L), records: &[Persist]) -> Result<Self, RaftError> {
+        config.validate()?;
+        let hard_state = persist::replay(&mut log, records)?;
+        let mut node = RaftNode::new(config, log)?;
+        node.term = hard_state.term;
+        node.vote = hard_state.vote;
+        Ok(node)
     }
 }
 

@@ -8,14 +8,10 @@ use consensio::detector::{
     HeartbeatConfig, HeartbeatDetector, HeartbeatEvent, PeerState, PhiDetector, PhiDetectorConfig,
     PhiEvent,
 };
-use consensio::{NodeId, Participant};
+use consensio::{NodeId, Participant, Restore};
 
 use crate::checker::Checker;
 use crate::engine::Protocol;
-
-fn last_incarnation(disk: &[u64]) -> u64 {
-    disk.iter().copied().max().unwrap_or(0)
-}
 
 /// The heartbeat detector with its defaults: heartbeats every 100 ms,
 /// suspected after 300 ms, failed after 1 s.
@@ -40,7 +36,7 @@ impl Protocol for HeartbeatProtocol {
         _seed: u64,
         disk: &[u64],
     ) -> HeartbeatDetector {
-        HeartbeatDetector::restore(HeartbeatConfig::new(id, members), last_incarnation(disk))
+        HeartbeatDetector::restore(HeartbeatConfig::new(id, members), disk)
             .unwrap_or_else(|e| panic!("heartbeat configuration: {e}"))
     }
 
@@ -72,7 +68,7 @@ impl Protocol for PhiProtocol {
     }
 
     fn restore(&self, id: NodeId, members: &[NodeId], _seed: u64, disk: &[u64]) -> PhiDetector {
-        PhiDetector::restore(PhiDetectorConfig::new(id, members), last_incarnation(disk))
+        PhiDetector::restore(PhiDetectorConfig::new(id, members), disk)
             .unwrap_or_else(|e| panic!("phi configuration: {e}"))
     }
 

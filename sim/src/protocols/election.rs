@@ -18,14 +18,10 @@ use std::collections::BTreeMap;
 use consensio::election::{
     Bully, BullyConfig, ElectionCommand, ElectionEvent, RingElection, RingElectionConfig,
 };
-use consensio::{NodeId, Participant, Rng};
+use consensio::{NodeId, Participant, Restore, Rng};
 
 use crate::checker::Checker;
 use crate::engine::Protocol;
-
-fn last_epoch(disk: &[u64]) -> u64 {
-    disk.iter().copied().max().unwrap_or(0)
-}
 
 /// The library's default timeouts assume a 50 ms delay bound; the simulated
 /// networks of `consensio check` (latency up to 30 ms, reordering adding up
@@ -55,8 +51,7 @@ impl Protocol for BullyProtocol {
         config.heartbeat_interval_ms *= TIMEOUT_SCALE;
         config.leader_timeout_ms *= TIMEOUT_SCALE;
         // The members come from the simulator and always include `id`.
-        Bully::restore(config, last_epoch(disk))
-            .unwrap_or_else(|e| panic!("bully configuration: {e}"))
+        Bully::restore(config, disk).unwrap_or_else(|e| panic!("bully configuration: {e}"))
     }
 
     fn workload(
@@ -102,7 +97,7 @@ impl Protocol for RingElectionProtocol {
         config.election_timeout_ms *= TIMEOUT_SCALE;
         config.heartbeat_interval_ms *= TIMEOUT_SCALE;
         config.leader_timeout_ms *= TIMEOUT_SCALE;
-        RingElection::restore(config, last_epoch(disk))
+        RingElection::restore(config, disk)
             .unwrap_or_else(|e| panic!("ring election configuration: {e}"))
     }
 

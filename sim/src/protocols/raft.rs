@@ -42,7 +42,7 @@ use consensio::raft::{
     ArenaLog, Event, KvCommand, KvError, KvEvent, KvLimits, KvNode, KvOp, KvResponse, KvResult,
     LogStorage, Persist, RaftConfig,
 };
-use consensio::{NodeId, Rng};
+use consensio::{NodeId, Restore, Rng};
 
 use crate::checker::Checker;
 use crate::engine::Protocol;
@@ -115,9 +115,11 @@ impl Protocol for RaftProtocol {
         // The disk holds exactly what the node persisted; a refusal here is
         // a bug in the node, and the simulation stops on it.
         Node::restore(
-            Self::config(id, members, seed),
-            Self::log(),
-            KvLimits::default(),
+            (
+                Self::config(id, members, seed),
+                Self::log(),
+                KvLimits::default(),
+            ),
             disk,
         )
         .unwrap_or_else(|e| panic!("n{} could not restart from its records: {e}", id.0))

@@ -1,0 +1,222 @@
+//! One classification of every error in consensio.
+//!
+//! Each family has its own `#[non_exhaustive]` error enum, whose variants
+//! say what went wrong in the family's own words (`NotLeader`,
+//! `AlreadySyncing`, `RootMismatch`). Callers that do not care about the
+//! family, above all the C and Python surfaces, need only two things from
+//! any of them: *what kind* of failure it is, and *whether the participant's
+//! state changed*. [`Classify`] answers both, once, next to each error enum,
+//! so that every surface maps errors with one generic line: a C status per
+//! [`ErrorKind`], a Python exception class per [`ErrorKind`].
+//!
+//! The kinds follow who is at fault and what the caller can do:
+//!
+//! | kind | meaning | what the caller does |
+//! |---|---|---|
+//! | [`Malformed`](ErrorKind::Malformed) | bytes that are not a valid message or record | drop them (a peer or a disk is broken) |
+//! | [`InvalidArgument`](ErrorKind::InvalidArgument) | a value outside its domain: an unknown node, a bad configuration | fix the call |
+//! | [`BadLength`](ErrorKind::BadLength) | a slice whose length does not fit the call | fix the call |
+//! | [`OutOfRange`](ErrorKind::OutOfRange) | an index or size beyond what the object holds | fix the call |
+//! | [`BufferTooSmall`](ErrorKind::BufferTooSmall) | the caller's output buffer is too small | retry with a larger one |
+//! | [`LimitExceeded`](ErrorKind::LimitExceeded) | a configured bound or a counter's range would be exceeded | drain, shed load, or configure more |
+//! | [`Rejected`](ErrorKind::Rejected) | the protocol refuses the request in its current state | retry later or elsewhere (ask the leader) |
+//! | [`VerificationFailed`](ErrorKind::VerificationFailed) | a proof or check did not verify | distrust the data |
+
+use crate::clock::ClockError;
+use crate::detector::DetectorError;
+use crate::election::ElectionError;
+use crate::merkle::{AntiEntropyError, MerkleError};
+use crate::quorum::QuorumError;
+use crate::raft::RaftError;
+use crate::ring::RingError;
+use crate::wire::WireError;
+
+/// What kind of failure an error is; see the [module documentation](self).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Bytes that do not decode as the expected message or record.
+    Malformed,
+    /// A value outside its domain.
+    InvalidArgument,
+    /// A slice whose length does not fit the call.
+    BadLength,
+    /// An index or size beyond what the object holds.
+    OutOfRange,
+    /// The caller's output buffer is too small.
+    BufferTooSmall,
+    /// A configured bound or a counter's range would be exceeded.
+    LimitExceeded,
+    /// The protocol refuses the request in its current state.
+    Rejected,
+    /// A proof or check did not verify.
+    VerificationFailed,
+}
+
+/// Every error type of consensio says what kind of failure it is and
+/// whether it left its object changed.
+pub trait Classify {
+    /// The kind of failure.
+    fn kind(&self) -> ErrorKind;
+
+    /// Whether the object that returned the error changed anyway. `false`
+    /// for every error in consensio today: a refused input, command or
+    /// configuration leaves the participant (and its queued outputs)
+    /// exactly as it was. A variant that ever breaks that rule overrides
+    /// this and says so in its documentation.
+    fn changed_state(&self) -> bool {
+        false
+    }
+}
+
+impl Classify for WireError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            WireError::BufferTooSmall => ErrorKind::BufferTooSmall,
+            // A frame beyond the type's bound is refused before it is read.
+            WireError::TooLarge { .. } => ErrorKind::LimitExceeded,
+            _ => ErrorKind::Malformed,
+        }
+    }
+}
+
+impl Classify for ClockError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ClockError::ActorOutOfRange { .. } => ErrorKind::OutOfRange,
+            ClockError::Overflow => ErrorKind::LimitExceeded,
+            ClockError::RemoteTooFarAhead { .. } => ErrorKind::Rejected,
+            ClockError::LengthMismatch { .. } => ErrorKind::BadLength,
+            _ => ErrorKind::InvalidArgument,
+        }
+    }
+}
+
+impl Classify for QuorumError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            QuorumError::TooManyVoters { .. } => ErrorKind::LimitExceeded,
+        }
+    }
+}
+
+impl Classify for MerkleError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            MerkleError::IndexOutOfRange { .. } | MerkleError::SizeOutOfRange { .. } => {
+                ErrorKind::OutOfRange
+            }
+            MerkleError::WrongProofLength | MerkleError::RootMismatch => {
+                ErrorKind::VerificationFailed
+            }
+            _ => ErrorKind::InvalidArgument,
+        }
+    }
+}
+
+impl Classify for AntiEntropyError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            AntiEntropyError::Wire(w) => w.kind(),
+            AntiEntropyError::AlreadySyncing { .. } => ErrorKind::Rejected,
+            AntiEntropyError::TooManySessions | AntiEntropyError::KeyTooLong { .. } => {
+                ErrorKind::LimitExceeded
+            }
+            _ => ErrorKind::InvalidArgument,
+        }
+    }
+}
+
+impl Classify for RingError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            RingError::TooManyVnodes { .. }
+            | RingError::TooManyNodes { .. }
+            | RingError::LoadOverflow => ErrorKind::LimitExceeded,
+            RingError::OutputTooSmall { .. } => ErrorKind::BufferTooSmall,
+            _ => ErrorKind::InvalidArgument,
+        }
+    }
+}
+
+impl Classify for ElectionError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ElectionError::Wire(w) => w.kind(),
+            ElectionError::TooManyMembers { .. } => ErrorKind::LimitExceeded,
+            _ => ErrorKind::InvalidArgument,
+        }
+    }
+}
+
+impl Classify for DetectorError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            DetectorError::Wire(w) => w.kind(),
+            DetectorError::TooManyPeers { .. } => ErrorKind::LimitExceeded,
+            _ => ErrorKind::InvalidArgument,
+        }
+    }
+}
+
+impl Classify for RaftError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            RaftError::Wire(w) => w.kind(),
+            // Right request, wrong moment: ask the leader, or enable
+            // check-quorum.
+            RaftError::NotLeader { .. } | RaftError::LeaseReadsDisabled => ErrorKind::Rejected,
+            RaftError::LogFull
+            | RaftError::EntryTooLarge { .. }
+            | RaftError::TooManyUncommitted { .. }
+            | RaftError::TooManyReads { .. }
+            | RaftError::Backpressure { .. } => ErrorKind::LimitExceeded,
+            _ => ErrorKind::InvalidArgument,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NodeId;
+
+    #[test]
+    fn a_wrapped_wire_error_keeps_its_kind_in_every_family() {
+        let too_large = WireError::TooLarge { len: 9, max: 8 };
+        assert_eq!(too_large.kind(), ErrorKind::LimitExceeded);
+        assert_eq!(RaftError::Wire(too_large).kind(), ErrorKind::LimitExceeded);
+        assert_eq!(
+            ElectionError::Wire(WireError::Truncated).kind(),
+            ErrorKind::Malformed
+        );
+        assert_eq!(
+            DetectorError::Wire(WireError::Malformed).kind(),
+            ErrorKind::Malformed
+        );
+        assert_eq!(
+            AntiEntropyError::Wire(WireError::BufferTooSmall).kind(),
+            ErrorKind::BufferTooSmall
+        );
+    }
+
+    #[test]
+    fn the_wrong_moment_is_rejected_and_a_bound_is_a_limit() {
+        let not_leader = RaftError::NotLeader { leader_hint: None };
+        assert_eq!(not_leader.kind(), ErrorKind::Rejected);
+        assert_eq!(RaftError::LogFull.kind(), ErrorKind::LimitExceeded);
+        assert_eq!(
+            AntiEntropyError::AlreadySyncing { peer: NodeId(2) }.kind(),
+            ErrorKind::Rejected
+        );
+        assert_eq!(
+            AntiEntropyError::KeyTooLong { len: 2000 }.kind(),
+            ErrorKind::LimitExceeded
+        );
+        assert_eq!(
+            ElectionError::NotAMember { peer: NodeId(9) }.kind(),
+            ErrorKind::InvalidArgument
+        );
+        assert!(!not_leader.changed_state());
+    }
+}
