@@ -10,8 +10,25 @@ use consensio::detector::{
 };
 use consensio::{NodeId, Participant};
 
+use super::Entry;
 use crate::checker::Checker;
 use crate::engine::Protocol;
+
+/// The family's entries in the [registry](super).
+pub const PROTOCOLS: &[Entry] = &[
+    Entry {
+        name: "heartbeat",
+        family: "detector",
+        description: "heartbeat failure detector: every crash is suspected within 1.5 s",
+        run: |config| super::run(HeartbeatProtocol, config),
+    },
+    Entry {
+        name: "phi",
+        family: "detector",
+        description: "phi-accrual failure detector: every crash is suspected within 4 s",
+        run: |config| super::run(PhiProtocol, config),
+    },
+];
 
 fn last_incarnation(disk: &[u64]) -> u64 {
     disk.iter().copied().max().unwrap_or(0)

@@ -20,8 +20,25 @@ use consensio::election::{
 };
 use consensio::{NodeId, Participant, Rng};
 
+use super::Entry;
 use crate::checker::Checker;
 use crate::engine::Protocol;
+
+/// The family's entries in the [registry](super).
+pub const PROTOCOLS: &[Entry] = &[
+    Entry {
+        name: "bully",
+        family: "election",
+        description: "Bully election: one leader per epoch (safe only without partitions)",
+        run: |config| super::run(BullyProtocol, config),
+    },
+    Entry {
+        name: "ring-election",
+        family: "election",
+        description: "Chang-Roberts ring election: one leader per epoch (safe only without partitions)",
+        run: |config| super::run(RingElectionProtocol, config),
+    },
+];
 
 fn last_epoch(disk: &[u64]) -> u64 {
     disk.iter().copied().max().unwrap_or(0)
