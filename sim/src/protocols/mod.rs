@@ -10,6 +10,7 @@
 
 pub mod detector;
 pub mod election;
+pub mod merkle;
 pub mod raft;
 
 use consensio::NodeId;
@@ -33,7 +34,12 @@ pub struct Entry {
 }
 
 /// Every family's entries, in the order `consensio list` prints them.
-pub static FAMILIES: &[&[Entry]] = &[raft::PROTOCOLS, election::PROTOCOLS, detector::PROTOCOLS];
+pub static FAMILIES: &[&[Entry]] = &[
+    raft::PROTOCOLS,
+    election::PROTOCOLS,
+    detector::PROTOCOLS,
+    merkle::PROTOCOLS,
+];
 
 /// Every simulated protocol, family by family.
 pub fn all() -> impl Iterator<Item = &'static Entry> + Clone {
