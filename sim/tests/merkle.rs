@@ -14,7 +14,8 @@ use consensio_sim::protocols::merkle::{
     self, AntiEntropyChecker, AntiEntropyProtocol, MAX_SESSIONS, Node, Replicas,
 };
 use consensio_sim::protocols::{self, run_named};
-use consensio_sim::scenario::FaultMix;
+use consensio_sim::scenario::{FaultMix, Scenario};
+use consensio_sim::trace::TraceKind;
 use consensio_sim::{Checker, Protocol, SimConfig};
 
 const DURATION_MS: u64 = 10_000;
@@ -85,6 +86,48 @@ fn the_same_seed_replays_the_same_run() {
     let b = run_named("anti-entropy", config).unwrap();
     assert_eq!(a.summary, b.summary);
     assert_eq!(a.trace, b.trace);
+}
+
+/// The partition scenario: the two sides diverge while cut off, and once
+/// the cut heals the syncs across it find the difference and the repairs
+/// close it.
+#[test]
+fn replicas_that_diverged_in_a_partition_converge_after_it_heals() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/anti-entropy-partition-heal.toml"
+    );
+    let mut scenario = Scenario::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    scenario.sim.record_trace = true;
+    let outcome = run_named(&scenario.protocol, scenario.sim).unwrap();
+    assert!(outcome.violation.is_none(), "{:?}", outcome.violation);
+    assert_eq!(
+        measurement(&outcome, "live replicas agree at the end"),
+        "yes"
+    );
+    let timeouts = outcome.summary.events.get("SyncFailed").copied();
+    assert!(
+        timeouts.is_some_and(|n| n > 0),
+        "syncs across the cut time out"
+    );
+    let side = |n: u64| n <= 2;
+    let across_after_heal = outcome.trace.iter().filter(|e| {
+        let TraceKind::Event { what, .. } = &e.kind else {
+            return false;
+        };
+        let peer = what
+            .split(" with n")
+            .nth(1)
+            .and_then(|rest| rest.split(':').next())
+            .and_then(|p| p.parse::<u64>().ok());
+        e.time_ms > 4_000
+            && what.starts_with("Difference")
+            && peer.is_some_and(|p| side(p) != side(e.node))
+    });
+    assert!(
+        across_after_heal.count() > 0,
+        "the heal brings differences to light"
+    );
 }
 
 // ---- The checker fails on wrong reports. ----
