@@ -239,36 +239,38 @@ fn a_true_report_passes_the_checker() {
     b.step().unwrap();
 }
 
+/// The checker's complaint when node 1 syncs with node 2 over `stores`
+/// and reports `events`: all but the last must pass, the last must not.
+fn rejected(stores: &[&[(&str, u8)]], events: &[AntiEntropyEvent]) -> String {
+    let mut b = bench(stores);
+    b.start(1, 2).unwrap();
+    let (last, before) = events.split_last().expect("an event");
+    for event in before {
+        b.report(1, event).unwrap();
+    }
+    b.report(1, last).unwrap_err()
+}
+
+const DIVERGED: &[&[(&str, u8)]] = &[&[("a", 1)], &[("a", 2)]];
+
 #[test]
 fn a_phantom_difference_fails_the_checker() {
     // The peer never held "a" at version 9, nor lacked it.
     for remote in [Some(9), None] {
-        let mut b = bench(&[&[("a", 1)], &[("a", 2)]]);
-        b.start(1, 2).unwrap();
-        let e = b
-            .report(1, &difference(2, "a", Some(1), remote))
-            .unwrap_err();
+        let e = rejected(DIVERGED, &[difference(2, "a", Some(1), remote)]);
         assert!(
             e.contains("phantom difference") && e.contains("did not hold"),
             "{e}"
         );
     }
     // The initiator's own version must be the one it holds.
-    let mut b = bench(&[&[("a", 1)], &[("a", 2)]]);
-    b.start(1, 2).unwrap();
-    let e = b
-        .report(1, &difference(2, "a", Some(3), Some(2)))
-        .unwrap_err();
+    let e = rejected(DIVERGED, &[difference(2, "a", Some(3), Some(2))]);
     assert!(
         e.contains("phantom difference") && e.contains("holds"),
         "{e}"
     );
     // Two equal versions are no difference.
-    let mut b = bench(&[&[("a", 1)], &[("a", 1)]]);
-    b.start(1, 2).unwrap();
-    let e = b
-        .report(1, &difference(2, "a", Some(1), Some(1)))
-        .unwrap_err();
+    let e = rejected(DIVERGED, &[difference(2, "a", Some(2), Some(2))]);
     assert!(e.contains("equal versions"), "{e}");
 }
 
@@ -302,22 +304,18 @@ fn a_tree_that_does_not_mirror_its_store_fails_the_checker() {
 
 #[test]
 fn an_incomplete_undisturbed_sync_fails_the_checker() {
-    let mut b = bench(&[&[("a", 1)], &[("a", 2), ("b", 3)]]);
-    b.start(1, 2).unwrap();
-    b.report(1, &difference(2, "a", Some(1), Some(2))).unwrap();
+    let a = difference(2, "a", Some(1), Some(2));
     // "b" is missing from the report, and from the count.
-    let e = b.report(1, &complete(2, 1, 1)).unwrap_err();
+    let e = rejected(
+        &[&[("a", 1)], &[("a", 2), ("b", 3)]],
+        &[a.clone(), complete(2, 1, 1)],
+    );
     assert!(e.contains("undisturbed") && e.contains("[a b]"), "{e}");
     // The count must match what was reported.
-    let mut b = bench(&[&[("a", 1)], &[("a", 2)]]);
-    b.start(1, 2).unwrap();
-    let e = b.report(1, &complete(2, 1, 1)).unwrap_err();
+    let e = rejected(DIVERGED, &[complete(2, 1, 1)]);
     assert!(e.contains("counts 1 differing keys"), "{e}");
     // So must the buckets'.
-    let mut b = bench(&[&[("a", 1)], &[("a", 2)]]);
-    b.start(1, 2).unwrap();
-    b.report(1, &difference(2, "a", Some(1), Some(2))).unwrap();
-    let e = b.report(1, &complete(2, 2, 1)).unwrap_err();
+    let e = rejected(DIVERGED, &[a, complete(2, 2, 1)]);
     assert!(e.contains("differing buckets"), "{e}");
 }
 
@@ -359,26 +357,20 @@ fn a_key_reported_twice_or_outside_a_sync_fails_the_checker() {
 
 #[test]
 fn a_sync_failing_between_honest_replicas_fails_the_checker() {
+    let failed = |reason| AntiEntropyEvent::SyncFailed {
+        peer: NodeId(2),
+        reason,
+    };
     for reason in [
         SyncFailure::BadResponse,
         SyncFailure::DepthMismatch { remote: 9 },
     ] {
-        let mut b = bench(&[&[], &[]]);
-        b.start(1, 2).unwrap();
-        let failed = AntiEntropyEvent::SyncFailed {
-            peer: NodeId(2),
-            reason,
-        };
-        let e = b.report(1, &failed).unwrap_err();
+        let e = rejected(&[&[], &[]], &[failed(reason)]);
         assert!(e.contains("honest"), "{e}");
     }
     let mut b = bench(&[&[], &[]]);
     b.start(1, 2).unwrap();
-    let timeout = AntiEntropyEvent::SyncFailed {
-        peer: NodeId(2),
-        reason: SyncFailure::Timeout,
-    };
-    b.report(1, &timeout).unwrap();
+    b.report(1, &failed(SyncFailure::Timeout)).unwrap();
 }
 
 #[test]
