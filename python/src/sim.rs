@@ -1,7 +1,7 @@
 //! `consensio.sim`: run a scenario or a many-seed check from Python and get
 //! the summary, the trace and the SVG. Runs release the GIL.
 
-use consensio_sim::protocols::{self, NAMES, Outcome};
+use consensio_sim::protocols::{self, Outcome};
 use consensio_sim::scenario::{FaultMix, Scenario};
 use consensio_sim::trace::render_svg;
 use pyo3::prelude::*;
@@ -80,7 +80,8 @@ fn check(
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("SIM_PROTOCOLS", NAMES.to_vec())?;
+    let names: Vec<&str> = protocols::all().map(|e| e.name).collect();
+    m.add("SIM_PROTOCOLS", names)?;
     m.add_function(wrap_pyfunction!(run_scenario, m)?)?;
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;

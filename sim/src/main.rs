@@ -110,8 +110,11 @@ fn main() -> ExitCode {
             trace,
         }),
         Command::List => {
-            for name in protocols::NAMES {
-                println!("{name}");
+            for entry in protocols::all() {
+                println!(
+                    "{:<14} {:<9} {}",
+                    entry.name, entry.family, entry.description
+                );
             }
             Ok(true)
         }

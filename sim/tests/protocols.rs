@@ -176,3 +176,49 @@ fn committed_scenario_diagrams_are_current() {
     }
     assert!(compared >= 3, "diagrams compared: {compared}");
 }
+
+/// The registry is the one list of simulated protocols: names are unique
+/// and are what the adapters call themselves, and each family is a folder
+/// of core with its adapter file here (one family, one folder).
+#[test]
+fn the_registry_names_each_protocol_once_under_its_family() {
+    let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let mut names = std::collections::BTreeSet::new();
+    for entry in protocols::all() {
+        assert!(
+            names.insert(entry.name),
+            "{} is registered twice",
+            entry.name
+        );
+        assert!(
+            !entry.description.is_empty(),
+            "{} has no description",
+            entry.name
+        );
+        let outcome = (entry.run)(SimConfig {
+            duration_ms: 1,
+            ..SimConfig::default()
+        });
+        assert_eq!(outcome.summary.protocol, entry.name);
+        assert!(
+            root.join("core/src").join(entry.family).is_dir(),
+            "{}: no core/src/{}/",
+            entry.name,
+            entry.family
+        );
+        assert!(
+            root.join("sim/src/protocols")
+                .join(format!("{}.rs", entry.family))
+                .is_file(),
+            "{}: no sim/src/protocols/{}.rs",
+            entry.name,
+            entry.family
+        );
+        assert!(std::ptr::eq(
+            protocols::find(entry.name).expect("found by name"),
+            entry
+        ));
+    }
+    assert!(names.len() >= 5, "{names:?}");
+    assert!(run_named("no-such-protocol", SimConfig::default()).is_err());
+}

@@ -10,8 +10,25 @@ use consensio::detector::{
 };
 use consensio::{NodeId, Participant, Restore};
 
+use super::Entry;
 use crate::checker::Checker;
 use crate::engine::Protocol;
+
+/// The family's entries in the [registry](super).
+pub const PROTOCOLS: &[Entry] = &[
+    Entry {
+        name: "heartbeat",
+        family: "detector",
+        description: "heartbeat failure detector: every crash is suspected within 1.5 s",
+        run: |config| super::run(HeartbeatProtocol, config),
+    },
+    Entry {
+        name: "phi",
+        family: "detector",
+        description: "phi-accrual failure detector: every crash is suspected within 4 s",
+        run: |config| super::run(PhiProtocol, config),
+    },
+];
 
 /// The heartbeat detector with its defaults: heartbeats every 100 ms,
 /// suspected after 300 ms, failed after 1 s.

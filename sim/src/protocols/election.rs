@@ -20,8 +20,25 @@ use consensio::election::{
 };
 use consensio::{NodeId, Participant, Restore, Rng};
 
+use super::Entry;
 use crate::checker::Checker;
 use crate::engine::Protocol;
+
+/// The family's entries in the [registry](super).
+pub const PROTOCOLS: &[Entry] = &[
+    Entry {
+        name: "bully",
+        family: "election",
+        description: "Bully election: one leader per epoch (safe only without partitions)",
+        run: |config| super::run(BullyProtocol, config),
+    },
+    Entry {
+        name: "ring-election",
+        family: "election",
+        description: "Chang-Roberts ring election: one leader per epoch (safe only without partitions)",
+        run: |config| super::run(RingElectionProtocol, config),
+    },
+];
 
 /// The library's default timeouts assume a 50 ms delay bound; the simulated
 /// networks of `consensio check` (latency up to 30 ms, reordering adding up

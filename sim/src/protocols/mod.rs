@@ -1,9 +1,16 @@
 //! The protocols the simulator drives: for each, a [`Protocol`] adapter and
-//! its invariant checker, and a single entry point that runs any of them by
-//! name.
+//! its invariant checker, and one registry that everything else reads —
+//! `consensio list` and `check`, scenarios, the Python binding and the tests.
+//!
+//! A family's file (`election.rs`, named after its folder in core) defines
+//! its adapters and, next to them, its `PROTOCOLS`: one [`Entry`] per
+//! protocol, with the name, the family, a description and the runner.
+//! Adding a protocol to a family is adding its entry there; adding a family
+//! is adding its module and one line to [`FAMILIES`].
 
 pub mod detector;
 pub mod election;
+pub mod merkle;
 pub mod raft;
 
 use consensio::NodeId;
@@ -11,8 +18,39 @@ use consensio::NodeId;
 use crate::engine::{Protocol, SimConfig, Simulation, Summary, Violation};
 use crate::trace::TraceEvent;
 
-/// The names `consensio` accepts.
-pub const NAMES: &[&str] = &["raft", "bully", "ring-election", "heartbeat", "phi"];
+/// One simulated protocol, as the registry lists it.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry {
+    /// The name `consensio check`, scenarios and Python accept; the same as
+    /// the adapter's [`Protocol::name`].
+    pub name: &'static str,
+    /// The family: the core module (`core/src/<family>/`) and the adapter's
+    /// file here (`sim/src/protocols/<family>.rs`).
+    pub family: &'static str,
+    /// One line for `consensio list`.
+    pub description: &'static str,
+    /// Runs one configuration to the end.
+    pub run: fn(SimConfig) -> Outcome,
+}
+
+/// Every family's entries, in the order `consensio list` prints them.
+pub static FAMILIES: &[&[Entry]] = &[
+    raft::PROTOCOLS,
+    election::PROTOCOLS,
+    detector::PROTOCOLS,
+    merkle::PROTOCOLS,
+];
+
+/// Every simulated protocol, family by family.
+pub fn all() -> impl Iterator<Item = &'static Entry> + Clone {
+    FAMILIES.iter().flat_map(|family| family.iter())
+}
+
+/// The protocol called `name`.
+#[must_use]
+pub fn find(name: &str) -> Option<&'static Entry> {
+    all().find(|e| e.name == name)
+}
 
 /// What one run produced.
 #[derive(Clone, Debug)]
@@ -44,15 +82,11 @@ pub fn run<P: Protocol>(protocol: P, config: SimConfig) -> Outcome {
 /// # Errors
 /// An unknown name.
 pub fn run_named(name: &str, config: SimConfig) -> Result<Outcome, String> {
-    match name {
-        "raft" => Ok(run(raft::RaftProtocol::default(), config)),
-        "bully" => Ok(run(election::BullyProtocol, config)),
-        "ring-election" => Ok(run(election::RingElectionProtocol, config)),
-        "heartbeat" => Ok(run(detector::HeartbeatProtocol, config)),
-        "phi" => Ok(run(detector::PhiProtocol, config)),
-        _ => Err(format!(
+    match find(name) {
+        Some(entry) => Ok((entry.run)(config)),
+        None => Err(format!(
             "unknown protocol '{name}' (known: {})",
-            NAMES.join(", ")
+            all().map(|e| e.name).collect::<Vec<_>>().join(", ")
         )),
     }
 }

@@ -44,9 +44,18 @@ use consensio::raft::{
 };
 use consensio::{NodeId, Restore, Rng};
 
+use super::Entry;
 use crate::checker::Checker;
 use crate::engine::Protocol;
 use crate::linearizability::{self, OpInput, OpOutput, Operation};
+
+/// The family's entries in the [registry](super).
+pub const PROTOCOLS: &[Entry] = &[Entry {
+    name: "raft",
+    family: "raft",
+    description: "Raft with its key-value store: Figure 3's properties and linearizable clients",
+    run: |config| super::run(RaftProtocol::default(), config),
+}];
 
 /// The simulated node type.
 pub type Node = KvNode<ArenaLog>;
