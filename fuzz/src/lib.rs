@@ -28,6 +28,7 @@
 pub mod clock;
 pub mod detector;
 pub mod election;
+pub mod harness;
 pub mod merkle;
 pub mod quorum;
 pub mod raft;
