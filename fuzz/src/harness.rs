@@ -131,7 +131,8 @@ pub trait Family {
     /// in all lives.
     fn output(&mut self, node: &Self::Node, records: &[PersistOf<Self>], output: &OutputOf<Self>);
 
-    /// The queue is empty; `outputs` are those drained since it last was,
+    /// The queue is empty after an accepted input (once, however many
+    /// drains it took); `outputs` are those drained since it last was,
     /// in order; `records` every record persisted so far; `cause` the input
     /// that queued them all, when one did and they were drained right
     /// after it.
@@ -347,9 +348,11 @@ impl<F: Family> Checked<F> {
                 if F::ALWAYS_ARMED {
                     assert!(self.node.next_deadline().is_some(), "no deadline is set");
                 }
-                self.waiting = 0;
                 let outputs = core::mem::take(&mut self.outputs);
-                family.drained(&self.node, now, &outputs, &self.records, cause);
+                if self.waiting > 0 {
+                    self.waiting = 0;
+                    family.drained(&self.node, now, &outputs, &self.records, cause);
+                }
                 return (count, Some(outputs));
             };
             count += 1;
