@@ -616,19 +616,14 @@ impl<D: Detector> Generator for Detecting<D> {
                 incarnation,
                 seq,
             } => Action::Message {
-                from: NodeId(u64::from(from % IDS)),
+                from: harness::claimed(from, IDS),
                 message: Heartbeat {
                     incarnation: near(incarnation, 1),
                     seq: near(seq, 1),
                 },
             },
-            Step::Bytes { from, ref bytes } => Action::Bytes {
-                from: NodeId(u64::from(from % IDS)),
-                frame: bytes,
-            },
-            Step::Tick { advance_ms } => Action::Tick {
-                advance_ms: u64::from(advance_ms),
-            },
+            Step::Bytes { from, ref bytes } => Action::bytes(from, IDS, bytes),
+            Step::Tick { advance_ms } => Action::tick(advance_ms),
             Step::TickAtDeadline => Action::TickAtDeadline,
             Step::Wait { advance_ms } => Action::Wait {
                 advance_ms: u64::from(advance_ms),

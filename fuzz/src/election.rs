@@ -376,16 +376,11 @@ impl<N: Node> Generator for Election<N> {
     fn action<'s>(&mut self, node: &N, step: &'s Step) -> Action<'s, N::Message, ElectionCommand> {
         match step {
             Step::Message { from, message } => Action::Message {
-                from: NodeId(u64::from(from % IDS)),
+                from: harness::claimed(*from, IDS),
                 message: N::forge(message, node.epoch()),
             },
-            Step::Bytes { from, bytes } => Action::Bytes {
-                from: NodeId(u64::from(from % IDS)),
-                frame: bytes,
-            },
-            Step::Tick { advance_ms } => Action::Tick {
-                advance_ms: u64::from(*advance_ms),
-            },
+            Step::Bytes { from, bytes } => Action::bytes(*from, IDS, bytes),
+            Step::Tick { advance_ms } => Action::tick(*advance_ms),
             Step::TickAtDeadline => Action::TickAtDeadline,
             Step::StartElection => Action::Command(ElectionCommand::StartElection),
             Step::Restart => Action::Restart,

@@ -436,6 +436,29 @@ pub enum Action<'a, M, C> {
     Restart,
 }
 
+impl<'a, M, C> Action<'a, M, C> {
+    /// Raw bytes claimed to come from `from % ids`.
+    pub fn bytes(from: u8, ids: u8, frame: &'a [u8]) -> Self {
+        Action::Bytes {
+            from: claimed(from, ids),
+            frame,
+        }
+    }
+
+    /// A tick after `advance_ms`.
+    pub fn tick(advance_ms: impl Into<u64>) -> Self {
+        Action::Tick {
+            advance_ms: advance_ms.into(),
+        }
+    }
+}
+
+/// The sender `from % ids` that an input claims.
+#[must_use]
+pub fn claimed(from: u8, ids: u8) -> NodeId {
+    NodeId(u64::from(from % ids))
+}
+
 /// A family's input generator for [`run`].
 pub trait Generator: Family {
     /// One step of the fuzz input (an `arbitrary` type).

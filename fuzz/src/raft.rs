@@ -784,20 +784,15 @@ impl Generator for Raft {
             Step::Message { from, term, body } => {
                 let term = near(*term, node.term());
                 Action::Message {
-                    from: NodeId(u64::from(from % IDS)),
+                    from: harness::claimed(*from, IDS),
                     message: Message {
                         term,
                         body: forge(node, term, body),
                     },
                 }
             }
-            Step::Bytes { from, bytes } => Action::Bytes {
-                from: NodeId(u64::from(from % IDS)),
-                frame: bytes,
-            },
-            Step::Tick { advance_ms } => Action::Tick {
-                advance_ms: u64::from(*advance_ms),
-            },
+            Step::Bytes { from, bytes } => Action::bytes(*from, IDS, bytes),
+            Step::Tick { advance_ms } => Action::tick(*advance_ms),
             Step::TickAtDeadline => Action::TickAtDeadline,
             Step::Propose(data) => Action::Command(Command::Propose(data.clone())),
             Step::Read => {
