@@ -17,11 +17,11 @@
 //!
 //! - **refusal**: an `Err` leaves the family's [`Family::snapshot`] and
 //!   `next_deadline` as they were and queues nothing (when nothing was
-//!   waiting before); a backpressure error ([`Family::backpressure`]) comes
-//!   only when at least that many outputs are waiting; a frame that does
-//!   not decode is refused with exactly its [`consensio::wire::WireError`];
-//!   where the family knows the result an input must have
-//!   ([`Family::expected`]), it is that result;
+//!   waiting before); a backpressure error ([`Family::is_backpressure`])
+//!   comes only when at least [`Family::max_waiting`] outputs wait; a
+//!   frame that does not decode is refused with exactly its
+//!   [`consensio::wire::WireError`]; where the family knows the result an
+//!   input must have ([`Family::expected`]), it is that result;
 //! - **bounded output**: one input queues at most [`Family::max_outputs`];
 //!   several undrained inputs at most the backpressure bound − 1 plus that;
 //! - **the wire**: every `Send` encodes, decodes to the same message and
@@ -33,7 +33,7 @@
 //!   exactly those records, with nothing queued;
 //! - **time**: after a tick at `now` and a full drain, the next deadline is
 //!   unset or after `now` (or at `now`, where [`Family::deadline_may_be_now`]
-//!   says work is left);
+//!   says work is left), and set at all where [`Family::ALWAYS_ARMED`];
 //! - **determinism**: a twin node, built and fed identically, returns the
 //!   same results, the same outputs in the same order and the same deadline.
 //!
