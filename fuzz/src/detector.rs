@@ -41,7 +41,7 @@ use consensio::detector::{
 };
 use consensio::{Input, Instant, NodeId, Output, Participant};
 
-use crate::harness::{self, Action, Family, Generator, OutputOf};
+use crate::harness::{self, Action, Expected, Family, Generator, InputOf, OutputOf};
 use crate::{near, round_trip, structured};
 
 /// `detector_decode`: heartbeats decode without panicking, and whatever
@@ -495,12 +495,7 @@ impl<D: Detector> Family for Detecting<D> {
         2 * self.peers.len() + 1
     }
 
-    fn expected(
-        &self,
-        _: &D,
-        input: &Input<Heartbeat, Infallible>,
-        _: bool,
-    ) -> Option<Result<(), DetectorError>> {
+    fn expected(&self, _: &D, input: &InputOf<Self>, _: bool) -> Expected<Self> {
         Some(match *input {
             Input::Message { from, .. } if !self.peers.contains(&from) => {
                 Err(DetectorError::NotAPeer { peer: from })
@@ -509,7 +504,7 @@ impl<D: Detector> Family for Detecting<D> {
         })
     }
 
-    fn accepted(&mut self, _: &D, now: Instant, input: &Input<Heartbeat, Infallible>, _: &String) {
+    fn accepted(&mut self, _: &D, now: Instant, input: &InputOf<Self>, _: &String) {
         self.expect = match *input {
             Input::Message { from, message } => {
                 self.start(now);
@@ -551,7 +546,7 @@ impl<D: Detector> Family for Detecting<D> {
         now: Instant,
         outputs: &[OutputOf<Self>],
         records: &[u64],
-        _: Option<&Input<Heartbeat, Infallible>>,
+        _: Option<&InputOf<Self>>,
     ) {
         let mut events = Vec::new();
         let mut round: Vec<NodeId> = Vec::new();

@@ -32,7 +32,7 @@ use consensio::election::{
 };
 use consensio::{Input, Instant, NodeId, Output, Participant};
 
-use crate::harness::{self, Action, Family, Generator, OutputOf};
+use crate::harness::{self, Action, Expected, Family, Generator, InputOf, OutputOf};
 use crate::{near, round_trip, structured};
 
 /// `election_decode`: Bully and ring-election messages decode without
@@ -303,12 +303,7 @@ impl<N: Node> Family for Election<N> {
         self.members.len() + N::EXTRA_OUTPUTS
     }
 
-    fn expected(
-        &self,
-        _: &N,
-        input: &Input<N::Message, ElectionCommand>,
-        _: bool,
-    ) -> Option<Result<(), ElectionError>> {
+    fn expected(&self, _: &N, input: &InputOf<Self>, _: bool) -> Expected<Self> {
         Some(match *input {
             Input::Message { from, .. } if from == self.id || !self.is_member(from) => {
                 Err(ElectionError::NotAMember { peer: from })
@@ -354,7 +349,7 @@ impl<N: Node> Family for Election<N> {
         _: Instant,
         _: &[OutputOf<Self>],
         records: &[u64],
-        _: Option<&Input<N::Message, ElectionCommand>>,
+        _: Option<&InputOf<Self>>,
     ) {
         let epoch = node.epoch();
         assert!(epoch >= self.epoch, "the epoch went back");

@@ -56,6 +56,8 @@ pub type PersistOf<F> = <<F as Family>::Node as Participant>::Persist;
 pub type ErrorOf<F> = <<F as Family>::Node as Participant>::Error;
 /// One input to a family's node.
 pub type InputOf<F> = Input<MessageOf<F>, CommandOf<F>>;
+/// The result an input must have, if the family knows it.
+pub type Expected<F> = Option<Result<(), ErrorOf<F>>>;
 /// One output of a family's node.
 pub type OutputOf<F> = NodeOutput<<F as Family>::Node>;
 
@@ -88,12 +90,7 @@ pub trait Family {
 
     /// The result `input` must have, if the family knows it; `waiting`:
     /// outputs of earlier inputs are still queued.
-    fn expected(
-        &self,
-        node: &Self::Node,
-        input: &InputOf<Self>,
-        waiting: bool,
-    ) -> Option<Result<(), ErrorOf<Self>>>;
+    fn expected(&self, node: &Self::Node, input: &InputOf<Self>, waiting: bool) -> Expected<Self>;
 
     /// Whether `error` refuses an input because too many outputs wait.
     fn is_backpressure(&self, _error: &ErrorOf<Self>) -> bool {
@@ -281,7 +278,7 @@ impl<F: Family> Checked<F> {
         now: Instant,
         error: &ErrorOf<F>,
         before: (F::Snapshot, Option<Instant>),
-        expected: Option<Result<(), ErrorOf<F>>>,
+        expected: Expected<F>,
     ) {
         assert_eq!(
             self.snapshot(family, now),

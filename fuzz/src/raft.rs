@@ -50,7 +50,7 @@ use consensio::raft::{
 };
 use consensio::{Input, Instant, NodeId, Output, Participant};
 
-use crate::harness::{self, Action, Family, Generator, OutputOf};
+use crate::harness::{self, Action, Expected, Family, Generator, InputOf, OutputOf};
 use crate::{near, round_trip, structured};
 
 /// `raft_decode`: Raft messages, persisted records (the wire frames the C
@@ -706,12 +706,7 @@ impl Family for Raft {
 
     /// Messages and ticks are never refused (but for backpressure); a
     /// command's result is known while no output waits.
-    fn expected(
-        &self,
-        node: &Node,
-        input: &Input<Message, Command>,
-        waiting: bool,
-    ) -> Option<Result<(), RaftError>> {
+    fn expected(&self, node: &Node, input: &InputOf<Self>, waiting: bool) -> Expected<Self> {
         match input {
             Input::Message { .. } | Input::Tick => Some(Ok(())),
             Input::Command(_) if waiting => None,
@@ -719,13 +714,7 @@ impl Family for Raft {
         }
     }
 
-    fn accepted(
-        &mut self,
-        node: &Node,
-        _: Instant,
-        input: &Input<Message, Command>,
-        before: &Snapshot,
-    ) {
+    fn accepted(&mut self, node: &Node, _: Instant, input: &InputOf<Self>, before: &Snapshot) {
         match *input {
             Input::Message { from, .. } if self.outsider(from) => {
                 let after = self.snapshot(node, Instant::ZERO);
@@ -757,7 +746,7 @@ impl Family for Raft {
         _: Instant,
         outputs: &[OutputOf<Self>],
         _: &[Persist],
-        cause: Option<&Input<Message, Command>>,
+        cause: Option<&InputOf<Self>>,
     ) {
         if let Some(&Input::Message { from, .. }) = cause
             && self.outsider(from)

@@ -38,7 +38,7 @@ use consensio::merkle::{
 };
 use consensio::{Input, Instant, NodeId, Output, Participant, wire};
 
-use crate::harness::{Checked, Family, Feed, OutputOf};
+use crate::harness::{Checked, Expected, Family, Feed, InputOf, OutputOf};
 use crate::structured;
 
 const NODES: u64 = 3;
@@ -663,22 +663,11 @@ impl Family for Replica {
             .max(p.tree().len() + config.max_entries_per_message + 1)
     }
 
-    fn expected(
-        &self,
-        _: &AntiEntropy,
-        input: &Input<Message, AntiEntropyCommand>,
-        _: bool,
-    ) -> Option<Result<(), AntiEntropyError>> {
+    fn expected(&self, _: &AntiEntropy, input: &InputOf<Self>, _: bool) -> Expected<Self> {
         Some(self.expected_error(input).map_or(Ok(()), Err))
     }
 
-    fn accepted(
-        &mut self,
-        _: &AntiEntropy,
-        _: Instant,
-        input: &Input<Message, AntiEntropyCommand>,
-        _: &Self::Snapshot,
-    ) {
+    fn accepted(&mut self, _: &AntiEntropy, _: Instant, input: &InputOf<Self>, _: &Self::Snapshot) {
         if let Input::Command(AntiEntropyCommand::StartSync { peer }) = input {
             let (starting, sync) = self.starting.take().expect("a sync was expected");
             assert_eq!(starting, *peer);
@@ -710,7 +699,7 @@ impl Family for Replica {
         _: Instant,
         _: &[OutputOf<Self>],
         _: &[Infallible],
-        _: Option<&Input<Message, AntiEntropyCommand>>,
+        _: Option<&InputOf<Self>>,
     ) {
         self.check(node);
     }
