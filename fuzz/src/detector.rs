@@ -31,6 +31,7 @@
 //!   as time passes without heartbeats, and the history never exceeds
 //!   `max_sample_size`.
 
+use core::convert::Infallible;
 use std::collections::BTreeMap;
 
 use arbitrary::Arbitrary;
@@ -38,8 +39,9 @@ use consensio::detector::{
     DetectorError, Heartbeat, HeartbeatConfig, HeartbeatDetector, HeartbeatEvent, PeerState,
     PhiConfig, PhiDetector, PhiDetectorConfig, PhiEvent,
 };
-use consensio::{Input, Instant, NodeId, Output, Participant, wire};
+use consensio::{Input, Instant, NodeId, Output, Participant};
 
+use crate::harness::{self, Action, Expected, Family, Generator, InputOf, OutputOf};
 use crate::{near, round_trip, structured};
 
 /// `detector_decode`: heartbeats decode without panicking, and whatever
@@ -147,9 +149,9 @@ pub fn step(data: &[u8]) {
 trait Detector:
     Participant<
         Message = Heartbeat,
-        Command = core::convert::Infallible,
+        Command = Infallible,
         Persist = u64,
-        Event: PartialEq + core::fmt::Debug,
+        Event: Clone + PartialEq + core::fmt::Debug,
         Error = DetectorError,
     > + Sized
 {
@@ -409,21 +411,34 @@ impl Detector for PhiDetector {
     }
 }
 
-struct Harness<D: Detector> {
-    node: D,
+/// One detector for the [`harness`]: its configuration, the model, and
+/// what the harness knows of its heartbeat rounds.
+struct Detecting<D: Detector> {
     config: D::Config,
     model: D::Model,
     id: NodeId,
     peers: Vec<NodeId>,
-    /// The last incarnation the node asked to persist (0: none yet).
-    persisted: u64,
     interval_ms: u64,
     /// When this life of the node accepted its first input, and its next
     /// heartbeat round is due; `None` before.
     next_round: Option<Instant>,
     /// The `(incarnation, seq)` of the last heartbeat round sent.
     last_round: Option<(u64, u64)>,
-    now: Instant,
+    /// What the input being drained must report.
+    expect: Expect<D::Event>,
+}
+
+/// What the input being drained must report.
+enum Expect<E> {
+    /// A heartbeat: exactly these events, and no round.
+    Beat(Vec<E>),
+    /// A tick: a round exactly when one was due.
+    Tick { due: bool },
+}
+
+/// The last incarnation in `records` (0: none yet).
+fn persisted(records: &[u64]) -> u64 {
+    records.last().copied().unwrap_or(0)
 }
 
 fn run<D: Detector>(
@@ -433,169 +448,117 @@ fn run<D: Detector>(
     interval_ms: u64,
     steps: &[Step],
 ) {
-    let node = D::restore(config.clone(), 0).expect("a valid configuration");
-    let mut harness = Harness {
+    let mut family = Detecting::<D> {
         model: D::model(&config),
-        node,
         config,
         id,
         peers,
-        persisted: 0,
         interval_ms,
         next_round: None,
         last_round: None,
-        now: Instant::ZERO,
+        expect: Expect::Tick { due: false },
     };
-    for step in steps.iter().take(1024) {
-        harness.step(step);
+    harness::run(&mut family, steps, false);
+}
+
+impl<D: Detector> Detecting<D> {
+    /// Notes the first accepted input of this life at `now`; returns when
+    /// the next heartbeat round is due.
+    fn start(&mut self, now: Instant) -> Instant {
+        *self.next_round.get_or_insert_with(|| {
+            D::started(&mut self.model, now);
+            now
+        })
     }
 }
 
-impl<D: Detector> Harness<D> {
-    fn step(&mut self, step: &Step) {
-        match *step {
-            Step::Beat {
-                from,
-                incarnation,
-                seq,
-            } => {
-                let from = NodeId(u64::from(from % IDS));
-                let beat = Heartbeat {
-                    incarnation: near(incarnation, 1),
-                    seq: near(seq, 1),
-                };
-                self.message(from, beat, |node, now| {
-                    node.handle_input(
-                        now,
-                        Input::Message {
-                            from,
-                            message: beat,
-                        },
-                    )
-                });
-            }
-            Step::Bytes { from, ref bytes } => {
-                let from = NodeId(u64::from(from % IDS));
-                match wire::decode::<Heartbeat>(bytes) {
-                    Err(e) => {
-                        let before = self.node.snapshot(self.now);
-                        let result = self.node.handle_bytes(self.now, from, bytes);
-                        assert_eq!(result, Err(DetectorError::Wire(e)));
-                        assert_eq!(self.node.snapshot(self.now), before);
-                        assert!(self.node.poll_output().is_none());
-                    }
-                    Ok(beat) => {
-                        self.message(from, beat, |node, now| node.handle_bytes(now, from, bytes))
-                    }
-                }
-            }
-            Step::Tick { advance_ms } => {
-                self.now = self.now.saturating_add_millis(u64::from(advance_ms));
-                self.tick();
-            }
-            Step::TickAtDeadline => {
-                let deadline = self.node.next_deadline().expect("a deadline is always set");
-                self.now = self.now.max(deadline);
-                self.tick();
-            }
-            Step::Wait { advance_ms } => {
-                self.now = self.now.saturating_add_millis(u64::from(advance_ms));
-            }
-            Step::Restart => {
-                self.node =
-                    D::restore(self.config.clone(), self.persisted).expect("a valid configuration");
-                assert_eq!(self.node.incarnation(), self.persisted);
-                assert!(self.node.poll_output().is_none());
-                self.model = D::model(&self.config);
-                self.next_round = None;
-            }
-        }
+impl<D: Detector> Family for Detecting<D> {
+    type Node = D;
+    type Snapshot = String;
+    const ALWAYS_ARMED: bool = true;
+
+    fn restore(&self, records: &[u64], _: Instant) -> D {
+        D::restore(self.config.clone(), persisted(records)).expect("a valid configuration")
     }
 
-    fn message(
-        &mut self,
-        from: NodeId,
-        beat: Heartbeat,
-        deliver: impl FnOnce(&mut D, Instant) -> Result<(), DetectorError>,
-    ) {
-        let before = self.node.snapshot(self.now);
-        let result = deliver(&mut self.node, self.now);
-        if !self.peers.contains(&from) {
-            assert_eq!(result, Err(DetectorError::NotAPeer { peer: from }));
-            assert_eq!(
-                self.node.snapshot(self.now),
-                before,
-                "a rejected heartbeat changed the node"
-            );
-            assert!(self.node.poll_output().is_none());
-            return;
-        }
-        result.expect("a peer's heartbeat is never rejected");
-        let next_round = self.start();
-        let expected = D::beat(&mut self.model, from, beat, self.now);
-        let (events, round) = self.drain();
-        assert!(!round, "a heartbeat round without a tick");
-        assert_eq!(events, expected, "the events of a heartbeat");
-        self.node.check(&self.model, self.now, next_round);
+    fn restarted(&mut self, node: &D, records: &[u64]) {
+        assert_eq!(node.incarnation(), persisted(records));
+        self.model = D::model(&self.config);
+        self.next_round = None;
     }
 
-    fn tick(&mut self) {
-        self.node
-            .handle_input(self.now, Input::Tick)
-            .expect("a tick is never rejected");
-        let due = self.start() <= self.now;
-        if due {
-            self.next_round = Some(self.now.saturating_add_millis(self.interval_ms));
-        }
-        let (events, round) = self.drain();
-        assert_eq!(
-            round,
-            due && !self.peers.is_empty(),
-            "a round exactly when one is due"
-        );
-        self.node.ticked(&mut self.model, self.now, &events);
-        let next_round = self.next_round.expect("started");
-        self.node.check(&self.model, self.now, next_round);
+    fn snapshot(&self, node: &D, now: Instant) -> String {
+        node.snapshot(now)
     }
 
-    /// Notes the first accepted input of this life; returns when the next
-    /// heartbeat round is due.
-    fn start(&mut self) -> Instant {
-        *self.next_round.get_or_insert_with(|| {
-            D::started(&mut self.model, self.now);
-            self.now
+    fn max_outputs(&self, _: &D) -> usize {
+        2 * self.peers.len() + 1
+    }
+
+    fn expected(&self, _: &D, input: &InputOf<Self>, _: bool) -> Expected<Self> {
+        Some(match *input {
+            Input::Message { from, .. } if !self.peers.contains(&from) => {
+                Err(DetectorError::NotAPeer { peer: from })
+            }
+            _ => Ok(()),
         })
     }
 
-    /// Drains the node, checks its sends and persist records, and returns
-    /// its events and whether it sent a heartbeat round.
-    fn drain(&mut self) -> (Vec<D::Event>, bool) {
-        let bound = 2 * self.peers.len() + 1;
-        let mut count = 0;
+    fn accepted(&mut self, _: &D, now: Instant, input: &InputOf<Self>, _: &String) {
+        self.expect = match *input {
+            Input::Message { from, message } => {
+                self.start(now);
+                Expect::Beat(D::beat(&mut self.model, from, message, now))
+            }
+            Input::Tick => {
+                let due = self.start(now) <= now;
+                if due {
+                    self.next_round = Some(now.saturating_add_millis(self.interval_ms));
+                }
+                Expect::Tick { due }
+            }
+            Input::Command(never) => match never {},
+        };
+    }
+
+    fn output(&mut self, _: &D, records: &[u64], output: &OutputOf<Self>) {
+        let persisted = persisted(records);
+        match *output {
+            Output::Persist(incarnation) => assert!(
+                incarnation > persisted,
+                "incarnation {incarnation} after {persisted}"
+            ),
+            Output::Send { to, message } => {
+                assert!(to != self.id && self.peers.contains(&to), "a send to {to}");
+                assert_eq!(
+                    message.incarnation, persisted,
+                    "a heartbeat before its incarnation is durable"
+                );
+            }
+            Output::Event(_) => {}
+        }
+    }
+
+    /// Checks the heartbeat round and the events against the model.
+    fn drained(
+        &mut self,
+        node: &D,
+        now: Instant,
+        outputs: &[OutputOf<Self>],
+        records: &[u64],
+        _: Option<&InputOf<Self>>,
+    ) {
         let mut events = Vec::new();
         let mut round: Vec<NodeId> = Vec::new();
         let mut round_beat = None;
-        while let Some(output) = self.node.poll_output() {
-            count += 1;
-            assert!(count <= bound, "one input queued more than {bound} outputs");
+        for output in outputs {
             match output {
-                Output::Persist(incarnation) => {
-                    assert!(
-                        incarnation > self.persisted,
-                        "incarnation {incarnation} after {}",
-                        self.persisted
-                    );
+                Output::Persist(_) => {
                     assert!(round_beat.is_none(), "persisted after a heartbeat");
-                    self.persisted = incarnation;
                 }
                 Output::Send { to, message } => {
-                    assert!(to != self.id && self.peers.contains(&to), "a send to {to}");
-                    assert_eq!(
-                        message.incarnation, self.persisted,
-                        "a heartbeat before its incarnation is durable"
-                    );
-                    assert!(!round.contains(&to), "two heartbeats to {to} in one input");
-                    round.push(to);
+                    assert!(!round.contains(to), "two heartbeats to {to} in one input");
+                    round.push(*to);
                     match round_beat {
                         None => {
                             let key = (message.incarnation, message.seq);
@@ -605,24 +568,62 @@ impl<D: Detector> Harness<D> {
                                 self.last_round
                             );
                             self.last_round = Some(key);
-                            round_beat = Some(message);
+                            round_beat = Some(*message);
                         }
-                        Some(beat) => assert_eq!(message, beat, "one round, one heartbeat"),
+                        Some(beat) => assert_eq!(*message, beat, "one round, one heartbeat"),
                     }
-                    let frame = wire::encode_to_vec(&message).expect("encodes");
-                    assert_eq!(wire::decode::<Heartbeat>(&frame), Ok(message));
                 }
-                Output::Event(event) => events.push(event),
+                Output::Event(event) => events.push(event.clone()),
             }
         }
         if round_beat.is_some() {
             assert_eq!(round.len(), self.peers.len(), "a round missed a peer");
         }
-        assert!(
-            self.persisted > 0,
-            "an accepted input without an incarnation"
-        );
-        assert_eq!(self.node.incarnation(), self.persisted);
-        (events, round_beat.is_some())
+        let persisted = persisted(records);
+        assert!(persisted > 0, "an accepted input without an incarnation");
+        assert_eq!(node.incarnation(), persisted);
+        let next_round = self.next_round.expect("started");
+        match core::mem::replace(&mut self.expect, Expect::Tick { due: false }) {
+            Expect::Beat(expected) => {
+                assert!(round_beat.is_none(), "a heartbeat round without a tick");
+                assert_eq!(events, expected, "the events of a heartbeat");
+            }
+            Expect::Tick { due } => {
+                assert_eq!(
+                    round_beat.is_some(),
+                    due && !self.peers.is_empty(),
+                    "a round exactly when one is due"
+                );
+                node.ticked(&mut self.model, now, &events);
+            }
+        }
+        node.check(&self.model, now, next_round);
+    }
+}
+
+impl<D: Detector> Generator for Detecting<D> {
+    type Step = Step;
+
+    fn action<'s>(&mut self, _: &D, step: &'s Step) -> Action<'s, Heartbeat, Infallible> {
+        match *step {
+            Step::Beat {
+                from,
+                incarnation,
+                seq,
+            } => Action::Message {
+                from: harness::claimed(from, IDS),
+                message: Heartbeat {
+                    incarnation: near(incarnation, 1),
+                    seq: near(seq, 1),
+                },
+            },
+            Step::Bytes { from, ref bytes } => Action::bytes(from, IDS, bytes),
+            Step::Tick { advance_ms } => Action::tick(advance_ms),
+            Step::TickAtDeadline => Action::TickAtDeadline,
+            Step::Wait { advance_ms } => Action::Wait {
+                advance_ms: u64::from(advance_ms),
+            },
+            Step::Restart => Action::Restart,
+        }
     }
 }

@@ -30,8 +30,9 @@ use consensio::election::{
     Bully, BullyConfig, BullyMessage, ElectionCommand, ElectionError, ElectionEvent, RingElection,
     RingElectionConfig, RingElectionMessage,
 };
-use consensio::{Input, Instant, NodeId, Output, Participant, wire};
+use consensio::{Input, Instant, NodeId, Output, Participant};
 
+use crate::harness::{self, Action, Expected, Family, Generator, InputOf, OutputOf};
 use crate::{near, round_trip, structured};
 
 /// `election_decode`: Bully and ring-election messages decode without
@@ -98,7 +99,7 @@ enum Forged {
 /// What the harness needs from each election participant.
 trait Node:
     Participant<
-        Message: PartialEq + core::fmt::Debug,
+        Message: Clone + PartialEq + core::fmt::Debug,
         Command = ElectionCommand,
         Persist = u64,
         Event = ElectionEvent,
@@ -244,14 +245,18 @@ pub fn step(data: &[u8]) {
     });
 }
 
-struct Harness<N: Node> {
-    node: N,
+/// One election node for the [`harness`]: its configuration, and the
+/// epoch it last reported.
+struct Election<N: Node> {
     config: N::Config,
     id: NodeId,
     members: Vec<NodeId>,
-    /// The last epoch the node asked to persist (0: none yet).
-    persisted: u64,
-    now: Instant,
+    epoch: u64,
+}
+
+/// The last epoch in `records` (0: none yet).
+fn persisted(records: &[u64]) -> u64 {
+    records.last().copied().unwrap_or(0)
 }
 
 /// Runs the steps; returns the last persisted epoch.
@@ -262,158 +267,119 @@ fn run<N: Node>(input: &StepInput) -> u64 {
         .map(NodeId)
         .collect();
     let timeouts = input.timeouts.map(|t| u64::from(t % 32) + 1);
-    let config = N::config(id, &members, timeouts);
-    let node = N::restore(config.clone(), 0).expect("a valid configuration");
-    let mut harness = Harness {
-        node,
-        config,
+    let mut family = Election::<N> {
+        config: N::config(id, &members, timeouts),
         id,
         members,
-        persisted: 0,
-        now: Instant::ZERO,
+        epoch: 0,
     };
-    for step in input.steps.iter().take(1024) {
-        harness.step(step);
-    }
-    harness.persisted
+    persisted(harness::run(&mut family, &input.steps, false).records())
 }
 
-impl<N: Node> Harness<N> {
+impl<N: Node> Election<N> {
     fn is_member(&self, peer: NodeId) -> bool {
         self.members.contains(&peer)
     }
+}
 
-    fn snapshot(&self) -> (u64, Option<NodeId>, Option<Instant>) {
-        (
-            self.node.epoch(),
-            self.node.leader(),
-            self.node.next_deadline(),
-        )
+impl<N: Node> Family for Election<N> {
+    type Node = N;
+    type Snapshot = (u64, Option<NodeId>);
+    const ALWAYS_ARMED: bool = true;
+
+    fn restore(&self, records: &[u64], _: Instant) -> N {
+        N::restore(self.config.clone(), persisted(records)).expect("a valid configuration")
     }
 
-    fn step(&mut self, step: &Step) {
-        match step {
-            Step::Message { from, message } => {
-                let from = NodeId(u64::from(from % IDS));
-                let message = N::forge(message, self.node.epoch());
-                self.input(Input::Message { from, message });
+    fn restarted(&mut self, node: &N, records: &[u64]) {
+        assert_eq!(node.epoch(), persisted(records));
+    }
+
+    fn snapshot(&self, node: &N, _: Instant) -> Self::Snapshot {
+        (node.epoch(), node.leader())
+    }
+
+    fn max_outputs(&self, _: &N) -> usize {
+        self.members.len() + N::EXTRA_OUTPUTS
+    }
+
+    fn expected(&self, _: &N, input: &InputOf<Self>, _: bool) -> Expected<Self> {
+        Some(match *input {
+            Input::Message { from, .. } if from == self.id || !self.is_member(from) => {
+                Err(ElectionError::NotAMember { peer: from })
             }
-            Step::Bytes { from, bytes } => {
-                let from = NodeId(u64::from(from % IDS));
-                let before = self.snapshot();
-                let result = self.node.handle_bytes(self.now, from, bytes);
-                match wire::decode::<N::Message>(bytes) {
-                    Err(e) => {
-                        assert_eq!(result, Err(ElectionError::Wire(e)));
-                        assert_eq!(self.snapshot(), before, "bad bytes changed the node");
-                        assert!(self.node.poll_output().is_none());
-                    }
-                    Ok(_) => self.check_result(from, result, before),
+            _ => Ok(()),
+        })
+    }
+
+    fn output(&mut self, _: &N, records: &[u64], output: &OutputOf<Self>) {
+        let persisted = persisted(records);
+        match *output {
+            Output::Send { to, ref message } => {
+                assert!(to != self.id && self.is_member(to), "a send to {to}");
+                if let Some(epoch) = N::announced(message) {
+                    assert!(
+                        epoch <= persisted,
+                        "announced epoch {epoch} before persisting it (persisted {persisted})"
+                    );
                 }
             }
-            Step::Tick { advance_ms } => {
-                self.now = self.now.saturating_add_millis(u64::from(*advance_ms));
-                self.input(Input::Tick);
+            Output::Persist(epoch) => {
+                assert!(
+                    epoch > persisted,
+                    "persisted epoch {epoch} after {persisted}"
+                );
             }
-            Step::TickAtDeadline => {
-                let deadline = self.node.next_deadline().expect("a deadline is always set");
-                self.now = self.now.max(deadline);
-                self.input(Input::Tick);
+            Output::Event(ElectionEvent::Elected { leader, epoch }) => {
+                assert_eq!(epoch, persisted, "elected in an unpersisted epoch");
+                assert!(
+                    leader >= self.id && self.is_member(leader),
+                    "followed {leader}"
+                );
             }
-            Step::StartElection => self.input(Input::Command(ElectionCommand::StartElection)),
-            Step::Restart => {
-                self.node =
-                    N::restore(self.config.clone(), self.persisted).expect("a valid configuration");
-                assert_eq!(self.node.epoch(), self.persisted);
-                assert!(self.node.poll_output().is_none());
-            }
-        }
-    }
-
-    fn input(&mut self, input: Input<N::Message, ElectionCommand>) {
-        let from = match &input {
-            Input::Message { from, .. } => Some(*from),
-            _ => None,
-        };
-        let before = self.snapshot();
-        let result = self.node.handle_input(self.now, input);
-        match from {
-            Some(from) => self.check_result(from, result, before),
-            None => {
-                result.expect("ticks and commands are never rejected");
-                self.drain();
+            Output::Event(ElectionEvent::LeaderLost { epoch }) => {
+                assert_eq!(epoch, persisted);
             }
         }
     }
 
-    /// A message from `from` was handled with `result`.
-    fn check_result(
+    fn drained(
         &mut self,
-        from: NodeId,
-        result: Result<(), ElectionError>,
-        before: (u64, Option<NodeId>, Option<Instant>),
+        node: &N,
+        _: Instant,
+        _: &[OutputOf<Self>],
+        records: &[u64],
+        _: Option<&InputOf<Self>>,
     ) {
-        if from == self.id || !self.is_member(from) {
-            assert_eq!(result, Err(ElectionError::NotAMember { peer: from }));
-            assert_eq!(
-                self.snapshot(),
-                before,
-                "a rejected message changed the node"
-            );
-            assert!(self.node.poll_output().is_none());
-        } else {
-            result.expect("a member's message is never rejected");
-            self.drain();
-        }
-    }
-
-    fn drain(&mut self) {
-        let bound = self.members.len() + N::EXTRA_OUTPUTS;
-        let mut count = 0;
-        let epoch_before = self.node.epoch();
-        while let Some(output) = self.node.poll_output() {
-            count += 1;
-            assert!(count <= bound, "one input queued more than {bound} outputs");
-            match output {
-                Output::Send { to, message } => {
-                    assert!(to != self.id && self.is_member(to), "a send to {to}");
-                    if let Some(epoch) = N::announced(&message) {
-                        assert!(
-                            epoch <= self.persisted,
-                            "announced epoch {epoch} before persisting it (persisted {})",
-                            self.persisted
-                        );
-                    }
-                    let frame = wire::encode_to_vec(&message).expect("encodes");
-                    assert_eq!(wire::decode::<N::Message>(&frame).as_ref(), Ok(&message));
-                }
-                Output::Persist(epoch) => {
-                    assert!(
-                        epoch > self.persisted,
-                        "persisted epoch {epoch} after {}",
-                        self.persisted
-                    );
-                    self.persisted = epoch;
-                }
-                Output::Event(ElectionEvent::Elected { leader, epoch }) => {
-                    assert_eq!(epoch, self.persisted, "elected in an unpersisted epoch");
-                    assert!(
-                        leader >= self.id && self.is_member(leader),
-                        "followed {leader}"
-                    );
-                }
-                Output::Event(ElectionEvent::LeaderLost { epoch }) => {
-                    assert_eq!(epoch, self.persisted);
-                }
-            }
-        }
-        let epoch = self.node.epoch();
-        assert!(epoch >= epoch_before, "the epoch went back");
-        assert_eq!(epoch, self.persisted, "the epoch is not the persisted one");
-        if let Some(leader) = self.node.leader() {
+        let epoch = node.epoch();
+        assert!(epoch >= self.epoch, "the epoch went back");
+        self.epoch = epoch;
+        assert_eq!(
+            epoch,
+            persisted(records),
+            "the epoch is not the persisted one"
+        );
+        if let Some(leader) = node.leader() {
             assert!(leader >= self.id && self.is_member(leader));
         }
-        assert!(self.node.next_deadline().is_some());
+    }
+}
+
+impl<N: Node> Generator for Election<N> {
+    type Step = Step;
+
+    fn action<'s>(&mut self, node: &N, step: &'s Step) -> Action<'s, N::Message, ElectionCommand> {
+        match step {
+            Step::Message { from, message } => Action::Message {
+                from: harness::claimed(*from, IDS),
+                message: N::forge(message, node.epoch()),
+            },
+            Step::Bytes { from, bytes } => Action::bytes(*from, IDS, bytes),
+            Step::Tick { advance_ms } => Action::tick(*advance_ms),
+            Step::TickAtDeadline => Action::TickAtDeadline,
+            Step::StartElection => Action::Command(ElectionCommand::StartElection),
+            Step::Restart => Action::Restart,
+        }
     }
 }
 

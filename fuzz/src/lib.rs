@@ -16,18 +16,32 @@
 //! | `quorum_config` | committed index and vote results against a sort-based model; tallies; capacity errors |
 //! | `merkle_decode` | anti-entropy messages: decode → encode → decode is stable, no panic |
 //! | `merkle_tree` | roots against a naive RFC 6962 tree; proofs verify exactly when genuine; diff against a leaf-by-leaf model |
-//! | `merkle_anti_entropy` | the anti-entropy participant, three replicas and a hostile network: no panic, bounded outputs and sessions, exact errors, and the exact key difference when a sync runs undisturbed |
+//! | `merkle_anti_entropy` | the anti-entropy participant, three replicas (harness nodes) and a hostile network: the contract, bounded sessions, exact errors, and the exact key difference when a sync runs undisturbed |
 //! | `ring_ops` | hash ring, rendezvous, bounded loads, Maglev and jump hash: placements stay within members, minimal movement, load bounds |
 //! | `election_decode` | Bully and ring-election messages: decode → encode → decode is stable, no panic |
-//! | `election_step` | one Bully or ring-election node under any inputs and crash-restarts: bounded outputs, epochs persisted before use and never going back |
+//! | `election_step` | one Bully or ring-election node under any inputs and crash-restarts, on the harness: the contract, epochs persisted before use and never going back |
 //! | `detector_decode` | heartbeats: decode → encode → decode is stable, no panic |
-//! | `detector_step` | one heartbeat or φ detector under any inputs and crash-restarts: bounded outputs, incarnations, exact state changes against a model, φ sane |
+//! | `detector_step` | one heartbeat or φ detector under any inputs and crash-restarts, on the harness: the contract, incarnations, exact state changes against a model, φ sane |
 //! | `raft_decode` | Raft messages and persisted records: decode → encode → decode is stable; restore from any records never panics |
-//! | `raft_step` | one Raft node under any messages, ticks, commands and crash-restarts: one vote per term, persist before send, terms and commits never go back, bounded outputs |
+//! | `raft_step` | one Raft node under any messages, ticks, commands and crash-restarts, on the harness: the contract with backpressure, one vote per term, persist before send, terms and commits never go back |
+//!
+//! The step targets (`*_step`, `merkle_anti_entropy`) share one harness,
+//! [`harness`]: it checks the contract of [`consensio::Participant`] after
+//! every input — a refused input changes nothing and queues nothing, a
+//! frame that does not decode is refused with its wire error, one input
+//! queues a bounded number of outputs, every send survives the wire, a
+//! restart rebuilds the node from exactly the records it persisted, the
+//! deadline after a tick is in the future, and a twin node fed the same
+//! inputs produces the same outputs. A family implements
+//! [`harness::Family`] (its restore function, a state snapshot, its output
+//! bound, the results it expects, and its local invariants as hooks) and,
+//! for a single-node target, [`harness::Generator`] (its input steps as
+//! [`harness::Action`]s); [`harness::run`] does the rest.
 
 pub mod clock;
 pub mod detector;
 pub mod election;
+pub mod harness;
 pub mod merkle;
 pub mod quorum;
 pub mod raft;

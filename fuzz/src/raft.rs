@@ -48,8 +48,9 @@ use consensio::raft::{
     ArenaLog, Body, Command, Entry, Event, KvEntry, KvLimits, KvStore, LogStorage, Message,
     Persist, RaftConfig, RaftError, RaftNode, Role,
 };
-use consensio::{Input, Instant, NodeId, Output, Participant, wire};
+use consensio::{Input, Instant, NodeId, Output, Participant};
 
+use crate::harness::{self, Action, Expected, Family, Generator, InputOf, OutputOf};
 use crate::{near, round_trip, structured};
 
 /// `raft_decode`: Raft messages, persisted records (the wire frames the C
@@ -343,34 +344,28 @@ fn run(input: &StepInput) -> Reached {
     config
         .validate()
         .expect("the harness builds valid configurations");
-    let log = || {
-        ArenaLog::new(
-            usize::from(input.log_entries % 32) + 1,
-            usize::from(input.log_bytes),
-        )
-    };
-    let mut harness = Harness::new(config, log, input.lazy);
-    for step in input.steps.iter().take(1024) {
-        harness.step(step);
-    }
-    harness.drain(None);
-    harness.reached
+    let mut family = Raft::new(
+        config,
+        usize::from(input.log_entries % 32) + 1,
+        usize::from(input.log_bytes),
+    );
+    harness::run(&mut family, &input.steps, input.lazy);
+    family.reached
 }
 
 /// What must not change when an input is refused.
 type Snapshot = (u64, Option<NodeId>, Role, Option<NodeId>, u64, u64, u64);
 
-struct Harness<F> {
-    node: RaftNode<ArenaLog>,
+/// One Raft node for the [`harness`]: its configuration, and what it
+/// persisted and reported.
+struct Raft {
     config: RaftConfig,
-    new_log: F,
+    /// The capacity of the log a node is (re)built over.
+    log_entries: usize,
+    log_bytes: usize,
     me: NodeId,
     /// Every voter but this node.
     peers: BTreeSet<NodeId>,
-    lazy: bool,
-    now: Instant,
-    /// Every record drained so far, across lives: what a restart reads.
-    records: Vec<Persist>,
     /// The log the records describe.
     durable: Vec<(u64, Vec<u8>)>,
     /// The last persisted term and vote.
@@ -386,14 +381,13 @@ struct Harness<F> {
     /// This life: reads accepted and not yet answered (their ids).
     reads: BTreeSet<u64>,
     next_read: u64,
-    /// Outputs queued since the last drain, as far as the harness knows.
-    undrained: bool,
     reached: Reached,
 }
 
-impl<F: Fn() -> ArenaLog> Harness<F> {
-    fn new(config: RaftConfig, new_log: F, lazy: bool) -> Self {
-        let node = RaftNode::new(config.clone(), new_log()).expect("a valid configuration");
+type Node = RaftNode<ArenaLog>;
+
+impl Raft {
+    fn new(config: RaftConfig, log_entries: usize, log_bytes: usize) -> Self {
         let me = config.id;
         let peers = config
             .voters
@@ -404,15 +398,12 @@ impl<F: Fn() -> ArenaLog> Harness<F> {
             .copied()
             .filter(|&v| v != me)
             .collect();
-        Harness {
-            node,
+        Raft {
             config,
-            new_log,
+            log_entries,
+            log_bytes,
             me,
             peers,
-            lazy,
-            now: Instant::ZERO,
-            records: Vec::new(),
             durable: Vec::new(),
             hard: (0, None),
             votes: BTreeMap::new(),
@@ -421,194 +412,13 @@ impl<F: Fn() -> ArenaLog> Harness<F> {
             commit: 0,
             reads: BTreeSet::new(),
             next_read: 0,
-            undrained: false,
             reached: Reached::default(),
-        }
-    }
-
-    fn snapshot(&self) -> Snapshot {
-        let n = &self.node;
-        (
-            n.term(),
-            n.vote(),
-            n.role(),
-            n.leader(),
-            n.commit_index(),
-            n.applied_index(),
-            n.log().last_index(),
-        )
-    }
-
-    fn step(&mut self, step: &Step) {
-        match step {
-            Step::Message { from, term, body } => {
-                let from = NodeId(u64::from(from % IDS));
-                let term = near(*term, self.node.term());
-                let body = forge(&self.node, term, body);
-                self.message(from, Some(Message { term, body }), None);
-            }
-            Step::Bytes { from, bytes } => {
-                let from = NodeId(u64::from(from % IDS));
-                match wire::decode::<Message>(bytes) {
-                    Err(e) => {
-                        let before = self.snapshot();
-                        let result = self.node.handle_bytes(self.now, from, bytes);
-                        if let Err(RaftError::Backpressure { .. }) = result {
-                            self.refused(before);
-                        } else {
-                            assert_eq!(result, Err(RaftError::Wire(e)));
-                            assert_eq!(self.snapshot(), before, "bad bytes changed the node");
-                        }
-                    }
-                    Ok(_) => self.message(from, None, Some(bytes)),
-                }
-            }
-            Step::Tick { advance_ms } => {
-                self.now = self.now.saturating_add_millis(u64::from(*advance_ms));
-                self.tick();
-            }
-            Step::TickAtDeadline => {
-                let deadline = self.node.next_deadline().expect("always set");
-                self.now = self.now.max(deadline);
-                self.tick();
-            }
-            Step::Propose(data) => self.command(Command::Propose(data.clone())),
-            Step::Read => {
-                self.next_read += 1;
-                self.command(Command::Read { id: self.next_read });
-            }
-            Step::LeaseRead => {
-                self.next_read += 1;
-                self.command(Command::LeaseRead { id: self.next_read });
-            }
-            Step::Drain(max) => {
-                self.drain(max.map(usize::from));
-            }
-            Step::Restart => self.restart(),
-        }
-    }
-
-    fn restart(&mut self) {
-        let node = RaftNode::restore(self.config.clone(), (self.new_log)(), &self.records)
-            .expect("the node's own records restore");
-        self.node = node;
-        assert_eq!((self.node.term(), self.node.vote()), self.hard);
-        assert_eq!(self.node.commit_index(), 0);
-        self.check_log();
-        self.applied = 0;
-        self.commit = 0;
-        self.reads.clear();
-        self.undrained = false;
-        assert!(self.node.poll_output().is_none());
-    }
-
-    /// An input was refused with backpressure: nothing changed, and the
-    /// queue is indeed full.
-    fn refused(&mut self, before: Snapshot) {
-        assert!(self.undrained, "backpressure with nothing waiting");
-        assert_eq!(self.snapshot(), before, "a refused input changed the node");
-        let drained = self.drain(None);
-        assert!(
-            drained >= self.config.max_outputs,
-            "backpressure with {drained} outputs waiting"
-        );
-    }
-
-    /// Feeds a message (structured, or as bytes that decode).
-    fn message(&mut self, from: NodeId, message: Option<Message>, bytes: Option<&[u8]>) {
-        let before = self.snapshot();
-        let result = match (message, bytes) {
-            (Some(message), _) => self
-                .node
-                .handle_input(self.now, Input::Message { from, message }),
-            (None, Some(bytes)) => self.node.handle_bytes(self.now, from, bytes),
-            (None, None) => unreachable!(),
-        };
-        match result {
-            Err(RaftError::Backpressure { .. }) => self.refused(before),
-            Err(e) => panic!("a message was refused: {e:?}"),
-            Ok(()) => {
-                let outsider = from == self.me || !self.peers.contains(&from);
-                if outsider {
-                    let after = self.snapshot();
-                    // Only pending commits may be reported.
-                    assert_eq!(
-                        (before.0, before.1, before.2, before.3, before.4, before.6),
-                        (after.0, after.1, after.2, after.3, after.4, after.6),
-                        "a message from {from} had an effect"
-                    );
-                }
-                self.after_input(outsider);
-            }
-        }
-    }
-
-    fn tick(&mut self) {
-        let before = self.snapshot();
-        match self.node.handle_input(self.now, Input::Tick) {
-            Err(RaftError::Backpressure { .. }) => self.refused(before),
-            Err(e) => panic!("a tick was refused: {e:?}"),
-            Ok(()) => {
-                self.after_input(false);
-                if !self.undrained {
-                    let deadline = self.node.next_deadline().expect("always set");
-                    let applying = self.node.applied_index() < self.node.commit_index();
-                    assert!(
-                        deadline > self.now || (applying && deadline == self.now),
-                        "after a tick at {}, the next deadline is {deadline}",
-                        self.now
-                    );
-                }
-            }
-        }
-    }
-
-    fn command(&mut self, command: Command) {
-        let expected = if self.undrained {
-            None
-        } else {
-            Some(self.expected_error(&command))
-        };
-        let read = match command {
-            Command::Read { id } | Command::LeaseRead { id } => Some(id),
-            Command::Propose(_) => None,
-        };
-        let before = self.snapshot();
-        let result = self.node.handle_input(self.now, Input::Command(command));
-        match result {
-            Err(RaftError::Backpressure { .. }) => self.refused(before),
-            Err(e) => {
-                if let Some(expected) = expected {
-                    assert_eq!(Err(e), expected, "the command's result");
-                }
-                assert_eq!(
-                    self.snapshot(),
-                    before,
-                    "a refused command changed the node"
-                );
-                if !self.undrained {
-                    assert!(
-                        self.node.poll_output().is_none(),
-                        "a refused command queued outputs"
-                    );
-                }
-            }
-            Ok(()) => {
-                if let Some(expected) = expected {
-                    assert_eq!(Ok(()), expected, "the command's result");
-                }
-                if let Some(id) = read {
-                    self.reads.insert(id);
-                }
-                self.after_input(false);
-            }
         }
     }
 
     /// What a command must return, when no output is waiting (so the
     /// harness knows the reads still pending).
-    fn expected_error(&self, command: &Command) -> Result<(), RaftError> {
-        let node = &self.node;
+    fn expected_error(&self, node: &Node, command: &Command) -> Result<(), RaftError> {
         if node.role() != Role::Leader {
             return Err(RaftError::NotLeader {
                 leader_hint: node.leader(),
@@ -649,64 +459,8 @@ impl<F: Fn() -> ArenaLog> Harness<F> {
         }
     }
 
-    fn after_input(&mut self, quiet: bool) {
-        if self.lazy {
-            self.undrained = true;
-        } else {
-            self.drain_checked(None, quiet);
-        }
-    }
-
-    /// The most outputs one input may queue.
-    fn per_input_bound(&self) -> usize {
-        let c = &self.config;
-        8 + self.peers.len() * (c.max_inflight_messages + 2)
-            + c.max_apply_per_step
-            + 2 * c.max_pending_reads
-    }
-
-    /// Drains up to `max` outputs; returns how many it took.
-    fn drain(&mut self, max: Option<usize>) -> usize {
-        self.drain_checked(max, false)
-    }
-
-    fn drain_checked(&mut self, max: Option<usize>, quiet: bool) -> usize {
-        let bound = if self.undrained {
-            self.config.max_outputs - 1 + self.per_input_bound()
-        } else {
-            self.per_input_bound()
-        };
-        let mut count = 0;
-        while max.is_none_or(|m| count < m) {
-            let Some(output) = self.node.poll_output() else {
-                self.undrained = false;
-                break;
-            };
-            count += 1;
-            assert!(count <= bound, "more than {bound} outputs queued");
-            match output {
-                Output::Send { to, message } => {
-                    assert!(!quiet, "a message from an outsider caused a send");
-                    self.sent(to, &message);
-                }
-                Output::Persist(record) => {
-                    assert!(!quiet, "a message from an outsider caused a persist");
-                    self.persisted(record);
-                }
-                Output::Event(event) => {
-                    assert!(
-                        !quiet
-                            || matches!(event, Event::Committed { .. } | Event::ReadReady { .. }),
-                        "a message from an outsider caused {event:?}"
-                    );
-                    self.event(event);
-                }
-            }
-        }
-        if !self.undrained {
-            self.check();
-        }
-        count
+    fn outsider(&self, from: NodeId) -> bool {
+        from == self.me || !self.peers.contains(&from)
     }
 
     fn sent(&mut self, to: NodeId, message: &Message) {
@@ -768,8 +522,6 @@ impl<F: Fn() -> ArenaLog> Harness<F> {
             }
             _ => {}
         }
-        let frame = wire::encode_to_vec(message).expect("every message fits a frame");
-        assert_eq!(wire::decode::<Message>(&frame).as_ref(), Ok(message));
     }
 
     fn durable_term(&self, index: u64) -> Option<u64> {
@@ -786,8 +538,8 @@ impl<F: Fn() -> ArenaLog> Harness<F> {
         Some((e.0, &e.1[..]))
     }
 
-    fn persisted(&mut self, record: Persist) {
-        match &record {
+    fn persisted(&mut self, record: &Persist) {
+        match record {
             Persist::HardState { term, vote } => {
                 assert!(*term >= self.hard.0, "term {term} after {}", self.hard.0);
                 if let Some(v) = vote {
@@ -811,12 +563,15 @@ impl<F: Fn() -> ArenaLog> Harness<F> {
                     .extend(entries.iter().map(|e| (e.term, e.data.clone())));
             }
         }
-        self.records.push(record);
     }
 
-    fn event(&mut self, event: Event) {
-        match event {
-            Event::Committed { index, term, data } => {
+    fn event(&mut self, event: &Event) {
+        match *event {
+            Event::Committed {
+                index,
+                term,
+                ref data,
+            } => {
                 assert_eq!(index, self.applied + 1, "committed out of order");
                 assert_eq!(
                     self.durable_entry(index),
@@ -858,8 +613,7 @@ impl<F: Fn() -> ArenaLog> Harness<F> {
     }
 
     /// After a full drain: the node against what it persisted and reported.
-    fn check(&mut self) {
-        let n = &self.node;
+    fn check(&mut self, n: &Node) {
         assert_eq!((n.term(), n.vote()), self.hard, "term and vote not durable");
         assert!(
             n.commit_index() >= self.commit,
@@ -879,11 +633,11 @@ impl<F: Fn() -> ArenaLog> Harness<F> {
         if n.role() != Role::Leader {
             assert!(self.reads.is_empty(), "reads left waiting by a follower");
         }
-        self.check_log();
+        self.check_log(n);
     }
 
-    fn check_log(&self) {
-        let log = self.node.log();
+    fn check_log(&self, node: &Node) {
+        let log = node.log();
         assert_eq!(log.last_index(), self.durable.len() as u64, "log length");
         for (k, (term, data)) in self.durable.iter().enumerate() {
             let entry = log.entry(k as u64 + 1).expect("held");
@@ -893,6 +647,153 @@ impl<F: Fn() -> ArenaLog> Harness<F> {
                 "entry {}",
                 k + 1
             );
+        }
+    }
+}
+
+impl Family for Raft {
+    type Node = Node;
+    type Snapshot = Snapshot;
+    const ALWAYS_ARMED: bool = true;
+
+    fn restore(&self, records: &[Persist], _: Instant) -> Node {
+        let log = ArenaLog::new(self.log_entries, self.log_bytes);
+        RaftNode::restore(self.config.clone(), log, records)
+            .expect("the node's own records restore")
+    }
+
+    fn restarted(&mut self, node: &Node, _: &[Persist]) {
+        assert_eq!((node.term(), node.vote()), self.hard);
+        assert_eq!(node.commit_index(), 0);
+        self.applied = 0;
+        self.commit = 0;
+        self.reads.clear();
+        self.check(node);
+    }
+
+    fn snapshot(&self, n: &Node, _: Instant) -> Snapshot {
+        (
+            n.term(),
+            n.vote(),
+            n.role(),
+            n.leader(),
+            n.commit_index(),
+            n.applied_index(),
+            n.log().last_index(),
+        )
+    }
+
+    /// The most outputs one input may queue.
+    fn max_outputs(&self, _: &Node) -> usize {
+        let c = &self.config;
+        8 + self.peers.len() * (c.max_inflight_messages + 2)
+            + c.max_apply_per_step
+            + 2 * c.max_pending_reads
+    }
+
+    fn is_backpressure(&self, error: &RaftError) -> bool {
+        matches!(error, RaftError::Backpressure { .. })
+    }
+
+    fn max_waiting(&self, _: &Node) -> Option<usize> {
+        Some(self.config.max_outputs)
+    }
+
+    fn deadline_may_be_now(&self, node: &Node) -> bool {
+        // Committed entries remain to be reported.
+        node.applied_index() < node.commit_index()
+    }
+
+    /// Messages and ticks are never refused (but for backpressure); a
+    /// command's result is known while no output waits.
+    fn expected(&self, node: &Node, input: &InputOf<Self>, waiting: bool) -> Expected<Self> {
+        match input {
+            Input::Message { .. } | Input::Tick => Some(Ok(())),
+            Input::Command(_) if waiting => None,
+            Input::Command(command) => Some(self.expected_error(node, command)),
+        }
+    }
+
+    fn accepted(&mut self, node: &Node, _: Instant, input: &InputOf<Self>, before: &Snapshot) {
+        match *input {
+            Input::Message { from, .. } if self.outsider(from) => {
+                let after = self.snapshot(node, Instant::ZERO);
+                // Only pending commits may be reported.
+                assert_eq!(
+                    (before.0, before.1, before.2, before.3, before.4, before.6),
+                    (after.0, after.1, after.2, after.3, after.4, after.6),
+                    "a message from {from} had an effect"
+                );
+            }
+            Input::Command(Command::Read { id } | Command::LeaseRead { id }) => {
+                self.reads.insert(id);
+            }
+            _ => {}
+        }
+    }
+
+    fn output(&mut self, _: &Node, _: &[Persist], output: &OutputOf<Self>) {
+        match output {
+            Output::Send { to, message } => self.sent(*to, message),
+            Output::Persist(record) => self.persisted(record),
+            Output::Event(event) => self.event(event),
+        }
+    }
+
+    fn drained(
+        &mut self,
+        node: &Node,
+        _: Instant,
+        outputs: &[OutputOf<Self>],
+        _: &[Persist],
+        cause: Option<&InputOf<Self>>,
+    ) {
+        if let Some(&Input::Message { from, .. }) = cause
+            && self.outsider(from)
+        {
+            for output in outputs {
+                assert!(
+                    matches!(
+                        output,
+                        Output::Event(Event::Committed { .. } | Event::ReadReady { .. })
+                    ),
+                    "a message from an outsider caused {output:?}"
+                );
+            }
+        }
+        self.check(node);
+    }
+}
+
+impl Generator for Raft {
+    type Step = Step;
+
+    fn action<'s>(&mut self, node: &Node, step: &'s Step) -> Action<'s, Message, Command> {
+        match step {
+            Step::Message { from, term, body } => {
+                let term = near(*term, node.term());
+                Action::Message {
+                    from: harness::claimed(*from, IDS),
+                    message: Message {
+                        term,
+                        body: forge(node, term, body),
+                    },
+                }
+            }
+            Step::Bytes { from, bytes } => Action::bytes(*from, IDS, bytes),
+            Step::Tick { advance_ms } => Action::tick(*advance_ms),
+            Step::TickAtDeadline => Action::TickAtDeadline,
+            Step::Propose(data) => Action::Command(Command::Propose(data.clone())),
+            Step::Read => {
+                self.next_read += 1;
+                Action::Command(Command::Read { id: self.next_read })
+            }
+            Step::LeaseRead => {
+                self.next_read += 1;
+                Action::Command(Command::LeaseRead { id: self.next_read })
+            }
+            Step::Drain(max) => Action::Drain(max.map(usize::from)),
+            Step::Restart => Action::Restart,
         }
     }
 }
