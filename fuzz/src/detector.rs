@@ -7,7 +7,7 @@
 //! itself; structured, or raw bytes through `handle_bytes`) carrying
 //! incarnations and sequence numbers near the last ones counted, ticks at
 //! monotone times, and crash-restarts that rebuild it with
-//! `restore(config, last persisted incarnation)` from its `Persist` outputs.
+//! `Restore::restore(config, persisted incarnations)` from its `Persist` outputs.
 //! After every input it drains the node and checks:
 //!
 //! - no panic; `NotAPeer` exactly for a sender that is not a peer (this
@@ -39,7 +39,7 @@ use consensio::detector::{
     DetectorError, Heartbeat, HeartbeatConfig, HeartbeatDetector, HeartbeatEvent, PeerState,
     PhiConfig, PhiDetector, PhiDetectorConfig, PhiEvent,
 };
-use consensio::{Input, Instant, NodeId, Output, Participant};
+use consensio::{Input, Instant, NodeId, Output, Participant, Restore};
 
 use crate::harness::{self, Action, Expected, Family, Generator, InputOf, OutputOf};
 use crate::{near, round_trip, structured};
@@ -153,12 +153,10 @@ trait Detector:
         Persist = u64,
         Event: Clone + PartialEq + core::fmt::Debug,
         Error = DetectorError,
-    > + Sized
+    > + Restore<Config: Clone>
 {
-    type Config: Clone;
     /// The harness's model of what the detector believes.
     type Model;
-    fn restore(config: Self::Config, incarnation: u64) -> Result<Self, DetectorError>;
     fn incarnation(&self) -> u64;
     /// The model of a detector just built.
     fn model(config: &Self::Config) -> Self::Model;
@@ -193,12 +191,7 @@ struct HeartbeatModel {
 type PeerModel = (Option<(u64, u64)>, Instant, PeerState);
 
 impl Detector for HeartbeatDetector {
-    type Config = HeartbeatConfig;
     type Model = HeartbeatModel;
-
-    fn restore(config: HeartbeatConfig, incarnation: u64) -> Result<Self, DetectorError> {
-        HeartbeatDetector::restore(config, incarnation)
-    }
 
     fn incarnation(&self) -> u64 {
         HeartbeatDetector::incarnation(self)
@@ -318,12 +311,7 @@ struct PhiModel {
 }
 
 impl Detector for PhiDetector {
-    type Config = PhiDetectorConfig;
     type Model = PhiModel;
-
-    fn restore(config: PhiDetectorConfig, incarnation: u64) -> Result<Self, DetectorError> {
-        PhiDetector::restore(config, incarnation)
-    }
 
     fn incarnation(&self) -> u64 {
         PhiDetector::incarnation(self)
@@ -478,7 +466,7 @@ impl<D: Detector> Family for Detecting<D> {
     const ALWAYS_ARMED: bool = true;
 
     fn restore(&self, records: &[u64], _: Instant) -> D {
-        D::restore(self.config.clone(), persisted(records)).expect("a valid configuration")
+        D::restore(self.config.clone(), records).expect("a valid configuration")
     }
 
     fn restarted(&mut self, node: &D, records: &[u64]) {

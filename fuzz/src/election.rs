@@ -6,7 +6,7 @@
 //! messages from any claimed sender (members, non-members and the node
 //! itself; structured, or raw bytes through `handle_bytes`), ticks at
 //! monotone times, `StartElection`, and crash-restarts that rebuild it with
-//! `restore(config, last persisted epoch)` from the `Persist` outputs it
+//! `Restore::restore(config, persisted epochs)` from the `Persist` outputs it
 //! produced, and nothing else. After every input it drains the node and
 //! checks:
 //!
@@ -30,7 +30,7 @@ use consensio::election::{
     Bully, BullyConfig, BullyMessage, ElectionCommand, ElectionError, ElectionEvent, RingElection,
     RingElectionConfig, RingElectionMessage,
 };
-use consensio::{Input, Instant, NodeId, Output, Participant};
+use consensio::{Input, Instant, NodeId, Output, Participant, Restore};
 
 use crate::harness::{self, Action, Expected, Family, Generator, InputOf, OutputOf};
 use crate::{near, round_trip, structured};
@@ -104,13 +104,11 @@ trait Node:
         Persist = u64,
         Event = ElectionEvent,
         Error = ElectionError,
-    > + Sized
+    > + Restore<Config: Clone>
 {
-    type Config: Clone;
     /// Outputs one input may queue beyond one message per member.
     const EXTRA_OUTPUTS: usize;
     fn config(id: NodeId, members: &[NodeId], timeouts: [u64; 4]) -> Self::Config;
-    fn restore(config: Self::Config, epoch: u64) -> Result<Self, ElectionError>;
     fn epoch(&self) -> u64;
     fn leader(&self) -> Option<NodeId>;
     /// The message `forged` stands for, epochs near `epoch`.
@@ -121,7 +119,6 @@ trait Node:
 }
 
 impl Node for Bully {
-    type Config = BullyConfig;
     const EXTRA_OUTPUTS: usize = 4;
 
     fn config(id: NodeId, members: &[NodeId], t: [u64; 4]) -> BullyConfig {
@@ -132,10 +129,6 @@ impl Node for Bully {
             leader_timeout_ms: t[2] + t[3],
             ..BullyConfig::new(id, members)
         }
-    }
-
-    fn restore(config: BullyConfig, epoch: u64) -> Result<Self, ElectionError> {
-        Bully::restore(config, epoch)
     }
 
     fn epoch(&self) -> u64 {
@@ -172,7 +165,6 @@ impl Node for Bully {
 }
 
 impl Node for RingElection {
-    type Config = RingElectionConfig;
     const EXTRA_OUTPUTS: usize = 5;
 
     fn config(id: NodeId, members: &[NodeId], t: [u64; 4]) -> RingElectionConfig {
@@ -183,10 +175,6 @@ impl Node for RingElection {
             leader_timeout_ms: t[2] + t[3],
             ..RingElectionConfig::new(id, members)
         }
-    }
-
-    fn restore(config: RingElectionConfig, epoch: u64) -> Result<Self, ElectionError> {
-        RingElection::restore(config, epoch)
     }
 
     fn epoch(&self) -> u64 {
@@ -288,7 +276,7 @@ impl<N: Node> Family for Election<N> {
     const ALWAYS_ARMED: bool = true;
 
     fn restore(&self, records: &[u64], _: Instant) -> N {
-        N::restore(self.config.clone(), persisted(records)).expect("a valid configuration")
+        N::restore(self.config.clone(), records).expect("a valid configuration")
     }
 
     fn restarted(&mut self, node: &N, records: &[u64]) {

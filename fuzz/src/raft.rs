@@ -7,7 +7,7 @@
 //! non-voters and the node itself; structured with terms and indexes near
 //! the node's, or raw bytes through `handle_bytes`), ticks at monotone
 //! times, `Propose`, `Read` and `LeaseRead`, and crash-restarts through
-//! `RaftNode::restore(config, empty log, records persisted so far)`. In
+//! `RaftNode::restore((config, empty log), records persisted so far)`. In
 //! "lazy" inputs the outputs pile up until a `Drain` step (up to a count),
 //! so backpressure and crashes that lose undrained outputs happen too.
 //! It checks, output by output and after each drain:
@@ -48,7 +48,7 @@ use consensio::raft::{
     ArenaLog, Body, Command, Entry, Event, KvEntry, KvLimits, KvStore, LogStorage, Message,
     Persist, RaftConfig, RaftError, RaftNode, Role,
 };
-use consensio::{Input, Instant, NodeId, Output, Participant};
+use consensio::{Input, Instant, NodeId, Output, Participant, Restore};
 
 use crate::harness::{self, Action, Expected, Family, Generator, InputOf, OutputOf};
 use crate::{near, round_trip, structured};
@@ -99,7 +99,7 @@ fn store_apply(data: &[u8]) {
 fn restore_from(records: &[Persist]) {
     let voters = MajorityConfig::from_voters([1, 2, 3].map(NodeId)).expect("voters");
     let config = RaftConfig::new(NodeId(1), voters);
-    match RaftNode::restore(config, ArenaLog::new(16, 256), records) {
+    match RaftNode::restore((config, ArenaLog::new(16, 256)), records) {
         Err(RaftError::CorruptRecords { record }) => assert!(record < records.len()),
         Err(RaftError::LogFull) => {}
         Err(e) => panic!("restore failed with {e:?}"),
@@ -658,7 +658,7 @@ impl Family for Raft {
 
     fn restore(&self, records: &[Persist], _: Instant) -> Node {
         let log = ArenaLog::new(self.log_entries, self.log_bytes);
-        RaftNode::restore(self.config.clone(), log, records)
+        RaftNode::restore((self.config.clone(), log), records)
             .expect("the node's own records restore")
     }
 

@@ -36,7 +36,7 @@ use consensio::merkle::{
     AntiEntropy, AntiEntropyCommand, AntiEntropyConfig, AntiEntropyError, AntiEntropyEvent,
     AntiEntropyMessage as Message, Hash, KeyDifference,
 };
-use consensio::{Input, Instant, NodeId, Output, Participant, wire};
+use consensio::{Input, Instant, NodeId, Output, Participant, Restore, wire};
 
 use crate::harness::{Checked, Expected, Family, Feed, InputOf, OutputOf};
 use crate::structured;
@@ -629,7 +629,8 @@ impl Family for Replica {
     /// application's store, as the protocol docs prescribe (it persists
     /// nothing itself).
     fn restore(&self, _: &[Infallible], now: Instant) -> AntiEntropy {
-        let mut participant = AntiEntropy::new(self.config).expect("a valid configuration");
+        let mut participant =
+            AntiEntropy::restore(self.config, &[]).expect("a valid configuration");
         for (key, version) in &self.store {
             participant
                 .handle_input(
