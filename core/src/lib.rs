@@ -121,7 +121,7 @@
 //!         }
 //!         let Some((from, to, bytes)) = network.pop_front() else { break };
 //!         let target = nodes.iter_mut().find(|n| n.id() == to).unwrap();
-//!         target.handle_bytes(now, from, &bytes)?;   // decode + deliver
+//!         target.handle_message(now, from, &bytes)?;   // decode + deliver
 //!     }
 //!     // Sleep until the earliest deadline.
 //!     now = nodes.iter().filter_map(|n| n.next_deadline()).min().unwrap();
@@ -131,7 +131,7 @@
 //! assert_eq!(heard.len(), 8);
 //! assert_eq!(heard[0], (NodeId(2), NodeId(1), 1));
 //! // Garbage from the network is a typed error, never a panic.
-//! assert!(nodes[0].handle_bytes(now, NodeId(2), &[1, 255, 0xff]).is_err());
+//! assert!(nodes[0].handle_message(now, NodeId(2), &[1, 255, 0xff]).is_err());
 //! # Ok::<(), wire::WireError>(())
 //! ```
 

@@ -46,7 +46,7 @@ use crate::wire::{self, WireError, WireMessage};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input<M, C> {
     /// A message from a peer, already decoded (see
-    /// [`Participant::handle_bytes`] to decode and deliver in one call).
+    /// [`Participant::handle_message`] to decode and deliver in one call).
     Message {
         /// The sender, as the transport authenticated it.
         from: NodeId,
@@ -94,7 +94,7 @@ pub trait Participant {
     /// Notifications for the local application.
     type Event;
     /// Why an input was rejected. Decoding failures of
-    /// [`handle_bytes`](Self::handle_bytes) convert into it, and it says
+    /// [`handle_message`](Self::handle_message) convert into it, and it says
     /// what kind of failure it is ([`Classify`]), which is all the C and
     /// Python surfaces need to report it.
     type Error: From<WireError> + Classify + core::fmt::Debug + core::fmt::Display;
@@ -127,7 +127,7 @@ pub trait Participant {
     /// A [`WireError`] (converted) if the frame is not a valid message, in
     /// which case the participant is unchanged; otherwise as
     /// [`handle_input`](Self::handle_input).
-    fn handle_bytes(
+    fn handle_message(
         &mut self,
         now: Instant,
         from: NodeId,

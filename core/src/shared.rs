@@ -31,7 +31,7 @@
 //!   it was the input that took the turn, the turn is given back.
 //! - Reading state ([`with`](Shared::with),
 //!   [`next_deadline`](Shared::next_deadline)) does not need the turn.
-//! - [`step`](Shared::step) is the input and the whole drain in one call.
+//! - [`handle_and_drain`](Shared::handle_and_drain) is the input and the whole drain in one call.
 //! - Time never goes backwards through a `Shared`: a thread that read its
 //!   clock and then waited for the turn may carry an older `now` than an
 //!   input already fed, so each input is fed at the later of its own `now`
@@ -57,7 +57,7 @@ pub type OutputOf<P> =
     Output<<P as Participant>::Message, <P as Participant>::Persist, <P as Participant>::Event>;
 
 /// The outputs of one input, and whether it was accepted.
-pub type Step<P> = (Result<(), <P as Participant>::Error>, Vec<OutputOf<P>>);
+pub type Drained<P> = (Result<(), <P as Participant>::Error>, Vec<OutputOf<P>>);
 
 #[derive(Debug)]
 struct State<P> {
@@ -196,7 +196,11 @@ impl<P: Participant> Shared<P> {
     /// and given back. Outputs of the caller's earlier inputs that it had
     /// not polled come first; the outputs come back even if the input was
     /// refused.
-    pub fn step(&self, now: Instant, input: Input<P::Message, P::Command>) -> Step<P> {
+    pub fn handle_and_drain(
+        &self,
+        now: Instant,
+        input: Input<P::Message, P::Command>,
+    ) -> Drained<P> {
         let (mut state, _) = self.take_turn();
         let now = state.advance(now);
         let result = state.node.handle_input(now, input);
@@ -270,7 +274,7 @@ mod tests {
         shared.handle_input(at(10), Input::Tick).unwrap();
         assert!(shared.poll_output().is_none());
         shared.handle_input(at(5), Input::Tick).unwrap();
-        let _ = shared.step(at(7), Input::Tick);
+        let _ = shared.handle_and_drain(at(7), Input::Tick);
         shared.handle_input(at(12), Input::Tick).unwrap();
         assert_eq!(shared.into_inner().seen, [at(10), at(10), at(10), at(12)]);
     }

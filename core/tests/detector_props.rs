@@ -194,8 +194,8 @@ proptest! {
         let mut framed = vec![wire::WIRE_VERSION, wire::kind::HEARTBEAT];
         framed.extend_from_slice(&frame);
         for bytes in [&frame, &framed] {
-            let _ = heartbeat.handle_bytes(Instant::ZERO, NodeId(1), bytes);
-            let _ = phi.handle_bytes(Instant::ZERO, NodeId(1), bytes);
+            let _ = heartbeat.handle_message(Instant::ZERO, NodeId(1), bytes);
+            let _ = phi.handle_message(Instant::ZERO, NodeId(1), bytes);
         }
         let mut now = 0;
         for (dt, from, incarnation, seq, tick) in inputs {

@@ -422,9 +422,9 @@ proptest! {
         frame.extend_from_slice(&body);
         let now = Instant::from_millis(10);
         let mut bully = Bully::new(BullyConfig::new(NodeId(2), &members)).unwrap();
-        let _ = bully.handle_bytes(now, NodeId(from), &frame);
+        let _ = bully.handle_message(now, NodeId(from), &frame);
         let mut ring = RingElection::new(RingElectionConfig::new(NodeId(2), &members)).unwrap();
-        let _ = ring.handle_bytes(now, NodeId(from), &frame);
+        let _ = ring.handle_message(now, NodeId(from), &frame);
     }
 
     #[test]

@@ -154,11 +154,11 @@ fn a_shared_participant_gives_each_caller_exactly_its_own_outputs() {
         let spawn = |command: u32| {
             let s = shared.clone();
             thread::spawn(move || {
-                let (result, outputs) = s.step(Instant::ZERO, Input::Command(command));
+                let (result, outputs) = s.handle_and_drain(Instant::ZERO, Input::Command(command));
                 assert!(result.is_ok());
                 let commands: Vec<u32> = outputs.into_iter().map(|o| command_of(o).0).collect();
                 assert_eq!(commands, [command, command]);
-                let (_, none) = s.step(Instant::ZERO, Input::Tick);
+                let (_, none) = s.handle_and_drain(Instant::ZERO, Input::Tick);
                 assert!(none.is_empty());
             })
         };

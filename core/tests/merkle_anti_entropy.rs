@@ -96,7 +96,7 @@ fn sync(a: &mut AntiEntropy, b: &mut AntiEntropy, faults: Faults, seed: u64) -> 
         };
         let (from, to, bytes) = network.remove(pick);
         let target = if to == a.id() { &mut *a } else { &mut *b };
-        target.handle_bytes(now, from, &bytes).unwrap();
+        target.handle_message(now, from, &bytes).unwrap();
     }
     panic!("sync did not end");
 }
@@ -394,7 +394,7 @@ fn bad_commands_and_bytes_are_typed_errors_that_change_nothing() {
         &[1, 16, 0, 1, 1, 1, 0],
     ] {
         assert!(matches!(
-            a.handle_bytes(now, NodeId(2), garbage),
+            a.handle_message(now, NodeId(2), garbage),
             Err(AntiEntropyError::Wire(_))
         ));
     }

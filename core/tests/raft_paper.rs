@@ -154,7 +154,7 @@ impl Cluster {
         if !lost && keep(&wire::decode(&bytes).unwrap()) {
             let now = self.now;
             let node = self.nodes.get_mut(&to).unwrap();
-            node.handle_bytes(now, NodeId(from), &bytes).unwrap();
+            node.handle_message(now, NodeId(from), &bytes).unwrap();
             self.drain(to);
         }
         true

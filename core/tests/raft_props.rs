@@ -180,7 +180,7 @@ proptest! {
         for (with_header, body) in frames {
             let mut frame = if with_header { vec![wire::WIRE_VERSION, wire::kind::RAFT] } else { Vec::new() };
             frame.extend(body);
-            let _ = node.handle_bytes(Instant::from_millis(1_000), NodeId(2), &frame);
+            let _ = node.handle_message(Instant::from_millis(1_000), NodeId(2), &frame);
             drain(&mut node);
         }
     }

@@ -285,7 +285,7 @@ impl Sim {
         }
         let now = self.local_now(to);
         let node = self.nodes[to as usize - 1].as_mut().unwrap();
-        if let Err(e) = node.handle_bytes(now, NodeId(from), bytes) {
+        if let Err(e) = node.handle_message(now, NodeId(from), bytes) {
             self.fail(format!("n{to} rejected a frame from n{from}: {e}"));
         }
         self.drain(to);

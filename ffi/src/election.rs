@@ -134,7 +134,7 @@ pub unsafe extern "C" fn consensio_election_start(
 ) -> consensio_status {
     use consensio_core::Input;
     guard(
-        || with_election!(election, d => d.step(now_ms, Input::Command(ElectionCommand::StartElection))),
+        || with_election!(election, d => d.input(now_ms, Input::Command(ElectionCommand::StartElection))),
     )
 }
 

@@ -146,12 +146,12 @@ where
     P: Surface,
 {
     /// Feeds `input`, taking the turn (see the module docs).
-    pub(crate) fn step(&self, now_ms: u64, input: Input<P::Message, P::Command>) -> Result<()> {
-        self.step_then(now_ms, input, |_| ())
+    pub(crate) fn input(&self, now_ms: u64, input: Input<P::Message, P::Command>) -> Result<()> {
+        self.input_then(now_ms, input, |_| ())
     }
 
-    /// As [`step`](Self::step), then reads the node under the same lock.
-    pub(crate) fn step_then<R>(
+    /// As [`input`](Self::input), then reads the node under the same lock.
+    pub(crate) fn input_then<R>(
         &self,
         now_ms: u64,
         input: Input<P::Message, P::Command>,
@@ -195,11 +195,11 @@ where
     fn handle_message(&self, now_ms: u64, from: u64, frame: &[u8]) -> Result<()> {
         let message = wire::decode(frame)?;
         let from = NodeId(from);
-        self.step(now_ms, Input::Message { from, message })
+        self.input(now_ms, Input::Message { from, message })
     }
 
     fn tick(&self, now_ms: u64) -> Result<()> {
-        self.step(now_ms, Input::Tick)
+        self.input(now_ms, Input::Tick)
     }
 
     fn poll(&self, out: &mut consensio_output) -> Result<()> {
@@ -517,6 +517,6 @@ where
     guard(|| {
         // SAFETY: forwarded from the caller.
         let d = unsafe { driver::<P>(handle) }?;
-        d.step(now_ms, Input::Command(command()?))
+        d.input(now_ms, Input::Command(command()?))
     })
 }

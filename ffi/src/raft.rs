@@ -307,7 +307,7 @@ pub unsafe extern "C" fn consensio_raft_propose(
             )
         };
         let proposal = Input::Command(Command::Propose(payload.to_vec()));
-        *index = r.step_then(now_ms, proposal, |node| node.log().last_index())?;
+        *index = r.input_then(now_ms, proposal, |node| node.log().last_index())?;
         Ok(())
     })
 }

@@ -4,7 +4,7 @@
 //! `detector_step` drives a single participant (the input picks the
 //! heartbeat or the φ detector, its peers and its parameters) with
 //! heartbeats from any claimed sender (peers, non-peers and the node
-//! itself; structured, or raw bytes through `handle_bytes`) carrying
+//! itself; structured, or raw bytes through `handle_message`) carrying
 //! incarnations and sequence numbers near the last ones counted, ticks at
 //! monotone times, and crash-restarts that rebuild it with
 //! `Restore::restore(config, persisted incarnations)` from its `Persist` outputs.
@@ -84,7 +84,7 @@ enum Kind {
 enum Step {
     /// A heartbeat from `from % 8`, numbered near the last one counted.
     Beat { from: u8, incarnation: u8, seq: u8 },
-    /// Raw bytes from `from % 8`, through `handle_bytes`.
+    /// Raw bytes from `from % 8`, through `handle_message`.
     Bytes { from: u8, bytes: Vec<u8> },
     /// Time passes, then a tick.
     Tick { advance_ms: u16 },

@@ -4,7 +4,7 @@
 //! `election_step` drives a single participant (the input picks Bully or
 //! Chang–Roberts ring election, the membership and the timeouts) with
 //! messages from any claimed sender (members, non-members and the node
-//! itself; structured, or raw bytes through `handle_bytes`), ticks at
+//! itself; structured, or raw bytes through `handle_message`), ticks at
 //! monotone times, `StartElection`, and crash-restarts that rebuild it with
 //! `Restore::restore(config, persisted epochs)` from the `Persist` outputs it
 //! produced, and nothing else. After every input it drains the node and
@@ -70,7 +70,7 @@ enum Step {
         from: u8,
         message: Forged,
     },
-    /// Raw bytes from `from % 8`, through `handle_bytes`.
+    /// Raw bytes from `from % 8`, through `handle_message`.
     Bytes {
         from: u8,
         bytes: Vec<u8>,

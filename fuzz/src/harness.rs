@@ -5,7 +5,7 @@
 //! Two layers:
 //!
 //! - [`Checked`] wraps one node of a [`Family`] and feeds it inputs (decoded,
-//!   or raw frames through `handle_bytes`), drains it, and crash-restarts it
+//!   or raw frames through `handle_message`), drains it, and crash-restarts it
 //!   from exactly the records it persisted. The merkle target drives three
 //!   of them over its own network.
 //! - [`run`] drives one `Checked` node through a family's sequence of steps,
@@ -152,7 +152,7 @@ pub trait Family {
 pub enum Feed<'a, M, C> {
     /// Through `handle_input`.
     Input(Input<M, C>),
-    /// Through `handle_bytes`.
+    /// Through `handle_message`.
     Bytes {
         /// The claimed sender.
         from: NodeId,
@@ -236,8 +236,8 @@ impl<F: Family> Checked<F> {
                 self.twin.handle_input(now, input),
             ),
             Feed::Bytes { from, frame } => (
-                self.node.handle_bytes(now, from, frame),
-                self.twin.handle_bytes(now, from, frame),
+                self.node.handle_message(now, from, frame),
+                self.twin.handle_message(now, from, frame),
             ),
         };
         assert_eq!(result, twin, "the twin node's result differs");
@@ -404,7 +404,7 @@ pub enum Action<'a, M, C> {
         /// The message.
         message: M,
     },
-    /// Raw bytes from `from`, through `handle_bytes`.
+    /// Raw bytes from `from`, through `handle_message`.
     Bytes {
         /// The claimed sender.
         from: NodeId,

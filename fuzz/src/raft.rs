@@ -5,7 +5,7 @@
 //! voters, joint or not, its timing, every bound and the log's capacity)
 //! with messages of any body and any term from any claimed sender (voters,
 //! non-voters and the node itself; structured with terms and indexes near
-//! the node's, or raw bytes through `handle_bytes`), ticks at monotone
+//! the node's, or raw bytes through `handle_message`), ticks at monotone
 //! times, `Propose`, `Read` and `LeaseRead`, and crash-restarts through
 //! `RaftNode::restore((config, empty log), records persisted so far)`. In
 //! "lazy" inputs the outputs pile up until a `Drain` step (up to a count),
@@ -154,7 +154,7 @@ enum Step {
         term: u8,
         body: Forged,
     },
-    /// Raw bytes from `from % 7`, through `handle_bytes`.
+    /// Raw bytes from `from % 7`, through `handle_message`.
     Bytes {
         from: u8,
         bytes: Vec<u8>,

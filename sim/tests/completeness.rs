@@ -210,9 +210,9 @@ fn missing_rows(family: &str, ty: &str) -> Vec<&'static str> {
         )
     });
     let stubs = read(&root.join("python/consensio/_native.pyi"));
-    let stubbed = class
-        .as_ref()
-        .is_some_and(|name| stubs.contains(&format!("class {name}:")) || stubs.contains(&format!("class {name}(")));
+    let stubbed = class.as_ref().is_some_and(|name| {
+        stubs.contains(&format!("class {name}:")) || stubs.contains(&format!("class {name}("))
+    });
     if !surfaces(&py, "Outputs", &py_ty) || !stubbed {
         missing.push("python");
     }
@@ -236,7 +236,10 @@ fn every_participant_has_every_row_of_its_family() {
         "KvNode",
         "AntiEntropy",
     ] {
-        assert!(types.contains(expected), "did not find {expected} in core: {types:?}");
+        assert!(
+            types.contains(expected),
+            "did not find {expected} in core: {types:?}"
+        );
     }
     let mut gaps = Vec::new();
     let mut used = BTreeSet::new();

@@ -474,7 +474,7 @@ mod tests {
         );
         assert_eq!(d.poll_output(), None, "not started by a rejected input");
         assert!(matches!(
-            d.handle_bytes(at(0), NodeId(2), &[1, crate::wire::kind::HEARTBEAT, 0]),
+            d.handle_message(at(0), NodeId(2), &[1, crate::wire::kind::HEARTBEAT, 0]),
             Err(DetectorError::Wire(_))
         ));
         let ids = |r: &[u64]| -> Vec<NodeId> { r.iter().copied().map(NodeId).collect() };

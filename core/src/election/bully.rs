@@ -914,7 +914,7 @@ mod tests {
         }
         assert_eq!(n.next_deadline(), Some(Instant::ZERO), "not even started");
         assert!(matches!(
-            n.handle_bytes(Instant::ZERO, NodeId(1), &[1, kind::BULLY, 9]),
+            n.handle_message(Instant::ZERO, NodeId(1), &[1, kind::BULLY, 9]),
             Err(ElectionError::Wire(_))
         ));
         let many: Vec<NodeId> = (0..300).map(NodeId).collect();

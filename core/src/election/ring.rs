@@ -969,7 +969,7 @@ mod tests {
         }
         assert_eq!(n.next_deadline(), Some(Instant::ZERO), "not even started");
         assert!(matches!(
-            n.handle_bytes(Instant::ZERO, NodeId(1), &[1, kind::RING_ELECTION, 2]),
+            n.handle_message(Instant::ZERO, NodeId(1), &[1, kind::RING_ELECTION, 2]),
             Err(ElectionError::Wire(_))
         ));
         let config = RingElectionConfig {

@@ -349,7 +349,7 @@ struct Session {
 ///     if frames.is_empty() { break; }
 ///     for (from, to, bytes) in frames {
 ///         let target = if to == a.id() { &mut a } else { &mut b };
-///         target.handle_bytes(now, from, &bytes)?;
+///         target.handle_message(now, from, &bytes)?;
 ///     }
 /// }
 /// assert_eq!(found, [b"y".to_vec()]);

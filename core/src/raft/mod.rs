@@ -136,7 +136,7 @@
 //!         }
 //!         let Some((from, to, bytes)) = network.pop() else { break };
 //!         let target = nodes.iter_mut().find(|n| n.id() == to).unwrap();
-//!         target.handle_bytes(now, from, &bytes)?;
+//!         target.handle_message(now, from, &bytes)?;
 //!     }
 //!     now = now.saturating_add_millis(1);
 //! }

@@ -2,7 +2,7 @@
 //! bounded random delay (so messages reorder), duplication, loss,
 //! partitions, and crash-restart, where a crashed node is dropped and rebuilt
 //! from exactly the records it persisted. Every message goes through the
-//! real wire encoding and `handle_bytes`.
+//! real wire encoding and `handle_message`.
 
 // Each test crate that includes this module uses a different part of it.
 #![allow(dead_code)]
@@ -126,7 +126,7 @@ where
             return;
         };
         match frame {
-            Some((from, bytes)) => node.handle_bytes(now, from, bytes).unwrap(),
+            Some((from, bytes)) => node.handle_message(now, from, bytes).unwrap(),
             None => node.handle_input(now, Input::Tick).unwrap(),
         }
         let id = node.id();

@@ -6,7 +6,7 @@
 //! or flush), a tick after time passes, a crash-restart (the participant is
 //! rebuilt from its configuration and its application's store, as the
 //! protocol docs prescribe), or a forged message (structured, or raw bytes
-//! through `handle_bytes`) from any claimed sender.
+//! through `handle_message`) from any claimed sender.
 //!
 //! After every input the harness drains the participant and checks:
 //!
