@@ -139,7 +139,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]
-// Peer input must never reach a panic (DESIGN.md, contract item 7); tests may.
+// Peer input must never reach a panic (ARCHITECTURE.md, "The contract"); tests may.
 #![cfg_attr(
     not(test),
     deny(
