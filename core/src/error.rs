@@ -21,15 +21,9 @@
 //! | [`LimitExceeded`](ErrorKind::LimitExceeded) | a configured bound or a counter's range would be exceeded | drain, shed load, or configure more |
 //! | [`Rejected`](ErrorKind::Rejected) | the protocol refuses the request in its current state | retry later or elsewhere (ask the leader) |
 //! | [`VerificationFailed`](ErrorKind::VerificationFailed) | a proof or check did not verify | distrust the data |
-
-use crate::clock::ClockError;
-use crate::detector::DetectorError;
-use crate::election::ElectionError;
-use crate::merkle::{AntiEntropyError, MerkleError};
-use crate::quorum::QuorumError;
-use crate::raft::RaftError;
-use crate::ring::RingError;
-use crate::wire::WireError;
+//!
+//! Each family implements [`Classify`] beside its error enum, variant by
+//! variant, so the kind is decided where the error is defined.
 
 /// What kind of failure an error is; see the [module documentation](self).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -69,117 +63,15 @@ pub trait Classify {
     }
 }
 
-impl Classify for WireError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            WireError::BufferTooSmall => ErrorKind::BufferTooSmall,
-            // A frame beyond the type's bound is refused before it is read.
-            WireError::TooLarge { .. } => ErrorKind::LimitExceeded,
-            _ => ErrorKind::Malformed,
-        }
-    }
-}
-
-impl Classify for ClockError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            ClockError::ActorOutOfRange { .. } => ErrorKind::OutOfRange,
-            ClockError::Overflow => ErrorKind::LimitExceeded,
-            ClockError::RemoteTooFarAhead { .. } => ErrorKind::Rejected,
-            ClockError::LengthMismatch { .. } => ErrorKind::BadLength,
-            _ => ErrorKind::InvalidArgument,
-        }
-    }
-}
-
-impl Classify for QuorumError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            QuorumError::TooManyVoters { .. } => ErrorKind::LimitExceeded,
-        }
-    }
-}
-
-impl Classify for MerkleError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            MerkleError::IndexOutOfRange { .. } | MerkleError::SizeOutOfRange { .. } => {
-                ErrorKind::OutOfRange
-            }
-            MerkleError::WrongProofLength | MerkleError::RootMismatch => {
-                ErrorKind::VerificationFailed
-            }
-            _ => ErrorKind::InvalidArgument,
-        }
-    }
-}
-
-impl Classify for AntiEntropyError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            AntiEntropyError::Wire(w) => w.kind(),
-            AntiEntropyError::AlreadySyncing { .. } => ErrorKind::Rejected,
-            AntiEntropyError::TooManySessions | AntiEntropyError::KeyTooLong { .. } => {
-                ErrorKind::LimitExceeded
-            }
-            _ => ErrorKind::InvalidArgument,
-        }
-    }
-}
-
-impl Classify for RingError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            RingError::TooManyVnodes { .. }
-            | RingError::TooManyNodes { .. }
-            | RingError::LoadOverflow => ErrorKind::LimitExceeded,
-            RingError::OutputTooSmall { .. } => ErrorKind::BufferTooSmall,
-            _ => ErrorKind::InvalidArgument,
-        }
-    }
-}
-
-impl Classify for ElectionError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            ElectionError::Wire(w) => w.kind(),
-            ElectionError::TooManyMembers { .. } => ErrorKind::LimitExceeded,
-            _ => ErrorKind::InvalidArgument,
-        }
-    }
-}
-
-impl Classify for DetectorError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            DetectorError::Wire(w) => w.kind(),
-            DetectorError::TooManyPeers { .. } => ErrorKind::LimitExceeded,
-            _ => ErrorKind::InvalidArgument,
-        }
-    }
-}
-
-impl Classify for RaftError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            RaftError::Wire(w) => w.kind(),
-            // Right request, wrong moment: ask the leader, or enable
-            // check-quorum.
-            RaftError::NotLeader { .. } | RaftError::LeaseReadsDisabled => ErrorKind::Rejected,
-            RaftError::LogFull
-            | RaftError::EntryTooLarge { .. }
-            | RaftError::TooManyUncommitted { .. }
-            | RaftError::TooManyReads { .. }
-            | RaftError::Backpressure { .. } => ErrorKind::LimitExceeded,
-            _ => ErrorKind::InvalidArgument,
-        }
-    }
-}
-
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 mod tests {
     use super::*;
     use crate::NodeId;
+    use crate::detector::DetectorError;
+    use crate::election::ElectionError;
+    use crate::merkle::AntiEntropyError;
+    use crate::raft::RaftError;
+    use crate::wire::WireError;
 
     #[test]
     fn a_wrapped_wire_error_keeps_its_kind_in_every_family() {

@@ -30,6 +30,7 @@
 //! hash or sign frames as received; compare decoded values, or re-encode
 //! them first.
 
+use crate::error::{Classify, ErrorKind};
 use core::fmt;
 
 use serde::Serialize;
@@ -150,6 +151,17 @@ impl fmt::Display for WireError {
 }
 
 impl core::error::Error for WireError {}
+
+impl Classify for WireError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            WireError::BufferTooSmall => ErrorKind::BufferTooSmall,
+            // A frame beyond the type's bound is refused before it is read.
+            WireError::TooLarge { .. } => ErrorKind::LimitExceeded,
+            _ => ErrorKind::Malformed,
+        }
+    }
+}
 
 impl From<postcard::Error> for WireError {
     fn from(e: postcard::Error) -> Self {

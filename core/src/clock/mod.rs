@@ -51,6 +51,7 @@ pub use lamport::{LamportClock, LamportStamp};
 #[cfg(feature = "alloc")]
 pub use sparse::VectorClock;
 
+use crate::error::{Classify, ErrorKind};
 use crate::id::NodeId;
 
 /// How two vector clocks relate under happened-before.
@@ -198,3 +199,15 @@ impl fmt::Display for ClockError {
 }
 
 impl core::error::Error for ClockError {}
+
+impl Classify for ClockError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ClockError::ActorOutOfRange { .. } => ErrorKind::OutOfRange,
+            ClockError::Overflow => ErrorKind::LimitExceeded,
+            ClockError::RemoteTooFarAhead { .. } => ErrorKind::Rejected,
+            ClockError::LengthMismatch { .. } => ErrorKind::BadLength,
+            _ => ErrorKind::InvalidArgument,
+        }
+    }
+}

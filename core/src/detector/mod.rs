@@ -53,6 +53,7 @@ pub use heartbeat::{Event as HeartbeatEvent, HeartbeatConfig, HeartbeatDetector,
 #[cfg(feature = "alloc")]
 pub use phi::{Event as PhiEvent, PhiAccrual, PhiConfig, PhiDetector, PhiDetectorConfig};
 
+use crate::error::{Classify, ErrorKind};
 use crate::id::NodeId;
 #[cfg(feature = "alloc")]
 use crate::protocol::Output;
@@ -124,6 +125,16 @@ impl fmt::Display for DetectorError {
 }
 
 impl core::error::Error for DetectorError {}
+
+impl Classify for DetectorError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            DetectorError::Wire(w) => w.kind(),
+            DetectorError::TooManyPeers { .. } => ErrorKind::LimitExceeded,
+            _ => ErrorKind::InvalidArgument,
+        }
+    }
+}
 
 /// The members of a cluster other than `id`, sorted and deduplicated.
 #[cfg(feature = "alloc")]

@@ -59,6 +59,7 @@ pub use bully::{Bully, BullyConfig, Message as BullyMessage};
 #[cfg(feature = "alloc")]
 pub use ring::{Message as RingElectionMessage, RingElection, RingElectionConfig};
 
+use crate::error::{Classify, ErrorKind};
 use crate::id::NodeId;
 use crate::wire::WireError;
 
@@ -135,6 +136,16 @@ impl fmt::Display for ElectionError {
 }
 
 impl core::error::Error for ElectionError {}
+
+impl Classify for ElectionError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ElectionError::Wire(w) => w.kind(),
+            ElectionError::TooManyMembers { .. } => ErrorKind::LimitExceeded,
+            _ => ErrorKind::InvalidArgument,
+        }
+    }
+}
 
 /// Sorts and deduplicates `members` and checks that they are few enough and
 /// include `id`.

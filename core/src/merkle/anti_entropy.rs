@@ -47,6 +47,7 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::{Hash, KeyedTree};
+use crate::error::{Classify, ErrorKind};
 use crate::id::NodeId;
 use crate::protocol::{Input, Output, Participant, Restore};
 use crate::time::Instant;
@@ -279,6 +280,19 @@ impl fmt::Display for AntiEntropyError {
 }
 
 impl core::error::Error for AntiEntropyError {}
+
+impl Classify for AntiEntropyError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            AntiEntropyError::Wire(w) => w.kind(),
+            AntiEntropyError::AlreadySyncing { .. } => ErrorKind::Rejected,
+            AntiEntropyError::TooManySessions | AntiEntropyError::KeyTooLong { .. } => {
+                ErrorKind::LimitExceeded
+            }
+            _ => ErrorKind::InvalidArgument,
+        }
+    }
+}
 
 /// What an initiator is waiting for.
 #[derive(Clone, Debug)]

@@ -40,6 +40,7 @@ mod keyed;
 mod tree;
 mod verify;
 
+use crate::error::{Classify, ErrorKind};
 use core::fmt;
 
 use sha2::{Digest, Sha256};
@@ -204,6 +205,20 @@ impl fmt::Display for MerkleError {
 }
 
 impl core::error::Error for MerkleError {}
+
+impl Classify for MerkleError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            MerkleError::IndexOutOfRange { .. } | MerkleError::SizeOutOfRange { .. } => {
+                ErrorKind::OutOfRange
+            }
+            MerkleError::WrongProofLength | MerkleError::RootMismatch => {
+                ErrorKind::VerificationFailed
+            }
+            _ => ErrorKind::InvalidArgument,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -32,6 +32,7 @@ pub use joint::JointConfig;
 pub use majority::MajorityConfig;
 pub use tally::VoteTally;
 
+use crate::error::{Classify, ErrorKind};
 use crate::id::NodeId;
 
 /// The most voters a [`MajorityConfig`] holds.
@@ -104,3 +105,11 @@ impl fmt::Display for QuorumError {
 }
 
 impl core::error::Error for QuorumError {}
+
+impl Classify for QuorumError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            QuorumError::TooManyVoters { .. } => ErrorKind::LimitExceeded,
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 use core::fmt;
 
+use crate::error::{Classify, ErrorKind};
 use crate::id::NodeId;
 use crate::wire::WireError;
 
@@ -97,3 +98,20 @@ impl fmt::Display for RaftError {
 }
 
 impl core::error::Error for RaftError {}
+
+impl Classify for RaftError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            RaftError::Wire(w) => w.kind(),
+            // Right request, wrong moment: ask the leader, or enable
+            // check-quorum.
+            RaftError::NotLeader { .. } | RaftError::LeaseReadsDisabled => ErrorKind::Rejected,
+            RaftError::LogFull
+            | RaftError::EntryTooLarge { .. }
+            | RaftError::TooManyUncommitted { .. }
+            | RaftError::TooManyReads { .. }
+            | RaftError::Backpressure { .. } => ErrorKind::LimitExceeded,
+            _ => ErrorKind::InvalidArgument,
+        }
+    }
+}

@@ -61,6 +61,7 @@ pub use maglev::{DEFAULT_MAGLEV_TABLE_SIZE, MAX_MAGLEV_TABLE_SIZE, Maglev};
 #[cfg(feature = "alloc")]
 pub use rendezvous::Rendezvous;
 
+use crate::error::{Classify, ErrorKind};
 use crate::id::NodeId;
 
 /// The most tokens (virtual nodes, summed over all members) a [`HashRing`]
@@ -170,3 +171,15 @@ impl fmt::Display for RingError {
 }
 
 impl core::error::Error for RingError {}
+
+impl Classify for RingError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            RingError::TooManyVnodes { .. }
+            | RingError::TooManyNodes { .. }
+            | RingError::LoadOverflow => ErrorKind::LimitExceeded,
+            RingError::OutputTooSmall { .. } => ErrorKind::BufferTooSmall,
+            _ => ErrorKind::InvalidArgument,
+        }
+    }
+}
