@@ -144,7 +144,9 @@ pub(crate) struct HeartbeatDetector {
     node: Node<CoreHeartbeat>,
 }
 
-participant_methods!(HeartbeatDetector {
+participant_methods! {
+    HeartbeatDetector;
+
     #[new]
     #[pyo3(signature = (id, members, incarnation=0, *, interval_ms=100,
                         suspect_after_ms=300, fail_after_ms=1000))]
@@ -209,7 +211,7 @@ participant_methods!(HeartbeatDetector {
             )
         })
     }
-});
+}
 
 /// The φ-accrual calculator for one peer (Hayashibara et al., 2004, with
 /// Akka's parameters and approximation): feed it heartbeat arrival times
@@ -310,7 +312,9 @@ pub(crate) struct PhiDetector {
     node: Node<CorePhi>,
 }
 
-participant_methods!(PhiDetector {
+participant_methods! {
+    PhiDetector;
+
     #[new]
     #[pyo3(signature = (id, members, incarnation=0, *, interval_ms=1000, threshold=8.0,
                         max_sample_size=1000, min_std_deviation_ms=100,
@@ -382,7 +386,7 @@ participant_methods!(PhiDetector {
             )
         })
     }
-});
+}
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<HeartbeatDetector>()?;

@@ -73,86 +73,82 @@ pub(crate) struct Bully {
     node: Node<CoreBully>,
 }
 
-participant_methods!(Bully {
-#[new]
-#[pyo3(signature = (id, members, epoch=0, *, answer_timeout_ms=100,
-                    coordinator_timeout_ms=300, heartbeat_interval_ms=100,
-                    leader_timeout_ms=500))]
-fn new(
-    id: u64,
-    members: &Bound<'_, PyAny>,
-    epoch: u64,
-    answer_timeout_ms: u64,
-    coordinator_timeout_ms: u64,
-    heartbeat_interval_ms: u64,
-    leader_timeout_ms: u64,
-) -> PyResult<Self> {
-    let config = BullyConfig {
-        id: NodeId(id),
-        members: node_ids(members)?,
-        answer_timeout_ms,
-        coordinator_timeout_ms,
-        heartbeat_interval_ms,
-        leader_timeout_ms,
-    };
-    let node = CoreBully::restore(config, &[epoch]).map_err(error)?;
-    Ok(Bully {
-        node: Node::new(node),
-    })
+participant_methods! {
+    Bully;
+
+    #[new]
+    #[pyo3(signature = (id, members, epoch=0, *, answer_timeout_ms=100,
+                        coordinator_timeout_ms=300, heartbeat_interval_ms=100,
+                        leader_timeout_ms=500))]
+    fn new(
+        id: u64,
+        members: &Bound<'_, PyAny>,
+        epoch: u64,
+        answer_timeout_ms: u64,
+        coordinator_timeout_ms: u64,
+        heartbeat_interval_ms: u64,
+        leader_timeout_ms: u64,
+    ) -> PyResult<Self> {
+        let config = BullyConfig {
+            id: NodeId(id),
+            members: node_ids(members)?,
+            answer_timeout_ms,
+            coordinator_timeout_ms,
+            heartbeat_interval_ms,
+            leader_timeout_ms,
+        };
+        let node = CoreBully::restore(config, &[epoch]).map_err(error)?;
+        Ok(Bully {
+            node: Node::new(node),
+        })
+    }
+
+    /// Every member, sorted.
+    #[getter]
+    fn members(&self) -> Vec<u64> {
+        self.node
+            .with(|n| n.config().members.iter().map(|m| m.0).collect())
+    }
+
+    /// The leader this node follows (itself if it leads), or None.
+    #[getter]
+    fn leader(&self) -> Option<u64> {
+        self.node.with(|n| n.leader().map(|l| l.0))
+    }
+
+    /// The epoch of the current (or last) leader: the last one persisted.
+    #[getter]
+    fn epoch(&self) -> u64 {
+        self.node.with(|n| n.epoch())
+    }
+
+    /// Whether an election this node started is running.
+    #[getter]
+    fn is_electing(&self) -> bool {
+        self.node.with(|n| n.is_electing())
+    }
+
+    /// Starts an election now, as if the leader had been lost. Does nothing
+    /// while the node has no leader (it is listening after a start, or
+    /// already electing: it elects on its own).
+    fn start_election(&self, py: Python<'_>, now_ms: u64) -> PyResult<()> {
+        let command = Input::Command(ElectionCommand::StartElection);
+        self.node.input(py, now_ms, command)
+    }
+
+    fn __repr__(&self) -> String {
+        self.node.with(|n| {
+            let leader = n
+                .leader()
+                .map_or_else(|| "None".to_string(), |l| l.0.to_string());
+            format!(
+                "Bully(id={}, leader={leader}, epoch={})",
+                n.id().0,
+                n.epoch()
+            )
+        })
+    }
 }
-
-
-/// Every member, sorted.
-#[getter]
-fn members(&self) -> Vec<u64> {
-    self.node
-        .with(|n| n.config().members.iter().map(|m| m.0).collect())
-}
-
-/// The leader this node follows (itself if it leads), or None.
-#[getter]
-fn leader(&self) -> Option<u64> {
-    self.node.with(|n| n.leader().map(|l| l.0))
-}
-
-/// The epoch of the current (or last) leader: the last one persisted.
-#[getter]
-fn epoch(&self) -> u64 {
-    self.node.with(|n| n.epoch())
-}
-
-/// Whether an election this node started is running.
-#[getter]
-fn is_electing(&self) -> bool {
-    self.node.with(|n| n.is_electing())
-}
-
-
-
-
-/// Starts an election now, as if the leader had been lost. Does nothing
-/// while the node has no leader (it is listening after a start, or
-/// already electing: it elects on its own).
-fn start_election(&self, py: Python<'_>, now_ms: u64) -> PyResult<()> {
-    let command = Input::Command(ElectionCommand::StartElection);
-    self.node.input(py, now_ms, command)
-}
-
-
-
-
-fn __repr__(&self) -> String {
-    self.node.with(|n| {
-        let leader = n
-            .leader()
-            .map_or_else(|| "None".to_string(), |l| l.0.to_string());
-        format!(
-            "Bully(id={}, leader={leader}, epoch={})",
-            n.id().0,
-            n.epoch()
-        )
-    })
-}});
 
 /// One member running Chang–Roberts ring election (1979) on a ring ordered
 /// by id, with acknowledged hops that skip dead successors.
@@ -169,92 +165,88 @@ pub(crate) struct RingElection {
     node: Node<CoreRing>,
 }
 
-participant_methods!(RingElection {
-#[new]
-#[pyo3(signature = (id, members, epoch=0, *, ack_timeout_ms=100,
-                    election_timeout_ms=4000, heartbeat_interval_ms=100,
-                    leader_timeout_ms=500))]
-fn new(
-    id: u64,
-    members: &Bound<'_, PyAny>,
-    epoch: u64,
-    ack_timeout_ms: u64,
-    election_timeout_ms: u64,
-    heartbeat_interval_ms: u64,
-    leader_timeout_ms: u64,
-) -> PyResult<Self> {
-    let config = RingElectionConfig {
-        id: NodeId(id),
-        members: node_ids(members)?,
-        ack_timeout_ms,
-        election_timeout_ms,
-        heartbeat_interval_ms,
-        leader_timeout_ms,
-    };
-    let node = CoreRing::restore(config, &[epoch]).map_err(error)?;
-    Ok(RingElection {
-        node: Node::new(node),
-    })
+participant_methods! {
+    RingElection;
+
+    #[new]
+    #[pyo3(signature = (id, members, epoch=0, *, ack_timeout_ms=100,
+                        election_timeout_ms=4000, heartbeat_interval_ms=100,
+                        leader_timeout_ms=500))]
+    fn new(
+        id: u64,
+        members: &Bound<'_, PyAny>,
+        epoch: u64,
+        ack_timeout_ms: u64,
+        election_timeout_ms: u64,
+        heartbeat_interval_ms: u64,
+        leader_timeout_ms: u64,
+    ) -> PyResult<Self> {
+        let config = RingElectionConfig {
+            id: NodeId(id),
+            members: node_ids(members)?,
+            ack_timeout_ms,
+            election_timeout_ms,
+            heartbeat_interval_ms,
+            leader_timeout_ms,
+        };
+        let node = CoreRing::restore(config, &[epoch]).map_err(error)?;
+        Ok(RingElection {
+            node: Node::new(node),
+        })
+    }
+
+    /// Every member, sorted (the ring's order).
+    #[getter]
+    fn members(&self) -> Vec<u64> {
+        self.node
+            .with(|n| n.config().members.iter().map(|m| m.0).collect())
+    }
+
+    /// The leader this node follows (itself if it leads), or None.
+    #[getter]
+    fn leader(&self) -> Option<u64> {
+        self.node.with(|n| n.leader().map(|l| l.0))
+    }
+
+    /// The epoch of the current (or last) leader: the last one persisted.
+    #[getter]
+    fn epoch(&self) -> u64 {
+        self.node.with(|n| n.epoch())
+    }
+
+    /// Whether this node takes part in a running election.
+    #[getter]
+    fn is_participating(&self) -> bool {
+        self.node.with(|n| n.is_participating())
+    }
+
+    /// Whether this node has marked `member` dead (it did not acknowledge a
+    /// hop and has not been heard from since).
+    fn is_marked_dead(&self, member: u64) -> bool {
+        self.node.with(|n| n.is_marked_dead(NodeId(member)))
+    }
+
+    /// Starts an election now, as if the leader had been lost. Does nothing
+    /// while the node has no leader (it is listening after a start, or
+    /// already electing: it elects on its own).
+    fn start_election(&self, py: Python<'_>, now_ms: u64) -> PyResult<()> {
+        let command = Input::Command(ElectionCommand::StartElection);
+        self.node.input(py, now_ms, command)
+    }
+
+    fn __repr__(&self) -> String {
+        self.node.with(|n| {
+            let leader = n
+                .leader()
+                .map_or_else(|| "None".to_string(), |l| l.0.to_string());
+            format!(
+                "RingElection(id={}, leader={leader}, epoch={})",
+                n.id().0,
+                n.epoch()
+            )
+        })
+    }
 }
-
-
-/// Every member, sorted (the ring's order).
-#[getter]
-fn members(&self) -> Vec<u64> {
-    self.node
-        .with(|n| n.config().members.iter().map(|m| m.0).collect())
-}
-
-/// The leader this node follows (itself if it leads), or None.
-#[getter]
-fn leader(&self) -> Option<u64> {
-    self.node.with(|n| n.leader().map(|l| l.0))
-}
-
-/// The epoch of the current (or last) leader: the last one persisted.
-#[getter]
-fn epoch(&self) -> u64 {
-    self.node.with(|n| n.epoch())
-}
-
-/// Whether this node takes part in a running election.
-#[getter]
-fn is_participating(&self) -> bool {
-    self.node.with(|n| n.is_participating())
-}
-
-/// Whether this node has marked `member` dead (it did not acknowledge a
-/// hop and has not been heard from since).
-fn is_marked_dead(&self, member: u64) -> bool {
-    self.node.with(|n| n.is_marked_dead(NodeId(member)))
-}
-
-
-
-
-/// Starts an election now, as if the leader had been lost. Does nothing
-/// while the node has no leader (it is listening after a start, or
-/// already electing: it elects on its own).
-fn start_election(&self, py: Python<'_>, now_ms: u64) -> PyResult<()> {
-    let command = Input::Command(ElectionCommand::StartElection);
-    self.node.input(py, now_ms, command)
-}
-
-
-
-
-fn __repr__(&self) -> String {
-    self.node.with(|n| {
-        let leader = n
-            .leader()
-            .map_or_else(|| "None".to_string(), |l| l.0.to_string());
-        format!(
-            "RingElection(id={}, leader={leader}, epoch={})",
-            n.id().0,
-            n.epoch()
-        )
-    })
-}});
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Bully>()?;

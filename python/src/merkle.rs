@@ -303,7 +303,9 @@ pub(crate) struct AntiEntropy {
     node: Node<CoreAntiEntropy>,
 }
 
-participant_methods!(AntiEntropy {
+participant_methods! {
+    AntiEntropy;
+
     #[new]
     #[pyo3(signature = (id, depth=10, max_hashes_per_message=256, max_entries_per_message=256,
                         max_key_len=1024, retry_ms=200, max_retries=5, max_sessions=8))]
@@ -366,7 +368,7 @@ participant_methods!(AntiEntropy {
         self.node
             .with(|n| format!("AntiEntropy(id={}, keys={})", n.id().0, n.tree().len()))
     }
-});
+}
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<MerkleTree>()?;

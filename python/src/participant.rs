@@ -114,10 +114,12 @@ where
 /// The `#[pymethods]` of a participant class, with the methods every
 /// participant has written once: `id`, `next_deadline`, `handle_message`,
 /// `tick`, `poll` and iteration (`for out in node:` drains it). The class
-/// keeps its node in a field `node: Node<_>`; `$extra` are its own methods
-/// (constructor, commands, queries, `__repr__`).
+/// keeps its node in a field `node: Node<_>`; after `Class;` come its own
+/// methods (constructor, commands, queries, `__repr__`). Written with
+/// braces, `participant_methods! { Class; ... }`, so rustfmt formats the
+/// methods as it formats any impl block.
 macro_rules! participant_methods {
-    ($class:ty { $($extra:tt)* }) => {
+    ($class:ty; $($extra:tt)*) => {
         #[pymethods]
         impl $class {
             /// This node's id.

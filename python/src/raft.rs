@@ -189,7 +189,9 @@ impl RaftNode {
     }
 }
 
-participant_methods!(RaftNode {
+participant_methods! {
+    RaftNode;
+
     #[new]
     #[pyo3(signature = (id, voters, *, seed=None, election_timeout_min_ms=150,
                         election_timeout_max_ms=300, heartbeat_interval_ms=50,
@@ -366,7 +368,7 @@ participant_methods!(RaftNode {
             )
         })
     }
-});
+}
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RaftNode>()?;
