@@ -59,11 +59,11 @@ pub mod kind {
     /// First kind number for protocol messages; families take numbers
     /// upwards from here as they land (Raft, Paxos, ...).
     pub const FIRST_PROTOCOL: u8 = 16;
-    /// Merkle anti-entropy ([`crate::merkle::AntiEntropyMessage`]).
+    /// Merkle anti-entropy ([`crate::merkle::anti_entropy::Message`]).
     pub const ANTI_ENTROPY: u8 = 16;
-    /// Bully election ([`crate::election::BullyMessage`]).
+    /// Bully election ([`crate::election::bully::Message`]).
     pub const BULLY: u8 = 17;
-    /// Chang–Roberts ring election ([`crate::election::RingElectionMessage`]).
+    /// Chang–Roberts ring election ([`crate::election::ring::Message`]).
     pub const RING_ELECTION: u8 = 18;
     /// Failure-detector heartbeats ([`crate::detector::Heartbeat`]).
     pub const HEARTBEAT: u8 = 19;

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use consensio::detector::{
-    DetectorError, Heartbeat, HeartbeatConfig, HeartbeatDetector, HeartbeatEvent, PeerState,
-    PhiAccrual, PhiConfig, PhiDetector, PhiDetectorConfig, PhiEvent,
+    DetectorError, Heartbeat, HeartbeatConfig, HeartbeatDetector, PeerState, PhiAccrual, PhiConfig,
+    PhiDetector, PhiDetectorConfig, heartbeat, phi,
 };
 use consensio::{Input, Instant, NodeId, Participant, Restore, wire};
 use proptest::prelude::*;
@@ -37,8 +37,8 @@ impl Detector for HeartbeatDetector {
             Some(PeerState::Suspected | PeerState::Failed)
         )
     }
-    fn verdict(event: &HeartbeatEvent) -> (NodeId, bool) {
-        let HeartbeatEvent::StateChanged { peer, to, .. } = *event;
+    fn verdict(event: &heartbeat::Event) -> (NodeId, bool) {
+        let heartbeat::Event::StateChanged { peer, to, .. } = *event;
         (peer, to != PeerState::Alive)
     }
 }
@@ -53,10 +53,10 @@ impl Detector for PhiDetector {
     fn suspects(&self, peer: NodeId) -> bool {
         self.is_suspected(peer) == Some(true)
     }
-    fn verdict(event: &PhiEvent) -> (NodeId, bool) {
+    fn verdict(event: &phi::Event) -> (NodeId, bool) {
         match *event {
-            PhiEvent::Suspected { peer, .. } => (peer, true),
-            PhiEvent::Recovered { peer } => (peer, false),
+            phi::Event::Suspected { peer, .. } => (peer, true),
+            phi::Event::Recovered { peer } => (peer, false),
         }
     }
 }

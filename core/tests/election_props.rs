@@ -352,8 +352,8 @@ fn epoch() -> impl Strategy<Value = u64> {
     prop_oneof![0u64..6, Just(u64::MAX - 1), Just(u64::MAX)]
 }
 
-fn bully_message() -> impl Strategy<Value = consensio::election::BullyMessage> {
-    use consensio::election::BullyMessage as M;
+fn bully_message() -> impl Strategy<Value = consensio::election::bully::Message> {
+    use consensio::election::bully::Message as M;
     prop_oneof![
         epoch().prop_map(|epoch| M::Election { epoch }),
         epoch().prop_map(|epoch| M::Answer { epoch }),
@@ -362,8 +362,8 @@ fn bully_message() -> impl Strategy<Value = consensio::election::BullyMessage> {
     ]
 }
 
-fn ring_message() -> impl Strategy<Value = consensio::election::RingElectionMessage> {
-    use consensio::election::RingElectionMessage as M;
+fn ring_message() -> impl Strategy<Value = consensio::election::ring::Message> {
+    use consensio::election::ring::Message as M;
     let id = (0u64..7).prop_map(NodeId);
     prop_oneof![
         (id.clone(), epoch(), 0u64..4).prop_map(|(candidate, epoch, hop)| M::Election {

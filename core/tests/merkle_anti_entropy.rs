@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use consensio::merkle::{
-    AntiEntropy, AntiEntropyCommand as Command, AntiEntropyConfig, AntiEntropyError,
-    AntiEntropyEvent as Event, AntiEntropyMessage as Message, Hash, SyncFailure,
+    AntiEntropy, AntiEntropyConfig, AntiEntropyError, Hash, SyncFailure, anti_entropy::Command,
+    anti_entropy::Event, anti_entropy::Message,
 };
 use consensio::{Input, Instant, NodeId, Output, Participant, Rng, wire};
 use proptest::prelude::*;

@@ -2,7 +2,7 @@
 //! round-trips exactly.
 
 use consensio::clock::{DenseVectorClock, HlcTimestamp, LamportStamp, VectorClock};
-use consensio::merkle::AntiEntropyMessage;
+use consensio::merkle::anti_entropy;
 use consensio::wire::{self, WireError};
 use proptest::prelude::*;
 
@@ -28,7 +28,7 @@ proptest! {
         decode_is_total::<DenseVectorClock<4>>(&frame);
         decode_is_total::<HlcTimestamp>(&frame);
         decode_is_total::<LamportStamp>(&frame);
-        decode_is_total::<AntiEntropyMessage>(&frame);
+        decode_is_total::<anti_entropy::Message>(&frame);
         decode_is_total::<VectorClock>(&body);
     }
 

@@ -5,8 +5,8 @@
 //! one it persisted.
 
 use consensio_core::detector::{
-    HeartbeatConfig, HeartbeatDetector, HeartbeatEvent, MAX_PEERS, PeerState, PhiAccrual,
-    PhiConfig, PhiDetector, PhiDetectorConfig, PhiEvent,
+    HeartbeatConfig, HeartbeatDetector, MAX_PEERS, PeerState, PhiAccrual, PhiConfig, PhiDetector,
+    PhiDetectorConfig, heartbeat, phi,
 };
 use consensio_core::{Instant, NodeId, Restore};
 
@@ -71,8 +71,8 @@ impl Surface for HeartbeatDetector {
         Ok(())
     }
 
-    fn event(event: HeartbeatEvent, fill: &mut Fill<'_>) -> Result<()> {
-        let HeartbeatEvent::StateChanged { peer, from, to } = event;
+    fn event(event: heartbeat::Event, fill: &mut Fill<'_>) -> Result<()> {
+        let heartbeat::Event::StateChanged { peer, from, to } = event;
         let out = fill.event(consensio_detector_event::CONSENSIO_DETECTOR_STATE_CHANGED as u32);
         out.peer = peer.0;
         out.values[0] = consensio_peer_state::from(from) as u64;
@@ -89,14 +89,14 @@ impl Surface for PhiDetector {
         Ok(())
     }
 
-    fn event(event: PhiEvent, fill: &mut Fill<'_>) -> Result<()> {
+    fn event(event: phi::Event, fill: &mut Fill<'_>) -> Result<()> {
         use consensio_detector_event::*;
         match event {
-            PhiEvent::Suspected { peer, phi } => {
+            phi::Event::Suspected { peer, phi } => {
                 let out = fill.event(CONSENSIO_DETECTOR_SUSPECTED as u32);
                 (out.peer, out.real) = (peer.0, phi);
             }
-            PhiEvent::Recovered { peer } => {
+            phi::Event::Recovered { peer } => {
                 fill.event(CONSENSIO_DETECTOR_RECOVERED as u32).peer = peer.0;
             }
         }

@@ -5,8 +5,8 @@
 //! back-to-back in a byte buffer, with lengths counted in hashes.
 
 use consensio_core::merkle::{
-    AntiEntropy, AntiEntropyCommand, AntiEntropyConfig, AntiEntropyEvent, Hash, MerkleTree,
-    SyncFailure, leaf_hash, verify_consistency, verify_inclusion,
+    AntiEntropy, AntiEntropyConfig, Hash, MerkleTree, SyncFailure, anti_entropy, leaf_hash,
+    verify_consistency, verify_inclusion,
 };
 use core::convert::Infallible;
 
@@ -457,10 +457,10 @@ impl Surface for AntiEntropy {
         match never {}
     }
 
-    fn event(event: AntiEntropyEvent, fill: &mut Fill<'_>) -> Result<()> {
+    fn event(event: anti_entropy::Event, fill: &mut Fill<'_>) -> Result<()> {
         use consensio_anti_entropy_event::*;
         match event {
-            AntiEntropyEvent::Difference(d) => {
+            anti_entropy::Event::Difference(d) => {
                 let out = fill.event(CONSENSIO_AE_DIFFERENCE as u32);
                 out.peer = d.peer.0;
                 out.values[0] = u64::from(d.local.is_some());
@@ -470,7 +470,7 @@ impl Surface for AntiEntropy {
                     fill.aux.extend_from_slice(&hash.unwrap_or([0; HASH_LEN]));
                 }
             }
-            AntiEntropyEvent::SyncComplete {
+            anti_entropy::Event::SyncComplete {
                 peer,
                 differing_buckets,
                 differing_keys,
@@ -479,7 +479,7 @@ impl Surface for AntiEntropy {
                 out.peer = peer.0;
                 out.values[..2].copy_from_slice(&[differing_buckets, differing_keys]);
             }
-            AntiEntropyEvent::SyncFailed { peer, reason } => {
+            anti_entropy::Event::SyncFailed { peer, reason } => {
                 let out = fill.event(CONSENSIO_AE_SYNC_FAILED as u32);
                 out.peer = peer.0;
                 let (failure, depth) = match reason {
@@ -577,7 +577,7 @@ pub unsafe extern "C" fn consensio_anti_entropy_start_sync(
     // SAFETY: forwarded from the caller.
     unsafe {
         command::<Replica>(replica, now_ms, || {
-            Ok(AntiEntropyCommand::StartSync { peer: NodeId(peer) })
+            Ok(anti_entropy::Command::StartSync { peer: NodeId(peer) })
         })
     }
 }
@@ -598,7 +598,7 @@ pub unsafe extern "C" fn consensio_anti_entropy_update(
     // SAFETY: forwarded from the caller.
     unsafe {
         command::<Replica>(replica, now_ms, || {
-            Ok(AntiEntropyCommand::Update {
+            Ok(anti_entropy::Command::Update {
                 key: slice(key, key_len, "key")?.to_vec(),
                 version: hash_in(version, "version")?,
             })
@@ -620,7 +620,7 @@ pub unsafe extern "C" fn consensio_anti_entropy_remove(
     // SAFETY: forwarded from the caller.
     unsafe {
         command::<Replica>(replica, now_ms, || {
-            Ok(AntiEntropyCommand::Remove {
+            Ok(anti_entropy::Command::Remove {
                 key: slice(key, key_len, "key")?.to_vec(),
             })
         })

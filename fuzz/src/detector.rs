@@ -36,8 +36,8 @@ use std::collections::BTreeMap;
 
 use arbitrary::Arbitrary;
 use consensio::detector::{
-    DetectorError, Heartbeat, HeartbeatConfig, HeartbeatDetector, HeartbeatEvent, PeerState,
-    PhiConfig, PhiDetector, PhiDetectorConfig, PhiEvent,
+    DetectorError, Heartbeat, HeartbeatConfig, HeartbeatDetector, PeerState, PhiConfig,
+    PhiDetector, PhiDetectorConfig, heartbeat, phi,
 };
 use consensio::{Input, Instant, NodeId, Output, Participant, Restore};
 
@@ -219,7 +219,7 @@ impl Detector for HeartbeatDetector {
         peer: NodeId,
         beat: Heartbeat,
         now: Instant,
-    ) -> Vec<HeartbeatEvent> {
+    ) -> Vec<heartbeat::Event> {
         let entry = model.peers.get_mut(&peer).expect("a peer");
         let key = (beat.incarnation, beat.seq);
         if entry.0.is_some_and(|last| key <= last) {
@@ -231,7 +231,7 @@ impl Detector for HeartbeatDetector {
         if from == PeerState::Alive {
             Vec::new()
         } else {
-            vec![HeartbeatEvent::StateChanged {
+            vec![heartbeat::Event::StateChanged {
                 peer,
                 from,
                 to: PeerState::Alive,
@@ -239,7 +239,7 @@ impl Detector for HeartbeatDetector {
         }
     }
 
-    fn ticked(&self, model: &mut HeartbeatModel, now: Instant, events: &[HeartbeatEvent]) {
+    fn ticked(&self, model: &mut HeartbeatModel, now: Instant, events: &[heartbeat::Event]) {
         let mut expected = Vec::new();
         for (&peer, entry) in &mut model.peers {
             let silence = now.saturating_millis_since(entry.1);
@@ -251,7 +251,7 @@ impl Detector for HeartbeatDetector {
                 entry.2
             };
             if to != entry.2 {
-                expected.push(HeartbeatEvent::StateChanged {
+                expected.push(heartbeat::Event::StateChanged {
                     peer,
                     from: entry.2,
                     to,
@@ -326,19 +326,19 @@ impl Detector for PhiDetector {
 
     fn started(_: &mut PhiModel, _: Instant) {}
 
-    fn beat(_: &mut PhiModel, _: NodeId, _: Heartbeat, _: Instant) -> Vec<PhiEvent> {
+    fn beat(_: &mut PhiModel, _: NodeId, _: Heartbeat, _: Instant) -> Vec<phi::Event> {
         Vec::new() // φ is only evaluated on ticks
     }
 
-    fn ticked(&self, model: &mut PhiModel, now: Instant, events: &[PhiEvent]) {
+    fn ticked(&self, model: &mut PhiModel, now: Instant, events: &[phi::Event]) {
         for event in events {
             match *event {
-                PhiEvent::Suspected { peer, phi } => {
+                phi::Event::Suspected { peer, phi } => {
                     let was = model.suspected.insert(peer, true).expect("a peer");
                     assert!(!was, "{peer} suspected twice");
                     assert!(phi >= model.config.phi.threshold, "suspected at φ = {phi}");
                 }
-                PhiEvent::Recovered { peer } => {
+                phi::Event::Recovered { peer } => {
                     let was = model.suspected.insert(peer, false).expect("a peer");
                     assert!(was, "{peer} recovered without being suspected");
                 }

@@ -27,8 +27,8 @@
 
 use arbitrary::Arbitrary;
 use consensio::election::{
-    Bully, BullyConfig, BullyMessage, ElectionCommand, ElectionError, ElectionEvent, RingElection,
-    RingElectionConfig, RingElectionMessage,
+    Bully, BullyConfig, ElectionCommand, ElectionError, ElectionEvent, RingElection,
+    RingElectionConfig, bully, ring,
 };
 use consensio::{Input, Instant, NodeId, Output, Participant, Restore};
 
@@ -39,8 +39,8 @@ use crate::{near, round_trip, structured};
 /// panicking, and whatever decodes survives decode → encode → decode
 /// unchanged.
 pub fn decode(data: &[u8]) {
-    round_trip::<BullyMessage>(data);
-    round_trip::<RingElectionMessage>(data);
+    round_trip::<bully::Message>(data);
+    round_trip::<ring::Message>(data);
 }
 
 /// Node ids the input draws from: 1 to 6 may be members, 0 and 7 never are.
@@ -139,27 +139,29 @@ impl Node for Bully {
         Bully::leader(self)
     }
 
-    fn forge(forged: &Forged, epoch: u64) -> BullyMessage {
+    fn forge(forged: &Forged, epoch: u64) -> bully::Message {
         match *forged {
-            Forged::Election { epoch: e, .. } => BullyMessage::Election {
+            Forged::Election { epoch: e, .. } => bully::Message::Election {
                 epoch: near(e, epoch),
             },
-            Forged::Answer { epoch: e } | Forged::Ack { hop: e } => BullyMessage::Answer {
+            Forged::Answer { epoch: e } | Forged::Ack { hop: e } => bully::Message::Answer {
                 epoch: near(e, epoch),
             },
-            Forged::Coordinator { epoch: e, .. } => BullyMessage::Coordinator {
+            Forged::Coordinator { epoch: e, .. } => bully::Message::Coordinator {
                 epoch: near(e, epoch),
             },
-            Forged::Heartbeat { epoch: e } => BullyMessage::Heartbeat {
+            Forged::Heartbeat { epoch: e } => bully::Message::Heartbeat {
                 epoch: near(e, epoch),
             },
         }
     }
 
-    fn announced(message: &BullyMessage) -> Option<u64> {
+    fn announced(message: &bully::Message) -> Option<u64> {
         match *message {
-            BullyMessage::Coordinator { epoch } | BullyMessage::Heartbeat { epoch } => Some(epoch),
-            BullyMessage::Election { .. } | BullyMessage::Answer { .. } => None,
+            bully::Message::Coordinator { epoch } | bully::Message::Heartbeat { epoch } => {
+                Some(epoch)
+            }
+            bully::Message::Election { .. } | bully::Message::Answer { .. } => None,
         }
     }
 }
@@ -185,13 +187,13 @@ impl Node for RingElection {
         RingElection::leader(self)
     }
 
-    fn forge(forged: &Forged, epoch: u64) -> RingElectionMessage {
+    fn forge(forged: &Forged, epoch: u64) -> ring::Message {
         match *forged {
             Forged::Election {
                 epoch: e,
                 candidate,
                 hop,
-            } => RingElectionMessage::Election {
+            } => ring::Message::Election {
                 candidate: NodeId(u64::from(candidate % IDS)),
                 epoch: near(e, epoch),
                 hop: u64::from(hop),
@@ -200,25 +202,26 @@ impl Node for RingElection {
                 epoch: e,
                 leader,
                 hop,
-            } => RingElectionMessage::Elected {
+            } => ring::Message::Elected {
                 leader: NodeId(u64::from(leader % IDS)),
                 epoch: near(e, epoch),
                 hop: u64::from(hop),
             },
-            Forged::Answer { epoch: hop } | Forged::Ack { hop } => RingElectionMessage::Ack {
+            Forged::Answer { epoch: hop } | Forged::Ack { hop } => ring::Message::Ack {
                 hop: u64::from(hop),
             },
-            Forged::Heartbeat { epoch: e } => RingElectionMessage::Heartbeat {
+            Forged::Heartbeat { epoch: e } => ring::Message::Heartbeat {
                 epoch: near(e, epoch),
             },
         }
     }
 
-    fn announced(message: &RingElectionMessage) -> Option<u64> {
+    fn announced(message: &ring::Message) -> Option<u64> {
         match *message {
-            RingElectionMessage::Elected { epoch, .. }
-            | RingElectionMessage::Heartbeat { epoch } => Some(epoch),
-            RingElectionMessage::Election { .. } | RingElectionMessage::Ack { .. } => None,
+            ring::Message::Elected { epoch, .. } | ring::Message::Heartbeat { epoch } => {
+                Some(epoch)
+            }
+            ring::Message::Election { .. } | ring::Message::Ack { .. } => None,
         }
     }
 }

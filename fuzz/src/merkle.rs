@@ -3,8 +3,8 @@
 
 use arbitrary::Arbitrary;
 use consensio::merkle::{
-    AntiEntropyMessage, EMPTY_ROOT, Hash, MerkleError, MerkleTree, leaf_hash, node_hash, root,
-    verify_consistency, verify_inclusion,
+    EMPTY_ROOT, Hash, MerkleError, MerkleTree, leaf_hash, node_hash, root, verify_consistency,
+    verify_inclusion,
 };
 
 use crate::{round_trip, structured};
@@ -16,7 +16,7 @@ pub use anti_entropy::{Scenario, anti_entropy};
 /// `merkle_decode`: anti-entropy messages decode without panicking, and
 /// whatever decodes survives decode → encode → decode unchanged.
 pub fn decode(data: &[u8]) {
-    round_trip::<AntiEntropyMessage>(data);
+    round_trip::<consensio::merkle::anti_entropy::Message>(data);
 }
 
 /// Most leaves a `merkle_tree` input builds (the model is quadratic).

@@ -2,8 +2,8 @@
 //! calculator and the φ-accrual failure detector.
 
 use consensio::detector::{
-    HeartbeatConfig, HeartbeatDetector as CoreHeartbeat, HeartbeatEvent, PeerState,
-    PhiAccrual as CoreAccrual, PhiConfig, PhiDetector as CorePhi, PhiDetectorConfig, PhiEvent,
+    HeartbeatConfig, HeartbeatDetector as CoreHeartbeat, PeerState, PhiAccrual as CoreAccrual,
+    PhiConfig, PhiDetector as CorePhi, PhiDetectorConfig, heartbeat, phi,
 };
 use consensio::{Instant, NodeId, Participant, Restore};
 use pyo3::prelude::*;
@@ -102,8 +102,8 @@ impl Outputs for CoreHeartbeat {
         persist_value(py, incarnation)
     }
 
-    fn event(py: Python<'_>, event: HeartbeatEvent) -> PyResult<Py<PyAny>> {
-        let HeartbeatEvent::StateChanged { peer, from, to } = event;
+    fn event(py: Python<'_>, event: heartbeat::Event) -> PyResult<Py<PyAny>> {
+        let heartbeat::Event::StateChanged { peer, from, to } = event;
         let change = StateChanged {
             peer: peer.0,
             from_state: state_name(from),
@@ -118,12 +118,12 @@ impl Outputs for CorePhi {
         persist_value(py, incarnation)
     }
 
-    fn event(py: Python<'_>, event: PhiEvent) -> PyResult<Py<PyAny>> {
+    fn event(py: Python<'_>, event: phi::Event) -> PyResult<Py<PyAny>> {
         Ok(match event {
-            PhiEvent::Suspected { peer, phi } => {
+            phi::Event::Suspected { peer, phi } => {
                 Py::new(py, Suspected::new(peer.0, phi))?.into_any()
             }
-            PhiEvent::Recovered { peer } => Py::new(py, Recovered::new(peer.0))?.into_any(),
+            phi::Event::Recovered { peer } => Py::new(py, Recovered::new(peer.0))?.into_any(),
         })
     }
 }

@@ -4,9 +4,9 @@
 use core::convert::Infallible;
 
 use consensio::merkle::{
-    AntiEntropy as CoreAntiEntropy, AntiEntropyCommand, AntiEntropyConfig, AntiEntropyEvent, Hash,
-    MerkleTree as CoreTree, SyncFailure, leaf_hash as core_leaf_hash,
-    verify_consistency as core_verify_consistency, verify_inclusion as core_verify_inclusion,
+    AntiEntropy as CoreAntiEntropy, AntiEntropyConfig, Hash, MerkleTree as CoreTree, SyncFailure,
+    anti_entropy, leaf_hash as core_leaf_hash, verify_consistency as core_verify_consistency,
+    verify_inclusion as core_verify_inclusion,
 };
 use consensio::{Input, NodeId, Participant};
 use pyo3::prelude::*;
@@ -255,9 +255,9 @@ impl Outputs for CoreAntiEntropy {
         match never {}
     }
 
-    fn event(py: Python<'_>, event: AntiEntropyEvent) -> PyResult<Py<PyAny>> {
+    fn event(py: Python<'_>, event: anti_entropy::Event) -> PyResult<Py<PyAny>> {
         Ok(match event {
-            AntiEntropyEvent::Difference(d) => Py::new(
+            anti_entropy::Event::Difference(d) => Py::new(
                 py,
                 Difference {
                     peer: d.peer.0,
@@ -267,7 +267,7 @@ impl Outputs for CoreAntiEntropy {
                 },
             )?
             .into_any(),
-            AntiEntropyEvent::SyncComplete {
+            anti_entropy::Event::SyncComplete {
                 peer,
                 differing_buckets,
                 differing_keys,
@@ -276,7 +276,7 @@ impl Outputs for CoreAntiEntropy {
                 SyncComplete::new(peer.0, differing_buckets, differing_keys),
             )?
             .into_any(),
-            AntiEntropyEvent::SyncFailed { peer, reason } => {
+            anti_entropy::Event::SyncFailed { peer, reason } => {
                 let (reason, remote_depth) = match reason {
                     SyncFailure::Timeout => ("timeout", None),
                     SyncFailure::DepthMismatch { remote } => {
@@ -344,14 +344,14 @@ participant_methods! {
 
     /// Starts comparing with `peer`.
     fn start_sync(&self, py: Python<'_>, now_ms: u64, peer: u64) -> PyResult<()> {
-        let command = AntiEntropyCommand::StartSync { peer: NodeId(peer) };
+        let command = anti_entropy::Command::StartSync { peer: NodeId(peer) };
         self.node.input(py, now_ms, Input::Command(command))
     }
 
     /// Records `key`'s version hash (32 bytes).
     fn update(&self, py: Python<'_>, now_ms: u64, key: &[u8], version: &[u8]) -> PyResult<()> {
         let version = hash32(version, "version")?;
-        let command = AntiEntropyCommand::Update {
+        let command = anti_entropy::Command::Update {
             key: key.to_vec(),
             version,
         };
@@ -360,7 +360,7 @@ participant_methods! {
 
     /// Forgets `key`.
     fn remove(&self, py: Python<'_>, now_ms: u64, key: &[u8]) -> PyResult<()> {
-        let command = AntiEntropyCommand::Remove { key: key.to_vec() };
+        let command = anti_entropy::Command::Remove { key: key.to_vec() };
         self.node.input(py, now_ms, Input::Command(command))
     }
 

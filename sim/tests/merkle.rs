@@ -6,9 +6,7 @@ use std::cell::RefCell;
 use std::convert::Infallible;
 use std::rc::Rc;
 
-use consensio::merkle::{
-    AntiEntropy, AntiEntropyCommand, AntiEntropyEvent, KeyDifference, SyncFailure,
-};
+use consensio::merkle::{AntiEntropy, KeyDifference, SyncFailure, anti_entropy};
 use consensio::{Input, Instant, NodeId, Participant, Rng};
 use consensio_sim::protocols::merkle::{
     self, AntiEntropyChecker, AntiEntropyProtocol, MAX_SESSIONS, Node, Replicas,
@@ -177,7 +175,7 @@ impl Bench {
     /// `from` starts a sync with `to` (its query is dropped), then a step.
     fn start(&mut self, from: u64, to: u64) -> Result<(), String> {
         let node = self.node(from);
-        let start = AntiEntropyCommand::StartSync { peer: NodeId(to) };
+        let start = anti_entropy::Command::StartSync { peer: NodeId(to) };
         node.handle_input(Instant::ZERO, Input::Command(start))
             .unwrap();
         while node.poll_output().is_some() {}
@@ -189,7 +187,7 @@ impl Bench {
         self.replicas
             .borrow_mut()
             .write(NodeId(node), key.as_bytes(), [v; 32]);
-        let update = AntiEntropyCommand::Update {
+        let update = anti_entropy::Command::Update {
             key: key.as_bytes().to_vec(),
             version: [v; 32],
         };
@@ -204,13 +202,13 @@ impl Bench {
         self.checker.after_step(0, &views)
     }
 
-    fn report(&mut self, from: u64, event: &AntiEntropyEvent) -> Result<(), String> {
+    fn report(&mut self, from: u64, event: &anti_entropy::Event) -> Result<(), String> {
         self.checker.on_event(0, NodeId(from), event)
     }
 }
 
-fn difference(peer: u64, key: &str, local: Option<u8>, remote: Option<u8>) -> AntiEntropyEvent {
-    AntiEntropyEvent::Difference(KeyDifference {
+fn difference(peer: u64, key: &str, local: Option<u8>, remote: Option<u8>) -> anti_entropy::Event {
+    anti_entropy::Event::Difference(KeyDifference {
         peer: NodeId(peer),
         key: key.as_bytes().to_vec(),
         local: local.map(|v| [v; 32]),
@@ -218,8 +216,8 @@ fn difference(peer: u64, key: &str, local: Option<u8>, remote: Option<u8>) -> An
     })
 }
 
-fn complete(peer: u64, buckets: u64, keys: u64) -> AntiEntropyEvent {
-    AntiEntropyEvent::SyncComplete {
+fn complete(peer: u64, buckets: u64, keys: u64) -> anti_entropy::Event {
+    anti_entropy::Event::SyncComplete {
         peer: NodeId(peer),
         differing_buckets: buckets,
         differing_keys: keys,
@@ -241,7 +239,7 @@ fn a_true_report_passes_the_checker() {
 
 /// The checker's complaint when node 1 syncs with node 2 over `stores`
 /// and reports `events`: all but the last must pass, the last must not.
-fn rejected(stores: &[&[(&str, u8)]], events: &[AntiEntropyEvent]) -> String {
+fn rejected(stores: &[&[(&str, u8)]], events: &[anti_entropy::Event]) -> String {
     let mut b = bench(stores);
     b.start(1, 2).unwrap();
     let (last, before) = events.split_last().expect("an event");
@@ -357,7 +355,7 @@ fn a_key_reported_twice_or_outside_a_sync_fails_the_checker() {
 
 #[test]
 fn a_sync_failing_between_honest_replicas_fails_the_checker() {
-    let failed = |reason| AntiEntropyEvent::SyncFailed {
+    let failed = |reason| anti_entropy::Event::SyncFailed {
         peer: NodeId(2),
         reason,
     };
@@ -379,7 +377,7 @@ fn too_many_sessions_fail_the_checker() {
     b.start(1, 2).unwrap();
     b.start(1, 3).unwrap();
     // The participant refuses a third ...
-    let third = AntiEntropyCommand::StartSync { peer: NodeId(4) };
+    let third = anti_entropy::Command::StartSync { peer: NodeId(4) };
     assert!(
         b.node(1)
             .handle_input(Instant::ZERO, Input::Command(third.clone()))
@@ -390,7 +388,7 @@ fn too_many_sessions_fail_the_checker() {
     config.max_sessions = 3;
     let mut roomy = AntiEntropy::new(config).unwrap();
     for peer in [2, 3, 4] {
-        let start = AntiEntropyCommand::StartSync { peer: NodeId(peer) };
+        let start = anti_entropy::Command::StartSync { peer: NodeId(peer) };
         roomy
             .handle_input(Instant::ZERO, Input::Command(start))
             .unwrap();
@@ -447,13 +445,13 @@ impl Protocol for Broken {
         rng: &mut Rng,
         now_ms: u64,
         live: &[NodeId],
-    ) -> Vec<(NodeId, AntiEntropyCommand)> {
+    ) -> Vec<(NodeId, anti_entropy::Command)> {
         self.inner.workload(rng, now_ms, live)
     }
     fn checker(&self) -> Box<dyn Checker<Node>> {
         self.inner.checker()
     }
-    fn describe(&self, event: &AntiEntropyEvent) -> String {
+    fn describe(&self, event: &anti_entropy::Event) -> String {
         self.inner.describe(event)
     }
 }

@@ -96,7 +96,7 @@ struct Peer {
 /// documentation](self).
 ///
 /// ```
-/// use consensio::detector::{HeartbeatConfig, HeartbeatDetector, HeartbeatEvent, PeerState};
+/// use consensio::detector::{HeartbeatConfig, HeartbeatDetector, heartbeat, PeerState};
 /// use consensio::{Input, Instant, NodeId, Output, Participant};
 ///
 /// let members = [NodeId(1), NodeId(2)];
@@ -107,7 +107,7 @@ struct Peer {
 /// while let Some(deadline) = a.next_deadline().filter(|d| d.as_millis() <= 1_000) {
 ///     a.handle_input(deadline, Input::Tick)?;
 ///     while let Some(output) = a.poll_output() {
-///         if let Output::Event(HeartbeatEvent::StateChanged { to, .. }) = output {
+///         if let Output::Event(heartbeat::Event::StateChanged { to, .. }) = output {
 ///             changes.push((deadline.as_millis(), to));
 ///         }
 ///     }

@@ -49,9 +49,9 @@ use alloc::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "alloc")]
-pub use heartbeat::{Event as HeartbeatEvent, HeartbeatConfig, HeartbeatDetector, PeerState};
+pub use heartbeat::{HeartbeatConfig, HeartbeatDetector, PeerState};
 #[cfg(feature = "alloc")]
-pub use phi::{Event as PhiEvent, PhiAccrual, PhiConfig, PhiDetector, PhiDetectorConfig};
+pub use phi::{PhiAccrual, PhiConfig, PhiDetector, PhiDetectorConfig};
 
 use crate::error::{Classify, ErrorKind};
 use crate::id::NodeId;

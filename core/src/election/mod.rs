@@ -55,9 +55,9 @@ pub mod ring;
 use core::fmt;
 
 #[cfg(feature = "alloc")]
-pub use bully::{Bully, BullyConfig, Message as BullyMessage};
+pub use bully::{Bully, BullyConfig};
 #[cfg(feature = "alloc")]
-pub use ring::{Message as RingElectionMessage, RingElection, RingElectionConfig};
+pub use ring::{RingElection, RingElectionConfig};
 
 use crate::error::{Classify, ErrorKind};
 use crate::id::NodeId;

@@ -337,16 +337,16 @@ struct Session {
 ///
 /// ```
 /// use consensio::{Input, Instant, NodeId, Output, Participant, wire};
-/// use consensio::merkle::{AntiEntropy, AntiEntropyCommand, AntiEntropyConfig, AntiEntropyEvent};
+/// use consensio::merkle::{AntiEntropy, anti_entropy, AntiEntropyConfig};
 ///
 /// let mut a = AntiEntropy::new(AntiEntropyConfig::new(NodeId(1)))?;
 /// let mut b = AntiEntropy::new(AntiEntropyConfig::new(NodeId(2)))?;
 /// let now = Instant::ZERO;
-/// let update = |key: &str| Input::Command(AntiEntropyCommand::Update { key: key.into(), version: [7; 32] });
+/// let update = |key: &str| Input::Command(anti_entropy::Command::Update { key: key.into(), version: [7; 32] });
 /// a.handle_input(now, update("x"))?;
 /// b.handle_input(now, update("x"))?;
 /// b.handle_input(now, update("y"))?;
-/// a.handle_input(now, Input::Command(AntiEntropyCommand::StartSync { peer: NodeId(2) }))?;
+/// a.handle_input(now, Input::Command(anti_entropy::Command::StartSync { peer: NodeId(2) }))?;
 ///
 /// let mut found = Vec::new();
 /// loop {
@@ -355,7 +355,7 @@ struct Session {
 ///         while let Some(out) = node.poll_output() {
 ///             match out {
 ///                 Output::Send { to, message } => frames.push((node.id(), to, wire::encode_to_vec(&message)?)),
-///                 Output::Event(AntiEntropyEvent::Difference(d)) => found.push(d.key),
+///                 Output::Event(anti_entropy::Event::Difference(d)) => found.push(d.key),
 ///                 _ => {}
 ///             }
 ///         }

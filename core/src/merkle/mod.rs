@@ -33,7 +33,7 @@
 //!   differing keys between two replicas.
 
 #[cfg(feature = "alloc")]
-mod anti_entropy;
+pub mod anti_entropy;
 #[cfg(feature = "alloc")]
 mod keyed;
 #[cfg(feature = "alloc")]
@@ -47,8 +47,7 @@ use sha2::{Digest, Sha256};
 
 #[cfg(feature = "alloc")]
 pub use anti_entropy::{
-    AntiEntropy, AntiEntropyConfig, AntiEntropyError, Command as AntiEntropyCommand,
-    Event as AntiEntropyEvent, KeyDifference, Message as AntiEntropyMessage, SyncFailure,
+    AntiEntropy, AntiEntropyConfig, AntiEntropyError, KeyDifference, SyncFailure,
 };
 #[cfg(feature = "alloc")]
 pub use keyed::{KeyedTree, MAX_KEYED_DEPTH};

@@ -33,8 +33,8 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use arbitrary::Arbitrary;
 use consensio::merkle::{
-    AntiEntropy, AntiEntropyCommand, AntiEntropyConfig, AntiEntropyError, AntiEntropyEvent,
-    AntiEntropyMessage as Message, Hash, KeyDifference,
+    AntiEntropy, AntiEntropyConfig, AntiEntropyError, Hash, KeyDifference, anti_entropy,
+    anti_entropy::Message,
 };
 use consensio::{Input, Instant, NodeId, Output, Participant, Restore, wire};
 
@@ -333,7 +333,7 @@ impl World {
                     self.replicas[i].store.insert(key.clone(), version(*v));
                     self.store_changed(i);
                 }
-                let command = AntiEntropyCommand::Update {
+                let command = anti_entropy::Command::Update {
                     key,
                     version: version(*v),
                 };
@@ -348,7 +348,8 @@ impl World {
                     self.store_changed(i);
                 }
                 assert_eq!(
-                    self.command(i, AntiEntropyCommand::Remove { key }).is_ok(),
+                    self.command(i, anti_entropy::Command::Remove { key })
+                        .is_ok(),
                     accepted
                 );
             }
@@ -356,7 +357,7 @@ impl World {
                 let i = Self::index(*node);
                 // Peer 4 does not exist: its syncs can only time out.
                 let peer = NodeId(u64::from(*peer % (NODES as u8 + 1)) + 1);
-                let command = AntiEntropyCommand::StartSync { peer };
+                let command = anti_entropy::Command::StartSync { peer };
                 let accepted = self.replicas[i]
                     .expected_error(&Input::Command(command.clone()))
                     .is_none();
@@ -476,7 +477,11 @@ impl World {
     }
 
     /// A command from replica `i`'s application.
-    fn command(&mut self, i: usize, command: AntiEntropyCommand) -> Result<(), AntiEntropyError> {
+    fn command(
+        &mut self,
+        i: usize,
+        command: anti_entropy::Command,
+    ) -> Result<(), AntiEntropyError> {
         let origin = self.origin_of(i);
         self.feed(i, Feed::Input(Input::Command(command)), origin)
     }
@@ -486,7 +491,7 @@ impl World {
     fn feed(
         &mut self,
         i: usize,
-        feed: Feed<'_, Message, AntiEntropyCommand>,
+        feed: Feed<'_, Message, anti_entropy::Command>,
         origin: Origin,
     ) -> Result<(), AntiEntropyError> {
         let id = NodeId(i as u64 + 1);
@@ -517,11 +522,11 @@ impl World {
 impl Replica {
     fn expected_error(
         &self,
-        input: &Input<Message, AntiEntropyCommand>,
+        input: &Input<Message, anti_entropy::Command>,
     ) -> Option<AntiEntropyError> {
         let config = &self.config;
         match input {
-            Input::Command(AntiEntropyCommand::StartSync { peer }) => {
+            Input::Command(anti_entropy::Command::StartSync { peer }) => {
                 if *peer == config.id {
                     Some(AntiEntropyError::SelfSync)
                 } else if self.syncs.contains_key(peer) {
@@ -533,16 +538,16 @@ impl Replica {
                 }
             }
             Input::Command(
-                AntiEntropyCommand::Update { key, .. } | AntiEntropyCommand::Remove { key },
+                anti_entropy::Command::Update { key, .. } | anti_entropy::Command::Remove { key },
             ) => (key.len() > config.max_key_len)
                 .then_some(AntiEntropyError::KeyTooLong { len: key.len() }),
             _ => None,
         }
     }
 
-    fn event(&mut self, event: &AntiEntropyEvent) {
+    fn event(&mut self, event: &anti_entropy::Event) {
         match event {
-            AntiEntropyEvent::Difference(difference) => {
+            anti_entropy::Event::Difference(difference) => {
                 let sync = self
                     .syncs
                     .get_mut(&difference.peer)
@@ -555,7 +560,7 @@ impl Replica {
                 assert_ne!(difference.local, difference.remote);
                 sync.reported.push(difference.clone());
             }
-            AntiEntropyEvent::SyncComplete {
+            anti_entropy::Event::SyncComplete {
                 peer,
                 differing_buckets,
                 differing_keys,
@@ -593,7 +598,7 @@ impl Replica {
                 self.checked_syncs += 1;
                 assert!(*differing_buckets > 0 || expected.is_empty());
             }
-            AntiEntropyEvent::SyncFailed { peer, .. } => {
+            anti_entropy::Event::SyncFailed { peer, .. } => {
                 self.syncs.remove(peer).expect("a sync in progress");
             }
         }
@@ -635,7 +640,7 @@ impl Family for Replica {
             participant
                 .handle_input(
                     now,
-                    Input::Command(AntiEntropyCommand::Update {
+                    Input::Command(anti_entropy::Command::Update {
                         key: key.clone(),
                         version: *version,
                     }),
@@ -669,7 +674,7 @@ impl Family for Replica {
     }
 
     fn accepted(&mut self, _: &AntiEntropy, _: Instant, input: &InputOf<Self>, _: &Self::Snapshot) {
-        if let Input::Command(AntiEntropyCommand::StartSync { peer }) = input {
+        if let Input::Command(anti_entropy::Command::StartSync { peer }) = input {
             let (starting, sync) = self.starting.take().expect("a sync was expected");
             assert_eq!(starting, *peer);
             let previous = self.syncs.insert(*peer, sync);

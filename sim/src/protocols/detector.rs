@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 
 use consensio::detector::{
-    HeartbeatConfig, HeartbeatDetector, HeartbeatEvent, PeerState, PhiDetector, PhiDetectorConfig,
-    PhiEvent,
+    HeartbeatConfig, HeartbeatDetector, PeerState, PhiDetector, PhiDetectorConfig, heartbeat, phi,
 };
 use consensio::{NodeId, Participant, Restore};
 
@@ -63,8 +62,8 @@ impl Protocol for HeartbeatProtocol {
         Box::new(Completeness::new(1_500))
     }
 
-    fn describe(&self, event: &HeartbeatEvent) -> String {
-        let HeartbeatEvent::StateChanged { peer, from, to } = event;
+    fn describe(&self, event: &heartbeat::Event) -> String {
+        let heartbeat::Event::StateChanged { peer, from, to } = event;
         format!("{to:?} {peer} (was {from:?})")
     }
 }
@@ -95,10 +94,10 @@ impl Protocol for PhiProtocol {
         Box::new(Completeness::new(4_000))
     }
 
-    fn describe(&self, event: &PhiEvent) -> String {
+    fn describe(&self, event: &phi::Event) -> String {
         match event {
-            PhiEvent::Suspected { peer, phi } => format!("Suspected {peer} (phi {phi:.1})"),
-            PhiEvent::Recovered { peer } => format!("Recovered {peer}"),
+            phi::Event::Suspected { peer, phi } => format!("Suspected {peer} (phi {phi:.1})"),
+            phi::Event::Recovered { peer } => format!("Recovered {peer}"),
         }
     }
 }
@@ -118,8 +117,8 @@ impl Suspicion for HeartbeatDetector {
         self.state(peer).is_some_and(|s| s != PeerState::Alive)
     }
 
-    fn suspected_by(event: &HeartbeatEvent) -> Option<NodeId> {
-        let HeartbeatEvent::StateChanged { peer, from, to } = *event;
+    fn suspected_by(event: &heartbeat::Event) -> Option<NodeId> {
+        let heartbeat::Event::StateChanged { peer, from, to } = *event;
         (from == PeerState::Alive && to != PeerState::Alive).then_some(peer)
     }
 }
@@ -129,10 +128,10 @@ impl Suspicion for PhiDetector {
         self.is_suspected(peer) == Some(true)
     }
 
-    fn suspected_by(event: &PhiEvent) -> Option<NodeId> {
+    fn suspected_by(event: &phi::Event) -> Option<NodeId> {
         match *event {
-            PhiEvent::Suspected { peer, .. } => Some(peer),
-            PhiEvent::Recovered { .. } => None,
+            phi::Event::Suspected { peer, .. } => Some(peer),
+            phi::Event::Recovered { .. } => None,
         }
     }
 }

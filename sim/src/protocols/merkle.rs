@@ -3,7 +3,7 @@
 //! report, and one checker for what the participant
 //! ([`consensio::merkle::AntiEntropy`]) promises in its module docs:
 //!
-//! - **no phantom differences**: every [`Difference`](AntiEntropyEvent::Difference)
+//! - **no phantom differences**: every [`Difference`](anti_entropy::Event::Difference)
 //!   is a real pair of states. Its `local` version is the initiator's
 //!   version of the key at that moment, its `remote` version is one the
 //!   peer held at some moment of the sync (between the step that started it
@@ -56,7 +56,7 @@
 //! restart". The application's store is durable here (a write survives a
 //! crash), and [`Protocol::restore`] rebuilds the participant from its
 //! configuration alone with [`Restore::restore`] (no records), then feeds it one
-//! [`Update`](AntiEntropyCommand::Update) per stored entry. The syncs a
+//! [`Update`](anti_entropy::Command::Update) per stored entry. The syncs a
 //! replica was running are lost with it; the ones peers were running with
 //! it retry and time out or complete against the rebuilt tree.
 //!
@@ -69,8 +69,7 @@ use std::convert::Infallible;
 use std::rc::Rc;
 
 use consensio::merkle::{
-    AntiEntropy, AntiEntropyCommand, AntiEntropyConfig, AntiEntropyEvent, Hash, KeyedTree,
-    SyncFailure, leaf_hash,
+    AntiEntropy, AntiEntropyConfig, Hash, KeyedTree, SyncFailure, anti_entropy, leaf_hash,
 };
 use consensio::{Input, Instant, NodeId, Participant, Restore, Rng};
 
@@ -347,7 +346,7 @@ impl Protocol for AntiEntropyProtocol {
         let mut node = AntiEntropy::restore(config(id), disk)
             .unwrap_or_else(|e| panic!("anti-entropy configuration: {e}"));
         for (key, &version) in replicas.store(id).into_iter().flatten() {
-            let update = AntiEntropyCommand::Update {
+            let update = anti_entropy::Command::Update {
                 key: key.clone(),
                 version,
             };
@@ -367,7 +366,7 @@ impl Protocol for AntiEntropyProtocol {
         rng: &mut Rng,
         now_ms: u64,
         live: &[NodeId],
-    ) -> Vec<(NodeId, AntiEntropyCommand)> {
+    ) -> Vec<(NodeId, anti_entropy::Command)> {
         let mut replicas = self.replicas.borrow_mut();
         let mut commands = Vec::new();
         for repair in std::mem::take(&mut replicas.repairs) {
@@ -379,7 +378,7 @@ impl Protocol for AntiEntropyProtocol {
             replicas.repaired += 1;
             commands.push((
                 repair.node,
-                AntiEntropyCommand::Update {
+                anti_entropy::Command::Update {
                     key: repair.key,
                     version: repair.version,
                 },
@@ -392,7 +391,7 @@ impl Protocol for AntiEntropyProtocol {
             let key = key(rng.below(KEYS));
             let version = replicas.fresh_version(&key, writer);
             replicas.write(writer, &key, version);
-            commands.push((writer, AntiEntropyCommand::Update { key, version }));
+            commands.push((writer, anti_entropy::Command::Update { key, version }));
         }
         if rng.chance(SYNC_CHANCE)
             && let Some(initiator) = pick(rng, live)
@@ -404,38 +403,38 @@ impl Protocol for AntiEntropyProtocol {
                 .filter(|&n| n != initiator)
                 .collect();
             if let Some(peer) = pick(rng, &others) {
-                commands.push((initiator, AntiEntropyCommand::StartSync { peer }));
+                commands.push((initiator, anti_entropy::Command::StartSync { peer }));
             }
         }
         commands
     }
 
     /// Differences are labelled by their sync's end in diagrams.
-    fn is_routine(&self, event: &AntiEntropyEvent) -> bool {
-        matches!(event, AntiEntropyEvent::Difference(_))
+    fn is_routine(&self, event: &anti_entropy::Event) -> bool {
+        matches!(event, anti_entropy::Event::Difference(_))
     }
 
     fn checker(&self) -> Box<dyn Checker<Node>> {
         Box::new(AntiEntropyChecker::new(self.replicas(), MAX_SESSIONS))
     }
 
-    fn describe(&self, event: &AntiEntropyEvent) -> String {
+    fn describe(&self, event: &anti_entropy::Event) -> String {
         match event {
-            AntiEntropyEvent::Difference(d) => format!(
+            anti_entropy::Event::Difference(d) => format!(
                 "Difference {} with {}: {} here, {} there",
                 String::from_utf8_lossy(&d.key),
                 d.peer,
                 short(d.local),
                 short(d.remote)
             ),
-            AntiEntropyEvent::SyncComplete {
+            anti_entropy::Event::SyncComplete {
                 peer,
                 differing_buckets,
                 differing_keys,
             } => format!(
                 "SyncComplete with {peer}: {differing_keys} keys in {differing_buckets} buckets"
             ),
-            AntiEntropyEvent::SyncFailed { peer, reason } => {
+            anti_entropy::Event::SyncFailed { peer, reason } => {
                 format!("SyncFailed with {peer}: {reason:?}")
             }
         }
@@ -643,16 +642,16 @@ impl Checker<Node> for AntiEntropyChecker {
         &mut self,
         _time_ms: u64,
         node: NodeId,
-        event: &AntiEntropyEvent,
+        event: &anti_entropy::Event,
     ) -> Result<(), String> {
         match event {
-            AntiEntropyEvent::Difference(d) => self.difference(node, d),
-            AntiEntropyEvent::SyncComplete {
+            anti_entropy::Event::Difference(d) => self.difference(node, d),
+            anti_entropy::Event::SyncComplete {
                 peer,
                 differing_buckets,
                 differing_keys,
             } => self.complete(node, *peer, *differing_buckets, *differing_keys),
-            AntiEntropyEvent::SyncFailed { peer, reason } => {
+            anti_entropy::Event::SyncFailed { peer, reason } => {
                 if self.open.remove(&(node, *peer)).is_none() {
                     return Err(format!("{node} failed a sync with {peer} it never started"));
                 }
