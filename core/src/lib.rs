@@ -179,3 +179,12 @@ pub use id::NodeId;
 pub use protocol::{Input, Output, Participant, Restore};
 pub use rng::Rng;
 pub use time::Instant;
+
+/// The user pages in `docs/`: their Rust blocks run as doctests here
+/// (`cargo test -p consensio --doc`). The simulator's page runs in
+/// `consensio-sim`, which depends on this crate.
+#[cfg(doctest)]
+mod docs {
+    #[doc = include_str!("../../docs/quorum.md")]
+    pub struct QuorumPage;
+}
