@@ -187,4 +187,6 @@ pub use time::Instant;
 mod docs {
     #[doc = include_str!("../../docs/quorum.md")]
     pub struct QuorumPage;
+    #[doc = include_str!("../../docs/ring.md")]
+    pub struct RingPage;
 }
