@@ -189,4 +189,6 @@ mod docs {
     pub struct QuorumPage;
     #[doc = include_str!("../../docs/ring.md")]
     pub struct RingPage;
+    #[doc = include_str!("../../docs/clock.md")]
+    pub struct ClockPage;
 }
