@@ -191,4 +191,6 @@ mod docs {
     pub struct RingPage;
     #[doc = include_str!("../../docs/clock.md")]
     pub struct ClockPage;
+    #[doc = include_str!("../../docs/merkle.md")]
+    pub struct MerklePage;
 }
