@@ -193,4 +193,6 @@ mod docs {
     pub struct ClockPage;
     #[doc = include_str!("../../docs/merkle.md")]
     pub struct MerklePage;
+    #[doc = include_str!("../../docs/election.md")]
+    pub struct ElectionPage;
 }
