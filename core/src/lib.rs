@@ -195,4 +195,6 @@ mod docs {
     pub struct MerklePage;
     #[doc = include_str!("../../docs/election.md")]
     pub struct ElectionPage;
+    #[doc = include_str!("../../docs/detector.md")]
+    pub struct DetectorPage;
 }
