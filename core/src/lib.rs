@@ -197,4 +197,6 @@ mod docs {
     pub struct ElectionPage;
     #[doc = include_str!("../../docs/detector.md")]
     pub struct DetectorPage;
+    #[doc = include_str!("../../docs/raft.md")]
+    pub struct RaftPage;
 }
