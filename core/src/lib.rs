@@ -179,3 +179,24 @@ pub use id::NodeId;
 pub use protocol::{Input, Output, Participant, Restore};
 pub use rng::Rng;
 pub use time::Instant;
+
+/// The user pages in `docs/`: their Rust blocks run as doctests here
+/// (`cargo test -p consensio --doc`). The simulator's page runs in
+/// `consensio-sim`, which depends on this crate.
+#[cfg(doctest)]
+mod docs {
+    #[doc = include_str!("../../docs/quorum.md")]
+    pub struct QuorumPage;
+    #[doc = include_str!("../../docs/ring.md")]
+    pub struct RingPage;
+    #[doc = include_str!("../../docs/clock.md")]
+    pub struct ClockPage;
+    #[doc = include_str!("../../docs/merkle.md")]
+    pub struct MerklePage;
+    #[doc = include_str!("../../docs/election.md")]
+    pub struct ElectionPage;
+    #[doc = include_str!("../../docs/detector.md")]
+    pub struct DetectorPage;
+    #[doc = include_str!("../../docs/raft.md")]
+    pub struct RaftPage;
+}

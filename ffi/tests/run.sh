@@ -3,7 +3,8 @@
 # with gcc -std=c11 -Wall -Wextra -Werror, runs each plain and under valgrind
 # (0 errors, 0 leaks), then rebuilds with -fsanitize=address,undefined and
 # runs again. Also checks that the header compiles as C++, and builds and
-# runs every example in ffi/examples under valgrind.
+# runs every example in ffi/examples under valgrind, and every ```c block
+# of docs/*.md the same way.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -35,5 +36,24 @@ for example in ffi/examples/*.c; do
     name=$(basename "$example" .c)
     gcc "${cflags[@]}" "$example" "$lib/libconsensio.a" "${native[@]}" -o "$out/$name"
     valgrind -q --error-exitcode=1 --leak-check=full "$out/$name" >/dev/null
+done
+# Every ```c block of the user pages (docs/*.md) is a complete program:
+# extract each to docs-<family>-<n>.c, build it like the tests, and run it
+# under valgrind like the examples.
+rm -f "$out"/docs-*
+for page in docs/*.md; do
+    family=$(basename "$page" .md)
+    awk -v out="$out/docs-$family" '
+        /^```c$/ { n++; file = out "-" n ".c"; printf "" > file; inside = 1; next }
+        /^```/ && inside { inside = 0; close(file); next }
+        inside { print > file }
+    ' "$page"
+done
+for src in "$out"/docs-*.c; do
+    [ -e "$src" ] || continue
+    name=$(basename "$src" .c)
+    gcc "${cflags[@]}" "$src" "$lib/libconsensio.a" "${native[@]}" -o "$out/$name"
+    valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
+        "$out/$name" >/dev/null
 done
 echo "C tests: all passed (static, shared, valgrind, ASan+UBSan)"

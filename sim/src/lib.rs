@@ -30,3 +30,10 @@ pub mod trace;
 pub use checker::Checker;
 pub use engine::{Fault, Protocol, ScheduledFault, SimConfig, Simulation, Summary, Violation};
 pub use network::NetworkConfig;
+
+/// The simulator's user page, `docs/sim.md`: its Rust block runs as a
+/// doctest here (`cargo test -p consensio-sim --doc`); the other pages run
+/// in `consensio`.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/sim.md")]
+pub struct SimPage;
