@@ -171,6 +171,8 @@ mod rng;
 #[cfg(feature = "std")]
 pub mod shared;
 mod sync;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod time;
 pub mod wire;
 
