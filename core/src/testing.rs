@@ -60,6 +60,10 @@
 //! assert_eq!(cluster.node(NodeId(1)).state(NodeId(3)), Some(PeerState::Alive));
 //! assert_eq!(cluster.now(), Instant::from_millis(4_000));
 //! assert_eq!(cluster.sent()["Heartbeat"], cluster.sent().values().sum());
+//! // Delivered until nothing is in flight, timers firing on the way.
+//! cluster.drive();
+//! assert_eq!(cluster.in_flight().count(), 0);
+//! assert!(cluster.now() <= Instant::from_millis(4_050));
 //! ```
 //!
 //! [`protocol`]: crate::protocol
