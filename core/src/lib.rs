@@ -38,6 +38,10 @@
 //!   hashing ring with weighted virtual nodes and zone-aware preference
 //!   lists, rendezvous, jump and Maglev hashing, bounded loads.
 //!
+//! Tests of any family drive several nodes on `testing::Cluster` (feature
+//! `testing`, test support only): disks, a faulty network through the wire
+//! codec, simulated time, crashes and restarts from the disk.
+//!
 //! ## The drive loop
 //!
 //! A participant only computes; the caller moves bytes and time. Here a toy
@@ -171,6 +175,8 @@ mod rng;
 #[cfg(feature = "std")]
 pub mod shared;
 mod sync;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod time;
 pub mod wire;
 

@@ -1,4 +1,4 @@
-//! Failure detectors under faults, on the network of `common`: every
+//! Failure detectors under faults, on `consensio::testing`'s cluster: every
 //! correct node eventually suspects a crashed one (completeness); without
 //! loss nobody is suspected wrongly, however long the run (accuracy); φ
 //! grows with silence and its window stays bounded; garbage never panics.
@@ -10,26 +10,32 @@ use consensio::detector::{
     DetectorError, Heartbeat, HeartbeatConfig, HeartbeatDetector, PeerState, PhiAccrual, PhiConfig,
     PhiDetector, PhiDetectorConfig, heartbeat, phi,
 };
+use consensio::testing::{Cluster, Faults};
 use consensio::{Input, Instant, NodeId, Participant, Restore, wire};
 use proptest::prelude::*;
 
-mod common;
-use common::{Crash, Faults, Net, SYNCHRONOUS};
+/// No loss, no duplication, delay at most 50 ms: the synchronous model the
+/// default timeouts assume.
+const SYNCHRONOUS: Faults = Faults::synchronous(50);
 
 /// What the harness needs of a detector besides the trait.
 trait Detector:
-    Participant<Message = Heartbeat, Command = Infallible, Persist = u64, Error = DetectorError> + Sized
+    Participant<Message = Heartbeat, Command = Infallible, Persist = u64, Error = DetectorError>
+    + Restore<Config: Clone>
 {
     /// Node `id` monitoring the rest of `members`, every 100 ms.
-    fn build(id: NodeId, members: &[NodeId], incarnation: u64) -> Self;
+    fn config(id: NodeId, members: &[NodeId]) -> Self::Config;
+    fn build(id: NodeId, members: &[NodeId], incarnation: u64) -> Self {
+        Self::restore(Self::config(id, members), &[incarnation]).unwrap()
+    }
     fn suspects(&self, peer: NodeId) -> bool;
     /// The peer an event is about, and whether it is now suspected.
     fn verdict(event: &Self::Event) -> (NodeId, bool);
 }
 
 impl Detector for HeartbeatDetector {
-    fn build(id: NodeId, members: &[NodeId], incarnation: u64) -> Self {
-        HeartbeatDetector::restore(HeartbeatConfig::new(id, members), &[incarnation]).unwrap()
+    fn config(id: NodeId, members: &[NodeId]) -> HeartbeatConfig {
+        HeartbeatConfig::new(id, members)
     }
     fn suspects(&self, peer: NodeId) -> bool {
         matches!(
@@ -44,11 +50,11 @@ impl Detector for HeartbeatDetector {
 }
 
 impl Detector for PhiDetector {
-    fn build(id: NodeId, members: &[NodeId], incarnation: u64) -> Self {
+    fn config(id: NodeId, members: &[NodeId]) -> PhiDetectorConfig {
         let mut config = PhiDetectorConfig::new(id, members);
         config.interval_ms = 100;
         config.phi.first_heartbeat_estimate_ms = 100;
-        PhiDetector::restore(config, &[incarnation]).unwrap()
+        config
     }
     fn suspects(&self, peer: NodeId) -> bool {
         self.is_suspected(peer) == Some(true)
@@ -61,20 +67,29 @@ impl Detector for PhiDetector {
     }
 }
 
-fn net<D: Detector>(n: u64, faults: Faults, seed: u64) -> Net<D> {
-    Net::new(n, faults, seed, |id, members, disk| {
-        D::build(id, members, disk.last().copied().unwrap_or(0))
-    })
+/// Nodes 1..=n, each restored from its disk (its incarnations).
+fn net<D: Detector>(n: u64, faults: Faults, seed: u64) -> Cluster<D> {
+    let members: Vec<NodeId> = (1..=n).map(NodeId).collect();
+    let mut net = Cluster::new(seed, faults);
+    for &id in &members {
+        net.add(D::config(id, &members));
+    }
+    net
+}
+
+fn ms(t: u64) -> Instant {
+    Instant::from_millis(t)
 }
 
 /// Suspicions of nodes that were up at the time: (time, by, of).
 fn false_suspicions<D: Detector>(
-    net: &Net<D>,
+    net: &Cluster<D>,
     crashed: &[(u64, NodeId)],
 ) -> Vec<(u64, NodeId, NodeId)> {
-    net.events
+    net.events()
         .iter()
         .filter_map(|(t, by, e)| {
+            let t = &t.as_millis();
             let (peer, suspected) = D::verdict(e);
             let was_down = crashed.iter().any(|&(at, who)| who == peer && at <= *t);
             (suspected && !was_down).then_some((*t, *by, peer))
@@ -93,13 +108,9 @@ fn check_completeness<D: Detector>(
     seed: u64,
 ) -> Result<(), TestCaseError> {
     let mut net = net::<D>(n, faults, seed);
-    net.crash(Crash {
-        node: victim,
-        at_ms,
-        down_ms: u64::MAX / 2,
-    });
-    net.run_until(at_ms + within_ms);
-    let dead = net.members[victim];
+    let dead = NodeId(victim as u64 + 1);
+    net.crash_at(dead, ms(at_ms));
+    net.run_until(ms(at_ms + within_ms));
     for node in net.live() {
         prop_assert!(
             node.suspects(dead),
@@ -123,7 +134,7 @@ proptest! {
         duplicate in 0.0..0.3f64,
         seed: u64,
     ) {
-        let faults = Faults { loss, duplicate, max_delay_ms: 50 };
+        let faults = Faults { loss, duplicate, ..SYNCHRONOUS };
         // The last heartbeat lands at most 50 ms after the crash; failed
         // 1 s later.
         check_completeness::<HeartbeatDetector>(n, victim, at_ms, 1_050, faults, seed)?;
@@ -137,7 +148,7 @@ proptest! {
         duplicate in 0.0..0.3f64,
         seed: u64,
     ) {
-        let faults = Faults { loss, duplicate, max_delay_ms: 50 };
+        let faults = Faults { loss, duplicate, ..SYNCHRONOUS };
         check_completeness::<PhiDetector>(n, victim, at_ms, 3_000, faults, seed)?;
     }
 
@@ -232,15 +243,15 @@ fn nobody_is_suspected_without_loss_over_a_long_run() {
         ..SYNCHRONOUS
     };
     let mut heartbeat = net::<HeartbeatDetector>(5, faults, 1);
-    heartbeat.run_until(600_000);
+    heartbeat.run_until(ms(600_000));
     assert_eq!(false_suspicions(&heartbeat, &[]), []);
     assert_eq!(
-        heartbeat.sent["Heartbeat"],
+        heartbeat.sent()["Heartbeat"],
         5 * 4 * 6_001,
         "every 100 ms, to every peer"
     );
     let mut phi = net::<PhiDetector>(5, faults, 1);
-    phi.run_until(600_000);
+    phi.run_until(ms(600_000));
     assert_eq!(false_suspicions(&phi, &[]), []);
 }
 
@@ -257,44 +268,37 @@ fn with_loss_false_suspicions_happen_and_are_all_withdrawn() {
         ..SYNCHRONOUS
     };
     let mut heartbeat = net::<HeartbeatDetector>(5, faults, 2);
-    heartbeat.run_until(600_000);
+    heartbeat.run_until(ms(600_000));
     let wrong = false_suspicions(&heartbeat, &[]).len();
     assert!((300..1_000).contains(&wrong), "{wrong}");
     let mut phi = net::<PhiDetector>(5, faults, 2);
-    phi.run_until(600_000);
+    phi.run_until(ms(600_000));
     assert!(false_suspicions(&phi, &[]).len() < wrong / 10);
     // Once the loss stops, every wrong suspicion is withdrawn.
-    heartbeat.faults = SYNCHRONOUS;
-    heartbeat.run_until(601_000);
+    heartbeat.set_faults(SYNCHRONOUS);
+    heartbeat.run_until(ms(601_000));
     for node in heartbeat.live() {
-        assert!(heartbeat.members.iter().all(|&m| !node.suspects(m)));
+        assert!(heartbeat.ids().all(|m| !node.suspects(m)));
     }
 }
 
 #[test]
 fn a_restarted_node_is_trusted_again_with_a_new_incarnation() {
+    fn crash_and_restart<D: Detector>() -> (bool, bool) {
+        let mut net = net::<D>(4, SYNCHRONOUS, 5);
+        net.crash_at(NodeId(3), ms(2_000));
+        net.restart_at(NodeId(3), ms(6_000));
+        net.run_until(ms(5_000));
+        let suspected = net.live().all(|n| n.suspects(NodeId(3)));
+        net.run_until(ms(8_000));
+        assert_eq!(net.disk(NodeId(3)), [1, 2]);
+        (suspected, net.live().all(|n| !n.suspects(NodeId(3))))
+    }
     for phi in [false, true] {
-        let crash = Crash {
-            node: 2,
-            at_ms: 2_000,
-            down_ms: 4_000,
-        };
         let (suspected, trusted) = if phi {
-            let mut net = net::<PhiDetector>(4, SYNCHRONOUS, 5);
-            net.crash(crash);
-            net.run_until(5_000);
-            let suspected = net.live().all(|n| n.suspects(NodeId(3)));
-            net.run_until(8_000);
-            assert_eq!(net.disks[2], [1, 2]);
-            (suspected, net.live().all(|n| !n.suspects(NodeId(3))))
+            crash_and_restart::<PhiDetector>()
         } else {
-            let mut net = net::<HeartbeatDetector>(4, SYNCHRONOUS, 5);
-            net.crash(crash);
-            net.run_until(5_000);
-            let suspected = net.live().all(|n| n.suspects(NodeId(3)));
-            net.run_until(8_000);
-            assert_eq!(net.disks[2], [1, 2]);
-            (suspected, net.live().all(|n| !n.suspects(NodeId(3))))
+            crash_and_restart::<HeartbeatDetector>()
         };
         assert!(suspected && trusted, "phi: {phi}");
     }
@@ -306,19 +310,16 @@ fn the_same_seed_replays_the_same_run() {
         let faults = Faults {
             loss: 0.2,
             duplicate: 0.2,
-            max_delay_ms: 80,
+            ..Faults::synchronous(80)
         };
         let mut heartbeat = net::<HeartbeatDetector>(4, faults, seed);
-        heartbeat.crash(Crash {
-            node: 1,
-            at_ms: 3_000,
-            down_ms: 2_000,
-        });
-        heartbeat.run_until(10_000);
+        heartbeat.crash_at(NodeId(2), ms(3_000));
+        heartbeat.restart_at(NodeId(2), ms(5_000));
+        heartbeat.run_until(ms(10_000));
         let mut phi = net::<PhiDetector>(4, faults, seed);
-        phi.run_until(10_000);
-        let phi_events: Vec<String> = phi.events.iter().map(|e| format!("{e:?}")).collect();
-        (heartbeat.events, phi_events)
+        phi.run_until(ms(10_000));
+        let phi_events: Vec<String> = phi.events().iter().map(|e| format!("{e:?}")).collect();
+        (heartbeat.take_events(), phi_events)
     };
     let first = run(9);
     assert!(first.0.len() > 4);
@@ -329,16 +330,13 @@ fn the_same_seed_replays_the_same_run() {
 #[test]
 fn a_peers_suspicion_level_counts_the_intervals_it_missed() {
     let mut net = net::<HeartbeatDetector>(3, SYNCHRONOUS, 4);
-    net.crash(Crash {
-        node: 0,
-        at_ms: 1_000,
-        down_ms: 10_000,
-    });
+    net.crash_at(NodeId(1), ms(1_000));
+    net.restart_at(NodeId(1), ms(11_000));
     let mut levels = BTreeMap::new();
     for t in [1_000u64, 1_400, 2_000, 3_000] {
-        net.run_until(t);
-        let level = net.nodes[1]
-            .as_ref()
+        net.run_until(ms(t));
+        let level = net
+            .get(NodeId(2))
             .and_then(|n| n.missed_intervals(NodeId(1), Instant::from_millis(t)));
         levels.insert(t, level.unwrap());
     }

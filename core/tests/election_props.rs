@@ -1,4 +1,4 @@
-//! Leader election under faults, on the network of `common` (bounded
+//! Leader election under faults, on `consensio::testing`'s cluster (bounded
 //! random delay, so reordering; duplication; loss; partitions; crash-restart
 //! from the persisted records). The checker asserts at most one leader per epoch across every
 //! `Elected` event, and that once faults stop every live node follows the
@@ -10,11 +10,25 @@ use consensio::election::{
     Bully, BullyConfig, ElectionCommand, ElectionError, ElectionEvent, RingElection,
     RingElectionConfig,
 };
+use consensio::testing::{Cluster, Faults};
 use consensio::{Input, Instant, NodeId, Output, Participant, Restore, wire};
 use proptest::prelude::*;
 
-mod common;
-use common::{Crash, Faults, Net, SYNCHRONOUS};
+/// No loss, no duplication, delay at most 50 ms: the synchronous model the
+/// default timeouts assume.
+const SYNCHRONOUS: Faults = Faults::synchronous(50);
+
+/// A crash of `node` (an index) at `at_ms`, restarted `down_ms` later.
+#[derive(Clone, Copy, Debug)]
+struct Crash {
+    node: usize,
+    at_ms: u64,
+    down_ms: u64,
+}
+
+fn ms(t: u64) -> Instant {
+    Instant::from_millis(t)
+}
 
 /// What the harness needs of an election participant besides the trait.
 trait Elector:
@@ -24,17 +38,20 @@ trait Elector:
         Event = ElectionEvent,
         Error = ElectionError,
         Message: std::fmt::Debug,
-    > + Sized
+    > + Restore<Config: Clone>
 {
+    fn config(id: NodeId, members: &[NodeId]) -> Self::Config;
     /// Node `id` of `members`, rebuilt from the last epoch it persisted.
-    fn restore(id: NodeId, members: &[NodeId], epoch: u64) -> Self;
+    fn with_epoch(id: NodeId, members: &[NodeId], epoch: u64) -> Self {
+        <Self as Restore>::restore(Self::config(id, members), &[epoch]).unwrap()
+    }
     fn leader(&self) -> Option<NodeId>;
     fn epoch(&self) -> u64;
 }
 
 impl Elector for Bully {
-    fn restore(id: NodeId, members: &[NodeId], epoch: u64) -> Self {
-        <Bully as Restore>::restore(BullyConfig::new(id, members), &[epoch]).unwrap()
+    fn config(id: NodeId, members: &[NodeId]) -> BullyConfig {
+        BullyConfig::new(id, members)
     }
     fn leader(&self) -> Option<NodeId> {
         Bully::leader(self)
@@ -45,8 +62,8 @@ impl Elector for Bully {
 }
 
 impl Elector for RingElection {
-    fn restore(id: NodeId, members: &[NodeId], epoch: u64) -> Self {
-        <RingElection as Restore>::restore(RingElectionConfig::new(id, members), &[epoch]).unwrap()
+    fn config(id: NodeId, members: &[NodeId]) -> RingElectionConfig {
+        RingElectionConfig::new(id, members)
     }
     fn leader(&self) -> Option<NodeId> {
         RingElection::leader(self)
@@ -61,30 +78,38 @@ impl Elector for RingElection {
 /// node holding the latest persisted epoch. (If it did, no live node could
 /// know that epoch, and any protocol that numbers leaders without quorums
 /// could hand it out again.)
-fn net<P: Elector>(n: u64, faults: Faults, seed: u64) -> Net<P> {
-    let mut net = Net::<P>::new(n, faults, seed, |id, members, disk| {
-        P::restore(id, members, disk.last().copied().unwrap_or(0))
+fn net<P: Elector>(n: u64, faults: Faults, seed: u64) -> Cluster<P> {
+    let members: Vec<NodeId> = (1..=n).map(NodeId).collect();
+    let mut net = Cluster::new(seed, faults);
+    for &id in &members {
+        net.add(P::config(id, &members));
+    }
+    net.set_crash_guard(|net, i| {
+        let latest = net.ids().flat_map(|j| net.disk(j)).copied().max();
+        let latest = latest.unwrap_or(0);
+        net.ids()
+            .any(|j| j != i && net.get(j).is_some_and(|n: &P| n.epoch() >= latest))
     });
-    net.may_crash = |net, i| {
-        let latest = net.disks.iter().flatten().copied().max().unwrap_or(0);
-        net.nodes
-            .iter()
-            .enumerate()
-            .any(|(j, n)| j != i && n.as_ref().is_some_and(|n| n.epoch() >= latest))
-    };
     net
 }
 
+/// Schedules `crash`, and the restart from the disk after it.
+fn crash<P: Elector>(net: &mut Cluster<P>, crash: Crash) {
+    let id = NodeId(crash.node as u64 + 1);
+    net.crash_at(id, ms(crash.at_ms));
+    net.restart_at(id, ms(crash.at_ms + crash.down_ms));
+}
+
 /// Whether every live node follows the highest live id, in one epoch.
-fn converged<P: Elector>(net: &Net<P>) -> bool {
+fn converged<P: Elector>(net: &Cluster<P>) -> bool {
     let top = net.live().map(Participant::id).max();
     let epochs: BTreeSet<u64> = net.live().map(Elector::epoch).collect();
     epochs.len() == 1 && net.live().all(|n| n.leader() == top)
 }
 
 /// How many times a node declared itself leader.
-fn self_elections<P: Elector>(net: &Net<P>) -> usize {
-    net.events
+fn self_elections<P: Elector>(net: &Cluster<P>) -> usize {
+    net.events()
         .iter()
         .filter(|(_, id, e)| matches!(e, ElectionEvent::Elected { leader, .. } if leader == id))
         .count()
@@ -92,9 +117,10 @@ fn self_elections<P: Elector>(net: &Net<P>) -> usize {
 
 /// The invariant: no two `Elected` events name different leaders for one
 /// epoch.
-fn at_most_one_leader_per_epoch(events: &[(u64, NodeId, ElectionEvent)]) -> Result<(), String> {
+fn at_most_one_leader_per_epoch(events: &[(Instant, NodeId, ElectionEvent)]) -> Result<(), String> {
     let mut leaders: BTreeMap<u64, NodeId> = BTreeMap::new();
     for &(time, node, event) in events {
+        let time = time.as_millis();
         if let ElectionEvent::Elected { leader, epoch } = event
             && let Some(&other) = leaders.get(&epoch)
             && other != leader
@@ -134,18 +160,21 @@ fn check_synchronous_run<P: Elector>(
     };
     let mut net = net::<P>(n, faults, seed);
     for &c in crashes {
-        net.crash(c);
+        crash(&mut net, c);
     }
-    net.run_until(11_000);
-    net.faults.duplicate = 0.0;
-    net.run_until(16_000);
+    net.run_until(ms(11_000));
+    net.set_faults(Faults {
+        duplicate: 0.0,
+        ..net.faults()
+    });
+    net.run_until(ms(16_000));
     prop_assert_eq!(
-        at_most_one_leader_per_epoch(&net.events),
+        at_most_one_leader_per_epoch(net.events()),
         Ok(()),
         "seed {}",
         seed
     );
-    prop_assert!(converged(&net), "seed {}: {:?}", seed, net.events);
+    prop_assert!(converged(&net), "seed {}: {:?}", seed, net.events());
     Ok(())
 }
 
@@ -161,16 +190,16 @@ fn check_convergence_after_loss<P: Elector>(
     let faults = Faults {
         loss,
         duplicate,
-        max_delay_ms: 50,
+        ..SYNCHRONOUS
     };
     let mut net = net::<P>(n, faults, seed);
     for &c in crashes {
-        net.crash(c);
+        crash(&mut net, c);
     }
-    net.run_until(11_000);
-    net.faults = SYNCHRONOUS;
-    net.run_until(16_000);
-    prop_assert!(converged(&net), "seed {}: {:?}", seed, net.events);
+    net.run_until(ms(11_000));
+    net.set_faults(SYNCHRONOUS);
+    net.run_until(ms(16_000));
+    prop_assert!(converged(&net), "seed {}: {:?}", seed, net.events());
     Ok(())
 }
 
@@ -220,18 +249,21 @@ proptest! {
 /// id after a simultaneous start, and again after that leader crashes.
 fn election_messages<P: Elector>(n: u64) -> [BTreeMap<String, usize>; 2] {
     let mut net = net::<P>(n, SYNCHRONOUS, 7);
-    net.run_until(3_000);
+    net.run_until(ms(3_000));
     assert!(converged(&net));
-    let mut start = std::mem::take(&mut net.sent);
-    net.crash(Crash {
-        node: n as usize - 1,
-        at_ms: 3_000,
-        down_ms: 100_000,
-    });
-    net.run_until(8_000);
+    let mut start = net.take_sent();
+    crash(
+        &mut net,
+        Crash {
+            node: n as usize - 1,
+            at_ms: 3_000,
+            down_ms: 100_000,
+        },
+    );
+    net.run_until(ms(8_000));
     assert!(converged(&net));
     assert_eq!(self_elections(&net), 2, "one self-election each time");
-    let mut after = std::mem::take(&mut net.sent);
+    let mut after = net.take_sent();
     start.remove("Heartbeat");
     after.remove("Heartbeat");
     [start, after]
@@ -284,42 +316,51 @@ fn the_checker_catches_two_leaders_in_one_epoch_under_a_partition() {
     // Bully assumes a synchronous network; a partition breaks it, and the
     // checker must say so.
     let mut net = net::<Bully>(4, SYNCHRONOUS, 3);
-    net.partition = vec![BTreeSet::from([0, 1]), BTreeSet::from([2, 3])];
-    net.run_until(3_000);
-    let verdict = at_most_one_leader_per_epoch(&net.events);
+    net.partition(&[&[NodeId(1), NodeId(2)], &[NodeId(3), NodeId(4)]]);
+    net.run_until(ms(3_000));
+    let verdict = at_most_one_leader_per_epoch(net.events());
     assert_eq!(
         verdict.as_ref().map_err(|e| e.split(" (").next().unwrap()),
         Err("epoch 1 has two leaders: n2 and n4"),
     );
     // Healed, the cluster converges on the highest id, in a later epoch.
-    net.partition.clear();
-    net.run_until(6_000);
+    net.heal();
+    net.run_until(ms(6_000));
     assert!(converged(&net));
     assert!(net.live().all(|node| node.epoch() > 1));
 }
 
 /// Every event and the message counts of one run.
-type Run = (Vec<(u64, NodeId, ElectionEvent)>, BTreeMap<String, usize>);
+type Run = (
+    Vec<(Instant, NodeId, ElectionEvent)>,
+    BTreeMap<String, usize>,
+);
 
 fn replay<P: Elector>(seed: u64) -> Run {
     let faults = Faults {
         loss: 0.1,
         duplicate: 0.1,
-        max_delay_ms: 80,
+        ..Faults::synchronous(80)
     };
     let mut net = net::<P>(5, faults, seed);
-    net.crash(Crash {
-        node: 4,
-        at_ms: 1_500,
-        down_ms: 700,
-    });
-    net.crash(Crash {
-        node: 1,
-        at_ms: 2_000,
-        down_ms: 300,
-    });
-    net.run_until(5_000);
-    (net.events, net.sent)
+    crash(
+        &mut net,
+        Crash {
+            node: 4,
+            at_ms: 1_500,
+            down_ms: 700,
+        },
+    );
+    crash(
+        &mut net,
+        Crash {
+            node: 1,
+            at_ms: 2_000,
+            down_ms: 300,
+        },
+    );
+    net.run_until(ms(5_000));
+    (net.take_events(), net.take_sent())
 }
 
 #[test]
@@ -384,7 +425,7 @@ fn survives<P: Elector>(
     inputs: Vec<(u64, Input<P::Message, ElectionCommand>)>,
 ) -> Result<(), TestCaseError> {
     let members: Vec<NodeId> = (1..=4).map(NodeId).collect();
-    let mut node = P::restore(NodeId(2), &members, 1);
+    let mut node = P::with_epoch(NodeId(2), &members, 1);
     let mut now = 0;
     let mut persisted = 1;
     for (dt, input) in inputs {

@@ -2,14 +2,13 @@
 //! Ongaro's thesis: requests routed to the leader (§6.2), exactly-once
 //! writes through client sessions (§6.3), and linearizable reads (§6.4).
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use consensio::quorum::MajorityConfig;
 use consensio::raft::{
-    ArenaLog, KvCommand, KvError, KvEvent, KvLimits, KvNode, KvOp, KvResponse, KvResult, Persist,
+    ArenaLog, KvCommand, KvError, KvEvent, KvLimits, KvNode, KvOp, KvResponse, KvResult,
     RaftConfig, Role,
 };
-use consensio::{Input, Instant, NodeId, Output, Participant, Restore, wire};
+use consensio::testing::{self, Faults};
+use consensio::{NodeId, Participant};
 
 type Node = KvNode<ArenaLog>;
 
@@ -28,114 +27,57 @@ fn limits() -> KvLimits {
 }
 
 /// Three nodes on one clock, a network that delivers in order unless a
-/// link is cut, and disks.
+/// link is cut, and disks: `consensio::testing`'s cluster with a perfect
+/// network, and the client's view of it.
 struct Cluster {
-    nodes: BTreeMap<u64, Node>,
-    disks: BTreeMap<u64, Vec<Persist>>,
-    replies: Vec<(u64, u64, KvResult)>,
-    network: Vec<(u64, u64, Vec<u8>)>,
-    cut: BTreeSet<(u64, u64)>,
-    now: Instant,
+    net: testing::Cluster<Node>,
 }
 
 impl Cluster {
     fn new() -> Self {
         let mut c = Cluster {
-            nodes: BTreeMap::new(),
-            disks: BTreeMap::new(),
-            replies: Vec::new(),
-            network: Vec::new(),
-            cut: BTreeSet::new(),
-            now: Instant::ZERO,
+            net: testing::Cluster::new(0, Faults::NONE),
         };
         for id in 1..=3 {
-            c.nodes.insert(
-                id,
-                Node::new(config(id), ArenaLog::new(1_000, 1 << 20), limits()).unwrap(),
-            );
-            c.input(id, Input::Tick);
+            let id = c
+                .net
+                .add((config(id), ArenaLog::new(1_000, 1 << 20), limits()));
+            c.net.tick(id);
         }
         c
     }
 
-    fn input(&mut self, id: u64, input: Input<consensio::raft::Message, KvCommand>) {
-        let now = self.now;
-        let Some(node) = self.nodes.get_mut(&id) else {
-            return;
-        };
-        node.handle_input(now, input).unwrap();
-        while let Some(output) = node.poll_output() {
-            match output {
-                Output::Send { to, message } => {
-                    self.network
-                        .push((id, to.0, wire::encode_to_vec(&message).unwrap()));
-                }
-                Output::Persist(r) => self.disks.entry(id).or_default().push(r),
-                Output::Event(KvEvent::Reply { id: req, result }) => {
-                    self.replies.push((id, req, result));
-                }
-                Output::Event(KvEvent::Raft(_)) => {}
-            }
-        }
-    }
-
-    fn deliver_all(&mut self) {
-        while !self.network.is_empty() {
-            let (from, to, bytes) = self.network.remove(0);
-            if self.cut.contains(&(from, to)) || !self.nodes.contains_key(&to) {
-                continue;
-            }
-            let message = wire::decode(&bytes).unwrap();
-            self.input(
-                to,
-                Input::Message {
-                    from: NodeId(from),
-                    message,
-                },
-            );
-        }
+    fn node(&self, id: u64) -> &Node {
+        self.net.node(NodeId(id))
     }
 
     /// Runs `ms` of time, ticking every live node when due.
     fn run(&mut self, ms: u64) {
-        let end = self.now.saturating_add_millis(ms);
-        loop {
-            let next = self
-                .nodes
-                .iter()
-                .filter_map(|(&id, n)| Some((n.next_deadline()?, id)))
-                .min();
-            match next {
-                Some((due, id)) if due <= end => {
-                    self.now = self.now.max(due);
-                    self.input(id, Input::Tick);
-                    self.deliver_all();
-                }
-                _ => break,
-            }
-        }
-        self.now = end;
+        self.net.advance(ms);
     }
 
     fn leader(&self) -> Option<u64> {
-        self.nodes
-            .iter()
-            .find(|(_, n)| n.raft().role() == Role::Leader)
-            .map(|(&id, _)| id)
+        self.net
+            .live()
+            .find(|n| n.raft().role() == Role::Leader)
+            .map(|n| n.id().0)
     }
 
     fn command(&mut self, id: u64, command: KvCommand) {
-        self.input(id, Input::Command(command));
-        self.deliver_all();
+        self.net.command(NodeId(id), command).unwrap();
+        self.net.deliver_all();
     }
 
     /// The reply to request `req`, if one came.
     fn reply(&self, req: u64) -> Option<&KvResult> {
-        self.replies
+        self.net
+            .events()
             .iter()
             .rev()
-            .find(|(_, r, _)| *r == req)
-            .map(|(_, _, res)| res)
+            .find_map(|(_, _, e)| match e {
+                KvEvent::Reply { id, result } if *id == req => Some(result),
+                _ => None,
+            })
     }
 
     fn open_session(&mut self, at: u64, req: u64) -> u64 {
@@ -147,15 +89,12 @@ impl Cluster {
     }
 
     fn crash(&mut self, id: u64) {
-        self.nodes.remove(&id);
+        self.net.crash(NodeId(id));
     }
 
     fn restart(&mut self, id: u64) {
-        let disk = self.disks.get(&id).cloned().unwrap_or_default();
-        let node =
-            Node::restore((config(id), ArenaLog::new(1_000, 1 << 20), limits()), &disk).unwrap();
-        self.nodes.insert(id, node);
-        self.input(id, Input::Tick);
+        self.net.restart_from_disk(NodeId(id));
+        self.net.tick(NodeId(id));
     }
 }
 
@@ -214,9 +153,9 @@ fn s6_3_a_write_retried_at_a_new_leader_after_its_leader_crashed_applies_once() 
         },
     );
     c.run(100); // heartbeats carry the commit index to the followers
-    c.replies.clear();
+    c.net.take_events();
     c.crash(leader);
-    for node in c.nodes.values() {
+    for node in c.net.live() {
         assert_eq!(
             node.store().get(b"k"),
             Some(&b"a"[..]),
@@ -242,7 +181,7 @@ fn s6_3_a_write_retried_at_a_new_leader_after_its_leader_crashed_applies_once() 
         Some(&Ok(KvResponse::Swapped(true))),
         "the saved answer"
     );
-    for node in c.nodes.values() {
+    for node in c.net.live() {
         assert_eq!(node.store().get(b"k"), Some(&b"a"[..]));
     }
     // The next write goes ahead; an older sequence is refused as stale.
@@ -272,7 +211,7 @@ fn s6_3_a_write_retried_at_a_new_leader_after_its_leader_crashed_applies_once() 
     // holds what the others hold.
     c.restart(leader);
     c.run(1_000);
-    assert_eq!(c.nodes[&leader].store().get(b"k"), Some(&b"b"[..]));
+    assert_eq!(c.node(leader).store().get(b"k"), Some(&b"b"[..]));
 }
 
 #[test]
@@ -314,15 +253,15 @@ fn s6_4_a_leader_cut_off_from_the_quorum_does_not_serve_a_stale_read() {
     let client = c.open_session(leader, 1);
     let others: Vec<u64> = (1..=3).filter(|&n| n != leader).collect();
     for &n in &others {
-        c.cut.insert((leader, n));
-        c.cut.insert((n, leader));
+        c.net.cut(NodeId(leader), NodeId(n));
+        c.net.cut(NodeId(n), NodeId(leader));
     }
     // The majority elects a new leader and writes "new".
     c.run(2_000);
     let new = others
         .iter()
         .copied()
-        .find(|n| c.nodes[n].raft().role() == Role::Leader)
+        .find(|&n| c.node(n).raft().role() == Role::Leader)
         .unwrap();
     c.command(
         new,

@@ -2,14 +2,15 @@
 //! Ousterhout 2014) or the thesis (Ongaro 2014) and checks it on real nodes
 //! exchanging real messages.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use consensio::quorum::MajorityConfig;
 use consensio::raft::{
     ArenaLog, Body, Command, Entry, Event, LogStorage, Message, Persist, RaftConfig, RaftError,
     RaftNode, RaftOutput, Role,
 };
-use consensio::{Input, Instant, NodeId, Output, Participant, Restore, wire};
+use consensio::testing::{self, Faults};
+use consensio::{Input, Instant, NodeId, Output, Participant, Restore};
 
 type Node = RaftNode<ArenaLog>;
 
@@ -61,115 +62,71 @@ fn entries_of(log: &ArenaLog) -> Vec<(u64, Vec<u8>)> {
         .collect()
 }
 
-/// A cluster on one clock with a perfect network that can cut links. Only
-/// the nodes a test ticks ever time out, so a test decides who campaigns.
+/// A cluster on one clock with a perfect network that can cut links
+/// (`consensio::testing`'s, under `Faults::NONE`). Only the nodes a test
+/// ticks ever time out, so a test decides who campaigns.
 struct Cluster {
-    nodes: BTreeMap<u64, Node>,
-    disks: BTreeMap<u64, Vec<Persist>>,
-    events: Vec<(u64, Event)>,
-    network: Vec<(u64, u64, Vec<u8>)>,
-    cut: BTreeSet<(u64, u64)>,
-    now: Instant,
+    net: testing::Cluster<Node>,
 }
 
 impl Cluster {
     fn new(n: u64) -> Self {
-        Self::from_nodes((1..=n).map(|id| Node::new(config(id, n), log()).unwrap()))
+        Self::from_configs((1..=n).map(|id| (config(id, n), log())))
     }
 
     /// Nodes restored from `(term, log terms)`, one per id from 1.
     fn with_logs(logs: &[(u64, &[u64])]) -> Self {
         let n = logs.len() as u64;
-        Self::from_nodes(logs.iter().zip(1..).map(|(&(term, terms), id)| {
-            Node::restore((config(id, n), log()), &records(term, terms)).unwrap()
-        }))
+        Self::start(
+            logs.iter()
+                .zip(1..)
+                .map(|(&(term, terms), id)| ((config(id, n), log()), records(term, terms))),
+        )
     }
 
-    /// Every node started at time 0.
-    fn from_nodes(nodes: impl Iterator<Item = Node>) -> Self {
-        let mut c = Cluster {
-            nodes: BTreeMap::new(),
-            disks: BTreeMap::new(),
-            events: Vec::new(),
-            network: Vec::new(),
-            cut: BTreeSet::new(),
-            now: Instant::ZERO,
-        };
-        for node in nodes {
-            let id = node.id().0;
-            c.nodes.insert(id, node);
-            c.input(id, Input::Tick).unwrap();
+    fn from_configs(configs: impl Iterator<Item = (RaftConfig, ArenaLog)>) -> Self {
+        Self::start(configs.map(|config| (config, Vec::new())))
+    }
+
+    /// Every node, with what its disk holds, started at time 0.
+    fn start(nodes: impl Iterator<Item = ((RaftConfig, ArenaLog), Vec<Persist>)>) -> Self {
+        let mut net = testing::Cluster::new(0, Faults::NONE);
+        for (config, disk) in nodes {
+            let id = net.add_with_disk(config, disk);
+            net.tick(id);
         }
-        c
+        Cluster { net }
     }
 
     fn node(&self, id: u64) -> &Node {
-        &self.nodes[&id]
+        self.net.node(NodeId(id))
     }
 
     fn input(&mut self, id: u64, input: Input<Message, Command>) -> Result<(), RaftError> {
-        let now = self.now;
-        let result = self.nodes.get_mut(&id).unwrap().handle_input(now, input);
-        self.drain(id);
-        result
-    }
-
-    fn drain(&mut self, id: u64) {
-        let node = self.nodes.get_mut(&id).unwrap();
-        while let Some(output) = node.poll_output() {
-            match output {
-                Output::Send { to, message } => {
-                    let bytes = wire::encode_to_vec(&message).unwrap();
-                    self.network.push((id, to.0, bytes));
-                }
-                Output::Persist(record) => self.disks.entry(id).or_default().push(record),
-                Output::Event(event) => self.events.push((id, event)),
-            }
-        }
+        self.net.input(NodeId(id), input)
     }
 
     /// Delivers messages, in order, until none is left; cut links and
     /// crashed nodes lose theirs.
     fn deliver_all(&mut self) {
-        self.deliver_where(|_| true);
+        self.net.deliver_all();
     }
 
     /// As [`deliver_all`](Self::deliver_all), but messages that fail `keep`
     /// are lost.
     fn deliver_where(&mut self, keep: impl Fn(&Message) -> bool) {
-        let mut budget = 100_000;
-        while self.deliver_one(&keep) {
-            budget -= 1;
-            assert!(budget > 0, "the network never went quiet");
-        }
-    }
-
-    /// Delivers (or loses) the oldest message; false if there was none.
-    fn deliver_one(&mut self, keep: impl Fn(&Message) -> bool) -> bool {
-        if self.network.is_empty() {
-            return false;
-        }
-        let (from, to, bytes) = self.network.remove(0);
-        let lost = self.cut.contains(&(from, to)) || !self.nodes.contains_key(&to);
-        if !lost && keep(&wire::decode(&bytes).unwrap()) {
-            let now = self.now;
-            let node = self.nodes.get_mut(&to).unwrap();
-            node.handle_message(now, NodeId(from), &bytes).unwrap();
-            self.drain(to);
-        }
-        true
+        self.net.deliver_where(|e| keep(&e.message));
+        self.net.drop_where(|e| !keep(&e.message));
     }
 
     /// Lets `id` campaign, delivering one message at a time, and stops the
     /// moment it leads: its first AppendEntries are left in the network.
     fn elect_without_replicating(&mut self, id: u64) {
         for _ in 0..5 {
-            let due = self.node(id).next_deadline().unwrap();
-            self.now = self.now.max(due);
-            self.input(id, Input::Tick).unwrap();
-            while self.node(id).role() != Role::Leader && self.deliver_one(|_| true) {}
+            self.net.fire(NodeId(id));
+            while self.node(id).role() != Role::Leader && self.net.deliver_one() {}
             if self.node(id).role() == Role::Leader {
-                self.network.retain(|&(from, _, _)| from == id);
+                self.net.drop_where(|e| e.from != NodeId(id));
                 return;
             }
         }
@@ -178,9 +135,7 @@ impl Cluster {
 
     /// Moves the clock to `id`'s deadline, ticks it alone, and delivers.
     fn fire(&mut self, id: u64) {
-        let due = self.node(id).next_deadline().unwrap();
-        self.now = self.now.max(due);
-        self.input(id, Input::Tick).unwrap();
+        self.net.fire(NodeId(id));
         self.deliver_all();
     }
 
@@ -198,30 +153,12 @@ impl Cluster {
     /// Advances the clock by `ms`, ticking `ticking` nodes whenever they
     /// are due and delivering after each tick.
     fn run(&mut self, ms: u64, ticking: &[u64]) {
-        let end = self.now.saturating_add_millis(ms);
-        loop {
-            let next = ticking
-                .iter()
-                .filter(|id| self.nodes.contains_key(id))
-                .map(|&id| (self.node(id).next_deadline().unwrap(), id))
-                .min();
-            match next {
-                Some((due, id)) if due <= end => {
-                    self.now = self.now.max(due);
-                    self.input(id, Input::Tick).unwrap();
-                    self.deliver_all();
-                }
-                _ => break,
-            }
-        }
-        self.now = end;
+        let ticking: Vec<NodeId> = ticking.iter().copied().map(NodeId).collect();
+        self.net.advance_ticking(ms, &ticking);
     }
 
     fn isolate(&mut self, id: u64) {
-        for &other in self.nodes.keys() {
-            self.cut.insert((id, other));
-            self.cut.insert((other, id));
-        }
+        self.net.isolate(NodeId(id));
     }
 
     fn propose(&mut self, id: u64, payload: &[u8]) -> Result<(), RaftError> {
@@ -229,10 +166,9 @@ impl Cluster {
     }
 
     fn committed(&self, id: u64) -> Vec<(u64, Vec<u8>)> {
-        self.events
-            .iter()
-            .filter(|(n, _)| *n == id)
-            .filter_map(|(_, e)| match e {
+        self.net
+            .events_of(NodeId(id))
+            .filter_map(|e| match e {
                 Event::Committed { index, data, .. } => Some((*index, data.clone())),
                 _ => None,
             })
@@ -240,11 +176,7 @@ impl Cluster {
     }
 
     fn events_of(&self, id: u64) -> Vec<Event> {
-        self.events
-            .iter()
-            .filter(|(n, _)| *n == id)
-            .map(|(_, e)| e.clone())
-            .collect()
+        self.net.events_of(NodeId(id)).cloned().collect()
     }
 }
 
@@ -339,7 +271,7 @@ fn s5_1_a_higher_term_makes_a_leader_step_down() {
     c.isolate(1);
     c.elect(2);
     assert_eq!(c.node(2).term(), term + 1);
-    c.cut.clear();
+    c.net.heal();
     c.run(100, &[2]); // n2's heartbeats reach n1
     assert_eq!(c.node(1).role(), Role::Follower);
     assert_eq!(c.node(1).term(), term + 1);
@@ -454,24 +386,24 @@ fn s5_2_election_timeouts_are_drawn_at_random_from_min_to_max() {
 #[test]
 fn s5_2_randomized_timeouts_elect_exactly_one_leader_that_all_follow() {
     for seed in 0..20 {
-        let mut c = Cluster::from_nodes((1..=5).map(|id| {
+        let mut c = Cluster::from_configs((1..=5).map(|id| {
             let mut cfg = config(id, 5);
             cfg.seed = seed * 10 + id;
-            Node::new(cfg, log()).unwrap()
+            (cfg, log())
         }));
         c.run(2_000, &[1, 2, 3, 4, 5]);
         let leaders: Vec<u64> = c
-            .nodes
-            .iter()
-            .filter(|(_, n)| n.role() == Role::Leader)
-            .map(|(&id, _)| id)
+            .net
+            .live()
+            .filter(|n| n.role() == Role::Leader)
+            .map(|n| n.id().0)
             .collect();
         assert_eq!(leaders.len(), 1, "seed {seed}: {leaders:?}");
         let leader = NodeId(leaders[0]);
         let term = c.node(leaders[0]).term();
         assert!(
-            c.nodes
-                .values()
+            c.net
+                .live()
                 .all(|n| n.leader() == Some(leader) && n.term() == term),
             "seed {seed}"
         );
@@ -660,7 +592,7 @@ fn figure_8_an_old_term_entry_on_a_majority_is_not_committed_by_counting_replica
     let mut c = figure_8_c();
     // S2 and S3 report they hold index 2; the leader's own term-4 entry
     // (index 3) is on no one else.
-    c.network.clear();
+    c.net.drop_where(|_| true);
     for from in [2, 3] {
         let ack = Message {
             term: 4,
@@ -681,9 +613,9 @@ fn figure_8_an_old_term_entry_on_a_majority_is_not_committed_by_counting_replica
 
     // Why (Figure 8 d): S1 crashes; S5 is elected with S2, S3 and S4, and
     // overwrites index 2 everywhere. Had S1 committed it, it would be lost.
-    c.nodes.remove(&1);
-    c.network.clear();
-    c.cut.clear();
+    c.net.crash(NodeId(1));
+    c.net.drop_where(|_| true);
+    c.net.heal();
     c.elect(5);
     c.deliver_all();
     for id in [2, 3, 4, 5] {
@@ -694,14 +626,15 @@ fn figure_8_an_old_term_entry_on_a_majority_is_not_committed_by_counting_replica
 #[test]
 fn figure_8_an_old_term_entry_commits_once_an_entry_of_the_current_term_does() {
     let mut c = figure_8_c();
-    c.cut.extend([(1, 4), (1, 5)]);
+    c.net.cut(NodeId(1), NodeId(4));
+    c.net.cut(NodeId(1), NodeId(5));
     c.deliver_all();
     assert_eq!(c.node(1).commit_index(), 3);
     let committed: Vec<u64> = c.committed(1).iter().map(|(i, _)| *i).collect();
     assert_eq!(committed, [1, 2, 3]);
     // Figure 8 (e): now S5 cannot win, so index 2 is safe.
-    c.nodes.remove(&1);
-    c.cut.clear();
+    c.net.crash(NodeId(1));
+    c.net.heal();
     for _ in 0..3 {
         c.fire(5);
     }
@@ -769,15 +702,15 @@ fn check_quorum_a_leader_that_hears_from_a_quorum_stays() {
 
 /// n3 is cut off for a long while with its timers running, then rejoins.
 fn partitioned_node_rejoins(pre_vote: bool) -> Cluster {
-    let mut c = Cluster::from_nodes((1..=3).map(|id| {
+    let mut c = Cluster::from_configs((1..=3).map(|id| {
         let mut cfg = config(id, 3);
         cfg.pre_vote = pre_vote;
-        Node::new(cfg, log()).unwrap()
+        (cfg, log())
     }));
     c.elect(1);
     c.isolate(3);
     c.run(3_000, &[1, 3]);
-    c.cut.clear();
+    c.net.heal();
     c.run(1_000, &[1, 3]);
     c
 }
@@ -790,9 +723,10 @@ fn pre_vote_a_partitioned_node_does_not_inflate_its_term_or_disrupt_the_leader()
     assert_eq!(c.node(1).term(), 1);
     assert_eq!(c.node(3).leader(), Some(NodeId(1)));
     let became_leader = c
-        .events
+        .net
+        .events()
         .iter()
-        .filter(|(_, e)| matches!(e, Event::BecameLeader { .. }))
+        .filter(|(_, _, e)| matches!(e, Event::BecameLeader { .. }))
         .count();
     assert_eq!(became_leader, 1);
 }
@@ -854,7 +788,7 @@ fn read_index_waits_for_a_quorum_to_echo_a_round_started_after_the_read() {
     c.input(1, Input::Command(Command::Read { id: 1 })).unwrap();
     c.deliver_all();
     assert!(read_ready(&c, 1).is_empty(), "no quorum has answered");
-    c.cut.clear();
+    c.net.heal();
     c.run(60, &[1]); // the next heartbeat round
     assert_eq!(read_ready(&c, 1), [(1, commit)]);
 }
@@ -880,18 +814,18 @@ fn lease_reads_need_no_round_while_the_lease_holds_and_one_after() {
     c.run(60, &[1]);
     c.isolate(2);
     c.isolate(3);
-    let sent_before = c.network.len();
+    let sent_before = c.net.in_flight().count();
     c.input(1, Input::Command(Command::LeaseRead { id: 1 }))
         .unwrap();
-    assert_eq!(c.network.len(), sent_before, "no round needed");
+    assert_eq!(c.net.in_flight().count(), sent_before, "no round needed");
     assert_eq!(read_ready(&c, 1), [(1, 1)]);
     // Past election_timeout_min - drift from the last confirmed round, the
     // lease has run out: the read waits for a round.
-    c.now = c.now.saturating_add_millis(150);
+    c.net.skip(150);
     c.input(1, Input::Command(Command::LeaseRead { id: 2 }))
         .unwrap();
     assert_eq!(read_ready(&c, 1).len(), 1);
-    c.cut.clear();
+    c.net.heal();
     c.deliver_all();
     assert_eq!(read_ready(&c, 1), [(1, 1), (2, 1)]);
 }
@@ -899,10 +833,10 @@ fn lease_reads_need_no_round_while_the_lease_holds_and_one_after() {
 #[test]
 fn lease_a_deposed_leader_loses_its_lease_before_a_new_leader_can_commit() {
     for seed in 0..20 {
-        let mut c = Cluster::from_nodes((1..=3).map(|id| {
+        let mut c = Cluster::from_configs((1..=3).map(|id| {
             let mut cfg = config(id, 3);
             cfg.seed = seed * 3 + id;
-            Node::new(cfg, log()).unwrap()
+            (cfg, log())
         }));
         c.elect(1);
         c.run(60, &[1]); // a round sent and confirmed at once
@@ -930,10 +864,10 @@ fn lease_a_deposed_leader_loses_its_lease_before_a_new_leader_can_commit() {
 
 #[test]
 fn lease_reads_are_refused_without_check_quorum_and_reads_by_followers() {
-    let mut c = Cluster::from_nodes((1..=3).map(|id| {
+    let mut c = Cluster::from_configs((1..=3).map(|id| {
         let mut cfg = config(id, 3);
         cfg.check_quorum = false;
-        Node::new(cfg, log()).unwrap()
+        (cfg, log())
     }));
     c.elect(1);
     assert_eq!(
@@ -952,11 +886,11 @@ fn lease_reads_are_refused_without_check_quorum_and_reads_by_followers() {
 
 #[test]
 fn proposals_are_bounded_and_refused_with_typed_errors() {
-    let mut c = Cluster::from_nodes((1..=3).map(|id| {
+    let mut c = Cluster::from_configs((1..=3).map(|id| {
         let mut cfg = config(id, 3);
         cfg.max_uncommitted_entries = 3;
         cfg.max_entry_bytes = 4;
-        Node::new(cfg, ArenaLog::new(6, 1 << 10)).unwrap()
+        (cfg, ArenaLog::new(6, 1 << 10))
     }));
     c.elect(1);
     c.isolate(1);
@@ -971,7 +905,7 @@ fn proposals_are_bounded_and_refused_with_typed_errors() {
         c.propose(1, b"d"),
         Err(RaftError::TooManyUncommitted { max: 3 })
     );
-    c.cut.clear();
+    c.net.heal();
     c.deliver_all();
     assert_eq!(c.node(1).commit_index(), 4);
     c.propose(1, b"d").unwrap();
@@ -989,15 +923,15 @@ fn a_node_restored_from_its_records_has_its_term_vote_and_log_and_reapplies() {
     }
     c.run(100, &[1]);
     let before = c.node(2).clone();
-    let restored = Node::restore((config(2, 3), log()), &c.disks[&2]).unwrap();
+    let restored = Node::restore((config(2, 3), log()), c.net.disk(NodeId(2))).unwrap();
     assert_eq!(
         (restored.term(), restored.vote()),
         (before.term(), before.vote())
     );
     assert_eq!(restored.log(), before.log());
     assert_eq!((restored.commit_index(), restored.applied_index()), (0, 0));
-    c.nodes.insert(2, restored);
-    c.events.clear();
+    c.net.restart_from_disk(NodeId(2));
+    c.net.take_events();
     c.input(2, Input::Tick).unwrap();
     c.run(100, &[1]);
     let reapplied: Vec<u64> = c.committed(2).iter().map(|(i, _)| *i).collect();
