@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 
 use consensio::quorum::MajorityConfig;
-use consensio::raft::{ArenaLog, Command, Event, Message, Persist, RaftConfig, RaftNode, Role};
+use consensio::raft::{ArenaLog, Command, Event, Message, Persist, RaftNode, Role};
 use consensio::{Input, Instant, NodeId, Output, Participant};
 use raft::eraftpb::{ConfState, Entry, Message as RsMessage};
 use raft::storage::MemStorage;
@@ -82,7 +82,7 @@ impl ConsensioCluster {
         let nodes = IDS
             .iter()
             .map(|&id| {
-                let mut config = RaftConfig::new(NodeId(id), voters.clone());
+                let mut config = consensio::raft::Config::new(NodeId(id), voters.clone());
                 config.max_bytes_per_message = MAX_BYTES_PER_MESSAGE;
                 config.max_inflight_messages = MAX_INFLIGHT_MESSAGES;
                 let log = ArenaLog::new(ENTRIES_PER_CLUSTER + 64, 64 << 20);

@@ -67,46 +67,47 @@ pub trait Classify {
 mod tests {
     use super::*;
     use crate::NodeId;
-    use crate::detector::DetectorError;
-    use crate::election::ElectionError;
-    use crate::merkle::AntiEntropyError;
-    use crate::raft::RaftError;
+    use crate::merkle::anti_entropy;
     use crate::wire::WireError;
+    use crate::{detector, election, raft};
 
     #[test]
     fn a_wrapped_wire_error_keeps_its_kind_in_every_family() {
         let too_large = WireError::TooLarge { len: 9, max: 8 };
         assert_eq!(too_large.kind(), ErrorKind::LimitExceeded);
-        assert_eq!(RaftError::Wire(too_large).kind(), ErrorKind::LimitExceeded);
         assert_eq!(
-            ElectionError::Wire(WireError::Truncated).kind(),
+            raft::Error::Wire(too_large).kind(),
+            ErrorKind::LimitExceeded
+        );
+        assert_eq!(
+            election::Error::Wire(WireError::Truncated).kind(),
             ErrorKind::Malformed
         );
         assert_eq!(
-            DetectorError::Wire(WireError::Malformed).kind(),
+            detector::Error::Wire(WireError::Malformed).kind(),
             ErrorKind::Malformed
         );
         assert_eq!(
-            AntiEntropyError::Wire(WireError::BufferTooSmall).kind(),
+            anti_entropy::Error::Wire(WireError::BufferTooSmall).kind(),
             ErrorKind::BufferTooSmall
         );
     }
 
     #[test]
     fn the_wrong_moment_is_rejected_and_a_bound_is_a_limit() {
-        let not_leader = RaftError::NotLeader { leader_hint: None };
+        let not_leader = raft::Error::NotLeader { leader_hint: None };
         assert_eq!(not_leader.kind(), ErrorKind::Rejected);
-        assert_eq!(RaftError::LogFull.kind(), ErrorKind::LimitExceeded);
+        assert_eq!(raft::Error::LogFull.kind(), ErrorKind::LimitExceeded);
         assert_eq!(
-            AntiEntropyError::AlreadySyncing { peer: NodeId(2) }.kind(),
+            anti_entropy::Error::AlreadySyncing { peer: NodeId(2) }.kind(),
             ErrorKind::Rejected
         );
         assert_eq!(
-            AntiEntropyError::KeyTooLong { len: 2000 }.kind(),
+            anti_entropy::Error::KeyTooLong { len: 2000 }.kind(),
             ErrorKind::LimitExceeded
         );
         assert_eq!(
-            ElectionError::NotAMember { peer: NodeId(9) }.kind(),
+            election::Error::NotAMember { peer: NodeId(9) }.kind(),
             ErrorKind::InvalidArgument
         );
         assert!(!not_leader.changed_state());

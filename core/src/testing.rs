@@ -36,14 +36,14 @@
 //! frame its peer sent, or a tick, is a bug the test must see at once.
 //!
 //! ```
-//! use consensio::detector::{HeartbeatConfig, HeartbeatDetector, PeerState};
+//! use consensio::detector::{heartbeat, HeartbeatDetector, PeerState};
 //! use consensio::testing::{Cluster, Faults};
 //! use consensio::{Instant, NodeId};
 //!
 //! let members = [NodeId(1), NodeId(2), NodeId(3)];
 //! let mut cluster = Cluster::<HeartbeatDetector>::new(7, Faults::synchronous(50));
 //! for &id in &members {
-//!     cluster.add(HeartbeatConfig::new(id, &members));
+//!     cluster.add(heartbeat::Config::new(id, &members));
 //! }
 //! cluster.advance(1_000);
 //! cluster.crash(NodeId(3));

@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use consensio::detector::{
-    DetectorError, Heartbeat, HeartbeatConfig, HeartbeatDetector, PeerState, PhiAccrual, PhiConfig,
-    PhiDetector, PhiDetectorConfig, heartbeat, phi,
+    self, Heartbeat, HeartbeatDetector, PeerState, PhiAccrual, PhiDetector, heartbeat, phi,
 };
 use consensio::testing::{Cluster, Faults};
 use consensio::{Input, Instant, NodeId, Participant, Restore, wire};
@@ -20,7 +19,7 @@ const SYNCHRONOUS: Faults = Faults::synchronous(50);
 
 /// What the harness needs of a detector besides the trait.
 trait Detector:
-    Participant<Message = Heartbeat, Command = Infallible, Persist = u64, Error = DetectorError>
+    Participant<Message = Heartbeat, Command = Infallible, Persist = u64, Error = detector::Error>
     + Restore<Config: Clone>
 {
     /// Node `id` monitoring the rest of `members`, every 100 ms.
@@ -34,8 +33,8 @@ trait Detector:
 }
 
 impl Detector for HeartbeatDetector {
-    fn config(id: NodeId, members: &[NodeId]) -> HeartbeatConfig {
-        HeartbeatConfig::new(id, members)
+    fn config(id: NodeId, members: &[NodeId]) -> heartbeat::Config {
+        heartbeat::Config::new(id, members)
     }
     fn suspects(&self, peer: NodeId) -> bool {
         matches!(
@@ -50,8 +49,8 @@ impl Detector for HeartbeatDetector {
 }
 
 impl Detector for PhiDetector {
-    fn config(id: NodeId, members: &[NodeId]) -> PhiDetectorConfig {
-        let mut config = PhiDetectorConfig::new(id, members);
+    fn config(id: NodeId, members: &[NodeId]) -> phi::Config {
+        let mut config = phi::Config::new(id, members);
         config.interval_ms = 100;
         config.phi.first_heartbeat_estimate_ms = 100;
         config
@@ -158,7 +157,7 @@ proptest! {
         silences in proptest::collection::vec(0u64..20_000, 2..20),
         pause in 0u64..1_000,
     ) {
-        let config = PhiConfig { acceptable_heartbeat_pause_ms: pause, ..PhiConfig::new() };
+        let config = phi::AccrualConfig { acceptable_heartbeat_pause_ms: pause, ..phi::AccrualConfig::new() };
         let mut fd = PhiAccrual::new(config).unwrap();
         let mut now = 0;
         fd.heartbeat(Instant::from_millis(now));
@@ -180,7 +179,7 @@ proptest! {
         max_sample_size in 1usize..20,
         intervals in proptest::collection::vec(1u64..5_000, 0..100),
     ) {
-        let config = PhiConfig { max_sample_size, ..PhiConfig::new() };
+        let config = phi::AccrualConfig { max_sample_size, ..phi::AccrualConfig::new() };
         let mut fd = PhiAccrual::new(config).unwrap();
         let mut now = 0;
         fd.heartbeat(Instant::from_millis(now));
@@ -222,7 +221,7 @@ proptest! {
                 match result {
                     Ok(()) => prop_assert!(!stranger),
                     Err(e) => {
-                        let typed = e == DetectorError::NotAPeer { peer: NodeId(from) };
+                        let typed = e == detector::Error::NotAPeer { peer: NodeId(from) };
                         prop_assert!(stranger && typed, "{:?}", e);
                     }
                 }

@@ -6,10 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use consensio::election::{
-    Bully, BullyConfig, ElectionCommand, ElectionError, ElectionEvent, RingElection,
-    RingElectionConfig,
-};
+use consensio::election::{self, Bully, RingElection, bully, ring};
 use consensio::testing::{Cluster, Faults};
 use consensio::{Input, Instant, NodeId, Output, Participant, Restore, wire};
 use proptest::prelude::*;
@@ -33,10 +30,10 @@ fn ms(t: u64) -> Instant {
 /// What the harness needs of an election participant besides the trait.
 trait Elector:
     Participant<
-        Command = ElectionCommand,
+        Command = election::Command,
         Persist = u64,
-        Event = ElectionEvent,
-        Error = ElectionError,
+        Event = election::Event,
+        Error = election::Error,
         Message: std::fmt::Debug,
     > + Restore<Config: Clone>
 {
@@ -50,8 +47,8 @@ trait Elector:
 }
 
 impl Elector for Bully {
-    fn config(id: NodeId, members: &[NodeId]) -> BullyConfig {
-        BullyConfig::new(id, members)
+    fn config(id: NodeId, members: &[NodeId]) -> bully::Config {
+        bully::Config::new(id, members)
     }
     fn leader(&self) -> Option<NodeId> {
         Bully::leader(self)
@@ -62,8 +59,8 @@ impl Elector for Bully {
 }
 
 impl Elector for RingElection {
-    fn config(id: NodeId, members: &[NodeId]) -> RingElectionConfig {
-        RingElectionConfig::new(id, members)
+    fn config(id: NodeId, members: &[NodeId]) -> ring::Config {
+        ring::Config::new(id, members)
     }
     fn leader(&self) -> Option<NodeId> {
         RingElection::leader(self)
@@ -111,24 +108,26 @@ fn converged<P: Elector>(net: &Cluster<P>) -> bool {
 fn self_elections<P: Elector>(net: &Cluster<P>) -> usize {
     net.events()
         .iter()
-        .filter(|(_, id, e)| matches!(e, ElectionEvent::Elected { leader, .. } if leader == id))
+        .filter(|(_, id, e)| matches!(e, election::Event::Elected { leader, .. } if leader == id))
         .count()
 }
 
 /// The invariant: no two `Elected` events name different leaders for one
 /// epoch.
-fn at_most_one_leader_per_epoch(events: &[(Instant, NodeId, ElectionEvent)]) -> Result<(), String> {
+fn at_most_one_leader_per_epoch(
+    events: &[(Instant, NodeId, election::Event)],
+) -> Result<(), String> {
     let mut leaders: BTreeMap<u64, NodeId> = BTreeMap::new();
     for &(time, node, event) in events {
         let time = time.as_millis();
-        if let ElectionEvent::Elected { leader, epoch } = event
+        if let election::Event::Elected { leader, epoch } = event
             && let Some(&other) = leaders.get(&epoch)
             && other != leader
         {
             return Err(format!(
                 "epoch {epoch} has two leaders: {other} and {leader} (seen by {node} at {time} ms)"
             ));
-        } else if let ElectionEvent::Elected { leader, epoch } = event {
+        } else if let election::Event::Elected { leader, epoch } = event {
             leaders.insert(epoch, leader);
         }
     }
@@ -332,7 +331,7 @@ fn the_checker_catches_two_leaders_in_one_epoch_under_a_partition() {
 
 /// Every event and the message counts of one run.
 type Run = (
-    Vec<(Instant, NodeId, ElectionEvent)>,
+    Vec<(Instant, NodeId, election::Event)>,
     BTreeMap<String, usize>,
 );
 
@@ -377,14 +376,14 @@ fn the_same_seed_replays_the_same_run() {
 /// One arbitrary input for a participant of `members` 1..=4.
 fn arbitrary_input<M: std::fmt::Debug + Clone + 'static>(
     message: impl Strategy<Value = M>,
-) -> impl Strategy<Value = (u64, Input<M, ElectionCommand>)> {
+) -> impl Strategy<Value = (u64, Input<M, election::Command>)> {
     let input = prop_oneof![
         (0u64..7, message).prop_map(|(from, message)| Input::Message {
             from: NodeId(from),
             message
         }),
         Just(Input::Tick),
-        Just(Input::Command(ElectionCommand::StartElection)),
+        Just(Input::Command(election::Command::StartElection)),
     ];
     (0u64..400, input)
 }
@@ -422,7 +421,7 @@ fn ring_message() -> impl Strategy<Value = consensio::election::ring::Message> {
 /// a stranger, persisted epochs only grow, and the node's epoch is the last
 /// one persisted.
 fn survives<P: Elector>(
-    inputs: Vec<(u64, Input<P::Message, ElectionCommand>)>,
+    inputs: Vec<(u64, Input<P::Message, election::Command>)>,
 ) -> Result<(), TestCaseError> {
     let members: Vec<NodeId> = (1..=4).map(NodeId).collect();
     let mut node = P::with_epoch(NodeId(2), &members, 1);
@@ -434,7 +433,7 @@ fn survives<P: Elector>(
         match node.handle_input(Instant::from_millis(now), input) {
             Ok(()) => prop_assert!(!stranger),
             Err(e) => {
-                let typed = matches!(e, ElectionError::NotAMember { .. });
+                let typed = matches!(e, election::Error::NotAMember { .. });
                 prop_assert!(stranger && typed, "{:?}", e);
             }
         }
@@ -462,9 +461,9 @@ proptest! {
         let mut frame = vec![wire::WIRE_VERSION, kind];
         frame.extend_from_slice(&body);
         let now = Instant::from_millis(10);
-        let mut bully = Bully::new(BullyConfig::new(NodeId(2), &members)).unwrap();
+        let mut bully = Bully::new(bully::Config::new(NodeId(2), &members)).unwrap();
         let _ = bully.handle_message(now, NodeId(from), &frame);
-        let mut ring = RingElection::new(RingElectionConfig::new(NodeId(2), &members)).unwrap();
+        let mut ring = RingElection::new(ring::Config::new(NodeId(2), &members)).unwrap();
         let _ = ring.handle_message(now, NodeId(from), &frame);
     }
 

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use consensio::merkle::{
-    AntiEntropy, AntiEntropyConfig, AntiEntropyError, Hash, SyncFailure, anti_entropy::Command,
-    anti_entropy::Event, anti_entropy::Message,
+    AntiEntropy, Hash, SyncFailure, anti_entropy, anti_entropy::Command, anti_entropy::Event,
+    anti_entropy::Message,
 };
 use consensio::{Input, Instant, NodeId, Output, Participant, Rng, wire};
 use proptest::prelude::*;
@@ -102,7 +102,7 @@ fn sync(a: &mut AntiEntropy, b: &mut AntiEntropy, faults: Faults, seed: u64) -> 
 }
 
 fn replica(id: u64, depth: u8, entries: &BTreeMap<Vec<u8>, Hash>) -> AntiEntropy {
-    let mut config = AntiEntropyConfig::new(NodeId(id));
+    let mut config = anti_entropy::Config::new(NodeId(id));
     config.depth = depth;
     config.max_retries = 40;
     config.max_hashes_per_message = 8;
@@ -201,7 +201,7 @@ fn queries_grow_with_depth_and_differences_not_with_keys() {
         other.insert(i.to_be_bytes().to_vec(), [2; 32]);
     }
     let config = |id| {
-        let mut c = AntiEntropyConfig::new(NodeId(id));
+        let mut c = anti_entropy::Config::new(NodeId(id));
         c.depth = 10;
         c
     };
@@ -226,7 +226,7 @@ fn queries_grow_with_depth_and_differences_not_with_keys() {
 
 #[test]
 fn a_silent_peer_times_out_after_the_configured_retries() {
-    let mut config = AntiEntropyConfig::new(NodeId(1));
+    let mut config = anti_entropy::Config::new(NodeId(1));
     config.retry_ms = 50;
     config.max_retries = 3;
     let mut a = AntiEntropy::new(config).unwrap();
@@ -358,7 +358,7 @@ fn a_malformed_page_fails_the_sync_and_stale_responses_are_ignored() {
 
 #[test]
 fn bad_commands_and_bytes_are_typed_errors_that_change_nothing() {
-    let mut config = AntiEntropyConfig::new(NodeId(1));
+    let mut config = anti_entropy::Config::new(NodeId(1));
     config.max_sessions = 1;
     config.max_key_len = 4;
     let mut a = AntiEntropy::new(config).unwrap();
@@ -366,16 +366,16 @@ fn bad_commands_and_bytes_are_typed_errors_that_change_nothing() {
     let start = |peer| Input::Command(Command::StartSync { peer: NodeId(peer) });
     assert_eq!(
         a.handle_input(now, start(1)),
-        Err(AntiEntropyError::SelfSync)
+        Err(anti_entropy::Error::SelfSync)
     );
     a.handle_input(now, start(2)).unwrap();
     assert_eq!(
         a.handle_input(now, start(2)),
-        Err(AntiEntropyError::AlreadySyncing { peer: NodeId(2) })
+        Err(anti_entropy::Error::AlreadySyncing { peer: NodeId(2) })
     );
     assert_eq!(
         a.handle_input(now, start(3)),
-        Err(AntiEntropyError::TooManySessions)
+        Err(anti_entropy::Error::TooManySessions)
     );
     let long = Command::Update {
         key: b"12345".to_vec(),
@@ -383,7 +383,7 @@ fn bad_commands_and_bytes_are_typed_errors_that_change_nothing() {
     };
     assert_eq!(
         a.handle_input(now, Input::Command(long)),
-        Err(AntiEntropyError::KeyTooLong { len: 5 })
+        Err(anti_entropy::Error::KeyTooLong { len: 5 })
     );
     assert!(a.tree().is_empty());
     for garbage in [
@@ -395,7 +395,7 @@ fn bad_commands_and_bytes_are_typed_errors_that_change_nothing() {
     ] {
         assert!(matches!(
             a.handle_message(now, NodeId(2), garbage),
-            Err(AntiEntropyError::Wire(_))
+            Err(anti_entropy::Error::Wire(_))
         ));
     }
     // Queries that do not fit the tree are dropped, not answered.
@@ -435,13 +435,13 @@ fn bad_commands_and_bytes_are_typed_errors_that_change_nothing() {
         "only the sync's own query: {first:?}"
     );
     assert_eq!(a.poll_output(), None);
-    let bad_config = AntiEntropyConfig {
+    let bad_config = anti_entropy::Config {
         depth: 21,
-        ..AntiEntropyConfig::new(NodeId(1))
+        ..anti_entropy::Config::new(NodeId(1))
     };
     assert!(matches!(
         AntiEntropy::new(bad_config),
-        Err(AntiEntropyError::BadConfig { .. })
+        Err(anti_entropy::Error::BadConfig { .. })
     ));
 }
 

@@ -3,8 +3,7 @@
 //! verifiers must reject.
 
 use consensio::merkle::{
-    EMPTY_ROOT, Hash, MerkleError, MerkleTree, leaf_hash, root, verify_consistency,
-    verify_inclusion,
+    self, EMPTY_ROOT, Hash, MerkleTree, leaf_hash, root, verify_consistency, verify_inclusion,
 };
 
 fn hex(s: &str) -> Vec<u8> {
@@ -144,7 +143,7 @@ fn inclusion_proofs_verify_for_every_index_and_size_up_to_64_and_tampering_fails
         }
         assert_eq!(
             tree.inclusion_proof(size, size),
-            Err(MerkleError::IndexOutOfRange { index: size, size })
+            Err(merkle::Error::IndexOutOfRange { index: size, size })
         );
     }
     assert!(tree.inclusion_proof(0, 65).is_err());
@@ -199,7 +198,7 @@ fn consistency_proofs_verify_for_every_pair_up_to_64_and_tampering_fails() {
     );
     assert_eq!(
         verify_consistency(6, 5, &roots[6], &roots[5], &[]),
-        Err(MerkleError::SizeOutOfRange { size: 6, max: 5 })
+        Err(merkle::Error::SizeOutOfRange { size: 6, max: 5 })
     );
     assert!(tree.consistency_proof(3, 65).is_err());
     assert!(tree.consistency_proof(9, 8).is_err());

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use consensio::merkle::{
-    KeyedTree, MerkleError, MerkleTree, leaf_hash, root, verify_consistency, verify_inclusion,
+    self, KeyedTree, MerkleTree, leaf_hash, root, verify_consistency, verify_inclusion,
 };
 use proptest::prelude::*;
 
@@ -62,7 +62,7 @@ proptest! {
         ranges.push(0..1);
         prop_assert_eq!(
             MerkleTree::from_leaves(&a).diff(&MerkleTree::from_leaves(&b), &mut ranges),
-            Err(MerkleError::ShapeMismatch)
+            Err(merkle::Error::ShapeMismatch)
         );
         prop_assert!(ranges.is_empty());
     }

@@ -4,16 +4,15 @@
 
 use consensio::quorum::MajorityConfig;
 use consensio::raft::{
-    ArenaLog, KvCommand, KvError, KvEvent, KvLimits, KvNode, KvOp, KvResponse, KvResult,
-    RaftConfig, Role,
+    self, ArenaLog, KvCommand, KvError, KvEvent, KvLimits, KvNode, KvOp, KvResponse, KvResult, Role,
 };
 use consensio::testing::{self, Faults};
 use consensio::{NodeId, Participant};
 
 type Node = KvNode<ArenaLog>;
 
-fn config(id: u64) -> RaftConfig {
-    RaftConfig::new(
+fn config(id: u64) -> raft::Config {
+    raft::Config::new(
         NodeId(id),
         MajorityConfig::from_voters((1..=3).map(NodeId)).unwrap(),
     )

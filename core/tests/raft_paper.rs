@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use consensio::quorum::MajorityConfig;
 use consensio::raft::{
-    ArenaLog, Body, Command, Entry, Event, LogStorage, Message, Persist, RaftConfig, RaftError,
-    RaftNode, RaftOutput, Role,
+    self, ArenaLog, Body, Command, Entry, Event, LogStorage, Message, Persist, RaftNode,
+    RaftOutput, Role,
 };
 use consensio::testing::{self, Faults};
 use consensio::{Input, Instant, NodeId, Output, Participant, Restore};
@@ -18,9 +18,9 @@ fn log() -> ArenaLog {
     ArenaLog::new(10_000, 1 << 20)
 }
 
-fn config(id: u64, n: u64) -> RaftConfig {
+fn config(id: u64, n: u64) -> raft::Config {
     let voters = MajorityConfig::from_voters((1..=n).map(NodeId)).unwrap();
-    RaftConfig::new(NodeId(id), voters)
+    raft::Config::new(NodeId(id), voters)
 }
 
 /// The payload of the entry at `index` written in `term` by these tests.
@@ -84,12 +84,12 @@ impl Cluster {
         )
     }
 
-    fn from_configs(configs: impl Iterator<Item = (RaftConfig, ArenaLog)>) -> Self {
+    fn from_configs(configs: impl Iterator<Item = (raft::Config, ArenaLog)>) -> Self {
         Self::start(configs.map(|config| (config, Vec::new())))
     }
 
     /// Every node, with what its disk holds, started at time 0.
-    fn start(nodes: impl Iterator<Item = ((RaftConfig, ArenaLog), Vec<Persist>)>) -> Self {
+    fn start(nodes: impl Iterator<Item = ((raft::Config, ArenaLog), Vec<Persist>)>) -> Self {
         let mut net = testing::Cluster::new(0, Faults::NONE);
         for (config, disk) in nodes {
             let id = net.add_with_disk(config, disk);
@@ -102,7 +102,7 @@ impl Cluster {
         self.net.node(NodeId(id))
     }
 
-    fn input(&mut self, id: u64, input: Input<Message, Command>) -> Result<(), RaftError> {
+    fn input(&mut self, id: u64, input: Input<Message, Command>) -> Result<(), raft::Error> {
         self.net.input(NodeId(id), input)
     }
 
@@ -161,7 +161,7 @@ impl Cluster {
         self.net.isolate(NodeId(id));
     }
 
-    fn propose(&mut self, id: u64, payload: &[u8]) -> Result<(), RaftError> {
+    fn propose(&mut self, id: u64, payload: &[u8]) -> Result<(), raft::Error> {
         self.input(id, Input::Command(Command::Propose(payload.to_vec())))
     }
 
@@ -687,7 +687,7 @@ fn check_quorum_a_leader_cut_off_from_a_quorum_steps_down_and_fails_its_reads() 
     }));
     assert_eq!(
         c.propose(1, b"x"),
-        Err(RaftError::NotLeader { leader_hint: None })
+        Err(raft::Error::NotLeader { leader_hint: None })
     );
 }
 
@@ -872,11 +872,11 @@ fn lease_reads_are_refused_without_check_quorum_and_reads_by_followers() {
     c.elect(1);
     assert_eq!(
         c.input(1, Input::Command(Command::LeaseRead { id: 1 })),
-        Err(RaftError::LeaseReadsDisabled)
+        Err(raft::Error::LeaseReadsDisabled)
     );
     assert_eq!(
         c.input(2, Input::Command(Command::Read { id: 1 })),
-        Err(RaftError::NotLeader {
+        Err(raft::Error::NotLeader {
             leader_hint: Some(NodeId(1))
         })
     );
@@ -896,21 +896,21 @@ fn proposals_are_bounded_and_refused_with_typed_errors() {
     c.isolate(1);
     assert_eq!(
         c.propose(1, b"12345"),
-        Err(RaftError::EntryTooLarge { len: 5, max: 4 })
+        Err(raft::Error::EntryTooLarge { len: 5, max: 4 })
     );
     c.propose(1, b"a").unwrap();
     c.propose(1, b"b").unwrap();
     c.propose(1, b"c").unwrap();
     assert_eq!(
         c.propose(1, b"d"),
-        Err(RaftError::TooManyUncommitted { max: 3 })
+        Err(raft::Error::TooManyUncommitted { max: 3 })
     );
     c.net.heal();
     c.deliver_all();
     assert_eq!(c.node(1).commit_index(), 4);
     c.propose(1, b"d").unwrap();
     c.propose(1, b"e").unwrap();
-    assert_eq!(c.propose(1, b"f"), Err(RaftError::LogFull));
+    assert_eq!(c.propose(1, b"f"), Err(raft::Error::LogFull));
     assert_eq!(c.node(1).log().last_index(), 6);
 }
 
@@ -973,7 +973,7 @@ fn inputs_wait_while_the_output_queue_is_full() {
         .unwrap(); // a pre-vote to two peers
     assert_eq!(
         node.handle_input(Instant::from_millis(1_000), Input::Tick),
-        Err(RaftError::Backpressure { max: 2 })
+        Err(raft::Error::Backpressure { max: 2 })
     );
     while node.poll_output().is_some() {}
     node.handle_input(Instant::from_millis(1_000), Input::Tick)

@@ -6,7 +6,7 @@
 
 use consensio::quorum::MajorityConfig;
 use consensio::raft::{
-    Body, Command, Entry, FixedLog, LogStorage, Message, RaftConfig, RaftNode, RaftOutput, Role,
+    self, Body, Command, Entry, FixedLog, LogStorage, Message, RaftNode, RaftOutput, Role,
 };
 use consensio::{Input, Instant, NodeId, Output, Participant, wire};
 use proptest::prelude::*;
@@ -16,7 +16,7 @@ type Node = RaftNode<FixedLog<48, 512>>;
 
 fn node() -> Node {
     let voters = MajorityConfig::from_voters([1, 2, 3].map(NodeId)).unwrap();
-    let mut config = RaftConfig::new(NodeId(1), voters);
+    let mut config = raft::Config::new(NodeId(1), voters);
     config.max_entries_per_message = 8;
     config.max_bytes_per_message = 64;
     config.max_entry_bytes = 16;

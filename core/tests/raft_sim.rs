@@ -21,7 +21,7 @@ use std::fmt::Write as _;
 
 use consensio::quorum::MajorityConfig;
 use consensio::raft::{
-    ArenaLog, Body, Command, Event, LogStorage, Message, Persist, RaftConfig, RaftNode, Role,
+    self, ArenaLog, Body, Command, Event, LogStorage, Message, Persist, RaftNode, Role,
 };
 use consensio::{Input, Instant, NodeId, Output, Participant, Restore, Rng, wire};
 
@@ -65,9 +65,9 @@ impl Clock {
     }
 }
 
-fn config(id: u64, n: u64, seed: u64) -> RaftConfig {
+fn config(id: u64, n: u64, seed: u64) -> raft::Config {
     let voters = MajorityConfig::from_voters((1..=n).map(NodeId)).unwrap();
-    let mut c = RaftConfig::new(NodeId(id), voters);
+    let mut c = raft::Config::new(NodeId(id), voters);
     c.seed = seed;
     // Small windows and batches, so that probing, streaming, window stalls
     // and backtracking all happen.

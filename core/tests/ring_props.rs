@@ -5,8 +5,8 @@
 
 use consensio::NodeId;
 use consensio::ring::{
-    BoundedLoadRing, HashRing, MAX_MAGLEV_TABLE_SIZE, MAX_VNODES, Maglev, Rendezvous, RingError,
-    ZoneId, jump_hash,
+    self, BoundedLoadRing, HashRing, MAX_MAGLEV_TABLE_SIZE, MAX_VNODES, Maglev, Rendezvous, ZoneId,
+    jump_hash,
 };
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -83,11 +83,11 @@ proptest! {
                 Op::Add { id, weight, zone } => {
                     let tokens: u64 = members.values().map(|m| u64::from(m.0 * VNODES)).sum();
                     let want = if members.contains_key(&id) {
-                        Err(RingError::DuplicateNode { node: NodeId(id) })
+                        Err(ring::Error::DuplicateNode { node: NodeId(id) })
                     } else if weight == 0 {
-                        Err(RingError::ZeroWeight { node: NodeId(id) })
+                        Err(ring::Error::ZeroWeight { node: NodeId(id) })
                     } else if tokens + u64::from(weight) * u64::from(VNODES) > MAX_VNODES as u64 {
-                        Err(RingError::TooManyVnodes { max: MAX_VNODES })
+                        Err(ring::Error::TooManyVnodes { max: MAX_VNODES })
                     } else {
                         Ok(())
                     };
@@ -98,7 +98,7 @@ proptest! {
                 }
                 Op::Remove { id } => {
                     let got = ring.remove_node(NodeId(id)).map(|m| (m.weight, m.zone.map(|z| z.0)));
-                    let want = members.remove(&id).ok_or(RingError::UnknownNode { node: NodeId(id) });
+                    let want = members.remove(&id).ok_or(ring::Error::UnknownNode { node: NodeId(id) });
                     prop_assert_eq!(got, want);
                 }
                 Op::Lookup { key, n, slots } => {
@@ -106,9 +106,9 @@ proptest! {
                     let owner = ring.owner(&key);
                     let plain = ring.preference_list(&key, n, &mut out);
                     let want_error = if slots < n {
-                        Some(RingError::OutputTooSmall { needed: n, found: slots })
+                        Some(ring::Error::OutputTooSmall { needed: n, found: slots })
                     } else if members.is_empty() {
-                        Some(RingError::Empty)
+                        Some(ring::Error::Empty)
                     } else {
                         None
                     };
@@ -176,9 +176,9 @@ proptest! {
             match op {
                 Op::Add { id, weight, .. } => {
                     let want = if members.contains_key(&id) {
-                        Err(RingError::DuplicateNode { node: NodeId(id) })
+                        Err(ring::Error::DuplicateNode { node: NodeId(id) })
                     } else if weight == 0 {
-                        Err(RingError::ZeroWeight { node: NodeId(id) })
+                        Err(ring::Error::ZeroWeight { node: NodeId(id) })
                     } else {
                         Ok(())
                     };
@@ -191,15 +191,15 @@ proptest! {
                     let want = members
                         .remove(&id)
                         .map(|m| m.0)
-                        .ok_or(RingError::UnknownNode { node: NodeId(id) });
+                        .ok_or(ring::Error::UnknownNode { node: NodeId(id) });
                     prop_assert_eq!(set.remove_node(NodeId(id)), want);
                 }
                 Op::Lookup { key, n, slots } => {
                     let mut out = vec![NodeId(u64::MAX); slots];
                     match set.preference_list(&key, n, &mut out) {
                         Ok(count) => check_list(&out, count, n, set.owner(&key).unwrap(), &members)?,
-                        Err(RingError::OutputTooSmall { .. }) => prop_assert!(slots < n),
-                        Err(RingError::Empty) => prop_assert!(members.is_empty() && slots >= n),
+                        Err(ring::Error::OutputTooSmall { .. }) => prop_assert!(slots < n),
+                        Err(ring::Error::Empty) => prop_assert!(members.is_empty() && slots >= n),
                         Err(other) => prop_assert!(false, "unexpected {:?}", other),
                     }
                 }
@@ -243,7 +243,7 @@ proptest! {
                 prop_assert_eq!(ids.len(), nodes.len());
                 prop_assert!(u64::from(table_size) >= 100 * nodes.len() as u64);
                 if nodes.is_empty() {
-                    prop_assert_eq!(maglev.lookup(&key.to_le_bytes()), Err(RingError::Empty));
+                    prop_assert_eq!(maglev.lookup(&key.to_le_bytes()), Err(ring::Error::Empty));
                 } else {
                     prop_assert_eq!(maglev.table().len(), table_size as usize);
                     prop_assert!(ids.contains(&maglev.lookup(&key.to_le_bytes()).unwrap()));
@@ -252,16 +252,16 @@ proptest! {
                     prop_assert_eq!(holders, ids);
                 }
             }
-            Err(RingError::ZeroWeight { node }) => {
+            Err(ring::Error::ZeroWeight { node }) => {
                 prop_assert!(nodes.contains(&(node, 0)));
             }
-            Err(RingError::DuplicateNode { node }) => {
+            Err(ring::Error::DuplicateNode { node }) => {
                 prop_assert!(nodes.iter().filter(|n| n.0 == node).count() > 1);
             }
-            Err(RingError::TableSizeOutOfRange { size, min, .. }) => {
+            Err(ring::Error::TableSizeOutOfRange { size, min, .. }) => {
                 prop_assert!(u64::from(size) < min || size > MAX_MAGLEV_TABLE_SIZE);
             }
-            Err(RingError::TableSizeNotPrime { size }) => {
+            Err(ring::Error::TableSizeNotPrime { size }) => {
                 prop_assert!(size < 2 || (2..size).any(|d| size % d == 0));
             }
             Err(other) => prop_assert!(false, "unexpected {:?}", other),
@@ -284,21 +284,21 @@ proptest! {
                         prop_assert_eq!(got, Ok(()));
                         slot.insert(0);
                     } else {
-                        prop_assert_eq!(got, Err(RingError::DuplicateNode { node: NodeId(id) }));
+                        prop_assert_eq!(got, Err(ring::Error::DuplicateNode { node: NodeId(id) }));
                     }
                 }
                 1 => {
-                    let want = loads.remove(&id).ok_or(RingError::UnknownNode { node: NodeId(id) });
+                    let want = loads.remove(&id).ok_or(ring::Error::UnknownNode { node: NodeId(id) });
                     prop_assert_eq!(ring.remove_node(NodeId(id)), want);
                 }
                 2 => match loads.get_mut(&id) {
                     None => prop_assert_eq!(
                         ring.release(NodeId(id)),
-                        Err(RingError::UnknownNode { node: NodeId(id) })
+                        Err(ring::Error::UnknownNode { node: NodeId(id) })
                     ),
                     Some(0) => prop_assert_eq!(
                         ring.release(NodeId(id)),
-                        Err(RingError::NoLoad { node: NodeId(id) })
+                        Err(ring::Error::NoLoad { node: NodeId(id) })
                     ),
                     Some(load) => {
                         prop_assert_eq!(ring.release(NodeId(id)), Ok(()));
@@ -307,7 +307,7 @@ proptest! {
                 },
                 _ => {
                     if loads.is_empty() {
-                        prop_assert_eq!(ring.assign(&key.to_le_bytes()), Err(RingError::Empty));
+                        prop_assert_eq!(ring.assign(&key.to_le_bytes()), Err(ring::Error::Empty));
                         continue;
                     }
                     let m = loads.values().sum::<u64>() + 1;
@@ -339,6 +339,6 @@ proptest! {
             let moved = jump_hash(key, grown).unwrap();
             prop_assert!(moved == bucket || moved == buckets);
         }
-        prop_assert_eq!(jump_hash(key, 0), Err(RingError::ZeroBuckets));
+        prop_assert_eq!(jump_hash(key, 0), Err(ring::Error::ZeroBuckets));
     }
 }

@@ -8,7 +8,7 @@
 
 use consensio_core::clock::ntp::{self, ClockFilter};
 use consensio_core::clock::{
-    CausalOrdering, ClockError, HlcTimestamp, HybridLogicalClock, LamportClock, LamportStamp,
+    self, CausalOrdering, HlcTimestamp, HybridLogicalClock, LamportClock, LamportStamp,
     VectorClock, berkeley, cristian,
 };
 use consensio_core::{Instant, NodeId, wire};
@@ -291,7 +291,7 @@ pub struct consensio_lamport_clock {
 fn lamport_step(
     clock: &mut consensio_lamport_clock,
     out: &mut consensio_lamport_stamp,
-    step: impl FnOnce(&mut LamportClock) -> core::result::Result<LamportStamp, ClockError>,
+    step: impl FnOnce(&mut LamportClock) -> core::result::Result<LamportStamp, clock::Error>,
 ) -> Result<()> {
     let mut c = LamportClock::at(NodeId(clock.node), clock.time);
     let stamp = step(&mut c)?;
@@ -364,7 +364,7 @@ pub struct consensio_hlc {
 fn hlc_step(
     hlc: &mut consensio_hlc,
     out: &mut consensio_hlc_timestamp,
-    step: impl FnOnce(&mut HybridLogicalClock) -> core::result::Result<HlcTimestamp, ClockError>,
+    step: impl FnOnce(&mut HybridLogicalClock) -> core::result::Result<HlcTimestamp, clock::Error>,
 ) -> Result<()> {
     let last = HlcTimestamp {
         wall_ms: hlc.last.wall_ms,

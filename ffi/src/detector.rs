@@ -5,8 +5,7 @@
 //! one it persisted.
 
 use consensio_core::detector::{
-    HeartbeatConfig, HeartbeatDetector, MAX_PEERS, PeerState, PhiAccrual, PhiConfig, PhiDetector,
-    PhiDetectorConfig, heartbeat, phi,
+    HeartbeatDetector, MAX_PEERS, PeerState, PhiAccrual, PhiDetector, heartbeat, phi,
 };
 use consensio_core::{Instant, NodeId, Restore};
 
@@ -130,13 +129,13 @@ pub unsafe extern "C" fn consensio_detector_new(
         match kind {
             consensio_detector_kind::CONSENSIO_DETECTOR_HEARTBEAT => unsafe {
                 give_participant(
-                    HeartbeatDetector::restore(HeartbeatConfig::new(id, &ids), &[incarnation])?,
+                    HeartbeatDetector::restore(heartbeat::Config::new(id, &ids), &[incarnation])?,
                     out,
                 )
             },
             consensio_detector_kind::CONSENSIO_DETECTOR_PHI => unsafe {
                 give_participant(
-                    PhiDetector::restore(PhiDetectorConfig::new(id, &ids), &[incarnation])?,
+                    PhiDetector::restore(phi::Config::new(id, &ids), &[incarnation])?,
                     out,
                 )
             },
@@ -193,7 +192,7 @@ pub unsafe extern "C" fn consensio_phi_accrual_new(
     out: *mut *mut consensio_phi_accrual,
 ) -> consensio_status {
     guard(|| {
-        let accrual = PhiAccrual::new(PhiConfig::new())?;
+        let accrual = PhiAccrual::new(phi::AccrualConfig::new())?;
         // SAFETY: forwarded from the caller.
         unsafe { give(out, consensio_phi_accrual { accrual }) }
     })

@@ -3,10 +3,7 @@
 //! (integers in `values[0]`; only the last matters), and a restarted node is
 //! created with the last one it persisted.
 
-use consensio_core::election::{
-    Bully, BullyConfig, ElectionCommand, ElectionEvent, MAX_MEMBERS, RingElection,
-    RingElectionConfig,
-};
+use consensio_core::election::{self, Bully, MAX_MEMBERS, RingElection, bully, ring};
 use consensio_core::{NodeId, Restore};
 
 use crate::consensio_status;
@@ -37,14 +34,14 @@ pub enum consensio_election_event {
 }
 
 /// Fills the output of either algorithm's event.
-fn election_event(event: ElectionEvent, fill: &mut Fill<'_>) {
+fn election_event(event: election::Event, fill: &mut Fill<'_>) {
     use consensio_election_event::*;
     match event {
-        ElectionEvent::Elected { leader, epoch } => {
+        election::Event::Elected { leader, epoch } => {
             let out = fill.event(CONSENSIO_ELECTION_ELECTED as u32);
             (out.peer, out.values[0]) = (leader.0, epoch);
         }
-        ElectionEvent::LeaderLost { epoch } => {
+        election::Event::LeaderLost { epoch } => {
             fill.event(CONSENSIO_ELECTION_LEADER_LOST as u32).values[0] = epoch;
         }
     }
@@ -61,7 +58,7 @@ macro_rules! election_surface {
                 Ok(())
             }
 
-            fn event(event: ElectionEvent, fill: &mut Fill<'_>) -> Result<()> {
+            fn event(event: election::Event, fill: &mut Fill<'_>) -> Result<()> {
                 election_event(event, fill);
                 Ok(())
             }
@@ -111,11 +108,11 @@ pub unsafe extern "C" fn consensio_election_new(
         // SAFETY (both arms): forwarded from the caller.
         match algorithm {
             consensio_election_algorithm::CONSENSIO_ELECTION_BULLY => unsafe {
-                give_participant(Bully::restore(BullyConfig::new(id, &ids), &[epoch])?, out)
+                give_participant(Bully::restore(bully::Config::new(id, &ids), &[epoch])?, out)
             },
             consensio_election_algorithm::CONSENSIO_ELECTION_RING => unsafe {
                 give_participant(
-                    RingElection::restore(RingElectionConfig::new(id, &ids), &[epoch])?,
+                    RingElection::restore(ring::Config::new(id, &ids), &[epoch])?,
                     out,
                 )
             },
@@ -134,7 +131,7 @@ pub unsafe extern "C" fn consensio_election_start(
 ) -> consensio_status {
     use consensio_core::Input;
     guard(
-        || with_election!(election, d => d.input(now_ms, Input::Command(ElectionCommand::StartElection))),
+        || with_election!(election, d => d.input(now_ms, Input::Command(election::Command::StartElection))),
     )
 }
 

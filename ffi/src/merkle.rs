@@ -5,8 +5,8 @@
 //! back-to-back in a byte buffer, with lengths counted in hashes.
 
 use consensio_core::merkle::{
-    AntiEntropy, AntiEntropyConfig, Hash, MerkleTree, SyncFailure, anti_entropy, leaf_hash,
-    verify_consistency, verify_inclusion,
+    AntiEntropy, Hash, MerkleTree, SyncFailure, anti_entropy, leaf_hash, verify_consistency,
+    verify_inclusion,
 };
 use core::convert::Infallible;
 
@@ -517,7 +517,7 @@ pub unsafe extern "C" fn consensio_anti_entropy_default_config(
     guard(|| {
         // SAFETY: forwarded from the caller.
         let o = unsafe { borrow_mut(out, "out") }?;
-        let c = AntiEntropyConfig::new(NodeId(id));
+        let c = anti_entropy::Config::new(NodeId(id));
         let narrow = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
         *o = consensio_anti_entropy_config {
             id,
@@ -547,7 +547,7 @@ pub unsafe extern "C" fn consensio_anti_entropy_new(
         // SAFETY: forwarded from the caller.
         let c = unsafe { borrow(config, "config") }?;
         let widen = |v: u32| usize::try_from(v).unwrap_or(usize::MAX);
-        let node = AntiEntropy::new(AntiEntropyConfig {
+        let node = AntiEntropy::new(anti_entropy::Config {
             id: NodeId(c.id),
             depth: c.depth,
             max_hashes_per_message: widen(c.max_hashes_per_message),

@@ -6,9 +6,7 @@
 //! encoding of `consensio::raft::Persist` (kind `RAFT_RECORD`).
 
 use consensio_core::quorum::{MAX_VOTERS, MajorityConfig};
-use consensio_core::raft::{
-    ArenaLog, Command, Event, LogStorage, Persist, RaftConfig, RaftNode, Role,
-};
+use consensio_core::raft::{self, ArenaLog, Command, Event, LogStorage, Persist, RaftNode, Role};
 use consensio_core::{Input, NodeId, Restore, wire};
 
 use crate::consensio_status::{self, *};
@@ -154,7 +152,7 @@ pub unsafe extern "C" fn consensio_raft_default_config(
     guard(|| {
         // SAFETY: forwarded from the caller.
         let o = unsafe { borrow_mut(out, "out") }?;
-        let c = RaftConfig::new(NodeId(id), MajorityConfig::new());
+        let c = raft::Config::new(NodeId(id), MajorityConfig::new());
         *o = consensio_raft_config {
             id,
             seed: c.seed,
@@ -181,7 +179,7 @@ unsafe fn configure(
     config: *const consensio_raft_config,
     voters: *const u64,
     n: usize,
-) -> Result<(RaftConfig, ArenaLog)> {
+) -> Result<(raft::Config, ArenaLog)> {
     // SAFETY: forwarded from the caller.
     let (c, ids) = unsafe { (borrow(config, "config")?, members(voters, n, MAX_VOTERS)?) };
     let voters = MajorityConfig::from_voters(ids)?;
@@ -192,7 +190,7 @@ unsafe fn configure(
         ));
     }
     let widen = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
-    let mut raft = RaftConfig::new(NodeId(c.id), voters);
+    let mut raft = raft::Config::new(NodeId(c.id), voters);
     raft.seed = c.seed;
     raft.election_timeout_min_ms = c.election_timeout_min_ms;
     raft.election_timeout_max_ms = c.election_timeout_max_ms;

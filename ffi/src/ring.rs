@@ -4,7 +4,7 @@
 
 use consensio_core::NodeId;
 use consensio_core::ring::{
-    BoundedLoadRing, HashRing, Maglev, Rendezvous, RingError, ZoneId, hash, jump_hash,
+    self, BoundedLoadRing, HashRing, Maglev, Rendezvous, ZoneId, hash, jump_hash,
 };
 
 use crate::consensio_status::{self, *};
@@ -25,7 +25,7 @@ unsafe fn place(
     key: *const u8,
     key_len: usize,
     out_node: *mut u64,
-    place: impl FnOnce(&[u8]) -> core::result::Result<NodeId, RingError>,
+    place: impl FnOnce(&[u8]) -> core::result::Result<NodeId, ring::Error>,
 ) -> Result<()> {
     // SAFETY: forwarded from the caller.
     let (k, o) = unsafe {
@@ -50,7 +50,7 @@ unsafe fn preference(
     out_nodes: *mut u64,
     cap: usize,
     out_count: *mut usize,
-    query: impl FnOnce(&[u8], usize, &mut [NodeId]) -> core::result::Result<usize, RingError>,
+    query: impl FnOnce(&[u8], usize, &mut [NodeId]) -> core::result::Result<usize, ring::Error>,
 ) -> Result<()> {
     // SAFETY: forwarded from the caller.
     let (k, out, count) = unsafe {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use arbitrary::Arbitrary;
 use consensio::clock::{
-    CausalClock, CausalOrdering, ClockError, DenseVectorClock, HlcTimestamp, HybridLogicalClock,
+    self, CausalClock, CausalOrdering, DenseVectorClock, HlcTimestamp, HybridLogicalClock,
     LamportClock, LamportStamp, VectorClock,
 };
 use consensio::{Instant, NodeId, wire};
@@ -158,7 +158,7 @@ fn vector_clocks(input: &LawsInput) {
         let built =
             VectorClock::from_entries(raw.iter().map(|&(a, c)| (NodeId(a.into()), c.get())));
         match duplicate {
-            Some(_) => assert!(matches!(built, Err(ClockError::DuplicateActor { .. }))),
+            Some(_) => assert!(matches!(built, Err(clock::Error::DuplicateActor { .. }))),
             None => {
                 let clock = built.expect("no duplicate");
                 let model: Model = seen.iter().map(|(&a, &c)| (u64::from(a), c)).collect();
@@ -208,7 +208,7 @@ fn vector_clocks(input: &LawsInput) {
         .map(|(clock, model)| {
             let d = clock.to_dense::<DENSE>();
             if model.keys().any(|&actor| actor >= DENSE as u64) {
-                assert!(matches!(d, Err(ClockError::ActorOutOfRange { .. })));
+                assert!(matches!(d, Err(clock::Error::ActorOutOfRange { .. })));
                 None
             } else {
                 let d = d.expect("actors fit");
@@ -243,7 +243,7 @@ fn vector_clocks(input: &LawsInput) {
                 assert_eq!(before.compare(&x), CausalOrdering::Before);
             }
             Err(e) => {
-                assert_eq!(e, ClockError::Overflow);
+                assert_eq!(e, clock::Error::Overflow);
                 assert_eq!(now, u64::MAX);
                 assert_eq!(x, before);
             }
@@ -252,11 +252,11 @@ fn vector_clocks(input: &LawsInput) {
             let dense_before = *d;
             match d.increment(usize::from(actor)) {
                 Ok(counter) => assert_eq!(counter, x.get(NodeId(actor.into()))),
-                Err(ClockError::ActorOutOfRange { .. }) => {
+                Err(clock::Error::ActorOutOfRange { .. }) => {
                     assert!(usize::from(actor) >= DENSE);
                     assert_eq!(*d, dense_before);
                 }
-                Err(ClockError::Overflow) => assert_eq!(*d, dense_before),
+                Err(clock::Error::Overflow) => assert_eq!(*d, dense_before),
                 Err(e) => panic!("unexpected {e:?}"),
             }
         }
@@ -293,8 +293,10 @@ fn hlc(input: &LawsInput) {
                         assert!(ts > remote, "{ts} not after the message's {remote}");
                         assert!(wall_ms <= pt + max_offset);
                     }
-                    Err(ClockError::RemoteTooFarAhead { .. }) => assert!(wall_ms > pt + max_offset),
-                    Err(ClockError::Overflow) => {}
+                    Err(clock::Error::RemoteTooFarAhead { .. }) => {
+                        assert!(wall_ms > pt + max_offset)
+                    }
+                    Err(clock::Error::Overflow) => {}
                     Err(e) => panic!("unexpected {e:?}"),
                 }
                 result
@@ -335,7 +337,7 @@ fn lamport(input: &LawsInput) {
                 assert_eq!(clock.stamp(), stamp);
             }
             Err(e) => {
-                assert_eq!(e, ClockError::Overflow);
+                assert_eq!(e, clock::Error::Overflow);
                 assert_eq!(clock.stamp(), before);
             }
         }

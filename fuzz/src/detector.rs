@@ -36,8 +36,7 @@ use std::collections::BTreeMap;
 
 use arbitrary::Arbitrary;
 use consensio::detector::{
-    DetectorError, Heartbeat, HeartbeatConfig, HeartbeatDetector, PeerState, PhiConfig,
-    PhiDetector, PhiDetectorConfig, heartbeat, phi,
+    self, Heartbeat, HeartbeatDetector, PeerState, PhiDetector, heartbeat, phi,
 };
 use consensio::{Input, Instant, NodeId, Output, Participant, Restore};
 
@@ -111,7 +110,7 @@ pub fn step(data: &[u8]) {
                 fail_after_extra_ms,
             } => {
                 let suspect_after_ms = u64::from(suspect_after_ms) + 1;
-                let config = HeartbeatConfig {
+                let config = heartbeat::Config {
                     id,
                     peers: peers.clone(),
                     interval_ms,
@@ -127,11 +126,11 @@ pub fn step(data: &[u8]) {
                 acceptable_heartbeat_pause_ms,
                 first_heartbeat_estimate_ms,
             } => {
-                let config = PhiDetectorConfig {
+                let config = phi::Config {
                     id,
                     peers: peers.clone(),
                     interval_ms,
-                    phi: PhiConfig {
+                    phi: phi::AccrualConfig {
                         threshold: (f64::from(threshold) + 1.0) / 10.0,
                         max_sample_size: usize::from(max_sample_size % 16) + 1,
                         min_std_deviation_ms: u64::from(min_std_deviation_ms % 1000) + 1,
@@ -152,7 +151,7 @@ trait Detector:
         Command = Infallible,
         Persist = u64,
         Event: Clone + PartialEq + core::fmt::Debug,
-        Error = DetectorError,
+        Error = detector::Error,
     > + Restore<Config: Clone>
 {
     /// The harness's model of what the detector believes.
@@ -182,7 +181,7 @@ trait Detector:
 /// The heartbeat detector's model: per peer, the last counted heartbeat,
 /// when it (or the start) arrived, and the state.
 struct HeartbeatModel {
-    config: HeartbeatConfig,
+    config: heartbeat::Config,
     peers: BTreeMap<NodeId, PeerModel>,
 }
 
@@ -197,7 +196,7 @@ impl Detector for HeartbeatDetector {
         HeartbeatDetector::incarnation(self)
     }
 
-    fn model(config: &HeartbeatConfig) -> HeartbeatModel {
+    fn model(config: &heartbeat::Config) -> HeartbeatModel {
         HeartbeatModel {
             config: config.clone(),
             peers: config
@@ -306,7 +305,7 @@ impl Detector for HeartbeatDetector {
 
 /// The φ detector's model: which peers it reported suspected.
 struct PhiModel {
-    config: PhiDetectorConfig,
+    config: phi::Config,
     suspected: BTreeMap<NodeId, bool>,
 }
 
@@ -317,7 +316,7 @@ impl Detector for PhiDetector {
         PhiDetector::incarnation(self)
     }
 
-    fn model(config: &PhiDetectorConfig) -> PhiModel {
+    fn model(config: &phi::Config) -> PhiModel {
         PhiModel {
             config: config.clone(),
             suspected: config.peers.iter().map(|&p| (p, false)).collect(),
@@ -486,7 +485,7 @@ impl<D: Detector> Family for Detecting<D> {
     fn expected(&self, _: &D, input: &InputOf<Self>, _: bool) -> Expected<Self> {
         Some(match *input {
             Input::Message { from, .. } if !self.peers.contains(&from) => {
-                Err(DetectorError::NotAPeer { peer: from })
+                Err(detector::Error::NotAPeer { peer: from })
             }
             _ => Ok(()),
         })

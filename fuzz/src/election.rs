@@ -26,10 +26,7 @@
 //!   is `None` or such a member, and a deadline is always set.
 
 use arbitrary::Arbitrary;
-use consensio::election::{
-    Bully, BullyConfig, ElectionCommand, ElectionError, ElectionEvent, RingElection,
-    RingElectionConfig, bully, ring,
-};
+use consensio::election::{self, Bully, RingElection, bully, ring};
 use consensio::{Input, Instant, NodeId, Output, Participant, Restore};
 
 use crate::harness::{self, Action, Expected, Family, Generator, InputOf, OutputOf};
@@ -100,10 +97,10 @@ enum Forged {
 trait Node:
     Participant<
         Message: Clone + PartialEq + core::fmt::Debug,
-        Command = ElectionCommand,
+        Command = election::Command,
         Persist = u64,
-        Event = ElectionEvent,
-        Error = ElectionError,
+        Event = election::Event,
+        Error = election::Error,
     > + Restore<Config: Clone>
 {
     /// Outputs one input may queue beyond one message per member.
@@ -121,13 +118,13 @@ trait Node:
 impl Node for Bully {
     const EXTRA_OUTPUTS: usize = 4;
 
-    fn config(id: NodeId, members: &[NodeId], t: [u64; 4]) -> BullyConfig {
-        BullyConfig {
+    fn config(id: NodeId, members: &[NodeId], t: [u64; 4]) -> bully::Config {
+        bully::Config {
             answer_timeout_ms: t[0],
             coordinator_timeout_ms: t[1],
             heartbeat_interval_ms: t[2],
             leader_timeout_ms: t[2] + t[3],
-            ..BullyConfig::new(id, members)
+            ..bully::Config::new(id, members)
         }
     }
 
@@ -169,13 +166,13 @@ impl Node for Bully {
 impl Node for RingElection {
     const EXTRA_OUTPUTS: usize = 5;
 
-    fn config(id: NodeId, members: &[NodeId], t: [u64; 4]) -> RingElectionConfig {
-        RingElectionConfig {
+    fn config(id: NodeId, members: &[NodeId], t: [u64; 4]) -> ring::Config {
+        ring::Config {
             ack_timeout_ms: t[0],
             election_timeout_ms: t[1],
             heartbeat_interval_ms: t[2],
             leader_timeout_ms: t[2] + t[3],
-            ..RingElectionConfig::new(id, members)
+            ..ring::Config::new(id, members)
         }
     }
 
@@ -297,7 +294,7 @@ impl<N: Node> Family for Election<N> {
     fn expected(&self, _: &N, input: &InputOf<Self>, _: bool) -> Expected<Self> {
         Some(match *input {
             Input::Message { from, .. } if from == self.id || !self.is_member(from) => {
-                Err(ElectionError::NotAMember { peer: from })
+                Err(election::Error::NotAMember { peer: from })
             }
             _ => Ok(()),
         })
@@ -321,14 +318,14 @@ impl<N: Node> Family for Election<N> {
                     "persisted epoch {epoch} after {persisted}"
                 );
             }
-            Output::Event(ElectionEvent::Elected { leader, epoch }) => {
+            Output::Event(election::Event::Elected { leader, epoch }) => {
                 assert_eq!(epoch, persisted, "elected in an unpersisted epoch");
                 assert!(
                     leader >= self.id && self.is_member(leader),
                     "followed {leader}"
                 );
             }
-            Output::Event(ElectionEvent::LeaderLost { epoch }) => {
+            Output::Event(election::Event::LeaderLost { epoch }) => {
                 assert_eq!(epoch, persisted);
             }
         }
@@ -359,7 +356,11 @@ impl<N: Node> Family for Election<N> {
 impl<N: Node> Generator for Election<N> {
     type Step = Step;
 
-    fn action<'s>(&mut self, node: &N, step: &'s Step) -> Action<'s, N::Message, ElectionCommand> {
+    fn action<'s>(
+        &mut self,
+        node: &N,
+        step: &'s Step,
+    ) -> Action<'s, N::Message, election::Command> {
         match step {
             Step::Message { from, message } => Action::Message {
                 from: harness::claimed(*from, IDS),
@@ -368,7 +369,7 @@ impl<N: Node> Generator for Election<N> {
             Step::Bytes { from, bytes } => Action::bytes(*from, IDS, bytes),
             Step::Tick { advance_ms } => Action::tick(*advance_ms),
             Step::TickAtDeadline => Action::TickAtDeadline,
-            Step::StartElection => Action::Command(ElectionCommand::StartElection),
+            Step::StartElection => Action::Command(election::Command::StartElection),
             Step::Restart => Action::Restart,
         }
     }

@@ -3,7 +3,7 @@
 
 use arbitrary::Arbitrary;
 use consensio::merkle::{
-    EMPTY_ROOT, Hash, MerkleError, MerkleTree, leaf_hash, node_hash, root, verify_consistency,
+    self, EMPTY_ROOT, Hash, MerkleTree, leaf_hash, node_hash, root, verify_consistency,
     verify_inclusion,
 };
 
@@ -223,11 +223,11 @@ fn inclusion(tree: &MerkleTree, hashes: &[Hash], index: u8, size: u8, tamper: Ta
     let index = usize::from(index) % (size + 1);
     let proof = tree.inclusion_proof(index as u64, size as u64);
     if size > n {
-        assert!(matches!(proof, Err(MerkleError::SizeOutOfRange { .. })));
+        assert!(matches!(proof, Err(merkle::Error::SizeOutOfRange { .. })));
         return;
     }
     if index >= size {
-        assert!(matches!(proof, Err(MerkleError::IndexOutOfRange { .. })));
+        assert!(matches!(proof, Err(merkle::Error::IndexOutOfRange { .. })));
         return;
     }
     let proof = proof.expect("in range");
@@ -262,7 +262,7 @@ fn inclusion(tree: &MerkleTree, hashes: &[Hash], index: u8, size: u8, tamper: Ta
         &claimed_root,
     );
     if claimed_index >= size {
-        assert!(matches!(result, Err(MerkleError::IndexOutOfRange { .. })));
+        assert!(matches!(result, Err(merkle::Error::IndexOutOfRange { .. })));
         return;
     }
     // Against the genuine root of this size, a proof verifies exactly when
@@ -283,7 +283,7 @@ fn consistency(tree: &MerkleTree, hashes: &[Hash], old: u8, new: u8, tamper: Tam
     let old = usize::from(old) % (new + 2);
     let proof = tree.consistency_proof(old as u64, new as u64);
     if new > n || old > new {
-        assert!(matches!(proof, Err(MerkleError::SizeOutOfRange { .. })));
+        assert!(matches!(proof, Err(merkle::Error::SizeOutOfRange { .. })));
         return;
     }
     let proof = proof.expect("in range");
@@ -314,7 +314,7 @@ fn consistency(tree: &MerkleTree, hashes: &[Hash], old: u8, new: u8, tamper: Tam
         &claimed,
     );
     if claimed_old > claimed_new {
-        assert!(matches!(result, Err(MerkleError::SizeOutOfRange { .. })));
+        assert!(matches!(result, Err(merkle::Error::SizeOutOfRange { .. })));
         return;
     }
     if claimed_new != new {
@@ -352,7 +352,7 @@ fn diff(tree: &MerkleTree, leaves: &[&[u8]], changes: &[(u8, u8)], resize: Optio
     let mut ranges = vec![7..9, 1..2];
     let result = tree.diff(&other_tree, &mut ranges);
     if other.len() != leaves.len() {
-        assert_eq!(result, Err(MerkleError::ShapeMismatch));
+        assert_eq!(result, Err(merkle::Error::ShapeMismatch));
         assert!(ranges.is_empty());
         return;
     }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use arbitrary::Arbitrary;
 use consensio::NodeId;
 use consensio::quorum::{
-    Index, JointConfig, MAX_VOTERS, MajorityConfig, QuorumError, VoteResult, VoteTally,
+    self, Index, JointConfig, MAX_VOTERS, MajorityConfig, VoteResult, VoteTally,
 };
 
 use crate::structured;
@@ -99,7 +99,7 @@ fn build(ids: &[u8]) -> Option<(MajorityConfig, BTreeSet<u8>)> {
             check_members(&config, &model);
             Some((config, model))
         }
-        Err(QuorumError::TooManyVoters { max }) => {
+        Err(quorum::Error::TooManyVoters { max }) => {
             assert_eq!(max, MAX_VOTERS);
             assert!(model.len() > MAX_VOTERS);
             None
@@ -152,7 +152,7 @@ pub fn config(data: &[u8]) {
                     assert!(first.contains_key(&id));
                     assert_eq!(tally, before);
                 }
-                Err(QuorumError::TooManyVoters { max }) => {
+                Err(quorum::Error::TooManyVoters { max }) => {
                     assert_eq!(max, 2 * MAX_VOTERS);
                     assert_eq!(first.len(), max);
                     assert!(!first.contains_key(&id));
@@ -194,7 +194,7 @@ pub fn config(data: &[u8]) {
                     let before = incoming.clone();
                     match incoming.insert(NodeId(v.into())) {
                         Ok(new) => assert_eq!(new, incoming_model.insert(v)),
-                        Err(QuorumError::TooManyVoters { .. }) => {
+                        Err(quorum::Error::TooManyVoters { .. }) => {
                             assert_eq!(incoming_model.len(), MAX_VOTERS);
                             assert!(!incoming_model.contains(&v));
                             assert_eq!(incoming, before);

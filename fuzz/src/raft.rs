@@ -45,8 +45,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use arbitrary::Arbitrary;
 use consensio::quorum::{JointConfig, MajorityConfig};
 use consensio::raft::{
-    ArenaLog, Body, Command, Entry, Event, KvEntry, KvLimits, KvStore, LogStorage, Message,
-    Persist, RaftConfig, RaftError, RaftNode, Role,
+    self, ArenaLog, Body, Command, Entry, Event, KvEntry, KvLimits, KvStore, LogStorage, Message,
+    Persist, RaftNode, Role,
 };
 use consensio::{Input, Instant, NodeId, Output, Participant, Restore};
 
@@ -98,10 +98,10 @@ fn store_apply(data: &[u8]) {
 
 fn restore_from(records: &[Persist]) {
     let voters = MajorityConfig::from_voters([1, 2, 3].map(NodeId)).expect("voters");
-    let config = RaftConfig::new(NodeId(1), voters);
+    let config = raft::Config::new(NodeId(1), voters);
     match RaftNode::restore((config, ArenaLog::new(16, 256)), records) {
-        Err(RaftError::CorruptRecords { record }) => assert!(record < records.len()),
-        Err(RaftError::LogFull) => {}
+        Err(raft::Error::CorruptRecords { record }) => assert!(record < records.len()),
+        Err(raft::Error::LogFull) => {}
         Err(e) => panic!("restore failed with {e:?}"),
         Ok(mut node) => {
             let last = records.iter().rev().find_map(|r| match r {
@@ -290,7 +290,7 @@ fn voters(id: u64, mask: u8) -> MajorityConfig {
     MajorityConfig::from_voters(ids).expect("at most five voters")
 }
 
-fn config(input: &StepInput) -> RaftConfig {
+fn config(input: &StepInput) -> raft::Config {
     let id = u64::from(input.id % 5) + 1;
     let incoming = voters(id, input.incoming);
     let outgoing = if input.outgoing & 0x1f == 0 {
@@ -302,7 +302,7 @@ fn config(input: &StepInput) -> RaftConfig {
     let election_min = heartbeat + 1 + u64::from(input.election_extra_ms % 32);
     let b = input.bounds.map(usize::from);
     let max_bytes_per_message = b[1] % 64 + 1;
-    RaftConfig {
+    raft::Config {
         seed: u64::from(input.seed),
         election_timeout_min_ms: election_min,
         election_timeout_max_ms: election_min + 1 + u64::from(input.election_span_ms % 32),
@@ -319,7 +319,7 @@ fn config(input: &StepInput) -> RaftConfig {
         max_pending_reads: b[6] % 4 + 1,
         max_apply_per_step: b[7] % 4 + 1,
         max_outputs: b[8] % 64 + 1,
-        ..RaftConfig::new(NodeId(id), JointConfig::new(incoming, outgoing))
+        ..raft::Config::new(NodeId(id), JointConfig::new(incoming, outgoing))
     }
 }
 
@@ -359,7 +359,7 @@ type Snapshot = (u64, Option<NodeId>, Role, Option<NodeId>, u64, u64, u64);
 /// One Raft node for the [`harness`]: its configuration, and what it
 /// persisted and reported.
 struct Raft {
-    config: RaftConfig,
+    config: raft::Config,
     /// The capacity of the log a node is (re)built over.
     log_entries: usize,
     log_bytes: usize,
@@ -387,7 +387,7 @@ struct Raft {
 type Node = RaftNode<ArenaLog>;
 
 impl Raft {
-    fn new(config: RaftConfig, log_entries: usize, log_bytes: usize) -> Self {
+    fn new(config: raft::Config, log_entries: usize, log_bytes: usize) -> Self {
         let me = config.id;
         let peers = config
             .voters
@@ -418,9 +418,9 @@ impl Raft {
 
     /// What a command must return, when no output is waiting (so the
     /// harness knows the reads still pending).
-    fn expected_error(&self, node: &Node, command: &Command) -> Result<(), RaftError> {
+    fn expected_error(&self, node: &Node, command: &Command) -> Result<(), raft::Error> {
         if node.role() != Role::Leader {
-            return Err(RaftError::NotLeader {
+            return Err(raft::Error::NotLeader {
                 leader_hint: node.leader(),
             });
         }
@@ -428,29 +428,29 @@ impl Raft {
         match command {
             Command::Propose(data) => {
                 if data.len() > c.max_entry_bytes {
-                    return Err(RaftError::EntryTooLarge {
+                    return Err(raft::Error::EntryTooLarge {
                         len: data.len(),
                         max: c.max_entry_bytes,
                     });
                 }
                 let log = node.log();
                 if log.last_index() - node.commit_index() >= c.max_uncommitted_entries {
-                    return Err(RaftError::TooManyUncommitted {
+                    return Err(raft::Error::TooManyUncommitted {
                         max: c.max_uncommitted_entries,
                     });
                 }
                 let mut probe = log.clone();
                 if probe.append(node.term(), data).is_err() {
-                    return Err(RaftError::LogFull);
+                    return Err(raft::Error::LogFull);
                 }
                 Ok(())
             }
             Command::Read { .. } | Command::LeaseRead { .. } => {
                 if matches!(command, Command::LeaseRead { .. }) && !c.check_quorum {
-                    return Err(RaftError::LeaseReadsDisabled);
+                    return Err(raft::Error::LeaseReadsDisabled);
                 }
                 if self.reads.len() >= c.max_pending_reads {
-                    return Err(RaftError::TooManyReads {
+                    return Err(raft::Error::TooManyReads {
                         max: c.max_pending_reads,
                     });
                 }
@@ -691,8 +691,8 @@ impl Family for Raft {
             + 2 * c.max_pending_reads
     }
 
-    fn is_backpressure(&self, error: &RaftError) -> bool {
-        matches!(error, RaftError::Backpressure { .. })
+    fn is_backpressure(&self, error: &raft::Error) -> bool {
+        matches!(error, raft::Error::Backpressure { .. })
     }
 
     fn max_waiting(&self, _: &Node) -> Option<usize> {

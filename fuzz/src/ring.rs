@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use arbitrary::Arbitrary;
 use consensio::NodeId;
 use consensio::ring::{
-    BoundedLoadRing, HashRing, MAX_MAGLEV_TABLE_SIZE, Maglev, Rendezvous, RingError, ZoneId,
+    self, BoundedLoadRing, HashRing, MAX_MAGLEV_TABLE_SIZE, Maglev, Rendezvous, ZoneId,
     hash::key_position, jump_hash,
 };
 
@@ -95,10 +95,10 @@ pub fn ops(data: &[u8]) {
         let den = u32::from(input.epsilon_denominator % 8);
         let bounded = BoundedLoadRing::new(vnodes, u32::from(input.epsilon_numerator % 8), den);
         if den == 0 {
-            assert_eq!(bounded.err(), Some(RingError::ZeroDenominator));
+            assert_eq!(bounded.err(), Some(ring::Error::ZeroDenominator));
             return;
         }
-        assert_eq!(HashRing::new(0).err(), Some(RingError::ZeroVnodes));
+        assert_eq!(HashRing::new(0).err(), Some(ring::Error::ZeroVnodes));
         let mut rings = Rings {
             hash: HashRing::new(vnodes).expect("vnodes > 0"),
             rendezvous: Rendezvous::new(),
@@ -134,9 +134,9 @@ impl Rings {
                 let result = self.hash.add_node(id, weight, zone);
                 let rendezvous = self.rendezvous.add_node(id, weight);
                 let expected = if self.members.contains_key(&id) {
-                    Err(RingError::DuplicateNode { node: id })
+                    Err(ring::Error::DuplicateNode { node: id })
                 } else if weight == 0 {
-                    Err(RingError::ZeroWeight { node: id })
+                    Err(ring::Error::ZeroWeight { node: id })
                 } else {
                     Ok(())
                 };
@@ -154,7 +154,7 @@ impl Rings {
                 let bounded = self.bounded.add_node(id);
                 match self.loads.entry(id) {
                     Entry::Occupied(_) => {
-                        assert_eq!(bounded, Err(RingError::DuplicateNode { node: id }));
+                        assert_eq!(bounded, Err(ring::Error::DuplicateNode { node: id }));
                     }
                     Entry::Vacant(slot) => {
                         bounded.expect("a new node");
@@ -182,15 +182,15 @@ impl Rings {
                         }
                     }
                     None => {
-                        assert_eq!(removed.err(), Some(RingError::UnknownNode { node: id }));
-                        assert_eq!(rendezvous, Err(RingError::UnknownNode { node: id }));
+                        assert_eq!(removed.err(), Some(ring::Error::UnknownNode { node: id }));
+                        assert_eq!(rendezvous, Err(ring::Error::UnknownNode { node: id }));
                     }
                 }
                 match self.loads.remove(&id) {
                     Some(load) => assert_eq!(self.bounded.remove_node(id), Ok(load)),
                     None => assert_eq!(
                         self.bounded.remove_node(id),
-                        Err(RingError::UnknownNode { node: id })
+                        Err(ring::Error::UnknownNode { node: id })
                     ),
                 }
             }
@@ -205,8 +205,8 @@ impl Rings {
                 let capacity = self.bounded.capacity();
                 let result = self.bounded.assign(key);
                 if self.loads.is_empty() {
-                    assert_eq!(capacity, Err(RingError::Empty));
-                    assert_eq!(result, Err(RingError::Empty));
+                    assert_eq!(capacity, Err(ring::Error::Empty));
+                    assert_eq!(result, Err(ring::Error::Empty));
                     return;
                 }
                 let capacity = capacity.expect("members");
@@ -219,8 +219,8 @@ impl Rings {
                 let id = NodeId(u64::from(*node % 32));
                 let result = self.bounded.release(id);
                 match self.loads.get_mut(&id) {
-                    None => assert_eq!(result, Err(RingError::UnknownNode { node: id })),
-                    Some(0) => assert_eq!(result, Err(RingError::NoLoad { node: id })),
+                    None => assert_eq!(result, Err(ring::Error::UnknownNode { node: id })),
+                    Some(0) => assert_eq!(result, Err(ring::Error::NoLoad { node: id })),
                     Some(load) => {
                         result.expect("a key to release");
                         *load -= 1;
@@ -233,7 +233,7 @@ impl Rings {
                 match jump_hash(*key, buckets) {
                     Err(e) => {
                         assert_eq!(buckets, 0);
-                        assert_eq!(e, RingError::ZeroBuckets);
+                        assert_eq!(e, ring::Error::ZeroBuckets);
                     }
                     Ok(b) => {
                         assert!(b < buckets);
@@ -249,21 +249,21 @@ impl Rings {
         let members: BTreeSet<NodeId> = self.members.keys().copied().collect();
         let mut out = [NodeId(u64::MAX); 8];
         if members.is_empty() {
-            assert_eq!(self.hash.owner(key), Err(RingError::Empty));
-            assert_eq!(self.rendezvous.owner(key), Err(RingError::Empty));
+            assert_eq!(self.hash.owner(key), Err(ring::Error::Empty));
+            assert_eq!(self.rendezvous.owner(key), Err(ring::Error::Empty));
             assert_eq!(
                 self.hash.preference_list(key, n, &mut out),
-                Err(RingError::Empty)
+                Err(ring::Error::Empty)
             );
             assert_eq!(
                 self.rendezvous.preference_list(key, n, &mut out),
-                Err(RingError::Empty)
+                Err(ring::Error::Empty)
             );
             return;
         }
         assert_eq!(
             self.hash.preference_list(key, 9, &mut out),
-            Err(RingError::OutputTooSmall {
+            Err(ring::Error::OutputTooSmall {
                 needed: 9,
                 found: 8
             })
@@ -329,20 +329,20 @@ impl Rings {
         let min = 100 * nodes.len() as u64;
         if u64::from(size) < min || size > MAX_MAGLEV_TABLE_SIZE {
             assert!(
-                matches!(result, Err(RingError::TableSizeOutOfRange { .. })),
+                matches!(result, Err(ring::Error::TableSizeOutOfRange { .. })),
                 "{result:?}"
             );
             return;
         }
         if !is_prime(size) {
-            assert_eq!(result.err(), Some(RingError::TableSizeNotPrime { size }));
+            assert_eq!(result.err(), Some(ring::Error::TableSizeNotPrime { size }));
             return;
         }
         let maglev = result.expect("an allowed size");
         assert_eq!(maglev.nodes(), &nodes[..]);
         if nodes.is_empty() {
             assert!(maglev.table().is_empty());
-            assert_eq!(maglev.lookup(b"k"), Err(RingError::Empty));
+            assert_eq!(maglev.lookup(b"k"), Err(ring::Error::Empty));
             return;
         }
         assert_eq!(maglev.table().len(), size as usize);

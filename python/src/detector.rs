@@ -2,8 +2,8 @@
 //! calculator and the φ-accrual failure detector.
 
 use consensio::detector::{
-    HeartbeatConfig, HeartbeatDetector as CoreHeartbeat, PeerState, PhiAccrual as CoreAccrual,
-    PhiConfig, PhiDetector as CorePhi, PhiDetectorConfig, heartbeat, phi,
+    HeartbeatDetector as CoreHeartbeat, PeerState, PhiAccrual as CoreAccrual,
+    PhiDetector as CorePhi, heartbeat, phi,
 };
 use consensio::{Instant, NodeId, Participant, Restore};
 use pyo3::prelude::*;
@@ -158,7 +158,7 @@ participant_methods! {
         suspect_after_ms: u64,
         fail_after_ms: u64,
     ) -> PyResult<Self> {
-        let config = HeartbeatConfig {
+        let config = heartbeat::Config {
             id: NodeId(id),
             peers: peers_of(id, members)?,
             interval_ms,
@@ -236,7 +236,7 @@ impl PhiAccrual {
         acceptable_heartbeat_pause_ms: u64,
         first_heartbeat_estimate_ms: u64,
     ) -> PyResult<Self> {
-        let accrual = CoreAccrual::new(PhiConfig {
+        let accrual = CoreAccrual::new(phi::AccrualConfig {
             threshold,
             max_sample_size,
             min_std_deviation_ms,
@@ -331,11 +331,11 @@ participant_methods! {
         acceptable_heartbeat_pause_ms: u64,
         first_heartbeat_estimate_ms: u64,
     ) -> PyResult<Self> {
-        let config = PhiDetectorConfig {
+        let config = phi::Config {
             id: NodeId(id),
             peers: peers_of(id, members)?,
             interval_ms,
-            phi: PhiConfig {
+            phi: phi::AccrualConfig {
                 threshold,
                 max_sample_size,
                 min_std_deviation_ms,

@@ -1,10 +1,7 @@
 //! `consensio.election`: the Bully algorithm and Chang–Roberts ring
 //! election, with leader heartbeats and epochs.
 
-use consensio::election::{
-    Bully as CoreBully, BullyConfig, ElectionCommand, ElectionEvent, RingElection as CoreRing,
-    RingElectionConfig,
-};
+use consensio::election::{self, Bully as CoreBully, RingElection as CoreRing, bully, ring};
 use consensio::{Input, NodeId, Participant, Restore};
 use pyo3::prelude::*;
 
@@ -30,12 +27,12 @@ event_class! {
     }
 }
 
-fn election_event(py: Python<'_>, event: ElectionEvent) -> PyResult<Py<PyAny>> {
+fn election_event(py: Python<'_>, event: election::Event) -> PyResult<Py<PyAny>> {
     Ok(match event {
-        ElectionEvent::Elected { leader, epoch } => {
+        election::Event::Elected { leader, epoch } => {
             Py::new(py, Elected::new(leader.0, epoch))?.into_any()
         }
-        ElectionEvent::LeaderLost { epoch } => Py::new(py, LeaderLost::new(epoch))?.into_any(),
+        election::Event::LeaderLost { epoch } => Py::new(py, LeaderLost::new(epoch))?.into_any(),
     })
 }
 
@@ -47,7 +44,7 @@ macro_rules! election_outputs {
                 persist_value(py, epoch)
             }
 
-            fn event(py: Python<'_>, event: ElectionEvent) -> PyResult<Py<PyAny>> {
+            fn event(py: Python<'_>, event: election::Event) -> PyResult<Py<PyAny>> {
                 election_event(py, event)
             }
         }
@@ -89,7 +86,7 @@ participant_methods! {
         heartbeat_interval_ms: u64,
         leader_timeout_ms: u64,
     ) -> PyResult<Self> {
-        let config = BullyConfig {
+        let config = bully::Config {
             id: NodeId(id),
             members: node_ids(members)?,
             answer_timeout_ms,
@@ -132,7 +129,7 @@ participant_methods! {
     /// while the node has no leader (it is listening after a start, or
     /// already electing: it elects on its own).
     fn start_election(&self, py: Python<'_>, now_ms: u64) -> PyResult<()> {
-        let command = Input::Command(ElectionCommand::StartElection);
+        let command = Input::Command(election::Command::StartElection);
         self.node.input(py, now_ms, command)
     }
 
@@ -181,7 +178,7 @@ participant_methods! {
         heartbeat_interval_ms: u64,
         leader_timeout_ms: u64,
     ) -> PyResult<Self> {
-        let config = RingElectionConfig {
+        let config = ring::Config {
             id: NodeId(id),
             members: node_ids(members)?,
             ack_timeout_ms,
@@ -230,7 +227,7 @@ participant_methods! {
     /// while the node has no leader (it is listening after a start, or
     /// already electing: it elects on its own).
     fn start_election(&self, py: Python<'_>, now_ms: u64) -> PyResult<()> {
-        let command = Input::Command(ElectionCommand::StartElection);
+        let command = Input::Command(election::Command::StartElection);
         self.node.input(py, now_ms, command)
     }
 

@@ -4,8 +4,8 @@
 use core::convert::Infallible;
 
 use consensio::merkle::{
-    AntiEntropy as CoreAntiEntropy, AntiEntropyConfig, Hash, MerkleTree as CoreTree, SyncFailure,
-    anti_entropy, leaf_hash as core_leaf_hash, verify_consistency as core_verify_consistency,
+    AntiEntropy as CoreAntiEntropy, Hash, MerkleTree as CoreTree, SyncFailure, anti_entropy,
+    leaf_hash as core_leaf_hash, verify_consistency as core_verify_consistency,
     verify_inclusion as core_verify_inclusion,
 };
 use consensio::{Input, NodeId, Participant};
@@ -320,7 +320,7 @@ participant_methods! {
         max_retries: u32,
         max_sessions: usize,
     ) -> PyResult<Self> {
-        let node = CoreAntiEntropy::new(AntiEntropyConfig {
+        let node = CoreAntiEntropy::new(anti_entropy::Config {
             id: NodeId(id),
             depth,
             max_hashes_per_message,

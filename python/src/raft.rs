@@ -3,7 +3,7 @@
 
 use consensio::quorum::MajorityConfig;
 use consensio::raft::{
-    ArenaLog, Command, Event, LogStorage, Persist, RaftConfig, RaftNode as CoreNode, Role,
+    self, ArenaLog, Command, Event, LogStorage, Persist, RaftNode as CoreNode, Role,
 };
 use consensio::{Input, NodeId, Participant, Restore, wire};
 use pyo3::prelude::*;
@@ -217,7 +217,7 @@ participant_methods! {
         if log_max_entries == 0 {
             return Err(invalid("the log must hold at least one entry"));
         }
-        let mut config = RaftConfig::new(NodeId(id), voters);
+        let mut config = raft::Config::new(NodeId(id), voters);
         config.seed = seed.unwrap_or(id);
         config.election_timeout_min_ms = election_timeout_min_ms;
         config.election_timeout_max_ms = election_timeout_max_ms;

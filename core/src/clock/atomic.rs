@@ -7,7 +7,7 @@
 //! and each thread sees its stamps strictly increase. The loom tests
 //! (`core/tests/loom.rs`) check this over every interleaving.
 
-use super::{ClockError, HlcTimestamp, HybridLogicalClock, LamportClock, LamportStamp};
+use super::{Error, HlcTimestamp, HybridLogicalClock, LamportClock, LamportStamp};
 use crate::id::NodeId;
 use crate::sync::{AtomicU64, Ordering};
 use crate::time::Instant;
@@ -21,7 +21,7 @@ use crate::time::Instant;
 /// let a = clock.tick()?;
 /// let b = clock.tick()?;
 /// assert!(a < b);
-/// # Ok::<(), consensio::clock::ClockError>(())
+/// # Ok::<(), consensio::clock::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct AtomicLamportClock {
@@ -48,23 +48,23 @@ impl AtomicLamportClock {
     /// A local or send event, as [`LamportClock::tick`].
     ///
     /// # Errors
-    /// [`ClockError::Overflow`] at `u64::MAX`; the clock is unchanged.
-    pub fn tick(&self) -> Result<LamportStamp, ClockError> {
+    /// [`Error::Overflow`] at `u64::MAX`; the clock is unchanged.
+    pub fn tick(&self) -> Result<LamportStamp, Error> {
         self.advance(LamportClock::tick)
     }
 
     /// A receive event, as [`LamportClock::receive`].
     ///
     /// # Errors
-    /// [`ClockError::Overflow`]; the clock is unchanged.
-    pub fn receive(&self, remote: LamportStamp) -> Result<LamportStamp, ClockError> {
+    /// [`Error::Overflow`]; the clock is unchanged.
+    pub fn receive(&self, remote: LamportStamp) -> Result<LamportStamp, Error> {
         self.advance(|c| c.receive(remote))
     }
 
     fn advance(
         &self,
-        rule: impl Fn(&mut LamportClock) -> Result<LamportStamp, ClockError>,
-    ) -> Result<LamportStamp, ClockError> {
+        rule: impl Fn(&mut LamportClock) -> Result<LamportStamp, Error>,
+    ) -> Result<LamportStamp, Error> {
         let mut current = self.time.load(Ordering::Acquire);
         loop {
             let mut clock = LamportClock::at(self.node, current);
@@ -92,18 +92,18 @@ pub const ATOMIC_HLC_MAX_WALL_MS: u64 = (1 << 48) - 1;
 /// counter into the low 16, so the counter tops out at 65,535 events within
 /// one millisecond of unchanging physical time; past that, or for a remote
 /// timestamp whose counter does not fit, the call fails with
-/// [`ClockError::Overflow`] and the clock is unchanged.
+/// [`Error::Overflow`] and the clock is unchanged.
 #[derive(Debug)]
 pub struct AtomicHybridClock {
     state: AtomicU64,
     max_offset_ms: u64,
 }
 
-fn pack(t: HlcTimestamp) -> Result<u64, ClockError> {
+fn pack(t: HlcTimestamp) -> Result<u64, Error> {
     if t.wall_ms > ATOMIC_HLC_MAX_WALL_MS {
-        return Err(ClockError::Overflow);
+        return Err(Error::Overflow);
     }
-    let logical = u16::try_from(t.logical).map_err(|_| ClockError::Overflow)?;
+    let logical = u16::try_from(t.logical).map_err(|_| Error::Overflow)?;
     Ok(t.wall_ms << 16 | u64::from(logical))
 }
 
@@ -134,24 +134,24 @@ impl AtomicHybridClock {
     /// [`HybridLogicalClock::now`].
     ///
     /// # Errors
-    /// [`ClockError::Overflow`]; the clock is unchanged.
-    pub fn now(&self, pt: Instant) -> Result<HlcTimestamp, ClockError> {
+    /// [`Error::Overflow`]; the clock is unchanged.
+    pub fn now(&self, pt: Instant) -> Result<HlcTimestamp, Error> {
         self.advance(|c| c.now(pt))
     }
 
     /// A receive event, as [`HybridLogicalClock::receive`].
     ///
     /// # Errors
-    /// [`ClockError::RemoteTooFarAhead`] or [`ClockError::Overflow`]; the
+    /// [`Error::RemoteTooFarAhead`] or [`Error::Overflow`]; the
     /// clock is unchanged.
-    pub fn receive(&self, pt: Instant, remote: HlcTimestamp) -> Result<HlcTimestamp, ClockError> {
+    pub fn receive(&self, pt: Instant, remote: HlcTimestamp) -> Result<HlcTimestamp, Error> {
         self.advance(|c| c.receive(pt, remote))
     }
 
     fn advance(
         &self,
-        rule: impl Fn(&mut HybridLogicalClock) -> Result<HlcTimestamp, ClockError>,
-    ) -> Result<HlcTimestamp, ClockError> {
+        rule: impl Fn(&mut HybridLogicalClock) -> Result<HlcTimestamp, Error>,
+    ) -> Result<HlcTimestamp, Error> {
         let mut current = self.state.load(Ordering::Acquire);
         loop {
             let mut clock = HybridLogicalClock::restored(unpack(current), self.max_offset_ms);
@@ -185,12 +185,12 @@ mod tests {
             wall_ms: 1,
             logical: 65_536,
         };
-        assert_eq!(pack(wide), Err(ClockError::Overflow));
+        assert_eq!(pack(wide), Err(Error::Overflow));
         let late = HlcTimestamp {
             wall_ms: ATOMIC_HLC_MAX_WALL_MS + 1,
             logical: 0,
         };
-        assert_eq!(pack(late), Err(ClockError::Overflow));
+        assert_eq!(pack(late), Err(Error::Overflow));
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! tolerance, so a few faulty clocks cannot drag the average, and tells
 //! *every* clock, outliers included, how much to adjust to reach it.
 
-use super::ClockError;
+use super::Error;
 
 /// The outcome of one Berkeley round.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -37,21 +37,21 @@ pub struct Round {
 /// let round = adjustments(&readings, 100, &mut adjust)?;
 /// assert_eq!(round, Round { average: 5, used: 3 });
 /// assert_eq!(adjust, [5, -20, 15, -9_995]);
-/// # Ok::<(), consensio::clock::ClockError>(())
+/// # Ok::<(), consensio::clock::Error>(())
 /// ```
 ///
 /// # Errors
-/// [`ClockError::NoReadings`] if `readings` is empty;
-/// [`ClockError::LengthMismatch`] if `adjustments` has a different length;
-/// [`ClockError::Overflow`] if an adjustment does not fit in `i64`. On
+/// [`Error::NoReadings`] if `readings` is empty;
+/// [`Error::LengthMismatch`] if `adjustments` has a different length;
+/// [`Error::Overflow`] if an adjustment does not fit in `i64`. On
 /// error, `adjustments` is left as it was.
 pub fn adjustments(
     readings: &[i64],
     tolerance: u64,
     adjustments: &mut [i64],
-) -> Result<Round, ClockError> {
+) -> Result<Round, Error> {
     if adjustments.len() != readings.len() {
-        return Err(ClockError::LengthMismatch {
+        return Err(Error::LengthMismatch {
             expected: readings.len(),
             found: adjustments.len(),
         });
@@ -71,7 +71,7 @@ pub fn adjustments(
             best = Some((count, low));
         }
     }
-    let (used, low) = best.ok_or(ClockError::NoReadings)?;
+    let (used, low) = best.ok_or(Error::NoReadings)?;
     let sum: i128 = readings
         .iter()
         .filter(|&&r| in_window(low, r))
@@ -79,11 +79,10 @@ pub fn adjustments(
         .sum();
     // `used` is at least 1 (the window always holds its own lower edge), and
     // the mean of i64 values fits in i64.
-    let used_wide = i128::try_from(used).map_err(|_| ClockError::Overflow)?;
-    let average =
-        i64::try_from(sum.div_euclid(used_wide.max(1))).map_err(|_| ClockError::Overflow)?;
+    let used_wide = i128::try_from(used).map_err(|_| Error::Overflow)?;
+    let average = i64::try_from(sum.div_euclid(used_wide.max(1))).map_err(|_| Error::Overflow)?;
     for &r in readings {
-        i64::try_from(i128::from(average) - i128::from(r)).map_err(|_| ClockError::Overflow)?;
+        i64::try_from(i128::from(average) - i128::from(r)).map_err(|_| Error::Overflow)?;
     }
     for (slot, &r) in adjustments.iter_mut().zip(readings) {
         *slot = average.wrapping_sub(r);
@@ -127,11 +126,11 @@ mod tests {
     #[test]
     fn bad_shapes_and_extremes_are_typed_errors() {
         let mut none: [i64; 0] = [];
-        assert_eq!(adjustments(&[], 5, &mut none), Err(ClockError::NoReadings));
+        assert_eq!(adjustments(&[], 5, &mut none), Err(Error::NoReadings));
         let mut short = [7; 1];
         assert_eq!(
             adjustments(&[0, 1], 5, &mut short),
-            Err(ClockError::LengthMismatch {
+            Err(Error::LengthMismatch {
                 expected: 2,
                 found: 1
             })
@@ -140,7 +139,7 @@ mod tests {
         let mut two = [0; 2];
         assert_eq!(
             adjustments(&[i64::MIN, i64::MAX], 0, &mut two),
-            Err(ClockError::Overflow)
+            Err(Error::Overflow)
         );
         assert_eq!(two, [0, 0], "untouched on error");
     }

@@ -9,7 +9,7 @@
 //! `[T + min, T + rtt − min]`. The estimate is the midpoint, `T + rtt / 2`,
 //! and the error bound is half the interval: `rtt / 2 − min`.
 
-use super::ClockError;
+use super::Error;
 
 /// The server's clock as estimated at the client's receive time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -30,27 +30,27 @@ pub struct Estimate {
 /// use consensio::clock::cristian::{estimate, Estimate};
 /// let e = estimate(1_000, 5_020, 1_040, 5)?;
 /// assert_eq!(e, Estimate { server_time: 5_040, offset: 4_000, error: 15 });
-/// # Ok::<(), consensio::clock::ClockError>(())
+/// # Ok::<(), consensio::clock::Error>(())
 /// ```
 ///
 /// # Errors
-/// [`ClockError::InvalidTimestamps`] if `received < sent`, `min_one_way` is
-/// negative, or twice it exceeds the round trip; [`ClockError::Overflow`] if
+/// [`Error::InvalidTimestamps`] if `received < sent`, `min_one_way` is
+/// negative, or twice it exceeds the round trip; [`Error::Overflow`] if
 /// a result does not fit in `i64`.
 pub fn estimate(
     sent: i64,
     server_time: i64,
     received: i64,
     min_one_way: i64,
-) -> Result<Estimate, ClockError> {
+) -> Result<Estimate, Error> {
     let rtt = i128::from(received) - i128::from(sent);
     let min = i128::from(min_one_way);
     if rtt < 0 || min < 0 || 2 * min > rtt {
-        return Err(ClockError::InvalidTimestamps);
+        return Err(Error::InvalidTimestamps);
     }
     let half = rtt / 2;
     let server_now = i128::from(server_time) + half;
-    let fit = |v: i128| i64::try_from(v).map_err(|_| ClockError::Overflow);
+    let fit = |v: i128| i64::try_from(v).map_err(|_| Error::Overflow);
     Ok(Estimate {
         server_time: fit(server_now)?,
         offset: fit(server_now - i128::from(received))?,
@@ -80,12 +80,12 @@ mod tests {
 
     #[test]
     fn impossible_inputs_are_rejected() {
-        assert_eq!(estimate(10, 0, 9, 0), Err(ClockError::InvalidTimestamps));
-        assert_eq!(estimate(0, 0, 10, -1), Err(ClockError::InvalidTimestamps));
-        assert_eq!(estimate(0, 0, 10, 6), Err(ClockError::InvalidTimestamps));
+        assert_eq!(estimate(10, 0, 9, 0), Err(Error::InvalidTimestamps));
+        assert_eq!(estimate(0, 0, 10, -1), Err(Error::InvalidTimestamps));
+        assert_eq!(estimate(0, 0, 10, 6), Err(Error::InvalidTimestamps));
         assert_eq!(
             estimate(i64::MIN, i64::MAX, i64::MAX, 0),
-            Err(ClockError::Overflow)
+            Err(Error::Overflow)
         );
     }
 }

@@ -8,7 +8,7 @@ use serde::de::{self, SeqAccess, Visitor};
 use serde::ser::SerializeTuple;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{CausalClock, CausalOrdering, ClockError};
+use super::{CausalClock, CausalOrdering, Error};
 use crate::wire::{WireMessage, kind};
 
 /// Counters compared between two checks for an early exit in
@@ -32,7 +32,7 @@ const COMPARE_CHUNK: usize = 16;
 /// b.merge(&a);
 /// assert!(a.happened_before(&b));
 /// assert!(a < b);
-/// # Ok::<(), consensio::clock::ClockError>(())
+/// # Ok::<(), consensio::clock::Error>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DenseVectorClock<const N: usize> {
@@ -67,17 +67,14 @@ impl<const N: usize> DenseVectorClock<N> {
     /// Records an event of `actor`; returns its new counter.
     ///
     /// # Errors
-    /// [`ClockError::ActorOutOfRange`] if `actor >= N`,
-    /// [`ClockError::Overflow`] at `u64::MAX`; the clock is unchanged.
-    pub fn increment(&mut self, actor: usize) -> Result<u64, ClockError> {
-        let counter = self
-            .counters
-            .get_mut(actor)
-            .ok_or(ClockError::ActorOutOfRange {
-                actor: actor as u64,
-                capacity: N,
-            })?;
-        *counter = counter.checked_add(1).ok_or(ClockError::Overflow)?;
+    /// [`Error::ActorOutOfRange`] if `actor >= N`,
+    /// [`Error::Overflow`] at `u64::MAX`; the clock is unchanged.
+    pub fn increment(&mut self, actor: usize) -> Result<u64, Error> {
+        let counter = self.counters.get_mut(actor).ok_or(Error::ActorOutOfRange {
+            actor: actor as u64,
+            capacity: N,
+        })?;
+        *counter = counter.checked_add(1).ok_or(Error::Overflow)?;
         Ok(*counter)
     }
 
@@ -195,13 +192,13 @@ mod tests {
         assert_eq!(c.increment(1), Ok(1));
         assert_eq!(
             c.increment(2),
-            Err(ClockError::ActorOutOfRange {
+            Err(Error::ActorOutOfRange {
                 actor: 2,
                 capacity: 2
             })
         );
         let mut full = DenseVectorClock::from_counters([u64::MAX, 0]);
-        assert_eq!(full.increment(0), Err(ClockError::Overflow));
+        assert_eq!(full.increment(0), Err(Error::Overflow));
         assert_eq!(full.get(0), u64::MAX);
     }
 

@@ -12,7 +12,7 @@
 //! clock or one malicious peer, and never recover; so, as CockroachDB does,
 //! [`HybridLogicalClock::receive`] rejects a timestamp more than
 //! `max_offset_ms` ahead of local physical time with
-//! [`ClockError::RemoteTooFarAhead`], leaving the clock untouched.
+//! [`Error::RemoteTooFarAhead`], leaving the clock untouched.
 //!
 //! Physical time is the caller's [`Instant`]; for timestamps to be
 //! comparable across nodes, all nodes must use the same epoch (Unix
@@ -22,7 +22,7 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::ClockError;
+use super::Error;
 use crate::time::Instant;
 use crate::wire::{WireMessage, kind};
 
@@ -52,7 +52,7 @@ impl WireMessage for HlcTimestamp {
 ///
 /// ```
 /// use consensio::Instant;
-/// use consensio::clock::{ClockError, HlcTimestamp, HybridLogicalClock};
+/// use consensio::clock::{self, HlcTimestamp, HybridLogicalClock};
 ///
 /// let mut a = HybridLogicalClock::new(500);
 /// let mut b = HybridLogicalClock::new(500);
@@ -65,9 +65,9 @@ impl WireMessage for HlcTimestamp {
 /// let far = HlcTimestamp { wall_ms: 2_000, logical: 0 };
 /// assert!(matches!(
 ///     b.receive(Instant::from_millis(1_000), far),
-///     Err(ClockError::RemoteTooFarAhead { .. })
+///     Err(clock::Error::RemoteTooFarAhead { .. })
 /// ));
-/// # Ok::<(), ClockError>(())
+/// # Ok::<(), clock::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct HybridLogicalClock {
@@ -115,15 +115,12 @@ impl HybridLogicalClock {
     /// A local or send event at physical time `pt`: returns its timestamp.
     ///
     /// # Errors
-    /// [`ClockError::Overflow`] if `logical` would pass `u32::MAX` (physical
+    /// [`Error::Overflow`] if `logical` would pass `u32::MAX` (physical
     /// time stood still for four billion events); the clock is unchanged.
-    pub fn now(&mut self, pt: Instant) -> Result<HlcTimestamp, ClockError> {
+    pub fn now(&mut self, pt: Instant) -> Result<HlcTimestamp, Error> {
         let wall_ms = self.last.wall_ms.max(pt.as_millis());
         let logical = if wall_ms == self.last.wall_ms {
-            self.last
-                .logical
-                .checked_add(1)
-                .ok_or(ClockError::Overflow)?
+            self.last.logical.checked_add(1).ok_or(Error::Overflow)?
         } else {
             0
         };
@@ -135,17 +132,13 @@ impl HybridLogicalClock {
     /// returns the receive event's timestamp.
     ///
     /// # Errors
-    /// [`ClockError::RemoteTooFarAhead`] if `remote.wall_ms` exceeds
-    /// `pt + max_offset_ms`; [`ClockError::Overflow`] as for
+    /// [`Error::RemoteTooFarAhead`] if `remote.wall_ms` exceeds
+    /// `pt + max_offset_ms`; [`Error::Overflow`] as for
     /// [`now`](Self::now). Either way the clock is unchanged.
-    pub fn receive(
-        &mut self,
-        pt: Instant,
-        remote: HlcTimestamp,
-    ) -> Result<HlcTimestamp, ClockError> {
+    pub fn receive(&mut self, pt: Instant, remote: HlcTimestamp) -> Result<HlcTimestamp, Error> {
         let local_ms = pt.as_millis();
         if remote.wall_ms > local_ms.saturating_add(self.max_offset_ms) {
-            return Err(ClockError::RemoteTooFarAhead {
+            return Err(Error::RemoteTooFarAhead {
                 remote_ms: remote.wall_ms,
                 local_ms,
                 max_offset_ms: self.max_offset_ms,
@@ -162,7 +155,7 @@ impl HybridLogicalClock {
         } else {
             Some(0)
         }
-        .ok_or(ClockError::Overflow)?;
+        .ok_or(Error::Overflow)?;
         self.last = HlcTimestamp { wall_ms, logical };
         Ok(self.last)
     }
@@ -215,7 +208,7 @@ mod tests {
         let before = c.last();
         assert_eq!(
             c.receive(Instant::from_millis(100), ts(151, 0)),
-            Err(ClockError::RemoteTooFarAhead {
+            Err(Error::RemoteTooFarAhead {
                 remote_ms: 151,
                 local_ms: 100,
                 max_offset_ms: 50
@@ -233,10 +226,10 @@ mod tests {
     #[test]
     fn logical_overflow_is_an_error_not_a_wrap() {
         let mut c = HybridLogicalClock::restored(ts(10, u32::MAX), 100);
-        assert_eq!(c.now(Instant::from_millis(10)), Err(ClockError::Overflow));
+        assert_eq!(c.now(Instant::from_millis(10)), Err(Error::Overflow));
         assert_eq!(
             c.receive(Instant::from_millis(10), ts(10, 0)),
-            Err(ClockError::Overflow)
+            Err(Error::Overflow)
         );
         assert_eq!(c.last(), ts(10, u32::MAX));
         assert_eq!(c.now(Instant::from_millis(11)), Ok(ts(11, 0)));

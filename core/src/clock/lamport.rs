@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ClockError;
+use super::Error;
 use crate::id::NodeId;
 use crate::wire::{WireMessage, kind};
 
@@ -43,7 +43,7 @@ impl WireMessage for LamportStamp {
 /// let received = b.receive(sent)?;  // b: max(2, 1) + 1 = 3
 /// assert!(sent < received);
 /// assert_eq!(received.time, 3);
-/// # Ok::<(), consensio::clock::ClockError>(())
+/// # Ok::<(), consensio::clock::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LamportClock {
@@ -82,9 +82,9 @@ impl LamportClock {
     /// A local event (IR1): advance and return the event's stamp.
     ///
     /// # Errors
-    /// [`ClockError::Overflow`] at `u64::MAX`; the clock is unchanged.
-    pub fn tick(&mut self) -> Result<LamportStamp, ClockError> {
-        self.time = self.time.checked_add(1).ok_or(ClockError::Overflow)?;
+    /// [`Error::Overflow`] at `u64::MAX`; the clock is unchanged.
+    pub fn tick(&mut self) -> Result<LamportStamp, Error> {
+        self.time = self.time.checked_add(1).ok_or(Error::Overflow)?;
         Ok(self.stamp())
     }
 
@@ -92,7 +92,7 @@ impl LamportClock {
     ///
     /// # Errors
     /// As [`tick`](Self::tick).
-    pub fn send(&mut self) -> Result<LamportStamp, ClockError> {
+    pub fn send(&mut self) -> Result<LamportStamp, Error> {
         self.tick()
     }
 
@@ -100,14 +100,14 @@ impl LamportClock {
     /// message's, and return the receive event's stamp.
     ///
     /// # Errors
-    /// [`ClockError::Overflow`] if the remote time is `u64::MAX`; the clock is
+    /// [`Error::Overflow`] if the remote time is `u64::MAX`; the clock is
     /// unchanged.
-    pub fn receive(&mut self, remote: LamportStamp) -> Result<LamportStamp, ClockError> {
+    pub fn receive(&mut self, remote: LamportStamp) -> Result<LamportStamp, Error> {
         self.time = self
             .time
             .max(remote.time)
             .checked_add(1)
-            .ok_or(ClockError::Overflow)?;
+            .ok_or(Error::Overflow)?;
         Ok(self.stamp())
     }
 }
@@ -155,10 +155,10 @@ mod tests {
             time: u64::MAX,
             node: NodeId(9),
         };
-        assert_eq!(c.receive(hostile), Err(ClockError::Overflow));
+        assert_eq!(c.receive(hostile), Err(Error::Overflow));
         assert_eq!(c.time(), 7, "unchanged after the error");
         let mut full = LamportClock::at(NodeId(1), u64::MAX);
-        assert_eq!(full.tick(), Err(ClockError::Overflow));
+        assert_eq!(full.tick(), Err(Error::Overflow));
         assert_eq!(full.time(), u64::MAX);
     }
 }

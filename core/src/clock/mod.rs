@@ -26,7 +26,7 @@
 //!   many threads stamping from one clock (targets with 64-bit atomics).
 //!
 //! Every counter is checked: where a peer could push a counter to its
-//! maximum, the operation fails with [`ClockError::Overflow`] and leaves the
+//! maximum, the operation fails with [`Error::Overflow`] and leaves the
 //! clock unchanged instead of wrapping or panicking.
 
 #[cfg(target_has_atomic = "64")]
@@ -134,7 +134,7 @@ pub trait CausalClock {
 /// Why a clock operation failed. On error, the clock is unchanged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ClockError {
+pub enum Error {
     /// An actor number outside a dense clock's capacity.
     ActorOutOfRange {
         /// The actor.
@@ -173,15 +173,15 @@ pub enum ClockError {
     },
 }
 
-impl fmt::Display for ClockError {
+impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ClockError::ActorOutOfRange { actor, capacity } => {
+            Error::ActorOutOfRange { actor, capacity } => {
                 write!(f, "actor {actor} is outside a clock of {capacity} actors")
             }
-            ClockError::Overflow => f.write_str("clock counter or timestamp overflow"),
-            ClockError::DuplicateActor { actor } => write!(f, "actor {actor} appears twice"),
-            ClockError::RemoteTooFarAhead {
+            Error::Overflow => f.write_str("clock counter or timestamp overflow"),
+            Error::DuplicateActor { actor } => write!(f, "actor {actor} appears twice"),
+            Error::RemoteTooFarAhead {
                 remote_ms,
                 local_ms,
                 max_offset_ms,
@@ -189,24 +189,24 @@ impl fmt::Display for ClockError {
                 f,
                 "remote time {remote_ms}ms is more than {max_offset_ms}ms ahead of local time {local_ms}ms"
             ),
-            ClockError::InvalidTimestamps => f.write_str("timestamps are out of order"),
-            ClockError::NoReadings => f.write_str("no clock readings"),
-            ClockError::LengthMismatch { expected, found } => {
+            Error::InvalidTimestamps => f.write_str("timestamps are out of order"),
+            Error::NoReadings => f.write_str("no clock readings"),
+            Error::LengthMismatch { expected, found } => {
                 write!(f, "output has {found} slots, {expected} needed")
             }
         }
     }
 }
 
-impl core::error::Error for ClockError {}
+impl core::error::Error for Error {}
 
-impl Classify for ClockError {
+impl Classify for Error {
     fn kind(&self) -> ErrorKind {
         match self {
-            ClockError::ActorOutOfRange { .. } => ErrorKind::OutOfRange,
-            ClockError::Overflow => ErrorKind::LimitExceeded,
-            ClockError::RemoteTooFarAhead { .. } => ErrorKind::Rejected,
-            ClockError::LengthMismatch { .. } => ErrorKind::BadLength,
+            Error::ActorOutOfRange { .. } => ErrorKind::OutOfRange,
+            Error::Overflow => ErrorKind::LimitExceeded,
+            Error::RemoteTooFarAhead { .. } => ErrorKind::Rejected,
+            Error::LengthMismatch { .. } => ErrorKind::BadLength,
             _ => ErrorKind::InvalidArgument,
         }
     }

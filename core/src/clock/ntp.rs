@@ -22,7 +22,7 @@
 //! The RFC's dispersion bookkeeping (growth at 15 ppm with age) belongs to the
 //! peer-selection stage that a full NTP daemon adds on top; it is not here.
 
-use super::ClockError;
+use super::Error;
 
 /// Number of samples the clock filter keeps (RFC 5905's `NSTAGE`).
 pub const FILTER_STAGES: usize = 8;
@@ -60,16 +60,16 @@ pub struct Sample {
 /// // Server 50 ahead, 10 each way, 2 of server processing.
 /// let t = Timestamps { origin: 100, receive: 160, transmit: 162, destination: 122 };
 /// assert_eq!(on_wire(&t)?, Sample { offset: 50, delay: 20 });
-/// # Ok::<(), consensio::clock::ClockError>(())
+/// # Ok::<(), consensio::clock::Error>(())
 /// ```
 ///
 /// # Errors
-/// [`ClockError::InvalidTimestamps`] if the reply arrived before the request
+/// [`Error::InvalidTimestamps`] if the reply arrived before the request
 /// left (`T4 < T1`) or the server replied before receiving (`T3 < T2`);
-/// [`ClockError::Overflow`] if a result does not fit in `i64`.
-pub fn on_wire(t: &Timestamps) -> Result<Sample, ClockError> {
+/// [`Error::Overflow`] if a result does not fit in `i64`.
+pub fn on_wire(t: &Timestamps) -> Result<Sample, Error> {
     if t.destination < t.origin || t.transmit < t.receive {
-        return Err(ClockError::InvalidTimestamps);
+        return Err(Error::InvalidTimestamps);
     }
     let (t1, t2, t3, t4) = (
         i128::from(t.origin),
@@ -81,8 +81,8 @@ pub fn on_wire(t: &Timestamps) -> Result<Sample, ClockError> {
     let offset = ((t2 - t1) + (t3 - t4)).div_euclid(2);
     let delay = ((t4 - t1) - (t3 - t2)).max(0);
     Ok(Sample {
-        offset: i64::try_from(offset).map_err(|_| ClockError::Overflow)?,
-        delay: i64::try_from(delay).map_err(|_| ClockError::Overflow)?,
+        offset: i64::try_from(offset).map_err(|_| Error::Overflow)?,
+        delay: i64::try_from(delay).map_err(|_| Error::Overflow)?,
     })
 }
 
@@ -207,28 +207,28 @@ mod tests {
             transmit: 0,
             destination: 9,
         };
-        assert_eq!(on_wire(&bad), Err(ClockError::InvalidTimestamps));
+        assert_eq!(on_wire(&bad), Err(Error::InvalidTimestamps));
         let bad = Timestamps {
             origin: 0,
             receive: 5,
             transmit: 4,
             destination: 9,
         };
-        assert_eq!(on_wire(&bad), Err(ClockError::InvalidTimestamps));
+        assert_eq!(on_wire(&bad), Err(Error::InvalidTimestamps));
         let huge = Timestamps {
             origin: i64::MIN,
             receive: i64::MAX,
             transmit: i64::MAX,
             destination: i64::MIN,
         };
-        assert_eq!(on_wire(&huge), Err(ClockError::Overflow));
+        assert_eq!(on_wire(&huge), Err(Error::Overflow));
         let wide = Timestamps {
             origin: i64::MIN,
             receive: 0,
             transmit: 0,
             destination: i64::MAX,
         };
-        assert_eq!(on_wire(&wide), Err(ClockError::Overflow));
+        assert_eq!(on_wire(&wide), Err(Error::Overflow));
     }
 
     #[test]

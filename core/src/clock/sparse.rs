@@ -6,7 +6,7 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{CausalClock, CausalOrdering, ClockError, DenseVectorClock};
+use super::{CausalClock, CausalOrdering, DenseVectorClock, Error};
 use crate::id::NodeId;
 use crate::wire::{WireMessage, kind};
 
@@ -33,7 +33,7 @@ use crate::wire::{WireMessage, kind};
 /// alice.merge(&bob);
 /// assert!(bob < alice);
 /// assert_eq!(alice.entries(), &[(NodeId(1), 2), (NodeId(2), 1)]);
-/// # Ok::<(), consensio::clock::ClockError>(())
+/// # Ok::<(), consensio::clock::Error>(())
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "Vec<(NodeId, u64)>", into = "Vec<(NodeId, u64)>")]
@@ -62,10 +62,8 @@ impl VectorClock {
     /// dropped.
     ///
     /// # Errors
-    /// [`ClockError::DuplicateActor`] if an actor appears twice.
-    pub fn from_entries(
-        entries: impl IntoIterator<Item = (NodeId, u64)>,
-    ) -> Result<Self, ClockError> {
+    /// [`Error::DuplicateActor`] if an actor appears twice.
+    pub fn from_entries(entries: impl IntoIterator<Item = (NodeId, u64)>) -> Result<Self, Error> {
         let mut entries: Vec<(NodeId, u64)> = entries.into_iter().filter(|e| e.1 != 0).collect();
         entries.sort_unstable_by_key(|e| e.0);
         if let Some(w) = entries
@@ -73,7 +71,7 @@ impl VectorClock {
             .find(|w| w.first().map(|e| e.0) == w.get(1).map(|e| e.0))
         {
             let actor = w.first().map_or(NodeId(0), |e| e.0);
-            return Err(ClockError::DuplicateActor { actor });
+            return Err(Error::DuplicateActor { actor });
         }
         Ok(VectorClock { entries })
     }
@@ -108,14 +106,14 @@ impl VectorClock {
     /// Records an event of `actor`; returns its new counter.
     ///
     /// # Errors
-    /// [`ClockError::Overflow`] at `u64::MAX`; the clock is unchanged.
-    pub fn increment(&mut self, actor: NodeId) -> Result<u64, ClockError> {
+    /// [`Error::Overflow`] at `u64::MAX`; the clock is unchanged.
+    pub fn increment(&mut self, actor: NodeId) -> Result<u64, Error> {
         match self.entries.binary_search_by_key(&actor, |e| e.0) {
             Ok(at) => {
                 let Some(entry) = self.entries.get_mut(at) else {
-                    return Err(ClockError::Overflow);
+                    return Err(Error::Overflow);
                 };
-                entry.1 = entry.1.checked_add(1).ok_or(ClockError::Overflow)?;
+                entry.1 = entry.1.checked_add(1).ok_or(Error::Overflow)?;
                 Ok(entry.1)
             }
             Err(at) => {
@@ -192,14 +190,14 @@ impl VectorClock {
     /// The dense form, with actor `NodeId(i)` at position `i`.
     ///
     /// # Errors
-    /// [`ClockError::ActorOutOfRange`] if an actor id is `N` or more.
-    pub fn to_dense<const N: usize>(&self) -> Result<DenseVectorClock<N>, ClockError> {
+    /// [`Error::ActorOutOfRange`] if an actor id is `N` or more.
+    pub fn to_dense<const N: usize>(&self) -> Result<DenseVectorClock<N>, Error> {
         let mut counters = [0u64; N];
         for &(actor, counter) in &self.entries {
             let slot = usize::try_from(actor.0)
                 .ok()
                 .and_then(|i| counters.get_mut(i))
-                .ok_or(ClockError::ActorOutOfRange {
+                .ok_or(Error::ActorOutOfRange {
                     actor: actor.0,
                     capacity: N,
                 })?;
@@ -344,7 +342,7 @@ mod tests {
         );
         assert_eq!(
             VectorClock::from_entries([(NodeId(4), 1), (NodeId(4), 2)]),
-            Err(ClockError::DuplicateActor { actor: NodeId(4) })
+            Err(Error::DuplicateActor { actor: NodeId(4) })
         );
     }
 
@@ -393,7 +391,7 @@ mod tests {
         assert_eq!(VectorClock::from(&dense), a);
         assert_eq!(
             a.to_dense::<3>(),
-            Err(ClockError::ActorOutOfRange {
+            Err(Error::ActorOutOfRange {
                 actor: 3,
                 capacity: 3
             })

@@ -24,14 +24,14 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use super::{Beacon, DetectorError, Heartbeat, check_peers, is_fresh, peers_of};
+use super::{Beacon, Error, Heartbeat, check_peers, is_fresh, peers_of};
 use crate::id::NodeId;
 use crate::protocol::{Input, Output, Participant, Restore, latest};
 use crate::time::Instant;
 
 /// Configuration of a [`HeartbeatDetector`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HeartbeatConfig {
+pub struct Config {
     /// This node's id.
     pub id: NodeId,
     /// The peers to send heartbeats to and monitor (not this node).
@@ -44,12 +44,12 @@ pub struct HeartbeatConfig {
     pub fail_after_ms: u64,
 }
 
-impl HeartbeatConfig {
+impl Config {
     /// Defaults for node `id` monitoring every other member of `members`:
     /// heartbeats every 100 ms, suspected after 300 ms, failed after 1 s.
     #[must_use]
     pub fn new(id: NodeId, members: &[NodeId]) -> Self {
-        HeartbeatConfig {
+        Config {
             id,
             peers: peers_of(id, members),
             interval_ms: 100,
@@ -96,11 +96,11 @@ struct Peer {
 /// documentation](self).
 ///
 /// ```
-/// use consensio::detector::{HeartbeatConfig, HeartbeatDetector, heartbeat, PeerState};
+/// use consensio::detector::{HeartbeatDetector, heartbeat, PeerState};
 /// use consensio::{Input, Instant, NodeId, Output, Participant};
 ///
 /// let members = [NodeId(1), NodeId(2)];
-/// let mut a = HeartbeatDetector::new(HeartbeatConfig::new(NodeId(1), &members))?;
+/// let mut a = HeartbeatDetector::new(heartbeat::Config::new(NodeId(1), &members))?;
 /// a.handle_input(Instant::ZERO, Input::Tick)?;
 /// // Node 2 never answers: suspected at 300 ms, failed at 1 s.
 /// let mut changes = Vec::new();
@@ -114,11 +114,11 @@ struct Peer {
 /// }
 /// assert_eq!(changes, [(300, PeerState::Suspected), (1_000, PeerState::Failed)]);
 /// assert_eq!(a.missed_intervals(NodeId(2), Instant::from_millis(1_000)), Some(10));
-/// # Ok::<(), consensio::detector::DetectorError>(())
+/// # Ok::<(), consensio::detector::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct HeartbeatDetector {
-    config: HeartbeatConfig,
+    config: Config,
     peers: Vec<Peer>,
     beacon: Beacon,
     outputs: VecDeque<Output<Heartbeat, u64, Event>>,
@@ -129,18 +129,15 @@ impl HeartbeatDetector {
     ///
     /// # Errors
     /// As [`Restore::restore`].
-    pub fn new(config: HeartbeatConfig) -> Result<Self, DetectorError> {
+    pub fn new(config: Config) -> Result<Self, Error> {
         Self::from_incarnation(config, 0)
     }
 
     /// The node as it starts from `incarnation`, the last one it persisted.
-    fn from_incarnation(
-        mut config: HeartbeatConfig,
-        incarnation: u64,
-    ) -> Result<Self, DetectorError> {
+    fn from_incarnation(mut config: Config, incarnation: u64) -> Result<Self, Error> {
         check_peers(config.id, &mut config.peers, config.interval_ms)?;
         if config.suspect_after_ms == 0 || config.fail_after_ms < config.suspect_after_ms {
-            return Err(DetectorError::BadConfig {
+            return Err(Error::BadConfig {
                 reason: "need 0 < suspect_after_ms <= fail_after_ms",
             });
         }
@@ -164,7 +161,7 @@ impl HeartbeatDetector {
 
     /// The configuration (peers sorted and deduplicated).
     #[must_use]
-    pub const fn config(&self) -> &HeartbeatConfig {
+    pub const fn config(&self) -> &Config {
         &self.config
     }
 
@@ -232,13 +229,13 @@ impl HeartbeatDetector {
 /// (only the highest matters; none for a new node). Every peer starts alive.
 ///
 /// # Errors
-/// [`DetectorError::TooManyPeers`]; [`DetectorError::BadConfig`] if the
+/// [`Error::TooManyPeers`]; [`Error::BadConfig`] if the
 /// peers include `id`, `interval_ms` or `suspect_after_ms` is zero, or
 /// `fail_after_ms` is below `suspect_after_ms`.
 impl Restore for HeartbeatDetector {
-    type Config = HeartbeatConfig;
+    type Config = Config;
 
-    fn restore(config: HeartbeatConfig, records: &[u64]) -> Result<Self, DetectorError> {
+    fn restore(config: Config, records: &[u64]) -> Result<Self, Error> {
         Self::from_incarnation(config, latest(records))
     }
 }
@@ -248,7 +245,7 @@ impl Participant for HeartbeatDetector {
     type Command = core::convert::Infallible;
     type Persist = u64;
     type Event = Event;
-    type Error = DetectorError;
+    type Error = Error;
 
     fn id(&self) -> NodeId {
         self.config.id
@@ -258,13 +255,13 @@ impl Participant for HeartbeatDetector {
         &mut self,
         now: Instant,
         input: Input<Heartbeat, core::convert::Infallible>,
-    ) -> Result<(), DetectorError> {
+    ) -> Result<(), Error> {
         let arrival = match input {
             Input::Message { from, message } => {
                 let i = self
                     .peers
                     .binary_search_by_key(&from, |p| p.id)
-                    .map_err(|_| DetectorError::NotAPeer { peer: from })?;
+                    .map_err(|_| Error::NotAPeer { peer: from })?;
                 Some((i, message))
             }
             Input::Tick => None,
@@ -313,7 +310,7 @@ mod tests {
 
     fn detector(id: u64, members: &[u64]) -> HeartbeatDetector {
         let members: Vec<NodeId> = members.iter().copied().map(NodeId).collect();
-        HeartbeatDetector::new(HeartbeatConfig::new(NodeId(id), &members)).unwrap()
+        HeartbeatDetector::new(Config::new(NodeId(id), &members)).unwrap()
     }
 
     fn drain(d: &mut HeartbeatDetector) -> Vec<Output<Heartbeat, u64, Event>> {
@@ -346,7 +343,7 @@ mod tests {
 
     #[test]
     fn the_incarnation_is_persisted_before_the_first_heartbeats_go_out() {
-        let config = HeartbeatConfig::new(NodeId(1), &[NodeId(1), NodeId(2), NodeId(3)]);
+        let config = Config::new(NodeId(1), &[NodeId(1), NodeId(2), NodeId(3)]);
         let mut d = HeartbeatDetector::restore(config, &[2, 4]).unwrap();
         assert_eq!(d.next_deadline(), Some(Instant::ZERO));
         d.handle_input(at(7), Input::Tick).unwrap();
@@ -470,38 +467,38 @@ mod tests {
         };
         assert_eq!(
             d.handle_input(at(0), stranger),
-            Err(DetectorError::NotAPeer { peer: NodeId(9) })
+            Err(Error::NotAPeer { peer: NodeId(9) })
         );
         assert_eq!(d.poll_output(), None, "not started by a rejected input");
         assert!(matches!(
             d.handle_message(at(0), NodeId(2), &[1, crate::wire::kind::HEARTBEAT, 0]),
-            Err(DetectorError::Wire(_))
+            Err(Error::Wire(_))
         ));
         let ids = |r: &[u64]| -> Vec<NodeId> { r.iter().copied().map(NodeId).collect() };
         let bad = [
-            HeartbeatConfig {
+            Config {
                 interval_ms: 0,
-                ..HeartbeatConfig::new(NodeId(1), &ids(&[2]))
+                ..Config::new(NodeId(1), &ids(&[2]))
             },
-            HeartbeatConfig {
+            Config {
                 fail_after_ms: 10,
-                ..HeartbeatConfig::new(NodeId(1), &ids(&[2]))
+                ..Config::new(NodeId(1), &ids(&[2]))
             },
-            HeartbeatConfig {
+            Config {
                 peers: ids(&[1, 2]),
-                ..HeartbeatConfig::new(NodeId(1), &[])
+                ..Config::new(NodeId(1), &[])
             },
         ];
         for config in bad {
             assert!(matches!(
                 HeartbeatDetector::new(config),
-                Err(DetectorError::BadConfig { .. })
+                Err(Error::BadConfig { .. })
             ));
         }
         let many: Vec<NodeId> = (0..=300).map(NodeId).collect();
         assert_eq!(
-            HeartbeatDetector::new(HeartbeatConfig::new(NodeId(0), &many)).unwrap_err(),
-            DetectorError::TooManyPeers { len: 300, max: 256 }
+            HeartbeatDetector::new(Config::new(NodeId(0), &many)).unwrap_err(),
+            Error::TooManyPeers { len: 300, max: 256 }
         );
     }
 }

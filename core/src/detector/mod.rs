@@ -49,9 +49,9 @@ use alloc::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "alloc")]
-pub use heartbeat::{HeartbeatConfig, HeartbeatDetector, PeerState};
+pub use heartbeat::{HeartbeatDetector, PeerState};
 #[cfg(feature = "alloc")]
-pub use phi::{PhiAccrual, PhiConfig, PhiDetector, PhiDetectorConfig};
+pub use phi::{PhiAccrual, PhiDetector};
 
 use crate::error::{Classify, ErrorKind};
 use crate::id::NodeId;
@@ -83,7 +83,7 @@ impl WireMessage for Heartbeat {
 /// unchanged (or, for a configuration, not built).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum DetectorError {
+pub enum Error {
     /// The bytes from a peer were not a valid message.
     Wire(WireError),
     /// A heartbeat from a node that is not a monitored peer.
@@ -105,32 +105,32 @@ pub enum DetectorError {
     },
 }
 
-impl From<WireError> for DetectorError {
+impl From<WireError> for Error {
     fn from(e: WireError) -> Self {
-        DetectorError::Wire(e)
+        Error::Wire(e)
     }
 }
 
-impl fmt::Display for DetectorError {
+impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DetectorError::Wire(e) => write!(f, "bad message: {e}"),
-            DetectorError::NotAPeer { peer } => write!(f, "{peer} is not a monitored peer"),
-            DetectorError::TooManyPeers { len, max } => {
+            Error::Wire(e) => write!(f, "bad message: {e}"),
+            Error::NotAPeer { peer } => write!(f, "{peer} is not a monitored peer"),
+            Error::TooManyPeers { len, max } => {
                 write!(f, "{len} peers exceed the limit of {max}")
             }
-            DetectorError::BadConfig { reason } => write!(f, "bad configuration: {reason}"),
+            Error::BadConfig { reason } => write!(f, "bad configuration: {reason}"),
         }
     }
 }
 
-impl core::error::Error for DetectorError {}
+impl core::error::Error for Error {}
 
-impl Classify for DetectorError {
+impl Classify for Error {
     fn kind(&self) -> ErrorKind {
         match self {
-            DetectorError::Wire(w) => w.kind(),
-            DetectorError::TooManyPeers { .. } => ErrorKind::LimitExceeded,
+            Error::Wire(w) => w.kind(),
+            Error::TooManyPeers { .. } => ErrorKind::LimitExceeded,
             _ => ErrorKind::InvalidArgument,
         }
     }
@@ -152,22 +152,22 @@ fn check_peers(
     id: NodeId,
     peers: &mut alloc::vec::Vec<NodeId>,
     interval_ms: u64,
-) -> Result<(), DetectorError> {
+) -> Result<(), Error> {
     peers.sort_unstable();
     peers.dedup();
     if peers.len() > MAX_PEERS {
-        return Err(DetectorError::TooManyPeers {
+        return Err(Error::TooManyPeers {
             len: peers.len(),
             max: MAX_PEERS,
         });
     }
     if peers.binary_search(&id).is_ok() {
-        return Err(DetectorError::BadConfig {
+        return Err(Error::BadConfig {
             reason: "a node cannot monitor itself",
         });
     }
     if interval_ms == 0 {
-        return Err(DetectorError::BadConfig {
+        return Err(Error::BadConfig {
             reason: "interval_ms must be at least 1",
         });
     }

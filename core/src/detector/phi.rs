@@ -47,14 +47,14 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use super::{Beacon, DetectorError, Heartbeat, check_peers, is_fresh, peers_of};
+use super::{Beacon, Error, Heartbeat, check_peers, is_fresh, peers_of};
 use crate::id::NodeId;
 use crate::protocol::{Input, Output, Participant, Restore, latest};
 use crate::time::Instant;
 
 /// The parameters of a [`PhiAccrual`] calculator; the defaults are Akka's.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct PhiConfig {
+pub struct AccrualConfig {
     /// φ at or above which the peer is considered unavailable.
     pub threshold: f64,
     /// Most inter-arrival times kept.
@@ -69,12 +69,12 @@ pub struct PhiConfig {
     pub first_heartbeat_estimate_ms: u64,
 }
 
-impl PhiConfig {
+impl AccrualConfig {
     /// Akka's defaults: threshold 8, 1,000 samples, σ at least 100 ms, no
     /// acceptable pause, first estimate 1 s.
     #[must_use]
     pub const fn new() -> Self {
-        PhiConfig {
+        AccrualConfig {
             threshold: 8.0,
             max_sample_size: 1_000,
             min_std_deviation_ms: 100,
@@ -83,8 +83,8 @@ impl PhiConfig {
         }
     }
 
-    fn check(&self) -> Result<(), DetectorError> {
-        let bad = |reason| Err(DetectorError::BadConfig { reason });
+    fn check(&self) -> Result<(), Error> {
+        let bad = |reason| Err(Error::BadConfig { reason });
         if !(self.threshold.is_finite() && self.threshold > 0.0) {
             return bad("threshold must be positive and finite");
         }
@@ -101,7 +101,7 @@ impl PhiConfig {
     }
 }
 
-impl Default for PhiConfig {
+impl Default for AccrualConfig {
     fn default() -> Self {
         Self::new()
     }
@@ -111,10 +111,10 @@ impl Default for PhiConfig {
 /// documentation](self).
 ///
 /// ```
-/// use consensio::detector::{PhiAccrual, PhiConfig};
+/// use consensio::detector::{PhiAccrual, phi};
 /// use consensio::Instant;
 ///
-/// let mut fd = PhiAccrual::new(PhiConfig::new())?;
+/// let mut fd = PhiAccrual::new(phi::AccrualConfig::new())?;
 /// for t in (0..=10_000).step_by(1_000) {
 ///     fd.heartbeat(Instant::from_millis(t));
 /// }
@@ -122,11 +122,11 @@ impl Default for PhiConfig {
 /// assert!(fd.phi(at(500)) < 0.5);
 /// assert!(fd.is_available(at(1_500)));
 /// assert!(!fd.is_available(at(2_000)), "φ = {}", fd.phi(at(2_000)));
-/// # Ok::<(), consensio::detector::DetectorError>(())
+/// # Ok::<(), consensio::detector::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct PhiAccrual {
-    config: PhiConfig,
+    config: AccrualConfig,
     intervals: VecDeque<u64>,
     sum: u128,
     sum_of_squares: u128,
@@ -137,9 +137,9 @@ impl PhiAccrual {
     /// A calculator that has seen no heartbeat.
     ///
     /// # Errors
-    /// [`DetectorError::BadConfig`] for a threshold that is not positive and
+    /// [`Error::BadConfig`] for a threshold that is not positive and
     /// finite, or a zero sample size, deviation floor or first estimate.
-    pub fn new(config: PhiConfig) -> Result<Self, DetectorError> {
+    pub fn new(config: AccrualConfig) -> Result<Self, Error> {
         config.check()?;
         Ok(PhiAccrual {
             config,
@@ -152,7 +152,7 @@ impl PhiAccrual {
 
     /// The parameters.
     #[must_use]
-    pub const fn config(&self) -> &PhiConfig {
+    pub const fn config(&self) -> &AccrualConfig {
         &self.config
     }
 
@@ -259,7 +259,7 @@ const fn as_f64(x: u128) -> f64 {
 
 /// Configuration of a [`PhiDetector`].
 #[derive(Clone, Debug, PartialEq)]
-pub struct PhiDetectorConfig {
+pub struct Config {
     /// This node's id.
     pub id: NodeId,
     /// The peers to send heartbeats to and monitor (not this node).
@@ -267,20 +267,20 @@ pub struct PhiDetectorConfig {
     /// How often heartbeats are sent and φ is evaluated.
     pub interval_ms: u64,
     /// The calculator's parameters (one calculator per peer).
-    pub phi: PhiConfig,
+    pub phi: AccrualConfig,
 }
 
-impl PhiDetectorConfig {
+impl Config {
     /// Defaults for node `id` monitoring every other member of `members`:
     /// heartbeats every second (Akka's cluster default) and Akka's φ
     /// parameters.
     #[must_use]
     pub fn new(id: NodeId, members: &[NodeId]) -> Self {
-        PhiDetectorConfig {
+        Config {
             id,
             peers: peers_of(id, members),
             interval_ms: 1_000,
-            phi: PhiConfig::new(),
+            phi: AccrualConfig::new(),
         }
     }
 }
@@ -314,7 +314,7 @@ struct Peer {
 /// documentation](self).
 #[derive(Debug)]
 pub struct PhiDetector {
-    config: PhiDetectorConfig,
+    config: Config,
     peers: Vec<Peer>,
     beacon: Beacon,
     outputs: VecDeque<Output<Heartbeat, u64, Event>>,
@@ -325,15 +325,12 @@ impl PhiDetector {
     ///
     /// # Errors
     /// As [`Restore::restore`].
-    pub fn new(config: PhiDetectorConfig) -> Result<Self, DetectorError> {
+    pub fn new(config: Config) -> Result<Self, Error> {
         Self::from_incarnation(config, 0)
     }
 
     /// The node as it starts from `incarnation`, the last one it persisted.
-    fn from_incarnation(
-        mut config: PhiDetectorConfig,
-        incarnation: u64,
-    ) -> Result<Self, DetectorError> {
+    fn from_incarnation(mut config: Config, incarnation: u64) -> Result<Self, Error> {
         check_peers(config.id, &mut config.peers, config.interval_ms)?;
         let accrual = PhiAccrual::new(config.phi)?;
         let peers = config
@@ -356,7 +353,7 @@ impl PhiDetector {
 
     /// The configuration (peers sorted and deduplicated).
     #[must_use]
-    pub const fn config(&self) -> &PhiDetectorConfig {
+    pub const fn config(&self) -> &Config {
         &self.config
     }
 
@@ -413,12 +410,12 @@ impl PhiDetector {
 /// (only the highest matters; none for a new node). No peer starts suspected.
 ///
 /// # Errors
-/// [`DetectorError::TooManyPeers`]; [`DetectorError::BadConfig`] if the
+/// [`Error::TooManyPeers`]; [`Error::BadConfig`] if the
 /// peers include `id`, `interval_ms` is zero, or as [`PhiAccrual::new`].
 impl Restore for PhiDetector {
-    type Config = PhiDetectorConfig;
+    type Config = Config;
 
-    fn restore(config: PhiDetectorConfig, records: &[u64]) -> Result<Self, DetectorError> {
+    fn restore(config: Config, records: &[u64]) -> Result<Self, Error> {
         Self::from_incarnation(config, latest(records))
     }
 }
@@ -428,7 +425,7 @@ impl Participant for PhiDetector {
     type Command = core::convert::Infallible;
     type Persist = u64;
     type Event = Event;
-    type Error = DetectorError;
+    type Error = Error;
 
     fn id(&self) -> NodeId {
         self.config.id
@@ -438,13 +435,13 @@ impl Participant for PhiDetector {
         &mut self,
         now: Instant,
         input: Input<Heartbeat, core::convert::Infallible>,
-    ) -> Result<(), DetectorError> {
+    ) -> Result<(), Error> {
         let arrival = match input {
             Input::Message { from, message } => {
                 let i = self
                     .peers
                     .binary_search_by_key(&from, |p| p.id)
-                    .map_err(|_| DetectorError::NotAPeer { peer: from })?;
+                    .map_err(|_| Error::NotAPeer { peer: from })?;
                 Some((i, message))
             }
             Input::Tick => None,
@@ -486,7 +483,7 @@ mod tests {
         Instant::from_millis(ms)
     }
 
-    fn accrual(config: PhiConfig, arrivals: &[u64]) -> PhiAccrual {
+    fn accrual(config: AccrualConfig, arrivals: &[u64]) -> PhiAccrual {
         let mut fd = PhiAccrual::new(config).unwrap();
         for &t in arrivals {
             fd.heartbeat(at(t));
@@ -534,7 +531,7 @@ mod tests {
 
     #[test]
     fn after_one_heartbeat_phi_uses_the_seeded_estimate() {
-        let fd = accrual(PhiConfig::new(), &[0]);
+        let fd = accrual(AccrualConfig::new(), &[0]);
         assert_eq!(fd.samples(), 2);
         assert_eq!((fd.mean_ms(), fd.std_deviation_ms()), (1000.0, 250.0));
         for (t, want) in [
@@ -553,7 +550,7 @@ mod tests {
     #[test]
     fn phi_matches_hand_computed_values_for_regular_heartbeats() {
         let arrivals: Vec<u64> = (0..=1_000).step_by(100).collect();
-        let fd = accrual(PhiConfig::new(), &arrivals);
+        let fd = accrual(AccrualConfig::new(), &arrivals);
         assert_eq!(fd.samples(), 12);
         close(fd.mean_ms(), 250.0);
         close(fd.std_deviation_ms(), 350.59473279937714);
@@ -569,12 +566,12 @@ mod tests {
 
     #[test]
     fn the_window_is_bounded_and_the_pause_is_added_to_the_mean() {
-        let config = PhiConfig {
+        let config = AccrualConfig {
             max_sample_size: 3,
             min_std_deviation_ms: 50,
             acceptable_heartbeat_pause_ms: 200,
             first_heartbeat_estimate_ms: 400,
-            ..PhiConfig::new()
+            ..AccrualConfig::new()
         };
         let fd = accrual(config, &[0, 300, 700, 1_000, 1_600]);
         // Intervals 300, 500 (seed), 300, 400, 300, 600: the last three stay.
@@ -593,10 +590,10 @@ mod tests {
 
     #[test]
     fn a_heartbeat_after_the_peer_was_given_up_on_is_not_a_sample() {
-        let config = PhiConfig {
+        let config = AccrualConfig {
             first_heartbeat_estimate_ms: 100,
             min_std_deviation_ms: 10,
-            ..PhiConfig::new()
+            ..AccrualConfig::new()
         };
         let mut fd = accrual(config, &[0, 100, 200, 300]);
         assert!(!fd.is_available(at(2_300)));
@@ -611,45 +608,45 @@ mod tests {
 
     #[test]
     fn a_peer_never_heard_has_phi_zero_and_bad_parameters_are_rejected() {
-        let fd = PhiAccrual::new(PhiConfig::new()).unwrap();
+        let fd = PhiAccrual::new(AccrualConfig::new()).unwrap();
         assert_eq!(fd.phi(at(1_000_000)), 0.0);
         assert!(fd.is_available(at(1_000_000)));
         assert_eq!((fd.mean_ms(), fd.std_deviation_ms()), (0.0, 0.0));
         for config in [
-            PhiConfig {
+            AccrualConfig {
                 threshold: f64::NAN,
-                ..PhiConfig::new()
+                ..AccrualConfig::new()
             },
-            PhiConfig {
+            AccrualConfig {
                 threshold: 0.0,
-                ..PhiConfig::new()
+                ..AccrualConfig::new()
             },
-            PhiConfig {
+            AccrualConfig {
                 max_sample_size: 0,
-                ..PhiConfig::new()
+                ..AccrualConfig::new()
             },
-            PhiConfig {
+            AccrualConfig {
                 min_std_deviation_ms: 0,
-                ..PhiConfig::new()
+                ..AccrualConfig::new()
             },
-            PhiConfig {
+            AccrualConfig {
                 first_heartbeat_estimate_ms: 0,
-                ..PhiConfig::new()
+                ..AccrualConfig::new()
             },
         ] {
             assert!(matches!(
                 PhiAccrual::new(config),
-                Err(DetectorError::BadConfig { .. })
+                Err(Error::BadConfig { .. })
             ));
         }
-        let huge = accrual(PhiConfig::new(), &[0, u64::MAX / 2, u64::MAX]);
+        let huge = accrual(AccrualConfig::new(), &[0, u64::MAX / 2, u64::MAX]);
         assert!(huge.phi(Instant::MAX) >= 0.0);
     }
 
     #[test]
     fn the_detector_suspects_a_silent_peer_and_reports_its_recovery() {
         let members = [NodeId(1), NodeId(2)];
-        let mut config = PhiDetectorConfig::new(NodeId(1), &members);
+        let mut config = Config::new(NodeId(1), &members);
         config.interval_ms = 100;
         config.phi.first_heartbeat_estimate_ms = 100;
         config.phi.min_std_deviation_ms = 20;

@@ -13,7 +13,7 @@
 //!   that restarts under a leader rejoins without disturbing it.
 //! - A node *starts an election* when its listening period ends without a
 //!   leader, when it has heard no heartbeat from its leader for
-//!   `leader_timeout_ms` (it reports [`ElectionEvent::LeaderLost`]), or when
+//!   `leader_timeout_ms` (it reports [`Event::LeaderLost`]), or when
 //!   the application asks. It sends `Election` to every other member and
 //!   waits `answer_timeout_ms`. Higher members reply with `Answer` and take
 //!   over (the bully step); lower members reply with an `Answer` that only
@@ -35,7 +35,7 @@
 //! - A `Coordinator` or `Heartbeat` from a higher id is adopted if its epoch
 //!   is greater than the node's epoch, or equal and from a higher id than the
 //!   epoch's known leader; the adopted epoch is persisted, and
-//!   [`ElectionEvent::Elected`] reported. Stale claims (lower epochs) are
+//!   [`Event::Elected`] reported. Stale claims (lower epochs) are
 //!   ignored.
 //!
 //! A restarted higher node therefore takes over ("bullies") the cluster one
@@ -65,7 +65,7 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ElectionCommand, ElectionError, ElectionEvent, check_members};
+use super::{Command, Error, Event, check_members};
 use crate::id::NodeId;
 use crate::protocol::{Input, Output, Participant, Restore, latest};
 use crate::time::Instant;
@@ -73,7 +73,7 @@ use crate::wire::{WireMessage, kind};
 
 /// Configuration of a [`Bully`] participant.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BullyConfig {
+pub struct Config {
     /// This node's id.
     pub id: NodeId,
     /// Every member, this node included (order and duplicates do not matter).
@@ -88,13 +88,13 @@ pub struct BullyConfig {
     pub leader_timeout_ms: u64,
 }
 
-impl BullyConfig {
+impl Config {
     /// Defaults for node `id` of `members`, for a one-way delay bound of
     /// 50 ms: answer 100 ms, coordinator 300 ms, heartbeat 100 ms, leader
     /// timeout 500 ms.
     #[must_use]
     pub fn new(id: NodeId, members: &[NodeId]) -> Self {
-        BullyConfig {
+        Config {
             id,
             members: members.to_vec(),
             answer_timeout_ms: 100,
@@ -170,13 +170,13 @@ enum Role {
 /// documentation](self) for the protocol.
 ///
 /// ```
-/// use consensio::election::{Bully, BullyConfig, ElectionEvent};
+/// use consensio::election::{Bully, bully, self};
 /// use consensio::{Input, Instant, NodeId, Output, Participant};
 ///
 /// let members = [NodeId(1), NodeId(2), NodeId(3)];
 /// let mut nodes: Vec<Bully> = members
 ///     .iter()
-///     .map(|&id| Bully::new(BullyConfig::new(id, &members)))
+///     .map(|&id| Bully::new(bully::Config::new(id, &members)))
 ///     .collect::<Result<_, _>>()?;
 /// let mut elected = Vec::new();
 /// let mut now = Instant::ZERO;
@@ -192,7 +192,7 @@ enum Role {
 ///                 match output {
 ///                     Output::Send { to, message } => sent.push((node.id(), to, message)),
 ///                     Output::Persist(_epoch) => {} // make durable before the sends after it
-///                     Output::Event(ElectionEvent::Elected { leader, epoch }) => {
+///                     Output::Event(election::Event::Elected { leader, epoch }) => {
 ///                         elected.push((node.id(), leader, epoch));
 ///                     }
 ///                     Output::Event(_) => {}
@@ -211,11 +211,11 @@ enum Role {
 /// }
 /// assert!(nodes.iter().all(|n| n.leader() == Some(NodeId(3)) && n.epoch() == 1));
 /// assert_eq!(elected.len(), 3);
-/// # Ok::<(), consensio::election::ElectionError>(())
+/// # Ok::<(), consensio::election::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct Bully {
-    config: BullyConfig,
+    config: Config,
     /// The epoch of the current (or last) leader; always persisted.
     epoch: u64,
     /// Who leads `epoch`, if known (unknown after a restart).
@@ -225,7 +225,7 @@ pub struct Bully {
     role: Role,
     /// `None` until the first input starts the listening period.
     deadline: Option<Instant>,
-    outputs: VecDeque<Output<Message, u64, ElectionEvent>>,
+    outputs: VecDeque<Output<Message, u64, Event>>,
 }
 
 impl Bully {
@@ -233,23 +233,23 @@ impl Bully {
     ///
     /// # Errors
     /// As [`Restore::restore`].
-    pub fn new(config: BullyConfig) -> Result<Self, ElectionError> {
+    pub fn new(config: Config) -> Result<Self, Error> {
         Self::from_epoch(config, 0)
     }
 
     /// The node as it starts from `epoch`, the last one it persisted.
-    fn from_epoch(mut config: BullyConfig, epoch: u64) -> Result<Self, ElectionError> {
+    fn from_epoch(mut config: Config, epoch: u64) -> Result<Self, Error> {
         check_members(config.id, &mut config.members)?;
         if config.answer_timeout_ms == 0
             || config.coordinator_timeout_ms == 0
             || config.heartbeat_interval_ms == 0
         {
-            return Err(ElectionError::BadConfig {
+            return Err(Error::BadConfig {
                 reason: "timeouts must be at least 1 ms",
             });
         }
         if config.leader_timeout_ms <= config.heartbeat_interval_ms {
-            return Err(ElectionError::BadConfig {
+            return Err(Error::BadConfig {
                 reason: "leader_timeout_ms must exceed heartbeat_interval_ms",
             });
         }
@@ -266,7 +266,7 @@ impl Bully {
 
     /// The configuration (members sorted and deduplicated).
     #[must_use]
-    pub const fn config(&self) -> &BullyConfig {
+    pub const fn config(&self) -> &Config {
         &self.config
     }
 
@@ -340,7 +340,7 @@ impl Bully {
         self.role = Role::Leader;
         self.set_timer(now, self.config.heartbeat_interval_ms);
         self.outputs
-            .push_back(Output::Event(ElectionEvent::Elected { leader: id, epoch }));
+            .push_back(Output::Event(Event::Elected { leader: id, epoch }));
     }
 
     /// Follows `leader` in `epoch`, persisting the epoch if it is new.
@@ -353,7 +353,7 @@ impl Bully {
         self.role = Role::Follower { leader };
         self.set_timer(now, self.config.leader_timeout_ms);
         self.outputs
-            .push_back(Output::Event(ElectionEvent::Elected { leader, epoch }));
+            .push_back(Output::Event(Event::Elected { leader, epoch }));
     }
 
     /// A leader hears a lower member elect or claim to lead with `epoch`:
@@ -444,9 +444,7 @@ impl Bully {
             Role::Listening => self.start_election(now),
             Role::Follower { .. } => {
                 self.outputs
-                    .push_back(Output::Event(ElectionEvent::LeaderLost {
-                        epoch: self.epoch,
-                    }));
+                    .push_back(Output::Event(Event::LeaderLost { epoch: self.epoch }));
                 self.start_election(now);
             }
             Role::AwaitingAnswer => self.declare(now),
@@ -465,37 +463,33 @@ impl Bully {
 /// highest matters; none for a new node). Its first input starts its listening period.
 ///
 /// # Errors
-/// [`ElectionError::TooManyMembers`]; [`ElectionError::BadConfig`] if the
+/// [`Error::TooManyMembers`]; [`Error::BadConfig`] if the
 /// members omit `id`, a timeout is zero, or `leader_timeout_ms` is not
 /// above `heartbeat_interval_ms`.
 impl Restore for Bully {
-    type Config = BullyConfig;
+    type Config = Config;
 
-    fn restore(config: BullyConfig, records: &[u64]) -> Result<Self, ElectionError> {
+    fn restore(config: Config, records: &[u64]) -> Result<Self, Error> {
         Self::from_epoch(config, latest(records))
     }
 }
 
 impl Participant for Bully {
     type Message = Message;
-    type Command = ElectionCommand;
+    type Command = Command;
     type Persist = u64;
-    type Event = ElectionEvent;
-    type Error = ElectionError;
+    type Event = Event;
+    type Error = Error;
 
     fn id(&self) -> NodeId {
         self.config.id
     }
 
-    fn handle_input(
-        &mut self,
-        now: Instant,
-        input: Input<Message, ElectionCommand>,
-    ) -> Result<(), ElectionError> {
+    fn handle_input(&mut self, now: Instant, input: Input<Message, Command>) -> Result<(), Error> {
         if let Input::Message { from, .. } = input
             && (from == self.config.id || self.config.members.binary_search(&from).is_err())
         {
-            return Err(ElectionError::NotAMember { peer: from });
+            return Err(Error::NotAMember { peer: from });
         }
         if self.deadline.is_none() {
             // The first input starts the listening period.
@@ -504,7 +498,7 @@ impl Participant for Bully {
         match input {
             Input::Message { from, message } => self.on_message(now, from, message),
             Input::Tick => self.on_tick(now),
-            Input::Command(ElectionCommand::StartElection) => {
+            Input::Command(Command::StartElection) => {
                 if matches!(self.role, Role::Follower { .. } | Role::Leader) {
                     self.start_election(now);
                 }
@@ -513,7 +507,7 @@ impl Participant for Bully {
         Ok(())
     }
 
-    fn poll_output(&mut self) -> Option<Output<Message, u64, ElectionEvent>> {
+    fn poll_output(&mut self) -> Option<Output<Message, u64, Event>> {
         self.outputs.pop_front()
     }
 
@@ -532,10 +526,10 @@ mod tests {
     }
 
     fn node(id: u64, members: &[u64]) -> Bully {
-        Bully::new(BullyConfig::new(NodeId(id), &ids(members))).unwrap()
+        Bully::new(Config::new(NodeId(id), &ids(members))).unwrap()
     }
 
-    fn drain(n: &mut Bully) -> Vec<Output<Message, u64, ElectionEvent>> {
+    fn drain(n: &mut Bully) -> Vec<Output<Message, u64, Event>> {
         core::iter::from_fn(|| n.poll_output()).collect()
     }
 
@@ -552,21 +546,21 @@ mod tests {
             .unwrap();
     }
 
-    fn send(to: u64, message: Message) -> Output<Message, u64, ElectionEvent> {
+    fn send(to: u64, message: Message) -> Output<Message, u64, Event> {
         Output::Send {
             to: NodeId(to),
             message,
         }
     }
 
-    fn elections(to: &[u64], epoch: u64) -> Vec<Output<Message, u64, ElectionEvent>> {
+    fn elections(to: &[u64], epoch: u64) -> Vec<Output<Message, u64, Event>> {
         to.iter()
             .map(|&t| send(t, Message::Election { epoch }))
             .collect()
     }
 
-    fn elected(leader: u64, epoch: u64) -> Output<Message, u64, ElectionEvent> {
-        Output::Event(ElectionEvent::Elected {
+    fn elected(leader: u64, epoch: u64) -> Output<Message, u64, Event> {
+        Output::Event(Event::Elected {
             leader: NodeId(leader),
             epoch,
         })
@@ -574,7 +568,7 @@ mod tests {
 
     /// Delivers every message at once until the cluster is quiet, then
     /// moves time to the earliest deadline; `steps` times.
-    fn run(nodes: &mut [Option<Bully>], now: &mut u64, steps: usize) -> Vec<(u64, ElectionEvent)> {
+    fn run(nodes: &mut [Option<Bully>], now: &mut u64, steps: usize) -> Vec<(u64, Event)> {
         let mut events = Vec::new();
         for _ in 0..steps {
             for n in nodes.iter_mut().flatten() {
@@ -624,7 +618,7 @@ mod tests {
             assert_eq!(n.epoch(), 1);
         }
         assert!(events.iter().all(|(_, e)| *e
-            == ElectionEvent::Elected {
+            == Event::Elected {
                 leader: NodeId(4),
                 epoch: 1
             }));
@@ -652,7 +646,7 @@ mod tests {
         deliver(&mut n, 0, 1, Message::Election { epoch: 6 });
         n.handle_input(
             Instant::from_millis(1),
-            Input::Command(ElectionCommand::StartElection),
+            Input::Command(Command::StartElection),
         )
         .unwrap();
         assert_eq!(drain(&mut n), [send(1, Message::Answer { epoch: 6 })]);
@@ -694,11 +688,8 @@ mod tests {
     fn an_answer_without_a_coordinator_restarts_the_election() {
         let mut n = node(3, &[1, 2, 3, 4, 5]);
         deliver(&mut n, 0, 4, Message::Coordinator { epoch: 1 });
-        n.handle_input(
-            Instant::ZERO,
-            Input::Command(ElectionCommand::StartElection),
-        )
-        .unwrap();
+        n.handle_input(Instant::ZERO, Input::Command(Command::StartElection))
+            .unwrap();
         drain(&mut n);
         deliver(&mut n, 20, 5, Message::Answer { epoch: 0 });
         assert_eq!(n.next_deadline(), Some(Instant::from_millis(320)));
@@ -766,7 +757,7 @@ mod tests {
                 .all(|n| n.leader() == Some(NodeId(2)) && n.epoch() == 2)
         );
         // 3 restarts from its disk and bullies its way back with epoch 3.
-        nodes[2] = Some(Bully::restore(BullyConfig::new(NodeId(3), &ids(&members)), &[1]).unwrap());
+        nodes[2] = Some(Bully::restore(Config::new(NodeId(3), &ids(&members)), &[1]).unwrap());
         let events = run(&mut nodes, &mut now, 20);
         assert!(
             nodes
@@ -776,7 +767,7 @@ mod tests {
         );
         assert!(events.contains(&(
             3,
-            ElectionEvent::Elected {
+            Event::Elected {
                 leader: NodeId(3),
                 epoch: 3
             }
@@ -892,7 +883,7 @@ mod tests {
         assert_eq!(
             drain(&mut n),
             [
-                Output::Event(ElectionEvent::LeaderLost { epoch: 1 }),
+                Output::Event(Event::LeaderLost { epoch: 1 }),
                 send(2, Message::Election { epoch: 1 }),
             ]
         );
@@ -909,38 +900,32 @@ mod tests {
             };
             assert_eq!(
                 n.handle_input(Instant::ZERO, input),
-                Err(ElectionError::NotAMember { peer: NodeId(peer) })
+                Err(Error::NotAMember { peer: NodeId(peer) })
             );
         }
         assert_eq!(n.next_deadline(), Some(Instant::ZERO), "not even started");
         assert!(matches!(
             n.handle_message(Instant::ZERO, NodeId(1), &[1, kind::BULLY, 9]),
-            Err(ElectionError::Wire(_))
+            Err(Error::Wire(_))
         ));
         let many: Vec<NodeId> = (0..300).map(NodeId).collect();
         assert_eq!(
-            Bully::new(BullyConfig::new(NodeId(1), &many)).unwrap_err(),
-            ElectionError::TooManyMembers { len: 300, max: 256 }
+            Bully::new(Config::new(NodeId(1), &many)).unwrap_err(),
+            Error::TooManyMembers { len: 300, max: 256 }
         );
         assert!(matches!(
-            Bully::new(BullyConfig::new(NodeId(4), &ids(&[1, 2]))),
-            Err(ElectionError::BadConfig { .. })
+            Bully::new(Config::new(NodeId(4), &ids(&[1, 2]))),
+            Err(Error::BadConfig { .. })
         ));
-        let mut config = BullyConfig::new(NodeId(1), &ids(&[1, 2]));
+        let mut config = Config::new(NodeId(1), &ids(&[1, 2]));
         config.leader_timeout_ms = config.heartbeat_interval_ms;
-        assert!(matches!(
-            Bully::new(config),
-            Err(ElectionError::BadConfig { .. })
-        ));
-        let config = BullyConfig {
+        assert!(matches!(Bully::new(config), Err(Error::BadConfig { .. })));
+        let config = Config {
             answer_timeout_ms: 0,
-            ..BullyConfig::new(NodeId(1), &ids(&[1, 2]))
+            ..Config::new(NodeId(1), &ids(&[1, 2]))
         };
-        assert!(matches!(
-            Bully::new(config),
-            Err(ElectionError::BadConfig { .. })
-        ));
-        let duplicated = Bully::new(BullyConfig::new(NodeId(1), &ids(&[2, 1, 2]))).unwrap();
+        assert!(matches!(Bully::new(config), Err(Error::BadConfig { .. })));
+        let duplicated = Bully::new(Config::new(NodeId(1), &ids(&[2, 1, 2]))).unwrap();
         assert_eq!(duplicated.config().members, ids(&[1, 2]));
     }
 }

@@ -11,8 +11,8 @@
 //!   Processes" (CACM, 1979), on a ring ordered by id, with acknowledged hops
 //!   that skip dead successors.
 //!
-//! Both speak the same [`ElectionCommand`], [`ElectionEvent`] and
-//! [`ElectionError`], and number their leaders with epochs.
+//! Both speak the same [`Command`], [`Event`] and
+//! [`Error`], and number their leaders with epochs.
 //!
 //! # Epochs
 //!
@@ -55,9 +55,9 @@ pub mod ring;
 use core::fmt;
 
 #[cfg(feature = "alloc")]
-pub use bully::{Bully, BullyConfig};
+pub use bully::Bully;
 #[cfg(feature = "alloc")]
-pub use ring::{RingElection, RingElectionConfig};
+pub use ring::RingElection;
 
 use crate::error::{Classify, ErrorKind};
 use crate::id::NodeId;
@@ -68,14 +68,14 @@ pub const MAX_MEMBERS: usize = 256;
 
 /// Requests from the local application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ElectionCommand {
+pub enum Command {
     /// Start an election now, as if the leader had been lost.
     StartElection,
 }
 
 /// Notifications for the application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ElectionEvent {
+pub enum Event {
     /// This node now follows `leader` (itself included) in `epoch`.
     Elected {
         /// The coordinator.
@@ -94,7 +94,7 @@ pub enum ElectionEvent {
 /// unchanged (or, for a configuration, not built).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ElectionError {
+pub enum Error {
     /// The bytes from a peer were not a valid message.
     Wire(WireError),
     /// A message from a node that is not a member, or from this node itself.
@@ -116,32 +116,32 @@ pub enum ElectionError {
     },
 }
 
-impl From<WireError> for ElectionError {
+impl From<WireError> for Error {
     fn from(e: WireError) -> Self {
-        ElectionError::Wire(e)
+        Error::Wire(e)
     }
 }
 
-impl fmt::Display for ElectionError {
+impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ElectionError::Wire(e) => write!(f, "bad message: {e}"),
-            ElectionError::NotAMember { peer } => write!(f, "{peer} is not a member"),
-            ElectionError::TooManyMembers { len, max } => {
+            Error::Wire(e) => write!(f, "bad message: {e}"),
+            Error::NotAMember { peer } => write!(f, "{peer} is not a member"),
+            Error::TooManyMembers { len, max } => {
                 write!(f, "{len} members exceed the limit of {max}")
             }
-            ElectionError::BadConfig { reason } => write!(f, "bad configuration: {reason}"),
+            Error::BadConfig { reason } => write!(f, "bad configuration: {reason}"),
         }
     }
 }
 
-impl core::error::Error for ElectionError {}
+impl core::error::Error for Error {}
 
-impl Classify for ElectionError {
+impl Classify for Error {
     fn kind(&self) -> ErrorKind {
         match self {
-            ElectionError::Wire(w) => w.kind(),
-            ElectionError::TooManyMembers { .. } => ErrorKind::LimitExceeded,
+            Error::Wire(w) => w.kind(),
+            Error::TooManyMembers { .. } => ErrorKind::LimitExceeded,
             _ => ErrorKind::InvalidArgument,
         }
     }
@@ -150,17 +150,17 @@ impl Classify for ElectionError {
 /// Sorts and deduplicates `members` and checks that they are few enough and
 /// include `id`.
 #[cfg(feature = "alloc")]
-fn check_members(id: NodeId, members: &mut alloc::vec::Vec<NodeId>) -> Result<(), ElectionError> {
+fn check_members(id: NodeId, members: &mut alloc::vec::Vec<NodeId>) -> Result<(), Error> {
     members.sort_unstable();
     members.dedup();
     if members.len() > MAX_MEMBERS {
-        return Err(ElectionError::TooManyMembers {
+        return Err(Error::TooManyMembers {
             len: members.len(),
             max: MAX_MEMBERS,
         });
     }
     if members.binary_search(&id).is_err() {
-        return Err(ElectionError::BadConfig {
+        return Err(Error::BadConfig {
             reason: "members must include this node's id",
         });
     }

@@ -10,7 +10,7 @@
 //!
 //! - A node *starts an election* when its listening period after a
 //!   (re)start ends without a leader, when its leader's heartbeats stop for
-//!   `leader_timeout_ms` (it reports [`ElectionEvent::LeaderLost`]), when it
+//!   `leader_timeout_ms` (it reports [`Event::LeaderLost`]), when it
 //!   hears of a leader with a lower id than its own, or when the application
 //!   asks. It becomes a *participant* and sends `Election` with itself as
 //!   candidate to its successor.
@@ -76,7 +76,7 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ElectionCommand, ElectionError, ElectionEvent, check_members};
+use super::{Command, Error, Event, check_members};
 use crate::id::NodeId;
 use crate::protocol::{Input, Output, Participant, Restore, latest};
 use crate::time::Instant;
@@ -84,7 +84,7 @@ use crate::wire::{WireMessage, kind};
 
 /// Configuration of a [`RingElection`] participant.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RingElectionConfig {
+pub struct Config {
     /// This node's id.
     pub id: NodeId,
     /// Every member, this node included (order and duplicates do not matter;
@@ -101,13 +101,13 @@ pub struct RingElectionConfig {
     pub leader_timeout_ms: u64,
 }
 
-impl RingElectionConfig {
+impl Config {
     /// Defaults for node `id` of `members`, for a one-way delay bound of
     /// 50 ms and rings of up to 16 members: ack 100 ms, election 4 s,
     /// heartbeat 100 ms, leader timeout 500 ms.
     #[must_use]
     pub fn new(id: NodeId, members: &[NodeId]) -> Self {
-        RingElectionConfig {
+        Config {
             id,
             members: members.to_vec(),
             ack_timeout_ms: 100,
@@ -201,7 +201,7 @@ struct Hop {
 /// documentation](self) for the protocol.
 #[derive(Debug)]
 pub struct RingElection {
-    config: RingElectionConfig,
+    config: Config,
     /// The epoch of the current (or last) leader; always persisted.
     epoch: u64,
     /// Who leads `epoch`, if known (unknown after a restart).
@@ -219,7 +219,7 @@ pub struct RingElection {
     next_hop: u64,
     election_hop: Option<Hop>,
     elected_hop: Option<Hop>,
-    outputs: VecDeque<Output<Message, u64, ElectionEvent>>,
+    outputs: VecDeque<Output<Message, u64, Event>>,
 }
 
 impl RingElection {
@@ -227,23 +227,23 @@ impl RingElection {
     ///
     /// # Errors
     /// As [`Restore::restore`].
-    pub fn new(config: RingElectionConfig) -> Result<Self, ElectionError> {
+    pub fn new(config: Config) -> Result<Self, Error> {
         Self::from_epoch(config, 0)
     }
 
     /// The node as it starts from `epoch`, the last one it persisted.
-    fn from_epoch(mut config: RingElectionConfig, epoch: u64) -> Result<Self, ElectionError> {
+    fn from_epoch(mut config: Config, epoch: u64) -> Result<Self, Error> {
         check_members(config.id, &mut config.members)?;
         if config.ack_timeout_ms == 0
             || config.election_timeout_ms == 0
             || config.heartbeat_interval_ms == 0
         {
-            return Err(ElectionError::BadConfig {
+            return Err(Error::BadConfig {
                 reason: "timeouts must be at least 1 ms",
             });
         }
         if config.leader_timeout_ms <= config.heartbeat_interval_ms {
-            return Err(ElectionError::BadConfig {
+            return Err(Error::BadConfig {
                 reason: "leader_timeout_ms must exceed heartbeat_interval_ms",
             });
         }
@@ -266,7 +266,7 @@ impl RingElection {
 
     /// The configuration (members sorted and deduplicated).
     #[must_use]
-    pub const fn config(&self) -> &RingElectionConfig {
+    pub const fn config(&self) -> &Config {
         &self.config
     }
 
@@ -440,7 +440,7 @@ impl RingElection {
         self.set_role(now, Role::Leader);
         self.send_hop(now, Circulating::Elected { leader: id, epoch });
         self.outputs
-            .push_back(Output::Event(ElectionEvent::Elected { leader: id, epoch }));
+            .push_back(Output::Event(Event::Elected { leader: id, epoch }));
     }
 
     /// Whether a claim by `leader` to lead `epoch` beats the current one
@@ -469,7 +469,7 @@ impl RingElection {
         self.election_hop = None;
         self.set_role(now, Role::Follower { leader });
         self.outputs
-            .push_back(Output::Event(ElectionEvent::Elected { leader, epoch }));
+            .push_back(Output::Event(Event::Elected { leader, epoch }));
     }
 
     fn on_elected(&mut self, now: Instant, leader: NodeId, epoch: u64) {
@@ -604,9 +604,7 @@ impl RingElection {
             Role::Listening => self.start_election(now),
             Role::Follower { .. } => {
                 self.outputs
-                    .push_back(Output::Event(ElectionEvent::LeaderLost {
-                        epoch: self.epoch,
-                    }));
+                    .push_back(Output::Event(Event::LeaderLost { epoch: self.epoch }));
                 self.start_election(now);
             }
             Role::Leader => {
@@ -629,37 +627,33 @@ impl RingElection {
 /// highest matters; none for a new node). It starts listening, with no member marked dead.
 ///
 /// # Errors
-/// [`ElectionError::TooManyMembers`]; [`ElectionError::BadConfig`] if the
+/// [`Error::TooManyMembers`]; [`Error::BadConfig`] if the
 /// members omit `id`, a timeout is zero, or `leader_timeout_ms` is not
 /// above `heartbeat_interval_ms`.
 impl Restore for RingElection {
-    type Config = RingElectionConfig;
+    type Config = Config;
 
-    fn restore(config: RingElectionConfig, records: &[u64]) -> Result<Self, ElectionError> {
+    fn restore(config: Config, records: &[u64]) -> Result<Self, Error> {
         Self::from_epoch(config, latest(records))
     }
 }
 
 impl Participant for RingElection {
     type Message = Message;
-    type Command = ElectionCommand;
+    type Command = Command;
     type Persist = u64;
-    type Event = ElectionEvent;
-    type Error = ElectionError;
+    type Event = Event;
+    type Error = Error;
 
     fn id(&self) -> NodeId {
         self.config.id
     }
 
-    fn handle_input(
-        &mut self,
-        now: Instant,
-        input: Input<Message, ElectionCommand>,
-    ) -> Result<(), ElectionError> {
+    fn handle_input(&mut self, now: Instant, input: Input<Message, Command>) -> Result<(), Error> {
         if let Input::Message { from, .. } = input
             && (from == self.config.id || self.index(from).is_none())
         {
-            return Err(ElectionError::NotAMember { peer: from });
+            return Err(Error::NotAMember { peer: from });
         }
         if !self.started() {
             // The first input starts the listening period.
@@ -668,7 +662,7 @@ impl Participant for RingElection {
         match input {
             Input::Message { from, message } => self.on_message(now, from, message),
             Input::Tick => self.on_tick(now),
-            Input::Command(ElectionCommand::StartElection) => {
+            Input::Command(Command::StartElection) => {
                 if matches!(self.role, Role::Follower { .. } | Role::Leader) {
                     self.start_election(now);
                 }
@@ -677,7 +671,7 @@ impl Participant for RingElection {
         Ok(())
     }
 
-    fn poll_output(&mut self) -> Option<Output<Message, u64, ElectionEvent>> {
+    fn poll_output(&mut self) -> Option<Output<Message, u64, Event>> {
         self.outputs.pop_front()
     }
 
@@ -706,10 +700,10 @@ mod tests {
     }
 
     fn node(id: u64, members: &[u64]) -> RingElection {
-        RingElection::new(RingElectionConfig::new(NodeId(id), &ids(members))).unwrap()
+        RingElection::new(Config::new(NodeId(id), &ids(members))).unwrap()
     }
 
-    fn drain(n: &mut RingElection) -> Vec<Output<Message, u64, ElectionEvent>> {
+    fn drain(n: &mut RingElection) -> Vec<Output<Message, u64, Event>> {
         core::iter::from_fn(|| n.poll_output()).collect()
     }
 
@@ -726,7 +720,7 @@ mod tests {
             .unwrap();
     }
 
-    fn send(to: u64, message: Message) -> Output<Message, u64, ElectionEvent> {
+    fn send(to: u64, message: Message) -> Output<Message, u64, Event> {
         Output::Send {
             to: NodeId(to),
             message,
@@ -849,7 +843,7 @@ mod tests {
                 send(5, Message::Ack { hop: 3 }),
                 Output::Persist(7),
                 send(1, elected(7, 7, 1)),
-                Output::Event(ElectionEvent::Elected {
+                Output::Event(Event::Elected {
                     leader: NodeId(7),
                     epoch: 7
                 }),
@@ -903,7 +897,7 @@ mod tests {
             [
                 send(3, Message::Ack { hop: 0 }),
                 Output::Persist(4),
-                Output::Event(ElectionEvent::Elected {
+                Output::Event(Event::Elected {
                     leader: NodeId(3),
                     epoch: 4
                 }),
@@ -934,17 +928,13 @@ mod tests {
         assert!(leaders(&nodes).iter().all(|&l| l == (Some(NodeId(3)), 2)));
         assert!(nodes[2].as_ref().unwrap().is_marked_dead(NodeId(4)));
         // 2 restarts from its disk and follows 3.
-        nodes[1] = Some(
-            RingElection::restore(RingElectionConfig::new(NodeId(2), &ids(&members)), &[2])
-                .unwrap(),
-        );
+        nodes[1] =
+            Some(RingElection::restore(Config::new(NodeId(2), &ids(&members)), &[2]).unwrap());
         run(&mut nodes, &mut now, 10);
         assert!(leaders(&nodes).iter().all(|&l| l == (Some(NodeId(3)), 2)));
         // 4 restarts and takes over; its predecessor hears of it again.
-        nodes[3] = Some(
-            RingElection::restore(RingElectionConfig::new(NodeId(4), &ids(&members)), &[1])
-                .unwrap(),
-        );
+        nodes[3] =
+            Some(RingElection::restore(Config::new(NodeId(4), &ids(&members)), &[1]).unwrap());
         run(&mut nodes, &mut now, 30);
         assert!(
             leaders(&nodes).iter().all(|&l| l == (Some(NodeId(4)), 3)),
@@ -964,25 +954,25 @@ mod tests {
             };
             assert_eq!(
                 n.handle_input(Instant::ZERO, input),
-                Err(ElectionError::NotAMember { peer: NodeId(peer) })
+                Err(Error::NotAMember { peer: NodeId(peer) })
             );
         }
         assert_eq!(n.next_deadline(), Some(Instant::ZERO), "not even started");
         assert!(matches!(
             n.handle_message(Instant::ZERO, NodeId(1), &[1, kind::RING_ELECTION, 2]),
-            Err(ElectionError::Wire(_))
+            Err(Error::Wire(_))
         ));
-        let config = RingElectionConfig {
+        let config = Config {
             ack_timeout_ms: 0,
-            ..RingElectionConfig::new(NodeId(1), &ids(&[1, 2]))
+            ..Config::new(NodeId(1), &ids(&[1, 2]))
         };
         assert!(matches!(
             RingElection::new(config),
-            Err(ElectionError::BadConfig { .. })
+            Err(Error::BadConfig { .. })
         ));
         assert!(matches!(
-            RingElection::new(RingElectionConfig::new(NodeId(5), &ids(&[1, 2]))),
-            Err(ElectionError::BadConfig { .. })
+            RingElection::new(Config::new(NodeId(5), &ids(&[1, 2]))),
+            Err(Error::BadConfig { .. })
         ));
     }
 
@@ -995,7 +985,7 @@ mod tests {
             drain(&mut n),
             [
                 Output::Persist(1),
-                Output::Event(ElectionEvent::Elected {
+                Output::Event(Event::Elected {
                     leader: NodeId(4),
                     epoch: 1
                 })

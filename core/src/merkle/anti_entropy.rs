@@ -55,7 +55,7 @@ use crate::wire::{WireError, WireMessage, kind};
 
 /// Configuration of an [`AntiEntropy`] participant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AntiEntropyConfig {
+pub struct Config {
     /// This replica's id.
     pub id: NodeId,
     /// Depth of the keyed tree (both replicas must agree).
@@ -74,13 +74,13 @@ pub struct AntiEntropyConfig {
     pub max_sessions: usize,
 }
 
-impl AntiEntropyConfig {
+impl Config {
     /// Sensible defaults for replica `id`: depth 10 (1,024 buckets), 256
     /// hashes or entries per message, 1 KiB keys, 200 ms retry, 5 retries,
     /// 8 concurrent sessions.
     #[must_use]
     pub const fn new(id: NodeId) -> Self {
-        AntiEntropyConfig {
+        Config {
             id,
             depth: 10,
             max_hashes_per_message: 256,
@@ -234,7 +234,7 @@ pub enum Event {
 /// Why a command or message was rejected. The participant is unchanged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum AntiEntropyError {
+pub enum Error {
     /// The bytes from a peer were not a valid message.
     Wire(WireError),
     /// A sync with this peer is already running.
@@ -258,37 +258,35 @@ pub enum AntiEntropyError {
     },
 }
 
-impl From<WireError> for AntiEntropyError {
+impl From<WireError> for Error {
     fn from(e: WireError) -> Self {
-        AntiEntropyError::Wire(e)
+        Error::Wire(e)
     }
 }
 
-impl fmt::Display for AntiEntropyError {
+impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AntiEntropyError::Wire(e) => write!(f, "bad message: {e}"),
-            AntiEntropyError::AlreadySyncing { peer } => {
+            Error::Wire(e) => write!(f, "bad message: {e}"),
+            Error::AlreadySyncing { peer } => {
                 write!(f, "already syncing with {peer}")
             }
-            AntiEntropyError::TooManySessions => f.write_str("too many concurrent syncs"),
-            AntiEntropyError::SelfSync => f.write_str("a replica cannot sync with itself"),
-            AntiEntropyError::KeyTooLong { len } => write!(f, "key of {len} bytes is too long"),
-            AntiEntropyError::BadConfig { reason } => write!(f, "bad configuration: {reason}"),
+            Error::TooManySessions => f.write_str("too many concurrent syncs"),
+            Error::SelfSync => f.write_str("a replica cannot sync with itself"),
+            Error::KeyTooLong { len } => write!(f, "key of {len} bytes is too long"),
+            Error::BadConfig { reason } => write!(f, "bad configuration: {reason}"),
         }
     }
 }
 
-impl core::error::Error for AntiEntropyError {}
+impl core::error::Error for Error {}
 
-impl Classify for AntiEntropyError {
+impl Classify for Error {
     fn kind(&self) -> ErrorKind {
         match self {
-            AntiEntropyError::Wire(w) => w.kind(),
-            AntiEntropyError::AlreadySyncing { .. } => ErrorKind::Rejected,
-            AntiEntropyError::TooManySessions | AntiEntropyError::KeyTooLong { .. } => {
-                ErrorKind::LimitExceeded
-            }
+            Error::Wire(w) => w.kind(),
+            Error::AlreadySyncing { .. } => ErrorKind::Rejected,
+            Error::TooManySessions | Error::KeyTooLong { .. } => ErrorKind::LimitExceeded,
             _ => ErrorKind::InvalidArgument,
         }
     }
@@ -337,10 +335,10 @@ struct Session {
 ///
 /// ```
 /// use consensio::{Input, Instant, NodeId, Output, Participant, wire};
-/// use consensio::merkle::{AntiEntropy, anti_entropy, AntiEntropyConfig};
+/// use consensio::merkle::{AntiEntropy, anti_entropy};
 ///
-/// let mut a = AntiEntropy::new(AntiEntropyConfig::new(NodeId(1)))?;
-/// let mut b = AntiEntropy::new(AntiEntropyConfig::new(NodeId(2)))?;
+/// let mut a = AntiEntropy::new(anti_entropy::Config::new(NodeId(1)))?;
+/// let mut b = AntiEntropy::new(anti_entropy::Config::new(NodeId(2)))?;
 /// let now = Instant::ZERO;
 /// let update = |key: &str| Input::Command(anti_entropy::Command::Update { key: key.into(), version: [7; 32] });
 /// a.handle_input(now, update("x"))?;
@@ -371,7 +369,7 @@ struct Session {
 /// ```
 #[derive(Debug)]
 pub struct AntiEntropy {
-    config: AntiEntropyConfig,
+    config: Config,
     tree: KeyedTree,
     sessions: Vec<Session>,
     next_session: u64,
@@ -382,15 +380,15 @@ impl AntiEntropy {
     /// A replica with an empty tree.
     ///
     /// # Errors
-    /// [`AntiEntropyError::BadConfig`] for a depth above
+    /// [`Error::BadConfig`] for a depth above
     /// [`MAX_KEYED_DEPTH`](super::MAX_KEYED_DEPTH) or a zero per-message bound.
-    pub fn new(config: AntiEntropyConfig) -> Result<Self, AntiEntropyError> {
+    pub fn new(config: Config) -> Result<Self, Error> {
         if config.max_hashes_per_message == 0 || config.max_entries_per_message == 0 {
-            return Err(AntiEntropyError::BadConfig {
+            return Err(Error::BadConfig {
                 reason: "per-message bounds must be at least 1",
             });
         }
-        let tree = KeyedTree::new(config.depth).map_err(|_| AntiEntropyError::BadConfig {
+        let tree = KeyedTree::new(config.depth).map_err(|_| Error::BadConfig {
             reason: "depth exceeds MAX_KEYED_DEPTH",
         })?;
         Ok(AntiEntropy {
@@ -410,7 +408,7 @@ impl AntiEntropy {
 
     /// The configuration.
     #[must_use]
-    pub const fn config(&self) -> &AntiEntropyConfig {
+    pub const fn config(&self) -> &Config {
         &self.config
     }
 
@@ -419,7 +417,7 @@ impl AntiEntropy {
         self.sessions.iter().map(|s| s.peer)
     }
 
-    fn command(&mut self, now: Instant, command: Command) -> Result<(), AntiEntropyError> {
+    fn command(&mut self, now: Instant, command: Command) -> Result<(), Error> {
         match command {
             Command::StartSync { peer } => self.start(now, peer),
             Command::Update { key, version } => {
@@ -435,22 +433,22 @@ impl AntiEntropy {
         }
     }
 
-    fn check_key(&self, key: &[u8]) -> Result<(), AntiEntropyError> {
+    fn check_key(&self, key: &[u8]) -> Result<(), Error> {
         if key.len() > self.config.max_key_len {
-            return Err(AntiEntropyError::KeyTooLong { len: key.len() });
+            return Err(Error::KeyTooLong { len: key.len() });
         }
         Ok(())
     }
 
-    fn start(&mut self, now: Instant, peer: NodeId) -> Result<(), AntiEntropyError> {
+    fn start(&mut self, now: Instant, peer: NodeId) -> Result<(), Error> {
         if peer == self.config.id {
-            return Err(AntiEntropyError::SelfSync);
+            return Err(Error::SelfSync);
         }
         if self.sessions.iter().any(|s| s.peer == peer) {
-            return Err(AntiEntropyError::AlreadySyncing { peer });
+            return Err(Error::AlreadySyncing { peer });
         }
         if self.sessions.len() >= self.config.max_sessions {
-            return Err(AntiEntropyError::TooManySessions);
+            return Err(Error::TooManySessions);
         }
         let id = self.next_session;
         self.next_session = self.next_session.wrapping_add(1);
@@ -812,12 +810,9 @@ impl AntiEntropy {
 /// restarted replica is the configuration's empty tree, updated again with
 /// the keys the application holds.
 impl Restore for AntiEntropy {
-    type Config = AntiEntropyConfig;
+    type Config = Config;
 
-    fn restore(
-        config: AntiEntropyConfig,
-        records: &[Infallible],
-    ) -> Result<Self, AntiEntropyError> {
+    fn restore(config: Config, records: &[Infallible]) -> Result<Self, Error> {
         if let Some(never) = records.first() {
             match *never {}
         }
@@ -830,17 +825,13 @@ impl Participant for AntiEntropy {
     type Command = Command;
     type Persist = Infallible;
     type Event = Event;
-    type Error = AntiEntropyError;
+    type Error = Error;
 
     fn id(&self) -> NodeId {
         self.config.id
     }
 
-    fn handle_input(
-        &mut self,
-        now: Instant,
-        input: Input<Message, Command>,
-    ) -> Result<(), AntiEntropyError> {
+    fn handle_input(&mut self, now: Instant, input: Input<Message, Command>) -> Result<(), Error> {
         match input {
             Input::Message { from, message } => {
                 match message {

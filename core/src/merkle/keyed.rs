@@ -6,7 +6,7 @@ use core::fmt;
 
 use sha2::{Digest, Sha256};
 
-use super::{Hash, MerkleError, node_hash};
+use super::{Error, Hash, node_hash};
 
 /// The deepest keyed tree: 2^20 buckets (32 MiB of node hashes).
 pub const MAX_KEYED_DEPTH: u8 = 20;
@@ -42,7 +42,7 @@ pub const MAX_KEYED_DEPTH: u8 = 20;
 /// let mut buckets = Vec::new();
 /// a.diff_buckets(&b, &mut buckets)?;
 /// assert_eq!(buckets, [b.bucket_of(b"pear")]);
-/// # Ok::<(), consensio::merkle::MerkleError>(())
+/// # Ok::<(), consensio::merkle::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct KeyedTree {
@@ -58,10 +58,10 @@ impl KeyedTree {
     /// An empty tree of `2^depth` buckets.
     ///
     /// # Errors
-    /// [`MerkleError::BadDepth`] if `depth > MAX_KEYED_DEPTH`.
-    pub fn new(depth: u8) -> Result<Self, MerkleError> {
+    /// [`Error::BadDepth`] if `depth > MAX_KEYED_DEPTH`.
+    pub fn new(depth: u8) -> Result<Self, Error> {
         if depth > MAX_KEYED_DEPTH {
-            return Err(MerkleError::BadDepth { depth });
+            return Err(Error::BadDepth { depth });
         }
         let width = 1usize << depth;
         let mut nodes = vec![[0u8; 32]; 2 * width];
@@ -178,11 +178,11 @@ impl KeyedTree {
     /// descending only into differing subtrees. `out` is cleared first.
     ///
     /// # Errors
-    /// [`MerkleError::ShapeMismatch`] if the depths differ.
-    pub fn diff_buckets(&self, other: &KeyedTree, out: &mut Vec<u32>) -> Result<(), MerkleError> {
+    /// [`Error::ShapeMismatch`] if the depths differ.
+    pub fn diff_buckets(&self, other: &KeyedTree, out: &mut Vec<u32>) -> Result<(), Error> {
         out.clear();
         if self.depth != other.depth {
-            return Err(MerkleError::ShapeMismatch);
+            return Err(Error::ShapeMismatch);
         }
         self.diff_node(other, 0, 0, out);
         Ok(())
@@ -266,7 +266,7 @@ mod tests {
             );
             assert_eq!(bucket_hash(&[]), leaf_hash(b""));
         }
-        assert_eq!(KeyedTree::new(21), Err(MerkleError::BadDepth { depth: 21 }));
+        assert_eq!(KeyedTree::new(21), Err(Error::BadDepth { depth: 21 }));
     }
 
     #[test]

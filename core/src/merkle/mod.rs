@@ -46,9 +46,7 @@ use core::fmt;
 use sha2::{Digest, Sha256};
 
 #[cfg(feature = "alloc")]
-pub use anti_entropy::{
-    AntiEntropy, AntiEntropyConfig, AntiEntropyError, KeyDifference, SyncFailure,
-};
+pub use anti_entropy::{AntiEntropy, KeyDifference, SyncFailure};
 #[cfg(feature = "alloc")]
 pub use keyed::{KeyedTree, MAX_KEYED_DEPTH};
 #[cfg(feature = "alloc")]
@@ -158,7 +156,7 @@ impl Frontier {
 /// Why a Merkle operation failed. Nothing is changed on error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum MerkleError {
+pub enum Error {
     /// A leaf index at or beyond the tree size.
     IndexOutOfRange {
         /// The index asked for.
@@ -186,34 +184,30 @@ pub enum MerkleError {
     },
 }
 
-impl fmt::Display for MerkleError {
+impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            MerkleError::IndexOutOfRange { index, size } => {
+            Error::IndexOutOfRange { index, size } => {
                 write!(f, "leaf index {index} is outside a tree of {size} leaves")
             }
-            MerkleError::SizeOutOfRange { size, max } => {
+            Error::SizeOutOfRange { size, max } => {
                 write!(f, "tree size {size} exceeds {max}")
             }
-            MerkleError::WrongProofLength => f.write_str("proof has the wrong number of hashes"),
-            MerkleError::RootMismatch => f.write_str("proof does not match the root"),
-            MerkleError::ShapeMismatch => f.write_str("trees have different shapes"),
-            MerkleError::BadDepth { depth } => write!(f, "unsupported keyed-tree depth {depth}"),
+            Error::WrongProofLength => f.write_str("proof has the wrong number of hashes"),
+            Error::RootMismatch => f.write_str("proof does not match the root"),
+            Error::ShapeMismatch => f.write_str("trees have different shapes"),
+            Error::BadDepth { depth } => write!(f, "unsupported keyed-tree depth {depth}"),
         }
     }
 }
 
-impl core::error::Error for MerkleError {}
+impl core::error::Error for Error {}
 
-impl Classify for MerkleError {
+impl Classify for Error {
     fn kind(&self) -> ErrorKind {
         match self {
-            MerkleError::IndexOutOfRange { .. } | MerkleError::SizeOutOfRange { .. } => {
-                ErrorKind::OutOfRange
-            }
-            MerkleError::WrongProofLength | MerkleError::RootMismatch => {
-                ErrorKind::VerificationFailed
-            }
+            Error::IndexOutOfRange { .. } | Error::SizeOutOfRange { .. } => ErrorKind::OutOfRange,
+            Error::WrongProofLength | Error::RootMismatch => ErrorKind::VerificationFailed,
             _ => ErrorKind::InvalidArgument,
         }
     }

@@ -5,7 +5,7 @@ use core::ops::Range;
 
 use sha2::{Digest, Sha256};
 
-use super::{EMPTY_ROOT, Hash, MerkleError, leaf_hash, node_hash, write_node_input};
+use super::{EMPTY_ROOT, Error, Hash, leaf_hash, node_hash, write_node_input};
 
 /// A Merkle tree (RFC 9162 §2.1) stored level by level: level `h` holds the
 /// hash of every complete, aligned perfect subtree of `2^h` leaves. That is
@@ -30,7 +30,7 @@ use super::{EMPTY_ROOT, Hash, MerkleError, leaf_hash, node_hash, write_node_inpu
 /// let proof = tree.consistency_proof(3, 5)?;
 /// verify_consistency(3, 5, &old_root, &tree.root(), &proof)?;
 /// assert_eq!(tree.root_at(3)?, old_root);
-/// # Ok::<(), consensio::merkle::MerkleError>(())
+/// # Ok::<(), consensio::merkle::Error>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MerkleTree {
@@ -120,8 +120,8 @@ impl MerkleTree {
     /// The root the tree had when it held `size` leaves.
     ///
     /// # Errors
-    /// [`MerkleError::SizeOutOfRange`] if `size > len()`.
-    pub fn root_at(&self, size: u64) -> Result<Hash, MerkleError> {
+    /// [`Error::SizeOutOfRange`] if `size > len()`.
+    pub fn root_at(&self, size: u64) -> Result<Hash, Error> {
         self.check_size(size)?;
         Ok(self.subtree(0, size))
     }
@@ -130,12 +130,12 @@ impl MerkleTree {
     /// leaves (RFC 9162 §2.1.3.1), deepest sibling first.
     ///
     /// # Errors
-    /// [`MerkleError::SizeOutOfRange`] if `size > len()`,
-    /// [`MerkleError::IndexOutOfRange`] if `index >= size`.
-    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, MerkleError> {
+    /// [`Error::SizeOutOfRange`] if `size > len()`,
+    /// [`Error::IndexOutOfRange`] if `index >= size`.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, Error> {
         self.check_size(size)?;
         if index >= size {
-            return Err(MerkleError::IndexOutOfRange { index, size });
+            return Err(Error::IndexOutOfRange { index, size });
         }
         // Walk down from the root, collecting the sibling of each step;
         // the RFC lists them bottom-up.
@@ -160,16 +160,12 @@ impl MerkleTree {
     /// `old_size` is 0 or equals `new_size`.
     ///
     /// # Errors
-    /// [`MerkleError::SizeOutOfRange`] if `new_size > len()` or
+    /// [`Error::SizeOutOfRange`] if `new_size > len()` or
     /// `old_size > new_size`.
-    pub fn consistency_proof(
-        &self,
-        old_size: u64,
-        new_size: u64,
-    ) -> Result<Vec<Hash>, MerkleError> {
+    pub fn consistency_proof(&self, old_size: u64, new_size: u64) -> Result<Vec<Hash>, Error> {
         self.check_size(new_size)?;
         if old_size > new_size {
-            return Err(MerkleError::SizeOutOfRange {
+            return Err(Error::SizeOutOfRange {
                 size: old_size,
                 max: new_size,
             });
@@ -214,15 +210,15 @@ impl MerkleTree {
     /// let mut ranges = Vec::new();
     /// a.diff(&b, &mut ranges)?;
     /// assert_eq!(ranges, [1..3, 4..5]);
-    /// # Ok::<(), consensio::merkle::MerkleError>(())
+    /// # Ok::<(), consensio::merkle::Error>(())
     /// ```
     ///
     /// # Errors
-    /// [`MerkleError::ShapeMismatch`] if the sizes differ; `out` is then empty.
-    pub fn diff(&self, other: &MerkleTree, out: &mut Vec<Range<u64>>) -> Result<(), MerkleError> {
+    /// [`Error::ShapeMismatch`] if the sizes differ; `out` is then empty.
+    pub fn diff(&self, other: &MerkleTree, out: &mut Vec<Range<u64>>) -> Result<(), Error> {
         out.clear();
         if self.len() != other.len() {
-            return Err(MerkleError::ShapeMismatch);
+            return Err(Error::ShapeMismatch);
         }
         self.diff_range(other, 0, self.len(), out);
         Ok(())
@@ -280,9 +276,9 @@ impl MerkleTree {
         )
     }
 
-    fn check_size(&self, size: u64) -> Result<(), MerkleError> {
+    fn check_size(&self, size: u64) -> Result<(), Error> {
         if size > self.len() {
-            return Err(MerkleError::SizeOutOfRange {
+            return Err(Error::SizeOutOfRange {
                 size,
                 max: self.len(),
             });

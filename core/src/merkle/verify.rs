@@ -1,16 +1,16 @@
 //! Proof verification, RFC 9162 §2.1.3.2 (inclusion) and §2.1.4.2
 //! (consistency). Neither needs the tree nor allocates.
 
-use super::{Hash, MerkleError, node_hash};
+use super::{Error, Hash, node_hash};
 
 /// Checks that the leaf whose hash is `leaf` sits at `index` in the tree of
 /// `size` leaves whose root is `root`, given the audit path `proof`
 /// (deepest sibling first).
 ///
 /// # Errors
-/// [`MerkleError::IndexOutOfRange`] if `index >= size`;
-/// [`MerkleError::WrongProofLength`] if the proof has extra or missing
-/// hashes for that (index, size); [`MerkleError::RootMismatch`] otherwise if
+/// [`Error::IndexOutOfRange`] if `index >= size`;
+/// [`Error::WrongProofLength`] if the proof has extra or missing
+/// hashes for that (index, size); [`Error::RootMismatch`] otherwise if
 /// it does not lead to `root`.
 pub fn verify_inclusion(
     leaf: &Hash,
@@ -18,15 +18,15 @@ pub fn verify_inclusion(
     size: u64,
     proof: &[Hash],
     root: &Hash,
-) -> Result<(), MerkleError> {
+) -> Result<(), Error> {
     if index >= size {
-        return Err(MerkleError::IndexOutOfRange { index, size });
+        return Err(Error::IndexOutOfRange { index, size });
     }
     let (mut f, mut s) = (index, size - 1);
     let mut r = *leaf;
     for p in proof {
         if s == 0 {
-            return Err(MerkleError::WrongProofLength);
+            return Err(Error::WrongProofLength);
         }
         if f & 1 == 1 || f == s {
             r = node_hash(p, &r);
@@ -42,10 +42,10 @@ pub fn verify_inclusion(
         s >>= 1;
     }
     if s != 0 {
-        return Err(MerkleError::WrongProofLength);
+        return Err(Error::WrongProofLength);
     }
     if r != *root {
-        return Err(MerkleError::RootMismatch);
+        return Err(Error::RootMismatch);
     }
     Ok(())
 }
@@ -58,33 +58,33 @@ pub fn verify_inclusion(
 /// consistent with itself; both cases take an empty proof.
 ///
 /// # Errors
-/// [`MerkleError::SizeOutOfRange`] if `old_size > new_size`;
-/// [`MerkleError::WrongProofLength`] if the proof has extra or missing
-/// hashes; [`MerkleError::RootMismatch`] if either root does not match.
+/// [`Error::SizeOutOfRange`] if `old_size > new_size`;
+/// [`Error::WrongProofLength`] if the proof has extra or missing
+/// hashes; [`Error::RootMismatch`] if either root does not match.
 pub fn verify_consistency(
     old_size: u64,
     new_size: u64,
     old_root: &Hash,
     new_root: &Hash,
     proof: &[Hash],
-) -> Result<(), MerkleError> {
+) -> Result<(), Error> {
     if old_size > new_size {
-        return Err(MerkleError::SizeOutOfRange {
+        return Err(Error::SizeOutOfRange {
             size: old_size,
             max: new_size,
         });
     }
     if old_size == 0 || old_size == new_size {
         if !proof.is_empty() {
-            return Err(MerkleError::WrongProofLength);
+            return Err(Error::WrongProofLength);
         }
         if old_size == new_size && old_root != new_root {
-            return Err(MerkleError::RootMismatch);
+            return Err(Error::RootMismatch);
         }
         return Ok(());
     }
     if proof.is_empty() {
-        return Err(MerkleError::WrongProofLength);
+        return Err(Error::WrongProofLength);
     }
     // When the old tree is a perfect subtree of the new one, its root is the
     // first node of the path and the proof omits it.
@@ -95,11 +95,11 @@ pub fn verify_consistency(
         f >>= 1;
         s >>= 1;
     }
-    let first = *path.next().ok_or(MerkleError::WrongProofLength)?;
+    let first = *path.next().ok_or(Error::WrongProofLength)?;
     let (mut fr, mut sr) = (first, first);
     for c in path {
         if s == 0 {
-            return Err(MerkleError::WrongProofLength);
+            return Err(Error::WrongProofLength);
         }
         if f & 1 == 1 || f == s {
             fr = node_hash(c, &fr);
@@ -115,10 +115,10 @@ pub fn verify_consistency(
         s >>= 1;
     }
     if s != 0 {
-        return Err(MerkleError::WrongProofLength);
+        return Err(Error::WrongProofLength);
     }
     if fr != *old_root || sr != *new_root {
-        return Err(MerkleError::RootMismatch);
+        return Err(Error::RootMismatch);
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use super::{AckedIndexer, Index, MAX_VOTERS, QuorumError, VoteLookup, VoteResult};
+use super::{AckedIndexer, Error, Index, MAX_VOTERS, VoteLookup, VoteResult};
 use crate::id::NodeId;
 
 /// Configurations up to this size sort their acknowledged indexes in a small
@@ -47,9 +47,9 @@ impl MajorityConfig {
     /// A configuration of the given voters; duplicates are merged.
     ///
     /// # Errors
-    /// [`QuorumError::TooManyVoters`] if there are more than [`MAX_VOTERS`]
+    /// [`Error::TooManyVoters`] if there are more than [`MAX_VOTERS`]
     /// distinct voters.
-    pub fn from_voters(voters: impl IntoIterator<Item = NodeId>) -> Result<Self, QuorumError> {
+    pub fn from_voters(voters: impl IntoIterator<Item = NodeId>) -> Result<Self, Error> {
         let mut config = MajorityConfig::new();
         for voter in voters {
             config.insert(voter)?;
@@ -60,15 +60,15 @@ impl MajorityConfig {
     /// Adds `voter`; returns whether it was new.
     ///
     /// # Errors
-    /// [`QuorumError::TooManyVoters`] if the configuration is full and
+    /// [`Error::TooManyVoters`] if the configuration is full and
     /// `voter` is not already in it.
-    pub fn insert(&mut self, voter: NodeId) -> Result<bool, QuorumError> {
+    pub fn insert(&mut self, voter: NodeId) -> Result<bool, Error> {
         let at = match self.voters().binary_search(&voter) {
             Ok(_) => return Ok(false),
             Err(at) => at,
         };
         if self.len == MAX_VOTERS {
-            return Err(QuorumError::TooManyVoters { max: MAX_VOTERS });
+            return Err(Error::TooManyVoters { max: MAX_VOTERS });
         }
         self.len += 1;
         if let Some(tail) = self.voters.get_mut(at..self.len) {
@@ -252,10 +252,7 @@ mod tests {
         let mut c = MajorityConfig::from_voters((0..64).map(NodeId)).unwrap();
         assert_eq!(c.len(), 64);
         assert_eq!(c.quorum_size(), 33);
-        assert_eq!(
-            c.insert(NodeId(64)),
-            Err(QuorumError::TooManyVoters { max: 64 })
-        );
+        assert_eq!(c.insert(NodeId(64)), Err(Error::TooManyVoters { max: 64 }));
         assert_eq!(
             c.insert(NodeId(63)),
             Ok(false),

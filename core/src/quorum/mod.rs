@@ -86,7 +86,7 @@ impl<F: Fn(NodeId) -> Option<bool>> VoteLookup for F {
 /// nothing was changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum QuorumError {
+pub enum Error {
     /// More distinct voters than the fixed capacity allows.
     TooManyVoters {
         /// The capacity that was exceeded.
@@ -94,22 +94,22 @@ pub enum QuorumError {
     },
 }
 
-impl fmt::Display for QuorumError {
+impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            QuorumError::TooManyVoters { max } => {
+            Error::TooManyVoters { max } => {
                 write!(f, "more than {max} distinct voters")
             }
         }
     }
 }
 
-impl core::error::Error for QuorumError {}
+impl core::error::Error for Error {}
 
-impl Classify for QuorumError {
+impl Classify for Error {
     fn kind(&self) -> ErrorKind {
         match self {
-            QuorumError::TooManyVoters { .. } => ErrorKind::LimitExceeded,
+            Error::TooManyVoters { .. } => ErrorKind::LimitExceeded,
         }
     }
 }

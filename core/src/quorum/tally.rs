@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use super::{MAX_VOTERS, QuorumError, VoteLookup};
+use super::{Error, MAX_VOTERS, VoteLookup};
 use crate::id::NodeId;
 
 /// Room for every voter of a joint configuration whose halves share nobody.
@@ -51,15 +51,15 @@ impl VoteTally {
     /// Records `voter`'s vote; returns `true` if it was its first.
     ///
     /// # Errors
-    /// [`QuorumError::TooManyVoters`] if `2 * MAX_VOTERS` distinct voters have
+    /// [`Error::TooManyVoters`] if `2 * MAX_VOTERS` distinct voters have
     /// already voted; the tally is unchanged.
-    pub fn record(&mut self, voter: NodeId, granted: bool) -> Result<bool, QuorumError> {
+    pub fn record(&mut self, voter: NodeId, granted: bool) -> Result<bool, Error> {
         let at = match self.recorded().binary_search_by_key(&voter, |&(v, _)| v) {
             Ok(_) => return Ok(false),
             Err(at) => at,
         };
         if self.len == CAPACITY {
-            return Err(QuorumError::TooManyVoters { max: CAPACITY });
+            return Err(Error::TooManyVoters { max: CAPACITY });
         }
         self.len += 1;
         // Insert at `at` by carrying each vote one slot right: a round's few
@@ -158,7 +158,7 @@ mod tests {
         assert_eq!(joint.vote_result(&t), VoteResult::Lost, "32 of 64 per half");
         assert_eq!(
             t.record(NodeId(500), true),
-            Err(QuorumError::TooManyVoters { max: 128 })
+            Err(Error::TooManyVoters { max: 128 })
         );
         assert_eq!(t.recorded().len(), 128);
     }

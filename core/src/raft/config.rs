@@ -4,7 +4,7 @@ use crate::id::NodeId;
 use crate::quorum::JointConfig;
 use crate::wire::DEFAULT_MAX_ENCODED_LEN;
 
-use super::RaftError;
+use super::Error;
 
 /// Bytes an entry adds to a message besides its payload: two varints
 /// (term, length) of at most ten bytes each.
@@ -19,7 +19,7 @@ const MESSAGE_OVERHEAD: usize = 64;
 /// `election_timeout_min_ms`, and the election timeout well above the
 /// network's round trip.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RaftConfig {
+pub struct Config {
     /// This node's id; it must be a voter.
     pub id: NodeId,
     /// The voters. Outside a membership change the outgoing half is empty.
@@ -61,11 +61,11 @@ pub struct RaftConfig {
     /// follow on the next tick, which is due at once.
     pub max_apply_per_step: usize,
     /// While this many outputs are waiting to be drained, inputs are
-    /// refused with [`RaftError::Backpressure`].
+    /// refused with [`Error::Backpressure`].
     pub max_outputs: usize,
 }
 
-impl RaftConfig {
+impl Config {
     /// Defaults for node `id` among `voters`: elections after 150–300 ms,
     /// heartbeats every 50 ms, pre-vote and check-quorum on, 10 ms of clock
     /// drift, messages of up to 64 entries and 256 KiB, proposals up to
@@ -74,7 +74,7 @@ impl RaftConfig {
     /// input, 4,096 queued outputs.
     #[must_use]
     pub fn new(id: NodeId, voters: impl Into<JointConfig>) -> Self {
-        RaftConfig {
+        Config {
             id,
             voters: voters.into(),
             seed: id.0,
@@ -99,9 +99,9 @@ impl RaftConfig {
     /// Checks the configuration.
     ///
     /// # Errors
-    /// [`RaftError::BadConfig`] naming the first problem found.
-    pub fn validate(&self) -> Result<(), RaftError> {
-        let bad = |reason| Err(RaftError::BadConfig { reason });
+    /// [`Error::BadConfig`] naming the first problem found.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |reason| Err(Error::BadConfig { reason });
         if self.voters.incoming.is_empty() {
             return bad("there are no voters");
         }
@@ -150,9 +150,9 @@ mod tests {
     use super::*;
     use crate::quorum::MajorityConfig;
 
-    fn config() -> RaftConfig {
+    fn config() -> Config {
         let voters = MajorityConfig::from_voters([1, 2, 3].map(NodeId)).unwrap();
-        RaftConfig::new(NodeId(1), voters)
+        Config::new(NodeId(1), voters)
     }
 
     #[test]
@@ -162,7 +162,7 @@ mod tests {
 
     #[test]
     fn unusable_configurations_are_refused() {
-        let cases: [fn(&mut RaftConfig); 8] = [
+        let cases: [fn(&mut Config); 8] = [
             |c| c.voters = JointConfig::default(),
             |c| c.id = NodeId(9),
             |c| c.heartbeat_interval_ms = 0,
@@ -176,7 +176,7 @@ mod tests {
             let mut c = config();
             break_it(&mut c);
             assert!(
-                matches!(c.validate(), Err(RaftError::BadConfig { .. })),
+                matches!(c.validate(), Err(Error::BadConfig { .. })),
                 "case {i}"
             );
         }

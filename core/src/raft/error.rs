@@ -11,7 +11,7 @@ use crate::wire::WireError;
 /// stay queued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum RaftError {
+pub enum Error {
     /// The bytes from a peer were not a valid message.
     Wire(WireError),
     /// Only the leader takes proposals and reads.
@@ -58,36 +58,36 @@ pub enum RaftError {
     },
 }
 
-impl From<WireError> for RaftError {
+impl From<WireError> for Error {
     fn from(e: WireError) -> Self {
-        RaftError::Wire(e)
+        Error::Wire(e)
     }
 }
 
-impl fmt::Display for RaftError {
+impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RaftError::Wire(e) => write!(f, "bad message: {e}"),
-            RaftError::NotLeader {
+            Error::Wire(e) => write!(f, "bad message: {e}"),
+            Error::NotLeader {
                 leader_hint: Some(leader),
             } => write!(f, "not the leader (try {leader})"),
-            RaftError::NotLeader { leader_hint: None } => {
+            Error::NotLeader { leader_hint: None } => {
                 f.write_str("not the leader (leader unknown)")
             }
-            RaftError::LogFull => f.write_str("the log is full"),
-            RaftError::EntryTooLarge { len, max } => {
+            Error::LogFull => f.write_str("the log is full"),
+            Error::EntryTooLarge { len, max } => {
                 write!(f, "a proposal of {len} bytes exceeds the limit of {max}")
             }
-            RaftError::TooManyUncommitted { max } => {
+            Error::TooManyUncommitted { max } => {
                 write!(f, "{max} entries are already waiting to commit")
             }
-            RaftError::TooManyReads { max } => write!(f, "{max} reads are already waiting"),
-            RaftError::LeaseReadsDisabled => f.write_str("lease reads need check_quorum"),
-            RaftError::Backpressure { max } => {
+            Error::TooManyReads { max } => write!(f, "{max} reads are already waiting"),
+            Error::LeaseReadsDisabled => f.write_str("lease reads need check_quorum"),
+            Error::Backpressure { max } => {
                 write!(f, "{max} outputs are waiting to be drained")
             }
-            RaftError::BadConfig { reason } => write!(f, "bad configuration: {reason}"),
-            RaftError::CorruptRecords { record } => {
+            Error::BadConfig { reason } => write!(f, "bad configuration: {reason}"),
+            Error::CorruptRecords { record } => {
                 write!(
                     f,
                     "persisted record {record} does not follow the ones before it"
@@ -97,20 +97,20 @@ impl fmt::Display for RaftError {
     }
 }
 
-impl core::error::Error for RaftError {}
+impl core::error::Error for Error {}
 
-impl Classify for RaftError {
+impl Classify for Error {
     fn kind(&self) -> ErrorKind {
         match self {
-            RaftError::Wire(w) => w.kind(),
+            Error::Wire(w) => w.kind(),
             // Right request, wrong moment: ask the leader, or enable
             // check-quorum.
-            RaftError::NotLeader { .. } | RaftError::LeaseReadsDisabled => ErrorKind::Rejected,
-            RaftError::LogFull
-            | RaftError::EntryTooLarge { .. }
-            | RaftError::TooManyUncommitted { .. }
-            | RaftError::TooManyReads { .. }
-            | RaftError::Backpressure { .. } => ErrorKind::LimitExceeded,
+            Error::NotLeader { .. } | Error::LeaseReadsDisabled => ErrorKind::Rejected,
+            Error::LogFull
+            | Error::EntryTooLarge { .. }
+            | Error::TooManyUncommitted { .. }
+            | Error::TooManyReads { .. }
+            | Error::Backpressure { .. } => ErrorKind::LimitExceeded,
             _ => ErrorKind::InvalidArgument,
         }
     }

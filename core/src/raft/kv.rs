@@ -42,7 +42,7 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Command, Event, LogStorage, Message, Persist, RaftConfig, RaftError, RaftNode};
+use super::{Command, Config, Error, Event, LogStorage, Message, Persist, RaftNode};
 use super::{SessionError, Sessions};
 use crate::id::NodeId;
 use crate::protocol::{Input, Output, Participant, Restore};
@@ -438,7 +438,7 @@ impl<L: LogStorage> KvNode<L> {
     ///
     /// # Errors
     /// As [`RaftNode::new`].
-    pub fn new(config: RaftConfig, log: L, limits: KvLimits) -> Result<Self, RaftError> {
+    pub fn new(config: Config, log: L, limits: KvLimits) -> Result<Self, Error> {
         Ok(Self::over(RaftNode::new(config, log)?, limits))
     }
 
@@ -470,7 +470,7 @@ impl<L: LogStorage> KvNode<L> {
             .push_back(Output::Event(KvEvent::Reply { id, result }));
     }
 
-    fn command(&mut self, now: Instant, command: KvCommand) -> Result<(), RaftError> {
+    fn command(&mut self, now: Instant, command: KvCommand) -> Result<(), Error> {
         let (id, entry) = match command {
             KvCommand::OpenSession { id } => (
                 id,
@@ -533,11 +533,11 @@ impl<L: LogStorage> KvNode<L> {
 
     /// A command the Raft node refused: a reply, unless the node as a whole
     /// refused input (its outputs must be drained first).
-    fn refuse(&mut self, id: u64, error: RaftError) -> Result<(), RaftError> {
+    fn refuse(&mut self, id: u64, error: Error) -> Result<(), Error> {
         let kv = match error {
-            RaftError::NotLeader { leader_hint } => KvError::NotLeader { leader_hint },
-            RaftError::EntryTooLarge { .. } => KvError::TooLarge,
-            RaftError::Backpressure { .. } => return Err(error),
+            Error::NotLeader { leader_hint } => KvError::NotLeader { leader_hint },
+            Error::EntryTooLarge { .. } => KvError::TooLarge,
+            Error::Backpressure { .. } => return Err(error),
             _ => KvError::Busy,
         };
         self.reply(id, Err(kv));
@@ -603,12 +603,12 @@ impl<L: LogStorage> KvNode<L> {
 impl<L: LogStorage> Restore for KvNode<L> {
     /// The Raft configuration, the (empty) log storage, and the store's
     /// limits.
-    type Config = (RaftConfig, L, KvLimits);
+    type Config = (Config, L, KvLimits);
 
     fn restore(
-        (config, log, limits): (RaftConfig, L, KvLimits),
+        (config, log, limits): (Config, L, KvLimits),
         records: &[Persist],
-    ) -> Result<Self, RaftError> {
+    ) -> Result<Self, Error> {
         Ok(Self::over(
             RaftNode::restore((config, log), records)?,
             limits,
@@ -621,7 +621,7 @@ impl<L: LogStorage> Participant for KvNode<L> {
     type Command = KvCommand;
     type Persist = Persist;
     type Event = KvEvent;
-    type Error = RaftError;
+    type Error = Error;
 
     fn id(&self) -> NodeId {
         self.raft.id()
@@ -630,14 +630,14 @@ impl<L: LogStorage> Participant for KvNode<L> {
     /// Feeds one input to the Raft node and acts on what it reports.
     ///
     /// # Errors
-    /// [`RaftError::Backpressure`] while the Raft node's output bound is
+    /// [`Error::Backpressure`] while the Raft node's output bound is
     /// reached (drain and retry). A refused command is not an error: it
     /// gets a [`KvEvent::Reply`] saying why.
     fn handle_input(
         &mut self,
         now: Instant,
         input: Input<Message, KvCommand>,
-    ) -> Result<(), RaftError> {
+    ) -> Result<(), Error> {
         let result = match input {
             Input::Message { from, message } => self
                 .raft

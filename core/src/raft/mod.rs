@@ -93,14 +93,14 @@
 //!
 //! ```
 //! use consensio::quorum::MajorityConfig;
-//! use consensio::raft::{ArenaLog, Command, Event, RaftConfig, RaftNode};
+//! use consensio::raft::{ArenaLog, Command, Event, self, RaftNode};
 //! use consensio::{Input, Instant, NodeId, Output, Participant, Restore, wire};
 //!
 //! let ids = [1, 2, 3].map(NodeId);
 //! let voters = MajorityConfig::from_voters(ids)?;
 //! let mut nodes: Vec<RaftNode<ArenaLog>> = ids
 //!     .iter()
-//!     .map(|&id| RaftNode::new(RaftConfig::new(id, voters.clone()), ArenaLog::new(1_000, 1 << 20)))
+//!     .map(|&id| RaftNode::new(raft::Config::new(id, voters.clone()), ArenaLog::new(1_000, 1 << 20)))
 //!     .collect::<Result<_, _>>()?;
 //! let mut disks: Vec<Vec<_>> = vec![Vec::new(); 3];
 //! let mut committed = Vec::new();
@@ -142,7 +142,7 @@
 //! }
 //! assert!(committed.iter().all(|(_, data)| data == b"x=1"));
 //! // A node rebuilt from its records holds the same log.
-//! let again = RaftNode::restore((RaftConfig::new(ids[0], voters), ArenaLog::new(1_000, 1 << 20)), &disks[0])?;
+//! let again = RaftNode::restore((raft::Config::new(ids[0], voters), ArenaLog::new(1_000, 1 << 20)), &disks[0])?;
 //! assert_eq!(again.log(), nodes[0].log());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -176,9 +176,9 @@ mod read_only;
 mod session;
 
 #[cfg(feature = "alloc")]
-pub use config::RaftConfig;
+pub use config::Config;
 #[cfg(feature = "alloc")]
-pub use error::RaftError;
+pub use error::Error;
 #[cfg(feature = "alloc")]
 pub use kv::{
     KvCommand, KvEntry, KvError, KvEvent, KvLimits, KvNode, KvOp, KvResponse, KvResult, KvStore,

@@ -7,12 +7,12 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::config::RaftConfig;
+use super::config::Config;
 use super::message::{Body, Entry, Message};
 use super::persist::{self, Persist};
 use super::progress::Progress;
 use super::read_only::ReadOnly;
-use super::{LogStorage, RaftError};
+use super::{Error, LogStorage};
 use crate::id::NodeId;
 use crate::protocol::{Input, Output, Participant, Restore};
 use crate::quorum::{VoteResult, VoteTally};
@@ -106,7 +106,7 @@ pub type RaftOutput = Output<Message, Persist, Event>;
 /// One Raft server, over a log kept in `L`. See the [module docs](super).
 #[derive(Clone, Debug)]
 pub struct RaftNode<L> {
-    config: RaftConfig,
+    config: Config,
     /// Every voter but this node, each once.
     peers: Vec<NodeId>,
     log: L,
@@ -142,8 +142,8 @@ impl<L: LogStorage> RaftNode<L> {
     /// A follower in term 0 over `log` (normally empty).
     ///
     /// # Errors
-    /// [`RaftError::BadConfig`] if the configuration does not validate.
-    pub fn new(config: RaftConfig, log: L) -> Result<Self, RaftError> {
+    /// [`Error::BadConfig`] if the configuration does not validate.
+    pub fn new(config: Config, log: L) -> Result<Self, Error> {
         config.validate()?;
         let me = config.id;
         let voters = &config.voters;
@@ -185,7 +185,7 @@ impl<L: LogStorage> RaftNode<L> {
 
     /// The configuration.
     #[must_use]
-    pub const fn config(&self) -> &RaftConfig {
+    pub const fn config(&self) -> &Config {
         &self.config
     }
 
@@ -441,7 +441,7 @@ impl<L: LogStorage> RaftNode<L> {
         }
     }
 
-    fn command(&mut self, command: Command) -> Result<(), RaftError> {
+    fn command(&mut self, command: Command) -> Result<(), Error> {
         match command {
             Command::Propose(data) => self.propose(data),
             Command::Read { id } => self.read(id, false),
@@ -660,18 +660,18 @@ impl<L: LogStorage> RaftNode<L> {
 
     // ---- replication, leader side (§5.3, §5.4.2) -------------------------
 
-    fn propose(&mut self, data: Vec<u8>) -> Result<(), RaftError> {
+    fn propose(&mut self, data: Vec<u8>) -> Result<(), Error> {
         self.check_leader()?;
         let max = self.config.max_entry_bytes;
         if data.len() > max {
-            return Err(RaftError::EntryTooLarge {
+            return Err(Error::EntryTooLarge {
                 len: data.len(),
                 max,
             });
         }
         let max = self.config.max_uncommitted_entries;
         if self.log.last_index().saturating_sub(self.commit_index) >= max {
-            return Err(RaftError::TooManyUncommitted { max });
+            return Err(Error::TooManyUncommitted { max });
         }
         self.append_entry(data)?;
         self.broadcast_append();
@@ -679,11 +679,11 @@ impl<L: LogStorage> RaftNode<L> {
     }
 
     /// Appends an entry of this leader's term, durably.
-    fn append_entry(&mut self, data: Vec<u8>) -> Result<(), RaftError> {
+    fn append_entry(&mut self, data: Vec<u8>) -> Result<(), Error> {
         let first_index = self
             .log
             .append(self.term, &data)
-            .map_err(|_| RaftError::LogFull)?;
+            .map_err(|_| Error::LogFull)?;
         let term = self.term;
         self.persist(Persist::Entries {
             first_index,
@@ -853,13 +853,13 @@ impl<L: LogStorage> RaftNode<L> {
 
     // ---- reads (thesis §6.4) ----------------------------------------------
 
-    fn read(&mut self, id: u64, lease: bool) -> Result<(), RaftError> {
+    fn read(&mut self, id: u64, lease: bool) -> Result<(), Error> {
         self.check_leader()?;
         if lease && !self.config.check_quorum {
-            return Err(RaftError::LeaseReadsDisabled);
+            return Err(Error::LeaseReadsDisabled);
         }
         if self.reads.is_full() {
-            return Err(RaftError::TooManyReads {
+            return Err(Error::TooManyReads {
                 max: self.config.max_pending_reads,
             });
         }
@@ -905,11 +905,11 @@ impl<L: LogStorage> RaftNode<L> {
 
     // ---- shared mechanics ---------------------------------------------------
 
-    fn check_leader(&self) -> Result<(), RaftError> {
+    fn check_leader(&self) -> Result<(), Error> {
         if self.role == Role::Leader {
             Ok(())
         } else {
-            Err(RaftError::NotLeader {
+            Err(Error::NotLeader {
                 leader_hint: self.leader,
             })
         }
@@ -990,14 +990,14 @@ impl<L: LogStorage> RaftNode<L> {
 /// reported again as the leader tells it the commit index.
 ///
 /// # Errors
-/// [`RaftError::BadConfig`], [`RaftError::CorruptRecords`], or
-/// [`RaftError::LogFull`] if the log is smaller than the one that wrote the
+/// [`Error::BadConfig`], [`Error::CorruptRecords`], or
+/// [`Error::LogFull`] if the log is smaller than the one that wrote the
 /// records.
 impl<L: LogStorage> Restore for RaftNode<L> {
     /// The configuration and the (empty) log storage to replay into.
-    type Config = (RaftConfig, L);
+    type Config = (Config, L);
 
-    fn restore((config, mut log): (RaftConfig, L), records: &[Persist]) -> Result<Self, RaftError> {
+    fn restore((config, mut log): (Config, L), records: &[Persist]) -> Result<Self, Error> {
         config.validate()?;
         let hard_state = persist::replay(&mut log, records)?;
         let mut node = RaftNode::new(config, log)?;
@@ -1012,7 +1012,7 @@ impl<L: LogStorage> Participant for RaftNode<L> {
     type Command = Command;
     type Persist = Persist;
     type Event = Event;
-    type Error = RaftError;
+    type Error = Error;
 
     fn id(&self) -> NodeId {
         self.config.id
@@ -1022,24 +1022,20 @@ impl<L: LogStorage> Participant for RaftNode<L> {
     /// `Persist` before any `Send` that depends on it.
     ///
     /// # Errors
-    /// [`RaftError::Backpressure`] if `max_outputs` outputs wait to be
-    /// drained; otherwise only commands fail (see [`RaftError`]). Messages
+    /// [`Error::Backpressure`] if `max_outputs` outputs wait to be
+    /// drained; otherwise only commands fail (see [`Error`]). Messages
     /// that are stale, duplicated, from non-members or malformed in content
     /// are dropped silently.
-    fn handle_input(
-        &mut self,
-        now: Instant,
-        input: Input<Message, Command>,
-    ) -> Result<(), RaftError> {
+    fn handle_input(&mut self, now: Instant, input: Input<Message, Command>) -> Result<(), Error> {
         if self.outputs.len() >= self.config.max_outputs {
-            return Err(RaftError::Backpressure {
+            return Err(Error::Backpressure {
                 max: self.config.max_outputs,
             });
         }
         if matches!(input, Input::Command(_)) && self.role != Role::Leader {
             // Refused before anything else: not even the first input's
             // timers are armed by it.
-            return Err(RaftError::NotLeader {
+            return Err(Error::NotLeader {
                 leader_hint: self.leader,
             });
         }
@@ -1094,7 +1090,7 @@ impl<L: LogStorage> Participant for RaftNode<L> {
 /// How many of the entries with these payload sizes go in one message:
 /// at most `max_entries_per_message`, and at most `max_bytes_per_message`
 /// bytes unless a single entry is larger (it then travels alone).
-fn batch_len(config: &RaftConfig, sizes: impl Iterator<Item = usize>) -> usize {
+fn batch_len(config: &Config, sizes: impl Iterator<Item = usize>) -> usize {
     let mut bytes = 0usize;
     let mut count = 0;
     for size in sizes.take(config.max_entries_per_message) {
@@ -1132,7 +1128,7 @@ mod tests {
     #[test]
     fn a_batch_is_bounded_in_entries_and_bytes_but_never_empty() {
         let voters = MajorityConfig::from_voters([NodeId(1)]).unwrap();
-        let mut config = RaftConfig::new(NodeId(1), voters);
+        let mut config = Config::new(NodeId(1), voters);
         config.max_entries_per_message = 3;
         config.max_bytes_per_message = 10;
         assert_eq!(batch_len(&config, [1, 1, 1, 1].into_iter()), 3);
@@ -1164,7 +1160,7 @@ mod tests {
     #[test]
     fn a_refused_command_changes_nothing_and_queues_nothing() {
         let voters = MajorityConfig::from_voters([1, 2, 3].map(NodeId)).unwrap();
-        let mut config = RaftConfig::new(NodeId(1), voters);
+        let mut config = Config::new(NodeId(1), voters);
         config.pre_vote = false;
         config.max_apply_per_step = 1;
         let mut node = RaftNode::new(config, ArenaLog::new(100, 1 << 16)).unwrap();
@@ -1174,7 +1170,7 @@ mod tests {
         let t0 = Instant::from_millis(5);
         assert_eq!(
             node.handle_input(t0, Input::Command(Command::Read { id: 1 })),
-            Err(RaftError::NotLeader { leader_hint: None })
+            Err(Error::NotLeader { leader_hint: None })
         );
         assert_eq!(node.next_deadline(), Some(Instant::ZERO));
         assert!(node.poll_output().is_none());
@@ -1218,7 +1214,7 @@ mod tests {
         let too_large = Command::Propose(vec![0; 65 << 10]);
         assert!(matches!(
             node.handle_input(t, Input::Command(too_large)),
-            Err(RaftError::EntryTooLarge { .. })
+            Err(Error::EntryTooLarge { .. })
         ));
         assert_eq!(node.applied_index(), 1);
         assert!(node.poll_output().is_none());
@@ -1234,8 +1230,7 @@ mod tests {
     #[test]
     fn a_lone_voter_persists_its_term_before_it_reports_leadership() {
         let voters = MajorityConfig::from_voters([NodeId(1)]).unwrap();
-        let mut node =
-            RaftNode::new(RaftConfig::new(NodeId(1), voters), ArenaLog::new(8, 64)).unwrap();
+        let mut node = RaftNode::new(Config::new(NodeId(1), voters), ArenaLog::new(8, 64)).unwrap();
         node.handle_input(Instant::ZERO, Input::Tick).unwrap();
         let t = node.next_deadline().unwrap();
         node.handle_input(t, Input::Tick).unwrap();

@@ -19,7 +19,7 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Entry, LogStorage, RaftError};
+use super::{Entry, Error, LogStorage};
 use crate::id::NodeId;
 use crate::wire::{WireMessage, kind};
 
@@ -58,13 +58,10 @@ pub(crate) struct HardState {
 /// Replays `records` into `log`; returns the last hard state (zero if none).
 ///
 /// # Errors
-/// [`RaftError::CorruptRecords`] if an entry record would leave a gap or
-/// rewrite entries before the log's first index; [`RaftError::LogFull`] if
+/// [`Error::CorruptRecords`] if an entry record would leave a gap or
+/// rewrite entries before the log's first index; [`Error::LogFull`] if
 /// `log` cannot hold the entries. `log` may then be partly written.
-pub(crate) fn replay<L: LogStorage>(
-    log: &mut L,
-    records: &[Persist],
-) -> Result<HardState, RaftError> {
+pub(crate) fn replay<L: LogStorage>(log: &mut L, records: &[Persist]) -> Result<HardState, Error> {
     let mut hard_state = HardState::default();
     for (at, record) in records.iter().enumerate() {
         match record {
@@ -80,12 +77,12 @@ pub(crate) fn replay<L: LogStorage>(
             } => {
                 let end = log.last_index().saturating_add(1);
                 if *first_index < log.first_index() || *first_index > end {
-                    return Err(RaftError::CorruptRecords { record: at });
+                    return Err(Error::CorruptRecords { record: at });
                 }
                 log.truncate_after(first_index.saturating_sub(1));
                 for entry in entries {
                     log.append(entry.term, &entry.data)
-                        .map_err(|_| RaftError::LogFull)?;
+                        .map_err(|_| Error::LogFull)?;
                 }
             }
         }
@@ -191,7 +188,7 @@ mod tests {
         }];
         assert_eq!(
             replay(&mut ArenaLog::new(10, 100), &gap),
-            Err(RaftError::CorruptRecords { record: 0 })
+            Err(Error::CorruptRecords { record: 0 })
         );
         let zero = [Persist::Entries {
             first_index: 0,
@@ -204,7 +201,7 @@ mod tests {
         }];
         assert_eq!(
             replay(&mut FixedLog::<1, 8>::new(), &big),
-            Err(RaftError::LogFull)
+            Err(Error::LogFull)
         );
     }
 }

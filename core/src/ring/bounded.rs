@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 
 use super::hash::key_position;
-use super::{HashRing, RingError};
+use super::{Error, HashRing};
 use crate::id::NodeId;
 
 /// Consistent hashing with bounded loads (Mirrokni, Thorup and
@@ -40,7 +40,7 @@ use crate::id::NodeId;
 /// let node = ring.assign(b"one more")?;
 /// ring.release(node)?;
 /// assert_eq!(ring.total_load(), 100);
-/// # Ok::<(), consensio::ring::RingError>(())
+/// # Ok::<(), consensio::ring::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct BoundedLoadRing {
@@ -57,15 +57,15 @@ impl BoundedLoadRing {
     /// factor `ε = epsilon_numerator / epsilon_denominator`.
     ///
     /// # Errors
-    /// [`RingError::ZeroVnodes`] if `vnodes_per_node` is 0 and
-    /// [`RingError::ZeroDenominator`] if `epsilon_denominator` is 0.
+    /// [`Error::ZeroVnodes`] if `vnodes_per_node` is 0 and
+    /// [`Error::ZeroDenominator`] if `epsilon_denominator` is 0.
     pub fn new(
         vnodes_per_node: u32,
         epsilon_numerator: u32,
         epsilon_denominator: u32,
-    ) -> Result<Self, RingError> {
+    ) -> Result<Self, Error> {
         if epsilon_denominator == 0 {
-            return Err(RingError::ZeroDenominator);
+            return Err(Error::ZeroDenominator);
         }
         Ok(BoundedLoadRing {
             ring: HashRing::new(vnodes_per_node)?,
@@ -80,7 +80,7 @@ impl BoundedLoadRing {
     ///
     /// # Errors
     /// As [`HashRing::add_node`].
-    pub fn add_node(&mut self, node: NodeId) -> Result<(), RingError> {
+    pub fn add_node(&mut self, node: NodeId) -> Result<(), Error> {
         self.ring.add_node(node, 1, None)?;
         if let Err(at) = self.loads.binary_search_by_key(&node, |l| l.0) {
             self.loads.insert(at, (node, 0));
@@ -92,8 +92,8 @@ impl BoundedLoadRing {
     /// assign again.
     ///
     /// # Errors
-    /// [`RingError::UnknownNode`] if it is not a member.
-    pub fn remove_node(&mut self, node: NodeId) -> Result<u64, RingError> {
+    /// [`Error::UnknownNode`] if it is not a member.
+    pub fn remove_node(&mut self, node: NodeId) -> Result<u64, Error> {
         self.ring.remove_node(node)?;
         let load = match self.loads.binary_search_by_key(&node, |l| l.0) {
             Ok(at) => self.loads.remove(at).1,
@@ -107,11 +107,11 @@ impl BoundedLoadRing {
     /// below [`capacity`](Self::capacity), and counts it there.
     ///
     /// # Errors
-    /// [`RingError::Empty`] if there are no nodes and
-    /// [`RingError::LoadOverflow`] if `u64::MAX` keys are assigned.
-    pub fn assign(&mut self, key: &[u8]) -> Result<NodeId, RingError> {
+    /// [`Error::Empty`] if there are no nodes and
+    /// [`Error::LoadOverflow`] if `u64::MAX` keys are assigned.
+    pub fn assign(&mut self, key: &[u8]) -> Result<NodeId, Error> {
         let capacity = self.capacity()?;
-        let total = self.total.checked_add(1).ok_or(RingError::LoadOverflow)?;
+        let total = self.total.checked_add(1).ok_or(Error::LoadOverflow)?;
         // Some node is below capacity, so only an empty ring finds none.
         let at = self
             .ring
@@ -120,8 +120,8 @@ impl BoundedLoadRing {
                 let at = self.loads.binary_search_by_key(&token.node, |l| l.0).ok()?;
                 (self.loads.get(at)?.1 < capacity).then_some(at)
             })
-            .ok_or(RingError::Empty)?;
-        let entry = self.loads.get_mut(at).ok_or(RingError::Empty)?;
+            .ok_or(Error::Empty)?;
+        let entry = self.loads.get_mut(at).ok_or(Error::Empty)?;
         entry.1 += 1;
         self.total = total;
         Ok(entry.0)
@@ -130,20 +130,20 @@ impl BoundedLoadRing {
     /// Takes one key off `node`.
     ///
     /// # Errors
-    /// [`RingError::UnknownNode`] if it is not a member and
-    /// [`RingError::NoLoad`] if it holds no keys.
-    pub fn release(&mut self, node: NodeId) -> Result<(), RingError> {
+    /// [`Error::UnknownNode`] if it is not a member and
+    /// [`Error::NoLoad`] if it holds no keys.
+    pub fn release(&mut self, node: NodeId) -> Result<(), Error> {
         let at = self
             .loads
             .binary_search_by_key(&node, |l| l.0)
-            .map_err(|_| RingError::UnknownNode { node })?;
+            .map_err(|_| Error::UnknownNode { node })?;
         match self.loads.get_mut(at) {
             Some(entry) if entry.1 > 0 => {
                 entry.1 -= 1;
                 self.total -= 1;
                 Ok(())
             }
-            _ => Err(RingError::NoLoad { node }),
+            _ => Err(Error::NoLoad { node }),
         }
     }
 
@@ -151,10 +151,10 @@ impl BoundedLoadRing {
     /// keys assigned over `n` nodes, saturated at `u64::MAX`.
     ///
     /// # Errors
-    /// [`RingError::Empty`] if there are no nodes.
-    pub fn capacity(&self) -> Result<u64, RingError> {
+    /// [`Error::Empty`] if there are no nodes.
+    pub fn capacity(&self) -> Result<u64, Error> {
         if self.loads.is_empty() {
-            return Err(RingError::Empty);
+            return Err(Error::Empty);
         }
         let numerator = u128::from(self.epsilon_denominator) + u128::from(self.epsilon_numerator);
         // Neither factor is zero. Every product is below 2¹⁰⁰: no overflow.
@@ -166,14 +166,14 @@ impl BoundedLoadRing {
     /// The keys assigned to `node`.
     ///
     /// # Errors
-    /// [`RingError::UnknownNode`] if it is not a member.
-    pub fn load(&self, node: NodeId) -> Result<u64, RingError> {
+    /// [`Error::UnknownNode`] if it is not a member.
+    pub fn load(&self, node: NodeId) -> Result<u64, Error> {
         self.loads
             .binary_search_by_key(&node, |l| l.0)
             .ok()
             .and_then(|at| self.loads.get(at))
             .map(|l| l.1)
-            .ok_or(RingError::UnknownNode { node })
+            .ok_or(Error::UnknownNode { node })
     }
 
     /// The keys assigned over all nodes.
@@ -212,31 +212,31 @@ mod tests {
     fn bad_parameters_and_operations_are_typed_errors() {
         assert_eq!(
             BoundedLoadRing::new(16, 1, 0).unwrap_err(),
-            RingError::ZeroDenominator
+            Error::ZeroDenominator
         );
         assert_eq!(
             BoundedLoadRing::new(0, 1, 4).unwrap_err(),
-            RingError::ZeroVnodes
+            Error::ZeroVnodes
         );
         let mut empty = ring(0, 1, 4);
-        assert_eq!(empty.assign(b"k"), Err(RingError::Empty));
-        assert_eq!(empty.capacity(), Err(RingError::Empty));
+        assert_eq!(empty.assign(b"k"), Err(Error::Empty));
+        assert_eq!(empty.capacity(), Err(Error::Empty));
         let mut ring = ring(2, 1, 4);
         assert_eq!(
             ring.add_node(NodeId(1)),
-            Err(RingError::DuplicateNode { node: NodeId(1) })
+            Err(Error::DuplicateNode { node: NodeId(1) })
         );
         assert_eq!(
             ring.release(NodeId(1)),
-            Err(RingError::NoLoad { node: NodeId(1) })
+            Err(Error::NoLoad { node: NodeId(1) })
         );
         assert_eq!(
             ring.release(NodeId(9)),
-            Err(RingError::UnknownNode { node: NodeId(9) })
+            Err(Error::UnknownNode { node: NodeId(9) })
         );
         assert_eq!(
             ring.remove_node(NodeId(9)),
-            Err(RingError::UnknownNode { node: NodeId(9) })
+            Err(Error::UnknownNode { node: NodeId(9) })
         );
         assert_eq!(ring.total_load(), 0);
     }
@@ -317,7 +317,7 @@ mod tests {
         assert_eq!(ring.total_load(), 29 - held);
         assert_eq!(
             ring.load(NodeId(1)),
-            Err(RingError::UnknownNode { node: NodeId(1) })
+            Err(Error::UnknownNode { node: NodeId(1) })
         );
         assert!(ring.ring().owner(b"k").is_ok_and(|n| n != NodeId(1)));
     }

@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 
 use super::hash::{key_position, vnode_token};
-use super::{MAX_VNODES, RingError};
+use super::{Error, MAX_VNODES};
 use crate::id::NodeId;
 
 /// A failure domain (availability zone, rack, data centre) that a node
@@ -61,7 +61,7 @@ pub(super) struct Token {
 /// // Two replicas in two zones: node 3 is always one of them.
 /// ring.preference_list_by_zone(b"user:42", 2, &mut replicas)?;
 /// assert!(replicas.contains(&NodeId(3)));
-/// # Ok::<(), consensio::ring::RingError>(())
+/// # Ok::<(), consensio::ring::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct HashRing {
@@ -80,10 +80,10 @@ impl HashRing {
     /// and changes slower; Cassandra uses 16.
     ///
     /// # Errors
-    /// [`RingError::ZeroVnodes`] if `vnodes_per_weight` is 0.
-    pub const fn new(vnodes_per_weight: u32) -> Result<Self, RingError> {
+    /// [`Error::ZeroVnodes`] if `vnodes_per_weight` is 0.
+    pub const fn new(vnodes_per_weight: u32) -> Result<Self, Error> {
         if vnodes_per_weight == 0 {
-            return Err(RingError::ZeroVnodes);
+            return Err(Error::ZeroVnodes);
         }
         Ok(HashRing {
             vnodes_per_weight,
@@ -96,28 +96,28 @@ impl HashRing {
     /// Adds `node` with `weight` in `zone`.
     ///
     /// # Errors
-    /// [`RingError::DuplicateNode`] if it is a member,
-    /// [`RingError::ZeroWeight`] if `weight` is 0, and
-    /// [`RingError::TooManyVnodes`] if the ring would exceed [`MAX_VNODES`]
+    /// [`Error::DuplicateNode`] if it is a member,
+    /// [`Error::ZeroWeight`] if `weight` is 0, and
+    /// [`Error::TooManyVnodes`] if the ring would exceed [`MAX_VNODES`]
     /// tokens.
     pub fn add_node(
         &mut self,
         node: NodeId,
         weight: u32,
         zone: Option<ZoneId>,
-    ) -> Result<(), RingError> {
+    ) -> Result<(), Error> {
         let at = match self.nodes.binary_search_by_key(&node, |n| n.id) {
-            Ok(_) => return Err(RingError::DuplicateNode { node }),
+            Ok(_) => return Err(Error::DuplicateNode { node }),
             Err(at) => at,
         };
         if weight == 0 {
-            return Err(RingError::ZeroWeight { node });
+            return Err(Error::ZeroWeight { node });
         }
         let free = MAX_VNODES.saturating_sub(self.tokens.len());
         let vnodes = weight
             .checked_mul(self.vnodes_per_weight)
             .filter(|&v| usize::try_from(v).is_ok_and(|v| v <= free))
-            .ok_or(RingError::TooManyVnodes { max: MAX_VNODES })?;
+            .ok_or(Error::TooManyVnodes { max: MAX_VNODES })?;
         self.tokens.extend((0..vnodes).map(|i| Token {
             position: vnode_token(node, i),
             node,
@@ -145,12 +145,12 @@ impl HashRing {
     /// Removes `node` and its tokens; returns what it was.
     ///
     /// # Errors
-    /// [`RingError::UnknownNode`] if it is not a member.
-    pub fn remove_node(&mut self, node: NodeId) -> Result<RingNode, RingError> {
+    /// [`Error::UnknownNode`] if it is not a member.
+    pub fn remove_node(&mut self, node: NodeId) -> Result<RingNode, Error> {
         let at = self
             .nodes
             .binary_search_by_key(&node, |n| n.id)
-            .map_err(|_| RingError::UnknownNode { node })?;
+            .map_err(|_| Error::UnknownNode { node })?;
         let removed = self.nodes.remove(at);
         self.tokens.retain(|t| t.node != node);
         if let Ok(z) = self.zones.binary_search_by_key(&removed.zone, |z| z.0) {
@@ -168,12 +168,12 @@ impl HashRing {
     /// its position.
     ///
     /// # Errors
-    /// [`RingError::Empty`] if the ring has no nodes.
-    pub fn owner(&self, key: &[u8]) -> Result<NodeId, RingError> {
+    /// [`Error::Empty`] if the ring has no nodes.
+    pub fn owner(&self, key: &[u8]) -> Result<NodeId, Error> {
         self.clockwise(key_position(key))
             .next()
             .map(|t| t.node)
-            .ok_or(RingError::Empty)
+            .ok_or(Error::Empty)
     }
 
     /// Writes the first `n` distinct nodes met walking clockwise from `key`
@@ -182,14 +182,14 @@ impl HashRing {
     /// already listed are skipped, as in Dynamo's preference list.
     ///
     /// # Errors
-    /// [`RingError::OutputTooSmall`] if `out` is shorter than `n`;
-    /// [`RingError::Empty`] if the ring has no nodes.
+    /// [`Error::OutputTooSmall`] if `out` is shorter than `n`;
+    /// [`Error::Empty`] if the ring has no nodes.
     pub fn preference_list(
         &self,
         key: &[u8],
         n: usize,
         out: &mut [NodeId],
-    ) -> Result<usize, RingError> {
+    ) -> Result<usize, Error> {
         self.walk(key, n, out, false)
     }
 
@@ -208,7 +208,7 @@ impl HashRing {
         key: &[u8],
         n: usize,
         out: &mut [NodeId],
-    ) -> Result<usize, RingError> {
+    ) -> Result<usize, Error> {
         self.walk(key, n, out, true)
     }
 
@@ -267,15 +267,15 @@ impl HashRing {
         n: usize,
         out: &mut [NodeId],
         by_zone: bool,
-    ) -> Result<usize, RingError> {
+    ) -> Result<usize, Error> {
         if out.len() < n {
-            return Err(RingError::OutputTooSmall {
+            return Err(Error::OutputTooSmall {
                 needed: n,
                 found: out.len(),
             });
         }
         if self.nodes.is_empty() {
-            return Err(RingError::Empty);
+            return Err(Error::Empty);
         }
         let want = n.min(self.nodes.len());
         let position = key_position(key);
@@ -350,7 +350,7 @@ mod tests {
 
     #[test]
     fn zero_vnodes_per_weight_is_an_error() {
-        assert_eq!(HashRing::new(0).unwrap_err(), RingError::ZeroVnodes);
+        assert_eq!(HashRing::new(0).unwrap_err(), Error::ZeroVnodes);
     }
 
     #[test]
@@ -364,17 +364,17 @@ mod tests {
         };
         assert_eq!(
             ring.add_node(NodeId(1), 1, None),
-            Err(RingError::DuplicateNode { node: NodeId(1) })
+            Err(Error::DuplicateNode { node: NodeId(1) })
         );
         assert_eq!(
             ring.add_node(NodeId(3), 0, None),
-            Err(RingError::ZeroWeight { node: NodeId(3) })
+            Err(Error::ZeroWeight { node: NodeId(3) })
         );
         assert_eq!(
             ring.remove_node(NodeId(3)),
-            Err(RingError::UnknownNode { node: NodeId(3) })
+            Err(Error::UnknownNode { node: NodeId(3) })
         );
-        let too_many = Err(RingError::TooManyVnodes { max: MAX_VNODES });
+        let too_many = Err(Error::TooManyVnodes { max: MAX_VNODES });
         assert_eq!(ring.add_node(NodeId(3), u32::MAX, None), too_many);
         // 8 tokens are taken; 2²⁰ - 8 fit, one more weight unit does not.
         let free = (MAX_VNODES as u32 - 8) / 4;
@@ -387,10 +387,10 @@ mod tests {
     #[test]
     fn lookups_on_an_empty_ring_are_errors() {
         let ring = ring(4, []);
-        assert_eq!(ring.owner(b"k"), Err(RingError::Empty));
+        assert_eq!(ring.owner(b"k"), Err(Error::Empty));
         assert_eq!(
             ring.preference_list(b"k", 1, &mut [NodeId(0)]),
-            Err(RingError::Empty)
+            Err(Error::Empty)
         );
     }
 
@@ -399,7 +399,7 @@ mod tests {
         let ring = ring(4, [1, 2, 3]);
         assert_eq!(
             ring.preference_list_by_zone(b"k", 3, &mut [NodeId(0); 2]),
-            Err(RingError::OutputTooSmall {
+            Err(Error::OutputTooSmall {
                 needed: 3,
                 found: 2
             })

@@ -36,7 +36,7 @@ const MAGLEV_SKIP_SEED: u64 = 2;
 /// assert_eq!(hash::key_position(b""), 0x2d06_8005_38d3_94c2);
 /// let bucket = jump_hash(hash::key_position(b"user:42"), 10)?;
 /// assert!(bucket < 10);
-/// # Ok::<(), consensio::ring::RingError>(())
+/// # Ok::<(), consensio::ring::Error>(())
 /// ```
 #[must_use]
 pub fn key_position(key: &[u8]) -> u64 {

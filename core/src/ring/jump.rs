@@ -1,6 +1,6 @@
 //! Jump consistent hash (Lamping and Veach, 2014).
 
-use super::RingError;
+use super::Error;
 
 /// The multiplier of the paper's 64-bit linear congruential generator.
 const LCG_MULTIPLIER: u64 = 2_862_933_555_777_941_757;
@@ -17,16 +17,16 @@ const LCG_MULTIPLIER: u64 = 2_862_933_555_777_941_757;
 /// defines exactly on every platform; it takes `O(ln buckets)` steps.
 ///
 /// ```
-/// use consensio::ring::{RingError, jump_hash};
+/// use consensio::ring::{self, jump_hash};
 /// assert_eq!(jump_hash(42, 10), Ok(2));
-/// assert_eq!(jump_hash(42, 0), Err(RingError::ZeroBuckets));
+/// assert_eq!(jump_hash(42, 0), Err(ring::Error::ZeroBuckets));
 /// ```
 ///
 /// # Errors
-/// [`RingError::ZeroBuckets`] if `buckets` is 0.
-pub fn jump_hash(mut key: u64, buckets: u32) -> Result<u32, RingError> {
+/// [`Error::ZeroBuckets`] if `buckets` is 0.
+pub fn jump_hash(mut key: u64, buckets: u32) -> Result<u32, Error> {
     if buckets == 0 {
-        return Err(RingError::ZeroBuckets);
+        return Err(Error::ZeroBuckets);
     }
     let mut bucket = 0u32;
     loop {
@@ -58,7 +58,7 @@ mod tests {
 
     #[test]
     fn zero_buckets_is_an_error() {
-        assert_eq!(jump_hash(7, 0), Err(RingError::ZeroBuckets));
+        assert_eq!(jump_hash(7, 0), Err(Error::ZeroBuckets));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::cmp::Reverse;
 
-use super::RingError;
+use super::Error;
 use super::hash::{key_position, maglev_offset_hash, maglev_skip_hash};
 use crate::id::NodeId;
 
@@ -52,7 +52,7 @@ const MIN_ENTRIES_PER_NODE: u64 = 100;
 /// // Node 3, of weight 2, holds about half the table.
 /// let share = maglev.table().iter().filter(|&&n| n == NodeId(3)).count();
 /// assert!(share.abs_diff(65_537 / 2) < 100);
-/// # Ok::<(), consensio::ring::RingError>(())
+/// # Ok::<(), consensio::ring::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Maglev {
@@ -84,17 +84,17 @@ impl Filler {
 impl Maglev {
     /// Builds the table of `table_size` entries for `nodes`, given as
     /// `(node, weight)` in any order. With no nodes the table is empty and
-    /// every lookup fails with [`RingError::Empty`].
+    /// every lookup fails with [`Error::Empty`].
     ///
     /// # Errors
-    /// [`RingError::ZeroWeight`] for a weight of 0,
-    /// [`RingError::DuplicateNode`] for a node listed twice,
-    /// [`RingError::TableSizeOutOfRange`] unless
+    /// [`Error::ZeroWeight`] for a weight of 0,
+    /// [`Error::DuplicateNode`] for a node listed twice,
+    /// [`Error::TableSizeOutOfRange`] unless
     /// `100 × nodes ≤ table_size ≤` [`MAX_MAGLEV_TABLE_SIZE`], and
-    /// [`RingError::TableSizeNotPrime`].
-    pub fn new(nodes: &[(NodeId, u32)], table_size: u32) -> Result<Self, RingError> {
+    /// [`Error::TableSizeNotPrime`].
+    pub fn new(nodes: &[(NodeId, u32)], table_size: u32) -> Result<Self, Error> {
         if let Some(&(node, _)) = nodes.iter().find(|n| n.1 == 0) {
-            return Err(RingError::ZeroWeight { node });
+            return Err(Error::ZeroWeight { node });
         }
         let mut sorted = nodes.to_vec();
         sorted.sort_unstable_by_key(|n| n.0);
@@ -103,20 +103,20 @@ impl Maglev {
             .find(|w| w.first().map(|n| n.0) == w.get(1).map(|n| n.0))
         {
             let node = pair.first().map_or(NodeId(0), |n| n.0);
-            return Err(RingError::DuplicateNode { node });
+            return Err(Error::DuplicateNode { node });
         }
         let min = u64::try_from(sorted.len())
             .unwrap_or(u64::MAX)
             .saturating_mul(MIN_ENTRIES_PER_NODE);
         if u64::from(table_size) < min || table_size > MAX_MAGLEV_TABLE_SIZE {
-            return Err(RingError::TableSizeOutOfRange {
+            return Err(Error::TableSizeOutOfRange {
                 size: table_size,
                 min,
                 max: MAX_MAGLEV_TABLE_SIZE,
             });
         }
         if !is_prime(table_size) {
-            return Err(RingError::TableSizeNotPrime { size: table_size });
+            return Err(Error::TableSizeNotPrime { size: table_size });
         }
         let table = populate(&sorted, table_size);
         Ok(Maglev {
@@ -128,14 +128,14 @@ impl Maglev {
     /// The node for `key`.
     ///
     /// # Errors
-    /// [`RingError::Empty`] if the table was built with no nodes.
-    pub fn lookup(&self, key: &[u8]) -> Result<NodeId, RingError> {
-        let size = u64::try_from(self.table.len()).map_err(|_| RingError::Empty)?;
+    /// [`Error::Empty`] if the table was built with no nodes.
+    pub fn lookup(&self, key: &[u8]) -> Result<NodeId, Error> {
+        let size = u64::try_from(self.table.len()).map_err(|_| Error::Empty)?;
         let slot = key_position(key)
             .checked_rem(size)
             .and_then(|slot| usize::try_from(slot).ok())
-            .ok_or(RingError::Empty)?;
-        self.table.get(slot).copied().ok_or(RingError::Empty)
+            .ok_or(Error::Empty)?;
+        self.table.get(slot).copied().ok_or(Error::Empty)
     }
 
     /// The lookup table: the owner of each slot.
@@ -277,11 +277,11 @@ mod tests {
         let three = nodes([1, 2, 3]);
         assert_eq!(
             Maglev::new(&three, 65_536).unwrap_err(),
-            RingError::TableSizeNotPrime { size: 65_536 }
+            Error::TableSizeNotPrime { size: 65_536 }
         );
         assert_eq!(
             Maglev::new(&three, 293).unwrap_err(),
-            RingError::TableSizeOutOfRange {
+            Error::TableSizeOutOfRange {
                 size: 293,
                 min: 300,
                 max: MAX_MAGLEV_TABLE_SIZE
@@ -290,15 +290,15 @@ mod tests {
         assert!(Maglev::new(&three, 307).is_ok());
         assert!(matches!(
             Maglev::new(&three, 4_294_967_291),
-            Err(RingError::TableSizeOutOfRange { .. })
+            Err(Error::TableSizeOutOfRange { .. })
         ));
         assert_eq!(
             Maglev::new(&[(NodeId(1), 1), (NodeId(2), 0)], 307).unwrap_err(),
-            RingError::ZeroWeight { node: NodeId(2) }
+            Error::ZeroWeight { node: NodeId(2) }
         );
         assert_eq!(
             Maglev::new(&nodes([4, 2, 4]), 307).unwrap_err(),
-            RingError::DuplicateNode { node: NodeId(4) }
+            Error::DuplicateNode { node: NodeId(4) }
         );
     }
 
@@ -306,7 +306,7 @@ mod tests {
     fn a_table_without_nodes_fails_every_lookup() {
         let empty = Maglev::new(&[], 2).unwrap();
         assert!(empty.table().is_empty());
-        assert_eq!(empty.lookup(b"k"), Err(RingError::Empty));
+        assert_eq!(empty.lookup(b"k"), Err(Error::Empty));
     }
 
     #[test]

@@ -36,7 +36,7 @@
 //! Building and changing a structure allocates (these need the `alloc`
 //! feature; the hash and jump hash do not), and every structure has a bound
 //! ([`MAX_VNODES`], [`MAX_NODES`], [`MAX_MAGLEV_TABLE_SIZE`]) past which a
-//! change fails with a [`RingError`] and leaves it as it was.
+//! change fails with a [`Error`] and leaves it as it was.
 
 #[cfg(feature = "alloc")]
 mod bounded;
@@ -77,7 +77,7 @@ pub const MAX_NODES: usize = 1 << 16;
 /// nothing was changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum RingError {
+pub enum Error {
     /// A lookup or assignment with no members to place the key on.
     Empty,
     /// [`jump_hash`] asked for zero buckets.
@@ -143,42 +143,42 @@ pub enum RingError {
     LoadOverflow,
 }
 
-impl fmt::Display for RingError {
+impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RingError::Empty => f.write_str("no nodes to place the key on"),
-            RingError::ZeroBuckets => f.write_str("zero buckets"),
-            RingError::DuplicateNode { node } => write!(f, "node {node} is already a member"),
-            RingError::UnknownNode { node } => write!(f, "node {node} is not a member"),
-            RingError::ZeroWeight { node } => write!(f, "node {node} has weight zero"),
-            RingError::ZeroVnodes => f.write_str("zero virtual nodes per unit of weight"),
-            RingError::TooManyVnodes { max } => write!(f, "more than {max} virtual nodes"),
-            RingError::TooManyNodes { max } => write!(f, "more than {max} nodes"),
-            RingError::OutputTooSmall { needed, found } => {
+            Error::Empty => f.write_str("no nodes to place the key on"),
+            Error::ZeroBuckets => f.write_str("zero buckets"),
+            Error::DuplicateNode { node } => write!(f, "node {node} is already a member"),
+            Error::UnknownNode { node } => write!(f, "node {node} is not a member"),
+            Error::ZeroWeight { node } => write!(f, "node {node} has weight zero"),
+            Error::ZeroVnodes => f.write_str("zero virtual nodes per unit of weight"),
+            Error::TooManyVnodes { max } => write!(f, "more than {max} virtual nodes"),
+            Error::TooManyNodes { max } => write!(f, "more than {max} nodes"),
+            Error::OutputTooSmall { needed, found } => {
                 write!(f, "output has {found} slots, {needed} needed")
             }
-            RingError::TableSizeNotPrime { size } => {
+            Error::TableSizeNotPrime { size } => {
                 write!(f, "Maglev table size {size} is not prime")
             }
-            RingError::TableSizeOutOfRange { size, min, max } => {
+            Error::TableSizeOutOfRange { size, min, max } => {
                 write!(f, "Maglev table size {size} is outside {min}..={max}")
             }
-            RingError::ZeroDenominator => f.write_str("load factor with denominator zero"),
-            RingError::NoLoad { node } => write!(f, "node {node} holds no keys"),
-            RingError::LoadOverflow => f.write_str("total load overflow"),
+            Error::ZeroDenominator => f.write_str("load factor with denominator zero"),
+            Error::NoLoad { node } => write!(f, "node {node} holds no keys"),
+            Error::LoadOverflow => f.write_str("total load overflow"),
         }
     }
 }
 
-impl core::error::Error for RingError {}
+impl core::error::Error for Error {}
 
-impl Classify for RingError {
+impl Classify for Error {
     fn kind(&self) -> ErrorKind {
         match self {
-            RingError::TooManyVnodes { .. }
-            | RingError::TooManyNodes { .. }
-            | RingError::LoadOverflow => ErrorKind::LimitExceeded,
-            RingError::OutputTooSmall { .. } => ErrorKind::BufferTooSmall,
+            Error::TooManyVnodes { .. } | Error::TooManyNodes { .. } | Error::LoadOverflow => {
+                ErrorKind::LimitExceeded
+            }
+            Error::OutputTooSmall { .. } => ErrorKind::BufferTooSmall,
             _ => ErrorKind::InvalidArgument,
         }
     }

@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 use core::cmp::Ordering;
 
 use super::hash::{key_position, rendezvous_hash};
-use super::{MAX_NODES, RingError};
+use super::{Error, MAX_NODES};
 use crate::id::NodeId;
 
 /// `2⁵²`: the hash's top 52 bits divided by it land in `[0, 1)`.
@@ -46,7 +46,7 @@ const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
 /// let other = if owner == NodeId(1) { NodeId(2) } else { NodeId(1) };
 /// nodes.remove_node(other)?;
 /// assert_eq!(nodes.owner(b"user:42")?, owner);
-/// # Ok::<(), consensio::ring::RingError>(())
+/// # Ok::<(), consensio::ring::Error>(())
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct Rendezvous {
@@ -64,19 +64,19 @@ impl Rendezvous {
     /// Adds `node` with `weight`.
     ///
     /// # Errors
-    /// [`RingError::DuplicateNode`] if it is a member,
-    /// [`RingError::ZeroWeight`] if `weight` is 0, and
-    /// [`RingError::TooManyNodes`] if the set already has [`MAX_NODES`].
-    pub fn add_node(&mut self, node: NodeId, weight: u32) -> Result<(), RingError> {
+    /// [`Error::DuplicateNode`] if it is a member,
+    /// [`Error::ZeroWeight`] if `weight` is 0, and
+    /// [`Error::TooManyNodes`] if the set already has [`MAX_NODES`].
+    pub fn add_node(&mut self, node: NodeId, weight: u32) -> Result<(), Error> {
         let at = match self.nodes.binary_search_by_key(&node, |n| n.0) {
-            Ok(_) => return Err(RingError::DuplicateNode { node }),
+            Ok(_) => return Err(Error::DuplicateNode { node }),
             Err(at) => at,
         };
         if weight == 0 {
-            return Err(RingError::ZeroWeight { node });
+            return Err(Error::ZeroWeight { node });
         }
         if self.nodes.len() >= MAX_NODES {
-            return Err(RingError::TooManyNodes { max: MAX_NODES });
+            return Err(Error::TooManyNodes { max: MAX_NODES });
         }
         self.nodes.insert(at, (node, weight));
         Ok(())
@@ -85,23 +85,23 @@ impl Rendezvous {
     /// Removes `node`; returns its weight.
     ///
     /// # Errors
-    /// [`RingError::UnknownNode`] if it is not a member.
-    pub fn remove_node(&mut self, node: NodeId) -> Result<u32, RingError> {
+    /// [`Error::UnknownNode`] if it is not a member.
+    pub fn remove_node(&mut self, node: NodeId) -> Result<u32, Error> {
         let at = self
             .nodes
             .binary_search_by_key(&node, |n| n.0)
-            .map_err(|_| RingError::UnknownNode { node })?;
+            .map_err(|_| Error::UnknownNode { node })?;
         Ok(self.nodes.remove(at).1)
     }
 
     /// The node with the highest score for `key`.
     ///
     /// # Errors
-    /// [`RingError::Empty`] if there are no members.
-    pub fn owner(&self, key: &[u8]) -> Result<NodeId, RingError> {
+    /// [`Error::Empty`] if there are no members.
+    pub fn owner(&self, key: &[u8]) -> Result<NodeId, Error> {
         self.best_below(key_position(key), None)
             .map(|(_, node)| node)
-            .ok_or(RingError::Empty)
+            .ok_or(Error::Empty)
     }
 
     /// Writes the `n` highest-scoring nodes for `key` into `out`, highest
@@ -109,22 +109,22 @@ impl Rendezvous {
     /// wrote. The first is the [`owner`](Self::owner).
     ///
     /// # Errors
-    /// [`RingError::OutputTooSmall`] if `out` is shorter than `n`;
-    /// [`RingError::Empty`] if there are no members.
+    /// [`Error::OutputTooSmall`] if `out` is shorter than `n`;
+    /// [`Error::Empty`] if there are no members.
     pub fn preference_list(
         &self,
         key: &[u8],
         n: usize,
         out: &mut [NodeId],
-    ) -> Result<usize, RingError> {
+    ) -> Result<usize, Error> {
         if out.len() < n {
-            return Err(RingError::OutputTooSmall {
+            return Err(Error::OutputTooSmall {
                 needed: n,
                 found: out.len(),
             });
         }
         if self.nodes.is_empty() {
-            return Err(RingError::Empty);
+            return Err(Error::Empty);
         }
         let position = key_position(key);
         let mut count = 0;
@@ -211,20 +211,20 @@ mod tests {
         let mut nodes = set([(1, 1), (2, 3)]);
         assert_eq!(
             nodes.add_node(NodeId(1), 2),
-            Err(RingError::DuplicateNode { node: NodeId(1) })
+            Err(Error::DuplicateNode { node: NodeId(1) })
         );
         assert_eq!(
             nodes.add_node(NodeId(3), 0),
-            Err(RingError::ZeroWeight { node: NodeId(3) })
+            Err(Error::ZeroWeight { node: NodeId(3) })
         );
         assert_eq!(
             nodes.remove_node(NodeId(3)),
-            Err(RingError::UnknownNode { node: NodeId(3) })
+            Err(Error::UnknownNode { node: NodeId(3) })
         );
         assert_eq!(nodes.nodes(), &[(NodeId(1), 1), (NodeId(2), 3)]);
         assert_eq!(
             nodes.preference_list(b"k", 2, &mut [NodeId(0)]),
-            Err(RingError::OutputTooSmall {
+            Err(Error::OutputTooSmall {
                 needed: 2,
                 found: 1
             })
@@ -236,7 +236,7 @@ mod tests {
         let mut nodes = set((0..MAX_NODES as u64).map(|id| (id, 1)));
         assert_eq!(
             nodes.add_node(NodeId(u64::MAX), 1),
-            Err(RingError::TooManyNodes { max: MAX_NODES })
+            Err(Error::TooManyNodes { max: MAX_NODES })
         );
         assert_eq!(nodes.len(), MAX_NODES);
     }
@@ -244,10 +244,10 @@ mod tests {
     #[test]
     fn lookups_with_no_members_are_errors() {
         let nodes = Rendezvous::new();
-        assert_eq!(nodes.owner(b"k"), Err(RingError::Empty));
+        assert_eq!(nodes.owner(b"k"), Err(Error::Empty));
         assert_eq!(
             nodes.preference_list(b"k", 1, &mut [NodeId(0)]),
-            Err(RingError::Empty)
+            Err(Error::Empty)
         );
     }
 

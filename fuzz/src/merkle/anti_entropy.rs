@@ -32,10 +32,7 @@ use core::convert::Infallible;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use arbitrary::Arbitrary;
-use consensio::merkle::{
-    AntiEntropy, AntiEntropyConfig, AntiEntropyError, Hash, KeyDifference, anti_entropy,
-    anti_entropy::Message,
-};
+use consensio::merkle::{AntiEntropy, Hash, KeyDifference, anti_entropy, anti_entropy::Message};
 use consensio::{Input, Instant, NodeId, Output, Participant, Restore, wire};
 
 use crate::harness::{Checked, Expected, Family, Feed, InputOf, OutputOf};
@@ -228,7 +225,7 @@ struct Sync {
 /// One replica for the [`harness`]: the application beside the
 /// participant, and what the harness knows of its syncs.
 struct Replica {
-    config: AntiEntropyConfig,
+    config: anti_entropy::Config,
     /// The application's store: what the tree is rebuilt from.
     store: BTreeMap<Vec<u8>, Hash>,
     incarnation: u32,
@@ -248,12 +245,12 @@ struct World {
     now: Instant,
 }
 
-fn config(scenario: &Scenario, id: u64) -> AntiEntropyConfig {
+fn config(scenario: &Scenario, id: u64) -> anti_entropy::Config {
     let depth = match scenario.odd_depth {
         Some(d) if id == NODES => d % 5,
         _ => scenario.depth % 5,
     };
-    AntiEntropyConfig {
+    anti_entropy::Config {
         id: NodeId(id),
         depth,
         max_hashes_per_message: usize::from(scenario.max_hashes_per_message % 4) + 1,
@@ -481,7 +478,7 @@ impl World {
         &mut self,
         i: usize,
         command: anti_entropy::Command,
-    ) -> Result<(), AntiEntropyError> {
+    ) -> Result<(), anti_entropy::Error> {
         let origin = self.origin_of(i);
         self.feed(i, Feed::Input(Input::Command(command)), origin)
     }
@@ -493,7 +490,7 @@ impl World {
         i: usize,
         feed: Feed<'_, Message, anti_entropy::Command>,
         origin: Origin,
-    ) -> Result<(), AntiEntropyError> {
+    ) -> Result<(), anti_entropy::Error> {
         let id = NodeId(i as u64 + 1);
         let replica = &mut self.replicas[i];
         replica.from_itself = match &feed {
@@ -523,16 +520,16 @@ impl Replica {
     fn expected_error(
         &self,
         input: &Input<Message, anti_entropy::Command>,
-    ) -> Option<AntiEntropyError> {
+    ) -> Option<anti_entropy::Error> {
         let config = &self.config;
         match input {
             Input::Command(anti_entropy::Command::StartSync { peer }) => {
                 if *peer == config.id {
-                    Some(AntiEntropyError::SelfSync)
+                    Some(anti_entropy::Error::SelfSync)
                 } else if self.syncs.contains_key(peer) {
-                    Some(AntiEntropyError::AlreadySyncing { peer: *peer })
+                    Some(anti_entropy::Error::AlreadySyncing { peer: *peer })
                 } else if self.syncs.len() >= config.max_sessions {
-                    Some(AntiEntropyError::TooManySessions)
+                    Some(anti_entropy::Error::TooManySessions)
                 } else {
                     None
                 }
@@ -540,7 +537,7 @@ impl Replica {
             Input::Command(
                 anti_entropy::Command::Update { key, .. } | anti_entropy::Command::Remove { key },
             ) => (key.len() > config.max_key_len)
-                .then_some(AntiEntropyError::KeyTooLong { len: key.len() }),
+                .then_some(anti_entropy::Error::KeyTooLong { len: key.len() }),
             _ => None,
         }
     }
@@ -713,7 +710,7 @@ impl Family for Replica {
 
 /// A message sent respects the per-message bounds of the configuration
 /// (the harness checks that it survives the wire).
-fn check_message(config: &AntiEntropyConfig, message: &Message) {
+fn check_message(config: &anti_entropy::Config, message: &Message) {
     match message {
         Message::NodeQuery {
             indexes,

@@ -4,9 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use consensio::detector::{
-    HeartbeatConfig, HeartbeatDetector, PeerState, PhiDetector, PhiDetectorConfig, heartbeat, phi,
-};
+use consensio::detector::{HeartbeatDetector, PeerState, PhiDetector, heartbeat, phi};
 use consensio::{NodeId, Participant, Restore};
 
 use super::Entry;
@@ -52,7 +50,7 @@ impl Protocol for HeartbeatProtocol {
         _seed: u64,
         disk: &[u64],
     ) -> HeartbeatDetector {
-        HeartbeatDetector::restore(HeartbeatConfig::new(id, members), disk)
+        HeartbeatDetector::restore(heartbeat::Config::new(id, members), disk)
             .unwrap_or_else(|e| panic!("heartbeat configuration: {e}"))
     }
 
@@ -84,7 +82,7 @@ impl Protocol for PhiProtocol {
     }
 
     fn restore(&self, id: NodeId, members: &[NodeId], _seed: u64, disk: &[u64]) -> PhiDetector {
-        PhiDetector::restore(PhiDetectorConfig::new(id, members), disk)
+        PhiDetector::restore(phi::Config::new(id, members), disk)
             .unwrap_or_else(|e| panic!("phi configuration: {e}"))
     }
 

@@ -15,9 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use consensio::election::{
-    Bully, BullyConfig, ElectionCommand, ElectionEvent, RingElection, RingElectionConfig,
-};
+use consensio::election::{self, Bully, RingElection, bully, ring};
 use consensio::{NodeId, Participant, Restore, Rng};
 
 use super::Entry;
@@ -62,7 +60,7 @@ impl Protocol for BullyProtocol {
     }
 
     fn restore(&self, id: NodeId, members: &[NodeId], _seed: u64, disk: &[u64]) -> Bully {
-        let mut config = BullyConfig::new(id, members);
+        let mut config = bully::Config::new(id, members);
         config.answer_timeout_ms *= TIMEOUT_SCALE;
         config.coordinator_timeout_ms *= TIMEOUT_SCALE;
         config.heartbeat_interval_ms *= TIMEOUT_SCALE;
@@ -76,19 +74,19 @@ impl Protocol for BullyProtocol {
         rng: &mut Rng,
         _now_ms: u64,
         live: &[NodeId],
-    ) -> Vec<(NodeId, ElectionCommand)> {
+    ) -> Vec<(NodeId, election::Command)> {
         forced_election(rng, live)
     }
 
-    fn completes(&self, event: &ElectionEvent) -> bool {
-        matches!(event, ElectionEvent::Elected { .. })
+    fn completes(&self, event: &election::Event) -> bool {
+        matches!(event, election::Event::Elected { .. })
     }
 
     fn checker(&self) -> Box<dyn Checker<Bully>> {
         Box::new(OneLeaderPerEpoch::default())
     }
 
-    fn describe(&self, event: &ElectionEvent) -> String {
+    fn describe(&self, event: &election::Event) -> String {
         describe(event)
     }
 }
@@ -109,7 +107,7 @@ impl Protocol for RingElectionProtocol {
     }
 
     fn restore(&self, id: NodeId, members: &[NodeId], _seed: u64, disk: &[u64]) -> RingElection {
-        let mut config = RingElectionConfig::new(id, members);
+        let mut config = ring::Config::new(id, members);
         config.ack_timeout_ms *= TIMEOUT_SCALE;
         config.election_timeout_ms *= TIMEOUT_SCALE;
         config.heartbeat_interval_ms *= TIMEOUT_SCALE;
@@ -123,19 +121,19 @@ impl Protocol for RingElectionProtocol {
         rng: &mut Rng,
         _now_ms: u64,
         live: &[NodeId],
-    ) -> Vec<(NodeId, ElectionCommand)> {
+    ) -> Vec<(NodeId, election::Command)> {
         forced_election(rng, live)
     }
 
-    fn completes(&self, event: &ElectionEvent) -> bool {
-        matches!(event, ElectionEvent::Elected { .. })
+    fn completes(&self, event: &election::Event) -> bool {
+        matches!(event, election::Event::Elected { .. })
     }
 
     fn checker(&self) -> Box<dyn Checker<RingElection>> {
         Box::new(OneLeaderPerEpoch::default())
     }
 
-    fn describe(&self, event: &ElectionEvent) -> String {
+    fn describe(&self, event: &election::Event) -> String {
         describe(event)
     }
 }
@@ -143,17 +141,17 @@ impl Protocol for RingElectionProtocol {
 /// The elections' workload: a random live node is told to start an
 /// election (as an application that distrusts its leader would); its
 /// latency is the time until that node adopts a leader.
-fn forced_election(rng: &mut Rng, live: &[NodeId]) -> Vec<(NodeId, ElectionCommand)> {
+fn forced_election(rng: &mut Rng, live: &[NodeId]) -> Vec<(NodeId, election::Command)> {
     let pick = usize::try_from(rng.below(live.len() as u64)).unwrap_or(0);
     live.get(pick)
-        .map(|&n| vec![(n, ElectionCommand::StartElection)])
+        .map(|&n| vec![(n, election::Command::StartElection)])
         .unwrap_or_default()
 }
 
-fn describe(event: &ElectionEvent) -> String {
+fn describe(event: &election::Event) -> String {
     match event {
-        ElectionEvent::Elected { leader, epoch } => format!("Elected {leader} in epoch {epoch}"),
-        ElectionEvent::LeaderLost { epoch } => format!("LeaderLost of epoch {epoch}"),
+        election::Event::Elected { leader, epoch } => format!("Elected {leader} in epoch {epoch}"),
+        election::Event::LeaderLost { epoch } => format!("LeaderLost of epoch {epoch}"),
     }
 }
 
@@ -192,7 +190,7 @@ impl FollowsLeader for RingElection {
 
 impl<N> Checker<N> for OneLeaderPerEpoch
 where
-    N: Participant<Event = ElectionEvent> + FollowsLeader,
+    N: Participant<Event = election::Event> + FollowsLeader,
 {
     fn name(&self) -> &'static str {
         "at most one leader per epoch, no lasting split brain"
@@ -202,9 +200,9 @@ where
         &mut self,
         _time_ms: u64,
         _node: NodeId,
-        event: &ElectionEvent,
+        event: &election::Event,
     ) -> Result<(), String> {
-        if let ElectionEvent::Elected { leader, epoch } = *event {
+        if let election::Event::Elected { leader, epoch } = *event {
             self.adoptions += 1;
             if let Some(other) = self.leaders.insert(epoch, leader)
                 && other != leader

@@ -68,9 +68,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use std::rc::Rc;
 
-use consensio::merkle::{
-    AntiEntropy, AntiEntropyConfig, Hash, KeyedTree, SyncFailure, anti_entropy, leaf_hash,
-};
+use consensio::merkle::{AntiEntropy, Hash, KeyedTree, SyncFailure, anti_entropy, leaf_hash};
 use consensio::{Input, Instant, NodeId, Participant, Restore, Rng};
 
 use super::Entry;
@@ -109,8 +107,8 @@ pub type Node = AntiEntropy;
 
 /// The configuration of replica `id`.
 #[must_use]
-pub fn config(id: NodeId) -> AntiEntropyConfig {
-    let mut c = AntiEntropyConfig::new(id);
+pub fn config(id: NodeId) -> anti_entropy::Config {
+    let mut c = anti_entropy::Config::new(id);
     c.depth = DEPTH;
     c.max_hashes_per_message = MAX_HASHES_PER_MESSAGE;
     c.max_entries_per_message = MAX_ENTRIES_PER_MESSAGE;

@@ -39,8 +39,8 @@ use std::rc::Rc;
 
 use consensio::quorum::MajorityConfig;
 use consensio::raft::{
-    ArenaLog, Event, KvCommand, KvError, KvEvent, KvLimits, KvNode, KvOp, KvResponse, KvResult,
-    LogStorage, Persist, RaftConfig,
+    self, ArenaLog, Event, KvCommand, KvError, KvEvent, KvLimits, KvNode, KvOp, KvResponse,
+    KvResult, LogStorage, Persist,
 };
 use consensio::{NodeId, Restore, Rng};
 
@@ -83,12 +83,12 @@ pub struct RaftProtocol {
 }
 
 impl RaftProtocol {
-    fn config(id: NodeId, members: &[NodeId], seed: u64) -> RaftConfig {
+    fn config(id: NodeId, members: &[NodeId], seed: u64) -> raft::Config {
         // The simulator's members always include `id`, are distinct, and
         // number at most a few dozen.
         let voters = MajorityConfig::from_voters(members.iter().copied())
             .unwrap_or_else(|e| panic!("raft voters: {e}"));
-        let mut c = RaftConfig::new(id, voters);
+        let mut c = raft::Config::new(id, voters);
         c.seed = seed;
         c.max_entries_per_message = 1;
         c.max_bytes_per_message = 1_024;
