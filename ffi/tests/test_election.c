@@ -57,7 +57,7 @@ static void run(consensio_participant *nodes[N + 1], uint64_t *now, uint64_t unt
             struct frame f = queue[0];
             memmove(queue, queue + 1, (size_t)(queued - 1) * sizeof queue[0]);
             queued--;
-            if (nodes[f.to]) CHECK_OK(consensio_participant_handle_message(nodes[f.to], *now + 5, f.from, f.bytes, f.len));
+            if (nodes[f.to]) CHECK_OK(consensio_participant_handle_message(nodes[f.to], *now, f.from, f.bytes, f.len));
             continue;
         }
         uint64_t next = UINT64_MAX;
