@@ -3,9 +3,7 @@
 //! writes through client sessions (§6.3), and linearizable reads (§6.4).
 
 use consensio::quorum::MajorityConfig;
-use consensio::raft::{
-    self, ArenaLog, KvCommand, KvError, KvEvent, KvLimits, KvNode, KvOp, KvResponse, KvResult, Role,
-};
+use consensio::raft::{self, ArenaLog, KvLimits, KvNode, KvOp, KvResponse, KvResult, Role, kv};
 use consensio::testing::{self, Faults};
 use consensio::{NodeId, Participant};
 
@@ -62,7 +60,7 @@ impl Cluster {
             .map(|n| n.id().0)
     }
 
-    fn command(&mut self, id: u64, command: KvCommand) {
+    fn command(&mut self, id: u64, command: kv::Command) {
         self.net.command(NodeId(id), command).unwrap();
         self.net.deliver_all();
     }
@@ -74,13 +72,13 @@ impl Cluster {
             .iter()
             .rev()
             .find_map(|(_, _, e)| match e {
-                KvEvent::Reply { id, result } if *id == req => Some(result),
+                kv::Event::Reply { id, result } if *id == req => Some(result),
                 _ => None,
             })
     }
 
     fn open_session(&mut self, at: u64, req: u64) -> u64 {
-        self.command(at, KvCommand::OpenSession { id: req });
+        self.command(at, kv::Command::OpenSession { id: req });
         match self.reply(req) {
             Some(Ok(KvResponse::SessionOpened { client })) => *client,
             other => panic!("open session: {other:?}"),
@@ -116,10 +114,10 @@ fn started() -> (Cluster, u64) {
 fn s6_2_a_follower_refuses_requests_and_names_the_leader() {
     let (mut c, leader) = started();
     let follower = (1..=3).find(|&id| id != leader).unwrap();
-    c.command(follower, KvCommand::OpenSession { id: 1 });
+    c.command(follower, kv::Command::OpenSession { id: 1 });
     c.command(
         follower,
-        KvCommand::Get {
+        kv::Command::Get {
             id: 2,
             key: b"k".to_vec(),
             lease: false,
@@ -128,7 +126,7 @@ fn s6_2_a_follower_refuses_requests_and_names_the_leader() {
     for req in [1, 2] {
         assert_eq!(
             c.reply(req),
-            Some(&Err(KvError::NotLeader {
+            Some(&Err(kv::Error::NotLeader {
                 leader_hint: Some(NodeId(leader))
             }))
         );
@@ -144,7 +142,7 @@ fn s6_3_a_write_retried_at_a_new_leader_after_its_leader_crashed_applies_once() 
     // leader crashes before its answer reaches the client.
     c.command(
         leader,
-        KvCommand::Write {
+        kv::Command::Write {
             id: 2,
             client,
             seq: 1,
@@ -167,7 +165,7 @@ fn s6_3_a_write_retried_at_a_new_leader_after_its_leader_crashed_applies_once() 
     // The client retries at the new leader, with the same sequence.
     c.command(
         new,
-        KvCommand::Write {
+        kv::Command::Write {
             id: 3,
             client,
             seq: 1,
@@ -186,7 +184,7 @@ fn s6_3_a_write_retried_at_a_new_leader_after_its_leader_crashed_applies_once() 
     // The next write goes ahead; an older sequence is refused as stale.
     c.command(
         new,
-        KvCommand::Write {
+        kv::Command::Write {
             id: 4,
             client,
             seq: 2,
@@ -197,7 +195,7 @@ fn s6_3_a_write_retried_at_a_new_leader_after_its_leader_crashed_applies_once() 
     assert_eq!(c.reply(4), Some(&Ok(KvResponse::Swapped(true))));
     c.command(
         new,
-        KvCommand::Write {
+        kv::Command::Write {
             id: 5,
             client,
             seq: 1,
@@ -205,7 +203,7 @@ fn s6_3_a_write_retried_at_a_new_leader_after_its_leader_crashed_applies_once() 
         },
     );
     c.run(200);
-    assert_eq!(c.reply(5), Some(&Err(KvError::StaleSequence)));
+    assert_eq!(c.reply(5), Some(&Err(kv::Error::StaleSequence)));
     // The crashed leader comes back, rebuilds its store from the log, and
     // holds what the others hold.
     c.restart(leader);
@@ -219,7 +217,7 @@ fn s6_3_a_write_whose_session_expired_is_refused_not_applied() {
     let client = c.open_session(leader, 1);
     c.command(
         leader,
-        KvCommand::Write {
+        kv::Command::Write {
             id: 2,
             client,
             seq: 1,
@@ -234,7 +232,7 @@ fn s6_3_a_write_whose_session_expired_is_refused_not_applied() {
     c.run(100);
     c.command(
         leader,
-        KvCommand::Write {
+        kv::Command::Write {
             id: 4,
             client,
             seq: 1,
@@ -242,7 +240,7 @@ fn s6_3_a_write_whose_session_expired_is_refused_not_applied() {
         },
     );
     c.run(100);
-    assert_eq!(c.reply(4), Some(&Err(KvError::SessionExpired)));
+    assert_eq!(c.reply(4), Some(&Err(kv::Error::SessionExpired)));
     assert_ne!(other, client);
 }
 
@@ -264,7 +262,7 @@ fn s6_4_a_leader_cut_off_from_the_quorum_does_not_serve_a_stale_read() {
         .unwrap();
     c.command(
         new,
-        KvCommand::Write {
+        kv::Command::Write {
             id: 2,
             client,
             seq: 1,
@@ -278,7 +276,7 @@ fn s6_4_a_leader_cut_off_from_the_quorum_does_not_serve_a_stale_read() {
     for (req, lease) in [(3, false), (4, true)] {
         c.command(
             leader,
-            KvCommand::Get {
+            kv::Command::Get {
                 id: req,
                 key: b"k".to_vec(),
                 lease,
@@ -288,7 +286,7 @@ fn s6_4_a_leader_cut_off_from_the_quorum_does_not_serve_a_stale_read() {
         assert!(
             matches!(
                 c.reply(req),
-                Some(Err(KvError::NotLeader { .. } | KvError::Retry))
+                Some(Err(kv::Error::NotLeader { .. } | kv::Error::Retry))
             ),
             "{:?}",
             c.reply(req)
@@ -296,7 +294,7 @@ fn s6_4_a_leader_cut_off_from_the_quorum_does_not_serve_a_stale_read() {
     }
     c.command(
         new,
-        KvCommand::Get {
+        kv::Command::Get {
             id: 5,
             key: b"k".to_vec(),
             lease: false,

@@ -104,13 +104,13 @@ impl Protocol for Amnesiac {
         rng: &mut consensio::Rng,
         now_ms: u64,
         live: &[NodeId],
-    ) -> Vec<(NodeId, consensio::raft::KvCommand)> {
+    ) -> Vec<(NodeId, consensio::raft::kv::Command)> {
         self.0.workload(rng, now_ms, live)
     }
     fn checker(&self) -> Box<dyn Checker<Node>> {
         self.0.checker()
     }
-    fn describe(&self, event: &consensio::raft::KvEvent) -> String {
+    fn describe(&self, event: &consensio::raft::kv::Event) -> String {
         self.0.describe(event)
     }
 }

@@ -3,16 +3,16 @@
 //! [`KvStore`] is the state machine: every node applies the same committed
 //! entries in the same order and so holds the same map. [`KvNode`] is a
 //! [`RaftNode`] with a store attached: the application sends it
-//! [`KvCommand`]s and gets one [`KvEvent::Reply`] per command, after the
+//! [`Command`]s and gets one [`Event::Reply`] per command, after the
 //! command's entry has committed and been applied (writes) or after a
 //! ReadIndex round (reads).
 //!
 //! # Exactly once
 //!
-//! A client opens a session ([`KvCommand::OpenSession`]); its id is the log
+//! A client opens a session ([`Command::OpenSession`]); its id is the log
 //! index of that entry, so ids are never reused. Each write then carries
 //! `(client, seq)` with `seq` = 1, 2, 3, … and one write outstanding at a
-//! time. A client that hears nothing, or hears [`KvError::Retry`], sends the
+//! time. A client that hears nothing, or hears [`Error::Retry`], sends the
 //! same write again — to the same node or another — with the same `seq`.
 //! If the first copy did commit, the store answers the retry with the saved
 //! response instead of applying it twice ([`Sessions`], thesis §6.3). The
@@ -26,14 +26,14 @@
 //!
 //! - `Ok(..)`: the write was applied (or had been, for a duplicate), or the
 //!   read's value, linearizable;
-//! - [`KvError::NotLeader`]: nothing happened; try the hinted leader;
-//! - [`KvError::Retry`]: the outcome is unknown (leadership was lost while
+//! - [`Error::NotLeader`]: nothing happened; try the hinted leader;
+//! - [`Error::Retry`]: the outcome is unknown (leadership was lost while
 //!   the entry was uncommitted, or another leader's entry took its index);
 //!   retry with the same `seq`;
-//! - [`KvError::Busy`] / [`KvError::TooLarge`]: refused by a bound, nothing
+//! - [`Error::Busy`] / [`Error::TooLarge`]: refused by a bound, nothing
 //!   happened;
 //! - the session errors: the write was not applied now, and the client must
-//!   open a new session ([`KvError::SessionExpired`]: an earlier copy may
+//!   open a new session ([`Error::SessionExpired`]: an earlier copy may
 //!   have been applied, which the store can no longer tell).
 
 use alloc::collections::{BTreeMap, VecDeque};
@@ -42,10 +42,11 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Command, Config, Error, Event, LogStorage, Message, Persist, RaftNode};
+use super::{LogStorage, Message, Persist, RaftNode};
 use super::{SessionError, Sessions};
 use crate::id::NodeId;
 use crate::protocol::{Input, Output, Participant, Restore};
+use crate::raft;
 use crate::time::Instant;
 use crate::wire::{self, WireMessage, kind};
 
@@ -131,7 +132,7 @@ pub enum KvResponse {
 /// Why a command did not (or may not have) taken effect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
-pub enum KvError {
+pub enum Error {
     /// This node is not the leader; nothing happened.
     NotLeader {
         /// The leader, if this node knows it.
@@ -157,40 +158,40 @@ pub enum KvError {
     Malformed,
 }
 
-impl fmt::Display for KvError {
+impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KvError::NotLeader {
+            Error::NotLeader {
                 leader_hint: Some(l),
             } => write!(f, "not the leader; try {l}"),
-            KvError::NotLeader { leader_hint: None } => f.write_str("not the leader"),
-            KvError::Retry => f.write_str("outcome unknown; retry with the same sequence"),
-            KvError::Busy => f.write_str("the node is at a bound; retry later"),
-            KvError::TooLarge => f.write_str("key or value too large"),
-            KvError::StoreFull => f.write_str("the store holds its maximum number of keys"),
-            KvError::SessionExpired => f.write_str("client session expired; open a new one"),
-            KvError::StaleSequence => f.write_str("sequence older than the last applied"),
-            KvError::SequenceGap => f.write_str("sequence skips ahead"),
-            KvError::Malformed => f.write_str("not a key-value entry"),
+            Error::NotLeader { leader_hint: None } => f.write_str("not the leader"),
+            Error::Retry => f.write_str("outcome unknown; retry with the same sequence"),
+            Error::Busy => f.write_str("the node is at a bound; retry later"),
+            Error::TooLarge => f.write_str("key or value too large"),
+            Error::StoreFull => f.write_str("the store holds its maximum number of keys"),
+            Error::SessionExpired => f.write_str("client session expired; open a new one"),
+            Error::StaleSequence => f.write_str("sequence older than the last applied"),
+            Error::SequenceGap => f.write_str("sequence skips ahead"),
+            Error::Malformed => f.write_str("not a key-value entry"),
         }
     }
 }
 
-impl core::error::Error for KvError {}
+impl core::error::Error for Error {}
 
-impl From<SessionError> for KvError {
+impl From<SessionError> for Error {
     fn from(e: SessionError) -> Self {
         match e {
-            SessionError::Stale { .. } => KvError::StaleSequence,
-            SessionError::Gap { .. } => KvError::SequenceGap,
+            SessionError::Stale { .. } => Error::StaleSequence,
+            SessionError::Gap { .. } => Error::SequenceGap,
             // Expired, and any future variant: the session cannot vouch.
-            _ => KvError::SessionExpired,
+            _ => Error::SessionExpired,
         }
     }
 }
 
 /// The outcome of one command.
-pub type KvResult = Result<KvResponse, KvError>;
+pub type KvResult = Result<KvResponse, Error>;
 
 /// The store's bounds. Part of the replicated state machine's definition:
 /// every node of a cluster must use the same.
@@ -299,7 +300,7 @@ impl KvStore {
             return None;
         }
         let Ok(entry) = wire::decode::<KvEntry>(data) else {
-            return Some(Err(KvError::Malformed));
+            return Some(Err(Error::Malformed));
         };
         Some(match entry {
             KvEntry::OpenSession { stamp_ms } => {
@@ -325,13 +326,13 @@ impl KvStore {
 
     fn write(&mut self, op: KvOp) -> KvResult {
         if !self.fits(&op) {
-            return Err(KvError::TooLarge);
+            return Err(Error::TooLarge);
         }
         let full = self.data.len() >= self.limits.max_keys;
         match op {
             KvOp::Put { key, value } => {
                 if full && !self.data.contains_key(&key) {
-                    return Err(KvError::StoreFull);
+                    return Err(Error::StoreFull);
                 }
                 self.data.insert(key, value);
                 Ok(KvResponse::Done)
@@ -347,7 +348,7 @@ impl KvStore {
                 match new {
                     Some(value) => {
                         if full && !self.data.contains_key(&key) {
-                            return Err(KvError::StoreFull);
+                            return Err(Error::StoreFull);
                         }
                         self.data.insert(key, value);
                     }
@@ -362,9 +363,9 @@ impl KvStore {
 }
 
 /// A request to a [`KvNode`]. `id` is the caller's name for it, echoed in
-/// the [`KvEvent::Reply`].
+/// the [`Event::Reply`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KvCommand {
+pub enum Command {
     /// Open a client session.
     OpenSession {
         /// The request.
@@ -394,7 +395,7 @@ pub enum KvCommand {
 
 /// What a [`KvNode`] tells its application.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KvEvent {
+pub enum Event {
     /// The answer to request `id`.
     Reply {
         /// The request.
@@ -404,7 +405,7 @@ pub enum KvEvent {
     },
     /// A Raft event, passed on after the node has acted on it (a
     /// `Committed` entry is already applied to the store).
-    Raft(Event),
+    Raft(raft::Event),
 }
 
 /// A proposal of this node's, waiting to commit.
@@ -430,7 +431,7 @@ pub struct KvNode<L> {
     /// `max_pending_reads`.
     reads: BTreeMap<u64, (u64, Vec<u8>)>,
     next_read: u64,
-    outputs: VecDeque<Output<Message, Persist, KvEvent>>,
+    outputs: VecDeque<Output<Message, Persist, Event>>,
 }
 
 impl<L: LogStorage> KvNode<L> {
@@ -438,7 +439,7 @@ impl<L: LogStorage> KvNode<L> {
     ///
     /// # Errors
     /// As [`RaftNode::new`].
-    pub fn new(config: Config, log: L, limits: KvLimits) -> Result<Self, Error> {
+    pub fn new(config: raft::Config, log: L, limits: KvLimits) -> Result<Self, raft::Error> {
         Ok(Self::over(RaftNode::new(config, log)?, limits))
     }
 
@@ -467,25 +468,25 @@ impl<L: LogStorage> KvNode<L> {
 
     fn reply(&mut self, id: u64, result: KvResult) {
         self.outputs
-            .push_back(Output::Event(KvEvent::Reply { id, result }));
+            .push_back(Output::Event(Event::Reply { id, result }));
     }
 
-    fn command(&mut self, now: Instant, command: KvCommand) -> Result<(), Error> {
+    fn command(&mut self, now: Instant, command: Command) -> Result<(), raft::Error> {
         let (id, entry) = match command {
-            KvCommand::OpenSession { id } => (
+            Command::OpenSession { id } => (
                 id,
                 KvEntry::OpenSession {
                     stamp_ms: now.as_millis(),
                 },
             ),
-            KvCommand::Write {
+            Command::Write {
                 id,
                 client,
                 seq,
                 op,
             } => {
                 if !self.store.fits(&op) {
-                    self.reply(id, Err(KvError::TooLarge));
+                    self.reply(id, Err(Error::TooLarge));
                     return Ok(());
                 }
                 let stamp_ms = now.as_millis();
@@ -499,13 +500,13 @@ impl<L: LogStorage> KvNode<L> {
                     },
                 )
             }
-            KvCommand::Get { id, key, lease } => {
+            Command::Get { id, key, lease } => {
                 self.next_read = self.next_read.wrapping_add(1);
                 let rid = self.next_read;
                 let command = if lease {
-                    Command::LeaseRead { id: rid }
+                    raft::Command::LeaseRead { id: rid }
                 } else {
-                    Command::Read { id: rid }
+                    raft::Command::Read { id: rid }
                 };
                 return match self.raft.handle_input(now, Input::Command(command)) {
                     Ok(()) => {
@@ -519,7 +520,7 @@ impl<L: LogStorage> KvNode<L> {
         let data = wire::encode_to_vec(&entry)?;
         match self
             .raft
-            .handle_input(now, Input::Command(Command::Propose(data)))
+            .handle_input(now, Input::Command(raft::Command::Propose(data)))
         {
             Ok(()) => {
                 let index = self.raft.log().last_index();
@@ -533,12 +534,12 @@ impl<L: LogStorage> KvNode<L> {
 
     /// A command the Raft node refused: a reply, unless the node as a whole
     /// refused input (its outputs must be drained first).
-    fn refuse(&mut self, id: u64, error: Error) -> Result<(), Error> {
+    fn refuse(&mut self, id: u64, error: raft::Error) -> Result<(), raft::Error> {
         let kv = match error {
-            Error::NotLeader { leader_hint } => KvError::NotLeader { leader_hint },
-            Error::EntryTooLarge { .. } => KvError::TooLarge,
-            Error::Backpressure { .. } => return Err(error),
-            _ => KvError::Busy,
+            raft::Error::NotLeader { leader_hint } => Error::NotLeader { leader_hint },
+            raft::Error::EntryTooLarge { .. } => Error::TooLarge,
+            raft::Error::Backpressure { .. } => return Err(error),
+            _ => Error::Busy,
         };
         self.reply(id, Err(kv));
         Ok(())
@@ -559,40 +560,40 @@ impl<L: LogStorage> KvNode<L> {
                 Output::Event(event) => event,
             };
             match &event {
-                Event::Committed { index, term, data } => {
+                raft::Event::Committed { index, term, data } => {
                     let result = self.store.apply(*index, data);
                     if let Some(p) = self.pending.remove(index) {
                         let answer = if p.term == *term {
-                            result.unwrap_or(Err(KvError::Malformed))
+                            result.unwrap_or(Err(Error::Malformed))
                         } else {
                             // Another leader's entry took the index.
-                            Err(KvError::Retry)
+                            Err(Error::Retry)
                         };
                         self.reply(p.id, answer);
                     }
                 }
-                Event::ReadReady { id, .. } => {
+                raft::Event::ReadReady { id, .. } => {
                     if let Some((request, key)) = self.reads.remove(id) {
                         let value = self.store.get(&key).map(<[u8]>::to_vec);
                         self.reply(request, Ok(KvResponse::Value(value)));
                     }
                 }
-                Event::ReadFailed { id } => {
+                raft::Event::ReadFailed { id } => {
                     if let Some((request, _)) = self.reads.remove(id) {
-                        self.reply(request, Err(KvError::Retry));
+                        self.reply(request, Err(Error::Retry));
                     }
                 }
-                Event::BecameFollower { .. } => {
+                raft::Event::BecameFollower { .. } => {
                     // Our uncommitted proposals may or may not commit under
                     // the next leader; the clients retry, and their sessions
                     // make the retry safe.
                     for (_, p) in core::mem::take(&mut self.pending) {
-                        self.reply(p.id, Err(KvError::Retry));
+                        self.reply(p.id, Err(Error::Retry));
                     }
                 }
-                Event::BecameLeader { .. } => {}
+                raft::Event::BecameLeader { .. } => {}
             }
-            self.outputs.push_back(Output::Event(KvEvent::Raft(event)));
+            self.outputs.push_back(Output::Event(Event::Raft(event)));
         }
     }
 }
@@ -603,12 +604,12 @@ impl<L: LogStorage> KvNode<L> {
 impl<L: LogStorage> Restore for KvNode<L> {
     /// The Raft configuration, the (empty) log storage, and the store's
     /// limits.
-    type Config = (Config, L, KvLimits);
+    type Config = (raft::Config, L, KvLimits);
 
     fn restore(
-        (config, log, limits): (Config, L, KvLimits),
+        (config, log, limits): (raft::Config, L, KvLimits),
         records: &[Persist],
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, raft::Error> {
         Ok(Self::over(
             RaftNode::restore((config, log), records)?,
             limits,
@@ -618,10 +619,10 @@ impl<L: LogStorage> Restore for KvNode<L> {
 
 impl<L: LogStorage> Participant for KvNode<L> {
     type Message = Message;
-    type Command = KvCommand;
+    type Command = Command;
     type Persist = Persist;
-    type Event = KvEvent;
-    type Error = Error;
+    type Event = Event;
+    type Error = raft::Error;
 
     fn id(&self) -> NodeId {
         self.raft.id()
@@ -632,12 +633,12 @@ impl<L: LogStorage> Participant for KvNode<L> {
     /// # Errors
     /// [`Error::Backpressure`] while the Raft node's output bound is
     /// reached (drain and retry). A refused command is not an error: it
-    /// gets a [`KvEvent::Reply`] saying why.
+    /// gets a [`Event::Reply`] saying why.
     fn handle_input(
         &mut self,
         now: Instant,
-        input: Input<Message, KvCommand>,
-    ) -> Result<(), Error> {
+        input: Input<Message, Command>,
+    ) -> Result<(), raft::Error> {
         let result = match input {
             Input::Message { from, message } => self
                 .raft
@@ -649,7 +650,7 @@ impl<L: LogStorage> Participant for KvNode<L> {
         result
     }
 
-    fn poll_output(&mut self) -> Option<Output<Message, Persist, KvEvent>> {
+    fn poll_output(&mut self) -> Option<Output<Message, Persist, Event>> {
         self.outputs.pop_front()
     }
 
@@ -689,7 +690,7 @@ mod tests {
         assert_eq!(s.apply(2, &put(1, 1, "k", "a")), Some(Ok(KvResponse::Done)));
         assert_eq!(
             s.apply(3, &put(9, 1, "k", "b")),
-            Some(Err(KvError::SessionExpired))
+            Some(Err(Error::SessionExpired))
         );
         // Another client's later write, then the first write again (a retry
         // committed twice): the store must not roll back to "a".
@@ -700,7 +701,7 @@ mod tests {
         assert_eq!(s.get(b"k"), Some(&b"c"[..]));
         assert_eq!(
             s.apply(7, &put(1, 3, "k", "x")),
-            Some(Err(KvError::SequenceGap))
+            Some(Err(Error::SequenceGap))
         );
         assert_eq!(s.apply(6, &put(1, 2, "k", "x")), None, "already applied");
         assert_eq!(s.applied_index(), 7);
@@ -742,26 +743,23 @@ mod tests {
             key: b"k".to_vec(),
             value: b"toolong".to_vec(),
         };
-        assert_eq!(s.apply(4, &w(3, big)), Some(Err(KvError::TooLarge)));
+        assert_eq!(s.apply(4, &w(3, big)), Some(Err(Error::TooLarge)));
         let other = KvOp::Put {
             key: b"j".to_vec(),
             value: b"v".to_vec(),
         };
         assert_eq!(
             s.apply(5, &w(4, other.clone())),
-            Some(Err(KvError::StoreFull))
+            Some(Err(Error::StoreFull))
         );
         // The refusal is the recorded answer: a retry gets it again.
-        assert_eq!(s.apply(6, &w(4, other)), Some(Err(KvError::StoreFull)));
+        assert_eq!(s.apply(6, &w(4, other)), Some(Err(Error::StoreFull)));
         assert_eq!(
             s.apply(7, &w(5, cas(Some("y"), None))),
             Some(Ok(KvResponse::Swapped(true)))
         );
         assert!(s.is_empty());
-        assert_eq!(
-            s.apply(8, b"\x01\x16garbage"),
-            Some(Err(KvError::Malformed))
-        );
+        assert_eq!(s.apply(8, b"\x01\x16garbage"), Some(Err(Error::Malformed)));
         assert_eq!(s.apply(9, b""), None, "a leader's empty entry");
     }
 }

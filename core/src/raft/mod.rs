@@ -160,7 +160,7 @@ mod error;
 #[cfg(feature = "alloc")]
 mod inflights;
 #[cfg(feature = "alloc")]
-mod kv;
+pub mod kv;
 mod log;
 #[cfg(feature = "alloc")]
 mod message;
@@ -180,9 +180,7 @@ pub use config::Config;
 #[cfg(feature = "alloc")]
 pub use error::Error;
 #[cfg(feature = "alloc")]
-pub use kv::{
-    KvCommand, KvEntry, KvError, KvEvent, KvLimits, KvNode, KvOp, KvResponse, KvResult, KvStore,
-};
+pub use kv::{KvEntry, KvLimits, KvNode, KvOp, KvResponse, KvResult, KvStore};
 #[cfg(feature = "alloc")]
 pub use log::ArenaLog;
 pub use log::{EntryRef, FixedLog, LogError, LogStorage};

@@ -39,8 +39,7 @@ use std::rc::Rc;
 
 use consensio::quorum::MajorityConfig;
 use consensio::raft::{
-    self, ArenaLog, Event, KvCommand, KvError, KvEvent, KvLimits, KvNode, KvOp, KvResponse,
-    KvResult, LogStorage, Persist,
+    self, ArenaLog, Event, KvLimits, KvNode, KvOp, KvResponse, KvResult, LogStorage, Persist, kv,
 };
 use consensio::{NodeId, Restore, Rng};
 
@@ -143,21 +142,21 @@ impl Protocol for RaftProtocol {
         rng: &mut Rng,
         now_ms: u64,
         live: &[NodeId],
-    ) -> Vec<(NodeId, KvCommand)> {
+    ) -> Vec<(NodeId, kv::Command)> {
         self.clients.borrow_mut().act(rng, now_ms, live)
     }
 
-    fn completes(&self, event: &KvEvent) -> bool {
-        matches!(event, KvEvent::Reply { .. })
+    fn completes(&self, event: &kv::Event) -> bool {
+        matches!(event, kv::Event::Reply { .. })
     }
 
     /// Applied entries, served reads and successful replies: the diagram
     /// labels role changes, failed reads and refused or retried requests.
-    fn is_routine(&self, event: &KvEvent) -> bool {
+    fn is_routine(&self, event: &kv::Event) -> bool {
         matches!(
             event,
-            KvEvent::Raft(Event::Committed { .. } | Event::ReadReady { .. })
-                | KvEvent::Reply { result: Ok(_), .. }
+            kv::Event::Raft(Event::Committed { .. } | Event::ReadReady { .. })
+                | kv::Event::Reply { result: Ok(_), .. }
         )
     }
 
@@ -165,25 +164,27 @@ impl Protocol for RaftProtocol {
         Box::new(RaftChecker::new(Rc::clone(&self.clients)))
     }
 
-    fn describe(&self, event: &KvEvent) -> String {
+    fn describe(&self, event: &kv::Event) -> String {
         match event {
-            KvEvent::Reply { id, result } => {
+            kv::Event::Reply { id, result } => {
                 let (client, op) = split_id(*id);
                 match result {
                     Ok(r) => format!("Reply c{client}#{op} {}", describe_response(r)),
                     Err(e) => format!("Reply c{client}#{op} {e:?}"),
                 }
             }
-            KvEvent::Raft(Event::Committed { index, term, .. }) => {
+            kv::Event::Raft(Event::Committed { index, term, .. }) => {
                 format!("Committed {index} (term {term})")
             }
-            KvEvent::Raft(Event::BecameLeader { term }) => format!("Leader of term {term}"),
-            KvEvent::Raft(Event::BecameFollower { term, leader }) => match leader {
+            kv::Event::Raft(Event::BecameLeader { term }) => format!("Leader of term {term}"),
+            kv::Event::Raft(Event::BecameFollower { term, leader }) => match leader {
                 Some(l) => format!("Follower in term {term} of {l}"),
                 None => format!("Follower in term {term}"),
             },
-            KvEvent::Raft(Event::ReadReady { index, .. }) => format!("ReadReady at {index}"),
-            KvEvent::Raft(Event::ReadFailed { .. }) => "ReadFailed".into(),
+            kv::Event::Raft(Event::ReadReady { index, .. }) => {
+                format!("ReadReady at {index}")
+            }
+            kv::Event::Raft(Event::ReadFailed { .. }) => "ReadFailed".into(),
         }
     }
 }
@@ -258,7 +259,7 @@ pub struct Clients {
 
 impl Clients {
     /// The commands due now: new operations and resends.
-    fn act(&mut self, rng: &mut Rng, now_ms: u64, live: &[NodeId]) -> Vec<(NodeId, KvCommand)> {
+    fn act(&mut self, rng: &mut Rng, now_ms: u64, live: &[NodeId]) -> Vec<(NodeId, kv::Command)> {
         if self.clients.is_empty() {
             self.clients = vec![Client::default(); CLIENTS];
         }
@@ -333,8 +334,8 @@ impl Clients {
             request.resend = false;
             let id = request.id;
             let command = match (&request.what, client.session) {
-                (Waiting::Session, _) => KvCommand::OpenSession { id },
-                (Waiting::Read { key, lease }, _) => KvCommand::Get {
+                (Waiting::Session, _) => kv::Command::OpenSession { id },
+                (Waiting::Read { key, lease }, _) => kv::Command::Get {
                     id,
                     key: key.clone(),
                     lease: *lease,
@@ -343,7 +344,7 @@ impl Clients {
                     let Some(op) = write_op(key, input) else {
                         continue;
                     };
-                    KvCommand::Write {
+                    kv::Command::Write {
                         id,
                         client: session,
                         seq: *seq,
@@ -371,12 +372,12 @@ impl Clients {
             return;
         };
         let output = match (result, &request.what) {
-            (Err(KvError::NotLeader { leader_hint }), _) => {
+            (Err(kv::Error::NotLeader { leader_hint }), _) => {
                 client.leader = *leader_hint;
                 request.resend = true;
                 return;
             }
-            (Err(KvError::Retry | KvError::Busy), _) => {
+            (Err(kv::Error::Retry | kv::Error::Busy), _) => {
                 request.resend = true;
                 return;
             }
@@ -388,7 +389,7 @@ impl Clients {
                 self.sessions_opened += 1;
                 return;
             }
-            (Err(KvError::SessionExpired), Waiting::Write { .. }) => {
+            (Err(kv::Error::SessionExpired), Waiting::Write { .. }) => {
                 // The write may have been applied by an earlier copy; the
                 // store can no longer say. Its outcome stays unknown.
                 client.session = None;
@@ -556,16 +557,16 @@ impl Checker<Node> for RaftChecker {
         "Raft safety (election, log matching, leader completeness, state machine) and linearizability"
     }
 
-    fn on_event(&mut self, time_ms: u64, node: NodeId, event: &KvEvent) -> Result<(), String> {
+    fn on_event(&mut self, time_ms: u64, node: NodeId, event: &kv::Event) -> Result<(), String> {
         match event {
-            KvEvent::Reply { id, result } => {
+            kv::Event::Reply { id, result } => {
                 let mut clients = self.clients.borrow_mut();
                 clients.on_reply(time_ms, node, *id, result);
                 if let Some(e) = &clients.error {
                     return Err(format!("client saw a wrong reply: {e}"));
                 }
             }
-            KvEvent::Raft(Event::BecameLeader { term }) => {
+            kv::Event::Raft(Event::BecameLeader { term }) => {
                 if let Some(other) = self.leaders.insert(*term, node)
                     && other != node
                 {
@@ -575,7 +576,7 @@ impl Checker<Node> for RaftChecker {
                 }
                 self.new_leaders.push((node, *term));
             }
-            KvEvent::Raft(Event::Committed { index, term, data }) => {
+            kv::Event::Raft(Event::Committed { index, term, data }) => {
                 let applied = self.applied.entry(node).or_insert(0);
                 if *index != *applied + 1 {
                     return Err(format!(
@@ -600,7 +601,7 @@ impl Checker<Node> for RaftChecker {
                     }
                 }
             }
-            KvEvent::Raft(_) => {}
+            kv::Event::Raft(_) => {}
         }
         Ok(())
     }
