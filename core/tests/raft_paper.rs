@@ -515,6 +515,33 @@ fn s5_3_a_late_or_duplicated_append_truncates_nothing() {
 }
 
 #[test]
+fn s5_3_an_append_whose_entries_no_leader_could_hold_is_dropped_whole() {
+    // Terms along a log never decrease, never fall below the previous
+    // entry's, and never exceed the sending leader's term; a message that
+    // breaks any of it is dropped: no append, no persist, no answer, and
+    // its term is not adopted.
+    for bad in [
+        append((2, 2), &[(3, 3), (4, 2)], 0), // decreasing terms
+        append((2, 2), &[(3, 1)], 0),         // below the previous entry's term
+        append((2, 2), &[(3, 7)], 0),         // above the message's term
+    ] {
+        let mut node = follower(4, &[1, 2]);
+        let out = feed(&mut node, 1_000, 2, 5, bad.clone());
+        assert!(out.is_empty(), "{bad:?} was acted on: {out:?}");
+        assert_eq!(terms_of(node.log()), [1, 2]);
+        assert_eq!(node.term(), 4);
+    }
+    // The same shape with sound terms is appended.
+    let mut node = follower(4, &[1, 2]);
+    let out = feed(&mut node, 1_000, 2, 5, append((2, 2), &[(3, 2), (4, 5)], 0));
+    assert_eq!(terms_of(node.log()), [1, 2, 2, 5]);
+    assert_eq!(
+        sends(&out)[0].1.body,
+        Body::AppendAccepted { match_index: 4 }
+    );
+}
+
+#[test]
 fn s5_3_log_matching_holds_after_replication_between_real_nodes() {
     let mut c = Cluster::with_logs(&[(3, &[1, 1, 2]), (3, &[1, 3, 3, 3]), (3, &[1, 1, 2, 2])]);
     c.elect(2);

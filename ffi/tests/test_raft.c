@@ -372,10 +372,16 @@ static void bad_input(void) {
     const uint8_t *gap_rec[1] = {gap};
     const size_t gap_len[1] = {sizeof gap};
     CHECK_FAILS(consensio_raft_restore(&config, voters, N, gap_rec, gap_len, 1, &bad), CONSENSIO_INVALID_ARGUMENT);
-    /* The same record from index 1 is fine; so is no record at all. */
+    /* The same record from index 1 is fine after the term it was written
+     * in ([version, kind, HardState, term 1, no vote]); without that term
+     * no node could have written it. No record at all is fine too. */
     const uint8_t first[] = {1, 21, 1, 1, 1, 1, 1, 'a'};
-    const uint8_t *first_rec[1] = {first};
-    CHECK_OK(consensio_raft_restore(&config, voters, N, first_rec, gap_len, 1, &bad));
+    const uint8_t term1[] = {1, 21, 0, 1, 0};
+    const uint8_t *alone_rec[1] = {first};
+    CHECK_FAILS(consensio_raft_restore(&config, voters, N, alone_rec, gap_len, 1, &bad), CONSENSIO_INVALID_ARGUMENT);
+    const uint8_t *first_rec[2] = {term1, first};
+    const size_t first_len[2] = {sizeof term1, sizeof first};
+    CHECK_OK(consensio_raft_restore(&config, voters, N, first_rec, first_len, 2, &bad));
     uint64_t last = 0;
     CHECK_OK(consensio_raft_last_index(bad, &last));
     CHECK(last == 1);

@@ -50,8 +50,10 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// Persisted records that no run of this node could have written (an
-    /// entry record that leaves a gap in the log); no node was built.
+    /// Persisted records that no run of this node could have written: an
+    /// entry record that leaves a gap in the log, a term that goes
+    /// backwards, entries whose terms decrease or exceed the term recorded
+    /// before them. No node was built.
     CorruptRecords {
         /// Position of the offending record.
         record: usize,

@@ -238,6 +238,18 @@ impl<L: LogStorage> RaftNode<L> {
             return;
         }
         let Message { term, body } = message;
+        if let Body::AppendEntries {
+            prev_log_term,
+            entries,
+            ..
+        } = &body
+        {
+            if !entries_are_well_formed(term, *prev_log_term, entries) {
+                // No leader writes such a message: dropped whole, term and
+                // all, as every content-malformed message is.
+                return;
+            }
+        }
         if term > self.term {
             match body {
                 // A node that hears from a leader ignores elections
@@ -1101,6 +1113,20 @@ fn batch_len(config: &Config, sizes: impl Iterator<Item = usize>) -> usize {
         count += 1;
     }
     count
+}
+
+/// Whether entries a leader of `term` sends after an entry of
+/// `prev_log_term` could be a leader's log: terms never decrease along a
+/// log, never fall below the entry before them, and never exceed the term
+/// of the leader that sends them (§5.3; the conflict hints and the
+/// up-to-date check of §5.4.1 rely on it).
+fn entries_are_well_formed(term: u64, prev_log_term: u64, entries: &[Entry]) -> bool {
+    let mut last = prev_log_term;
+    entries.iter().all(|entry| {
+        let ok = entry.term >= last && entry.term <= term;
+        last = entry.term;
+        ok
+    })
 }
 
 /// The largest index at or below `upto` whose entry's term is at most

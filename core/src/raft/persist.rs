@@ -66,6 +66,10 @@ pub(crate) fn replay<L: LogStorage>(log: &mut L, records: &[Persist]) -> Result<
     for (at, record) in records.iter().enumerate() {
         match record {
             Persist::HardState { term, vote } => {
+                // A node's term only grows, and it persists every change.
+                if *term < hard_state.term {
+                    return Err(Error::CorruptRecords { record: at });
+                }
                 hard_state = HardState {
                     term: *term,
                     vote: *vote,
@@ -77,6 +81,18 @@ pub(crate) fn replay<L: LogStorage>(log: &mut L, records: &[Persist]) -> Result<
             } => {
                 let end = log.last_index().saturating_add(1);
                 if *first_index < log.first_index() || *first_index > end {
+                    return Err(Error::CorruptRecords { record: at });
+                }
+                // The entries follow the one before them with terms that
+                // never decrease, none above the term the node had then.
+                let before = log.term(first_index.saturating_sub(1)).unwrap_or(0);
+                let mut last = before;
+                let monotone = entries.iter().all(|entry| {
+                    let ok = entry.term >= last && entry.term <= hard_state.term;
+                    last = entry.term;
+                    ok
+                });
+                if !monotone {
                     return Err(Error::CorruptRecords { record: at });
                 }
                 log.truncate_after(first_index.saturating_sub(1));
@@ -195,13 +211,64 @@ mod tests {
             entries: vec![],
         }];
         assert!(replay(&mut ArenaLog::new(10, 100), &zero).is_err());
-        let big = [Persist::Entries {
-            first_index: 1,
-            entries: vec![entry(1, b"a"), entry(1, b"b")],
-        }];
+        let big = [
+            Persist::HardState {
+                term: 1,
+                vote: None,
+            },
+            Persist::Entries {
+                first_index: 1,
+                entries: vec![entry(1, b"a"), entry(1, b"b")],
+            },
+        ];
         assert_eq!(
             replay(&mut FixedLog::<1, 8>::new(), &big),
             Err(Error::LogFull)
+        );
+    }
+
+    #[test]
+    fn records_no_run_could_have_written_are_corrupt() {
+        let hard = |term| Persist::HardState { term, vote: None };
+        let entries = |first_index, terms: &[u64]| Persist::Entries {
+            first_index,
+            entries: terms.iter().map(|&t| entry(t, b"x")).collect(),
+        };
+        let corrupt = |records: &[Persist]| replay(&mut ArenaLog::new(10, 100), records);
+        // A term that goes backwards: records reordered or mixed up.
+        assert_eq!(
+            corrupt(&[hard(3), hard(2)]),
+            Err(Error::CorruptRecords { record: 1 })
+        );
+        // Entries whose terms decrease, or fall below the entry before them.
+        assert_eq!(
+            corrupt(&[hard(3), entries(1, &[2, 1])]),
+            Err(Error::CorruptRecords { record: 1 })
+        );
+        assert_eq!(
+            corrupt(&[hard(3), entries(1, &[2, 3]), entries(3, &[1])]),
+            Err(Error::CorruptRecords { record: 2 })
+        );
+        // An entry of a term above the last term recorded before it.
+        assert_eq!(
+            corrupt(&[hard(2), entries(1, &[3])]),
+            Err(Error::CorruptRecords { record: 1 })
+        );
+        // What a node writes replays: a new term, then its entries, and a
+        // conflicting suffix replaced by a later leader's.
+        let sound = [
+            hard(1),
+            entries(1, &[1, 1]),
+            hard(3),
+            entries(2, &[3]),
+            entries(3, &[3]),
+        ];
+        assert_eq!(
+            corrupt(&sound),
+            Ok(HardState {
+                term: 3,
+                vote: None
+            })
         );
     }
 }
