@@ -1,6 +1,11 @@
 //! Logical, vector and hybrid clocks, clock-synchronisation arithmetic, and
 //! event ordering.
 //!
+//! The family has no participant, so two rows of a protocol family do not
+//! apply: there is no simulator adapter and no step fuzz target. Its laws
+//! are property tests (`core/tests/clock_props.rs`) and the fuzz target
+//! `clock_laws` checks it against a naive model.
+//!
 //! - [`LamportClock`] (Lamport 1978): a counter that orders events
 //!   consistently with causality; ties broken by node id give a total order
 //!   ([`LamportStamp`]).

@@ -1,6 +1,11 @@
 //! Quorum arithmetic: majority and joint configurations, vote tallies and
 //! committed indexes.
 //!
+//! The family has no participant, so two rows of a protocol family do not
+//! apply: there is no simulator adapter and no step fuzz target. Its laws
+//! are property tests (`core/tests/quorum_props.rs`) and the fuzz target
+//! `quorum_config` checks it against a naive model.
+//!
 //! This module holds no protocol state and allocates nothing; it is the pure
 //! arithmetic that Raft, Multi-Paxos and quorum replication share, after
 //! etcd-io/raft's `quorum` package.

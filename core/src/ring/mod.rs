@@ -1,6 +1,11 @@
 //! Placement of keys on nodes: consistent hashing ring, rendezvous, jump,
 //! Maglev and bounded-load hashing.
 //!
+//! The family has no participant, so two rows of a protocol family do not
+//! apply: there is no simulator adapter and no step fuzz target. Its laws
+//! are property tests (`core/tests/ring_props.rs`) and the fuzz target
+//! `ring_ops` checks it against a naive model.
+//!
 //! Every algorithm here is a pure function of its membership and the key, so
 //! two processes with the same members place every key identically, on any
 //! platform, in any version, and from C or Python through the bindings.
