@@ -3,7 +3,9 @@
 //! writes through client sessions (§6.3), and linearizable reads (§6.4).
 
 use consensio::quorum::MajorityConfig;
-use consensio::raft::{self, ArenaLog, KvLimits, KvNode, KvOp, KvResponse, KvResult, Role, kv};
+use consensio::raft::{
+    self, ArenaLog, KvLimits, KvNode, KvOp, KvResponse, KvResult, LogStorage, Role, kv,
+};
 use consensio::testing::{self, Faults};
 use consensio::{NodeId, Participant};
 
@@ -304,5 +306,64 @@ fn s6_4_a_leader_cut_off_from_the_quorum_does_not_serve_a_stale_read() {
     assert_eq!(
         c.reply(5),
         Some(&Ok(KvResponse::Value(Some(b"new".to_vec()))))
+    );
+}
+
+#[test]
+fn s6_3_sequence_zero_is_refused_before_it_costs_an_entry_and_one_comes_first() {
+    let (mut c, leader) = started();
+    let client = c.open_session(leader, 1);
+    let last = c.node(leader).raft().log().last_index();
+    let write = |id, seq, value: &str| kv::Command::Write {
+        id,
+        client,
+        seq,
+        op: KvOp::Put {
+            key: b"k".to_vec(),
+            value: value.as_bytes().to_vec(),
+        },
+    };
+    c.command(leader, write(2, 0, "zero"));
+    assert_eq!(c.reply(2), Some(&Err(kv::Error::ZeroSequence)));
+    assert_eq!(
+        c.node(leader).raft().log().last_index(),
+        last,
+        "nothing proposed"
+    );
+    c.command(leader, write(3, 1, "one"));
+    c.run(100);
+    assert_eq!(c.reply(3), Some(&Ok(KvResponse::Done)));
+    assert_eq!(c.node(leader).store().get(b"k"), Some(&b"one"[..]));
+}
+
+#[test]
+fn s6_4_a_lease_read_without_check_quorum_is_refused_for_good_not_as_busy() {
+    let voters = MajorityConfig::from_voters([NodeId(1)]).unwrap();
+    let mut config = raft::Config::new(NodeId(1), voters);
+    config.check_quorum = false;
+    let mut net = testing::Cluster::<Node>::new(0, Faults::NONE);
+    let id = net.add((config, ArenaLog::new(100, 1 << 16), limits()));
+    net.tick(id);
+    net.fire(id);
+    assert_eq!(net.node(id).raft().role(), Role::Leader);
+    let get = |id, lease| kv::Command::Get {
+        id,
+        key: b"k".to_vec(),
+        lease,
+    };
+    net.command(id, get(1, true)).unwrap();
+    net.command(id, get(2, false)).unwrap();
+    net.deliver_all();
+    let reply = |req| {
+        net.events_of(id).find_map(|e| match e {
+            kv::Event::Reply { id, result } if *id == req => Some(result.clone()),
+            _ => None,
+        })
+    };
+    assert_eq!(reply(1), Some(Err(kv::Error::LeaseReadsDisabled)));
+    assert_eq!(
+        reply(2),
+        Some(Ok(KvResponse::Value(None))),
+        "ReadIndex serves it"
     );
 }

@@ -790,6 +790,183 @@ fn a_restarted_voter_refuses_votes_for_an_election_timeout_as_if_it_heard_a_lead
     );
 }
 
+/// Every message of a higher term other than a leader's (and a granted
+/// pre-vote, which raises nothing): each moves a follower to that term with
+/// no leader and no vote, without touching its last leader contact.
+fn term_raisers() -> Vec<Body> {
+    vec![
+        Body::RequestVoteResponse { granted: false },
+        Body::RequestVoteResponse { granted: true },
+        Body::PreVoteResponse { granted: false },
+        Body::AppendAccepted { match_index: 1 },
+        Body::AppendRejected {
+            prev_log_index: 1,
+            conflict_index: 1,
+            conflict_term: None,
+        },
+        Body::HeartbeatResponse { round: 3 },
+    ]
+}
+
+#[test]
+fn s4_2_3_no_vote_or_pre_vote_within_a_leaders_lease_whatever_raised_the_term() {
+    for raiser in term_raisers() {
+        let pre_vote = || Body::PreVote {
+            last_log_index: 1,
+            last_log_term: 1,
+        };
+        // (the request's term, the request) after the raise to term 2.
+        for (term, request) in [(2, vote_request(1, 1)), (2, pre_vote()), (3, pre_vote())] {
+            let what = format!("{raiser:?} then {request:?} of term {term}");
+            let mut node = follower(1, &[1]);
+            let heartbeat = Body::Heartbeat {
+                leader_commit: 0,
+                round: 1,
+            };
+            feed(&mut node, 1_000, 2, 1, heartbeat);
+            assert_eq!(node.leader(), Some(NodeId(2)));
+            // A late answer of a higher term to something n1 once sent.
+            feed(&mut node, 1_010, 3, 2, raiser.clone());
+            assert_eq!((node.term(), node.leader()), (2, None), "{what}");
+            // Within the minimum election timeout of n2's heartbeat.
+            let out = feed(&mut node, 1_020, 3, term, request.clone());
+            assert!(
+                !sends(&out).iter().any(|(_, m)| matches!(
+                    m.body,
+                    Body::RequestVoteResponse { granted: true }
+                        | Body::PreVoteResponse { granted: true }
+                )),
+                "{what}: granted inside the lease: {out:?}"
+            );
+            assert_eq!((node.term(), node.vote()), (2, None), "{what}");
+            // Once the lease has run out, the same request is granted.
+            let out = feed(&mut node, 1_150, 3, term, request);
+            assert!(
+                sends(&out).iter().any(|(_, m)| matches!(
+                    m.body,
+                    Body::RequestVoteResponse { granted: true }
+                        | Body::PreVoteResponse { granted: true }
+                )),
+                "{what}: refused after the lease: {out:?}"
+            );
+        }
+    }
+}
+
+/// The whole sequence of the stale lease read the rule above prevents: n1
+/// leads term 1 and holds a lease confirmed by n2; n3 is cut off from n1
+/// and campaigns. A late answer of term 2 (to a pre-vote n2 once sent)
+/// moves n2 to term 2 with no leader; without the rule, n2 then grants n3
+/// its pre-vote and vote for term 2, n3 leads and commits a write with n2,
+/// and n1, its lease still running, serves a lease read that misses it.
+#[test]
+fn s6_4_a_term_raised_by_a_late_answer_does_not_let_a_new_leader_commit_inside_the_lease() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.propose(1, b"old").unwrap();
+    c.run(60, &[1]);
+    c.net.cut(NodeId(1), NodeId(3));
+    c.net.cut(NodeId(3), NodeId(1));
+    // n3 times out; its pre-votes reach only n2, which hears from n1.
+    while c.node(3).role() != Role::PreCandidate {
+        c.run(1, &[1, 3]);
+    }
+    // n1 keeps its lease fresh with n2 until n3's next campaign is due.
+    let due = c.node(3).next_deadline().unwrap();
+    while c.net.now() < due {
+        c.run(1, &[1]);
+    }
+    let late = Message {
+        term: 2,
+        body: Body::PreVoteResponse { granted: false },
+    };
+    c.input(
+        2,
+        Input::Message {
+            from: NodeId(3),
+            message: late,
+        },
+    )
+    .unwrap();
+    assert_eq!((c.node(2).term(), c.node(2).leader()), (2, None));
+    c.net.tick(NodeId(3));
+    c.deliver_all();
+    if c.node(3).role() == Role::Leader {
+        c.propose(3, b"new").unwrap();
+        c.deliver_all();
+    }
+    assert_ne!(
+        c.node(2).vote(),
+        Some(NodeId(3)),
+        "n2 voted inside n1's lease"
+    );
+    assert_ne!(c.node(3).role(), Role::Leader);
+    c.input(1, Input::Command(Command::LeaseRead { id: 7 }))
+        .unwrap();
+    let served = read_ready(&c, 1).iter().any(|&(id, _)| id == 7);
+    let newer = c.committed(3).iter().any(|(_, data)| data == b"new");
+    assert!(!(served && newer), "n1 served a stale lease read");
+}
+
+#[test]
+fn a_message_of_the_last_term_is_dropped_and_elections_go_on() {
+    let mut node = follower(1, &[1]);
+    for body in term_raisers().into_iter().chain([vote_request(1, 9)]) {
+        let out = feed(&mut node, 1_000, 2, u64::MAX, body);
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(node.term(), 1);
+    }
+    let deadline = node.next_deadline().unwrap().as_millis();
+    node.handle_input(Instant::from_millis(deadline), Input::Tick)
+        .unwrap();
+    assert_eq!(node.role(), Role::PreCandidate, "it still campaigns");
+}
+
+#[test]
+fn a_full_log_is_reported_and_a_node_that_could_not_lead_does_not_campaign() {
+    // A follower whose log holds two entries is sent three.
+    let mut node =
+        Node::restore((config(1, 3), ArenaLog::new(2, 1 << 10)), &records(1, &[])).unwrap();
+    node.handle_input(Instant::ZERO, Input::Tick).unwrap();
+    while node.poll_output().is_some() {}
+    let out = feed(
+        &mut node,
+        1_000,
+        2,
+        1,
+        append((0, 0), &[(1, 1), (2, 1), (3, 1)], 0),
+    );
+    assert_eq!(terms_of(node.log()), [1, 1], "it takes what fits");
+    assert!(out.contains(&Output::Event(Event::LogFull { last_index: 2 })));
+    assert!(
+        sends(&out)
+            .iter()
+            .any(|(_, m)| m.body == Body::AppendAccepted { match_index: 2 })
+    );
+    // Reported once, not on every retry.
+    let out = feed(&mut node, 1_010, 2, 1, append((2, 1), &[(3, 1)], 2));
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Output::Event(Event::LogFull { .. })))
+    );
+    // Leading would need room for an entry of its term: it does not
+    // campaign, and says why.
+    let mut full = Node::restore(
+        (config(1, 3), ArenaLog::new(2, 1 << 10)),
+        &records(1, &[1, 1]),
+    )
+    .unwrap();
+    full.handle_input(Instant::ZERO, Input::Tick).unwrap();
+    let out: Vec<RaftOutput> = std::iter::from_fn(|| full.poll_output()).collect();
+    assert!(out.is_empty());
+    let deadline = full.next_deadline().unwrap();
+    full.handle_input(deadline, Input::Tick).unwrap();
+    let out: Vec<RaftOutput> = std::iter::from_fn(|| full.poll_output()).collect();
+    assert_eq!(full.role(), Role::Follower);
+    assert!(sends(&out).is_empty(), "{out:?}");
+    assert!(out.contains(&Output::Event(Event::LogFull { last_index: 2 })));
+}
+
 // ---- reads (thesis §6.4) ----------------------------------------------------------
 
 fn read_ready(c: &Cluster, id: u64) -> Vec<(u64, u64)> {

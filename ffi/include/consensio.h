@@ -140,6 +140,11 @@ typedef enum consensio_raft_event {
   // This node follows in term `values[0]`; its leader is `peer` if
   // `values[1]` is 1 (unknown if 0).
   CONSENSIO_RAFT_BECAME_FOLLOWER = 5,
+  // The log has no room for what the node must append (a leader's
+  // entries, or a new leader's first entry, so it does not campaign);
+  // its last index is `values[0]`. Nothing is lost; the node waits for
+  // room. Reported once each time the log fills.
+  CONSENSIO_RAFT_LOG_FULL = 6,
 } consensio_raft_event;
 
 // The events of an election participant (`consensio_output.event`).

@@ -93,6 +93,11 @@ pub enum consensio_raft_event {
     /// This node follows in term `values[0]`; its leader is `peer` if
     /// `values[1]` is 1 (unknown if 0).
     CONSENSIO_RAFT_BECAME_FOLLOWER = 5,
+    /// The log has no room for what the node must append (a leader's
+    /// entries, or a new leader's first entry, so it does not campaign);
+    /// its last index is `values[0]`. Nothing is lost; the node waits for
+    /// room. Reported once each time the log fills.
+    CONSENSIO_RAFT_LOG_FULL = 6,
 }
 
 /// Records are bytes: append each PERSIST's `data[0..len]` to stable
@@ -129,6 +134,9 @@ impl Surface for RaftNode<ArenaLog> {
                 if let Some(leader) = leader {
                     (out.peer, out.values[1]) = (leader.0, 1);
                 }
+            }
+            Event::LogFull { last_index } => {
+                fill.event(CONSENSIO_RAFT_LOG_FULL as u32).values[0] = last_index;
             }
         }
         Ok(())

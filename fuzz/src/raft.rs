@@ -336,6 +336,7 @@ struct Reached {
     leaders: usize,
     committed: usize,
     reads_ready: usize,
+    log_full: usize,
     votes_granted: usize,
 }
 
@@ -609,6 +610,7 @@ impl Raft {
                 self.reached.leaders += 1;
             }
             Event::BecameFollower { .. } => {}
+            Event::LogFull { .. } => self.reached.log_full += 1,
         }
     }
 
@@ -875,5 +877,12 @@ mod tests {
         let reached = run(&follower);
         assert_eq!(reached.votes_granted, 1, "{reached:?}");
         assert_eq!(reached.committed, 2, "{reached:?}");
+        assert_eq!(reached.log_full, 0, "{reached:?}");
+        // The same follower with room for one entry takes one, and says so.
+        let mut full = follower;
+        full.log_entries = 0;
+        let reached = run(&full);
+        assert_eq!(reached.log_full, 1, "{reached:?}");
+        assert_eq!(reached.committed, 1, "{reached:?}");
     }
 }

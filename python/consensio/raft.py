@@ -16,6 +16,7 @@ outputs after every call, in order:
 - :class:`Committed`: apply ``data`` to the state machine (indexes come from
   1, once each, in order; an empty ``data`` is a new leader's no-op entry);
 - :class:`ReadReady` / :class:`ReadFailed`: answer or fail a read;
+- :class:`LogFull`: the log has no room for what the node must append;
 - :class:`BecameLeader` / :class:`BecameFollower`: role changes.
 
 After a crash, rebuild the node with ``RaftNode.restore(id, voters,
@@ -29,6 +30,6 @@ the leader raises :class:`consensio.Rejected`; hitting a bound raises
 :class:`consensio.InvalidArgument`.
 """
 
-from consensio._native import BecameFollower, BecameLeader, Committed, RaftNode, ReadFailed, ReadReady
+from consensio._native import BecameFollower, BecameLeader, Committed, LogFull, RaftNode, ReadFailed, ReadReady
 
-__all__ = ["BecameFollower", "BecameLeader", "Committed", "RaftNode", "ReadFailed", "ReadReady"]
+__all__ = ["BecameFollower", "BecameLeader", "Committed", "LogFull", "RaftNode", "ReadFailed", "ReadReady"]

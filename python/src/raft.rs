@@ -102,6 +102,17 @@ event_class! {
     }
 }
 
+event_class! {
+    /// Output: the log has no room for what this node must append (a
+    /// leader's entries, or a new leader's first entry, so it does not
+    /// campaign). Nothing is lost; the node waits for room. Reported once
+    /// each time the log fills.
+    "consensio.raft", LogFull {
+        /// The log's last index.
+        last_index: u64,
+    }
+}
+
 /// Records are bytes: append every `Persist.value` to stable storage, in
 /// order, for `RaftNode.restore`.
 impl Outputs for CoreNode<ArenaLog> {
@@ -127,6 +138,7 @@ impl Outputs for CoreNode<ArenaLog> {
             Event::BecameFollower { term, leader } => {
                 Py::new(py, BecameFollower::new(term, leader.map(|l| l.0)))?.into_any()
             }
+            Event::LogFull { last_index } => Py::new(py, LogFull::new(last_index))?.into_any(),
         })
     }
 }
@@ -377,5 +389,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ReadFailed>()?;
     m.add_class::<BecameLeader>()?;
     m.add_class::<BecameFollower>()?;
+    m.add_class::<LogFull>()?;
     Ok(())
 }

@@ -32,6 +32,9 @@
 //!   retry with the same `seq`;
 //! - [`Error::Busy`] / [`Error::TooLarge`]: refused by a bound, nothing
 //!   happened;
+//! - [`Error::ZeroSequence`] / [`Error::LeaseReadsDisabled`]: a request
+//!   that can never succeed (sequences start at 1; lease reads need
+//!   check-quorum), nothing happened;
 //! - the session errors: the write was not applied now, and the client must
 //!   open a new session ([`Error::SessionExpired`]: an earlier copy may
 //!   have been applied, which the store can no longer tell).
@@ -154,6 +157,11 @@ pub enum Error {
     StaleSequence,
     /// The sequence number skips ahead of the next one expected.
     SequenceGap,
+    /// Sequence number 0: sequences start at 1; nothing happened.
+    ZeroSequence,
+    /// A lease read was asked of a cluster without `check_quorum`; nothing
+    /// happened, and a retry would fail the same way: read by ReadIndex.
+    LeaseReadsDisabled,
     /// The entry was not a store entry (written by something else).
     Malformed,
 }
@@ -172,6 +180,10 @@ impl fmt::Display for Error {
             Error::SessionExpired => f.write_str("client session expired; open a new one"),
             Error::StaleSequence => f.write_str("sequence older than the last applied"),
             Error::SequenceGap => f.write_str("sequence skips ahead"),
+            Error::ZeroSequence => f.write_str("sequences start at 1"),
+            Error::LeaseReadsDisabled => {
+                f.write_str("lease reads need check_quorum; read by ReadIndex")
+            }
             Error::Malformed => f.write_str("not a key-value entry"),
         }
     }
@@ -184,6 +196,7 @@ impl From<SessionError> for Error {
         match e {
             SessionError::Stale { .. } => Error::StaleSequence,
             SessionError::Gap { .. } => Error::SequenceGap,
+            SessionError::ZeroSequence => Error::ZeroSequence,
             // Expired, and any future variant: the session cannot vouch.
             _ => Error::SessionExpired,
         }
@@ -489,6 +502,12 @@ impl<L: LogStorage> KvNode<L> {
                     self.reply(id, Err(Error::TooLarge));
                     return Ok(());
                 }
+                if seq == 0 {
+                    // Refused here, before it costs a log entry; the
+                    // sessions refuse it too when applied.
+                    self.reply(id, Err(Error::ZeroSequence));
+                    return Ok(());
+                }
                 let stamp_ms = now.as_millis();
                 (
                     id,
@@ -539,6 +558,7 @@ impl<L: LogStorage> KvNode<L> {
             raft::Error::NotLeader { leader_hint } => Error::NotLeader { leader_hint },
             raft::Error::EntryTooLarge { .. } => Error::TooLarge,
             raft::Error::Backpressure { .. } => return Err(error),
+            raft::Error::LeaseReadsDisabled => Error::LeaseReadsDisabled,
             _ => Error::Busy,
         };
         self.reply(id, Err(kv));
@@ -591,7 +611,7 @@ impl<L: LogStorage> KvNode<L> {
                         self.reply(p.id, Err(Error::Retry));
                     }
                 }
-                raft::Event::BecameLeader { .. } => {}
+                raft::Event::BecameLeader { .. } | raft::Event::LogFull { .. } => {}
             }
             self.outputs.push_back(Output::Event(Event::Raft(event)));
         }

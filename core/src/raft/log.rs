@@ -67,6 +67,10 @@ pub trait LogStorage {
     /// [`LogError::Full`]; the log is unchanged.
     fn append(&mut self, term: u64, data: &[u8]) -> Result<u64, LogError>;
 
+    /// Whether [`append`](Self::append) of a payload of `len` bytes would
+    /// succeed now.
+    fn has_room(&self, len: usize) -> bool;
+
     /// Removes every entry after `index` (keeps `index` itself).
     fn truncate_after(&mut self, index: u64);
 
@@ -198,6 +202,15 @@ mod arena {
             Ok(self.slots.len() as u64)
         }
 
+        fn has_room(&self, len: usize) -> bool {
+            self.slots.len() < self.max_entries
+                && self
+                    .arena
+                    .len()
+                    .checked_add(len)
+                    .is_some_and(|end| end <= self.max_bytes)
+        }
+
         fn truncate_after(&mut self, index: u64) {
             let keep = kept(self.slots.len(), index);
             self.slots.truncate(keep);
@@ -273,6 +286,10 @@ impl<const ENTRIES: usize, const BYTES: usize> LogStorage for FixedLog<ENTRIES, 
         self.used = end;
         self.len += 1;
         Ok(self.len as u64)
+    }
+
+    fn has_room(&self, len: usize) -> bool {
+        self.len < ENTRIES && self.used.checked_add(len).is_some_and(|end| end <= BYTES)
     }
 
     fn truncate_after(&mut self, index: u64) {
@@ -359,7 +376,10 @@ mod tests {
             if rng.chance(0.8) {
                 let term = rng.between(1, 5);
                 let data: Vec<u8> = (0..rng.below(20)).map(|i| i as u8).collect();
+                let room = arena.has_room(data.len());
+                assert_eq!(room, fixed.has_room(data.len()));
                 let a = arena.append(term, &data);
+                assert_eq!(a.is_ok(), room, "has_room says what append does");
                 assert_eq!(a, fixed.append(term, &data));
                 if a.is_ok() {
                     model.push((term, data));

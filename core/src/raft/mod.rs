@@ -26,9 +26,11 @@
 //!   thus cannot inflate its term and depose a healthy leader when it
 //!   returns. Voters say no while they hear from a leader (below).
 //! - **Leader stickiness (thesis §4.2.3) and check-quorum (§6.2).** A node
-//!   that heard from a leader within the minimum election timeout ignores
-//!   vote requests. With `check_quorum`, a leader that has not heard from a
-//!   quorum within an election timeout steps down.
+//!   that heard from a leader within the minimum election timeout grants no
+//!   vote and no pre-vote, whatever term the request carries and whatever
+//!   message raised its own term since; a request of a higher term does not
+//!   even raise its term. With `check_quorum`, a leader that has not heard
+//!   from a quorum within an election timeout steps down.
 //! - **Replication (§5.3).** The leader sends AppendEntries with the index
 //!   and term of the entry preceding the new ones; a follower accepts only
 //!   if its log holds that entry (Log Matching), removes a conflicting

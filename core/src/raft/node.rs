@@ -98,6 +98,15 @@ pub enum Event {
         /// Its leader, if known.
         leader: Option<NodeId>,
     },
+    /// The log has no room for what this node must append: the entries a
+    /// leader sends (a follower then takes what fits and the cluster's
+    /// commit may stall on it), or the empty entry it would append as a new
+    /// leader (it then does not campaign). Nothing is lost; the node waits
+    /// for room. Reported once each time the log fills.
+    LogFull {
+        /// The log's last index.
+        last_index: u64,
+    },
 }
 
 /// One output of a [`RaftNode`].
@@ -132,6 +141,8 @@ pub struct RaftNode<L> {
     progress: BTreeMap<NodeId, Progress>,
     heartbeat_deadline: Instant,
     quorum_deadline: Instant,
+    /// `Event::LogFull` was reported and no append has succeeded since.
+    log_full: bool,
     /// Leader only: the index of the first entry of its term.
     term_start_index: u64,
     reads: ReadOnly,
@@ -178,6 +189,7 @@ impl<L: LogStorage> RaftNode<L> {
             progress: BTreeMap::new(),
             heartbeat_deadline: Instant::ZERO,
             quorum_deadline: Instant::ZERO,
+            log_full: false,
             term_start_index: 0,
             outputs: VecDeque::new(),
         })
@@ -238,6 +250,12 @@ impl<L: LogStorage> RaftNode<L> {
             return;
         }
         let Message { term, body } = message;
+        if term == u64::MAX {
+            // No node reaches the last term (`campaign` stops before it):
+            // a peer that wrote -1 or a corrupted frame, dropped like any
+            // content-malformed message, so it cannot end all elections.
+            return;
+        }
         if let Body::AppendEntries {
             prev_log_term,
             entries,
@@ -252,9 +270,10 @@ impl<L: LogStorage> RaftNode<L> {
         }
         if term > self.term {
             match body {
-                // A node that hears from a leader ignores elections
-                // (thesis §4.2.3): a partitioned node rejoining cannot
-                // depose a healthy leader, and leases stay sound.
+                // A node that hears from a leader ignores elections and
+                // keeps its term (thesis §4.2.3): a partitioned node
+                // rejoining cannot depose a healthy leader. Requests of its
+                // own term are refused in `handle_vote_request`.
                 Body::PreVote { .. } | Body::RequestVote { .. } if self.in_lease() => return,
                 // A pre-vote asks about a future term and changes nothing;
                 // a granted pre-vote carries the term asked about.
@@ -330,7 +349,14 @@ impl<L: LogStorage> RaftNode<L> {
         let can_vote = self.vote == Some(from)
             || (self.vote.is_none() && self.leader.is_none())
             || (pre_vote && term > self.term);
-        let granted = can_vote && self.log.is_up_to_date(last_log_index, last_log_term);
+        // Never within the minimum election timeout of hearing from a
+        // leader, whatever the request's term and whatever raised ours
+        // since (thesis §4.2.3): a late vote or pre-vote *response* of a
+        // higher term moves a follower to that term with no leader and no
+        // vote, and a vote request of that term must still be refused, or a
+        // new leader could commit while the old one's lease runs (§6.4).
+        let granted =
+            can_vote && !self.in_lease() && self.log.is_up_to_date(last_log_index, last_log_term);
         if pre_vote {
             let term = if granted { term } else { self.term };
             let body = Body::PreVoteResponse { granted };
@@ -488,10 +514,17 @@ impl<L: LogStorage> RaftNode<L> {
     /// in the next term (§5.2).
     fn campaign(&mut self, pre_vote: bool) {
         self.reset_election_timer();
-        // Past the last term there is nothing to campaign for.
-        let Some(next_term) = self.term.checked_add(1) else {
+        // Past the last term there is nothing to campaign for (u64::MAX is
+        // not a term: see `step`).
+        let Some(next_term) = self.term.checked_add(1).filter(|&t| t < u64::MAX) else {
             return;
         };
+        // A leader must append an entry of its term at once (§5.4.2); with
+        // no room for it, leading would commit nothing and serve no read.
+        if !self.log.has_room(0) {
+            self.report_log_full();
+            return;
+        }
         let me = self.config.id;
         if pre_vote {
             self.role = Role::PreCandidate;
@@ -576,7 +609,14 @@ impl<L: LogStorage> RaftNode<L> {
         // before it (§5.4.2) and learn its commit index for reads (thesis
         // §6.4). With a full log nothing commits until there is room.
         self.term_start_index = next;
-        let _ = self.append_entry(Vec::new());
+        if self.append_entry(Vec::new()).is_err() {
+            // `campaign` checked for room and a candidate's log does not
+            // change, so this is only a defence: a leader without the entry
+            // would stall every read, so it steps down at once.
+            self.report_log_full();
+            self.become_follower(self.term, None);
+            return;
+        }
         self.broadcast_append();
     }
 
@@ -658,6 +698,11 @@ impl<L: LogStorage> RaftNode<L> {
                 .iter()
                 .take_while(|entry| self.log.append(entry.term, &entry.data).is_ok())
                 .count();
+            if appended < written.len() {
+                self.report_log_full();
+            } else if appended > 0 {
+                self.log_full = false;
+            }
             written.truncate(appended);
             match_index = (first_index - 1).saturating_add(appended as u64);
             // Durable before the acknowledgement that depends on it.
@@ -696,6 +741,7 @@ impl<L: LogStorage> RaftNode<L> {
             .log
             .append(self.term, &data)
             .map_err(|_| Error::LogFull)?;
+        self.log_full = false;
         let term = self.term;
         self.persist(Persist::Entries {
             first_index,
@@ -988,6 +1034,16 @@ impl<L: LogStorage> RaftNode<L> {
                 vote: self.vote,
             };
             self.outputs.push_back(Output::Persist(record));
+        }
+    }
+
+    /// Reports [`Event::LogFull`] unless it was reported since the last
+    /// append that succeeded.
+    fn report_log_full(&mut self) {
+        if !self.log_full {
+            self.log_full = true;
+            let last_index = self.log.last_index();
+            self.emit(Event::LogFull { last_index });
         }
     }
 

@@ -66,8 +66,13 @@ pub(crate) fn replay<L: LogStorage>(log: &mut L, records: &[Persist]) -> Result<
     for (at, record) in records.iter().enumerate() {
         match record {
             Persist::HardState { term, vote } => {
-                // A node's term only grows, and it persists every change.
-                if *term < hard_state.term {
+                // A node's term only grows, it persists every change, it
+                // votes at most once per term, and it never reaches the
+                // last term (see `RaftNode::step`).
+                let revoted = *term == hard_state.term
+                    && hard_state.vote.is_some()
+                    && *vote != hard_state.vote;
+                if *term < hard_state.term || revoted || *term == u64::MAX {
                     return Err(Error::CorruptRecords { record: at });
                 }
                 hard_state = HardState {
@@ -254,6 +259,25 @@ mod tests {
             corrupt(&[hard(2), entries(1, &[3])]),
             Err(Error::CorruptRecords { record: 1 })
         );
+        // Two votes in one term, and the term no node reaches.
+        let voted = |term, v| Persist::HardState {
+            term,
+            vote: Some(NodeId(v)),
+        };
+        assert_eq!(
+            corrupt(&[voted(2, 1), voted(2, 3)]),
+            Err(Error::CorruptRecords { record: 1 })
+        );
+        assert_eq!(
+            corrupt(&[voted(2, 1), hard(2)]),
+            Err(Error::CorruptRecords { record: 1 })
+        );
+        assert_eq!(
+            corrupt(&[hard(u64::MAX)]),
+            Err(Error::CorruptRecords { record: 0 })
+        );
+        // A vote cast after the term began is a change a node writes.
+        assert!(corrupt(&[hard(2), voted(2, 3), voted(2, 3)]).is_ok());
         // What a node writes replays: a new term, then its entries, and a
         // conflicting suffix replaced by a later leader's.
         let sound = [

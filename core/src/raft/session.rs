@@ -48,6 +48,8 @@ pub enum SessionError {
         /// The sequence expected next.
         expected: u64,
     },
+    /// Sequence 0: sequences start at 1, so 0 is never a command's.
+    ZeroSequence,
 }
 
 impl fmt::Display for SessionError {
@@ -60,6 +62,7 @@ impl fmt::Display for SessionError {
             SessionError::Gap { expected } => {
                 write!(f, "sequence skips ahead; expected {expected}")
             }
+            SessionError::ZeroSequence => f.write_str("sequences start at 1"),
         }
     }
 }
@@ -162,6 +165,11 @@ impl<R: Clone> Sessions<R> {
         seq: u64,
         now_ms: u64,
     ) -> Result<Admission<R>, SessionError> {
+        if seq == 0 {
+            // Otherwise it would pass for a session's first command, with
+            // the real first (1) then applied as a second one.
+            return Err(SessionError::ZeroSequence);
+        }
         self.expire(now_ms);
         let s = self
             .sessions
@@ -212,6 +220,8 @@ mod tests {
     fn a_retried_command_applies_exactly_once() {
         let mut s = Sessions::new(10, 1_000);
         s.open(1, 0);
+        // 0 would pass for the first command, and 1 would then apply again.
+        assert_eq!(s.admit(1, 0, 0), Err(SessionError::ZeroSequence));
         assert_eq!(s.admit(1, 1, 0), Ok(Admission::Apply));
         s.record(1, 1, 42);
         for t in [1, 5, 900] {

@@ -185,6 +185,7 @@ impl Protocol for RaftProtocol {
                 format!("ReadReady at {index}")
             }
             kv::Event::Raft(Event::ReadFailed { .. }) => "ReadFailed".into(),
+            kv::Event::Raft(Event::LogFull { last_index }) => format!("LogFull at {last_index}"),
         }
     }
 }
