@@ -133,15 +133,28 @@ impl Config {
             return bad("a proposal must fit in one message");
         }
         // The largest AppendEntries must fit in a wire frame.
-        let frame = self
-            .max_entries_per_message
-            .checked_mul(ENTRY_OVERHEAD)
-            .and_then(|n| n.checked_add(self.max_bytes_per_message))
-            .and_then(|n| n.checked_add(MESSAGE_OVERHEAD));
-        if frame.is_none_or(|n| n > DEFAULT_MAX_ENCODED_LEN) {
+        if self
+            .max_frame_len()
+            .is_none_or(|n| n > DEFAULT_MAX_ENCODED_LEN)
+        {
             return bad("the largest message would not fit in a wire frame");
         }
         Ok(())
+    }
+
+    /// The most bytes one encoded message of this node can take: an
+    /// AppendEntries of `max_entries_per_message` entries and
+    /// `max_bytes_per_message` payload bytes (or one entry of up to
+    /// `max_entry_bytes` alone), with its framing. Every other message is
+    /// smaller. A host that sends datagrams bounds them with this. `None`
+    /// if it overflows (such a configuration does not validate).
+    #[must_use]
+    pub fn max_frame_len(&self) -> Option<usize> {
+        let payload = self.max_bytes_per_message.max(self.max_entry_bytes);
+        self.max_entries_per_message
+            .checked_mul(ENTRY_OVERHEAD)
+            .and_then(|n| n.checked_add(payload))
+            .and_then(|n| n.checked_add(MESSAGE_OVERHEAD))
     }
 }
 
@@ -183,5 +196,35 @@ mod tests {
         let mut c = config();
         c.max_entry_bytes = c.max_bytes_per_message + 1;
         assert!(c.validate().is_err());
+    }
+
+    /// The bound `max_frame_len` states holds for the largest message the
+    /// configuration allows, encoded.
+    #[test]
+    fn the_largest_append_fits_the_stated_frame_length() {
+        use crate::raft::{Body, Entry, Message};
+        let mut c = config();
+        c.max_entries_per_message = 4;
+        c.max_bytes_per_message = 1_000;
+        c.max_entry_bytes = 1_000;
+        let bound = c.max_frame_len().unwrap();
+        let entries = (0..4)
+            .map(|i| Entry {
+                term: u64::MAX - 1,
+                data: alloc::vec![7; if i == 0 { 1_000 - 3 } else { 1 }],
+            })
+            .collect();
+        let message = Message {
+            term: u64::MAX - 1,
+            body: Body::AppendEntries {
+                prev_log_index: u64::MAX,
+                prev_log_term: u64::MAX - 1,
+                entries,
+                leader_commit: u64::MAX,
+            },
+        };
+        let frame = crate::wire::encode_to_vec(&message).unwrap();
+        assert!(frame.len() <= bound, "{} > {bound}", frame.len());
+        assert!(bound < frame.len() + 200, "the bound is not loose: {bound}");
     }
 }
