@@ -53,7 +53,7 @@ enum Command {
         /// The first seed.
         #[arg(long, default_value_t = 0)]
         start_seed: u64,
-        /// Faults to mix in: loss,duplicate,reorder,partition,one_way,crash,skew (or all, none).
+        /// Faults to mix in: loss,duplicate,reorder,partition,one_way,crash,skew,flaky (or all, none).
         #[arg(long, default_value = "none")]
         faults: FaultMix,
         /// Nodes per run.

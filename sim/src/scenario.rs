@@ -120,6 +120,12 @@ pub struct FaultMix {
     pub crash: bool,
     /// Clock offsets up to 500 ms and drift up to 1,000 ppm.
     pub skew: bool,
+    /// Flapping links: many short one-way cuts (100–400 ms, about an
+    /// election timeout) and messages held back for up to 300 ms, so
+    /// followers time out and rejoin while late answers of other terms are
+    /// still in flight. This is the schedule leases and leader stickiness
+    /// must survive; one long cut and 100 ms of reordering rarely make it.
+    pub flaky: bool,
 }
 
 impl FromStr for FaultMix {
@@ -141,6 +147,7 @@ impl FromStr for FaultMix {
                         one_way: true,
                         crash: true,
                         skew: true,
+                        flaky: true,
                     }
                 }
                 "loss" => mix.loss = true,
@@ -150,9 +157,10 @@ impl FromStr for FaultMix {
                 "one_way" | "oneway" => mix.one_way = true,
                 "crash" => mix.crash = true,
                 "skew" => mix.skew = true,
+                "flaky" => mix.flaky = true,
                 other => {
                     return Err(format!(
-                        "unknown fault '{other}' (use loss, duplicate, reorder, partition, one_way, crash, skew, all or none)"
+                        "unknown fault '{other}' (use loss, duplicate, reorder, partition, one_way, crash, skew, flaky, all or none)"
                     ));
                 }
             }
@@ -171,6 +179,7 @@ impl std::fmt::Display for FaultMix {
             (self.one_way, "one_way"),
             (self.crash, "crash"),
             (self.skew, "skew"),
+            (self.flaky, "flaky"),
         ];
         let on: Vec<&str> = names.iter().filter(|(b, _)| *b).map(|(_, n)| *n).collect();
         if on.is_empty() {
@@ -273,6 +282,34 @@ impl FaultMix {
                 fault: Fault::Heal,
             });
         }
+        if self.flaky {
+            // A stream of its own, so the faults above stay as they were
+            // for seeds found before this mode existed.
+            let mut rng = Rng::seed_from_u64(seed ^ 0xf1a4_7000_0000_0000);
+            let net = &mut config.network;
+            net.reorder = net.reorder.max(0.1 + rng.next_f64() * 0.2);
+            net.reorder_delay_ms = net.reorder_delay_ms.max(rng.between(150, 300));
+            for _ in 0..rng.between(10, 30) {
+                let at = rng.between(window.0, window.1);
+                let from = rng.between(1, nodes);
+                let to: Vec<u64> = ids
+                    .iter()
+                    .copied()
+                    .filter(|&n| n != from && rng.chance(0.5))
+                    .collect();
+                faults.push(ScheduledFault {
+                    at_ms: at,
+                    fault: Fault::OneWay {
+                        from: vec![from],
+                        to,
+                    },
+                });
+                faults.push(ScheduledFault {
+                    at_ms: at + rng.between(100, 400),
+                    fault: Fault::Heal,
+                });
+            }
+        }
         faults.sort_by_key(|f| f.at_ms);
         config.faults = faults;
         config
@@ -300,6 +337,34 @@ mod tests {
         let c = mix.config(9, 5, 10_000);
         assert!(c.faults.iter().all(|f| f.at_ms <= 7_000));
         assert!(c.network.loss >= 0.05 && c.network.loss <= 0.2);
+    }
+
+    #[test]
+    fn flapping_links_add_short_cuts_and_leave_the_other_faults_as_they_were() {
+        let plain: FaultMix = "loss,crash,partition".parse().unwrap();
+        let flaky: FaultMix = "loss,crash,partition,flaky".parse().unwrap();
+        let (a, b) = (plain.config(4, 5, 10_000), flaky.config(4, 5, 10_000));
+        assert_eq!(a.network.loss, b.network.loss);
+        let cuts = |c: &SimConfig| {
+            c.faults
+                .iter()
+                .filter(|f| matches!(f.fault, Fault::OneWay { .. }))
+                .count()
+        };
+        assert_eq!(cuts(&a), 0);
+        assert!((10..=30).contains(&cuts(&b)), "{}", cuts(&b));
+        let kept: Vec<&ScheduledFault> = b
+            .faults
+            .iter()
+            .filter(|f| !matches!(f.fault, Fault::OneWay { .. } | Fault::Heal))
+            .collect();
+        let before: Vec<&ScheduledFault> = a
+            .faults
+            .iter()
+            .filter(|f| !matches!(f.fault, Fault::Heal))
+            .collect();
+        assert_eq!(kept, before, "crashes and partitions unchanged");
+        assert!(b.network.reorder_delay_ms >= 150);
     }
 
     #[test]

@@ -10,6 +10,11 @@
 //!   committed before its election;
 //! - **state machine safety**: no two nodes apply different entries at one
 //!   index, and each node applies every index once, in order, per lifetime;
+//! - **read freshness** (thesis §6.4): every read's index covers every
+//!   entry committed anywhere before the read was issued; stricter than
+//!   the history below, which sees only the keys the clients touch, so a
+//!   deposed leader that trusts its lease too long fails here even when no
+//!   client wrote the key it read;
 //! - **linearizability** of the clients' history (puts, compare-and-sets
 //!   and reads on a few contended keys), checked at the end with
 //!   [`linearizability::check`]: a retried write that the sessions failed
@@ -452,6 +457,17 @@ impl Clients {
         });
     }
 
+    /// When the open request `id` was first issued, if it is open.
+    fn call_ms(&self, id: u64) -> Option<u64> {
+        let (number, _) = split_id(id);
+        let client = self.clients.get(usize::try_from(number).ok()?)?;
+        client
+            .open
+            .as_ref()
+            .filter(|r| r.id == id)
+            .map(|r| r.call_ms)
+    }
+
     /// The whole history: completed operations, and those still open as
     /// "may or may not have happened".
     fn history(&self) -> Vec<Operation> {
@@ -509,6 +525,13 @@ pub struct RaftChecker {
     applied: BTreeMap<NodeId, u64>,
     /// Leaders elected in this step, to check against the committed log.
     new_leaders: Vec<(NodeId, u64)>,
+    /// When the highest index committed anywhere grew: (first report, ms;
+    /// index). An index reported by then was committed by then.
+    commit_times: Vec<(u64, u64)>,
+    /// Per node: the read request just answered and when it was issued;
+    /// the Raft `ReadReady` with its read index follows the reply.
+    answered_read: BTreeMap<NodeId, (u64, u64)>,
+    reads_checked: u64,
     steps: u64,
     log_matching_checks: u64,
 }
@@ -521,6 +544,9 @@ impl RaftChecker {
             committed: BTreeMap::new(),
             applied: BTreeMap::new(),
             new_leaders: Vec::new(),
+            commit_times: Vec::new(),
+            answered_read: BTreeMap::new(),
+            reads_checked: 0,
             steps: 0,
             log_matching_checks: 0,
         }
@@ -562,6 +588,9 @@ impl Checker<Node> for RaftChecker {
         match event {
             kv::Event::Reply { id, result } => {
                 let mut clients = self.clients.borrow_mut();
+                if let (Ok(KvResponse::Value(_)), Some(call_ms)) = (result, clients.call_ms(*id)) {
+                    self.answered_read.insert(node, (*id, call_ms));
+                }
                 clients.on_reply(time_ms, node, *id, result);
                 if let Some(e) = &clients.error {
                     return Err(format!("client saw a wrong reply: {e}"));
@@ -599,7 +628,30 @@ impl Checker<Node> for RaftChecker {
                     Some(_) => {}
                     None => {
                         self.committed.insert(*index, entry);
+                        self.commit_times.push((time_ms, *index));
                     }
+                }
+            }
+            kv::Event::Raft(Event::ReadReady { index, .. }) => {
+                // Thesis §6.4: a read reflects every entry committed before
+                // it was issued. Stricter than the clients' history, which
+                // sees only the keys they touch: a deposed leader's stale
+                // read shows here as soon as the new leader's first entry
+                // commits.
+                let Some((id, call_ms)) = self.answered_read.remove(&node) else {
+                    return Ok(());
+                };
+                self.reads_checked += 1;
+                let before = self.commit_times.partition_point(|&(t, _)| t < call_ms);
+                let floor = before
+                    .checked_sub(1)
+                    .and_then(|k| self.commit_times.get(k))
+                    .map_or(0, |&(_, i)| i);
+                if *index < floor {
+                    let (client, op) = split_id(id);
+                    return Err(format!(
+                        "read freshness: {node} answered read c{client}#{op}, issued at {call_ms} ms, at index {index}, but entry {floor} was committed before it was issued"
+                    ));
                 }
             }
             kv::Event::Raft(_) => {}
@@ -673,6 +725,10 @@ impl Checker<Node> for RaftChecker {
             (
                 "log matching checks".into(),
                 self.log_matching_checks.to_string(),
+            ),
+            (
+                "reads checked for freshness".into(),
+                self.reads_checked.to_string(),
             ),
         ]
     }
