@@ -120,13 +120,24 @@ pub struct FaultMix {
     pub crash: bool,
     /// Clock offsets up to 500 ms and drift up to 1,000 ppm.
     pub skew: bool,
+    /// Random torn crashes (halfway through acting on one input's
+    /// outputs, [`Fault::TornCrash`]), each followed by a restart.
+    pub torn: bool,
+    /// Crashes lose a random suffix of the records written since the node
+    /// last acted on a send or an event
+    /// ([`SimConfig::lose_unsynced_writes`]); needs `crash` or `torn`.
+    pub unsynced: bool,
 }
+
+/// Every fault name, in the order `FaultMix` prints them.
+pub const FAULT_NAMES: &str =
+    "loss, duplicate, reorder, partition, one_way, crash, skew, torn, unsynced";
 
 impl FromStr for FaultMix {
     type Err = String;
 
     /// A comma-separated list: `loss,duplicate,reorder,partition,one_way,
-    /// crash,skew`, or `none`, or `all`.
+    /// crash,skew,torn,unsynced`, or `none`, or `all`.
     fn from_str(s: &str) -> Result<Self, String> {
         let mut mix = FaultMix::default();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -141,6 +152,8 @@ impl FromStr for FaultMix {
                         one_way: true,
                         crash: true,
                         skew: true,
+                        torn: true,
+                        unsynced: true,
                     }
                 }
                 "loss" => mix.loss = true,
@@ -150,12 +163,17 @@ impl FromStr for FaultMix {
                 "one_way" | "oneway" => mix.one_way = true,
                 "crash" => mix.crash = true,
                 "skew" => mix.skew = true,
+                "torn" => mix.torn = true,
+                "unsynced" => mix.unsynced = true,
                 other => {
                     return Err(format!(
-                        "unknown fault '{other}' (use loss, duplicate, reorder, partition, one_way, crash, skew, all or none)"
+                        "unknown fault '{other}' (use {FAULT_NAMES}, all or none)"
                     ));
                 }
             }
+        }
+        if mix.unsynced && !mix.crash && !mix.torn {
+            return Err("'unsynced' loses writes at crashes: combine it with crash or torn".into());
         }
         Ok(mix)
     }
@@ -171,6 +189,8 @@ impl std::fmt::Display for FaultMix {
             (self.one_way, "one_way"),
             (self.crash, "crash"),
             (self.skew, "skew"),
+            (self.torn, "torn"),
+            (self.unsynced, "unsynced"),
         ];
         let on: Vec<&str> = names.iter().filter(|(b, _)| *b).map(|(_, n)| *n).collect();
         if on.is_empty() {
@@ -273,6 +293,25 @@ impl FaultMix {
                 fault: Fault::Heal,
             });
         }
+        if self.torn {
+            // Drawn from a stream of their own, so that adding `torn` to a
+            // mix leaves the schedule of its other faults as it was.
+            let mut rng = Rng::seed_from_u64(seed ^ 0x7042_c4a5_0000_0000);
+            for _ in 0..rng.between(1, 3) {
+                let node = rng.between(1, nodes);
+                let at = rng.between(window.0, window.1);
+                faults.push(ScheduledFault {
+                    at_ms: at,
+                    fault: Fault::TornCrash { node },
+                });
+                let back = at + rng.between(duration_ms / 50, duration_ms / 5);
+                faults.push(ScheduledFault {
+                    at_ms: back.min(window.1 + duration_ms / 10),
+                    fault: Fault::Restart { node },
+                });
+            }
+        }
+        config.lose_unsynced_writes = self.unsynced;
         faults.sort_by_key(|f| f.at_ms);
         config.faults = faults;
         config
