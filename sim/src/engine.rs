@@ -22,12 +22,19 @@
 //!
 //! [`Fault::Crash`] stops a node between two inputs, after it acted on all
 //! the outputs of the last one. [`Fault::TornCrash`] stops it halfway
-//! through acting on the outputs of one input: at its next input that has
-//! outputs (`n` of them), after the first `k` were acted on, `k` uniform in
-//! `0..=n`. The other `n - k` never happen: their messages are not sent,
-//! their records not written, their events never reach the application
-//! (the checker). With unsynced writes lost, records among the first `k`
-//! that no acted-on send or event followed are unsynced like any other.
+//! through acting on the outputs of one input (`n` of them), after the
+//! first `k` were acted on, `k` uniform in `0..=n`. The other `n - k` never
+//! happen: their messages are not sent, their records not written, their
+//! events never reach the application (the checker). With unsynced writes
+//! lost, records among the first `k` that no acted-on send or event
+//! followed are unsynced like any other.
+//!
+//! The input torn is the node's first, from the fault's time on, whose
+//! outputs write a record; an input whose outputs write none is torn with
+//! chance 1/4 instead, so that protocols which rarely write are torn too.
+//! A crash does harm, and on a real host is likeliest to happen, while the
+//! node writes (the fsync is the slow part): tearing inputs at random
+//! would mostly tear heartbeats and find little.
 //!
 //! The choices of both (`k`, the suffix lost) come from a stream of their
 //! own, seeded from the run's seed: with both modes unused, a run draws
@@ -140,7 +147,8 @@ pub enum Fault {
         node: u64,
     },
     /// Crash a node halfway through acting on the outputs of one input:
-    /// at its first input from now on that has outputs, after a random
+    /// at its first input from now on whose outputs write a record (or, by
+    /// chance, at one that has outputs but writes none), after a random
     /// number `k` of its `n` outputs (`0..=n`) were acted on; the rest are
     /// never acted on (see the [module docs](self)). A node still up when
     /// its next [`Fault::Restart`] is due crashes then, between inputs, and
@@ -435,6 +443,10 @@ fn views<N: Participant>(slots: &[Slot<N>]) -> Vec<(NodeId, Option<&N>)> {
 
 /// How many trace events a violation report shows.
 const EXCERPT: usize = 24;
+
+/// The chance that a pending torn crash tears an input whose outputs write
+/// no record; one that writes is always torn (see the module docs).
+const TORN_WITHOUT_WRITES: f64 = 0.25;
 
 /// Mixed into the seed of the stream of torn crashes and lost writes.
 const CRASH_STREAM: u64 = 0xd15c_0000_7042_0000;
@@ -943,8 +955,12 @@ impl<P: Protocol> Simulation<P> {
             return;
         };
         let outputs: Vec<_> = std::iter::from_fn(|| node.poll_output()).collect();
-        if outputs.is_empty() {
-            // Nothing to tear yet; the crash waits for the next input.
+        let writes = outputs.iter().any(|o| matches!(o, Output::Persist(_)));
+        if outputs.is_empty() || (!writes && !self.crash_rng.chance(TORN_WITHOUT_WRITES)) {
+            // Not this input; the crash waits for a later one.
+            for output in outputs {
+                self.act(i, output);
+            }
             return;
         }
         let n = outputs.len() as u64;

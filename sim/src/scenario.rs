@@ -1,6 +1,9 @@
 //! Scenario files (`sim/scenarios/*.toml`) and the random fault mixes of
 //! `consensio check`.
 //!
+//! The crash modes (`torn_crash`, `lose_unsynced_writes`; `torn` and
+//! `unsynced` in a [`FaultMix`]) are described in [`crate::engine`].
+//!
 //! A scenario names a protocol and a full [`SimConfig`]:
 //!
 //! ```toml
@@ -15,6 +18,8 @@
 //! clock_offset_max_ms = 20           # each node's clock starts up to 20 ms ahead
 //! clock_drift_max_ppm = 100          # and runs up to 100 ppm fast or slow
 //! workload_interval_ms = 0           # 0: no client workload
+//! lose_unsynced_writes = false       # true: a crash loses a random suffix of the records
+//!                                    # written since the node last acted on a send or event
 //!
 //! [sim.network]
 //! latency_min_ms = 1
@@ -26,8 +31,13 @@
 //!
 //! [[sim.faults]]                     # in time order or not: each has its time
 //! at_ms = 5000
-//! fault = "crash"                    # crash | restart | partition | one_way | heal
+//! fault = "crash"                    # crash | torn_crash | restart | partition | one_way | heal
 //! node = 5
+//!
+//! [[sim.faults]]
+//! at_ms = 6000
+//! fault = "torn_crash"               # n4 crashes halfway through acting on one input's outputs
+//! node = 4
 //!
 //! [[sim.faults]]
 //! at_ms = 9000
@@ -329,6 +339,42 @@ mod tests {
         assert_eq!(mix.to_string(), "loss,partition,crash");
         assert_eq!("none".parse::<FaultMix>().unwrap(), FaultMix::default());
         assert!("lightning".parse::<FaultMix>().is_err());
+        let all: FaultMix = "all".parse().unwrap();
+        assert!(all.torn && all.unsynced);
+        assert_eq!(
+            all.to_string(),
+            "loss,duplicate,reorder,partition,one_way,crash,skew,torn,unsynced"
+        );
+        assert_eq!(all.to_string().parse::<FaultMix>().unwrap(), all);
+        let err = "unsynced,loss".parse::<FaultMix>().unwrap_err();
+        assert!(err.contains("crash or torn"), "{err}");
+        assert!("torn,unsynced".parse::<FaultMix>().is_ok());
+    }
+
+    #[test]
+    fn the_crash_modes_leave_the_other_faults_where_they_were() {
+        let old: FaultMix = "loss,duplicate,reorder,partition,one_way,crash,skew"
+            .parse()
+            .unwrap();
+        let new: FaultMix = "all".parse().unwrap();
+        for seed in 0..50 {
+            let (a, b) = (old.config(seed, 5, 20_000), new.config(seed, 5, 20_000));
+            assert_eq!(a.network, b.network);
+            assert!(!a.lose_unsynced_writes && b.lose_unsynced_writes);
+            // Every old fault is still there, at its time; what is new is
+            // torn crashes and their restarts.
+            let mut extra = b.faults.clone();
+            for f in &a.faults {
+                let at = extra.iter().position(|g| g == f);
+                extra.remove(at.unwrap_or_else(|| panic!("seed {seed}: {f:?} moved")));
+            }
+            let torn = extra
+                .iter()
+                .filter(|f| matches!(f.fault, Fault::TornCrash { .. }))
+                .count();
+            assert!((1..=3).contains(&torn), "seed {seed}");
+            assert_eq!(extra.len(), 2 * torn, "seed {seed}: {extra:?}");
+        }
     }
 
     #[test]
@@ -358,7 +404,8 @@ mod tests {
             .join("\n");
         let s = Scenario::parse(&toml).unwrap();
         assert_eq!(s.protocol, "bully");
-        assert_eq!(s.sim.faults.len(), 3);
+        assert_eq!(s.sim.faults.len(), 4);
+        assert_eq!(s.sim.faults[1].fault, Fault::TornCrash { node: 4 });
         assert_eq!(s.output.svg.as_deref(), Some("bully.svg"));
         assert!(Scenario::parse("protocol = 'x'\n[sim]\nnodez = 3").is_err());
     }
