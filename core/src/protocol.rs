@@ -17,7 +17,11 @@
 //! - **Persist before acting.** Make every [`Output::Persist`] durable (fsync
 //!   or equivalent) before acting on any output that follows it. A message
 //!   that leaves before the state it depends on is durable can break safety
-//!   after a crash (a vote granted twice in one term, for example).
+//!   after a crash (a vote granted twice in one term, for example). A host
+//!   may batch: one sync before it acts on the next `Send` or `Event` covers
+//!   every record before it, and records that no acted-on output follows
+//!   yet need not be durable — a crash may lose any suffix of them, never a
+//!   record that an acted-on output followed.
 //! - **Drain in order.** Outputs are queued inside the participant, in the
 //!   order the protocol produced them; take them one at a time and do not
 //!   reorder them.
@@ -25,8 +29,11 @@
 //!   same participant. Ticks may arrive late or early; a participant checks
 //!   its own deadlines against `now`, so a spurious tick does no harm.
 //! - **Restart only from what was persisted.** After a crash, rebuild the
-//!   participant from its configuration and the records it asked to persist,
-//!   nothing else.
+//!   participant from its configuration and the records it asked to persist
+//!   that survived the crash, in order, nothing else: every record an
+//!   acted-on output followed, and perhaps some of the later ones. A
+//!   participant accepts any such prefix of its records; a record lost
+//!   before anything was acted on after it is as if it was never written.
 //!
 //! # Errors
 //!
@@ -142,7 +149,9 @@ pub trait Participant {
 ///
 /// Every participant is restored the same way: from its configuration and
 /// the records it asked to persist, in the order it emitted them, and from
-/// nothing else (a new node is restored from no records). Protocols whose
+/// nothing else (a new node is restored from no records). After a crash
+/// that lost the unsynced tail of them, that is the prefix that survived
+/// (see the [caller's duties](self#the-callers-duties)). Protocols whose
 /// records are the latest of an increasing sequence (an election's epoch, a
 /// detector's incarnation) need only the last of them, but accept them all,
 /// so a host can keep one append-only log for every protocol. Protocols

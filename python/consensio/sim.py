@@ -55,7 +55,14 @@ def run_scenario(toml: str) -> SimResult:
 
 
 def run(protocol: str, seed: int, faults: str = "none", nodes: int = 5, duration_ms: int = 20_000) -> SimResult:
-    """Runs one seed of ``protocol`` with a fault mix such as ``"loss,crash,partition"``."""
+    """Runs one seed of ``protocol`` with a fault mix such as ``"loss,crash,partition"``.
+
+    The names are those of ``consensio check --faults``: ``loss``, ``duplicate``,
+    ``reorder``, ``partition``, ``one_way``, ``crash``, ``skew``, ``torn`` (crashes
+    halfway through acting on one input's outputs) and ``unsynced`` (with ``crash``
+    or ``torn``: a crash loses a random suffix of the records not yet synced), or
+    ``all`` or ``none``.
+    """
     return _result(_native.run(protocol, seed, faults, nodes, duration_ms))
 
 

@@ -2,6 +2,43 @@
 //! any [`Participant`], with a virtual clock per node, a faulty network,
 //! crash-restart from persisted state only, a workload, and an invariant
 //! checker after every step.
+//!
+//! # The simulated disk
+//!
+//! Each node's disk is a synced prefix and an unsynced tail. Acting on an
+//! [`Output::Persist`] appends its record to the tail; acting on a later
+//! [`Output::Send`] or [`Output::Event`] first syncs the whole disk, as the
+//! contract's "durable before acting on any later output" requires (one
+//! fsync covers every earlier record, of this input or of earlier ones).
+//! Records written since the node last acted on a send or an event are
+//! therefore exactly those a host that batches its fsyncs may lose.
+//!
+//! - With [`SimConfig::lose_unsynced_writes`] off (the default), every
+//!   record is durable the moment it is written, and a crash keeps them all.
+//! - With it on, a crash loses a random suffix of the unsynced tail (its
+//!   length uniform from none to all of it); the synced prefix survives.
+//!
+//! # Crashes
+//!
+//! [`Fault::Crash`] stops a node between two inputs, after it acted on all
+//! the outputs of the last one. [`Fault::TornCrash`] stops it halfway
+//! through acting on the outputs of one input (`n` of them), after the
+//! first `k` were acted on, `k` uniform in `0..=n`. The other `n - k` never
+//! happen: their messages are not sent, their records not written, their
+//! events never reach the application (the checker). With unsynced writes
+//! lost, records among the first `k` that no acted-on send or event
+//! followed are unsynced like any other.
+//!
+//! The input torn is the node's first, from the fault's time on, whose
+//! outputs write a record; an input whose outputs write none is torn with
+//! chance 1/4 instead, so that protocols which rarely write are torn too.
+//! A crash does harm, and on a real host is likeliest to happen, while the
+//! node writes (the fsync is the slow part): tearing inputs at random
+//! would mostly tear heartbeats and find little.
+//!
+//! The choices of both (`k`, the suffix lost) come from a stream of their
+//! own, seeded from the run's seed: with both modes unused, a run draws
+//! exactly what it drew before they existed, so old seeds replay.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -19,6 +56,8 @@ pub type PersistOf<P> = <<P as Protocol>::Node as Participant>::Persist;
 pub type CommandOf<P> = <<P as Protocol>::Node as Participant>::Command;
 /// The event type of a protocol's nodes.
 pub type EventOf<P> = <<P as Protocol>::Node as Participant>::Event;
+/// The message type of a protocol's nodes.
+pub type MessageOf<P> = <<P as Protocol>::Node as Participant>::Message;
 
 /// How the simulator builds, restarts and loads one protocol.
 pub trait Protocol {
@@ -101,8 +140,20 @@ pub enum Fault {
     },
     /// Restore every link.
     Heal,
-    /// Crash a node: its volatile state is lost; what it persisted stays.
+    /// Crash a node between two inputs: its volatile state is lost; what
+    /// it persisted stays (but see [`SimConfig::lose_unsynced_writes`]).
     Crash {
+        /// The node.
+        node: u64,
+    },
+    /// Crash a node halfway through acting on the outputs of one input:
+    /// at its first input from now on whose outputs write a record (or, by
+    /// chance, at one that has outputs but writes none), after a random
+    /// number `k` of its `n` outputs (`0..=n`) were acted on; the rest are
+    /// never acted on (see the [module docs](self)). A node still up when
+    /// its next [`Fault::Restart`] is due crashes then, between inputs, and
+    /// restarts in the next step.
+    TornCrash {
         /// The node.
         node: u64,
     },
@@ -141,6 +192,11 @@ pub struct SimConfig {
     pub clock_drift_max_ppm: u64,
     /// Faults at fixed times.
     pub faults: Vec<ScheduledFault>,
+    /// A crash loses a random suffix of the node's unsynced records (those
+    /// written since it last acted on a send or an event), as on a host
+    /// that batches its fsyncs; off, every record is durable at once. See
+    /// the [module docs](self).
+    pub lose_unsynced_writes: bool,
     /// Call the workload every this many ms (0: no workload).
     pub workload_interval_ms: u64,
     /// Keep the whole trace (for JSON and SVG output); off for benchmarks.
@@ -157,6 +213,7 @@ impl Default for SimConfig {
             clock_offset_max_ms: 0,
             clock_drift_max_ppm: 0,
             faults: Vec::new(),
+            lose_unsynced_writes: false,
             workload_interval_ms: 0,
             record_trace: false,
         }
@@ -231,6 +288,16 @@ pub struct Summary {
     pub crashes: u64,
     /// Restarts from persisted state.
     pub restarts: u64,
+    /// Crashes that happened halfway through an input's outputs (counted
+    /// in `crashes` too).
+    pub torn_crashes: u64,
+    /// Outputs never acted on because of torn crashes.
+    pub outputs_dropped: u64,
+    /// Records that were unsynced when their node crashed, over all
+    /// crashes (always 0 unless unsynced writes can be lost).
+    pub records_unsynced: u64,
+    /// Unsynced records lost in crashes.
+    pub records_lost: u64,
     /// Protocol events, by kind.
     pub events: BTreeMap<String, u64>,
     /// The checker's own measurements.
@@ -261,6 +328,13 @@ impl std::fmt::Display for Summary {
             "  faults: {} crashes, {} restarts; commands: {} ({} refused, {} completed)",
             self.crashes, self.restarts, self.commands, self.commands_refused, self.completed
         )?;
+        if self.torn_crashes > 0 || self.records_unsynced > 0 {
+            writeln!(
+                f,
+                "  crash modes: {} torn crashes ({} outputs never acted on); {} records unsynced at crashes, {} lost",
+                self.torn_crashes, self.outputs_dropped, self.records_unsynced, self.records_lost
+            )?;
+        }
         if let (Some(p50), Some(p99)) = (self.latency_p50_ms, self.latency_p99_ms) {
             writeln!(f, "  client latency: p50 {p50} ms, p99 {p99} ms")?;
         }
@@ -310,6 +384,12 @@ struct Slot<N: Participant> {
     id: NodeId,
     node: Option<N>,
     disk: Vec<N::Persist>,
+    /// The first `synced` records of `disk` are durable whatever happens;
+    /// the others were written after the node last acted on a send or an
+    /// event.
+    synced: usize,
+    /// A [`Fault::TornCrash`] waits for this node's next input with outputs.
+    torn_pending: bool,
     seed: u64,
     clock: NodeClock,
     /// Bumped on every (re)scheduling and crash, so stale timers are ignored.
@@ -364,6 +444,13 @@ fn views<N: Participant>(slots: &[Slot<N>]) -> Vec<(NodeId, Option<&N>)> {
 /// How many trace events a violation report shows.
 const EXCERPT: usize = 24;
 
+/// The chance that a pending torn crash tears an input whose outputs write
+/// no record; one that writes is always torn (see the module docs).
+const TORN_WITHOUT_WRITES: f64 = 0.25;
+
+/// Mixed into the seed of the stream of torn crashes and lost writes.
+const CRASH_STREAM: u64 = 0xd15c_0000_7042_0000;
+
 /// A simulation of one protocol under one configuration.
 pub struct Simulation<P: Protocol> {
     protocol: P,
@@ -372,6 +459,9 @@ pub struct Simulation<P: Protocol> {
     slots: Vec<Slot<P::Node>>,
     network: Network,
     rng: Rng,
+    /// The choices of torn crashes and lost writes, apart from `rng` so that
+    /// runs that use neither draw what they always drew.
+    crash_rng: Rng,
     queue: BinaryHeap<Scheduled>,
     seq: u64,
     next_msg: u64,
@@ -405,6 +495,8 @@ impl<P: Protocol> Simulation<P> {
                 id,
                 node: Some(protocol.create(id, &members, seed)),
                 disk: Vec::new(),
+                synced: 0,
+                torn_pending: false,
                 seed,
                 clock,
                 timer_generation: 0,
@@ -422,6 +514,7 @@ impl<P: Protocol> Simulation<P> {
             members,
             slots,
             rng,
+            crash_rng: Rng::seed_from_u64(config.seed ^ CRASH_STREAM),
             queue: BinaryHeap::new(),
             seq: 0,
             next_msg: 0,
@@ -742,19 +835,25 @@ impl<P: Protocol> Simulation<P> {
                 self.record(NodeId(0), TraceKind::Heal);
             }
             Fault::Crash { node } => {
-                if let Some(slot) = self
-                    .slots
-                    .iter_mut()
-                    .find(|s| s.id.0 == node && s.node.is_some())
-                {
-                    slot.node = None;
-                    slot.timer_generation += 1;
-                    self.summary.crashes += 1;
-                    self.outstanding.remove(&NodeId(node));
-                    self.record(NodeId(node), TraceKind::Crash);
+                if let Some(i) = self.live_slot(node) {
+                    self.crash(i, None);
+                }
+            }
+            Fault::TornCrash { node } => {
+                if let Some(slot) = self.live_slot(node).and_then(|i| self.slots.get_mut(i)) {
+                    slot.torn_pending = true;
                 }
             }
             Fault::Restart { node } => {
+                // A torn crash that found no input to tear: down now, and
+                // back in a step of its own, so that checkers see it down.
+                if let Some(i) = self.live_slot(node)
+                    && self.slots.get(i).is_some_and(|s| s.torn_pending)
+                {
+                    self.crash(i, None);
+                    self.schedule(self.now_ms, Pending::Fault(index));
+                    return;
+                }
                 let Some(i) = self
                     .slots
                     .iter()
@@ -783,44 +882,147 @@ impl<P: Protocol> Simulation<P> {
         }
     }
 
-    /// Takes every queued output of node `i`, in order.
+    /// The index of node `node`, if it is up.
+    fn live_slot(&self, node: u64) -> Option<usize> {
+        self.slots
+            .iter()
+            .position(|s| s.id.0 == node && s.node.is_some())
+    }
+
+    /// Crashes node `i`: its volatile state is lost, and with
+    /// `lose_unsynced_writes` a random suffix of its unsynced records.
+    /// `torn` is (outputs acted on, outputs dropped) of a torn crash.
+    fn crash(&mut self, i: usize, torn: Option<(u64, u64)>) {
+        let lose = self.config.lose_unsynced_writes;
+        let Some(slot) = self.slots.get_mut(i) else {
+            return;
+        };
+        let id = slot.id;
+        slot.node = None;
+        slot.timer_generation += 1;
+        slot.torn_pending = false;
+        let unsynced = slot.disk.len().saturating_sub(slot.synced);
+        let lost = if lose {
+            let lost = usize::try_from(self.crash_rng.between(0, unsynced as u64)).unwrap_or(0);
+            slot.disk.truncate(slot.disk.len() - lost.min(unsynced));
+            self.summary.records_unsynced += unsynced as u64;
+            self.summary.records_lost += lost as u64;
+            Some(lost as u64)
+        } else {
+            None
+        };
+        // What survived is on the disk for good.
+        slot.synced = slot.disk.len();
+        self.summary.crashes += 1;
+        if let Some((_, dropped)) = torn {
+            self.summary.torn_crashes += 1;
+            self.summary.outputs_dropped += dropped;
+        }
+        self.outstanding.remove(&id);
+        self.record(
+            id,
+            TraceKind::Crash {
+                outputs_acted: torn.map(|(acted, _)| acted),
+                outputs_dropped: torn.map(|(_, dropped)| dropped),
+                records_lost: lost,
+            },
+        );
+    }
+
+    /// Takes every queued output of node `i`, in order, and acts on each;
+    /// or, with a torn crash pending and outputs queued, acts on a random
+    /// prefix of them and crashes.
     fn drain(&mut self, i: usize) {
+        if self.slots.get(i).is_some_and(|s| s.torn_pending) {
+            self.drain_torn(i);
+            return;
+        }
         loop {
-            let Some(slot) = self.slots.get_mut(i) else {
+            let Some(output) = self
+                .slots
+                .get_mut(i)
+                .and_then(|s| s.node.as_mut())
+                .and_then(Participant::poll_output)
+            else {
                 return;
             };
-            let id = slot.id;
-            let Some(output) = slot.node.as_mut().and_then(Participant::poll_output) else {
-                return;
-            };
-            match output {
-                Output::Send { to, message } => self.send(id, to, &message),
-                Output::Persist(record) => {
-                    // Durable at once: the simulated disk never loses a
-                    // completed write, and later outputs come after it.
+            self.act(i, output);
+        }
+    }
+
+    fn drain_torn(&mut self, i: usize) {
+        let Some(node) = self.slots.get_mut(i).and_then(|s| s.node.as_mut()) else {
+            return;
+        };
+        let outputs: Vec<_> = std::iter::from_fn(|| node.poll_output()).collect();
+        let writes = outputs.iter().any(|o| matches!(o, Output::Persist(_)));
+        if outputs.is_empty() || (!writes && !self.crash_rng.chance(TORN_WITHOUT_WRITES)) {
+            // Not this input; the crash waits for a later one.
+            for output in outputs {
+                self.act(i, output);
+            }
+            return;
+        }
+        let n = outputs.len() as u64;
+        let acted = self.crash_rng.between(0, n);
+        for output in outputs
+            .into_iter()
+            .take(usize::try_from(acted).unwrap_or(usize::MAX))
+        {
+            self.act(i, output);
+        }
+        self.crash(i, Some((acted, n - acted)));
+    }
+
+    /// Makes every record node `i` has written durable: before it acts on
+    /// a send or an event.
+    fn sync(&mut self, i: usize) {
+        if let Some(slot) = self.slots.get_mut(i) {
+            slot.synced = slot.disk.len();
+        }
+    }
+
+    /// Acts on one output of node `i`.
+    fn act(&mut self, i: usize, output: Output<MessageOf<P>, PersistOf<P>, EventOf<P>>) {
+        let Some(id) = self.slots.get(i).map(|s| s.id) else {
+            return;
+        };
+        match output {
+            Output::Send { to, message } => {
+                self.sync(i);
+                self.send(id, to, &message);
+            }
+            Output::Persist(record) => {
+                let lose = self.config.lose_unsynced_writes;
+                if let Some(slot) = self.slots.get_mut(i) {
                     slot.disk.push(record);
-                    self.record(id, TraceKind::Persist);
+                    if !lose {
+                        // Durable at once: the disk never loses a write.
+                        slot.synced = slot.disk.len();
+                    }
                 }
-                Output::Event(event) => {
-                    if self.protocol.completes(&event)
-                        && let Some(issued) =
-                            self.outstanding.get_mut(&id).and_then(VecDeque::pop_front)
-                    {
-                        self.latencies.push(self.now_ms - issued);
-                    }
-                    let what = self.protocol.describe(&event);
-                    let kind = what
-                        .split(|c: char| !c.is_alphanumeric())
-                        .next()
-                        .unwrap_or("event");
-                    *self.summary.events.entry(kind.to_string()).or_insert(0) += 1;
-                    let routine = self.protocol.is_routine(&event);
-                    self.record(id, TraceKind::Event { what, routine });
-                    if self.violation.is_none()
-                        && let Err(message) = self.checker.on_event(self.now_ms, id, &event)
-                    {
-                        self.fail(message);
-                    }
+                self.record(id, TraceKind::Persist);
+            }
+            Output::Event(event) => {
+                self.sync(i);
+                if self.protocol.completes(&event)
+                    && let Some(issued) =
+                        self.outstanding.get_mut(&id).and_then(VecDeque::pop_front)
+                {
+                    self.latencies.push(self.now_ms - issued);
+                }
+                let what = self.protocol.describe(&event);
+                let kind = what
+                    .split(|c: char| !c.is_alphanumeric())
+                    .next()
+                    .unwrap_or("event");
+                *self.summary.events.entry(kind.to_string()).or_insert(0) += 1;
+                let routine = self.protocol.is_routine(&event);
+                self.record(id, TraceKind::Event { what, routine });
+                if self.violation.is_none()
+                    && let Err(message) = self.checker.on_event(self.now_ms, id, &event)
+                {
+                    self.fail(message);
                 }
             }
         }

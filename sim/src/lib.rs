@@ -3,14 +3,17 @@
 //! FoundationDB-style simulation: one thread, one seed, a virtual clock.
 //! Every participant that keeps the core contract can be run here under a
 //! faulty network (latency, loss, duplication, reordering, symmetric and
-//! one-way partitions), crash-restart from persisted state only, and per-node
-//! clock offset and drift, with a workload of client commands and an
+//! one-way partitions), crash-restart from persisted state only (crashes
+//! between inputs or halfway through acting on one input's outputs, on a
+//! disk that may lose the records not yet synced), and per-node clock offset
+//! and drift, with a workload of client commands and an
 //! invariant [`Checker`] run after every step. Every message goes through the
 //! real wire encoding, so encoding bugs surface as violations too. The same
 //! [`SimConfig`] (seed included) replays the same run, step for step.
 //!
 //! - [`engine`]: [`Simulation`], [`SimConfig`], the [`Protocol`] adapter
-//!   trait, faults, the [`Summary`] and [`Violation`] reports;
+//!   trait, faults, the simulated disk and the crash modes, the
+//!   [`Summary`] and [`Violation`] reports;
 //! - [`network`]: the link model;
 //! - [`checker`]: the invariant-checker trait;
 //! - [`linearizability`]: a Wing & Gong / Lowe checker for key-value

@@ -53,7 +53,10 @@ enum Command {
         /// The first seed.
         #[arg(long, default_value_t = 0)]
         start_seed: u64,
-        /// Faults to mix in: loss,duplicate,reorder,partition,one_way,crash,skew,flaky (or all, none).
+        /// Faults to mix in: loss,duplicate,reorder,partition,one_way,crash,skew,flaky,torn,unsynced
+        /// (or all, none). `crash` crashes nodes between inputs, `torn` halfway through acting
+        /// on one input's outputs; `flaky` flaps links; `unsynced` (with crash or torn) makes a crash lose a random
+        /// suffix of the records not yet followed by an acted-on send or event.
         #[arg(long, default_value = "none")]
         faults: FaultMix,
         /// Nodes per run.
@@ -332,7 +335,7 @@ fn demo(svg: &Path) -> Result<bool, String> {
     for e in &outcome.trace {
         let line = match &e.kind {
             TraceKind::Event { what, .. } => format!("n{} {what}", e.node),
-            TraceKind::Crash => format!("n{} crashed", e.node),
+            TraceKind::Crash { .. } => format!("n{} crashed", e.node),
             TraceKind::Restart => format!("n{} restarted", e.node),
             TraceKind::Partition { what } => format!("partition {what}"),
             TraceKind::Heal => "partition healed".to_string(),

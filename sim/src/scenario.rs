@@ -1,6 +1,9 @@
 //! Scenario files (`sim/scenarios/*.toml`) and the random fault mixes of
 //! `consensio check`.
 //!
+//! The crash modes (`torn_crash`, `lose_unsynced_writes`; `torn` and
+//! `unsynced` in a [`FaultMix`]) are described in [`crate::engine`].
+//!
 //! A scenario names a protocol and a full [`SimConfig`]:
 //!
 //! ```toml
@@ -15,6 +18,8 @@
 //! clock_offset_max_ms = 20           # each node's clock starts up to 20 ms ahead
 //! clock_drift_max_ppm = 100          # and runs up to 100 ppm fast or slow
 //! workload_interval_ms = 0           # 0: no client workload
+//! lose_unsynced_writes = false       # true: a crash loses a random suffix of the records
+//!                                    # written since the node last acted on a send or event
 //!
 //! [sim.network]
 //! latency_min_ms = 1
@@ -26,8 +31,13 @@
 //!
 //! [[sim.faults]]                     # in time order or not: each has its time
 //! at_ms = 5000
-//! fault = "crash"                    # crash | restart | partition | one_way | heal
+//! fault = "crash"                    # crash | torn_crash | restart | partition | one_way | heal
 //! node = 5
+//!
+//! [[sim.faults]]
+//! at_ms = 6000
+//! fault = "torn_crash"               # n4 crashes halfway through acting on one input's outputs
+//! node = 4
 //!
 //! [[sim.faults]]
 //! at_ms = 9000
@@ -126,13 +136,24 @@ pub struct FaultMix {
     /// still in flight. This is the schedule leases and leader stickiness
     /// must survive; one long cut and 100 ms of reordering rarely make it.
     pub flaky: bool,
+    /// Random torn crashes (halfway through acting on one input's
+    /// outputs, [`Fault::TornCrash`]), each followed by a restart.
+    pub torn: bool,
+    /// Crashes lose a random suffix of the records written since the node
+    /// last acted on a send or an event
+    /// ([`SimConfig::lose_unsynced_writes`]); needs `crash` or `torn`.
+    pub unsynced: bool,
 }
+
+/// Every fault name, in the order `FaultMix` prints them.
+pub const FAULT_NAMES: &str =
+    "loss, duplicate, reorder, partition, one_way, crash, skew, flaky, torn, unsynced";
 
 impl FromStr for FaultMix {
     type Err = String;
 
     /// A comma-separated list: `loss,duplicate,reorder,partition,one_way,
-    /// crash,skew`, or `none`, or `all`.
+    /// crash,skew,flaky,torn,unsynced`, or `none`, or `all`.
     fn from_str(s: &str) -> Result<Self, String> {
         let mut mix = FaultMix::default();
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -148,6 +169,8 @@ impl FromStr for FaultMix {
                         crash: true,
                         skew: true,
                         flaky: true,
+                        torn: true,
+                        unsynced: true,
                     }
                 }
                 "loss" => mix.loss = true,
@@ -158,12 +181,17 @@ impl FromStr for FaultMix {
                 "crash" => mix.crash = true,
                 "skew" => mix.skew = true,
                 "flaky" => mix.flaky = true,
+                "torn" => mix.torn = true,
+                "unsynced" => mix.unsynced = true,
                 other => {
                     return Err(format!(
-                        "unknown fault '{other}' (use loss, duplicate, reorder, partition, one_way, crash, skew, flaky, all or none)"
+                        "unknown fault '{other}' (use {FAULT_NAMES}, all or none)"
                     ));
                 }
             }
+        }
+        if mix.unsynced && !mix.crash && !mix.torn {
+            return Err("'unsynced' loses writes at crashes: combine it with crash or torn".into());
         }
         Ok(mix)
     }
@@ -180,6 +208,8 @@ impl std::fmt::Display for FaultMix {
             (self.crash, "crash"),
             (self.skew, "skew"),
             (self.flaky, "flaky"),
+            (self.torn, "torn"),
+            (self.unsynced, "unsynced"),
         ];
         let on: Vec<&str> = names.iter().filter(|(b, _)| *b).map(|(_, n)| *n).collect();
         if on.is_empty() {
@@ -310,6 +340,25 @@ impl FaultMix {
                 });
             }
         }
+        if self.torn {
+            // Drawn from a stream of their own, so that adding `torn` to a
+            // mix leaves the schedule of its other faults as it was.
+            let mut rng = Rng::seed_from_u64(seed ^ 0x7042_c4a5_0000_0000);
+            for _ in 0..rng.between(1, 3) {
+                let node = rng.between(1, nodes);
+                let at = rng.between(window.0, window.1);
+                faults.push(ScheduledFault {
+                    at_ms: at,
+                    fault: Fault::TornCrash { node },
+                });
+                let back = at + rng.between(duration_ms / 50, duration_ms / 5);
+                faults.push(ScheduledFault {
+                    at_ms: back.min(window.1 + duration_ms / 10),
+                    fault: Fault::Restart { node },
+                });
+            }
+        }
+        config.lose_unsynced_writes = self.unsynced;
         faults.sort_by_key(|f| f.at_ms);
         config.faults = faults;
         config
@@ -327,6 +376,42 @@ mod tests {
         assert_eq!(mix.to_string(), "loss,partition,crash");
         assert_eq!("none".parse::<FaultMix>().unwrap(), FaultMix::default());
         assert!("lightning".parse::<FaultMix>().is_err());
+        let all: FaultMix = "all".parse().unwrap();
+        assert!(all.torn && all.unsynced);
+        assert_eq!(
+            all.to_string(),
+            "loss,duplicate,reorder,partition,one_way,crash,skew,flaky,torn,unsynced"
+        );
+        assert_eq!(all.to_string().parse::<FaultMix>().unwrap(), all);
+        let err = "unsynced,loss".parse::<FaultMix>().unwrap_err();
+        assert!(err.contains("crash or torn"), "{err}");
+        assert!("torn,unsynced".parse::<FaultMix>().is_ok());
+    }
+
+    #[test]
+    fn the_crash_modes_leave_the_other_faults_where_they_were() {
+        let old: FaultMix = "loss,duplicate,reorder,partition,one_way,crash,skew"
+            .parse()
+            .unwrap();
+        let new: FaultMix = "all".parse().unwrap();
+        for seed in 0..50 {
+            let (a, b) = (old.config(seed, 5, 20_000), new.config(seed, 5, 20_000));
+            assert_eq!(a.network, b.network);
+            assert!(!a.lose_unsynced_writes && b.lose_unsynced_writes);
+            // Every old fault is still there, at its time; what is new is
+            // torn crashes and their restarts.
+            let mut extra = b.faults.clone();
+            for f in &a.faults {
+                let at = extra.iter().position(|g| g == f);
+                extra.remove(at.unwrap_or_else(|| panic!("seed {seed}: {f:?} moved")));
+            }
+            let torn = extra
+                .iter()
+                .filter(|f| matches!(f.fault, Fault::TornCrash { .. }))
+                .count();
+            assert!((1..=3).contains(&torn), "seed {seed}");
+            assert_eq!(extra.len(), 2 * torn, "seed {seed}: {extra:?}");
+        }
     }
 
     #[test]
@@ -384,7 +469,8 @@ mod tests {
             .join("\n");
         let s = Scenario::parse(&toml).unwrap();
         assert_eq!(s.protocol, "bully");
-        assert_eq!(s.sim.faults.len(), 3);
+        assert_eq!(s.sim.faults.len(), 4);
+        assert_eq!(s.sim.faults[1].fault, Fault::TornCrash { node: 4 });
         assert_eq!(s.output.svg.as_deref(), Some("bully.svg"));
         assert!(Scenario::parse("protocol = 'x'\n[sim]\nnodez = 3").is_err());
     }

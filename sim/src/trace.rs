@@ -68,8 +68,19 @@ pub enum TraceKind {
     },
     /// `node` made a record durable.
     Persist,
-    /// `node` crashed (volatile state lost).
-    Crash,
+    /// `node` crashed (volatile state lost). The fields are there only for
+    /// the crash modes that use them.
+    Crash {
+        /// A torn crash: how many of the input's outputs were acted on.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        outputs_acted: Option<u64>,
+        /// A torn crash: how many were never acted on.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        outputs_dropped: Option<u64>,
+        /// With unsynced writes lost at crashes: how many records were.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        records_lost: Option<u64>,
+    },
     /// `node` restarted from what it had persisted.
     Restart,
     /// The network was partitioned.
@@ -203,7 +214,7 @@ pub fn render_svg(
     let mut crashed_at: Vec<(u64, u64)> = Vec::new();
     for e in events {
         match e.kind {
-            TraceKind::Crash => crashed_at.push((e.node, e.time_ms)),
+            TraceKind::Crash { .. } => crashed_at.push((e.node, e.time_ms)),
             TraceKind::Restart => {
                 if let Some(i) = crashed_at.iter().position(|c| c.0 == e.node) {
                     let (node, start) = crashed_at.swap_remove(i);
@@ -276,10 +287,22 @@ pub fn render_svg(
                     }
                 }
             }
-            TraceKind::Crash => {
+            TraceKind::Crash {
+                outputs_dropped,
+                records_lost,
+                ..
+            } => {
+                let mut label = String::from(if outputs_dropped.is_some() {
+                    "torn crash"
+                } else {
+                    "crash"
+                });
+                if let Some(lost) = records_lost.filter(|&n| n > 0) {
+                    let _ = write!(label, ", {lost} records lost");
+                }
                 let _ = writeln!(
                     svg,
-                    r##"<text x="{x:.1}" y="{:.1}" fill="#d00" font-size="18" text-anchor="middle">✕</text><text x="{:.1}" y="{:.1}" fill="#d00">crash</text>"##,
+                    r##"<text x="{x:.1}" y="{:.1}" fill="#d00" font-size="18" text-anchor="middle">✕</text><text x="{:.1}" y="{:.1}" fill="#d00">{label}</text>"##,
                     yy + 6.0,
                     x + 10.0,
                     yy + 4.0
@@ -393,7 +416,20 @@ mod tests {
             TraceEvent {
                 time_ms: 7,
                 node: 1,
-                kind: TraceKind::Crash,
+                kind: TraceKind::Crash {
+                    outputs_acted: None,
+                    outputs_dropped: None,
+                    records_lost: None,
+                },
+            },
+            TraceEvent {
+                time_ms: 8,
+                node: 2,
+                kind: TraceKind::Crash {
+                    outputs_acted: Some(1),
+                    outputs_dropped: Some(2),
+                    records_lost: Some(3),
+                },
             },
         ];
         let svg = render_svg("t", &members, &events, 10);
@@ -406,6 +442,16 @@ mod tests {
         assert!(
             json.contains(r#""kind":"send""#) && json.contains(r#""to":2"#),
             "{json}"
+        );
+        // A plain crash is what it always was; the crash modes add fields.
+        assert_eq!(
+            events[2].to_json(),
+            r#"{"time_ms":7,"node":1,"kind":"crash"}"#
+        );
+        assert!(svg.contains("torn crash, 3 records lost"));
+        assert_eq!(
+            events[3].to_json(),
+            r#"{"time_ms":8,"node":2,"kind":"crash","outputs_acted":1,"outputs_dropped":2,"records_lost":3}"#
         );
     }
 }

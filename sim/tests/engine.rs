@@ -222,6 +222,7 @@ fn config(seed: u64) -> SimConfig {
                 fault: Fault::Heal,
             },
         ],
+        lose_unsynced_writes: false,
         workload_interval_ms: 250,
         record_trace: true,
     }

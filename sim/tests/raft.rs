@@ -64,6 +64,14 @@ fn raft_is_safe_and_linearizable_under_partitions_and_crashes() {
     check("partition,one_way,crash", 5, 20_000..20_400);
 }
 
+/// Torn crashes and a disk that loses unsynced writes, densely: `all`
+/// has them too, among every other fault.
+#[test]
+fn raft_is_safe_and_linearizable_under_torn_crashes_and_lost_unsynced_writes() {
+    check("crash,torn,unsynced", 5, 30_000..30_150);
+    check("torn,unsynced", 3, 40_000..40_150);
+}
+
 #[test]
 fn the_same_seed_and_inputs_give_the_same_run() {
     let mix: FaultMix = "all".parse().unwrap();
