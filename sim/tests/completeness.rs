@@ -26,21 +26,6 @@ const EXEMPT: &[(&str, &str, &str)] = &[
         "sim",
         "simulated inside KvNode: `consensio check raft` drives the key-value store over a RaftNode",
     ),
-    (
-        "KvNode",
-        "fuzz",
-        "raft_step drives the RaftNode under it; raft_decode covers its entries (KvEntry) and apply",
-    ),
-    (
-        "KvNode",
-        "c",
-        "the key-value store from C is issue 14 (Raft, complete)",
-    ),
-    (
-        "KvNode",
-        "python",
-        "the key-value store from Python is issue 14 (Raft, complete)",
-    ),
 ];
 
 fn root() -> PathBuf {
