@@ -20,13 +20,11 @@ use std::path::{Path, PathBuf};
 
 /// Rows a participant may lack, and why. Every entry names an open issue
 /// or says where the row is covered instead; a stale entry fails the test.
-const EXEMPT: &[(&str, &str, &str)] = &[
-    (
-        "RaftNode",
-        "sim",
-        "simulated inside KvNode: `consensio check raft` drives the key-value store over a RaftNode",
-    ),
-];
+const EXEMPT: &[(&str, &str, &str)] = &[(
+    "RaftNode",
+    "sim",
+    "simulated inside KvNode: `consensio check raft` drives the key-value store over a RaftNode",
+)];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
