@@ -141,7 +141,11 @@ impl Clocks {
             return;
         }
         if latest.len() >= Self::THREADS {
-            let oldest = (0..latest.len()).min_by_key(|&i| latest[i].1).unwrap_or(0);
+            let oldest = latest
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, (_, at))| *at)
+                .map_or(0, |(i, _)| i);
             latest.swap_remove(oldest);
         }
         latest.push((me, now));
