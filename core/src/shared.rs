@@ -43,6 +43,11 @@
 //! does (and before it hands the node to another thread). The loom tests
 //! (`core/tests/loom.rs`) check every interleaving of the real code.
 //!
+//! [`Clocks`] is the other half of a host's time discipline: the C and
+//! Python handles refuse an input whose `now` is earlier than the latest
+//! the *same thread* gave (a host bug), while `Shared` quietly feeds a
+//! thread that lost the race for the turn at the latest time (not a bug).
+//!
 //! This is a building block for hosts, not a protocol family: it has no
 //! wire format and no fuzz target of its own.
 
@@ -73,6 +78,77 @@ impl<P> State<P> {
     fn advance(&mut self, now: Instant) -> Instant {
         self.now = self.now.max(now);
         self.now
+    }
+}
+
+/// The latest `now` each thread gave a handle, so that a host can refuse
+/// time going backwards (the participant contract forbids it) without
+/// refusing threads that merely raced: a thread that read its clock and
+/// then waited for the node's turn arrives with an older `now` than one
+/// already fed, which is no bug, while one thread going back is. Check
+/// with [`check`](Self::check) before an input, and [`record`](Self::record)
+/// once it is accepted, so a refused input leaves it as it was.
+///
+/// It remembers at most [`Clocks::THREADS`] threads; past that the thread
+/// with the oldest time is forgotten, and its next input is not checked.
+#[derive(Debug)]
+pub struct Clocks {
+    latest: Mutex<Vec<(ThreadId, Instant)>>,
+}
+
+impl Default for Clocks {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clocks {
+    /// Threads remembered.
+    pub const THREADS: usize = 64;
+
+    /// No thread has given a time yet.
+    #[must_use]
+    pub fn new() -> Self {
+        Clocks {
+            latest: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<(ThreadId, Instant)>> {
+        self.latest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether the calling thread may give `now`.
+    ///
+    /// # Errors
+    /// The calling thread's latest recorded time, if `now` is earlier.
+    pub fn check(&self, now: Instant) -> Result<(), Instant> {
+        let me = current_thread();
+        match self.lock().iter().find(|(t, _)| *t == me) {
+            Some(&(_, latest)) if now < latest => Err(latest),
+            _ => Ok(()),
+        }
+    }
+
+    /// Remembers `now` as the calling thread's latest time (if later).
+    pub fn record(&self, now: Instant) {
+        let me = current_thread();
+        let mut latest = self.lock();
+        if let Some(entry) = latest.iter_mut().find(|(t, _)| *t == me) {
+            entry.1 = entry.1.max(now);
+            return;
+        }
+        if latest.len() >= Self::THREADS {
+            let oldest = latest
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, (_, at))| *at)
+                .map_or(0, |(i, _)| i);
+            latest.swap_remove(oldest);
+        }
+        latest.push((me, now));
     }
 }
 
@@ -277,5 +353,29 @@ mod tests {
         let _ = shared.handle_and_drain(at(7), Input::Tick);
         shared.handle_input(at(12), Input::Tick).unwrap();
         assert_eq!(shared.into_inner().seen, [at(10), at(10), at(10), at(12)]);
+    }
+
+    #[test]
+    fn clocks_refuse_a_thread_going_back_but_not_another_thread() {
+        let at = Instant::from_millis;
+        let clocks = Clocks::new();
+        assert_eq!(clocks.check(at(5)), Ok(()));
+        clocks.record(at(10));
+        assert_eq!(clocks.check(at(9)), Err(at(10)));
+        assert_eq!(clocks.check(at(10)), Ok(()));
+        clocks.record(at(3)); // never moves back
+        assert_eq!(clocks.check(at(9)), Err(at(10)));
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                assert_eq!(
+                    clocks.check(at(1)),
+                    Ok(()),
+                    "another thread's own first time"
+                );
+                clocks.record(at(1));
+                assert_eq!(clocks.check(at(0)), Err(at(1)));
+            });
+        });
+        assert_eq!(clocks.check(at(9)), Err(at(10)));
     }
 }

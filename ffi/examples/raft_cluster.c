@@ -173,10 +173,10 @@ static struct node *leader(void) {
 }
 
 static void propose(struct node *n, const char *write) {
-    uint64_t index;
-    TRY(consensio_raft_propose(n->raft, now, (const uint8_t *)write, strlen(write), &index));
-    printf("  t=%5llu  n%llu proposes %s as #%llu\n", (unsigned long long)now, (unsigned long long)n->id, write,
-           (unsigned long long)index);
+    uint64_t index, term;
+    TRY(consensio_raft_propose(n->raft, now, (const uint8_t *)write, strlen(write), &index, &term));
+    printf("  t=%5llu  n%llu proposes %s as #%llu of term %llu\n", (unsigned long long)now,
+           (unsigned long long)n->id, write, (unsigned long long)index, (unsigned long long)term);
 }
 
 static void crash(struct node *n) {

@@ -147,6 +147,95 @@ typedef enum consensio_raft_event {
   CONSENSIO_RAFT_LOG_FULL = 6,
 } consensio_raft_event;
 
+// The events of a key-value node (`consensio_output.event`): one `REPLY`
+// per command, and the Raft node's own events passed through after the
+// store has acted on them, with the numbers and fields of
+// `consensio_raft_event`. The store applies committed entries itself, so
+// a host needs none of the Raft events to serve clients; they say what
+// the node is doing (`BECAME_LEADER`, `BECAME_FOLLOWER`, `LOG_FULL`).
+typedef enum consensio_kv_event {
+  // As `CONSENSIO_RAFT_COMMITTED`; the entry is already applied to the
+  // store, and `data` is its encoded store entry (empty: a new leader's
+  // entry).
+  CONSENSIO_KV_COMMITTED = 1,
+  // As `CONSENSIO_RAFT_READ_READY`, for the store's own read id
+  // (`values[0]`, not a request id): the `REPLY` to the read follows.
+  CONSENSIO_KV_READ_READY = 2,
+  // As `CONSENSIO_RAFT_READ_FAILED`, for the store's own read id: the
+  // read's `REPLY` says `CONSENSIO_KV_RETRY`.
+  CONSENSIO_KV_READ_FAILED = 3,
+  // As `CONSENSIO_RAFT_BECAME_LEADER`.
+  CONSENSIO_KV_BECAME_LEADER = 4,
+  // As `CONSENSIO_RAFT_BECAME_FOLLOWER`; the replies `RETRY` to this
+  // node's uncommitted writes come just before it.
+  CONSENSIO_KV_BECAME_FOLLOWER = 5,
+  // As `CONSENSIO_RAFT_LOG_FULL`.
+  CONSENSIO_KV_LOG_FULL = 6,
+  // The answer to the command with request id `values[0]`:
+  // `values[1]` is its `consensio_kv_result`. With
+  // `CONSENSIO_KV_SESSION_OPENED`, `values[2]` is the new client id;
+  // with `CONSENSIO_KV_VALUE`, `data[0..len]` is the value (`len` may be
+  // 0: an empty value, which is not `CONSENSIO_KV_ABSENT`); with
+  // `CONSENSIO_KV_NOT_LEADER`, `values[2]` is 1 if this node knows the
+  // leader, and then `peer` is it. Numbered after every Raft event, with
+  // room for Raft to grow.
+  CONSENSIO_KV_REPLY = 16,
+} consensio_kv_event;
+
+// What a `CONSENSIO_KV_REPLY` says (its `values[1]`). Codes below
+// `CONSENSIO_KV_NOT_LEADER` (16) are successes; from 16 on, each is one
+// error of the store (`consensio::raft::kv::Error`).
+typedef enum consensio_kv_result {
+  // A put or delete took effect (or had, for a retried write).
+  CONSENSIO_KV_DONE = 0,
+  // The session is open; `values[2]` is the client id to write with.
+  CONSENSIO_KV_SESSION_OPENED = 1,
+  // A compare-and-set found the expected value and wrote the new one.
+  CONSENSIO_KV_SWAPPED = 2,
+  // A compare-and-set did not find the expected value; nothing written.
+  CONSENSIO_KV_NOT_SWAPPED = 3,
+  // A read's value, linearizable, in `data[0..len]`.
+  CONSENSIO_KV_VALUE = 4,
+  // A read found no value for the key, linearizably.
+  CONSENSIO_KV_ABSENT = 5,
+  // This node is not the leader; nothing happened. Ask the leader
+  // (`peer`, when `values[2]` is 1).
+  CONSENSIO_KV_NOT_LEADER = 16,
+  // The outcome is unknown (leadership was lost before the write
+  // committed, or another leader's entry took its index, or a read's
+  // round failed): send it again with the same sequence number.
+  CONSENSIO_KV_RETRY = 17,
+  // A bound of the Raft node (uncommitted entries, waiting reads, log
+  // space) refused the command; nothing happened. Retry later.
+  CONSENSIO_KV_BUSY = 18,
+  // The encoded write exceeds the Raft node's `max_entry_bytes`, or a
+  // key or value the store's limits; nothing happened. (Keys and values
+  // over the store's limits are refused before, with
+  // `CONSENSIO_LIMIT_EXCEEDED`.)
+  CONSENSIO_KV_TOO_LARGE = 19,
+  // The store holds `max_keys` keys; the write was applied as this
+  // refusal, and a retry gets the same answer.
+  CONSENSIO_KV_STORE_FULL = 20,
+  // The session is gone (expired, evicted, never opened): open a new
+  // one. An earlier copy of the write may have been applied.
+  CONSENSIO_KV_SESSION_EXPIRED = 21,
+  // The sequence number is older than the session's last applied one.
+  CONSENSIO_KV_STALE_SEQUENCE = 22,
+  // The sequence number skips ahead of the next one expected.
+  CONSENSIO_KV_SEQUENCE_GAP = 23,
+  // Sequence number 0: sequences start at 1; nothing happened.
+  CONSENSIO_KV_ZERO_SEQUENCE = 24,
+  // A lease read on a node without `check_quorum`; nothing happened,
+  // and a retry fails alike: read without the lease flag.
+  CONSENSIO_KV_LEASE_READS_DISABLED = 25,
+  // The committed entry was not a store entry (written by something
+  // else).
+  CONSENSIO_KV_MALFORMED = 26,
+  // An error this header does not name yet (a newer core); treat it as
+  // not applied.
+  CONSENSIO_KV_OTHER_ERROR = 63,
+} consensio_kv_result;
+
 // The events of an election participant (`consensio_output.event`).
 typedef enum consensio_election_event {
   // This node now follows `peer` (itself included) in epoch `values[0]`.
@@ -365,13 +454,40 @@ typedef struct consensio_raft_config {
   // The most the leader's clock may run slow against a follower's over
   // one election timeout; the lease is shortened by it.
   uint64_t max_clock_drift_ms;
-  // Largest payload of one proposal, in bytes.
+  // Largest payload of one proposal, in bytes (at most
+  // `max_bytes_per_message`).
   uint32_t max_entry_bytes;
+  // Most entries in one AppendEntries, sent or accepted (at least 1).
+  uint64_t max_entries_per_message;
+  // Most payload bytes in one AppendEntries, sent or accepted (a single
+  // entry of up to `max_entry_bytes` is sent alone). With
+  // `max_entries_per_message` it bounds the largest frame a node sends:
+  // [`consensio_raft_max_frame_len`].
+  uint64_t max_bytes_per_message;
   // Most entries the in-memory log holds (at least 1).
   uint64_t log_max_entries;
   // Most payload bytes the in-memory log holds.
   uint64_t log_max_bytes;
 } consensio_raft_config;
+
+// The key-value store's bounds; fill it with
+// [`consensio_kv_default_limits`] and adjust. They are part of the
+// replicated state machine's definition: every node of a cluster must use
+// the same.
+typedef struct consensio_kv_limits {
+  // Most keys the store holds; a write of one more is answered
+  // `CONSENSIO_KV_STORE_FULL`.
+  uint64_t max_keys;
+  // Longest key, in bytes; a command with a longer one is refused with
+  // `CONSENSIO_LIMIT_EXCEEDED`.
+  uint64_t max_key_bytes;
+  // Longest value, in bytes, likewise.
+  uint64_t max_value_bytes;
+  // Most open client sessions (the least recently active is evicted).
+  uint64_t max_sessions;
+  // A session expires after this much log time without a write, ms.
+  uint64_t session_expiry_ms;
+} consensio_kv_limits;
 
 #ifdef __cplusplus
 extern "C" {
@@ -380,8 +496,11 @@ extern "C" {
 // Copies the calling thread's last error message into `buf` as a
 // NUL-terminated string, truncating to `cap - 1` bytes, and returns the
 // message's full length (without the NUL). With `buf` NULL or `cap` 0 it
-// only returns the length. The message is empty if no call on this thread
-// has failed.
+// only returns the length. The message is that of the calling thread's
+// latest call that returned a status: empty if it returned
+// `CONSENSIO_OK` (every success clears it) or if no call on this thread
+// has returned one yet. Calls without a status (`consensio_*_free`,
+// `consensio_version`, this one) leave it as it is.
 //
 // # Safety
 // `buf` must be NULL or point to `cap` writable bytes.
@@ -859,7 +978,15 @@ enum consensio_status consensio_participant_handle_message(struct consensio_part
 
 // Fires the timers due at `now_ms`. Call it at
 // [`consensio_participant_next_deadline`]; a spurious or late tick does no
-// harm. `now_ms` must never go backwards.
+// harm.
+//
+// `now_ms` must never go backwards. Every input of every participant
+// (messages, ticks, the families' commands) is checked: a `now_ms`
+// earlier than the latest one the calling thread gave this handle with
+// an accepted input is refused with `CONSENSIO_INVALID_ARGUMENT`, and
+// nothing changes. The check is per thread: threads that read one clock
+// and then race for the node's turn may arrive out of order, and the
+// later arrival is fed at the latest time already fed.
 //
 // # Safety
 // `participant` must be a live handle.
@@ -961,8 +1088,9 @@ enum consensio_status consensio_quorum_joint_vote_result(const uint64_t *incomin
 
 // The default configuration for node `id`: elections after 150–300 ms,
 // heartbeats every 50 ms, pre-vote and check-quorum on, 10 ms of clock
-// drift, proposals up to 64 KiB, a log of up to 1,048,576 entries and
-// 256 MiB, and `seed` equal to `id`.
+// drift, proposals up to 64 KiB, messages of up to 64 entries and
+// 256 KiB, a log of up to 1,048,576 entries and 256 MiB, and `seed` equal
+// to `id`.
 //
 // # Safety
 // `out` must be writable.
@@ -974,6 +1102,20 @@ enum consensio_status consensio_raft_default_config(uint64_t id, struct consensi
 // stale or duplicated ones, are dropped without error.
 // `CONSENSIO_INVALID_ARGUMENT` for an unusable configuration,
 // `CONSENSIO_LIMIT_EXCEEDED` for too many voters.
+//
+// Only for a node that has never run under this id. A node that ran
+// before and lost its records must not come back with `_new` under its
+// old id: it forgets the vote it cast in its last term and may vote again
+// in that term, electing two leaders. Restart it with
+// [`consensio_raft_restore`] from its records, or give it a new id.
+//
+// How many outputs one input queues is bounded by the configuration
+// (with the defaults and three voters, at most about 2,350: a few, plus
+// per peer its inflight window and a heartbeat, 256 committed entries and
+// two events per waiting read); while `max_outputs` (4,096) outputs wait
+// to be polled, every input is refused with `CONSENSIO_LIMIT_EXCEEDED`,
+// so no more than that bound plus 4,095 ever wait. Poll until NONE after
+// every input and the bound is never reached.
 //
 // # Safety
 // `config` must be valid; `voters` hold `n` ids; `out` writable.
@@ -1002,22 +1144,36 @@ enum consensio_status consensio_raft_restore(const struct consensio_raft_config 
                                              size_t count,
                                              struct consensio_participant **out);
 
-// Appends `data[0..len]` to the log (leader only) and writes its index to
-// `*out_index`; `COMMITTED` reports it once committed. An accepted proposal
-// may still be lost if leadership changes before it commits.
+// Appends `data[0..len]` to the log (leader only) and writes the new
+// entry's index to `*out_index` and its term to `*out_term`, both read in
+// the same call that appended it (no other input can come between).
+// `COMMITTED` reports it once committed.
+//
+// An accepted proposal may still be lost if leadership changes before it
+// commits, and then another leader's entry takes its index: the proposal
+// `(index, term)` was dropped exactly when `COMMITTED` arrives for `index`
+// with a term other than `term` (it was committed exactly when the terms
+// are equal). Nothing else reports the loss, and a proposal is never
+// applied under another index.
+//
+// An empty payload is accepted, but its `COMMITTED` is indistinguishable
+// from the empty entry each new leader appends: give proposals at least
+// one byte, or tell them apart by `(index, term)` as above.
+//
 // `CONSENSIO_REJECTED` if this node is not the leader (see
 // [`consensio_raft_leader`] for whom to ask); `CONSENSIO_LIMIT_EXCEEDED`
 // if the payload is over `max_entry_bytes`, the log is full, or too many
 // entries or outputs wait.
 //
 // # Safety
-// `raft` must be a live handle; `data` hold `len` bytes; `out_index`
-// writable.
+// `raft` must be a live handle; `data` hold `len` bytes; `out_index` and
+// `out_term` writable.
 enum consensio_status consensio_raft_propose(struct consensio_participant *raft,
                                              uint64_t now_ms,
                                              const uint8_t *data,
                                              size_t len,
-                                             uint64_t *out_index);
+                                             uint64_t *out_index,
+                                             uint64_t *out_term);
 
 // Starts a linearizable read named `read_id` (ReadIndex: the leader
 // confirms its leadership with a heartbeat round). `READ_READY` answers it
@@ -1083,6 +1239,217 @@ enum consensio_status consensio_raft_applied_index(const struct consensio_partic
 // `raft` must be a live handle; `out` writable.
 enum consensio_status consensio_raft_last_index(const struct consensio_participant *raft,
                                                 uint64_t *out);
+
+// The most bytes one frame this node sends can take (an AppendEntries of
+// `max_entries_per_message` entries and `max_bytes_per_message` payload
+// bytes, or one entry of up to `max_entry_bytes` alone, with framing);
+// every other message is smaller. A host that sends datagrams sizes its
+// buffers, or picks the configuration, by it.
+//
+// # Safety
+// `raft` must be a live handle; `out` writable.
+enum consensio_status consensio_raft_max_frame_len(const struct consensio_participant *raft,
+                                                   size_t *out);
+
+// The store's default limits: 65,536 keys of up to 1 KiB, values up to
+// 16 KiB, 10,000 sessions that expire after an hour of log time.
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_kv_default_limits(struct consensio_kv_limits *out);
+
+// Creates a key-value node: a new Raft node (as [`consensio_raft_new`],
+// with the same configuration, voters and warnings) with an empty store
+// bounded by `limits`. Its records are the Raft node's: append each
+// PERSIST's bytes, in order, for [`consensio_kv_restore`].
+//
+// Give it commands (`consensio_kv_open_session`, `_put`, `_delete`,
+// `_cas`, `_get`), each with a request id of the caller's choosing; each
+// command gets exactly one `CONSENSIO_KV_REPLY` naming that id (unless
+// the node is freed first), after its write has committed and been
+// applied, after its read's round, or at once if it is refused. A
+// command's status is not its outcome: `CONSENSIO_OK` means the command
+// was taken and its reply will come.
+//
+// Exactly once: open a session; write with its client id and sequence
+// numbers 1, 2, 3, ..., one write outstanding at a time. A write
+// answered `CONSENSIO_KV_RETRY`, or not at all (its node crashed or
+// was cut off), is sent again with the same sequence number, to this
+// node or another: if the first copy was applied, the retry gets its
+// saved answer and is not applied again.
+//
+// # Safety
+// `config` and `limits` must be valid; `voters` hold `n` ids; `out`
+// writable.
+enum consensio_status consensio_kv_new(const struct consensio_raft_config *config,
+                                       const struct consensio_kv_limits *limits,
+                                       const uint64_t *voters,
+                                       size_t n,
+                                       struct consensio_participant **out);
+
+// Rebuilds a key-value node after a restart from the `count` records it
+// persisted, in order, as [`consensio_raft_restore`]; the store is rebuilt
+// as the committed entries are reported again (from index 1, as the
+// leader tells the node its commit index), so it catches up with the
+// cluster before its queries do.
+//
+// # Safety
+// As [`consensio_kv_new`]; `records` and `lens` hold `count` elements,
+// and each `records[i]` `lens[i]` bytes.
+enum consensio_status consensio_kv_restore(const struct consensio_raft_config *config,
+                                           const struct consensio_kv_limits *limits,
+                                           const uint64_t *voters,
+                                           size_t n,
+                                           const uint8_t *const *records,
+                                           const size_t *lens,
+                                           size_t count,
+                                           struct consensio_participant **out);
+
+// Opens a client session (leader only). The reply
+// `CONSENSIO_KV_SESSION_OPENED` carries the client id in `values[2]`: the
+// index of the session's entry, so ids are never reused. A node that is
+// not the leader replies `CONSENSIO_KV_NOT_LEADER`, as every command.
+//
+// Every command's status: `CONSENSIO_OK` when taken (the reply says what
+// came of it); `CONSENSIO_NULL_POINTER`, `CONSENSIO_INVALID_ARGUMENT`
+// for a handle that is not a key-value node or a `now_ms` earlier than
+// this thread's last; `CONSENSIO_LIMIT_EXCEEDED` for a key or value over
+// the store's limits. No reply comes for a command that fails.
+//
+// # Safety
+// `kv` must be a live handle.
+enum consensio_status consensio_kv_open_session(struct consensio_participant *kv,
+                                                uint64_t now_ms,
+                                                uint64_t request_id);
+
+// Sets `key[0..key_len]` to `value[0..value_len]`: write `seq` of session
+// `client` (see [`consensio_kv_new`] for sequences and retries). Replies
+// `CONSENSIO_KV_DONE` once applied.
+//
+// # Safety
+// `kv` must be a live handle; `key` hold `key_len` bytes, `value`
+// `value_len`.
+enum consensio_status consensio_kv_put(struct consensio_participant *kv,
+                                       uint64_t now_ms,
+                                       uint64_t request_id,
+                                       uint64_t client,
+                                       uint64_t seq,
+                                       const uint8_t *key,
+                                       size_t key_len,
+                                       const uint8_t *value,
+                                       size_t value_len);
+
+// Removes `key[0..key_len]`: write `seq` of session `client`. Replies
+// `CONSENSIO_KV_DONE` once applied, whether or not the key was there.
+//
+// # Safety
+// `kv` must be a live handle; `key` hold `key_len` bytes.
+enum consensio_status consensio_kv_delete(struct consensio_participant *kv,
+                                          uint64_t now_ms,
+                                          uint64_t request_id,
+                                          uint64_t client,
+                                          uint64_t seq,
+                                          const uint8_t *key,
+                                          size_t key_len);
+
+// Compare-and-set: if `key` holds `expected`, set it to `new_value`; write
+// `seq` of session `client`. `expected` NULL (with length 0) means "the
+// key is absent", and `new_value` NULL means "remove the key"; a non-NULL
+// pointer with length 0 is the empty value, which is present. Replies
+// `CONSENSIO_KV_SWAPPED` or `CONSENSIO_KV_NOT_SWAPPED` once applied.
+//
+// # Safety
+// `kv` must be a live handle; each pointer NULL or holding its length's
+// bytes.
+enum consensio_status consensio_kv_cas(struct consensio_participant *kv,
+                                       uint64_t now_ms,
+                                       uint64_t request_id,
+                                       uint64_t client,
+                                       uint64_t seq,
+                                       const uint8_t *key,
+                                       size_t key_len,
+                                       const uint8_t *expected,
+                                       size_t expected_len,
+                                       const uint8_t *new_value,
+                                       size_t new_len);
+
+// A linearizable read of `key[0..key_len]` (leader only; no session
+// needed). With `lease` 0 it is served by ReadIndex (a heartbeat round);
+// with `lease` non-zero, under the leader's lease while it holds, which
+// relies on clock drift staying within `max_clock_drift_ms` (a node
+// without `check_quorum` replies `CONSENSIO_KV_LEASE_READS_DISABLED`).
+// Replies `CONSENSIO_KV_VALUE` with the value or `CONSENSIO_KV_ABSENT`, or
+// `CONSENSIO_KV_RETRY` if leadership was lost first.
+//
+// # Safety
+// `kv` must be a live handle; `key` hold `key_len` bytes.
+enum consensio_status consensio_kv_get(struct consensio_participant *kv,
+                                       uint64_t now_ms,
+                                       uint64_t request_id,
+                                       const uint8_t *key,
+                                       size_t key_len,
+                                       uint8_t lease);
+
+// The key-value node's Raft role.
+//
+// # Safety
+// `kv` must be a live handle; `out` writable.
+enum consensio_status consensio_kv_role(const struct consensio_participant *kv,
+                                        enum consensio_raft_node_role *out);
+
+// The key-value node's current term.
+//
+// # Safety
+// `kv` must be a live handle; `out` writable.
+enum consensio_status consensio_kv_term(const struct consensio_participant *kv, uint64_t *out);
+
+// The leader of the current term (this node, if leader); `*out_has` 0
+// while it is unknown.
+//
+// # Safety
+// `kv` must be a live handle; the out-pointers writable.
+enum consensio_status consensio_kv_leader(const struct consensio_participant *kv,
+                                          uint8_t *out_has,
+                                          uint64_t *out_leader);
+
+// The highest index known to be committed.
+//
+// # Safety
+// `kv` must be a live handle; `out` writable.
+enum consensio_status consensio_kv_commit_index(const struct consensio_participant *kv,
+                                                uint64_t *out);
+
+// The index of the last entry applied to this node's store.
+//
+// # Safety
+// `kv` must be a live handle; `out` writable.
+enum consensio_status consensio_kv_applied_index(const struct consensio_participant *kv,
+                                                 uint64_t *out);
+
+// The largest frame this node sends, as [`consensio_raft_max_frame_len`].
+//
+// # Safety
+// `kv` must be a live handle; `out` writable.
+enum consensio_status consensio_kv_max_frame_len(const struct consensio_participant *kv,
+                                                 size_t *out);
+
+// The value of `key[0..key_len]` in this node's store, as far as it has
+// applied the log: not linearizable (a follower may lag, a deposed leader
+// may not know it); read with [`consensio_kv_get`] for that. `*out_found`
+// is 1 and the value is copied to `buf[0..*out_len]`, or `*out_found` is 0
+// and `*out_len` 0. `CONSENSIO_BUFFER_TOO_SMALL` if `cap` is short;
+// `*out_len` then holds the length needed.
+//
+// # Safety
+// `kv` must be a live handle; `key` hold `key_len` bytes; `buf` `cap`
+// writable bytes (or be NULL with `cap` 0); the out-pointers writable.
+enum consensio_status consensio_kv_local_value(const struct consensio_participant *kv,
+                                               const uint8_t *key,
+                                               size_t key_len,
+                                               uint8_t *buf,
+                                               size_t cap,
+                                               size_t *out_len,
+                                               uint8_t *out_found);
 
 // The 64-bit position of a key (XXH3-64 of its bytes), the hash every
 // placement here starts from.

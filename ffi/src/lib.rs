@@ -11,7 +11,8 @@
 //!   `CONSENSIO_PANIC`; it never unwinds into C;
 //! - on failure, a message is stored per thread and can be read with
 //!   [`consensio_last_error`]; out-parameters are left untouched, and so is
-//!   the handle's state unless the function says otherwise;
+//!   the handle's state unless the function says otherwise; a call that
+//!   returns `CONSENSIO_OK` clears the message;
 //! - objects are opaque handles created by `consensio_<family>_new` (or a
 //!   decode function) and released with `consensio_<family>_free`.
 //!
@@ -145,10 +146,13 @@ thread_local! {
 }
 
 /// Runs `body`, turning its error or panic into a status and a last-error
-/// message.
+/// message; success clears the message.
 pub(crate) fn guard(body: impl FnOnce() -> Result<()>) -> consensio_status {
     match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(())) => CONSENSIO_OK,
+        Ok(Ok(())) => {
+            LAST_ERROR.with(|e| e.borrow_mut().clear());
+            CONSENSIO_OK
+        }
         Ok(Err(failure)) => {
             LAST_ERROR.with(|e| *e.borrow_mut() = failure.message);
             failure.status
@@ -273,8 +277,11 @@ pub(crate) fn copy_out(bytes: &[u8], buf: &mut [u8], out_len: &mut usize) -> Res
 /// Copies the calling thread's last error message into `buf` as a
 /// NUL-terminated string, truncating to `cap - 1` bytes, and returns the
 /// message's full length (without the NUL). With `buf` NULL or `cap` 0 it
-/// only returns the length. The message is empty if no call on this thread
-/// has failed.
+/// only returns the length. The message is that of the calling thread's
+/// latest call that returned a status: empty if it returned
+/// `CONSENSIO_OK` (every success clears it) or if no call on this thread
+/// has returned one yet. Calls without a status (`consensio_*_free`,
+/// `consensio_version`, this one) leave it as it is.
 ///
 /// # Safety
 /// `buf` must be NULL or point to `cap` writable bytes.
@@ -334,5 +341,16 @@ mod tests {
         // SAFETY: the function NUL-terminates within cap.
         let text = unsafe { CStr::from_ptr(buf.as_ptr()) };
         assert_eq!(text.to_bytes(), b"interna");
+    }
+
+    #[test]
+    fn a_success_clears_the_last_error() {
+        let failure = || Err(Failure::new(CONSENSIO_REJECTED, "no"));
+        assert_eq!(guard(failure), CONSENSIO_REJECTED);
+        // SAFETY: NULL with cap 0 only asks for the length.
+        assert_eq!(unsafe { consensio_last_error(core::ptr::null_mut(), 0) }, 2);
+        assert_eq!(guard(|| Ok(())), CONSENSIO_OK);
+        // SAFETY: as above.
+        assert_eq!(unsafe { consensio_last_error(core::ptr::null_mut(), 0) }, 0);
     }
 }

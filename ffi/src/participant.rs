@@ -14,12 +14,20 @@
 //! output (an fsync, a send, applying an entry) happens in the node's own
 //! order. Another thread's input waits for the turn; another thread's poll
 //! gets `NONE`.
+//!
+//! Time never goes backwards: every input's `now_ms` is checked against the
+//! latest one the same thread gave the handle and refused with
+//! `CONSENSIO_INVALID_ARGUMENT` if earlier, changing nothing (core's `shared::Clocks`).
+//! The check is per thread because threads that read one clock and then
+//! race for the turn legitimately arrive out of order (core's `Shared`
+//! feeds such an input at the latest time already fed); one thread going
+//! back is a host bug.
 
 use core::any::Any;
 use core::fmt::Debug;
 use std::sync::{Mutex, PoisonError};
 
-use consensio_core::shared::Shared;
+use consensio_core::shared::{Clocks, Shared};
 use consensio_core::{Input, Instant, NodeId, Output, Participant, wire};
 
 use crate::consensio_status::{self, *};
@@ -139,6 +147,11 @@ pub(crate) struct Driver<P> {
     /// Only the thread holding the turn writes them, while it polls, so
     /// they stay valid until that thread polls again.
     bytes: Mutex<(Vec<u8>, Vec<u8>)>,
+    /// The latest `now` each thread gave.
+    clocks: Clocks,
+    /// What the constructor knew that the node does not say (the
+    /// key-value store's limits), for the family's commands.
+    facts: Box<dyn Any + Send + Sync>,
 }
 
 impl<P> Driver<P>
@@ -157,14 +170,29 @@ where
         input: Input<P::Message, P::Command>,
         then: impl FnOnce(&P) -> R,
     ) -> Result<R> {
-        Ok(self
-            .shared
-            .handle_input_then(Instant::from_millis(now_ms), input, then)?)
+        let now = Instant::from_millis(now_ms);
+        self.clocks.check(now).map_err(|latest| {
+            Failure::new(
+                CONSENSIO_INVALID_ARGUMENT,
+                format!(
+                    "now_ms {now_ms} is earlier than {}, the time this thread last gave; time must not go backwards",
+                    latest.as_millis()
+                ),
+            )
+        })?;
+        let read = self.shared.handle_input_then(now, input, then)?;
+        self.clocks.record(now);
+        Ok(read)
     }
 
     /// Reads the node (no turn needed).
     pub(crate) fn with<R>(&self, f: impl FnOnce(&P) -> R) -> R {
         self.shared.with(f)
+    }
+
+    /// What the constructor handed over with the node, if it is a `T`.
+    pub(crate) fn facts<T: 'static>(&self) -> Option<&T> {
+        self.facts.downcast_ref()
     }
 }
 
@@ -275,9 +303,29 @@ pub(crate) unsafe fn give_participant<P>(
 where
     P: Surface,
 {
+    // SAFETY: forwarded from the caller.
+    unsafe { give_participant_with(node, (), out) }
+}
+
+/// As [`give_participant`], keeping `facts` beside the node for the
+/// family's commands ([`Driver::facts`]).
+///
+/// # Safety
+/// `out` must be NULL or point to writable storage for a pointer.
+pub(crate) unsafe fn give_participant_with<P, T>(
+    node: P,
+    facts: T,
+    out: *mut *mut consensio_participant,
+) -> Result<()>
+where
+    P: Surface,
+    T: Any + Send + Sync,
+{
     let driver = Driver {
         shared: Shared::new(node),
         bytes: Mutex::new((Vec::new(), Vec::new())),
+        clocks: Clocks::new(),
+        facts: Box::new(facts),
     };
     let handle = consensio_participant {
         node: Box::new(driver),
@@ -361,7 +409,15 @@ pub unsafe extern "C" fn consensio_participant_handle_message(
 
 /// Fires the timers due at `now_ms`. Call it at
 /// [`consensio_participant_next_deadline`]; a spurious or late tick does no
-/// harm. `now_ms` must never go backwards.
+/// harm.
+///
+/// `now_ms` must never go backwards. Every input of every participant
+/// (messages, ticks, the families' commands) is checked: a `now_ms`
+/// earlier than the latest one the calling thread gave this handle with
+/// an accepted input is refused with `CONSENSIO_INVALID_ARGUMENT`, and
+/// nothing changes. The check is per thread: threads that read one clock
+/// and then race for the node's turn may arrive out of order, and the
+/// later arrival is fed at the latest time already fed.
 ///
 /// # Safety
 /// `participant` must be a live handle.

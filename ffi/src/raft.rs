@@ -1,20 +1,25 @@
-//! `consensio_raft_*`: a Raft node from C, as a `consensio_participant`
+//! `consensio_raft_*` and `consensio_kv_*`: a Raft node, and the replicated
+//! key-value store on top of it, from C, each as a `consensio_participant`
 //! handle. The node keeps its log in memory
 //! (an arena bounded by the configuration); the caller stores each persisted
 //! record, as the bytes polled out, and passes them all back, in order, to
-//! [`consensio_raft_restore`] after a restart. A record's bytes are the wire
-//! encoding of `consensio::raft::Persist` (kind `RAFT_RECORD`).
+//! [`consensio_raft_restore`] (or [`consensio_kv_restore`]) after a restart.
+//! A record's bytes are the wire encoding of `consensio::raft::Persist`
+//! (kind `RAFT_RECORD`).
 
 use consensio_core::quorum::{MAX_VOTERS, MajorityConfig};
-use consensio_core::raft::{self, ArenaLog, Command, Event, LogStorage, Persist, RaftNode, Role};
+use consensio_core::raft::{
+    self, ArenaLog, Command, Event, KvLimits, KvNode, KvOp, KvResponse, LogStorage, Persist,
+    RaftNode, Role, kv,
+};
 use consensio_core::{Input, NodeId, Restore, wire};
 
 use crate::consensio_status::{self, *};
 use crate::participant::{
-    Fill, Surface, command, consensio_participant, driver, give_participant, members, optional,
-    query,
+    Fill, Surface, command, consensio_participant, driver, give_participant, give_participant_with,
+    members, optional, query,
 };
-use crate::{Failure, Result, borrow, borrow_mut, guard, slice};
+use crate::{Failure, Result, borrow, borrow_mut, copy_out, guard, slice, slice_mut};
 
 /// Configuration of a Raft node; fill it with
 /// [`consensio_raft_default_config`] and adjust. Timing follows §5.6 of the
@@ -41,8 +46,16 @@ pub struct consensio_raft_config {
     /// The most the leader's clock may run slow against a follower's over
     /// one election timeout; the lease is shortened by it.
     pub max_clock_drift_ms: u64,
-    /// Largest payload of one proposal, in bytes.
+    /// Largest payload of one proposal, in bytes (at most
+    /// `max_bytes_per_message`).
     pub max_entry_bytes: u32,
+    /// Most entries in one AppendEntries, sent or accepted (at least 1).
+    pub max_entries_per_message: u64,
+    /// Most payload bytes in one AppendEntries, sent or accepted (a single
+    /// entry of up to `max_entry_bytes` is sent alone). With
+    /// `max_entries_per_message` it bounds the largest frame a node sends:
+    /// [`consensio_raft_max_frame_len`].
+    pub max_bytes_per_message: u64,
     /// Most entries the in-memory log holds (at least 1).
     pub log_max_entries: u64,
     /// Most payload bytes the in-memory log holds.
@@ -147,8 +160,9 @@ type Raft = RaftNode<ArenaLog>;
 
 /// The default configuration for node `id`: elections after 150–300 ms,
 /// heartbeats every 50 ms, pre-vote and check-quorum on, 10 ms of clock
-/// drift, proposals up to 64 KiB, a log of up to 1,048,576 entries and
-/// 256 MiB, and `seed` equal to `id`.
+/// drift, proposals up to 64 KiB, messages of up to 64 entries and
+/// 256 KiB, a log of up to 1,048,576 entries and 256 MiB, and `seed` equal
+/// to `id`.
 ///
 /// # Safety
 /// `out` must be writable.
@@ -171,6 +185,8 @@ pub unsafe extern "C" fn consensio_raft_default_config(
             check_quorum: u8::from(c.check_quorum),
             max_clock_drift_ms: c.max_clock_drift_ms,
             max_entry_bytes: u32::try_from(c.max_entry_bytes).unwrap_or(u32::MAX),
+            max_entries_per_message: c.max_entries_per_message as u64,
+            max_bytes_per_message: c.max_bytes_per_message as u64,
             log_max_entries: 1 << 20,
             log_max_bytes: 256 << 20,
         };
@@ -207,6 +223,8 @@ unsafe fn configure(
     raft.check_quorum = c.check_quorum != 0;
     raft.max_clock_drift_ms = c.max_clock_drift_ms;
     raft.max_entry_bytes = widen(u64::from(c.max_entry_bytes));
+    raft.max_entries_per_message = widen(c.max_entries_per_message);
+    raft.max_bytes_per_message = widen(c.max_bytes_per_message);
     let log = ArenaLog::new(widen(c.log_max_entries), widen(c.log_max_bytes));
     Ok((raft, log))
 }
@@ -217,6 +235,20 @@ unsafe fn configure(
 /// stale or duplicated ones, are dropped without error.
 /// `CONSENSIO_INVALID_ARGUMENT` for an unusable configuration,
 /// `CONSENSIO_LIMIT_EXCEEDED` for too many voters.
+///
+/// Only for a node that has never run under this id. A node that ran
+/// before and lost its records must not come back with `_new` under its
+/// old id: it forgets the vote it cast in its last term and may vote again
+/// in that term, electing two leaders. Restart it with
+/// [`consensio_raft_restore`] from its records, or give it a new id.
+///
+/// How many outputs one input queues is bounded by the configuration
+/// (with the defaults and three voters, at most about 2,350: a few, plus
+/// per peer its inflight window and a heartbeat, 256 committed entries and
+/// two events per waiting read); while `max_outputs` (4,096) outputs wait
+/// to be polled, every input is refused with `CONSENSIO_LIMIT_EXCEEDED`,
+/// so no more than that bound plus 4,095 ever wait. Poll until NONE after
+/// every input and the bound is never reached.
 ///
 /// # Safety
 /// `config` must be valid; `voters` hold `n` ids; `out` writable.
@@ -234,6 +266,36 @@ pub unsafe extern "C" fn consensio_raft_new(
         // SAFETY: forwarded from the caller.
         unsafe { give_participant(node, out) }
     })
+}
+
+/// Decodes the `count` records `records[i][0..lens[i]]`.
+///
+/// # Safety
+/// `records` and `lens` hold `count` elements, and each `records[i]`
+/// `lens[i]` bytes.
+unsafe fn decode_records(
+    records: *const *const u8,
+    lens: *const usize,
+    count: usize,
+) -> Result<Vec<Persist>> {
+    // SAFETY: forwarded from the caller.
+    let (ptrs, lens) = unsafe {
+        (
+            slice(records, count, "records")?,
+            slice(lens, count, "lens")?,
+        )
+    };
+    let mut decoded = Vec::with_capacity(count);
+    for (i, (&p, &len)) in ptrs.iter().zip(lens).enumerate() {
+        // SAFETY: the caller guarantees record i has lens[i] bytes.
+        let bytes = unsafe { slice(p, len, &format!("records[{i}]")) }?;
+        let record = wire::decode::<Persist>(bytes).map_err(|e| {
+            let f = Failure::from(e);
+            Failure::new(f.status, format!("records[{i}]: {}", f.message))
+        })?;
+        decoded.push(record);
+    }
+    Ok(decoded)
 }
 
 /// Rebuilds a node after a restart from the `count` records it persisted,
@@ -262,39 +324,37 @@ pub unsafe extern "C" fn consensio_raft_restore(
         // SAFETY: forwarded from the caller.
         let (raft, log) = unsafe { configure(config, voters, n) }?;
         // SAFETY: forwarded from the caller.
-        let (ptrs, lens) = unsafe {
-            (
-                slice(records, count, "records")?,
-                slice(lens, count, "lens")?,
-            )
-        };
-        let mut decoded = Vec::with_capacity(count);
-        for (i, (&p, &len)) in ptrs.iter().zip(lens).enumerate() {
-            // SAFETY: the caller guarantees record i has lens[i] bytes.
-            let bytes = unsafe { slice(p, len, &format!("records[{i}]")) }?;
-            let record = wire::decode::<Persist>(bytes).map_err(|e| {
-                let f = Failure::from(e);
-                Failure::new(f.status, format!("records[{i}]: {}", f.message))
-            })?;
-            decoded.push(record);
-        }
+        let decoded = unsafe { decode_records(records, lens, count) }?;
         let node = RaftNode::restore((raft, log), &decoded)?;
         // SAFETY: forwarded from the caller.
         unsafe { give_participant(node, out) }
     })
 }
 
-/// Appends `data[0..len]` to the log (leader only) and writes its index to
-/// `*out_index`; `COMMITTED` reports it once committed. An accepted proposal
-/// may still be lost if leadership changes before it commits.
+/// Appends `data[0..len]` to the log (leader only) and writes the new
+/// entry's index to `*out_index` and its term to `*out_term`, both read in
+/// the same call that appended it (no other input can come between).
+/// `COMMITTED` reports it once committed.
+///
+/// An accepted proposal may still be lost if leadership changes before it
+/// commits, and then another leader's entry takes its index: the proposal
+/// `(index, term)` was dropped exactly when `COMMITTED` arrives for `index`
+/// with a term other than `term` (it was committed exactly when the terms
+/// are equal). Nothing else reports the loss, and a proposal is never
+/// applied under another index.
+///
+/// An empty payload is accepted, but its `COMMITTED` is indistinguishable
+/// from the empty entry each new leader appends: give proposals at least
+/// one byte, or tell them apart by `(index, term)` as above.
+///
 /// `CONSENSIO_REJECTED` if this node is not the leader (see
 /// [`consensio_raft_leader`] for whom to ask); `CONSENSIO_LIMIT_EXCEEDED`
 /// if the payload is over `max_entry_bytes`, the log is full, or too many
 /// entries or outputs wait.
 ///
 /// # Safety
-/// `raft` must be a live handle; `data` hold `len` bytes; `out_index`
-/// writable.
+/// `raft` must be a live handle; `data` hold `len` bytes; `out_index` and
+/// `out_term` writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn consensio_raft_propose(
     raft: *mut consensio_participant,
@@ -302,18 +362,22 @@ pub unsafe extern "C" fn consensio_raft_propose(
     data: *const u8,
     len: usize,
     out_index: *mut u64,
+    out_term: *mut u64,
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let (r, payload, index) = unsafe {
+        let (r, payload, index, term) = unsafe {
             (
                 driver::<Raft>(raft)?,
                 slice(data, len, "data")?,
                 borrow_mut(out_index, "out_index")?,
+                borrow_mut(out_term, "out_term")?,
             )
         };
         let proposal = Input::Command(Command::Propose(payload.to_vec()));
-        *index = r.input_then(now_ms, proposal, |node| node.log().last_index())?;
+        (*index, *term) = r.input_then(now_ms, proposal, |node| {
+            (node.log().last_index(), node.term())
+        })?;
         Ok(())
     })
 }
@@ -440,4 +504,684 @@ pub unsafe extern "C" fn consensio_raft_last_index(
 ) -> consensio_status {
     // SAFETY: forwarded from the caller.
     unsafe { query::<Raft, _>(raft, out, |n| n.log().last_index()) }
+}
+
+/// The most bytes one frame this node sends can take (an AppendEntries of
+/// `max_entries_per_message` entries and `max_bytes_per_message` payload
+/// bytes, or one entry of up to `max_entry_bytes` alone, with framing);
+/// every other message is smaller. A host that sends datagrams sizes its
+/// buffers, or picks the configuration, by it.
+///
+/// # Safety
+/// `raft` must be a live handle; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_max_frame_len(
+    raft: *const consensio_participant,
+    out: *mut usize,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { query::<Raft, _>(raft, out, |n| frame_len(n.config())) }
+}
+
+/// The largest frame of a validated configuration (which never overflows).
+fn frame_len(config: &raft::Config) -> usize {
+    config.max_frame_len().unwrap_or(usize::MAX)
+}
+
+// ---- the replicated key-value store ----------------------------------------
+
+/// The key-value store's bounds; fill it with
+/// [`consensio_kv_default_limits`] and adjust. They are part of the
+/// replicated state machine's definition: every node of a cluster must use
+/// the same.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct consensio_kv_limits {
+    /// Most keys the store holds; a write of one more is answered
+    /// `CONSENSIO_KV_STORE_FULL`.
+    pub max_keys: u64,
+    /// Longest key, in bytes; a command with a longer one is refused with
+    /// `CONSENSIO_LIMIT_EXCEEDED`.
+    pub max_key_bytes: u64,
+    /// Longest value, in bytes, likewise.
+    pub max_value_bytes: u64,
+    /// Most open client sessions (the least recently active is evicted).
+    pub max_sessions: u64,
+    /// A session expires after this much log time without a write, ms.
+    pub session_expiry_ms: u64,
+}
+
+impl From<&consensio_kv_limits> for KvLimits {
+    fn from(l: &consensio_kv_limits) -> Self {
+        let widen = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+        KvLimits {
+            max_keys: widen(l.max_keys),
+            max_key_bytes: widen(l.max_key_bytes),
+            max_value_bytes: widen(l.max_value_bytes),
+            max_sessions: widen(l.max_sessions),
+            session_expiry_ms: l.session_expiry_ms,
+        }
+    }
+}
+
+/// The events of a key-value node (`consensio_output.event`): one `REPLY`
+/// per command, and the Raft node's own events passed through after the
+/// store has acted on them, with the numbers and fields of
+/// `consensio_raft_event`. The store applies committed entries itself, so
+/// a host needs none of the Raft events to serve clients; they say what
+/// the node is doing (`BECAME_LEADER`, `BECAME_FOLLOWER`, `LOG_FULL`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum consensio_kv_event {
+    /// As `CONSENSIO_RAFT_COMMITTED`; the entry is already applied to the
+    /// store, and `data` is its encoded store entry (empty: a new leader's
+    /// entry).
+    CONSENSIO_KV_COMMITTED = 1,
+    /// As `CONSENSIO_RAFT_READ_READY`, for the store's own read id
+    /// (`values[0]`, not a request id): the `REPLY` to the read follows.
+    CONSENSIO_KV_READ_READY = 2,
+    /// As `CONSENSIO_RAFT_READ_FAILED`, for the store's own read id: the
+    /// read's `REPLY` says `CONSENSIO_KV_RETRY`.
+    CONSENSIO_KV_READ_FAILED = 3,
+    /// As `CONSENSIO_RAFT_BECAME_LEADER`.
+    CONSENSIO_KV_BECAME_LEADER = 4,
+    /// As `CONSENSIO_RAFT_BECAME_FOLLOWER`; the replies `RETRY` to this
+    /// node's uncommitted writes come just before it.
+    CONSENSIO_KV_BECAME_FOLLOWER = 5,
+    /// As `CONSENSIO_RAFT_LOG_FULL`.
+    CONSENSIO_KV_LOG_FULL = 6,
+    /// The answer to the command with request id `values[0]`:
+    /// `values[1]` is its `consensio_kv_result`. With
+    /// `CONSENSIO_KV_SESSION_OPENED`, `values[2]` is the new client id;
+    /// with `CONSENSIO_KV_VALUE`, `data[0..len]` is the value (`len` may be
+    /// 0: an empty value, which is not `CONSENSIO_KV_ABSENT`); with
+    /// `CONSENSIO_KV_NOT_LEADER`, `values[2]` is 1 if this node knows the
+    /// leader, and then `peer` is it. Numbered after every Raft event, with
+    /// room for Raft to grow.
+    CONSENSIO_KV_REPLY = 16,
+}
+
+/// What a `CONSENSIO_KV_REPLY` says (its `values[1]`). Codes below
+/// `CONSENSIO_KV_NOT_LEADER` (16) are successes; from 16 on, each is one
+/// error of the store (`consensio::raft::kv::Error`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum consensio_kv_result {
+    /// A put or delete took effect (or had, for a retried write).
+    CONSENSIO_KV_DONE = 0,
+    /// The session is open; `values[2]` is the client id to write with.
+    CONSENSIO_KV_SESSION_OPENED = 1,
+    /// A compare-and-set found the expected value and wrote the new one.
+    CONSENSIO_KV_SWAPPED = 2,
+    /// A compare-and-set did not find the expected value; nothing written.
+    CONSENSIO_KV_NOT_SWAPPED = 3,
+    /// A read's value, linearizable, in `data[0..len]`.
+    CONSENSIO_KV_VALUE = 4,
+    /// A read found no value for the key, linearizably.
+    CONSENSIO_KV_ABSENT = 5,
+    /// This node is not the leader; nothing happened. Ask the leader
+    /// (`peer`, when `values[2]` is 1).
+    CONSENSIO_KV_NOT_LEADER = 16,
+    /// The outcome is unknown (leadership was lost before the write
+    /// committed, or another leader's entry took its index, or a read's
+    /// round failed): send it again with the same sequence number.
+    CONSENSIO_KV_RETRY = 17,
+    /// A bound of the Raft node (uncommitted entries, waiting reads, log
+    /// space) refused the command; nothing happened. Retry later.
+    CONSENSIO_KV_BUSY = 18,
+    /// The encoded write exceeds the Raft node's `max_entry_bytes`, or a
+    /// key or value the store's limits; nothing happened. (Keys and values
+    /// over the store's limits are refused before, with
+    /// `CONSENSIO_LIMIT_EXCEEDED`.)
+    CONSENSIO_KV_TOO_LARGE = 19,
+    /// The store holds `max_keys` keys; the write was applied as this
+    /// refusal, and a retry gets the same answer.
+    CONSENSIO_KV_STORE_FULL = 20,
+    /// The session is gone (expired, evicted, never opened): open a new
+    /// one. An earlier copy of the write may have been applied.
+    CONSENSIO_KV_SESSION_EXPIRED = 21,
+    /// The sequence number is older than the session's last applied one.
+    CONSENSIO_KV_STALE_SEQUENCE = 22,
+    /// The sequence number skips ahead of the next one expected.
+    CONSENSIO_KV_SEQUENCE_GAP = 23,
+    /// Sequence number 0: sequences start at 1; nothing happened.
+    CONSENSIO_KV_ZERO_SEQUENCE = 24,
+    /// A lease read on a node without `check_quorum`; nothing happened,
+    /// and a retry fails alike: read without the lease flag.
+    CONSENSIO_KV_LEASE_READS_DISABLED = 25,
+    /// The committed entry was not a store entry (written by something
+    /// else).
+    CONSENSIO_KV_MALFORMED = 26,
+    /// An error this header does not name yet (a newer core); treat it as
+    /// not applied.
+    CONSENSIO_KV_OTHER_ERROR = 63,
+}
+
+/// The passed-through Raft events keep the Raft numbers.
+const _: () = {
+    use consensio_kv_event as K;
+    use consensio_raft_event as R;
+    assert!(K::CONSENSIO_KV_COMMITTED as u32 == R::CONSENSIO_RAFT_COMMITTED as u32);
+    assert!(K::CONSENSIO_KV_READ_READY as u32 == R::CONSENSIO_RAFT_READ_READY as u32);
+    assert!(K::CONSENSIO_KV_READ_FAILED as u32 == R::CONSENSIO_RAFT_READ_FAILED as u32);
+    assert!(K::CONSENSIO_KV_BECAME_LEADER as u32 == R::CONSENSIO_RAFT_BECAME_LEADER as u32);
+    assert!(K::CONSENSIO_KV_BECAME_FOLLOWER as u32 == R::CONSENSIO_RAFT_BECAME_FOLLOWER as u32);
+    assert!(K::CONSENSIO_KV_LOG_FULL as u32 == R::CONSENSIO_RAFT_LOG_FULL as u32);
+};
+
+impl From<&kv::Error> for consensio_kv_result {
+    fn from(e: &kv::Error) -> Self {
+        use consensio_kv_result::*;
+        match e {
+            kv::Error::NotLeader { .. } => CONSENSIO_KV_NOT_LEADER,
+            kv::Error::Retry => CONSENSIO_KV_RETRY,
+            kv::Error::Busy => CONSENSIO_KV_BUSY,
+            kv::Error::TooLarge => CONSENSIO_KV_TOO_LARGE,
+            kv::Error::StoreFull => CONSENSIO_KV_STORE_FULL,
+            kv::Error::SessionExpired => CONSENSIO_KV_SESSION_EXPIRED,
+            kv::Error::StaleSequence => CONSENSIO_KV_STALE_SEQUENCE,
+            kv::Error::SequenceGap => CONSENSIO_KV_SEQUENCE_GAP,
+            kv::Error::ZeroSequence => CONSENSIO_KV_ZERO_SEQUENCE,
+            kv::Error::LeaseReadsDisabled => CONSENSIO_KV_LEASE_READS_DISABLED,
+            kv::Error::Malformed => CONSENSIO_KV_MALFORMED,
+            _ => CONSENSIO_KV_OTHER_ERROR,
+        }
+    }
+}
+
+/// Records and the Raft events are the Raft node's (see its `Surface`);
+/// each reply is a `CONSENSIO_KV_REPLY`.
+impl Surface for KvNode<ArenaLog> {
+    const FAMILY: &'static str = "raft";
+
+    fn persist(record: Persist, fill: &mut Fill<'_>) -> Result<()> {
+        <Raft as Surface>::persist(record, fill)
+    }
+
+    fn event(event: kv::Event, fill: &mut Fill<'_>) -> Result<()> {
+        use consensio_kv_result::*;
+        let (id, result) = match event {
+            kv::Event::Raft(event) => return <Raft as Surface>::event(event, fill),
+            kv::Event::Reply { id, result } => (id, result),
+        };
+        let out = fill.event(consensio_kv_event::CONSENSIO_KV_REPLY as u32);
+        out.values[0] = id;
+        let code = match result {
+            Ok(KvResponse::Done) => CONSENSIO_KV_DONE,
+            Ok(KvResponse::SessionOpened { client }) => {
+                out.values[2] = client;
+                CONSENSIO_KV_SESSION_OPENED
+            }
+            Ok(KvResponse::Swapped(true)) => CONSENSIO_KV_SWAPPED,
+            Ok(KvResponse::Swapped(false)) => CONSENSIO_KV_NOT_SWAPPED,
+            Ok(KvResponse::Value(None)) => CONSENSIO_KV_ABSENT,
+            Ok(KvResponse::Value(Some(value))) => {
+                out.values[1] = CONSENSIO_KV_VALUE as u64;
+                *fill.data = value;
+                return Ok(());
+            }
+            Err(e) => {
+                if let kv::Error::NotLeader {
+                    leader_hint: Some(leader),
+                } = e
+                {
+                    (out.peer, out.values[2]) = (leader.0, 1);
+                }
+                consensio_kv_result::from(&e)
+            }
+        };
+        out.values[1] = code as u64;
+        Ok(())
+    }
+}
+
+type Kv = KvNode<ArenaLog>;
+
+/// The store's default limits: 65,536 keys of up to 1 KiB, values up to
+/// 16 KiB, 10,000 sessions that expire after an hour of log time.
+///
+/// # Safety
+/// `out` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_kv_default_limits(
+    out: *mut consensio_kv_limits,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let o = unsafe { borrow_mut(out, "out") }?;
+        let l = KvLimits::default();
+        *o = consensio_kv_limits {
+            max_keys: l.max_keys as u64,
+            max_key_bytes: l.max_key_bytes as u64,
+            max_value_bytes: l.max_value_bytes as u64,
+            max_sessions: l.max_sessions as u64,
+            session_expiry_ms: l.session_expiry_ms,
+        };
+        Ok(())
+    })
+}
+
+/// Creates a key-value node: a new Raft node (as [`consensio_raft_new`],
+/// with the same configuration, voters and warnings) with an empty store
+/// bounded by `limits`. Its records are the Raft node's: append each
+/// PERSIST's bytes, in order, for [`consensio_kv_restore`].
+///
+/// Give it commands (`consensio_kv_open_session`, `_put`, `_delete`,
+/// `_cas`, `_get`), each with a request id of the caller's choosing; each
+/// command gets exactly one `CONSENSIO_KV_REPLY` naming that id (unless
+/// the node is freed first), after its write has committed and been
+/// applied, after its read's round, or at once if it is refused. A
+/// command's status is not its outcome: `CONSENSIO_OK` means the command
+/// was taken and its reply will come.
+///
+/// Exactly once: open a session; write with its client id and sequence
+/// numbers 1, 2, 3, ..., one write outstanding at a time. A write
+/// answered `CONSENSIO_KV_RETRY`, or not at all (its node crashed or
+/// was cut off), is sent again with the same sequence number, to this
+/// node or another: if the first copy was applied, the retry gets its
+/// saved answer and is not applied again.
+///
+/// # Safety
+/// `config` and `limits` must be valid; `voters` hold `n` ids; `out`
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_kv_new(
+    config: *const consensio_raft_config,
+    limits: *const consensio_kv_limits,
+    voters: *const u64,
+    n: usize,
+    out: *mut *mut consensio_participant,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let ((raft, log), limits) = unsafe {
+            (
+                configure(config, voters, n)?,
+                KvLimits::from(borrow(limits, "limits")?),
+            )
+        };
+        let node = KvNode::new(raft, log, limits)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { give_participant_with(node, limits, out) }
+    })
+}
+
+/// Rebuilds a key-value node after a restart from the `count` records it
+/// persisted, in order, as [`consensio_raft_restore`]; the store is rebuilt
+/// as the committed entries are reported again (from index 1, as the
+/// leader tells the node its commit index), so it catches up with the
+/// cluster before its queries do.
+///
+/// # Safety
+/// As [`consensio_kv_new`]; `records` and `lens` hold `count` elements,
+/// and each `records[i]` `lens[i]` bytes.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn consensio_kv_restore(
+    config: *const consensio_raft_config,
+    limits: *const consensio_kv_limits,
+    voters: *const u64,
+    n: usize,
+    records: *const *const u8,
+    lens: *const usize,
+    count: usize,
+    out: *mut *mut consensio_participant,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let ((raft, log), limits, decoded) = unsafe {
+            (
+                configure(config, voters, n)?,
+                KvLimits::from(borrow(limits, "limits")?),
+                decode_records(records, lens, count)?,
+            )
+        };
+        let node = KvNode::restore((raft, log, limits), &decoded)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { give_participant_with(node, limits, out) }
+    })
+}
+
+/// Feeds the command `build` makes, from the handle's store limits.
+///
+/// # Safety
+/// `kv` must be NULL or a live handle.
+unsafe fn kv_command(
+    kv: *mut consensio_participant,
+    now_ms: u64,
+    build: impl FnOnce(&KvLimits) -> Result<kv::Command>,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let d = unsafe { driver::<Kv>(kv) }?;
+        let limits = d.facts::<KvLimits>().copied().unwrap_or_default();
+        d.input(now_ms, Input::Command(build(&limits)?))
+    })
+}
+
+/// Borrows `len` bytes at `ptr` as a key (NULL with 0: the empty key),
+/// refusing one over the store's limit.
+///
+/// # Safety
+/// `ptr` must hold `len` bytes (or be NULL with `len` 0).
+unsafe fn kv_bytes(ptr: *const u8, len: usize, what: &str, max: usize) -> Result<Vec<u8>> {
+    // SAFETY: forwarded from the caller.
+    let bytes = unsafe { slice(ptr, len, what) }?;
+    if bytes.len() > max {
+        return Err(Failure::new(
+            CONSENSIO_LIMIT_EXCEEDED,
+            format!("{what} of {len} bytes; the store's limit is {max}"),
+        ));
+    }
+    Ok(bytes.to_vec())
+}
+
+/// As [`kv_bytes`], but a NULL pointer (with `len` 0) is no value at all.
+///
+/// # Safety
+/// As [`kv_bytes`].
+unsafe fn kv_optional(
+    ptr: *const u8,
+    len: usize,
+    what: &str,
+    max: usize,
+) -> Result<Option<Vec<u8>>> {
+    if ptr.is_null() && len == 0 {
+        return Ok(None);
+    }
+    // SAFETY: forwarded from the caller.
+    unsafe { kv_bytes(ptr, len, what, max) }.map(Some)
+}
+
+/// Opens a client session (leader only). The reply
+/// `CONSENSIO_KV_SESSION_OPENED` carries the client id in `values[2]`: the
+/// index of the session's entry, so ids are never reused. A node that is
+/// not the leader replies `CONSENSIO_KV_NOT_LEADER`, as every command.
+///
+/// Every command's status: `CONSENSIO_OK` when taken (the reply says what
+/// came of it); `CONSENSIO_NULL_POINTER`, `CONSENSIO_INVALID_ARGUMENT`
+/// for a handle that is not a key-value node or a `now_ms` earlier than
+/// this thread's last; `CONSENSIO_LIMIT_EXCEEDED` for a key or value over
+/// the store's limits. No reply comes for a command that fails.
+///
+/// # Safety
+/// `kv` must be a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_kv_open_session(
+    kv: *mut consensio_participant,
+    now_ms: u64,
+    request_id: u64,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        kv_command(kv, now_ms, |_| {
+            Ok(kv::Command::OpenSession { id: request_id })
+        })
+    }
+}
+
+/// Sets `key[0..key_len]` to `value[0..value_len]`: write `seq` of session
+/// `client` (see [`consensio_kv_new`] for sequences and retries). Replies
+/// `CONSENSIO_KV_DONE` once applied.
+///
+/// # Safety
+/// `kv` must be a live handle; `key` hold `key_len` bytes, `value`
+/// `value_len`.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn consensio_kv_put(
+    kv: *mut consensio_participant,
+    now_ms: u64,
+    request_id: u64,
+    client: u64,
+    seq: u64,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        kv_command(kv, now_ms, |l| {
+            let op = KvOp::Put {
+                key: kv_bytes(key, key_len, "key", l.max_key_bytes)?,
+                value: kv_bytes(value, value_len, "value", l.max_value_bytes)?,
+            };
+            Ok(write(request_id, client, seq, op))
+        })
+    }
+}
+
+/// Removes `key[0..key_len]`: write `seq` of session `client`. Replies
+/// `CONSENSIO_KV_DONE` once applied, whether or not the key was there.
+///
+/// # Safety
+/// `kv` must be a live handle; `key` hold `key_len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_kv_delete(
+    kv: *mut consensio_participant,
+    now_ms: u64,
+    request_id: u64,
+    client: u64,
+    seq: u64,
+    key: *const u8,
+    key_len: usize,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        kv_command(kv, now_ms, |l| {
+            let key = kv_bytes(key, key_len, "key", l.max_key_bytes)?;
+            Ok(write(request_id, client, seq, KvOp::Delete { key }))
+        })
+    }
+}
+
+/// Compare-and-set: if `key` holds `expected`, set it to `new_value`; write
+/// `seq` of session `client`. `expected` NULL (with length 0) means "the
+/// key is absent", and `new_value` NULL means "remove the key"; a non-NULL
+/// pointer with length 0 is the empty value, which is present. Replies
+/// `CONSENSIO_KV_SWAPPED` or `CONSENSIO_KV_NOT_SWAPPED` once applied.
+///
+/// # Safety
+/// `kv` must be a live handle; each pointer NULL or holding its length's
+/// bytes.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn consensio_kv_cas(
+    kv: *mut consensio_participant,
+    now_ms: u64,
+    request_id: u64,
+    client: u64,
+    seq: u64,
+    key: *const u8,
+    key_len: usize,
+    expected: *const u8,
+    expected_len: usize,
+    new_value: *const u8,
+    new_len: usize,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        kv_command(kv, now_ms, |l| {
+            let op = KvOp::Cas {
+                key: kv_bytes(key, key_len, "key", l.max_key_bytes)?,
+                expected: kv_optional(expected, expected_len, "expected", l.max_value_bytes)?,
+                new: kv_optional(new_value, new_len, "new_value", l.max_value_bytes)?,
+            };
+            Ok(write(request_id, client, seq, op))
+        })
+    }
+}
+
+fn write(id: u64, client: u64, seq: u64, op: KvOp) -> kv::Command {
+    kv::Command::Write {
+        id,
+        client,
+        seq,
+        op,
+    }
+}
+
+/// A linearizable read of `key[0..key_len]` (leader only; no session
+/// needed). With `lease` 0 it is served by ReadIndex (a heartbeat round);
+/// with `lease` non-zero, under the leader's lease while it holds, which
+/// relies on clock drift staying within `max_clock_drift_ms` (a node
+/// without `check_quorum` replies `CONSENSIO_KV_LEASE_READS_DISABLED`).
+/// Replies `CONSENSIO_KV_VALUE` with the value or `CONSENSIO_KV_ABSENT`, or
+/// `CONSENSIO_KV_RETRY` if leadership was lost first.
+///
+/// # Safety
+/// `kv` must be a live handle; `key` hold `key_len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_kv_get(
+    kv: *mut consensio_participant,
+    now_ms: u64,
+    request_id: u64,
+    key: *const u8,
+    key_len: usize,
+    lease: u8,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        kv_command(kv, now_ms, |l| {
+            Ok(kv::Command::Get {
+                id: request_id,
+                key: kv_bytes(key, key_len, "key", l.max_key_bytes)?,
+                lease: lease != 0,
+            })
+        })
+    }
+}
+
+/// The key-value node's Raft role.
+///
+/// # Safety
+/// `kv` must be a live handle; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_kv_role(
+    kv: *const consensio_participant,
+    out: *mut consensio_raft_node_role,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { query::<Kv, _>(kv, out, |n| n.raft().role().into()) }
+}
+
+/// The key-value node's current term.
+///
+/// # Safety
+/// `kv` must be a live handle; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_kv_term(
+    kv: *const consensio_participant,
+    out: *mut u64,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { query::<Kv, _>(kv, out, |n| n.raft().term()) }
+}
+
+/// The leader of the current term (this node, if leader); `*out_has` 0
+/// while it is unknown.
+///
+/// # Safety
+/// `kv` must be a live handle; the out-pointers writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_kv_leader(
+    kv: *const consensio_participant,
+    out_has: *mut u8,
+    out_leader: *mut u64,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (d, has, leader) = unsafe {
+            (
+                driver::<Kv>(kv)?,
+                borrow_mut(out_has, "out_has")?,
+                borrow_mut(out_leader, "out_leader")?,
+            )
+        };
+        optional(d.with(|n| n.raft().leader().map(|l| l.0)), has, leader);
+        Ok(())
+    })
+}
+
+/// The highest index known to be committed.
+///
+/// # Safety
+/// `kv` must be a live handle; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_kv_commit_index(
+    kv: *const consensio_participant,
+    out: *mut u64,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { query::<Kv, _>(kv, out, |n| n.raft().commit_index()) }
+}
+
+/// The index of the last entry applied to this node's store.
+///
+/// # Safety
+/// `kv` must be a live handle; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_kv_applied_index(
+    kv: *const consensio_participant,
+    out: *mut u64,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { query::<Kv, _>(kv, out, |n| n.store().applied_index()) }
+}
+
+/// The largest frame this node sends, as [`consensio_raft_max_frame_len`].
+///
+/// # Safety
+/// `kv` must be a live handle; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_kv_max_frame_len(
+    kv: *const consensio_participant,
+    out: *mut usize,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { query::<Kv, _>(kv, out, |n| frame_len(n.raft().config())) }
+}
+
+/// The value of `key[0..key_len]` in this node's store, as far as it has
+/// applied the log: not linearizable (a follower may lag, a deposed leader
+/// may not know it); read with [`consensio_kv_get`] for that. `*out_found`
+/// is 1 and the value is copied to `buf[0..*out_len]`, or `*out_found` is 0
+/// and `*out_len` 0. `CONSENSIO_BUFFER_TOO_SMALL` if `cap` is short;
+/// `*out_len` then holds the length needed.
+///
+/// # Safety
+/// `kv` must be a live handle; `key` hold `key_len` bytes; `buf` `cap`
+/// writable bytes (or be NULL with `cap` 0); the out-pointers writable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn consensio_kv_local_value(
+    kv: *const consensio_participant,
+    key: *const u8,
+    key_len: usize,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+    out_found: *mut u8,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (d, key, buf, len, found) = unsafe {
+            (
+                driver::<Kv>(kv)?,
+                slice(key, key_len, "key")?,
+                slice_mut(buf, cap, "buf")?,
+                borrow_mut(out_len, "out_len")?,
+                borrow_mut(out_found, "out_found")?,
+            )
+        };
+        match d.with(|n| n.store().get(key).map(<[u8]>::to_vec)) {
+            Some(value) => {
+                copy_out(&value, buf, len)?;
+                *found = 1;
+            }
+            None => (*len, *found) = (0, 0),
+        }
+        Ok(())
+    })
 }

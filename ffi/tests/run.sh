@@ -8,9 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-lib=target/debug
+# Cargo's target directory: CARGO_TARGET_DIR when set (relative to the
+# repository root, as cargo reads it here), else target/.
+target=${CARGO_TARGET_DIR:-target}
+lib=$target/debug
 include=ffi/include
-out=target/ffi-tests
+out=$target/ffi-tests
 mkdir -p "$out"
 cflags=(-std=c11 -Wall -Wextra -Werror -pedantic -g -pthread -I "$include")
 native=(-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
@@ -22,7 +25,7 @@ g++ -x c++ -std=c++11 -Wall -Wextra -Werror -fsyntax-only "$include/consensio.h"
 for src in ffi/tests/test_*.c; do
     name=$(basename "$src" .c)
     gcc "${cflags[@]}" "$src" "$lib/libconsensio.a" "${native[@]}" -o "$out/$name-static"
-    gcc "${cflags[@]}" "$src" -L "$lib" -lconsensio -Wl,-rpath,"$PWD/$lib" -o "$out/$name-shared"
+    gcc "${cflags[@]}" "$src" -L "$lib" -lconsensio -Wl,-rpath,"$(cd "$lib" && pwd)" -o "$out/$name-shared"
     gcc "${cflags[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer \
         "$src" "$lib/libconsensio.a" "${native[@]}" -o "$out/$name-asan"
     for variant in static shared; do

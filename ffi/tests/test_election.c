@@ -147,11 +147,29 @@ int main(void) {
     uint64_t id = 0;
     CHECK_OK(consensio_participant_id(other, &id));
     CHECK(id == 5);
-    uint64_t index = 0;
-    CHECK_FAILS(consensio_raft_propose(other, 0, garbage, sizeof garbage, &index), CONSENSIO_INVALID_ARGUMENT);
+    uint64_t index = 0, term = 0;
+    CHECK_FAILS(consensio_raft_propose(other, 0, garbage, sizeof garbage, &index, &term), CONSENSIO_INVALID_ARGUMENT);
     uint8_t suspected = 0;
     CHECK_FAILS(consensio_detector_suspects(other, 1, &suspected), CONSENSIO_INVALID_ARGUMENT);
     CHECK(index == 0 && suspected == 0);
+
+    /* Time going backwards is refused, whichever call carries it, and
+     * changes nothing. */
+    CHECK_OK(consensio_participant_tick(other, 500));
+    do CHECK_OK(consensio_participant_poll(other, &out));
+    while (out.kind != CONSENSIO_OUTPUT_NONE);
+    uint8_t has = 0;
+    uint64_t deadline = 0, again = 0;
+    CHECK_OK(consensio_participant_next_deadline(other, &has, &deadline));
+    CHECK_FAILS(consensio_participant_tick(other, 499), CONSENSIO_INVALID_ARGUMENT);
+    CHECK_FAILS(consensio_election_start(other, 10), CONSENSIO_INVALID_ARGUMENT);
+    CHECK_OK(consensio_participant_poll(other, &out));
+    CHECK(out.kind == CONSENSIO_OUTPUT_NONE);
+    CHECK_OK(consensio_participant_next_deadline(other, &has, &again));
+    CHECK(again == deadline);
+    CHECK_OK(consensio_participant_tick(other, 500));
+    do CHECK_OK(consensio_participant_poll(other, &out));
+    while (out.kind != CONSENSIO_OUTPUT_NONE);
     consensio_participant_free(other);
     consensio_participant_free(e);
     consensio_participant_free(NULL);

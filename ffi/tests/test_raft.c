@@ -179,9 +179,10 @@ static const char *payloads(uint64_t id, char *buf, size_t cap) {
 }
 
 static void propose(consensio_participant *leader, uint64_t now, const char *text, uint64_t expected_index) {
-    uint64_t index = 0;
-    CHECK_OK(consensio_raft_propose(leader, now, (const uint8_t *)text, strlen(text), &index));
-    CHECK(index == expected_index);
+    uint64_t index = 0, term = 0, current = 0;
+    CHECK_OK(consensio_raft_propose(leader, now, (const uint8_t *)text, strlen(text), &index, &term));
+    CHECK_OK(consensio_raft_term(leader, &current));
+    CHECK(index == expected_index && term == current);
 }
 
 static consensio_participant *restore(const struct consensio_raft_config *config, const uint64_t *voters, uint64_t id) {
@@ -205,6 +206,7 @@ static void cluster(void) {
         CHECK_OK(consensio_raft_default_config(id, &config[id]));
         CHECK(config[id].id == id && config[id].seed == id && config[id].pre_vote == 1 && config[id].check_quorum == 1);
         CHECK(config[id].election_timeout_min_ms == 150 && config[id].heartbeat_interval_ms == 50);
+        CHECK(config[id].max_entries_per_message == 64 && config[id].max_bytes_per_message == 256 * 1024);
         CHECK_OK(consensio_raft_new(&config[id], voters, N, &nodes[id]));
         enum consensio_raft_node_role role = CONSENSIO_RAFT_LEADER;
         CHECK_OK(consensio_raft_role(nodes[id], &role));
@@ -244,9 +246,9 @@ static void cluster(void) {
 
     /* A follower cannot propose or read; the leader's reads are answered. */
     uint64_t follower = leader % N + 1, other = follower % N + 1;
-    uint64_t index = 99;
-    CHECK_FAILS(consensio_raft_propose(nodes[follower], now, (const uint8_t *)"z", 1, &index), CONSENSIO_REJECTED);
-    CHECK(index == 99);
+    uint64_t index = 99, term = 99;
+    CHECK_FAILS(consensio_raft_propose(nodes[follower], now, (const uint8_t *)"z", 1, &index, &term), CONSENSIO_REJECTED);
+    CHECK(index == 99 && term == 99);
     CHECK_FAILS(consensio_raft_read(nodes[follower], now, 1), CONSENSIO_REJECTED);
     CHECK_OK(consensio_raft_read(nodes[leader], now, 41));
     run(nodes, &now, now + 100);
@@ -256,7 +258,7 @@ static void cluster(void) {
     CHECK(reads_ready[leader] == 42); /* within the lease: at once */
 
     /* A duplicated frame changes nothing. */
-    CHECK_OK(consensio_raft_propose(nodes[leader], now, (const uint8_t *)"dup", 3, &index));
+    CHECK_OK(consensio_raft_propose(nodes[leader], now, (const uint8_t *)"dup", 3, &index, &term));
     drain(nodes[leader], leader);
     CHECK(queued > 0);
     if (queued > 0) {
@@ -282,7 +284,7 @@ static void cluster(void) {
     nodes[follower] = restore(&config[follower], voters, follower);
     CHECK(nodes[follower] != NULL);
     if (!nodes[follower]) return;
-    uint64_t term = 0, leader_term = 0, commit = 99;
+    uint64_t leader_term = 0, commit = 99;
     CHECK_OK(consensio_raft_term(nodes[follower], &term));
     CHECK_OK(consensio_raft_term(nodes[leader], &leader_term));
     CHECK_OK(consensio_raft_commit_index(nodes[follower], &commit));
@@ -334,10 +336,63 @@ static void bad_input(void) {
     CHECK_FAILS(consensio_participant_poll(r, NULL), CONSENSIO_NULL_POINTER);
     CHECK_FAILS(consensio_raft_term(r, NULL), CONSENSIO_NULL_POINTER);
     CHECK_FAILS(consensio_raft_default_config(1, NULL), CONSENSIO_NULL_POINTER);
-    uint64_t index = 0;
-    CHECK_FAILS(consensio_raft_propose(r, 0, NULL, 1, &index), CONSENSIO_NULL_POINTER);
-    CHECK_FAILS(consensio_raft_propose(r, 0, garbage, 1, NULL), CONSENSIO_NULL_POINTER);
-    CHECK_FAILS(consensio_raft_propose(r, 0, garbage, 1, &index), CONSENSIO_REJECTED);
+    uint64_t index = 0, term = 0;
+    CHECK_FAILS(consensio_raft_propose(r, 0, NULL, 1, &index, &term), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_raft_propose(r, 0, garbage, 1, NULL, &term), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_raft_propose(r, 0, garbage, 1, &index, NULL), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_raft_propose(r, 0, garbage, 1, &index, &term), CONSENSIO_REJECTED);
+
+    /* The largest frame a node sends follows the per-message bounds. */
+    size_t frame = 0;
+    CHECK_OK(consensio_raft_max_frame_len(r, &frame));
+    CHECK(frame > 256 * 1024 && frame < 300 * 1024);
+    CHECK_FAILS(consensio_raft_max_frame_len(r, NULL), CONSENSIO_NULL_POINTER);
+    consensio_participant *small = NULL;
+    struct consensio_raft_config s = config;
+    s.max_entries_per_message = 4;
+    s.max_bytes_per_message = 1000;
+    s.max_entry_bytes = 1000;
+    CHECK_OK(consensio_raft_new(&s, voters, N, &small));
+    CHECK_OK(consensio_raft_max_frame_len(small, &frame));
+    CHECK(frame >= 1000 && frame < 1200);
+    consensio_participant_free(small);
+    small = NULL;
+    s.max_entry_bytes = 1001; /* a proposal must fit in one message */
+    CHECK_FAILS(consensio_raft_new(&s, voters, N, &small), CONSENSIO_INVALID_ARGUMENT);
+    s = config;
+    s.max_entries_per_message = 0;
+    CHECK_FAILS(consensio_raft_new(&s, voters, N, &small), CONSENSIO_INVALID_ARGUMENT);
+    CHECK(small == NULL);
+
+    /* A success clears the last error. */
+    CHECK_FAILS(consensio_raft_term(r, NULL), CONSENSIO_NULL_POINTER);
+    CHECK(consensio_last_error(NULL, 0) > 0);
+    CHECK_OK(consensio_raft_term(r, &term));
+    CHECK(consensio_last_error(NULL, 0) == 0);
+
+    /* Time going backwards is refused with INVALID_ARGUMENT and changes
+     * nothing: not the deadline, not the next tick's outcome. */
+    uint8_t has = 0;
+    uint64_t deadline = 0, again = 0;
+    /* A HeartbeatResponse of term 0, round 0: [version, kind, term, body 8, round]. */
+    const uint8_t first_frame[] = {1, 20, 0, 8, 0};
+    CHECK_OK(consensio_participant_handle_message(r, 0, 2, first_frame, sizeof first_frame));
+    CHECK_OK(consensio_participant_tick(r, 100));
+    struct consensio_output drained;
+    do CHECK_OK(consensio_participant_poll(r, &drained));
+    while (drained.kind != CONSENSIO_OUTPUT_NONE);
+    CHECK_OK(consensio_participant_next_deadline(r, &has, &deadline));
+    CHECK_FAILS(consensio_participant_tick(r, 99), CONSENSIO_INVALID_ARGUMENT);
+    CHECK_FAILS(consensio_participant_handle_message(r, 50, 2, first_frame, sizeof first_frame),
+                CONSENSIO_INVALID_ARGUMENT);
+    CHECK_FAILS(consensio_raft_read(r, 0, 1), CONSENSIO_INVALID_ARGUMENT);
+    CHECK_OK(consensio_participant_poll(r, &drained));
+    CHECK(drained.kind == CONSENSIO_OUTPUT_NONE);
+    CHECK_OK(consensio_participant_next_deadline(r, &has, &again));
+    CHECK(again == deadline);
+    CHECK_OK(consensio_participant_tick(r, 100)); /* the same time again is fine */
+    do CHECK_OK(consensio_participant_poll(r, &drained));
+    while (drained.kind != CONSENSIO_OUTPUT_NONE);
 
     /* Unusable configurations and voter lists. */
     consensio_participant *bad = NULL;
@@ -411,8 +466,9 @@ static void bad_input(void) {
         CHECK_OK(consensio_raft_role(r, &role));
     }
     CHECK(role == CONSENSIO_RAFT_LEADER);
-    CHECK_FAILS(consensio_raft_propose(r, now, (const uint8_t *)"too big", 7, &index), CONSENSIO_LIMIT_EXCEEDED);
-    CHECK_OK(consensio_raft_propose(r, now, (const uint8_t *)"ok", 2, &index));
+    CHECK_FAILS(consensio_raft_propose(r, now, (const uint8_t *)"too big", 7, &index, &term),
+                CONSENSIO_LIMIT_EXCEEDED);
+    CHECK_OK(consensio_raft_propose(r, now, (const uint8_t *)"ok", 2, &index, &term));
     uint64_t commit = 0;
     CHECK_OK(consensio_raft_commit_index(r, &commit));
     CHECK(commit == index);

@@ -78,11 +78,11 @@ static void *propose(void *arg) {
     for (int i = 0; i < PER_THREAD; i++) {
         char payload[PAYLOAD];
         snprintf(payload, sizeof payload, "t%d-%d", t, i);
-        uint64_t index = 0;
+        uint64_t index = 0, term = 0;
         /* The proposal and the record of what was proposed at its index
          * happen before this thread drains, so before anyone applies it. */
         if (consensio_raft_propose(node, atomic_fetch_add(&clock_ms, 1), (const uint8_t *)payload,
-                                   strlen(payload), &index) != CONSENSIO_OK ||
+                                   strlen(payload), &index, &term) != CONSENSIO_OK ||
             index >= MAX_INDEX) {
             failures++;
             drain();
@@ -169,9 +169,9 @@ int main(void) {
 
     /* While this thread holds the turn (an input not yet drained), another
      * thread's poll is NONE and another thread's input waits. */
-    uint64_t index = 0;
+    uint64_t index = 0, held_term = 0;
     CHECK_OK(consensio_raft_propose(node, atomic_fetch_add(&clock_ms, 1), (const uint8_t *)"held", 4,
-                                    &index));
+                                    &index, &held_term));
     memcpy(proposed[index], "held", 5);
     pthread_t observer, waiter;
     CHECK(pthread_create(&observer, NULL, observe, NULL) == 0);

@@ -24,6 +24,7 @@
 //! | `detector_step` | one heartbeat or φ detector under any inputs and crash-restarts, on the harness: the contract, incarnations, exact state changes against a model, φ sane |
 //! | `raft_decode` | Raft messages and persisted records: decode → encode → decode is stable; restore from any records never panics |
 //! | `raft_step` | one Raft node under any messages, ticks, commands and crash-restarts, on the harness: the contract with backpressure, one vote per term, persist before send, terms and commits never go back |
+//! | `raft_kv_step` | one key-value node (`KvNode`) under any messages, store entries, ticks, sessions, writes, reads and crash-restarts, on the harness: one reply per command, the documented immediate refusals, the store is exactly the log applied, reads answer the store's value |
 //!
 //! The step targets (`*_step`, `merkle_anti_entropy`) share one harness,
 //! [`harness`]: it checks the contract of [`consensio::Participant`] after
@@ -68,6 +69,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("detector_step", detector::step),
     ("raft_decode", raft::decode),
     ("raft_step", raft::step),
+    ("raft_kv_step", raft::kv::step),
 ];
 
 /// The structured input `data` stands for in target `name`, pretty-printed
@@ -91,6 +93,7 @@ pub fn describe(name: &str, data: &[u8]) -> Option<String> {
         "election_step" => show::<election::StepInput>(data),
         "detector_step" => show::<detector::StepInput>(data),
         "raft_step" => show::<raft::StepInput>(data),
+        "raft_kv_step" => show::<raft::kv::KvInput>(data),
         _ => None,
     }
 }
@@ -216,6 +219,7 @@ mod replay {
         detector_step,
         raft_decode,
         raft_step,
+        raft_kv_step,
     );
 
     /// Prints what a reproducer means and runs it: set `FUZZ_TARGET` and

@@ -40,6 +40,8 @@
 //!   committed entries remain to be reported);
 //! - a restart from the records gives the persisted term, vote and log.
 
+pub mod kv;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use arbitrary::Arbitrary;

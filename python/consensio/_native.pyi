@@ -528,7 +528,7 @@ class BecameFollower:
     @property
     def leader(self) -> Optional[int]: ...
 
-RaftOutput = Union[Send, Persist[bytes], Committed, ReadReady, ReadFailed, BecameLeader, BecameFollower]
+RaftOutput = Union[Send, Persist[bytes], Committed, ReadReady, ReadFailed, LogFull, BecameLeader, BecameFollower]
 
 class RaftNode:
     """One Raft server over an in-memory log; restart it from its persisted records.
@@ -548,6 +548,8 @@ class RaftNode:
         check_quorum: bool = True,
         max_clock_drift_ms: int = 10,
         max_entry_bytes: int = 65536,
+        max_entries_per_message: int = 64,
+        max_bytes_per_message: int = 262144,
         log_max_entries: int = 1048576,
         log_max_bytes: int = 268435456,
     ) -> None: ...
@@ -566,6 +568,8 @@ class RaftNode:
         check_quorum: bool = True,
         max_clock_drift_ms: int = 10,
         max_entry_bytes: int = 65536,
+        max_entries_per_message: int = 64,
+        max_bytes_per_message: int = 262144,
         log_max_entries: int = 1048576,
         log_max_bytes: int = 268435456,
     ) -> RaftNode: ...
@@ -588,15 +592,140 @@ class RaftNode:
     @property
     def last_index(self) -> int: ...
     @property
+    def max_frame_len(self) -> int: ...
+    @property
     def next_deadline(self) -> Optional[int]: ...
     def handle_message(self, now_ms: int, from_id: int, data: bytes) -> None: ...
     def tick(self, now_ms: int) -> None: ...
-    def propose(self, now_ms: int, data: bytes) -> int: ...
+    def propose(self, now_ms: int, data: bytes) -> Tuple[int, int]: ...
     def read(self, now_ms: int, read_id: int) -> None: ...
     def lease_read(self, now_ms: int, read_id: int) -> None: ...
     def poll(self) -> Optional[RaftOutput]: ...
     def __iter__(self) -> Iterator[RaftOutput]: ...
     def __next__(self) -> RaftOutput: ...
+
+class Reply:
+    """Output: the answer to the ``KvNode`` command named ``request_id``.
+
+    ``result`` is "done", "session_opened" (``client`` set), "swapped",
+    "not_swapped", "value" (``value`` set, possibly b""), "absent" (the
+    successes: ``ok`` is True), or an error: "not_leader" (``leader`` if
+    known), "retry", "busy", "too_large", "store_full", "session_expired",
+    "stale_sequence", "sequence_gap", "zero_sequence",
+    "lease_reads_disabled", "malformed"."""
+    def __init__(
+        self,
+        request_id: int,
+        result: str,
+        value: Optional[bytes] = None,
+        client: Optional[int] = None,
+        leader: Optional[int] = None,
+    ) -> None: ...
+    @property
+    def request_id(self) -> int: ...
+    @property
+    def result(self) -> str: ...
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def value(self) -> Optional[bytes]: ...
+    @property
+    def client(self) -> Optional[int]: ...
+    @property
+    def leader(self) -> Optional[int]: ...
+
+KvOutput = Union[Send, Persist[bytes], Reply, Committed, ReadReady, ReadFailed, LogFull, BecameLeader, BecameFollower]
+
+class KvNode:
+    """A replicated key-value store on a Raft node; clients' retried writes apply once.
+
+    Every command gets one ``Reply`` with its ``request_id``; keys and
+    values over the limits raise ``LimitExceeded``. Restart it from its
+    persisted records with ``KvNode.restore``."""
+    def __init__(
+        self,
+        id: int,
+        voters: Iterable[int],
+        *,
+        seed: Optional[int] = None,
+        election_timeout_min_ms: int = 150,
+        election_timeout_max_ms: int = 300,
+        heartbeat_interval_ms: int = 50,
+        pre_vote: bool = True,
+        check_quorum: bool = True,
+        max_clock_drift_ms: int = 10,
+        max_entry_bytes: int = 65536,
+        max_entries_per_message: int = 64,
+        max_bytes_per_message: int = 262144,
+        log_max_entries: int = 1048576,
+        log_max_bytes: int = 268435456,
+        max_keys: int = 65536,
+        max_key_bytes: int = 1024,
+        max_value_bytes: int = 16384,
+        max_sessions: int = 10000,
+        session_expiry_ms: int = 3600000,
+    ) -> None: ...
+    @classmethod
+    def restore(
+        cls,
+        id: int,
+        voters: Iterable[int],
+        records: Iterable[bytes],
+        *,
+        seed: Optional[int] = None,
+        election_timeout_min_ms: int = 150,
+        election_timeout_max_ms: int = 300,
+        heartbeat_interval_ms: int = 50,
+        pre_vote: bool = True,
+        check_quorum: bool = True,
+        max_clock_drift_ms: int = 10,
+        max_entry_bytes: int = 65536,
+        max_entries_per_message: int = 64,
+        max_bytes_per_message: int = 262144,
+        log_max_entries: int = 1048576,
+        log_max_bytes: int = 268435456,
+        max_keys: int = 65536,
+        max_key_bytes: int = 1024,
+        max_value_bytes: int = 16384,
+        max_sessions: int = 10000,
+        session_expiry_ms: int = 3600000,
+    ) -> KvNode: ...
+    @property
+    def id(self) -> int: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def term(self) -> int: ...
+    @property
+    def leader(self) -> Optional[int]: ...
+    @property
+    def commit_index(self) -> int: ...
+    @property
+    def applied_index(self) -> int: ...
+    @property
+    def max_frame_len(self) -> int: ...
+    @property
+    def next_deadline(self) -> Optional[int]: ...
+    def local_value(self, key: bytes) -> Optional[bytes]: ...
+    def open_session(self, now_ms: int, request_id: int) -> None: ...
+    def put(self, now_ms: int, request_id: int, client: int, seq: int, key: bytes, value: bytes) -> None: ...
+    def delete(self, now_ms: int, request_id: int, client: int, seq: int, key: bytes) -> None: ...
+    def cas(
+        self,
+        now_ms: int,
+        request_id: int,
+        client: int,
+        seq: int,
+        key: bytes,
+        expected: Optional[bytes],
+        new: Optional[bytes],
+    ) -> None: ...
+    def get(self, now_ms: int, request_id: int, key: bytes, *, lease: bool = False) -> None: ...
+    def handle_message(self, now_ms: int, from_id: int, data: bytes) -> None: ...
+    def tick(self, now_ms: int) -> None: ...
+    def poll(self) -> Optional[KvOutput]: ...
+    def __iter__(self) -> Iterator[KvOutput]: ...
+    def __next__(self) -> KvOutput: ...
 
 # sim
 

@@ -5,12 +5,19 @@
 //! until its `poll()` returns None, so its outputs are persisted, sent and
 //! applied in the node's order; another thread's input waits for the turn
 //! (with the GIL released) and another thread's `poll()` returns None.
+//!
+//! Time never goes backwards: every input's `now_ms` is checked against the
+//! latest one the same thread gave the node with an accepted input, and an
+//! earlier one raises `InvalidArgument`, changing nothing (core's `shared::Clocks`).
+//! Per thread, because threads that read one clock and then race for the
+//! turn legitimately arrive out of order (core's `Shared` feeds the later
+//! arrival at the latest time already fed); one thread going back is a bug.
 
-use consensio::shared::Shared;
+use consensio::shared::{Clocks, Shared};
 use consensio::{Input, Instant, NodeId, Output, Participant, wire};
 use pyo3::prelude::*;
 
-use crate::{PersistOutput, SendOutput, error};
+use crate::{PersistOutput, SendOutput, error, invalid};
 
 /// What a family says about its participant to be driven from Python: the
 /// objects its persisted records and events become. `Send` is the same for
@@ -31,6 +38,8 @@ pub(crate) fn persist_value(py: Python<'_>, value: u64) -> PyResult<Py<PyAny>> {
 #[derive(Debug)]
 pub(crate) struct Node<P: Participant> {
     shared: Shared<P>,
+    /// The latest `now` each thread gave.
+    clocks: Clocks,
 }
 
 impl<P> Node<P>
@@ -43,6 +52,7 @@ where
     pub(crate) fn new(node: P) -> Self {
         Node {
             shared: Shared::new(node),
+            clocks: Clocks::new(),
         }
     }
 
@@ -65,8 +75,17 @@ where
         then: impl FnOnce(&P) -> R + Send,
     ) -> PyResult<R> {
         let now = Instant::from_millis(now_ms);
-        py.detach(|| self.shared.handle_input_then(now, input, then))
-            .map_err(error)
+        self.clocks.check(now).map_err(|latest| {
+            invalid(format!(
+                "now_ms {now_ms} is earlier than {}, the time this thread last gave; time must not go backwards",
+                latest.as_millis()
+            ))
+        })?;
+        let read = py
+            .detach(|| self.shared.handle_input_then(now, input, then))
+            .map_err(error)?;
+        self.clocks.record(now);
+        Ok(read)
     }
 
     /// Decodes `data` (raising `MalformedMessage`, with nothing changed)
@@ -149,8 +168,10 @@ macro_rules! participant_methods {
                 self.node.deliver(py, now_ms, from_id, data)
             }
 
-            /// Fires the timers due at `now_ms` (which must never go
-            /// backwards); a spurious tick does no harm.
+            /// Fires the timers due at `now_ms`; a spurious tick does no
+            /// harm. `now_ms` must never go backwards: for every input of
+            /// every participant, a time earlier than the latest one this
+            /// thread gave raises `InvalidArgument`, and nothing changes.
             fn tick(&self, py: Python<'_>, now_ms: u64) -> PyResult<()> {
                 self.node.input(py, now_ms, consensio::Input::Tick)
             }

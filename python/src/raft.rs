@@ -3,7 +3,8 @@
 
 use consensio::quorum::MajorityConfig;
 use consensio::raft::{
-    self, ArenaLog, Command, Event, LogStorage, Persist, RaftNode as CoreNode, Role,
+    self, ArenaLog, Command, Event, KvLimits, KvNode as CoreKv, KvOp, KvResponse, KvResult,
+    LogStorage, Persist, RaftNode as CoreNode, Role, kv,
 };
 use consensio::{Input, NodeId, Participant, Restore, wire};
 use pyo3::prelude::*;
@@ -165,6 +166,48 @@ fn records_in(records: &Bound<'_, PyAny>) -> PyResult<Vec<Persist>> {
     Ok(decoded)
 }
 
+/// The Raft configuration both node classes take: `timing` is the election
+/// timeout's bounds, the heartbeat interval and the clock drift bound;
+/// `sizes` the largest proposal and the per-message entries and bytes.
+#[allow(clippy::too_many_arguments)]
+fn configure(
+    id: u64,
+    voters: &Bound<'_, PyAny>,
+    seed: Option<u64>,
+    timing: [u64; 4],
+    pre_vote: bool,
+    check_quorum: bool,
+    sizes: [usize; 3],
+    log_max_entries: usize,
+) -> PyResult<raft::Config> {
+    let voters = MajorityConfig::from_voters(node_ids(voters)?).map_err(error)?;
+    if log_max_entries == 0 {
+        return Err(invalid("the log must hold at least one entry"));
+    }
+    let mut config = raft::Config::new(NodeId(id), voters);
+    config.seed = seed.unwrap_or(id);
+    [
+        config.election_timeout_min_ms,
+        config.election_timeout_max_ms,
+        config.heartbeat_interval_ms,
+        config.max_clock_drift_ms,
+    ] = timing;
+    config.pre_vote = pre_vote;
+    config.check_quorum = check_quorum;
+    [
+        config.max_entry_bytes,
+        config.max_entries_per_message,
+        config.max_bytes_per_message,
+    ] = sizes;
+    config.validate().map_err(error)?;
+    Ok(config)
+}
+
+/// The largest frame of a validated configuration (which never overflows).
+fn frame_len(config: &raft::Config) -> usize {
+    config.max_frame_len().unwrap_or(usize::MAX)
+}
+
 /// One Raft server (Ongaro & Ousterhout 2014; pre-vote, check-quorum and
 /// reads from Ongaro's thesis), keeping its log in memory.
 ///
@@ -172,8 +215,11 @@ fn records_in(records: &Bound<'_, PyAny>) -> PyResult<Vec<Persist>> {
 /// duplicates do not matter). Timing follows §5.6: `heartbeat_interval_ms`
 /// well below `election_timeout_min_ms`, and the election timeout well above
 /// the network's round trip. `seed` (default: `id`) seeds the election
-/// timeouts. `max_entry_bytes` bounds one proposal; the log holds at most
-/// `log_max_entries` entries and `log_max_bytes` bytes of payload.
+/// timeouts. `max_entry_bytes` bounds one proposal, and
+/// `max_entries_per_message` and `max_bytes_per_message` one AppendEntries
+/// (`max_frame_len` is then the largest frame the node sends); the log
+/// holds at most `log_max_entries` entries and `log_max_bytes` bytes of
+/// payload.
 ///
 /// Drive it with `handle_message`, `tick` (at `next_deadline`), `propose`,
 /// `read` and `lease_read`, then drain `poll()` (or iterate) after every
@@ -208,7 +254,8 @@ participant_methods! {
     #[pyo3(signature = (id, voters, *, seed=None, election_timeout_min_ms=150,
                         election_timeout_max_ms=300, heartbeat_interval_ms=50,
                         pre_vote=true, check_quorum=true, max_clock_drift_ms=10,
-                        max_entry_bytes=65536, log_max_entries=1_048_576,
+                        max_entry_bytes=65536, max_entries_per_message=64,
+                        max_bytes_per_message=262_144, log_max_entries=1_048_576,
                         log_max_bytes=268_435_456))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -222,22 +269,26 @@ participant_methods! {
         check_quorum: bool,
         max_clock_drift_ms: u64,
         max_entry_bytes: usize,
+        max_entries_per_message: usize,
+        max_bytes_per_message: usize,
         log_max_entries: usize,
         log_max_bytes: usize,
     ) -> PyResult<Self> {
-        let voters = MajorityConfig::from_voters(node_ids(voters)?).map_err(error)?;
-        if log_max_entries == 0 {
-            return Err(invalid("the log must hold at least one entry"));
-        }
-        let mut config = raft::Config::new(NodeId(id), voters);
-        config.seed = seed.unwrap_or(id);
-        config.election_timeout_min_ms = election_timeout_min_ms;
-        config.election_timeout_max_ms = election_timeout_max_ms;
-        config.heartbeat_interval_ms = heartbeat_interval_ms;
-        config.pre_vote = pre_vote;
-        config.check_quorum = check_quorum;
-        config.max_clock_drift_ms = max_clock_drift_ms;
-        config.max_entry_bytes = max_entry_bytes;
+        let config = configure(
+            id,
+            voters,
+            seed,
+            [
+                election_timeout_min_ms,
+                election_timeout_max_ms,
+                heartbeat_interval_ms,
+                max_clock_drift_ms,
+            ],
+            pre_vote,
+            check_quorum,
+            [max_entry_bytes, max_entries_per_message, max_bytes_per_message],
+            log_max_entries,
+        )?;
         let log = ArenaLog::new(log_max_entries, log_max_bytes);
         Ok(RaftNode {
             node: Node::new(CoreNode::new(config, log).map_err(error)?),
@@ -336,16 +387,27 @@ participant_methods! {
         self.node.with(|n| n.log().last_index())
     }
 
-    /// Appends `data` to the log (leader only) and returns its index;
-    /// `Committed` reports it once committed. An accepted proposal may still
-    /// be lost if leadership changes before it commits. Raises `Rejected`
-    /// on a node that is not the leader (see `leader`), `LimitExceeded` if
-    /// `data` is over `max_entry_bytes`, the log is full, or too many
-    /// entries or outputs wait.
-    fn propose(&self, py: Python<'_>, now_ms: u64, data: &[u8]) -> PyResult<u64> {
+    /// The most bytes one frame this node sends can take (every `Send`'s
+    /// `data` is at most this long): bound datagrams by it.
+    #[getter]
+    fn max_frame_len(&self) -> usize {
+        self.node.with(|n| frame_len(n.config()))
+    }
+
+    /// Appends `data` to the log (leader only) and returns `(index, term)`,
+    /// the new entry's index and term; `Committed` reports it once
+    /// committed. An accepted proposal may still be lost if leadership
+    /// changes before it commits: it was dropped exactly when `Committed`
+    /// arrives for `index` with a term other than `term`. An empty `data`
+    /// is accepted, but its `Committed` looks like a new leader's no-op
+    /// entry. Raises `Rejected` on a node that is not the leader (see
+    /// `leader`), `LimitExceeded` if `data` is over `max_entry_bytes`, the
+    /// log is full, or too many entries or outputs wait.
+    fn propose(&self, py: Python<'_>, now_ms: u64, data: &[u8]) -> PyResult<(u64, u64)> {
         let proposal = Input::Command(Command::Propose(data.to_vec()));
-        self.node
-            .input_then(py, now_ms, proposal, |n| n.log().last_index())
+        self.node.input_then(py, now_ms, proposal, |n| {
+            (n.log().last_index(), n.term())
+        })
     }
 
     /// Starts a linearizable read named `read_id` (ReadIndex: the leader
@@ -382,8 +444,486 @@ participant_methods! {
     }
 }
 
+// ---- the replicated key-value store ----------------------------------------
+
+/// What a reply's `result` says, and whether it is a success.
+fn result_name(result: &KvResult) -> (&'static str, bool) {
+    match result {
+        Ok(KvResponse::Done) => ("done", true),
+        Ok(KvResponse::SessionOpened { .. }) => ("session_opened", true),
+        Ok(KvResponse::Swapped(true)) => ("swapped", true),
+        Ok(KvResponse::Swapped(false)) => ("not_swapped", true),
+        Ok(KvResponse::Value(Some(_))) => ("value", true),
+        Ok(KvResponse::Value(None)) => ("absent", true),
+        Err(e) => (
+            match e {
+                kv::Error::NotLeader { .. } => "not_leader",
+                kv::Error::Retry => "retry",
+                kv::Error::Busy => "busy",
+                kv::Error::TooLarge => "too_large",
+                kv::Error::StoreFull => "store_full",
+                kv::Error::SessionExpired => "session_expired",
+                kv::Error::StaleSequence => "stale_sequence",
+                kv::Error::SequenceGap => "sequence_gap",
+                kv::Error::ZeroSequence => "zero_sequence",
+                kv::Error::LeaseReadsDisabled => "lease_reads_disabled",
+                kv::Error::Malformed => "malformed",
+                _ => "other_error",
+            },
+            false,
+        ),
+    }
+}
+
+/// Output: the answer to the `KvNode` command named `request_id`.
+///
+/// `result` says what came of it. Successes (`ok` is True): "done" (a put
+/// or delete took effect), "session_opened" (`client` is the new client
+/// id), "swapped" / "not_swapped" (a compare-and-set did / did not find the
+/// expected value), "value" (a read's value, in `value`, possibly b""),
+/// "absent" (a read found no value). Errors: "not_leader" (nothing
+/// happened; `leader` is the leader if known), "retry" (outcome unknown:
+/// send the write again with the same `seq`), "busy", "too_large",
+/// "store_full", "session_expired" (open a new session),
+/// "stale_sequence", "sequence_gap", "zero_sequence",
+/// "lease_reads_disabled", "malformed". A refused command is reported
+/// here, not raised: the reply may come long after the call.
+#[pyclass(module = "consensio.raft", frozen, eq, hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Reply {
+    /// The caller's id for the command.
+    #[pyo3(get)]
+    request_id: u64,
+    /// What came of it (see the class docs).
+    #[pyo3(get)]
+    result: String,
+    payload: Option<Vec<u8>>,
+    /// With "session_opened": the client id to write with.
+    #[pyo3(get)]
+    client: Option<u64>,
+    /// With "not_leader": the leader, if this node knows it.
+    #[pyo3(get)]
+    leader: Option<u64>,
+}
+
+const SUCCESSES: [&str; 6] = [
+    "done",
+    "session_opened",
+    "swapped",
+    "not_swapped",
+    "value",
+    "absent",
+];
+
+impl Reply {
+    fn from_core(request_id: u64, result: KvResult) -> Self {
+        let (name, _) = result_name(&result);
+        let (mut payload, mut client, mut leader) = (None, None, None);
+        match result {
+            Ok(KvResponse::Value(value)) => payload = value,
+            Ok(KvResponse::SessionOpened { client: c }) => client = Some(c),
+            Err(kv::Error::NotLeader { leader_hint }) => leader = leader_hint.map(|l| l.0),
+            _ => {}
+        }
+        Reply {
+            request_id,
+            result: name.to_string(),
+            payload,
+            client,
+            leader,
+        }
+    }
+}
+
+#[pymethods]
+impl Reply {
+    #[new]
+    #[pyo3(signature = (request_id, result, value=None, client=None, leader=None))]
+    fn new(
+        request_id: u64,
+        result: String,
+        value: Option<&[u8]>,
+        client: Option<u64>,
+        leader: Option<u64>,
+    ) -> Self {
+        Reply {
+            request_id,
+            result,
+            payload: value.map(<[u8]>::to_vec),
+            client,
+            leader,
+        }
+    }
+
+    /// With "value": the value read (`bytes`, possibly empty); else None.
+    #[getter]
+    fn value<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        self.payload.as_deref().map(|v| PyBytes::new(py, v))
+    }
+
+    /// Whether `result` is a success (the command took effect, or a read
+    /// answered).
+    #[getter]
+    fn ok(&self) -> bool {
+        SUCCESSES.contains(&self.result.as_str())
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let opt = |v: Option<u64>| v.map_or_else(|| "None".to_string(), |v| v.to_string());
+        let value = match &self.payload {
+            Some(v) => PyBytes::new(py, v).repr()?.to_string(),
+            None => "None".to_string(),
+        };
+        Ok(format!(
+            "Reply(request_id={}, result='{}', value={value}, client={}, leader={})",
+            self.request_id,
+            self.result,
+            opt(self.client),
+            opt(self.leader)
+        ))
+    }
+}
+
+/// Records and the Raft events are the Raft node's; each reply is a
+/// `Reply`.
+impl Outputs for CoreKv<ArenaLog> {
+    fn persist(py: Python<'_>, record: Persist) -> PyResult<Py<PyAny>> {
+        <CoreNode<ArenaLog> as Outputs>::persist(py, record)
+    }
+
+    fn event(py: Python<'_>, event: kv::Event) -> PyResult<Py<PyAny>> {
+        match event {
+            kv::Event::Raft(event) => <CoreNode<ArenaLog> as Outputs>::event(py, event),
+            kv::Event::Reply { id, result } => {
+                Ok(Py::new(py, Reply::from_core(id, result))?.into_any())
+            }
+        }
+    }
+}
+
+/// A replicated key-value store on a Raft node: every node applies the
+/// committed writes to its own copy, and clients' retried writes apply
+/// exactly once (client sessions, Raft thesis §6.3).
+///
+/// It takes the keyword arguments of `RaftNode`, and the store's limits,
+/// which every node of a cluster must share: `max_keys`, `max_key_bytes`,
+/// `max_value_bytes`, `max_sessions` and `session_expiry_ms` (log time).
+/// Its records are the Raft node's; rebuild a restarted node with
+/// `KvNode.restore(id, voters, records, **config)`, and the store is
+/// rebuilt as committed entries are reported again.
+///
+/// Commands (leader only, else the reply is "not_leader") each take a
+/// `request_id` of the caller's choosing and get exactly one `Reply` with
+/// it: `open_session`, then writes (`put`, `delete`, `cas`) with the
+/// session's `client` id and sequence numbers 1, 2, 3, ..., one write
+/// outstanding at a time, and linearizable reads (`get`, by ReadIndex or
+/// under the leader's lease). A write answered "retry", or not at all, is
+/// sent again with the same `seq`, to any node: if the first copy was
+/// applied, the retry gets its saved answer instead. A key or value over
+/// the limits raises `LimitExceeded`, and no reply comes. Drain after
+/// every call, as for `RaftNode`; the Raft events (`Committed`,
+/// `BecameLeader`, ...) are passed on after the store has acted on them.
+#[pyclass(module = "consensio.raft", frozen)]
+#[derive(Debug)]
+pub(crate) struct KvNode {
+    node: Node<CoreKv<ArenaLog>>,
+    limits: KvLimits,
+    log_max_entries: usize,
+    log_max_bytes: usize,
+}
+
+impl KvNode {
+    fn command(&self, py: Python<'_>, now_ms: u64, command: kv::Command) -> PyResult<()> {
+        self.node.input(py, now_ms, Input::Command(command))
+    }
+
+    /// `bytes` as a key or value, refused over `max`.
+    fn bounded(bytes: &[u8], what: &str, max: usize) -> PyResult<Vec<u8>> {
+        if bytes.len() > max {
+            return Err(crate::LimitExceeded::new_err(format!(
+                "{what} of {} bytes; the store's limit is {max}",
+                bytes.len()
+            )));
+        }
+        Ok(bytes.to_vec())
+    }
+
+    fn key(&self, key: &[u8]) -> PyResult<Vec<u8>> {
+        Self::bounded(key, "key", self.limits.max_key_bytes)
+    }
+
+    fn value(&self, value: &[u8], what: &str) -> PyResult<Vec<u8>> {
+        Self::bounded(value, what, self.limits.max_value_bytes)
+    }
+
+    fn write(
+        &self,
+        py: Python<'_>,
+        now_ms: u64,
+        request_id: u64,
+        client: u64,
+        seq: u64,
+        op: KvOp,
+    ) -> PyResult<()> {
+        let write = kv::Command::Write {
+            id: request_id,
+            client,
+            seq,
+            op,
+        };
+        self.command(py, now_ms, write)
+    }
+}
+
+participant_methods! {
+    KvNode;
+
+    #[new]
+    #[pyo3(signature = (id, voters, *, seed=None, election_timeout_min_ms=150,
+                        election_timeout_max_ms=300, heartbeat_interval_ms=50,
+                        pre_vote=true, check_quorum=true, max_clock_drift_ms=10,
+                        max_entry_bytes=65536, max_entries_per_message=64,
+                        max_bytes_per_message=262_144, log_max_entries=1_048_576,
+                        log_max_bytes=268_435_456, max_keys=65_536, max_key_bytes=1_024,
+                        max_value_bytes=16_384, max_sessions=10_000,
+                        session_expiry_ms=3_600_000))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        id: u64,
+        voters: &Bound<'_, PyAny>,
+        seed: Option<u64>,
+        election_timeout_min_ms: u64,
+        election_timeout_max_ms: u64,
+        heartbeat_interval_ms: u64,
+        pre_vote: bool,
+        check_quorum: bool,
+        max_clock_drift_ms: u64,
+        max_entry_bytes: usize,
+        max_entries_per_message: usize,
+        max_bytes_per_message: usize,
+        log_max_entries: usize,
+        log_max_bytes: usize,
+        max_keys: usize,
+        max_key_bytes: usize,
+        max_value_bytes: usize,
+        max_sessions: usize,
+        session_expiry_ms: u64,
+    ) -> PyResult<Self> {
+        let config = configure(
+            id,
+            voters,
+            seed,
+            [
+                election_timeout_min_ms,
+                election_timeout_max_ms,
+                heartbeat_interval_ms,
+                max_clock_drift_ms,
+            ],
+            pre_vote,
+            check_quorum,
+            [max_entry_bytes, max_entries_per_message, max_bytes_per_message],
+            log_max_entries,
+        )?;
+        let limits = KvLimits {
+            max_keys,
+            max_key_bytes,
+            max_value_bytes,
+            max_sessions,
+            session_expiry_ms,
+        };
+        let log = ArenaLog::new(log_max_entries, log_max_bytes);
+        Ok(KvNode {
+            node: Node::new(CoreKv::new(config, log, limits).map_err(error)?),
+            limits,
+            log_max_entries,
+            log_max_bytes,
+        })
+    }
+
+    /// A node restarted from the records it persisted (each `Persist.value`,
+    /// in the order polled), with the same keyword arguments as the
+    /// constructor. It starts as a follower with an empty store, which is
+    /// rebuilt as the leader tells it the commit index and the committed
+    /// entries are reported again from index 1. Raises as
+    /// `RaftNode.restore`.
+    #[classmethod]
+    #[pyo3(signature = (id, voters, records, **config))]
+    fn restore(
+        cls: &Bound<'_, PyType>,
+        id: u64,
+        voters: &Bound<'_, PyAny>,
+        records: &Bound<'_, PyAny>,
+        config: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let records = records_in(records)?;
+        // The constructor checks the configuration; then the log is rebuilt.
+        let fresh = cls.call((id, voters), config)?;
+        let fresh = fresh.cast::<KvNode>()?.get();
+        let raft = fresh.node.with(|n| n.raft().config().clone());
+        let log = ArenaLog::new(fresh.log_max_entries, fresh.log_max_bytes);
+        let node = CoreKv::restore((raft, log, fresh.limits), &records).map_err(error)?;
+        let restored = KvNode {
+            node: Node::new(node),
+            limits: fresh.limits,
+            log_max_entries: fresh.log_max_entries,
+            log_max_bytes: fresh.log_max_bytes,
+        };
+        Ok(Py::new(cls.py(), restored)?.into_any())
+    }
+
+    /// "follower", "pre_candidate", "candidate" or "leader".
+    #[getter]
+    fn role(&self) -> &'static str {
+        role_name(self.node.with(|n| n.raft().role()))
+    }
+
+    /// The current term.
+    #[getter]
+    fn term(&self) -> u64 {
+        self.node.with(|n| n.raft().term())
+    }
+
+    /// The leader of the current term (this node, if leader), or None.
+    #[getter]
+    fn leader(&self) -> Option<u64> {
+        self.node.with(|n| n.raft().leader().map(|l| l.0))
+    }
+
+    /// The highest index known to be committed.
+    #[getter]
+    fn commit_index(&self) -> u64 {
+        self.node.with(|n| n.raft().commit_index())
+    }
+
+    /// The index of the last entry applied to this node's store.
+    #[getter]
+    fn applied_index(&self) -> u64 {
+        self.node.with(|n| n.store().applied_index())
+    }
+
+    /// The most bytes one frame this node sends can take.
+    #[getter]
+    fn max_frame_len(&self) -> usize {
+        self.node.with(|n| frame_len(n.raft().config()))
+    }
+
+    /// The value of `key` in this node's store as far as it has applied
+    /// the log, or None: not linearizable (a follower lags, a deposed
+    /// leader may not know it); read with `get` for that.
+    fn local_value<'py>(&self, py: Python<'py>, key: &[u8]) -> Option<Bound<'py, PyBytes>> {
+        self.node
+            .with(|n| n.store().get(key).map(<[u8]>::to_vec))
+            .map(|v| PyBytes::new(py, &v))
+    }
+
+    /// Opens a client session; the `Reply` ("session_opened") carries the
+    /// new `client` id.
+    fn open_session(&self, py: Python<'_>, now_ms: u64, request_id: u64) -> PyResult<()> {
+        self.command(py, now_ms, kv::Command::OpenSession { id: request_id })
+    }
+
+    /// Sets `key` to `value`: write `seq` of session `client`. Replies
+    /// "done" once applied.
+    #[allow(clippy::too_many_arguments)]
+    fn put(
+        &self,
+        py: Python<'_>,
+        now_ms: u64,
+        request_id: u64,
+        client: u64,
+        seq: u64,
+        key: &[u8],
+        value: &[u8],
+    ) -> PyResult<()> {
+        let op = KvOp::Put {
+            key: self.key(key)?,
+            value: self.value(value, "value")?,
+        };
+        self.write(py, now_ms, request_id, client, seq, op)
+    }
+
+    /// Removes `key`: write `seq` of session `client`. Replies "done" once
+    /// applied, whether or not the key was there.
+    fn delete(
+        &self,
+        py: Python<'_>,
+        now_ms: u64,
+        request_id: u64,
+        client: u64,
+        seq: u64,
+        key: &[u8],
+    ) -> PyResult<()> {
+        let op = KvOp::Delete { key: self.key(key)? };
+        self.write(py, now_ms, request_id, client, seq, op)
+    }
+
+    /// Compare-and-set: if `key` holds `expected` (None: the key is
+    /// absent), set it to `new` (None: remove it); b"" is the empty value,
+    /// which is present. Write `seq` of session `client`. Replies
+    /// "swapped" or "not_swapped" once applied.
+    #[allow(clippy::too_many_arguments)]
+    fn cas(
+        &self,
+        py: Python<'_>,
+        now_ms: u64,
+        request_id: u64,
+        client: u64,
+        seq: u64,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> PyResult<()> {
+        let op = KvOp::Cas {
+            key: self.key(key)?,
+            expected: expected.map(|v| self.value(v, "expected")).transpose()?,
+            new: new.map(|v| self.value(v, "new")).transpose()?,
+        };
+        self.write(py, now_ms, request_id, client, seq, op)
+    }
+
+    /// A linearizable read of `key`: by ReadIndex (a heartbeat round), or
+    /// with `lease=True` under the leader's lease while it holds (which
+    /// relies on clock drift staying within `max_clock_drift_ms`; a node
+    /// without `check_quorum` replies "lease_reads_disabled"). Replies
+    /// "value" or "absent", or "retry" if leadership was lost first.
+    #[pyo3(signature = (now_ms, request_id, key, *, lease=false))]
+    fn get(
+        &self,
+        py: Python<'_>,
+        now_ms: u64,
+        request_id: u64,
+        key: &[u8],
+        lease: bool,
+    ) -> PyResult<()> {
+        let get = kv::Command::Get {
+            id: request_id,
+            key: self.key(key)?,
+            lease,
+        };
+        self.command(py, now_ms, get)
+    }
+
+    fn __repr__(&self) -> String {
+        self.node.with(|n| {
+            let r = n.raft();
+            let leader = r
+                .leader()
+                .map_or_else(|| "None".to_string(), |l| l.0.to_string());
+            format!(
+                "KvNode(id={}, role='{}', term={}, leader={leader}, keys={})",
+                r.id().0,
+                role_name(r.role()),
+                r.term(),
+                n.store().len()
+            )
+        })
+    }
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<RaftNode>()?;
+    m.add_class::<KvNode>()?;
+    m.add_class::<Reply>()?;
     m.add_class::<Committed>()?;
     m.add_class::<ReadReady>()?;
     m.add_class::<ReadFailed>()?;

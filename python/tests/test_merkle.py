@@ -137,15 +137,15 @@ def test_anti_entropy_timeout_and_bad_input():
     failed = a.poll()
     assert isinstance(failed, SyncFailed) and failed.reason == "timeout"
     with pytest.raises(consensio.MalformedMessage):
-        a.handle_message(0, 2, b"\xde\xad")
+        a.handle_message(20, 2, b"\xde\xad")
     with pytest.raises(consensio.MalformedMessage):
-        a.handle_message(0, 2, b"\x01\x10\x00\x01")
-    with pytest.raises(consensio.InvalidArgument):
-        a.start_sync(0, 1)
+        a.handle_message(20, 2, b"\x01\x10\x00\x01")
+    with pytest.raises(consensio.InvalidArgument, match="itself"):
+        a.start_sync(20, 1)
     with pytest.raises(consensio.LimitExceeded):
-        a.update(0, b"x" * 2000, bytes(32))
+        a.update(20, b"x" * 2000, bytes(32))
     with pytest.raises(consensio.InvalidArgument):
-        a.update(0, b"k", b"short")
+        a.update(20, b"k", b"short")
     with pytest.raises(consensio.InvalidArgument):
         AntiEntropy(1, depth=30)
     with pytest.raises(TypeError):

@@ -109,10 +109,10 @@ def test_three_nodes_elect_a_leader_and_commit_in_order():
             assert BecameFollower(term, leader.id) in [e for _, j, e in c.events if j == i]
         assert c.disks[i], "the term and vote are persisted"
     # Index 1 is the new leader's empty entry; proposals follow it.
-    assert leader.propose(c.now, b"x=1") == 2
-    assert leader.propose(c.now, b"y=2") == 3
-    assert leader.propose(c.now, b"") == 4
-    assert leader.propose(c.now, b"x=3") == 5
+    assert leader.propose(c.now, b"x=1") == (2, term)
+    assert leader.propose(c.now, b"y=2") == (3, term)
+    assert leader.propose(c.now, b"") == (4, term)
+    assert leader.propose(c.now, b"x=3") == (5, term)
     c.run_for(500)
     for n in c.up():
         assert (n.commit_index, n.applied_index, n.last_index) == (5, 5, 5)
@@ -209,19 +209,21 @@ def test_reads():
 def test_a_lone_voter_commits_at_once():
     alone = RaftNode(5, [5], max_entry_bytes=4)
     alone.tick(0)
-    alone.tick(alone.next_deadline)
+    now = alone.next_deadline
+    alone.tick(now)
     outputs = list(alone)
     assert BecameLeader(1) in outputs and Committed(1, 1, b"") in outputs
     assert all(isinstance(o.value, bytes) for o in outputs if isinstance(o, consensio.Persist))
-    assert alone.propose(0, b"abcd") == 2 and alone.commit_index == 2
+    assert alone.propose(now, b"abcd") == (2, 1) and alone.commit_index == 2
     with pytest.raises(consensio.LimitExceeded, match="exceeds"):
-        alone.propose(0, b"abcde")
+        alone.propose(now, b"abcde")
     tiny = RaftNode(5, [5], log_max_entries=2)
     tiny.tick(0)
-    tiny.tick(tiny.next_deadline)
-    tiny.propose(0, b"x")
+    now = tiny.next_deadline
+    tiny.tick(now)
+    tiny.propose(now, b"x")
     with pytest.raises(consensio.LimitExceeded, match="full"):
-        tiny.propose(0, b"y")
+        tiny.propose(now, b"y")
 
 
 def test_outputs_are_frozen_values():
@@ -420,3 +422,91 @@ def test_any_delivery_order_keeps_committed_prefixes_consistent(script):
     assert len({tuple(a) for a in c.applied.values()}) == 1
     committed = c.payloads(1)
     assert len(committed) == len(set(committed)) <= proposed
+
+
+def test_a_proposal_dropped_by_a_leader_change_commits_another_term_at_its_index():
+    c = Cluster()
+    c.run_until(2_000)
+    old = c.leader()
+    index, term = old.propose(c.now, b"lost")
+    assert term == old.term
+    c.network.clear()  # the entry never leaves the old leader
+    c.crash(old.id)
+    c.run_for(2_000)
+    new = c.leader()
+    new.propose(c.now, b"kept")
+    c.run_for(500)
+    c.restart(old.id)
+    c.run_for(1_000)
+    # The old leader's entry was overwritten: the index commits in a later
+    # term, with another payload, and "lost" never commits anywhere.
+    (at,) = [(t, d) for i, t, d in c.applied[old.id] if i == index]
+    assert at[0] != term and at[1] != b"lost"
+    assert all(b"lost" not in c.payloads(i) for i in VOTERS)
+
+
+def test_max_frame_len_bounds_every_frame_sent():
+    c = Cluster(max_entries_per_message=2, max_bytes_per_message=100, max_entry_bytes=100)
+    bound = c.nodes[1].max_frame_len
+    assert 100 < bound < 300
+    assert RaftNode(1, [1]).max_frame_len > 256 * 1024
+    with pytest.raises(consensio.InvalidArgument, match="fit in one message"):
+        RaftNode(1, [1], max_entry_bytes=101, max_bytes_per_message=100)
+    c.run_until(2_000)
+    leader = c.leader()
+    sizes = []
+    for k in range(6):
+        leader.propose(c.now, bytes([k]) * (100 if k % 2 else 40))
+    for node in c.up():
+        for out in node:
+            if isinstance(out, consensio.Send):
+                sizes.append(len(out.data))
+                c.network.append((node.id, out.to, out.data))
+            elif isinstance(out, consensio.Persist):
+                c.disks[node.id].append(out.value)
+    assert sizes and max(sizes) <= bound
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: RaftNode(1, [1, 2, 3]), lambda: Bully(1, [1, 2, 3])],
+    ids=["raft", "bully"],
+)
+def test_time_going_backwards_is_refused_and_changes_nothing(make):
+    node = make()
+    node.tick(100)
+    list(node)
+    deadline = node.next_deadline
+    with pytest.raises(consensio.InvalidArgument, match="backwards"):
+        node.tick(99)
+    with pytest.raises(consensio.InvalidArgument, match="backwards"):
+        if isinstance(node, RaftNode):
+            node.handle_message(50, 2, a_frame())
+        else:
+            node.start_election(50)
+    assert node.poll() is None and node.next_deadline == deadline
+    node.tick(100)  # the same time again is fine
+    list(node)
+
+
+def test_time_is_checked_per_thread():
+    """Threads that read one clock race for the turn: a later arrival with
+    an earlier time is fed at the latest time, not refused."""
+    import threading
+
+    node = RaftNode(1, [1, 2, 3])
+    node.tick(1_000)
+    list(node)
+    errors = []
+
+    def other():
+        try:
+            node.tick(10)  # earlier than the main thread's, but its own first
+            list(node)
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join(10)
+    assert errors == []

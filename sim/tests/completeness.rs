@@ -20,28 +20,11 @@ use std::path::{Path, PathBuf};
 
 /// Rows a participant may lack, and why. Every entry names an open issue
 /// or says where the row is covered instead; a stale entry fails the test.
-const EXEMPT: &[(&str, &str, &str)] = &[
-    (
-        "RaftNode",
-        "sim",
-        "simulated inside KvNode: `consensio check raft` drives the key-value store over a RaftNode",
-    ),
-    (
-        "KvNode",
-        "fuzz",
-        "raft_step drives the RaftNode under it; raft_decode covers its entries (KvEntry) and apply",
-    ),
-    (
-        "KvNode",
-        "c",
-        "the key-value store from C is issue 14 (Raft, complete)",
-    ),
-    (
-        "KvNode",
-        "python",
-        "the key-value store from Python is issue 14 (Raft, complete)",
-    ),
-];
+const EXEMPT: &[(&str, &str, &str)] = &[(
+    "RaftNode",
+    "sim",
+    "simulated inside KvNode: `consensio check raft` drives the key-value store over a RaftNode",
+)];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
