@@ -393,7 +393,9 @@ mod tests {
         let old: FaultMix = "loss,duplicate,reorder,partition,one_way,crash,skew"
             .parse()
             .unwrap();
-        let new: FaultMix = "all".parse().unwrap();
+        let new: FaultMix = "loss,duplicate,reorder,partition,one_way,crash,skew,torn,unsynced"
+            .parse()
+            .unwrap();
         for seed in 0..50 {
             let (a, b) = (old.config(seed, 5, 20_000), new.config(seed, 5, 20_000));
             assert_eq!(a.network, b.network);
