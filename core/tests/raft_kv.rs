@@ -367,3 +367,32 @@ fn s6_4_a_lease_read_without_check_quorum_is_refused_for_good_not_as_busy() {
         "ReadIndex serves it"
     );
 }
+
+#[test]
+fn inputs_wait_while_the_stores_output_queue_is_full() {
+    use consensio::{Input, Instant};
+    let voters = MajorityConfig::from_voters([NodeId(1)]).unwrap();
+    let mut config = raft::Config::new(NodeId(1), voters);
+    config.max_outputs = 8;
+    let mut node = Node::new(config, ArenaLog::new(100, 1 << 16), limits()).unwrap();
+    node.handle_input(Instant::ZERO, Input::Tick).unwrap();
+    let due = node.next_deadline().unwrap();
+    node.handle_input(due, Input::Tick).unwrap();
+    assert_eq!(node.raft().role(), Role::Leader);
+    // Nobody drains: sessions are opened until the node refuses input.
+    let mut accepted = 0;
+    let refused = (0..100).find_map(|id| {
+        match node.handle_input(due, Input::Command(kv::Command::OpenSession { id })) {
+            Ok(()) => {
+                accepted += 1;
+                None
+            }
+            Err(e) => Some(e),
+        }
+    });
+    assert_eq!(refused, Some(raft::Error::Backpressure { max: 8 }));
+    assert!(accepted < 8, "{accepted} inputs accepted past the bound");
+    let queued = std::iter::from_fn(|| node.poll_output()).count();
+    assert!(queued < 8 + 8, "{queued} outputs queued");
+    node.handle_input(due, Input::Tick).unwrap();
+}

@@ -205,6 +205,7 @@ fn vote_request(last_log_index: u64, last_log_term: u64) -> Body {
     Body::RequestVote {
         last_log_index,
         last_log_term,
+        transfer: false,
     }
 }
 
@@ -965,6 +966,139 @@ fn a_full_log_is_reported_and_a_node_that_could_not_lead_does_not_campaign() {
     assert_eq!(full.role(), Role::Follower);
     assert!(sends(&out).is_empty(), "{out:?}");
     assert!(out.contains(&Output::Event(Event::LogFull { last_index: 2 })));
+}
+
+// ---- leadership transfer (thesis §3.10) ---------------------------------------
+
+fn transfer(c: &mut Cluster, from: u64, to: u64) -> Result<(), raft::Error> {
+    let to = NodeId(to);
+    c.input(from, Input::Command(Command::TransferLeadership { to }))
+}
+
+#[test]
+fn s3_10_a_transfer_hands_leadership_to_a_caught_up_follower_at_once() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.propose(1, b"a").unwrap();
+    c.deliver_all();
+    let (term, now) = (c.node(1).term(), c.net.now());
+    transfer(&mut c, 1, 2).unwrap();
+    c.deliver_all();
+    assert_eq!(c.net.now(), now, "no timer was waited for");
+    assert_eq!(
+        (c.node(2).role(), c.node(2).term()),
+        (Role::Leader, term + 1)
+    );
+    assert_eq!(c.node(1).role(), Role::Follower);
+    assert_eq!(c.node(1).leader(), Some(NodeId(2)));
+    c.propose(2, b"b").unwrap();
+    c.deliver_all();
+    let data: Vec<Vec<u8>> = c.committed(3).into_iter().map(|(_, d)| d).collect();
+    assert!(data.contains(&b"a".to_vec()) && data.contains(&b"b".to_vec()));
+}
+
+#[test]
+fn s3_10_a_lagging_target_is_brought_up_to_date_first_and_proposals_wait() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.net.cut(NodeId(1), NodeId(3));
+    for data in [b"a", b"b", b"c"] {
+        c.propose(1, data).unwrap();
+    }
+    c.deliver_all();
+    let last = c.node(1).log().last_index();
+    assert!(c.node(3).log().last_index() < last);
+    c.net.heal();
+    transfer(&mut c, 1, 3).unwrap();
+    assert_eq!(c.node(1).transferring_to(), Some(NodeId(3)));
+    assert_eq!(
+        c.propose(1, b"d"),
+        Err(raft::Error::TransferInProgress { to: NodeId(3) })
+    );
+    c.deliver_all();
+    assert_eq!(c.node(3).role(), Role::Leader);
+    assert!(
+        c.node(3).log().last_index() > last,
+        "its log held the leader's, and its own entry"
+    );
+    assert_eq!(
+        terms_of(c.node(1).log())[..last as usize],
+        terms_of(c.node(3).log())[..last as usize]
+    );
+}
+
+#[test]
+fn s3_10_a_transfer_that_does_not_finish_in_an_election_timeout_is_abandoned() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.run(60, &[1]);
+    c.isolate(3);
+    transfer(&mut c, 1, 3).unwrap();
+    c.deliver_all();
+    assert!(c.propose(1, b"x").is_err());
+    c.run(160, &[1]);
+    assert_eq!(c.node(1).role(), Role::Leader, "it leads on");
+    assert_eq!(c.node(1).transferring_to(), None);
+    c.propose(1, b"x").unwrap();
+    // The lease stays void for the term: a lease read takes a round.
+    c.deliver_all();
+    let before = c.net.in_flight().count();
+    c.input(1, Input::Command(Command::LeaseRead { id: 3 }))
+        .unwrap();
+    assert!(c.net.in_flight().count() > before, "no round was sent");
+    assert_eq!(
+        transfer(&mut c, 1, 9),
+        Err(raft::Error::NotAVoter { id: NodeId(9) })
+    );
+    assert_eq!(transfer(&mut c, 1, 1), Ok(()), "to itself: nothing to do");
+    assert_eq!(
+        transfer(&mut c, 2, 3),
+        Err(raft::Error::NotLeader {
+            leader_hint: Some(NodeId(1))
+        })
+    );
+}
+
+#[test]
+fn s3_10_voters_grant_a_transfer_vote_inside_the_lease_and_only_a_leader_starts_one() {
+    let heartbeat = Body::Heartbeat {
+        leader_commit: 0,
+        round: 1,
+    };
+    let transfer_vote = Body::RequestVote {
+        last_log_index: 1,
+        last_log_term: 1,
+        transfer: true,
+    };
+    let mut node = follower(1, &[1]);
+    feed(&mut node, 1_000, 2, 1, heartbeat.clone());
+    assert!(
+        feed(&mut node, 1_010, 3, 2, vote_request(1, 1)).is_empty(),
+        "sticky"
+    );
+    let out = feed(&mut node, 1_010, 3, 2, transfer_vote);
+    assert_eq!(
+        sends(&out),
+        [(
+            3,
+            Message {
+                term: 2,
+                body: Body::RequestVoteResponse { granted: true }
+            }
+        )]
+    );
+    // TimeoutNow from anyone but the leader changes nothing.
+    let mut node = follower(1, &[1]);
+    feed(&mut node, 1_000, 2, 1, heartbeat);
+    assert!(sends(&feed(&mut node, 1_010, 3, 1, Body::TimeoutNow)).is_empty());
+    assert_eq!((node.role(), node.term()), (Role::Follower, 1));
+    let out = feed(&mut node, 1_010, 2, 1, Body::TimeoutNow);
+    assert_eq!((node.role(), node.term()), (Role::Candidate, 2));
+    assert!(
+        sends(&out)
+            .iter()
+            .all(|(_, m)| matches!(m.body, Body::RequestVote { transfer: true, .. }))
+    );
 }
 
 // ---- reads (thesis §6.4) ----------------------------------------------------------

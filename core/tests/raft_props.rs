@@ -74,10 +74,13 @@ fn body() -> impl Strategy<Value = Body> {
             last_log_term
         }),
         any::<bool>().prop_map(|granted| Body::PreVoteResponse { granted }),
-        (number(), number()).prop_map(|(last_log_index, last_log_term)| Body::RequestVote {
-            last_log_index,
-            last_log_term
-        }),
+        (number(), number(), any::<bool>()).prop_map(
+            |(last_log_index, last_log_term, transfer)| Body::RequestVote {
+                last_log_index,
+                last_log_term,
+                transfer,
+            }
+        ),
         any::<bool>().prop_map(|granted| Body::RequestVoteResponse { granted }),
         (number(), number(), entries(), number()).prop_map(
             |(prev_log_index, prev_log_term, entries, leader_commit)| Body::AppendEntries {
@@ -100,6 +103,7 @@ fn body() -> impl Strategy<Value = Body> {
             round
         }),
         number().prop_map(|round| Body::HeartbeatResponse { round }),
+        Just(Body::TimeoutNow),
     ]
 }
 
@@ -119,6 +123,9 @@ fn step() -> impl Strategy<Value = Step> {
             proptest::collection::vec(any::<u8>(), 0..20).prop_map(Command::Propose),
             (0..4u64).prop_map(|id| Command::Read { id }),
             (0..4u64).prop_map(|id| Command::LeaseRead { id }),
+            prop_oneof![1..=3u64, Just(9)].prop_map(|to| Command::TransferLeadership {
+                to: NodeId(to)
+            }),
         ]
         .prop_map(Step::Command),
     ]

@@ -416,6 +416,58 @@ pub unsafe extern "C" fn consensio_raft_lease_read(
     unsafe { command::<Raft>(raft, now_ms, || Ok(Command::LeaseRead { id: read_id })) }
 }
 
+/// Hands leadership to voter `to` (thesis §3.10): the leader brings `to`'s
+/// log up to its own and tells it to campaign at once; meanwhile proposals
+/// are refused with `CONSENSIO_REJECTED`. `to` normally wins within a round
+/// trip, and this node then reports `BECAME_FOLLOWER`; if not within the
+/// minimum election timeout, the transfer is abandoned and the node goes on
+/// leading (`consensio_raft_transferring_to` says which). From the start of
+/// a transfer, lease reads take a heartbeat round for the rest of the term.
+/// `CONSENSIO_REJECTED` on a node that is not the leader;
+/// `CONSENSIO_INVALID_ARGUMENT` if `to` is not a voter. A transfer to the
+/// leader itself does nothing.
+///
+/// # Safety
+/// `raft` must be a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_transfer_leadership(
+    raft: *mut consensio_participant,
+    now_ms: u64,
+    to: u64,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        command::<Raft>(raft, now_ms, || {
+            Ok(Command::TransferLeadership { to: NodeId(to) })
+        })
+    }
+}
+
+/// The voter leadership is being handed to: `*out_has` is 1 and
+/// `*out_to` its id while a transfer is under way, else `*out_has` is 0.
+///
+/// # Safety
+/// `raft` must be a live handle; `out_has` and `out_to` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_transferring_to(
+    raft: *const consensio_participant,
+    out_has: *mut u8,
+    out_to: *mut u64,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (r, has, to) = unsafe {
+            (
+                driver::<Raft>(raft)?,
+                borrow_mut(out_has, "out_has")?,
+                borrow_mut(out_to, "out_to")?,
+            )
+        };
+        optional(r.with(|n| n.transferring_to().map(|t| t.0)), has, to);
+        Ok(())
+    })
+}
+
 /// The node's current role.
 ///
 /// # Safety

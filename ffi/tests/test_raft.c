@@ -308,6 +308,22 @@ static void cluster(void) {
         run(nodes, &now, now + 500);
         CHECK(strcmp(payloads(follower, buf, sizeof buf), "x=1,y=2,x=3,dup,while-down,after") == 0);
         CHECK(same_applied(follower, other));
+
+        /* The new leader hands leadership to the other live node; proposals
+         * are refused until it has. */
+        uint64_t target = second == follower ? other : follower;
+        CHECK_FAILS(consensio_raft_transfer_leadership(nodes[second], now, 9), CONSENSIO_INVALID_ARGUMENT);
+        CHECK_FAILS(consensio_raft_transfer_leadership(nodes[target], now, second), CONSENSIO_REJECTED);
+        CHECK_OK(consensio_raft_transfer_leadership(nodes[second], now, target));
+        uint8_t has = 0;
+        uint64_t to = 0;
+        CHECK_OK(consensio_raft_transferring_to(nodes[second], &has, &to));
+        CHECK(has == 1 && to == target);
+        CHECK_FAILS(consensio_raft_propose(nodes[second], now, (const uint8_t *)"no", 2, &index, &term), CONSENSIO_REJECTED);
+        run(nodes, &now, now + 100);
+        CHECK(agreed_leader(nodes) == target);
+        CHECK_OK(consensio_raft_transferring_to(nodes[second], &has, &to));
+        CHECK(has == 0);
     }
     for (uint64_t id = 1; id <= N; id++) consensio_participant_free(nodes[id]);
 }

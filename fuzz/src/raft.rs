@@ -173,6 +173,10 @@ enum Step {
     Drain(Option<u8>),
     /// Crash (losing undrained outputs) and restart from the records.
     Restart,
+    /// Hand leadership to `to % 7`.
+    Transfer {
+        to: u8,
+    },
 }
 
 /// A message body; indexes near the node's last index, terms near the
@@ -215,6 +219,12 @@ enum Forged {
     HeartbeatResponse {
         round: u8,
     },
+    TimeoutNow,
+    /// A vote request of a leadership transfer's target.
+    TransferVote {
+        last_index: u8,
+        last_term: u8,
+    },
 }
 
 fn forge(node: &RaftNode<ArenaLog>, term: u64, forged: &Forged) -> Body {
@@ -236,7 +246,17 @@ fn forge(node: &RaftNode<ArenaLog>, term: u64, forged: &Forged) -> Body {
         } => Body::RequestVote {
             last_log_index: index(*last_index),
             last_log_term: near(*last_term, log.last_term()),
+            transfer: false,
         },
+        Forged::TransferVote {
+            last_index,
+            last_term,
+        } => Body::RequestVote {
+            last_log_index: index(*last_index),
+            last_log_term: near(*last_term, log.last_term()),
+            transfer: true,
+        },
+        Forged::TimeoutNow => Body::TimeoutNow,
         Forged::RequestVoteResponse { granted } => Body::RequestVoteResponse { granted: *granted },
         Forged::AppendEntries {
             prev_index,
@@ -430,6 +450,9 @@ impl Raft {
         let c = &self.config;
         match command {
             Command::Propose(data) => {
+                if let Some(to) = node.transferring_to() {
+                    return Err(raft::Error::TransferInProgress { to });
+                }
                 if data.len() > c.max_entry_bytes {
                     return Err(raft::Error::EntryTooLarge {
                         len: data.len(),
@@ -458,6 +481,13 @@ impl Raft {
                     });
                 }
                 Ok(())
+            }
+            Command::TransferLeadership { to } => {
+                if *to == self.me || self.peers.contains(to) {
+                    Ok(())
+                } else {
+                    Err(raft::Error::NotAVoter { id: *to })
+                }
             }
         }
     }
@@ -798,6 +828,9 @@ impl Generator for Raft {
             }
             Step::Drain(max) => Action::Drain(max.map(usize::from)),
             Step::Restart => Action::Restart,
+            Step::Transfer { to } => Action::Command(Command::TransferLeadership {
+                to: harness::claimed(*to, IDS),
+            }),
         }
     }
 }

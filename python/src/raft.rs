@@ -369,6 +369,13 @@ participant_methods! {
         self.node.with(|n| n.leader().map(|l| l.0))
     }
 
+    /// The voter leadership is being handed to while a transfer is under
+    /// way (leader only), or None.
+    #[getter]
+    fn transferring_to(&self) -> Option<u64> {
+        self.node.with(|n| n.transferring_to().map(|t| t.0))
+    }
+
     /// The highest index known to be committed.
     #[getter]
     fn commit_index(&self) -> u64 {
@@ -426,6 +433,19 @@ participant_methods! {
     fn lease_read(&self, py: Python<'_>, now_ms: u64, read_id: u64) -> PyResult<()> {
         let read = Input::Command(Command::LeaseRead { id: read_id });
         self.node.input(py, now_ms, read)
+    }
+
+    /// Hands leadership to voter `to` (thesis §3.10): the leader brings its
+    /// log up to date and tells it to campaign at once; proposals raise
+    /// `Rejected` meanwhile. If `to` has not taken over within the minimum
+    /// election timeout, the transfer is abandoned (see `transferring_to`).
+    /// Lease reads take a round for the rest of the term. Raises `Rejected`
+    /// on a node that is not the leader, `InvalidArgument` if `to` is not a
+    /// voter; a transfer to the leader itself does nothing.
+    fn transfer_leadership(&self, py: Python<'_>, now_ms: u64, to: u64) -> PyResult<()> {
+        let to = NodeId(to);
+        self.node
+            .input(py, now_ms, Input::Command(Command::TransferLeadership { to }))
     }
 
     fn __repr__(&self) -> String {

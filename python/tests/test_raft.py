@@ -510,3 +510,28 @@ def test_time_is_checked_per_thread():
     t.start()
     t.join(10)
     assert errors == []
+
+
+def test_leadership_transfer_hands_over_and_refuses_proposals_meanwhile():
+    c = Cluster()
+    c.run_until(2_000)
+    first = c.leader()
+    first.propose(c.now, b"before")
+    c.settle()
+    target = next(i for i in VOTERS if i != first.id)
+    first.transfer_leadership(c.now, target)
+    assert first.transferring_to == target
+    with pytest.raises(consensio.Rejected):
+        first.propose(c.now, b"during")
+    c.settle()  # no timer fires: the target campaigns on TimeoutNow
+    second = c.leader()
+    assert second.id == target and first.role == "follower"
+    assert first.transferring_to is None
+    second.propose(c.now, b"after")
+    c.run_for(200)
+    for i in VOTERS:
+        assert c.payloads(i) == [b"before", b"after"]
+    with pytest.raises(consensio.InvalidArgument):
+        second.transfer_leadership(c.now, 9)
+    with pytest.raises(consensio.Rejected):
+        first.transfer_leadership(c.now, second.id)

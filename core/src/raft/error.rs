@@ -40,6 +40,18 @@ pub enum Error {
     },
     /// Lease reads need `check_quorum`.
     LeaseReadsDisabled,
+    /// The leader is handing leadership to `to` and takes no proposals
+    /// until that ends (thesis §3.10): it either steps down or, after an
+    /// election timeout, goes on leading.
+    TransferInProgress {
+        /// The node leadership is handed to.
+        to: NodeId,
+    },
+    /// Leadership can only be handed to another voter.
+    NotAVoter {
+        /// The node named.
+        id: NodeId,
+    },
     /// `max_outputs` outputs are waiting; drain them and retry.
     Backpressure {
         /// The bound.
@@ -85,6 +97,13 @@ impl fmt::Display for Error {
             }
             Error::TooManyReads { max } => write!(f, "{max} reads are already waiting"),
             Error::LeaseReadsDisabled => f.write_str("lease reads need check_quorum"),
+            Error::TransferInProgress { to } => {
+                write!(
+                    f,
+                    "leadership is being handed to {to}; retry there or later"
+                )
+            }
+            Error::NotAVoter { id } => write!(f, "{id} is not a voter"),
             Error::Backpressure { max } => {
                 write!(f, "{max} outputs are waiting to be drained")
             }
@@ -107,7 +126,9 @@ impl Classify for Error {
             Error::Wire(w) => w.kind(),
             // Right request, wrong moment: ask the leader, or enable
             // check-quorum.
-            Error::NotLeader { .. } | Error::LeaseReadsDisabled => ErrorKind::Rejected,
+            Error::NotLeader { .. }
+            | Error::LeaseReadsDisabled
+            | Error::TransferInProgress { .. } => ErrorKind::Rejected,
             Error::LogFull
             | Error::EntryTooLarge { .. }
             | Error::TooManyUncommitted { .. }

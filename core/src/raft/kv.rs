@@ -559,6 +559,10 @@ impl<L: LogStorage> KvNode<L> {
             raft::Error::EntryTooLarge { .. } => Error::TooLarge,
             raft::Error::Backpressure { .. } => return Err(error),
             raft::Error::LeaseReadsDisabled => Error::LeaseReadsDisabled,
+            // Leadership is moving there: nothing happened; ask it.
+            raft::Error::TransferInProgress { to } => Error::NotLeader {
+                leader_hint: Some(to),
+            },
             _ => Error::Busy,
         };
         self.reply(id, Err(kv));
@@ -659,6 +663,12 @@ impl<L: LogStorage> Participant for KvNode<L> {
         now: Instant,
         input: Input<Message, Command>,
     ) -> Result<(), raft::Error> {
+        // The Raft node's queue is drained into ours after every input, so
+        // its own bound never trips: ours must.
+        let max = self.raft.config().max_outputs;
+        if self.outputs.len() >= max {
+            return Err(raft::Error::Backpressure { max });
+        }
         let result = match input {
             Input::Message { from, message } => self
                 .raft

@@ -1,5 +1,6 @@
 //! The messages Raft nodes exchange (§5, Figure 2; pre-vote from the thesis
-//! §9.6; heartbeat rounds for ReadIndex from the thesis §6.4).
+//! §9.6; heartbeat rounds for ReadIndex from the thesis §6.4; leadership
+//! transfer from the thesis §3.10).
 //!
 //! Every message carries the sender's term, so the receiver applies the rule
 //! of §5.1 (a higher term makes it a follower, a lower one marks the message
@@ -56,6 +57,10 @@ pub enum Body {
         last_log_index: u64,
         /// Term of the candidate's last entry.
         last_log_term: u64,
+        /// The candidate campaigns because its leader handed leadership to
+        /// it ([`Body::TimeoutNow`], thesis §3.10): voters grant it even
+        /// while they hear from that leader, which has given up its lease.
+        transfer: bool,
     },
     /// Voter → candidate.
     RequestVoteResponse {
@@ -108,6 +113,10 @@ pub enum Body {
         /// The round answered.
         round: u64,
     },
+    /// Leader → the follower it hands leadership to, once that follower's
+    /// log matches its own: campaign now, without a pre-vote (thesis
+    /// §3.10).
+    TimeoutNow,
 }
 
 impl WireMessage for Message {
@@ -131,6 +140,7 @@ mod tests {
             Body::RequestVote {
                 last_log_index: u64::MAX,
                 last_log_term: 0,
+                transfer: true,
             },
             Body::RequestVoteResponse { granted: false },
             Body::AppendEntries {
@@ -159,6 +169,7 @@ mod tests {
                 round: 11,
             },
             Body::HeartbeatResponse { round: 11 },
+            Body::TimeoutNow,
         ];
         for body in bodies {
             let message = Message { term: 5, body };

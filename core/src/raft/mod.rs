@@ -54,14 +54,23 @@
 //!   election timeout, less `max_clock_drift_ms`, from when the last
 //!   quorum-confirmed round was sent.
 //!
+//! - **Leadership transfer (thesis §3.10).**
+//!   [`Command::TransferLeadership`] makes the leader stop taking
+//!   proposals, bring the target's log up to its own, and send it
+//!   `TimeoutNow`; the target campaigns at once, without a pre-vote, and
+//!   its vote requests say so, so that voters grant them inside the
+//!   leader's lease. The leader's lease is void from the start of a
+//!   transfer to the end of its term (lease reads take a round), since
+//!   those votes no longer wait for it. A transfer not done within the
+//!   minimum election timeout is abandoned.
+//!
 //! [`Sessions`] is the client-session table (thesis §6.3) that makes
 //! retried commands apply exactly once. [`KvNode`] puts both to use: a
 //! replicated key-value store ([`KvStore`]) whose clients' retried writes
 //! apply exactly once, with one reply per request; the simulator checks its
 //! histories for linearizability.
 //!
-//! Snapshots, membership changes, leadership transfer and learners are not
-//! implemented yet; the configuration is already a
+//! Snapshots, membership changes and learners are not implemented yet; the configuration is already a
 //! [`JointConfig`](crate::quorum::JointConfig), progress is kept per
 //! [`NodeId`](crate::NodeId), and the log's `first_index` allows compaction.
 //!

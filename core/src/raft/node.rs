@@ -56,6 +56,21 @@ pub enum Command {
         /// The application's name for this read.
         id: u64,
     },
+    /// Hand leadership to voter `to` (thesis §3.10): the leader stops
+    /// taking proposals ([`Error::TransferInProgress`]), brings `to`'s log
+    /// up to its own, and tells it to campaign at once
+    /// ([`Body::TimeoutNow`]); `to` wins unless a more up-to-date log
+    /// exists, and this node then steps down. If that has not happened
+    /// within the minimum election timeout, the transfer is abandoned and
+    /// this node goes on leading. From the moment it starts, the leader's
+    /// lease is void for the rest of its term (the voters grant the
+    /// transfer's votes inside it), so lease reads take a round. A second
+    /// transfer replaces the first; a transfer to the leader itself does
+    /// nothing.
+    TransferLeadership {
+        /// The voter to hand leadership to.
+        to: NodeId,
+    },
 }
 
 /// Notifications for the local application.
@@ -109,6 +124,17 @@ pub enum Event {
     },
 }
 
+/// What a vote request asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Vote {
+    /// A pre-vote (thesis §9.6): would you vote, binding nothing.
+    Pre,
+    /// A vote (§5.2).
+    Real,
+    /// A vote for the target of a leadership transfer (thesis §3.10).
+    Transfer,
+}
+
 /// One output of a [`RaftNode`].
 pub type RaftOutput = Output<Message, Persist, Event>;
 
@@ -143,6 +169,11 @@ pub struct RaftNode<L> {
     quorum_deadline: Instant,
     /// `Event::LogFull` was reported and no append has succeeded since.
     log_full: bool,
+    /// Leader only: the transfer under way, and when it is abandoned.
+    transfer: Option<(NodeId, Instant)>,
+    /// Leader only: a transfer began in this term, so the lease no longer
+    /// holds (see `Command::TransferLeadership`).
+    lease_void: bool,
     /// Leader only: the index of the first entry of its term.
     term_start_index: u64,
     reads: ReadOnly,
@@ -190,6 +221,8 @@ impl<L: LogStorage> RaftNode<L> {
             heartbeat_deadline: Instant::ZERO,
             quorum_deadline: Instant::ZERO,
             log_full: false,
+            transfer: None,
+            lease_void: false,
             term_start_index: 0,
             outputs: VecDeque::new(),
         })
@@ -229,6 +262,13 @@ impl<L: LogStorage> RaftNode<L> {
     #[must_use]
     pub const fn leader(&self) -> Option<NodeId> {
         self.leader
+    }
+
+    /// Leader only: the voter leadership is being handed to, while a
+    /// [`Command::TransferLeadership`] is under way.
+    #[must_use]
+    pub fn transferring_to(&self) -> Option<NodeId> {
+        self.transfer.map(|(to, _)| to)
     }
 
     /// The highest index known to be committed.
@@ -274,7 +314,10 @@ impl<L: LogStorage> RaftNode<L> {
                 // keeps its term (thesis §4.2.3): a partitioned node
                 // rejoining cannot depose a healthy leader. Requests of its
                 // own term are refused in `handle_vote_request`.
-                Body::PreVote { .. } | Body::RequestVote { .. } if self.in_lease() => return,
+                Body::PreVote { .. }
+                | Body::RequestVote {
+                    transfer: false, ..
+                } if self.in_lease() => return,
                 // A pre-vote asks about a future term and changes nothing;
                 // a granted pre-vote carries the term asked about.
                 Body::PreVote { .. } | Body::PreVoteResponse { granted: true } => {}
@@ -303,11 +346,15 @@ impl<L: LogStorage> RaftNode<L> {
             Body::PreVote {
                 last_log_index,
                 last_log_term,
-            } => self.handle_vote_request(from, term, true, last_log_index, last_log_term),
+            } => self.handle_vote_request(from, term, Vote::Pre, last_log_index, last_log_term),
             Body::RequestVote {
                 last_log_index,
                 last_log_term,
-            } => self.handle_vote_request(from, term, false, last_log_index, last_log_term),
+                transfer,
+            } => {
+                let kind = if transfer { Vote::Transfer } else { Vote::Real };
+                self.handle_vote_request(from, term, kind, last_log_index, last_log_term);
+            }
             body => match self.role {
                 Role::Follower => self.step_follower(from, body),
                 Role::PreCandidate | Role::Candidate => self.step_candidate(from, term, body),
@@ -340,10 +387,11 @@ impl<L: LogStorage> RaftNode<L> {
         &mut self,
         from: NodeId,
         term: u64,
-        pre_vote: bool,
+        kind: Vote,
         last_log_index: u64,
         last_log_term: u64,
     ) {
+        let pre_vote = kind == Vote::Pre;
         // At most one vote per term; a repeated request gets the same vote.
         // A pre-vote for a later term binds nothing.
         let can_vote = self.vote == Some(from)
@@ -355,8 +403,11 @@ impl<L: LogStorage> RaftNode<L> {
         // higher term moves a follower to that term with no leader and no
         // vote, and a vote request of that term must still be refused, or a
         // new leader could commit while the old one's lease runs (§6.4).
-        let granted =
-            can_vote && !self.in_lease() && self.log.is_up_to_date(last_log_index, last_log_term);
+        // A transfer's vote is the exception: the leader that sent
+        // TimeoutNow gave up its lease first.
+        let granted = can_vote
+            && (kind == Vote::Transfer || !self.in_lease())
+            && self.log.is_up_to_date(last_log_index, last_log_term);
         if pre_vote {
             let term = if granted { term } else { self.term };
             let body = Body::PreVoteResponse { granted };
@@ -395,6 +446,9 @@ impl<L: LogStorage> RaftNode<L> {
                 self.commit_to(leader_commit.min(self.log.last_index()));
                 self.send(from, Body::HeartbeatResponse { round });
             }
+            // Our leader hands us leadership (thesis §3.10): campaign now,
+            // with no pre-vote, which the leader's followers would refuse.
+            Body::TimeoutNow if self.leader == Some(from) => self.campaign(false, true),
             // Answers meant for a leader or a candidate we no longer are.
             _ => {}
         }
@@ -446,13 +500,18 @@ impl<L: LogStorage> RaftNode<L> {
             Role::Leader => self.tick_leader(),
             Role::Follower | Role::PreCandidate | Role::Candidate => {
                 if self.now >= self.election_deadline {
-                    self.campaign(self.config.pre_vote);
+                    self.campaign(self.config.pre_vote, false);
                 }
             }
         }
     }
 
     fn tick_leader(&mut self) {
+        if self.transfer.is_some_and(|(_, until)| self.now >= until) {
+            // The target did not take over in time: lead on (thesis
+            // §3.10); the lease stays void for this term.
+            self.transfer = None;
+        }
         if self.config.check_quorum && self.now >= self.quorum_deadline {
             let me = self.config.id;
             let progress = &self.progress;
@@ -484,6 +543,7 @@ impl<L: LogStorage> RaftNode<L> {
             Command::Propose(data) => self.propose(data),
             Command::Read { id } => self.read(id, false),
             Command::LeaseRead { id } => self.read(id, true),
+            Command::TransferLeadership { to } => self.transfer_leadership(to),
         }
     }
 
@@ -495,6 +555,8 @@ impl<L: LogStorage> RaftNode<L> {
             self.reads
                 .fail_all(|id| outputs.push_back(Output::Event(Event::ReadFailed { id })));
             self.progress.clear();
+            self.transfer = None;
+            self.lease_void = false;
         }
         let changed = self.role != Role::Follower || self.term != term || self.leader != leader;
         if term != self.term {
@@ -511,8 +573,9 @@ impl<L: LogStorage> RaftNode<L> {
     }
 
     /// Starts a pre-vote round (without changing the term) or an election
-    /// in the next term (§5.2).
-    fn campaign(&mut self, pre_vote: bool) {
+    /// in the next term (§5.2); `transfer` if a leader handed leadership
+    /// over (thesis §3.10).
+    fn campaign(&mut self, pre_vote: bool, transfer: bool) {
         self.reset_election_timer();
         // Past the last term there is nothing to campaign for (u64::MAX is
         // not a term: see `step`).
@@ -554,6 +617,7 @@ impl<L: LogStorage> RaftNode<L> {
                 Body::RequestVote {
                     last_log_index,
                     last_log_term,
+                    transfer,
                 }
             };
             self.send_message(
@@ -571,7 +635,7 @@ impl<L: LogStorage> RaftNode<L> {
         // joint configuration.
         let _ = self.votes.record(voter, granted);
         match self.config.voters.vote_result(&self.votes) {
-            VoteResult::Won if self.role == Role::PreCandidate => self.campaign(false),
+            VoteResult::Won if self.role == Role::PreCandidate => self.campaign(false, false),
             VoteResult::Won => self.become_leader(),
             VoteResult::Lost => self.become_follower(self.term, None),
             VoteResult::Pending => {}
@@ -581,6 +645,8 @@ impl<L: LogStorage> RaftNode<L> {
     fn become_leader(&mut self) {
         let next = self.log.last_index().saturating_add(1);
         self.role = Role::Leader;
+        self.transfer = None;
+        self.lease_void = false;
         self.leader = Some(self.config.id);
         self.progress = self
             .peers
@@ -719,6 +785,9 @@ impl<L: LogStorage> RaftNode<L> {
 
     fn propose(&mut self, data: Vec<u8>) -> Result<(), Error> {
         self.check_leader()?;
+        if let Some((to, _)) = self.transfer {
+            return Err(Error::TransferInProgress { to });
+        }
         let max = self.config.max_entry_bytes;
         if data.len() > max {
             return Err(Error::EntryTooLarge {
@@ -764,6 +833,7 @@ impl<L: LogStorage> RaftNode<L> {
             self.maybe_commit();
         }
         while self.send_append(from, false) {}
+        self.maybe_timeout_now(from);
     }
 
     fn on_append_rejected(
@@ -811,6 +881,42 @@ impl<L: LogStorage> RaftNode<L> {
         // open but nothing new is due, a probe that reveals a lost message).
         if pr.match_index < last_index {
             self.send_append(from, true);
+        }
+        // Again, in case the first TimeoutNow was lost.
+        self.maybe_timeout_now(from);
+    }
+
+    // ---- leadership transfer (thesis §3.10) ---------------------------------
+
+    fn transfer_leadership(&mut self, to: NodeId) -> Result<(), Error> {
+        self.check_leader()?;
+        if to == self.config.id {
+            return Ok(());
+        }
+        if !self.progress.contains_key(&to) {
+            return Err(Error::NotAVoter { id: to });
+        }
+        let until = self
+            .now
+            .saturating_add_millis(self.config.election_timeout_min_ms);
+        self.transfer = Some((to, until));
+        // Voters grant the target's votes inside the lease, so from now on
+        // this leader's lease proves nothing.
+        self.lease_void = true;
+        while self.send_append(to, false) {}
+        self.maybe_timeout_now(to);
+        Ok(())
+    }
+
+    /// Tells the transfer's target to campaign once its log matches ours.
+    fn maybe_timeout_now(&mut self, peer: NodeId) {
+        let last_index = self.log.last_index();
+        let caught_up = self
+            .progress
+            .get(&peer)
+            .is_some_and(|pr| pr.match_index == last_index);
+        if self.transfer.is_some_and(|(to, _)| to == peer) && caught_up {
+            self.send(peer, Body::TimeoutNow);
         }
     }
 
@@ -928,7 +1034,7 @@ impl<L: LogStorage> RaftNode<L> {
             .config
             .election_timeout_min_ms
             .saturating_sub(self.config.max_clock_drift_ms);
-        let round = if lease && self.reads.lease_holds(self.now, lease_ms) {
+        let round = if lease && !self.lease_void && self.reads.lease_holds(self.now, lease_ms) {
             0
         } else {
             self.broadcast_heartbeat()
@@ -1146,10 +1252,13 @@ impl<L: LogStorage> Participant for RaftNode<L> {
             return Some(self.now);
         }
         Some(match self.role {
-            Role::Leader if self.config.check_quorum => {
-                self.heartbeat_deadline.min(self.quorum_deadline)
+            Role::Leader => {
+                let mut due = self.heartbeat_deadline;
+                if self.config.check_quorum {
+                    due = due.min(self.quorum_deadline);
+                }
+                self.transfer.map_or(due, |(_, until)| due.min(until))
             }
-            Role::Leader => self.heartbeat_deadline,
             Role::Follower | Role::PreCandidate | Role::Candidate => self.election_deadline,
         })
     }
