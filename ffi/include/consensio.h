@@ -1197,6 +1197,32 @@ enum consensio_status consensio_raft_lease_read(struct consensio_participant *ra
                                                 uint64_t now_ms,
                                                 uint64_t read_id);
 
+// Hands leadership to voter `to` (thesis §3.10): the leader brings `to`'s
+// log up to its own and tells it to campaign at once; meanwhile proposals
+// are refused with `CONSENSIO_REJECTED`. `to` normally wins within a round
+// trip, and this node then reports `BECAME_FOLLOWER`; if not within the
+// minimum election timeout, the transfer is abandoned and the node goes on
+// leading (`consensio_raft_transferring_to` says which). From the start of
+// a transfer, lease reads take a heartbeat round for the rest of the term.
+// `CONSENSIO_REJECTED` on a node that is not the leader;
+// `CONSENSIO_INVALID_ARGUMENT` if `to` is not a voter. A transfer to the
+// leader itself does nothing.
+//
+// # Safety
+// `raft` must be a live handle.
+enum consensio_status consensio_raft_transfer_leadership(struct consensio_participant *raft,
+                                                         uint64_t now_ms,
+                                                         uint64_t to);
+
+// The voter leadership is being handed to: `*out_has` is 1 and
+// `*out_to` its id while a transfer is under way, else `*out_has` is 0.
+//
+// # Safety
+// `raft` must be a live handle; `out_has` and `out_to` writable.
+enum consensio_status consensio_raft_transferring_to(const struct consensio_participant *raft,
+                                                     uint8_t *out_has,
+                                                     uint64_t *out_to);
+
 // The node's current role.
 //
 // # Safety
