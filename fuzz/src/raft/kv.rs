@@ -433,7 +433,17 @@ impl Family for Kv {
         node.raft().applied_index() < node.raft().commit_index()
     }
 
-    /// Every input is accepted: refusals are replies.
+    fn is_backpressure(&self, error: &raft::Error) -> bool {
+        matches!(error, raft::Error::Backpressure { .. })
+    }
+
+    /// The store refuses input once `max_outputs` wait, as Raft does.
+    fn max_waiting(&self, _: &Node) -> Option<usize> {
+        Some(self.config.max_outputs)
+    }
+
+    /// Every input is accepted while the queue has room: refusals are
+    /// replies (the harness checks backpressure on its own).
     fn expected(&self, _: &Node, _: &InputOf<Self>, _: bool) -> Expected<Self> {
         Some(Ok(()))
     }
