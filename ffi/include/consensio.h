@@ -231,6 +231,9 @@ typedef enum consensio_kv_result {
   // The committed entry was not a store entry (written by something
   // else).
   CONSENSIO_KV_MALFORMED = 26,
+  // A leadership transfer to a node that is not a voter; nothing
+  // happened.
+  CONSENSIO_KV_NOT_A_VOTER = 27,
   // An error this header does not name yet (a newer core); treat it as
   // not applied.
   CONSENSIO_KV_OTHER_ERROR = 63,
@@ -1347,6 +1350,19 @@ enum consensio_status consensio_kv_restore(const struct consensio_raft_config *c
 enum consensio_status consensio_kv_open_session(struct consensio_participant *kv,
                                                 uint64_t now_ms,
                                                 uint64_t request_id);
+
+// Hands leadership to voter `to` (see
+// [`consensio_raft_transfer_leadership`]). The reply is `CONSENSIO_KV_DONE`
+// once the transfer has begun (writes are then answered
+// `CONSENSIO_KV_NOT_LEADER` naming `to`), `CONSENSIO_KV_NOT_LEADER` on a
+// follower, `CONSENSIO_KV_NOT_A_VOTER` for a `to` that is not a voter.
+//
+// # Safety
+// `kv` must be a live handle.
+enum consensio_status consensio_kv_transfer_leadership(struct consensio_participant *kv,
+                                                       uint64_t now_ms,
+                                                       uint64_t request_id,
+                                                       uint64_t to);
 
 // Sets `key[0..key_len]` to `value[0..value_len]`: write `seq` of session
 // `client` (see [`consensio_kv_new`] for sequences and retries). Replies

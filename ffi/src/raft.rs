@@ -704,6 +704,9 @@ pub enum consensio_kv_result {
     /// The committed entry was not a store entry (written by something
     /// else).
     CONSENSIO_KV_MALFORMED = 26,
+    /// A leadership transfer to a node that is not a voter; nothing
+    /// happened.
+    CONSENSIO_KV_NOT_A_VOTER = 27,
     /// An error this header does not name yet (a newer core); treat it as
     /// not applied.
     CONSENSIO_KV_OTHER_ERROR = 63,
@@ -736,6 +739,7 @@ impl From<&kv::Error> for consensio_kv_result {
             kv::Error::ZeroSequence => CONSENSIO_KV_ZERO_SEQUENCE,
             kv::Error::LeaseReadsDisabled => CONSENSIO_KV_LEASE_READS_DISABLED,
             kv::Error::Malformed => CONSENSIO_KV_MALFORMED,
+            kv::Error::NotAVoter => CONSENSIO_KV_NOT_A_VOTER,
             _ => CONSENSIO_KV_OTHER_ERROR,
         }
     }
@@ -968,6 +972,32 @@ pub unsafe extern "C" fn consensio_kv_open_session(
     unsafe {
         kv_command(kv, now_ms, |_| {
             Ok(kv::Command::OpenSession { id: request_id })
+        })
+    }
+}
+
+/// Hands leadership to voter `to` (see
+/// [`consensio_raft_transfer_leadership`]). The reply is `CONSENSIO_KV_DONE`
+/// once the transfer has begun (writes are then answered
+/// `CONSENSIO_KV_NOT_LEADER` naming `to`), `CONSENSIO_KV_NOT_LEADER` on a
+/// follower, `CONSENSIO_KV_NOT_A_VOTER` for a `to` that is not a voter.
+///
+/// # Safety
+/// `kv` must be a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_kv_transfer_leadership(
+    kv: *mut consensio_participant,
+    now_ms: u64,
+    request_id: u64,
+    to: u64,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        kv_command(kv, now_ms, |_| {
+            Ok(kv::Command::TransferLeadership {
+                id: request_id,
+                to: NodeId(to),
+            })
         })
     }
 }

@@ -330,6 +330,23 @@ static void cluster(void) {
     run(nodes, &now, now + 200);
     expect(leader, 20, CONSENSIO_KV_DONE, NULL);
 
+    /* Leadership goes to `other`; writes meanwhile are redirected there. */
+    CHECK_OK(consensio_kv_transfer_leadership(l, now, 21, 9));
+    CHECK_OK(consensio_kv_transfer_leadership(nodes[other], now, 22, leader));
+    CHECK_OK(consensio_kv_transfer_leadership(l, now, 23, other));
+    CHECK_OK(consensio_kv_put(l, now, 24, client, 9, b("t"), 1, b("2"), 1));
+    drain(l, leader);
+    drain(nodes[other], other);
+    expect(leader, 21, CONSENSIO_KV_NOT_A_VOTER, NULL);
+    expect(other, 22, CONSENSIO_KV_NOT_LEADER, NULL);
+    expect(leader, 23, CONSENSIO_KV_DONE, NULL);
+    expect(leader, 24, CONSENSIO_KV_NOT_LEADER, NULL);
+    run(nodes, &now, now + 200);
+    CHECK(leader_of(nodes) == other);
+    CHECK_OK(consensio_kv_put(nodes[other], now, 25, client, 9, b("t"), 1, b("2"), 1));
+    run(nodes, &now, now + 200);
+    expect(other, 25, CONSENSIO_KV_DONE, NULL);
+
     for (uint64_t id = 1; id <= N; id++) consensio_participant_free(nodes[id]);
 }
 

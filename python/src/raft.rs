@@ -488,6 +488,7 @@ fn result_name(result: &KvResult) -> (&'static str, bool) {
                 kv::Error::ZeroSequence => "zero_sequence",
                 kv::Error::LeaseReadsDisabled => "lease_reads_disabled",
                 kv::Error::Malformed => "malformed",
+                kv::Error::NotAVoter => "not_a_voter",
                 _ => "other_error",
             },
             false,
@@ -506,7 +507,7 @@ fn result_name(result: &KvResult) -> (&'static str, bool) {
 /// send the write again with the same `seq`), "busy", "too_large",
 /// "store_full", "session_expired" (open a new session),
 /// "stale_sequence", "sequence_gap", "zero_sequence",
-/// "lease_reads_disabled", "malformed". A refused command is reported
+/// "lease_reads_disabled", "malformed", "not_a_voter". A refused command is reported
 /// here, not raised: the reply may come long after the call.
 #[pyclass(module = "consensio.raft", frozen, eq, hash)]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -834,6 +835,20 @@ participant_methods! {
         self.node
             .with(|n| n.store().get(key).map(<[u8]>::to_vec))
             .map(|v| PyBytes::new(py, &v))
+    }
+
+    /// Hands leadership to voter `to` (see `RaftNode.transfer_leadership`):
+    /// the `Reply` is "done" once the transfer has begun, "not_leader" on
+    /// a follower, "not_a_voter" for a `to` that is not a voter.
+    fn transfer_leadership(
+        &self,
+        py: Python<'_>,
+        now_ms: u64,
+        request_id: u64,
+        to: u64,
+    ) -> PyResult<()> {
+        let to = NodeId(to);
+        self.command(py, now_ms, kv::Command::TransferLeadership { id: request_id, to })
     }
 
     /// Opens a client session; the `Reply` ("session_opened") carries the

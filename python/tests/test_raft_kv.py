@@ -220,3 +220,26 @@ def test_replies_are_frozen_values():
     assert len({r, Reply(3, "value", b"x"), Reply(4, "absent")}) == 2
     assert repr(r) == "Reply(request_id=3, result='value', value=b'x', client=None, leader=None)"
     assert Reply(1, "retry").ok is False and Reply(1, "done").ok is True
+
+
+def test_leadership_transfer_redirects_writes_to_the_target(cluster):
+    c = cluster
+    leader = c.leader()
+    client = session(c, leader, 1)
+    target = next(n for n in c.up() if n is not leader)
+    leader.transfer_leadership(c.now, 2, 9)
+    c.drain()
+    assert c.reply(leader, 2).result == "not_a_voter"
+    target.transfer_leadership(c.now, 3, leader.id)
+    c.drain()
+    assert c.reply(target, 3).result == "not_leader"
+    leader.transfer_leadership(c.now, 4, target.id)
+    leader.put(c.now, 5, client, 1, b"k", b"v")
+    c.drain()
+    assert c.reply(leader, 4).result == "done"
+    assert c.reply(leader, 5) == Reply(5, "not_leader", leader=target.id)
+    c.run_for(200)
+    assert c.leader() is target
+    target.put(c.now, 6, client, 1, b"k", b"v")
+    c.run_for(200)
+    assert c.reply(target, 6).result == "done"

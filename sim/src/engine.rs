@@ -92,6 +92,12 @@ pub trait Protocol {
         Vec::new()
     }
 
+    /// Whether the workload also acts as an operator would (Raft: hands
+    /// leadership over now and then); called once, before the run.
+    fn operator(&mut self, on: bool) {
+        let _ = on;
+    }
+
     /// The protocol's own workload pace, for protocols whose client model
     /// reacts to replies (Raft's key-value clients retry and redirect):
     /// when `Some`, it replaces the configuration's interval, which then
@@ -199,6 +205,10 @@ pub struct SimConfig {
     pub lose_unsynced_writes: bool,
     /// Call the workload every this many ms (0: no workload).
     pub workload_interval_ms: u64,
+    /// The workload includes the operator's actions too (Raft: leadership
+    /// transfers; see [`Protocol::operator`]). On in random checks, off in
+    /// scenarios unless they ask.
+    pub operator: bool,
     /// Keep the whole trace (for JSON and SVG output); off for benchmarks.
     pub record_trace: bool,
 }
@@ -215,6 +225,7 @@ impl Default for SimConfig {
             faults: Vec::new(),
             lose_unsynced_writes: false,
             workload_interval_ms: 0,
+            operator: false,
             record_trace: false,
         }
     }
@@ -478,7 +489,8 @@ pub struct Simulation<P: Protocol> {
 
 impl<P: Protocol> Simulation<P> {
     /// Sets up the nodes, their clocks, the fault schedule and the workload.
-    pub fn new(protocol: P, config: SimConfig) -> Self {
+    pub fn new(mut protocol: P, config: SimConfig) -> Self {
+        protocol.operator(config.operator);
         let mut rng = Rng::seed_from_u64(config.seed);
         let members: Vec<NodeId> = (1..=config.nodes).map(NodeId).collect();
         let mut slots = Vec::with_capacity(members.len());

@@ -253,6 +253,7 @@ impl FaultMix {
         // A client command every two seconds (what a command is depends on
         // the protocol; some have none).
         config.workload_interval_ms = 2_000;
+        config.operator = true;
         let ids: Vec<u64> = (1..=nodes).collect();
         // Faults begin after a quiet start and end well before the end of
         // the run, so that liveness checks see a stable tail.

@@ -224,6 +224,7 @@ fn config(seed: u64) -> SimConfig {
         ],
         lose_unsynced_writes: false,
         workload_interval_ms: 250,
+        operator: false,
         record_trace: true,
     }
 }

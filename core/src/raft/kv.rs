@@ -159,6 +159,8 @@ pub enum Error {
     SequenceGap,
     /// Sequence number 0: sequences start at 1; nothing happened.
     ZeroSequence,
+    /// Leadership can only be handed to another voter; nothing happened.
+    NotAVoter,
     /// A lease read was asked of a cluster without `check_quorum`; nothing
     /// happened, and a retry would fail the same way: read by ReadIndex.
     LeaseReadsDisabled,
@@ -181,6 +183,7 @@ impl fmt::Display for Error {
             Error::StaleSequence => f.write_str("sequence older than the last applied"),
             Error::SequenceGap => f.write_str("sequence skips ahead"),
             Error::ZeroSequence => f.write_str("sequences start at 1"),
+            Error::NotAVoter => f.write_str("leadership can only go to another voter"),
             Error::LeaseReadsDisabled => {
                 f.write_str("lease reads need check_quorum; read by ReadIndex")
             }
@@ -404,6 +407,29 @@ pub enum Command {
         /// Serve under the leader's lease when it holds.
         lease: bool,
     },
+    /// Hand leadership to voter `to` (see
+    /// [`raft::Command::TransferLeadership`]): replied `Ok(Done)` once the
+    /// transfer has begun; writes are then answered `NotLeader` naming
+    /// `to` until it leads or the transfer is abandoned.
+    TransferLeadership {
+        /// The request.
+        id: u64,
+        /// The voter to hand leadership to.
+        to: NodeId,
+    },
+}
+
+impl Command {
+    /// The caller's name for the request, echoed in its reply.
+    #[must_use]
+    pub const fn id(&self) -> u64 {
+        match self {
+            Command::OpenSession { id }
+            | Command::Write { id, .. }
+            | Command::Get { id, .. }
+            | Command::TransferLeadership { id, .. } => *id,
+        }
+    }
 }
 
 /// What a [`KvNode`] tells its application.
@@ -519,6 +545,16 @@ impl<L: LogStorage> KvNode<L> {
                     },
                 )
             }
+            Command::TransferLeadership { id, to } => {
+                let transfer = raft::Command::TransferLeadership { to };
+                return match self.raft.handle_input(now, Input::Command(transfer)) {
+                    Ok(()) => {
+                        self.reply(id, Ok(KvResponse::Done));
+                        Ok(())
+                    }
+                    Err(e) => self.refuse(id, e),
+                };
+            }
             Command::Get { id, key, lease } => {
                 self.next_read = self.next_read.wrapping_add(1);
                 let rid = self.next_read;
@@ -559,6 +595,7 @@ impl<L: LogStorage> KvNode<L> {
             raft::Error::EntryTooLarge { .. } => Error::TooLarge,
             raft::Error::Backpressure { .. } => return Err(error),
             raft::Error::LeaseReadsDisabled => Error::LeaseReadsDisabled,
+            raft::Error::NotAVoter { .. } => Error::NotAVoter,
             // Leadership is moving there: nothing happened; ask it.
             raft::Error::TransferInProgress { to } => Error::NotLeader {
                 leader_hint: Some(to),

@@ -35,6 +35,12 @@
 //! expired makes the open write's outcome unknown, and the client opens a
 //! new one.
 //!
+//! In random checks (`SimConfig::operator`), an operator now and then
+//! (about every 2.5 s) hands leadership from the
+//! node the clients think leads to another live node
+//! ([`kv::Command::TransferLeadership`], thesis §3.10), so every check runs
+//! transfers under the same faults.
+//!
 //! The clients share their state with the checker (it sees the replies as
 //! events) through an `Rc<RefCell<_>>`: the simulator is single-threaded.
 
@@ -142,6 +148,10 @@ impl Protocol for RaftProtocol {
         Some(CLIENT_TICK_MS)
     }
 
+    fn operator(&mut self, on: bool) {
+        self.clients.borrow_mut().operator = on;
+    }
+
     fn workload(
         &mut self,
         rng: &mut Rng,
@@ -208,6 +218,12 @@ fn describe_response(r: &KvResponse) -> String {
 /// Request ids: the client's number above bit 40, its operation counter
 /// below (every resend of an operation reuses its id).
 const ID_SHIFT: u32 = 40;
+/// The "client" number of the operator's leadership transfers.
+const OPERATOR: u64 = 0xff_ffff;
+/// Chance, per client tick, that the operator hands leadership from the
+/// leader the clients last heard of to another live node (about eight
+/// transfers in a 20 s run).
+const TRANSFER_CHANCE: f64 = 0.01;
 
 fn split_id(id: u64) -> (u64, u64) {
     (id >> ID_SHIFT, id & ((1 << ID_SHIFT) - 1))
@@ -261,6 +277,11 @@ pub struct Clients {
     completions_ms: Vec<u64>,
     /// A reply no correct cluster gives this workload.
     error: Option<String>,
+    /// Whether the operator hands leadership over now and then.
+    operator: bool,
+    /// Leadership transfers asked for, and how many began.
+    transfers: u64,
+    transfers_begun: u64,
 }
 
 impl Clients {
@@ -361,12 +382,54 @@ impl Clients {
             };
             out.push((target, command));
         }
+        self.maybe_transfer(rng, live, &mut out);
         out
+    }
+
+    /// Now and then, as an operator would for maintenance, hands
+    /// leadership from the node the clients think leads to another.
+    fn maybe_transfer(
+        &mut self,
+        rng: &mut Rng,
+        live: &[NodeId],
+        out: &mut Vec<(NodeId, kv::Command)>,
+    ) {
+        if !self.operator || !rng.chance(TRANSFER_CHANCE) {
+            return;
+        }
+        let Some(leader) = self
+            .clients
+            .iter()
+            .find_map(|c| c.leader)
+            .filter(|l| live.contains(l))
+        else {
+            return;
+        };
+        let others: Vec<NodeId> = live.iter().copied().filter(|&n| n != leader).collect();
+        let pick = usize::try_from(rng.below(others.len() as u64)).unwrap_or(0);
+        let Some(&to) = others.get(pick) else {
+            return;
+        };
+        self.transfers += 1;
+        let id = (OPERATOR << ID_SHIFT) | self.transfers;
+        out.push((leader, kv::Command::TransferLeadership { id, to }));
     }
 
     /// A reply from `node` at `now_ms`.
     fn on_reply(&mut self, now_ms: u64, node: NodeId, id: u64, result: &KvResult) {
         let (number, _) = split_id(id);
+        if number == OPERATOR {
+            match result {
+                Ok(KvResponse::Done) => self.transfers_begun += 1,
+                Err(kv::Error::NotLeader { .. }) => {}
+                other => {
+                    self.error.get_or_insert_with(|| {
+                        format!("n{} answered a leadership transfer with {other:?}", node.0)
+                    });
+                }
+            }
+            return;
+        }
         let Some(client) = usize::try_from(number)
             .ok()
             .and_then(|n| self.clients.get_mut(n))
@@ -711,6 +774,10 @@ impl Checker<Node> for RaftChecker {
                 unknown.to_string(),
             ),
             ("client resends".into(), clients.resends.to_string()),
+            (
+                "leadership transfers asked, begun".into(),
+                format!("{}, {}", clients.transfers, clients.transfers_begun),
+            ),
             (
                 "sessions opened".into(),
                 clients.sessions_opened.to_string(),
