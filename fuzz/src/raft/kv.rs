@@ -452,11 +452,7 @@ impl Family for Kv {
         let Input::Command(command) = input else {
             return;
         };
-        let id = match command {
-            kv::Command::OpenSession { id }
-            | kv::Command::Write { id, .. }
-            | kv::Command::Get { id, .. } => *id,
-        };
+        let id = command.id();
         assert!(self.outstanding.insert(id), "request ids are fresh");
         if let kv::Command::Get { key, .. } = command {
             self.gets.insert(id, key.clone());
@@ -501,11 +497,7 @@ impl Family for Kv {
     ) {
         assert_eq!(node.store(), &self.model, "the store is the log applied");
         if let Some(Input::Command(command)) = cause {
-            let id = match command {
-                kv::Command::OpenSession { id }
-                | kv::Command::Write { id, .. }
-                | kv::Command::Get { id, .. } => *id,
-            };
+            let id = command.id();
             assert!(
                 !self.immediate.contains_key(&id),
                 "request {id} was not answered at once"
