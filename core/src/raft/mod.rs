@@ -90,6 +90,14 @@
 //!   (and an empty log) and exactly the records it
 //!   persisted, in order. It reports committed entries again from index 1,
 //!   so the state machine is rebuilt along with it.
+//! - **Frame the records.** Restore refuses records no run of the node
+//!   could have written (gaps, terms going back, two votes in a term), but
+//!   it cannot see a flipped bit inside a record or a record of another
+//!   node. Store each record with its length and a checksum (CRC-32C or
+//!   stronger), keep one file per node and cluster, and on restart drop a
+//!   torn or failing tail: a record that is not whole was never durable,
+//!   so nothing was acted on after it. A failing record *before* the tail
+//!   is corruption; do not restart from it.
 //! - **Tick.** Deliver [`Input::Tick`] at [`Participant::next_deadline`],
 //!   and never let `now` go backwards.
 //!
