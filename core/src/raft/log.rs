@@ -189,15 +189,11 @@ mod arena {
         }
 
         fn append(&mut self, term: u64, data: &[u8]) -> Result<u64, LogError> {
-            let end = self
-                .arena
-                .len()
-                .checked_add(data.len())
-                .ok_or(LogError::Full)?;
-            if self.slots.len() >= self.max_entries || end > self.max_bytes {
+            if !self.has_room(data.len()) {
                 return Err(LogError::Full);
             }
             self.arena.extend_from_slice(data);
+            let end = self.arena.len();
             self.slots.push(Slot { term, end });
             Ok(self.slots.len() as u64)
         }
