@@ -74,6 +74,8 @@ pub mod kind {
     pub const RAFT_RECORD: u8 = 21;
     /// The entries of Raft's key-value store ([`crate::raft::KvEntry`]).
     pub const RAFT_KV: u8 = 22;
+    /// The key-value store's snapshot image ([`crate::raft::KvStore`]).
+    pub const RAFT_KV_SNAPSHOT: u8 = 23;
     /// Reserved for documentation examples and tests; never used by a
     /// protocol of this crate.
     pub const EXAMPLE: u8 = 255;

@@ -396,3 +396,78 @@ fn inputs_wait_while_the_stores_output_queue_is_full() {
     assert!(queued < 8 + 8, "{queued} outputs queued");
     node.handle_input(due, Input::Tick).unwrap();
 }
+
+/// §7 with the store: snapshots carry the sessions, so a follower that
+/// catches up by the leader's snapshot, and nodes restarted from their own,
+/// answer a retried write from the saved response instead of applying it
+/// again.
+#[test]
+fn s7_snapshots_carry_the_store_and_its_sessions_so_a_retry_after_one_applies_once() {
+    let (mut c, leader) = started();
+    for id in 1..=3 {
+        c.net.node_mut(NodeId(id)).set_snapshot_interval(5);
+    }
+    let mut others = (1..=3).filter(|&id| id != leader);
+    let (f, g) = (others.next().unwrap(), others.next().unwrap());
+    c.crash(f);
+    let client = c.open_session(leader, 1);
+    let swap = |id| kv::Command::Write {
+        id,
+        client,
+        seq: 1,
+        op: cas(None, "a"),
+    };
+    c.command(leader, swap(2));
+    c.run(100);
+    assert_eq!(c.reply(2), Some(&Ok(KvResponse::Swapped(true))));
+    let other = c.open_session(leader, 3);
+    for seq in 1..=12 {
+        let op = KvOp::Put {
+            key: format!("k{seq}").into_bytes(),
+            value: b"v".to_vec(),
+        };
+        let write = kv::Command::Write {
+            id: 10 + seq,
+            client: other,
+            seq,
+            op,
+        };
+        c.command(leader, write);
+    }
+    c.run(100);
+    let snapshot_index = c.node(leader).raft().snapshot().map_or(0, |s| s.index);
+    assert!(
+        snapshot_index > 10,
+        "the leader snapshotted: {snapshot_index}"
+    );
+    assert!(c.node(leader).raft().log().first_index() > 10);
+    // The follower that was down needs entries the leader dropped.
+    c.restart(f);
+    c.run(500);
+    let installed = c
+        .net
+        .events_of(NodeId(f))
+        .any(|e| matches!(e, kv::Event::Raft(raft::Event::ApplySnapshot { .. })));
+    assert!(installed, "n{f} caught up by snapshot");
+    assert_eq!(c.node(f).store(), c.node(leader).store());
+    // The other follower restarts from its own snapshot and the records
+    // after it.
+    c.restart(g);
+    c.run(500);
+    assert_eq!(c.node(g).store(), c.node(leader).store());
+    // The leader goes; the write is retried at whoever leads next.
+    c.crash(leader);
+    c.run(2_000);
+    let new = c.leader().expect("a new leader");
+    c.command(new, swap(99));
+    c.run(200);
+    assert_eq!(
+        c.reply(99),
+        Some(&Ok(KvResponse::Swapped(true))),
+        "the saved answer, from the snapshot's sessions"
+    );
+    for node in c.net.live() {
+        assert_eq!(node.store().get(b"k"), Some(&b"a"[..]));
+        assert_eq!(node.store().len(), 13);
+    }
+}

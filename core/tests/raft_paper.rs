@@ -1319,3 +1319,365 @@ fn inputs_wait_while_the_output_queue_is_full() {
     node.handle_input(Instant::from_millis(1_000), Input::Tick)
         .unwrap();
 }
+
+// ---- §7: snapshots and log compaction -----------------------------------------
+
+fn chunk(index: u64, snapshot_term: u64, offset: u64, data: &[u8], done: bool) -> Body {
+    Body::InstallSnapshot {
+        index,
+        snapshot_term,
+        offset,
+        data: data.to_vec(),
+        done,
+    }
+}
+
+/// A cluster of three whose leader, n1, has committed and applied `n`
+/// entries on every node.
+fn committed_cluster(n: u64) -> Cluster {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    for i in 0..n {
+        c.propose(1, format!("e{i}").as_bytes()).unwrap();
+    }
+    c.run(60, &[1]);
+    c
+}
+
+#[test]
+fn s7_a_snapshot_covers_only_applied_entries_moves_forward_and_is_bounded() {
+    let mut c = committed_cluster(4);
+    let applied = c.node(1).applied_index();
+    assert_eq!(applied, 5, "the leader's empty entry and four proposals");
+    let node = c.net.node_mut(NodeId(1));
+    assert_eq!(
+        node.compact(applied + 1, b"s".to_vec()),
+        Err(raft::Error::SnapshotNotApplied {
+            index: 6,
+            applied: 5
+        }),
+        "a snapshot may not cover an entry not applied (so not committed)"
+    );
+    let big = vec![0; node.config().max_snapshot_bytes + 1];
+    assert!(matches!(
+        node.compact(3, big),
+        Err(raft::Error::SnapshotTooLarge { .. })
+    ));
+    assert!(node.poll_output().is_none(), "a refusal queues nothing");
+    node.compact(3, b"state at 3".to_vec()).unwrap();
+    assert_eq!(
+        node.compact(3, b"again".to_vec()),
+        Err(raft::Error::SnapshotBehind {
+            index: 3,
+            snapshot_index: 3
+        })
+    );
+    // The log drops what the snapshot covers; the record carries the hard
+    // state and the log after it.
+    let log = node.log();
+    assert_eq!(
+        (log.first_index(), log.last_index(), log.term(3)),
+        (4, 5, Some(1))
+    );
+    let after: Vec<Entry> = (4..=5)
+        .map(|i| Entry {
+            term: 1,
+            data: log.entry(i).unwrap().data.to_vec(),
+        })
+        .collect();
+    let (term, vote) = (node.term(), node.vote());
+    let record = node.poll_output();
+    assert_eq!(
+        record,
+        Some(Output::Persist(Persist::Snapshot {
+            snapshot: raft::Snapshot {
+                index: 3,
+                term: 1,
+                data: b"state at 3".to_vec()
+            },
+            term,
+            vote,
+            entries: after,
+        }))
+    );
+}
+
+#[test]
+fn s7_a_restart_reads_the_last_snapshot_and_the_records_after_it() {
+    let mut c = committed_cluster(4);
+    c.net
+        .node_mut(NodeId(2))
+        .compact(3, b"s3".to_vec())
+        .unwrap();
+    c.run(10, &[1]);
+    c.propose(1, b"after").unwrap();
+    c.run(60, &[1]);
+    let disk = c.net.disk(NodeId(2)).to_vec();
+    let at = disk
+        .iter()
+        .rposition(|r| matches!(r, Persist::Snapshot { .. }))
+        .unwrap();
+    let tail = &disk[at..];
+    let whole = Node::restore((config(2, 3), log()), &disk).unwrap();
+    let mut node = Node::restore((config(2, 3), log()), tail).unwrap();
+    let live = c.node(2);
+    for n in [&whole, &node] {
+        assert_eq!((n.term(), n.vote()), (live.term(), live.vote()));
+        assert_eq!(
+            (n.log().first_index(), n.log().last_index()),
+            (4, live.log().last_index())
+        );
+        assert_eq!(n.snapshot(), live.snapshot());
+        assert_eq!((n.commit_index(), n.applied_index()), (3, 3));
+    }
+    // It tells the application to load the snapshot first, then reports
+    // the entries after it as the leader says they are committed.
+    assert_eq!(
+        node.poll_output(),
+        Some(Output::Event(Event::ApplySnapshot { index: 3, term: 1 }))
+    );
+    let out = feed(
+        &mut node,
+        1_000,
+        1,
+        live.term(),
+        Body::Heartbeat {
+            leader_commit: 6,
+            round: 9,
+        },
+    );
+    let committed: Vec<u64> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Event(Event::Committed { index, .. }) => Some(*index),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(committed, [4, 5, 6]);
+}
+
+#[test]
+fn s7_records_that_rewrite_a_snapshot_or_go_behind_it_are_corrupt() {
+    let snapshot = |index, term| Persist::Snapshot {
+        snapshot: raft::Snapshot {
+            index,
+            term,
+            data: vec![],
+        },
+        term: 3,
+        vote: None,
+        entries: vec![],
+    };
+    let restore = |records: &[Persist]| Node::restore((config(1, 3), log()), records).map(|_| ());
+    let entries = |first_index, term| Persist::Entries {
+        first_index,
+        entries: vec![Entry { term, data: vec![] }],
+    };
+    assert_eq!(
+        restore(&[snapshot(5, 2), entries(5, 2)]),
+        Err(raft::Error::CorruptRecords { record: 1 }),
+        "an entry the snapshot covers"
+    );
+    assert_eq!(
+        restore(&[snapshot(5, 2), snapshot(4, 2)]),
+        Err(raft::Error::CorruptRecords { record: 1 }),
+        "a snapshot behind the last"
+    );
+    assert_eq!(
+        restore(&[snapshot(5, 4)]),
+        Err(raft::Error::CorruptRecords { record: 0 }),
+        "a snapshot of a term above the node's"
+    );
+    assert_eq!(
+        restore(&[snapshot(5, 3), entries(6, 2)]),
+        Err(raft::Error::CorruptRecords { record: 1 }),
+        "an entry of a term below the snapshot's"
+    );
+    assert_eq!(
+        restore(&[snapshot(5, 2), entries(6, 3), snapshot(6, 3)]),
+        Ok(())
+    );
+}
+
+#[test]
+fn s7_install_snapshot_from_an_old_term_is_ignored_and_answered_with_the_term() {
+    let mut node = follower(5, &[1, 2]);
+    let out = feed(&mut node, 1_000, 2, 3, chunk(9, 3, 0, b"old", true));
+    assert_eq!(node.snapshot(), None);
+    assert_eq!(node.log().last_index(), 2);
+    assert_eq!(
+        sends(&out),
+        [(
+            2,
+            Message {
+                term: 5,
+                body: Body::HeartbeatResponse { round: 0 }
+            }
+        )]
+    );
+}
+
+#[test]
+fn figure_13_a_snapshot_whose_last_entry_the_log_holds_keeps_what_follows_and_acknowledges_its_index()
+ {
+    let mut node = follower(3, &[1, 1, 2, 2, 3]);
+    let out = feed(&mut node, 1_000, 2, 3, chunk(3, 2, 0, b"s", true));
+    // Entries 4 and 5 follow entry 3 of term 2 in this log, but not
+    // necessarily in the leader's: only 3 is acknowledged.
+    assert_eq!(
+        (node.log().first_index(), terms_of_after(node.log())),
+        (4, vec![2, 3])
+    );
+    let at_record = out
+        .iter()
+        .position(|o| matches!(o, Output::Persist(Persist::Snapshot { .. })))
+        .unwrap();
+    let at_event = out
+        .iter()
+        .position(|o| *o == Output::Event(Event::ApplySnapshot { index: 3, term: 2 }))
+        .unwrap();
+    let acks = sends(&out);
+    assert_eq!(acks[0].1.body, Body::AppendAccepted { match_index: 3 });
+    let at_ack = out
+        .iter()
+        .position(|o| matches!(o, Output::Send { .. }))
+        .unwrap();
+    assert!(
+        at_record < at_event && at_event < at_ack,
+        "durable, applied, then acknowledged"
+    );
+    assert_eq!((node.commit_index(), node.applied_index()), (3, 3));
+
+    // A snapshot whose last entry this log holds with another term
+    // replaces the whole log.
+    let mut node = follower(3, &[1, 1, 2, 2, 3]);
+    feed(&mut node, 1_000, 2, 3, chunk(4, 3, 0, b"s", true));
+    assert_eq!(
+        (
+            node.log().first_index(),
+            node.log().last_index(),
+            node.log().last_term()
+        ),
+        (5, 4, 3)
+    );
+}
+
+fn terms_of_after(log: &ArenaLog) -> Vec<u64> {
+    (log.first_index()..=log.last_index())
+        .map(|i| log.term(i).unwrap())
+        .collect()
+}
+
+#[test]
+fn s7_a_snapshot_of_what_is_committed_already_is_answered_without_installing() {
+    let mut node = follower(3, &[1, 1, 2]);
+    feed(&mut node, 1_000, 2, 3, append((3, 2), &[], 3));
+    assert_eq!(node.commit_index(), 3);
+    let out = feed(&mut node, 1_010, 2, 3, chunk(2, 1, 0, b"old", true));
+    assert_eq!(node.snapshot(), None);
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Output::Persist(_) | Output::Event(_)))
+    );
+    assert_eq!(
+        sends(&out)[0].1.body,
+        Body::AppendAccepted { match_index: 3 }
+    );
+}
+
+#[test]
+fn s7_chunks_are_taken_in_order_and_a_gap_is_answered_with_what_is_held() {
+    let mut node = follower(3, &[1]);
+    let received = |out: &[RaftOutput]| match sends(out)[0].1.body {
+        Body::SnapshotReceived { index: 9, received } => received,
+        ref other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        received(&feed(&mut node, 1_000, 2, 3, chunk(9, 2, 0, b"abc", false))),
+        3
+    );
+    assert_eq!(
+        received(&feed(&mut node, 1_001, 2, 3, chunk(9, 2, 6, b"ghi", false))),
+        3,
+        "a gap"
+    );
+    assert_eq!(
+        received(&feed(&mut node, 1_002, 2, 3, chunk(9, 2, 3, b"def", false))),
+        6
+    );
+    assert_eq!(
+        received(&feed(&mut node, 1_003, 2, 3, chunk(9, 2, 3, b"def", false))),
+        6,
+        "a duplicate"
+    );
+    // Another snapshot starts over; its chunks do not mix with the first's.
+    assert_eq!(
+        received(&feed(&mut node, 1_004, 2, 3, chunk(9, 3, 6, b"ghi", false))),
+        0
+    );
+    feed(&mut node, 1_005, 2, 3, chunk(9, 2, 6, b"ghi", true));
+    assert_eq!(
+        node.snapshot().map(|s| &s.data[..]),
+        Some(&b"abcdefghi"[..])
+    );
+    assert_eq!(node.applied_index(), 9);
+}
+
+#[test]
+fn s7_a_follower_behind_the_leaders_snapshot_catches_up_in_chunks_despite_a_lost_one() {
+    let configs = (1..=3).map(|id| {
+        let mut c = config(id, 3);
+        c.max_bytes_per_message = 1_000;
+        c.max_entry_bytes = 1_000;
+        c.max_inflight_bytes = 3_000;
+        (c, log())
+    });
+    let mut c = Cluster::from_configs(configs);
+    c.elect(1);
+    c.isolate(3);
+    for i in 0..20 {
+        c.propose(1, format!("e{i}").as_bytes()).unwrap();
+    }
+    c.run(60, &[1]);
+    let applied = c.node(1).applied_index();
+    let state: Vec<u8> = (0..10_500u32).map(|i| i as u8).collect();
+    c.net
+        .node_mut(NodeId(1))
+        .compact(applied, state.clone())
+        .unwrap();
+    c.propose(1, b"later").unwrap();
+    c.net.heal();
+    // The first heartbeat finds n3 behind; lose one chunk on the way.
+    let mut lost = false;
+    let mut offsets = BTreeSet::new();
+    for _ in 0..20 {
+        c.net.fire(NodeId(1));
+        loop {
+            c.net.drop_where(|e| {
+                if let Body::InstallSnapshot { offset, .. } = e.message.body {
+                    offsets.insert(offset);
+                }
+                let second = matches!(e.message.body, Body::InstallSnapshot { offset: 1_000, .. });
+                let drop = second && !lost;
+                lost |= drop;
+                drop
+            });
+            if !c.net.deliver_one() {
+                break;
+            }
+        }
+    }
+    assert!(lost, "the chunk at 1000 was sent and lost");
+    let n3 = c.node(3);
+    assert_eq!(n3.snapshot().map(|s| &s.data), Some(&state));
+    assert!(c.events_of(3).contains(&Event::ApplySnapshot {
+        index: applied,
+        term: c.node(1).term()
+    }));
+    assert!(
+        c.committed(3).iter().any(|(_, d)| d == b"later"),
+        "it goes on from the snapshot"
+    );
+    let want: BTreeSet<u64> = (0..=10).map(|k| k * 1_000).collect();
+    assert_eq!(offsets, want, "chunks of at most max_bytes_per_message");
+}

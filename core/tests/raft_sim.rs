@@ -1,7 +1,11 @@
 //! Raft under faults: many seeded runs of 3- and 5-node clusters over a
 //! network that loses, duplicates and reorders real wire frames, with
 //! partitions and crashes (a crashed node is rebuilt from exactly the
-//! records it persisted, and may crash in the middle of its outputs). Each
+//! records it persisted, and may crash in the middle of its outputs). Every
+//! node snapshots its state machine (a hash chain of the entries it
+//! applied) every few entries, so lagging and restarted followers catch up
+//! by InstallSnapshot in small chunks, and a disk keeps only the records
+//! since its last snapshot. Each
 //! node has its own clock, offset and running up to 2.5% fast or slow:
 //! within the lease's drift bound of 10 ms per 150 ms election timeout.
 //!
@@ -11,7 +15,10 @@
 //! committing node's disk), leader completeness (a new leader holds every
 //! entry committed in an earlier term), read linearizability (a read index
 //! is at least every commit index reported before the read), and exactly-
-//! once, in-order `Committed` events; log matching every few hundred steps.
+//! once, in-order `Committed` events; snapshot safety (an installed or
+//! restored snapshot is the state of exactly the entries committed up to
+//! its index, and a restart reads one snapshot and a bounded number of
+//! records); log matching every few hundred steps.
 //! After the faults stop, a leader must be elected and a proposal commit on
 //! every node.
 
@@ -35,6 +42,12 @@ const WORK_MS: u64 = 10;
 const SEEDS: u64 = 300;
 /// Clock rates differ from real time by at most this many parts per million.
 const MAX_DRIFT_PPM: u64 = 25_000;
+/// Every node snapshots once it has applied this many entries since its
+/// last snapshot.
+const SNAPSHOT_EVERY: u64 = 24;
+/// A restart reads one snapshot and at most this many records after it
+/// (entries applied since, uncommitted entries, term changes).
+const MAX_RECORDS_AFTER_SNAPSHOT: usize = 400;
 
 /// A node's clock: `offset + t * (1 + ppm / 10^6)` at simulated time `t`.
 #[derive(Clone, Copy, Debug)]
@@ -86,34 +99,33 @@ fn log() -> ArenaLog {
     ArenaLog::new(100_000, 1 << 22)
 }
 
-/// What a node's disk holds: its records, replayed independently of the
-/// node's own code.
+/// What a node's disk holds: its records since the last snapshot record,
+/// replayed independently of the node's own code.
 #[derive(Clone, Debug, Default)]
 struct Disk {
     records: Vec<Persist>,
     term: u64,
     vote: Option<NodeId>,
+    /// The last snapshot: its index, term and data.
+    snapshot: (u64, u64, Vec<u8>),
+    /// The entries after the snapshot.
     log: Vec<(u64, Vec<u8>)>,
+    /// The most records ever held after a snapshot.
+    max_records: usize,
 }
 
 impl Disk {
     fn write(&mut self, record: Persist) -> Result<(), String> {
         match &record {
-            Persist::HardState { term, vote } => {
-                if *term < self.term {
-                    return Err(format!("term went back from {} to {term}", self.term));
-                }
-                if *term == self.term && self.vote.is_some() && *vote != self.vote {
-                    return Err(format!("vote changed within term {term}"));
-                }
-                self.term = *term;
-                self.vote = *vote;
-            }
+            Persist::HardState { term, vote } => self.hard_state(*term, *vote)?,
             Persist::Entries {
                 first_index,
                 entries,
             } => {
-                let keep = first_index.checked_sub(1).ok_or("entries at index 0")?;
+                let base = self.snapshot.0;
+                let keep = first_index
+                    .checked_sub(base + 1)
+                    .ok_or(format!("entries at {first_index} rewrite the snapshot"))?;
                 if keep > self.log.len() as u64 {
                     return Err(format!("entries at {first_index} leave a gap"));
                 }
@@ -121,14 +133,75 @@ impl Disk {
                 self.log
                     .extend(entries.iter().map(|e| (e.term, e.data.clone())));
             }
+            Persist::Snapshot {
+                snapshot,
+                term,
+                vote,
+                entries,
+            } => {
+                self.hard_state(*term, *vote)?;
+                if snapshot.index <= self.snapshot.0 {
+                    return Err(format!("snapshot {} is not past the last", snapshot.index));
+                }
+                // Whatever the log held up to the snapshot, it is the
+                // snapshot now; the host drops every earlier record.
+                self.snapshot = (snapshot.index, snapshot.term, snapshot.data.clone());
+                self.log = entries.iter().map(|e| (e.term, e.data.clone())).collect();
+                self.records.clear();
+            }
         }
         self.records.push(record);
+        self.max_records = self.max_records.max(self.records.len() - 1);
+        Ok(())
+    }
+
+    fn hard_state(&mut self, term: u64, vote: Option<NodeId>) -> Result<(), String> {
+        if term < self.term {
+            return Err(format!("term went back from {} to {term}", self.term));
+        }
+        if term == self.term && self.vote.is_some() && vote != self.vote {
+            return Err(format!("vote changed within term {term}"));
+        }
+        self.term = term;
+        self.vote = vote;
         Ok(())
     }
 
     fn entry(&self, index: u64) -> Option<&(u64, Vec<u8>)> {
-        self.log.get(usize::try_from(index.checked_sub(1)?).ok()?)
+        let k = index.checked_sub(self.snapshot.0 + 1)?;
+        self.log.get(usize::try_from(k).ok()?)
     }
+
+    /// The term at `index`: an entry's, or the snapshot's at its index.
+    fn term(&self, index: u64) -> Option<u64> {
+        if index == self.snapshot.0 {
+            return Some(self.snapshot.1);
+        }
+        self.entry(index).map(|e| e.0)
+    }
+
+    fn last_index(&self) -> u64 {
+        self.snapshot.0 + self.log.len() as u64
+    }
+}
+
+/// The test's state machine: a hash chain (FNV-1a) over the entries
+/// applied, in order.
+fn chain(state: u64, index: u64, term: u64, data: &[u8]) -> u64 {
+    let bytes = index
+        .to_le_bytes()
+        .into_iter()
+        .chain(term.to_le_bytes())
+        .chain(data.iter().copied());
+    bytes.fold(state, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// A snapshot's data: the state, repeated to `len` words so that it takes
+/// several chunks.
+fn snapshot_data(state: u64, words: u64) -> Vec<u8> {
+    (0..words).flat_map(|_| state.to_le_bytes()).collect()
 }
 
 /// A frame in flight: (arrival ms, sequence number, from, to, bytes),
@@ -168,6 +241,13 @@ struct Sim {
     committed: BTreeMap<u64, Committed>,
     /// Per node: the last index reported in this lifetime.
     applied: Vec<u64>,
+    /// Per node: its state machine (see `chain`).
+    states: Vec<u64>,
+    snapshots_taken: u64,
+    snapshots_installed: u64,
+    snapshots_restored: u64,
+    /// The node being restarted, which reports its snapshot first.
+    restoring: Option<u64>,
     max_known_commit: u64,
     /// Reads waiting: (node, id) -> smallest acceptable read index.
     reads: BTreeMap<(u64, u64), u64>,
@@ -215,6 +295,11 @@ impl Sim {
             leaders: BTreeMap::new(),
             committed: BTreeMap::new(),
             applied: vec![0; n as usize],
+            states: vec![0; n as usize],
+            snapshots_taken: 0,
+            snapshots_installed: 0,
+            snapshots_restored: 0,
+            restoring: None,
             max_known_commit: 0,
             reads: BTreeMap::new(),
             reads_served: 0,
@@ -360,11 +445,22 @@ impl Sim {
         let disk = &self.disks[id as usize - 1];
         let node = Node::restore((config(id, self.n, self.seed ^ id), log()), &disk.records)
             .unwrap_or_else(|e| self.fail(format!("n{id} could not restart: {e}")));
-        if node.term() != disk.term || node.log().last_index() != disk.log.len() as u64 {
+        if node.term() != disk.term || node.log().last_index() != disk.last_index() {
             self.fail(format!("n{id} restarted with other state than its disk"));
+        }
+        if disk.records.len() > 1 + MAX_RECORDS_AFTER_SNAPSHOT {
+            self.fail(format!(
+                "n{id} restarted from {} records: more than a snapshot and {MAX_RECORDS_AFTER_SNAPSHOT}",
+                disk.records.len()
+            ));
         }
         self.nodes[id as usize - 1] = Some(node);
         self.applied[id as usize - 1] = 0;
+        self.states[id as usize - 1] = 0;
+        // A restored node reports its snapshot first.
+        self.restoring = Some(id);
+        self.drain(id);
+        self.restoring = None;
         self.reads.retain(|&(node, _), _| node != id);
     }
 
@@ -374,6 +470,9 @@ impl Sim {
         let live: Vec<u64> = (1..=self.n).filter(|&id| self.node(id).is_some()).collect();
         if self.faults_on {
             self.inject_faults(&live);
+        }
+        for &id in &live {
+            self.maybe_snapshot(id);
         }
         let leader = live
             .iter()
@@ -423,6 +522,24 @@ impl Sim {
                 }
             }
         }
+    }
+
+    /// Snapshots node `id`'s state machine once it has applied
+    /// `SNAPSHOT_EVERY` entries past its last snapshot.
+    fn maybe_snapshot(&mut self, id: u64) {
+        let Some(node) = self.node(id) else { return };
+        let applied = self.applied[id as usize - 1];
+        if applied < node.log().first_index() + SNAPSHOT_EVERY {
+            return;
+        }
+        let words = self.rng.between(1, 40);
+        let data = snapshot_data(self.states[id as usize - 1], words);
+        let node = self.nodes[id as usize - 1].as_mut().unwrap();
+        if let Err(e) = node.compact(applied, data) {
+            self.fail(format!("n{id} refused a snapshot at {applied}: {e}"));
+        }
+        self.snapshots_taken += 1;
+        self.drain(id);
     }
 
     fn inject_faults(&mut self, live: &[u64]) {
@@ -495,8 +612,8 @@ impl Sim {
                 entries,
                 ..
             } => {
-                let prev_ok = *prev_log_index == 0
-                    || disk.entry(*prev_log_index).map(|e| e.0) == Some(*prev_log_term);
+                let prev_ok =
+                    *prev_log_index == 0 || disk.term(*prev_log_index) == Some(*prev_log_term);
                 let entries_ok = entries
                     .iter()
                     .zip(prev_log_index + 1..)
@@ -505,9 +622,28 @@ impl Sim {
                     self.fail(format!("n{id} sent entries not on its disk: {message:?}"));
                 }
             }
+            Body::InstallSnapshot {
+                index,
+                snapshot_term,
+                offset,
+                data,
+                ..
+            } => {
+                let (at, term, held) = &disk.snapshot;
+                let start = *offset as usize;
+                let backed = (at, term) == (index, snapshot_term)
+                    && held.get(start..start + data.len()) == Some(&data[..]);
+                if !backed {
+                    self.fail(format!(
+                        "n{id} sent a snapshot chunk not on its disk: {message:?}"
+                    ));
+                }
+            }
             Body::AppendAccepted { match_index } => {
                 let node = self.node(id).unwrap();
-                let backed = (1..=*match_index).all(|i| {
+                // What the snapshot on disk covers is backed by it.
+                let from = disk.snapshot.0.max(node.log().first_index() - 1) + 1;
+                let backed = (from..=*match_index).all(|i| {
                     let e = node.log().entry(i);
                     e.is_some_and(|e| disk.entry(i) == Some(&(e.term, e.data.to_vec())))
                 });
@@ -515,6 +651,19 @@ impl Sim {
                     self.fail(format!(
                         "n{id} acknowledged {match_index} before persisting"
                     ));
+                }
+                // And it is true: the log matches the leader's up to there.
+                let leader = self
+                    .node(to)
+                    .filter(|l| l.role() == Role::Leader && l.term() == message.term);
+                if let Some(leader) = leader {
+                    let (ll, fl) = (leader.log(), node.log());
+                    let from = ll.first_index().max(fl.first_index());
+                    if (from..=*match_index).any(|i| ll.term(i) != fl.term(i)) {
+                        self.fail(format!(
+                            "n{id} acknowledged {match_index} to n{to} but their logs differ before it"
+                        ));
+                    }
                 }
             }
             _ => {}
@@ -529,7 +678,10 @@ impl Sim {
                     self.fail(format!("two leaders in term {term}: n{other} and n{id}"));
                 }
                 let node = self.node(id).unwrap();
-                for (&index, c) in &self.committed {
+                // Entries its snapshot covers were checked when it was
+                // installed or restored.
+                let first = node.log().first_index();
+                for (&index, c) in self.committed.range(first..) {
                     if c.by_term < term {
                         let held = node.log().entry(index);
                         if held.is_none_or(|e| (e.term, e.data) != (c.term, &c.data[..])) {
@@ -552,6 +704,8 @@ impl Sim {
                     self.fail(format!("n{id} reported {index} after {}", want - 1));
                 }
                 *applied = index;
+                let state = &mut self.states[id as usize - 1];
+                *state = chain(*state, index, entry_term, &data);
                 if self.disks[id as usize - 1].entry(index) != Some(&(entry_term, data.clone())) {
                     self.fail(format!("n{id} committed {index}, which is not on its disk"));
                 }
@@ -590,6 +744,49 @@ impl Sim {
                     self.fail(format!("n{id} failed unknown read {read}"));
                 }
             }
+            Event::ApplySnapshot {
+                index,
+                term: snap_term,
+            } => {
+                let applied = self.applied[id as usize - 1];
+                if index <= applied {
+                    self.fail(format!(
+                        "n{id} applied a snapshot at {index} after {applied}"
+                    ));
+                }
+                // The snapshot is the state of exactly the entries committed
+                // up to its index.
+                let mut state = 0;
+                for i in 1..=index {
+                    let Some(c) = self.committed.get(&i) else {
+                        self.fail(format!(
+                            "n{id} took a snapshot at {index} covering uncommitted {i}"
+                        ));
+                    };
+                    state = chain(state, i, c.term, &c.data);
+                }
+                let node = self.node(id).unwrap();
+                let snapshot = node.snapshot().unwrap();
+                let held = u64::from_le_bytes(snapshot.data[..8].try_into().unwrap());
+                if (snapshot.index, snapshot.term) != (index, snap_term) || held != state {
+                    self.fail(format!(
+                        "n{id} installed a snapshot at {index} that is not the committed state"
+                    ));
+                }
+                if self.disks[id as usize - 1].snapshot.0 < index {
+                    self.fail(format!(
+                        "n{id} applied a snapshot at {index} not on its disk"
+                    ));
+                }
+                self.applied[id as usize - 1] = index;
+                self.states[id as usize - 1] = state;
+                if self.restoring == Some(id) {
+                    self.snapshots_restored += 1;
+                } else {
+                    self.snapshots_installed += 1;
+                }
+                self.max_known_commit = self.max_known_commit.max(index);
+            }
             Event::BecameFollower { .. } | Event::LogFull { .. } => {}
         }
     }
@@ -603,10 +800,11 @@ impl Sim {
         for (k, &(a, la)) in logs.iter().enumerate() {
             for &(b, lb) in &logs[k + 1..] {
                 let top = la.last_index().min(lb.last_index());
-                let Some(same) = (1..=top).rev().find(|&i| la.term(i) == lb.term(i)) else {
+                let bottom = la.first_index().max(lb.first_index());
+                let Some(same) = (bottom..=top).rev().find(|&i| la.term(i) == lb.term(i)) else {
                     continue;
                 };
-                if (1..=same).any(|i| {
+                if (bottom..=same).any(|i| {
                     la.entry(i).map(|e| (e.term, e.data)) != lb.entry(i).map(|e| (e.term, e.data))
                 }) {
                     self.fail(format!(
@@ -656,6 +854,7 @@ fn run_seed(seed: u64, record_trace: bool) -> Sim {
 fn raft_is_safe_under_faults_and_recovers_after_them() {
     let (mut commits, mut reads, mut terms, mut steps) = (0, 0, 0, 0);
     let (mut crashes, mut partitions) = (0, 0);
+    let (mut taken, mut installed, mut restored, mut max_records) = (0, 0, 0, 0);
     for seed in 0..SEEDS {
         let sim = run_seed(seed, false);
         commits += sim.committed.len();
@@ -664,13 +863,30 @@ fn raft_is_safe_under_faults_and_recovers_after_them() {
         steps += sim.steps;
         crashes += sim.crashes;
         partitions += sim.partitions;
+        taken += sim.snapshots_taken;
+        installed += sim.snapshots_installed;
+        restored += sim.snapshots_restored;
+        max_records = sim
+            .disks
+            .iter()
+            .map(|d| d.max_records)
+            .max()
+            .unwrap()
+            .max(max_records);
     }
     println!(
         "{SEEDS} seeds: {steps} steps, {crashes} crashes, {partitions} partitions, \
-         {commits} entries committed, {terms} leaders, {reads} reads served"
+         {commits} entries committed, {terms} leaders, {reads} reads served, \
+         {taken} snapshots taken, {installed} installed from a leader, {restored} restored, \
+         at most {max_records} records after a snapshot"
     );
     assert!(commits > SEEDS as usize * 20, "the workload barely ran");
     assert!(reads > SEEDS, "reads were rarely served");
+    assert!(installed > SEEDS / 2, "snapshots were rarely installed");
+    assert!(
+        restored > SEEDS / 2,
+        "nodes rarely restarted from a snapshot"
+    );
 }
 
 #[test]

@@ -111,6 +111,12 @@ pub enum consensio_raft_event {
     /// its last index is `values[0]`. Nothing is lost; the node waits for
     /// room. Reported once each time the log fills.
     CONSENSIO_RAFT_LOG_FULL = 6,
+    /// Replace the application's state with the node's snapshot: it covers
+    /// every entry up to index `values[0]` (of term `values[1]`), and
+    /// COMMITTED goes on from the next index. Comes when a leader's
+    /// snapshot was installed, and first from a node restored from records
+    /// that hold a snapshot.
+    CONSENSIO_RAFT_APPLY_SNAPSHOT = 7,
 }
 
 /// Records are bytes: append each PERSIST's `data[0..len]` to stable
@@ -150,6 +156,10 @@ impl Surface for RaftNode<ArenaLog> {
             }
             Event::LogFull { last_index } => {
                 fill.event(CONSENSIO_RAFT_LOG_FULL as u32).values[0] = last_index;
+            }
+            Event::ApplySnapshot { index, term } => {
+                fill.event(CONSENSIO_RAFT_APPLY_SNAPSHOT as u32).values[..2]
+                    .copy_from_slice(&[index, term]);
             }
         }
         Ok(())

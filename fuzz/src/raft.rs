@@ -107,7 +107,9 @@ fn restore_from(records: &[Persist]) {
         Err(e) => panic!("restore failed with {e:?}"),
         Ok(mut node) => {
             let last = records.iter().rev().find_map(|r| match r {
-                Persist::HardState { term, vote } => Some((*term, *vote)),
+                Persist::HardState { term, vote } | Persist::Snapshot { term, vote, .. } => {
+                    Some((*term, *vote))
+                }
                 Persist::Entries { .. } => None,
             });
             assert_eq!((node.term(), node.vote()), last.unwrap_or((0, None)));
@@ -595,6 +597,7 @@ impl Raft {
                 self.durable
                     .extend(entries.iter().map(|e| (e.term, e.data.clone())));
             }
+            Persist::Snapshot { .. } => unimplemented!("snapshots in raft_step: next commit"),
         }
     }
 
@@ -643,6 +646,7 @@ impl Raft {
             }
             Event::BecameFollower { .. } => {}
             Event::LogFull { .. } => self.reached.log_full += 1,
+            Event::ApplySnapshot { .. } => unimplemented!("snapshots in raft_step: next commit"),
         }
     }
 

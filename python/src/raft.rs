@@ -114,6 +114,20 @@ event_class! {
     }
 }
 
+event_class! {
+    /// Output: replace the application's state with the node's snapshot
+    /// (`RaftNode.snapshot`): it covers every entry up to `index`, and
+    /// `Committed` goes on from `index + 1`. Comes when a leader's snapshot
+    /// was installed, and first from a node restored from records that
+    /// hold a snapshot.
+    "consensio.raft", ApplySnapshot {
+        /// The snapshot's last index.
+        index: u64,
+        /// The term of the entry at `index`.
+        term: u64,
+    }
+}
+
 /// Records are bytes: append every `Persist.value` to stable storage, in
 /// order, for `RaftNode.restore`.
 impl Outputs for CoreNode<ArenaLog> {
@@ -140,6 +154,9 @@ impl Outputs for CoreNode<ArenaLog> {
                 Py::new(py, BecameFollower::new(term, leader.map(|l| l.0)))?.into_any()
             }
             Event::LogFull { last_index } => Py::new(py, LogFull::new(last_index))?.into_any(),
+            Event::ApplySnapshot { index, term } => {
+                Py::new(py, ApplySnapshot::new(index, term))?.into_any()
+            }
         })
     }
 }
@@ -965,5 +982,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<BecameLeader>()?;
     m.add_class::<BecameFollower>()?;
     m.add_class::<LogFull>()?;
+    m.add_class::<ApplySnapshot>()?;
     Ok(())
 }

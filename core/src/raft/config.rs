@@ -13,6 +13,10 @@ const ENTRY_OVERHEAD: usize = 20;
 /// three varints and the vector length, rounded up.
 const MESSAGE_OVERHEAD: usize = 64;
 
+/// The largest `max_snapshot_bytes`: half of a record's frame bound, the
+/// rest left for the log a snapshot record carries.
+const MAX_SNAPSHOT_BYTES: usize = 512 << 20;
+
 /// Configuration of a [`RaftNode`](super::RaftNode).
 ///
 /// Timing follows §5.6: `heartbeat_interval_ms` well below
@@ -63,6 +67,10 @@ pub struct Config {
     /// While this many outputs are waiting to be drained, inputs are
     /// refused with [`Error::Backpressure`].
     pub max_outputs: usize,
+    /// Largest snapshot the node takes or accepts from a leader, bytes
+    /// (§7). Use the same on every node: a follower drops a leader's
+    /// snapshot that exceeds its own bound.
+    pub max_snapshot_bytes: usize,
 }
 
 impl Config {
@@ -71,7 +79,7 @@ impl Config {
     /// drift, messages of up to 64 entries and 256 KiB, proposals up to
     /// 64 KiB, 8 messages or 1 MiB in flight per follower, 1,024
     /// uncommitted entries, 1,024 waiting reads, 256 entries applied per
-    /// input, 4,096 queued outputs.
+    /// input, 4,096 queued outputs, snapshots up to 64 MiB.
     #[must_use]
     pub fn new(id: NodeId, voters: impl Into<JointConfig>) -> Self {
         Config {
@@ -93,6 +101,7 @@ impl Config {
             max_pending_reads: 1_024,
             max_apply_per_step: 256,
             max_outputs: 4_096,
+            max_snapshot_bytes: 64 << 20,
         }
     }
 
@@ -129,6 +138,9 @@ impl Config {
         {
             return bad("every bound must be at least 1");
         }
+        if self.max_snapshot_bytes > MAX_SNAPSHOT_BYTES {
+            return bad("snapshots are bounded by 512 MiB (a record holds one)");
+        }
         if self.max_entry_bytes > self.max_bytes_per_message {
             return bad("a proposal must fit in one message");
         }
@@ -146,7 +158,7 @@ impl Config {
     /// AppendEntries of `max_entries_per_message` entries and
     /// `max_bytes_per_message` payload bytes (or one entry of up to
     /// `max_entry_bytes` alone), with its framing. Every other message is
-    /// smaller. A host that sends datagrams bounds them with this. `None`
+    /// smaller (a snapshot chunk carries at most `max_bytes_per_message`). A host that sends datagrams bounds them with this. `None`
     /// if it overflows (such a configuration does not validate).
     #[must_use]
     pub fn max_frame_len(&self) -> Option<usize> {
@@ -175,7 +187,7 @@ mod tests {
 
     #[test]
     fn unusable_configurations_are_refused() {
-        let cases: [fn(&mut Config); 8] = [
+        let cases: [fn(&mut Config); 9] = [
             |c| c.voters = JointConfig::default(),
             |c| c.id = NodeId(9),
             |c| c.heartbeat_interval_ms = 0,
@@ -184,6 +196,7 @@ mod tests {
             |c| c.max_clock_drift_ms = 150,
             |c| c.max_inflight_messages = 0,
             |c| c.max_bytes_per_message = 1 << 20,
+            |c| c.max_snapshot_bytes = (512 << 20) + 1,
         ];
         for (i, break_it) in cases.iter().enumerate() {
             let mut c = config();
@@ -226,5 +239,17 @@ mod tests {
         let frame = crate::wire::encode_to_vec(&message).unwrap();
         assert!(frame.len() <= bound, "{} > {bound}", frame.len());
         assert!(bound < frame.len() + 200, "the bound is not loose: {bound}");
+        let chunk = Message {
+            term: u64::MAX - 1,
+            body: Body::InstallSnapshot {
+                index: u64::MAX,
+                snapshot_term: u64::MAX,
+                offset: u64::MAX,
+                data: alloc::vec![7; 1_000],
+                done: true,
+            },
+        };
+        let frame = crate::wire::encode_to_vec(&chunk).unwrap();
+        assert!(frame.len() <= bound, "a chunk: {} > {bound}", frame.len());
     }
 }

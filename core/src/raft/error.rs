@@ -62,6 +62,38 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A snapshot must cover only entries the application has applied
+    /// (§7): `index` is beyond the applied index.
+    SnapshotNotApplied {
+        /// The snapshot's index.
+        index: u64,
+        /// The applied index.
+        applied: u64,
+    },
+    /// A snapshot must cover more than the last one: `index` is at or
+    /// below the index the log is compacted to.
+    SnapshotBehind {
+        /// The snapshot's index.
+        index: u64,
+        /// The index the last snapshot covers.
+        snapshot_index: u64,
+    },
+    /// The snapshot's data exceeds `max_snapshot_bytes`.
+    SnapshotTooLarge {
+        /// Its length.
+        len: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// The application could not read the snapshot at `index` (for a
+    /// [`KvNode`](crate::raft::KvNode): not the image of a store with the
+    /// same limits). The node has installed it, the store has not: rebuild
+    /// the node from a peer; restoring it from its records fails the same
+    /// way.
+    CorruptSnapshot {
+        /// The snapshot's index.
+        index: u64,
+    },
     /// Persisted records that no run of this node could have written: an
     /// entry record that leaves a gap in the log, a term that goes
     /// backwards, entries whose terms decrease or exceed the term recorded
@@ -107,6 +139,26 @@ impl fmt::Display for Error {
             Error::Backpressure { max } => {
                 write!(f, "{max} outputs are waiting to be drained")
             }
+            Error::SnapshotNotApplied { index, applied } => write!(
+                f,
+                "a snapshot at {index} covers entries not applied yet (applied: {applied})"
+            ),
+            Error::SnapshotBehind {
+                index,
+                snapshot_index,
+            } => write!(
+                f,
+                "a snapshot at {index} is not past the last one, at {snapshot_index}"
+            ),
+            Error::SnapshotTooLarge { len, max } => {
+                write!(f, "a snapshot of {len} bytes exceeds the limit of {max}")
+            }
+            Error::CorruptSnapshot { index } => {
+                write!(
+                    f,
+                    "the snapshot at {index} is not a state this application reads"
+                )
+            }
             Error::BadConfig { reason } => write!(f, "bad configuration: {reason}"),
             Error::CorruptRecords { record } => {
                 write!(
@@ -128,12 +180,16 @@ impl Classify for Error {
             // check-quorum.
             Error::NotLeader { .. }
             | Error::LeaseReadsDisabled
-            | Error::TransferInProgress { .. } => ErrorKind::Rejected,
+            | Error::TransferInProgress { .. }
+            | Error::SnapshotNotApplied { .. }
+            | Error::SnapshotBehind { .. } => ErrorKind::Rejected,
             Error::LogFull
             | Error::EntryTooLarge { .. }
             | Error::TooManyUncommitted { .. }
             | Error::TooManyReads { .. }
+            | Error::SnapshotTooLarge { .. }
             | Error::Backpressure { .. } => ErrorKind::LimitExceeded,
+            Error::CorruptSnapshot { .. } => ErrorKind::Malformed,
             _ => ErrorKind::InvalidArgument,
         }
     }

@@ -211,7 +211,7 @@ pub type KvResult = Result<KvResponse, Error>;
 
 /// The store's bounds. Part of the replicated state machine's definition:
 /// every node of a cluster must use the same.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KvLimits {
     /// Most keys held.
     pub max_keys: usize,
@@ -240,7 +240,11 @@ impl Default for KvLimits {
 }
 
 /// The replicated state machine: a map and its client sessions.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// A snapshot of it ([`KvStore::snapshot`]) is a wire frame of kind
+/// [`kind::RAFT_KV_SNAPSHOT`] holding the map, the sessions with their
+/// saved responses, the limits and the applied index.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KvStore {
     data: BTreeMap<Vec<u8>, Vec<u8>>,
     sessions: Sessions<KvResult>,
@@ -248,7 +252,38 @@ pub struct KvStore {
     applied: u64,
 }
 
+impl WireMessage for KvStore {
+    const KIND: u8 = kind::RAFT_KV_SNAPSHOT;
+    /// A whole store: snapshots come from the cluster's own nodes.
+    const MAX_ENCODED_LEN: usize = 1 << 30;
+}
+
 impl KvStore {
+    /// The store's image, for [`RaftNode::compact`].
+    ///
+    /// # Errors
+    /// [`wire::WireError::TooLarge`] beyond 1 GiB.
+    pub fn snapshot(&self) -> Result<Vec<u8>, wire::WireError> {
+        wire::encode_to_vec(self)
+    }
+
+    /// The store a [`snapshot`](Self::snapshot) at `index` holds, if it is
+    /// the image of a store with these limits applied up to `index`.
+    #[must_use]
+    pub fn from_snapshot(data: &[u8], index: u64, limits: KvLimits) -> Option<Self> {
+        let store = wire::decode::<KvStore>(data).ok()?;
+        let within = store.data.len() <= limits.max_keys
+            && store.sessions.len() <= limits.max_sessions
+            && store
+                .data
+                .iter()
+                .all(|(k, v)| k.len() <= limits.max_key_bytes && v.len() <= limits.max_value_bytes);
+        let same = store.limits == limits
+            && store.sessions.bounds() == (limits.max_sessions, limits.session_expiry_ms)
+            && store.applied == index;
+        (within && same).then_some(store)
+    }
+
     /// An empty store.
     #[must_use]
     pub const fn new(limits: KvLimits) -> Self {
@@ -457,8 +492,23 @@ struct Pending {
 /// A Raft node with a [`KvStore`] attached; see the [module docs](self).
 ///
 /// Messages and persisted records are the Raft node's own; after a crash,
-/// [`KvNode::restore`] rebuilds the node from its records, and the store
-/// is rebuilt as committed entries are reported again.
+/// [`KvNode::restore`] rebuilds the node from its records: the store from
+/// the last snapshot among them, then the committed entries after it as
+/// they are reported again.
+///
+/// # Snapshots
+///
+/// Every [`snapshot_interval`](Self::snapshot_interval) applied entries
+/// (10,000 unless [set](Self::set_snapshot_interval)) the node snapshots
+/// its store at the applied index ([`RaftNode::compact`]): the log drops
+/// what the snapshot covers and the records before its
+/// [`Persist::Snapshot`] may be deleted. Sessions are in the snapshot, so
+/// a write retried after it is still applied once. A follower that needs
+/// entries the leader has dropped receives the leader's snapshot and
+/// replaces its store with it ([`raft::Event::ApplySnapshot`]). A store
+/// whose image exceeds `max_snapshot_bytes` is not snapshotted (the log
+/// then grows until [`raft::Event::LogFull`]): size that bound for the
+/// store's limits.
 #[derive(Clone, Debug)]
 pub struct KvNode<L> {
     raft: RaftNode<L>,
@@ -470,8 +520,13 @@ pub struct KvNode<L> {
     /// `max_pending_reads`.
     reads: BTreeMap<u64, (u64, Vec<u8>)>,
     next_read: u64,
+    /// Applied entries between snapshots; 0: never.
+    snapshot_interval: u64,
     outputs: VecDeque<Output<Message, Persist, Event>>,
 }
+
+/// Applied entries between a [`KvNode`]'s snapshots, unless set.
+pub const DEFAULT_SNAPSHOT_INTERVAL: u64 = 10_000;
 
 impl<L: LogStorage> KvNode<L> {
     /// A fresh node.
@@ -489,8 +544,42 @@ impl<L: LogStorage> KvNode<L> {
             pending: BTreeMap::new(),
             reads: BTreeMap::new(),
             next_read: 0,
+            snapshot_interval: DEFAULT_SNAPSHOT_INTERVAL,
             outputs: VecDeque::new(),
         }
+    }
+
+    /// Applied entries between snapshots (0: never snapshot).
+    #[must_use]
+    pub const fn snapshot_interval(&self) -> u64 {
+        self.snapshot_interval
+    }
+
+    /// Snapshots every `entries` applied entries from now on; 0 turns
+    /// snapshots off. A local choice: nodes of a cluster may differ.
+    pub const fn set_snapshot_interval(&mut self, entries: u64) {
+        self.snapshot_interval = entries;
+    }
+
+    /// Snapshots the store if `snapshot_interval` entries were applied
+    /// since the last snapshot.
+    fn maybe_snapshot(&mut self) -> Result<(), raft::Error> {
+        let applied = self.raft.applied_index();
+        let last = self.raft.log().first_index().saturating_sub(1);
+        let due = self.snapshot_interval > 0
+            && applied.saturating_sub(last) >= self.snapshot_interval
+            && self.store.applied_index() == applied;
+        if !due {
+            return Ok(());
+        }
+        // Too large for a frame or for `max_snapshot_bytes`: not taken
+        // (see the type's docs); tried again after the next entry.
+        if let Ok(image) = self.store.snapshot() {
+            if self.raft.compact(applied, image).is_ok() {
+                return self.drain();
+            }
+        }
+        Ok(())
     }
 
     /// The Raft node.
@@ -607,7 +696,12 @@ impl<L: LogStorage> KvNode<L> {
     }
 
     /// Moves the Raft node's outputs to ours, acting on its events.
-    fn drain(&mut self) {
+    ///
+    /// # Errors
+    /// [`raft::Error::CorruptSnapshot`] if a snapshot installed is not a
+    /// store's image; the outputs after it are still moved.
+    fn drain(&mut self) -> Result<(), raft::Error> {
+        let mut result = Ok(());
         while let Some(output) = self.raft.poll_output() {
             let event = match output {
                 Output::Send { to, message } => {
@@ -652,16 +746,30 @@ impl<L: LogStorage> KvNode<L> {
                         self.reply(p.id, Err(Error::Retry));
                     }
                 }
+                raft::Event::ApplySnapshot { index, .. } => {
+                    let limits = self.store.limits;
+                    let image = self.raft.snapshot().map_or(&[][..], |s| &s.data[..]);
+                    match KvStore::from_snapshot(image, *index, limits) {
+                        Some(store) => self.store = store,
+                        None => result = Err(raft::Error::CorruptSnapshot { index: *index }),
+                    }
+                }
                 raft::Event::BecameLeader { .. } | raft::Event::LogFull { .. } => {}
             }
             self.outputs.push_back(Output::Event(Event::Raft(event)));
         }
+        result
     }
 }
 
 /// A node restarted from the records it persisted, in order, as
-/// [`RaftNode`]'s restore; the store is rebuilt by applying the committed
-/// entries again as they are reported.
+/// [`RaftNode`]'s restore; the store is rebuilt from the last snapshot
+/// among them, then by applying the committed entries after it again as
+/// they are reported.
+///
+/// # Errors
+/// As [`RaftNode`]'s, and [`raft::Error::CorruptSnapshot`] if the records'
+/// snapshot is not a store's image with these limits.
 impl<L: LogStorage> Restore for KvNode<L> {
     /// The Raft configuration, the (empty) log storage, and the store's
     /// limits.
@@ -671,10 +779,9 @@ impl<L: LogStorage> Restore for KvNode<L> {
         (config, log, limits): (raft::Config, L, KvLimits),
         records: &[Persist],
     ) -> Result<Self, raft::Error> {
-        Ok(Self::over(
-            RaftNode::restore((config, log), records)?,
-            limits,
-        ))
+        let mut node = Self::over(RaftNode::restore((config, log), records)?, limits);
+        node.drain()?;
+        Ok(node)
     }
 }
 
@@ -692,7 +799,7 @@ impl<L: LogStorage> Participant for KvNode<L> {
     /// Feeds one input to the Raft node and acts on what it reports.
     ///
     /// # Errors
-    /// [`Error::Backpressure`] while the Raft node's output bound is
+    /// [`raft::Error::Backpressure`] while the Raft node's output bound is
     /// reached (drain and retry). A refused command is not an error: it
     /// gets a [`Event::Reply`] saying why.
     fn handle_input(
@@ -713,8 +820,8 @@ impl<L: LogStorage> Participant for KvNode<L> {
             Input::Tick => self.raft.handle_input(now, Input::Tick),
             Input::Command(command) => self.command(now, command),
         };
-        self.drain();
-        result
+        let drained = self.drain();
+        result.and(drained).and(self.maybe_snapshot())
     }
 
     fn poll_output(&mut self) -> Option<Output<Message, Persist, Event>> {
@@ -772,6 +879,42 @@ mod tests {
         );
         assert_eq!(s.apply(6, &put(1, 2, "k", "x")), None, "already applied");
         assert_eq!(s.applied_index(), 7);
+    }
+
+    #[test]
+    fn a_snapshot_rebuilds_the_same_store_and_only_for_the_same_limits_and_index() {
+        let mut s = KvStore::new(KvLimits::default());
+        s.apply(1, &entry(&KvEntry::OpenSession { stamp_ms: 0 }));
+        s.apply(2, &put(1, 1, "k", "a"));
+        let image = s.snapshot().unwrap();
+        assert_eq!(wire::peek_kind(&image), Ok(kind::RAFT_KV_SNAPSHOT));
+        let back = KvStore::from_snapshot(&image, 2, KvLimits::default()).unwrap();
+        assert_eq!(back, s);
+        // The retry after the snapshot gets the saved answer.
+        let mut back = back;
+        assert_eq!(
+            back.apply(3, &put(1, 1, "k", "b")),
+            Some(Ok(KvResponse::Done))
+        );
+        assert_eq!(back.get(b"k"), Some(&b"a"[..]));
+        let other = KvLimits {
+            max_keys: 7,
+            ..KvLimits::default()
+        };
+        assert_eq!(
+            KvStore::from_snapshot(&image, 2, other),
+            None,
+            "other limits"
+        );
+        assert_eq!(
+            KvStore::from_snapshot(&image, 3, KvLimits::default()),
+            None,
+            "another index"
+        );
+        assert_eq!(
+            KvStore::from_snapshot(b"\x01\x17junk", 2, KvLimits::default()),
+            None
+        );
     }
 
     #[test]

@@ -3,8 +3,11 @@
 //! A log is a sequence of `(term, payload)` entries with consecutive indexes
 //! from [`first_index`](LogStorage::first_index). Raft appends at the end
 //! and, when a leader's entries conflict with a follower's, truncates the
-//! follower's suffix; nothing else changes an entry. Index 0 is the empty
-//! prefix, whose term is 0.
+//! follower's suffix; nothing else changes an entry. A snapshot (§7)
+//! [`compact`](LogStorage::compact)s the log: the entries it covers go, and
+//! the last of them, `first_index - 1`, keeps only its term, which the
+//! consistency check of AppendEntries needs. Index 0 is the empty prefix,
+//! whose term is 0.
 //!
 //! - [`ArenaLog`] (`alloc`): every payload in one contiguous byte buffer and
 //!   a small index of `(term, end offset)`, so appending is one copy and
@@ -12,8 +15,8 @@
 //! - [`FixedLog`]: the same layout in fixed arrays, for targets without a
 //!   heap.
 //!
-//! Snapshots and compaction come later: `first_index` is in the trait so
-//! that a compacted log (first index > 1) fits without changing callers.
+//! Both free the room of what a compaction discards, so a log bounded in
+//! entries and bytes runs for ever as long as snapshots are taken.
 
 use core::fmt;
 
@@ -48,17 +51,19 @@ impl core::error::Error for LogError {}
 
 /// Where a Raft node keeps its log.
 pub trait LogStorage {
-    /// The index of the first entry held (1 until compaction exists).
+    /// The index of the first entry held: one past the last index a
+    /// snapshot covers (1 before any compaction).
     fn first_index(&self) -> u64;
 
     /// The index of the last entry, or `first_index() - 1` if empty.
     fn last_index(&self) -> u64;
 
-    /// The term of the entry at `index`; 0 for index 0; `None` beyond the
-    /// log.
+    /// The term of the entry at `index`, or of the snapshot's last entry
+    /// at `first_index() - 1` (0 for index 0); `None` below that and
+    /// beyond the log.
     fn term(&self, index: u64) -> Option<u64>;
 
-    /// The entry at `index`.
+    /// The entry at `index`, if held (`first_index()..=last_index()`).
     fn entry(&self, index: u64) -> Option<EntryRef<'_>>;
 
     /// Appends an entry at `last_index() + 1` and returns that index.
@@ -71,8 +76,18 @@ pub trait LogStorage {
     /// succeed now.
     fn has_room(&self, len: usize) -> bool;
 
-    /// Removes every entry after `index` (keeps `index` itself).
+    /// Removes every entry after `index` (keeps `index` itself; an index
+    /// below `first_index()` removes every entry held).
     fn truncate_after(&mut self, index: u64);
+
+    /// A snapshot now covers every entry up to `index`, the last of them of
+    /// `term` (§7): afterwards `first_index()` is `index + 1` and
+    /// `term(index)` is `term`. The entries after `index` stay if the log
+    /// holds `index` with `term` (they follow the snapshot); otherwise the
+    /// whole log is discarded (Figure 13, step 6–7). An `index` below
+    /// `first_index() - 1` changes nothing: the log is compacted further
+    /// already.
+    fn compact(&mut self, index: u64, term: u64);
 
     /// The term of the last entry (0 for an empty log).
     fn last_term(&self) -> u64 {
@@ -93,33 +108,63 @@ struct Slot {
     end: usize,
 }
 
-/// Reads entry `index` from a slot table and an arena holding entries from
-/// index 1.
-fn read<'a>(slots: &[Slot], arena: &'a [u8], index: u64) -> Option<EntryRef<'a>> {
-    let k = usize::try_from(index.checked_sub(1)?).ok()?;
-    let slot = slots.get(k)?;
-    let start = match k.checked_sub(1) {
-        Some(p) => slots.get(p)?.end,
-        None => 0,
-    };
-    Some(EntryRef {
-        index,
-        term: slot.term,
-        data: arena.get(start..slot.end)?,
-    })
+/// What a compaction left of the entries before the first one held: the
+/// last index it covers and that entry's term (`0, 0` before any).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Prefix {
+    index: u64,
+    term: u64,
 }
 
-fn term_of(slots: &[Slot], index: u64) -> Option<u64> {
-    if index == 0 {
-        return Some(0);
+impl Prefix {
+    /// The position in the slot table of entry `index`, if after the
+    /// prefix.
+    fn slot(self, index: u64) -> Option<usize> {
+        usize::try_from(index.checked_sub(self.index)?.checked_sub(1)?).ok()
     }
-    let k = usize::try_from(index - 1).ok()?;
-    slots.get(k).map(|s| s.term)
-}
 
-/// The number of slots to keep when truncating after `index`.
-fn kept(len: usize, index: u64) -> usize {
-    usize::try_from(index).map_or(len, |i| i.min(len))
+    /// Entry `index` from a slot table and an arena that start after the
+    /// prefix.
+    fn read<'a>(self, slots: &[Slot], arena: &'a [u8], index: u64) -> Option<EntryRef<'a>> {
+        let k = self.slot(index)?;
+        let slot = slots.get(k)?;
+        let start = match k.checked_sub(1) {
+            Some(p) => slots.get(p)?.end,
+            None => 0,
+        };
+        Some(EntryRef {
+            index,
+            term: slot.term,
+            data: arena.get(start..slot.end)?,
+        })
+    }
+
+    fn term_of(self, slots: &[Slot], index: u64) -> Option<u64> {
+        if index == self.index {
+            return Some(self.term);
+        }
+        slots.get(self.slot(index)?).map(|s| s.term)
+    }
+
+    /// The number of slots to keep when truncating after `index`.
+    fn kept(self, len: usize, index: u64) -> usize {
+        let after = index.saturating_sub(self.index);
+        usize::try_from(after).map_or(len, |i| i.min(len))
+    }
+
+    /// Compacts up to `(index, term)`: the new prefix, and how many slots
+    /// to drop from the front (all of them if the log does not hold
+    /// `index` with `term`). `None` if the log is compacted further.
+    fn compact(self, slots: &[Slot], index: u64, term: u64) -> Option<(Prefix, usize)> {
+        if index < self.index {
+            return None;
+        }
+        let drop = match self.term_of(slots, index) {
+            Some(t) if t == term => self.kept(slots.len(), index),
+            _ => slots.len(),
+        };
+        Some((Prefix { index, term }, drop))
+    }
 }
 
 #[cfg(feature = "alloc")]
@@ -129,9 +174,11 @@ pub use arena::ArenaLog;
 mod arena {
     use alloc::vec::Vec;
 
-    use super::{EntryRef, LogError, LogStorage, Slot, kept, read, term_of};
+    use super::{EntryRef, LogError, LogStorage, Prefix, Slot};
 
     /// An in-memory log: payloads in one growing byte buffer, plus an index.
+    /// A compaction moves what stays to the front (one copy of the entries
+    /// after the snapshot, normally few).
     ///
     /// ```
     /// use consensio::raft::{ArenaLog, LogStorage};
@@ -141,12 +188,15 @@ mod arena {
     /// assert_eq!(log.entry(2).unwrap().data, b"y=2");
     /// log.truncate_after(1);
     /// assert_eq!((log.last_index(), log.last_term()), (1, 1));
+    /// log.compact(1, 1); // a snapshot covers entry 1
+    /// assert_eq!((log.first_index(), log.term(1), log.entry(1)), (2, Some(1), None));
     /// # Ok::<(), consensio::raft::LogError>(())
     /// ```
     #[derive(Clone, Debug, Default, PartialEq, Eq)]
     pub struct ArenaLog {
         arena: Vec<u8>,
         slots: Vec<Slot>,
+        prefix: Prefix,
         max_entries: usize,
         max_bytes: usize,
     }
@@ -159,6 +209,7 @@ mod arena {
             ArenaLog {
                 arena: Vec::new(),
                 slots: Vec::new(),
+                prefix: Prefix { index: 0, term: 0 },
                 max_entries,
                 max_bytes,
             }
@@ -173,19 +224,19 @@ mod arena {
 
     impl LogStorage for ArenaLog {
         fn first_index(&self) -> u64 {
-            1
+            self.prefix.index.saturating_add(1)
         }
 
         fn last_index(&self) -> u64 {
-            self.slots.len() as u64
+            self.prefix.index.saturating_add(self.slots.len() as u64)
         }
 
         fn term(&self, index: u64) -> Option<u64> {
-            term_of(&self.slots, index)
+            self.prefix.term_of(&self.slots, index)
         }
 
         fn entry(&self, index: u64) -> Option<EntryRef<'_>> {
-            read(&self.slots, &self.arena, index)
+            self.prefix.read(&self.slots, &self.arena, index)
         }
 
         fn append(&mut self, term: u64, data: &[u8]) -> Result<u64, LogError> {
@@ -195,7 +246,7 @@ mod arena {
             self.arena.extend_from_slice(data);
             let end = self.arena.len();
             self.slots.push(Slot { term, end });
-            Ok(self.slots.len() as u64)
+            Ok(self.last_index())
         }
 
         fn has_room(&self, len: usize) -> bool {
@@ -208,13 +259,29 @@ mod arena {
         }
 
         fn truncate_after(&mut self, index: u64) {
-            let keep = kept(self.slots.len(), index);
+            let keep = self.prefix.kept(self.slots.len(), index);
             self.slots.truncate(keep);
             let end = keep
                 .checked_sub(1)
                 .and_then(|k| self.slots.get(k))
                 .map_or(0, |s| s.end);
             self.arena.truncate(end);
+        }
+
+        fn compact(&mut self, index: u64, term: u64) {
+            let Some((prefix, drop)) = self.prefix.compact(&self.slots, index, term) else {
+                return;
+            };
+            let cut = drop
+                .checked_sub(1)
+                .and_then(|k| self.slots.get(k))
+                .map_or(0, |s| s.end);
+            self.slots.drain(..drop);
+            self.arena.drain(..cut);
+            for slot in &mut self.slots {
+                slot.end -= cut;
+            }
+            self.prefix = prefix;
         }
     }
 }
@@ -227,6 +294,7 @@ pub struct FixedLog<const ENTRIES: usize, const BYTES: usize> {
     used: usize,
     slots: [Slot; ENTRIES],
     len: usize,
+    prefix: Prefix,
 }
 
 impl<const ENTRIES: usize, const BYTES: usize> FixedLog<ENTRIES, BYTES> {
@@ -238,6 +306,7 @@ impl<const ENTRIES: usize, const BYTES: usize> FixedLog<ENTRIES, BYTES> {
             used: 0,
             slots: [Slot { term: 0, end: 0 }; ENTRIES],
             len: 0,
+            prefix: Prefix { index: 0, term: 0 },
         }
     }
 
@@ -254,19 +323,19 @@ impl<const ENTRIES: usize, const BYTES: usize> Default for FixedLog<ENTRIES, BYT
 
 impl<const ENTRIES: usize, const BYTES: usize> LogStorage for FixedLog<ENTRIES, BYTES> {
     fn first_index(&self) -> u64 {
-        1
+        self.prefix.index.saturating_add(1)
     }
 
     fn last_index(&self) -> u64 {
-        self.len as u64
+        self.prefix.index.saturating_add(self.len as u64)
     }
 
     fn term(&self, index: u64) -> Option<u64> {
-        term_of(self.slots(), index)
+        self.prefix.term_of(self.slots(), index)
     }
 
     fn entry(&self, index: u64) -> Option<EntryRef<'_>> {
-        read(
+        self.prefix.read(
             self.slots(),
             self.arena.get(..self.used).unwrap_or_default(),
             index,
@@ -281,7 +350,7 @@ impl<const ENTRIES: usize, const BYTES: usize> LogStorage for FixedLog<ENTRIES, 
         *slot = Slot { term, end };
         self.used = end;
         self.len += 1;
-        Ok(self.len as u64)
+        Ok(self.last_index())
     }
 
     fn has_room(&self, len: usize) -> bool {
@@ -289,12 +358,30 @@ impl<const ENTRIES: usize, const BYTES: usize> LogStorage for FixedLog<ENTRIES, 
     }
 
     fn truncate_after(&mut self, index: u64) {
-        self.len = kept(self.len, index);
+        self.len = self.prefix.kept(self.len, index);
         self.used = self
             .len
             .checked_sub(1)
             .and_then(|k| self.slots.get(k))
             .map_or(0, |s| s.end);
+    }
+
+    fn compact(&mut self, index: u64, term: u64) {
+        let Some((prefix, drop)) = self.prefix.compact(self.slots(), index, term) else {
+            return;
+        };
+        let cut = drop
+            .checked_sub(1)
+            .and_then(|k| self.slots.get(k))
+            .map_or(0, |s| s.end);
+        self.arena.copy_within(cut..self.used, 0);
+        self.slots.copy_within(drop..self.len, 0);
+        self.len -= drop;
+        self.used -= cut;
+        for slot in self.slots.iter_mut().take(self.len) {
+            slot.end -= cut;
+        }
+        self.prefix = prefix;
     }
 }
 
@@ -338,6 +425,43 @@ mod tests {
         assert_eq!(log.last_index(), 2);
         log.truncate_after(0);
         assert_eq!(log.last_index(), 0);
+        // Compaction (§7): a snapshot covering 1..=2 keeps what follows.
+        for (term, data) in [(1, &b"a"[..]), (2, b"bb"), (2, b"c"), (3, b"dd")] {
+            log.append(term, data).unwrap();
+        }
+        log.compact(2, 2);
+        assert_eq!((log.first_index(), log.last_index()), (3, 4));
+        assert_eq!(
+            (log.term(2), log.term(1), log.entry(2)),
+            (Some(2), None, None)
+        );
+        assert_eq!(log.entry(3).unwrap().data, b"c");
+        assert_eq!(log.entry(4).unwrap().data, b"dd");
+        assert!(log.is_up_to_date(4, 3));
+        log.compact(1, 1);
+        assert_eq!(log.first_index(), 3, "compacted further already");
+        log.truncate_after(3);
+        assert_eq!(log.append(4, b"e"), Ok(4));
+        // A snapshot whose last entry the log holds with another term, or
+        // beyond the log, replaces the whole log.
+        log.compact(4, 9);
+        assert_eq!(
+            (log.first_index(), log.last_index(), log.last_term()),
+            (5, 4, 9)
+        );
+        log.compact(7, 9);
+        assert_eq!(
+            (log.first_index(), log.last_index(), log.last_term()),
+            (8, 7, 9)
+        );
+        assert_eq!(log.append(9, b"f"), Ok(8));
+        assert_eq!(log.entry(8).unwrap().data, b"f");
+        log.truncate_after(2);
+        assert_eq!(
+            (log.last_index(), log.term(7)),
+            (7, Some(9)),
+            "the prefix stays"
+        );
     }
 
     #[test]
@@ -349,6 +473,9 @@ mod tests {
         assert_eq!(log.append(1, b"de"), Ok(2));
         assert_eq!(log.append(1, b""), Err(LogError::Full), "entries bound");
         assert_eq!((log.last_index(), log.bytes()), (2, 5));
+        log.compact(1, 1);
+        assert_eq!(log.append(1, b"xyz"), Ok(3), "compaction frees room");
+        assert_eq!(log.bytes(), 5);
     }
 
     #[test]
@@ -360,6 +487,9 @@ mod tests {
         assert_eq!(log.append(1, b"de"), Ok(2));
         assert_eq!(log.append(1, b""), Err(LogError::Full));
         assert_eq!(log.entry(1).unwrap().data, b"abc");
+        log.compact(1, 1);
+        assert_eq!(log.append(1, b"xyz"), Ok(3), "compaction frees room");
+        assert_eq!(log.entry(2).unwrap().data, b"de");
     }
 
     #[test]
@@ -367,9 +497,12 @@ mod tests {
         let mut rng = crate::Rng::seed_from_u64(9);
         let mut arena = ArenaLog::new(64, 512);
         let mut fixed = FixedLog::<64, 512>::new();
+        // The model: the snapshot's last (index, term), then the entries.
+        let mut base = (0u64, 0u64);
         let mut model: Vec<(u64, Vec<u8>)> = Vec::new();
         for _ in 0..5_000 {
-            if rng.chance(0.8) {
+            let roll = rng.below(10);
+            if roll < 7 {
                 let term = rng.between(1, 5);
                 let data: Vec<u8> = (0..rng.below(20)).map(|i| i as u8).collect();
                 let room = arena.has_room(data.len());
@@ -380,16 +513,43 @@ mod tests {
                 if a.is_ok() {
                     model.push((term, data));
                 }
-            } else {
-                let at = rng.below(model.len() as u64 + 2);
+            } else if roll < 9 {
+                let at = base.0 + rng.below(model.len() as u64 + 2);
                 arena.truncate_after(at);
                 fixed.truncate_after(at);
-                model.truncate(at as usize);
+                model.truncate((at - base.0) as usize);
+            } else {
+                // At or after the prefix, up to a few past the end, with the
+                // held term or another.
+                let at = base.0 + rng.below(model.len() as u64 + 3);
+                let k = (at - base.0) as usize;
+                let held = match k.checked_sub(1) {
+                    None => Some(base.1),
+                    Some(k) => model.get(k).map(|(t, _)| *t),
+                };
+                let term = if rng.chance(0.8) {
+                    held.unwrap_or(5)
+                } else {
+                    rng.between(1, 5)
+                };
+                arena.compact(at, term);
+                fixed.compact(at, term);
+                if held == Some(term) {
+                    model.drain(..k);
+                } else {
+                    model.clear();
+                }
+                base = (at, term);
             }
-            assert_eq!(arena.last_index(), model.len() as u64);
-            assert_eq!(fixed.last_index(), model.len() as u64);
+            let want_last = base.0 + model.len() as u64;
+            assert_eq!(arena.last_index(), want_last);
+            assert_eq!(fixed.last_index(), want_last);
+            assert_eq!(arena.first_index(), base.0 + 1);
+            assert_eq!(fixed.first_index(), base.0 + 1);
+            assert_eq!(arena.term(base.0), Some(base.1));
+            assert_eq!(fixed.term(base.0), Some(base.1));
             for (i, (term, data)) in model.iter().enumerate() {
-                let index = i as u64 + 1;
+                let index = base.0 + i as u64 + 1;
                 let want = Some(EntryRef {
                     index,
                     term: *term,

@@ -1,6 +1,6 @@
 //! The messages Raft nodes exchange (§5, Figure 2; pre-vote from the thesis
 //! §9.6; heartbeat rounds for ReadIndex from the thesis §6.4; leadership
-//! transfer from the thesis §3.10).
+//! transfer from the thesis §3.10; InstallSnapshot from §7, Figure 13).
 //!
 //! Every message carries the sender's term, so the receiver applies the rule
 //! of §5.1 (a higher term makes it a follower, a lower one marks the message
@@ -117,6 +117,32 @@ pub enum Body {
     /// log matches its own: campaign now, without a pre-vote (thesis
     /// §3.10).
     TimeoutNow,
+    /// Leader → a follower that needs entries the leader has compacted
+    /// away: one chunk of the leader's snapshot (InstallSnapshot, §7,
+    /// Figure 13), at most `max_bytes_per_message` bytes. Chunks of one
+    /// snapshot are numbered by their byte offset.
+    InstallSnapshot {
+        /// The last index the snapshot covers.
+        index: u64,
+        /// The term of the entry at `index`.
+        snapshot_term: u64,
+        /// Where `data` starts in the snapshot.
+        offset: u64,
+        /// The chunk.
+        data: Vec<u8>,
+        /// Whether this is the last chunk.
+        done: bool,
+    },
+    /// Follower → leader: it holds the first `received` bytes of the
+    /// snapshot of `index`, so the leader goes on from there (also the
+    /// answer to a chunk that arrived out of order). A snapshot fully
+    /// installed is answered by [`Body::AppendAccepted`] instead.
+    SnapshotReceived {
+        /// The snapshot's last index.
+        index: u64,
+        /// The bytes held, from offset 0.
+        received: u64,
+    },
 }
 
 impl WireMessage for Message {
@@ -170,6 +196,17 @@ mod tests {
             },
             Body::HeartbeatResponse { round: 11 },
             Body::TimeoutNow,
+            Body::InstallSnapshot {
+                index: 90,
+                snapshot_term: 4,
+                offset: 1 << 20,
+                data: vec![7; 3],
+                done: true,
+            },
+            Body::SnapshotReceived {
+                index: 90,
+                received: 12,
+            },
         ];
         for body in bodies {
             let message = Message { term: 5, body };

@@ -70,9 +70,24 @@
 //! apply exactly once, with one reply per request; the simulator checks its
 //! histories for linearizability.
 //!
-//! Snapshots, membership changes and learners are not implemented yet; the configuration is already a
-//! [`JointConfig`](crate::quorum::JointConfig), progress is kept per
-//! [`NodeId`](crate::NodeId), and the log's `first_index` allows compaction.
+//! - **Snapshots and log compaction (§7).** The application snapshots its
+//!   state at an applied index and hands the bytes to
+//!   [`RaftNode::compact`]: the log drops the entries the snapshot covers
+//!   (freeing their room) and the node queues a [`Persist::Snapshot`]
+//!   record, which holds the snapshot, the hard state and the log after
+//!   it, and so replaces every earlier record. A follower that needs
+//!   entries the leader has dropped gets the leader's snapshot instead
+//!   (InstallSnapshot, Figure 13), in chunks of at most
+//!   `max_bytes_per_message`, streamed within the follower's inflight
+//!   window and resumed from the last byte it acknowledged after a loss
+//!   (the follower's progress is in a third state, *snapshot*, beside
+//!   probe and replicate). It keeps the entries after the snapshot if its
+//!   log holds the snapshot's last entry, and tells the application to
+//!   load it with [`Event::ApplySnapshot`].
+//!
+//! Membership changes and learners are not implemented yet; the
+//! configuration is already a [`JointConfig`](crate::quorum::JointConfig)
+//! and progress is kept per [`NodeId`](crate::NodeId).
 //!
 //! # The caller's duties
 //!
@@ -87,9 +102,15 @@
 //!   A [`Event::ReadReady`] then finds the state machine far enough along.
 //! - **Restart from the records.** After a crash, rebuild the node with
 //!   [`Restore::restore`](crate::Restore::restore) from its configuration
-//!   (and an empty log) and exactly the records it
-//!   persisted, in order. It reports committed entries again from index 1,
-//!   so the state machine is rebuilt along with it.
+//!   (and an empty log) and exactly the records it persisted, in order,
+//!   from its last [`Persist::Snapshot`] on (the records before it may be
+//!   deleted once it is durable). It reports [`Event::ApplySnapshot`]
+//!   first if there is a snapshot, then committed entries again from the
+//!   one after it (from index 1 without a snapshot), so the state machine
+//!   is rebuilt along with it.
+//! - **Snapshot now and then.** Without [`RaftNode::compact`] the log and
+//!   the records grow until [`Event::LogFull`]; a snapshot every few
+//!   thousand entries keeps both bounded.
 //! - **Frame the records.** Restore refuses records no run of the node
 //!   could have written (gaps, terms going back, two votes in a term), but
 //!   it cannot see a flipped bit inside a record or a record of another
@@ -208,6 +229,6 @@ pub use message::{Body, Entry, Message};
 #[cfg(feature = "alloc")]
 pub use node::{Command, Event, RaftNode, RaftOutput, Role};
 #[cfg(feature = "alloc")]
-pub use persist::Persist;
+pub use persist::{Persist, Snapshot};
 #[cfg(feature = "alloc")]
 pub use session::{Admission, SessionError, Sessions};

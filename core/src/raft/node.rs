@@ -9,8 +9,8 @@ use alloc::vec::Vec;
 
 use super::config::Config;
 use super::message::{Body, Entry, Message};
-use super::persist::{self, Persist};
-use super::progress::Progress;
+use super::persist::{self, Persist, Snapshot};
+use super::progress::{Progress, ProgressState};
 use super::read_only::ReadOnly;
 use super::{Error, LogStorage};
 use crate::id::NodeId;
@@ -122,6 +122,17 @@ pub enum Event {
         /// The log's last index.
         last_index: u64,
     },
+    /// Replace the application's state with [`RaftNode::snapshot`]'s data:
+    /// it covers every entry up to `index`, and [`Event::Committed`] goes
+    /// on from `index + 1`. Comes when a leader's snapshot has been
+    /// installed (§7), and first of all from a node restored from records
+    /// that hold a snapshot.
+    ApplySnapshot {
+        /// The snapshot's last index.
+        index: u64,
+        /// The term of the entry at `index`.
+        term: u64,
+    },
 }
 
 /// What a vote request asks for.
@@ -176,6 +187,10 @@ pub struct RaftNode<L> {
     lease_void: bool,
     /// Leader only: the index of the first entry of its term.
     term_start_index: u64,
+    /// The latest snapshot: the log is compacted up to its index.
+    snapshot: Option<Snapshot>,
+    /// Follower only: the chunks of a leader's snapshot received so far.
+    incoming: Option<Snapshot>,
     reads: ReadOnly,
     outputs: VecDeque<RaftOutput>,
 }
@@ -224,6 +239,8 @@ impl<L: LogStorage> RaftNode<L> {
             transfer: None,
             lease_void: false,
             term_start_index: 0,
+            snapshot: None,
+            incoming: None,
             outputs: VecDeque::new(),
         })
     }
@@ -277,10 +294,82 @@ impl<L: LogStorage> RaftNode<L> {
         self.commit_index
     }
 
-    /// The highest index reported with [`Event::Committed`].
+    /// The highest index reported with [`Event::Committed`] (or covered by
+    /// the snapshot of an [`Event::ApplySnapshot`]).
     #[must_use]
     pub const fn applied_index(&self) -> u64 {
         self.applied_index
+    }
+
+    /// The latest snapshot, taken here ([`RaftNode::compact`]) or installed
+    /// from a leader; the log holds the entries after its index.
+    #[must_use]
+    pub const fn snapshot(&self) -> Option<&Snapshot> {
+        self.snapshot.as_ref()
+    }
+
+    /// Takes a snapshot (§7): `data` is the application's state after
+    /// applying every entry up to `index`. The log drops the entries it
+    /// covers, and the node queues a [`Persist::Snapshot`] record that
+    /// replaces every record before it. A leader sends the snapshot to
+    /// followers that need entries it no longer holds.
+    ///
+    /// # Errors
+    /// [`Error::SnapshotNotApplied`] if `index` is beyond
+    /// [`applied_index`](Self::applied_index) (a snapshot may not cover an
+    /// uncommitted entry); [`Error::SnapshotBehind`] if it is not past the
+    /// last snapshot; [`Error::SnapshotTooLarge`]; [`Error::Backpressure`].
+    /// The node is then unchanged.
+    pub fn compact(&mut self, index: u64, data: Vec<u8>) -> Result<(), Error> {
+        if self.outputs.len() >= self.config.max_outputs {
+            return Err(Error::Backpressure {
+                max: self.config.max_outputs,
+            });
+        }
+        let applied = self.applied_index;
+        if index > applied {
+            return Err(Error::SnapshotNotApplied { index, applied });
+        }
+        let snapshot_index = self.log.first_index().saturating_sub(1);
+        if index <= snapshot_index {
+            return Err(Error::SnapshotBehind {
+                index,
+                snapshot_index,
+            });
+        }
+        let max = self.config.max_snapshot_bytes;
+        if data.len() > max {
+            return Err(Error::SnapshotTooLarge {
+                len: data.len(),
+                max,
+            });
+        }
+        // Applied entries are held: snapshot_index < index <= applied.
+        let term = self.log.term(index).unwrap_or(0);
+        self.log.compact(index, term);
+        self.record_snapshot(Snapshot { index, term, data });
+        Ok(())
+    }
+
+    /// Keeps `snapshot`, over which the log is compacted, and queues its
+    /// record: the hard state and the log after it go with it, so that it
+    /// replaces every earlier record.
+    fn record_snapshot(&mut self, snapshot: Snapshot) {
+        let entries = (self.log.first_index()..=self.log.last_index())
+            .map_while(|i| self.log.entry(i))
+            .map(|e| Entry {
+                term: e.term,
+                data: e.data.to_vec(),
+            })
+            .collect();
+        self.hard_state_dirty = false;
+        self.outputs.push_back(Output::Persist(Persist::Snapshot {
+            snapshot: snapshot.clone(),
+            term: self.term,
+            vote: self.vote,
+            entries,
+        }));
+        self.snapshot = Some(snapshot);
     }
 
     // ---- the common step: term rules, then the role's step --------------
@@ -321,7 +410,9 @@ impl<L: LogStorage> RaftNode<L> {
                 // A pre-vote asks about a future term and changes nothing;
                 // a granted pre-vote carries the term asked about.
                 Body::PreVote { .. } | Body::PreVoteResponse { granted: true } => {}
-                Body::AppendEntries { .. } | Body::Heartbeat { .. } => {
+                Body::AppendEntries { .. }
+                | Body::Heartbeat { .. }
+                | Body::InstallSnapshot { .. } => {
                     self.become_follower(term, Some(from));
                 }
                 _ => self.become_follower(term, None),
@@ -331,7 +422,9 @@ impl<L: LogStorage> RaftNode<L> {
                 // Tell a stale leader or candidate about the newer term
                 // (Figure 2), and a stale pre-candidate, which would
                 // otherwise never learn it (thesis §9.6).
-                Body::AppendEntries { .. } | Body::Heartbeat { .. } => {
+                Body::AppendEntries { .. }
+                | Body::Heartbeat { .. }
+                | Body::InstallSnapshot { .. } => {
                     self.send(from, Body::HeartbeatResponse { round: 0 });
                 }
                 Body::RequestVote { .. } => {
@@ -446,6 +539,16 @@ impl<L: LogStorage> RaftNode<L> {
                 self.commit_to(leader_commit.min(self.log.last_index()));
                 self.send(from, Body::HeartbeatResponse { round });
             }
+            Body::InstallSnapshot {
+                index,
+                snapshot_term,
+                offset,
+                data,
+                done,
+            } => {
+                self.follow(from);
+                self.handle_snapshot(from, index, snapshot_term, offset, data, done);
+            }
             // Our leader hands us leadership (thesis §3.10): campaign now,
             // with no pre-vote, which the leader's followers would refuse.
             Body::TimeoutNow if self.leader == Some(from) => self.campaign(false, true),
@@ -457,7 +560,7 @@ impl<L: LogStorage> RaftNode<L> {
     fn step_candidate(&mut self, from: NodeId, term: u64, body: Body) {
         match body {
             // Someone won this term (§5.2).
-            Body::AppendEntries { .. } | Body::Heartbeat { .. } => {
+            Body::AppendEntries { .. } | Body::Heartbeat { .. } | Body::InstallSnapshot { .. } => {
                 self.become_follower(self.term, Some(from));
                 self.step_follower(from, body);
             }
@@ -490,6 +593,9 @@ impl<L: LogStorage> RaftNode<L> {
                 conflict_term,
             } => self.on_append_rejected(from, prev_log_index, conflict_index, conflict_term),
             Body::HeartbeatResponse { round } => self.on_heartbeat_response(from, round),
+            Body::SnapshotReceived { index, received } => {
+                self.on_snapshot_received(from, index, received);
+            }
             // Late votes; and no other leader exists in this term (§5.2).
             _ => {}
         }
@@ -781,6 +887,70 @@ impl<L: LogStorage> RaftNode<L> {
         self.send(from, Body::AppendAccepted { match_index });
     }
 
+    /// A chunk of the leader's snapshot (§7, Figure 13). Chunks are taken
+    /// in order; a chunk out of order is answered with what is held, so
+    /// the leader resumes from there.
+    fn handle_snapshot(
+        &mut self,
+        from: NodeId,
+        index: u64,
+        term: u64,
+        offset: u64,
+        data: Vec<u8>,
+        done: bool,
+    ) {
+        if index <= self.commit_index {
+            // We have all it covers, committed: it matches any leader's log.
+            self.incoming = None;
+            let match_index = self.commit_index;
+            self.send(from, Body::AppendAccepted { match_index });
+            return;
+        }
+        let same = |s: &Snapshot| s.index == index && s.term == term;
+        let held = self
+            .incoming
+            .as_ref()
+            .filter(|s| same(s))
+            .map_or(0, |s| s.data.len() as u64);
+        if offset != held && offset != 0 {
+            let received = held;
+            self.send(from, Body::SnapshotReceived { index, received });
+            return;
+        }
+        let len = usize::try_from(offset)
+            .ok()
+            .and_then(|o| o.checked_add(data.len()));
+        if len.is_none_or(|len| len > self.config.max_snapshot_bytes) {
+            // Larger than this node takes (the bound must be the same on
+            // every node): dropped, as a malformed message is.
+            self.incoming = None;
+            return;
+        }
+        let incoming = match self.incoming.take() {
+            Some(mut s) if same(&s) && offset != 0 => {
+                s.data.extend_from_slice(&data);
+                s
+            }
+            _ => Snapshot { index, term, data },
+        };
+        if !done {
+            let received = incoming.data.len() as u64;
+            self.incoming = Some(incoming);
+            self.send(from, Body::SnapshotReceived { index, received });
+            return;
+        }
+        // Installed: the log after it stays if it follows it (Figure 13),
+        // the state machine is replaced, and both are durable before the
+        // acknowledgement.
+        self.log.compact(index, term);
+        self.log_full = false;
+        self.commit_index = index;
+        self.applied_index = index;
+        self.record_snapshot(incoming);
+        self.emit(Event::ApplySnapshot { index, term });
+        self.send(from, Body::AppendAccepted { match_index: index });
+    }
+
     // ---- replication, leader side (§5.3, §5.4.2) -------------------------
 
     fn propose(&mut self, data: Vec<u8>) -> Result<(), Error> {
@@ -886,6 +1056,17 @@ impl<L: LogStorage> RaftNode<L> {
         self.maybe_timeout_now(from);
     }
 
+    fn on_snapshot_received(&mut self, from: NodeId, index: u64, received: u64) {
+        let len = self.snapshot.as_ref().map_or(0, |s| s.data.len() as u64);
+        let Some(pr) = self.progress.get_mut(&from) else {
+            return;
+        };
+        pr.recent_active = true;
+        if pr.snapshot_received(index, received, len) {
+            while self.send_append(from, false) {}
+        }
+    }
+
     // ---- leadership transfer (thesis §3.10) ---------------------------------
 
     fn transfer_leadership(&mut self, to: NodeId) -> Result<(), Error> {
@@ -947,11 +1128,15 @@ impl<L: LogStorage> RaftNode<L> {
         let Some(pr) = self.progress.get(&to) else {
             return false;
         };
+        let next = pr.next_index.clamp(1, last_index.saturating_add(1));
+        let prev_log_index = next - 1;
+        let compacted = prev_log_index < self.log.first_index().saturating_sub(1);
+        if pr.state == ProgressState::Snapshot || compacted {
+            return self.send_snapshot_chunk(to);
+        }
         if pr.is_paused() {
             return false;
         }
-        let next = pr.next_index.clamp(1, last_index.saturating_add(1));
-        let prev_log_index = next - 1;
         let Some(prev_log_term) = self.log.term(prev_log_index) else {
             return false;
         };
@@ -978,6 +1163,36 @@ impl<L: LogStorage> RaftNode<L> {
             prev_log_term,
             entries,
             leader_commit: self.commit_index,
+        };
+        self.send(to, body);
+        true
+    }
+
+    /// The next chunk of our snapshot to `to`, whose log needs entries
+    /// compacted away, if its window allows one. Returns whether a chunk
+    /// was sent.
+    fn send_snapshot_chunk(&mut self, to: NodeId) -> bool {
+        let (Some(snapshot), Some(pr)) = (&self.snapshot, self.progress.get_mut(&to)) else {
+            return false;
+        };
+        if pr.state != ProgressState::Snapshot || pr.snapshot.index != snapshot.index {
+            // A new snapshot replaces one being sent: start over.
+            pr.begin_snapshot(snapshot.index);
+        }
+        let len = snapshot.data.len() as u64;
+        let max_chunk = self.config.max_bytes_per_message as u64;
+        let window = self.config.max_inflight_bytes as u64;
+        let Some(chunk) = pr.next_chunk(len, max_chunk, window) else {
+            return false;
+        };
+        let range = usize::try_from(chunk.offset).unwrap_or(usize::MAX)
+            ..usize::try_from(chunk.end).unwrap_or(usize::MAX);
+        let body = Body::InstallSnapshot {
+            index: snapshot.index,
+            snapshot_term: snapshot.term,
+            offset: chunk.offset,
+            data: snapshot.data.get(range).unwrap_or_default().to_vec(),
+            done: chunk.done,
         };
         self.send(to, body);
         true
@@ -1173,10 +1388,17 @@ impl<L: LogStorage> Restore for RaftNode<L> {
 
     fn restore((config, mut log): (Config, L), records: &[Persist]) -> Result<Self, Error> {
         config.validate()?;
-        let hard_state = persist::replay(&mut log, records)?;
+        let (hard_state, snapshot) = persist::replay(&mut log, records)?;
         let mut node = RaftNode::new(config, log)?;
         node.term = hard_state.term;
         node.vote = hard_state.vote;
+        if let Some(snapshot) = snapshot {
+            let (index, term) = (snapshot.index, snapshot.term);
+            node.commit_index = index;
+            node.applied_index = index;
+            node.snapshot = Some(snapshot);
+            node.emit(Event::ApplySnapshot { index, term });
+        }
         Ok(node)
     }
 }
@@ -1295,10 +1517,13 @@ fn entries_are_well_formed(term: u64, prev_log_term: u64, entries: &[Entry]) -> 
 }
 
 /// The largest index at or below `upto` whose entry's term is at most
-/// `term` (0 if none). Terms never decrease along a log, so a binary search
+/// `term`, searched from the snapshot's last index (which it returns if no
+/// later entry qualifies: what it covers is committed and matches any
+/// leader's log). Terms never decrease along a log, so a binary search
 /// finds it.
 fn last_index_within_term<L: LogStorage>(log: &L, term: u64, upto: u64) -> u64 {
-    let (mut low, mut high) = (0, upto.min(log.last_index()));
+    let low = log.first_index().saturating_sub(1);
+    let (mut low, mut high) = (low, upto.min(log.last_index()).max(low));
     while low < high {
         let mid = low + (high - low).div_ceil(2);
         if log.term(mid).is_some_and(|t| t <= term) {

@@ -5,15 +5,20 @@
 //! The caller appends each record to stable storage, in order, and makes it
 //! durable before acting on any output that follows it. A restarted node is
 //! [`RaftNode::restore`](super::RaftNode::restore)d from the same records,
-//! in the same order. A caller that wants to compact its record store may
-//! keep only the last `HardState` and the entries the records leave in the
-//! log; replay gives the same node.
+//! in the same order.
+//!
+//! A [`Persist::Snapshot`] record replaces every record before it: it holds
+//! the snapshot, the hard state and the entries after the snapshot, so once
+//! it is durable the host may delete all earlier records, and a restart
+//! reads one snapshot and the records written since (§7).
 //!
 //! A record that must be stored as bytes is encoded like a message: postcard
 //! behind the wire header, kind [`RAFT_RECORD`](crate::wire::kind::RAFT_RECORD)
 //! (`wire::encode_to_vec(&record)`, `wire::decode::<Persist>(&bytes)`).
-//! Every record the node emits fits in a frame: it holds at most the entries
-//! of one message, and the configuration bounds those to a frame.
+//! A record of entries holds at most the entries of one message, which the
+//! configuration bounds to a frame; a snapshot record holds up to
+//! `max_snapshot_bytes` of snapshot and the log after it, and records may
+//! be up to 1 GiB long ([`Persist::MAX_ENCODED_LEN`](WireMessage::MAX_ENCODED_LEN)).
 
 use alloc::vec::Vec;
 
@@ -22,6 +27,18 @@ use serde::{Deserialize, Serialize};
 use super::{Entry, Error, LogStorage};
 use crate::id::NodeId;
 use crate::wire::{WireMessage, kind};
+
+/// A snapshot of the application's state machine (§7): its state after
+/// applying every entry up to `index`, as bytes only the application reads.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The last index it covers.
+    pub index: u64,
+    /// The term of the entry at `index`.
+    pub term: u64,
+    /// The application's state.
+    pub data: Vec<u8>,
+}
 
 /// One durable record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,10 +59,26 @@ pub enum Persist {
         /// The entries, in index order.
         entries: Vec<Entry>,
     },
+    /// A snapshot now covers the log up to `snapshot.index`, and the node
+    /// is as every record before this one left it: this hard state, and
+    /// `entries` after the snapshot. Replaces every earlier record.
+    Snapshot {
+        /// The snapshot.
+        snapshot: Snapshot,
+        /// The current term.
+        term: u64,
+        /// The candidate voted for in `term`, if any.
+        vote: Option<NodeId>,
+        /// The log after `snapshot.index`, in index order.
+        entries: Vec<Entry>,
+    },
 }
 
 impl WireMessage for Persist {
     const KIND: u8 = kind::RAFT_RECORD;
+    /// A snapshot record holds a whole snapshot: records come from the
+    /// node's own storage, not from peers.
+    const MAX_ENCODED_LEN: usize = 1 << 30;
 }
 
 /// The durable term and vote.
@@ -55,30 +88,27 @@ pub(crate) struct HardState {
     pub(crate) vote: Option<NodeId>,
 }
 
-/// Replays `records` into `log`; returns the last hard state (zero if none).
+/// Replays `records` into `log`; returns the last hard state (zero if none)
+/// and the last snapshot, if any.
 ///
 /// # Errors
-/// [`Error::CorruptRecords`] if an entry record would leave a gap or
-/// rewrite entries before the log's first index; [`Error::LogFull`] if
-/// `log` cannot hold the entries. `log` may then be partly written.
-pub(crate) fn replay<L: LogStorage>(log: &mut L, records: &[Persist]) -> Result<HardState, Error> {
+/// [`Error::CorruptRecords`] for records no run of the node could have
+/// written: an entry record that would leave a gap or rewrite entries a
+/// snapshot covers, a term that goes backwards, two votes in a term,
+/// entries whose terms decrease or exceed the term recorded before them, a
+/// snapshot behind an earlier one; [`Error::LogFull`] if `log` cannot hold
+/// the entries. `log` may then be partly written.
+pub(crate) fn replay<L: LogStorage>(
+    log: &mut L,
+    records: &[Persist],
+) -> Result<(HardState, Option<Snapshot>), Error> {
     let mut hard_state = HardState::default();
+    let mut snapshot: Option<&Snapshot> = None;
     for (at, record) in records.iter().enumerate() {
+        let corrupt = Error::CorruptRecords { record: at };
         match record {
             Persist::HardState { term, vote } => {
-                // A node's term only grows, it persists every change, it
-                // votes at most once per term, and it never reaches the
-                // last term (see `RaftNode::step`).
-                let revoted = *term == hard_state.term
-                    && hard_state.vote.is_some()
-                    && *vote != hard_state.vote;
-                if *term < hard_state.term || revoted || *term == u64::MAX {
-                    return Err(Error::CorruptRecords { record: at });
-                }
-                hard_state = HardState {
-                    term: *term,
-                    vote: *vote,
-                };
+                hard_state = hard_state.then(*term, *vote).ok_or(corrupt)?;
             }
             Persist::Entries {
                 first_index,
@@ -86,29 +116,67 @@ pub(crate) fn replay<L: LogStorage>(log: &mut L, records: &[Persist]) -> Result<
             } => {
                 let end = log.last_index().saturating_add(1);
                 if *first_index < log.first_index() || *first_index > end {
-                    return Err(Error::CorruptRecords { record: at });
+                    return Err(corrupt);
                 }
-                // The entries follow the one before them with terms that
-                // never decrease, none above the term the node had then.
                 let before = log.term(first_index.saturating_sub(1)).unwrap_or(0);
-                let mut last = before;
-                let monotone = entries.iter().all(|entry| {
-                    let ok = entry.term >= last && entry.term <= hard_state.term;
-                    last = entry.term;
-                    ok
-                });
-                if !monotone {
-                    return Err(Error::CorruptRecords { record: at });
+                if !hard_state.may_follow(before, entries) {
+                    return Err(corrupt);
                 }
                 log.truncate_after(first_index.saturating_sub(1));
-                for entry in entries {
-                    log.append(entry.term, &entry.data)
-                        .map_err(|_| Error::LogFull)?;
+                append_all(log, entries)?;
+            }
+            Persist::Snapshot {
+                snapshot: snap,
+                term,
+                vote,
+                entries,
+            } => {
+                hard_state = hard_state.then(*term, *vote).ok_or(corrupt)?;
+                // Snapshots only move forward, and cover entries of terms
+                // the node had seen.
+                let behind = snapshot.is_some_and(|s| snap.index < s.index);
+                if behind || snap.term > *term || !hard_state.may_follow(snap.term, entries) {
+                    return Err(corrupt);
                 }
+                log.compact(snap.index, snap.term);
+                log.truncate_after(snap.index);
+                append_all(log, entries)?;
+                snapshot = Some(snap);
             }
         }
     }
-    Ok(hard_state)
+    Ok((hard_state, snapshot.cloned()))
+}
+
+fn append_all<L: LogStorage>(log: &mut L, entries: &[Entry]) -> Result<(), Error> {
+    for entry in entries {
+        log.append(entry.term, &entry.data)
+            .map_err(|_| Error::LogFull)?;
+    }
+    Ok(())
+}
+
+impl HardState {
+    /// The hard state after a record of `(term, vote)`, or `None` if no
+    /// node writes that record now: a node's term only grows, it persists
+    /// every change, it votes at most once per term, and it never reaches
+    /// the last term (see `RaftNode::step`).
+    fn then(self, term: u64, vote: Option<NodeId>) -> Option<HardState> {
+        let revoted = term == self.term && self.vote.is_some() && vote != self.vote;
+        (term >= self.term && !revoted && term != u64::MAX).then_some(HardState { term, vote })
+    }
+
+    /// Whether `entries` may follow an entry of term `before` in this
+    /// node's log: terms never decrease along it, and none is above the
+    /// term the node had when it wrote them.
+    fn may_follow(self, before: u64, entries: &[Entry]) -> bool {
+        let mut last = before;
+        entries.iter().all(|entry| {
+            let ok = entry.term >= last && entry.term <= self.term;
+            last = entry.term;
+            ok
+        })
+    }
 }
 
 #[cfg(test)]
@@ -153,7 +221,7 @@ mod tests {
             },
         ];
         let mut log = ArenaLog::new(10, 100);
-        let hs = replay(&mut log, &records).unwrap();
+        let (hs, _) = replay(&mut log, &records).unwrap();
         assert_eq!(
             hs,
             HardState {
@@ -239,7 +307,9 @@ mod tests {
             first_index,
             entries: terms.iter().map(|&t| entry(t, b"x")).collect(),
         };
-        let corrupt = |records: &[Persist]| replay(&mut ArenaLog::new(10, 100), records);
+        let corrupt = |records: &[Persist]| {
+            replay(&mut ArenaLog::new(10, 100), records).map(|(hard_state, _)| hard_state)
+        };
         // A term that goes backwards: records reordered or mixed up.
         assert_eq!(
             corrupt(&[hard(3), hard(2)]),

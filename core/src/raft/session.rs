@@ -22,6 +22,8 @@
 use alloc::collections::BTreeMap;
 use core::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// What the table says about a command.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Admission<R> {
@@ -69,7 +71,7 @@ impl fmt::Display for SessionError {
 
 impl core::error::Error for SessionError {}
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Session<R> {
     last_seq: u64,
     response: Option<R>,
@@ -88,7 +90,10 @@ struct Session<R> {
 /// assert_eq!(s.admit(7, 1, 10), Ok(Admission::Duplicate("ok")));
 /// assert_eq!(s.admit(7, 2, 20), Ok(Admission::Apply));
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// The table is part of a snapshot of the state machine it belongs to
+/// (serde), so a retried command after a snapshot still applies once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sessions<R> {
     sessions: BTreeMap<u64, Session<R>>,
     max_sessions: usize,
@@ -105,6 +110,12 @@ impl<R: Clone> Sessions<R> {
             max_sessions,
             expiry_ms,
         }
+    }
+
+    /// The table's bounds: most sessions, and their expiry in ms.
+    #[must_use]
+    pub const fn bounds(&self) -> (usize, u64) {
+        (self.max_sessions, self.expiry_ms)
     }
 
     /// Number of open sessions.

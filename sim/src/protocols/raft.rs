@@ -201,6 +201,9 @@ impl Protocol for RaftProtocol {
             }
             kv::Event::Raft(Event::ReadFailed { .. }) => "ReadFailed".into(),
             kv::Event::Raft(Event::LogFull { last_index }) => format!("LogFull at {last_index}"),
+            kv::Event::Raft(Event::ApplySnapshot { index, term }) => {
+                format!("ApplySnapshot at {index} (term {term})")
+            }
         }
     }
 }
@@ -716,6 +719,17 @@ impl Checker<Node> for RaftChecker {
                         "read freshness: {node} answered read c{client}#{op}, issued at {call_ms} ms, at index {index}, but entry {floor} was committed before it was issued"
                     ));
                 }
+            }
+            kv::Event::Raft(Event::ApplySnapshot { index, .. }) => {
+                // The store now holds every entry up to `index`; the
+                // entries after it follow as Committed.
+                let applied = self.applied.entry(node).or_insert(0);
+                if *index <= *applied {
+                    return Err(format!(
+                        "{node} installed a snapshot at {index} after applying {applied}"
+                    ));
+                }
+                *applied = *index;
             }
             kv::Event::Raft(_) => {}
         }
