@@ -23,14 +23,30 @@
 //!
 //! **Throughput**: proposals committed per second by a 3-node cluster in
 //! memory (`consensio_benches::cluster`, which documents how both clusters
-//! are driven), one proposal per round and batches of 64, 64-byte payloads.
+//! are driven and how both compact their logs every 1,000 entries), one
+//! proposal per round and batches of 64, 64-byte payloads.
+//!
+//! **Snapshot install**: bytes of snapshot per second that a follower cut
+//! off behind the leader's compaction point receives and installs, from the
+//! leader's heartbeat to its `ApplySnapshot` (chunks of 256 KiB, 1 MiB in
+//! flight, messages passed in memory; the leader copies each chunk out of
+//! its snapshot, the follower appends it and records the whole snapshot):
+//!
+//! - `consensio`: `ConsensioCluster::catch_up` on a clone of a cluster in
+//!   that state (the clone is not timed);
+//! - `memcpy_floor`: the snapshot's bytes copied once, chunk by chunk, into
+//!   a buffer with room for them: the least a follower that owns the bytes
+//!   it installs can do.
+//!
+//! raft-rs sends a snapshot in one message and leaves its transfer to the
+//! application, so there is no like-for-like peer.
 
 use std::hint::black_box;
 
 use bytes::Bytes;
 use consensio::raft::{ArenaLog, LogStorage};
 use consensio_benches::cluster::{ConsensioCluster, RaftRsCluster, time_rounds};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use raft::RaftLog;
 use raft::eraftpb::Entry;
 use raft::storage::MemStorage;
@@ -131,5 +147,33 @@ fn throughput(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, log_append, throughput);
+fn snapshot_install(c: &mut Criterion) {
+    const BYTES: usize = 8 << 20;
+    const CHUNK: usize = 256 << 10;
+    let lagging = ConsensioCluster::lagging(BYTES);
+    let source = vec![0x5a_u8; BYTES];
+    let mut floor: Vec<u8> = Vec::with_capacity(BYTES);
+    let mut group = c.benchmark_group("raft/snapshot_install/8MiB");
+    group.throughput(Throughput::Bytes(BYTES as u64));
+    group.sample_size(20);
+    group.bench_function("consensio", |b| {
+        b.iter_batched(
+            || lagging.clone(),
+            |mut cluster| assert_eq!(cluster.catch_up(), BYTES),
+            BatchSize::LargeInput,
+        );
+    });
+    group.bench_function("memcpy_floor", |b| {
+        b.iter(|| {
+            floor.clear();
+            for chunk in source.chunks(CHUNK) {
+                floor.extend_from_slice(black_box(chunk));
+            }
+            black_box(&floor);
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, log_append, throughput, snapshot_install);
 criterion_main!(benches);

@@ -14,11 +14,19 @@
 //! defaults; raft-rs's default of one entry per message would be a handicap
 //! of configuration, not of design). No ticks are delivered once a leader is
 //! elected, so nothing but the proposals' own traffic is measured.
+//!
+//! Both compact their logs every [`SNAPSHOT_INTERVAL`] applied entries, as
+//! a long-running application must: each consensio node hands
+//! [`RaftNode::compact`] a state of [`SNAPSHOT_BYTES`] (the bytes an
+//! application would serialize) and drops its disk's records before the
+//! snapshot record; each raft-rs node compacts its `MemStorage` to the
+//! applied index (raft-rs asks the application for snapshot data only when
+//! a follower needs one, so it pays no copy here).
 
 use std::collections::VecDeque;
 
 use consensio::quorum::MajorityConfig;
-use consensio::raft::{ArenaLog, Command, Event, Message, Persist, RaftNode, Role};
+use consensio::raft::{ArenaLog, Command, Event, LogStorage, Message, Persist, RaftNode, Role};
 use consensio::{Input, Instant, NodeId, Output, Participant};
 use raft::eraftpb::{ConfState, Entry, Message as RsMessage};
 use raft::storage::MemStorage;
@@ -49,10 +57,15 @@ pub fn round(cluster: &mut impl Cluster, payload: &[u8], batch: usize) {
     );
 }
 
-/// Most entries a cluster holds before it must be rebuilt: neither log is
-/// compacted, so the benches build a fresh cluster (outside the timing)
-/// after this many proposals.
+/// Proposals a cluster takes before the benches build a fresh one (outside
+/// the timing), so runs of any length measure the same cluster sizes.
 pub const ENTRIES_PER_CLUSTER: usize = 8_192;
+
+/// Applied entries between two compactions of a node's log.
+pub const SNAPSHOT_INTERVAL: u64 = 1_000;
+
+/// The size of the state a consensio node snapshots.
+pub const SNAPSHOT_BYTES: usize = 4 << 10;
 
 /// Per-message and in-flight limits both clusters use.
 const MAX_BYTES_PER_MESSAGE: usize = 256 << 10;
@@ -61,12 +74,17 @@ const MAX_INFLIGHT_MESSAGES: usize = 8;
 const IDS: [u64; 3] = [1, 2, 3];
 
 /// Three consensio [`RaftNode`]s over [`ArenaLog`]s.
+#[derive(Clone)]
 pub struct ConsensioCluster {
     nodes: Vec<RaftNode<ArenaLog>>,
     disks: Vec<Vec<Persist>>,
     network: VecDeque<(NodeId, NodeId, Message)>,
     /// Non-empty committed entries reported, per node.
     committed: Vec<u64>,
+    /// What each node snapshots.
+    state: Vec<u8>,
+    /// A node whose messages are lost, both ways.
+    cut: Option<usize>,
     leader: usize,
     now: Instant,
 }
@@ -94,6 +112,8 @@ impl ConsensioCluster {
             disks: vec![Vec::new(); IDS.len()],
             network: VecDeque::new(),
             committed: vec![0; IDS.len()],
+            state: vec![0x33; SNAPSHOT_BYTES],
+            cut: None,
             leader: 0,
             now: Instant::ZERO,
         };
@@ -126,11 +146,21 @@ impl ConsensioCluster {
     }
 
     /// Drains every node's outputs into the network, the disks and the
-    /// committed counts.
+    /// committed counts; compacts a node's log when it is due.
     fn drain(&mut self) {
         for (i, node) in self.nodes.iter_mut().enumerate() {
+            let compacted = node.log().first_index() - 1;
+            if node.applied_index() >= compacted + SNAPSHOT_INTERVAL {
+                node.compact(node.applied_index(), self.state.clone())
+                    .expect("a snapshot of what is applied");
+            }
             while let Some(output) = node.poll_output() {
                 match output {
+                    // A snapshot record replaces every earlier one.
+                    Output::Persist(record @ Persist::Snapshot { .. }) => {
+                        self.disks[i].clear();
+                        self.disks[i].push(record);
+                    }
                     Output::Persist(record) => self.disks[i].push(record),
                     Output::Send { to, message } => {
                         self.network.push_back((node.id(), to, message))
@@ -142,6 +172,56 @@ impl ConsensioCluster {
                 }
             }
         }
+    }
+}
+
+impl ConsensioCluster {
+    /// A cluster whose leader holds a snapshot of `snapshot_bytes` that a
+    /// follower, cut off while the others committed past it, needs: the
+    /// state just before [`catch_up`](Self::catch_up).
+    ///
+    /// # Panics
+    /// If the cluster does not get there.
+    #[must_use]
+    pub fn lagging(snapshot_bytes: usize) -> Self {
+        let mut cluster = Self::new();
+        let behind = (cluster.leader + 1) % IDS.len();
+        cluster.cut = Some(behind);
+        cluster.state = vec![0x5a; snapshot_bytes];
+        for _ in 0..4 {
+            round(&mut cluster, b"x", 64);
+        }
+        let leader = &mut cluster.nodes[cluster.leader];
+        let applied = leader.applied_index();
+        leader
+            .compact(applied, cluster.state.clone())
+            .expect("a snapshot of what is applied");
+        cluster.drain();
+        cluster.cut = None;
+        cluster
+    }
+
+    /// The follower [`lagging`](Self::lagging) left behind hears the
+    /// leader's next heartbeat and installs its snapshot: returns the
+    /// snapshot bytes it applied.
+    ///
+    /// # Panics
+    /// If it did not install the leader's snapshot.
+    pub fn catch_up(&mut self) -> usize {
+        let leader = self.leader;
+        let snapshot = self.nodes[leader].snapshot().expect("the leader's").index;
+        let behind = (leader + 1) % IDS.len();
+        self.now = self.nodes[leader]
+            .next_deadline()
+            .expect("a heartbeat")
+            .max(self.now);
+        self.nodes[leader]
+            .handle_input(self.now, Input::Tick)
+            .expect("a tick");
+        self.settle();
+        let node = &self.nodes[behind];
+        assert!(node.applied_index() >= snapshot, "installed");
+        node.snapshot().map_or(0, |s| s.data.len())
     }
 }
 
@@ -168,6 +248,10 @@ impl Cluster for ConsensioCluster {
                 break;
             };
             let index = usize::try_from(to.0 - 1).expect("ids are 1..=3");
+            let sender = usize::try_from(from.0 - 1).expect("ids are 1..=3");
+            if self.cut.is_some_and(|c| c == index || c == sender) {
+                continue;
+            }
             self.nodes[index]
                 .handle_input(self.now, Input::Message { from, message })
                 .expect("a message from a peer");
@@ -184,6 +268,8 @@ pub struct RaftRsCluster {
     nodes: Vec<RawNode<MemStorage>>,
     network: VecDeque<RsMessage>,
     committed: Vec<u64>,
+    /// Per node: the index its storage was last compacted to.
+    compacted: Vec<u64>,
     leader: usize,
 }
 
@@ -217,6 +303,7 @@ impl RaftRsCluster {
             nodes,
             network: VecDeque::new(),
             committed: vec![0; IDS.len()],
+            compacted: vec![0; IDS.len()],
             leader: 0,
         };
         cluster.nodes[0].campaign().expect("node 1 campaigns");
@@ -252,6 +339,14 @@ impl RaftRsCluster {
         self.network.extend(light.take_messages());
         self.committed[i] += count_data(&light.take_committed_entries());
         node.advance_apply();
+        let applied = node.raft.raft_log.applied;
+        if applied >= self.compacted[i] + SNAPSHOT_INTERVAL {
+            node.mut_store()
+                .wl()
+                .compact(applied)
+                .expect("compaction up to the applied index");
+            self.compacted[i] = applied;
+        }
     }
 
     fn drain(&mut self) {
@@ -334,15 +429,46 @@ mod tests {
             round(cluster, b"some bytes", batch);
         }
         assert_eq!(cluster.committed(), 69);
+        // Past a few snapshot intervals.
+        for _ in 0..40 {
+            round(cluster, b"some bytes", 64);
+        }
+        assert_eq!(cluster.committed(), 69 + 40 * 64);
     }
 
     #[test]
-    fn consensio_cluster_commits_every_round() {
-        commits_every_round(&mut ConsensioCluster::new());
+    fn consensio_cluster_commits_every_round_and_compacts() {
+        let mut cluster = ConsensioCluster::new();
+        commits_every_round(&mut cluster);
+        for (node, disk) in cluster.nodes.iter().zip(&cluster.disks) {
+            assert!(node.log().first_index() > 2 * SNAPSHOT_INTERVAL);
+            assert!(matches!(disk[0], Persist::Snapshot { .. }));
+            // At most one record per entry applied since, and a batch.
+            let bound = SNAPSHOT_INTERVAL as usize + 128;
+            assert!(
+                disk.len() <= bound,
+                "records since the snapshot: {}",
+                disk.len()
+            );
+        }
     }
 
     #[test]
-    fn raft_rs_cluster_commits_every_round() {
-        commits_every_round(&mut RaftRsCluster::new());
+    fn a_lagging_follower_catches_up_by_the_leaders_snapshot() {
+        let mut cluster = ConsensioCluster::lagging(1 << 20);
+        let again = cluster.clone();
+        assert_eq!(cluster.catch_up(), 1 << 20);
+        let mut again = again;
+        assert_eq!(again.catch_up(), 1 << 20, "a clone catches up alike");
+    }
+
+    #[test]
+    fn raft_rs_cluster_commits_every_round_and_compacts() {
+        let mut cluster = RaftRsCluster::new();
+        commits_every_round(&mut cluster);
+        for node in &cluster.nodes {
+            let first = raft::Storage::first_index(node.store()).expect("a first index");
+            assert!(first > 2 * SNAPSHOT_INTERVAL);
+        }
     }
 }

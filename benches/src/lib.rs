@@ -13,7 +13,8 @@
 //! - `raft`: log append against raft-rs's `RaftLog` and `MemStorage` and a
 //!   plain copy of the same bytes, and proposal-to-commit throughput of a
 //!   3-node in-memory cluster against raft-rs's `RawNode`, both driven by
-//!   this crate's [`cluster`] module;
+//!   this crate's [`cluster`] module and compacting their logs as they go,
+//!   and snapshot install throughput against a plain copy of the bytes;
 //! - `sim`: the simulator's delivered messages per second.
 //!
 //! `cargo bench -p consensio-benches` measures; `cargo test --benches -p
