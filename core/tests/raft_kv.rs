@@ -113,24 +113,54 @@ fn started() -> (Cluster, u64) {
 }
 
 #[test]
-fn s6_2_a_follower_refuses_requests_and_names_the_leader() {
+fn s6_2_a_follower_refuses_writes_and_names_the_leader() {
     let (mut c, leader) = started();
     let follower = (1..=3).find(|&id| id != leader).unwrap();
     c.command(follower, kv::Command::OpenSession { id: 1 });
+    assert_eq!(
+        c.reply(1),
+        Some(&Err(kv::Error::NotLeader {
+            leader_hint: Some(NodeId(leader))
+        }))
+    );
+}
+
+/// Thesis §6.4.1: a follower serves a linearizable read from its own store
+/// at the leader's read index, so a write acknowledged before the read is
+/// seen even if the follower had not applied it when the read arrived.
+#[test]
+fn s6_4_1_a_follower_reads_from_its_store_what_was_acknowledged_before() {
+    let (mut c, leader) = started();
+    let follower = (1..=3).find(|&id| id != leader).unwrap();
+    let client = c.open_session(leader, 1);
     c.command(
-        follower,
-        kv::Command::Get {
+        leader,
+        kv::Command::Write {
             id: 2,
-            key: b"k".to_vec(),
-            lease: false,
+            client,
+            seq: 1,
+            op: cas(None, "a"),
         },
     );
-    for req in [1, 2] {
+    assert_eq!(c.reply(2), Some(&Ok(KvResponse::Swapped(true))));
+    assert_eq!(
+        c.node(follower).store().get(b"k"),
+        None,
+        "not applied there yet"
+    );
+    for (id, lease) in [(3, false), (4, true)] {
+        c.command(
+            follower,
+            kv::Command::Get {
+                id,
+                key: b"k".to_vec(),
+                lease,
+            },
+        );
         assert_eq!(
-            c.reply(req),
-            Some(&Err(kv::Error::NotLeader {
-                leader_hint: Some(NodeId(leader))
-            }))
+            c.reply(id),
+            Some(&Ok(KvResponse::Value(Some(b"a".to_vec())))),
+            "lease: {lease}"
         );
     }
 }

@@ -1203,23 +1203,24 @@ fn lease_a_deposed_leader_loses_its_lease_before_a_new_leader_can_commit() {
 }
 
 #[test]
-fn lease_reads_are_refused_without_check_quorum_and_reads_by_followers() {
+fn lease_reads_are_refused_without_check_quorum_by_leaders_and_followers() {
     let mut c = Cluster::from_configs((1..=3).map(|id| {
         let mut cfg = config(id, 3);
         cfg.check_quorum = false;
         (cfg, log())
     }));
     c.elect(1);
-    assert_eq!(
-        c.input(1, Input::Command(Command::LeaseRead { id: 1 })),
-        Err(raft::Error::LeaseReadsDisabled)
-    );
-    assert_eq!(
-        c.input(2, Input::Command(Command::Read { id: 1 })),
-        Err(raft::Error::NotLeader {
-            leader_hint: Some(NodeId(1))
-        })
-    );
+    c.deliver_all();
+    for node in [1, 2] {
+        assert_eq!(
+            c.input(node, Input::Command(Command::LeaseRead { id: 1 })),
+            Err(raft::Error::LeaseReadsDisabled)
+        );
+    }
+    // A follower's ReadIndex goes by a round.
+    c.input(2, Input::Command(Command::Read { id: 2 })).unwrap();
+    c.deliver_all();
+    assert_eq!(read_ready(&c, 2).len(), 1);
 }
 
 // ---- proposals, bounds and restarts ------------------------------------------------
@@ -1680,4 +1681,142 @@ fn s7_a_follower_behind_the_leaders_snapshot_catches_up_in_chunks_despite_a_lost
     );
     let want: BTreeSet<u64> = (0..=10).map(|k| k * 1_000).collect();
     assert_eq!(offsets, want, "chunks of at most max_bytes_per_message");
+}
+
+// ---- thesis §6.4.1: reads from followers ---------------------------------------
+
+#[test]
+fn s6_4_1_a_follower_serves_a_read_at_the_leaders_read_index_once_it_has_applied_it() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.propose(1, b"w").unwrap();
+    c.deliver_all();
+    let written = c.node(1).log().last_index();
+    assert_eq!(c.node(1).commit_index(), written);
+    assert!(
+        c.node(2).applied_index() < written,
+        "the follower has not heard of the commit yet"
+    );
+    c.input(2, Input::Command(Command::Read { id: 5 })).unwrap();
+    assert!(
+        read_ready(&c, 2).is_empty(),
+        "not before the leader answers"
+    );
+    c.deliver_all();
+    let ready = read_ready(&c, 2);
+    assert_eq!(ready.len(), 1);
+    let (id, index) = ready[0];
+    assert_eq!(id, 5);
+    assert!(
+        index >= written,
+        "the read index covers the completed write"
+    );
+    // Reported after the entries up to it, from the follower's own state.
+    let events = c.events_of(2);
+    let at_read = events
+        .iter()
+        .position(|e| matches!(e, Event::ReadReady { id: 5, .. }))
+        .unwrap();
+    let applied_before = events[..at_read]
+        .iter()
+        .filter_map(|e| match e {
+            Event::Committed { index, .. } => Some(*index),
+            _ => None,
+        })
+        .max();
+    assert!(applied_before >= Some(index));
+    assert!(
+        read_ready(&c, 1).is_empty(),
+        "the leader served nothing itself"
+    );
+    // A lease read is forwarded the same way.
+    c.input(3, Input::Command(Command::LeaseRead { id: 6 }))
+        .unwrap();
+    c.deliver_all();
+    assert_eq!(read_ready(&c, 3).len(), 1);
+}
+
+#[test]
+fn s6_4_1_a_followers_read_fails_when_its_leader_is_silent_changes_or_refuses() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.deliver_all();
+    let failed = |c: &Cluster, node: u64, read: u64| {
+        c.events_of(node).contains(&Event::ReadFailed { id: read })
+    };
+    // The request is lost: the read fails after the minimum election
+    // timeout, at the follower's deadline.
+    c.net.cut(NodeId(2), NodeId(1));
+    c.input(2, Input::Command(Command::Read { id: 1 })).unwrap();
+    c.deliver_all();
+    let due = c.node(2).next_deadline().unwrap();
+    assert!(due <= c.net.now().saturating_add_millis(150));
+    c.run(150, &[2]);
+    assert!(failed(&c, 2, 1), "no answer in time");
+    c.net.heal();
+    // The leader changes before it answers.
+    c.net.cut(NodeId(1), NodeId(3));
+    c.input(3, Input::Command(Command::Read { id: 2 })).unwrap();
+    c.deliver_all();
+    assert!(!failed(&c, 3, 2));
+    c.net.heal();
+    c.isolate(1);
+    c.elect(2);
+    assert!(failed(&c, 3, 2), "its leader changed");
+    // A node that is not the leader any more refuses at once.
+    let mut node = follower(3, &[1]);
+    let out = feed(
+        &mut node,
+        1_000,
+        2,
+        3,
+        Body::ReadIndex {
+            id: 9,
+            lease: false,
+        },
+    );
+    assert_eq!(
+        sends(&out)[0].1.body,
+        Body::ReadIndexResponse { id: 9, index: None }
+    );
+    // A follower that knows no leader refuses the read.
+    let mut lost = follower(3, &[1]);
+    assert_eq!(
+        lost.handle_input(
+            Instant::from_millis(1_000),
+            Input::Command(Command::Read { id: 1 })
+        ),
+        Err(raft::Error::NotLeader { leader_hint: None })
+    );
+}
+
+#[test]
+fn s6_4_1_a_leader_at_its_bound_of_reads_refuses_a_followers_and_it_fails() {
+    let configs = (1..=3).map(|id| {
+        let mut c = config(id, 3);
+        c.max_pending_reads = 1;
+        (c, log())
+    });
+    let mut c = Cluster::from_configs(configs);
+    c.elect(1);
+    c.deliver_all();
+    // The leader's own read waits for its round, filling the bound.
+    c.input(1, Input::Command(Command::Read { id: 1 })).unwrap();
+    c.input(2, Input::Command(Command::Read { id: 2 })).unwrap();
+    // n2's request arrives first: refused, and n2 fails the read at once.
+    c.net
+        .deliver_where(|e| matches!(e.message.body, Body::ReadIndex { .. }));
+    let refusal = Body::ReadIndexResponse { id: 2, index: None };
+    assert!(
+        c.net
+            .in_flight()
+            .any(|e| e.to == NodeId(2) && e.message.body == refusal)
+    );
+    c.deliver_all();
+    assert!(c.events_of(2).contains(&Event::ReadFailed { id: 2 }));
+    assert_eq!(
+        read_ready(&c, 1).len(),
+        1,
+        "the leader's own read is served"
+    );
 }

@@ -495,7 +495,15 @@ impl Sim {
             .copied()
             .filter(|&id| self.node(id).is_some_and(|n| n.role() == Role::Leader))
             .collect();
-        for l in leaders {
+        // And to a follower now and then (thesis §6.4.1): it asks its
+        // leader for the read index.
+        let pick = self.rng.below(live.len() as u64) as usize;
+        let follower = live
+            .iter()
+            .copied()
+            .filter(|&id| self.node(id).is_some_and(|n| n.role() == Role::Follower))
+            .nth(pick);
+        for l in leaders.into_iter().chain(follower) {
             if !self.rng.chance(0.3) {
                 continue;
             }

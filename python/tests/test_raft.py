@@ -185,9 +185,11 @@ def test_reads():
     assert list(leader) == [ReadReady(8, 2)]
     follower = c.nodes[next(i for i in VOTERS if i != leader.id)]
     with pytest.raises(consensio.Rejected, match="not the leader"):
-        follower.read(c.now, 9)
-    with pytest.raises(consensio.Rejected, match="not the leader"):
         follower.propose(c.now, b"nope")
+    # A follower reads at the leader's read index (thesis 6.4.1).
+    follower.read(c.now, 9)
+    c.run_for(100)
+    assert [e.id for _, i, e in c.events if i == follower.id and isinstance(e, ReadReady)] == [9]
     # A read in flight when leadership is lost fails.
     leader.read(c.now, 10)
     list(leader)

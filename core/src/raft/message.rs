@@ -1,6 +1,7 @@
 //! The messages Raft nodes exchange (§5, Figure 2; pre-vote from the thesis
 //! §9.6; heartbeat rounds for ReadIndex from the thesis §6.4; leadership
-//! transfer from the thesis §3.10; InstallSnapshot from §7, Figure 13).
+//! transfer from the thesis §3.10; InstallSnapshot from §7, Figure 13;
+//! reads from followers from the thesis §6.4.1).
 //!
 //! Every message carries the sender's term, so the receiver applies the rule
 //! of §5.1 (a higher term makes it a follower, a lower one marks the message
@@ -143,6 +144,24 @@ pub enum Body {
         /// The bytes held, from offset 0.
         received: u64,
     },
+    /// Follower → its leader: a read index for the follower's read `id`
+    /// (thesis §6.4.1), confirmed by a heartbeat round, or by the leader's
+    /// lease if `lease` and the lease holds.
+    ReadIndex {
+        /// The follower's name for the read.
+        id: u64,
+        /// The read may use the leader's lease.
+        lease: bool,
+    },
+    /// Leader → follower: the read index of the follower's read `id`, or
+    /// `None` if the node cannot serve it (not the leader, or at its bound
+    /// of waiting reads).
+    ReadIndexResponse {
+        /// The follower's name for the read.
+        id: u64,
+        /// The read index: serve the read once it is applied.
+        index: Option<u64>,
+    },
 }
 
 impl WireMessage for Message {
@@ -207,6 +226,12 @@ mod tests {
                 index: 90,
                 received: 12,
             },
+            Body::ReadIndex { id: 3, lease: true },
+            Body::ReadIndexResponse {
+                id: 3,
+                index: Some(41),
+            },
+            Body::ReadIndexResponse { id: 4, index: None },
         ];
         for body in bodies {
             let message = Message { term: 5, body };

@@ -53,6 +53,14 @@
 //!   `check_quorum`) skips the round while the leader's lease holds: an
 //!   election timeout, less `max_clock_drift_ms`, from when the last
 //!   quorum-confirmed round was sent.
+//! - **Reads from followers (thesis §6.4.1).** A follower that knows its
+//!   leader takes [`Command::Read`] and [`Command::LeaseRead`] too, so
+//!   reads scale with replicas: it asks the leader for a read index
+//!   (`ReadIndex`), which the leader confirms like its own reads and sends
+//!   back, and it answers [`Event::ReadReady`] once its own state machine
+//!   has applied that far. It fails the read ([`Event::ReadFailed`]) if its
+//!   leader or term changes first, if the leader refuses, or if no answer
+//!   comes within the minimum election timeout.
 //!
 //! - **Leadership transfer (thesis §3.10).**
 //!   [`Command::TransferLeadership`] makes the leader stop taking

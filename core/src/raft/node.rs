@@ -43,7 +43,11 @@ pub enum Command {
     Propose(Vec<u8>),
     /// A linearizable read by ReadIndex (thesis §6.4): answered with
     /// [`Event::ReadReady`] once the application has applied far enough, or
-    /// [`Event::ReadFailed`] if leadership is lost first.
+    /// [`Event::ReadFailed`] if leadership is lost first. A follower that
+    /// knows its leader takes it too (thesis §6.4.1): it asks the leader
+    /// for a read index and serves the read from its own state once it has
+    /// applied that far; it fails the read if its leader or term changes,
+    /// or if no answer comes within the minimum election timeout.
     Read {
         /// The application's name for this read, echoed in the answer.
         id: u64,
@@ -51,7 +55,8 @@ pub enum Command {
     /// A read under the leader's lease: as [`Command::Read`], but while the
     /// lease holds it needs no heartbeat round (it falls back to one when
     /// the lease has run out). Its safety rests on the clocks: drift within
-    /// `max_clock_drift_ms` per election timeout.
+    /// `max_clock_drift_ms` per election timeout. On a follower, the leader
+    /// answers its request for a read index under its lease.
     LeaseRead {
         /// The application's name for this read.
         id: u64,
@@ -96,7 +101,9 @@ pub enum Event {
         /// Its read index.
         index: u64,
     },
-    /// Read `id` cannot be answered: this node stopped being leader.
+    /// Read `id` cannot be answered: this node stopped being leader (or,
+    /// for a follower's read, its leader did not answer, changed, or could
+    /// not serve it). Retry it.
     ReadFailed {
         /// The read.
         id: u64,
@@ -149,6 +156,16 @@ enum Vote {
 /// One output of a [`RaftNode`].
 pub type RaftOutput = Output<Message, Persist, Event>;
 
+/// A follower's read, forwarded to its leader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Forwarded {
+    id: u64,
+    /// Failed if the leader has not answered by then.
+    deadline: Instant,
+    /// The read index, once the leader answered.
+    index: Option<u64>,
+}
+
 /// One Raft server, over a log kept in `L`. See the [module docs](super).
 #[derive(Clone, Debug)]
 pub struct RaftNode<L> {
@@ -191,6 +208,10 @@ pub struct RaftNode<L> {
     snapshot: Option<Snapshot>,
     /// Follower only: the chunks of a leader's snapshot received so far.
     incoming: Option<Snapshot>,
+    /// Follower only: its reads waiting for the leader's read index, then
+    /// for the applied index (thesis §6.4.1). Bounded by
+    /// `max_pending_reads`.
+    forwarded: VecDeque<Forwarded>,
     reads: ReadOnly,
     outputs: VecDeque<RaftOutput>,
 }
@@ -241,6 +262,7 @@ impl<L: LogStorage> RaftNode<L> {
             term_start_index: 0,
             snapshot: None,
             incoming: None,
+            forwarded: VecDeque::new(),
             outputs: VecDeque::new(),
         })
     }
@@ -448,6 +470,11 @@ impl<L: LogStorage> RaftNode<L> {
                 let kind = if transfer { Vote::Transfer } else { Vote::Real };
                 self.handle_vote_request(from, term, kind, last_log_index, last_log_term);
             }
+            // Not the leader (any more): the follower fails the read now
+            // rather than at its timeout.
+            Body::ReadIndex { id, .. } if self.role != Role::Leader => {
+                self.send(from, Body::ReadIndexResponse { id, index: None });
+            }
             body => match self.role {
                 Role::Follower => self.step_follower(from, body),
                 Role::PreCandidate | Role::Candidate => self.step_candidate(from, term, body),
@@ -549,6 +576,9 @@ impl<L: LogStorage> RaftNode<L> {
                 self.follow(from);
                 self.handle_snapshot(from, index, snapshot_term, offset, data, done);
             }
+            Body::ReadIndexResponse { id, index } if self.leader == Some(from) => {
+                self.on_read_index(id, index);
+            }
             // Our leader hands us leadership (thesis §3.10): campaign now,
             // with no pre-vote, which the leader's followers would refuse.
             Body::TimeoutNow if self.leader == Some(from) => self.campaign(false, true),
@@ -596,6 +626,12 @@ impl<L: LogStorage> RaftNode<L> {
             Body::SnapshotReceived { index, received } => {
                 self.on_snapshot_received(from, index, received);
             }
+            Body::ReadIndex { id, lease } => {
+                let refused = self.read(Some(from), id, lease).is_err();
+                if refused {
+                    self.send(from, Body::ReadIndexResponse { id, index: None });
+                }
+            }
             // Late votes; and no other leader exists in this term (§5.2).
             _ => {}
         }
@@ -605,6 +641,7 @@ impl<L: LogStorage> RaftNode<L> {
         match self.role {
             Role::Leader => self.tick_leader(),
             Role::Follower | Role::PreCandidate | Role::Candidate => {
+                self.fail_forwarded(false);
                 if self.now >= self.election_deadline {
                     self.campaign(self.config.pre_vote, false);
                 }
@@ -647,8 +684,10 @@ impl<L: LogStorage> RaftNode<L> {
     fn command(&mut self, command: Command) -> Result<(), Error> {
         match command {
             Command::Propose(data) => self.propose(data),
-            Command::Read { id } => self.read(id, false),
-            Command::LeaseRead { id } => self.read(id, true),
+            Command::Read { id } if self.role == Role::Leader => self.read(None, id, false),
+            Command::LeaseRead { id } if self.role == Role::Leader => self.read(None, id, true),
+            Command::Read { id } => self.forward_read(id, false),
+            Command::LeaseRead { id } => self.forward_read(id, true),
             Command::TransferLeadership { to } => self.transfer_leadership(to),
         }
     }
@@ -665,6 +704,10 @@ impl<L: LogStorage> RaftNode<L> {
             self.lease_void = false;
         }
         let changed = self.role != Role::Follower || self.term != term || self.leader != leader;
+        if changed {
+            // Our leader's answers no longer come, or no longer count.
+            self.fail_forwarded(true);
+        }
         if term != self.term {
             self.term = term;
             self.vote = None;
@@ -683,6 +726,7 @@ impl<L: LogStorage> RaftNode<L> {
     /// over (thesis §3.10).
     fn campaign(&mut self, pre_vote: bool, transfer: bool) {
         self.reset_election_timer();
+        self.fail_forwarded(true);
         // Past the last term there is nothing to campaign for (u64::MAX is
         // not a term: see `step`).
         let Some(next_term) = self.term.checked_add(1).filter(|&t| t < u64::MAX) else {
@@ -1232,10 +1276,15 @@ impl<L: LogStorage> RaftNode<L> {
 
     // ---- reads (thesis §6.4) ----------------------------------------------
 
-    fn read(&mut self, id: u64, lease: bool) -> Result<(), Error> {
+    /// A read of the leader's own (`from` is `None`) or of follower `from`.
+    fn read(&mut self, from: Option<NodeId>, id: u64, lease: bool) -> Result<(), Error> {
         self.check_leader()?;
         if lease && !self.config.check_quorum {
-            return Err(Error::LeaseReadsDisabled);
+            if from.is_none() {
+                return Err(Error::LeaseReadsDisabled);
+            }
+            // A follower's lease read, here without a lease: by a round.
+            return self.read(from, id, false);
         }
         if self.reads.is_full() {
             return Err(Error::TooManyReads {
@@ -1254,14 +1303,85 @@ impl<L: LogStorage> RaftNode<L> {
         } else {
             self.broadcast_heartbeat()
         };
-        self.reads.push(id, index, round);
+        self.reads.push(from, id, index, round);
         Ok(())
+    }
+
+    /// A follower's read: ask the leader for a read index (thesis §6.4.1).
+    fn forward_read(&mut self, id: u64, lease: bool) -> Result<(), Error> {
+        let Some(leader) = self.leader else {
+            return Err(Error::NotLeader { leader_hint: None });
+        };
+        if lease && !self.config.check_quorum {
+            return Err(Error::LeaseReadsDisabled);
+        }
+        let max = self.config.max_pending_reads;
+        if self.forwarded.len() >= max {
+            return Err(Error::TooManyReads { max });
+        }
+        let deadline = self
+            .now
+            .saturating_add_millis(self.config.election_timeout_min_ms);
+        self.forwarded.push_back(Forwarded {
+            id,
+            deadline,
+            index: None,
+        });
+        self.send(leader, Body::ReadIndex { id, lease });
+        Ok(())
+    }
+
+    /// The leader's answer to our read `id`.
+    fn on_read_index(&mut self, id: u64, index: Option<u64>) {
+        let Some(at) = self
+            .forwarded
+            .iter()
+            .position(|r| r.id == id && r.index.is_none())
+        else {
+            return; // answered already, failed, or never asked
+        };
+        match index {
+            Some(index) => {
+                if let Some(read) = self.forwarded.get_mut(at) {
+                    read.index = Some(index);
+                }
+            }
+            None => {
+                self.forwarded.remove(at);
+                self.emit(Event::ReadFailed { id });
+            }
+        }
+    }
+
+    /// Fails the follower's forwarded reads: every one (`all`), or those
+    /// whose leader has not answered in time.
+    fn fail_forwarded(&mut self, all: bool) {
+        let now = self.now;
+        let outputs = &mut self.outputs;
+        self.forwarded.retain(|read| {
+            let failed = all || (read.index.is_none() && now >= read.deadline);
+            if failed {
+                outputs.push_back(Output::Event(Event::ReadFailed { id: read.id }));
+            }
+            !failed
+        });
     }
 
     /// Confirms the rounds a quorum has echoed and answers the reads they
     /// and the applied index allow.
     fn release_reads(&mut self) {
         if self.role != Role::Leader {
+            // A follower's reads whose index is applied.
+            let applied = self.applied_index;
+            let outputs = &mut self.outputs;
+            self.forwarded.retain(|read| match read.index {
+                Some(index) if index <= applied => {
+                    let id = read.id;
+                    outputs.push_back(Output::Event(Event::ReadReady { id, index }));
+                    false
+                }
+                _ => true,
+            });
             return;
         }
         let me = self.config.id;
@@ -1277,9 +1397,16 @@ impl<L: LogStorage> RaftNode<L> {
         let confirmed = self.config.voters.committed_index(&acked);
         self.reads.confirm(confirmed);
         let outputs = &mut self.outputs;
-        self.reads.take_ready(self.applied_index, |id, index| {
-            outputs.push_back(Output::Event(Event::ReadReady { id, index }));
-        });
+        let mut answers = Vec::new();
+        self.reads
+            .take_ready(self.applied_index, |from, id, index| match from {
+                None => outputs.push_back(Output::Event(Event::ReadReady { id, index })),
+                Some(to) => answers.push((to, id, index)),
+            });
+        for (to, id, index) in answers {
+            let index = Some(index);
+            self.send(to, Body::ReadIndexResponse { id, index });
+        }
     }
 
     // ---- shared mechanics ---------------------------------------------------
@@ -1428,7 +1555,12 @@ impl<L: LogStorage> Participant for RaftNode<L> {
                 max: self.config.max_outputs,
             });
         }
-        if matches!(input, Input::Command(_)) && self.role != Role::Leader {
+        let follower_read = matches!(
+            input,
+            Input::Command(Command::Read { .. } | Command::LeaseRead { .. })
+        ) && self.role == Role::Follower
+            && self.leader.is_some();
+        if matches!(input, Input::Command(_)) && self.role != Role::Leader && !follower_read {
             // Refused before anything else: not even the first input's
             // timers are armed by it.
             return Err(Error::NotLeader {
@@ -1481,7 +1613,14 @@ impl<L: LogStorage> Participant for RaftNode<L> {
                 }
                 self.transfer.map_or(due, |(_, until)| due.min(until))
             }
-            Role::Follower | Role::PreCandidate | Role::Candidate => self.election_deadline,
+            Role::Follower | Role::PreCandidate | Role::Candidate => {
+                // A forwarded read that the leader has not answered fails
+                // at its deadline.
+                let unanswered = self.forwarded.iter().filter(|r| r.index.is_none());
+                unanswered
+                    .map(|r| r.deadline)
+                    .fold(self.election_deadline, Instant::min)
+            }
         })
     }
 }

@@ -16,11 +16,18 @@
 //!   the round was *sent*, the leader holds a lease of `election_timeout_min
 //!   - max_clock_drift`, during which a read needs no round of its own.
 //!
+//! - **From a follower** (thesis §6.4.1): a follower asks the leader for a
+//!   read index; the leader confirms it like its own reads (a round, or its
+//!   lease) and answers with the index, and the follower serves the read
+//!   once it has applied that far. The leader need not have applied it.
+//!
 //! This module keeps the rounds, the lease and the queue of reads waiting
-//! for them; the node decides when a round is confirmed.
+//! for them (the leader's own and its followers'); the node decides when a
+//! round is confirmed.
 
 use alloc::collections::VecDeque;
 
+use crate::id::NodeId;
 use crate::time::Instant;
 
 /// Send times remembered for the lease; older rounds only ever give an
@@ -30,6 +37,8 @@ const ROUND_HISTORY: usize = 64;
 /// A read waiting for its round and for the application to catch up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct PendingRead {
+    /// The follower that asked, or `None` for the leader's own read.
+    from: Option<NodeId>,
     id: u64,
     index: u64,
     /// The round a quorum must confirm; 0 for a read under a lease.
@@ -110,31 +119,48 @@ impl ReadOnly {
         self.pending.len() >= self.max_pending
     }
 
-    /// Queues read `id` at `index`, waiting for `round` (0: none needed).
-    /// A full queue takes nothing; callers check [`is_full`](Self::is_full).
-    pub(crate) fn push(&mut self, id: u64, index: u64, round: u64) {
+    /// Queues read `id` of `from` (`None`: the leader's own) at `index`,
+    /// waiting for `round` (0: none needed). A full queue takes nothing;
+    /// callers check [`is_full`](Self::is_full).
+    pub(crate) fn push(&mut self, from: Option<NodeId>, id: u64, index: u64, round: u64) {
         if !self.is_full() {
-            self.pending.push_back(PendingRead { id, index, round });
+            let read = PendingRead {
+                from,
+                id,
+                index,
+                round,
+            };
+            self.pending.push_back(read);
         }
     }
 
-    /// Removes every read whose round is confirmed and whose index is
-    /// applied, handing `(id, index)` to `ready` in arrival order.
-    pub(crate) fn take_ready(&mut self, applied: u64, mut ready: impl FnMut(u64, u64)) {
+    /// Removes every read whose round is confirmed and, for the leader's
+    /// own, whose index is applied (a follower waits for its own applied
+    /// index), handing `(from, id, index)` to `ready` in arrival order.
+    pub(crate) fn take_ready(
+        &mut self,
+        applied: u64,
+        mut ready: impl FnMut(Option<NodeId>, u64, u64),
+    ) {
         let confirmed = self.confirmed;
         self.pending.retain(|read| {
-            let done = read.round <= confirmed && read.index <= applied;
+            let done = read.round <= confirmed && (read.from.is_some() || read.index <= applied);
             if done {
-                ready(read.id, read.index);
+                ready(read.from, read.id, read.index);
             }
             !done
         });
     }
 
-    /// Drops every waiting read (leadership is lost), handing each id to
-    /// `failed`, and forgets the rounds and the lease.
+    /// Drops every waiting read (leadership is lost), handing the ids of
+    /// the leader's own to `failed` (a follower's fail by its own
+    /// timeout), and forgets the rounds and the lease.
     pub(crate) fn fail_all(&mut self, failed: impl FnMut(u64)) {
-        self.pending.drain(..).map(|read| read.id).for_each(failed);
+        self.pending
+            .drain(..)
+            .filter(|read| read.from.is_none())
+            .map(|read| read.id)
+            .for_each(failed);
         self.sent.clear();
         self.round = 0;
         self.confirmed = 0;
@@ -149,7 +175,7 @@ mod tests {
 
     fn ready(r: &mut ReadOnly, applied: u64) -> Vec<(u64, u64)> {
         let mut out = Vec::new();
-        r.take_ready(applied, |id, index| out.push((id, index)));
+        r.take_ready(applied, |_, id, index| out.push((id, index)));
         out
     }
 
@@ -157,7 +183,7 @@ mod tests {
     fn a_read_waits_for_its_round_and_for_the_applied_index() {
         let mut r = ReadOnly::new(8);
         let round = r.new_round(Instant::from_millis(10));
-        r.push(1, 5, round);
+        r.push(None, 1, 5, round);
         assert!(ready(&mut r, 9).is_empty(), "round not confirmed");
         r.confirm(round);
         assert!(ready(&mut r, 4).is_empty(), "index 5 not applied");
@@ -170,7 +196,7 @@ mod tests {
         let mut r = ReadOnly::new(8);
         let first = r.new_round(Instant::from_millis(10));
         let second = r.new_round(Instant::from_millis(11));
-        r.push(7, 0, second);
+        r.push(None, 7, 0, second);
         r.confirm(first);
         assert!(ready(&mut r, 0).is_empty());
         r.confirm(second + 1);
@@ -205,12 +231,30 @@ mod tests {
         );
         r.confirm(40);
         assert!(r.lease_holds(Instant::from_millis(390), 1));
-        r.push(1, 0, 0);
-        r.push(2, 0, 0);
+        r.push(None, 1, 0, 0);
+        r.push(Some(NodeId(2)), 2, 0, 0);
         assert!(r.is_full());
-        r.push(3, 0, 0);
+        r.push(None, 3, 0, 0);
         let mut failed = Vec::new();
         r.fail_all(|id| failed.push(id));
-        assert_eq!(failed, [1, 2]);
+        assert_eq!(failed, [1], "a follower's read fails at the follower");
+    }
+
+    #[test]
+    fn a_followers_read_is_answered_once_confirmed_whatever_the_leader_applied() {
+        let mut r = ReadOnly::new(8);
+        let round = r.new_round(Instant::from_millis(10));
+        r.push(Some(NodeId(3)), 4, 9, round);
+        r.push(None, 5, 9, round);
+        assert!(ready(&mut r, 0).is_empty(), "round not confirmed");
+        r.confirm(round);
+        let mut out = Vec::new();
+        r.take_ready(2, |from, id, index| out.push((from, id, index)));
+        assert_eq!(
+            out,
+            [(Some(NodeId(3)), 4, 9)],
+            "the leader's own waits for 9"
+        );
+        assert_eq!(ready(&mut r, 9), [(5, 9)]);
     }
 }
