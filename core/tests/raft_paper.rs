@@ -1820,3 +1820,176 @@ fn s6_4_1_a_leader_at_its_bound_of_reads_refuses_a_followers_and_it_fails() {
         "the leader's own read is served"
     );
 }
+
+// ---- the lease's clock assumption (thesis §6.4) -------------------------------
+
+/// Three nodes, each on its own clock (`local = offset + rate * real`), a
+/// network that delivers at once except over cut links.
+struct Clocked {
+    nodes: Vec<Node>,
+    rates: Vec<(f64, f64)>,
+    cut: BTreeSet<u64>,
+    real: f64,
+    /// Every event, by node.
+    events: Vec<Vec<Event>>,
+}
+
+impl Clocked {
+    fn new() -> Self {
+        let nodes = (1..=3)
+            .map(|id| Node::new(config(id, 3), log()).unwrap())
+            .collect();
+        Clocked {
+            nodes,
+            rates: vec![(0.0, 1.0); 3],
+            cut: BTreeSet::new(),
+            real: 0.0,
+            events: vec![Vec::new(); 3],
+        }
+    }
+
+    fn local(&self, k: usize) -> Instant {
+        let (offset, rate) = self.rates[k];
+        Instant::from_millis((offset + rate * self.real) as u64)
+    }
+
+    /// From now on node `id`'s clock runs at `rate` of real time.
+    fn set_rate(&mut self, id: u64, rate: f64) {
+        let k = id as usize - 1;
+        let now = self.local(k).as_millis() as f64;
+        self.rates[k] = (now - rate * self.real, rate);
+    }
+
+    fn input(&mut self, id: u64, input: Input<Message, Command>) -> Result<(), raft::Error> {
+        let k = id as usize - 1;
+        let now = self.local(k);
+        let r = self.nodes[k].handle_input(now, input);
+        self.deliver();
+        r
+    }
+
+    fn deliver(&mut self) {
+        loop {
+            let mut moved = false;
+            for k in 0..3 {
+                while let Some(out) = self.nodes[k].poll_output() {
+                    let (to, message) = match out {
+                        Output::Send { to, message } => (to, message),
+                        Output::Event(e) => {
+                            self.events[k].push(e);
+                            continue;
+                        }
+                        Output::Persist(_) => continue,
+                    };
+                    let from = k as u64 + 1;
+                    if self.cut.contains(&from) || self.cut.contains(&to.0) {
+                        continue;
+                    }
+                    let j = to.0 as usize - 1;
+                    let now = self.local(j);
+                    let input = Input::Message {
+                        from: NodeId(from),
+                        message,
+                    };
+                    self.nodes[j].handle_input(now, input).unwrap();
+                    moved = true;
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    /// Runs real time on by `ms`, ticking every node at its deadlines.
+    fn run(&mut self, ms: u64) {
+        for _ in 0..ms {
+            self.real += 1.0;
+            for k in 0..3 {
+                if self.nodes[k].next_deadline() <= Some(self.local(k)) {
+                    self.input(k as u64 + 1, Input::Tick).unwrap();
+                }
+            }
+        }
+    }
+
+    /// A node that leads, other than `but`.
+    fn leader_but(&self, but: u64) -> Option<u64> {
+        (1..=3).find(|&id| id != but && self.nodes[id as usize - 1].role() == Role::Leader)
+    }
+}
+
+/// Whether the old leader `old` serves read 7 (`lease` or ReadIndex) while
+/// its clock runs at `rate` of real time, cut off from the two others,
+/// which elect a new leader and commit a write meanwhile. Returns (served,
+/// the read missed that write).
+fn deposed_leader_read(rate: f64, lease: bool) -> (bool, bool) {
+    let mut c = Clocked::new();
+    c.run(1_000);
+    let old = c.leader_but(0).expect("a leader");
+    // A confirmed round starts the old leader's lease; then its clock
+    // slows down and it is cut off.
+    c.input(old, Input::Command(Command::Read { id: 1 }))
+        .unwrap();
+    c.set_rate(old, rate);
+    c.cut.insert(old);
+    let mut new = None;
+    for _ in 0..2_000 {
+        c.run(1);
+        new = c.leader_but(old);
+        if new.is_some() {
+            break;
+        }
+    }
+    let new = new.expect("the majority elects a new leader");
+    let newer = c.nodes[new as usize - 1].log().last_index();
+    c.input(new, Input::Command(Command::Propose(b"new".to_vec())))
+        .unwrap();
+    c.run(100);
+    assert!(
+        c.nodes[new as usize - 1].commit_index() > newer,
+        "the write committed"
+    );
+    let committed = c.nodes[new as usize - 1].commit_index();
+    let command = if lease {
+        Command::LeaseRead { id: 7 }
+    } else {
+        Command::Read { id: 7 }
+    };
+    let k = old as usize - 1;
+    if c.nodes[k].role() != Role::Leader {
+        return (false, false); // it noticed in time: check-quorum
+    }
+    c.input(old, Input::Command(command)).unwrap();
+    c.run(10);
+    let served = c.events[k].iter().find_map(|e| match e {
+        Event::ReadReady { id: 7, index } => Some(*index),
+        _ => None,
+    });
+    (
+        served.is_some(),
+        served.is_some_and(|index| index < committed),
+    )
+}
+
+/// The lease rests on one assumption, stated in `max_clock_drift_ms`: over
+/// an election timeout, no clock runs slow relative to another by more than
+/// that. With the old leader's clock at a tenth of real speed (far past 10
+/// ms per 150 ms), its lease outlives its leadership: a lease read, served
+/// at once, misses a write a new leader committed. ReadIndex, which asks a
+/// quorum, serves nothing under the same skew.
+#[test]
+fn s6_4_past_the_drift_bound_a_lease_read_goes_stale_and_read_index_does_not() {
+    assert_eq!(
+        deposed_leader_read(0.1, true),
+        (true, true),
+        "the lease read is stale"
+    );
+    assert_eq!(
+        deposed_leader_read(0.1, false),
+        (false, false),
+        "ReadIndex waits"
+    );
+    // Within the bound the old leader's lease runs out first.
+    assert!(!deposed_leader_read(0.95, true).1);
+}

@@ -189,7 +189,7 @@ def test_reads():
     # A follower reads at the leader's read index (thesis 6.4.1).
     follower.read(c.now, 9)
     c.run_for(100)
-    assert [e.id for _, i, e in c.events if i == follower.id and isinstance(e, ReadReady)] == [9]
+    assert [e.read_id for _, i, e in c.events if i == follower.id and isinstance(e, ReadReady)] == [9]
     # A read in flight when leadership is lost fails.
     leader.read(c.now, 10)
     list(leader)
