@@ -28,8 +28,16 @@ fn data(index: u64, term: u64) -> Vec<u8> {
     vec![index as u8, term as u8]
 }
 
-/// Records that give a node `term` and a log with these entry terms.
-fn records(term: u64, terms: &[u64]) -> Vec<Persist> {
+/// The identity record of node `id` of these tests' cluster.
+fn identity(id: u64) -> Persist {
+    Persist::Identity(raft::Writer {
+        cluster: 0,
+        node: NodeId(id),
+    })
+}
+
+/// Records that give node `id` `term` and a log with these entry terms.
+fn records(id: u64, term: u64, terms: &[u64]) -> Vec<Persist> {
     let entries = terms
         .iter()
         .zip(1..)
@@ -39,6 +47,7 @@ fn records(term: u64, terms: &[u64]) -> Vec<Persist> {
         })
         .collect();
     vec![
+        identity(id),
         Persist::HardState { term, vote: None },
         Persist::Entries {
             first_index: 1,
@@ -80,7 +89,7 @@ impl Cluster {
         Self::start(
             logs.iter()
                 .zip(1..)
-                .map(|(&(term, terms), id)| ((config(id, n), log()), records(term, terms))),
+                .map(|(&(term, terms), id)| ((config(id, n), log()), records(id, term, terms))),
         )
     }
 
@@ -212,7 +221,7 @@ fn vote_request(last_log_index: u64, last_log_term: u64) -> Body {
 /// A follower of a three-node cluster, restored at `term` with `terms`,
 /// started at 0 and asked at 1000 ms (long out of any leader's lease).
 fn follower(term: u64, terms: &[u64]) -> Node {
-    let mut node = Node::restore((config(1, 3), log()), &records(term, terms)).unwrap();
+    let mut node = Node::restore((config(1, 3), log()), &records(1, term, terms)).unwrap();
     node.handle_input(Instant::ZERO, Input::Tick).unwrap();
     while node.poll_output().is_some() {}
     node
@@ -288,7 +297,7 @@ fn s5_1_a_candidate_that_hears_from_a_leader_of_its_term_becomes_its_follower() 
     let mut node = follower(1, &[1]);
     let mut config = config(1, 3);
     config.pre_vote = false;
-    let mut node2 = Node::restore((config, log()), &records(1, &[1])).unwrap();
+    let mut node2 = Node::restore((config, log()), &records(1, 1, &[1])).unwrap();
     node2.handle_input(Instant::ZERO, Input::Tick).unwrap();
     node2
         .handle_input(Instant::from_millis(1_000), Input::Tick)
@@ -774,7 +783,7 @@ fn without_pre_vote_the_same_partition_inflates_the_term_and_deposes_the_leader(
 fn a_restarted_voter_refuses_votes_for_an_election_timeout_as_if_it_heard_a_leader() {
     // It may have acknowledged the old leader's last heartbeat just before
     // crashing; that leader's lease must still hold when it comes back.
-    let mut node = Node::restore((config(1, 3), log()), &records(1, &[1])).unwrap();
+    let mut node = Node::restore((config(1, 3), log()), &records(1, 1, &[1])).unwrap();
     node.handle_input(Instant::from_millis(5_000), Input::Tick)
         .unwrap();
     while node.poll_output().is_some() {}
@@ -926,8 +935,11 @@ fn a_message_of_the_last_term_is_dropped_and_elections_go_on() {
 #[test]
 fn a_full_log_is_reported_and_a_node_that_could_not_lead_does_not_campaign() {
     // A follower whose log holds two entries is sent three.
-    let mut node =
-        Node::restore((config(1, 3), ArenaLog::new(2, 1 << 10)), &records(1, &[])).unwrap();
+    let mut node = Node::restore(
+        (config(1, 3), ArenaLog::new(2, 1 << 10)),
+        &records(1, 1, &[]),
+    )
+    .unwrap();
     node.handle_input(Instant::ZERO, Input::Tick).unwrap();
     while node.poll_output().is_some() {}
     let out = feed(
@@ -954,7 +966,7 @@ fn a_full_log_is_reported_and_a_node_that_could_not_lead_does_not_campaign() {
     // campaign, and says why.
     let mut full = Node::restore(
         (config(1, 3), ArenaLog::new(2, 1 << 10)),
-        &records(1, &[1, 1]),
+        &records(1, 1, &[1, 1]),
     )
     .unwrap();
     full.handle_input(Instant::ZERO, Input::Tick).unwrap();
@@ -1391,6 +1403,10 @@ fn s7_a_snapshot_covers_only_applied_entries_moves_forward_and_is_bounded() {
     assert_eq!(
         record,
         Some(Output::Persist(Persist::Snapshot {
+            writer: raft::Writer {
+                cluster: 0,
+                node: NodeId(1)
+            },
             snapshot: raft::Snapshot {
                 index: 3,
                 term: 1,
@@ -1460,6 +1476,10 @@ fn s7_a_restart_reads_the_last_snapshot_and_the_records_after_it() {
 #[test]
 fn s7_records_that_rewrite_a_snapshot_or_go_behind_it_are_corrupt() {
     let snapshot = |index, term| Persist::Snapshot {
+        writer: raft::Writer {
+            cluster: 0,
+            node: NodeId(1),
+        },
         snapshot: raft::Snapshot {
             index,
             term,
@@ -1992,4 +2012,35 @@ fn s6_4_past_the_drift_bound_a_lease_read_goes_stale_and_read_index_does_not() {
     );
     // Within the bound the old leader's lease runs out first.
     assert!(!deposed_leader_read(0.95, true).1);
+}
+
+/// A host that mixes up files gets a typed refusal, not a node built from
+/// another node's votes or another cluster's log.
+#[test]
+fn restore_refuses_records_another_node_or_cluster_wrote() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.propose(1, b"x").unwrap();
+    c.run(60, &[1]);
+    let disk = c.net.disk(NodeId(2)).to_vec();
+    assert_eq!(disk[0], identity(2), "the first record names its writer");
+    assert!(Node::restore((config(2, 3), log()), &disk).is_ok());
+    assert_eq!(
+        Node::restore((config(3, 3), log()), &disk).map(|_| ()),
+        Err(raft::Error::ForeignRecords { record: 0 }),
+        "n2's records are not n3's"
+    );
+    let mut other_cluster = config(2, 3);
+    other_cluster.cluster = 99;
+    assert_eq!(
+        Node::restore((other_cluster, log()), &disk).map(|_| ()),
+        Err(raft::Error::ForeignRecords { record: 0 })
+    );
+    // Another node's file appended to this one's.
+    let mut spliced = disk.clone();
+    spliced.extend_from_slice(c.net.disk(NodeId(3)));
+    assert_eq!(
+        Node::restore((config(2, 3), log()), &spliced).map(|_| ()),
+        Err(raft::Error::ForeignRecords { record: disk.len() })
+    );
 }

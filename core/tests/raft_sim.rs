@@ -118,6 +118,10 @@ impl Disk {
     fn write(&mut self, record: Persist) -> Result<(), String> {
         match &record {
             Persist::HardState { term, vote } => self.hard_state(*term, *vote)?,
+            Persist::Identity(_) if !self.records.is_empty() => {
+                return Err("a second identity record".into());
+            }
+            Persist::Identity(_) => {}
             Persist::Entries {
                 first_index,
                 entries,
@@ -138,6 +142,7 @@ impl Disk {
                 term,
                 vote,
                 entries,
+                ..
             } => {
                 self.hard_state(*term, *vote)?;
                 if snapshot.index <= self.snapshot.0 {

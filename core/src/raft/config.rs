@@ -67,6 +67,11 @@ pub struct Config {
     /// While this many outputs are waiting to be drained, inputs are
     /// refused with [`Error::Backpressure`].
     pub max_outputs: usize,
+    /// The cluster's id, written with the node's id into its records, so
+    /// that restore refuses another node's or another cluster's records
+    /// ([`Error::ForeignRecords`]). Pick it at random when the cluster is
+    /// created, and give every node the same; 0 by default.
+    pub cluster: u64,
     /// Largest snapshot the node takes or accepts from a leader, bytes
     /// (§7). Use the same on every node: a follower drops a leader's
     /// snapshot that exceeds its own bound.
@@ -102,6 +107,7 @@ impl Config {
             max_apply_per_step: 256,
             max_outputs: 4_096,
             max_snapshot_bytes: 64 << 20,
+            cluster: 0,
         }
     }
 

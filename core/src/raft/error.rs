@@ -94,6 +94,14 @@ pub enum Error {
         /// The snapshot's index.
         index: u64,
     },
+    /// Persisted records written by another node or cluster: the record
+    /// that names its writer (the first one, or a snapshot record) names
+    /// another node id or cluster id than the configuration's. No node was
+    /// built.
+    ForeignRecords {
+        /// Position of the record.
+        record: usize,
+    },
     /// Persisted records that no run of this node could have written: an
     /// entry record that leaves a gap in the log, a term that goes
     /// backwards, entries whose terms decrease or exceed the term recorded
@@ -159,6 +167,10 @@ impl fmt::Display for Error {
                     "the snapshot at {index} is not a state this application reads"
                 )
             }
+            Error::ForeignRecords { record } => write!(
+                f,
+                "persisted record {record} was written by another node or cluster"
+            ),
             Error::BadConfig { reason } => write!(f, "bad configuration: {reason}"),
             Error::CorruptRecords { record } => {
                 write!(
@@ -190,6 +202,7 @@ impl Classify for Error {
             | Error::SnapshotTooLarge { .. }
             | Error::Backpressure { .. } => ErrorKind::LimitExceeded,
             Error::CorruptSnapshot { .. } => ErrorKind::Malformed,
+            Error::ForeignRecords { .. } => ErrorKind::VerificationFailed,
             _ => ErrorKind::InvalidArgument,
         }
     }

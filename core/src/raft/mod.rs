@@ -120,9 +120,11 @@
 //!   the records grow until [`Event::LogFull`]; a snapshot every few
 //!   thousand entries keeps both bounded.
 //! - **Frame the records.** Restore refuses records no run of the node
-//!   could have written (gaps, terms going back, two votes in a term), but
-//!   it cannot see a flipped bit inside a record or a record of another
-//!   node. Store each record with its length and a checksum (CRC-32C or
+//!   could have written (gaps, terms going back, two votes in a term) and
+//!   records another node or cluster wrote (the first record, and every
+//!   snapshot record, names its writer: [`Writer`], from
+//!   [`Config::cluster`] and the node's id), but it cannot see a flipped
+//!   bit inside a record. Store each record with its length and a checksum (CRC-32C or
 //!   stronger), keep one file per node and cluster, and on restart drop a
 //!   torn or failing tail: a record that is not whole was never durable,
 //!   so nothing was acted on after it. A failing record *before* the tail
@@ -237,6 +239,6 @@ pub use message::{Body, Entry, Message};
 #[cfg(feature = "alloc")]
 pub use node::{Command, Event, RaftNode, RaftOutput, Role};
 #[cfg(feature = "alloc")]
-pub use persist::{Persist, Snapshot};
+pub use persist::{Persist, Snapshot, Writer};
 #[cfg(feature = "alloc")]
 pub use session::{Admission, SessionError, Sessions};

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 
 use super::config::Config;
 use super::message::{Body, Entry, Message};
-use super::persist::{self, Persist, Snapshot};
+use super::persist::{self, Persist, Snapshot, Writer};
 use super::progress::{Progress, ProgressState};
 use super::read_only::ReadOnly;
 use super::{Error, LogStorage};
@@ -178,6 +178,9 @@ pub struct RaftNode<L> {
     vote: Option<NodeId>,
     /// The term or vote changed since the last `HardState` record.
     hard_state_dirty: bool,
+    /// The `Identity` record was queued (or the node was restored from
+    /// records, which begin with one).
+    identified: bool,
     role: Role,
     leader: Option<NodeId>,
     commit_index: u64,
@@ -244,6 +247,7 @@ impl<L: LogStorage> RaftNode<L> {
             term: 0,
             vote: None,
             hard_state_dirty: false,
+            identified: false,
             role: Role::Follower,
             leader: None,
             commit_index: 0,
@@ -385,7 +389,9 @@ impl<L: LogStorage> RaftNode<L> {
             })
             .collect();
         self.hard_state_dirty = false;
+        self.identified = true;
         self.outputs.push_back(Output::Persist(Persist::Snapshot {
+            writer: self.writer(),
             snapshot: snapshot.clone(),
             term: self.term,
             vote: self.vote,
@@ -1471,12 +1477,30 @@ impl<L: LogStorage> RaftNode<L> {
 
     fn persist(&mut self, record: Persist) {
         self.flush_hard_state();
+        self.identify();
         self.outputs.push_back(Output::Persist(record));
+    }
+
+    fn writer(&self) -> Writer {
+        Writer {
+            cluster: self.config.cluster,
+            node: self.config.id,
+        }
+    }
+
+    /// Queues the `Identity` record before the node's first other record.
+    fn identify(&mut self) {
+        if !self.identified {
+            self.identified = true;
+            let record = Persist::Identity(self.writer());
+            self.outputs.push_back(Output::Persist(record));
+        }
     }
 
     fn flush_hard_state(&mut self) {
         if self.hard_state_dirty {
             self.hard_state_dirty = false;
+            self.identify();
             let record = Persist::HardState {
                 term: self.term,
                 vote: self.vote,
@@ -1515,8 +1539,13 @@ impl<L: LogStorage> Restore for RaftNode<L> {
 
     fn restore((config, mut log): (Config, L), records: &[Persist]) -> Result<Self, Error> {
         config.validate()?;
-        let (hard_state, snapshot) = persist::replay(&mut log, records)?;
+        let me = Writer {
+            cluster: config.cluster,
+            node: config.id,
+        };
+        let (hard_state, snapshot) = persist::replay(&mut log, records, me)?;
         let mut node = RaftNode::new(config, log)?;
+        node.identified = !records.is_empty();
         node.term = hard_state.term;
         node.vote = hard_state.vote;
         if let Some(snapshot) = snapshot {
@@ -1790,11 +1819,14 @@ mod tests {
         let t = node.next_deadline().unwrap();
         node.handle_input(t, Input::Tick).unwrap();
         assert_eq!(node.role(), Role::Leader);
-        let first_two: Vec<RaftOutput> =
-            core::iter::from_fn(|| node.poll_output()).take(2).collect();
+        let first: Vec<RaftOutput> = core::iter::from_fn(|| node.poll_output()).take(3).collect();
         assert_eq!(
-            first_two,
+            first,
             [
+                Output::Persist(Persist::Identity(Writer {
+                    cluster: 0,
+                    node: NodeId(1)
+                })),
                 Output::Persist(Persist::HardState {
                     term: 1,
                     vote: Some(NodeId(1))

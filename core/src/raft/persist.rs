@@ -40,9 +40,22 @@ pub struct Snapshot {
     pub data: Vec<u8>,
 }
 
+/// Who wrote a node's records: the cluster's id and the node's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Writer {
+    /// The cluster ([`Config::cluster`](super::Config::cluster)).
+    pub cluster: u64,
+    /// The node.
+    pub node: NodeId,
+}
+
 /// One durable record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Persist {
+    /// Who writes the records that follow: the first record a node writes,
+    /// before anything else. Restore refuses records whose writer is not
+    /// the configuration's node and cluster.
+    Identity(Writer),
     /// The current term and the vote cast in it; replaces the previous one.
     HardState {
         /// The current term.
@@ -63,6 +76,8 @@ pub enum Persist {
     /// is as every record before this one left it: this hard state, and
     /// `entries` after the snapshot. Replaces every earlier record.
     Snapshot {
+        /// Who wrote it (it replaces the [`Persist::Identity`] record too).
+        writer: Writer,
         /// The snapshot.
         snapshot: Snapshot,
         /// The current term.
@@ -92,8 +107,10 @@ pub(crate) struct HardState {
 /// and the last snapshot, if any.
 ///
 /// # Errors
-/// [`Error::CorruptRecords`] for records no run of the node could have
-/// written: an entry record that would leave a gap or rewrite entries a
+/// [`Error::ForeignRecords`] if the first record, or a snapshot record,
+/// names another writer than `me`; [`Error::CorruptRecords`] for records
+/// no run of the node could have written: a first record that names no
+/// writer, a second identity, an entry record that would leave a gap or rewrite entries a
 /// snapshot covers, a term that goes backwards, two votes in a term,
 /// entries whose terms decrease or exceed the term recorded before them, a
 /// snapshot behind an earlier one; [`Error::LogFull`] if `log` cannot hold
@@ -101,12 +118,21 @@ pub(crate) struct HardState {
 pub(crate) fn replay<L: LogStorage>(
     log: &mut L,
     records: &[Persist],
+    me: Writer,
 ) -> Result<(HardState, Option<Snapshot>), Error> {
     let mut hard_state = HardState::default();
     let mut snapshot: Option<&Snapshot> = None;
     for (at, record) in records.iter().enumerate() {
         let corrupt = Error::CorruptRecords { record: at };
         match record {
+            Persist::Identity(writer) | Persist::Snapshot { writer, .. } if *writer != me => {
+                return Err(Error::ForeignRecords { record: at });
+            }
+            // A node names itself once, first; a snapshot record names
+            // it again and replaces everything before it.
+            Persist::Identity(_) if at > 0 => return Err(corrupt),
+            Persist::Identity(_) => {}
+            Persist::HardState { .. } | Persist::Entries { .. } if at == 0 => return Err(corrupt),
             Persist::HardState { term, vote } => {
                 hard_state = hard_state.then(*term, *vote).ok_or(corrupt)?;
             }
@@ -130,6 +156,7 @@ pub(crate) fn replay<L: LogStorage>(
                 term,
                 vote,
                 entries,
+                ..
             } => {
                 hard_state = hard_state.then(*term, *vote).ok_or(corrupt)?;
                 // Snapshots only move forward, and cover entries of terms
@@ -185,6 +212,87 @@ mod tests {
     use crate::raft::{ArenaLog, FixedLog};
     use alloc::vec;
 
+    const ME: Writer = Writer {
+        cluster: 7,
+        node: NodeId(1),
+    };
+
+    /// Replays `records` as node 1 of cluster 7 wrote them: after its
+    /// identity record (positions in errors are `records`').
+    fn replay_mine<L: LogStorage>(
+        log: &mut L,
+        records: &[Persist],
+    ) -> Result<(HardState, Option<Snapshot>), Error> {
+        let mut all = vec![Persist::Identity(ME)];
+        all.extend_from_slice(records);
+        replay(log, &all, ME).map_err(|e| match e {
+            Error::CorruptRecords { record } => Error::CorruptRecords { record: record - 1 },
+            e => e,
+        })
+    }
+
+    #[test]
+    fn records_name_their_writer_first_and_another_writer_is_refused() {
+        let hard = Persist::HardState {
+            term: 1,
+            vote: None,
+        };
+        let mut log = ArenaLog::new(10, 100);
+        assert!(
+            replay(&mut log, &[], ME).is_ok(),
+            "a node that wrote nothing"
+        );
+        assert_eq!(
+            replay(&mut log, core::slice::from_ref(&hard), ME),
+            Err(Error::CorruptRecords { record: 0 }),
+            "no writer named"
+        );
+        for other in [
+            Writer {
+                cluster: 7,
+                node: NodeId(2),
+            },
+            Writer {
+                cluster: 8,
+                node: NodeId(1),
+            },
+        ] {
+            assert_eq!(
+                replay(&mut log, &[Persist::Identity(other), hard.clone()], ME),
+                Err(Error::ForeignRecords { record: 0 })
+            );
+            let snapshot = Persist::Snapshot {
+                writer: other,
+                snapshot: Snapshot {
+                    index: 1,
+                    term: 1,
+                    data: vec![],
+                },
+                term: 1,
+                vote: None,
+                entries: vec![],
+            };
+            assert_eq!(
+                replay(
+                    &mut log,
+                    &[Persist::Identity(ME), hard.clone(), snapshot],
+                    ME
+                ),
+                Err(Error::ForeignRecords { record: 2 }),
+                "another node's snapshot record"
+            );
+        }
+        assert_eq!(
+            replay(
+                &mut log,
+                &[Persist::Identity(ME), hard.clone(), Persist::Identity(ME)],
+                ME
+            ),
+            Err(Error::CorruptRecords { record: 2 }),
+            "a second identity: another file's head"
+        );
+    }
+
     fn entry(term: u64, data: &[u8]) -> Entry {
         Entry {
             term,
@@ -221,7 +329,7 @@ mod tests {
             },
         ];
         let mut log = ArenaLog::new(10, 100);
-        let (hs, _) = replay(&mut log, &records).unwrap();
+        let (hs, _) = replay_mine(&mut log, &records).unwrap();
         assert_eq!(
             hs,
             HardState {
@@ -239,6 +347,7 @@ mod tests {
     fn records_round_trip_through_the_wire() {
         use crate::wire::{self, WireError};
         let records = [
+            Persist::Identity(ME),
             Persist::HardState {
                 term: 7,
                 vote: Some(NodeId(3)),
@@ -276,14 +385,14 @@ mod tests {
             entries: vec![entry(1, b"a")],
         }];
         assert_eq!(
-            replay(&mut ArenaLog::new(10, 100), &gap),
+            replay_mine(&mut ArenaLog::new(10, 100), &gap),
             Err(Error::CorruptRecords { record: 0 })
         );
         let zero = [Persist::Entries {
             first_index: 0,
             entries: vec![],
         }];
-        assert!(replay(&mut ArenaLog::new(10, 100), &zero).is_err());
+        assert!(replay_mine(&mut ArenaLog::new(10, 100), &zero).is_err());
         let big = [
             Persist::HardState {
                 term: 1,
@@ -295,7 +404,7 @@ mod tests {
             },
         ];
         assert_eq!(
-            replay(&mut FixedLog::<1, 8>::new(), &big),
+            replay_mine(&mut FixedLog::<1, 8>::new(), &big),
             Err(Error::LogFull)
         );
     }
@@ -308,7 +417,7 @@ mod tests {
             entries: terms.iter().map(|&t| entry(t, b"x")).collect(),
         };
         let corrupt = |records: &[Persist]| {
-            replay(&mut ArenaLog::new(10, 100), records).map(|(hard_state, _)| hard_state)
+            replay_mine(&mut ArenaLog::new(10, 100), records).map(|(hard_state, _)| hard_state)
         };
         // A term that goes backwards: records reordered or mixed up.
         assert_eq!(
