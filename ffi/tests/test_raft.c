@@ -252,18 +252,28 @@ static consensio_participant *restore(const struct consensio_raft_config *config
     return r;
 }
 
+/* Nodes 1 to N with the default configuration, but for snapshots of at
+ * most `max_snapshot_bytes` (0: the default). */
+static void start(const uint64_t *voters, struct consensio_raft_config config[N + 1],
+                  consensio_participant *nodes[N + 1], uint64_t max_snapshot_bytes) {
+    for (uint64_t id = 1; id <= N; id++) {
+        CHECK_OK(consensio_raft_default_config(id, &config[id]));
+        if (max_snapshot_bytes) config[id].max_snapshot_bytes = max_snapshot_bytes;
+        CHECK_OK(consensio_raft_new(&config[id], voters, N, &nodes[id]));
+    }
+}
+
 static void cluster(void) {
     const uint64_t voters[N] = {1, 2, 3};
     struct consensio_raft_config config[N + 1];
     consensio_participant *nodes[N + 1] = {NULL};
     uint64_t now = 0;
+    start(voters, config, nodes, 0);
     for (uint64_t id = 1; id <= N; id++) {
-        CHECK_OK(consensio_raft_default_config(id, &config[id]));
         CHECK(config[id].id == id && config[id].seed == id && config[id].pre_vote == 1 && config[id].check_quorum == 1);
         CHECK(config[id].election_timeout_min_ms == 150 && config[id].heartbeat_interval_ms == 50);
         CHECK(config[id].max_entries_per_message == 64 && config[id].max_bytes_per_message == 256 * 1024);
         CHECK(config[id].max_snapshot_bytes == 64 * 1024 * 1024);
-        CHECK_OK(consensio_raft_new(&config[id], voters, N, &nodes[id]));
         enum consensio_raft_node_role role = CONSENSIO_RAFT_LEADER;
         CHECK_OK(consensio_raft_role(nodes[id], &role));
         CHECK(role == CONSENSIO_RAFT_FOLLOWER);
@@ -410,11 +420,7 @@ static void snapshots(void) {
     struct consensio_raft_config config[N + 1];
     consensio_participant *nodes[N + 1] = {NULL};
     uint64_t now = 0;
-    for (uint64_t id = 1; id <= N; id++) {
-        CHECK_OK(consensio_raft_default_config(id, &config[id]));
-        config[id].max_snapshot_bytes = MAX_STATE;
-        CHECK_OK(consensio_raft_new(&config[id], voters, N, &nodes[id]));
-    }
+    start(voters, config, nodes, MAX_STATE);
     run(nodes, &now, 2000);
     uint64_t leader = agreed_leader(nodes);
     CHECK(leader != 0);

@@ -43,13 +43,22 @@ class Cluster:
                     self.network.append((node.id, out.to, out.data))
                 elif isinstance(out, consensio.Persist):
                     assert isinstance(out.value, bytes) and out.value
-                    self.disks[node.id].append(out.value)
+                    self.persist(node.id, out.value)
                 elif isinstance(out, Committed):
-                    # Every index from 1, once, in order.
-                    assert out.index == len(self.applied[node.id]) + 1
-                    self.applied[node.id].append((out.index, out.term, out.data))
+                    self.apply(node.id, out)
                 else:
-                    self.events.append((self.now, node.id, out))
+                    self.event(node, out)
+
+    def persist(self, i, record):
+        self.disks[i].append(record)
+
+    def apply(self, i, committed):
+        # Every index from 1, once, in order.
+        assert committed.index == len(self.applied[i]) + 1
+        self.applied[i].append((committed.index, committed.term, committed.data))
+
+    def event(self, node, event):
+        self.events.append((self.now, node.id, event))
 
     def deliver(self, src, dst, frame):
         if dst not in self.down:
@@ -557,25 +566,23 @@ class SnapshotCluster(Cluster):
         self.last = {i: 0 for i in self.voters}  # applied by Committed or ApplySnapshot
         self.loaded = {i: 0 for i in self.voters}  # snapshots loaded
 
-    def drain(self):
-        for node in self.up():
-            for out in node:
-                if isinstance(out, consensio.Send):
-                    self.network.append((node.id, out.to, out.data))
-                elif isinstance(out, consensio.Persist):
-                    if is_snapshot_record(out.value):
-                        self.disks[node.id] = []  # once it is durable, the rest may go
-                    self.disks[node.id].append(out.value)
-                elif isinstance(out, Committed):
-                    # Every index once, in order, after the last snapshot.
-                    assert out.index == self.last[node.id] + 1
-                    self.last[node.id] = out.index
-                    if out.data:
-                        self.state[node.id].append(out.data)
-                elif isinstance(out, ApplySnapshot):
-                    self.load(node, out)
-                else:
-                    self.events.append((self.now, node.id, out))
+    def persist(self, i, record):
+        if is_snapshot_record(record):
+            self.disks[i] = []  # once it is durable, the records before it may go
+        self.disks[i].append(record)
+
+    def apply(self, i, committed):
+        # Every index once, in order, after the last snapshot.
+        assert committed.index == self.last[i] + 1
+        self.last[i] = committed.index
+        if committed.data:
+            self.state[i].append(committed.data)
+
+    def event(self, node, event):
+        if isinstance(event, ApplySnapshot):
+            self.load(node, event)
+        else:
+            super().event(node, event)
 
     def load(self, node, event):
         index, term, data = node.snapshot
