@@ -1341,7 +1341,8 @@ enum consensio_status consensio_raft_leader(const struct consensio_participant *
 enum consensio_status consensio_raft_commit_index(const struct consensio_participant *raft,
                                                   uint64_t *out);
 
-// The highest index reported with `COMMITTED`.
+// The highest index reported with `COMMITTED` or covered by an
+// `APPLY_SNAPSHOT`.
 //
 // # Safety
 // `raft` must be a live handle; `out` writable.

@@ -669,7 +669,8 @@ pub unsafe extern "C" fn consensio_raft_commit_index(
     unsafe { query::<Raft, _>(raft, out, RaftNode::commit_index) }
 }
 
-/// The highest index reported with `COMMITTED`.
+/// The highest index reported with `COMMITTED` or covered by an
+/// `APPLY_SNAPSHOT`.
 ///
 /// # Safety
 /// `raft` must be a live handle; `out` writable.

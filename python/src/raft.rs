@@ -425,7 +425,7 @@ participant_methods! {
     /// a leader, as `(index, term, data)`: the application's state after
     /// every entry up to `index`, whose term is `term`; what to load on
     /// `ApplySnapshot` (whose `index` and `term` it then has). None before
-    /// the first.
+    /// the first. Each read copies the data.
     #[getter]
     fn snapshot<'py>(&self, py: Python<'py>) -> Option<(u64, u64, Bound<'py, PyBytes>)> {
         self.node
