@@ -30,7 +30,11 @@
 //! - A refused input changes nothing (the [`Participant`] contract), so if
 //!   it was the input that took the turn, the turn is given back.
 //! - Reading state ([`with`](Shared::with),
-//!   [`next_deadline`](Shared::next_deadline)) does not need the turn.
+//!   [`next_deadline`](Shared::next_deadline)) does not need the turn, nor
+//!   does a change that queues no output ([`with_mut`](Shared::with_mut),
+//!   a setting). A participant's own command outside `handle_input` that
+//!   queues outputs ([`act`](Shared::act), a Raft node's `compact`) takes
+//!   the turn as an input does.
 //! - [`handle_and_drain`](Shared::handle_and_drain) is the input and the whole drain in one call.
 //! - Time never goes backwards through a `Shared`: a thread that read its
 //!   clock and then waited for the turn may carry an older `now` than an
@@ -229,17 +233,39 @@ impl<P: Participant> Shared<P> {
         input: Input<P::Message, P::Command>,
         then: impl FnOnce(&P) -> R,
     ) -> Result<R, P::Error> {
+        self.in_turn(|state| {
+            let now = state.advance(now);
+            state
+                .node
+                .handle_input(now, input)
+                .map(|()| then(&state.node))
+        })
+    }
+
+    /// Runs `f` on the participant in the turn, as an input is fed: for a
+    /// participant's own commands outside
+    /// [`handle_input`](Participant::handle_input) that queue outputs (a
+    /// Raft node's `compact` queues the snapshot's record). It waits for
+    /// the turn like [`handle_input`](Self::handle_input); if `f` succeeds
+    /// the caller keeps the turn until [`poll_output`](Self::poll_output)
+    /// returns `None`, and if it fails (which must change nothing) a turn
+    /// this call took is given back.
+    ///
+    /// # Errors
+    /// What `f` returns.
+    pub fn act<R, E>(&self, f: impl FnOnce(&mut P) -> Result<R, E>) -> Result<R, E> {
+        self.in_turn(|state| f(&mut state.node))
+    }
+
+    /// Takes the turn, runs `f`, and gives back a turn it took if `f`
+    /// fails.
+    fn in_turn<R, E>(&self, f: impl FnOnce(&mut State<P>) -> Result<R, E>) -> Result<R, E> {
         let (mut state, taken) = self.take_turn();
-        let now = state.advance(now);
-        match state.node.handle_input(now, input) {
-            Ok(()) => Ok(then(&state.node)),
-            Err(e) => {
-                if taken {
-                    self.give_back(&mut state);
-                }
-                Err(e)
-            }
+        let result = f(&mut state);
+        if result.is_err() && taken {
+            self.give_back(&mut state);
         }
+        result
     }
 
     /// The next output for the calling thread: `None` if another thread
@@ -293,6 +319,14 @@ impl<P: Participant> Shared<P> {
     /// Runs `f` with shared access to the participant (no turn needed).
     pub fn with<R>(&self, f: impl FnOnce(&P) -> R) -> R {
         f(&self.lock().node)
+    }
+
+    /// Runs `f` with exclusive access to the participant, without the
+    /// turn: for a change that queues no output, such as a local setting
+    /// (`KvNode::set_snapshot_interval`). A change that queues outputs goes
+    /// through [`act`](Self::act), so that they are drained in order.
+    pub fn with_mut<R>(&self, f: impl FnOnce(&mut P) -> R) -> R {
+        f(&mut self.lock().node)
     }
 
     /// Unwraps the participant.
@@ -353,6 +387,96 @@ mod tests {
         let _ = shared.handle_and_drain(at(7), Input::Tick);
         shared.handle_input(at(12), Input::Tick).unwrap();
         assert_eq!(shared.into_inner().seen, [at(10), at(10), at(10), at(12)]);
+    }
+
+    /// Queues one output per `act`, numbered.
+    #[derive(Debug, Default)]
+    struct Queue {
+        outputs: alloc::collections::VecDeque<u8>,
+        setting: u8,
+    }
+
+    impl Participant for Queue {
+        type Message = Nothing;
+        type Command = ();
+        type Persist = u8;
+        type Event = ();
+        type Error = WireError;
+        fn id(&self) -> crate::NodeId {
+            crate::NodeId(1)
+        }
+        fn handle_input(&mut self, _: Instant, _: Input<Nothing, ()>) -> Result<(), WireError> {
+            Ok(())
+        }
+        fn poll_output(&mut self) -> Option<Output<Nothing, u8, ()>> {
+            self.outputs.pop_front().map(Output::Persist)
+        }
+        fn next_deadline(&self) -> Option<Instant> {
+            None
+        }
+    }
+
+    /// What another thread's poll gets: `None` while this thread holds the
+    /// turn.
+    fn polled_elsewhere(shared: &Shared<Queue>) -> Option<u8> {
+        std::thread::scope(|s| {
+            s.spawn(|| match shared.poll_output() {
+                Some(Output::Persist(n)) => Some(n),
+                _ => None,
+            })
+            .join()
+            .unwrap()
+        })
+    }
+
+    #[test]
+    fn an_act_that_succeeds_keeps_the_turn_until_its_outputs_are_drained() {
+        let shared = Shared::new(Queue::default());
+        let acted = shared.act(|q| {
+            q.outputs.push_back(1);
+            Ok::<_, WireError>(7)
+        });
+        assert_eq!(acted, Ok(7));
+        assert_eq!(
+            polled_elsewhere(&shared),
+            None,
+            "this thread holds the turn"
+        );
+        assert!(matches!(shared.poll_output(), Some(Output::Persist(1))));
+        assert!(shared.poll_output().is_none());
+        shared.with_mut(|q| q.outputs.push_back(2));
+        assert_eq!(
+            polled_elsewhere(&shared),
+            Some(2),
+            "the turn was given back"
+        );
+    }
+
+    #[test]
+    fn a_refused_act_gives_back_the_turn_it_took() {
+        let mut queued = Queue::default();
+        queued.outputs.push_back(3);
+        let shared = Shared::new(queued);
+        let refused = shared.act(|_| Err::<(), _>(WireError::Malformed));
+        assert_eq!(refused, Err(WireError::Malformed));
+        assert_eq!(polled_elsewhere(&shared), Some(3));
+    }
+
+    #[test]
+    fn with_mut_does_not_wait_for_the_turn() {
+        let shared = Shared::new(Queue::default());
+        shared
+            .act(|q| {
+                q.outputs.push_back(4);
+                Ok::<_, WireError>(())
+            })
+            .unwrap();
+        // Another thread changes a setting while this one holds the turn.
+        std::thread::scope(|s| {
+            s.spawn(|| shared.with_mut(|q| q.setting = 9));
+        });
+        assert_eq!(shared.with(|q| q.setting), 9);
+        assert!(matches!(shared.poll_output(), Some(Output::Persist(4))));
     }
 
     #[test]

@@ -127,8 +127,9 @@ typedef enum consensio_raft_node_role {
 typedef enum consensio_raft_event {
   // Apply entry `values[0]` (its index) of term `values[1]` with payload
   // `data[0..len]` (empty for the entry a new leader appends). Every
-  // index from 1 comes once, in order; a restored node reports them
-  // again from 1.
+  // index comes once, in order: from 1, or from the one after an
+  // `APPLY_SNAPSHOT`'s index; a restored node reports them again from
+  // the one after its snapshot (from 1 without one).
   CONSENSIO_RAFT_COMMITTED = 1,
   // Read `values[0]` (the caller's read id) may be served now: every
   // entry up to index `values[1]` has been reported as committed.
@@ -145,14 +146,22 @@ typedef enum consensio_raft_event {
   // its last index is `values[0]`. Nothing is lost; the node waits for
   // room. Reported once each time the log fills.
   CONSENSIO_RAFT_LOG_FULL = 6,
+  // Replace the application's state with the node's snapshot: it covers
+  // every entry up to index `values[0]` (of term `values[1]`), and
+  // COMMITTED goes on from the next index. Read its bytes with
+  // [`consensio_raft_snapshot`] before polling again. Comes when a
+  // leader's snapshot was installed, and first from a node restored from
+  // records that hold a snapshot.
+  CONSENSIO_RAFT_APPLY_SNAPSHOT = 7,
 } consensio_raft_event;
 
 // The events of a key-value node (`consensio_output.event`): one `REPLY`
 // per command, and the Raft node's own events passed through after the
 // store has acted on them, with the numbers and fields of
-// `consensio_raft_event`. The store applies committed entries itself, so
-// a host needs none of the Raft events to serve clients; they say what
-// the node is doing (`BECAME_LEADER`, `BECAME_FOLLOWER`, `LOG_FULL`).
+// `consensio_raft_event`. The store applies committed entries and loads
+// snapshots itself, so a host needs none of the Raft events to serve
+// clients; they say what the node is doing (`BECAME_LEADER`,
+// `BECAME_FOLLOWER`, `LOG_FULL`, `APPLY_SNAPSHOT`).
 typedef enum consensio_kv_event {
   // As `CONSENSIO_RAFT_COMMITTED`; the entry is already applied to the
   // store, and `data` is its encoded store entry (empty: a new leader's
@@ -171,6 +180,11 @@ typedef enum consensio_kv_event {
   CONSENSIO_KV_BECAME_FOLLOWER = 5,
   // As `CONSENSIO_RAFT_LOG_FULL`.
   CONSENSIO_KV_LOG_FULL = 6,
+  // As `CONSENSIO_RAFT_APPLY_SNAPSHOT`: the store has already replaced
+  // itself, client sessions included, with the snapshot at `values[0]`
+  // (a leader's, or its own after a restore); `COMMITTED` goes on from
+  // the next index.
+  CONSENSIO_KV_APPLY_SNAPSHOT = 7,
   // The answer to the command with request id `values[0]`:
   // `values[1]` is its `consensio_kv_result`. With
   // `CONSENSIO_KV_SESSION_OPENED`, `values[2]` is the new client id;
@@ -471,6 +485,10 @@ typedef struct consensio_raft_config {
   uint64_t log_max_entries;
   // Most payload bytes the in-memory log holds.
   uint64_t log_max_bytes;
+  // Largest snapshot the node takes ([`consensio_raft_compact`]) or
+  // accepts from a leader, in bytes (at most 512 MiB). Use the same on
+  // every node: a follower drops a leader's snapshot over its own bound.
+  uint64_t max_snapshot_bytes;
 } consensio_raft_config;
 
 // The key-value store's bounds; fill it with
@@ -1092,8 +1110,8 @@ enum consensio_status consensio_quorum_joint_vote_result(const uint64_t *incomin
 // The default configuration for node `id`: elections after 150–300 ms,
 // heartbeats every 50 ms, pre-vote and check-quorum on, 10 ms of clock
 // drift, proposals up to 64 KiB, messages of up to 64 entries and
-// 256 KiB, a log of up to 1,048,576 entries and 256 MiB, and `seed` equal
-// to `id`.
+// 256 KiB, a log of up to 1,048,576 entries and 256 MiB, snapshots up to
+// 64 MiB, and `seed` equal to `id`.
 //
 // # Safety
 // `out` must be writable.
@@ -1129,9 +1147,13 @@ enum consensio_status consensio_raft_new(const struct consensio_raft_config *con
 
 // Rebuilds a node after a restart from the `count` records it persisted,
 // in the order they were polled: record `i` is `records[i][0..lens[i]]`.
-// The node starts as a follower with nothing applied; committed entries
-// are reported again from index 1 as the leader tells it the commit index.
-// `CONSENSIO_MALFORMED` for bytes that are not a record;
+// The records may start at a snapshot record, the ones before it deleted
+// (see [`consensio_raft_record_is_snapshot`]). The node starts as a
+// follower; if the records hold a snapshot, its first output is
+// `APPLY_SNAPSHOT` (load [`consensio_raft_snapshot`] into the
+// application), and committed entries are reported again from the one
+// after it (from index 1 without a snapshot) as the leader tells it the
+// commit index. `CONSENSIO_MALFORMED` for bytes that are not a record;
 // `CONSENSIO_INVALID_ARGUMENT` for records no run of a node could have
 // written (a gap in the log) or an unusable configuration;
 // `CONSENSIO_LIMIT_EXCEEDED` if the log cannot hold the entries.
@@ -1226,6 +1248,70 @@ enum consensio_status consensio_raft_transferring_to(const struct consensio_part
                                                      uint8_t *out_has,
                                                      uint64_t *out_to);
 
+// Takes a snapshot (§7): `data[0..len]` is the application's state after
+// applying every entry up to `index` (an index it has applied, reported
+// by `COMMITTED` or covered by `APPLY_SNAPSHOT`). The log drops the
+// entries the snapshot covers, freeing their room, and the node queues a
+// PERSIST of a snapshot record, which holds the snapshot, the term, the
+// vote and the log after it: once that record is durable, every record
+// before it may be deleted, and a restart reads it and the records after
+// it. Poll until NONE after the call, as after an input. A leader sends
+// its snapshot to followers that need entries it no longer holds.
+//
+// Snapshot every few thousand entries: without it the log and the records
+// grow until `LOG_FULL`. The node keeps a copy of its latest snapshot in
+// memory, to send to followers.
+//
+// `CONSENSIO_REJECTED` if `index` is beyond the applied index
+// ([`consensio_raft_applied_index`]: a snapshot may cover only applied
+// entries) or not past the last snapshot's index (one was taken or
+// installed since); `CONSENSIO_LIMIT_EXCEEDED` if `len` is over
+// `max_snapshot_bytes`, or while `max_outputs` outputs wait to be polled.
+// The node is unchanged on failure, and `consensio_last_error` says
+// which.
+//
+// # Safety
+// `raft` must be a live handle; `data` hold `len` bytes.
+enum consensio_status consensio_raft_compact(struct consensio_participant *raft,
+                                             uint64_t index,
+                                             const uint8_t *data,
+                                             size_t len);
+
+// The node's latest snapshot, taken here or installed from a leader: what
+// the application loads on `APPLY_SNAPSHOT`. `*out_has` is 1, its bytes
+// are copied to `buf[0..*out_len]`, and `*out_index` and `*out_term` are
+// the last index it covers and that entry's term (the event's `values[0]`
+// and `values[1]` when read while handling it); or `*out_has` is 0 and
+// `*out_len` 0 if the node has no snapshot. `CONSENSIO_BUFFER_TOO_SMALL`
+// if `cap` is short: `*out_len` then holds the length needed (ask with
+// `buf` NULL and `cap` 0), and nothing else is written.
+//
+// # Safety
+// `raft` must be a live handle; `buf` hold `cap` writable bytes (or be
+// NULL with `cap` 0); the out-pointers writable.
+enum consensio_status consensio_raft_snapshot(const struct consensio_participant *raft,
+                                              uint8_t *buf,
+                                              size_t cap,
+                                              size_t *out_len,
+                                              uint64_t *out_index,
+                                              uint64_t *out_term,
+                                              uint8_t *out_has);
+
+// Whether the record `record[0..len]` (a PERSIST's bytes, of a Raft or a
+// key-value node) is a snapshot record: `*out` 1 if so, else 0. A
+// snapshot record replaces every record before it, so once it is durable
+// the host may delete them all (write a file holding it and what follows,
+// then replace the old file atomically) and restore from it and the
+// records after it. The record is decoded whole, so this costs about as
+// much as reading it. `CONSENSIO_MALFORMED` for bytes that are not a
+// record.
+//
+// # Safety
+// `record` must hold `len` bytes; `out` writable.
+enum consensio_status consensio_raft_record_is_snapshot(const uint8_t *record,
+                                                        size_t len,
+                                                        uint8_t *out);
+
 // The node's current role.
 //
 // # Safety
@@ -1255,7 +1341,8 @@ enum consensio_status consensio_raft_leader(const struct consensio_participant *
 enum consensio_status consensio_raft_commit_index(const struct consensio_participant *raft,
                                                   uint64_t *out);
 
-// The highest index reported with `COMMITTED`.
+// The highest index reported with `COMMITTED` or covered by an
+// `APPLY_SNAPSHOT`.
 //
 // # Safety
 // `raft` must be a live handle; `out` writable.
@@ -1307,6 +1394,22 @@ enum consensio_status consensio_kv_default_limits(struct consensio_kv_limits *ou
 // node or another: if the first copy was applied, the retry gets its
 // saved answer and is not applied again.
 //
+// Snapshots: every [`consensio_kv_snapshot_interval`] applied entries
+// (10,000 unless set with [`consensio_kv_set_snapshot_interval`]) the node
+// snapshots its store, client sessions included, and queues a snapshot
+// record ([`consensio_raft_record_is_snapshot`]): once it is durable the
+// host may delete every record before it. A write retried after a
+// snapshot still applies once. A follower that needs entries the leader
+// has dropped receives the leader's snapshot and replaces its store with
+// it (`CONSENSIO_KV_APPLY_SNAPSHOT`). A store whose image is over
+// `max_snapshot_bytes` is not snapshotted: size that bound for `limits`.
+// If a leader's snapshot is not the image of a store with this node's
+// limits, the frame that completes it is refused with
+// `CONSENSIO_MALFORMED` although the Raft node has installed it and its
+// outputs are queued (poll them): the store is behind the node; rebuild
+// the node (restoring it from its records fails alike), and give every
+// node the same limits.
+//
 // # Safety
 // `config` and `limits` must be valid; `voters` hold `n` ids; `out`
 // writable.
@@ -1317,10 +1420,14 @@ enum consensio_status consensio_kv_new(const struct consensio_raft_config *confi
                                        struct consensio_participant **out);
 
 // Rebuilds a key-value node after a restart from the `count` records it
-// persisted, in order, as [`consensio_raft_restore`]; the store is rebuilt
-// as the committed entries are reported again (from index 1, as the
+// persisted, in order, as [`consensio_raft_restore`]: the store is loaded
+// from the records' snapshot, if any (the first output is then
+// `CONSENSIO_KV_APPLY_SNAPSHOT`), then rebuilt as the committed entries
+// after it are reported again (from index 1 without a snapshot, as the
 // leader tells the node its commit index), so it catches up with the
-// cluster before its queries do.
+// cluster before its queries do. Statuses as `consensio_raft_restore`,
+// and `CONSENSIO_MALFORMED` if the snapshot is not the image of a store
+// with these `limits`. The snapshot interval starts at its default.
 //
 // # Safety
 // As [`consensio_kv_new`]; `records` and `lens` hold `count` elements,
@@ -1431,6 +1538,23 @@ enum consensio_status consensio_kv_get(struct consensio_participant *kv,
                                        const uint8_t *key,
                                        size_t key_len,
                                        uint8_t lease);
+
+// Snapshots the store every `entries` applied entries from now on (0: never;
+// 10,000 on a new or restored node). A local choice, kept in memory only:
+// nodes of a cluster may differ, and a restored node starts at the
+// default again. Takes effect at the next input; it queues nothing.
+//
+// # Safety
+// `kv` must be a live handle.
+enum consensio_status consensio_kv_set_snapshot_interval(struct consensio_participant *kv,
+                                                         uint64_t entries);
+
+// Applied entries between the store's snapshots (0: never).
+//
+// # Safety
+// `kv` must be a live handle; `out` writable.
+enum consensio_status consensio_kv_snapshot_interval(const struct consensio_participant *kv,
+                                                     uint64_t *out);
 
 // The key-value node's Raft role.
 //

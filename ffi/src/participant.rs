@@ -190,6 +190,22 @@ where
         self.shared.with(f)
     }
 
+    /// Runs one of the node's own commands that is not an input and
+    /// queues outputs, taking the turn as an input does (core's
+    /// `Shared::act`): the caller polls until NONE after it.
+    pub(crate) fn act<R>(
+        &self,
+        f: impl FnOnce(&mut P) -> core::result::Result<R, P::Error>,
+    ) -> Result<R> {
+        Ok(self.shared.act(f)?)
+    }
+
+    /// Changes a setting of the node that queues no output (no turn
+    /// needed).
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(&mut P) -> R) -> R {
+        self.shared.with_mut(f)
+    }
+
     /// What the constructor handed over with the node, if it is a `T`.
     pub(crate) fn facts<T: 'static>(&self) -> Option<&T> {
         self.facts.downcast_ref()

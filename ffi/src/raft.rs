@@ -5,7 +5,9 @@
 //! record, as the bytes polled out, and passes them all back, in order, to
 //! [`consensio_raft_restore`] (or [`consensio_kv_restore`]) after a restart.
 //! A record's bytes are the wire encoding of `consensio::raft::Persist`
-//! (kind `RAFT_RECORD`).
+//! (kind `RAFT_RECORD`); a snapshot record
+//! ([`consensio_raft_record_is_snapshot`]) replaces every record before it,
+//! so once it is durable the caller may delete them.
 
 use consensio_core::quorum::{MAX_VOTERS, MajorityConfig};
 use consensio_core::raft::{
@@ -60,6 +62,10 @@ pub struct consensio_raft_config {
     pub log_max_entries: u64,
     /// Most payload bytes the in-memory log holds.
     pub log_max_bytes: u64,
+    /// Largest snapshot the node takes ([`consensio_raft_compact`]) or
+    /// accepts from a leader, in bytes (at most 512 MiB). Use the same on
+    /// every node: a follower drops a leader's snapshot over its own bound.
+    pub max_snapshot_bytes: u64,
 }
 
 /// What a Raft node currently is.
@@ -93,8 +99,9 @@ impl From<Role> for consensio_raft_node_role {
 pub enum consensio_raft_event {
     /// Apply entry `values[0]` (its index) of term `values[1]` with payload
     /// `data[0..len]` (empty for the entry a new leader appends). Every
-    /// index from 1 comes once, in order; a restored node reports them
-    /// again from 1.
+    /// index comes once, in order: from 1, or from the one after an
+    /// `APPLY_SNAPSHOT`'s index; a restored node reports them again from
+    /// the one after its snapshot (from 1 without one).
     CONSENSIO_RAFT_COMMITTED = 1,
     /// Read `values[0]` (the caller's read id) may be served now: every
     /// entry up to index `values[1]` has been reported as committed.
@@ -113,9 +120,10 @@ pub enum consensio_raft_event {
     CONSENSIO_RAFT_LOG_FULL = 6,
     /// Replace the application's state with the node's snapshot: it covers
     /// every entry up to index `values[0]` (of term `values[1]`), and
-    /// COMMITTED goes on from the next index. Comes when a leader's
-    /// snapshot was installed, and first from a node restored from records
-    /// that hold a snapshot.
+    /// COMMITTED goes on from the next index. Read its bytes with
+    /// [`consensio_raft_snapshot`] before polling again. Comes when a
+    /// leader's snapshot was installed, and first from a node restored from
+    /// records that hold a snapshot.
     CONSENSIO_RAFT_APPLY_SNAPSHOT = 7,
 }
 
@@ -171,8 +179,8 @@ type Raft = RaftNode<ArenaLog>;
 /// The default configuration for node `id`: elections after 150–300 ms,
 /// heartbeats every 50 ms, pre-vote and check-quorum on, 10 ms of clock
 /// drift, proposals up to 64 KiB, messages of up to 64 entries and
-/// 256 KiB, a log of up to 1,048,576 entries and 256 MiB, and `seed` equal
-/// to `id`.
+/// 256 KiB, a log of up to 1,048,576 entries and 256 MiB, snapshots up to
+/// 64 MiB, and `seed` equal to `id`.
 ///
 /// # Safety
 /// `out` must be writable.
@@ -199,6 +207,7 @@ pub unsafe extern "C" fn consensio_raft_default_config(
             max_bytes_per_message: c.max_bytes_per_message as u64,
             log_max_entries: 1 << 20,
             log_max_bytes: 256 << 20,
+            max_snapshot_bytes: c.max_snapshot_bytes as u64,
         };
         Ok(())
     })
@@ -235,6 +244,7 @@ unsafe fn configure(
     raft.max_entry_bytes = widen(u64::from(c.max_entry_bytes));
     raft.max_entries_per_message = widen(c.max_entries_per_message);
     raft.max_bytes_per_message = widen(c.max_bytes_per_message);
+    raft.max_snapshot_bytes = widen(c.max_snapshot_bytes);
     let log = ArenaLog::new(widen(c.log_max_entries), widen(c.log_max_bytes));
     Ok((raft, log))
 }
@@ -310,9 +320,13 @@ unsafe fn decode_records(
 
 /// Rebuilds a node after a restart from the `count` records it persisted,
 /// in the order they were polled: record `i` is `records[i][0..lens[i]]`.
-/// The node starts as a follower with nothing applied; committed entries
-/// are reported again from index 1 as the leader tells it the commit index.
-/// `CONSENSIO_MALFORMED` for bytes that are not a record;
+/// The records may start at a snapshot record, the ones before it deleted
+/// (see [`consensio_raft_record_is_snapshot`]). The node starts as a
+/// follower; if the records hold a snapshot, its first output is
+/// `APPLY_SNAPSHOT` (load [`consensio_raft_snapshot`] into the
+/// application), and committed entries are reported again from the one
+/// after it (from index 1 without a snapshot) as the leader tells it the
+/// commit index. `CONSENSIO_MALFORMED` for bytes that are not a record;
 /// `CONSENSIO_INVALID_ARGUMENT` for records no run of a node could have
 /// written (a gap in the log) or an unusable configuration;
 /// `CONSENSIO_LIMIT_EXCEEDED` if the log cannot hold the entries.
@@ -478,6 +492,119 @@ pub unsafe extern "C" fn consensio_raft_transferring_to(
     })
 }
 
+/// Takes a snapshot (§7): `data[0..len]` is the application's state after
+/// applying every entry up to `index` (an index it has applied, reported
+/// by `COMMITTED` or covered by `APPLY_SNAPSHOT`). The log drops the
+/// entries the snapshot covers, freeing their room, and the node queues a
+/// PERSIST of a snapshot record, which holds the snapshot, the term, the
+/// vote and the log after it: once that record is durable, every record
+/// before it may be deleted, and a restart reads it and the records after
+/// it. Poll until NONE after the call, as after an input. A leader sends
+/// its snapshot to followers that need entries it no longer holds.
+///
+/// Snapshot every few thousand entries: without it the log and the records
+/// grow until `LOG_FULL`. The node keeps a copy of its latest snapshot in
+/// memory, to send to followers.
+///
+/// `CONSENSIO_REJECTED` if `index` is beyond the applied index
+/// ([`consensio_raft_applied_index`]: a snapshot may cover only applied
+/// entries) or not past the last snapshot's index (one was taken or
+/// installed since); `CONSENSIO_LIMIT_EXCEEDED` if `len` is over
+/// `max_snapshot_bytes`, or while `max_outputs` outputs wait to be polled.
+/// The node is unchanged on failure, and `consensio_last_error` says
+/// which.
+///
+/// # Safety
+/// `raft` must be a live handle; `data` hold `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_compact(
+    raft: *mut consensio_participant,
+    index: u64,
+    data: *const u8,
+    len: usize,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (r, data) = unsafe { (driver::<Raft>(raft)?, slice(data, len, "data")?) };
+        r.act(|node| node.compact(index, data.to_vec()))
+    })
+}
+
+/// The node's latest snapshot, taken here or installed from a leader: what
+/// the application loads on `APPLY_SNAPSHOT`. `*out_has` is 1, its bytes
+/// are copied to `buf[0..*out_len]`, and `*out_index` and `*out_term` are
+/// the last index it covers and that entry's term (the event's `values[0]`
+/// and `values[1]` when read while handling it); or `*out_has` is 0 and
+/// `*out_len` 0 if the node has no snapshot. `CONSENSIO_BUFFER_TOO_SMALL`
+/// if `cap` is short: `*out_len` then holds the length needed (ask with
+/// `buf` NULL and `cap` 0), and nothing else is written.
+///
+/// # Safety
+/// `raft` must be a live handle; `buf` hold `cap` writable bytes (or be
+/// NULL with `cap` 0); the out-pointers writable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn consensio_raft_snapshot(
+    raft: *const consensio_participant,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+    out_index: *mut u64,
+    out_term: *mut u64,
+    out_has: *mut u8,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (r, buf, len, index, term, has) = unsafe {
+            (
+                driver::<Raft>(raft)?,
+                slice_mut(buf, cap, "buf")?,
+                borrow_mut(out_len, "out_len")?,
+                borrow_mut(out_index, "out_index")?,
+                borrow_mut(out_term, "out_term")?,
+                borrow_mut(out_has, "out_has")?,
+            )
+        };
+        r.with(|node| match node.snapshot() {
+            Some(snapshot) => {
+                copy_out(&snapshot.data, buf, len)?;
+                (*index, *term, *has) = (snapshot.index, snapshot.term, 1);
+                Ok(())
+            }
+            None => {
+                (*len, *has) = (0, 0);
+                Ok(())
+            }
+        })
+    })
+}
+
+/// Whether the record `record[0..len]` (a PERSIST's bytes, of a Raft or a
+/// key-value node) is a snapshot record: `*out` 1 if so, else 0. A
+/// snapshot record replaces every record before it, so once it is durable
+/// the host may delete them all (write a file holding it and what follows,
+/// then replace the old file atomically) and restore from it and the
+/// records after it. The record is decoded whole, so this costs about as
+/// much as reading it. `CONSENSIO_MALFORMED` for bytes that are not a
+/// record.
+///
+/// # Safety
+/// `record` must hold `len` bytes; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_record_is_snapshot(
+    record: *const u8,
+    len: usize,
+    out: *mut u8,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (bytes, out) = unsafe { (slice(record, len, "record")?, borrow_mut(out, "out")?) };
+        let decoded = wire::decode::<Persist>(bytes)?;
+        *out = u8::from(matches!(decoded, Persist::Snapshot { .. }));
+        Ok(())
+    })
+}
+
 /// The node's current role.
 ///
 /// # Safety
@@ -542,7 +669,8 @@ pub unsafe extern "C" fn consensio_raft_commit_index(
     unsafe { query::<Raft, _>(raft, out, RaftNode::commit_index) }
 }
 
-/// The highest index reported with `COMMITTED`.
+/// The highest index reported with `COMMITTED` or covered by an
+/// `APPLY_SNAPSHOT`.
 ///
 /// # Safety
 /// `raft` must be a live handle; `out` writable.
@@ -629,9 +757,10 @@ impl From<&consensio_kv_limits> for KvLimits {
 /// The events of a key-value node (`consensio_output.event`): one `REPLY`
 /// per command, and the Raft node's own events passed through after the
 /// store has acted on them, with the numbers and fields of
-/// `consensio_raft_event`. The store applies committed entries itself, so
-/// a host needs none of the Raft events to serve clients; they say what
-/// the node is doing (`BECAME_LEADER`, `BECAME_FOLLOWER`, `LOG_FULL`).
+/// `consensio_raft_event`. The store applies committed entries and loads
+/// snapshots itself, so a host needs none of the Raft events to serve
+/// clients; they say what the node is doing (`BECAME_LEADER`,
+/// `BECAME_FOLLOWER`, `LOG_FULL`, `APPLY_SNAPSHOT`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum consensio_kv_event {
@@ -652,6 +781,11 @@ pub enum consensio_kv_event {
     CONSENSIO_KV_BECAME_FOLLOWER = 5,
     /// As `CONSENSIO_RAFT_LOG_FULL`.
     CONSENSIO_KV_LOG_FULL = 6,
+    /// As `CONSENSIO_RAFT_APPLY_SNAPSHOT`: the store has already replaced
+    /// itself, client sessions included, with the snapshot at `values[0]`
+    /// (a leader's, or its own after a restore); `COMMITTED` goes on from
+    /// the next index.
+    CONSENSIO_KV_APPLY_SNAPSHOT = 7,
     /// The answer to the command with request id `values[0]`:
     /// `values[1]` is its `consensio_kv_result`. With
     /// `CONSENSIO_KV_SESSION_OPENED`, `values[2]` is the new client id;
@@ -732,6 +866,7 @@ const _: () = {
     assert!(K::CONSENSIO_KV_BECAME_LEADER as u32 == R::CONSENSIO_RAFT_BECAME_LEADER as u32);
     assert!(K::CONSENSIO_KV_BECAME_FOLLOWER as u32 == R::CONSENSIO_RAFT_BECAME_FOLLOWER as u32);
     assert!(K::CONSENSIO_KV_LOG_FULL as u32 == R::CONSENSIO_RAFT_LOG_FULL as u32);
+    assert!(K::CONSENSIO_KV_APPLY_SNAPSHOT as u32 == R::CONSENSIO_RAFT_APPLY_SNAPSHOT as u32);
 };
 
 impl From<&kv::Error> for consensio_kv_result {
@@ -847,6 +982,22 @@ pub unsafe extern "C" fn consensio_kv_default_limits(
 /// node or another: if the first copy was applied, the retry gets its
 /// saved answer and is not applied again.
 ///
+/// Snapshots: every [`consensio_kv_snapshot_interval`] applied entries
+/// (10,000 unless set with [`consensio_kv_set_snapshot_interval`]) the node
+/// snapshots its store, client sessions included, and queues a snapshot
+/// record ([`consensio_raft_record_is_snapshot`]): once it is durable the
+/// host may delete every record before it. A write retried after a
+/// snapshot still applies once. A follower that needs entries the leader
+/// has dropped receives the leader's snapshot and replaces its store with
+/// it (`CONSENSIO_KV_APPLY_SNAPSHOT`). A store whose image is over
+/// `max_snapshot_bytes` is not snapshotted: size that bound for `limits`.
+/// If a leader's snapshot is not the image of a store with this node's
+/// limits, the frame that completes it is refused with
+/// `CONSENSIO_MALFORMED` although the Raft node has installed it and its
+/// outputs are queued (poll them): the store is behind the node; rebuild
+/// the node (restoring it from its records fails alike), and give every
+/// node the same limits.
+///
 /// # Safety
 /// `config` and `limits` must be valid; `voters` hold `n` ids; `out`
 /// writable.
@@ -873,10 +1024,14 @@ pub unsafe extern "C" fn consensio_kv_new(
 }
 
 /// Rebuilds a key-value node after a restart from the `count` records it
-/// persisted, in order, as [`consensio_raft_restore`]; the store is rebuilt
-/// as the committed entries are reported again (from index 1, as the
+/// persisted, in order, as [`consensio_raft_restore`]: the store is loaded
+/// from the records' snapshot, if any (the first output is then
+/// `CONSENSIO_KV_APPLY_SNAPSHOT`), then rebuilt as the committed entries
+/// after it are reported again (from index 1 without a snapshot, as the
 /// leader tells the node its commit index), so it catches up with the
-/// cluster before its queries do.
+/// cluster before its queries do. Statuses as `consensio_raft_restore`,
+/// and `CONSENSIO_MALFORMED` if the snapshot is not the image of a store
+/// with these `limits`. The snapshot interval starts at its default.
 ///
 /// # Safety
 /// As [`consensio_kv_new`]; `records` and `lens` hold `count` elements,
@@ -1143,6 +1298,39 @@ pub unsafe extern "C" fn consensio_kv_get(
             })
         })
     }
+}
+
+/// Snapshots the store every `entries` applied entries from now on (0: never;
+/// 10,000 on a new or restored node). A local choice, kept in memory only:
+/// nodes of a cluster may differ, and a restored node starts at the
+/// default again. Takes effect at the next input; it queues nothing.
+///
+/// # Safety
+/// `kv` must be a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_kv_set_snapshot_interval(
+    kv: *mut consensio_participant,
+    entries: u64,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let d = unsafe { driver::<Kv>(kv) }?;
+        d.with_mut(|node| node.set_snapshot_interval(entries));
+        Ok(())
+    })
+}
+
+/// Applied entries between the store's snapshots (0: never).
+///
+/// # Safety
+/// `kv` must be a live handle; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_kv_snapshot_interval(
+    kv: *const consensio_participant,
+    out: *mut u64,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { query::<Kv, _>(kv, out, KvNode::snapshot_interval) }
 }
 
 /// The key-value node's Raft role.

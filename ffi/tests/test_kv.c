@@ -3,7 +3,10 @@
  * absent and an empty value), deletes and reads by ReadIndex and by lease;
  * a retried write is applied once; a follower refuses writes with NOT_LEADER and
  * names the leader; sequence 0 is refused; a follower restarted from its
- * records rebuilds the store. Bad input gets a status and no reply. */
+ * records rebuilds the store. Snapshots: a follower that was down catches
+ * up by the leader's snapshot, and a node restarted from its snapshot
+ * record answers a retried write from the session saved in it. Bad input
+ * gets a status and no reply. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -32,7 +35,24 @@ static size_t disk_len[N + 1][MAX_RECORDS];
 static int records[N + 1];
 static struct reply replies[MAX_REPLIES];
 static int reply_count;
-static uint64_t committed[N + 1];
+static uint64_t committed[N + 1], snapshots_loaded[N + 1];
+
+/* A snapshot record replaces every record before it: the "disk" keeps it
+ * alone, as a host compacts its file. */
+static void persist(uint64_t id, const uint8_t *data, size_t len) {
+    uint8_t snapshot = 9;
+    CHECK_OK(consensio_raft_record_is_snapshot(data, len, &snapshot));
+    if (snapshot == 1) {
+        for (int i = 0; i < records[id]; i++) free(disk[id][i]);
+        records[id] = 0;
+    }
+    CHECK(len > 0 && records[id] < MAX_RECORDS);
+    if (records[id] < MAX_RECORDS) {
+        disk[id][records[id]] = malloc(len);
+        memcpy(disk[id][records[id]], data, len);
+        disk_len[id][records[id]++] = len;
+    }
+}
 
 static void drain(consensio_participant *kv, uint64_t id) {
     struct consensio_output out;
@@ -50,12 +70,7 @@ static void drain(consensio_participant *kv, uint64_t id) {
                 }
                 break;
             case CONSENSIO_OUTPUT_PERSIST:
-                CHECK(out.len > 0 && records[id] < MAX_RECORDS);
-                if (records[id] < MAX_RECORDS) {
-                    disk[id][records[id]] = malloc(out.len);
-                    memcpy(disk[id][records[id]], out.data, out.len);
-                    disk_len[id][records[id]++] = out.len;
-                }
+                persist(id, out.data, out.len);
                 break;
             case CONSENSIO_OUTPUT_EVENT:
                 switch (out.event) {
@@ -77,6 +92,12 @@ static void drain(consensio_participant *kv, uint64_t id) {
                         /* Already applied to the store; every index once, in order. */
                         CHECK(out.values[0] == committed[id] + 1);
                         committed[id] = out.values[0];
+                        break;
+                    case CONSENSIO_KV_APPLY_SNAPSHOT:
+                        /* The store has loaded it; entries go on after it. */
+                        CHECK(out.values[0] > committed[id]);
+                        committed[id] = out.values[0];
+                        snapshots_loaded[id]++;
                         break;
                     case CONSENSIO_KV_READ_READY:
                     case CONSENSIO_KV_READ_FAILED:
@@ -351,6 +372,143 @@ static void cluster(void) {
     for (uint64_t id = 1; id <= N; id++) consensio_participant_free(nodes[id]);
 }
 
+/* Frees the disks and forgets the replies, for a new cluster. */
+static void reset(void) {
+    for (int id = 1; id <= N; id++) {
+        for (int i = 0; i < records[id]; i++) free(disk[id][i]);
+        records[id] = 0;
+        committed[id] = snapshots_loaded[id] = 0;
+    }
+    reply_count = queued = 0;
+}
+
+/* Node `id`'s first record is a snapshot record. */
+static int starts_with_snapshot(uint64_t id) {
+    uint8_t snapshot = 0;
+    if (records[id] == 0) return 0;
+    CHECK_OK(consensio_raft_record_is_snapshot(disk[id][0], disk_len[id][0], &snapshot));
+    return snapshot == 1;
+}
+
+/* Node `id` rebuilt from its disk. */
+static consensio_participant *restore(const struct consensio_raft_config *config,
+                                      const struct consensio_kv_limits *limits, const uint64_t *voters, uint64_t id) {
+    const uint8_t *recs[MAX_RECORDS];
+    size_t lens[MAX_RECORDS];
+    for (int i = 0; i < records[id]; i++) recs[i] = disk[id][i], lens[i] = disk_len[id][i];
+    consensio_participant *kv = NULL;
+    committed[id] = snapshots_loaded[id] = 0;
+    CHECK_OK(consensio_kv_restore(config, limits, voters, N, recs, lens, (size_t)records[id], &kv));
+    return kv;
+}
+
+static void snapshots(void) {
+    reset();
+    const uint64_t voters[N] = {1, 2, 3};
+    struct consensio_raft_config config[N + 1];
+    struct consensio_kv_limits limits;
+    consensio_participant *nodes[N + 1] = {NULL};
+    uint64_t now = 0, interval = 0, applied = 0, commit = 0;
+    CHECK_OK(consensio_kv_default_limits(&limits));
+    for (uint64_t id = 1; id <= N; id++) {
+        CHECK_OK(consensio_raft_default_config(id, &config[id]));
+        CHECK_OK(consensio_kv_new(&config[id], &limits, voters, N, &nodes[id]));
+        CHECK_OK(consensio_kv_snapshot_interval(nodes[id], &interval));
+        CHECK(interval == 10000);
+        CHECK_OK(consensio_kv_set_snapshot_interval(nodes[id], 4));
+        CHECK_OK(consensio_kv_snapshot_interval(nodes[id], &interval));
+        CHECK(interval == 4);
+    }
+    run(nodes, &now, 2000);
+    uint64_t leader = leader_of(nodes);
+    CHECK(leader != 0);
+    if (leader == 0) goto out;
+    consensio_participant *l = nodes[leader];
+    uint64_t follower = leader % N + 1;
+
+    /* A follower goes down. A session (entry 2), a put (3) and a
+     * compare-and-set (4): the leader snapshots its store at 4, with the
+     * session's saved answer to its last write; then another session (5),
+     * recorded after the snapshot. */
+    consensio_participant_free(nodes[follower]);
+    nodes[follower] = NULL;
+    CHECK_OK(consensio_kv_open_session(l, now, 1));
+    run(nodes, &now, now + 200);
+    const struct reply *r = reply_to(leader, 1);
+    uint64_t client = r ? r->extra : 0;
+    CHECK_OK(consensio_kv_put(l, now, 2, client, 1, b("k"), 1, b("1"), 1));
+    run(nodes, &now, now + 200);
+    expect(leader, 2, CONSENSIO_KV_DONE, NULL);
+    CHECK(!starts_with_snapshot(leader));
+    CHECK_OK(consensio_kv_cas(l, now, 3, client, 2, b("owner"), 5, NULL, 0, b("alice"), 5));
+    run(nodes, &now, now + 200);
+    expect(leader, 3, CONSENSIO_KV_SWAPPED, NULL);
+    CHECK(records[leader] == 1 && starts_with_snapshot(leader));
+    CHECK_OK(consensio_kv_open_session(l, now, 4));
+    run(nodes, &now, now + 200);
+    expect(leader, 4, CONSENSIO_KV_SESSION_OPENED, NULL);
+    CHECK(snapshots_loaded[leader] == 0 && records[leader] >= 2 && starts_with_snapshot(leader));
+
+    /* The follower comes back with its old log: the leader no longer holds
+     * the entries it lacks and sends its snapshot, which the store loads. */
+    nodes[follower] = restore(&config[follower], &limits, voters, follower);
+    if (!nodes[follower]) goto out;
+    run(nodes, &now, now + 1000);
+    CHECK(snapshots_loaded[follower] == 1 && starts_with_snapshot(follower));
+    local(nodes[follower], "owner", "alice");
+    local(nodes[follower], "k", "1");
+    CHECK_OK(consensio_kv_applied_index(nodes[follower], &applied));
+    CHECK_OK(consensio_kv_commit_index(l, &commit));
+    CHECK(applied == commit && committed[follower] == commit);
+
+    /* It restarts from its snapshot record and the records after it: the
+     * store is loaded before anything else (APPLY_SNAPSHOT first). */
+    consensio_participant_free(nodes[follower]);
+    nodes[follower] = restore(&config[follower], &limits, voters, follower);
+    if (!nodes[follower]) goto out;
+    struct consensio_output first;
+    CHECK_OK(consensio_participant_poll(nodes[follower], &first));
+    CHECK(first.kind == CONSENSIO_OUTPUT_EVENT && first.event == CONSENSIO_KV_APPLY_SNAPSHOT && first.values[0] >= 4);
+    committed[follower] = first.values[0];
+    local(nodes[follower], "owner", "alice");
+    run(nodes, &now, now + 1000);
+    local(nodes[follower], "k", "1");
+
+    /* Leadership moves to it. The retried compare-and-set (same seq) is
+     * answered from the session its snapshot saved, SWAPPED, where applying
+     * it again would answer NOT_SWAPPED, as a new write with the next seq
+     * does. */
+    CHECK_OK(consensio_kv_transfer_leadership(l, now, 5, follower));
+    run(nodes, &now, now + 300);
+    expect(leader, 5, CONSENSIO_KV_DONE, NULL);
+    CHECK(leader_of(nodes) == follower);
+    CHECK_OK(consensio_kv_cas(nodes[follower], now, 6, client, 2, b("owner"), 5, NULL, 0, b("alice"), 5));
+    run(nodes, &now, now + 200);
+    expect(follower, 6, CONSENSIO_KV_SWAPPED, NULL);
+    CHECK_OK(consensio_kv_cas(nodes[follower], now, 7, client, 3, b("owner"), 5, NULL, 0, b("bob"), 3));
+    run(nodes, &now, now + 200);
+    expect(follower, 7, CONSENSIO_KV_NOT_SWAPPED, NULL);
+    for (uint64_t id = 1; id <= N; id++) local(nodes[id], "owner", "alice");
+out:
+    for (uint64_t id = 1; id <= N; id++) consensio_participant_free(nodes[id]);
+}
+
+/* Drains a lone node into `recs` (bytes kept in `store`). */
+static void drain_records(consensio_participant *p, uint8_t store[][64], const uint8_t **recs, size_t *lens,
+                          size_t *count, size_t max) {
+    struct consensio_output out;
+    for (;;) {
+        CHECK_OK(consensio_participant_poll(p, &out));
+        if (out.kind == CONSENSIO_OUTPUT_NONE) return;
+        if (out.kind != CONSENSIO_OUTPUT_PERSIST) continue;
+        CHECK(*count < max && out.len <= 64);
+        if (*count >= max || out.len > 64) return;
+        memcpy(store[*count], out.data, out.len);
+        recs[*count] = store[*count];
+        lens[(*count)++] = out.len;
+    }
+}
+
 static void bad_input(void) {
     const uint64_t voters[N] = {1, 2, 3};
     struct consensio_raft_config config;
@@ -406,7 +564,50 @@ static void bad_input(void) {
     CHECK(r && r->result == CONSENSIO_KV_NOT_LEADER && r->extra == 0);
     expect(1, 8, CONSENSIO_KV_NOT_LEADER, NULL);
 
+    /* The store snapshots itself: its interval is set, the Raft node's
+     * snapshot calls refuse its handle, and its calls a Raft handle. */
+    uint64_t interval = 0;
+    size_t snap_len = 0;
+    uint8_t has = 0;
+    CHECK_FAILS(consensio_kv_set_snapshot_interval(raft, 4), CONSENSIO_INVALID_ARGUMENT);
+    CHECK_FAILS(consensio_kv_set_snapshot_interval(NULL, 4), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_kv_snapshot_interval(raft, &interval), CONSENSIO_INVALID_ARGUMENT);
+    CHECK_FAILS(consensio_kv_snapshot_interval(kv, NULL), CONSENSIO_NULL_POINTER);
+    CHECK_OK(consensio_kv_set_snapshot_interval(kv, 0)); /* never */
+    CHECK_OK(consensio_kv_snapshot_interval(kv, &interval));
+    CHECK(interval == 0);
+    CHECK_FAILS(consensio_raft_compact(kv, 1, b("x"), 1), CONSENSIO_INVALID_ARGUMENT);
+    CHECK_FAILS(consensio_raft_snapshot(kv, NULL, 0, &snap_len, &index, &term, &has), CONSENSIO_INVALID_ARGUMENT);
+
+    /* A snapshot that is not a store's image: a Raft node's records
+     * restore a Raft node, but not a key-value node (MALFORMED). */
+    const uint64_t alone[1] = {1};
+    uint8_t store[16][64];
+    const uint8_t *lone[16];
+    size_t lone_lens[16], count = 0;
+    consensio_participant *one = NULL;
+    CHECK_OK(consensio_raft_new(&config, alone, 1, &one));
+    for (int i = 0; i < 3; i++) {
+        uint8_t armed = 0;
+        uint64_t at = 0;
+        CHECK_OK(consensio_participant_next_deadline(one, &armed, &at));
+        CHECK_OK(consensio_participant_tick(one, at));
+        drain_records(one, store, lone, lone_lens, &count, 16);
+    }
+    CHECK_OK(consensio_raft_applied_index(one, &index));
+    CHECK(index >= 1);
+    CHECK_OK(consensio_raft_compact(one, index, b("junk"), 4));
+    drain_records(one, store, lone, lone_lens, &count, 16);
+    consensio_participant_free(one);
+    one = NULL;
+    CHECK_OK(consensio_raft_restore(&config, alone, 1, lone, lone_lens, count, &one));
+    consensio_participant_free(one);
+    one = NULL;
+    CHECK_FAILS(consensio_kv_restore(&config, &limits, alone, 1, lone, lone_lens, count, &one), CONSENSIO_MALFORMED);
+    CHECK(one == NULL);
+
     /* The passed-through Raft events keep their numbers. */
+    CHECK((int)CONSENSIO_KV_APPLY_SNAPSHOT == (int)CONSENSIO_RAFT_APPLY_SNAPSHOT);
     CHECK((int)CONSENSIO_KV_COMMITTED == (int)CONSENSIO_RAFT_COMMITTED);
     CHECK((int)CONSENSIO_KV_BECAME_FOLLOWER == (int)CONSENSIO_RAFT_BECAME_FOLLOWER);
     CHECK((int)CONSENSIO_KV_LOG_FULL == (int)CONSENSIO_RAFT_LOG_FULL);
@@ -417,6 +618,7 @@ static void bad_input(void) {
 
 int main(void) {
     cluster();
+    snapshots();
     bad_input();
     for (int id = 1; id <= N; id++)
         for (int i = 0; i < records[id]; i++) free(disk[id][i]);

@@ -1,13 +1,16 @@
 /* consensio_raft_*: three Raft nodes exchange bytes in-process, elect a
  * leader and commit proposals in the same order everywhere; a follower
  * restarted from its persisted records catches up; reads are answered; bad
- * input is rejected with a status. */
+ * input is rejected with a status. Snapshots: a leader compacts, a follower
+ * that was down catches up by its snapshot, and a node restarts from a
+ * snapshot record and the records after it (the records before it are
+ * deleted, as a host compacts its file). */
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "check.h"
 
-enum { N = 3, MAX_FRAMES = 1024, MAX_FRAME = 1024, MAX_RECORDS = 512, MAX_APPLIED = 64 };
+enum { N = 3, MAX_FRAMES = 1024, MAX_FRAME = 1024, MAX_RECORDS = 512, MAX_APPLIED = 64, MAX_STATE = 256 };
 
 struct frame {
     uint64_t from, to;
@@ -31,6 +34,61 @@ static int records[N + 1];
 static struct applied applied[N + 1][MAX_APPLIED];
 static int applied_count[N + 1];
 static uint64_t reads_ready[N + 1], reads_failed[N + 1], elected_term[N + 1];
+/* Each node's state machine: its non-empty payloads joined with ',', the
+ * last index applied to it (by COMMITTED or APPLY_SNAPSHOT), and the
+ * snapshots it loaded. Its snapshots are this state. */
+static char state[N + 1][MAX_STATE];
+static size_t state_len[N + 1];
+static uint64_t last_applied[N + 1], snapshots_loaded[N + 1];
+
+/* The record just persisted: a snapshot record replaces every record
+ * before it, so the "disk" keeps it alone. */
+static void persist(uint64_t id, const uint8_t *data, size_t len) {
+    uint8_t snapshot = 9;
+    CHECK_OK(consensio_raft_record_is_snapshot(data, len, &snapshot));
+    CHECK(snapshot == 0 || snapshot == 1);
+    if (snapshot == 1) {
+        for (int i = 0; i < records[id]; i++) free(disk[id][i]);
+        records[id] = 0;
+    }
+    CHECK(records[id] < MAX_RECORDS);
+    if (records[id] < MAX_RECORDS) {
+        disk[id][records[id]] = malloc(len);
+        memcpy(disk[id][records[id]], data, len);
+        disk_len[id][records[id]] = len;
+        records[id]++;
+    }
+}
+
+/* APPLY_SNAPSHOT at `index` of `term`: the state becomes the snapshot's. */
+static void load_snapshot(consensio_participant *r, uint64_t id, uint64_t index, uint64_t term) {
+    size_t len = 0;
+    uint64_t at = 0, of = 0;
+    uint8_t has = 0;
+    CHECK(index > last_applied[id]);
+    CHECK_OK(consensio_raft_snapshot(r, (uint8_t *)state[id], sizeof state[id], &len, &at, &of, &has));
+    CHECK(has == 1 && at == index && of == term && len <= sizeof state[id]);
+    state_len[id] = len;
+    last_applied[id] = index;
+    snapshots_loaded[id]++;
+}
+
+static void apply(uint64_t id, const struct consensio_output *out) {
+    /* Every index once, in order, from the one after the last snapshot. */
+    CHECK(out->values[0] == last_applied[id] + 1);
+    last_applied[id] = out->values[0];
+    if (out->len == 0) return;
+    CHECK(state_len[id] + out->len + 1 <= sizeof state[id]);
+    if (state_len[id] + out->len + 1 > sizeof state[id]) return;
+    if (state_len[id] > 0) state[id][state_len[id]++] = ',';
+    memcpy(state[id] + state_len[id], out->data, out->len);
+    state_len[id] += out->len;
+}
+
+/* Node `id`'s state machine is `expected`. */
+static int state_is(uint64_t id, const char *expected) {
+    return state_len[id] == strlen(expected) && memcmp(state[id], expected, state_len[id]) == 0;
+}
 
 static void drain(consensio_participant *r, uint64_t id) {
     struct consensio_output out;
@@ -51,19 +109,13 @@ static void drain(consensio_participant *r, uint64_t id) {
                 break;
             case CONSENSIO_OUTPUT_PERSIST:
                 /* Durable before anything after it: here, copied at once. */
-                CHECK(out.len > 0 && records[id] < MAX_RECORDS);
-                if (records[id] < MAX_RECORDS) {
-                    disk[id][records[id]] = malloc(out.len);
-                    memcpy(disk[id][records[id]], out.data, out.len);
-                    disk_len[id][records[id]] = out.len;
-                    records[id]++;
-                }
+                CHECK(out.len > 0);
+                persist(id, out.data, out.len);
                 break;
             case CONSENSIO_OUTPUT_EVENT:
                 switch (out.event) {
                     case CONSENSIO_RAFT_COMMITTED: {
-                        /* Every index from 1, once, in order. */
-                        CHECK(out.values[0] == (uint64_t)applied_count[id] + 1);
+                        apply(id, &out);
                         CHECK(out.len <= sizeof applied[0][0].data);
                         CHECK((out.len == 0) == (out.data == NULL));
                         if (applied_count[id] < MAX_APPLIED && out.len <= sizeof applied[0][0].data) {
@@ -86,6 +138,9 @@ static void drain(consensio_participant *r, uint64_t id) {
                         break;
                     case CONSENSIO_RAFT_BECAME_FOLLOWER:
                         CHECK(out.values[1] == 0 || out.peer != id);
+                        break;
+                    case CONSENSIO_RAFT_APPLY_SNAPSHOT:
+                        load_snapshot(r, id, out.values[0], out.values[1]);
                         break;
                     default:
                         CHECK(!"unknown event");
@@ -197,17 +252,28 @@ static consensio_participant *restore(const struct consensio_raft_config *config
     return r;
 }
 
+/* Nodes 1 to N with the default configuration, but for snapshots of at
+ * most `max_snapshot_bytes` (0: the default). */
+static void start(const uint64_t *voters, struct consensio_raft_config config[N + 1],
+                  consensio_participant *nodes[N + 1], uint64_t max_snapshot_bytes) {
+    for (uint64_t id = 1; id <= N; id++) {
+        CHECK_OK(consensio_raft_default_config(id, &config[id]));
+        if (max_snapshot_bytes) config[id].max_snapshot_bytes = max_snapshot_bytes;
+        CHECK_OK(consensio_raft_new(&config[id], voters, N, &nodes[id]));
+    }
+}
+
 static void cluster(void) {
     const uint64_t voters[N] = {1, 2, 3};
     struct consensio_raft_config config[N + 1];
     consensio_participant *nodes[N + 1] = {NULL};
     uint64_t now = 0;
+    start(voters, config, nodes, 0);
     for (uint64_t id = 1; id <= N; id++) {
-        CHECK_OK(consensio_raft_default_config(id, &config[id]));
         CHECK(config[id].id == id && config[id].seed == id && config[id].pre_vote == 1 && config[id].check_quorum == 1);
         CHECK(config[id].election_timeout_min_ms == 150 && config[id].heartbeat_interval_ms == 50);
         CHECK(config[id].max_entries_per_message == 64 && config[id].max_bytes_per_message == 256 * 1024);
-        CHECK_OK(consensio_raft_new(&config[id], voters, N, &nodes[id]));
+        CHECK(config[id].max_snapshot_bytes == 64 * 1024 * 1024);
         enum consensio_raft_node_role role = CONSENSIO_RAFT_LEADER;
         CHECK_OK(consensio_raft_role(nodes[id], &role));
         CHECK(role == CONSENSIO_RAFT_FOLLOWER);
@@ -283,6 +349,7 @@ static void cluster(void) {
     /* It restarts from its records alone, reports its log again from index
      * 1, and catches up. */
     applied_count[follower] = 0;
+    last_applied[follower] = state_len[follower] = 0;
     nodes[follower] = restore(&config[follower], voters, follower);
     CHECK(nodes[follower] != NULL);
     if (!nodes[follower]) return;
@@ -327,6 +394,132 @@ static void cluster(void) {
         CHECK_OK(consensio_raft_transferring_to(nodes[second], &has, &to));
         CHECK(has == 0);
     }
+    for (uint64_t id = 1; id <= N; id++) consensio_participant_free(nodes[id]);
+}
+
+/* Frees the disks and forgets what every node did, for a new cluster. */
+static void reset(void) {
+    for (int id = 1; id <= N; id++) {
+        for (int i = 0; i < records[id]; i++) free(disk[id][i]);
+        records[id] = applied_count[id] = 0;
+        state_len[id] = last_applied[id] = snapshots_loaded[id] = 0;
+        reads_ready[id] = reads_failed[id] = elected_term[id] = 0;
+    }
+    queued = 0;
+}
+
+/* Node `id`'s first record is a snapshot record. */
+static int starts_with_snapshot(uint64_t id) {
+    uint8_t snapshot = 0;
+    if (records[id] == 0) return 0;
+    CHECK_OK(consensio_raft_record_is_snapshot(disk[id][0], disk_len[id][0], &snapshot));
+    return snapshot == 1;
+}
+
+static void snapshots(void) {
+    reset();
+    const uint64_t voters[N] = {1, 2, 3};
+    struct consensio_raft_config config[N + 1];
+    consensio_participant *nodes[N + 1] = {NULL};
+    uint64_t now = 0;
+    start(voters, config, nodes, MAX_STATE);
+    run(nodes, &now, 2000);
+    uint64_t leader = agreed_leader(nodes);
+    CHECK(leader != 0);
+    if (leader == 0) goto out;
+    uint64_t follower = leader % N + 1, other = follower % N + 1;
+
+    /* A follower goes down; the others commit without it (index 1 is the
+     * leader's empty entry). */
+    consensio_participant_free(nodes[follower]);
+    nodes[follower] = NULL;
+    propose(nodes[leader], now, "a", 2);
+    propose(nodes[leader], now, "b", 3);
+    propose(nodes[leader], now, "c", 4);
+    run(nodes, &now, now + 500);
+    CHECK(state_is(leader, "a,b,c") && last_applied[leader] == 4);
+
+    /* Refused snapshots change nothing: beyond the applied index, over
+     * max_snapshot_bytes, NULL data. */
+    consensio_participant *l = nodes[leader];
+    const uint8_t *image = (const uint8_t *)state[leader];
+    static const uint8_t big[MAX_STATE + 1];
+    int kept = records[leader];
+    uint64_t last = 0, applied_index = 0, term = 0, at = 0, of = 0;
+    size_t len = 99;
+    uint8_t has = 9;
+    CHECK_FAILS(consensio_raft_compact(l, 5, image, state_len[leader]), CONSENSIO_REJECTED);
+    CHECK_FAILS(consensio_raft_compact(l, 4, big, sizeof big), CONSENSIO_LIMIT_EXCEEDED);
+    CHECK_FAILS(consensio_raft_compact(l, 4, NULL, 3), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_raft_compact(NULL, 4, image, state_len[leader]), CONSENSIO_NULL_POINTER);
+    struct consensio_output out;
+    CHECK_OK(consensio_participant_poll(l, &out));
+    CHECK(out.kind == CONSENSIO_OUTPUT_NONE && records[leader] == kept);
+    CHECK_OK(consensio_raft_last_index(l, &last));
+    CHECK(last == 4);
+    CHECK_OK(consensio_raft_snapshot(l, NULL, 0, &len, &at, &of, &has));
+    CHECK(has == 0 && len == 0);
+
+    /* The leader snapshots its state at its applied index; the snapshot
+     * record replaces every record on its disk. */
+    CHECK_OK(consensio_raft_compact(l, 4, image, state_len[leader]));
+    drain(l, leader);
+    CHECK(records[leader] == 1 && starts_with_snapshot(leader));
+    CHECK_OK(consensio_raft_last_index(l, &last));
+    CHECK_OK(consensio_raft_applied_index(l, &applied_index));
+    CHECK(last == 4 && applied_index == 4);
+    CHECK_FAILS(consensio_raft_compact(l, 4, image, state_len[leader]), CONSENSIO_REJECTED); /* not past it */
+    CHECK_FAILS(consensio_raft_compact(l, 3, image, state_len[leader]), CONSENSIO_REJECTED);
+
+    /* Its bytes: a size query, a short buffer, then the copy. */
+    char copy[8];
+    len = 0;
+    has = 9;
+    CHECK_FAILS(consensio_raft_snapshot(l, NULL, 0, &len, &at, &of, &has), CONSENSIO_BUFFER_TOO_SMALL);
+    CHECK(len == 5 && has == 9);
+    CHECK_FAILS(consensio_raft_snapshot(l, (uint8_t *)copy, 4, &len, &at, &of, &has), CONSENSIO_BUFFER_TOO_SMALL);
+    CHECK(len == 5 && has == 9);
+    CHECK_OK(consensio_raft_snapshot(l, (uint8_t *)copy, sizeof copy, &len, &at, &of, &has));
+    CHECK_OK(consensio_raft_term(l, &term));
+    CHECK(has == 1 && len == 5 && memcmp(copy, "a,b,c", 5) == 0 && at == 4 && of == term);
+    CHECK_FAILS(consensio_raft_snapshot(l, (uint8_t *)copy, sizeof copy, NULL, &at, &of, &has), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_raft_snapshot(l, (uint8_t *)copy, sizeof copy, &len, &at, &of, NULL), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_raft_snapshot(NULL, (uint8_t *)copy, sizeof copy, &len, &at, &of, &has),
+                CONSENSIO_NULL_POINTER);
+
+    /* An entry after the snapshot, recorded after the snapshot record. */
+    propose(nodes[leader], now, "d", 5);
+    run(nodes, &now, now + 200);
+    CHECK(records[leader] >= 2 && starts_with_snapshot(leader));
+
+    /* The follower comes back with its old log; the leader no longer holds
+     * the entries it lacks and sends its snapshot, which it loads. */
+    last_applied[follower] = state_len[follower] = 0;
+    nodes[follower] = restore(&config[follower], voters, follower);
+    if (!nodes[follower]) goto out;
+    run(nodes, &now, now + 1000);
+    CHECK(snapshots_loaded[follower] == 1 && state_is(follower, "a,b,c,d") && last_applied[follower] == 5);
+    CHECK(starts_with_snapshot(follower));
+    CHECK(snapshots_loaded[other] == 0 && state_is(other, "a,b,c,d"));
+
+    /* The leader restarts from its snapshot record and the records after
+     * it: it reports APPLY_SNAPSHOT first, then the entries after it. */
+    consensio_participant_free(nodes[leader]);
+    nodes[leader] = NULL;
+    last_applied[leader] = state_len[leader] = 0;
+    snapshots_loaded[leader] = 0;
+    nodes[leader] = restore(&config[leader], voters, leader);
+    if (!nodes[leader]) goto out;
+    CHECK_OK(consensio_raft_applied_index(nodes[leader], &applied_index));
+    CHECK(applied_index == 4);
+    CHECK_OK(consensio_participant_poll(nodes[leader], &out));
+    CHECK(out.kind == CONSENSIO_OUTPUT_EVENT && out.event == CONSENSIO_RAFT_APPLY_SNAPSHOT && out.values[0] == 4 &&
+          out.values[1] == term);
+    load_snapshot(nodes[leader], leader, out.values[0], out.values[1]);
+    CHECK(state_is(leader, "a,b,c"));
+    run(nodes, &now, now + 2000);
+    for (uint64_t id = 1; id <= N; id++) CHECK(state_is(id, "a,b,c,d"));
+out:
     for (uint64_t id = 1; id <= N; id++) consensio_participant_free(nodes[id]);
 }
 
@@ -462,6 +655,23 @@ static void bad_input(void) {
     bad = NULL;
     CHECK_OK(consensio_raft_restore(&config, voters, N, NULL, NULL, 0, &bad));
     consensio_participant_free(bad);
+
+    /* Whether a record is a snapshot record: records only. */
+    uint8_t snapshot = 9;
+    CHECK_OK(consensio_raft_record_is_snapshot(term1, sizeof term1, &snapshot));
+    CHECK(snapshot == 0);
+    CHECK_FAILS(consensio_raft_record_is_snapshot(garbage, sizeof garbage, &snapshot), CONSENSIO_MALFORMED);
+    CHECK_FAILS(consensio_raft_record_is_snapshot(first_frame, sizeof first_frame, &snapshot), CONSENSIO_MALFORMED);
+    CHECK_FAILS(consensio_raft_record_is_snapshot(NULL, 3, &snapshot), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_raft_record_is_snapshot(term1, sizeof term1, NULL), CONSENSIO_NULL_POINTER);
+    CHECK(snapshot == 0);
+    /* No snapshot on a new node, and none it could take yet. */
+    size_t len = 0;
+    uint64_t at = 0, of = 0;
+    CHECK_OK(consensio_raft_snapshot(r, NULL, 0, &len, &at, &of, &has));
+    CHECK(has == 0 && len == 0);
+    CHECK_FAILS(consensio_raft_compact(r, 1, term1, sizeof term1), CONSENSIO_REJECTED);
+    CHECK_FAILS(consensio_raft_compact(r, 0, term1, sizeof term1), CONSENSIO_REJECTED);
     consensio_participant_free(r);
 
     /* A lone voter leads by itself: commits at once, refuses oversized
@@ -497,6 +707,7 @@ static void bad_input(void) {
 
 int main(void) {
     cluster();
+    snapshots();
     bad_input();
     for (int id = 1; id <= N; id++)
         for (int i = 0; i < records[id]; i++) free(disk[id][i]);

@@ -528,7 +528,19 @@ class BecameFollower:
     @property
     def leader(self) -> Optional[int]: ...
 
-RaftOutput = Union[Send, Persist[bytes], Committed, ReadReady, ReadFailed, LogFull, BecameLeader, BecameFollower]
+class ApplySnapshot:
+    """Output: replace the application's state with ``RaftNode.snapshot`` (it covers up to ``index``)."""
+    def __init__(self, index: int, term: int) -> None: ...
+    @property
+    def index(self) -> int: ...
+    @property
+    def term(self) -> int: ...
+
+def is_snapshot_record(record: bytes) -> bool: ...
+
+RaftOutput = Union[
+    Send, Persist[bytes], Committed, ReadReady, ReadFailed, LogFull, BecameLeader, BecameFollower, ApplySnapshot
+]
 
 class RaftNode:
     """One Raft server over an in-memory log; restart it from its persisted records.
@@ -552,6 +564,7 @@ class RaftNode:
         max_bytes_per_message: int = 262144,
         log_max_entries: int = 1048576,
         log_max_bytes: int = 268435456,
+        max_snapshot_bytes: int = 67108864,
     ) -> None: ...
     @classmethod
     def restore(
@@ -572,6 +585,7 @@ class RaftNode:
         max_bytes_per_message: int = 262144,
         log_max_entries: int = 1048576,
         log_max_bytes: int = 268435456,
+        max_snapshot_bytes: int = 67108864,
     ) -> RaftNode: ...
     @property
     def id(self) -> int: ...
@@ -592,6 +606,8 @@ class RaftNode:
     @property
     def applied_index(self) -> int: ...
     @property
+    def snapshot(self) -> Optional[Tuple[int, int, bytes]]: ...
+    @property
     def last_index(self) -> int: ...
     @property
     def max_frame_len(self) -> int: ...
@@ -603,6 +619,7 @@ class RaftNode:
     def read(self, now_ms: int, read_id: int) -> None: ...
     def lease_read(self, now_ms: int, read_id: int) -> None: ...
     def transfer_leadership(self, now_ms: int, to: int) -> None: ...
+    def compact(self, index: int, data: bytes) -> None: ...
     def poll(self) -> Optional[RaftOutput]: ...
     def __iter__(self) -> Iterator[RaftOutput]: ...
     def __next__(self) -> RaftOutput: ...
@@ -637,7 +654,9 @@ class Reply:
     @property
     def leader(self) -> Optional[int]: ...
 
-KvOutput = Union[Send, Persist[bytes], Reply, Committed, ReadReady, ReadFailed, LogFull, BecameLeader, BecameFollower]
+KvOutput = Union[
+    Send, Persist[bytes], Reply, Committed, ReadReady, ReadFailed, LogFull, BecameLeader, BecameFollower, ApplySnapshot
+]
 
 class KvNode:
     """A replicated key-value store on a Raft node; clients' retried writes apply once.
@@ -662,6 +681,7 @@ class KvNode:
         max_bytes_per_message: int = 262144,
         log_max_entries: int = 1048576,
         log_max_bytes: int = 268435456,
+        max_snapshot_bytes: int = 67108864,
         max_keys: int = 65536,
         max_key_bytes: int = 1024,
         max_value_bytes: int = 16384,
@@ -687,6 +707,7 @@ class KvNode:
         max_bytes_per_message: int = 262144,
         log_max_entries: int = 1048576,
         log_max_bytes: int = 268435456,
+        max_snapshot_bytes: int = 67108864,
         max_keys: int = 65536,
         max_key_bytes: int = 1024,
         max_value_bytes: int = 16384,
@@ -705,6 +726,10 @@ class KvNode:
     def commit_index(self) -> int: ...
     @property
     def applied_index(self) -> int: ...
+    @property
+    def snapshot_interval(self) -> int: ...
+    @snapshot_interval.setter
+    def snapshot_interval(self, entries: int) -> None: ...
     @property
     def max_frame_len(self) -> int: ...
     @property

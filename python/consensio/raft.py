@@ -1,10 +1,11 @@
 """Raft consensus: a replicated log (Ongaro and Ousterhout, 2014).
 
 :class:`RaftNode` is one server: elections with pre-vote and check-quorum,
-flow-controlled log replication, and linearizable reads (ReadIndex, and
-lease reads under check-quorum), from Ongaro's thesis. Its log is kept in
-memory, bounded by the constructor's ``log_max_entries`` and
-``log_max_bytes``; snapshots and membership changes are not implemented.
+flow-controlled log replication, linearizable reads (ReadIndex, and lease
+reads under check-quorum) from Ongaro's thesis, and snapshots with log
+compaction (§7). Its log is kept in memory, bounded by the constructor's
+``log_max_entries`` and ``log_max_bytes``; membership changes are not
+implemented.
 
 It is a protocol participant: feed it frames (``handle_message``), ``tick``
 at ``next_deadline``, ``propose`` and ``read``/``lease_read``, then drain its
@@ -13,15 +14,28 @@ outputs after every call, in order:
 - :class:`consensio.Send`: deliver ``data`` to node ``to``;
 - :class:`consensio.Persist`: ``value`` is a record (``bytes``); append it to
   stable storage and make it durable before acting on any output after it;
-- :class:`Committed`: apply ``data`` to the state machine (indexes come from
-  1, once each, in order; an empty ``data`` is a new leader's no-op entry);
+- :class:`Committed`: apply ``data`` to the state machine (indexes come once
+  each, in order, from 1 or from the one after the last snapshot; an empty
+  ``data`` is a new leader's no-op entry);
+- :class:`ApplySnapshot`: replace the state machine with
+  ``RaftNode.snapshot``'s data (a leader's snapshot was installed, or the
+  node was restored from a snapshot record);
 - :class:`ReadReady` / :class:`ReadFailed`: answer or fail a read;
 - :class:`LogFull`: the log has no room for what the node must append;
 - :class:`BecameLeader` / :class:`BecameFollower`: role changes.
 
+Snapshots: now and then (every few thousand entries) hand the state
+machine's state at an applied index to ``RaftNode.compact(index, data)``.
+The log drops what the snapshot covers, and the node persists a snapshot
+record that replaces every record before it: once it is durable, delete
+them (:func:`is_snapshot_record` tells a snapshot record apart). A
+follower that needs entries the leader has dropped is sent its snapshot.
+
 After a crash, rebuild the node with ``RaftNode.restore(id, voters,
-records)`` from every record it persisted, in order; it reports its
-committed entries again from index 1, so the state machine is rebuilt too.
+records)`` from every record it persisted, in order, from its last snapshot
+record on; it reports :class:`ApplySnapshot` first if there is one, then its
+committed entries again from the one after it (from index 1 without one),
+so the state machine is rebuilt too.
 
 ``propose`` returns ``(index, term)``: the proposal was committed exactly
 when :class:`Committed` arrives for ``index`` with that ``term``, and was
@@ -35,17 +49,25 @@ exactly once, and linearizable reads (``get``, by ReadIndex or
 request id; a refusal (``not_leader``, ``retry``, ...) is the reply's
 ``result``, not an exception, since it may come long after the call. It
 persists the Raft node's records and restores from them
-(``KvNode.restore``), rebuilding the store as the log is reported again.
+(``KvNode.restore``), loading the store from their snapshot and rebuilding
+it as the log is reported again. It snapshots itself, client sessions
+included, every ``snapshot_interval`` applied entries (10,000 by default;
+0: never), so its records too start over at each snapshot record.
 
 Errors: bytes that are not a message or record raise
-:class:`consensio.MalformedMessage`; a proposal or read on a node that is not
-the leader raises :class:`consensio.Rejected`; hitting a bound raises
+:class:`consensio.MalformedMessage`, and so does a snapshot that is not a
+key-value store's image (``KvNode``); a proposal or read on a node that is
+not the leader raises :class:`consensio.Rejected`, and so does a snapshot
+beyond the applied index or not past the last one; hitting a bound (a
+snapshot over ``max_snapshot_bytes`` too) raises
 :class:`consensio.LimitExceeded`; an unusable configuration raises
 :class:`consensio.InvalidArgument`; a ``now_ms`` earlier than the one the
-same thread last gave raises :class:`consensio.InvalidArgument` too.
+same thread last gave raises :class:`consensio.InvalidArgument` too. A call
+that raises changes nothing.
 """
 
 from consensio._native import (
+    ApplySnapshot,
     BecameFollower,
     BecameLeader,
     Committed,
@@ -55,9 +77,11 @@ from consensio._native import (
     ReadFailed,
     ReadReady,
     Reply,
+    is_snapshot_record,
 )
 
 __all__ = [
+    "ApplySnapshot",
     "BecameFollower",
     "BecameLeader",
     "Committed",
@@ -67,4 +91,5 @@ __all__ = [
     "ReadFailed",
     "ReadReady",
     "Reply",
+    "is_snapshot_record",
 ]

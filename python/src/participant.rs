@@ -124,6 +124,23 @@ where
         self.shared.with(f)
     }
 
+    /// Runs one of the node's own commands that is not an input and queues
+    /// outputs, taking the turn as an input does (core's `Shared::act`);
+    /// waits for it without the GIL. The caller drains after it.
+    pub(crate) fn act<R: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut P) -> Result<R, P::Error> + Send,
+    ) -> PyResult<R> {
+        py.detach(|| self.shared.act(f)).map_err(error)
+    }
+
+    /// Changes a setting of the node that queues no output (no turn
+    /// needed).
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(&mut P) -> R) -> R {
+        self.shared.with_mut(f)
+    }
+
     /// When the node next wants a tick, in milliseconds.
     pub(crate) fn next_deadline(&self) -> Option<u64> {
         self.shared.next_deadline().map(Instant::as_millis)

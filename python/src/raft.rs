@@ -1,5 +1,5 @@
-//! `consensio.raft`: a Raft node over an in-memory log, its events, and
-//! restart from persisted records.
+//! `consensio.raft`: a Raft node over an in-memory log, its events,
+//! snapshots, and restart from persisted records.
 
 use consensio::quorum::MajorityConfig;
 use consensio::raft::{
@@ -185,7 +185,8 @@ fn records_in(records: &Bound<'_, PyAny>) -> PyResult<Vec<Persist>> {
 
 /// The Raft configuration both node classes take: `timing` is the election
 /// timeout's bounds, the heartbeat interval and the clock drift bound;
-/// `sizes` the largest proposal and the per-message entries and bytes.
+/// `sizes` the largest proposal, the per-message entries and bytes, and
+/// the largest snapshot.
 #[allow(clippy::too_many_arguments)]
 fn configure(
     id: u64,
@@ -194,7 +195,7 @@ fn configure(
     timing: [u64; 4],
     pre_vote: bool,
     check_quorum: bool,
-    sizes: [usize; 3],
+    sizes: [usize; 4],
     log_max_entries: usize,
 ) -> PyResult<raft::Config> {
     let voters = MajorityConfig::from_voters(node_ids(voters)?).map_err(error)?;
@@ -215,6 +216,7 @@ fn configure(
         config.max_entry_bytes,
         config.max_entries_per_message,
         config.max_bytes_per_message,
+        config.max_snapshot_bytes,
     ] = sizes;
     config.validate().map_err(error)?;
     Ok(config)
@@ -236,15 +238,19 @@ fn frame_len(config: &raft::Config) -> usize {
 /// `max_entries_per_message` and `max_bytes_per_message` one AppendEntries
 /// (`max_frame_len` is then the largest frame the node sends); the log
 /// holds at most `log_max_entries` entries and `log_max_bytes` bytes of
-/// payload.
+/// payload, and a snapshot at most `max_snapshot_bytes` (the same on every
+/// node: a follower drops a leader's snapshot over its own bound).
 ///
 /// Drive it with `handle_message`, `tick` (at `next_deadline`), `propose`,
 /// `read` and `lease_read`, then drain `poll()` (or iterate) after every
 /// call: append each `Persist` record to stable storage and make it durable
 /// before acting on the outputs after it; deliver each `Send`; apply each
-/// `Committed` in order. After a crash, rebuild the node with
-/// `RaftNode.restore(id, voters, records)` from exactly the records it
-/// persisted, in order.
+/// `Committed` in order; on `ApplySnapshot`, replace the application's
+/// state with `snapshot`'s data. Every few thousand entries, `compact` the
+/// log with a snapshot of the application's state: its record replaces
+/// every record before it (`is_snapshot_record`). After a crash, rebuild
+/// the node with `RaftNode.restore(id, voters, records)` from exactly the
+/// records it persisted, in order, from its last snapshot record on.
 ///
 /// Several threads may drive one node: a thread that feeds an input holds
 /// the node's turn until its `poll()` returns None (another thread's input
@@ -273,7 +279,7 @@ participant_methods! {
                         pre_vote=true, check_quorum=true, max_clock_drift_ms=10,
                         max_entry_bytes=65536, max_entries_per_message=64,
                         max_bytes_per_message=262_144, log_max_entries=1_048_576,
-                        log_max_bytes=268_435_456))]
+                        log_max_bytes=268_435_456, max_snapshot_bytes=67_108_864))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         id: u64,
@@ -290,6 +296,7 @@ participant_methods! {
         max_bytes_per_message: usize,
         log_max_entries: usize,
         log_max_bytes: usize,
+        max_snapshot_bytes: usize,
     ) -> PyResult<Self> {
         let config = configure(
             id,
@@ -303,7 +310,12 @@ participant_methods! {
             ],
             pre_vote,
             check_quorum,
-            [max_entry_bytes, max_entries_per_message, max_bytes_per_message],
+            [
+                max_entry_bytes,
+                max_entries_per_message,
+                max_bytes_per_message,
+                max_snapshot_bytes,
+            ],
             log_max_entries,
         )?;
         let log = ArenaLog::new(log_max_entries, log_max_bytes);
@@ -315,12 +327,15 @@ participant_methods! {
     }
 
     /// A node restarted from the records it persisted (each `Persist.value`,
-    /// in the order polled), with the same keyword arguments as the
-    /// constructor. It starts as a follower with nothing applied and
-    /// reports committed entries again from index 1 as the leader tells it
-    /// the commit index. Raises `MalformedMessage` for bytes that are not a
-    /// record and `InvalidArgument` for records no node could have written
-    /// (a gap in the log).
+    /// in the order polled; the records before a snapshot record may have
+    /// been deleted), with the same keyword arguments as the constructor.
+    /// It starts as a follower; if the records hold a snapshot, its first
+    /// output is `ApplySnapshot` (load `snapshot` into the application),
+    /// and it reports committed entries again from the one after it (from
+    /// index 1 without one) as the leader tells it the commit index. Raises
+    /// `MalformedMessage` for bytes that are not a record and
+    /// `InvalidArgument` for records no node could have written (a gap in
+    /// the log).
     #[classmethod]
     #[pyo3(signature = (id, voters, records, **config))]
     fn restore(
@@ -399,10 +414,23 @@ participant_methods! {
         self.node.with(|n| n.commit_index())
     }
 
-    /// The highest index reported with `Committed`.
+    /// The highest index reported with `Committed` or covered by an
+    /// `ApplySnapshot`.
     #[getter]
     fn applied_index(&self) -> u64 {
         self.node.with(|n| n.applied_index())
+    }
+
+    /// The node's latest snapshot, taken here (`compact`) or installed from
+    /// a leader, as `(index, term, data)`: the application's state after
+    /// every entry up to `index`, whose term is `term`; what to load on
+    /// `ApplySnapshot` (whose `index` and `term` it then has). None before
+    /// the first. Each read copies the data.
+    #[getter]
+    fn snapshot<'py>(&self, py: Python<'py>) -> Option<(u64, u64, Bound<'py, PyBytes>)> {
+        self.node
+            .with(|n| n.snapshot().map(|s| (s.index, s.term, s.data.clone())))
+            .map(|(index, term, data)| (index, term, PyBytes::new(py, &data)))
     }
 
     /// The index of the last entry in the log (0 if empty).
@@ -450,6 +478,22 @@ participant_methods! {
     fn lease_read(&self, py: Python<'_>, now_ms: u64, read_id: u64) -> PyResult<()> {
         let read = Input::Command(Command::LeaseRead { id: read_id });
         self.node.input(py, now_ms, read)
+    }
+
+    /// Takes a snapshot (§7): `data` is the application's state after
+    /// applying every entry up to `index` (one it has applied). The log
+    /// drops the entries it covers, freeing their room, and the node queues
+    /// a `Persist` of a snapshot record, holding the snapshot, the term,
+    /// the vote and the log after it: once that record is durable, every
+    /// record before it may be deleted, and a restart reads it and the
+    /// records after it. Drain after it, as after an input. A leader sends
+    /// its snapshot to followers that need entries it no longer holds.
+    /// Raises `Rejected` if `index` is beyond `applied_index` or not past
+    /// the last snapshot's index, `LimitExceeded` if `data` is over
+    /// `max_snapshot_bytes` or too many outputs wait; nothing changes then.
+    fn compact(&self, py: Python<'_>, index: u64, data: &[u8]) -> PyResult<()> {
+        let data = data.to_vec();
+        self.node.act(py, move |n| n.compact(index, data))
     }
 
     /// Hands leadership to voter `to` (thesis §3.10): the leader brings its
@@ -648,7 +692,21 @@ impl Outputs for CoreKv<ArenaLog> {
 /// `max_value_bytes`, `max_sessions` and `session_expiry_ms` (log time).
 /// Its records are the Raft node's; rebuild a restarted node with
 /// `KvNode.restore(id, voters, records, **config)`, and the store is
-/// rebuilt as committed entries are reported again.
+/// loaded from their snapshot, if any, and rebuilt as committed entries
+/// are reported again.
+///
+/// Every `snapshot_interval` applied entries (10,000 unless set) the node
+/// snapshots its store, client sessions included, and queues a snapshot
+/// record (`is_snapshot_record`): once it is durable, every record before
+/// it may be deleted. A write retried after a snapshot still applies once.
+/// A follower that needs entries the leader has dropped receives the
+/// leader's snapshot and replaces its store with it (`ApplySnapshot`
+/// follows). A store whose image is over `max_snapshot_bytes` is not
+/// snapshotted: size that bound for the limits. If a leader's snapshot is
+/// not the image of a store with this node's limits, `handle_message`
+/// raises `MalformedMessage` although the Raft node has installed it (its
+/// outputs are queued: drain them); the store is behind the node: rebuild
+/// the node, and give every node the same limits.
 ///
 /// Commands (leader only, else the reply is "not_leader") each take a
 /// `request_id` of the caller's choosing and get exactly one `Reply` with
@@ -722,7 +780,8 @@ participant_methods! {
                         pre_vote=true, check_quorum=true, max_clock_drift_ms=10,
                         max_entry_bytes=65536, max_entries_per_message=64,
                         max_bytes_per_message=262_144, log_max_entries=1_048_576,
-                        log_max_bytes=268_435_456, max_keys=65_536, max_key_bytes=1_024,
+                        log_max_bytes=268_435_456, max_snapshot_bytes=67_108_864,
+                        max_keys=65_536, max_key_bytes=1_024,
                         max_value_bytes=16_384, max_sessions=10_000,
                         session_expiry_ms=3_600_000))]
     #[allow(clippy::too_many_arguments)]
@@ -741,6 +800,7 @@ participant_methods! {
         max_bytes_per_message: usize,
         log_max_entries: usize,
         log_max_bytes: usize,
+        max_snapshot_bytes: usize,
         max_keys: usize,
         max_key_bytes: usize,
         max_value_bytes: usize,
@@ -759,7 +819,12 @@ participant_methods! {
             ],
             pre_vote,
             check_quorum,
-            [max_entry_bytes, max_entries_per_message, max_bytes_per_message],
+            [
+                max_entry_bytes,
+                max_entries_per_message,
+                max_bytes_per_message,
+                max_snapshot_bytes,
+            ],
             log_max_entries,
         )?;
         let limits = KvLimits {
@@ -779,11 +844,14 @@ participant_methods! {
     }
 
     /// A node restarted from the records it persisted (each `Persist.value`,
-    /// in the order polled), with the same keyword arguments as the
-    /// constructor. It starts as a follower with an empty store, which is
-    /// rebuilt as the leader tells it the commit index and the committed
-    /// entries are reported again from index 1. Raises as
-    /// `RaftNode.restore`.
+    /// in the order polled; the records before a snapshot record may have
+    /// been deleted), with the same keyword arguments as the constructor.
+    /// It starts as a follower whose store is the records' snapshot (its
+    /// first output is then `ApplySnapshot`) or empty, and rebuilt as the
+    /// leader tells it the commit index and the committed entries after
+    /// it are reported again. Raises as `RaftNode.restore`, and
+    /// `MalformedMessage` if the snapshot is not the image of a store with
+    /// these limits. `snapshot_interval` starts at its default.
     #[classmethod]
     #[pyo3(signature = (id, voters, records, **config))]
     fn restore(
@@ -837,6 +905,20 @@ participant_methods! {
     #[getter]
     fn applied_index(&self) -> u64 {
         self.node.with(|n| n.store().applied_index())
+    }
+
+    /// Applied entries between the store's snapshots (0: never; 10,000 on
+    /// a new or restored node). Setting it is a local choice, kept in
+    /// memory only (nodes of a cluster may differ), and takes effect at
+    /// the next input.
+    #[getter]
+    fn snapshot_interval(&self) -> u64 {
+        self.node.with(|n| n.snapshot_interval())
+    }
+
+    #[setter]
+    fn set_snapshot_interval(&self, entries: u64) {
+        self.node.with_mut(|n| n.set_snapshot_interval(entries));
     }
 
     /// The most bytes one frame this node sends can take.
@@ -972,7 +1054,23 @@ participant_methods! {
     }
 }
 
+/// Whether `record` (a `Persist.value` of a `RaftNode` or `KvNode`) is a
+/// snapshot record. A snapshot record replaces every record before it:
+/// once it is durable, delete them all (write a file holding it and what
+/// follows, then replace the old one atomically) and restore from it and
+/// the records after it. The record is decoded whole (the GIL released),
+/// so this costs about as much as reading it. Raises `MalformedMessage`
+/// for bytes that are not a record.
+#[pyfunction]
+fn is_snapshot_record(py: Python<'_>, record: &[u8]) -> PyResult<bool> {
+    let decoded = py
+        .detach(|| wire::decode::<Persist>(record))
+        .map_err(error)?;
+    Ok(matches!(decoded, Persist::Snapshot { .. }))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(is_snapshot_record, m)?)?;
     m.add_class::<RaftNode>()?;
     m.add_class::<KvNode>()?;
     m.add_class::<Reply>()?;

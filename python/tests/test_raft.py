@@ -4,7 +4,16 @@ from hypothesis import strategies as st
 
 import consensio
 from consensio.election import Bully
-from consensio.raft import BecameFollower, BecameLeader, Committed, RaftNode, ReadFailed, ReadReady
+from consensio.raft import (
+    ApplySnapshot,
+    BecameFollower,
+    BecameLeader,
+    Committed,
+    RaftNode,
+    ReadFailed,
+    ReadReady,
+    is_snapshot_record,
+)
 
 VOTERS = [1, 2, 3]
 
@@ -34,13 +43,22 @@ class Cluster:
                     self.network.append((node.id, out.to, out.data))
                 elif isinstance(out, consensio.Persist):
                     assert isinstance(out.value, bytes) and out.value
-                    self.disks[node.id].append(out.value)
+                    self.persist(node.id, out.value)
                 elif isinstance(out, Committed):
-                    # Every index from 1, once, in order.
-                    assert out.index == len(self.applied[node.id]) + 1
-                    self.applied[node.id].append((out.index, out.term, out.data))
+                    self.apply(node.id, out)
                 else:
-                    self.events.append((self.now, node.id, out))
+                    self.event(node, out)
+
+    def persist(self, i, record):
+        self.disks[i].append(record)
+
+    def apply(self, i, committed):
+        # Every index from 1, once, in order.
+        assert committed.index == len(self.applied[i]) + 1
+        self.applied[i].append((committed.index, committed.term, committed.data))
+
+    def event(self, node, event):
+        self.events.append((self.now, node.id, event))
 
     def deliver(self, src, dst, frame):
         if dst not in self.down:
@@ -537,3 +555,134 @@ def test_leadership_transfer_hands_over_and_refuses_proposals_meanwhile():
         second.transfer_leadership(c.now, 9)
     with pytest.raises(consensio.Rejected):
         first.transfer_leadership(c.now, second.id)
+
+
+class SnapshotCluster(Cluster):
+    """A Cluster whose hosts keep a state machine (the payloads applied) and
+    snapshot it, and keep their disks as a host does: a snapshot record
+    replaces every record before it."""
+
+    def __init__(self, **config):
+        super().__init__(**config)
+        self.state = {i: [] for i in self.voters}
+        self.last = {i: 0 for i in self.voters}  # applied by Committed or ApplySnapshot
+        self.loaded = {i: 0 for i in self.voters}  # snapshots loaded
+
+    def persist(self, i, record):
+        if is_snapshot_record(record):
+            self.disks[i] = []  # once it is durable, the records before it may go
+        self.disks[i].append(record)
+
+    def apply(self, i, committed):
+        # Every index once, in order, after the last snapshot.
+        assert committed.index == self.last[i] + 1
+        self.last[i] = committed.index
+        if committed.data:
+            self.state[i].append(committed.data)
+
+    def event(self, node, event):
+        if isinstance(event, ApplySnapshot):
+            self.load(node, event)
+        else:
+            super().event(node, event)
+
+    def load(self, node, event):
+        index, term, data = node.snapshot
+        assert (index, term) == (event.index, event.term) and index > self.last[node.id]
+        self.state[node.id] = data.split(b",") if data else []
+        self.last[node.id] = index
+        self.loaded[node.id] += 1
+
+    def image(self, i):
+        return b",".join(self.state[i])
+
+    def restart(self, i):
+        super().restart(i)
+        self.state[i], self.last[i], self.loaded[i] = [], 0, 0
+
+
+def test_snapshots_compact_the_log_and_a_follower_catches_up_by_one():
+    c = SnapshotCluster(max_snapshot_bytes=256)
+    c.run_until(2_000)
+    leader = c.leader()
+    follower = leader.id % 3 + 1
+    other = follower % 3 + 1
+    c.crash(follower)
+    for index, data in enumerate([b"a", b"b", b"c"], 2):  # 1 is the leader's empty entry
+        assert leader.propose(c.now, data) == (index, leader.term)
+    c.run_for(500)
+    assert c.state[leader.id] == [b"a", b"b", b"c"] and leader.applied_index == 4
+    assert leader.snapshot is None
+
+    # Refused snapshots change nothing.
+    disk = list(c.disks[leader.id])
+    with pytest.raises(consensio.Rejected, match="not applied"):
+        leader.compact(5, c.image(leader.id))
+    with pytest.raises(consensio.LimitExceeded, match="exceeds"):
+        leader.compact(4, bytes(257))
+    with pytest.raises(TypeError):
+        leader.compact(4, "text")
+    assert leader.poll() is None and c.disks[leader.id] == disk
+    assert (leader.snapshot, leader.last_index) == (None, 4)
+
+    # A snapshot at the applied index: its record replaces the disk.
+    leader.compact(4, c.image(leader.id))
+    c.drain()
+    assert len(c.disks[leader.id]) == 1 and is_snapshot_record(c.disks[leader.id][0])
+    assert leader.snapshot == (4, leader.term, b"a,b,c")
+    assert (leader.last_index, leader.applied_index) == (4, 4)
+    with pytest.raises(consensio.Rejected, match="not past"):
+        leader.compact(4, c.image(leader.id))
+    with pytest.raises(consensio.Rejected):
+        leader.compact(3, b"a,b")
+    leader.propose(c.now, b"d")  # recorded after the snapshot record
+    c.run_for(200)
+    assert len(c.disks[leader.id]) >= 2 and is_snapshot_record(c.disks[leader.id][0])
+    assert not any(is_snapshot_record(r) for r in c.disks[leader.id][1:])
+
+    # The follower comes back with its old log; the leader no longer holds
+    # the entries it lacks and sends its snapshot, which it loads.
+    c.restart(follower)
+    c.run_for(1_000)
+    assert c.loaded[follower] == 1 and c.state[follower] == [b"a", b"b", b"c", b"d"]
+    assert c.nodes[follower].snapshot == (4, leader.term, b"a,b,c")
+    assert is_snapshot_record(c.disks[follower][0])
+    assert c.loaded[other] == 0 and c.state[other] == [b"a", b"b", b"c", b"d"]
+
+    # The leader restarts from its snapshot record and the records after
+    # it: ApplySnapshot comes first, then the entries after it.
+    term, lid = leader.term, leader.id
+    c.crash(lid)
+    c.restart(lid)
+    restarted = c.nodes[lid]
+    assert restarted.applied_index == restarted.commit_index == 4
+    first = restarted.poll()
+    assert first == ApplySnapshot(4, term)
+    c.load(restarted, first)
+    assert c.state[lid] == [b"a", b"b", b"c"]
+    c.run_for(2_000)
+    assert all(c.state[i] == [b"a", b"b", b"c", b"d"] for i in VOTERS)
+
+
+def test_snapshot_records_and_events():
+    assert repr(ApplySnapshot(4, 2)) == "ApplySnapshot(index=4, term=2)"
+    assert ApplySnapshot(4, 2) == ApplySnapshot(4, 2) and ApplySnapshot(4, 2) != ApplySnapshot(4, 3)
+    assert len({ApplySnapshot(4, 2), ApplySnapshot(4, 2)}) == 1
+    with pytest.raises(AttributeError):
+        ApplySnapshot(4, 2).index = 5
+    alone = RaftNode(1, [1])
+    alone.tick(0)
+    alone.tick(alone.next_deadline)
+    records = [o.value for o in alone if isinstance(o, consensio.Persist)]
+    assert records and not any(is_snapshot_record(r) for r in records)
+    with pytest.raises(consensio.MalformedMessage):
+        is_snapshot_record(b"garbage")
+    with pytest.raises(consensio.MalformedMessage):
+        is_snapshot_record(a_frame())  # a message is not a record
+    with pytest.raises(TypeError):
+        is_snapshot_record("text")
+    with pytest.raises(consensio.InvalidArgument, match="512 MiB"):
+        RaftNode(1, VOTERS, max_snapshot_bytes=(512 << 20) + 1)
+    # Nothing applied: nothing to snapshot.
+    with pytest.raises(consensio.Rejected):
+        RaftNode(1, VOTERS).compact(1, b"x")

@@ -1,11 +1,14 @@
 """consensio.raft.KvNode: three key-value nodes in-process. Sessions,
 writes and reads, a retried write applied once, refusals as replies, bad
-input as exceptions, and a restart from the records rebuilding the store."""
+input as exceptions, a restart from the records rebuilding the store, and
+snapshots: a follower that was down catches up by the leader's snapshot,
+and a node restored from its snapshot record answers a retried write from
+the session saved in it."""
 
 import pytest
 
 import consensio
-from consensio.raft import BecameLeader, Committed, KvNode, Reply
+from consensio.raft import ApplySnapshot, BecameLeader, Committed, KvNode, RaftNode, Reply, is_snapshot_record
 
 VOTERS = [1, 2, 3]
 
@@ -19,6 +22,7 @@ class KvCluster:
         self.disks = {i: [] for i in VOTERS}
         self.replies = {i: {} for i in VOTERS}  # request id -> Reply, per node
         self.committed = {i: 0 for i in VOTERS}
+        self.loaded = {i: 0 for i in VOTERS}  # snapshots the store loaded
         self.events = []
 
     def up(self):
@@ -31,6 +35,8 @@ class KvCluster:
                     assert len(out.data) <= node.max_frame_len
                     self.network.append((node.id, out.to, out.data))
                 elif isinstance(out, consensio.Persist):
+                    if is_snapshot_record(out.value):
+                        self.disks[node.id] = []  # once it is durable, the rest may go
                     self.disks[node.id].append(out.value)
                 elif isinstance(out, Reply):
                     assert out.request_id not in self.replies[node.id], "one reply per request"
@@ -39,6 +45,11 @@ class KvCluster:
                     # Already applied to the store; every index once, in order.
                     assert out.index == self.committed[node.id] + 1
                     self.committed[node.id] = out.index
+                elif isinstance(out, ApplySnapshot):
+                    # The store has loaded it; entries go on after it.
+                    assert out.index > self.committed[node.id]
+                    self.committed[node.id] = out.index
+                    self.loaded[node.id] += 1
                 else:
                     self.events.append((node.id, out))
 
@@ -67,6 +78,13 @@ class KvCluster:
 
     def reply(self, node, request_id):
         return self.replies[node.id].pop(request_id)
+
+    def restore(self, i):
+        """Node `i` rebuilt from its disk."""
+        self.nodes[i] = None
+        self.nodes[i] = KvNode.restore(i, VOTERS, self.disks[i], **self.config)
+        self.committed[i] = self.loaded[i] = 0
+        return self.nodes[i]
 
 
 @pytest.fixture
@@ -245,3 +263,92 @@ def test_leadership_transfer_redirects_writes_to_the_target(cluster):
     target.put(c.now, 6, client, 1, b"k", b"v")
     c.run_for(200)
     assert c.reply(target, 6).result == "done"
+
+
+def test_the_snapshot_interval_is_a_setting():
+    node = KvNode(1, VOTERS)
+    assert node.snapshot_interval == 10_000
+    node.snapshot_interval = 4
+    assert node.snapshot_interval == 4
+    node.snapshot_interval = 0  # never
+    assert node.snapshot_interval == 0 and node.poll() is None
+    with pytest.raises(TypeError):
+        node.snapshot_interval = "4"
+    with pytest.raises(OverflowError):
+        node.snapshot_interval = -1
+    assert node.snapshot_interval == 0
+    assert KvNode.restore(1, VOTERS, []).snapshot_interval == 10_000
+    with pytest.raises(AttributeError):
+        node.compact(1, b"x")  # the store snapshots itself
+
+
+def test_a_follower_catches_up_by_snapshot_and_a_restored_node_answers_a_retry_from_it():
+    c = KvCluster()
+    for node in c.up():
+        node.snapshot_interval = 4
+    c.run_for(2_000)
+    leader = c.leader()
+    fid = leader.id % 3 + 1
+    c.nodes[fid] = None  # down
+
+    # A session (entry 2), a put (3) and a compare-and-set (4): the leader
+    # snapshots its store at 4, with the session's saved answer to its last
+    # write; then another session (5), recorded after the snapshot.
+    client = session(c, leader)
+    leader.put(c.now, 2, client, 1, b"k", b"1")
+    c.run_for(200)
+    assert c.reply(leader, 2).result == "done"
+    assert not is_snapshot_record(c.disks[leader.id][0])
+    leader.cas(c.now, 3, client, 2, b"owner", None, b"alice")
+    c.run_for(200)
+    assert c.reply(leader, 3).result == "swapped"
+    assert len(c.disks[leader.id]) == 1 and is_snapshot_record(c.disks[leader.id][0])
+    session(c, leader, 4)
+    assert len(c.disks[leader.id]) >= 2 and c.loaded[leader.id] == 0
+
+    # The follower comes back with its old log: the leader no longer holds
+    # the entries it lacks and sends its snapshot, which the store loads.
+    follower = c.restore(fid)
+    follower.snapshot_interval = 4
+    c.run_for(1_000)
+    assert c.loaded[fid] == 1 and is_snapshot_record(c.disks[fid][0])
+    assert (follower.local_value(b"owner"), follower.local_value(b"k")) == (b"alice", b"1")
+    assert follower.applied_index == leader.commit_index == c.committed[fid]
+
+    # It restarts from its snapshot record and the records after it: the
+    # store is loaded before anything else.
+    follower = c.restore(fid)
+    first = follower.poll()
+    assert isinstance(first, ApplySnapshot) and first.index >= 4
+    c.committed[fid] = first.index
+    assert follower.local_value(b"owner") == b"alice"
+    c.run_for(1_000)
+
+    # Leadership moves to it. The retried compare-and-set (same seq) is
+    # answered from the session its snapshot saved, where applying it again
+    # would answer not_swapped, as a new write with the next seq does.
+    leader.transfer_leadership(c.now, 5, fid)
+    c.run_for(300)
+    assert c.reply(leader, 5).result == "done" and c.leader() is follower
+    follower.cas(c.now, 6, client, 2, b"owner", None, b"alice")
+    c.run_for(200)
+    assert c.reply(follower, 6).result == "swapped"
+    follower.cas(c.now, 7, client, 3, b"owner", None, b"bob")
+    c.run_for(200)
+    assert c.reply(follower, 7).result == "not_swapped"
+    assert all(n.local_value(b"owner") == b"alice" for n in c.up())
+
+
+def test_a_snapshot_that_is_not_a_store_is_refused():
+    """A Raft node's records with a snapshot of other bytes restore a Raft
+    node, but not a key-value node."""
+    alone = RaftNode(1, [1])
+    alone.tick(0)
+    alone.tick(alone.next_deadline)
+    records = [o.value for o in alone if isinstance(o, consensio.Persist)]
+    alone.compact(alone.applied_index, b"junk")
+    records += [o.value for o in alone if isinstance(o, consensio.Persist)]
+    assert is_snapshot_record(records[-1])
+    assert RaftNode.restore(1, [1], records).snapshot == (1, 1, b"junk")
+    with pytest.raises(consensio.MalformedMessage, match="snapshot"):
+        KvNode.restore(1, [1], records)
