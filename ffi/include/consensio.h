@@ -489,6 +489,11 @@ typedef struct consensio_raft_config {
   // accepts from a leader, in bytes (at most 512 MiB). Use the same on
   // every node: a follower drops a leader's snapshot over its own bound.
   uint64_t max_snapshot_bytes;
+  // The cluster's id (0 by default; pick one at random when the cluster
+  // is created, the same on every node). It goes into the node's records
+  // with its id, and [`consensio_raft_restore`] refuses records of
+  // another node or cluster with `CONSENSIO_VERIFICATION_FAILED`.
+  uint64_t cluster;
 } consensio_raft_config;
 
 // The key-value store's bounds; fill it with

@@ -66,6 +66,11 @@ pub struct consensio_raft_config {
     /// accepts from a leader, in bytes (at most 512 MiB). Use the same on
     /// every node: a follower drops a leader's snapshot over its own bound.
     pub max_snapshot_bytes: u64,
+    /// The cluster's id (0 by default; pick one at random when the cluster
+    /// is created, the same on every node). It goes into the node's records
+    /// with its id, and [`consensio_raft_restore`] refuses records of
+    /// another node or cluster with `CONSENSIO_VERIFICATION_FAILED`.
+    pub cluster: u64,
 }
 
 /// What a Raft node currently is.
@@ -208,6 +213,7 @@ pub unsafe extern "C" fn consensio_raft_default_config(
             log_max_entries: 1 << 20,
             log_max_bytes: 256 << 20,
             max_snapshot_bytes: c.max_snapshot_bytes as u64,
+            cluster: c.cluster,
         };
         Ok(())
     })
@@ -245,6 +251,7 @@ unsafe fn configure(
     raft.max_entries_per_message = widen(c.max_entries_per_message);
     raft.max_bytes_per_message = widen(c.max_bytes_per_message);
     raft.max_snapshot_bytes = widen(c.max_snapshot_bytes);
+    raft.cluster = c.cluster;
     let log = ArenaLog::new(widen(c.log_max_entries), widen(c.log_max_bytes));
     Ok((raft, log))
 }

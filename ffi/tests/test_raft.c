@@ -645,9 +645,20 @@ static void bad_input(void) {
     const uint8_t term1[] = {1, 21, 0, 1, 0};
     const uint8_t *alone_rec[1] = {first};
     CHECK_FAILS(consensio_raft_restore(&config, voters, N, alone_rec, gap_len, 1, &bad), CONSENSIO_INVALID_ARGUMENT);
-    const uint8_t *first_rec[2] = {term1, first};
-    const size_t first_len[2] = {sizeof term1, sizeof first};
-    CHECK_OK(consensio_raft_restore(&config, voters, N, first_rec, first_len, 2, &bad));
+    /* A node's records begin with its identity ([version, kind, Identity,
+     * cluster 0, node 1]); another node's or cluster's are refused. */
+    const uint8_t me[] = {1, 21, 3, 0, 1};
+    const uint8_t *first_rec[3] = {me, term1, first};
+    const size_t first_len[3] = {sizeof me, sizeof term1, sizeof first};
+    CHECK_FAILS(consensio_raft_restore(&config, voters, N, first_rec + 1, first_len + 1, 2, &bad), CONSENSIO_INVALID_ARGUMENT);
+    struct consensio_raft_config other = config;
+    other.cluster = 5;
+    CHECK_FAILS(consensio_raft_restore(&other, voters, N, first_rec, first_len, 3, &bad), CONSENSIO_VERIFICATION_FAILED);
+    other = config;
+    other.id = 2;
+    CHECK_FAILS(consensio_raft_restore(&other, voters, N, first_rec, first_len, 3, &bad), CONSENSIO_VERIFICATION_FAILED);
+    CHECK(bad == NULL);
+    CHECK_OK(consensio_raft_restore(&config, voters, N, first_rec, first_len, 3, &bad));
     uint64_t last = 0;
     CHECK_OK(consensio_raft_last_index(bad, &last));
     CHECK(last == 1);

@@ -192,6 +192,7 @@ fn configure(
     id: u64,
     voters: &Bound<'_, PyAny>,
     seed: Option<u64>,
+    cluster: u64,
     timing: [u64; 4],
     pre_vote: bool,
     check_quorum: bool,
@@ -204,6 +205,7 @@ fn configure(
     }
     let mut config = raft::Config::new(NodeId(id), voters);
     config.seed = seed.unwrap_or(id);
+    config.cluster = cluster;
     [
         config.election_timeout_min_ms,
         config.election_timeout_max_ms,
@@ -234,7 +236,10 @@ fn frame_len(config: &raft::Config) -> usize {
 /// duplicates do not matter). Timing follows §5.6: `heartbeat_interval_ms`
 /// well below `election_timeout_min_ms`, and the election timeout well above
 /// the network's round trip. `seed` (default: `id`) seeds the election
-/// timeouts. `max_entry_bytes` bounds one proposal, and
+/// timeouts; `cluster` (default 0; pick one at random per cluster) goes
+/// into the node's records with its id, and `restore` refuses records of
+/// another node or cluster (`VerificationError`). `max_entry_bytes` bounds
+/// one proposal, and
 /// `max_entries_per_message` and `max_bytes_per_message` one AppendEntries
 /// (`max_frame_len` is then the largest frame the node sends); the log
 /// holds at most `log_max_entries` entries and `log_max_bytes` bytes of
@@ -274,7 +279,7 @@ participant_methods! {
     RaftNode;
 
     #[new]
-    #[pyo3(signature = (id, voters, *, seed=None, election_timeout_min_ms=150,
+    #[pyo3(signature = (id, voters, *, seed=None, cluster=0, election_timeout_min_ms=150,
                         election_timeout_max_ms=300, heartbeat_interval_ms=50,
                         pre_vote=true, check_quorum=true, max_clock_drift_ms=10,
                         max_entry_bytes=65536, max_entries_per_message=64,
@@ -285,6 +290,7 @@ participant_methods! {
         id: u64,
         voters: &Bound<'_, PyAny>,
         seed: Option<u64>,
+        cluster: u64,
         election_timeout_min_ms: u64,
         election_timeout_max_ms: u64,
         heartbeat_interval_ms: u64,
@@ -302,6 +308,7 @@ participant_methods! {
             id,
             voters,
             seed,
+            cluster,
             [
                 election_timeout_min_ms,
                 election_timeout_max_ms,
@@ -775,7 +782,7 @@ participant_methods! {
     KvNode;
 
     #[new]
-    #[pyo3(signature = (id, voters, *, seed=None, election_timeout_min_ms=150,
+    #[pyo3(signature = (id, voters, *, seed=None, cluster=0, election_timeout_min_ms=150,
                         election_timeout_max_ms=300, heartbeat_interval_ms=50,
                         pre_vote=true, check_quorum=true, max_clock_drift_ms=10,
                         max_entry_bytes=65536, max_entries_per_message=64,
@@ -789,6 +796,7 @@ participant_methods! {
         id: u64,
         voters: &Bound<'_, PyAny>,
         seed: Option<u64>,
+        cluster: u64,
         election_timeout_min_ms: u64,
         election_timeout_max_ms: u64,
         heartbeat_interval_ms: u64,
@@ -811,6 +819,7 @@ participant_methods! {
             id,
             voters,
             seed,
+            cluster,
             [
                 election_timeout_min_ms,
                 election_timeout_max_ms,

@@ -354,6 +354,12 @@ def test_restore_from_bad_records():
         RaftNode.restore(1, VOTERS, records, log_max_entries=1)
     with pytest.raises(consensio.InvalidArgument):
         RaftNode.restore(4, VOTERS, records)
+    # Another node's or another cluster's records: refused.
+    with pytest.raises(consensio.VerificationError, match="another node or cluster"):
+        RaftNode.restore(2, VOTERS, records)
+    with pytest.raises(consensio.VerificationError):
+        RaftNode.restore(1, VOTERS, records, cluster=7)
+    assert RaftNode(1, VOTERS, cluster=7).term == 0
     with pytest.raises(TypeError):
         RaftNode.restore(1, VOTERS, records[0])  # one record, not a list of them
     with pytest.raises(TypeError):

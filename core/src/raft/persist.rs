@@ -52,10 +52,6 @@ pub struct Writer {
 /// One durable record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Persist {
-    /// Who writes the records that follow: the first record a node writes,
-    /// before anything else. Restore refuses records whose writer is not
-    /// the configuration's node and cluster.
-    Identity(Writer),
     /// The current term and the vote cast in it; replaces the previous one.
     HardState {
         /// The current term.
@@ -87,6 +83,10 @@ pub enum Persist {
         /// The log after `snapshot.index`, in index order.
         entries: Vec<Entry>,
     },
+    /// Who writes the records that follow: the first record a node writes,
+    /// before anything else. Restore refuses records whose writer is not
+    /// the configuration's node and cluster.
+    Identity(Writer),
 }
 
 impl WireMessage for Persist {
