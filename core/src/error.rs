@@ -54,10 +54,11 @@ pub trait Classify {
     fn kind(&self) -> ErrorKind;
 
     /// Whether the object that returned the error changed anyway. `false`
-    /// for every error in consensio today: a refused input, command or
+    /// for every error in consensio but one: a refused input, command or
     /// configuration leaves the participant (and its queued outputs)
-    /// exactly as it was. A variant that ever breaks that rule overrides
-    /// this and says so in its documentation.
+    /// exactly as it was. The exception, which says so in its
+    /// documentation, is `raft::Error::CorruptSnapshot` from a `KvNode`: the
+    /// snapshot was installed before the store could not read it.
     fn changed_state(&self) -> bool {
         false
     }
@@ -111,5 +112,6 @@ mod tests {
             ErrorKind::InvalidArgument
         );
         assert!(!not_leader.changed_state());
+        assert!(raft::Error::CorruptSnapshot { index: 3 }.changed_state());
     }
 }

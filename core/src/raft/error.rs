@@ -87,9 +87,10 @@ pub enum Error {
     },
     /// The application could not read the snapshot at `index` (for a
     /// [`KvNode`](crate::raft::KvNode): not the image of a store with the
-    /// same limits). The node has installed it, the store has not: rebuild
-    /// the node from a peer; restoring it from its records fails the same
-    /// way.
+    /// same limits). The node has installed it, the store has not: the one
+    /// error after which the node did change
+    /// ([`Classify::changed_state`]); rebuild the node from a peer, since
+    /// restoring it from its records fails the same way.
     CorruptSnapshot {
         /// The snapshot's index.
         index: u64,
@@ -205,5 +206,12 @@ impl Classify for Error {
             Error::ForeignRecords { .. } => ErrorKind::VerificationFailed,
             _ => ErrorKind::InvalidArgument,
         }
+    }
+
+    /// `CorruptSnapshot` from [`KvNode`](crate::raft::KvNode)'s
+    /// `handle_input`: the Raft node installed the snapshot before the store
+    /// failed to read it, so the node did change (and must be rebuilt).
+    fn changed_state(&self) -> bool {
+        matches!(self, Error::CorruptSnapshot { .. })
     }
 }
