@@ -11,7 +11,8 @@
 //! - [`run`] drives one `Checked` node through a family's sequence of steps,
 //!   which a [`Generator`] turns into [`Action`]s: deliver a message or raw
 //!   bytes, tick after time passes or at the node's deadline, let time pass,
-//!   a command, drain (in lazy mode), restart. Time never goes back.
+//!   a command, one of the family's own calls that is not an input (a Raft
+//!   node's `compact`), drain (in lazy mode), restart. Time never goes back.
 //!
 //! After every input, generically:
 //!
@@ -30,7 +31,7 @@
 //!   [`Family::output`] sees each output with the records persisted before
 //!   it (so "persisted before the send that depends on it" is a check on a
 //!   prefix), and a restart rebuilds the node with [`Family::restore`] from
-//!   exactly those records, with nothing queued;
+//!   exactly those records, with what it queues then drained and checked;
 //! - **time**: after a tick at `now` and a full drain, the next deadline is
 //!   unset or after `now` (or at `now`, where [`Family::deadline_may_be_now`]
 //!   says work is left), and set at all where [`Family::ALWAYS_ARMED`];
@@ -366,18 +367,42 @@ impl<F: Family> Checked<F> {
     }
 
     /// Crashes the node, losing whatever it had queued, and rebuilds it
-    /// from exactly the records it persisted.
+    /// from exactly the records it persisted. What the rebuilt node queues
+    /// on its own (a Raft node's `ApplySnapshot`) is drained at once, each
+    /// output checked by [`Family::output`] (no input caused them, so
+    /// [`Family::drained`] is not called).
     pub fn restart(&mut self, family: &mut F, now: Instant) {
         self.node = family.restore(&self.records, now);
         self.twin = family.restore(&self.records, now);
-        assert!(
-            self.node.poll_output().is_none(),
-            "a restored node queued outputs"
-        );
-        assert!(self.twin.poll_output().is_none());
-        self.waiting = 0;
         self.outputs.clear();
+        self.waiting = 0;
         family.restarted(&self.node, &self.records);
+        self.poll(family, now, None, None);
+    }
+
+    /// Applies one of the family's own calls that is not an input (a Raft
+    /// node's `compact`, see [`Generator::own`]) to the node and its twin,
+    /// and checks it like an input: a refusal changes nothing, and what an
+    /// accepted call queues is drained (if `drain`) and checked.
+    pub fn own(&mut self, family: &mut F, now: Instant, step: &F::Step, drain: bool)
+    where
+        F: Generator,
+    {
+        let before = self.snapshot(family, now);
+        let result = family.own(&mut self.node, step);
+        assert_eq!(
+            family.own(&mut self.twin, step),
+            result,
+            "the twin node's result differs"
+        );
+        if let Err(error) = &result {
+            self.refused(family, now, error, before, None);
+            return;
+        }
+        self.waiting += 1;
+        if drain {
+            self.poll(family, now, None, None);
+        }
     }
 }
 
@@ -431,6 +456,8 @@ pub enum Action<'a, M, C> {
     Drain(Option<usize>),
     /// Crash, losing what is queued, and restart from the records.
     Restart,
+    /// The step is one of the family's own calls ([`Generator::own`]).
+    Own,
 }
 
 impl<'a, M, C> Action<'a, M, C> {
@@ -468,6 +495,17 @@ pub trait Generator: Family {
         node: &Self::Node,
         step: &'s Self::Step,
     ) -> Action<'s, MessageOf<Self>, CommandOf<Self>>;
+
+    /// Performs `step`, for which [`Generator::action`] said
+    /// [`Action::Own`]: a call on the node that is not an input but may
+    /// change it and queue outputs (a Raft node's `compact`). Called for
+    /// the node and for its twin alike.
+    ///
+    /// # Errors
+    /// The call's own error, which must leave the node as it was.
+    fn own(&self, _node: &mut Self::Node, _step: &Self::Step) -> Result<(), ErrorOf<Self>> {
+        unreachable!("this family has no calls of its own")
+    }
 }
 
 /// Steps a single-node run takes at most.
@@ -508,6 +546,10 @@ pub fn run<F: Generator>(family: &mut F, steps: &[F::Step], lazy: bool) -> Check
             }
             Action::Restart => {
                 node.restart(family, now);
+                continue;
+            }
+            Action::Own => {
+                node.own(family, now, step, !lazy);
                 continue;
             }
         };

@@ -48,7 +48,7 @@ use arbitrary::Arbitrary;
 use consensio::quorum::{JointConfig, MajorityConfig};
 use consensio::raft::{
     self, ArenaLog, Body, Command, Entry, Event, KvEntry, KvLimits, KvStore, LogStorage, Message,
-    Persist, RaftNode, Role,
+    Persist, RaftNode, Role, Snapshot, Writer,
 };
 use consensio::{Input, Instant, NodeId, Output, Participant, Restore};
 
@@ -102,7 +102,9 @@ fn restore_from(records: &[Persist]) {
     let voters = MajorityConfig::from_voters([1, 2, 3].map(NodeId)).expect("voters");
     let config = raft::Config::new(NodeId(1), voters);
     match RaftNode::restore((config, ArenaLog::new(16, 256)), records) {
-        Err(raft::Error::CorruptRecords { record }) => assert!(record < records.len()),
+        Err(raft::Error::CorruptRecords { record } | raft::Error::ForeignRecords { record }) => {
+            assert!(record < records.len())
+        }
         Err(raft::Error::LogFull) => {}
         Err(e) => panic!("restore failed with {e:?}"),
         Ok(mut node) => {
@@ -110,7 +112,7 @@ fn restore_from(records: &[Persist]) {
                 Persist::HardState { term, vote } | Persist::Snapshot { term, vote, .. } => {
                     Some((*term, *vote))
                 }
-                Persist::Entries { .. } => None,
+                Persist::Entries { .. } | Persist::Identity(_) => None,
             });
             assert_eq!((node.term(), node.vote()), last.unwrap_or((0, None)));
             node.handle_input(Instant::ZERO, Input::Tick)
@@ -179,6 +181,12 @@ enum Step {
     Transfer {
         to: u8,
     },
+    /// Snapshot the state up to `back` entries before the applied index
+    /// (`RaftNode::compact`), with `len % 16` bytes of state.
+    Compact {
+        back: u8,
+        len: u8,
+    },
 }
 
 /// A message body; indexes near the node's last index, terms near the
@@ -227,9 +235,32 @@ enum Forged {
         last_index: u8,
         last_term: u8,
     },
+    /// A chunk of a leader's snapshot.
+    InstallSnapshot {
+        index: u8,
+        term: u8,
+        /// Below 128: where the node's incoming snapshot would go on.
+        offset: u8,
+        data: Vec<u8>,
+        done: bool,
+    },
+    SnapshotReceived {
+        index: u8,
+        received: u8,
+    },
+    /// A follower asks for a read index.
+    ReadIndex {
+        id: u8,
+        lease: bool,
+    },
+    /// The leader's answer to a read of this node's (ids near its last).
+    ReadIndexResponse {
+        id: u8,
+        index: Option<u8>,
+    },
 }
 
-fn forge(node: &RaftNode<ArenaLog>, term: u64, forged: &Forged) -> Body {
+fn forge(node: &RaftNode<ArenaLog>, term: u64, next_read: u64, forged: &Forged) -> Body {
     let log = node.log();
     let last = log.last_index();
     let index = |v: u8| near(v, last);
@@ -304,6 +335,38 @@ fn forge(node: &RaftNode<ArenaLog>, term: u64, forged: &Forged) -> Body {
         Forged::HeartbeatResponse { round } => Body::HeartbeatResponse {
             round: near(*round, 1),
         },
+        Forged::InstallSnapshot {
+            index: at,
+            term: snapshot_term,
+            offset,
+            data,
+            done,
+        } => Body::InstallSnapshot {
+            index: index(*at),
+            snapshot_term: near(*snapshot_term, term),
+            offset: if *offset < 128 {
+                u64::from(*offset % 3) * 4
+            } else {
+                near(*offset, 0)
+            },
+            data: data.iter().copied().take(16).collect(),
+            done: *done,
+        },
+        Forged::SnapshotReceived {
+            index: at,
+            received,
+        } => Body::SnapshotReceived {
+            index: index(*at),
+            received: near(*received, 0),
+        },
+        Forged::ReadIndex { id, lease } => Body::ReadIndex {
+            id: u64::from(*id),
+            lease: *lease,
+        },
+        Forged::ReadIndexResponse { id, index: at } => Body::ReadIndexResponse {
+            id: near(*id, next_read),
+            index: at.map(index),
+        },
     }
 }
 
@@ -362,6 +425,7 @@ struct Reached {
     reads_ready: usize,
     log_full: usize,
     votes_granted: usize,
+    snapshots_applied: usize,
 }
 
 fn run(input: &StepInput) -> Reached {
@@ -379,7 +443,16 @@ fn run(input: &StepInput) -> Reached {
 }
 
 /// What must not change when an input is refused.
-type Snapshot = (u64, Option<NodeId>, Role, Option<NodeId>, u64, u64, u64);
+type Summary = (
+    u64,
+    Option<NodeId>,
+    Role,
+    Option<NodeId>,
+    u64,
+    u64,
+    u64,
+    u64,
+);
 
 /// One Raft node for the [`harness`]: its configuration, and what it
 /// persisted and reported.
@@ -391,8 +464,12 @@ struct Raft {
     me: NodeId,
     /// Every voter but this node.
     peers: BTreeSet<NodeId>,
-    /// The log the records describe.
+    /// The snapshot the records describe (index 0, term 0 and no data
+    /// before the first), and the log after it.
+    base: Snapshot,
     durable: Vec<(u64, Vec<u8>)>,
+    /// The records began with this node's identity.
+    identified: bool,
     /// The last persisted term and vote.
     hard: (u64, Option<NodeId>),
     /// Every vote persisted, by term, across lives.
@@ -429,7 +506,13 @@ impl Raft {
             log_bytes,
             me,
             peers,
+            base: Snapshot {
+                index: 0,
+                term: 0,
+                data: Vec::new(),
+            },
             durable: Vec::new(),
+            identified: false,
             hard: (0, None),
             votes: BTreeMap::new(),
             led: None,
@@ -444,12 +527,15 @@ impl Raft {
     /// What a command must return, when no output is waiting (so the
     /// harness knows the reads still pending).
     fn expected_error(&self, node: &Node, command: &Command) -> Result<(), raft::Error> {
-        if node.role() != Role::Leader {
+        let c = &self.config;
+        let follower_read = node.role() == Role::Follower
+            && node.leader().is_some()
+            && matches!(command, Command::Read { .. } | Command::LeaseRead { .. });
+        if node.role() != Role::Leader && !follower_read {
             return Err(raft::Error::NotLeader {
                 leader_hint: node.leader(),
             });
         }
-        let c = &self.config;
         match command {
             Command::Propose(data) => {
                 if let Some(to) = node.transferring_to() {
@@ -477,7 +563,7 @@ impl Raft {
                 if matches!(command, Command::LeaseRead { .. }) && !c.check_quorum {
                     return Err(raft::Error::LeaseReadsDisabled);
                 }
-                if self.reads.len() >= c.max_pending_reads {
+                if node.pending_reads() >= c.max_pending_reads {
                     return Err(raft::Error::TooManyReads {
                         max: c.max_pending_reads,
                     });
@@ -543,61 +629,133 @@ impl Raft {
                         "sent entry {index} is not the durable one"
                     );
                 }
-                assert!(*leader_commit <= self.durable.len() as u64);
+                assert!(*leader_commit <= self.durable_last());
             }
             Body::AppendAccepted { match_index } => {
                 assert!(
-                    *match_index <= self.durable.len() as u64,
+                    *match_index <= self.durable_last(),
                     "acknowledged {match_index} with {} entries durable",
-                    self.durable.len()
+                    self.durable_last()
                 );
             }
             Body::Heartbeat { leader_commit, .. } => {
-                assert!(*leader_commit <= self.durable.len() as u64);
+                assert!(*leader_commit <= self.durable_last());
+            }
+            Body::InstallSnapshot {
+                index,
+                snapshot_term,
+                offset,
+                data,
+                done,
+            } => {
+                let base = &self.base;
+                assert_eq!(
+                    (*index, *snapshot_term),
+                    (base.index, base.term),
+                    "a snapshot sent that is not the durable one"
+                );
+                let start = usize::try_from(*offset).expect("small");
+                let end = start + data.len();
+                assert_eq!(base.data.get(start..end), Some(&data[..]), "a chunk");
+                assert!(data.len() <= self.config.max_bytes_per_message);
+                assert_eq!(*done, end == base.data.len(), "the last chunk");
             }
             _ => {}
         }
     }
 
+    /// The last index the records describe.
+    fn durable_last(&self) -> u64 {
+        self.base.index + self.durable.len() as u64
+    }
+
     fn durable_term(&self, index: u64) -> Option<u64> {
-        match index {
-            0 => Some(0),
-            i => self.durable.get(usize::try_from(i - 1).ok()?).map(|e| e.0),
+        if index == self.base.index {
+            return Some(self.base.term);
         }
+        self.durable_entry(index).map(|(term, _)| term)
     }
 
     fn durable_entry(&self, index: u64) -> Option<(u64, &[u8])> {
-        let e = self
-            .durable
-            .get(usize::try_from(index.checked_sub(1)?).ok()?)?;
+        let after = index.checked_sub(self.base.index + 1)?;
+        let e = self.durable.get(usize::try_from(after).ok()?)?;
         Some((e.0, &e.1[..]))
     }
 
+    /// A record of `(term, vote)`: terms never go back, one vote per term.
+    fn hard_state(&mut self, term: u64, vote: Option<NodeId>) {
+        assert!(term >= self.hard.0, "term {term} after {}", self.hard.0);
+        if let Some(v) = vote {
+            assert!(
+                self.config.voters.contains(v),
+                "a vote for the non-voter {v}"
+            );
+            let first = *self.votes.entry(term).or_insert(v);
+            assert_eq!(first, v, "two votes in term {term}");
+        }
+        self.hard = (term, vote);
+    }
+
+    fn writer(&self) -> Writer {
+        Writer {
+            cluster: self.config.cluster,
+            node: self.me,
+        }
+    }
+
     fn persisted(&mut self, record: &Persist) {
+        if !matches!(record, Persist::Identity(_)) {
+            assert!(self.identified, "a record before the node's identity");
+        }
         match record {
-            Persist::HardState { term, vote } => {
-                assert!(*term >= self.hard.0, "term {term} after {}", self.hard.0);
-                if let Some(v) = vote {
-                    assert!(
-                        self.config.voters.contains(*v),
-                        "a vote for the non-voter {v}"
-                    );
-                    let first = *self.votes.entry(*term).or_insert(*v);
-                    assert_eq!(first, *v, "two votes in term {term}");
-                }
-                self.hard = (*term, *vote);
+            Persist::Identity(writer) => {
+                assert!(!self.identified, "a second identity record");
+                assert_eq!(*writer, self.writer());
+                self.identified = true;
             }
+            Persist::HardState { term, vote } => self.hard_state(*term, *vote),
             Persist::Entries {
                 first_index,
                 entries,
             } => {
-                let keep = usize::try_from(first_index - 1).expect("small");
+                let keep = first_index
+                    .checked_sub(self.base.index + 1)
+                    .expect("entries rewritten below the snapshot");
+                let keep = usize::try_from(keep).expect("small");
                 assert!(keep <= self.durable.len(), "a gap in the log");
                 self.durable.truncate(keep);
                 self.durable
                     .extend(entries.iter().map(|e| (e.term, e.data.clone())));
             }
-            Persist::Snapshot { .. } => unimplemented!("snapshots in raft_step: next commit"),
+            Persist::Snapshot {
+                writer,
+                snapshot,
+                term,
+                vote,
+                entries,
+            } => {
+                assert_eq!(*writer, self.writer());
+                self.hard_state(*term, *vote);
+                assert!(snapshot.index > self.base.index, "a snapshot not ahead");
+                // Taken here, or installed over a log that holds its last
+                // entry: the entries after it are kept; otherwise none (§7).
+                let kept: Vec<_> = match self.durable_entry(snapshot.index) {
+                    Some((t, _)) if t == snapshot.term => {
+                        let after = usize::try_from(snapshot.index - self.base.index);
+                        self.durable[after.expect("small")..]
+                            .iter()
+                            .map(|(term, data)| Entry {
+                                term: *term,
+                                data: data.clone(),
+                            })
+                            .collect()
+                    }
+                    _ => Vec::new(),
+                };
+                assert_eq!(&kept, entries, "the log after the snapshot");
+                self.base = snapshot.clone();
+                self.durable = entries.iter().map(|e| (e.term, e.data.clone())).collect();
+            }
         }
     }
 
@@ -646,7 +804,16 @@ impl Raft {
             }
             Event::BecameFollower { .. } => {}
             Event::LogFull { .. } => self.reached.log_full += 1,
-            Event::ApplySnapshot { .. } => unimplemented!("snapshots in raft_step: next commit"),
+            Event::ApplySnapshot { index, term } => {
+                assert_eq!(
+                    (index, term),
+                    (self.base.index, self.base.term),
+                    "a snapshot applied that is not the durable one"
+                );
+                assert!(index > self.applied, "a snapshot behind the applied index");
+                self.applied = index;
+                self.reached.snapshots_applied += 1;
+            }
         }
     }
 
@@ -668,22 +835,28 @@ impl Raft {
         if let Some(leader) = n.leader() {
             assert!(self.config.voters.contains(leader));
         }
-        if n.role() != Role::Leader {
-            assert!(self.reads.is_empty(), "reads left waiting by a follower");
+        if n.leader().is_none() {
+            assert!(self.reads.is_empty(), "reads left waiting without a leader");
         }
+        assert_eq!(
+            n.snapshot().map_or(0, |s| s.index),
+            self.base.index,
+            "snapshot"
+        );
         self.check_log(n);
     }
 
     fn check_log(&self, node: &Node) {
         let log = node.log();
-        assert_eq!(log.last_index(), self.durable.len() as u64, "log length");
+        assert_eq!(log.last_index(), self.durable_last(), "log length");
+        assert_eq!(log.first_index(), self.base.index + 1, "compacted up to");
         for (k, (term, data)) in self.durable.iter().enumerate() {
-            let entry = log.entry(k as u64 + 1).expect("held");
+            let index = self.base.index + 1 + k as u64;
+            let entry = log.entry(index).expect("held");
             assert_eq!(
                 (entry.term, entry.data),
                 (*term, &data[..]),
-                "entry {}",
-                k + 1
+                "entry {index}"
             );
         }
     }
@@ -691,7 +864,7 @@ impl Raft {
 
 impl Family for Raft {
     type Node = Node;
-    type Snapshot = Snapshot;
+    type Snapshot = Summary;
     const ALWAYS_ARMED: bool = true;
 
     fn restore(&self, records: &[Persist], _: Instant) -> Node {
@@ -700,16 +873,18 @@ impl Family for Raft {
             .expect("the node's own records restore")
     }
 
+    /// The restored node is at its snapshot, which it reports first.
     fn restarted(&mut self, node: &Node, _: &[Persist]) {
         assert_eq!((node.term(), node.vote()), self.hard);
-        assert_eq!(node.commit_index(), 0);
+        assert_eq!(node.commit_index(), self.base.index);
+        assert_eq!(node.applied_index(), self.base.index);
         self.applied = 0;
         self.commit = 0;
         self.reads.clear();
-        self.check(node);
+        self.check_log(node);
     }
 
-    fn snapshot(&self, n: &Node, _: Instant) -> Snapshot {
+    fn snapshot(&self, n: &Node, _: Instant) -> Summary {
         (
             n.term(),
             n.vote(),
@@ -718,6 +893,7 @@ impl Family for Raft {
             n.commit_index(),
             n.applied_index(),
             n.log().last_index(),
+            n.snapshot().map_or(0, |s| s.index),
         )
     }
 
@@ -752,14 +928,18 @@ impl Family for Raft {
         }
     }
 
-    fn accepted(&mut self, node: &Node, _: Instant, input: &InputOf<Self>, before: &Snapshot) {
+    fn accepted(&mut self, node: &Node, _: Instant, input: &InputOf<Self>, before: &Summary) {
         match *input {
             Input::Message { from, .. } if self.outsider(from) => {
                 let after = self.snapshot(node, Instant::ZERO);
                 // Only pending commits may be reported.
                 assert_eq!(
-                    (before.0, before.1, before.2, before.3, before.4, before.6),
-                    (after.0, after.1, after.2, after.3, after.4, after.6),
+                    (
+                        before.0, before.1, before.2, before.3, before.4, before.6, before.7
+                    ),
+                    (
+                        after.0, after.1, after.2, after.3, after.4, after.6, after.7
+                    ),
                     "a message from {from} had an effect"
                 );
             }
@@ -814,7 +994,7 @@ impl Generator for Raft {
                     from: harness::claimed(*from, IDS),
                     message: Message {
                         term,
-                        body: forge(node, term, body),
+                        body: forge(node, term, self.next_read, body),
                     },
                 }
             }
@@ -835,7 +1015,31 @@ impl Generator for Raft {
             Step::Transfer { to } => Action::Command(Command::TransferLeadership {
                 to: harness::claimed(*to, IDS),
             }),
+            Step::Compact { .. } => Action::Own,
         }
+    }
+
+    /// `Step::Compact`, checked against the result it must have.
+    fn own(&self, node: &mut Node, step: &Step) -> Result<(), raft::Error> {
+        let &Step::Compact { back, len } = step else {
+            unreachable!("only Compact is Action::Own")
+        };
+        let index = node.applied_index().saturating_sub(u64::from(back % 4));
+        let data = vec![back; usize::from(len % 16)];
+        let snapshot_index = node.snapshot().map_or(0, |s| s.index);
+        let expected = if index <= snapshot_index {
+            Err(raft::Error::SnapshotBehind {
+                index,
+                snapshot_index,
+            })
+        } else {
+            Ok(())
+        };
+        let result = node.compact(index, data);
+        if !matches!(result, Err(raft::Error::Backpressure { .. })) {
+            assert_eq!(result, expected, "compact({index})");
+        }
+        result
     }
 }
 
@@ -917,6 +1121,52 @@ mod tests {
         assert_eq!(reached.votes_granted, 1, "{reached:?}");
         assert_eq!(reached.committed, 2, "{reached:?}");
         assert_eq!(reached.log_full, 0, "{reached:?}");
+        // A follower installs a leader's snapshot in two chunks and keeps
+        // it across a restart; a lone leader compacts its own log.
+        let installing = input(
+            0b110,
+            vec![
+                Step::Message {
+                    from: 2,
+                    term: 129,
+                    body: Forged::InstallSnapshot {
+                        index: 133,
+                        term: 129,
+                        offset: 0,
+                        data: vec![1; 4],
+                        done: false,
+                    },
+                },
+                Step::Message {
+                    from: 2,
+                    term: 129,
+                    body: Forged::InstallSnapshot {
+                        index: 133,
+                        term: 129,
+                        offset: 1,
+                        data: vec![2; 3],
+                        done: true,
+                    },
+                },
+                Step::Restart,
+            ],
+        );
+        let reached = run(&installing);
+        assert_eq!(reached.snapshots_applied, 2, "{reached:?}");
+        let compacting = input(
+            0,
+            vec![
+                Step::TickAtDeadline,
+                Step::TickAtDeadline,
+                Step::Propose(b"x".to_vec()),
+                Step::Compact { back: 0, len: 3 },
+                Step::Propose(b"y".to_vec()),
+                Step::Restart,
+            ],
+        );
+        let reached = run(&compacting);
+        assert_eq!(reached.snapshots_applied, 1, "{reached:?}");
+        assert!(reached.leaders >= 1, "{reached:?}");
         // The same follower with room for one entry takes one, and says so.
         let mut full = follower;
         full.log_entries = 0;

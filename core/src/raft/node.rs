@@ -314,6 +314,17 @@ impl<L: LogStorage> RaftNode<L> {
         self.transfer.map(|(to, _)| to)
     }
 
+    /// How many reads wait for an answer, out of `max_pending_reads`: a
+    /// leader's own and those its followers asked it for, or a follower's
+    /// reads that it asked its leader about.
+    #[must_use]
+    pub fn pending_reads(&self) -> usize {
+        match self.role {
+            Role::Leader => self.reads.len(),
+            _ => self.forwarded.len(),
+        }
+    }
+
     /// The highest index known to be committed.
     #[must_use]
     pub const fn commit_index(&self) -> u64 {

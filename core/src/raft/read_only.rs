@@ -119,6 +119,11 @@ impl ReadOnly {
         self.pending.len() >= self.max_pending
     }
 
+    /// How many reads are waiting.
+    pub(crate) fn len(&self) -> usize {
+        self.pending.len()
+    }
+
     /// Queues read `id` of `from` (`None`: the leader's own) at `index`,
     /// waiting for `round` (0: none needed). A full queue takes nothing;
     /// callers check [`is_full`](Self::is_full).

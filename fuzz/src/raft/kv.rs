@@ -296,7 +296,12 @@ impl Kv {
                 return Some(Err(kv::Error::ZeroSequence));
             }
         }
-        if role != Role::Leader {
+        // A follower that knows its leader asks it for a read index
+        // (thesis §6.4.1).
+        let follower_get = matches!(command, kv::Command::Get { .. })
+            && role == Role::Follower
+            && leader.is_some();
+        if role != Role::Leader && !follower_get {
             return Some(Err(kv::Error::NotLeader {
                 leader_hint: leader,
             }));
@@ -518,7 +523,7 @@ impl Generator for Kv {
                     from: harness::claimed(*from, IDS),
                     message: Message {
                         term,
-                        body: forge(raft, term, body),
+                        body: forge(raft, term, 0, body),
                     },
                 }
             }
