@@ -120,6 +120,15 @@ pub trait Protocol {
         false
     }
 
+    /// Whether `record` replaces every record before it (a Raft snapshot
+    /// record): once it is durable, the simulated disk drops the records
+    /// before it, as a host that compacts its storage would, so a restart
+    /// reads only what the protocol says it needs.
+    fn supersedes(&self, record: &PersistOf<Self>) -> bool {
+        let _ = record;
+        false
+    }
+
     /// The protocol's invariant checker.
     fn checker(&self) -> Box<dyn Checker<Self::Node>>;
 
@@ -309,6 +318,9 @@ pub struct Summary {
     pub records_unsynced: u64,
     /// Unsynced records lost in crashes.
     pub records_lost: u64,
+    /// The most records a restart read (after the disk dropped the
+    /// records a durable superseding record replaced).
+    pub max_restart_records: u64,
     /// Protocol events, by kind.
     pub events: BTreeMap<String, u64>,
     /// The checker's own measurements.
@@ -344,6 +356,13 @@ impl std::fmt::Display for Summary {
                 f,
                 "  crash modes: {} torn crashes ({} outputs never acted on); {} records unsynced at crashes, {} lost",
                 self.torn_crashes, self.outputs_dropped, self.records_unsynced, self.records_lost
+            )?;
+        }
+        if self.restarts > 0 {
+            writeln!(
+                f,
+                "  restarts read at most {} records",
+                self.max_restart_records
             )?;
         }
         if let (Some(p50), Some(p99)) = (self.latency_p50_ms, self.latency_p99_ms) {
@@ -878,6 +897,8 @@ impl<P: Protocol> Simulation<P> {
                         self.protocol
                             .restore(slot.id, &self.members, slot.seed, &slot.disk);
                     slot.node = Some(restored);
+                    let read = slot.disk.len() as u64;
+                    self.summary.max_restart_records = self.summary.max_restart_records.max(read);
                 }
                 self.summary.restarts += 1;
                 self.record(NodeId(node), TraceKind::Restart);
@@ -925,6 +946,7 @@ impl<P: Protocol> Simulation<P> {
         };
         // What survived is on the disk for good.
         slot.synced = slot.disk.len();
+        self.compact_disk(i);
         self.summary.crashes += 1;
         if let Some((_, dropped)) = torn {
             self.summary.torn_crashes += 1;
@@ -992,6 +1014,22 @@ impl<P: Protocol> Simulation<P> {
         if let Some(slot) = self.slots.get_mut(i) {
             slot.synced = slot.disk.len();
         }
+        self.compact_disk(i);
+    }
+
+    /// Drops the records of node `i` that a durable superseding record
+    /// ([`Protocol::supersedes`]) replaced.
+    fn compact_disk(&mut self, i: usize) {
+        let Some(slot) = self.slots.get_mut(i) else {
+            return;
+        };
+        let synced = slot.disk.get(..slot.synced).unwrap_or_default();
+        if let Some(last) = synced.iter().rposition(|r| self.protocol.supersedes(r))
+            && last > 0
+        {
+            slot.disk.drain(..last);
+            slot.synced -= last;
+        }
     }
 
     /// Acts on one output of node `i`.
@@ -1012,6 +1050,9 @@ impl<P: Protocol> Simulation<P> {
                         // Durable at once: the disk never loses a write.
                         slot.synced = slot.disk.len();
                     }
+                }
+                if !lose {
+                    self.compact_disk(i);
                 }
                 self.record(id, TraceKind::Persist);
             }

@@ -196,3 +196,73 @@ fn the_figure_8_scenario_overwrites_an_old_entry_that_reached_a_majority() {
         );
     }
 }
+
+/// Every node snapshots its store every few dozen entries, so random runs
+/// compact logs, install snapshots on followers that fell behind, and
+/// restart from snapshots; a restart reads one snapshot and the records
+/// written since (the adapter's `restore` asserts the bound the interval
+/// sets, and the disk drops what a durable snapshot record replaced).
+#[test]
+fn random_runs_take_install_and_restart_from_snapshots() {
+    use consensio_sim::protocols::raft::{SNAPSHOT_EVERY, SNAPSHOT_SPREAD};
+    let mix: FaultMix = "partition,crash".parse().unwrap();
+    let (mut applied, mut restarts, mut most) = (0, 0, 0);
+    for seed in 0..40 {
+        let outcome = run_named("raft", mix.config(seed, 5, DURATION_MS)).unwrap();
+        assert!(outcome.violation.is_none(), "seed {seed}");
+        let s = &outcome.summary;
+        applied += s.events.get("ApplySnapshot").copied().unwrap_or(0);
+        restarts += s.restarts;
+        most = most.max(s.max_restart_records);
+    }
+    assert!(restarts >= 20, "restarts: {restarts}");
+    assert!(applied >= restarts, "snapshots applied: {applied}");
+    assert!(
+        most > 0 && most <= 2 * (SNAPSHOT_EVERY + SNAPSHOT_SPREAD),
+        "the longest restart read {most} records"
+    );
+}
+
+/// `scenarios/raft-snapshot-catch-up.toml`: a follower down while more than
+/// 10,000 entries commit restarts, installs the leader's snapshot, and
+/// applies only the entries after it.
+#[test]
+fn a_follower_down_for_10_000_entries_catches_up_by_snapshot() {
+    use consensio_sim::trace::TraceKind;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/raft-snapshot-catch-up.toml"
+    );
+    let mut scenario =
+        consensio_sim::scenario::Scenario::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    scenario.sim.record_trace = true;
+    let outcome = run_named("raft", scenario.sim).unwrap();
+    assert!(outcome.violation.is_none(), "{:?}", outcome.violation);
+    let restart = outcome
+        .trace
+        .iter()
+        .position(|e| e.node == 1 && matches!(e.kind, TraceKind::Restart))
+        .expect("n1 restarts");
+    let after: Vec<&str> = outcome.trace[restart..]
+        .iter()
+        .filter(|e| e.node == 1)
+        .filter_map(|e| match &e.kind {
+            TraceKind::Event { what, .. } => Some(what.as_str()),
+            _ => None,
+        })
+        .collect();
+    let installed: Vec<u64> = after
+        .iter()
+        .filter_map(|w| w.strip_prefix("ApplySnapshot at "))
+        .filter_map(|w| w.split(' ').next()?.parse().ok())
+        .collect();
+    assert!(
+        installed.iter().any(|&i| i >= 10_000),
+        "n1 installs a snapshot past entry 10,000: {installed:?}"
+    );
+    let replayed = after.iter().filter(|w| w.starts_with("Committed")).count();
+    assert!(
+        replayed < 1_000,
+        "n1 applied {replayed} entries one by one after its restart"
+    );
+}

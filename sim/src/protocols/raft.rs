@@ -41,6 +41,16 @@
 //! ([`kv::Command::TransferLeadership`], thesis §3.10), so every check runs
 //! transfers under the same faults.
 //!
+//! Every node snapshots its store every [`SNAPSHOT_EVERY`] to
+//! `SNAPSHOT_EVERY + SNAPSHOT_SPREAD` applied entries (the interval comes
+//! from its seed), and the simulated disk drops the records a durable
+//! snapshot record replaces ([`Protocol::supersedes`]), so every check
+//! compacts logs, streams snapshots to followers that fell behind, and
+//! restarts nodes from a snapshot and the records after it; `restore`
+//! asserts that a restart reads no more records than the interval allows.
+//! Log matching and leader completeness compare the entries the logs still
+//! hold; a snapshot's last entry must be the one applied at its index.
+//!
 //! The clients share their state with the checker (it sees the replies as
 //! events) through an `Rc<RefCell<_>>`: the simulator is single-threaded.
 
@@ -112,6 +122,29 @@ impl RaftProtocol {
     fn log() -> ArenaLog {
         ArenaLog::new(1 << 20, 64 << 20)
     }
+
+    /// Each node snapshots its store every `SNAPSHOT_EVERY` to
+    /// `SNAPSHOT_EVERY + SNAPSHOT_SPREAD` applied entries (from its seed),
+    /// so that every run compacts logs, installs snapshots on followers
+    /// that fall behind, and restarts from snapshots.
+    fn snapshot_interval(seed: u64) -> u64 {
+        SNAPSHOT_EVERY + seed % SNAPSHOT_SPREAD
+    }
+}
+
+/// The fewest applied entries between a node's snapshots.
+pub const SNAPSHOT_EVERY: u64 = 20;
+/// The spread of snapshot intervals over nodes.
+pub const SNAPSHOT_SPREAD: u64 = 100;
+
+/// The most records a restart may read: one snapshot record, then the
+/// records written since, which the snapshot interval bounds (entries of
+/// one interval and the uncommitted ones, each record one message's
+/// entries; their rewrites by later leaders; the hard states of the terms
+/// in between).
+fn max_restart_records(c: &raft::Config, interval: u64) -> usize {
+    let entries = interval + c.max_uncommitted_entries;
+    usize::try_from(1 + 2 * entries).unwrap_or(usize::MAX)
 }
 
 impl Protocol for RaftProtocol {
@@ -122,26 +155,39 @@ impl Protocol for RaftProtocol {
     }
 
     fn create(&self, id: NodeId, members: &[NodeId], seed: u64) -> Node {
-        Node::new(
+        let mut node = Node::new(
             Self::config(id, members, seed),
             Self::log(),
             KvLimits::default(),
         )
-        .unwrap_or_else(|e| panic!("raft configuration: {e}"))
+        .unwrap_or_else(|e| panic!("raft configuration: {e}"));
+        node.set_snapshot_interval(Self::snapshot_interval(seed));
+        node
     }
 
     fn restore(&self, id: NodeId, members: &[NodeId], seed: u64, disk: &[Persist]) -> Node {
-        // The disk holds exactly what the node persisted; a refusal here is
-        // a bug in the node, and the simulation stops on it.
-        Node::restore(
-            (
-                Self::config(id, members, seed),
-                Self::log(),
-                KvLimits::default(),
-            ),
-            disk,
-        )
-        .unwrap_or_else(|e| panic!("n{} could not restart from its records: {e}", id.0))
+        // The disk holds what the node persisted since its last durable
+        // snapshot record; a refusal here is a bug in the node, and the
+        // simulation stops on it. So is a restart that reads more records
+        // than the snapshot interval allows (§7: a restart reads one
+        // snapshot and the records since, never the whole history).
+        let config = Self::config(id, members, seed);
+        let interval = Self::snapshot_interval(seed);
+        let max = max_restart_records(&config, interval);
+        assert!(
+            disk.len() <= max,
+            "n{} restarts from {} records, more than the {max} a snapshot every {interval} entries allows",
+            id.0,
+            disk.len()
+        );
+        let mut node = Node::restore((config, Self::log(), KvLimits::default()), disk)
+            .unwrap_or_else(|e| panic!("n{} could not restart from its records: {e}", id.0));
+        node.set_snapshot_interval(interval);
+        node
+    }
+
+    fn supersedes(&self, record: &Persist) -> bool {
+        matches!(record, Persist::Snapshot { .. })
     }
 
     fn workload_interval_ms(&self) -> Option<u64> {
@@ -626,12 +672,15 @@ impl RaftChecker {
             .collect();
         for (i, (a, la)) in live.iter().enumerate() {
             for (b, lb) in live.iter().skip(i + 1) {
-                // The highest index at which both logs hold the same term.
+                // The highest index at which both logs hold the same term,
+                // among the entries both hold (below a snapshot, entries
+                // are committed; state machine safety covers them).
+                let bottom = la.first_index().max(lb.first_index());
                 let top = la.last_index().min(lb.last_index());
-                let Some(matched) = (1..=top).rev().find(|&k| la.term(k) == lb.term(k)) else {
+                let Some(matched) = (bottom..=top).rev().find(|&k| la.term(k) == lb.term(k)) else {
                     continue;
                 };
-                for k in 1..=matched {
+                for k in bottom..=matched {
                     let (ea, eb) = (la.entry(k), lb.entry(k));
                     if ea.map(|e| (e.term, e.data)) != eb.map(|e| (e.term, e.data)) {
                         return Err(format!(
@@ -720,9 +769,19 @@ impl Checker<Node> for RaftChecker {
                     ));
                 }
             }
-            kv::Event::Raft(Event::ApplySnapshot { index, .. }) => {
+            kv::Event::Raft(Event::ApplySnapshot { index, term }) => {
                 // The store now holds every entry up to `index`; the
-                // entries after it follow as Committed.
+                // entries after it follow as Committed. A snapshot covers
+                // only committed entries: its last one is the one applied
+                // everywhere at that index.
+                if let Some(known) = self.committed.get(index)
+                    && known.term != *term
+                {
+                    return Err(format!(
+                        "state machine safety: {node} installed a snapshot up to entry {index} of term {term}, but term {}'s entry was applied there",
+                        known.term
+                    ));
+                }
                 let applied = self.applied.entry(node).or_insert(0);
                 if *index <= *applied {
                     return Err(format!(
@@ -754,7 +813,10 @@ impl Checker<Node> for RaftChecker {
                 continue;
             };
             let log = node.raft().log();
-            for (index, entry) in &self.committed {
+            // Entries below the leader's snapshot are in its state machine
+            // (state machine safety checks them as they are applied).
+            let compacted = log.first_index().saturating_sub(1);
+            for (index, entry) in self.committed.range(compacted..) {
                 if log.term(*index) != Some(entry.term) {
                     return Err(format!(
                         "leader completeness: {leader}, leader of term {term}, lacks committed entry {index} of term {}",
