@@ -2044,3 +2044,47 @@ fn restore_refuses_records_another_node_or_cluster_wrote() {
         Err(raft::Error::ForeignRecords { record: disk.len() })
     );
 }
+
+/// §5.3: a leader's uncommitted entry is overwritten by the next leader's
+/// log; once another entry commits at its index, the node that proposed it
+/// says the proposal was dropped (after that index's `Committed`), and
+/// says nothing of the proposals that did commit.
+#[test]
+fn s5_3_a_proposal_overwritten_by_a_new_leader_is_reported_dropped() {
+    let mut c = Cluster::new(3);
+    c.elect(1);
+    c.propose(1, b"kept").unwrap();
+    c.deliver_all();
+    let kept = (c.node(1).log().last_index(), c.node(1).term());
+    c.isolate(1);
+    c.propose(1, b"lost").unwrap();
+    let lost = (c.node(1).log().last_index(), c.node(1).term());
+    c.deliver_all();
+    c.elect(2);
+    c.propose(2, b"instead").unwrap();
+    c.deliver_all();
+    c.net.heal();
+    c.run(300, &[2]);
+    let events = c.events_of(1);
+    let dropped: Vec<(usize, u64, u64)> = events
+        .iter()
+        .enumerate()
+        .filter_map(|(at, e)| match e {
+            Event::ProposalDropped { index, term } => Some((at, *index, *term)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        dropped.iter().map(|&(_, i, t)| (i, t)).collect::<Vec<_>>(),
+        [lost],
+        "only the overwritten proposal is dropped"
+    );
+    let (at, index, _) = dropped[0];
+    assert!(
+        matches!(&events[at - 1], Event::Committed { index: i, term, .. } if *i == index && *term != lost.1),
+        "right after another entry's Committed at its index: {:?}",
+        &events[at - 1]
+    );
+    assert!(c.committed(1).contains(&(kept.0, b"kept".to_vec())));
+    assert!(kept.1 == lost.1 && kept.0 < lost.0);
+}

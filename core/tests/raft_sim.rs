@@ -752,6 +752,21 @@ impl Sim {
                 }
                 self.reads_served += 1;
             }
+            Event::ProposalDropped {
+                index,
+                term: proposed,
+            } => {
+                // Only after another term's entry committed at its index.
+                if self
+                    .committed
+                    .get(&index)
+                    .is_none_or(|c| c.term == proposed)
+                {
+                    self.fail(format!(
+                        "n{id} reported its proposal at {index} of term {proposed} dropped"
+                    ));
+                }
+            }
             Event::ReadFailed { id: read } => {
                 if self.reads.remove(&(id, read)).is_none() {
                     self.fail(format!("n{id} failed unknown read {read}"));

@@ -153,6 +153,13 @@ typedef enum consensio_raft_event {
   // leader's snapshot was installed, and first from a node restored from
   // records that hold a snapshot.
   CONSENSIO_RAFT_APPLY_SNAPSHOT = 7,
+  // A proposal this node made, at index `values[0]` of term `values[1]`
+  // (what [`consensio_raft_propose`] returned), will never be
+  // committed: another entry committed at that index (a leader change
+  // dropped it). Propose it again if it must happen. Comes right after
+  // that index's COMMITTED; not for a proposal an installed snapshot
+  // covers, nor for one made before a restart.
+  CONSENSIO_RAFT_PROPOSAL_DROPPED = 8,
 } consensio_raft_event;
 
 // The events of a key-value node (`consensio_output.event`): one `REPLY`
@@ -185,6 +192,10 @@ typedef enum consensio_kv_event {
   // (a leader's, or its own after a restore); `COMMITTED` goes on from
   // the next index.
   CONSENSIO_KV_APPLY_SNAPSHOT = 7,
+  // As `CONSENSIO_RAFT_PROPOSAL_DROPPED`. The store answered the
+  // request whose entry it was (`CONSENSIO_KV_RETRY`) when the other
+  // entry committed at its index, just before.
+  CONSENSIO_KV_PROPOSAL_DROPPED = 8,
   // The answer to the command with request id `values[0]`:
   // `values[1]` is its `consensio_kv_result`. With
   // `CONSENSIO_KV_SESSION_OPENED`, `values[2]` is the new client id;

@@ -611,6 +611,7 @@ static void bad_input(void) {
     CHECK((int)CONSENSIO_KV_COMMITTED == (int)CONSENSIO_RAFT_COMMITTED);
     CHECK((int)CONSENSIO_KV_BECAME_FOLLOWER == (int)CONSENSIO_RAFT_BECAME_FOLLOWER);
     CHECK((int)CONSENSIO_KV_LOG_FULL == (int)CONSENSIO_RAFT_LOG_FULL);
+    CHECK((int)CONSENSIO_KV_PROPOSAL_DROPPED == (int)CONSENSIO_RAFT_PROPOSAL_DROPPED);
 
     consensio_participant_free(kv);
     consensio_participant_free(raft);

@@ -40,6 +40,11 @@ static uint64_t reads_ready[N + 1], reads_failed[N + 1], elected_term[N + 1];
 static char state[N + 1][MAX_STATE];
 static size_t state_len[N + 1];
 static uint64_t last_applied[N + 1], snapshots_loaded[N + 1];
+/* Frames from or to node `cut` are lost (0: none). */
+static uint64_t cut;
+/* The last PROPOSAL_DROPPED of each node: index, term, and the term
+ * committed at that index just before it. */
+static uint64_t dropped_index[N + 1], dropped_term[N + 1], dropped_after[N + 1];
 
 /* The record just persisted: a snapshot record replaces every record
  * before it, so the "disk" keeps it alone. */
@@ -118,6 +123,7 @@ static void drain(consensio_participant *r, uint64_t id) {
                         apply(id, &out);
                         CHECK(out.len <= sizeof applied[0][0].data);
                         CHECK((out.len == 0) == (out.data == NULL));
+                        dropped_after[id] = out.values[1];
                         if (applied_count[id] < MAX_APPLIED && out.len <= sizeof applied[0][0].data) {
                             struct applied *a = &applied[id][applied_count[id]++];
                             a->index = out.values[0];
@@ -142,6 +148,12 @@ static void drain(consensio_participant *r, uint64_t id) {
                     case CONSENSIO_RAFT_APPLY_SNAPSHOT:
                         load_snapshot(r, id, out.values[0], out.values[1]);
                         break;
+                    case CONSENSIO_RAFT_PROPOSAL_DROPPED:
+                        /* Right after another term's entry at its index. */
+                        CHECK(out.values[0] == last_applied[id] && out.values[1] != dropped_after[id]);
+                        dropped_index[id] = out.values[0];
+                        dropped_term[id] = out.values[1];
+                        break;
                     default:
                         CHECK(!"unknown event");
                         return;
@@ -164,7 +176,8 @@ static void run(consensio_participant *nodes[N + 1], uint64_t *now, uint64_t unt
             struct frame f = queue[0];
             memmove(queue, queue + 1, (size_t)(queued - 1) * sizeof queue[0]);
             queued--;
-            if (nodes[f.to]) CHECK_OK(consensio_participant_handle_message(nodes[f.to], *now, f.from, f.bytes, f.len));
+            if (nodes[f.to] && f.from != cut && f.to != cut)
+                CHECK_OK(consensio_participant_handle_message(nodes[f.to], *now, f.from, f.bytes, f.len));
             continue;
         }
         uint64_t next = UINT64_MAX;
@@ -404,8 +417,48 @@ static void reset(void) {
         records[id] = applied_count[id] = 0;
         state_len[id] = last_applied[id] = snapshots_loaded[id] = 0;
         reads_ready[id] = reads_failed[id] = elected_term[id] = 0;
+        dropped_index[id] = dropped_term[id] = dropped_after[id] = 0;
     }
     queued = 0;
+    cut = 0;
+}
+
+/* A leader cut off from the others takes a proposal that never leaves it;
+ * the others elect a new leader, whose entries take that index; once the
+ * link is back, the old leader reports the proposal dropped. */
+static void dropped_proposal(void) {
+    reset();
+    const uint64_t voters[N] = {1, 2, 3};
+    struct consensio_raft_config config[N + 1];
+    consensio_participant *nodes[N + 1] = {NULL};
+    uint64_t now = 0;
+    start(voters, config, nodes, 0);
+    run(nodes, &now, 2000);
+    uint64_t old = agreed_leader(nodes);
+    CHECK(old != 0);
+    if (old == 0) goto out;
+    uint64_t index = 0, term = 0;
+    CHECK_OK(consensio_raft_propose(nodes[old], now, (const uint8_t *)"lost", 4, &index, &term));
+    cut = old;
+    run(nodes, &now, now + 2000);
+    uint64_t leader = 0;
+    for (uint64_t id = 1; id <= N; id++) {
+        enum consensio_raft_node_role role;
+        CHECK_OK(consensio_raft_role(nodes[id], &role));
+        if (id != old && role == CONSENSIO_RAFT_LEADER) leader = id;
+    }
+    CHECK(leader != 0);
+    if (leader == 0) goto out;
+    uint64_t i2 = 0, t2 = 0;
+    CHECK_OK(consensio_raft_propose(nodes[leader], now, (const uint8_t *)"kept", 4, &i2, &t2));
+    run(nodes, &now, now + 500);
+    CHECK(dropped_index[old] == 0);
+    cut = 0;
+    run(nodes, &now, now + 1000);
+    CHECK(dropped_index[old] == index && dropped_term[old] == term);
+    CHECK(dropped_index[leader] == 0);
+out:
+    for (uint64_t id = 1; id <= N; id++) consensio_participant_free(nodes[id]);
 }
 
 /* Node `id`'s first record is a snapshot record. */
@@ -719,6 +772,7 @@ static void bad_input(void) {
 int main(void) {
     cluster();
     snapshots();
+    dropped_proposal();
     bad_input();
     for (int id = 1; id <= N; id++)
         for (int i = 0; i < records[id]; i++) free(disk[id][i]);

@@ -426,6 +426,7 @@ struct Reached {
     log_full: usize,
     votes_granted: usize,
     snapshots_applied: usize,
+    proposals_dropped: usize,
 }
 
 fn run(input: &StepInput) -> Reached {
@@ -480,6 +481,10 @@ struct Raft {
     /// commit index seen.
     applied: u64,
     commit: u64,
+    /// This life: proposals accepted, as (index, term), until committed,
+    /// dropped or covered by a snapshot; and the last entry applied.
+    proposed: BTreeSet<(u64, u64)>,
+    last_applied: (u64, u64),
     /// This life: reads accepted and not yet answered (their ids).
     reads: BTreeSet<u64>,
     next_read: u64,
@@ -518,6 +523,8 @@ impl Raft {
             led: None,
             applied: 0,
             commit: 0,
+            proposed: BTreeSet::new(),
+            last_applied: (0, 0),
             reads: BTreeSet::new(),
             next_read: 0,
             reached: Reached::default(),
@@ -773,7 +780,21 @@ impl Raft {
                     "committed an entry that is not durable"
                 );
                 self.applied = index;
+                self.last_applied = (index, term);
+                self.proposed.remove(&(index, term));
                 self.reached.committed += 1;
+            }
+            Event::ProposalDropped { index, term } => {
+                assert!(
+                    self.proposed.remove(&(index, term)),
+                    "dropped ({index}, {term}), which was not proposed or is settled"
+                );
+                let (applied, applied_term) = self.last_applied;
+                assert!(
+                    index == applied && term != applied_term,
+                    "dropped ({index}, {term}) right after applying ({applied}, {applied_term})"
+                );
+                self.reached.proposals_dropped += 1;
             }
             Event::ReadReady { id, index } => {
                 assert!(
@@ -812,6 +833,8 @@ impl Raft {
                 );
                 assert!(index > self.applied, "a snapshot behind the applied index");
                 self.applied = index;
+                self.last_applied = (index, term);
+                self.proposed.retain(|&(i, _)| i > index);
                 self.reached.snapshots_applied += 1;
             }
         }
@@ -880,6 +903,8 @@ impl Family for Raft {
         assert_eq!(node.applied_index(), self.base.index);
         self.applied = 0;
         self.commit = 0;
+        self.proposed.clear();
+        self.last_applied = (0, 0);
         self.reads.clear();
         self.check_log(node);
     }
@@ -903,6 +928,7 @@ impl Family for Raft {
         8 + self.peers.len() * (c.max_inflight_messages + 2)
             + c.max_apply_per_step
             + 2 * c.max_pending_reads
+            + usize::try_from(c.max_uncommitted_entries).expect("small")
     }
 
     fn is_backpressure(&self, error: &raft::Error) -> bool {
@@ -945,6 +971,9 @@ impl Family for Raft {
             }
             Input::Command(Command::Read { id } | Command::LeaseRead { id }) => {
                 self.reads.insert(id);
+            }
+            Input::Command(Command::Propose(_)) => {
+                self.proposed.insert((node.log().last_index(), node.term()));
             }
             _ => {}
         }

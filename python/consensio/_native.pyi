@@ -536,10 +536,19 @@ class ApplySnapshot:
     @property
     def term(self) -> int: ...
 
+class ProposalDropped:
+    """Output: a proposal this node made (``index``, ``term``) will never be committed."""
+    def __init__(self, index: int, term: int) -> None: ...
+    @property
+    def index(self) -> int: ...
+    @property
+    def term(self) -> int: ...
+
 def is_snapshot_record(record: bytes) -> bool: ...
 
 RaftOutput = Union[
-    Send, Persist[bytes], Committed, ReadReady, ReadFailed, LogFull, BecameLeader, BecameFollower, ApplySnapshot
+    Send, Persist[bytes], Committed, ReadReady, ReadFailed, LogFull, BecameLeader, BecameFollower, ApplySnapshot,
+    ProposalDropped,
 ]
 
 class RaftNode:
@@ -657,7 +666,8 @@ class Reply:
     def leader(self) -> Optional[int]: ...
 
 KvOutput = Union[
-    Send, Persist[bytes], Reply, Committed, ReadReady, ReadFailed, LogFull, BecameLeader, BecameFollower, ApplySnapshot
+    Send, Persist[bytes], Reply, Committed, ReadReady, ReadFailed, LogFull, BecameLeader, BecameFollower, ApplySnapshot,
+    ProposalDropped,
 ]
 
 class KvNode:

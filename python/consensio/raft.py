@@ -22,6 +22,8 @@ outputs after every call, in order:
   node was restored from a snapshot record);
 - :class:`ReadReady` / :class:`ReadFailed`: answer or fail a read;
 - :class:`LogFull`: the log has no room for what the node must append;
+- :class:`ProposalDropped`: a proposal this node made will never commit
+  (another entry committed at its index); propose it again if need be;
 - :class:`BecameLeader` / :class:`BecameFollower`: role changes.
 
 Snapshots: now and then (every few thousand entries) hand the state
@@ -39,7 +41,8 @@ so the state machine is rebuilt too.
 
 ``propose`` returns ``(index, term)``: the proposal was committed exactly
 when :class:`Committed` arrives for ``index`` with that ``term``, and was
-dropped by a leader change exactly when it arrives with another term.
+dropped by a leader change exactly when it arrives with another term, which
+the node follows with :class:`ProposalDropped` for that index and term.
 
 :class:`KvNode` is a replicated key-value store on a Raft node: client
 sessions (``open_session``), writes (``put``, ``delete``, ``cas``) with a
@@ -73,6 +76,7 @@ from consensio._native import (
     Committed,
     KvNode,
     LogFull,
+    ProposalDropped,
     RaftNode,
     ReadFailed,
     ReadReady,
@@ -87,6 +91,7 @@ __all__ = [
     "Committed",
     "KvNode",
     "LogFull",
+    "ProposalDropped",
     "RaftNode",
     "ReadFailed",
     "ReadReady",

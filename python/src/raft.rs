@@ -128,6 +128,21 @@ event_class! {
     }
 }
 
+event_class! {
+    /// Output: a proposal this node made (the index and term `propose`
+    /// returned) will never be committed: another entry committed at its
+    /// index (a leader change dropped it). Propose it again if it must
+    /// happen. Comes right after that index's `Committed`; not for a
+    /// proposal an installed snapshot covers, nor for one made before a
+    /// restart.
+    "consensio.raft", ProposalDropped {
+        /// The index the proposal had.
+        index: u64,
+        /// The term the proposal had.
+        term: u64,
+    }
+}
+
 /// Records are bytes: append every `Persist.value` to stable storage, in
 /// order, for `RaftNode.restore`.
 impl Outputs for CoreNode<ArenaLog> {
@@ -156,6 +171,9 @@ impl Outputs for CoreNode<ArenaLog> {
             Event::LogFull { last_index } => Py::new(py, LogFull::new(last_index))?.into_any(),
             Event::ApplySnapshot { index, term } => {
                 Py::new(py, ApplySnapshot::new(index, term))?.into_any()
+            }
+            Event::ProposalDropped { index, term } => {
+                Py::new(py, ProposalDropped::new(index, term))?.into_any()
             }
         })
     }
@@ -1090,5 +1108,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<BecameFollower>()?;
     m.add_class::<LogFull>()?;
     m.add_class::<ApplySnapshot>()?;
+    m.add_class::<ProposalDropped>()?;
     Ok(())
 }

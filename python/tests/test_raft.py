@@ -9,6 +9,7 @@ from consensio.raft import (
     BecameFollower,
     BecameLeader,
     Committed,
+    ProposalDropped,
     RaftNode,
     ReadFailed,
     ReadReady,
@@ -468,6 +469,25 @@ def test_a_proposal_dropped_by_a_leader_change_commits_another_term_at_its_index
     # term, with another payload, and "lost" never commits anywhere.
     (at,) = [(t, d) for i, t, d in c.applied[old.id] if i == index]
     assert at[0] != term and at[1] != b"lost"
+    assert all(b"lost" not in c.payloads(i) for i in VOTERS)
+
+
+def test_a_proposal_overwritten_while_its_leader_was_cut_off_is_reported_dropped():
+    c = Cluster()
+    c.run_until(2_000)
+    old = c.leader()
+    index, term = old.propose(c.now, b"lost")
+    deliver = c.deliver
+    c.deliver = lambda src, dst, frame: None if old.id in (src, dst) else deliver(src, dst, frame)
+    c.run_for(2_000)
+    (new,) = [n for n in c.up() if n.role == "leader" and n.id != old.id]
+    new.propose(c.now, b"kept")
+    c.run_for(500)
+    c.deliver = deliver
+    c.run_for(1_000)
+    dropped = [e for _, i, e in c.events if i == old.id and isinstance(e, ProposalDropped)]
+    assert dropped == [ProposalDropped(index, term)]
+    assert repr(dropped[0]) == f"ProposalDropped(index={index}, term={term})"
     assert all(b"lost" not in c.payloads(i) for i in VOTERS)
 
 

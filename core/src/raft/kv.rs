@@ -754,7 +754,11 @@ impl<L: LogStorage> KvNode<L> {
                         None => result = Err(raft::Error::CorruptSnapshot { index: *index }),
                     }
                 }
-                raft::Event::BecameLeader { .. } | raft::Event::LogFull { .. } => {}
+                // The pending request at that index was answered when the
+                // other entry committed there.
+                raft::Event::BecameLeader { .. }
+                | raft::Event::LogFull { .. }
+                | raft::Event::ProposalDropped { .. } => {}
             }
             self.outputs.push_back(Output::Event(Event::Raft(event)));
         }

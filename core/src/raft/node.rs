@@ -129,6 +129,20 @@ pub enum Event {
         /// The log's last index.
         last_index: u64,
     },
+    /// A proposal this node made (the index and term
+    /// [`Command::Propose`] was given) will never be committed: another
+    /// entry was committed at its index (a leader change dropped it, §5.3).
+    /// Propose it again if it must happen. Reported once, right after the
+    /// [`Event::Committed`] of that index; not for a proposal that an
+    /// installed snapshot covers (the snapshot's state tells), nor for one
+    /// made before a restart, and of one leader's proposals only the
+    /// latest `max_uncommitted_entries` are followed.
+    ProposalDropped {
+        /// The index the proposal had.
+        index: u64,
+        /// The term the proposal had.
+        term: u64,
+    },
     /// Replace the application's state with [`RaftNode::snapshot`]'s data:
     /// it covers every entry up to `index`, and [`Event::Committed`] goes
     /// on from `index + 1`. Comes when a leader's snapshot has been
@@ -216,6 +230,9 @@ pub struct RaftNode<L> {
     /// `max_pending_reads`.
     forwarded: VecDeque<Forwarded>,
     reads: ReadOnly,
+    /// This node's proposals not yet committed or dropped, as (index,
+    /// term), oldest first; at most `max_uncommitted_entries`.
+    proposals: VecDeque<(u64, u64)>,
     outputs: VecDeque<RaftOutput>,
 }
 
@@ -267,6 +284,7 @@ impl<L: LogStorage> RaftNode<L> {
             snapshot: None,
             incoming: None,
             forwarded: VecDeque::new(),
+            proposals: VecDeque::new(),
             outputs: VecDeque::new(),
         })
     }
@@ -1007,6 +1025,10 @@ impl<L: LogStorage> RaftNode<L> {
         self.log_full = false;
         self.commit_index = index;
         self.applied_index = index;
+        // The snapshot's state holds whatever became of these.
+        while self.proposals.front().is_some_and(|&(i, _)| i <= index) {
+            self.proposals.pop_front();
+        }
         self.record_snapshot(incoming);
         self.emit(Event::ApplySnapshot { index, term });
         self.send(from, Body::AppendAccepted { match_index: index });
@@ -1031,6 +1053,14 @@ impl<L: LogStorage> RaftNode<L> {
             return Err(Error::TooManyUncommitted { max });
         }
         self.append_entry(data)?;
+        if self.proposals.len() >= usize::try_from(max).unwrap_or(usize::MAX) {
+            self.proposals.pop_front();
+        }
+        // Kept in index order: a leader re-elected after its log was cut
+        // back proposes again at indexes it used in an earlier term.
+        let index = self.log.last_index();
+        let at = self.proposals.partition_point(|&(i, _)| i <= index);
+        self.proposals.insert(at, (index, self.term));
         self.broadcast_append();
         Ok(())
     }
@@ -1453,13 +1483,29 @@ impl<L: LogStorage> RaftNode<L> {
             let Some(entry) = self.log.entry(index) else {
                 break;
             };
+            let term = entry.term;
             let event = Event::Committed {
                 index,
-                term: entry.term,
+                term,
                 data: entry.data.to_vec(),
             };
             self.outputs.push_back(Output::Event(event));
             self.applied_index = index;
+            self.settle_proposals(index, term);
+        }
+    }
+
+    /// Entry `index` of `term` was applied: this node's proposals up to
+    /// `index` are settled, and one of another term at `index` is dropped.
+    fn settle_proposals(&mut self, index: u64, term: u64) {
+        while let Some(&(i, t)) = self.proposals.front() {
+            if i > index {
+                return;
+            }
+            self.proposals.pop_front();
+            if i == index && t != term {
+                self.emit(Event::ProposalDropped { index: i, term: t });
+            }
         }
     }
 

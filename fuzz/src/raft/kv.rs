@@ -427,11 +427,14 @@ impl Family for Kv {
     /// lost, and a command's own reply.
     fn max_outputs(&self, _: &Node) -> usize {
         let c = &self.config;
+        let uncommitted = usize::try_from(c.max_uncommitted_entries).unwrap_or(usize::MAX);
+        // Raft's own bound, with a dropped proposal per uncommitted entry.
         let raft = 8
             + self.peers.len() * (c.max_inflight_messages + 2)
             + c.max_apply_per_step
-            + 2 * c.max_pending_reads;
-        2 * raft + usize::try_from(c.max_uncommitted_entries).unwrap_or(usize::MAX) + 1
+            + 2 * c.max_pending_reads
+            + uncommitted;
+        2 * raft + uncommitted + 1
     }
 
     fn deadline_may_be_now(&self, node: &Node) -> bool {

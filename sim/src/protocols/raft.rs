@@ -247,6 +247,9 @@ impl Protocol for RaftProtocol {
             }
             kv::Event::Raft(Event::ReadFailed { .. }) => "ReadFailed".into(),
             kv::Event::Raft(Event::LogFull { last_index }) => format!("LogFull at {last_index}"),
+            kv::Event::Raft(Event::ProposalDropped { index, term }) => {
+                format!("ProposalDropped {index} (term {term})")
+            }
             kv::Event::Raft(Event::ApplySnapshot { index, term }) => {
                 format!("ApplySnapshot at {index} (term {term})")
             }
