@@ -41,10 +41,7 @@ fn records(id: u64, term: u64, terms: &[u64]) -> Vec<Persist> {
     let entries = terms
         .iter()
         .zip(1..)
-        .map(|(&t, i)| Entry {
-            term: t,
-            data: data(i, t),
-        })
+        .map(|(&t, i)| Entry::normal(t, data(i, t)))
         .collect();
     vec![
         identity(id),
@@ -235,10 +232,7 @@ fn s5_1_a_message_from_a_stale_term_is_rejected_and_answered_with_the_current_te
     let append = Body::AppendEntries {
         prev_log_index: 2,
         prev_log_term: 2,
-        entries: vec![Entry {
-            term: 3,
-            data: vec![9],
-        }],
+        entries: vec![Entry::normal(3, vec![9])],
         leader_commit: 2,
     };
     let out = feed(&mut node, 1_000, 2, 3, append);
@@ -437,10 +431,7 @@ fn append(prev: (u64, u64), terms: &[(u64, u64)], commit: u64) -> Body {
         prev_log_term: prev.1,
         entries: terms
             .iter()
-            .map(|&(i, t)| Entry {
-                term: t,
-                data: data(i, t),
-            })
+            .map(|&(i, t)| Entry::normal(t, data(i, t)))
             .collect(),
         leader_commit: commit,
     }
@@ -478,10 +469,7 @@ fn s5_3_a_conflicting_suffix_is_truncated_and_persisted_before_the_acknowledgeme
     let out = feed(&mut node, 1_000, 2, 4, append((2, 1), &[(3, 2), (4, 3)], 3));
     let persist = Persist::Entries {
         first_index: 4,
-        entries: vec![Entry {
-            term: 3,
-            data: data(4, 3),
-        }],
+        entries: vec![Entry::normal(3, data(4, 3))],
     };
     let at_persist = out
         .iter()
@@ -1342,6 +1330,7 @@ fn chunk(index: u64, snapshot_term: u64, offset: u64, data: &[u8], done: bool) -
         offset,
         data: data.to_vec(),
         done,
+        membership: config(1, 3).membership().unwrap(),
     }
 }
 
@@ -1393,10 +1382,7 @@ fn s7_a_snapshot_covers_only_applied_entries_moves_forward_and_is_bounded() {
         (4, 5, Some(1))
     );
     let after: Vec<Entry> = (4..=5)
-        .map(|i| Entry {
-            term: 1,
-            data: log.entry(i).unwrap().data.to_vec(),
-        })
+        .map(|i| Entry::normal(1, log.entry(i).unwrap().data.to_vec()))
         .collect();
     let (term, vote) = (node.term(), node.vote());
     let record = node.poll_output();
@@ -1410,6 +1396,7 @@ fn s7_a_snapshot_covers_only_applied_entries_moves_forward_and_is_bounded() {
             snapshot: raft::Snapshot {
                 index: 3,
                 term: 1,
+                membership: config(1, 3).membership().unwrap(),
                 data: b"state at 3".to_vec()
             },
             term,
@@ -1483,6 +1470,7 @@ fn s7_records_that_rewrite_a_snapshot_or_go_behind_it_are_corrupt() {
         snapshot: raft::Snapshot {
             index,
             term,
+            membership: config(1, 3).membership().unwrap(),
             data: vec![],
         },
         term: 3,
@@ -1492,7 +1480,7 @@ fn s7_records_that_rewrite_a_snapshot_or_go_behind_it_are_corrupt() {
     let restore = |records: &[Persist]| Node::restore((config(1, 3), log()), records).map(|_| ());
     let entries = |first_index, term| Persist::Entries {
         first_index,
-        entries: vec![Entry { term, data: vec![] }],
+        entries: vec![Entry::normal(term, vec![])],
     };
     assert_eq!(
         restore(&[snapshot(5, 2), entries(5, 2)]),

@@ -63,7 +63,7 @@ fn number() -> impl Strategy<Value = u64> {
 
 fn entries() -> impl Strategy<Value = Vec<Entry>> {
     let entry = (number(), proptest::collection::vec(any::<u8>(), 0..40))
-        .prop_map(|(term, data)| Entry { term, data });
+        .prop_map(|(term, data)| Entry::normal(term, data));
     proptest::collection::vec(entry, 0..70)
 }
 
@@ -208,12 +208,7 @@ proptest! {
 fn a_huge_batch_is_cut_to_the_configured_bound() {
     let mut n = node();
     n.handle_input(Instant::ZERO, Input::Tick).unwrap();
-    let entries = (0..1_000)
-        .map(|_| Entry {
-            term: 1,
-            data: vec![7; 4],
-        })
-        .collect();
+    let entries = (0..1_000).map(|_| Entry::normal(1, vec![7; 4])).collect();
     let body = Body::AppendEntries {
         prev_log_index: 0,
         prev_log_term: 0,

@@ -752,6 +752,8 @@ impl Sim {
                 }
                 self.reads_served += 1;
             }
+            // Its membership stays fixed (no changes in this workload).
+            Event::MembershipCommitted { .. } => self.fail(format!("n{id} changed membership")),
             Event::ProposalDropped {
                 index,
                 term: proposed,

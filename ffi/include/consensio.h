@@ -160,7 +160,28 @@ typedef enum consensio_raft_event {
   // that index's COMMITTED; not for a proposal an installed snapshot
   // covers, nor for one made before a restart.
   CONSENSIO_RAFT_PROPOSAL_DROPPED = 8,
+  // The membership entry at index `values[0]` committed: from there on
+  // the cluster's voters are the `values[1]` ids, then (during a joint
+  // change) the `values[2]` outgoing voters, then the `values[3]`
+  // learners, all in `data` as little-endian 64-bit ids, in that order.
+  // The node has used it since it appended the entry
+  // ([`consensio_raft_membership`]); the COMMITTED just before has no
+  // data (apply it as nothing). A node that is no longer a member may be
+  // shut down.
+  CONSENSIO_RAFT_MEMBERSHIP_COMMITTED = 9,
 } consensio_raft_event;
+
+// The single-server membership changes (thesis §4.1) of
+// [`consensio_raft_change_membership`].
+typedef enum consensio_raft_membership_change {
+  // Add a non-voting member, which receives the log from now on.
+  CONSENSIO_RAFT_ADD_LEARNER = 1,
+  // Make a learner a voter, once its log holds every committed entry.
+  CONSENSIO_RAFT_PROMOTE = 2,
+  // Remove a voter or a learner (a leader that removes itself steps
+  // down once the change commits).
+  CONSENSIO_RAFT_REMOVE = 3,
+} consensio_raft_membership_change;
 
 // The events of a key-value node (`consensio_output.event`): one `REPLY`
 // per command, and the Raft node's own events passed through after the
@@ -196,6 +217,8 @@ typedef enum consensio_kv_event {
   // request whose entry it was (`CONSENSIO_KV_RETRY`) when the other
   // entry committed at its index, just before.
   CONSENSIO_KV_PROPOSAL_DROPPED = 8,
+  // As `CONSENSIO_RAFT_MEMBERSHIP_COMMITTED`.
+  CONSENSIO_KV_MEMBERSHIP_COMMITTED = 9,
   // The answer to the command with request id `values[0]`:
   // `values[1]` is its `consensio_kv_result`. With
   // `CONSENSIO_KV_SESSION_OPENED`, `values[2]` is the new client id;
@@ -259,6 +282,9 @@ typedef enum consensio_kv_result {
   // A leadership transfer to a node that is not a voter; nothing
   // happened.
   CONSENSIO_KV_NOT_A_VOTER = 27,
+  // A membership change that does not apply to the membership; nothing
+  // happened.
+  CONSENSIO_KV_BAD_MEMBERSHIP_CHANGE = 28,
   // An error this header does not name yet (a newer core); treat it as
   // not applied.
   CONSENSIO_KV_OTHER_ERROR = 63,
@@ -464,7 +490,8 @@ typedef struct consensio_output {
 // paper: heartbeats well below the election timeout, and the election
 // timeout well above the network's round trip.
 typedef struct consensio_raft_config {
-  // This node's id; it must be one of the voters.
+  // This node's id: one of the voters, or (a node joining a running
+  // cluster) none of them, until a membership change adds it.
   uint64_t id;
   // Seed of the node's PRNG (election timeouts).
   uint64_t seed;
@@ -1133,10 +1160,14 @@ enum consensio_status consensio_quorum_joint_vote_result(const uint64_t *incomin
 // `out` must be writable.
 enum consensio_status consensio_raft_default_config(uint64_t id, struct consensio_raft_config *out);
 
-// Creates a new node (term 0, empty log) among `voters` (which must
-// include `config->id`; order and duplicates do not matter; at most 64),
-// as a participant handle. Messages from a node that is not a voter, like
-// stale or duplicated ones, are dropped without error.
+// Creates a new node (term 0, empty log) among `voters` (order and
+// duplicates do not matter; at most 64), as a participant handle. A node
+// of a new cluster is one of them; a node that joins a running cluster is
+// made with the cluster's voters, outside them, and never campaigns until
+// [`consensio_raft_change_membership`] adds and promotes it. The log's
+// membership entries (and a snapshot's) replace `voters` as they arrive.
+// Messages from a node that is not a member, like stale or duplicated
+// ones, are dropped without error, but for a leader's, whoever it is.
 // `CONSENSIO_INVALID_ARGUMENT` for an unusable configuration,
 // `CONSENSIO_LIMIT_EXCEEDED` for too many voters.
 //
@@ -1254,6 +1285,58 @@ enum consensio_status consensio_raft_lease_read(struct consensio_participant *ra
 enum consensio_status consensio_raft_transfer_leadership(struct consensio_participant *raft,
                                                          uint64_t now_ms,
                                                          uint64_t to);
+
+// A single-server membership change (thesis §4.1) of `node`: the leader
+// appends the new membership to its log, and every node uses it from the
+// moment it appends it; `MEMBERSHIP_COMMITTED` reports it committed. A
+// node that joins a running cluster is made with [`consensio_raft_new`]
+// from the cluster's voters (itself not among them) and is added with
+// `ADD_LEARNER`, then promoted. `CONSENSIO_REJECTED` on a node that is not
+// the leader, while another change is under way (retry once it has
+// committed), and for a learner whose log does not yet hold every
+// committed entry; `CONSENSIO_INVALID_ARGUMENT` for an unknown `change`
+// or one that does not apply (adding a member, removing a non-member or
+// the last voter, promoting a non-learner).
+//
+// # Safety
+// `raft` must be a live handle.
+enum consensio_status consensio_raft_change_membership(struct consensio_participant *raft,
+                                                       uint64_t now_ms,
+                                                       uint32_t change,
+                                                       uint64_t node);
+
+// A joint change (§6) to exactly `voters[0..n_voters]` and
+// `learners[0..n_learners]`: every new voter must be a caught-up learner;
+// the leader moves through the joint configuration and appends the new
+// one itself once the joint one commits. Statuses as
+// [`consensio_raft_change_membership`], and `CONSENSIO_LIMIT_EXCEEDED`
+// for more than 64 voters or learners.
+//
+// # Safety
+// `raft` must be a live handle; `voters` and `learners` hold their counts
+// of ids (NULL with 0: none).
+enum consensio_status consensio_raft_change_membership_joint(struct consensio_participant *raft,
+                                                             uint64_t now_ms,
+                                                             const uint64_t *voters,
+                                                             size_t n_voters,
+                                                             const uint64_t *learners,
+                                                             size_t n_learners);
+
+// The membership in effect (the latest in the node's log, committed or
+// not): `ids[0..*out_voters]` are the voters, then `*out_outgoing`
+// outgoing voters (during a joint change), then `*out_learners` learners.
+// `CONSENSIO_BUFFER_TOO_SMALL` if `cap` ids do not hold them all (the
+// counts are set anyway).
+//
+// # Safety
+// `raft` must be a live handle; `ids` has room for `cap` ids (NULL with
+// 0: only the counts); the outputs writable.
+enum consensio_status consensio_raft_membership(const struct consensio_participant *raft,
+                                                uint64_t *ids,
+                                                size_t cap,
+                                                uint64_t *out_voters,
+                                                uint64_t *out_outgoing,
+                                                uint64_t *out_learners);
 
 // The voter leadership is being handed to: `*out_has` is 1 and
 // `*out_to` its id while a transfer is under way, else `*out_has` is 0.
@@ -1486,6 +1569,22 @@ enum consensio_status consensio_kv_transfer_leadership(struct consensio_particip
                                                        uint64_t now_ms,
                                                        uint64_t request_id,
                                                        uint64_t to);
+
+// A single-server membership change (see
+// [`consensio_raft_change_membership`]). The reply is `CONSENSIO_KV_DONE`
+// once the leader has appended it, `CONSENSIO_KV_BUSY` while another
+// change is under way or the learner to promote is behind,
+// `CONSENSIO_KV_BAD_MEMBERSHIP_CHANGE` for one that does not apply,
+// `CONSENSIO_KV_NOT_LEADER` on a follower. `CONSENSIO_INVALID_ARGUMENT`
+// (no reply) for an unknown `change`.
+//
+// # Safety
+// `kv` must be a live handle.
+enum consensio_status consensio_kv_change_membership(struct consensio_participant *kv,
+                                                     uint64_t now_ms,
+                                                     uint64_t request_id,
+                                                     uint32_t change,
+                                                     uint64_t node);
 
 // Sets `key[0..key_len]` to `value[0..value_len]`: write `seq` of session
 // `client` (see [`consensio_kv_new`] for sequences and retries). Replies

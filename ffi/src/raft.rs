@@ -11,8 +11,8 @@
 
 use consensio_core::quorum::{MAX_VOTERS, MajorityConfig};
 use consensio_core::raft::{
-    self, ArenaLog, Command, Event, KvLimits, KvNode, KvOp, KvResponse, LogStorage, Persist,
-    RaftNode, Role, kv,
+    self, ArenaLog, Command, Event, KvLimits, KvNode, KvOp, KvResponse, LogStorage, Membership,
+    MembershipChange, Persist, RaftNode, Role, kv,
 };
 use consensio_core::{Input, NodeId, Restore, wire};
 
@@ -30,7 +30,8 @@ use crate::{Failure, Result, borrow, borrow_mut, copy_out, guard, slice, slice_m
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct consensio_raft_config {
-    /// This node's id; it must be one of the voters.
+    /// This node's id: one of the voters, or (a node joining a running
+    /// cluster) none of them, until a membership change adds it.
     pub id: u64,
     /// Seed of the node's PRNG (election timeouts).
     pub seed: u64,
@@ -137,6 +138,29 @@ pub enum consensio_raft_event {
     /// that index's COMMITTED; not for a proposal an installed snapshot
     /// covers, nor for one made before a restart.
     CONSENSIO_RAFT_PROPOSAL_DROPPED = 8,
+    /// The membership entry at index `values[0]` committed: from there on
+    /// the cluster's voters are the `values[1]` ids, then (during a joint
+    /// change) the `values[2]` outgoing voters, then the `values[3]`
+    /// learners, all in `data` as little-endian 64-bit ids, in that order.
+    /// The node has used it since it appended the entry
+    /// ([`consensio_raft_membership`]); the COMMITTED just before has no
+    /// data (apply it as nothing). A node that is no longer a member may be
+    /// shut down.
+    CONSENSIO_RAFT_MEMBERSHIP_COMMITTED = 9,
+}
+
+/// The single-server membership changes (thesis §4.1) of
+/// [`consensio_raft_change_membership`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum consensio_raft_membership_change {
+    /// Add a non-voting member, which receives the log from now on.
+    CONSENSIO_RAFT_ADD_LEARNER = 1,
+    /// Make a learner a voter, once its log holds every committed entry.
+    CONSENSIO_RAFT_PROMOTE = 2,
+    /// Remove a voter or a learner (a leader that removes itself steps
+    /// down once the change commits).
+    CONSENSIO_RAFT_REMOVE = 3,
 }
 
 /// Records are bytes: append each PERSIST's `data[0..len]` to stable
@@ -184,6 +208,13 @@ impl Surface for RaftNode<ArenaLog> {
             Event::ProposalDropped { index, term } => {
                 fill.event(CONSENSIO_RAFT_PROPOSAL_DROPPED as u32).values[..2]
                     .copy_from_slice(&[index, term]);
+            }
+            Event::MembershipCommitted { index, membership } => {
+                let (ids, counts) = membership_ids(&membership);
+                let out = fill.event(CONSENSIO_RAFT_MEMBERSHIP_COMMITTED as u32);
+                out.values[0] = index;
+                out.values[1..].copy_from_slice(&counts);
+                *fill.data = ids.iter().flat_map(|id| id.to_le_bytes()).collect();
             }
         }
         Ok(())
@@ -267,10 +298,14 @@ unsafe fn configure(
     Ok((raft, log))
 }
 
-/// Creates a new node (term 0, empty log) among `voters` (which must
-/// include `config->id`; order and duplicates do not matter; at most 64),
-/// as a participant handle. Messages from a node that is not a voter, like
-/// stale or duplicated ones, are dropped without error.
+/// Creates a new node (term 0, empty log) among `voters` (order and
+/// duplicates do not matter; at most 64), as a participant handle. A node
+/// of a new cluster is one of them; a node that joins a running cluster is
+/// made with the cluster's voters, outside them, and never campaigns until
+/// [`consensio_raft_change_membership`] adds and promotes it. The log's
+/// membership entries (and a snapshot's) replace `voters` as they arrive.
+/// Messages from a node that is not a member, like stale or duplicated
+/// ones, are dropped without error, but for a leader's, whoever it is.
 /// `CONSENSIO_INVALID_ARGUMENT` for an unusable configuration,
 /// `CONSENSIO_LIMIT_EXCEEDED` for too many voters.
 ///
@@ -483,6 +518,167 @@ pub unsafe extern "C" fn consensio_raft_transfer_leadership(
             Ok(Command::TransferLeadership { to: NodeId(to) })
         })
     }
+}
+
+/// A single-server membership change (thesis §4.1) of `node`: the leader
+/// appends the new membership to its log, and every node uses it from the
+/// moment it appends it; `MEMBERSHIP_COMMITTED` reports it committed. A
+/// node that joins a running cluster is made with [`consensio_raft_new`]
+/// from the cluster's voters (itself not among them) and is added with
+/// `ADD_LEARNER`, then promoted. `CONSENSIO_REJECTED` on a node that is not
+/// the leader, while another change is under way (retry once it has
+/// committed), and for a learner whose log does not yet hold every
+/// committed entry; `CONSENSIO_INVALID_ARGUMENT` for an unknown `change`
+/// or one that does not apply (adding a member, removing a non-member or
+/// the last voter, promoting a non-learner).
+///
+/// # Safety
+/// `raft` must be a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_change_membership(
+    raft: *mut consensio_participant,
+    now_ms: u64,
+    change: u32,
+    node: u64,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        command::<Raft>(raft, now_ms, || {
+            Ok(Command::ChangeMembership(single_change(change, node)?))
+        })
+    }
+}
+
+/// A joint change (§6) to exactly `voters[0..n_voters]` and
+/// `learners[0..n_learners]`: every new voter must be a caught-up learner;
+/// the leader moves through the joint configuration and appends the new
+/// one itself once the joint one commits. Statuses as
+/// [`consensio_raft_change_membership`], and `CONSENSIO_LIMIT_EXCEEDED`
+/// for more than 64 voters or learners.
+///
+/// # Safety
+/// `raft` must be a live handle; `voters` and `learners` hold their counts
+/// of ids (NULL with 0: none).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_change_membership_joint(
+    raft: *mut consensio_participant,
+    now_ms: u64,
+    voters: *const u64,
+    n_voters: usize,
+    learners: *const u64,
+    n_learners: usize,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        command::<Raft>(raft, now_ms, || {
+            Ok(Command::ChangeMembership(joint_change(
+                voters, n_voters, learners, n_learners,
+            )?))
+        })
+    }
+}
+
+/// The membership in effect (the latest in the node's log, committed or
+/// not): `ids[0..*out_voters]` are the voters, then `*out_outgoing`
+/// outgoing voters (during a joint change), then `*out_learners` learners.
+/// `CONSENSIO_BUFFER_TOO_SMALL` if `cap` ids do not hold them all (the
+/// counts are set anyway).
+///
+/// # Safety
+/// `raft` must be a live handle; `ids` has room for `cap` ids (NULL with
+/// 0: only the counts); the outputs writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_membership(
+    raft: *const consensio_participant,
+    ids: *mut u64,
+    cap: usize,
+    out_voters: *mut u64,
+    out_outgoing: *mut u64,
+    out_learners: *mut u64,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (r, ids, voters, outgoing, learners) = unsafe {
+            (
+                driver::<Raft>(raft)?,
+                slice_mut(ids, cap, "ids")?,
+                borrow_mut(out_voters, "out_voters")?,
+                borrow_mut(out_outgoing, "out_outgoing")?,
+                borrow_mut(out_learners, "out_learners")?,
+            )
+        };
+        let (all, counts) = r.with(|n| membership_ids(n.membership()));
+        [*voters, *outgoing, *learners] = counts;
+        let dest = ids.get_mut(..all.len()).ok_or_else(|| {
+            Failure::new(
+                CONSENSIO_BUFFER_TOO_SMALL,
+                format!("room for {cap} ids, {} needed", all.len()),
+            )
+        })?;
+        dest.copy_from_slice(&all);
+        Ok(())
+    })
+}
+
+/// A membership's ids (voters, outgoing voters, learners) and the three
+/// counts.
+fn membership_ids(m: &Membership) -> (Vec<u64>, [u64; 3]) {
+    let voters = m.voters();
+    let lists = [
+        voters.incoming.voters(),
+        voters.outgoing.voters(),
+        m.learners(),
+    ];
+    let ids = lists.iter().flat_map(|l| l.iter().map(|id| id.0)).collect();
+    (ids, lists.map(|l| l.len() as u64))
+}
+
+/// The single-server change `change` of `node`.
+fn single_change(change: u32, node: u64) -> Result<MembershipChange> {
+    use consensio_raft_membership_change::*;
+    let node = NodeId(node);
+    Ok(match change {
+        c if c == CONSENSIO_RAFT_ADD_LEARNER as u32 => MembershipChange::AddLearner(node),
+        c if c == CONSENSIO_RAFT_PROMOTE as u32 => MembershipChange::Promote(node),
+        c if c == CONSENSIO_RAFT_REMOVE as u32 => MembershipChange::Remove(node),
+        _ => {
+            return Err(Failure::new(
+                CONSENSIO_INVALID_ARGUMENT,
+                format!("{change} is not a consensio_raft_membership_change"),
+            ));
+        }
+    })
+}
+
+/// The joint change to `voters` and `learners`.
+///
+/// # Safety
+/// As [`consensio_raft_change_membership_joint`]'s arrays.
+unsafe fn joint_change(
+    voters: *const u64,
+    n_voters: usize,
+    learners: *const u64,
+    n_learners: usize,
+) -> Result<MembershipChange> {
+    // SAFETY: forwarded from the caller.
+    let (voters, learners) = unsafe {
+        (
+            slice(voters, n_voters, "voters")?,
+            slice(learners, n_learners, "learners")?,
+        )
+    };
+    let max = MAX_VOTERS;
+    if voters.len() > max || learners.len() > max {
+        return Err(Failure::new(
+            CONSENSIO_LIMIT_EXCEEDED,
+            format!("at most {max} voters and {max} learners"),
+        ));
+    }
+    let ids = |v: &[u64]| v.iter().copied().map(NodeId).collect();
+    Ok(MembershipChange::Joint {
+        voters: ids(voters),
+        learners: ids(learners),
+    })
 }
 
 /// The voter leadership is being handed to: `*out_has` is 1 and
@@ -808,6 +1004,8 @@ pub enum consensio_kv_event {
     /// request whose entry it was (`CONSENSIO_KV_RETRY`) when the other
     /// entry committed at its index, just before.
     CONSENSIO_KV_PROPOSAL_DROPPED = 8,
+    /// As `CONSENSIO_RAFT_MEMBERSHIP_COMMITTED`.
+    CONSENSIO_KV_MEMBERSHIP_COMMITTED = 9,
     /// The answer to the command with request id `values[0]`:
     /// `values[1]` is its `consensio_kv_result`. With
     /// `CONSENSIO_KV_SESSION_OPENED`, `values[2]` is the new client id;
@@ -873,6 +1071,9 @@ pub enum consensio_kv_result {
     /// A leadership transfer to a node that is not a voter; nothing
     /// happened.
     CONSENSIO_KV_NOT_A_VOTER = 27,
+    /// A membership change that does not apply to the membership; nothing
+    /// happened.
+    CONSENSIO_KV_BAD_MEMBERSHIP_CHANGE = 28,
     /// An error this header does not name yet (a newer core); treat it as
     /// not applied.
     CONSENSIO_KV_OTHER_ERROR = 63,
@@ -890,6 +1091,10 @@ const _: () = {
     assert!(K::CONSENSIO_KV_LOG_FULL as u32 == R::CONSENSIO_RAFT_LOG_FULL as u32);
     assert!(K::CONSENSIO_KV_APPLY_SNAPSHOT as u32 == R::CONSENSIO_RAFT_APPLY_SNAPSHOT as u32);
     assert!(K::CONSENSIO_KV_PROPOSAL_DROPPED as u32 == R::CONSENSIO_RAFT_PROPOSAL_DROPPED as u32);
+    assert!(
+        K::CONSENSIO_KV_MEMBERSHIP_COMMITTED as u32
+            == R::CONSENSIO_RAFT_MEMBERSHIP_COMMITTED as u32
+    );
 };
 
 impl From<&kv::Error> for consensio_kv_result {
@@ -908,6 +1113,7 @@ impl From<&kv::Error> for consensio_kv_result {
             kv::Error::LeaseReadsDisabled => CONSENSIO_KV_LEASE_READS_DISABLED,
             kv::Error::Malformed => CONSENSIO_KV_MALFORMED,
             kv::Error::NotAVoter => CONSENSIO_KV_NOT_A_VOTER,
+            kv::Error::BadMembershipChange => CONSENSIO_KV_BAD_MEMBERSHIP_CHANGE,
             _ => CONSENSIO_KV_OTHER_ERROR,
         }
     }
@@ -1185,6 +1391,35 @@ pub unsafe extern "C" fn consensio_kv_transfer_leadership(
             Ok(kv::Command::TransferLeadership {
                 id: request_id,
                 to: NodeId(to),
+            })
+        })
+    }
+}
+
+/// A single-server membership change (see
+/// [`consensio_raft_change_membership`]). The reply is `CONSENSIO_KV_DONE`
+/// once the leader has appended it, `CONSENSIO_KV_BUSY` while another
+/// change is under way or the learner to promote is behind,
+/// `CONSENSIO_KV_BAD_MEMBERSHIP_CHANGE` for one that does not apply,
+/// `CONSENSIO_KV_NOT_LEADER` on a follower. `CONSENSIO_INVALID_ARGUMENT`
+/// (no reply) for an unknown `change`.
+///
+/// # Safety
+/// `kv` must be a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_kv_change_membership(
+    kv: *mut consensio_participant,
+    now_ms: u64,
+    request_id: u64,
+    change: u32,
+    node: u64,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        kv_command(kv, now_ms, |_| {
+            Ok(kv::Command::ChangeMembership {
+                id: request_id,
+                change: single_change(change, node)?,
             })
         })
     }

@@ -520,7 +520,7 @@ static void bad_input(void) {
     CHECK_FAILS(consensio_kv_new(&config, NULL, voters, N, &kv), CONSENSIO_NULL_POINTER);
     CHECK_FAILS(consensio_kv_new(NULL, &limits, voters, N, &kv), CONSENSIO_NULL_POINTER);
     CHECK_FAILS(consensio_kv_new(&config, &limits, voters, N, NULL), CONSENSIO_NULL_POINTER);
-    CHECK_FAILS(consensio_kv_new(&config, &limits, voters + 1, 2, &kv), CONSENSIO_INVALID_ARGUMENT);
+    CHECK_FAILS(consensio_kv_new(&config, &limits, voters, 0, &kv), CONSENSIO_INVALID_ARGUMENT);
     CHECK_OK(consensio_kv_new(&config, &limits, voters, N, &kv));
     CHECK_OK(consensio_raft_new(&config, voters, N, &raft));
 

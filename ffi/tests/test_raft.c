@@ -45,6 +45,8 @@ static uint64_t cut;
 /* The last PROPOSAL_DROPPED of each node: index, term, and the term
  * committed at that index just before it. */
 static uint64_t dropped_index[N + 1], dropped_term[N + 1], dropped_after[N + 1];
+/* The last MEMBERSHIP_COMMITTED of each node: its counts, and its ids. */
+static uint64_t members_committed[N + 1][4], member_ids[N + 1][8];
 
 /* The record just persisted: a snapshot record replaces every record
  * before it, so the "disk" keeps it alone. */
@@ -148,6 +150,15 @@ static void drain(consensio_participant *r, uint64_t id) {
                     case CONSENSIO_RAFT_APPLY_SNAPSHOT:
                         load_snapshot(r, id, out.values[0], out.values[1]);
                         break;
+                    case CONSENSIO_RAFT_MEMBERSHIP_COMMITTED: {
+                        /* After an empty COMMITTED of the same index. */
+                        CHECK(out.values[0] == last_applied[id]);
+                        uint64_t n = out.values[1] + out.values[2] + out.values[3];
+                        CHECK(out.len == n * 8 && n <= 8);
+                        memcpy(members_committed[id], out.values, sizeof members_committed[id]);
+                        if (n <= 8 && out.len == n * 8) memcpy(member_ids[id], out.data, out.len);
+                        break;
+                    }
                     case CONSENSIO_RAFT_PROPOSAL_DROPPED:
                         /* Right after another term's entry at its index. */
                         CHECK(out.values[0] == last_applied[id] && out.values[1] != dropped_after[id]);
@@ -418,9 +429,70 @@ static void reset(void) {
         state_len[id] = last_applied[id] = snapshots_loaded[id] = 0;
         reads_ready[id] = reads_failed[id] = elected_term[id] = 0;
         dropped_index[id] = dropped_term[id] = dropped_after[id] = 0;
+        memset(members_committed[id], 0, sizeof members_committed[id]);
     }
     queued = 0;
     cut = 0;
+}
+
+/* A cluster of voters 1 and 2 takes node 3, made from the same voters
+ * outside them, as a learner, then promotes it; bad changes are refused. */
+static void membership(void) {
+    reset();
+    const uint64_t voters[2] = {1, 2};
+    struct consensio_raft_config config[N + 1];
+    consensio_participant *nodes[N + 1] = {NULL};
+    uint64_t now = 0;
+    for (uint64_t id = 1; id <= N; id++) {
+        CHECK_OK(consensio_raft_default_config(id, &config[id]));
+        CHECK_OK(consensio_raft_new(&config[id], voters, 2, &nodes[id]));
+    }
+    run(nodes, &now, 2000);
+    uint64_t leader = 0;
+    for (uint64_t id = 1; id <= 2; id++) {
+        enum consensio_raft_node_role role;
+        CHECK_OK(consensio_raft_role(nodes[id], &role));
+        if (role == CONSENSIO_RAFT_LEADER) leader = id;
+    }
+    enum consensio_raft_node_role role;
+    CHECK_OK(consensio_raft_role(nodes[3], &role));
+    CHECK(leader != 0 && role == CONSENSIO_RAFT_FOLLOWER && elected_term[3] == 0);
+    if (leader == 0) goto out;
+    uint64_t ids[8], v = 9, o = 9, l = 9;
+
+    /* Promoting a non-member, an unknown change, a follower: refused. */
+    CHECK_FAILS(consensio_raft_change_membership(nodes[leader], now, CONSENSIO_RAFT_PROMOTE, 3),
+                CONSENSIO_INVALID_ARGUMENT);
+    CHECK_FAILS(consensio_raft_change_membership(nodes[leader], now, 77, 3), CONSENSIO_INVALID_ARGUMENT);
+    CHECK_FAILS(consensio_raft_change_membership(nodes[3 - leader], now, CONSENSIO_RAFT_ADD_LEARNER, 3),
+                CONSENSIO_REJECTED);
+    CHECK_FAILS(consensio_raft_change_membership(NULL, now, CONSENSIO_RAFT_ADD_LEARNER, 3), CONSENSIO_NULL_POINTER);
+
+    CHECK_OK(consensio_raft_change_membership(nodes[leader], now, CONSENSIO_RAFT_ADD_LEARNER, 3));
+    run(nodes, &now, now + 500);
+    CHECK_OK(consensio_raft_membership(nodes[3], ids, 8, &v, &o, &l));
+    CHECK(v == 2 && o == 0 && l == 1 && ids[0] == 1 && ids[1] == 2 && ids[2] == 3);
+    CHECK(members_committed[3][1] == 2 && members_committed[3][3] == 1 && member_ids[3][2] == 3);
+    CHECK_OK(consensio_raft_change_membership(nodes[leader], now, CONSENSIO_RAFT_PROMOTE, 3));
+    run(nodes, &now, now + 500);
+    CHECK_OK(consensio_raft_membership(nodes[3], ids, 8, &v, &o, &l));
+    CHECK(v == 3 && o == 0 && l == 0 && ids[2] == 3);
+    CHECK(members_committed[1][1] == 3 && members_committed[2][1] == 3 && members_committed[3][1] == 3);
+    CHECK_FAILS(consensio_raft_membership(nodes[3], ids, 2, &v, &o, &l), CONSENSIO_BUFFER_TOO_SMALL);
+    CHECK(v == 3);
+    CHECK_FAILS(consensio_raft_membership(nodes[3], ids, 8, NULL, &o, &l), CONSENSIO_NULL_POINTER);
+
+    /* A joint change back to voters 1 and 2, with 3 a learner. */
+    const uint64_t back[2] = {1, 2}, learner[1] = {3};
+    CHECK_OK(consensio_raft_change_membership_joint(nodes[leader], now, back, 2, learner, 1));
+    CHECK_OK(consensio_raft_membership(nodes[leader], ids, 8, &v, &o, &l));
+    CHECK(v == 2 && o == 3 && l == 1);
+    run(nodes, &now, now + 500);
+    CHECK_OK(consensio_raft_membership(nodes[3], ids, 8, &v, &o, &l));
+    CHECK(v == 2 && o == 0 && l == 1 && ids[2] == 3);
+    CHECK_FAILS(consensio_raft_change_membership_joint(nodes[leader], now, NULL, 1, NULL, 0), CONSENSIO_NULL_POINTER);
+out:
+    for (uint64_t id = 1; id <= N; id++) consensio_participant_free(nodes[id]);
 }
 
 /* A leader cut off from the others takes a proposal that never leaves it;
@@ -618,7 +690,8 @@ static void bad_input(void) {
     s.max_entry_bytes = 1000;
     CHECK_OK(consensio_raft_new(&s, voters, N, &small));
     CHECK_OK(consensio_raft_max_frame_len(small, &frame));
-    CHECK(frame >= 1000 && frame < 1200);
+    /* The entries' bytes, and a membership's (up to about 2 KB). */
+    CHECK(frame >= 3000 && frame < 3200);
     consensio_participant_free(small);
     small = NULL;
     s.max_entry_bytes = 1001; /* a proposal must fit in one message */
@@ -660,8 +733,20 @@ static void bad_input(void) {
 
     /* Unusable configurations and voter lists. */
     consensio_participant *bad = NULL;
+    /* A node outside the voters is one joining a running cluster: it
+     * never campaigns until a membership change adds and promotes it. */
     const uint64_t without_self[2] = {2, 3};
-    CHECK_FAILS(consensio_raft_new(&config, without_self, 2, &bad), CONSENSIO_INVALID_ARGUMENT);
+    CHECK_OK(consensio_raft_new(&config, without_self, 2, &bad));
+    CHECK_OK(consensio_participant_tick(bad, 0));
+    CHECK_OK(consensio_participant_tick(bad, 100000));
+    enum consensio_raft_node_role joined = CONSENSIO_RAFT_LEADER;
+    CHECK_OK(consensio_raft_role(bad, &joined));
+    CHECK(joined == CONSENSIO_RAFT_FOLLOWER);
+    do CHECK_OK(consensio_participant_poll(bad, &drained));
+    while (drained.kind != CONSENSIO_OUTPUT_NONE && drained.kind != CONSENSIO_OUTPUT_SEND);
+    CHECK(drained.kind == CONSENSIO_OUTPUT_NONE);
+    consensio_participant_free(bad);
+    bad = NULL;
     CHECK_FAILS(consensio_raft_new(&config, voters, 0, &bad), CONSENSIO_INVALID_ARGUMENT);
     CHECK_FAILS(consensio_raft_new(&config, voters, 100000, &bad), CONSENSIO_LIMIT_EXCEEDED);
     CHECK_FAILS(consensio_raft_new(&config, NULL, 3, &bad), CONSENSIO_NULL_POINTER);
@@ -686,15 +771,16 @@ static void bad_input(void) {
     const uint8_t *null_rec[1] = {NULL};
     CHECK_FAILS(consensio_raft_restore(&config, voters, N, null_rec, lens, 1, &bad), CONSENSIO_NULL_POINTER);
     /* Entries from index 2 on, with nothing at index 1: [version, kind,
-     * Entries, first_index 2, one entry of term 1 with payload "a"]. */
-    const uint8_t gap[] = {1, 21, 1, 2, 1, 1, 1, 'a'};
+     * Entries, first_index 2, one entry of term 1, kind normal, with
+     * payload "a"]. */
+    const uint8_t gap[] = {1, 21, 1, 2, 1, 1, 0, 1, 'a'};
     const uint8_t *gap_rec[1] = {gap};
     const size_t gap_len[1] = {sizeof gap};
     CHECK_FAILS(consensio_raft_restore(&config, voters, N, gap_rec, gap_len, 1, &bad), CONSENSIO_INVALID_ARGUMENT);
     /* The same record from index 1 is fine after the term it was written
      * in ([version, kind, HardState, term 1, no vote]); without that term
      * no node could have written it. No record at all is fine too. */
-    const uint8_t first[] = {1, 21, 1, 1, 1, 1, 1, 'a'};
+    const uint8_t first[] = {1, 21, 1, 1, 1, 1, 0, 1, 'a'};
     const uint8_t term1[] = {1, 21, 0, 1, 0};
     const uint8_t *alone_rec[1] = {first};
     CHECK_FAILS(consensio_raft_restore(&config, voters, N, alone_rec, gap_len, 1, &bad), CONSENSIO_INVALID_ARGUMENT);
@@ -773,6 +859,7 @@ int main(void) {
     cluster();
     snapshots();
     dropped_proposal();
+    membership();
     bad_input();
     for (int id = 1; id <= N; id++)
         for (int i = 0; i < records[id]; i++) free(disk[id][i]);

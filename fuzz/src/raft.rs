@@ -47,8 +47,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use arbitrary::Arbitrary;
 use consensio::quorum::{JointConfig, MajorityConfig};
 use consensio::raft::{
-    self, ArenaLog, Body, Command, Entry, Event, KvEntry, KvLimits, KvStore, LogStorage, Message,
-    Persist, RaftNode, Role, Snapshot, Writer,
+    self, ArenaLog, Body, Command, Entry, EntryKind, Event, KvEntry, KvLimits, KvStore, LogStorage,
+    Membership, MembershipChange, Message, Persist, RaftNode, Role, Snapshot, Writer,
 };
 use consensio::{Input, Instant, NodeId, Output, Participant, Restore};
 
@@ -181,6 +181,14 @@ enum Step {
     Transfer {
         to: u8,
     },
+    /// A membership change: `kind % 4` adds learner `node % 7`, promotes
+    /// it, removes it, or moves to the voters and learners the bits of
+    /// `node` and `learners` pick (among 1 to 5).
+    Membership {
+        kind: u8,
+        node: u8,
+        learners: u8,
+    },
     /// Snapshot the state up to `back` entries before the applied index
     /// (`RaftNode::compact`), with `len % 16` bytes of state.
     Compact {
@@ -308,10 +316,7 @@ fn forge(node: &RaftNode<ArenaLog>, term: u64, next_read: u64, forged: &Forged) 
                 entries: entries
                     .iter()
                     .take(8)
-                    .map(|(t, data)| Entry {
-                        term: near(*t, term),
-                        data: data.iter().copied().take(32).collect(),
-                    })
+                    .map(|(t, data)| forge_entry(near(*t, term), data))
                     .collect(),
                 leader_commit: index(*commit),
             }
@@ -351,6 +356,7 @@ fn forge(node: &RaftNode<ArenaLog>, term: u64, next_read: u64, forged: &Forged) 
             },
             data: data.iter().copied().take(16).collect(),
             done: *done,
+            membership: node.membership().clone(),
         },
         Forged::SnapshotReceived {
             index: at,
@@ -368,6 +374,26 @@ fn forge(node: &RaftNode<ArenaLog>, term: u64, next_read: u64, forged: &Forged) 
             index: at.map(index),
         },
     }
+}
+
+/// An entry of `term`: a membership entry if `data` starts with 0xff and
+/// its next two bytes pick a valid membership (voters, learners among 1 to
+/// 5), else the application's, with at most 32 bytes.
+fn forge_entry(term: u64, data: &[u8]) -> Entry {
+    if let [0xff, incoming, learners, ..] = *data {
+        let learners = (1..=5u64)
+            .filter(|v| learners & (1 << (v - 1)) != 0)
+            .map(NodeId);
+        if let Ok(m) = Membership::new(voters(0, incoming).into(), learners) {
+            let data = postcard::to_allocvec(&m).expect("encodes");
+            return Entry {
+                term,
+                kind: EntryKind::Membership,
+                data,
+            };
+        }
+    }
+    Entry::normal(term, data.iter().copied().take(32).collect())
 }
 
 fn voters(id: u64, mask: u8) -> MajorityConfig {
@@ -427,6 +453,7 @@ struct Reached {
     votes_granted: usize,
     snapshots_applied: usize,
     proposals_dropped: usize,
+    memberships_committed: usize,
 }
 
 fn run(input: &StepInput) -> Reached {
@@ -463,12 +490,10 @@ struct Raft {
     log_entries: usize,
     log_bytes: usize,
     me: NodeId,
-    /// Every voter but this node.
-    peers: BTreeSet<NodeId>,
     /// The snapshot the records describe (index 0, term 0 and no data
     /// before the first), and the log after it.
     base: Snapshot,
-    durable: Vec<(u64, Vec<u8>)>,
+    durable: Vec<Entry>,
     /// The records began with this node's identity.
     identified: bool,
     /// The last persisted term and vote.
@@ -496,24 +521,16 @@ type Node = RaftNode<ArenaLog>;
 impl Raft {
     fn new(config: raft::Config, log_entries: usize, log_bytes: usize) -> Self {
         let me = config.id;
-        let peers = config
-            .voters
-            .incoming
-            .voters()
-            .iter()
-            .chain(config.voters.outgoing.voters())
-            .copied()
-            .filter(|&v| v != me)
-            .collect();
+        let membership = config.membership().expect("valid");
         Raft {
             config,
             log_entries,
             log_bytes,
             me,
-            peers,
             base: Snapshot {
                 index: 0,
                 term: 0,
+                membership,
                 data: Vec::new(),
             },
             durable: Vec::new(),
@@ -577,8 +594,9 @@ impl Raft {
                 }
                 Ok(())
             }
+            Command::ChangeMembership(_) => unreachable!("no expectation (see `expected`)"),
             Command::TransferLeadership { to } => {
-                if *to == self.me || self.peers.contains(to) {
+                if *to == self.me || node.membership().is_voter(*to) {
                     Ok(())
                 } else {
                     Err(raft::Error::NotAVoter { id: *to })
@@ -587,12 +605,19 @@ impl Raft {
         }
     }
 
-    fn outsider(&self, from: NodeId) -> bool {
-        from == self.me || !self.peers.contains(&from)
+    /// Whether `message` from `from` must have no effect: it is the
+    /// node's own, or a non-member's that only a leader would not send (a
+    /// leader's are taken from anyone: thesis §4.1).
+    fn outsider(&self, node: &Node, from: NodeId, message: &Message) -> bool {
+        let from_leader = matches!(
+            message.body,
+            Body::AppendEntries { .. } | Body::Heartbeat { .. } | Body::InstallSnapshot { .. }
+        );
+        from == self.me || (!from_leader && !node.membership().contains(from))
     }
 
     fn sent(&mut self, to: NodeId, message: &Message) {
-        assert!(self.peers.contains(&to), "a send to {to}");
+        assert_ne!(to, self.me, "a send to itself");
         let (term, vote) = self.hard;
         match message.body {
             Body::PreVote { .. } => {
@@ -632,7 +657,7 @@ impl Raft {
                     let index = prev_log_index + 1 + k as u64;
                     assert_eq!(
                         self.durable_entry(index),
-                        Some((entry.term, &entry.data[..])),
+                        Some(entry),
                         "sent entry {index} is not the durable one"
                     );
                 }
@@ -654,8 +679,10 @@ impl Raft {
                 offset,
                 data,
                 done,
+                membership,
             } => {
                 let base = &self.base;
+                assert_eq!(membership, &base.membership, "the snapshot's membership");
                 assert_eq!(
                     (*index, *snapshot_term),
                     (base.index, base.term),
@@ -680,23 +707,18 @@ impl Raft {
         if index == self.base.index {
             return Some(self.base.term);
         }
-        self.durable_entry(index).map(|(term, _)| term)
+        self.durable_entry(index).map(|e| e.term)
     }
 
-    fn durable_entry(&self, index: u64) -> Option<(u64, &[u8])> {
+    fn durable_entry(&self, index: u64) -> Option<&Entry> {
         let after = index.checked_sub(self.base.index + 1)?;
-        let e = self.durable.get(usize::try_from(after).ok()?)?;
-        Some((e.0, &e.1[..]))
+        self.durable.get(usize::try_from(after).ok()?)
     }
 
     /// A record of `(term, vote)`: terms never go back, one vote per term.
     fn hard_state(&mut self, term: u64, vote: Option<NodeId>) {
         assert!(term >= self.hard.0, "term {term} after {}", self.hard.0);
         if let Some(v) = vote {
-            assert!(
-                self.config.voters.contains(v),
-                "a vote for the non-voter {v}"
-            );
             let first = *self.votes.entry(term).or_insert(v);
             assert_eq!(first, v, "two votes in term {term}");
         }
@@ -731,8 +753,7 @@ impl Raft {
                 let keep = usize::try_from(keep).expect("small");
                 assert!(keep <= self.durable.len(), "a gap in the log");
                 self.durable.truncate(keep);
-                self.durable
-                    .extend(entries.iter().map(|e| (e.term, e.data.clone())));
+                self.durable.extend(entries.iter().cloned());
             }
             Persist::Snapshot {
                 writer,
@@ -746,22 +767,16 @@ impl Raft {
                 assert!(snapshot.index > self.base.index, "a snapshot not ahead");
                 // Taken here, or installed over a log that holds its last
                 // entry: the entries after it are kept; otherwise none (§7).
-                let kept: Vec<_> = match self.durable_entry(snapshot.index) {
-                    Some((t, _)) if t == snapshot.term => {
+                let kept: &[Entry] = match self.durable_entry(snapshot.index) {
+                    Some(e) if e.term == snapshot.term => {
                         let after = usize::try_from(snapshot.index - self.base.index);
-                        self.durable[after.expect("small")..]
-                            .iter()
-                            .map(|(term, data)| Entry {
-                                term: *term,
-                                data: data.clone(),
-                            })
-                            .collect()
+                        &self.durable[after.expect("small")..]
                     }
-                    _ => Vec::new(),
+                    _ => &[],
                 };
-                assert_eq!(&kept, entries, "the log after the snapshot");
+                assert_eq!(kept, &entries[..], "the log after the snapshot");
                 self.base = snapshot.clone();
-                self.durable = entries.iter().map(|e| (e.term, e.data.clone())).collect();
+                self.durable.clone_from(entries);
             }
         }
     }
@@ -774,8 +789,13 @@ impl Raft {
                 ref data,
             } => {
                 assert_eq!(index, self.applied + 1, "committed out of order");
+                // A membership entry is applied as nothing.
+                let durable = self.durable_entry(index).map(|e| match e.kind {
+                    EntryKind::Normal => (e.term, &e.data[..]),
+                    EntryKind::Membership => (e.term, &[][..]),
+                });
                 assert_eq!(
-                    self.durable_entry(index),
+                    durable,
                     Some((term, &data[..])),
                     "committed an entry that is not durable"
                 );
@@ -825,6 +845,22 @@ impl Raft {
             }
             Event::BecameFollower { .. } => {}
             Event::LogFull { .. } => self.reached.log_full += 1,
+            Event::MembershipCommitted {
+                index,
+                ref membership,
+            } => {
+                assert_eq!(index, self.applied, "right after its Committed");
+                let entry = self.durable_entry(index).expect("durable");
+                assert_eq!(entry.kind, EntryKind::Membership);
+                assert_eq!(
+                    postcard::from_bytes::<Membership>(&entry.data)
+                        .ok()
+                        .as_ref(),
+                    Some(membership),
+                    "the membership committed is the entry's"
+                );
+                self.reached.memberships_committed += 1;
+            }
             Event::ApplySnapshot { index, term } => {
                 assert_eq!(
                     (index, term),
@@ -855,9 +891,6 @@ impl Raft {
             assert_eq!(n.vote(), Some(self.me));
             assert_eq!(n.leader(), Some(self.me));
         }
-        if let Some(leader) = n.leader() {
-            assert!(self.config.voters.contains(leader));
-        }
         if n.leader().is_none() {
             assert!(self.reads.is_empty(), "reads left waiting without a leader");
         }
@@ -873,15 +906,23 @@ impl Raft {
         let log = node.log();
         assert_eq!(log.last_index(), self.durable_last(), "log length");
         assert_eq!(log.first_index(), self.base.index + 1, "compacted up to");
-        for (k, (term, data)) in self.durable.iter().enumerate() {
+        for (k, e) in self.durable.iter().enumerate() {
             let index = self.base.index + 1 + k as u64;
             let entry = log.entry(index).expect("held");
             assert_eq!(
                 (entry.term, entry.data),
-                (*term, &data[..]),
+                (e.term, &e.data[..]),
                 "entry {index}"
             );
         }
+        // The membership is the latest in the durable log, or the
+        // snapshot's.
+        let latest = self.durable.iter().rev().find_map(|e| match e.kind {
+            EntryKind::Membership => postcard::from_bytes::<Membership>(&e.data).ok(),
+            EntryKind::Normal => None,
+        });
+        let expected = latest.as_ref().unwrap_or(&self.base.membership);
+        assert_eq!(node.membership(), expected, "the membership in effect");
     }
 }
 
@@ -923,9 +964,10 @@ impl Family for Raft {
     }
 
     /// The most outputs one input may queue.
-    fn max_outputs(&self, _: &Node) -> usize {
+    fn max_outputs(&self, node: &Node) -> usize {
         let c = &self.config;
-        8 + self.peers.len() * (c.max_inflight_messages + 2)
+        let peers = node.membership().members().count();
+        8 + peers * (c.max_inflight_messages + 2)
             + c.max_apply_per_step
             + 2 * c.max_pending_reads
             + usize::try_from(c.max_uncommitted_entries).expect("small")
@@ -950,13 +992,16 @@ impl Family for Raft {
         match input {
             Input::Message { .. } | Input::Tick => Some(Ok(())),
             Input::Command(_) if waiting => None,
+            // Whether a change applies depends on the log's memberships
+            // and the learners' progress; the harness checks the contract.
+            Input::Command(Command::ChangeMembership(_)) => None,
             Input::Command(command) => Some(self.expected_error(node, command)),
         }
     }
 
     fn accepted(&mut self, node: &Node, _: Instant, input: &InputOf<Self>, before: &Summary) {
         match *input {
-            Input::Message { from, .. } if self.outsider(from) => {
+            Input::Message { from, ref message } if self.outsider(node, from, message) => {
                 let after = self.snapshot(node, Instant::ZERO);
                 // Only pending commits may be reported.
                 assert_eq!(
@@ -995,14 +1040,19 @@ impl Family for Raft {
         _: &[Persist],
         cause: Option<&InputOf<Self>>,
     ) {
-        if let Some(&Input::Message { from, .. }) = cause
-            && self.outsider(from)
+        if let Some(Input::Message { from, message }) = cause
+            && self.outsider(node, *from, message)
         {
             for output in outputs {
                 assert!(
                     matches!(
                         output,
-                        Output::Event(Event::Committed { .. } | Event::ReadReady { .. })
+                        Output::Event(
+                            Event::Committed { .. }
+                                | Event::ReadReady { .. }
+                                | Event::MembershipCommitted { .. }
+                                | Event::ProposalDropped { .. }
+                        )
                     ),
                     "a message from an outsider caused {output:?}"
                 );
@@ -1045,6 +1095,29 @@ impl Generator for Raft {
                 to: harness::claimed(*to, IDS),
             }),
             Step::Compact { .. } => Action::Own,
+            Step::Membership {
+                kind,
+                node,
+                learners,
+            } => {
+                let id = harness::claimed(*node, IDS);
+                let pick = |mask: u8| {
+                    (1..=5u64)
+                        .filter(|v| mask & (1 << (v - 1)) != 0)
+                        .map(NodeId)
+                        .collect()
+                };
+                let change = match kind % 4 {
+                    0 => MembershipChange::AddLearner(id),
+                    1 => MembershipChange::Promote(id),
+                    2 => MembershipChange::Remove(id),
+                    _ => MembershipChange::Joint {
+                        voters: pick(*node),
+                        learners: pick(*learners),
+                    },
+                };
+                Action::Command(Command::ChangeMembership(change))
+            }
         }
     }
 
@@ -1188,6 +1261,11 @@ mod tests {
                 Step::TickAtDeadline,
                 Step::TickAtDeadline,
                 Step::Propose(b"x".to_vec()),
+                Step::Membership {
+                    kind: 0,
+                    node: 2,
+                    learners: 0,
+                },
                 Step::Compact { back: 0, len: 3 },
                 Step::Propose(b"y".to_vec()),
                 Step::Restart,
@@ -1195,6 +1273,7 @@ mod tests {
         );
         let reached = run(&compacting);
         assert_eq!(reached.snapshots_applied, 1, "{reached:?}");
+        assert_eq!(reached.memberships_committed, 1, "{reached:?}");
         assert!(reached.leaders >= 1, "{reached:?}");
         // The same follower with room for one entry takes one, and says so.
         let mut full = follower;

@@ -22,6 +22,8 @@ outputs after every call, in order:
   node was restored from a snapshot record);
 - :class:`ReadReady` / :class:`ReadFailed`: answer or fail a read;
 - :class:`LogFull`: the log has no room for what the node must append;
+- :class:`MembershipCommitted`: a membership change committed (the
+  ``Committed`` just before it has empty data);
 - :class:`ProposalDropped`: a proposal this node made will never commit
   (another entry committed at its index); propose it again if need be;
 - :class:`BecameLeader` / :class:`BecameFollower`: role changes.
@@ -57,6 +59,14 @@ it as the log is reported again. It snapshots itself, client sessions
 included, every ``snapshot_interval`` applied entries (10,000 by default;
 0: never), so its records too start over at each snapshot record.
 
+Membership (§6; thesis chapter 4): ``add_learner``, ``promote`` and
+``remove`` change one member at a time, ``change_membership`` moves to any
+voters through a joint configuration; each node uses the latest membership
+in its log (``membership``) from the moment it appends it. A learner
+receives the log but never votes; a learner is promoted only once it holds
+every committed entry; a node that joins a running cluster is made with the
+cluster's voters, itself not among them, and added as a learner.
+
 Errors: bytes that are not a message or record raise
 :class:`consensio.MalformedMessage`, and so does a snapshot that is not a
 key-value store's image (``KvNode``); a proposal or read on a node that is
@@ -76,6 +86,7 @@ from consensio._native import (
     Committed,
     KvNode,
     LogFull,
+    MembershipCommitted,
     ProposalDropped,
     RaftNode,
     ReadFailed,
@@ -91,6 +102,7 @@ __all__ = [
     "Committed",
     "KvNode",
     "LogFull",
+    "MembershipCommitted",
     "ProposalDropped",
     "RaftNode",
     "ReadFailed",

@@ -285,6 +285,13 @@ impl PyRepr for String {
     }
 }
 
+impl<T: PyRepr> PyRepr for Vec<T> {
+    fn py_repr(&self) -> String {
+        let items: Vec<String> = self.iter().map(PyRepr::py_repr).collect();
+        format!("[{}]", items.join(", "))
+    }
+}
+
 impl<T: PyRepr> PyRepr for Option<T> {
     fn py_repr(&self) -> String {
         self.as_ref()

@@ -4,7 +4,7 @@
 use consensio::quorum::MajorityConfig;
 use consensio::raft::{
     self, ArenaLog, Command, Event, KvLimits, KvNode as CoreKv, KvOp, KvResponse, KvResult,
-    LogStorage, Persist, RaftNode as CoreNode, Role, kv,
+    LogStorage, Membership, MembershipChange, Persist, RaftNode as CoreNode, Role, kv,
 };
 use consensio::{Input, NodeId, Participant, Restore, wire};
 use pyo3::prelude::*;
@@ -129,6 +129,24 @@ event_class! {
 }
 
 event_class! {
+    /// Output: the membership entry at `index` committed: the cluster's
+    /// voters (`outgoing` too, during a joint change) and learners from
+    /// `index` on. The node has used it since it appended the entry; the
+    /// `Committed` just before it has empty data (apply it as nothing). A
+    /// node that is no longer a member may be shut down.
+    "consensio.raft", MembershipCommitted {
+        /// The entry's index.
+        index: u64,
+        /// The voters (the incoming half of a joint configuration).
+        voters: Vec<u64>,
+        /// The outgoing voters of a joint configuration (empty otherwise).
+        outgoing: Vec<u64>,
+        /// The learners.
+        learners: Vec<u64>,
+    }
+}
+
+event_class! {
     /// Output: a proposal this node made (the index and term `propose`
     /// returned) will never be committed: another entry committed at its
     /// index (a leader change dropped it). Propose it again if it must
@@ -175,8 +193,38 @@ impl Outputs for CoreNode<ArenaLog> {
             Event::ProposalDropped { index, term } => {
                 Py::new(py, ProposalDropped::new(index, term))?.into_any()
             }
+            Event::MembershipCommitted { index, membership } => {
+                let (voters, outgoing, learners) = members(&membership);
+                Py::new(
+                    py,
+                    MembershipCommitted::new(index, voters, outgoing, learners),
+                )?
+                .into_any()
+            }
         })
     }
+}
+
+/// The joint change to `voters` and `learners` (none if `None`).
+fn joint_change(
+    voters: &Bound<'_, PyAny>,
+    learners: Option<&Bound<'_, PyAny>>,
+) -> PyResult<MembershipChange> {
+    Ok(MembershipChange::Joint {
+        voters: node_ids(voters)?,
+        learners: learners.map(node_ids).transpose()?.unwrap_or_default(),
+    })
+}
+
+/// A membership as three lists of ids: voters, outgoing voters, learners.
+fn members(m: &Membership) -> (Vec<u64>, Vec<u64>, Vec<u64>) {
+    let ids = |v: &[NodeId]| v.iter().map(|id| id.0).collect();
+    let voters = m.voters();
+    (
+        ids(voters.incoming.voters()),
+        ids(voters.outgoing.voters()),
+        ids(m.learners()),
+    )
 }
 
 /// Reads persisted records from an iterable of `bytes`, decoding each.
@@ -384,22 +432,68 @@ participant_methods! {
         Ok(Py::new(cls.py(), restored)?.into_any())
     }
 
-    /// Every voter, sorted.
+    /// Every voter of the membership in effect (both halves during a
+    /// joint change), sorted.
     #[getter]
     fn voters(&self) -> Vec<u64> {
-        let mut ids: Vec<u64> = self.node.with(|n| {
-            let voters = &n.config().voters;
-            voters
-                .incoming
-                .voters()
-                .iter()
-                .chain(voters.outgoing.voters())
-                .map(|v| v.0)
-                .collect()
-        });
+        let (voters, outgoing, _) = self.node.with(|n| members(n.membership()));
+        let mut ids: Vec<u64> = voters.into_iter().chain(outgoing).collect();
         ids.sort_unstable();
         ids.dedup();
         ids
+    }
+
+    /// The membership in effect, the latest in the log, committed or not
+    /// (thesis §4.1): `(voters, outgoing, learners)`, sorted lists;
+    /// `outgoing` holds the old voters during a joint change.
+    #[getter]
+    fn membership(&self) -> (Vec<u64>, Vec<u64>, Vec<u64>) {
+        self.node.with(|n| members(n.membership()))
+    }
+
+    /// Adds `node` as a learner: a non-voting member that receives the log
+    /// (thesis §4.2.1). A node that joins a running cluster is made with
+    /// the cluster's voters, itself not among them, and never campaigns
+    /// until it is added and promoted. The leader appends the membership,
+    /// which every node uses from the moment it appends it;
+    /// `MembershipCommitted` reports it committed. Raises `Rejected` on a
+    /// node that is not the leader or while another change is under way,
+    /// `InvalidArgument` if `node` is already a member.
+    fn add_learner(&self, py: Python<'_>, now_ms: u64, node: u64) -> PyResult<()> {
+        let change = MembershipChange::AddLearner(NodeId(node));
+        self.node.input(py, now_ms, Input::Command(Command::ChangeMembership(change)))
+    }
+
+    /// Makes learner `node` a voter, once its log holds every committed
+    /// entry (else `Rejected`; retry when it has caught up). Raises as
+    /// `add_learner`, and `InvalidArgument` if `node` is not a learner.
+    fn promote(&self, py: Python<'_>, now_ms: u64, node: u64) -> PyResult<()> {
+        let change = MembershipChange::Promote(NodeId(node));
+        self.node.input(py, now_ms, Input::Command(Command::ChangeMembership(change)))
+    }
+
+    /// Removes voter or learner `node`; a leader that removes itself leads
+    /// until the change commits, then steps down. Raises as `add_learner`,
+    /// and `InvalidArgument` for a non-member or the last voter.
+    fn remove(&self, py: Python<'_>, now_ms: u64, node: u64) -> PyResult<()> {
+        let change = MembershipChange::Remove(NodeId(node));
+        self.node.input(py, now_ms, Input::Command(Command::ChangeMembership(change)))
+    }
+
+    /// Moves to exactly `voters` and `learners` through a joint
+    /// configuration (§6): every new voter must be a caught-up learner;
+    /// the leader appends the new membership itself once the joint one
+    /// commits. Raises as `add_learner` and `promote`.
+    #[pyo3(signature = (now_ms, voters, learners=None))]
+    fn change_membership(
+        &self,
+        py: Python<'_>,
+        now_ms: u64,
+        voters: &Bound<'_, PyAny>,
+        learners: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let change = joint_change(voters, learners)?;
+        self.node.input(py, now_ms, Input::Command(Command::ChangeMembership(change)))
     }
 
     /// "follower", "pre_candidate", "candidate" or "leader".
@@ -575,6 +669,7 @@ fn result_name(result: &KvResult) -> (&'static str, bool) {
                 kv::Error::LeaseReadsDisabled => "lease_reads_disabled",
                 kv::Error::Malformed => "malformed",
                 kv::Error::NotAVoter => "not_a_voter",
+                kv::Error::BadMembershipChange => "bad_membership_change",
                 _ => "other_error",
             },
             false,
@@ -593,7 +688,7 @@ fn result_name(result: &KvResult) -> (&'static str, bool) {
 /// send the write again with the same `seq`), "busy", "too_large",
 /// "store_full", "session_expired" (open a new session),
 /// "stale_sequence", "sequence_gap", "zero_sequence",
-/// "lease_reads_disabled", "malformed", "not_a_voter". A refused command is reported
+/// "lease_reads_disabled", "malformed", "not_a_voter", "bad_membership_change". A refused command is reported
 /// here, not raised: the reply may come long after the call.
 #[pyclass(module = "consensio.raft", frozen, eq, hash)]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -963,6 +1058,51 @@ participant_methods! {
             .map(|v| PyBytes::new(py, &v))
     }
 
+    /// The membership in effect (see `RaftNode.membership`).
+    #[getter]
+    fn membership(&self) -> (Vec<u64>, Vec<u64>, Vec<u64>) {
+        self.node.with(|n| members(n.raft().membership()))
+    }
+
+    /// Adds learner `node` (see `RaftNode.add_learner`). The `Reply` is
+    /// "done" once the leader has appended the membership, "busy" while
+    /// another change is under way, "bad_membership_change" for a change
+    /// that does not apply, "not_leader" on a follower.
+    fn add_learner(&self, py: Python<'_>, now_ms: u64, request_id: u64, node: u64) -> PyResult<()> {
+        let change = MembershipChange::AddLearner(NodeId(node));
+        self.command(py, now_ms, kv::Command::ChangeMembership { id: request_id, change })
+    }
+
+    /// Promotes learner `node` (see `RaftNode.promote`); replies as
+    /// `add_learner`, and "busy" while the learner is behind.
+    fn promote(&self, py: Python<'_>, now_ms: u64, request_id: u64, node: u64) -> PyResult<()> {
+        let change = MembershipChange::Promote(NodeId(node));
+        self.command(py, now_ms, kv::Command::ChangeMembership { id: request_id, change })
+    }
+
+    /// Removes voter or learner `node` (see `RaftNode.remove`); replies as
+    /// `add_learner`.
+    fn remove(&self, py: Python<'_>, now_ms: u64, request_id: u64, node: u64) -> PyResult<()> {
+        let change = MembershipChange::Remove(NodeId(node));
+        self.command(py, now_ms, kv::Command::ChangeMembership { id: request_id, change })
+    }
+
+    /// A joint change to exactly `voters` and `learners` (see
+    /// `RaftNode.change_membership`); replies as `promote`.
+    #[pyo3(signature = (now_ms, request_id, voters, learners=None))]
+    fn change_membership(
+        &self,
+        py: Python<'_>,
+        now_ms: u64,
+        request_id: u64,
+        voters: &Bound<'_, PyAny>,
+        learners: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let change = joint_change(voters, learners)?;
+        let id = request_id;
+        self.command(py, now_ms, kv::Command::ChangeMembership { id, change })
+    }
+
     /// Hands leadership to voter `to` (see `RaftNode.transfer_leadership`):
     /// the `Reply` is "done" once the transfer has begun, "not_leader" on
     /// a follower, "not_a_voter" for a `to` that is not a voter.
@@ -1109,5 +1249,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<LogFull>()?;
     m.add_class::<ApplySnapshot>()?;
     m.add_class::<ProposalDropped>()?;
+    m.add_class::<MembershipCommitted>()?;
     Ok(())
 }

@@ -9,6 +9,7 @@ from consensio.raft import (
     BecameFollower,
     BecameLeader,
     Committed,
+    MembershipCommitted,
     ProposalDropped,
     RaftNode,
     ReadFailed,
@@ -309,8 +310,13 @@ def test_bad_frames_raise_and_change_nothing():
 
 
 def test_bad_configuration():
-    with pytest.raises(consensio.InvalidArgument, match="not a voter"):
-        RaftNode(4, VOTERS)
+    # Outside the voters is a node joining a running cluster: it never
+    # campaigns until a membership change adds and promotes it.
+    joiner = RaftNode(4, VOTERS)
+    joiner.tick(0)
+    joiner.tick(100_000)
+    assert joiner.role == "follower" and joiner.term == 0
+    assert not [out for out in joiner if isinstance(out, consensio.Send)]
     with pytest.raises(consensio.InvalidArgument, match="no voters"):
         RaftNode(1, [])
     with pytest.raises(consensio.LimitExceeded):
@@ -348,12 +354,12 @@ def test_restore_from_bad_records():
     with pytest.raises(consensio.MalformedMessage):
         RaftNode.restore(1, VOTERS, [a_frame()])  # a message is not a record
     # Entries from index 2 with nothing before them: no node writes that.
-    gap = bytes([consensio.WIRE_VERSION, 21, 1, 2, 1, 1, 1]) + b"a"
+    gap = bytes([consensio.WIRE_VERSION, 21, 1, 2, 1, 1, 0, 1]) + b"a"
     with pytest.raises(consensio.InvalidArgument, match="record 0"):
         RaftNode.restore(1, VOTERS, [gap])
     with pytest.raises(consensio.LimitExceeded, match="full"):
         RaftNode.restore(1, VOTERS, records, log_max_entries=1)
-    with pytest.raises(consensio.InvalidArgument):
+    with pytest.raises(consensio.VerificationError):
         RaftNode.restore(4, VOTERS, records)
     # Another node's or another cluster's records: refused.
     with pytest.raises(consensio.VerificationError, match="another node or cluster"):
@@ -491,10 +497,44 @@ def test_a_proposal_overwritten_while_its_leader_was_cut_off_is_reported_dropped
     assert all(b"lost" not in c.payloads(i) for i in VOTERS)
 
 
+def test_a_joining_node_is_added_as_a_learner_promoted_and_the_old_leader_removed():
+    c = Cluster()
+    c.run_until(2_000)
+    leader = c.leader()
+    joiner = RaftNode(4, VOTERS)
+    c.nodes[4], c.disks[4], c.applied[4] = joiner, [], []
+    assert joiner.role == "follower" and joiner.membership == ([1, 2, 3], [], [])
+    with pytest.raises(consensio.InvalidArgument):
+        leader.promote(c.now, 4)  # not a learner yet
+    with pytest.raises(consensio.Rejected):
+        c.nodes[leader.id % 3 + 1].add_learner(c.now, 4)  # not the leader
+    leader.add_learner(c.now, 4)
+    with pytest.raises(consensio.Rejected):
+        leader.add_learner(c.now, 5)  # one change at a time
+    leader.propose(c.now, b"x")
+    c.run_for(500)
+    assert joiner.membership == ([1, 2, 3], [], [4])
+    assert b"x" in c.payloads(4), "the learner receives the log"
+    leader.promote(c.now, 4)
+    c.run_for(500)
+    assert joiner.voters == [1, 2, 3, 4]
+    leader.remove(c.now, leader.id)
+    c.run_for(2_000)
+    others = [n for n in c.up() if n.id != leader.id]
+    assert leader.role == "follower"
+    assert any(n.role == "leader" for n in others)
+    committed = [e for _, i, e in c.events if i == 4 and isinstance(e, MembershipCommitted)]
+    assert [e.voters for e in committed][-1] == sorted({1, 2, 3, 4} - {leader.id})
+    assert committed[0] == MembershipCommitted(committed[0].index, [1, 2, 3], [], [4])
+    with pytest.raises(consensio.InvalidArgument):
+        next(n for n in others if n.role == "leader").remove(c.now, leader.id)
+
+
 def test_max_frame_len_bounds_every_frame_sent():
     c = Cluster(max_entries_per_message=2, max_bytes_per_message=100, max_entry_bytes=100)
     bound = c.nodes[1].max_frame_len
-    assert 100 < bound < 300
+    # The entries' bytes, and a membership's (up to about 2 KB).
+    assert 2_100 < bound < 2_300
     assert RaftNode(1, [1]).max_frame_len > 256 * 1024
     with pytest.raises(consensio.InvalidArgument, match="fit in one message"):
         RaftNode(1, [1], max_entry_bytes=101, max_bytes_per_message=100)

@@ -208,7 +208,7 @@ def test_bad_input_raises_and_sends_no_reply(cluster):
     c.run_for(200)
     assert c.replies[leader.id] == {} and leader.commit_index == commit
     with pytest.raises(consensio.InvalidArgument):
-        KvNode(1, [2, 3])
+        KvNode(1, [])
 
 
 def test_a_follower_restarted_from_its_records_rebuilds_the_store(cluster):

@@ -1,10 +1,12 @@
 //! Configuration of a Raft node: who votes, timing, and every bound.
 
+use alloc::vec::Vec;
+
 use crate::id::NodeId;
 use crate::quorum::JointConfig;
 use crate::wire::DEFAULT_MAX_ENCODED_LEN;
 
-use super::Error;
+use super::{Error, Membership};
 
 /// Bytes an entry adds to a message besides its payload: two varints
 /// (term, length) of at most ten bytes each.
@@ -12,6 +14,10 @@ const ENTRY_OVERHEAD: usize = 20;
 /// Bytes of an AppendEntries besides its entries: header, term, tag,
 /// three varints and the vector length, rounded up.
 const MESSAGE_OVERHEAD: usize = 64;
+/// The most bytes a membership takes encoded: three lists of up to 64 ids
+/// of up to ten bytes each, with their lengths. A snapshot chunk carries
+/// one, and a membership entry may be the one entry of an AppendEntries.
+const MAX_MEMBERSHIP_LEN: usize = 3 * (10 + 64 * 10);
 
 /// The largest `max_snapshot_bytes`: half of a record's frame bound, the
 /// rest left for the log a snapshot record carries.
@@ -24,10 +30,18 @@ const MAX_SNAPSHOT_BYTES: usize = 512 << 20;
 /// network's round trip.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// This node's id; it must be a voter.
+    /// This node's id: a voter, a learner, or neither (a node that joins a
+    /// running cluster: it takes the membership from the leader that adds
+    /// it, and never campaigns until a membership makes it a voter).
     pub id: NodeId,
-    /// The voters. Outside a membership change the outgoing half is empty.
+    /// The voters of the cluster's first membership (or, for a node that
+    /// joins, of the membership it joins). Outside a joint change the
+    /// outgoing half is empty. The membership in the log, from the
+    /// snapshot and the membership entries after it, replaces it (§6).
     pub voters: JointConfig,
+    /// The learners of the first membership: non-voting members that
+    /// receive the log (thesis §4.2.1). None by default.
+    pub learners: Vec<NodeId>,
     /// Seed of the node's [`Rng`](crate::Rng) (election timeouts).
     pub seed: u64,
     /// Election timeouts are drawn uniformly from
@@ -90,6 +104,7 @@ impl Config {
         Config {
             id,
             voters: voters.into(),
+            learners: Vec::new(),
             seed: id.0,
             election_timeout_min_ms: 150,
             election_timeout_max_ms: 300,
@@ -117,11 +132,8 @@ impl Config {
     /// [`Error::BadConfig`] naming the first problem found.
     pub fn validate(&self) -> Result<(), Error> {
         let bad = |reason| Err(Error::BadConfig { reason });
-        if self.voters.incoming.is_empty() {
-            return bad("there are no voters");
-        }
-        if !self.voters.contains(self.id) {
-            return bad("the node is not a voter");
+        if let Err(Error::BadConfig { reason }) = self.membership() {
+            return bad(reason);
         }
         if self.heartbeat_interval_ms == 0 {
             return bad("the heartbeat interval must be positive");
@@ -160,15 +172,29 @@ impl Config {
         Ok(())
     }
 
+    /// The membership this configuration starts from.
+    ///
+    /// # Errors
+    /// [`Error::BadConfig`] if it is not one (see [`Membership::new`]).
+    pub fn membership(&self) -> Result<Membership, Error> {
+        Membership::new(self.voters.clone(), self.learners.iter().copied())
+    }
+
     /// The most bytes one encoded message of this node can take: an
     /// AppendEntries of `max_entries_per_message` entries and
     /// `max_bytes_per_message` payload bytes (or one entry of up to
     /// `max_entry_bytes` alone), with its framing. Every other message is
-    /// smaller (a snapshot chunk carries at most `max_bytes_per_message`). A host that sends datagrams bounds them with this. `None`
+    /// smaller (a snapshot chunk carries at most `max_bytes_per_message`
+    /// and a membership). A membership takes up to about 2 KB, so the
+    /// bound is that much above the entries' bytes. A host that sends datagrams bounds them with this. `None`
     /// if it overflows (such a configuration does not validate).
     #[must_use]
     pub fn max_frame_len(&self) -> Option<usize> {
-        let payload = self.max_bytes_per_message.max(self.max_entry_bytes);
+        // A lone membership entry, or a snapshot chunk and its membership.
+        let payload = self
+            .max_bytes_per_message
+            .max(self.max_entry_bytes)
+            .checked_add(MAX_MEMBERSHIP_LEN)?;
         self.max_entries_per_message
             .checked_mul(ENTRY_OVERHEAD)
             .and_then(|n| n.checked_add(payload))
@@ -195,7 +221,7 @@ mod tests {
     fn unusable_configurations_are_refused() {
         let cases: [fn(&mut Config); 9] = [
             |c| c.voters = JointConfig::default(),
-            |c| c.id = NodeId(9),
+            |c| c.learners = alloc::vec![NodeId(2)],
             |c| c.heartbeat_interval_ms = 0,
             |c| c.heartbeat_interval_ms = 150,
             |c| c.election_timeout_max_ms = 150,
@@ -228,9 +254,11 @@ mod tests {
         c.max_entry_bytes = 1_000;
         let bound = c.max_frame_len().unwrap();
         let entries = (0..4)
-            .map(|i| Entry {
-                term: u64::MAX - 1,
-                data: alloc::vec![7; if i == 0 { 1_000 - 3 } else { 1 }],
+            .map(|i| {
+                Entry::normal(
+                    u64::MAX - 1,
+                    alloc::vec![7; if i == 0 { 1_000 - 3 } else { 1 }],
+                )
             })
             .collect();
         let message = Message {
@@ -244,7 +272,10 @@ mod tests {
         };
         let frame = crate::wire::encode_to_vec(&message).unwrap();
         assert!(frame.len() <= bound, "{} > {bound}", frame.len());
-        assert!(bound < frame.len() + 200, "the bound is not loose: {bound}");
+        // The largest membership: 64 voters in each half, 64 learners.
+        let ids = |from: u64| (0..64).map(move |k| NodeId(u64::MAX - from - k));
+        let half = |from| MajorityConfig::from_voters(ids(from)).unwrap();
+        let membership = Membership::new(JointConfig::new(half(0), half(64)), ids(64)).unwrap();
         let chunk = Message {
             term: u64::MAX - 1,
             body: Body::InstallSnapshot {
@@ -253,9 +284,11 @@ mod tests {
                 offset: u64::MAX,
                 data: alloc::vec![7; 1_000],
                 done: true,
+                membership,
             },
         };
         let frame = crate::wire::encode_to_vec(&chunk).unwrap();
         assert!(frame.len() <= bound, "a chunk: {} > {bound}", frame.len());
+        assert!(bound < frame.len() + 200, "the bound is not loose: {bound}");
     }
 }

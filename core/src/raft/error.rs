@@ -95,6 +95,27 @@ pub enum Error {
         /// The snapshot's index.
         index: u64,
     },
+    /// The membership change does not apply to the current membership
+    /// (see [`Membership::apply`](super::Membership::apply)).
+    BadMembershipChange {
+        /// Why.
+        reason: &'static str,
+    },
+    /// A membership change is under way: the last one has not committed
+    /// (or, as a joint change, not finished), or this leader has not yet
+    /// committed an entry of its own term. One change at a time (thesis
+    /// §4.1); retry once it has.
+    MembershipChangePending,
+    /// A learner is promoted only once its log holds every committed entry
+    /// (thesis §4.2.1); `id` holds up to `match_index`.
+    LearnerBehind {
+        /// The learner.
+        id: NodeId,
+        /// What its log is known to hold.
+        match_index: u64,
+        /// The leader's commit index.
+        commit_index: u64,
+    },
     /// Persisted records written by another node or cluster: the record
     /// that names its writer (the first one, or a snapshot record) names
     /// another node id or cluster id than the configuration's. No node was
@@ -168,6 +189,20 @@ impl fmt::Display for Error {
                     "the snapshot at {index} is not a state this application reads"
                 )
             }
+            Error::BadMembershipChange { reason } => {
+                write!(f, "bad membership change: {reason}")
+            }
+            Error::MembershipChangePending => {
+                f.write_str("a membership change is under way; retry once it commits")
+            }
+            Error::LearnerBehind {
+                id,
+                match_index,
+                commit_index,
+            } => write!(
+                f,
+                "learner {id} holds entries up to {match_index}, behind the commit index {commit_index}"
+            ),
             Error::ForeignRecords { record } => write!(
                 f,
                 "persisted record {record} was written by another node or cluster"
@@ -195,7 +230,9 @@ impl Classify for Error {
             | Error::LeaseReadsDisabled
             | Error::TransferInProgress { .. }
             | Error::SnapshotNotApplied { .. }
-            | Error::SnapshotBehind { .. } => ErrorKind::Rejected,
+            | Error::SnapshotBehind { .. }
+            | Error::MembershipChangePending
+            | Error::LearnerBehind { .. } => ErrorKind::Rejected,
             Error::LogFull
             | Error::EntryTooLarge { .. }
             | Error::TooManyUncommitted { .. }

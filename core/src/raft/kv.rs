@@ -166,6 +166,9 @@ pub enum Error {
     LeaseReadsDisabled,
     /// The entry was not a store entry (written by something else).
     Malformed,
+    /// The membership change does not apply to the membership (see
+    /// [`raft::Error::BadMembershipChange`]); nothing happened.
+    BadMembershipChange,
 }
 
 impl fmt::Display for Error {
@@ -184,6 +187,9 @@ impl fmt::Display for Error {
             Error::SequenceGap => f.write_str("sequence skips ahead"),
             Error::ZeroSequence => f.write_str("sequences start at 1"),
             Error::NotAVoter => f.write_str("leadership can only go to another voter"),
+            Error::BadMembershipChange => {
+                f.write_str("the membership change does not apply to the membership")
+            }
             Error::LeaseReadsDisabled => {
                 f.write_str("lease reads need check_quorum; read by ReadIndex")
             }
@@ -452,6 +458,17 @@ pub enum Command {
         /// The voter to hand leadership to.
         to: NodeId,
     },
+    /// Change the cluster's membership (see
+    /// [`raft::Command::ChangeMembership`]): replied `Ok(Done)` once the
+    /// leader has appended it (it takes effect then; the Raft node's
+    /// `MembershipCommitted` event says when it commits); `Busy` while
+    /// another change is under way or a learner to promote is behind.
+    ChangeMembership {
+        /// The request.
+        id: u64,
+        /// The change.
+        change: raft::MembershipChange,
+    },
 }
 
 impl Command {
@@ -462,7 +479,8 @@ impl Command {
             Command::OpenSession { id }
             | Command::Write { id, .. }
             | Command::Get { id, .. }
-            | Command::TransferLeadership { id, .. } => *id,
+            | Command::TransferLeadership { id, .. }
+            | Command::ChangeMembership { id, .. } => *id,
         }
     }
 }
@@ -636,13 +654,11 @@ impl<L: LogStorage> KvNode<L> {
             }
             Command::TransferLeadership { id, to } => {
                 let transfer = raft::Command::TransferLeadership { to };
-                return match self.raft.handle_input(now, Input::Command(transfer)) {
-                    Ok(()) => {
-                        self.reply(id, Ok(KvResponse::Done));
-                        Ok(())
-                    }
-                    Err(e) => self.refuse(id, e),
-                };
+                return self.operate(now, id, transfer);
+            }
+            Command::ChangeMembership { id, change } => {
+                let change = raft::Command::ChangeMembership(change);
+                return self.operate(now, id, change);
             }
             Command::Get { id, key, lease } => {
                 self.next_read = self.next_read.wrapping_add(1);
@@ -676,6 +692,22 @@ impl<L: LogStorage> KvNode<L> {
         }
     }
 
+    /// An operator's command to the Raft node, replied `Done` once taken.
+    fn operate(
+        &mut self,
+        now: Instant,
+        id: u64,
+        command: raft::Command,
+    ) -> Result<(), raft::Error> {
+        match self.raft.handle_input(now, Input::Command(command)) {
+            Ok(()) => {
+                self.reply(id, Ok(KvResponse::Done));
+                Ok(())
+            }
+            Err(e) => self.refuse(id, e),
+        }
+    }
+
     /// A command the Raft node refused: a reply, unless the node as a whole
     /// refused input (its outputs must be drained first).
     fn refuse(&mut self, id: u64, error: raft::Error) -> Result<(), raft::Error> {
@@ -685,6 +717,7 @@ impl<L: LogStorage> KvNode<L> {
             raft::Error::Backpressure { .. } => return Err(error),
             raft::Error::LeaseReadsDisabled => Error::LeaseReadsDisabled,
             raft::Error::NotAVoter { .. } => Error::NotAVoter,
+            raft::Error::BadMembershipChange { .. } => Error::BadMembershipChange,
             // Leadership is moving there: nothing happened; ask it.
             raft::Error::TransferInProgress { to } => Error::NotLeader {
                 leader_hint: Some(to),
@@ -758,6 +791,7 @@ impl<L: LogStorage> KvNode<L> {
                 // other entry committed there.
                 raft::Event::BecameLeader { .. }
                 | raft::Event::LogFull { .. }
+                | raft::Event::MembershipCommitted { .. }
                 | raft::Event::ProposalDropped { .. } => {}
             }
             self.outputs.push_back(Output::Event(Event::Raft(event)));

@@ -13,6 +13,7 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+use super::Membership;
 use crate::wire::{WireMessage, kind};
 
 /// One log entry as it travels: its index is implied by its position in an
@@ -21,8 +22,34 @@ use crate::wire::{WireMessage, kind};
 pub struct Entry {
     /// The term of the leader that created it.
     pub term: u64,
-    /// The application's payload (empty for the entry a new leader appends).
+    /// What `data` holds.
+    pub kind: EntryKind,
+    /// The application's payload (empty for the entry a new leader
+    /// appends), or a membership.
     pub data: Vec<u8>,
+}
+
+impl Entry {
+    /// An entry of the application's, or a new leader's empty one.
+    #[must_use]
+    pub const fn normal(term: u64, data: Vec<u8>) -> Self {
+        Entry {
+            term,
+            kind: EntryKind::Normal,
+            data,
+        }
+    }
+}
+
+/// What an [`Entry`] holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum EntryKind {
+    /// The application's payload.
+    #[default]
+    Normal,
+    /// A [`Membership`], encoded with postcard: the cluster's
+    /// configuration from this entry on (§6; thesis §4.1).
+    Membership,
 }
 
 /// A message between Raft nodes: the sender's term and what it says.
@@ -133,6 +160,9 @@ pub enum Body {
         data: Vec<u8>,
         /// Whether this is the last chunk.
         done: bool,
+        /// The membership at `index`, which the snapshot replaces the log's
+        /// configuration entries with.
+        membership: Membership,
     },
     /// Follower → leader: it holds the first `received` bytes of the
     /// snapshot of `index`, so the leader goes on from there (also the
@@ -192,12 +222,10 @@ mod tests {
                 prev_log_index: 4,
                 prev_log_term: 2,
                 entries: vec![
-                    Entry {
-                        term: 2,
-                        data: vec![1, 2],
-                    },
+                    Entry::normal(2, vec![1, 2]),
                     Entry {
                         term: 3,
+                        kind: EntryKind::Membership,
                         data: vec![],
                     },
                 ],
@@ -221,6 +249,14 @@ mod tests {
                 offset: 1 << 20,
                 data: vec![7; 3],
                 done: true,
+                membership: Membership::new(
+                    crate::quorum::JointConfig::new(
+                        crate::quorum::MajorityConfig::from_voters([crate::NodeId(1)]).unwrap(),
+                        crate::quorum::MajorityConfig::new(),
+                    ),
+                    [crate::NodeId(2)],
+                )
+                .unwrap(),
             },
             Body::SnapshotReceived {
                 index: 90,

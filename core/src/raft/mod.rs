@@ -213,6 +213,8 @@ mod inflights;
 pub mod kv;
 mod log;
 #[cfg(feature = "alloc")]
+mod membership;
+#[cfg(feature = "alloc")]
 mod message;
 #[cfg(feature = "alloc")]
 mod node;
@@ -235,7 +237,9 @@ pub use kv::{KvEntry, KvLimits, KvNode, KvOp, KvResponse, KvResult, KvStore};
 pub use log::ArenaLog;
 pub use log::{EntryRef, FixedLog, LogError, LogStorage};
 #[cfg(feature = "alloc")]
-pub use message::{Body, Entry, Message};
+pub use membership::{MAX_LEARNERS, Membership, MembershipChange};
+#[cfg(feature = "alloc")]
+pub use message::{Body, Entry, EntryKind, Message};
 #[cfg(feature = "alloc")]
 pub use node::{Command, Event, RaftNode, RaftOutput, Role};
 #[cfg(feature = "alloc")]

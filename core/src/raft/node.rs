@@ -8,11 +8,11 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::config::Config;
-use super::message::{Body, Entry, Message};
+use super::message::{Body, Entry, EntryKind, Message};
 use super::persist::{self, Persist, Snapshot, Writer};
 use super::progress::{Progress, ProgressState};
 use super::read_only::ReadOnly;
-use super::{Error, LogStorage};
+use super::{Error, LogStorage, Membership, MembershipChange};
 use crate::id::NodeId;
 use crate::protocol::{Input, Output, Participant, Restore};
 use crate::quorum::{VoteResult, VoteTally};
@@ -76,6 +76,17 @@ pub enum Command {
         /// The voter to hand leadership to.
         to: NodeId,
     },
+    /// Change the cluster's membership (§6; thesis chapter 4): the leader
+    /// appends the new membership to its log, and every node uses the
+    /// latest membership in its log from the moment it appends it,
+    /// committed or not. [`Event::MembershipCommitted`] reports it
+    /// committed. One change at a time: refused with
+    /// [`Error::MembershipChangePending`] until the last one has committed
+    /// (a joint change: until the leader's own `C_new` has) and until this
+    /// leader has committed an entry of its term. A learner is promoted
+    /// only once it holds every committed entry
+    /// ([`Error::LearnerBehind`]).
+    ChangeMembership(MembershipChange),
 }
 
 /// Notifications for the local application.
@@ -128,6 +139,18 @@ pub enum Event {
     LogFull {
         /// The log's last index.
         last_index: u64,
+    },
+    /// The membership entry at `index` committed: `membership` is the
+    /// cluster's configuration from `index` on (the node has used it since
+    /// it appended the entry). Comes right after that index's
+    /// [`Event::Committed`], whose data is empty: apply it as nothing. A
+    /// node that is no longer a member may be shut down once it is
+    /// reported.
+    MembershipCommitted {
+        /// The entry's index.
+        index: u64,
+        /// The membership.
+        membership: Membership,
     },
     /// A proposal this node made (the index and term
     /// [`Command::Propose`] was given) will never be committed: another
@@ -184,7 +207,12 @@ struct Forwarded {
 #[derive(Clone, Debug)]
 pub struct RaftNode<L> {
     config: Config,
-    /// Every voter but this node, each once.
+    /// The membership in effect: the latest in the log (thesis §4.1).
+    membership: Membership,
+    /// The membership at the snapshot (or the configuration's, at 0),
+    /// then every membership entry in the log after it, in index order.
+    configs: VecDeque<(u64, Membership)>,
+    /// Every member but this node, voter or learner, each once.
     peers: Vec<NodeId>,
     log: L,
     rng: Rng,
@@ -243,19 +271,13 @@ impl<L: LogStorage> RaftNode<L> {
     /// [`Error::BadConfig`] if the configuration does not validate.
     pub fn new(config: Config, log: L) -> Result<Self, Error> {
         config.validate()?;
+        let membership = config.membership()?;
         let me = config.id;
-        let voters = &config.voters;
-        let mut peers: Vec<NodeId> = voters
-            .incoming
-            .voters()
-            .iter()
-            .chain(voters.outgoing.voters())
-            .copied()
-            .filter(|&v| v != me)
-            .collect();
-        peers.sort_unstable();
-        peers.dedup();
+        let peers = membership.members().filter(|&v| v != me).collect();
+        let configs = VecDeque::from([(0, membership.clone())]);
         Ok(RaftNode {
+            membership,
+            configs,
             rng: Rng::seed_from_u64(config.seed),
             reads: ReadOnly::new(config.max_pending_reads),
             config,
@@ -323,6 +345,13 @@ impl<L: LogStorage> RaftNode<L> {
     #[must_use]
     pub const fn leader(&self) -> Option<NodeId> {
         self.leader
+    }
+
+    /// The membership in effect: the latest in the log, committed or not
+    /// (thesis §4.1).
+    #[must_use]
+    pub const fn membership(&self) -> &Membership {
+        &self.membership
     }
 
     /// Leader only: the voter leadership is being handed to, while a
@@ -402,8 +431,159 @@ impl<L: LogStorage> RaftNode<L> {
         // Applied entries are held: snapshot_index < index <= applied.
         let term = self.log.term(index).unwrap_or(0);
         self.log.compact(index, term);
-        self.record_snapshot(Snapshot { index, term, data });
+        let membership = self.membership_at(index);
+        self.rebase_configs(index, membership.clone(), true);
+        self.record_snapshot(Snapshot {
+            index,
+            term,
+            membership,
+            data,
+        });
         Ok(())
+    }
+
+    // ---- membership (§6; thesis chapter 4) ---------------------------------
+
+    /// The membership in effect at `index`.
+    fn membership_at(&self, index: u64) -> Membership {
+        self.configs
+            .iter()
+            .rev()
+            .find(|(i, _)| *i <= index)
+            .or(self.configs.front())
+            .map_or_else(|| self.membership.clone(), |(_, m)| m.clone())
+    }
+
+    /// A snapshot at `index` with `membership` replaces the configuration
+    /// entries it covers; those after it stay if `keep_later` (the log
+    /// after the snapshot is kept).
+    fn rebase_configs(&mut self, index: u64, membership: Membership, keep_later: bool) {
+        self.configs.retain(|(i, _)| keep_later && *i > index);
+        self.configs.push_front((index, membership));
+        self.refresh_membership();
+    }
+
+    /// The log was cut back to `index`: the membership entries after it
+    /// are gone (the one at the snapshot always stays).
+    fn truncate_configs(&mut self, index: u64) {
+        let before = self.configs.len();
+        while self.configs.len() > 1 && self.configs.back().is_some_and(|(i, _)| *i > index) {
+            self.configs.pop_back();
+        }
+        if self.configs.len() != before {
+            self.refresh_membership();
+        }
+    }
+
+    /// Whether the entry at `index` holds a membership.
+    fn entry_kind(&self, index: u64) -> EntryKind {
+        let held = self.configs.iter().skip(1).any(|(i, _)| *i == index);
+        if held {
+            EntryKind::Membership
+        } else {
+            EntryKind::Normal
+        }
+    }
+
+    /// The membership in effect is the latest one; peers and (for a leader)
+    /// progress follow it.
+    fn refresh_membership(&mut self) {
+        let Some((_, latest)) = self.configs.back() else {
+            return;
+        };
+        if *latest == self.membership {
+            return;
+        }
+        self.membership = latest.clone();
+        let me = self.config.id;
+        self.peers = self.membership.members().filter(|&v| v != me).collect();
+        if self.role == Role::Leader {
+            let peers = &self.peers;
+            self.progress
+                .retain(|id, _| peers.binary_search(id).is_ok());
+            let next = self.log.last_index().saturating_add(1);
+            for &peer in &self.peers {
+                self.progress.entry(peer).or_insert_with(|| {
+                    Progress::new(
+                        next,
+                        self.config.max_inflight_messages,
+                        self.config.max_inflight_bytes,
+                    )
+                });
+            }
+            if self
+                .transfer
+                .is_some_and(|(to, _)| !self.membership.is_voter(to))
+            {
+                self.transfer = None;
+            }
+        }
+    }
+
+    /// A membership change (leader only).
+    fn change_membership(&mut self, change: &MembershipChange) -> Result<(), Error> {
+        self.check_leader()?;
+        if let Some((to, _)) = self.transfer {
+            return Err(Error::TransferInProgress { to });
+        }
+        let last_change = self.configs.back().map_or(0, |(i, _)| *i);
+        if last_change > self.commit_index
+            || self.commit_index < self.term_start_index
+            || self.membership.is_joint()
+        {
+            return Err(Error::MembershipChangePending);
+        }
+        let (next, added) = self.membership.apply(change)?;
+        let commit_index = self.commit_index;
+        for id in added {
+            let match_index = self.progress.get(&id).map_or(0, |p| p.match_index);
+            if match_index < commit_index {
+                return Err(Error::LearnerBehind {
+                    id,
+                    match_index,
+                    commit_index,
+                });
+            }
+        }
+        let max = self.config.max_uncommitted_entries;
+        if self.log.last_index().saturating_sub(commit_index) >= max {
+            return Err(Error::TooManyUncommitted { max });
+        }
+        self.append_membership(&next)?;
+        self.broadcast_append();
+        Ok(())
+    }
+
+    /// Appends `membership` as an entry of this leader's term; it takes
+    /// effect at once.
+    fn append_membership(&mut self, membership: &Membership) -> Result<(), Error> {
+        let data = postcard::to_allocvec(membership).map_err(|_| Error::LogFull)?;
+        self.append_entry(EntryKind::Membership, data)
+    }
+
+    /// A leader's duties once its commit index moved: finish a joint change
+    /// with `C_new` (§6), and step down once a membership without it as a
+    /// voter has committed (thesis §4.2.2).
+    fn after_commit(&mut self) {
+        if self.role != Role::Leader {
+            return;
+        }
+        let Some(&(index, _)) = self.configs.back() else {
+            return;
+        };
+        if index > self.commit_index || index == 0 {
+            return;
+        }
+        if self.membership.is_joint() {
+            let next = self.membership.leave_joint();
+            if self.append_membership(&next).is_ok() {
+                self.broadcast_append();
+            }
+        } else if !self.membership.is_voter(self.config.id) {
+            // The followers hear of the commit before the leader goes.
+            self.broadcast_heartbeat();
+            self.become_follower(self.term, None);
+        }
     }
 
     /// Keeps `snapshot`, over which the log is compacted, and queues its
@@ -411,9 +591,10 @@ impl<L: LogStorage> RaftNode<L> {
     /// replaces every earlier record.
     fn record_snapshot(&mut self, snapshot: Snapshot) {
         let entries = (self.log.first_index()..=self.log.last_index())
-            .map_while(|i| self.log.entry(i))
-            .map(|e| Entry {
+            .map_while(|i| Some((i, self.log.entry(i)?)))
+            .map(|(i, e)| Entry {
                 term: e.term,
+                kind: self.entry_kind(i),
                 data: e.data.to_vec(),
             })
             .collect();
@@ -432,10 +613,18 @@ impl<L: LogStorage> RaftNode<L> {
     // ---- the common step: term rules, then the role's step --------------
 
     fn step(&mut self, from: NodeId, message: Message) {
-        if from == self.config.id || !self.config.voters.contains(from) {
+        let Message { term, body } = message;
+        // Only a leader sends these, and the leader of a term is legitimate
+        // whether or not this node knows the membership that elected it (a
+        // node being added, thesis §4.1); anything else from a non-member
+        // is dropped (a removed server cannot disrupt, thesis §4.2.3).
+        let from_leader = matches!(
+            body,
+            Body::AppendEntries { .. } | Body::Heartbeat { .. } | Body::InstallSnapshot { .. }
+        );
+        if from == self.config.id || !(from_leader || self.membership.contains(from)) {
             return;
         }
-        let Message { term, body } = message;
         if term == u64::MAX {
             // No node reaches the last term (`campaign` stops before it):
             // a peer that wrote -1 or a corrupted frame, dropped like any
@@ -561,6 +750,7 @@ impl<L: LogStorage> RaftNode<L> {
         // A transfer's vote is the exception: the leader that sent
         // TimeoutNow gave up its lease first.
         let granted = can_vote
+            && self.membership.is_voter(self.config.id)
             && (kind == Vote::Transfer || !self.in_lease())
             && self.log.is_up_to_date(last_log_index, last_log_term);
         if pre_vote {
@@ -607,9 +797,16 @@ impl<L: LogStorage> RaftNode<L> {
                 offset,
                 data,
                 done,
+                membership,
             } => {
                 self.follow(from);
-                self.handle_snapshot(from, index, snapshot_term, offset, data, done);
+                let snapshot = Snapshot {
+                    index,
+                    term: snapshot_term,
+                    membership,
+                    data,
+                };
+                self.handle_snapshot(from, offset, snapshot, done);
             }
             Body::ReadIndexResponse { id, index } if self.leader == Some(from) => {
                 self.on_read_index(id, index);
@@ -677,7 +874,11 @@ impl<L: LogStorage> RaftNode<L> {
             Role::Leader => self.tick_leader(),
             Role::Follower | Role::PreCandidate | Role::Candidate => {
                 self.fail_forwarded(false);
-                if self.now >= self.election_deadline {
+                let voter = self.membership.is_voter(self.config.id);
+                if !voter && self.now >= self.election_deadline {
+                    // A learner or a removed server never campaigns.
+                    self.reset_election_timer();
+                } else if self.now >= self.election_deadline {
                     self.campaign(self.config.pre_vote, false);
                 }
             }
@@ -695,7 +896,7 @@ impl<L: LogStorage> RaftNode<L> {
             let progress = &self.progress;
             let active =
                 |v: NodeId| Some(v == me || progress.get(&v).is_some_and(|p| p.recent_active));
-            if self.config.voters.vote_result(&active) != VoteResult::Won {
+            if self.membership.voters().vote_result(&active) != VoteResult::Won {
                 // Cut off from a quorum: a new leader may be elected
                 // elsewhere; stop taking proposals and reads (thesis §6.2).
                 self.become_follower(self.term, None);
@@ -724,6 +925,7 @@ impl<L: LogStorage> RaftNode<L> {
             Command::Read { id } => self.forward_read(id, false),
             Command::LeaseRead { id } => self.forward_read(id, true),
             Command::TransferLeadership { to } => self.transfer_leadership(to),
+            Command::ChangeMembership(change) => self.change_membership(&change),
         }
     }
 
@@ -819,7 +1021,7 @@ impl<L: LogStorage> RaftNode<L> {
         // Only voters get here, and the tally holds every voter of a
         // joint configuration.
         let _ = self.votes.record(voter, granted);
-        match self.config.voters.vote_result(&self.votes) {
+        match self.membership.voters().vote_result(&self.votes) {
             VoteResult::Won if self.role == Role::PreCandidate => self.campaign(false, false),
             VoteResult::Won => self.become_leader(),
             VoteResult::Lost => self.become_follower(self.term, None),
@@ -860,7 +1062,7 @@ impl<L: LogStorage> RaftNode<L> {
         // before it (§5.4.2) and learn its commit index for reads (thesis
         // §6.4). With a full log nothing commits until there is room.
         self.term_start_index = next;
-        if self.append_entry(Vec::new()).is_err() {
+        if self.append_entry(EntryKind::Normal, Vec::new()).is_err() {
             // `campaign` checked for room and a candidate's log does not
             // change, so this is only a defence: a leader without the entry
             // would stall every read, so it steps down at once.
@@ -944,11 +1146,21 @@ impl<L: LogStorage> RaftNode<L> {
                 return; // it would rewrite committed entries: not a real leader
             }
             self.log.truncate_after(first_index - 1);
+            self.truncate_configs(first_index - 1);
             let mut written = entries.split_off(skip);
             let appended = written
                 .iter()
                 .take_while(|entry| self.log.append(entry.term, &entry.data).is_ok())
                 .count();
+            // Memberships take effect when appended (thesis §4.1); their
+            // data decoded when the message was checked.
+            let configs = written.iter().take(appended).zip(first_index..);
+            for (entry, index) in configs {
+                if let Some(m) = membership_of(entry) {
+                    self.configs.push_back((index, m));
+                }
+            }
+            self.refresh_membership();
             if appended < written.len() {
                 self.report_log_full();
             } else if appended > 0 {
@@ -969,15 +1181,8 @@ impl<L: LogStorage> RaftNode<L> {
     /// A chunk of the leader's snapshot (§7, Figure 13). Chunks are taken
     /// in order; a chunk out of order is answered with what is held, so
     /// the leader resumes from there.
-    fn handle_snapshot(
-        &mut self,
-        from: NodeId,
-        index: u64,
-        term: u64,
-        offset: u64,
-        data: Vec<u8>,
-        done: bool,
-    ) {
+    fn handle_snapshot(&mut self, from: NodeId, offset: u64, chunk: Snapshot, done: bool) {
+        let (index, term) = (chunk.index, chunk.term);
         if index <= self.commit_index {
             // We have all it covers, committed: it matches any leader's log.
             self.incoming = None;
@@ -998,7 +1203,7 @@ impl<L: LogStorage> RaftNode<L> {
         }
         let len = usize::try_from(offset)
             .ok()
-            .and_then(|o| o.checked_add(data.len()));
+            .and_then(|o| o.checked_add(chunk.data.len()));
         if len.is_none_or(|len| len > self.config.max_snapshot_bytes) {
             // Larger than this node takes (the bound must be the same on
             // every node): dropped, as a malformed message is.
@@ -1007,10 +1212,10 @@ impl<L: LogStorage> RaftNode<L> {
         }
         let incoming = match self.incoming.take() {
             Some(mut s) if same(&s) && offset != 0 => {
-                s.data.extend_from_slice(&data);
+                s.data.extend_from_slice(&chunk.data);
                 s
             }
-            _ => Snapshot { index, term, data },
+            _ => chunk,
         };
         if !done {
             let received = incoming.data.len() as u64;
@@ -1020,8 +1225,11 @@ impl<L: LogStorage> RaftNode<L> {
         }
         // Installed: the log after it stays if it follows it (Figure 13),
         // the state machine is replaced, and both are durable before the
-        // acknowledgement.
+        // acknowledgement. The snapshot's membership replaces the entries
+        // it covers.
+        let kept = self.log.term(index) == Some(term);
         self.log.compact(index, term);
+        self.rebase_configs(index, incoming.membership.clone(), kept);
         self.log_full = false;
         self.commit_index = index;
         self.applied_index = index;
@@ -1052,7 +1260,7 @@ impl<L: LogStorage> RaftNode<L> {
         if self.log.last_index().saturating_sub(self.commit_index) >= max {
             return Err(Error::TooManyUncommitted { max });
         }
-        self.append_entry(data)?;
+        self.append_entry(EntryKind::Normal, data)?;
         if self.proposals.len() >= usize::try_from(max).unwrap_or(usize::MAX) {
             self.proposals.pop_front();
         }
@@ -1065,17 +1273,23 @@ impl<L: LogStorage> RaftNode<L> {
         Ok(())
     }
 
-    /// Appends an entry of this leader's term, durably.
-    fn append_entry(&mut self, data: Vec<u8>) -> Result<(), Error> {
+    /// Appends an entry of this leader's term, durably; a membership takes
+    /// effect at once.
+    fn append_entry(&mut self, kind: EntryKind, data: Vec<u8>) -> Result<(), Error> {
         let first_index = self
             .log
             .append(self.term, &data)
             .map_err(|_| Error::LogFull)?;
         self.log_full = false;
         let term = self.term;
+        let entry = Entry { term, kind, data };
+        if let Some(m) = membership_of(&entry) {
+            self.configs.push_back((first_index, m));
+            self.refresh_membership();
+        }
         self.persist(Persist::Entries {
             first_index,
-            entries: vec![Entry { term, data }],
+            entries: vec![entry],
         });
         self.maybe_commit(); // a lone voter commits at once
         Ok(())
@@ -1165,7 +1379,7 @@ impl<L: LogStorage> RaftNode<L> {
         if to == self.config.id {
             return Ok(());
         }
-        if !self.progress.contains_key(&to) {
+        if !self.membership.is_voter(to) {
             return Err(Error::NotAVoter { id: to });
         }
         let until = self
@@ -1205,9 +1419,10 @@ impl<L: LogStorage> RaftNode<L> {
                 progress.get(&v).map(|p| p.match_index)
             }
         };
-        let index = self.config.voters.committed_index(&acked);
+        let index = self.membership.voters().committed_index(&acked);
         if index > self.commit_index && self.log.term(index) == Some(self.term) {
             self.commit_index = index;
+            self.after_commit();
         }
     }
 
@@ -1238,9 +1453,10 @@ impl<L: LogStorage> RaftNode<L> {
         }
         let entries: Vec<Entry> = (next..=last_index)
             .take(count)
-            .map_while(|i| self.log.entry(i))
-            .map(|e| Entry {
+            .map_while(|i| Some((i, self.log.entry(i)?)))
+            .map(|(i, e)| Entry {
                 term: e.term,
+                kind: self.entry_kind(i),
                 data: e.data.to_vec(),
             })
             .collect();
@@ -1284,6 +1500,7 @@ impl<L: LogStorage> RaftNode<L> {
             offset: chunk.offset,
             data: snapshot.data.get(range).unwrap_or_default().to_vec(),
             done: chunk.done,
+            membership: snapshot.membership.clone(),
         };
         self.send(to, body);
         true
@@ -1441,7 +1658,7 @@ impl<L: LogStorage> RaftNode<L> {
                 progress.get(&v).map(|p| p.acked_round)
             }
         };
-        let confirmed = self.config.voters.committed_index(&acked);
+        let confirmed = self.membership.voters().committed_index(&acked);
         self.reads.confirm(confirmed);
         let outputs = &mut self.outputs;
         let mut answers = Vec::new();
@@ -1484,12 +1701,19 @@ impl<L: LogStorage> RaftNode<L> {
                 break;
             };
             let term = entry.term;
-            let event = Event::Committed {
-                index,
-                term,
-                data: entry.data.to_vec(),
+            let membership = match self.entry_kind(index) {
+                EntryKind::Membership => Some(self.membership_at(index)),
+                EntryKind::Normal => None,
             };
-            self.outputs.push_back(Output::Event(event));
+            let data = match membership {
+                Some(_) => Vec::new(),
+                None => entry.data.to_vec(),
+            };
+            self.outputs
+                .push_back(Output::Event(Event::Committed { index, term, data }));
+            if let Some(membership) = membership {
+                self.emit(Event::MembershipCommitted { index, membership });
+            }
             self.applied_index = index;
             self.settle_proposals(index, term);
         }
@@ -1600,12 +1824,20 @@ impl<L: LogStorage> Restore for RaftNode<L> {
             cluster: config.cluster,
             node: config.id,
         };
-        let (hard_state, snapshot) = persist::replay(&mut log, records, me)?;
+        let replayed = persist::replay(&mut log, records, me)?;
+        let hard_state = replayed.hard_state;
         let mut node = RaftNode::new(config, log)?;
         node.identified = !records.is_empty();
         node.term = hard_state.term;
         node.vote = hard_state.vote;
-        if let Some(snapshot) = snapshot {
+        // The membership is the snapshot's (or the configuration's), then
+        // the log's membership entries.
+        if let Some(snapshot) = &replayed.snapshot {
+            node.configs = VecDeque::from([(snapshot.index, snapshot.membership.clone())]);
+        }
+        node.configs.extend(replayed.configs);
+        node.refresh_membership();
+        if let Some(snapshot) = replayed.snapshot {
             let (index, term) = (snapshot.index, snapshot.term);
             node.commit_index = index;
             node.applied_index = index;
@@ -1735,10 +1967,21 @@ fn batch_len(config: &Config, sizes: impl Iterator<Item = usize>) -> usize {
 fn entries_are_well_formed(term: u64, prev_log_term: u64, entries: &[Entry]) -> bool {
     let mut last = prev_log_term;
     entries.iter().all(|entry| {
-        let ok = entry.term >= last && entry.term <= term;
+        let ok = entry.term >= last
+            && entry.term <= term
+            && (entry.kind == EntryKind::Normal || membership_of(entry).is_some());
         last = entry.term;
         ok
     })
+}
+
+/// The membership a membership entry holds (`None` for any other entry,
+/// or one whose data is not a membership).
+fn membership_of(entry: &Entry) -> Option<Membership> {
+    match entry.kind {
+        EntryKind::Membership => postcard::from_bytes(&entry.data).ok(),
+        EntryKind::Normal => None,
+    }
 }
 
 /// The largest index at or below `upto` whose entry's term is at most

@@ -24,7 +24,7 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Entry, Error, LogStorage};
+use super::{Entry, EntryKind, Error, LogStorage, Membership};
 use crate::id::NodeId;
 use crate::wire::{WireMessage, kind};
 
@@ -36,6 +36,8 @@ pub struct Snapshot {
     pub index: u64,
     /// The term of the entry at `index`.
     pub term: u64,
+    /// The cluster's membership at `index`.
+    pub membership: Membership,
     /// The application's state.
     pub data: Vec<u8>,
 }
@@ -113,15 +115,17 @@ pub(crate) struct HardState {
 /// writer, a second identity, an entry record that would leave a gap or rewrite entries a
 /// snapshot covers, a term that goes backwards, two votes in a term,
 /// entries whose terms decrease or exceed the term recorded before them, a
-/// snapshot behind an earlier one; [`Error::LogFull`] if `log` cannot hold
-/// the entries. `log` may then be partly written.
+/// snapshot behind an earlier one, a membership entry that holds no
+/// membership; [`Error::LogFull`] if `log` cannot hold the entries. `log`
+/// may then be partly written.
 pub(crate) fn replay<L: LogStorage>(
     log: &mut L,
     records: &[Persist],
     me: Writer,
-) -> Result<(HardState, Option<Snapshot>), Error> {
+) -> Result<Replayed, Error> {
     let mut hard_state = HardState::default();
     let mut snapshot: Option<&Snapshot> = None;
+    let mut configs: Vec<(u64, Membership)> = Vec::new();
     for (at, record) in records.iter().enumerate() {
         let corrupt = Error::CorruptRecords { record: at };
         match record {
@@ -149,6 +153,8 @@ pub(crate) fn replay<L: LogStorage>(
                     return Err(corrupt);
                 }
                 log.truncate_after(first_index.saturating_sub(1));
+                configs.retain(|(i, _)| i < first_index);
+                memberships(&mut configs, *first_index, entries).ok_or(corrupt)?;
                 append_all(log, entries)?;
             }
             Persist::Snapshot {
@@ -167,12 +173,44 @@ pub(crate) fn replay<L: LogStorage>(
                 }
                 log.compact(snap.index, snap.term);
                 log.truncate_after(snap.index);
+                configs.clear();
+                let first_index = snap.index.saturating_add(1);
+                memberships(&mut configs, first_index, entries).ok_or(corrupt)?;
                 append_all(log, entries)?;
                 snapshot = Some(snap);
             }
         }
     }
-    Ok((hard_state, snapshot.cloned()))
+    Ok(Replayed {
+        hard_state,
+        snapshot: snapshot.cloned(),
+        configs,
+    })
+}
+
+/// What replaying a node's records gives.
+pub(crate) struct Replayed {
+    /// The last hard state (zero if none).
+    pub(crate) hard_state: HardState,
+    /// The last snapshot, if any.
+    pub(crate) snapshot: Option<Snapshot>,
+    /// The membership entries in the log after it, in index order.
+    pub(crate) configs: Vec<(u64, Membership)>,
+}
+
+/// Adds the memberships among `entries` (the first at `first_index`);
+/// `None` if a membership entry holds none.
+fn memberships(
+    configs: &mut Vec<(u64, Membership)>,
+    first_index: u64,
+    entries: &[Entry],
+) -> Option<()> {
+    for (entry, index) in entries.iter().zip(first_index..) {
+        if entry.kind == EntryKind::Membership {
+            configs.push((index, postcard::from_bytes(&entry.data).ok()?));
+        }
+    }
+    Some(())
 }
 
 fn append_all<L: LogStorage>(log: &mut L, entries: &[Entry]) -> Result<(), Error> {
@@ -225,10 +263,17 @@ mod tests {
     ) -> Result<(HardState, Option<Snapshot>), Error> {
         let mut all = vec![Persist::Identity(ME)];
         all.extend_from_slice(records);
-        replay(log, &all, ME).map_err(|e| match e {
-            Error::CorruptRecords { record } => Error::CorruptRecords { record: record - 1 },
-            e => e,
-        })
+        replay(log, &all, ME)
+            .map(|r| (r.hard_state, r.snapshot))
+            .map_err(|e| match e {
+                Error::CorruptRecords { record } => Error::CorruptRecords { record: record - 1 },
+                e => e,
+            })
+    }
+
+    fn membership() -> Membership {
+        let voters = crate::quorum::MajorityConfig::from_voters([NodeId(1)]).unwrap();
+        Membership::new(voters.into(), []).unwrap()
     }
 
     #[test]
@@ -243,8 +288,8 @@ mod tests {
             "a node that wrote nothing"
         );
         assert_eq!(
-            replay(&mut log, core::slice::from_ref(&hard), ME),
-            Err(Error::CorruptRecords { record: 0 }),
+            replay(&mut log, core::slice::from_ref(&hard), ME).err(),
+            Some(Error::CorruptRecords { record: 0 }),
             "no writer named"
         );
         for other in [
@@ -258,14 +303,15 @@ mod tests {
             },
         ] {
             assert_eq!(
-                replay(&mut log, &[Persist::Identity(other), hard.clone()], ME),
-                Err(Error::ForeignRecords { record: 0 })
+                replay(&mut log, &[Persist::Identity(other), hard.clone()], ME).err(),
+                Some(Error::ForeignRecords { record: 0 })
             );
             let snapshot = Persist::Snapshot {
                 writer: other,
                 snapshot: Snapshot {
                     index: 1,
                     term: 1,
+                    membership: membership(),
                     data: vec![],
                 },
                 term: 1,
@@ -277,8 +323,9 @@ mod tests {
                     &mut log,
                     &[Persist::Identity(ME), hard.clone(), snapshot],
                     ME
-                ),
-                Err(Error::ForeignRecords { record: 2 }),
+                )
+                .err(),
+                Some(Error::ForeignRecords { record: 2 }),
                 "another node's snapshot record"
             );
         }
@@ -287,17 +334,15 @@ mod tests {
                 &mut log,
                 &[Persist::Identity(ME), hard.clone(), Persist::Identity(ME)],
                 ME
-            ),
-            Err(Error::CorruptRecords { record: 2 }),
+            )
+            .err(),
+            Some(Error::CorruptRecords { record: 2 }),
             "a second identity: another file's head"
         );
     }
 
     fn entry(term: u64, data: &[u8]) -> Entry {
-        Entry {
-            term,
-            data: data.to_vec(),
-        }
+        Entry::normal(term, data.to_vec())
     }
 
     #[test]

@@ -473,7 +473,8 @@ impl Family for Kv {
     fn output(&mut self, node: &Node, _: &[Persist], output: &OutputOf<Self>) {
         match output {
             Output::Send { to, message } => {
-                assert!(self.peers.contains(to), "a send to {to}");
+                // To a member, or to a leader it does not know as one (thesis §4.1).
+                assert_ne!(*to, self.config.id, "a send to itself");
                 let frame = wire::encode_to_vec(message).expect("encodes");
                 let bound = self.config.max_frame_len().expect("valid");
                 assert!(frame.len() <= bound, "a frame of {} > {bound}", frame.len());
@@ -548,9 +549,11 @@ impl Generator for Kv {
                 let entries = entries
                     .iter()
                     .take(8)
-                    .map(|(t, p)| Entry {
-                        term: if *t < 128 { term } else { near(*t, term) },
-                        data: self.payload(p),
+                    .map(|(t, p)| {
+                        Entry::normal(
+                            if *t < 128 { term } else { near(*t, term) },
+                            self.payload(p),
+                        )
                     })
                     .collect();
                 Action::Message {

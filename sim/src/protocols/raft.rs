@@ -155,6 +155,7 @@ impl Protocol for RaftProtocol {
     }
 
     fn create(&self, id: NodeId, members: &[NodeId], seed: u64) -> Node {
+        self.clients.borrow_mut().nodes = members.to_vec();
         let mut node = Node::new(
             Self::config(id, members, seed),
             Self::log(),
@@ -250,6 +251,12 @@ impl Protocol for RaftProtocol {
             kv::Event::Raft(Event::ProposalDropped { index, term }) => {
                 format!("ProposalDropped {index} (term {term})")
             }
+            kv::Event::Raft(Event::MembershipCommitted { index, membership }) => {
+                format!(
+                    "MembershipCommitted {index}: {}",
+                    describe_membership(membership)
+                )
+            }
             kv::Event::Raft(Event::ApplySnapshot { index, term }) => {
                 format!("ApplySnapshot at {index} (term {term})")
             }
@@ -276,6 +283,11 @@ const OPERATOR: u64 = 0xff_ffff;
 /// leader the clients last heard of to another live node (about eight
 /// transfers in a 20 s run).
 const TRANSFER_CHANCE: f64 = 0.01;
+/// The "client" number of the operator's membership changes.
+const MEMBERSHIP_OPERATOR: u64 = 0xff_fffe;
+/// Chance, per client tick, that the operator changes the membership
+/// (about eight changes in a 20 s run).
+const MEMBERSHIP_CHANCE: f64 = 0.01;
 
 fn split_id(id: u64) -> (u64, u64) {
     (id >> ID_SHIFT, id & ((1 << ID_SHIFT) - 1))
@@ -334,6 +346,13 @@ pub struct Clients {
     /// Leadership transfers asked for, and how many began.
     transfers: u64,
     transfers_begun: u64,
+    /// Every node of the run.
+    nodes: Vec<NodeId>,
+    /// The latest membership any node reported committed, and its index.
+    membership: Option<(u64, raft::Membership)>,
+    /// Membership changes asked for, and how many the leader took.
+    changes: u64,
+    changes_taken: u64,
 }
 
 impl Clients {
@@ -435,7 +454,86 @@ impl Clients {
             out.push((target, command));
         }
         self.maybe_transfer(rng, live, &mut out);
+        self.maybe_change_membership(rng, live, &mut out);
         out
+    }
+
+    /// Now and then, as an operator replacing servers would, changes the
+    /// membership through the node the clients think leads: removes a
+    /// voter (the leader too) while more than three remain (fewer would
+    /// tolerate no fault, and the checks want progress after the faults;
+    /// so three-node runs never change), adds a removed
+    /// node back as a learner, then promotes it, or swaps it for a voter
+    /// in one joint change (§6). It decides from the latest membership
+    /// reported committed, so it may ask for a change that no longer
+    /// applies or must wait; the leader then says so.
+    fn maybe_change_membership(
+        &mut self,
+        rng: &mut Rng,
+        live: &[NodeId],
+        out: &mut Vec<(NodeId, kv::Command)>,
+    ) {
+        if !self.operator || !rng.chance(MEMBERSHIP_CHANCE) {
+            return;
+        }
+        let Some(leader) = self
+            .clients
+            .iter()
+            .find_map(|c| c.leader)
+            .filter(|l| live.contains(l))
+        else {
+            return;
+        };
+        let voters: Vec<NodeId> = match &self.membership {
+            Some((_, m)) => m.voters().incoming.voters().to_vec(),
+            None => self.nodes.clone(),
+        };
+        let learners: Vec<NodeId> = self
+            .membership
+            .as_ref()
+            .map_or_else(Vec::new, |(_, m)| m.learners().to_vec());
+        let outsiders: Vec<NodeId> = self
+            .nodes
+            .iter()
+            .copied()
+            .filter(|n| !voters.contains(n) && !learners.contains(n))
+            .collect();
+        let pick = |rng: &mut Rng, from: &[NodeId]| {
+            let at = usize::try_from(rng.below(from.len() as u64)).unwrap_or(0);
+            from.get(at).copied()
+        };
+        let change = if let Some(&learner) = learners.first() {
+            match pick(rng, &voters).filter(|_| rng.chance(0.5)) {
+                Some(out) => raft::MembershipChange::Joint {
+                    voters: voters
+                        .iter()
+                        .copied()
+                        .filter(|&v| v != out)
+                        .chain([learner])
+                        .collect(),
+                    learners: Vec::new(),
+                },
+                None => raft::MembershipChange::Promote(learner),
+            }
+        } else if let Some(outsider) = pick(rng, &outsiders) {
+            raft::MembershipChange::AddLearner(outsider)
+        } else if voters.len() > 3
+            && let Some(voter) = pick(rng, &voters)
+        {
+            raft::MembershipChange::Remove(voter)
+        } else {
+            return;
+        };
+        self.changes += 1;
+        let id = (MEMBERSHIP_OPERATOR << ID_SHIFT) | self.changes;
+        out.push((leader, kv::Command::ChangeMembership { id, change }));
+    }
+
+    /// A node reported the membership at `index` committed.
+    fn on_membership(&mut self, index: u64, membership: &raft::Membership) {
+        if self.membership.as_ref().is_none_or(|(i, _)| index > *i) {
+            self.membership = Some((index, membership.clone()));
+        }
     }
 
     /// Now and then, as an operator would for maintenance, hands
@@ -470,10 +568,28 @@ impl Clients {
     /// A reply from `node` at `now_ms`.
     fn on_reply(&mut self, now_ms: u64, node: NodeId, id: u64, result: &KvResult) {
         let (number, _) = split_id(id);
+        if number == MEMBERSHIP_OPERATOR {
+            match result {
+                Ok(KvResponse::Done) => self.changes_taken += 1,
+                // Another change under way, a learner behind, a view of
+                // the membership gone stale, a leader gone: all expected.
+                Err(
+                    kv::Error::NotLeader { .. } | kv::Error::Busy | kv::Error::BadMembershipChange,
+                ) => {}
+                other => {
+                    self.error.get_or_insert_with(|| {
+                        format!("n{} answered a membership change with {other:?}", node.0)
+                    });
+                }
+            }
+            return;
+        }
         if number == OPERATOR {
             match result {
                 Ok(KvResponse::Done) => self.transfers_begun += 1,
-                Err(kv::Error::NotLeader { .. }) => {}
+                // The target may have left the voters since the operator
+                // looked, and a membership change may be under way.
+                Err(kv::Error::NotLeader { .. } | kv::Error::NotAVoter | kv::Error::Busy) => {}
                 other => {
                     self.error.get_or_insert_with(|| {
                         format!("n{} answered a leadership transfer with {other:?}", node.0)
@@ -628,6 +744,10 @@ fn write_op(key: &[u8], input: &OpInput) -> Option<KvOp> {
 struct Committed {
     term: u64,
     data: Vec<u8>,
+    /// The highest term any leader had been elected in when the entry was
+    /// first applied: the leader that committed it led a term at most
+    /// this high.
+    by_term: u64,
 }
 
 /// The Raft checker; see the [module docs](self).
@@ -636,6 +756,8 @@ pub struct RaftChecker {
     clients: Rc<RefCell<Clients>>,
     leaders: BTreeMap<u64, NodeId>,
     committed: BTreeMap<u64, Committed>,
+    /// The memberships committed, by index.
+    memberships: BTreeMap<u64, raft::Membership>,
     /// Per node: the last index applied in this lifetime.
     applied: BTreeMap<NodeId, u64>,
     /// Leaders elected in this step, to check against the committed log.
@@ -657,6 +779,7 @@ impl RaftChecker {
             clients,
             leaders: BTreeMap::new(),
             committed: BTreeMap::new(),
+            memberships: BTreeMap::new(),
             applied: BTreeMap::new(),
             new_leaders: Vec::new(),
             commit_times: Vec::new(),
@@ -735,9 +858,10 @@ impl Checker<Node> for RaftChecker {
                 let entry = Committed {
                     term: *term,
                     data: data.clone(),
+                    by_term: self.leaders.keys().next_back().copied().unwrap_or(0),
                 };
                 match self.committed.get(index) {
-                    Some(known) if *known != entry => {
+                    Some(known) if (known.term, &known.data) != (entry.term, &entry.data) => {
                         return Err(format!(
                             "state machine safety: {node} applied entry {index} of term {term}, but term {}'s entry was applied there before",
                             known.term
@@ -771,6 +895,19 @@ impl Checker<Node> for RaftChecker {
                         "read freshness: {node} answered read c{client}#{op}, issued at {call_ms} ms, at index {index}, but entry {floor} was committed before it was issued"
                     ));
                 }
+            }
+            kv::Event::Raft(Event::MembershipCommitted { index, membership }) => {
+                // Like entries, a committed membership is the same on
+                // every node that reports it.
+                if let Some(known) = self.memberships.get(index)
+                    && known != membership
+                {
+                    return Err(format!(
+                        "state machine safety: {node} committed membership {membership:?} at {index}, but {known:?} was committed there"
+                    ));
+                }
+                self.memberships.insert(*index, membership.clone());
+                self.clients.borrow_mut().on_membership(*index, membership);
             }
             kv::Event::Raft(Event::ApplySnapshot { index, term }) => {
                 // The store now holds every entry up to `index`; the
@@ -819,7 +956,14 @@ impl Checker<Node> for RaftChecker {
             // Entries below the leader's snapshot are in its state machine
             // (state machine safety checks them as they are applied).
             let compacted = log.first_index().saturating_sub(1);
-            for (index, entry) in self.committed.range(compacted..) {
+            // Leader completeness binds leaders of later terms than the one
+            // that committed an entry; a leader of an older term (elected
+            // late on delayed votes) may lack it, and commits nothing.
+            let later = self
+                .committed
+                .range(compacted..)
+                .filter(|(_, e)| e.by_term < term);
+            for (index, entry) in later {
                 if log.term(*index) != Some(entry.term) {
                     return Err(format!(
                         "leader completeness: {leader}, leader of term {term}, lacks committed entry {index} of term {}",
@@ -858,6 +1002,15 @@ impl Checker<Node> for RaftChecker {
                 format!("{}, {}", clients.transfers, clients.transfers_begun),
             ),
             (
+                "membership changes asked, taken, committed".into(),
+                format!(
+                    "{}, {}, {}",
+                    clients.changes,
+                    clients.changes_taken,
+                    self.memberships.len()
+                ),
+            ),
+            (
                 "sessions opened".into(),
                 clients.sessions_opened.to_string(),
             ),
@@ -878,4 +1031,23 @@ impl Checker<Node> for RaftChecker {
             ),
         ]
     }
+}
+
+/// `voters 1,2,3 (joint with 1,2,4); learners 5`.
+fn describe_membership(m: &raft::Membership) -> String {
+    let list = |ids: &[NodeId]| {
+        ids.iter()
+            .map(|id| id.0.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let voters = m.voters();
+    let mut text = format!("voters {}", list(voters.incoming.voters()));
+    if m.is_joint() {
+        text += &format!(" (joint with {})", list(voters.outgoing.voters()));
+    }
+    if !m.learners().is_empty() {
+        text += &format!("; learners {}", list(m.learners()));
+    }
+    text
 }
