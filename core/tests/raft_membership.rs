@@ -398,3 +398,19 @@ fn a_joining_node_learns_the_membership_from_a_snapshot() {
     assert_eq!(node.membership(), &membership(&[1, 2, 3], &[], &[4]));
     assert_eq!(node.commit_index(), c.node(NodeId(1)).commit_index());
 }
+
+/// The leader replicates to a server it removes until the removal
+/// commits, so the server learns it and never campaigns again.
+#[test]
+fn a_removed_follower_learns_its_removal_and_stays_quiet() {
+    let mut c = cluster(&[]);
+    change(&mut c, 1, MembershipChange::Remove(NodeId(3))).unwrap();
+    settle(&mut c, 1);
+    let without = membership(&[1, 2], &[], &[]);
+    assert_eq!(c.node(NodeId(3)).membership(), &without);
+    let term = c.node(NodeId(1)).term();
+    c.isolate(NodeId(1));
+    c.advance_ticking(5_000, &[NodeId(3)]);
+    assert_eq!(c.node(NodeId(3)).term(), term, "n3 never campaigns");
+    assert_eq!(c.node(NodeId(3)).role(), Role::Follower);
+}

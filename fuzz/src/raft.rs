@@ -700,7 +700,7 @@ impl Raft {
 
     /// The last index the records describe.
     fn durable_last(&self) -> u64 {
-        self.base.index + self.durable.len() as u64
+        self.base.index.saturating_add(self.durable.len() as u64)
     }
 
     fn durable_term(&self, index: u64) -> Option<u64> {
@@ -711,7 +711,7 @@ impl Raft {
     }
 
     fn durable_entry(&self, index: u64) -> Option<&Entry> {
-        let after = index.checked_sub(self.base.index + 1)?;
+        let after = index.checked_sub(self.base.index.checked_add(1)?)?;
         self.durable.get(usize::try_from(after).ok()?)
     }
 
@@ -733,7 +733,8 @@ impl Raft {
     }
 
     fn persisted(&mut self, record: &Persist) {
-        if !matches!(record, Persist::Identity(_)) {
+        // A snapshot record names its writer too, and replaces all before.
+        if !matches!(record, Persist::Identity(_) | Persist::Snapshot { .. }) {
             assert!(self.identified, "a record before the node's identity");
         }
         match record {
@@ -748,7 +749,7 @@ impl Raft {
                 entries,
             } => {
                 let keep = first_index
-                    .checked_sub(self.base.index + 1)
+                    .checked_sub(self.base.index.saturating_add(1))
                     .expect("entries rewritten below the snapshot");
                 let keep = usize::try_from(keep).expect("small");
                 assert!(keep <= self.durable.len(), "a gap in the log");
@@ -763,6 +764,7 @@ impl Raft {
                 entries,
             } => {
                 assert_eq!(*writer, self.writer());
+                self.identified = true;
                 self.hard_state(*term, *vote);
                 assert!(snapshot.index > self.base.index, "a snapshot not ahead");
                 // Taken here, or installed over a log that holds its last
@@ -905,9 +907,13 @@ impl Raft {
     fn check_log(&self, node: &Node) {
         let log = node.log();
         assert_eq!(log.last_index(), self.durable_last(), "log length");
-        assert_eq!(log.first_index(), self.base.index + 1, "compacted up to");
+        assert_eq!(
+            log.first_index(),
+            self.base.index.saturating_add(1),
+            "compacted up to"
+        );
         for (k, e) in self.durable.iter().enumerate() {
-            let index = self.base.index + 1 + k as u64;
+            let index = self.base.index.saturating_add(1 + k as u64);
             let entry = log.entry(index).expect("held");
             assert_eq!(
                 (entry.term, entry.data),

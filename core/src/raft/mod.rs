@@ -93,9 +93,31 @@
 //!   log holds the snapshot's last entry, and tells the application to
 //!   load it with [`Event::ApplySnapshot`].
 //!
-//! Membership changes and learners are not implemented yet; the
-//! configuration is already a [`JointConfig`](crate::quorum::JointConfig)
-//! and progress is kept per [`NodeId`](crate::NodeId).
+//! - **Membership changes and learners (§6; thesis chapter 4).**
+//!   [`Command::ChangeMembership`] appends a new [`Membership`] to the log
+//!   as an entry of kind [`EntryKind::Membership`]; every node uses the
+//!   latest membership in its log from the moment it appends it, committed
+//!   or not, and the one before it again if the entry is cut away.
+//!   Single-server changes ([`MembershipChange::AddLearner`],
+//!   [`Promote`](MembershipChange::Promote),
+//!   [`Remove`](MembershipChange::Remove)) need no joint phase; a
+//!   [`Joint`](MembershipChange::Joint) change moves to any voters through
+//!   `C_old,new`, and the leader appends `C_new` once that commits. One
+//!   change at a time, and only after the leader has committed an entry of
+//!   its own term (the rule Ongaro added in 2015 after single-server
+//!   changes were shown to elect two leaders without it). Learners receive
+//!   the log and never vote or campaign; a learner is promoted only once
+//!   its log holds every committed entry. A leader that removes itself
+//!   leads until its removal commits, then steps down. Snapshots carry
+//!   the membership they cover.
+//! - **Who is heard.** A node drops messages from senders outside its
+//!   membership, but for a leader's (AppendEntries, heartbeats, snapshot
+//!   chunks): the leader of a term is legitimate whether or not this node
+//!   knows the membership that elected it. So a node that joins a running
+//!   cluster, made from the cluster's voters with itself outside them,
+//!   learns the log and the membership from the leader, and a removed
+//!   server, which never campaigns again, cannot disrupt the cluster
+//!   (thesis §4.2.3).
 //!
 //! # The caller's duties
 //!

@@ -495,8 +495,40 @@ impl<L: LogStorage> RaftNode<L> {
             return;
         }
         self.membership = latest.clone();
+        if self
+            .transfer
+            .is_some_and(|(to, _)| !self.membership.is_voter(to))
+        {
+            self.transfer = None;
+        }
+        self.refresh_peers();
+    }
+
+    /// The peers are every member of a membership that no committed one
+    /// has superseded yet: a leader goes on replicating to a server it
+    /// removes until the removal commits, so that the server learns it
+    /// and stops campaigning.
+    fn refresh_peers(&mut self) {
+        let commit = self.commit_index;
+        let from = self
+            .configs
+            .iter()
+            .rposition(|(i, _)| *i <= commit)
+            .unwrap_or(0);
         let me = self.config.id;
-        self.peers = self.membership.members().filter(|&v| v != me).collect();
+        let mut peers: Vec<NodeId> = self
+            .configs
+            .iter()
+            .skip(from)
+            .flat_map(|(_, m)| m.members())
+            .filter(|&v| v != me)
+            .collect();
+        peers.sort_unstable();
+        peers.dedup();
+        if peers == self.peers {
+            return;
+        }
+        self.peers = peers;
         if self.role == Role::Leader {
             let peers = &self.peers;
             self.progress
@@ -510,12 +542,6 @@ impl<L: LogStorage> RaftNode<L> {
                         self.config.max_inflight_bytes,
                     )
                 });
-            }
-            if self
-                .transfer
-                .is_some_and(|(to, _)| !self.membership.is_voter(to))
-            {
-                self.transfer = None;
             }
         }
     }
@@ -564,9 +590,17 @@ impl<L: LogStorage> RaftNode<L> {
     /// A leader's duties once its commit index moved: finish a joint change
     /// with `C_new` (§6), and step down once a membership without it as a
     /// voter has committed (thesis §4.2.2).
-    fn after_commit(&mut self) {
+    fn after_commit(&mut self, before: u64) {
         if self.role != Role::Leader {
             return;
+        }
+        let commit = self.commit_index;
+        if self
+            .configs
+            .iter()
+            .any(|(i, _)| *i > before && *i <= commit)
+        {
+            self.refresh_peers();
         }
         let Some(&(index, _)) = self.configs.back() else {
             return;
@@ -995,6 +1029,9 @@ impl<L: LogStorage> RaftNode<L> {
             let Some(&peer) = self.peers.get(i) else {
                 break;
             };
+            if !self.membership.is_voter(peer) {
+                continue; // learners and departing servers do not vote
+            }
             let body = if pre_vote {
                 Body::PreVote {
                     last_log_index,
@@ -1421,8 +1458,8 @@ impl<L: LogStorage> RaftNode<L> {
         };
         let index = self.membership.voters().committed_index(&acked);
         if index > self.commit_index && self.log.term(index) == Some(self.term) {
-            self.commit_index = index;
-            self.after_commit();
+            let before = core::mem::replace(&mut self.commit_index, index);
+            self.after_commit(before);
         }
     }
 

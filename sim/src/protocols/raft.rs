@@ -70,12 +70,23 @@ use crate::engine::Protocol;
 use crate::linearizability::{self, OpInput, OpOutput, Operation};
 
 /// The family's entries in the [registry](super).
-pub const PROTOCOLS: &[Entry] = &[Entry {
-    name: "raft",
-    family: "raft",
-    description: "Raft with its key-value store: Figure 3's properties and linearizable clients",
-    run: |config| super::run(RaftProtocol::default(), config),
-}];
+pub const PROTOCOLS: &[Entry] = &[
+    Entry {
+        name: "raft",
+        family: "raft",
+        description: "Raft with its key-value store: Figure 3's properties and linearizable clients",
+        run: |config| super::run(RaftProtocol::default(), config),
+    },
+    Entry {
+        name: "raft-replace",
+        family: "raft",
+        description: "Raft with its key-value store: the first three nodes vote, and an operator replaces each with a spare, one by one, under load",
+        run: |config| super::run(RaftProtocol::replacing(), config),
+    },
+];
+
+/// Voters at the start of a `raft-replace` run; the other nodes are spares.
+pub const REPLACED_VOTERS: usize = 3;
 
 /// The simulated node type.
 pub type Node = KvNode<ArenaLog>;
@@ -100,13 +111,37 @@ pub const LOG_MATCHING_EVERY: u64 = 200;
 #[derive(Clone, Debug, Default)]
 pub struct RaftProtocol {
     clients: Rc<RefCell<Clients>>,
+    /// `raft-replace`: only the first [`REPLACED_VOTERS`] nodes vote at
+    /// first, and the operator replaces each with a spare.
+    replace: bool,
 }
 
 impl RaftProtocol {
-    fn config(id: NodeId, members: &[NodeId], seed: u64) -> raft::Config {
+    /// The `raft-replace` variant: the first [`REPLACED_VOTERS`] nodes
+    /// start as the voters and the others as spares outside the cluster
+    /// (made from the same voters, as a joining server is); the operator
+    /// replaces voter `k` with spare `k`, one server at a time (add the
+    /// spare as a learner, promote it once it has caught up, remove the
+    /// old voter), while the clients go on.
+    #[must_use]
+    pub fn replacing() -> Self {
+        let protocol = RaftProtocol {
+            replace: true,
+            ..RaftProtocol::default()
+        };
+        protocol.clients.borrow_mut().replace = true;
+        protocol
+    }
+
+    fn config(&self, id: NodeId, members: &[NodeId], seed: u64) -> raft::Config {
         // The simulator's members always include `id`, are distinct, and
         // number at most a few dozen.
-        let voters = MajorityConfig::from_voters(members.iter().copied())
+        let first = if self.replace {
+            REPLACED_VOTERS
+        } else {
+            members.len()
+        };
+        let voters = MajorityConfig::from_voters(members.iter().copied().take(first))
             .unwrap_or_else(|e| panic!("raft voters: {e}"));
         let mut c = raft::Config::new(id, voters);
         c.seed = seed;
@@ -151,13 +186,13 @@ impl Protocol for RaftProtocol {
     type Node = Node;
 
     fn name(&self) -> &'static str {
-        "raft"
+        if self.replace { "raft-replace" } else { "raft" }
     }
 
     fn create(&self, id: NodeId, members: &[NodeId], seed: u64) -> Node {
         self.clients.borrow_mut().nodes = members.to_vec();
         let mut node = Node::new(
-            Self::config(id, members, seed),
+            self.config(id, members, seed),
             Self::log(),
             KvLimits::default(),
         )
@@ -172,7 +207,7 @@ impl Protocol for RaftProtocol {
         // simulation stops on it. So is a restart that reads more records
         // than the snapshot interval allows (§7: a restart reads one
         // snapshot and the records since, never the whole history).
-        let config = Self::config(id, members, seed);
+        let config = self.config(id, members, seed);
         let interval = Self::snapshot_interval(seed);
         let max = max_restart_records(&config, interval);
         assert!(
@@ -348,6 +383,10 @@ pub struct Clients {
     transfers_begun: u64,
     /// Every node of the run.
     nodes: Vec<NodeId>,
+    /// `raft-replace`: replace the first voters with the spares.
+    replace: bool,
+    /// When the replacing operator last asked for a change, ms.
+    replace_ms: u64,
     /// The latest membership any node reported committed, and its index.
     membership: Option<(u64, raft::Membership)>,
     /// Membership changes asked for, and how many the leader took.
@@ -455,7 +494,70 @@ impl Clients {
         }
         self.maybe_transfer(rng, live, &mut out);
         self.maybe_change_membership(rng, live, &mut out);
+        self.maybe_replace(now_ms, live, &mut out);
         out
+    }
+
+    /// `raft-replace`: the next step of replacing voter `k` with spare `k`
+    /// (learner, promotion, removal of the old one), judged from the
+    /// latest membership reported committed, asked of the node the
+    /// clients think leads every [`RESEND_MS`] until it is committed.
+    fn maybe_replace(
+        &mut self,
+        now_ms: u64,
+        live: &[NodeId],
+        out: &mut Vec<(NodeId, kv::Command)>,
+    ) {
+        if !self.replace || now_ms.saturating_sub(self.replace_ms) < RESEND_MS {
+            return;
+        }
+        let Some(leader) = self
+            .clients
+            .iter()
+            .find_map(|c| c.leader)
+            .filter(|l| live.contains(l))
+        else {
+            return;
+        };
+        let (old, spares) = self.nodes.split_at(REPLACED_VOTERS.min(self.nodes.len()));
+        let member = |id: NodeId, m: &Option<(u64, raft::Membership)>| {
+            m.as_ref()
+                .map_or(old.contains(&id), |(_, m)| m.contains(id))
+        };
+        let learner = |id: NodeId, m: &Option<(u64, raft::Membership)>| {
+            m.as_ref().is_some_and(|(_, m)| m.is_learner(id))
+        };
+        let next = old.iter().zip(spares).find_map(|(&old, &new)| {
+            if !member(new, &self.membership) {
+                Some(raft::MembershipChange::AddLearner(new))
+            } else if learner(new, &self.membership) {
+                Some(raft::MembershipChange::Promote(new))
+            } else if member(old, &self.membership) {
+                Some(raft::MembershipChange::Remove(old))
+            } else {
+                None
+            }
+        });
+        let Some(change) = next else {
+            return;
+        };
+        self.replace_ms = now_ms;
+        self.changes += 1;
+        let id = (MEMBERSHIP_OPERATOR << ID_SHIFT) | self.changes;
+        out.push((leader, kv::Command::ChangeMembership { id, change }));
+    }
+
+    /// How many of the first voters the replacing operator has replaced
+    /// (the spare votes and the old server is gone, as committed).
+    fn replaced(&self) -> usize {
+        let Some((_, m)) = &self.membership else {
+            return 0;
+        };
+        let (old, spares) = self.nodes.split_at(REPLACED_VOTERS.min(self.nodes.len()));
+        old.iter()
+            .zip(spares)
+            .filter(|&(&old, &new)| m.voters().contains(new) && !m.contains(old))
+            .count()
     }
 
     /// Now and then, as an operator replacing servers would, changes the
@@ -473,7 +575,7 @@ impl Clients {
         live: &[NodeId],
         out: &mut Vec<(NodeId, kv::Command)>,
     ) {
-        if !self.operator || !rng.chance(MEMBERSHIP_CHANCE) {
+        if self.replace || !self.operator || !rng.chance(MEMBERSHIP_CHANCE) {
             return;
         }
         let Some(leader) = self
@@ -1001,6 +1103,7 @@ impl Checker<Node> for RaftChecker {
                 "leadership transfers asked, begun".into(),
                 format!("{}, {}", clients.transfers, clients.transfers_begun),
             ),
+            ("servers replaced".into(), clients.replaced().to_string()),
             (
                 "membership changes asked, taken, committed".into(),
                 format!(
