@@ -49,6 +49,11 @@ impl fmt::Display for LogError {
 
 impl core::error::Error for LogError {}
 
+/// The highest index a log holds: a log whose last index reaches it is
+/// full, however much room it has, so no index arithmetic overflows (a
+/// leader that sends a snapshot at `u64::MAX` leaves its follower full).
+pub const MAX_INDEX: u64 = u64::MAX - 1;
+
 /// Where a Raft node keeps its log.
 pub trait LogStorage {
     /// The index of the first entry held: one past the last index a
@@ -250,7 +255,8 @@ mod arena {
         }
 
         fn has_room(&self, len: usize) -> bool {
-            self.slots.len() < self.max_entries
+            self.last_index() < super::MAX_INDEX
+                && self.slots.len() < self.max_entries
                 && self
                     .arena
                     .len()
@@ -343,6 +349,9 @@ impl<const ENTRIES: usize, const BYTES: usize> LogStorage for FixedLog<ENTRIES, 
     }
 
     fn append(&mut self, term: u64, data: &[u8]) -> Result<u64, LogError> {
+        if !self.has_room(data.len()) {
+            return Err(LogError::Full);
+        }
         let end = self.used.checked_add(data.len()).ok_or(LogError::Full)?;
         let dest = self.arena.get_mut(self.used..end).ok_or(LogError::Full)?;
         let slot = self.slots.get_mut(self.len).ok_or(LogError::Full)?;
@@ -354,7 +363,9 @@ impl<const ENTRIES: usize, const BYTES: usize> LogStorage for FixedLog<ENTRIES, 
     }
 
     fn has_room(&self, len: usize) -> bool {
-        self.len < ENTRIES && self.used.checked_add(len).is_some_and(|end| end <= BYTES)
+        self.last_index() < MAX_INDEX
+            && self.len < ENTRIES
+            && self.used.checked_add(len).is_some_and(|end| end <= BYTES)
     }
 
     fn truncate_after(&mut self, index: u64) {
@@ -462,6 +473,24 @@ mod tests {
             (7, Some(9)),
             "the prefix stays"
         );
+    }
+
+    /// No index arithmetic overflows: a log stops at `MAX_INDEX`, even
+    /// after a snapshot at the very end of the index space.
+    #[test]
+    fn a_log_is_full_at_the_last_index() {
+        fn at_the_end(log: &mut impl LogStorage) {
+            log.compact(MAX_INDEX - 1, 1);
+            assert_eq!(log.append(1, b"a"), Ok(MAX_INDEX));
+            assert!(!log.has_room(0));
+            assert_eq!(log.append(1, b"b"), Err(LogError::Full));
+            assert_eq!(log.last_index(), MAX_INDEX);
+            log.compact(u64::MAX, 1);
+            assert!(!log.has_room(0));
+            assert_eq!(log.append(1, b"c"), Err(LogError::Full));
+        }
+        at_the_end(&mut ArenaLog::new(8, 64));
+        at_the_end(&mut FixedLog::<8, 64>::new());
     }
 
     #[test]

@@ -257,7 +257,7 @@ pub use error::Error;
 pub use kv::{KvEntry, KvLimits, KvNode, KvOp, KvResponse, KvResult, KvStore};
 #[cfg(feature = "alloc")]
 pub use log::ArenaLog;
-pub use log::{EntryRef, FixedLog, LogError, LogStorage};
+pub use log::{EntryRef, FixedLog, LogError, LogStorage, MAX_INDEX};
 #[cfg(feature = "alloc")]
 pub use membership::{MAX_LEARNERS, Membership, MembershipChange};
 #[cfg(feature = "alloc")]
