@@ -8,6 +8,8 @@
  * comes back and catches up by the leader's snapshot; the leader crashes in
  * the middle of a write, the other two go on, and it restarts from its
  * snapshot record and the records after it, dropping the torn tail.
+ * Then a fourth node, made outside the voters, joins as a learner, is
+ * promoted once it has caught up, and the first leader is removed.
  *
  * Build (after `cargo build -p consensio-ffi`), from the repository root:
  *   gcc -std=c11 -Wall -Wextra -Iffi/include ffi/examples/raft_cluster.c \
@@ -39,7 +41,8 @@ static void die(const char *what) {
     exit(1);
 }
 
-enum { N = 3, KEYS = 8, SNAPSHOT_EVERY = 4 };
+/* N voters at first, and one spare that joins later. */
+enum { N = 3, NODES = 4, KEYS = 8, SNAPSHOT_EVERY = 4 };
 
 /* The network: a growable array of frames. */
 struct frame {
@@ -87,7 +90,7 @@ struct node {
 };
 
 static const uint64_t VOTERS[N] = {1, 2, 3};
-static struct node nodes[N];
+static struct node nodes[NODES];
 static struct network network; /* frames in flight, delivered in order */
 static uint64_t now;
 static char dir[64];
@@ -270,6 +273,12 @@ static void drain(struct node *n) {
                     maybe_snapshot(n);
                 } else if (out.event == CONSENSIO_RAFT_APPLY_SNAPSHOT) { /* values: index, term */
                     load_snapshot(n, out.values[0]);
+                } else if (out.event == CONSENSIO_RAFT_MEMBERSHIP_COMMITTED && n->id == NODES) {
+                    /* values: index, voters, outgoing, learners; data: their ids */
+                    printf("  t=%5llu  n%llu: membership at #%llu committed: %llu voter%s, %llu learner%s\n",
+                           (unsigned long long)now, (unsigned long long)n->id, (unsigned long long)out.values[0],
+                           (unsigned long long)out.values[1], out.values[1] == 1 ? "" : "s",
+                           (unsigned long long)out.values[3], out.values[3] == 1 ? "" : "s");
                 } else if (out.event == CONSENSIO_RAFT_BECAME_LEADER) { /* values: term */
                     printf("  t=%5llu  n%llu is the leader of term %llu\n", (unsigned long long)now,
                            (unsigned long long)n->id, (unsigned long long)out.values[0]);
@@ -281,7 +290,7 @@ static void drain(struct node *n) {
     }
 }
 
-static struct node *node(uint64_t id) { return id >= 1 && id <= N ? &nodes[id - 1] : NULL; }
+static struct node *node(uint64_t id) { return id >= 1 && id <= NODES ? &nodes[id - 1] : NULL; }
 
 /* Runs the cluster for `ms` milliseconds: deliver every frame in flight
  * (to a crashed node it is lost), then move time to the earliest deadline
@@ -289,7 +298,7 @@ static struct node *node(uint64_t id) { return id >= 1 && id <= N ? &nodes[id - 
 static void run_for(uint64_t ms) {
     uint64_t until = now + ms;
     for (;;) {
-        for (int i = 0; i < N; i++)
+        for (int i = 0; i < NODES; i++)
             if (nodes[i].raft) drain(&nodes[i]);
         if (network.count > 0) {
             struct network in_flight = network;
@@ -303,7 +312,7 @@ static void run_for(uint64_t ms) {
             continue;
         }
         uint64_t next = UINT64_MAX;
-        for (int i = 0; i < N; i++) {
+        for (int i = 0; i < NODES; i++) {
             uint8_t has = 0;
             uint64_t at = 0;
             if (!nodes[i].raft) continue;
@@ -315,7 +324,7 @@ static void run_for(uint64_t ms) {
             return;
         }
         if (next > now) now = next;
-        for (int i = 0; i < N; i++) {
+        for (int i = 0; i < NODES; i++) {
             uint8_t has = 0;
             uint64_t at = 0;
             if (!nodes[i].raft) continue;
@@ -326,7 +335,7 @@ static void run_for(uint64_t ms) {
 }
 
 static struct node *leader(void) {
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < NODES; i++) {
         enum consensio_raft_node_role role;
         if (!nodes[i].raft) continue;
         TRY(consensio_raft_role(nodes[i].raft, &role));
@@ -376,7 +385,7 @@ static void restart(struct node *n) {
 }
 
 static void show(void) {
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < NODES; i++) {
         uint64_t commit = 0;
         printf("  n%llu:", (unsigned long long)nodes[i].id);
         if (!nodes[i].raft) {
@@ -396,9 +405,9 @@ int main(void) {
     snprintf(dir, sizeof dir, "%s/raft_cluster.XXXXXX", tmp && strlen(tmp) < 40 ? tmp : "/tmp");
     if (!mkdtemp(dir)) die("mkdtemp");
     printf("libconsensio %s: a three-node Raft cluster, records in %s\n\n== election ==\n", consensio_version(), dir);
-    for (int i = 0; i < N; i++) {
+    for (int i = 0; i < NODES; i++) {
         struct node *n = &nodes[i];
-        n->id = VOTERS[i];
+        n->id = (uint64_t)i + 1; /* n1 to n3 vote; n4 is made outside them */
         snprintf(n->path, sizeof n->path, "%s/n%llu.log", dir, (unsigned long long)n->id);
         n->fd = open_log(n->path);
         TRY(consensio_raft_default_config(n->id, &n->config));
@@ -438,11 +447,43 @@ int main(void) {
     run_for(500);
     show();
 
-    int agree = 1;
-    for (int i = 1; i < N; i++) agree &= memcmp(&nodes[i].sm, &nodes[0].sm, sizeof nodes[0].sm) == 0;
-    printf("\nall three state machines agree: %s\n", agree ? "yes" : "NO");
+    printf("\n== n4 joins: added as a learner, promoted once it has caught up; n%llu is removed ==\n",
+           (unsigned long long)first->id);
+    struct node *spare = &nodes[NODES - 1];
+    struct node *at = leader();
+    if (!at) return 1;
+    TRY(consensio_raft_change_membership(at->raft, now, CONSENSIO_RAFT_ADD_LEARNER, spare->id));
+    run_for(300);
+    /* Promotion waits until the learner holds every committed entry. */
+    while (consensio_raft_change_membership(at->raft, now, CONSENSIO_RAFT_PROMOTE, spare->id) == CONSENSIO_REJECTED)
+        run_for(50);
+    run_for(300);
+    at = leader();
+    if (!at) return 1;
+    TRY(consensio_raft_change_membership(at->raft, now, CONSENSIO_RAFT_REMOVE, first->id));
+    run_for(1000);
+    at = leader();
+    if (!at) return 1;
+    propose(at, "y=6");
+    run_for(300);
+    uint64_t ids[8], voters = 0, outgoing = 0, learners = 0;
+    TRY(consensio_raft_membership(spare->raft, ids, 8, &voters, &outgoing, &learners));
+    printf("  the voters now:");
+    for (uint64_t k = 0; k < voters; k++) printf(" n%llu", (unsigned long long)ids[k]);
+    printf("\n");
+    show();
 
-    for (int i = 0; i < N; i++) {
+    /* The members' state machines agree; the removed node stopped where
+     * its removal committed. */
+    int agree = voters == N;
+    for (uint64_t k = 1; k < voters && k < 8; k++) {
+        struct node *a = node(ids[0]), *b = node(ids[k]);
+        agree &= a && b && memcmp(&a->sm, &b->sm, sizeof a->sm) == 0;
+    }
+    for (uint64_t k = 0; k < voters && k < 8; k++) agree &= ids[k] != first->id;
+    printf("\nthe members' state machines agree: %s\n", agree ? "yes" : "NO");
+
+    for (int i = 0; i < NODES; i++) {
         consensio_participant_free(nodes[i].raft);
         close(nodes[i].fd);
         unlink(nodes[i].path);
