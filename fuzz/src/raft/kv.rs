@@ -101,6 +101,12 @@ enum KvStep {
     },
     Drain(Option<u8>),
     Restart,
+    /// A membership change: `kind % 3` adds learner `node % 7`, promotes
+    /// it or removes it.
+    Membership {
+        kind: u8,
+        node: u8,
+    },
 }
 
 /// A write; keys are one letter of four, or (from 250) too long.
@@ -214,15 +220,6 @@ fn run(input: &KvInput) -> Reached {
         session_expiry_ms: u64::from(input.limits[4]) * 4 + 1,
     };
     let mut family = Kv {
-        peers: config
-            .voters
-            .incoming
-            .voters()
-            .iter()
-            .chain(config.voters.outgoing.voters())
-            .copied()
-            .filter(|&v| v != config.id)
-            .collect(),
         config,
         log_entries: usize::from(input.log_entries % 32) + 1,
         log_bytes: usize::from(input.log_bytes),
@@ -251,7 +248,6 @@ type Snapshot = (
 /// One key-value node for the [`harness`].
 struct Kv {
     config: raft::Config,
-    peers: BTreeSet<NodeId>,
     log_entries: usize,
     log_bytes: usize,
     limits: KvLimits,
@@ -425,12 +421,13 @@ impl Family for Kv {
     /// Raft's bound, each output with at most one reply besides, the
     /// replies `Retry` to every uncommitted proposal when leadership is
     /// lost, and a command's own reply.
-    fn max_outputs(&self, _: &Node) -> usize {
+    fn max_outputs(&self, node: &Node) -> usize {
         let c = &self.config;
+        let peers = node.raft().membership().members().count();
         let uncommitted = usize::try_from(c.max_uncommitted_entries).unwrap_or(usize::MAX);
         // Raft's own bound, with a dropped proposal per uncommitted entry.
         let raft = 8
-            + self.peers.len() * (c.max_inflight_messages + 2)
+            + peers * (c.max_inflight_messages + 2)
             + c.max_apply_per_step
             + 2 * c.max_pending_reads
             + uncommitted;
@@ -593,6 +590,18 @@ impl Generator for Kv {
             }),
             KvStep::Drain(max) => Action::Drain(max.map(usize::from)),
             KvStep::Restart => Action::Restart,
+            KvStep::Membership { kind, node } => {
+                let node = harness::claimed(*node, IDS);
+                let change = match kind % 3 {
+                    0 => raft::MembershipChange::AddLearner(node),
+                    1 => raft::MembershipChange::Promote(node),
+                    _ => raft::MembershipChange::Remove(node),
+                };
+                Action::Command(kv::Command::ChangeMembership {
+                    id: self.request(),
+                    change,
+                })
+            }
         }
     }
 }
