@@ -12,7 +12,7 @@ use super::message::{Body, Entry, EntryKind, Message};
 use super::persist::{self, Persist, Snapshot, Writer};
 use super::progress::{Progress, ProgressState};
 use super::read_only::ReadOnly;
-use super::{Error, LogStorage, Membership, MembershipChange};
+use super::{Error, LogStorage, MAX_INDEX, Membership, MembershipChange};
 use crate::id::NodeId;
 use crate::protocol::{Input, Output, Participant, Restore};
 use crate::quorum::{VoteResult, VoteTally};
@@ -414,7 +414,7 @@ impl<L: LogStorage> RaftNode<L> {
         if index > applied {
             return Err(Error::SnapshotNotApplied { index, applied });
         }
-        let snapshot_index = self.log.first_index().saturating_sub(1);
+        let snapshot_index = self.snapshot.as_ref().map_or(0, |s| s.index);
         if index <= snapshot_index {
             return Err(Error::SnapshotBehind {
                 index,
@@ -1220,6 +1220,11 @@ impl<L: LogStorage> RaftNode<L> {
     /// the leader resumes from there.
     fn handle_snapshot(&mut self, from: NodeId, offset: u64, chunk: Snapshot, done: bool) {
         let (index, term) = (chunk.index, chunk.term);
+        if index > MAX_INDEX {
+            // No log reaches it (see `MAX_INDEX`): dropped, as every
+            // content-malformed message is.
+            return;
+        }
         if index <= self.commit_index {
             // We have all it covers, committed: it matches any leader's log.
             self.incoming = None;
