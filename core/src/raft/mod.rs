@@ -123,8 +123,11 @@
 //!
 //! - **Persist before acting.** Append every [`Output::Persist`] record to
 //!   stable storage and make it durable before acting on any output after
-//!   it. The node queues the record of a new term, vote or log entries
-//!   before every message that depends on it, so a vote is never granted
+//!   it. One fsync may cover many records: a host may hold sends and
+//!   events across inputs, then fsync once and act on them in order
+//!   (group commit; `docs/raft.md` says how threaded hosts do it). The
+//!   node queues the record of a new term, vote or log entries before
+//!   every message that depends on it, so a vote is never granted
 //!   twice in a term and an entry is never acknowledged before it is on
 //!   disk.
 //! - **Apply in order.** [`Event::Committed`] comes once per index, in index
