@@ -480,6 +480,7 @@ type Summary = (
     u64,
     u64,
     u64,
+    Vec<NodeId>,
 );
 
 /// One Raft node for the [`harness`]: its configuration, and what it
@@ -510,6 +511,8 @@ struct Raft {
     /// dropped or covered by a snapshot; and the last entry applied.
     proposed: BTreeSet<(u64, u64)>,
     last_applied: (u64, u64),
+    /// The last input accepted was a message that must have no effect.
+    last_outsider: bool,
     /// This life: reads accepted and not yet answered (their ids).
     reads: BTreeSet<u64>,
     next_read: u64,
@@ -542,6 +545,7 @@ impl Raft {
             commit: 0,
             proposed: BTreeSet::new(),
             last_applied: (0, 0),
+            last_outsider: false,
             reads: BTreeSet::new(),
             next_read: 0,
             reached: Reached::default(),
@@ -605,15 +609,16 @@ impl Raft {
         }
     }
 
-    /// Whether `message` from `from` must have no effect: it is the
-    /// node's own, or a non-member's that only a leader would not send (a
-    /// leader's are taken from anyone: thesis §4.1).
-    fn outsider(&self, node: &Node, from: NodeId, message: &Message) -> bool {
+    /// Whether `message` from `from` must have no effect, given the
+    /// node's peers before it: it is the node's own, or a non-peer's that
+    /// only a leader would not send (a leader's are taken from anyone:
+    /// thesis §4.1).
+    fn outsider(&self, peers: &[NodeId], from: NodeId, message: &Message) -> bool {
         let from_leader = matches!(
             message.body,
             Body::AppendEntries { .. } | Body::Heartbeat { .. } | Body::InstallSnapshot { .. }
         );
-        from == self.me || (!from_leader && !node.membership().contains(from))
+        from == self.me || (!from_leader && !peers.contains(&from))
     }
 
     fn sent(&mut self, to: NodeId, message: &Message) {
@@ -966,6 +971,7 @@ impl Family for Raft {
             n.applied_index(),
             n.log().last_index(),
             n.snapshot().map_or(0, |s| s.index),
+            n.peers().to_vec(),
         )
     }
 
@@ -1006,8 +1012,12 @@ impl Family for Raft {
     }
 
     fn accepted(&mut self, node: &Node, _: Instant, input: &InputOf<Self>, before: &Summary) {
+        self.last_outsider = match input {
+            Input::Message { from, message } => self.outsider(&before.8, *from, message),
+            _ => false,
+        };
         match *input {
-            Input::Message { from, ref message } if self.outsider(node, from, message) => {
+            Input::Message { from, .. } if self.last_outsider => {
                 let after = self.snapshot(node, Instant::ZERO);
                 // Only pending commits may be reported.
                 assert_eq!(
@@ -1046,8 +1056,8 @@ impl Family for Raft {
         _: &[Persist],
         cause: Option<&InputOf<Self>>,
     ) {
-        if let Some(Input::Message { from, message }) = cause
-            && self.outsider(node, *from, message)
+        if let Some(Input::Message { .. }) = cause
+            && self.last_outsider
         {
             for output in outputs {
                 assert!(

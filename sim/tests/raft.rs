@@ -81,7 +81,9 @@ fn the_same_seed_and_inputs_give_the_same_run() {
     };
     let a = run_named("raft", config.clone()).unwrap();
     let b = run_named("raft", config.clone()).unwrap();
-    assert!(a.summary.delivered > 1_000 && a.trace.len() > 10_000);
+    // A busy run (its operator removes a voter, so it has fewer messages
+    // than a run of five voters throughout would).
+    assert!(a.summary.delivered > 1_000 && a.trace.len() > 5_000);
     assert_eq!(a.summary, b.summary);
     assert_eq!(a.trace, b.trace, "every send, delivery and event, in order");
     let other = run_named("raft", SimConfig { seed: 8, ..config }).unwrap();

@@ -354,6 +354,14 @@ impl<L: LogStorage> RaftNode<L> {
         &self.membership
     }
 
+    /// Every server this node talks to, sorted: the members of its
+    /// membership but itself, and a server being removed until its removal
+    /// commits (the leader goes on replicating to it so it learns of it).
+    #[must_use]
+    pub fn peers(&self) -> &[NodeId] {
+        &self.peers
+    }
+
     /// Leader only: the voter leadership is being handed to, while a
     /// [`Command::TransferLeadership`] is under way.
     #[must_use]
@@ -656,7 +664,10 @@ impl<L: LogStorage> RaftNode<L> {
             body,
             Body::AppendEntries { .. } | Body::Heartbeat { .. } | Body::InstallSnapshot { .. }
         );
-        if from == self.config.id || !(from_leader || self.membership.contains(from)) {
+        // A server being removed stays a peer until its removal commits,
+        // and its answers still count for its progress.
+        let known = self.membership.contains(from) || self.peers.binary_search(&from).is_ok();
+        if from == self.config.id || !(from_leader || known) {
             return;
         }
         if term == u64::MAX {
