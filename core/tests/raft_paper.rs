@@ -1526,6 +1526,18 @@ fn s7_install_snapshot_from_an_old_term_is_ignored_and_answered_with_the_term() 
     );
 }
 
+/// No leader holds an entry of a later term than its own, so a snapshot
+/// claiming one is dropped whole (the fuzzer found a node that installed
+/// one and then could not restart from its own records).
+#[test]
+fn s7_install_snapshot_of_a_later_term_than_its_message_is_dropped() {
+    let mut node = follower(5, &[1, 2]);
+    let out = feed(&mut node, 1_000, 2, 6, chunk(9, 7, 0, b"future", true));
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!((node.snapshot(), node.term()), (None, 5));
+    assert_eq!(node.log().last_index(), 2);
+}
+
 #[test]
 fn figure_13_a_snapshot_whose_last_entry_the_log_holds_keeps_what_follows_and_acknowledges_its_index()
  {

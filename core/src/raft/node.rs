@@ -688,6 +688,12 @@ impl<L: LogStorage> RaftNode<L> {
                 return;
             }
         }
+        if let Body::InstallSnapshot { snapshot_term, .. } = &body
+            && *snapshot_term > term
+        {
+            // A leader's snapshot covers entries of its term at most.
+            return;
+        }
         if term > self.term {
             match body {
                 // A node that hears from a leader ignores elections and
