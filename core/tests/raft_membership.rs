@@ -414,3 +414,39 @@ fn a_removed_follower_learns_its_removal_and_stays_quiet() {
     assert_eq!(c.node(NodeId(3)).term(), term, "n3 never campaigns");
     assert_eq!(c.node(NodeId(3)).role(), Role::Follower);
 }
+
+/// Thesis §4.2.3: a server removed while cut off never learns it, times
+/// out and campaigns with ever higher terms; the members drop its
+/// requests, so the cluster's leader and term are undisturbed.
+#[test]
+fn a_removed_server_that_never_learned_it_cannot_disrupt_the_cluster() {
+    let mut c = Cluster::new(0, Faults::NONE);
+    for id in 1..=3 {
+        let (mut config, log) = config(id, &[1, 2, 3]);
+        config.pre_vote = false; // its vote requests raise terms directly
+        c.add((config, log));
+    }
+    for id in 1..=3 {
+        c.tick(NodeId(id));
+    }
+    elect(&mut c, 1);
+    c.isolate(NodeId(3));
+    change(&mut c, 1, MembershipChange::Remove(NodeId(3))).unwrap();
+    settle(&mut c, 1);
+    assert_eq!(
+        c.node(NodeId(1)).membership(),
+        &membership(&[1, 2], &[], &[])
+    );
+    assert!(
+        c.node(NodeId(3)).membership().is_voter(NodeId(3)),
+        "n3 missed it"
+    );
+    let term = c.node(NodeId(1)).term();
+    c.advance_ticking(1_000, &[NodeId(3)]);
+    assert!(c.node(NodeId(3)).term() > term, "n3 campaigns, cut off");
+    c.heal();
+    c.advance_ticking(3_000, &[NodeId(1), NodeId(3)]);
+    assert_eq!(c.node(NodeId(1)).role(), Role::Leader);
+    assert_eq!(c.node(NodeId(1)).term(), term, "the members ignore n3");
+    assert_eq!(c.node(NodeId(2)).term(), term);
+}
