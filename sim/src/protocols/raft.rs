@@ -511,12 +511,7 @@ impl Clients {
         if !self.replace || now_ms.saturating_sub(self.replace_ms) < RESEND_MS {
             return;
         }
-        let Some(leader) = self
-            .clients
-            .iter()
-            .find_map(|c| c.leader)
-            .filter(|l| live.contains(l))
-        else {
+        let Some(leader) = self.believed_leader(live) else {
             return;
         };
         let (old, spares) = self.nodes.split_at(REPLACED_VOTERS.min(self.nodes.len()));
@@ -578,12 +573,7 @@ impl Clients {
         if self.replace || !self.operator || !rng.chance(MEMBERSHIP_CHANCE) {
             return;
         }
-        let Some(leader) = self
-            .clients
-            .iter()
-            .find_map(|c| c.leader)
-            .filter(|l| live.contains(l))
-        else {
+        let Some(leader) = self.believed_leader(live) else {
             return;
         };
         let voters: Vec<NodeId> = match &self.membership {
@@ -631,6 +621,15 @@ impl Clients {
         out.push((leader, kv::Command::ChangeMembership { id, change }));
     }
 
+    /// The leader the clients last heard of, if it is up: where the
+    /// operator sends its commands.
+    fn believed_leader(&self, live: &[NodeId]) -> Option<NodeId> {
+        self.clients
+            .iter()
+            .find_map(|c| c.leader)
+            .filter(|l| live.contains(l))
+    }
+
     /// A node reported the membership at `index` committed.
     fn on_membership(&mut self, index: u64, membership: &raft::Membership) {
         if self.membership.as_ref().is_none_or(|(i, _)| index > *i) {
@@ -649,12 +648,7 @@ impl Clients {
         if !self.operator || !rng.chance(TRANSFER_CHANCE) {
             return;
         }
-        let Some(leader) = self
-            .clients
-            .iter()
-            .find_map(|c| c.leader)
-            .filter(|l| live.contains(l))
-        else {
+        let Some(leader) = self.believed_leader(live) else {
             return;
         };
         let others: Vec<NodeId> = live.iter().copied().filter(|&n| n != leader).collect();
