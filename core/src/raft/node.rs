@@ -1944,6 +1944,9 @@ impl<L: LogStorage> Participant for RaftNode<L> {
                 leader_hint: self.leader,
             });
         }
+        // A refused command leaves even the node's clock as it was (it is
+        // a leader or knows one, so it has started).
+        let then = self.now;
         self.now = self.now.max(now);
         if !self.started {
             self.started = true;
@@ -1964,6 +1967,9 @@ impl<L: LogStorage> Participant for RaftNode<L> {
         // A refused command changes nothing and queues nothing, not even
         // the committed entries still to report (the next input reports
         // them).
+        if result.is_err() {
+            self.now = then;
+        }
         result?;
         self.apply_committed();
         self.release_reads();
