@@ -18,7 +18,8 @@
 //!
 //! - **refusal**: an `Err` leaves the family's [`Family::snapshot`] and
 //!   `next_deadline` as they were and queues nothing (when nothing was
-//!   waiting before); a backpressure error ([`Family::is_backpressure`])
+//!   waiting before), unless the error says the participant changed
+//!   anyway ([`consensio::Classify::changed_state`]), which ends the run; a backpressure error ([`Family::is_backpressure`])
 //!   comes only when at least [`Family::max_waiting`] outputs wait; a
 //!   frame that does not decode is refused with exactly its
 //!   [`consensio::wire::WireError`]; where the family knows the result an
@@ -45,7 +46,7 @@
 //! restart.
 
 use consensio::shared::OutputOf as NodeOutput;
-use consensio::{Input, Instant, NodeId, Output, Participant, wire};
+use consensio::{Classify, Input, Instant, NodeId, Output, Participant, wire};
 
 /// The message type of a family's node.
 pub type MessageOf<F> = <<F as Family>::Node as Participant>::Message;
@@ -172,6 +173,11 @@ pub struct Checked<F: Family> {
     waiting: usize,
     /// What was drained since the queue was last empty.
     outputs: Vec<OutputOf<F>>,
+    /// The node refused an input with an error after which it did change
+    /// ([`Classify::changed_state`]: a key-value node whose Raft node
+    /// installed a snapshot the store cannot read). Its documented remedy
+    /// is a rebuild from a peer, so the run ends there.
+    broken: bool,
 }
 
 impl<F: Family> Checked<F> {
@@ -185,6 +191,7 @@ impl<F: Family> Checked<F> {
             records: Vec::new(),
             waiting: 0,
             outputs: Vec::new(),
+            broken: false,
         }
     }
 
@@ -281,6 +288,10 @@ impl<F: Family> Checked<F> {
         before: (F::Snapshot, Option<Instant>),
         expected: Expected<F>,
     ) {
+        if error.changed_state() {
+            self.broken = true;
+            return;
+        }
         assert_eq!(
             self.snapshot(family, now),
             before,
@@ -519,6 +530,9 @@ pub fn run<F: Generator>(family: &mut F, steps: &[F::Step], lazy: bool) -> Check
     let mut node = Checked::new(family);
     let mut now = Instant::ZERO;
     for step in steps.iter().take(MAX_STEPS) {
+        if node.broken {
+            return node;
+        }
         let feed = match family.action(node.node(), step) {
             Action::Message { from, message } => Feed::Input(Input::Message { from, message }),
             Action::Bytes { from, frame } => Feed::Bytes { from, frame },
