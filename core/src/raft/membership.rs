@@ -36,11 +36,18 @@ pub const MAX_LEARNERS: usize = MAX_VOTERS;
 /// Who is in the cluster: the voters (both halves during a joint change)
 /// and the learners. See the [module docs](self).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(into = "Members", try_from = "Members")]
-pub struct Membership {
-    /// Boxed: a configuration holds two fixed arrays of 64 ids, and a
-    /// membership travels inside messages, records and events.
-    voters: Box<JointConfig>,
+#[serde(into = "Lists", try_from = "Lists")]
+pub struct Membership(
+    /// Boxed whole: a configuration holds two fixed arrays of 64 ids, and
+    /// a membership travels inside messages, records and events, which
+    /// stay one pointer larger for it.
+    Box<Members>,
+);
+
+/// What a [`Membership`] holds.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Members {
+    voters: JointConfig,
     learners: Vec<NodeId>,
 }
 
@@ -70,26 +77,27 @@ pub enum MembershipChange {
 
 /// The wire and record form of a [`Membership`]: three sorted lists.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-struct Members {
+struct Lists {
     incoming: Vec<NodeId>,
     outgoing: Vec<NodeId>,
     learners: Vec<NodeId>,
 }
 
-impl From<Membership> for Members {
+impl From<Membership> for Lists {
     fn from(m: Membership) -> Self {
-        Members {
-            incoming: m.voters.incoming.voters().to_vec(),
-            outgoing: m.voters.outgoing.voters().to_vec(),
-            learners: m.learners,
+        let Members { voters, learners } = *m.0;
+        Lists {
+            incoming: voters.incoming.voters().to_vec(),
+            outgoing: voters.outgoing.voters().to_vec(),
+            learners,
         }
     }
 }
 
-impl TryFrom<Members> for Membership {
+impl TryFrom<Lists> for Membership {
     type Error = &'static str;
 
-    fn try_from(m: Members) -> Result<Self, Self::Error> {
+    fn try_from(m: Lists) -> Result<Self, Self::Error> {
         let half = |ids: Vec<NodeId>| {
             MajorityConfig::from_voters(ids).map_err(|_| "more than 64 voters in a half")
         };
@@ -124,57 +132,54 @@ impl Membership {
         if learners.iter().any(|&l| voters.incoming.contains(l)) {
             return bad("a node is both a voter and a learner");
         }
-        Ok(Membership {
-            voters: Box::new(voters),
-            learners,
-        })
+        Ok(Membership(Box::new(Members { voters, learners })))
     }
 
     /// The voters (both halves during a joint change).
     #[must_use]
-    pub const fn voters(&self) -> &JointConfig {
-        &self.voters
+    pub fn voters(&self) -> &JointConfig {
+        &self.0.voters
     }
 
     /// The learners, sorted.
     #[must_use]
     pub fn learners(&self) -> &[NodeId] {
-        &self.learners
+        &self.0.learners
     }
 
     /// Whether `id` votes (in either half).
     #[must_use]
     pub fn is_voter(&self, id: NodeId) -> bool {
-        self.voters.contains(id)
+        self.0.voters.contains(id)
     }
 
     /// Whether `id` is a learner and not a voter of either half.
     #[must_use]
     pub fn is_learner(&self, id: NodeId) -> bool {
-        self.learners.binary_search(&id).is_ok() && !self.voters.contains(id)
+        self.0.learners.binary_search(&id).is_ok() && !self.0.voters.contains(id)
     }
 
     /// Whether `id` is a voter or a learner.
     #[must_use]
     pub fn contains(&self, id: NodeId) -> bool {
-        self.voters.contains(id) || self.learners.binary_search(&id).is_ok()
+        self.0.voters.contains(id) || self.0.learners.binary_search(&id).is_ok()
     }
 
     /// Whether this is a joint configuration.
     #[must_use]
-    pub const fn is_joint(&self) -> bool {
-        self.voters.is_joint()
+    pub fn is_joint(&self) -> bool {
+        self.0.voters.is_joint()
     }
 
     /// Every member, voter or learner, each once, sorted.
     pub fn members(&self) -> impl Iterator<Item = NodeId> + '_ {
-        let mut all: Vec<NodeId> = self
-            .voters
+        let Members { voters, learners } = &*self.0;
+        let mut all: Vec<NodeId> = voters
             .incoming
             .voters()
             .iter()
-            .chain(self.voters.outgoing.voters())
-            .chain(&self.learners)
+            .chain(voters.outgoing.voters())
+            .chain(learners)
             .copied()
             .collect();
         all.sort_unstable();
@@ -201,30 +206,30 @@ impl Membership {
                 if self.contains(id) {
                     return bad("already a member");
                 }
-                if self.learners.len() >= MAX_LEARNERS {
+                if self.0.learners.len() >= MAX_LEARNERS {
                     return bad("more than 64 learners");
                 }
-                let at = next.learners.partition_point(|&l| l < id);
-                next.learners.insert(at, id);
+                let at = next.0.learners.partition_point(|&l| l < id);
+                next.0.learners.insert(at, id);
             }
             MembershipChange::Promote(id) => {
                 if !self.is_learner(id) {
                     return bad("only a learner can be promoted");
                 }
-                if next.voters.incoming.insert(id).is_err() {
+                if next.0.voters.incoming.insert(id).is_err() {
                     return bad("more than 64 voters");
                 }
-                next.learners.retain(|&l| l != id);
+                next.0.learners.retain(|&l| l != id);
                 added.push(id);
             }
             MembershipChange::Remove(id) => {
                 if self.is_learner(id) {
-                    next.learners.retain(|&l| l != id);
-                } else if self.voters.incoming.contains(id) {
-                    if self.voters.incoming.len() == 1 {
+                    next.0.learners.retain(|&l| l != id);
+                } else if self.0.voters.incoming.contains(id) {
+                    if self.0.voters.incoming.len() == 1 {
                         return bad("the last voter cannot be removed");
                     }
-                    next.voters.incoming.remove(id);
+                    next.0.voters.incoming.remove(id);
                 } else {
                     return bad("not a member");
                 }
@@ -236,7 +241,7 @@ impl Membership {
                 let Ok(incoming) = MajorityConfig::from_voters(voters.iter().copied()) else {
                     return bad("more than 64 voters");
                 };
-                let outgoing = self.voters.incoming.clone();
+                let outgoing = self.0.voters.incoming.clone();
                 added = incoming
                     .voters()
                     .iter()
@@ -260,13 +265,10 @@ impl Membership {
     /// `C_new` of a joint configuration: the incoming voters alone.
     #[must_use]
     pub fn leave_joint(&self) -> Membership {
-        Membership {
-            voters: Box::new(JointConfig::new(
-                self.voters.incoming.clone(),
-                MajorityConfig::new(),
-            )),
-            learners: self.learners.clone(),
-        }
+        Membership(Box::new(Members {
+            voters: JointConfig::new(self.0.voters.incoming.clone(), MajorityConfig::new()),
+            learners: self.0.learners.clone(),
+        }))
     }
 }
 
@@ -369,14 +371,14 @@ mod tests {
         let m = of(&[1, 2, 3], &[7]);
         let bytes = postcard::to_allocvec(&m).unwrap();
         assert_eq!(postcard::from_bytes::<Membership>(&bytes).unwrap(), m);
-        let bad = Members {
+        let bad = Lists {
             incoming: ids(&[1]),
             outgoing: vec![],
             learners: ids(&[1]),
         };
         let bytes = postcard::to_allocvec(&bad).unwrap();
         assert!(postcard::from_bytes::<Membership>(&bytes).is_err());
-        let none = Members {
+        let none = Lists {
             incoming: vec![],
             outgoing: vec![],
             learners: vec![],

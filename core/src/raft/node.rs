@@ -485,7 +485,8 @@ impl<L: LogStorage> RaftNode<L> {
 
     /// Whether the entry at `index` holds a membership.
     fn entry_kind(&self, index: u64) -> EntryKind {
-        let held = self.configs.iter().skip(1).any(|(i, _)| *i == index);
+        // Almost always only the snapshot's membership is held: no search.
+        let held = self.configs.len() > 1 && self.configs.iter().skip(1).any(|(i, _)| *i == index);
         if held {
             EntryKind::Membership
         } else {
@@ -1200,8 +1201,12 @@ impl<L: LogStorage> RaftNode<L> {
                 return; // it would rewrite committed entries: not a real leader
             }
             self.log.truncate_after(first_index - 1);
-            self.truncate_configs(first_index - 1);
-            let mut written = entries.split_off(skip);
+            if self.configs.len() > 1 {
+                self.truncate_configs(first_index - 1);
+            }
+            // The entries before the first conflict are held already.
+            entries.drain(..skip);
+            let mut written = entries;
             let appended = written
                 .iter()
                 .take_while(|entry| self.log.append(entry.term, &entry.data).is_ok())
@@ -1210,11 +1215,15 @@ impl<L: LogStorage> RaftNode<L> {
             // data decoded when the message was checked.
             let configs = written.iter().take(appended).zip(first_index..);
             for (entry, index) in configs {
-                if let Some(m) = membership_of(entry) {
+                if entry.kind == EntryKind::Membership
+                    && let Some(m) = membership_of(entry)
+                {
                     self.configs.push_back((index, m));
                 }
             }
-            self.refresh_membership();
+            if self.configs.back().is_some_and(|(i, _)| *i >= first_index) {
+                self.refresh_membership();
+            }
             if appended < written.len() {
                 self.report_log_full();
             } else if appended > 0 {
@@ -1325,9 +1334,13 @@ impl<L: LogStorage> RaftNode<L> {
         }
         // Kept in index order: a leader re-elected after its log was cut
         // back proposes again at indexes it used in an earlier term.
-        let index = self.log.last_index();
-        let at = self.proposals.partition_point(|&(i, _)| i <= index);
-        self.proposals.insert(at, (index, self.term));
+        let proposal = (self.log.last_index(), self.term);
+        if self.proposals.back().is_none_or(|&(i, _)| i < proposal.0) {
+            self.proposals.push_back(proposal);
+        } else {
+            let at = self.proposals.partition_point(|&(i, _)| i <= proposal.0);
+            self.proposals.insert(at, proposal);
+        }
         self.broadcast_append();
         Ok(())
     }
@@ -1342,7 +1355,9 @@ impl<L: LogStorage> RaftNode<L> {
         self.log_full = false;
         let term = self.term;
         let entry = Entry { term, kind, data };
-        if let Some(m) = membership_of(&entry) {
+        if kind == EntryKind::Membership
+            && let Some(m) = membership_of(&entry)
+        {
             self.configs.push_back((first_index, m));
             self.refresh_membership();
         }
