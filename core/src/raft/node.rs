@@ -454,11 +454,11 @@ impl<L: LogStorage> RaftNode<L> {
 
     /// The membership in effect at `index`.
     fn membership_at(&self, index: u64) -> Membership {
+        // The first is at the snapshot, at or below any index asked about.
         self.configs
             .iter()
             .rev()
             .find(|(i, _)| *i <= index)
-            .or(self.configs.front())
             .map_or_else(|| self.membership.clone(), |(_, m)| m.clone())
     }
 
@@ -926,12 +926,13 @@ impl<L: LogStorage> RaftNode<L> {
             Role::Leader => self.tick_leader(),
             Role::Follower | Role::PreCandidate | Role::Candidate => {
                 self.fail_forwarded(false);
-                let voter = self.membership.is_voter(self.config.id);
-                if !voter && self.now >= self.election_deadline {
-                    // A learner or a removed server never campaigns.
-                    self.reset_election_timer();
-                } else if self.now >= self.election_deadline {
-                    self.campaign(self.config.pre_vote, false);
+                if self.now >= self.election_deadline {
+                    if self.membership.is_voter(self.config.id) {
+                        self.campaign(self.config.pre_vote, false);
+                    } else {
+                        // A learner or a removed server never campaigns.
+                        self.reset_election_timer();
+                    }
                 }
             }
         }
@@ -1201,9 +1202,7 @@ impl<L: LogStorage> RaftNode<L> {
                 return; // it would rewrite committed entries: not a real leader
             }
             self.log.truncate_after(first_index - 1);
-            if self.configs.len() > 1 {
-                self.truncate_configs(first_index - 1);
-            }
+            self.truncate_configs(first_index - 1);
             // The entries before the first conflict are held already.
             entries.drain(..skip);
             let mut written = entries;
