@@ -418,6 +418,9 @@ struct Slot<N: Participant> {
     /// the others were written after the node last acted on a send or an
     /// event.
     synced: usize,
+    /// The first `scanned` synced records were already looked at for one
+    /// that supersedes the rest ([`Protocol::supersedes`]).
+    scanned: usize,
     /// A [`Fault::TornCrash`] waits for this node's next input with outputs.
     torn_pending: bool,
     seed: u64,
@@ -527,6 +530,7 @@ impl<P: Protocol> Simulation<P> {
                 node: Some(protocol.create(id, &members, seed)),
                 disk: Vec::new(),
                 synced: 0,
+                scanned: 0,
                 torn_pending: false,
                 seed,
                 clock,
@@ -1023,12 +1027,18 @@ impl<P: Protocol> Simulation<P> {
         let Some(slot) = self.slots.get_mut(i) else {
             return;
         };
-        let synced = slot.disk.get(..slot.synced).unwrap_or_default();
-        if let Some(last) = synced.iter().rposition(|r| self.protocol.supersedes(r))
-            && last > 0
-        {
+        // Only the records synced since the last look: a disk that never
+        // compacts is not scanned again on every send.
+        let fresh = slot.disk.get(slot.scanned..slot.synced).unwrap_or_default();
+        let last = fresh
+            .iter()
+            .rposition(|r| self.protocol.supersedes(r))
+            .map(|k| slot.scanned + k);
+        slot.scanned = slot.synced;
+        if let Some(last) = last.filter(|&last| last > 0) {
             slot.disk.drain(..last);
             slot.synced -= last;
+            slot.scanned = slot.synced;
         }
     }
 
