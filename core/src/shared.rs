@@ -47,6 +47,32 @@
 //! does (and before it hands the node to another thread). The loom tests
 //! (`core/tests/loom.rs`) check every interleaving of the real code.
 //!
+//! # Group commit
+//!
+//! The turn orders the outputs; it does not make a thread fsync inside it.
+//! The contract asks only that a record be durable before the host acts on
+//! any output polled after it, so with threads one fsync can cover the
+//! records of many inputs:
+//!
+//! 1. Under the turn, for each output polled with
+//!    [`poll_counted`](Shared::poll_counted): *write* a record to the file
+//!    (no fsync); keep a send with its record count; queue an event with
+//!    its count for the one thread that applies events.
+//! 2. After the poll that returns `None` (the turn is given back), fsync,
+//!    and note the file durable up to the count of the last record written
+//!    *before the fsync began*.
+//! 3. Send a kept message once the file is durable up to its count. The
+//!    applier applies the queued events in queue order, each once the file
+//!    is durable up to its count.
+//!
+//! Records are written, and events queued, in the node's order because
+//! both happen under the turn, whichever thread polls. Threads that fsync at the same time
+//! share the cost: one fsync makes durable every record written before it,
+//! whichever thread wrote it. A crash loses only records nothing was acted
+//! on after, which every protocol here survives. The count starts at 0
+//! when the participant is wrapped, and [`handle_and_drain`]
+//! (Shared::handle_and_drain) advances it too.
+//!
 //! [`Clocks`] is the other half of a host's time discipline: the C and
 //! Python handles refuse an input whose `now` is earlier than the latest
 //! the *same thread* gave (a host bug), while `Shared` quietly feeds a
@@ -75,6 +101,8 @@ struct State<P> {
     holder: Option<ThreadId>,
     /// The latest `now` fed to the node.
     now: Instant,
+    /// Records polled since the node was wrapped.
+    records: u64,
 }
 
 impl<P> State<P> {
@@ -172,6 +200,7 @@ impl<P: Participant> Shared<P> {
                 node: participant,
                 holder: None,
                 now: Instant::ZERO,
+                records: 0,
             }),
             turn_free: Condvar::new(),
         }
@@ -272,12 +301,22 @@ impl<P: Participant> Shared<P> {
     /// holds the turn, or when the holder has drained everything, which
     /// gives the turn back.
     pub fn poll_output(&self) -> Option<OutputOf<P>> {
-        self.poll_with(|output| output)
+        self.poll_with(|output, _| output)
     }
 
-    /// As [`poll_output`](Self::poll_output), running `f` on the output
-    /// under the lock, before any other thread can feed an input.
-    pub fn poll_with<R>(&self, f: impl FnOnce(OutputOf<P>) -> R) -> Option<R> {
+    /// As [`poll_output`](Self::poll_output), with the output's record
+    /// count: how many records ([`Output::Persist`]) had been polled from
+    /// this handle when it was, counting a record itself. A host that
+    /// defers its fsyncs acts on the output once its file is durable up to
+    /// that record (see [group commit](self#group-commit)).
+    pub fn poll_counted(&self) -> Option<(u64, OutputOf<P>)> {
+        self.poll_with(|output, records| (records, output))
+    }
+
+    /// As [`poll_counted`](Self::poll_counted), running `f` on the output
+    /// and its record count under the lock, before any other thread can
+    /// feed an input.
+    pub fn poll_with<R>(&self, f: impl FnOnce(OutputOf<P>, u64) -> R) -> Option<R> {
         let me = current_thread();
         let mut state = self.lock();
         match state.holder {
@@ -286,7 +325,10 @@ impl<P: Participant> Shared<P> {
             None => state.holder = Some(me),
         }
         match state.node.poll_output() {
-            Some(output) => Some(f(output)),
+            Some(output) => {
+                state.records += u64::from(matches!(output, Output::Persist(_)));
+                Some(f(output, state.records))
+            }
             None => {
                 self.give_back(&mut state);
                 None
@@ -306,7 +348,11 @@ impl<P: Participant> Shared<P> {
         let (mut state, _) = self.take_turn();
         let now = state.advance(now);
         let result = state.node.handle_input(now, input);
-        let outputs = core::iter::from_fn(|| state.node.poll_output()).collect();
+        let outputs: Vec<_> = core::iter::from_fn(|| state.node.poll_output()).collect();
+        state.records += outputs
+            .iter()
+            .filter(|output| matches!(output, Output::Persist(_)))
+            .count() as u64;
         self.give_back(&mut state);
         (result, outputs)
     }
@@ -396,6 +442,10 @@ mod tests {
         setting: u8,
     }
 
+    impl Queue {
+        const EVENT: u8 = 100;
+    }
+
     impl Participant for Queue {
         type Message = Nothing;
         type Command = ();
@@ -408,8 +458,15 @@ mod tests {
         fn handle_input(&mut self, _: Instant, _: Input<Nothing, ()>) -> Result<(), WireError> {
             Ok(())
         }
+        /// Queued numbers of [`Queue::EVENT`] and above come out as events.
         fn poll_output(&mut self) -> Option<Output<Nothing, u8, ()>> {
-            self.outputs.pop_front().map(Output::Persist)
+            self.outputs.pop_front().map(|n| {
+                if n >= Queue::EVENT {
+                    Output::Event(())
+                } else {
+                    Output::Persist(n)
+                }
+            })
         }
         fn next_deadline(&self) -> Option<Instant> {
             None
@@ -450,6 +507,60 @@ mod tests {
             Some(2),
             "the turn was given back"
         );
+    }
+
+    #[test]
+    fn every_output_carries_the_count_of_records_polled_up_to_it() {
+        let shared = Shared::new(Queue::default());
+        let queue = |numbers: &[u8]| {
+            shared
+                .act(|q| {
+                    q.outputs.extend(numbers);
+                    Ok::<_, WireError>(())
+                })
+                .unwrap();
+        };
+        queue(&[Queue::EVENT, 1, Queue::EVENT, 2, 3, Queue::EVENT]);
+        let counted: Vec<_> = core::iter::from_fn(|| shared.poll_counted())
+            .map(|(records, output)| (records, matches!(output, Output::Persist(_))))
+            .collect();
+        assert_eq!(
+            counted,
+            [
+                (0, false),
+                (1, true),
+                (1, false),
+                (2, true),
+                (3, true),
+                (3, false)
+            ]
+        );
+        // A whole drain counts its records for the polls after it.
+        shared.with_mut(|q| q.outputs.extend([4, 5]));
+        let (_, drained) = shared.handle_and_drain(Instant::ZERO, Input::Tick);
+        assert_eq!(drained.len(), 2);
+        queue(&[6, Queue::EVENT]);
+        assert!(matches!(
+            shared.poll_counted(),
+            Some((6, Output::Persist(6)))
+        ));
+        assert!(matches!(
+            shared.poll_counted(),
+            Some((6, Output::Event(())))
+        ));
+        assert!(shared.poll_counted().is_none());
+        // Another thread's poll in its own turn continues the same count.
+        shared.with_mut(|q| q.outputs.push_back(7));
+        let elsewhere = std::thread::scope(|s| {
+            s.spawn(|| {
+                let first = shared.poll_counted().map(|(records, _)| records);
+                assert!(shared.poll_counted().is_none());
+                first
+            })
+            .join()
+            .unwrap()
+        });
+        assert_eq!(elsewhere, Some(7));
     }
 
     #[test]

@@ -15,31 +15,7 @@
  *   gcc -std=c11 -Wall -Wextra -Iffi/include ffi/examples/raft_cluster.c \
  *       target/debug/libconsensio.a -lpthread -ldl -lm -o raft_cluster && ./raft_cluster
  */
-#define _POSIX_C_SOURCE 200809L
-#include <fcntl.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include "consensio.h"
-
-#define TRY(call)                                                          \
-    do {                                                                   \
-        enum consensio_status s_ = (call);                                 \
-        if (s_ != CONSENSIO_OK) {                                          \
-            char why_[256];                                                \
-            consensio_last_error(why_, sizeof why_);                       \
-            fprintf(stderr, "%s failed (%d): %s\n", #call, (int)s_, why_); \
-            exit(1);                                                       \
-        }                                                                  \
-    } while (0)
-
-static void die(const char *what) {
-    perror(what);
-    exit(1);
-}
+#include "host.h"
 
 /* N voters at first, and one spare that joins later. */
 enum { N = 3, NODES = 4, KEYS = 8, SNAPSHOT_EVERY = 4 };
@@ -95,48 +71,7 @@ static struct network network; /* frames in flight, delivered in order */
 static uint64_t now;
 static char dir[64];
 
-/* ---- the record file: [length][CRC-32C][record], little-endian ---------- */
-
-static uint32_t crc32c(const uint8_t *p, size_t n) {
-    uint32_t c = 0xffffffffu;
-    while (n--) {
-        c ^= *p++;
-        for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
-    }
-    return ~c;
-}
-
-static void put32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void write_all(int fd, const uint8_t *p, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) die("write");
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-static void write_frame(int fd, const uint8_t *record, size_t len) {
-    uint8_t head[8];
-    if (len > UINT32_MAX) exit(1);
-    put32(head, (uint32_t)len);
-    put32(head + 4, crc32c(record, len));
-    write_all(fd, head, sizeof head);
-    write_all(fd, record, len);
-}
-
-static int open_log(const char *path) {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
-    if (fd < 0) die(path);
-    return fd;
-}
+/* ---- the record file (host.h frames it) -------------------------------- */
 
 static void sync_dir(void) {
     int fd = open(dir, O_RDONLY);
@@ -169,37 +104,13 @@ static void persist(struct node *n, const uint8_t *record, size_t len) {
     n->records = 1;
 }
 
-/* Reads the record file back: every whole frame whose checksum holds. A
- * torn last frame was never durable (nothing was acted on after it): it is
- * cut off. A bad frame before the last is corruption. Returns the file's
- * bytes (free it); `starts[i]`, `lens[i]` point into it. */
+/* Reads a node's record file back, dropping a torn tail. */
 static uint8_t *load(struct node *n, const uint8_t **starts, size_t *lens, size_t max, size_t *count) {
-    int fd = open(n->path, O_RDWR);
-    if (fd < 0) die(n->path);
-    off_t size = lseek(fd, 0, SEEK_END);
-    uint8_t *bytes = malloc(size > 0 ? (size_t)size : 1);
-    if (size < 0 || !bytes || pread(fd, bytes, (size_t)size, 0) != size) die("read");
-    size_t at = 0;
-    *count = 0;
-    while (at < (size_t)size) {
-        size_t left = (size_t)size - at, len = left >= 8 ? get32(bytes + at) : 0;
-        int whole = left >= 8 && len <= left - 8;
-        if (!whole || crc32c(bytes + at + 8, len) != get32(bytes + at + 4)) {
-            if (whole && at + 8 + len < (size_t)size) {
-                fprintf(stderr, "%s: record %zu is corrupt\n", n->path, *count);
-                exit(1);
-            }
-            printf("  t=%5llu  n%llu drops a torn record of %zu bytes at the end of its file\n",
-                   (unsigned long long)now, (unsigned long long)n->id, left);
-            if (ftruncate(fd, (off_t)at) != 0 || fsync(fd) != 0) die("ftruncate");
-            break;
-        }
-        if (*count == max) exit(1);
-        starts[*count] = bytes + at + 8;
-        lens[(*count)++] = len;
-        at += 8 + len;
-    }
-    close(fd);
+    size_t torn = 0;
+    uint8_t *bytes = load_records(n->path, starts, lens, max, count, &torn);
+    if (torn > 0)
+        printf("  t=%5llu  n%llu drops a torn record of %zu bytes at the end of its file\n",
+               (unsigned long long)now, (unsigned long long)n->id, torn);
     return bytes;
 }
 

@@ -6,22 +6,7 @@
  *   gcc -std=c11 -Wall -Wextra -Iffi/include ffi/examples/tour.c \
  *       target/debug/libconsensio.a -lpthread -ldl -lm -o tour && ./tour
  */
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
-
-#include "consensio.h"
-
-#define TRY(call)                                                       \
-    do {                                                                \
-        enum consensio_status s_ = (call);                              \
-        if (s_ != CONSENSIO_OK) {                                       \
-            char why_[256];                                             \
-            consensio_last_error(why_, sizeof why_);                    \
-            fprintf(stderr, "%s failed (%d): %s\n", #call, (int)s_, why_); \
-            return 1;                                                   \
-        }                                                               \
-    } while (0)
+#include "host.h"
 
 static const char *ORDER[] = {"before", "after", "equal", "concurrent"};
 

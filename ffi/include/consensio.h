@@ -483,6 +483,12 @@ typedef struct consensio_output {
   uint64_t values[4];
   // EVENT: a real-valued measurement (a φ), as the family documents.
   double real;
+  // Every kind but NONE: how many PERSIST outputs this handle had given
+  // when this one was polled, counting a PERSIST itself (the first is
+  // 1). A host that shares one fsync among several inputs (group
+  // commit, see `consensio_participant_poll`) acts on a SEND or EVENT
+  // once its file is durable up to this record.
+  uint64_t records;
 } consensio_output;
 
 // Configuration of a Raft node; fill it with
@@ -1068,6 +1074,15 @@ enum consensio_status consensio_participant_tick(struct consensio_participant *p
 // the holder persists, sends and applies its outputs in the node's order.
 // Drain before waiting on another thread of the same node, and before
 // handing the handle to another thread. Queries never wait for the turn.
+//
+// Group commit: the holder need not fsync under the turn. It may *write*
+// each PERSIST as it polls it, keep each SEND with its `records` count,
+// and queue each EVENT with its count for one applier thread (queueing
+// under the turn keeps the node's order); after the poll that returns
+// NONE it fsyncs, and the file is then durable up to the last record
+// written before that fsync began. A kept SEND goes out, and the applier
+// applies a queued EVENT, once the file is durable up to its `records`.
+// Threads that fsync together share one fsync for all their records.
 //
 // # Safety
 // `participant` must be a live handle; `out` writable.

@@ -83,6 +83,12 @@ pub struct consensio_output {
     pub values: [u64; 4],
     /// EVENT: a real-valued measurement (a φ), as the family documents.
     pub real: f64,
+    /// Every kind but NONE: how many PERSIST outputs this handle had given
+    /// when this one was polled, counting a PERSIST itself (the first is
+    /// 1). A host that shares one fsync among several inputs (group
+    /// commit, see `consensio_participant_poll`) acts on a SEND or EVENT
+    /// once its file is durable up to this record.
+    pub records: u64,
 }
 
 impl consensio_output {
@@ -96,6 +102,7 @@ impl consensio_output {
         aux_len: 0,
         values: [0; 4],
         real: 0.0,
+        records: 0,
     };
 }
 
@@ -249,7 +256,8 @@ where
     fn poll(&self, out: &mut consensio_output) -> Result<()> {
         use consensio_output_kind::*;
         let mut next = consensio_output::NONE;
-        let filled = self.shared.poll_with(|output| {
+        let filled = self.shared.poll_with(|output, records| {
+            next.records = records;
             let mut bytes = self.bytes.lock().unwrap_or_else(PoisonError::into_inner);
             let (data, aux) = &mut *bytes;
             data.clear();
@@ -460,6 +468,15 @@ pub unsafe extern "C" fn consensio_participant_tick(
 /// the holder persists, sends and applies its outputs in the node's order.
 /// Drain before waiting on another thread of the same node, and before
 /// handing the handle to another thread. Queries never wait for the turn.
+///
+/// Group commit: the holder need not fsync under the turn. It may *write*
+/// each PERSIST as it polls it, keep each SEND with its `records` count,
+/// and queue each EVENT with its count for one applier thread (queueing
+/// under the turn keeps the node's order); after the poll that returns
+/// NONE it fsyncs, and the file is then durable up to the last record
+/// written before that fsync began. A kept SEND goes out, and the applier
+/// applies a queued EVENT, once the file is durable up to its `records`.
+/// Threads that fsync together share one fsync for all their records.
 ///
 /// # Safety
 /// `participant` must be a live handle; `out` writable.

@@ -105,7 +105,13 @@ where
     /// The calling thread's next output (see the module docs) as a Python
     /// object, or None.
     pub(crate) fn poll(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let Some(output) = self.shared.poll_output() else {
+        Ok(self.poll_counted(py)?.map(|(_, object)| object))
+    }
+
+    /// As [`poll`](Self::poll), with the output's record count (core's
+    /// `Shared::poll_counted`).
+    pub(crate) fn poll_counted(&self, py: Python<'_>) -> PyResult<Option<(u64, Py<PyAny>)>> {
+        let Some((records, output)) = self.shared.poll_counted() else {
             return Ok(None);
         };
         let object = match output {
@@ -116,7 +122,7 @@ where
             Output::Persist(record) => P::persist(py, record)?,
             Output::Event(event) => P::event(py, event)?,
         };
-        Ok(Some(object))
+        Ok(Some((records, object)))
     }
 
     /// Reads the node (no turn needed).
@@ -199,6 +205,16 @@ macro_rules! participant_methods {
             /// outputs after it.
             fn poll(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
                 self.node.poll(py)
+            }
+
+            /// As `poll`, as `(records, output)`: `records` is how many
+            /// `Persist` outputs this node had given when this one was
+            /// polled, counting a `Persist` itself. A host that shares one
+            /// fsync among several inputs (group commit) writes each
+            /// record as it polls it, fsyncs after the drain, and acts on
+            /// an output once its file is durable up to `records`.
+            fn poll_counted(&self, py: Python<'_>) -> PyResult<Option<(u64, Py<PyAny>)>> {
+                self.node.poll_counted(py)
             }
 
             fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {

@@ -196,3 +196,59 @@ def test_every_participant_can_be_ticked_from_several_threads(make):
         thread.join(30)
     assert errors == []
     assert node.poll() is None
+
+
+def test_group_commit_acts_on_an_output_once_its_records_are_durable():
+    """Threads write records under the turn, fsync after their drain, and
+    apply a committed entry once the disk is durable up to its record count
+    (poll_counted): the counts are exact, and every entry is applied in
+    order from a durable prefix that holds it."""
+    host = Host()
+    host.elect()  # its records count too
+    durable = [0]  # records made durable by an "fsync"
+    queued = []  # (records, Committed), queued under the turn
+    errors = []
+
+    def drain():
+        while (polled := host.node.poll_counted()) is not None:
+            records, out = polled
+            time.sleep(0)
+            with host.lock:
+                if isinstance(out, consensio.Persist):
+                    host.disk.append(out.value)
+                    if records != len(host.disk):
+                        errors.append(("count", records, len(host.disk)))
+                elif isinstance(out, Committed):
+                    queued.append((records, out))
+        with host.lock:
+            upto = len(host.disk)  # written before the fsync begins
+        time.sleep(0)  # the fsync
+        with host.lock:
+            durable[0] = max(durable[0], upto)
+
+    def propose(t):
+        try:
+            for i in range(100):
+                host.node.propose(host.now(), f"t{t}-{i}".encode())
+                drain()
+        except Exception as e:  # reported by the main thread
+            errors.append(e)
+
+    workers = [threading.Thread(target=propose, args=(t,)) for t in range(4)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+
+    assert errors == []
+    total = 4 * 100 + 1
+    assert [out.index for _, out in queued] == list(range(2, total + 1))
+    assert durable[0] == len(host.disk)
+    for records, out in queued[::37]:
+        # What a crash right after the fsync that covers `records` leaves
+        # holds the entry: applying it then loses nothing.
+        restored = RaftNode.restore(1, [1], host.disk[:records])
+        assert restored.last_index >= out.index
+        assert records <= durable[0]
+        # and the count is tight: one record less does not hold it.
+        assert RaftNode.restore(1, [1], host.disk[: records - 1]).last_index < out.index
