@@ -1524,15 +1524,13 @@ impl<L: LogStorage> RaftNode<L> {
         if count == 0 && !allow_empty {
             return false;
         }
-        let entries: Vec<Entry> = (next..=last_index)
-            .take(count)
-            .map_while(|i| Some((i, self.log.entry(i)?)))
-            .map(|(i, e)| Entry {
-                term: e.term,
-                kind: self.entry_kind(i),
-                data: e.data.to_vec(),
-            })
-            .collect();
+        let mut entries = Vec::with_capacity(count);
+        let held = (next..=last_index).map_while(|i| Some((i, self.log.entry(i)?)));
+        entries.extend(held.take(count).map(|(i, e)| Entry {
+            term: e.term,
+            kind: self.entry_kind(i),
+            data: e.data.to_vec(),
+        }));
         let bytes = entries.iter().map(|e| e.data.len()).sum();
         let last_sent = prev_log_index.saturating_add(entries.len() as u64);
         if let Some(pr) = self.progress.get_mut(&to) {
@@ -1832,6 +1830,25 @@ impl<L: LogStorage> RaftNode<L> {
     fn persist(&mut self, record: Persist) {
         self.flush_hard_state();
         self.identify();
+        // Entries that continue the entries record queued last, with
+        // nothing queued after it, join that record: one record for a
+        // burst of proposals, as if they had come in one input.
+        if let Persist::Entries {
+            first_index,
+            entries,
+        } = &record
+            && let Some(Output::Persist(Persist::Entries {
+                first_index: queued_first,
+                entries: queued,
+            })) = self.outputs.back_mut()
+            && !entries.is_empty()
+            && queued_first.checked_add(queued.len() as u64) == Some(*first_index)
+        {
+            if let Persist::Entries { entries, .. } = record {
+                queued.extend(entries);
+            }
+            return;
+        }
         self.outputs.push_back(Output::Persist(record));
     }
 
