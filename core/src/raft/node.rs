@@ -1519,19 +1519,29 @@ impl<L: LogStorage> RaftNode<L> {
         let Some(prev_log_term) = self.log.term(prev_log_index) else {
             return false;
         };
-        let available = (next..=last_index).map_while(|i| self.log.entry(i));
-        let count = batch_len(&self.config, available.map(|e| e.data.len()));
-        if count == 0 && !allow_empty {
+        if next > last_index && !allow_empty {
             return false;
         }
-        let mut entries = Vec::with_capacity(count);
-        let held = (next..=last_index).map_while(|i| Some((i, self.log.entry(i)?)));
-        entries.extend(held.take(count).map(|(i, e)| Entry {
-            term: e.term,
-            kind: self.entry_kind(i),
-            data: e.data.to_vec(),
-        }));
-        let bytes = entries.iter().map(|e| e.data.len()).sum();
+        let pending = usize::try_from(last_index + 1 - next).unwrap_or(usize::MAX);
+        let mut entries = Vec::with_capacity(pending.min(self.config.max_entries_per_message));
+        let mut batch = Batch::default();
+        for index in next..=last_index {
+            let Some(e) = self.log.entry(index) else {
+                break;
+            };
+            if !batch.admits(&self.config, e.data.len()) {
+                break;
+            }
+            entries.push(Entry {
+                term: e.term,
+                kind: self.entry_kind(index),
+                data: e.data.to_vec(),
+            });
+        }
+        if entries.is_empty() && !allow_empty {
+            return false;
+        }
+        let bytes = batch.bytes;
         let last_sent = prev_log_index.saturating_add(entries.len() as u64);
         if let Some(pr) = self.progress.get_mut(&to) {
             pr.sent(last_sent, bytes, !entries.is_empty());
@@ -2043,16 +2053,29 @@ impl<L: LogStorage> Participant for RaftNode<L> {
 /// at most `max_entries_per_message`, and at most `max_bytes_per_message`
 /// bytes unless a single entry is larger (it then travels alone).
 fn batch_len(config: &Config, sizes: impl Iterator<Item = usize>) -> usize {
-    let mut bytes = 0usize;
-    let mut count = 0;
-    for size in sizes.take(config.max_entries_per_message) {
-        bytes = bytes.saturating_add(size);
-        if count > 0 && bytes > config.max_bytes_per_message {
-            break;
+    let mut batch = Batch::default();
+    sizes.take_while(|&size| batch.admits(config, size)).count()
+}
+
+/// The entries counted into one message so far (see [`batch_len`]).
+#[derive(Default)]
+struct Batch {
+    bytes: usize,
+    count: usize,
+}
+
+impl Batch {
+    /// Whether one more entry of `size` bytes goes in; counts it if so.
+    fn admits(&mut self, config: &Config, size: usize) -> bool {
+        let bytes = self.bytes.saturating_add(size);
+        let fits = self.count < config.max_entries_per_message
+            && (self.count == 0 || bytes <= config.max_bytes_per_message);
+        if fits {
+            self.bytes = bytes;
+            self.count += 1;
         }
-        count += 1;
+        fits
     }
-    count
 }
 
 /// Whether entries a leader of `term` sends after an entry of
