@@ -167,6 +167,7 @@ pub mod election;
 pub mod error;
 mod id;
 pub mod merkle;
+pub mod mutant;
 pub mod protocol;
 pub mod quorum;
 pub mod raft;

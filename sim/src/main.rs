@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use consensio::mutant::{self, Mutant};
 use consensio_sim::protocols::{self, Outcome};
 use consensio_sim::scenario::{FaultMix, Scenario};
 use consensio_sim::trace::{DIAGRAM_MAX_MESSAGES, TraceKind, render_svg};
@@ -75,6 +76,10 @@ enum Command {
         /// Write the JSON-lines trace of the failing (or only) run here.
         #[arg(long)]
         trace: Option<PathBuf>,
+        /// Plant this bug first (see `consensio mutants --list`); needs a
+        /// build with RUSTFLAGS="--cfg consensio_mutants" (scripts/mutants).
+        #[arg(long)]
+        mutant: Option<String>,
     },
     /// Lists the protocols the simulator can drive.
     List,
@@ -101,16 +106,20 @@ fn main() -> ExitCode {
             jobs,
             svg,
             trace,
-        } => check(&CheckArgs {
-            protocol,
-            seeds,
-            start_seed,
-            faults,
-            nodes,
-            duration_ms,
-            jobs,
-            svg,
-            trace,
+            mutant,
+        } => plant(mutant.as_deref()).and_then(|mutant| {
+            check(&CheckArgs {
+                protocol,
+                seeds,
+                start_seed,
+                faults,
+                nodes,
+                duration_ms,
+                jobs,
+                svg,
+                trace,
+                mutant,
+            })
         }),
         Command::List => {
             for entry in protocols::all() {
@@ -193,6 +202,23 @@ fn run(path: &Path, svg: Option<PathBuf>, trace: Option<PathBuf>) -> Result<bool
     Ok(held)
 }
 
+/// Plants the mutant called `name`, if any.
+fn plant(name: Option<&str>) -> Result<Option<Mutant>, String> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let mutant = Mutant::named(name).ok_or_else(|| {
+        let names: Vec<&str> = Mutant::ALL.iter().map(|m| m.name()).collect();
+        format!("unknown mutant '{name}' (known: {})", names.join(", "))
+    })?;
+    if !mutant::plant(Some(mutant)) {
+        return Err(format!(
+            "this build has no mutants: build it with RUSTFLAGS=\"--cfg consensio_mutants\" (scripts/mutants does) to plant {name}"
+        ));
+    }
+    Ok(Some(mutant))
+}
+
 struct CheckArgs {
     protocol: String,
     seeds: u64,
@@ -203,6 +229,7 @@ struct CheckArgs {
     jobs: usize,
     svg: Option<PathBuf>,
     trace: Option<PathBuf>,
+    mutant: Option<Mutant>,
 }
 
 fn check(args: &CheckArgs) -> Result<bool, String> {
@@ -275,12 +302,21 @@ fn check(args: &CheckArgs) -> Result<bool, String> {
         if let Some(v) = &outcome.violation {
             bar.abandon();
             eprint!("{v}");
+            let planted = args
+                .mutant
+                .map(|m| format!(" --mutant {}", m.name()))
+                .unwrap_or_default();
+            let build = if args.mutant.is_some() {
+                "RUSTFLAGS=\"--cfg consensio_mutants\" cargo run --release -p consensio-sim --target-dir target/mutants"
+            } else {
+                "cargo run --release -p consensio-sim"
+            };
             eprintln!(
-                "replay: consensio check {} --seeds 1 --start-seed {seed} --faults {} --nodes {} --duration-ms {} --svg failure.svg --trace failure.jsonl",
+                "replay: consensio check {} --seeds 1 --start-seed {seed} --faults {} --nodes {} --duration-ms {}{planted} --svg failure.svg --trace failure.jsonl",
                 args.protocol, args.faults, args.nodes, args.duration_ms
             );
             eprintln!(
-                "   (or: cargo run --release -p consensio-sim -- check {} --seeds 1 --start-seed {seed} --faults {} --nodes {} --duration-ms {})",
+                "   (or: {build} -- check {} --seeds 1 --start-seed {seed} --faults {} --nodes {} --duration-ms {}{planted})",
                 args.protocol, args.faults, args.nodes, args.duration_ms
             );
             write_outputs(&outcome, &title, args.svg.as_deref(), args.trace.as_deref())?;

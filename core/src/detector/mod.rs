@@ -56,6 +56,8 @@ pub use phi::{PhiAccrual, PhiDetector};
 use crate::error::{Classify, ErrorKind};
 use crate::id::NodeId;
 #[cfg(feature = "alloc")]
+use crate::mutant::{Mutant, planted};
+#[cfg(feature = "alloc")]
 use crate::protocol::Output;
 #[cfg(feature = "alloc")]
 use crate::time::Instant;
@@ -215,7 +217,9 @@ impl Beacon {
 
     /// The first input: a new incarnation, durable before any heartbeat.
     fn start<E>(&mut self, now: Instant, outputs: &mut VecDeque<Output<Heartbeat, u64, E>>) {
-        self.incarnation = self.incarnation.saturating_add(1);
+        if !planted(Mutant::DetectorIncarnationReused) {
+            self.incarnation = self.incarnation.saturating_add(1);
+        }
         outputs.push_back(Output::Persist(self.incarnation));
         self.next_send = Some(now);
     }

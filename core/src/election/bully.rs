@@ -67,6 +67,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Command, Error, Event, check_members};
 use crate::id::NodeId;
+use crate::mutant::{Mutant, planted};
 use crate::protocol::{Input, Output, Participant, Restore, latest};
 use crate::time::Instant;
 use crate::wire::{WireMessage, kind};
@@ -325,7 +326,12 @@ impl Bully {
 
     /// Becomes the coordinator of a fresh epoch: persist, then announce.
     fn declare(&mut self, now: Instant) {
-        let Some(epoch) = self.max_seen.checked_add(1) else {
+        let base = if planted(Mutant::BullyEpochNotAboveSeen) {
+            self.epoch
+        } else {
+            self.max_seen
+        };
+        let Some(epoch) = base.checked_add(1) else {
             // Only a peer claiming epoch u64::MAX gets here; wait it out.
             self.role = Role::Listening;
             self.set_timer(now, self.config.leader_timeout_ms);

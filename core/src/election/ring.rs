@@ -78,6 +78,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Command, Error, Event, check_members};
 use crate::id::NodeId;
+use crate::mutant::{Mutant, planted};
 use crate::protocol::{Input, Output, Participant, Restore, latest};
 use crate::time::Instant;
 use crate::wire::{WireMessage, kind};
@@ -428,7 +429,12 @@ impl RingElection {
         let id = self.config.id;
         self.participation = None;
         self.election_hop = None;
-        let Some(epoch) = self.max_seen.checked_add(1) else {
+        let base = if planted(Mutant::RingEpochNotAboveSeen) {
+            self.epoch
+        } else {
+            self.max_seen
+        };
+        let Some(epoch) = base.checked_add(1) else {
             // Only a peer claiming epoch u64::MAX gets here; wait it out.
             self.set_role(now, Role::Listening);
             return;

@@ -14,6 +14,7 @@ use super::progress::{Progress, ProgressState};
 use super::read_only::ReadOnly;
 use super::{Error, LogStorage, MAX_INDEX, Membership, MembershipChange};
 use crate::id::NodeId;
+use crate::mutant::{Mutant, planted};
 use crate::protocol::{Input, Output, Participant, Restore};
 use crate::quorum::{VoteResult, VoteTally};
 use crate::rng::Rng;
@@ -562,10 +563,10 @@ impl<L: LogStorage> RaftNode<L> {
             return Err(Error::TransferInProgress { to });
         }
         let last_change = self.configs.back().map_or(0, |(i, _)| *i);
-        if last_change > self.commit_index
+        let pending = last_change > self.commit_index
             || self.commit_index < self.term_start_index
-            || self.membership.is_joint()
-        {
+            || self.membership.is_joint();
+        if pending && !planted(Mutant::RaftOverlappingMembershipChanges) {
             return Err(Error::MembershipChangePending);
         }
         let (next, added) = self.membership.apply(change)?;
@@ -801,10 +802,13 @@ impl<L: LogStorage> RaftNode<L> {
         // new leader could commit while the old one's lease runs (§6.4).
         // A transfer's vote is the exception: the leader that sent
         // TimeoutNow gave up its lease first.
+        let sticky = !planted(Mutant::RaftStickinessHigherTermOnly) && self.in_lease();
+        let up_to_date = self.log.is_up_to_date(last_log_index, last_log_term)
+            || planted(Mutant::RaftVoteNotUpToDate);
         let granted = can_vote
             && self.membership.is_voter(self.config.id)
-            && (kind == Vote::Transfer || !self.in_lease())
-            && self.log.is_up_to_date(last_log_index, last_log_term);
+            && (kind == Vote::Transfer || !sticky)
+            && up_to_date;
         if pre_vote {
             let term = if granted { term } else { self.term };
             let body = Body::PreVoteResponse { granted };
@@ -817,7 +821,17 @@ impl<L: LogStorage> RaftNode<L> {
                 }
                 self.reset_election_timer();
             }
-            self.send(from, Body::RequestVoteResponse { granted });
+            let body = Body::RequestVoteResponse { granted };
+            if planted(Mutant::RaftVoteSentBeforePersisted) {
+                // The vote's record follows at the next flush.
+                let message = Message {
+                    term: self.term,
+                    body,
+                };
+                self.outputs.push_back(Output::Send { to: from, message });
+            } else {
+                self.send(from, body);
+            }
         }
     }
 
@@ -1493,7 +1507,8 @@ impl<L: LogStorage> RaftNode<L> {
             }
         };
         let index = self.membership.voters().committed_index(&acked);
-        if index > self.commit_index && self.log.term(index) == Some(self.term) {
+        let current_term = self.log.term(index) == Some(self.term);
+        if index > self.commit_index && (current_term || planted(Mutant::RaftFigure8)) {
             let before = core::mem::replace(&mut self.commit_index, index);
             self.after_commit(before);
         }
@@ -1773,8 +1788,13 @@ impl<L: LogStorage> RaftNode<L> {
     /// Reports committed entries to the application, at most
     /// `max_apply_per_step` per input.
     fn apply_committed(&mut self) {
+        let applicable = if planted(Mutant::RaftApplyBeforeCommit) {
+            self.log.last_index()
+        } else {
+            self.commit_index
+        };
         for _ in 0..self.config.max_apply_per_step {
-            if self.applied_index >= self.commit_index {
+            if self.applied_index >= applicable {
                 break;
             }
             let index = self.applied_index.saturating_add(1);

@@ -24,6 +24,8 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::mutant::{Mutant, planted};
+
 /// What the table says about a command.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Admission<R> {
@@ -194,7 +196,7 @@ impl<R: Clone> Sessions<R> {
             return Err(SessionError::Gap { expected });
         }
         s.active_ms = s.active_ms.max(now_ms);
-        if seq == s.last_seq {
+        if seq == s.last_seq && !planted(Mutant::RaftKvNoSessionDedup) {
             // A command admitted but whose response was never recorded (its
             // apply failed) is applied again.
             return Ok(s
