@@ -3,6 +3,8 @@
 
 use consensio::{NodeId, Participant};
 
+use crate::engine::Fault;
+
 /// A protocol's invariants, checked as the simulation runs.
 ///
 /// The simulator calls [`on_event`](Self::on_event) for every event a node
@@ -21,6 +23,13 @@ pub trait Checker<N: Participant> {
     fn on_event(&mut self, time_ms: u64, node: NodeId, event: &N::Event) -> Result<(), String> {
         let _ = (time_ms, node, event);
         Ok(())
+    }
+
+    /// A fault the engine injects at `time_ms` (scheduled or aimed by
+    /// leader hunting), before it takes effect: for properties that only
+    /// hold once the faults are over.
+    fn on_fault(&mut self, time_ms: u64, fault: &Fault) {
+        let _ = (time_ms, fault);
     }
 
     /// After every step, with every node (`None` if crashed).

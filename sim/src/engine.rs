@@ -39,6 +39,21 @@
 //! The choices of both (`k`, the suffix lost) come from a stream of their
 //! own, seeded from the run's seed: with both modes unused, a run draws
 //! exactly what it drew before they existed, so old seeds replay.
+//!
+//! # Leader hunting
+//!
+//! Random fault times rarely land where protocols are fragile: a leader
+//! that has just been elected and not yet committed in its term, or one
+//! that has appended an entry that only some followers hold. Raft's
+//! Figure 8 bug, for one, needs leaders to fail at exactly those moments
+//! several times in a row. With [`SimConfig::hunt_leaders`], the engine
+//! watches for them (the protocol says which events mean "I lead",
+//! [`Protocol::leads`]; the leader's accepted commands are the appends)
+//! and, with a fixed chance each time, strikes the leader within 20 ms:
+//! crashes it, tears a crash through its outputs, or (if the run allows
+//! partitions) isolates it from everyone, then restarts or heals
+//! 20–1,500 ms later. Its choices come
+//! from a stream of their own, like the crash modes'.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -117,6 +132,15 @@ pub trait Protocol {
     /// in the trace and the summary): Raft's committed entries, say.
     fn is_routine(&self, event: &EventOf<Self>) -> bool {
         let _ = event;
+        false
+    }
+
+    /// Whether `event`, emitted by `node`, says that `node` now leads (a
+    /// Raft leader, an elected coordinator): the moment leader hunting
+    /// ([`SimConfig::hunt_leaders`]) aims at, as it aims at the leader's
+    /// next accepted commands.
+    fn leads(&self, node: NodeId, event: &EventOf<Self>) -> bool {
+        let _ = (node, event);
         false
     }
 
@@ -214,6 +238,17 @@ pub struct SimConfig {
     pub lose_unsynced_writes: bool,
     /// Call the workload every this many ms (0: no workload).
     pub workload_interval_ms: u64,
+    /// Leader hunting: up to this many disruptions aimed at a leader at
+    /// its fragile moments, right after it reports that it leads
+    /// ([`Protocol::leads`]) or accepts a client command (0: none). Each
+    /// crashes it, tears a crash through its outputs, or (with
+    /// [`hunt_isolates`](Self::hunt_isolates)) isolates it, within 20 ms,
+    /// and brings it back (or heals) 20–1,500 ms later; all within the
+    /// first 60% of the run, recovered by 70%. See the [module docs](self).
+    pub hunt_leaders: u64,
+    /// Leader hunting may isolate the leader, not only crash it (off for
+    /// protocols whose model has no partitions).
+    pub hunt_isolates: bool,
     /// The workload includes the operator's actions too (Raft: leadership
     /// transfers; see [`Protocol::operator`]). On in random checks, off in
     /// scenarios unless they ask.
@@ -234,6 +269,8 @@ impl Default for SimConfig {
             faults: Vec::new(),
             lose_unsynced_writes: false,
             workload_interval_ms: 0,
+            hunt_leaders: 0,
+            hunt_isolates: false,
             operator: false,
             record_trace: false,
         }
@@ -313,6 +350,8 @@ pub struct Summary {
     pub torn_crashes: u64,
     /// Outputs never acted on because of torn crashes.
     pub outputs_dropped: u64,
+    /// Disruptions leader hunting aimed ([`SimConfig::hunt_leaders`]).
+    pub hunts: u64,
     /// Records that were unsynced when their node crashed, over all
     /// crashes (always 0 unless unsynced writes can be lost).
     pub records_unsynced: u64,
@@ -351,6 +390,9 @@ impl std::fmt::Display for Summary {
             "  faults: {} crashes, {} restarts; commands: {} ({} refused, {} completed)",
             self.crashes, self.restarts, self.commands, self.commands_refused, self.completed
         )?;
+        if self.hunts > 0 {
+            writeln!(f, "  leader hunting: {} disruptions", self.hunts)?;
+        }
         if self.torn_crashes > 0 || self.records_unsynced > 0 {
             writeln!(
                 f,
@@ -484,6 +526,14 @@ const TORN_WITHOUT_WRITES: f64 = 0.25;
 /// Mixed into the seed of the stream of torn crashes and lost writes.
 const CRASH_STREAM: u64 = 0xd15c_0000_7042_0000;
 
+/// Mixed into the seed of leader hunting's stream.
+const HUNT_STREAM: u64 = 0x4a47_0000_1ead_0000;
+
+/// The chance that leader hunting strikes a node that just reported it
+/// leads, and one that just accepted a command as the leader.
+const HUNT_ELECTED: f64 = 0.3;
+const HUNT_COMMAND: f64 = 0.05;
+
 /// A simulation of one protocol under one configuration.
 pub struct Simulation<P: Protocol> {
     protocol: P,
@@ -495,6 +545,12 @@ pub struct Simulation<P: Protocol> {
     /// The choices of torn crashes and lost writes, apart from `rng` so that
     /// runs that use neither draw what they always drew.
     crash_rng: Rng,
+    /// Leader hunting's choices, apart for the same reason.
+    hunt_rng: Rng,
+    /// Disruptions leader hunting may still aim.
+    hunts_left: u64,
+    /// The node that last reported it leads, while it is up.
+    leader: Option<NodeId>,
     queue: BinaryHeap<Scheduled>,
     seq: u64,
     next_msg: u64,
@@ -550,6 +606,9 @@ impl<P: Protocol> Simulation<P> {
             slots,
             rng,
             crash_rng: Rng::seed_from_u64(config.seed ^ CRASH_STREAM),
+            hunt_rng: Rng::seed_from_u64(config.seed ^ HUNT_STREAM),
+            hunts_left: config.hunt_leaders,
+            leader: None,
             queue: BinaryHeap::new(),
             seq: 0,
             next_msg: 0,
@@ -811,6 +870,9 @@ impl<P: Protocol> Simulation<P> {
                 .or_default()
                 .push_back(self.now_ms);
             let accepted = self.input(i, Input::Command(command)).is_ok();
+            if accepted && self.leader == Some(id) {
+                self.hunt(id, HUNT_COMMAND);
+            }
             if !accepted {
                 self.summary.commands_refused += 1;
                 if let Some(q) = self.outstanding.get_mut(&id) {
@@ -833,6 +895,7 @@ impl<P: Protocol> Simulation<P> {
         let Some(fault) = self.config.faults.get(index).map(|f| f.fault.clone()) else {
             return;
         };
+        self.checker.on_fault(self.now_ms, &fault);
         let ids = |v: &[u64]| v.iter().copied().map(NodeId).collect::<Vec<_>>();
         match fault {
             Fault::Partition { groups } => {
@@ -911,6 +974,37 @@ impl<P: Protocol> Simulation<P> {
         }
     }
 
+    /// Leader hunting: with `chance`, and while the budget and the fault
+    /// window last, strikes `target` within 20 ms and brings it back
+    /// 20–1,500 ms later.
+    fn hunt(&mut self, target: NodeId, chance: f64) {
+        let window_end = self.config.duration_ms * 6 / 10;
+        if self.hunts_left == 0 || self.now_ms >= window_end || !self.hunt_rng.chance(chance) {
+            return;
+        }
+        self.hunts_left -= 1;
+        let node = target.0;
+        let kinds = if self.config.hunt_isolates { 3 } else { 2 };
+        let (strike, recover) = match self.hunt_rng.below(kinds) {
+            0 => (Fault::Crash { node }, Fault::Restart { node }),
+            1 => (Fault::TornCrash { node }, Fault::Restart { node }),
+            _ => (
+                Fault::Partition {
+                    groups: vec![vec![node]],
+                },
+                Fault::Heal,
+            ),
+        };
+        let at = self.now_ms + self.hunt_rng.between(0, 20);
+        let back = (at + self.hunt_rng.between(20, 1_500)).min(self.config.duration_ms * 7 / 10);
+        self.summary.hunts += 1;
+        for (at_ms, fault) in [(at, strike), (back, recover)] {
+            let index = self.config.faults.len();
+            self.config.faults.push(ScheduledFault { at_ms, fault });
+            self.schedule(at_ms, Pending::Fault(index));
+        }
+    }
+
     /// Starts node `i` (new or restarted) with a first tick at its current
     /// time, so that it can arm its timers and announce itself.
     fn start(&mut self, i: usize) {
@@ -937,6 +1031,9 @@ impl<P: Protocol> Simulation<P> {
         let id = slot.id;
         slot.node = None;
         slot.timer_generation += 1;
+        if self.leader == Some(id) {
+            self.leader = None;
+        }
         slot.torn_pending = false;
         let unsynced = slot.disk.len().saturating_sub(slot.synced);
         let lost = if lose {
@@ -1082,6 +1179,10 @@ impl<P: Protocol> Simulation<P> {
                 *self.summary.events.entry(kind.to_string()).or_insert(0) += 1;
                 let routine = self.protocol.is_routine(&event);
                 self.record(id, TraceKind::Event { what, routine });
+                if self.protocol.leads(id, &event) {
+                    self.leader = Some(id);
+                    self.hunt(id, HUNT_ELECTED);
+                }
                 if self.violation.is_none()
                     && let Err(message) = self.checker.on_event(self.now_ms, id, &event)
                 {

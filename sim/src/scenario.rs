@@ -143,11 +143,23 @@ pub struct FaultMix {
     /// last acted on a send or an event
     /// ([`SimConfig::lose_unsynced_writes`]); needs `crash` or `torn`.
     pub unsynced: bool,
+    /// Leader hunting: 2–8 crashes, torn crashes or (if the mix has
+    /// partitions, one-way cuts or flapping links) isolations aimed at a
+    /// leader right after it is elected or accepts a command
+    /// ([`SimConfig::hunt_leaders`]).
+    pub hunt: bool,
+    /// Swarm testing (Groce et al., ISSTA 2012): each seed keeps a random
+    /// subset of the other kinds named (each with chance 1/2, at least
+    /// one) and draws their intensity too (up to three times the crashes,
+    /// cuts and hunts). One fixed mix hides bugs that only show when some
+    /// fault is absent (no loss, so a long run of appends; no partition,
+    /// so only crashes elect), or when one is frequent.
+    pub swarm: bool,
 }
 
 /// Every fault name, in the order `FaultMix` prints them.
 pub const FAULT_NAMES: &str =
-    "loss, duplicate, reorder, partition, one_way, crash, skew, flaky, torn, unsynced";
+    "loss, duplicate, reorder, partition, one_way, crash, skew, flaky, torn, unsynced, hunt, swarm";
 
 impl FromStr for FaultMix {
     type Err = String;
@@ -171,6 +183,8 @@ impl FromStr for FaultMix {
                         flaky: true,
                         torn: true,
                         unsynced: true,
+                        hunt: true,
+                        swarm: mix.swarm,
                     }
                 }
                 "loss" => mix.loss = true,
@@ -183,6 +197,8 @@ impl FromStr for FaultMix {
                 "flaky" => mix.flaky = true,
                 "torn" => mix.torn = true,
                 "unsynced" => mix.unsynced = true,
+                "hunt" => mix.hunt = true,
+                "swarm" => mix.swarm = true,
                 other => {
                     return Err(format!(
                         "unknown fault '{other}' (use {FAULT_NAMES}, all or none)"
@@ -190,8 +206,10 @@ impl FromStr for FaultMix {
                 }
             }
         }
-        if mix.unsynced && !mix.crash && !mix.torn {
-            return Err("'unsynced' loses writes at crashes: combine it with crash or torn".into());
+        if mix.unsynced && !mix.crash && !mix.torn && !mix.hunt {
+            return Err(
+                "'unsynced' loses writes at crashes: combine it with crash, torn or hunt".into(),
+            );
         }
         Ok(mix)
     }
@@ -210,6 +228,8 @@ impl std::fmt::Display for FaultMix {
             (self.flaky, "flaky"),
             (self.torn, "torn"),
             (self.unsynced, "unsynced"),
+            (self.hunt, "hunt"),
+            (self.swarm, "swarm"),
         ];
         let on: Vec<&str> = names.iter().filter(|(b, _)| *b).map(|(_, n)| *n).collect();
         if on.is_empty() {
@@ -224,6 +244,72 @@ impl FaultMix {
     /// A random run with these faults, decided by `seed` alone.
     #[must_use]
     pub fn config(&self, seed: u64, nodes: u64, duration_ms: u64) -> SimConfig {
+        let (mix, severity) = self.swarm_draw(seed);
+        mix.config_at(seed, nodes, duration_ms, severity)
+    }
+
+    /// Swarm testing's draw for `seed`: the kinds kept and how hard they
+    /// strike (1–3); without swarm, every kind named, at 1.
+    fn swarm_draw(&self, seed: u64) -> (FaultMix, u64) {
+        if !self.swarm {
+            return (*self, 1);
+        }
+        let mut rng = Rng::seed_from_u64(seed ^ 0x5a4a_0000_0000_0000);
+        let mut kinds = [
+            self.loss,
+            self.duplicate,
+            self.reorder,
+            self.partition,
+            self.one_way,
+            self.crash,
+            self.skew,
+            self.flaky,
+            self.torn,
+            self.unsynced,
+            self.hunt,
+        ];
+        let named: Vec<usize> = (0..kinds.len()).filter(|&k| kinds[k]).collect();
+        for &k in &named {
+            kinds[k] = rng.chance(0.5);
+        }
+        if !kinds.iter().any(|&on| on)
+            && let Some(&k) = named.get(usize::try_from(rng.below(named.len() as u64)).unwrap_or(0))
+        {
+            kinds[k] = true;
+        }
+        let [
+            loss,
+            duplicate,
+            reorder,
+            partition,
+            one_way,
+            crash,
+            skew,
+            flaky,
+            torn,
+            unsynced,
+            hunt,
+        ] = kinds;
+        let mix = FaultMix {
+            loss,
+            duplicate,
+            reorder,
+            partition,
+            one_way,
+            crash,
+            skew,
+            flaky,
+            torn,
+            unsynced,
+            hunt,
+            swarm: false,
+        };
+        (mix, rng.between(1, 3))
+    }
+
+    /// The run for `seed` with exactly these kinds, counts scaled by
+    /// `severity`.
+    fn config_at(&self, seed: u64, nodes: u64, duration_ms: u64, severity: u64) -> SimConfig {
         // A separate stream from the simulation's own, so that the fault
         // schedule does not shift when a protocol draws differently.
         let mut rng = Rng::seed_from_u64(seed ^ 0x5eed_fa17_0000_0000);
@@ -260,7 +346,7 @@ impl FaultMix {
         let window = (duration_ms / 10, duration_ms * 6 / 10);
         let mut faults = Vec::new();
         if self.crash {
-            for _ in 0..rng.between(1, 3) {
+            for _ in 0..rng.between(1, 3 * severity) {
                 let node = rng.between(1, nodes);
                 let at = rng.between(window.0, window.1);
                 faults.push(ScheduledFault {
@@ -320,7 +406,7 @@ impl FaultMix {
             let net = &mut config.network;
             net.reorder = net.reorder.max(0.1 + rng.next_f64() * 0.2);
             net.reorder_delay_ms = net.reorder_delay_ms.max(rng.between(150, 300));
-            for _ in 0..rng.between(10, 30) {
+            for _ in 0..rng.between(10, 30 * severity) {
                 let at = rng.between(window.0, window.1);
                 let from = rng.between(1, nodes);
                 let to: Vec<u64> = ids
@@ -359,6 +445,11 @@ impl FaultMix {
                 });
             }
         }
+        if self.hunt {
+            let mut rng = Rng::seed_from_u64(seed ^ 0x4a47_5eed_0000_0000);
+            config.hunt_leaders = rng.between(2, 8 * severity);
+            config.hunt_isolates = self.partition || self.one_way || self.flaky;
+        }
         config.lose_unsynced_writes = self.unsynced;
         faults.sort_by_key(|f| f.at_ms);
         config.faults = faults;
@@ -378,14 +469,17 @@ mod tests {
         assert_eq!("none".parse::<FaultMix>().unwrap(), FaultMix::default());
         assert!("lightning".parse::<FaultMix>().is_err());
         let all: FaultMix = "all".parse().unwrap();
-        assert!(all.torn && all.unsynced);
+        assert!(all.torn && all.unsynced && all.hunt && !all.swarm);
         assert_eq!(
             all.to_string(),
-            "loss,duplicate,reorder,partition,one_way,crash,skew,flaky,torn,unsynced"
+            "loss,duplicate,reorder,partition,one_way,crash,skew,flaky,torn,unsynced,hunt"
         );
         assert_eq!(all.to_string().parse::<FaultMix>().unwrap(), all);
+        let swarm: FaultMix = "all,swarm".parse().unwrap();
+        assert_eq!(swarm.to_string(), format!("{all},swarm"));
+        assert_eq!("swarm,all".parse::<FaultMix>().unwrap(), swarm);
         let err = "unsynced,loss".parse::<FaultMix>().unwrap_err();
-        assert!(err.contains("crash or torn"), "{err}");
+        assert!(err.contains("crash, torn or hunt"), "{err}");
         assert!("torn,unsynced".parse::<FaultMix>().is_ok());
     }
 
@@ -415,6 +509,43 @@ mod tests {
             assert!((1..=3).contains(&torn), "seed {seed}");
             assert_eq!(extra.len(), 2 * torn, "seed {seed}: {extra:?}");
         }
+    }
+
+    #[test]
+    fn swarm_keeps_a_random_nonempty_subset_of_the_kinds_named_per_seed() {
+        let swarm: FaultMix = "loss,crash,hunt,swarm".parse().unwrap();
+        let mut kept = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            let (mix, severity) = swarm.swarm_draw(seed);
+            assert!(mix.loss || mix.crash || mix.hunt, "seed {seed}: none kept");
+            assert!(
+                !(mix.partition || mix.skew || mix.swarm),
+                "seed {seed}: {mix}"
+            );
+            assert!((1..=3).contains(&severity));
+            kept.insert(mix.to_string());
+            // The run is the one of the subset drawn, at that severity.
+            assert_eq!(
+                swarm.config(seed, 5, 20_000),
+                mix.config_at(seed, 5, 20_000, severity)
+            );
+        }
+        assert_eq!(kept.len(), 7, "every nonempty subset comes up: {kept:?}");
+        // Without swarm, the mix is kept whole.
+        let plain: FaultMix = "loss,crash".parse().unwrap();
+        assert_eq!(plain.swarm_draw(3), (plain, 1));
+    }
+
+    #[test]
+    fn hunting_aims_at_leaders_and_isolates_only_where_partitions_are_allowed() {
+        let crash: FaultMix = "crash,hunt".parse().unwrap();
+        let cut: FaultMix = "crash,partition,hunt".parse().unwrap();
+        for seed in 0..20 {
+            let (a, b) = (crash.config(seed, 5, 20_000), cut.config(seed, 5, 20_000));
+            assert!((2..=8).contains(&a.hunt_leaders), "{}", a.hunt_leaders);
+            assert!(!a.hunt_isolates && b.hunt_isolates);
+        }
+        assert_eq!(FaultMix::default().config(1, 5, 20_000).hunt_leaders, 0);
     }
 
     #[test]

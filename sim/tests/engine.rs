@@ -224,6 +224,8 @@ fn config(seed: u64) -> SimConfig {
         ],
         lose_unsynced_writes: false,
         workload_interval_ms: 250,
+        hunt_leaders: 0,
+        hunt_isolates: false,
         operator: false,
         record_trace: true,
     }

@@ -1,6 +1,7 @@
 //! Failure detectors in the simulator, with the checker for completeness
-//! (a crashed node is eventually suspected by every correct node) and a
-//! measurement of accuracy (false suspicions per hour).
+//! (a crashed node is eventually suspected by every correct node),
+//! eventual accuracy (once the faults are over, no live node stays
+//! suspected) and a measurement of accuracy (false suspicions per hour).
 
 use std::collections::BTreeMap;
 
@@ -9,7 +10,7 @@ use consensio::{NodeId, Participant, Restore};
 
 use super::Entry;
 use crate::checker::Checker;
-use crate::engine::Protocol;
+use crate::engine::{Fault, Protocol};
 
 /// The family's entries in the [registry](super).
 pub const PROTOCOLS: &[Entry] = &[
@@ -56,8 +57,11 @@ impl Protocol for HeartbeatProtocol {
 
     fn checker(&self) -> Box<dyn Checker<HeartbeatDetector>> {
         // Suspected after 300 ms of silence, noticed within one 100 ms
-        // interval, plus delay and skew: 1.5 s is ample.
-        Box::new(Completeness::new(1_500))
+        // interval, plus delay and skew: 1.5 s is ample. A live peer is
+        // unsuspected within a few intervals of being heard again; 1.5 s
+        // is fifteen heartbeats, all lost with chance 0.2^15 at the
+        // heaviest loss a random run draws.
+        Box::new(Completeness::new(1_500).with_accuracy(1_500))
     }
 
     fn describe(&self, event: &heartbeat::Event) -> String {
@@ -89,7 +93,9 @@ impl Protocol for PhiProtocol {
     fn checker(&self) -> Box<dyn Checker<PhiDetector>> {
         // φ reaches 8 about 1.5 s after the last heartbeat (mean 1 s, σ at
         // least 100 ms), and is evaluated once a second: 4 s is ample.
-        Box::new(Completeness::new(4_000))
+        // Accuracy over eight heartbeats (all lost: 0.2^8), so only in runs
+        // whose quiet tail is 16 s or more.
+        Box::new(Completeness::new(4_000).with_accuracy(8_000))
     }
 
     fn describe(&self, event: &phi::Event) -> String {
@@ -135,11 +141,20 @@ impl Suspicion for PhiDetector {
 }
 
 /// Completeness: once a node has been down for `bound_ms`, every node that
-/// has been up for `bound_ms` suspects it. Accuracy is measured: a new
-/// suspicion of a node that is up is a false one.
+/// has been up for `bound_ms` suspects it. Eventual accuracy (Chandra and
+/// Toueg's ◇P, with [`with_accuracy`](Self::with_accuracy)): once no fault
+/// has happened for twice the window, no live node has been suspected by
+/// another for the last window. Accuracy is measured too: a new suspicion
+/// of a node that is up is a false one.
 #[derive(Debug)]
 pub struct Completeness {
     bound_ms: u64,
+    /// The eventual accuracy window, if checked.
+    accuracy_ms: Option<u64>,
+    /// When the last fault happened.
+    quiet_since: u64,
+    /// Since when each live node has suspected each live peer.
+    suspected_since: BTreeMap<(NodeId, NodeId), u64>,
     /// Since when each node has been down (absent: up).
     down_since: BTreeMap<NodeId, u64>,
     /// Since when each node has been up.
@@ -155,6 +170,9 @@ impl Completeness {
     pub fn new(bound_ms: u64) -> Self {
         Completeness {
             bound_ms,
+            accuracy_ms: None,
+            quiet_since: 0,
+            suspected_since: BTreeMap::new(),
             down_since: BTreeMap::new(),
             up_since: BTreeMap::new(),
             suspicions: 0,
@@ -164,9 +182,22 @@ impl Completeness {
     }
 }
 
+impl Completeness {
+    /// Checks eventual accuracy too, over `window_ms`.
+    #[must_use]
+    pub fn with_accuracy(mut self, window_ms: u64) -> Self {
+        self.accuracy_ms = Some(window_ms);
+        self
+    }
+}
+
 impl<N: Participant + Suspicion> Checker<N> for Completeness {
     fn name(&self) -> &'static str {
-        "completeness: a crashed node is suspected by every correct node"
+        "completeness (a crashed node is suspected by every correct node) and eventual accuracy"
+    }
+
+    fn on_fault(&mut self, time_ms: u64, _fault: &Fault) {
+        self.quiet_since = time_ms;
     }
 
     fn on_event(&mut self, _time_ms: u64, _node: NodeId, event: &N::Event) -> Result<(), String> {
@@ -190,6 +221,22 @@ impl<N: Participant + Suspicion> Checker<N> for Completeness {
                 self.down_since.entry(*id).or_insert(time_ms);
             }
         }
+        self.suspected_since.retain(|(observer, peer), _| {
+            nodes
+                .iter()
+                .any(|(id, n)| id == observer && n.is_some_and(|n| n.suspects(*peer)))
+                && nodes.iter().any(|(id, n)| id == peer && n.is_some())
+        });
+        for (observer, node) in nodes {
+            let Some(n) = node else { continue };
+            for (peer, up) in nodes {
+                if peer != observer && up.is_some() && n.suspects(*peer) {
+                    self.suspected_since
+                        .entry((*observer, *peer))
+                        .or_insert(time_ms);
+                }
+            }
+        }
         for (crashed, since) in &self.down_since {
             if time_ms.saturating_sub(*since) < self.bound_ms {
                 continue;
@@ -208,6 +255,26 @@ impl<N: Participant + Suspicion> Checker<N> for Completeness {
             }
         }
         Ok(())
+    }
+
+    fn at_end(&mut self, time_ms: u64, _nodes: &[(NodeId, Option<&N>)]) -> Result<(), String> {
+        let Some(window) = self.accuracy_ms else {
+            return Ok(());
+        };
+        if time_ms.saturating_sub(self.quiet_since) < 2 * window {
+            return Ok(());
+        }
+        let stuck = self
+            .suspected_since
+            .iter()
+            .find(|(_, since)| time_ms.saturating_sub(**since) >= window);
+        match stuck {
+            Some(((observer, peer), since)) => Err(format!(
+                "eventual accuracy: {observer} has suspected {peer}, which is up, since {since} ms, though no fault happened after {} ms",
+                self.quiet_since
+            )),
+            None => Ok(()),
+        }
     }
 
     fn report(&self) -> Vec<(String, String)> {

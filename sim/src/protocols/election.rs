@@ -89,6 +89,10 @@ impl Protocol for BullyProtocol {
         matches!(event, election::Event::Elected { .. })
     }
 
+    fn leads(&self, node: NodeId, event: &election::Event) -> bool {
+        leads(node, event)
+    }
+
     fn checker(&self) -> Box<dyn Checker<Bully>> {
         Box::new(OneLeaderPerEpoch::default())
     }
@@ -136,6 +140,10 @@ impl Protocol for RingElectionProtocol {
         matches!(event, election::Event::Elected { .. })
     }
 
+    fn leads(&self, node: NodeId, event: &election::Event) -> bool {
+        leads(node, event)
+    }
+
     fn checker(&self) -> Box<dyn Checker<RingElection>> {
         Box::new(OneLeaderPerEpoch::default())
     }
@@ -153,6 +161,11 @@ fn forced_election(rng: &mut Rng, live: &[NodeId]) -> Vec<(NodeId, election::Com
     live.get(pick)
         .map(|&n| vec![(n, election::Command::StartElection)])
         .unwrap_or_default()
+}
+
+/// Whether `node` reports that it is the coordinator.
+fn leads(node: NodeId, event: &election::Event) -> bool {
+    matches!(*event, election::Event::Elected { leader, .. } if leader == node)
 }
 
 fn describe(event: &election::Event) -> String {

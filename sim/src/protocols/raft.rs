@@ -247,6 +247,10 @@ impl Protocol for RaftProtocol {
         matches!(event, kv::Event::Reply { .. })
     }
 
+    fn leads(&self, _node: NodeId, event: &kv::Event) -> bool {
+        matches!(event, kv::Event::Raft(Event::BecameLeader { .. }))
+    }
+
     /// Applied entries, served reads and successful replies: the diagram
     /// labels role changes, failed reads and refused or retried requests.
     fn is_routine(&self, event: &kv::Event) -> bool {
