@@ -20,14 +20,19 @@
 //!   register histories (as in Porcupine and Knossos);
 //! - [`trace`]: JSON-lines traces and SVG space-time diagrams;
 //! - [`protocols`]: the adapters and checkers of each simulated protocol;
-//! - [`scenario`]: the TOML scenario format read by `consensio run`.
+//! - [`scenario`]: the TOML scenario format read by `consensio run`;
+//! - [`search`]: many seeds on several threads, to the first violation
+//!   (`consensio check`);
+//! - [`mutants`]: the planted bugs' checks (`consensio mutants`).
 
 pub mod checker;
 pub mod engine;
 pub mod linearizability;
+pub mod mutants;
 pub mod network;
 pub mod protocols;
 pub mod scenario;
+pub mod search;
 pub mod trace;
 
 pub use checker::Checker;

@@ -6,8 +6,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use consensio::mutant::{self, Mutant};
+use consensio_sim::mutants::{TRIALS, Trial};
 use consensio_sim::protocols::{self, Outcome};
 use consensio_sim::scenario::{FaultMix, Scenario};
+use consensio_sim::search::Search;
 use consensio_sim::trace::{DIAGRAM_MAX_MESSAGES, TraceKind, render_svg};
 use consensio_sim::{Fault, ScheduledFault, SimConfig};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -83,6 +85,23 @@ enum Command {
     },
     /// Lists the protocols the simulator can drive.
     List,
+    /// Runs each planted bug's random check and reports the first seed
+    /// that caught it; fails if one survives its seed budget. Needs a build
+    /// with RUSTFLAGS="--cfg consensio_mutants" (scripts/mutants).
+    Mutants {
+        /// Only the mutants caught fast enough for the test command.
+        #[arg(long)]
+        quick: bool,
+        /// Only these mutants (comma-separated names).
+        #[arg(long)]
+        only: Option<String>,
+        /// List the mutants and their checks; run nothing.
+        #[arg(long)]
+        list: bool,
+        /// Parallel runs per mutant (0: one per core).
+        #[arg(long, default_value_t = 0)]
+        jobs: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -121,6 +140,12 @@ fn main() -> ExitCode {
                 mutant,
             })
         }),
+        Command::Mutants {
+            quick,
+            only,
+            list,
+            jobs,
+        } => mutants(quick, only.as_deref(), list, jobs),
         Command::List => {
             for entry in protocols::all() {
                 println!(
@@ -233,9 +258,6 @@ struct CheckArgs {
 }
 
 fn check(args: &CheckArgs) -> Result<bool, String> {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-
     let bar = ProgressBar::new(args.seeds);
     bar.set_style(
         ProgressStyle::with_template(
@@ -244,60 +266,18 @@ fn check(args: &CheckArgs) -> Result<bool, String> {
         .map_err(|e| e.to_string())?,
     );
     let started = std::time::Instant::now();
-    let want_files = args.svg.is_some() || args.trace.is_some();
-    let end = args.start_seed.saturating_add(args.seeds);
-    let jobs = match args.jobs {
-        0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-        n => n,
+    let search = Search {
+        protocol: args.protocol.clone(),
+        faults: args.faults,
+        nodes: args.nodes,
+        duration_ms: args.duration_ms,
+        seeds: args.start_seed..args.start_seed.saturating_add(args.seeds),
+        jobs: args.jobs,
+        record_trace: args.svg.is_some() || args.trace.is_some(),
     };
-    let jobs = jobs
-        .min(usize::try_from(args.seeds).unwrap_or(usize::MAX))
-        .max(1);
-    let next = AtomicU64::new(args.start_seed);
-    let messages = AtomicU64::new(0);
-    let stop = AtomicBool::new(false);
-    // The smallest failing seed and its run, or an error. Seeds are handed
-    // out in order and a worker finishes the seed it started, so every seed
-    // below a failing one has run: the failure reported is the first.
-    let failure: Mutex<Option<(u64, Result<Outcome, String>)>> = Mutex::new(None);
-    let record = |seed: u64, what: Result<Outcome, String>| {
-        stop.store(true, Relaxed);
-        let mut f = failure
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if f.as_ref().is_none_or(|(s, _)| seed < *s) {
-            *f = Some((seed, what));
-        }
-    };
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| {
-                while !stop.load(Relaxed) {
-                    let seed = next.fetch_add(1, Relaxed);
-                    if seed >= end {
-                        break;
-                    }
-                    let mut config = args.faults.config(seed, args.nodes, args.duration_ms);
-                    config.record_trace = want_files;
-                    match protocols::run_named(&args.protocol, config) {
-                        Err(e) => record(seed, Err(e)),
-                        Ok(outcome) => {
-                            messages.fetch_add(outcome.summary.delivered, Relaxed);
-                            bar.inc(1);
-                            if outcome.violation.is_some() || args.seeds == 1 {
-                                record(seed, Ok(outcome));
-                            }
-                        }
-                    }
-                }
-            });
-        }
-    });
-    let failure = failure
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some((seed, outcome)) = failure {
-        let outcome = outcome?;
+    let found = search.run(&|| bar.inc(1))?;
+    let jobs = found.jobs;
+    if let Some((seed, outcome)) = found.first {
         let title = format!("{} seed {seed}", args.protocol);
         if let Some(v) = &outcome.violation {
             bar.abandon();
@@ -332,10 +312,70 @@ fn check(args: &CheckArgs) -> Result<bool, String> {
         args.seeds,
         args.protocol,
         args.faults,
-        messages.load(Relaxed),
+        found.messages,
         started.elapsed().as_secs_f64()
     );
     Ok(true)
+}
+
+/// `consensio mutants`: each trial, its verdict, the mutation score.
+fn mutants(quick: bool, only: Option<&str>, list: bool, jobs: usize) -> Result<bool, String> {
+    let names: Option<Vec<&str>> = only.map(|o| o.split(',').map(str::trim).collect());
+    if let Some(names) = &names
+        && let Some(bad) = names.iter().find(|n| Mutant::named(n).is_none())
+    {
+        return Err(format!("unknown mutant '{bad}'"));
+    }
+    let trials: Vec<&Trial> = TRIALS
+        .iter()
+        .filter(|t| !quick || t.quick)
+        .filter(|t| names.as_ref().is_none_or(|n| n.contains(&t.mutant.name())))
+        .collect();
+    if list {
+        for t in &trials {
+            println!(
+                "{:<36} {}{}",
+                t.mutant.name(),
+                t.command(t.seeds, 0),
+                if t.quick { "  (quick)" } else { "" }
+            );
+        }
+        return Ok(true);
+    }
+    let started = std::time::Instant::now();
+    let mut survivors = Vec::new();
+    for t in &trials {
+        let verdict = t.judge(jobs)?;
+        let name = t.mutant.name();
+        let secs = verdict.elapsed.as_secs_f64();
+        match (verdict.caught_at, &verdict.violation) {
+            (Some(seed), Some(why)) => {
+                let why: String = why.chars().take(90).collect();
+                println!(
+                    "caught    {name:<36} seed {seed:>5} of {:<6} {secs:>6.1}s  {why}",
+                    t.seeds
+                );
+            }
+            _ => {
+                println!(
+                    "SURVIVED  {name:<36} {:>6} seeds       {secs:>6.1}s  {}",
+                    t.seeds,
+                    t.command(t.seeds, 0)
+                );
+                survivors.push(name);
+            }
+        }
+    }
+    let caught = trials.len() - survivors.len();
+    println!(
+        "mutation score: {caught}/{} caught ({:.0} s)",
+        trials.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if !survivors.is_empty() {
+        eprintln!("survived their seed budget: {}", survivors.join(", "));
+    }
+    Ok(survivors.is_empty())
 }
 
 /// The demo: Bully election on five nodes — the coordinator crashes, the
