@@ -381,6 +381,28 @@ impl<L: LogStorage> RaftNode<L> {
         }
     }
 
+    /// The time of the last input, on this node's clock.
+    #[must_use]
+    pub const fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Whether this node leads under a lease that holds at the time of its
+    /// last input: a lease read now would be answered without a heartbeat
+    /// round. Never on a follower, with check-quorum off, or in a term
+    /// whose lease a leadership transfer voided.
+    #[must_use]
+    pub fn lease_holds(&self) -> bool {
+        let lease_ms = self
+            .config
+            .election_timeout_min_ms
+            .saturating_sub(self.config.max_clock_drift_ms);
+        self.role == Role::Leader
+            && self.config.check_quorum
+            && !self.lease_void
+            && self.reads.lease_holds(self.now, lease_ms)
+    }
+
     /// The highest index known to be committed.
     #[must_use]
     pub const fn commit_index(&self) -> u64 {
@@ -1654,11 +1676,7 @@ impl<L: LogStorage> RaftNode<L> {
         // Until an entry of its term commits, the leader's commit index may
         // lag the cluster's; that entry's index bounds it.
         let index = self.commit_index.max(self.term_start_index);
-        let lease_ms = self
-            .config
-            .election_timeout_min_ms
-            .saturating_sub(self.config.max_clock_drift_ms);
-        let round = if lease && !self.lease_void && self.reads.lease_holds(self.now, lease_ms) {
+        let round = if lease && self.lease_holds() {
             0
         } else {
             self.broadcast_heartbeat()

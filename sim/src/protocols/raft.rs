@@ -10,6 +10,11 @@
 //!   committed before its election;
 //! - **state machine safety**: no two nodes apply different entries at one
 //!   index, and each node applies every index once, in order, per lifetime;
+//! - **lease safety** (thesis §6.4): a leader whose lease holds when it
+//!   takes an input (it would answer a lease read without asking anyone)
+//!   sees no entry of a later term committed anywhere; judged at every
+//!   input, so a lease that outlives its leadership is caught whether or
+//!   not a read arrives in that moment;
 //! - **read freshness** (thesis §6.4): every read's index covers every
 //!   entry committed anywhere before the read was issued; stricter than
 //!   the history below, which sees only the keys the clients touch, so a
@@ -34,6 +39,15 @@
 //! open at the end counts as "may or may not have happened". A session that
 //! expired makes the open write's outcome unknown, and the client opens a
 //! new one.
+//!
+//! [`READERS`] more clients only read, one read at a time (half under the
+//! lease), each time from a node picked at random, and give up on a silent
+//! node after [`READ_RESEND_MS`]. The writing clients stall on a leader
+//! that lost its quorum (their writes wait [`RESEND_MS`] for an answer),
+//! so without the readers no read is issued in the moments where a lease
+//! matters: after a new leader has committed and before the old one steps
+//! down. A mutant whose lease never runs out, or that grants votes inside
+//! a leader's lease, was not caught in 2,000 seeds until the readers came.
 //!
 //! In random checks (`SimConfig::operator`), an operator now and then
 //! (about every 2.5 s) hands leadership from the
@@ -62,7 +76,7 @@ use consensio::quorum::MajorityConfig;
 use consensio::raft::{
     self, ArenaLog, Event, KvLimits, KvNode, KvOp, KvResponse, KvResult, LogStorage, Persist, kv,
 };
-use consensio::{NodeId, Restore, Rng};
+use consensio::{Instant, NodeId, Restore, Rng};
 
 use super::Entry;
 use crate::checker::Checker;
@@ -93,6 +107,11 @@ pub type Node = KvNode<ArenaLog>;
 
 /// Clients per run.
 pub const CLIENTS: usize = 3;
+/// Read-only clients per run, besides the [`CLIENTS`].
+pub const READERS: usize = 2;
+/// A reader gives up on a silent node after this long, ms, and asks
+/// another.
+pub const READ_RESEND_MS: u64 = 100;
 /// Keys the clients contend on.
 pub const KEYS: u8 = 3;
 /// The clients act this often, ms.
@@ -328,6 +347,54 @@ const MEMBERSHIP_OPERATOR: u64 = 0xff_fffe;
 /// (about eight changes in a 20 s run).
 const MEMBERSHIP_CHANCE: f64 = 0.01;
 
+/// A reader's turn: a new read when none is open, sent to a node picked
+/// at random; an open one sent again, to another pick, once its node has
+/// been silent for [`READ_RESEND_MS`].
+fn reader_act(
+    client: &mut Client,
+    number: usize,
+    rng: &mut Rng,
+    now_ms: u64,
+    live: &[NodeId],
+) -> Option<(NodeId, kv::Command)> {
+    if client.open.is_none() {
+        client.ops += 1;
+        let key = vec![
+            b'k',
+            b'0' + u8::try_from(rng.below(u64::from(KEYS))).unwrap_or(0),
+        ];
+        client.open = Some(Request {
+            id: ((number as u64) << ID_SHIFT) | client.ops,
+            what: Waiting::Read {
+                key,
+                lease: rng.chance(0.5),
+            },
+            call_ms: now_ms,
+            sent_ms: now_ms,
+            resend: true,
+            attempts: 0,
+        });
+    }
+    let request = client.open.as_mut()?;
+    if !request.resend && now_ms.saturating_sub(request.sent_ms) < READ_RESEND_MS {
+        return None;
+    }
+    let pick = usize::try_from(rng.below(live.len() as u64)).unwrap_or(0);
+    let target = live.get(pick).copied()?;
+    request.attempts += 1;
+    request.sent_ms = now_ms;
+    request.resend = false;
+    let Waiting::Read { key, lease } = &request.what else {
+        return None;
+    };
+    let command = kv::Command::Get {
+        id: request.id,
+        key: key.clone(),
+        lease: *lease,
+    };
+    Some((target, command))
+}
+
 fn split_id(id: u64) -> (u64, u64) {
     (id >> ID_SHIFT, id & ((1 << ID_SHIFT) - 1))
 }
@@ -402,7 +469,7 @@ impl Clients {
     /// The commands due now: new operations and resends.
     fn act(&mut self, rng: &mut Rng, now_ms: u64, live: &[NodeId]) -> Vec<(NodeId, kv::Command)> {
         if self.clients.is_empty() {
-            self.clients = vec![Client::default(); CLIENTS];
+            self.clients = vec![Client::default(); CLIENTS + READERS];
         }
         let mut out = Vec::new();
         if live.is_empty() {
@@ -413,6 +480,12 @@ impl Clients {
             let Some(client) = self.clients.get_mut(number) else {
                 continue;
             };
+            if number >= CLIENTS {
+                if let Some(read) = reader_act(client, number, rng, now_ms, live) {
+                    out.push(read);
+                }
+                continue;
+            }
             if client.open.is_none() && (client.session.is_none() || rng.chance(0.5)) {
                 client.ops += 1;
                 let id = ((number as u64) << ID_SHIFT) | client.ops;
@@ -869,6 +942,12 @@ pub struct RaftChecker {
     /// the Raft `ReadReady` with its read index follows the reply.
     answered_read: BTreeMap<NodeId, (u64, u64)>,
     reads_checked: u64,
+    /// The highest entry term committed so far, and when it first was.
+    newest_committed_term: (u64, u64),
+    /// Per node: the time of its last input seen (its own clock), to
+    /// tell which nodes took an input in a step.
+    last_input: BTreeMap<NodeId, Instant>,
+    leases_checked: u64,
     steps: u64,
     log_matching_checks: u64,
 }
@@ -885,9 +964,44 @@ impl RaftChecker {
             commit_times: Vec::new(),
             answered_read: BTreeMap::new(),
             reads_checked: 0,
+            newest_committed_term: (0, 0),
+            last_input: BTreeMap::new(),
+            leases_checked: 0,
             steps: 0,
             log_matching_checks: 0,
         }
+    }
+
+    /// Lease safety (thesis §6.4): a leader whose lease holds when it
+    /// takes an input would answer a lease read then without asking
+    /// anyone, so no leader of a later term may have committed by then.
+    /// Stricter than read freshness, which needs a read to arrive in that
+    /// moment; judged at the nodes that took an input in this step, whose
+    /// [`RaftNode::lease_holds`] is then about the present.
+    fn check_leases(
+        &mut self,
+        time_ms: u64,
+        nodes: &[(NodeId, Option<&Node>)],
+    ) -> Result<(), String> {
+        for (id, node) in nodes {
+            let Some(node) = node else {
+                self.last_input.remove(id);
+                continue;
+            };
+            let raft = node.raft();
+            if self.last_input.insert(*id, raft.now()) == Some(raft.now()) || !raft.lease_holds() {
+                continue;
+            }
+            self.leases_checked += 1;
+            let (term, since) = self.newest_committed_term;
+            if term > raft.term() {
+                return Err(format!(
+                    "lease safety: {id}, leader of term {}, still holds its lease at {time_ms} ms, but an entry of term {term} was committed at {since} ms",
+                    raft.term()
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn check_log_matching(&mut self, nodes: &[(NodeId, Option<&Node>)]) -> Result<(), String> {
@@ -971,6 +1085,9 @@ impl Checker<Node> for RaftChecker {
                     None => {
                         self.committed.insert(*index, entry);
                         self.commit_times.push((time_ms, *index));
+                        if *term > self.newest_committed_term.0 {
+                            self.newest_committed_term = (*term, time_ms);
+                        }
                     }
                 }
             }
@@ -1037,10 +1154,11 @@ impl Checker<Node> for RaftChecker {
 
     fn after_step(
         &mut self,
-        _time_ms: u64,
+        time_ms: u64,
         nodes: &[(NodeId, Option<&Node>)],
     ) -> Result<(), String> {
         self.steps += 1;
+        self.check_leases(time_ms, nodes)?;
         for (id, node) in nodes {
             if node.is_none() {
                 // Crashed: a restarted node applies from index 1 again.
@@ -1129,6 +1247,10 @@ impl Checker<Node> for RaftChecker {
             (
                 "reads checked for freshness".into(),
                 self.reads_checked.to_string(),
+            ),
+            (
+                "leases checked at inputs".into(),
+                self.leases_checked.to_string(),
             ),
         ]
     }
