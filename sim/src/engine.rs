@@ -52,7 +52,10 @@
 //! and, with a fixed chance each time, strikes the leader within 20 ms:
 //! crashes it, tears a crash through its outputs, or (if the run allows
 //! partitions) isolates it from everyone, then restarts or heals
-//! 20–1,500 ms later. Its choices come
+//! 20–1,500 ms later. It aims at promises too: a node that has just sent a
+//! message binding itself ([`Protocol::promises`]: a vote granted) is
+//! crashed within 5 ms and restarted 20–300 ms later, while the election
+//! it voted in may still be running. Its choices come
 //! from a stream of their own, like the crash modes'.
 
 use std::cmp::Ordering;
@@ -141,6 +144,16 @@ pub trait Protocol {
     /// next accepted commands.
     fn leads(&self, node: NodeId, event: &EventOf<Self>) -> bool {
         let _ = (node, event);
+        false
+    }
+
+    /// Whether `message` binds its sender to something it must remember
+    /// across a crash (a vote granted, a Paxos promise, a 2PC yes vote):
+    /// the other moment leader hunting aims at, crashing the sender right
+    /// after it sent one, so that a promise acted on before it was durable
+    /// is forgotten.
+    fn promises(&self, message: &MessageOf<Self>) -> bool {
+        let _ = message;
         false
     }
 
@@ -530,9 +543,11 @@ const CRASH_STREAM: u64 = 0xd15c_0000_7042_0000;
 const HUNT_STREAM: u64 = 0x4a47_0000_1ead_0000;
 
 /// The chance that leader hunting strikes a node that just reported it
-/// leads, and one that just accepted a command as the leader.
-const HUNT_ELECTED: f64 = 0.3;
+/// leads, one that just accepted a command as the leader, and one that
+/// just sent a promise ([`Protocol::promises`]).
+const HUNT_ELECTED: f64 = 0.5;
 const HUNT_COMMAND: f64 = 0.05;
+const HUNT_PROMISE: f64 = 0.1;
 
 /// A simulation of one protocol under one configuration.
 pub struct Simulation<P: Protocol> {
@@ -1005,6 +1020,28 @@ impl<P: Protocol> Simulation<P> {
         }
     }
 
+    /// Leader hunting's other aim: with [`HUNT_PROMISE`], crashes `sender`
+    /// between inputs within 5 ms of sending a promise and restarts it
+    /// 20–300 ms later, soon enough to be asked again in the same election
+    /// or round.
+    fn hunt_promise(&mut self, sender: NodeId) {
+        let window_end = self.config.duration_ms * 6 / 10;
+        if self.hunts_left == 0 || self.now_ms >= window_end || !self.hunt_rng.chance(HUNT_PROMISE)
+        {
+            return;
+        }
+        self.hunts_left -= 1;
+        self.summary.hunts += 1;
+        let node = sender.0;
+        let at = self.now_ms + self.hunt_rng.between(0, 5);
+        let back = at + self.hunt_rng.between(20, 300);
+        for (at_ms, fault) in [(at, Fault::Crash { node }), (back, Fault::Restart { node })] {
+            let index = self.config.faults.len();
+            self.config.faults.push(ScheduledFault { at_ms, fault });
+            self.schedule(at_ms, Pending::Fault(index));
+        }
+    }
+
     /// Starts node `i` (new or restarted) with a first tick at its current
     /// time, so that it can arm its timers and announce itself.
     fn start(&mut self, i: usize) {
@@ -1193,6 +1230,9 @@ impl<P: Protocol> Simulation<P> {
     }
 
     fn send(&mut self, from: NodeId, to: NodeId, message: &<P::Node as Participant>::Message) {
+        if self.protocol.promises(message) {
+            self.hunt_promise(from);
+        }
         let frame = match wire::encode_to_vec(message) {
             Ok(f) => f,
             Err(e) => {
@@ -1210,7 +1250,7 @@ impl<P: Protocol> Simulation<P> {
             ));
             return;
         };
-        let fate = self.network.route(&mut self.rng, from, to);
+        let fate = self.network.route(&mut self.rng, from, to, self.now_ms);
         let (arrives_ms, dropped) = match &fate {
             Fate::Deliver(delays) => (delays.first().map(|d| self.now_ms + d), None),
             Fate::Lost => (None, Some("lost")),

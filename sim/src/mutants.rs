@@ -47,7 +47,7 @@ pub const TRIALS: &[Trial] = &[
         faults: "all,swarm",
         nodes: 3,
         seeds: 2_000,
-        quick: false,
+        quick: true,
     },
     Trial {
         mutant: Mutant::RaftVoteNotUpToDate,
@@ -63,7 +63,7 @@ pub const TRIALS: &[Trial] = &[
         faults: "all",
         nodes: 3,
         seeds: 2_000,
-        quick: false,
+        quick: true,
     },
     Trial {
         mutant: Mutant::RaftApplyBeforeCommit,
@@ -79,7 +79,7 @@ pub const TRIALS: &[Trial] = &[
         faults: "all,swarm",
         nodes: 5,
         seeds: 2_000,
-        quick: false,
+        quick: true,
     },
     Trial {
         mutant: Mutant::RaftStickinessHigherTermOnly,
@@ -92,10 +92,10 @@ pub const TRIALS: &[Trial] = &[
     Trial {
         mutant: Mutant::RaftOverlappingMembershipChanges,
         protocol: "raft",
-        faults: "all,swarm",
+        faults: "all",
         nodes: 5,
         seeds: 2_000,
-        quick: false,
+        quick: true,
     },
     Trial {
         mutant: Mutant::RaftKvNoSessionDedup,

@@ -1,5 +1,6 @@
-//! The simulated network: latency, loss, duplication, reordering and
-//! partitions (symmetric or one-way), all drawn from the run's seeded PRNG.
+//! The simulated network: latency, loss, duplication, reordering, stale
+//! copies delivered long after, and partitions (symmetric or one-way), all
+//! drawn from the run's seeded PRNG.
 
 use std::collections::BTreeSet;
 
@@ -23,6 +24,18 @@ pub struct NetworkConfig {
     pub reorder: f64,
     /// The largest extra delay of a reordered message, ms.
     pub reorder_delay_ms: u64,
+    /// Chance a message is delivered once more, long after (a stale copy
+    /// from a retransmitting link or a slow path): the copy takes 100 ms to
+    /// `replay_delay_ms` more than its latency, when the protocol has moved
+    /// on. This is what a late vote request or a response to a request its
+    /// sender has forgotten looks like.
+    pub replay: f64,
+    /// The largest extra delay of a stale copy, ms.
+    pub replay_delay_ms: u64,
+    /// Stale copies are made of messages sent before this time only, ms
+    /// (random checks stop them with the other faults, so that liveness is
+    /// judged on a quiet tail).
+    pub replay_until_ms: u64,
 }
 
 impl Default for NetworkConfig {
@@ -34,6 +47,9 @@ impl Default for NetworkConfig {
             duplicate: 0.0,
             reorder: 0.0,
             reorder_delay_ms: 50,
+            replay: 0.0,
+            replay_delay_ms: 1_000,
+            replay_until_ms: u64::MAX,
         }
     }
 }
@@ -99,8 +115,8 @@ impl Network {
         self.blocked.clear();
     }
 
-    /// Decides the fate of one message.
-    pub(crate) fn route(&self, rng: &mut Rng, from: NodeId, to: NodeId) -> Fate {
+    /// Decides the fate of one message sent at `now_ms`.
+    pub(crate) fn route(&self, rng: &mut Rng, from: NodeId, to: NodeId, now_ms: u64) -> Fate {
         if !self.connected(from, to) {
             return Fate::Partitioned;
         }
@@ -110,6 +126,14 @@ impl Network {
         let mut delays = vec![self.latency(rng)];
         if rng.chance(self.config.duplicate) {
             delays.push(self.latency(rng));
+        }
+        // Drawn only when on, so runs without stale copies draw as before.
+        if self.config.replay > 0.0
+            && now_ms < self.config.replay_until_ms
+            && rng.chance(self.config.replay)
+        {
+            let late = rng.between(100, self.config.replay_delay_ms.max(100));
+            delays.push(self.latency(rng) + late);
         }
         Fate::Deliver(delays)
     }
@@ -168,7 +192,7 @@ mod tests {
         let mut rng = Rng::seed_from_u64(3);
         let (mut lost, mut dup) = (0, 0);
         for _ in 0..10_000 {
-            match net.route(&mut rng, NodeId(1), NodeId(2)) {
+            match net.route(&mut rng, NodeId(1), NodeId(2), 0) {
                 Fate::Lost => lost += 1,
                 Fate::Deliver(d) => {
                     assert!(d.iter().all(|&x| (5..=9).contains(&x)));
@@ -179,5 +203,42 @@ mod tests {
         }
         assert!((2_300..2_700).contains(&lost), "{lost}");
         assert!((3_500..4_000).contains(&dup), "{dup}");
+    }
+
+    #[test]
+    fn stale_copies_arrive_long_after_the_original() {
+        let config = NetworkConfig {
+            latency_min_ms: 5,
+            latency_max_ms: 9,
+            replay: 0.5,
+            replay_delay_ms: 800,
+            ..NetworkConfig::default()
+        };
+        let net = Network::new(config);
+        let mut rng = Rng::seed_from_u64(4);
+        let mut stale = 0;
+        for _ in 0..10_000 {
+            let Fate::Deliver(d) = net.route(&mut rng, NodeId(1), NodeId(2), 0) else {
+                unreachable!()
+            };
+            assert!((5..=9).contains(&d[0]));
+            if let Some(&late) = d.get(1) {
+                assert!((105..=809).contains(&late), "{late}");
+                stale += 1;
+            }
+        }
+        assert!((4_700..5_300).contains(&stale), "{stale}");
+        // None of messages sent from `replay_until_ms` on.
+        let net = Network::new(NetworkConfig {
+            replay: 1.0,
+            replay_until_ms: 100,
+            ..NetworkConfig::default()
+        });
+        for now in [99, 100, 5_000] {
+            let Fate::Deliver(d) = net.route(&mut rng, NodeId(1), NodeId(2), now) else {
+                unreachable!()
+            };
+            assert_eq!(d.len(), if now < 100 { 2 } else { 1 });
+        }
     }
 }

@@ -143,11 +143,14 @@ pub struct FaultMix {
     /// last acted on a send or an event
     /// ([`SimConfig::lose_unsynced_writes`]); needs `crash` or `torn`.
     pub unsynced: bool,
-    /// Leader hunting: 2–8 crashes, torn crashes or (if the mix has
+    /// Leader hunting: 4–16 crashes, torn crashes or (if the mix has
     /// partitions, one-way cuts or flapping links) isolations aimed at a
     /// leader right after it is elected or accepts a command
     /// ([`SimConfig::hunt_leaders`]).
     pub hunt: bool,
+    /// Stale copies: 1–5% of messages delivered once more, 100 ms to 1 s
+    /// after the original ([`NetworkConfig::replay`](crate::NetworkConfig)).
+    pub stale: bool,
     /// Swarm testing (Groce et al., ISSTA 2012): each seed keeps a random
     /// subset of the other kinds named (each with chance 1/2, at least
     /// one) and draws their intensity too (up to three times the crashes,
@@ -158,8 +161,7 @@ pub struct FaultMix {
 }
 
 /// Every fault name, in the order `FaultMix` prints them.
-pub const FAULT_NAMES: &str =
-    "loss, duplicate, reorder, partition, one_way, crash, skew, flaky, torn, unsynced, hunt, swarm";
+pub const FAULT_NAMES: &str = "loss, duplicate, reorder, partition, one_way, crash, skew, flaky, torn, unsynced, hunt, stale, swarm";
 
 impl FromStr for FaultMix {
     type Err = String;
@@ -184,6 +186,7 @@ impl FromStr for FaultMix {
                         torn: true,
                         unsynced: true,
                         hunt: true,
+                        stale: true,
                         swarm: mix.swarm,
                     }
                 }
@@ -198,6 +201,7 @@ impl FromStr for FaultMix {
                 "torn" => mix.torn = true,
                 "unsynced" => mix.unsynced = true,
                 "hunt" => mix.hunt = true,
+                "stale" => mix.stale = true,
                 "swarm" => mix.swarm = true,
                 other => {
                     return Err(format!(
@@ -229,6 +233,7 @@ impl std::fmt::Display for FaultMix {
             (self.torn, "torn"),
             (self.unsynced, "unsynced"),
             (self.hunt, "hunt"),
+            (self.stale, "stale"),
             (self.swarm, "swarm"),
         ];
         let on: Vec<&str> = names.iter().filter(|(b, _)| *b).map(|(_, n)| *n).collect();
@@ -267,6 +272,7 @@ impl FaultMix {
             self.torn,
             self.unsynced,
             self.hunt,
+            self.stale,
         ];
         let named: Vec<usize> = (0..kinds.len()).filter(|&k| kinds[k]).collect();
         for &k in &named {
@@ -289,6 +295,7 @@ impl FaultMix {
             torn,
             unsynced,
             hunt,
+            stale,
         ] = kinds;
         let mix = FaultMix {
             loss,
@@ -302,6 +309,7 @@ impl FaultMix {
             torn,
             unsynced,
             hunt,
+            stale,
             swarm: false,
         };
         (mix, rng.between(1, 3))
@@ -445,9 +453,15 @@ impl FaultMix {
                 });
             }
         }
+        if self.stale {
+            let mut rng = Rng::seed_from_u64(seed ^ 0x57a1_e000_0000_0000);
+            config.network.replay = 0.01 + rng.next_f64() * 0.04;
+            config.network.replay_delay_ms = 1_000;
+            config.network.replay_until_ms = window.1;
+        }
         if self.hunt {
             let mut rng = Rng::seed_from_u64(seed ^ 0x4a47_5eed_0000_0000);
-            config.hunt_leaders = rng.between(2, 8 * severity);
+            config.hunt_leaders = rng.between(4, 16 * severity);
             config.hunt_isolates = self.partition || self.one_way || self.flaky;
         }
         config.lose_unsynced_writes = self.unsynced;
@@ -472,7 +486,7 @@ mod tests {
         assert!(all.torn && all.unsynced && all.hunt && !all.swarm);
         assert_eq!(
             all.to_string(),
-            "loss,duplicate,reorder,partition,one_way,crash,skew,flaky,torn,unsynced,hunt"
+            "loss,duplicate,reorder,partition,one_way,crash,skew,flaky,torn,unsynced,hunt,stale"
         );
         assert_eq!(all.to_string().parse::<FaultMix>().unwrap(), all);
         let swarm: FaultMix = "all,swarm".parse().unwrap();
@@ -542,7 +556,7 @@ mod tests {
         let cut: FaultMix = "crash,partition,hunt".parse().unwrap();
         for seed in 0..20 {
             let (a, b) = (crash.config(seed, 5, 20_000), cut.config(seed, 5, 20_000));
-            assert!((2..=8).contains(&a.hunt_leaders), "{}", a.hunt_leaders);
+            assert!((4..=16).contains(&a.hunt_leaders), "{}", a.hunt_leaders);
             assert!(!a.hunt_isolates && b.hunt_isolates);
         }
         assert_eq!(FaultMix::default().config(1, 5, 20_000).hunt_leaders, 0);

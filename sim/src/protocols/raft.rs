@@ -266,6 +266,13 @@ impl Protocol for RaftProtocol {
         matches!(event, kv::Event::Reply { .. })
     }
 
+    fn promises(&self, message: &raft::Message) -> bool {
+        matches!(
+            message.body,
+            raft::Body::RequestVoteResponse { granted: true }
+        )
+    }
+
     fn leads(&self, _node: NodeId, event: &kv::Event) -> bool {
         matches!(event, kv::Event::Raft(Event::BecameLeader { .. }))
     }
@@ -344,8 +351,9 @@ const TRANSFER_CHANCE: f64 = 0.01;
 /// The "client" number of the operator's membership changes.
 const MEMBERSHIP_OPERATOR: u64 = 0xff_fffe;
 /// Chance, per client tick, that the operator changes the membership
-/// (about eight changes in a 20 s run).
-const MEMBERSHIP_CHANCE: f64 = 0.01;
+/// (about sixteen changes in a 20 s run, half of them followed at once by
+/// a second that the leader must refuse).
+const MEMBERSHIP_CHANCE: f64 = 0.02;
 
 /// A reader's turn: a new read when none is open, sent to a node picked
 /// at random; an open one sent again, to another pick, once its node has
@@ -693,9 +701,39 @@ impl Clients {
         } else {
             return;
         };
-        self.changes += 1;
-        let id = (MEMBERSHIP_OPERATOR << ID_SHIFT) | self.changes;
-        out.push((leader, kv::Command::ChangeMembership { id, change }));
+        // Half the time the operator is impatient: a second change at once,
+        // before the first has committed (the leader must refuse it; thesis
+        // §4.1), adding another outsider or removing another voter.
+        let involved = |c: &raft::MembershipChange, id: NodeId| match c {
+            raft::MembershipChange::AddLearner(n)
+            | raft::MembershipChange::Promote(n)
+            | raft::MembershipChange::Remove(n) => *n == id,
+            _ => true,
+        };
+        let mut second: Vec<raft::MembershipChange> = outsiders
+            .iter()
+            .filter(|&&n| !involved(&change, n))
+            .map(|&n| raft::MembershipChange::AddLearner(n))
+            .collect();
+        if voters.len() > 4 {
+            second.extend(
+                voters
+                    .iter()
+                    .filter(|&&v| !involved(&change, v))
+                    .map(|&v| raft::MembershipChange::Remove(v)),
+            );
+        }
+        let second = if rng.chance(0.5) {
+            let at = usize::try_from(rng.below(second.len().max(1) as u64)).unwrap_or(0);
+            second.get(at).cloned()
+        } else {
+            None
+        };
+        for change in std::iter::once(change).chain(second) {
+            self.changes += 1;
+            let id = (MEMBERSHIP_OPERATOR << ID_SHIFT) | self.changes;
+            out.push((leader, kv::Command::ChangeMembership { id, change }));
+        }
     }
 
     /// The leader the clients last heard of, if it is up: where the
