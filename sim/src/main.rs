@@ -56,10 +56,13 @@ enum Command {
         /// The first seed.
         #[arg(long, default_value_t = 0)]
         start_seed: u64,
-        /// Faults to mix in: loss,duplicate,reorder,partition,one_way,crash,skew,flaky,torn,unsynced
-        /// (or all, none). `crash` crashes nodes between inputs, `torn` halfway through acting
-        /// on one input's outputs; `flaky` flaps links; `unsynced` (with crash or torn) makes a crash lose a random
-        /// suffix of the records not yet followed by an acted-on send or event.
+        /// Faults to mix in: loss,duplicate,reorder,partition,one_way,crash,skew,flaky,torn,unsynced,
+        /// hunt,stale (or all, none), and swarm. `crash` crashes nodes between inputs, `torn` halfway
+        /// through acting on one input's outputs; `flaky` flaps links; `unsynced` (with crash, torn or
+        /// hunt) makes a crash lose a random suffix of the records not yet followed by an acted-on send
+        /// or event; `hunt` crashes, tears or isolates a leader right after it is elected or appends,
+        /// and a voter right after it votes; `stale` delivers some messages again up to 1 s later;
+        /// `swarm` keeps a random subset of the others per seed.
         #[arg(long, default_value = "none")]
         faults: FaultMix,
         /// Nodes per run.
