@@ -169,8 +169,48 @@ pub trait Protocol {
     /// The protocol's invariant checker.
     fn checker(&self) -> Box<dyn Checker<Self::Node>>;
 
-    /// A short description of an event, for traces and diagrams.
+    /// A short description of an event, for traces and diagrams, in the
+    /// protocol's own words (never Rust's `Debug` text).
     fn describe(&self, event: &EventOf<Self>) -> String;
+
+    /// What a message is, for traces and diagrams: its kind
+    /// (`AppendEntries`), a one-line summary in the protocol's own words
+    /// (`AppendEntries t3 idx 7..9 commit 6`), and whether it is routine
+    /// traffic (heartbeats and their replies) that a diagram may fold.
+    fn describe_message(&self, message: &MessageOf<Self>) -> MessageLabel;
+}
+
+/// How a trace names a message ([`Protocol::describe_message`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageLabel {
+    /// The message's kind: the name of its type's variant.
+    pub kind: &'static str,
+    /// One line in the protocol's words, starting with the kind.
+    pub summary: String,
+    /// Heartbeats and their replies: what a diagram folds.
+    pub routine: bool,
+}
+
+impl MessageLabel {
+    /// A label of `kind` with `summary`, not routine.
+    #[must_use]
+    pub fn new(kind: &'static str, summary: String) -> Self {
+        MessageLabel {
+            kind,
+            summary,
+            routine: false,
+        }
+    }
+
+    /// A routine message (heartbeat traffic) of `kind` with `summary`.
+    #[must_use]
+    pub fn routine(kind: &'static str, summary: String) -> Self {
+        MessageLabel {
+            kind,
+            summary,
+            routine: true,
+        }
+    }
 }
 
 /// A fault injected at a point in simulated time.
@@ -490,6 +530,8 @@ enum Pending {
         to: usize,
         frame: Vec<u8>,
         msg: u64,
+        /// Its kind, as the sender's trace named it.
+        kind: &'static str,
         sent_ms: u64,
     },
     Timer {
@@ -696,8 +738,9 @@ impl<P: Protocol> Simulation<P> {
                 to,
                 frame,
                 msg,
+                kind,
                 sent_ms,
-            } => self.deliver(from, to, &frame, msg, sent_ms),
+            } => self.deliver(from, to, &frame, (msg, kind), sent_ms),
             Pending::Timer { to, generation } => self.fire_timer(to, generation),
             Pending::Fault(i) => self.inject(i),
             Pending::Workload => self.workload(),
@@ -808,7 +851,15 @@ impl<P: Protocol> Simulation<P> {
         result
     }
 
-    fn deliver(&mut self, from: NodeId, to: usize, frame: &[u8], msg: u64, sent_ms: u64) {
+    /// Delivers message `msg` (numbered, with its kind) to node `to`.
+    fn deliver(
+        &mut self,
+        from: NodeId,
+        to: usize,
+        frame: &[u8],
+        (msg, kind): (u64, &'static str),
+        sent_ms: u64,
+    ) {
         let Some(slot) = self.slots.get(to) else {
             return;
         };
@@ -824,14 +875,6 @@ impl<P: Protocol> Simulation<P> {
             return;
         }
         self.summary.delivered += 1;
-        self.record(
-            id,
-            TraceKind::Deliver {
-                from: from.0,
-                msg,
-                sent_ms,
-            },
-        );
         // Every frame goes through the real decoder: an encoding bug is a
         // violation, as is a participant rejecting a well-formed frame.
         let message = match wire::decode(frame) {
@@ -844,6 +887,15 @@ impl<P: Protocol> Simulation<P> {
                 return;
             }
         };
+        self.record(
+            id,
+            TraceKind::Deliver {
+                from: from.0,
+                msg,
+                message: kind.to_string(),
+                sent_ms,
+            },
+        );
         if let Err(e) = self.input(to, Input::Message { from, message }) {
             self.fail(format!(
                 "n{} rejected a message from n{}: {e}",
@@ -1256,11 +1308,23 @@ impl<P: Protocol> Simulation<P> {
             Fate::Lost => (None, Some("lost")),
             Fate::Partitioned => (None, Some("partition")),
         };
+        // Described only for a kept trace: the summary's formatting costs
+        // a quarter of a Raft check's time, and the violation excerpt's
+        // replay command writes the trace.
+        let label = if self.config.record_trace {
+            self.protocol.describe_message(message)
+        } else {
+            MessageLabel::new("", String::new())
+        };
+        let kind = label.kind;
         self.record(
             from,
             TraceKind::Send {
                 to: to.0,
                 msg,
+                message: label.kind.to_string(),
+                summary: label.summary,
+                routine: label.routine,
                 bytes: frame.len(),
                 arrives_ms,
                 dropped,
@@ -1288,6 +1352,7 @@ impl<P: Protocol> Simulation<P> {
                             to: target,
                             frame: bytes,
                             msg,
+                            kind,
                             sent_ms,
                         },
                     );

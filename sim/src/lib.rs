@@ -36,7 +36,9 @@ pub mod search;
 pub mod trace;
 
 pub use checker::Checker;
-pub use engine::{Fault, Protocol, ScheduledFault, SimConfig, Simulation, Summary, Violation};
+pub use engine::{
+    Fault, MessageLabel, Protocol, ScheduledFault, SimConfig, Simulation, Summary, Violation,
+};
 pub use network::NetworkConfig;
 
 /// The simulator's user page, `docs/sim.md`: its Rust block runs as a

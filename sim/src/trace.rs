@@ -28,6 +28,14 @@ pub enum TraceKind {
         to: u64,
         /// Message number (unique in the run).
         msg: u64,
+        /// Its kind (`AppendEntries`); empty unless the run keeps its
+        /// trace ([`SimConfig::record_trace`](crate::SimConfig)).
+        message: String,
+        /// One line in the protocol's words; empty likewise.
+        summary: String,
+        /// Heartbeat traffic, which a diagram folds.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        routine: bool,
         /// Encoded size.
         bytes: usize,
         /// When it arrives, if it does (first copy).
@@ -41,6 +49,8 @@ pub enum TraceKind {
         from: u64,
         /// Message number.
         msg: u64,
+        /// Its kind, as sent.
+        message: String,
         /// When it was sent.
         sent_ms: u64,
     },
@@ -108,7 +118,9 @@ pub const DIAGRAM_MAX_MESSAGES: usize = 600;
 ///
 /// Time flows downward; each node has a vertical lane. Delivered messages
 /// are arrows from the sender's lane at the send time to the receiver's at
-/// the delivery time; lost ones end in a cross halfway. Crashes are red
+/// the delivery time, with the message's summary as their tooltip; lost
+/// ones end in a cross halfway; routine traffic (heartbeats and their
+/// replies) is a faint line that the limit below does not count. Crashes are red
 /// crosses, restarts green rings, protocol events labelled dots, partitions
 /// shaded bands. Past `max_messages` arrows the rest are left out (and the
 /// caption says so), so that the picture stays readable.
@@ -260,28 +272,44 @@ pub fn render_svg(
                 to,
                 arrives_ms,
                 dropped,
+                summary,
+                routine,
                 ..
             } => {
+                let x2 = lane(*to);
+                if *routine {
+                    // Heartbeat traffic: a faint line, whatever the limit.
+                    if let Some(at) = arrives_ms {
+                        let _ = writeln!(
+                            svg,
+                            r##"<line x1="{x:.1}" y1="{yy:.1}" x2="{x2:.1}" y2="{:.1}" stroke="#c8d3e3" stroke-width="0.5"><title>{}</title></line>"##,
+                            y(*at),
+                            escape(summary)
+                        );
+                    }
+                    continue;
+                }
                 if drawn >= max_messages {
                     omitted += 1;
                     continue;
                 }
                 drawn += 1;
-                let x2 = lane(*to);
                 match (arrives_ms, dropped) {
                     (Some(at), _) => {
                         let _ = writeln!(
                             svg,
-                            r##"<line x1="{x:.1}" y1="{yy:.1}" x2="{x2:.1}" y2="{:.1}" stroke="#4a6fa5" stroke-width="0.8" marker-end="url(#arrow)"/>"##,
-                            y(*at)
+                            r##"<line x1="{x:.1}" y1="{yy:.1}" x2="{x2:.1}" y2="{:.1}" stroke="#4a6fa5" stroke-width="0.8" marker-end="url(#arrow)"><title>{}</title></line>"##,
+                            y(*at),
+                            escape(summary)
                         );
                     }
                     (None, reason) => {
                         let (mx, my) = ((x + x2) / 2.0, yy + 6.0);
                         let _ = writeln!(
                             svg,
-                            r##"<line x1="{x:.1}" y1="{yy:.1}" x2="{mx:.1}" y2="{my:.1}" stroke="#c66" stroke-width="0.8" stroke-dasharray="3,2"/><text x="{mx:.1}" y="{:.1}" fill="#c33" text-anchor="middle">×</text><title>{}</title>"##,
+                            r##"<line x1="{x:.1}" y1="{yy:.1}" x2="{mx:.1}" y2="{my:.1}" stroke="#c66" stroke-width="0.8" stroke-dasharray="3,2"/><text x="{mx:.1}" y="{:.1}" fill="#c33" text-anchor="middle">×<title>{} ({})</title></text>"##,
                             my + 4.0,
+                            escape(summary),
                             reason.unwrap_or("dropped")
                         );
                     }
@@ -400,6 +428,9 @@ mod tests {
                 kind: TraceKind::Send {
                     to: 2,
                     msg: 0,
+                    message: "Ping".into(),
+                    summary: "Ping <1>".into(),
+                    routine: false,
                     bytes: 4,
                     arrives_ms: Some(5),
                     dropped: None,
@@ -435,12 +466,20 @@ mod tests {
         let svg = render_svg("t", &members, &events, 10);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
         assert_eq!(svg.matches("marker-end").count(), 1);
+        assert!(
+            svg.contains("<title>Ping &lt;1&gt;</title>"),
+            "the summary is the arrow's tooltip"
+        );
         assert!(svg.contains(">n1<") && svg.contains(">n2<"));
         assert!(svg.contains("Elected &lt;n2&gt;"), "labels are escaped");
         assert!(svg.contains("crash"));
         let json = events[0].to_json();
         assert!(
-            json.contains(r#""kind":"send""#) && json.contains(r#""to":2"#),
+            json.contains(r#""kind":"send""#)
+                && json.contains(r#""to":2"#)
+                && json.contains(r#""message":"Ping""#)
+                && json.contains(r#""summary":"Ping <1>""#)
+                && !json.contains("routine"),
             "{json}"
         );
         // A plain crash is what it always was; the crash modes add fields.

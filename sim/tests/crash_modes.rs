@@ -121,6 +121,10 @@ impl Protocol for ScriptedProtocol {
     fn describe(&self, _: &u64) -> String {
         "Announced".into()
     }
+
+    fn describe_message(&self, _: &Ping) -> consensio_sim::MessageLabel {
+        consensio_sim::MessageLabel::new("Ping", "Ping".into())
+    }
 }
 
 /// Node 1 gets its command at 100 ms; `crash` hits it at `crash_ms`, and it
@@ -383,6 +387,10 @@ impl Protocol for AnnouncerProtocol {
     fn describe(&self, v: &u64) -> String {
         format!("Announced {v}")
     }
+
+    fn describe_message(&self, _: &Ping) -> consensio_sim::MessageLabel {
+        consensio_sim::MessageLabel::new("Ping", "Ping".into())
+    }
 }
 
 /// The first of `seeds` whose random run of `faults` breaks `protocol`.
@@ -534,6 +542,10 @@ impl Protocol for DeferringRaft {
     }
     fn describe(&self, event: &kv::Event) -> String {
         self.0.describe(event)
+    }
+
+    fn describe_message(&self, message: &raft::Message) -> consensio_sim::MessageLabel {
+        self.0.describe_message(message)
     }
 }
 

@@ -130,6 +130,10 @@ impl Protocol for MaxProtocol {
     fn describe(&self, event: &u64) -> String {
         format!("Raised({event})")
     }
+
+    fn describe_message(&self, _: &Gossip) -> consensio_sim::MessageLabel {
+        consensio_sim::MessageLabel::new("Gossip", "Gossip".into())
+    }
 }
 
 /// No node's value ever goes down, not even across a crash; at the end every
@@ -361,6 +365,10 @@ impl Protocol for OddProtocol {
     }
     fn describe(&self, _: &()) -> String {
         String::new()
+    }
+
+    fn describe_message(&self, _: &Odd) -> consensio_sim::MessageLabel {
+        consensio_sim::MessageLabel::new("Odd", "Odd".into())
     }
 }
 

@@ -454,6 +454,10 @@ impl Protocol for Broken {
     fn describe(&self, event: &anti_entropy::Event) -> String {
         self.inner.describe(event)
     }
+
+    fn describe_message(&self, message: &anti_entropy::Message) -> consensio_sim::MessageLabel {
+        self.inner.describe_message(message)
+    }
 }
 
 fn first_violation(fault: Fault, faults: &str) -> String {

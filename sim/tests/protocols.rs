@@ -91,6 +91,13 @@ impl Protocol for Impatient {
     fn describe(&self, event: &<Self::Node as consensio::Participant>::Event) -> String {
         HeartbeatProtocol.describe(event)
     }
+
+    fn describe_message(
+        &self,
+        message: &consensio::detector::Heartbeat,
+    ) -> consensio_sim::MessageLabel {
+        HeartbeatProtocol.describe_message(message)
+    }
 }
 
 #[test]
@@ -319,5 +326,61 @@ fn a_reused_epoch_is_excused_only_if_no_live_node_remembered_it() {
         checker.after_step(1, &nodes).unwrap();
         let verdict = Checker::<Fake>::on_event(&mut checker, 2, NodeId(4), &second);
         assert_eq!(verdict.is_err(), remembered, "{verdict:?}");
+    }
+}
+
+/// Every protocol's trace names what moved: each send carries its
+/// message's kind and a summary in the protocol's words that starts with
+/// it, each delivery the kind of the message sent, and no event or
+/// summary is Rust's `Debug` text.
+#[test]
+fn every_protocol_names_its_messages_and_events_in_its_own_words() {
+    use consensio_sim::trace::TraceKind;
+    use std::collections::BTreeMap;
+    let mix: FaultMix = "loss,duplicate,crash".parse().unwrap();
+    for entry in protocols::all() {
+        let config = SimConfig {
+            record_trace: true,
+            ..mix.config(3, 5, 6_000)
+        };
+        let outcome = run_named(entry.name, config).unwrap();
+        let mut kinds = BTreeMap::new();
+        let (mut sends, mut delivered) = (0, 0);
+        for e in &outcome.trace {
+            match &e.kind {
+                TraceKind::Send {
+                    msg,
+                    message,
+                    summary,
+                    ..
+                } => {
+                    sends += 1;
+                    assert!(!message.is_empty(), "{}: a send without a kind", entry.name);
+                    assert!(
+                        summary.starts_with(message.as_str()),
+                        "{}: {summary:?} does not start with {message}",
+                        entry.name
+                    );
+                    assert!(
+                        !summary.contains(" {") && !summary.contains("Some("),
+                        "{summary}"
+                    );
+                    kinds.insert(*msg, message.clone());
+                }
+                TraceKind::Deliver { msg, message, .. } => {
+                    delivered += 1;
+                    assert_eq!(kinds.get(msg), Some(message), "{}", entry.name);
+                }
+                TraceKind::Event { what, .. } => {
+                    assert!(
+                        !what.contains(" {") && !what.contains("Some(") && !what.contains("None"),
+                        "{}: {what:?} reads like Debug output",
+                        entry.name
+                    );
+                }
+                _ => {}
+            }
+        }
+        assert!(sends > 0 && delivered > 0, "{}: {sends} sends", entry.name);
     }
 }

@@ -189,6 +189,10 @@ impl Protocol for Amnesiac {
     fn describe(&self, event: &consensio::raft::kv::Event) -> String {
         self.0.describe(event)
     }
+
+    fn describe_message(&self, message: &consensio::raft::Message) -> consensio_sim::MessageLabel {
+        self.0.describe_message(message)
+    }
 }
 
 #[test]

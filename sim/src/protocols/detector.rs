@@ -10,7 +10,8 @@ use consensio::{NodeId, Participant, Restore};
 
 use super::Entry;
 use crate::checker::Checker;
-use crate::engine::{Fault, Protocol};
+use crate::engine::{Fault, MessageLabel, Protocol};
+use consensio::detector::Heartbeat;
 
 /// The family's entries in the [registry](super).
 pub const PROTOCOLS: &[Entry] = &[
@@ -66,7 +67,11 @@ impl Protocol for HeartbeatProtocol {
 
     fn describe(&self, event: &heartbeat::Event) -> String {
         let heartbeat::Event::StateChanged { peer, from, to } = event;
-        format!("{to:?} {peer} (was {from:?})")
+        format!("{} {peer} (was {})", state_name(*to), state_name(*from))
+    }
+
+    fn describe_message(&self, message: &Heartbeat) -> MessageLabel {
+        describe_heartbeat(message)
     }
 }
 
@@ -98,11 +103,36 @@ impl Protocol for PhiProtocol {
         Box::new(Completeness::new(4_000).with_accuracy(8_000))
     }
 
+    fn describe_message(&self, message: &Heartbeat) -> MessageLabel {
+        describe_heartbeat(message)
+    }
+
     fn describe(&self, event: &phi::Event) -> String {
         match event {
             phi::Event::Suspected { peer, phi } => format!("Suspected {peer} (phi {phi:.1})"),
             phi::Event::Recovered { peer } => format!("Recovered {peer}"),
         }
+    }
+}
+
+/// Both detectors send one message: a numbered heartbeat of an
+/// incarnation (routine traffic, every one of them).
+fn describe_heartbeat(beat: &Heartbeat) -> MessageLabel {
+    MessageLabel::routine(
+        "Heartbeat",
+        format!(
+            "Heartbeat incarnation {} seq {}",
+            beat.incarnation, beat.seq
+        ),
+    )
+}
+
+/// A peer state as the heartbeat detector's docs name it.
+fn state_name(state: PeerState) -> &'static str {
+    match state {
+        PeerState::Alive => "Alive",
+        PeerState::Suspected => "Suspected",
+        PeerState::Failed => "Failed",
     }
 }
 

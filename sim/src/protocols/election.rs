@@ -27,7 +27,7 @@ use consensio::{NodeId, Participant, Restore, Rng};
 
 use super::Entry;
 use crate::checker::Checker;
-use crate::engine::Protocol;
+use crate::engine::{MessageLabel, Protocol};
 
 /// The family's entries in the [registry](super).
 pub const PROTOCOLS: &[Entry] = &[
@@ -93,6 +93,23 @@ impl Protocol for BullyProtocol {
         leads(node, event)
     }
 
+    fn describe_message(&self, message: &bully::Message) -> MessageLabel {
+        match *message {
+            bully::Message::Election { epoch } => {
+                MessageLabel::new("Election", format!("Election (seen epoch {epoch})"))
+            }
+            bully::Message::Answer { epoch } => {
+                MessageLabel::new("Answer", format!("Answer (seen epoch {epoch})"))
+            }
+            bully::Message::Coordinator { epoch } => {
+                MessageLabel::new("Coordinator", format!("Coordinator of epoch {epoch}"))
+            }
+            bully::Message::Heartbeat { epoch } => {
+                MessageLabel::routine("Heartbeat", format!("Heartbeat epoch {epoch}"))
+            }
+        }
+    }
+
     fn checker(&self) -> Box<dyn Checker<Bully>> {
         Box::new(OneLeaderPerEpoch::default())
     }
@@ -142,6 +159,27 @@ impl Protocol for RingElectionProtocol {
 
     fn leads(&self, node: NodeId, event: &election::Event) -> bool {
         leads(node, event)
+    }
+
+    fn describe_message(&self, message: &ring::Message) -> MessageLabel {
+        match *message {
+            ring::Message::Election {
+                candidate,
+                epoch,
+                hop,
+            } => MessageLabel::new(
+                "Election",
+                format!("Election for {candidate} (seen epoch {epoch}) hop {hop}"),
+            ),
+            ring::Message::Elected { leader, epoch, hop } => MessageLabel::new(
+                "Elected",
+                format!("Elected {leader} in epoch {epoch} hop {hop}"),
+            ),
+            ring::Message::Ack { hop } => MessageLabel::new("Ack", format!("Ack hop {hop}")),
+            ring::Message::Heartbeat { epoch } => {
+                MessageLabel::routine("Heartbeat", format!("Heartbeat epoch {epoch}"))
+            }
+        }
     }
 
     fn checker(&self) -> Box<dyn Checker<RingElection>> {

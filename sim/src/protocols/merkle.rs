@@ -73,7 +73,7 @@ use consensio::{Input, Instant, NodeId, Participant, Restore, Rng};
 
 use super::Entry;
 use crate::checker::Checker;
-use crate::engine::{Protocol, SimConfig};
+use crate::engine::{MessageLabel, Protocol, SimConfig};
 
 /// The family's entries in the [registry](super).
 pub const PROTOCOLS: &[Entry] = &[Entry {
@@ -416,6 +416,70 @@ impl Protocol for AntiEntropyProtocol {
         Box::new(AntiEntropyChecker::new(self.replicas(), MAX_SESSIONS))
     }
 
+    fn describe_message(&self, message: &anti_entropy::Message) -> MessageLabel {
+        use anti_entropy::Message;
+        match message {
+            Message::NodeQuery {
+                session,
+                request,
+                level,
+                indexes,
+                ..
+            } => MessageLabel::new(
+                "NodeQuery",
+                format!(
+                    "NodeQuery s{session}#{request} level {level}, {} nodes",
+                    indexes.len()
+                ),
+            ),
+            Message::NodeHashes {
+                session,
+                request,
+                hashes,
+            } => MessageLabel::new(
+                "NodeHashes",
+                format!("NodeHashes s{session}#{request}, {} hashes", hashes.len()),
+            ),
+            Message::BucketQuery {
+                session,
+                request,
+                bucket,
+                after,
+                ..
+            } => MessageLabel::new(
+                "BucketQuery",
+                format!(
+                    "BucketQuery s{session}#{request} bucket {bucket}{}",
+                    after.as_ref().map_or(String::new(), |k| format!(
+                        " after {}",
+                        String::from_utf8_lossy(k)
+                    ))
+                ),
+            ),
+            Message::BucketPage {
+                session,
+                request,
+                entries,
+                more,
+            } => MessageLabel::new(
+                "BucketPage",
+                format!(
+                    "BucketPage s{session}#{request}, {} keys{}",
+                    entries.len(),
+                    if *more { ", more" } else { "" }
+                ),
+            ),
+            Message::DepthMismatch {
+                session,
+                request,
+                depth,
+            } => MessageLabel::new(
+                "DepthMismatch",
+                format!("DepthMismatch s{session}#{request}: depth {depth}"),
+            ),
+        }
+    }
+
     fn describe(&self, event: &anti_entropy::Event) -> String {
         match event {
             anti_entropy::Event::Difference(d) => format!(
@@ -433,7 +497,14 @@ impl Protocol for AntiEntropyProtocol {
                 "SyncComplete with {peer}: {differing_keys} keys in {differing_buckets} buckets"
             ),
             anti_entropy::Event::SyncFailed { peer, reason } => {
-                format!("SyncFailed with {peer}: {reason:?}")
+                let why = match reason {
+                    SyncFailure::Timeout => "no answer".to_string(),
+                    SyncFailure::DepthMismatch { remote } => {
+                        format!("its tree has depth {remote}")
+                    }
+                    SyncFailure::BadResponse => "a response that breaks the protocol".to_string(),
+                };
+                format!("SyncFailed with {peer}: {why}")
             }
         }
     }

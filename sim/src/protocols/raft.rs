@@ -80,7 +80,7 @@ use consensio::{Instant, NodeId, Restore, Rng};
 
 use super::Entry;
 use crate::checker::Checker;
-use crate::engine::Protocol;
+use crate::engine::{MessageLabel, Protocol};
 use crate::linearizability::{self, OpInput, OpOutput, Operation};
 
 /// The family's entries in the [registry](super).
@@ -291,13 +291,17 @@ impl Protocol for RaftProtocol {
         Box::new(RaftChecker::new(Rc::clone(&self.clients)))
     }
 
+    fn describe_message(&self, message: &raft::Message) -> MessageLabel {
+        describe_message(message)
+    }
+
     fn describe(&self, event: &kv::Event) -> String {
         match event {
             kv::Event::Reply { id, result } => {
                 let (client, op) = split_id(*id);
                 match result {
                     Ok(r) => format!("Reply c{client}#{op} {}", describe_response(r)),
-                    Err(e) => format!("Reply c{client}#{op} {e:?}"),
+                    Err(e) => format!("Reply c{client}#{op} refused: {e}"),
                 }
             }
             kv::Event::Raft(Event::Committed { index, term, .. }) => {
@@ -327,6 +331,128 @@ impl Protocol for RaftProtocol {
             }
         }
     }
+}
+
+/// A Raft message in the paper's words: `AppendEntries t3 idx 7..9
+/// commit 6`. Heartbeats and their answers are routine.
+fn describe_message(message: &raft::Message) -> MessageLabel {
+    use raft::Body;
+    let t = message.term;
+    match &message.body {
+        Body::PreVote {
+            last_log_index,
+            last_log_term,
+        } => MessageLabel::new(
+            "PreVote",
+            format!("PreVote t{t} last {last_log_index}/t{last_log_term}"),
+        ),
+        Body::PreVoteResponse { granted } => MessageLabel::new(
+            "PreVoteResponse",
+            format!("PreVoteResponse t{t} {}", yes_no(*granted)),
+        ),
+        Body::RequestVote {
+            last_log_index,
+            last_log_term,
+            transfer,
+        } => MessageLabel::new(
+            "RequestVote",
+            format!(
+                "RequestVote t{t} last {last_log_index}/t{last_log_term}{}",
+                if *transfer { " (transfer)" } else { "" }
+            ),
+        ),
+        Body::RequestVoteResponse { granted } => MessageLabel::new(
+            "RequestVoteResponse",
+            format!("RequestVoteResponse t{t} {}", yes_no(*granted)),
+        ),
+        Body::AppendEntries {
+            prev_log_index,
+            prev_log_term,
+            entries,
+            leader_commit,
+        } => {
+            let first = prev_log_index.saturating_add(1);
+            let span = match entries.len() as u64 {
+                0 => "no entries".to_string(),
+                1 => format!("idx {first}"),
+                n => format!("idx {first}..{}", prev_log_index.saturating_add(n)),
+            };
+            MessageLabel::new(
+                "AppendEntries",
+                format!(
+                    "AppendEntries t{t} prev {prev_log_index}/t{prev_log_term} {span} commit {leader_commit}"
+                ),
+            )
+        }
+        Body::AppendAccepted { match_index } => MessageLabel::new(
+            "AppendAccepted",
+            format!("AppendAccepted t{t} match {match_index}"),
+        ),
+        Body::AppendRejected {
+            prev_log_index,
+            conflict_index,
+            conflict_term,
+        } => MessageLabel::new(
+            "AppendRejected",
+            match conflict_term {
+                Some(ct) => format!(
+                    "AppendRejected t{t} at {prev_log_index}, conflict t{ct} from {conflict_index}"
+                ),
+                None => format!(
+                    "AppendRejected t{t} at {prev_log_index}, log ends before {conflict_index}"
+                ),
+            },
+        ),
+        Body::Heartbeat {
+            leader_commit,
+            round,
+        } => MessageLabel::routine(
+            "Heartbeat",
+            format!("Heartbeat t{t} commit {leader_commit} round {round}"),
+        ),
+        Body::HeartbeatResponse { round } => MessageLabel::routine(
+            "HeartbeatResponse",
+            format!("HeartbeatResponse t{t} round {round}"),
+        ),
+        Body::TimeoutNow => MessageLabel::new("TimeoutNow", format!("TimeoutNow t{t}")),
+        Body::InstallSnapshot {
+            index,
+            snapshot_term,
+            offset,
+            data,
+            done,
+            ..
+        } => MessageLabel::new(
+            "InstallSnapshot",
+            format!(
+                "InstallSnapshot t{t} at {index}/t{snapshot_term} bytes {offset}..{}{}",
+                offset.saturating_add(data.len() as u64),
+                if *done { " done" } else { "" }
+            ),
+        ),
+        Body::SnapshotReceived { index, received } => MessageLabel::new(
+            "SnapshotReceived",
+            format!("SnapshotReceived t{t} at {index}, {received} bytes"),
+        ),
+        Body::ReadIndex { id, lease } => MessageLabel::new(
+            "ReadIndex",
+            format!(
+                "ReadIndex t{t} read {id}{}",
+                if *lease { " (lease)" } else { "" }
+            ),
+        ),
+        Body::ReadIndexResponse { id, index } => MessageLabel::new(
+            "ReadIndexResponse",
+            match index {
+                Some(i) => format!("ReadIndexResponse t{t} read {id} at {i}"),
+                None => format!("ReadIndexResponse t{t} read {id} refused"),
+            },
+        ),
+    }
+}
+
+fn yes_no(granted: bool) -> &'static str {
+    if granted { "granted" } else { "refused" }
 }
 
 fn describe_response(r: &KvResponse) -> String {
