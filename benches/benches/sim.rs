@@ -97,6 +97,10 @@ impl Protocol for FloodProtocol {
     fn describe(&self, _: &()) -> String {
         String::new()
     }
+
+    fn describe_message(&self, _: &Beat) -> consensio_sim::MessageLabel {
+        consensio_sim::MessageLabel::routine("Beat", "Beat".into())
+    }
 }
 
 fn config() -> SimConfig {
