@@ -178,6 +178,27 @@ pub trait Protocol {
     /// (`AppendEntries t3 idx 7..9 commit 6`), and whether it is routine
     /// traffic (heartbeats and their replies) that a diagram may fold.
     fn describe_message(&self, message: &MessageOf<Self>) -> MessageLabel;
+
+    /// What a reader of a trace needs of a node's state (its role, term or
+    /// epoch, commit index), if the protocol has roles; the trace records
+    /// each change ([`TraceKind::State`]) and the diagram draws the role as
+    /// a band along the node's lane.
+    fn state(&self, node: &Self::Node) -> Option<NodeState> {
+        let _ = node;
+        None
+    }
+}
+
+/// A node's state as a trace reports it ([`Protocol::state`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct NodeState {
+    /// `leader`, `candidate`, `follower`, ... in the protocol's words.
+    pub role: &'static str,
+    /// The term, epoch or view.
+    pub term: u64,
+    /// The commit index, where the protocol has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<u64>,
 }
 
 /// How a trace names a message ([`Protocol::describe_message`]).
@@ -608,6 +629,8 @@ pub struct Simulation<P: Protocol> {
     hunts_left: u64,
     /// The node that last reported it leads, while it is up.
     leader: Option<NodeId>,
+    /// Each node's state as last recorded in the trace.
+    states: BTreeMap<NodeId, NodeState>,
     queue: BinaryHeap<Scheduled>,
     seq: u64,
     next_msg: u64,
@@ -666,6 +689,7 @@ impl<P: Protocol> Simulation<P> {
             hunt_rng: Rng::seed_from_u64(config.seed ^ HUNT_STREAM),
             hunts_left: config.hunt_leaders,
             leader: None,
+            states: BTreeMap::new(),
             queue: BinaryHeap::new(),
             seq: 0,
             next_msg: 0,
@@ -848,7 +872,34 @@ impl<P: Protocol> Simulation<P> {
         let result = node.handle_input(now, input).map_err(|e| e.to_string());
         self.drain(i);
         self.arm_timer(i);
+        if self.config.record_trace {
+            self.record_state(i);
+        }
         result
+    }
+
+    /// Records node `i`'s state if it changed since the last record.
+    fn record_state(&mut self, i: usize) {
+        let Some(slot) = self.slots.get(i) else {
+            return;
+        };
+        let id = slot.id;
+        let state = slot.node.as_ref().and_then(|n| self.protocol.state(n));
+        let Some(state) = state else {
+            return;
+        };
+        if self.states.get(&id) == Some(&state) {
+            return;
+        }
+        self.states.insert(id, state);
+        self.record(
+            id,
+            TraceKind::State {
+                role: state.role.to_string(),
+                term: state.term,
+                commit: state.commit,
+            },
+        );
     }
 
     /// Delivers message `msg` (numbered, with its kind) to node `to`.
@@ -1123,6 +1174,7 @@ impl<P: Protocol> Simulation<P> {
         if self.leader == Some(id) {
             self.leader = None;
         }
+        self.states.remove(&id);
         slot.torn_pending = false;
         let unsynced = slot.disk.len().saturating_sub(slot.synced);
         let lost = if lose {

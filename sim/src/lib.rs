@@ -37,7 +37,8 @@ pub mod trace;
 
 pub use checker::Checker;
 pub use engine::{
-    Fault, MessageLabel, Protocol, ScheduledFault, SimConfig, Simulation, Summary, Violation,
+    Fault, MessageLabel, NodeState, Protocol, ScheduledFault, SimConfig, Simulation, Summary,
+    Violation,
 };
 pub use network::NetworkConfig;
 

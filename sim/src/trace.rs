@@ -93,6 +93,16 @@ pub enum TraceKind {
     },
     /// `node` restarted from what it had persisted.
     Restart,
+    /// `node`'s state changed (for protocols with roles).
+    State {
+        /// Its role, in the protocol's words.
+        role: String,
+        /// Its term, epoch or view.
+        term: u64,
+        /// Its commit index, where the protocol has one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        commit: Option<u64>,
+    },
     /// The network was partitioned.
     Partition {
         /// A description of the cut.
@@ -261,6 +271,7 @@ pub fn render_svg(
             m.0
         );
     }
+    draw_roles(&mut svg, events, end_ms, &lane, &y, width);
 
     let mut drawn = 0usize;
     let mut omitted = 0usize;
@@ -386,6 +397,90 @@ pub fn render_svg(
     svg
 }
 
+/// The colour of a role's band: leaders green, nodes between leaders
+/// (candidates, electing) amber, followers pale blue.
+fn role_colour(role: &str) -> &'static str {
+    match role {
+        "leader" => "#3a9d5d",
+        "follower" => "#c9d6e8",
+        _ => "#f0b040",
+    }
+}
+
+/// Each node's role over time as a band along its lane (from each
+/// reported change to the next, a crash or the end), the term or epoch
+/// in its tooltip, a label at the left of the lane where a node starts to
+/// lead, and a legend of the roles drawn.
+fn draw_roles(
+    svg: &mut String,
+    events: &[TraceEvent],
+    end_ms: u64,
+    lane: &dyn Fn(u64) -> f64,
+    y: &dyn Fn(u64) -> f64,
+    width: f64,
+) {
+    // The segment in progress per node: (node, since, role, term).
+    let mut open: Vec<(u64, u64, &str, u64)> = Vec::new();
+    // Finished ones: (node, since, until, role, term).
+    let mut segments: Vec<(u64, u64, u64, &str, u64)> = Vec::new();
+    for e in events {
+        let ends = matches!(e.kind, TraceKind::State { .. } | TraceKind::Crash { .. });
+        if ends && let Some(k) = open.iter().position(|s| s.0 == e.node) {
+            let (node, since, role, term) = open.swap_remove(k);
+            segments.push((node, since, e.time_ms, role, term));
+        }
+        if let TraceKind::State { role, term, .. } = &e.kind {
+            open.push((e.node, e.time_ms, role.as_str(), *term));
+        }
+    }
+    for (node, since, role, term) in open {
+        segments.push((node, since, end_ms, role, term));
+    }
+    if segments.is_empty() {
+        return;
+    }
+    let mut roles: Vec<&str> = Vec::new();
+    // A commit index that moves starts a new segment of the same role;
+    // a leader is labelled once per term.
+    let mut labelled: Vec<(u64, u64)> = Vec::new();
+    segments.sort_by_key(|s| (s.1, s.0));
+    for &(node, since, until, role, term) in &segments {
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+        let x = lane(node);
+        let _ = writeln!(
+            svg,
+            r##"<rect x="{:.1}" y="{:.1}" width="6" height="{:.1}" fill="{}" opacity="0.8"><title>n{node} {role}, term {term}, {since}–{until} ms</title></rect>"##,
+            x - 3.0,
+            y(since),
+            (y(until) - y(since)).max(0.5),
+            role_colour(role)
+        );
+        if role == "leader" && !labelled.contains(&(node, term)) {
+            labelled.push((node, term));
+            let _ = writeln!(
+                svg,
+                r##"<text x="{:.1}" y="{:.1}" fill="#2a7d45" text-anchor="end" font-size="10">leader t{term}</text>"##,
+                x - 6.0,
+                y(since) + 4.0
+            );
+        }
+    }
+    for (k, role) in roles.iter().enumerate() {
+        let lx = width - 215.0 + (k % 2) as f64 * 100.0;
+        let ly = 34.0 + (k / 2) as f64 * 14.0;
+        let _ = writeln!(
+            svg,
+            r##"<rect x="{lx:.1}" y="{:.1}" width="10" height="10" fill="{}"/><text x="{:.1}" y="{ly:.1}">{}</text>"##,
+            ly - 9.0,
+            role_colour(role),
+            lx + 14.0,
+            escape(role)
+        );
+    }
+}
+
 /// A round tick interval giving about ten ticks over `end_ms`.
 fn tick_step(end_ms: u64) -> u64 {
     let raw = (end_ms / 10).max(1);
@@ -417,6 +512,50 @@ fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn roles_are_bands_that_end_at_a_crash_with_a_legend_and_one_label_per_leader_term() {
+        let state = |time_ms, node, role: &str, commit| TraceEvent {
+            time_ms,
+            node,
+            kind: TraceKind::State {
+                role: role.into(),
+                term: 2,
+                commit: Some(commit),
+            },
+        };
+        let events = vec![
+            state(0, 1, "follower", 0),
+            state(10, 1, "leader", 0),
+            state(20, 1, "leader", 1),
+            TraceEvent {
+                time_ms: 30,
+                node: 1,
+                kind: TraceKind::Crash {
+                    outputs_acted: None,
+                    outputs_dropped: None,
+                    records_lost: None,
+                },
+            },
+            state(40, 2, "candidate", 0),
+        ];
+        let svg = render_svg("t", &[NodeId(1), NodeId(2)], &events, 10);
+        assert!(svg.contains("<title>n1 follower, term 2, 0–10 ms</title>"));
+        assert!(svg.contains("<title>n1 leader, term 2, 10–20 ms</title>"));
+        assert!(
+            svg.contains("<title>n1 leader, term 2, 20–30 ms</title>"),
+            "ends at the crash"
+        );
+        assert!(svg.contains("<title>n2 candidate, term 2, 40–40 ms</title>"));
+        assert_eq!(svg.matches(">leader t2<").count(), 1);
+        for role in ["follower", "leader", "candidate"] {
+            assert!(svg.contains(&format!(">{role}</text>")), "legend: {role}");
+        }
+        assert_eq!(
+            events[0].to_json(),
+            r#"{"time_ms":0,"node":1,"kind":"state","role":"follower","term":2,"commit":0}"#
+        );
+    }
 
     #[test]
     fn svg_has_a_lane_per_node_and_an_arrow_per_message() {

@@ -382,5 +382,18 @@ fn every_protocol_names_its_messages_and_events_in_its_own_words() {
             }
         }
         assert!(sends > 0 && delivered > 0, "{}: {sends} sends", entry.name);
+        // The protocols with roles report them as they change.
+        let states = outcome
+            .trace
+            .iter()
+            .filter(|e| matches!(e.kind, TraceKind::State { .. }))
+            .count();
+        let has_roles = ["raft", "raft-replace", "bully", "ring-election"].contains(&entry.name);
+        assert_eq!(
+            states > 0,
+            has_roles,
+            "{}: {states} state changes",
+            entry.name
+        );
     }
 }

@@ -27,7 +27,7 @@ use consensio::{NodeId, Participant, Restore, Rng};
 
 use super::Entry;
 use crate::checker::Checker;
-use crate::engine::{MessageLabel, Protocol};
+use crate::engine::{MessageLabel, NodeState, Protocol};
 
 /// The family's entries in the [registry](super).
 pub const PROTOCOLS: &[Entry] = &[
@@ -91,6 +91,10 @@ impl Protocol for BullyProtocol {
 
     fn leads(&self, node: NodeId, event: &election::Event) -> bool {
         leads(node, event)
+    }
+
+    fn state(&self, node: &Self::Node) -> Option<NodeState> {
+        Some(election_state(node))
     }
 
     fn describe_message(&self, message: &bully::Message) -> MessageLabel {
@@ -161,6 +165,10 @@ impl Protocol for RingElectionProtocol {
         leads(node, event)
     }
 
+    fn state(&self, node: &Self::Node) -> Option<NodeState> {
+        Some(election_state(node))
+    }
+
     fn describe_message(&self, message: &ring::Message) -> MessageLabel {
         match *message {
             ring::Message::Election {
@@ -199,6 +207,21 @@ fn forced_election(rng: &mut Rng, live: &[NodeId]) -> Vec<(NodeId, election::Com
     live.get(pick)
         .map(|&n| vec![(n, election::Command::StartElection)])
         .unwrap_or_default()
+}
+
+/// A member's role as a trace shows it: leading, following a leader, or
+/// between leaders; its epoch is the term.
+fn election_state<N: FollowsLeader + Participant>(node: &N) -> NodeState {
+    let role = match node.current_leader() {
+        Some(l) if l == node.id() => "leader",
+        Some(_) => "follower",
+        None => "electing",
+    };
+    NodeState {
+        role,
+        term: node.epoch(),
+        commit: None,
+    }
 }
 
 /// Whether `node` reports that it is the coordinator.

@@ -80,7 +80,7 @@ use consensio::{Instant, NodeId, Restore, Rng};
 
 use super::Entry;
 use crate::checker::Checker;
-use crate::engine::{MessageLabel, Protocol};
+use crate::engine::{MessageLabel, NodeState, Protocol};
 use crate::linearizability::{self, OpInput, OpOutput, Operation};
 
 /// The family's entries in the [registry](super).
@@ -293,6 +293,21 @@ impl Protocol for RaftProtocol {
 
     fn describe_message(&self, message: &raft::Message) -> MessageLabel {
         describe_message(message)
+    }
+
+    fn state(&self, node: &Node) -> Option<NodeState> {
+        let raft = node.raft();
+        let role = match raft.role() {
+            raft::Role::Follower => "follower",
+            raft::Role::PreCandidate => "pre-candidate",
+            raft::Role::Candidate => "candidate",
+            raft::Role::Leader => "leader",
+        };
+        Some(NodeState {
+            role,
+            term: raft.term(),
+            commit: Some(raft.commit_index()),
+        })
     }
 
     fn describe(&self, event: &kv::Event) -> String {
