@@ -872,9 +872,7 @@ impl<P: Protocol> Simulation<P> {
         let result = node.handle_input(now, input).map_err(|e| e.to_string());
         self.drain(i);
         self.arm_timer(i);
-        if self.config.record_trace {
-            self.record_state(i);
-        }
+        self.record_state(i);
         result
     }
 
@@ -1360,14 +1358,9 @@ impl<P: Protocol> Simulation<P> {
             Fate::Lost => (None, Some("lost")),
             Fate::Partitioned => (None, Some("partition")),
         };
-        // Described only for a kept trace: the summary's formatting costs
-        // a quarter of a Raft check's time, and the violation excerpt's
-        // replay command writes the trace.
-        let label = if self.config.record_trace {
-            self.protocol.describe_message(message)
-        } else {
-            MessageLabel::new("", String::new())
-        };
+        // Described whether or not the trace is kept: the violation's
+        // excerpt must read the same in a check and in its replay.
+        let label = self.protocol.describe_message(message);
         let kind = label.kind;
         self.record(
             from,

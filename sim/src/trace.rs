@@ -28,10 +28,9 @@ pub enum TraceKind {
         to: u64,
         /// Message number (unique in the run).
         msg: u64,
-        /// Its kind (`AppendEntries`); empty unless the run keeps its
-        /// trace ([`SimConfig::record_trace`](crate::SimConfig)).
+        /// Its kind (`AppendEntries`).
         message: String,
-        /// One line in the protocol's words; empty likewise.
+        /// One line in the protocol's words.
         summary: String,
         /// Heartbeat traffic, which a diagram folds.
         #[serde(skip_serializing_if = "std::ops::Not::not")]
