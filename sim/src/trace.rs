@@ -162,10 +162,19 @@ pub fn render_svg(
         r##"<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#4a6fa5"/></marker></defs>"##
     );
     let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        svg,
-        r#"<text x="10" y="20" font-size="14">{}</text>"#,
-        escape(title)
+    let mut labels = Labels {
+        taken: Vec::new(),
+        floor: TOP + height_px + 16.0,
+    };
+    labels.put(
+        &mut svg,
+        (10.0, 20.0),
+        title,
+        Anchor::Start,
+        14.0,
+        "black",
+        None,
+        0,
     );
 
     // Time ticks, so that a reader can tell when things happened.
@@ -174,11 +183,21 @@ pub fn render_svg(
     while t <= end_ms {
         let _ = writeln!(
             svg,
-            r##"<line x1="{:.1}" y1="{:.1}" x2="{width:.0}" y2="{:.1}" stroke="#eee"/><text x="4" y="{:.1}" fill="#888">{t} ms</text>"##,
+            r##"<line x1="{:.1}" y1="{:.1}" x2="{width:.0}" y2="{:.1}" stroke="#eee"/>"##,
             LEFT - 20.0,
             y(t),
             y(t),
-            y(t) + 4.0
+        );
+        let tick = format!("{t} ms");
+        labels.put(
+            &mut svg,
+            (4.0, y(t) + 4.0),
+            &tick,
+            Anchor::Start,
+            11.0,
+            "#888",
+            None,
+            0,
         );
         t += step_ms;
     }
@@ -211,22 +230,37 @@ pub fn render_svg(
             (y(*stop) - y(*start)).max(1.0),
         );
     }
+    let right = width - 215.0;
+    for m in members {
+        let name = format!("n{}", m.0);
+        labels.put(
+            &mut svg,
+            (lane(m.0), TOP - 12.0),
+            &name,
+            Anchor::Middle,
+            13.0,
+            "black",
+            None,
+            0,
+        );
+    }
     for e in events {
         if let TraceKind::Partition { what } = &e.kind {
-            let _ = writeln!(
-                svg,
-                r##"<text x="{:.1}" y="{:.1}" fill="#a33">✂ {}</text>"##,
-                width - 215.0,
-                y(e.time_ms) + 12.0,
-                escape(what)
+            let text = shorten(&format!("✂ {what}"), 32);
+            let at = (right, y(e.time_ms) + 12.0);
+            labels.put(
+                &mut svg,
+                at,
+                &text,
+                Anchor::Start,
+                11.0,
+                "#a33",
+                Some(what),
+                3,
             );
         } else if let TraceKind::Heal = e.kind {
-            let _ = writeln!(
-                svg,
-                r##"<text x="{:.1}" y="{:.1}" fill="#393">healed</text>"##,
-                width - 215.0,
-                y(e.time_ms) + 4.0
-            );
+            let at = (right, y(e.time_ms) + 4.0);
+            labels.put(&mut svg, at, "healed", Anchor::Start, 11.0, "#393", None, 3);
         }
     }
 
@@ -264,13 +298,18 @@ pub fn render_svg(
         let x = lane(m.0);
         let _ = writeln!(
             svg,
-            r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#999"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" font-size="13">n{}</text>"##,
+            r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#999"/>"##,
             TOP + height_px,
-            TOP - 12.0,
-            m.0
         );
     }
-    draw_roles(&mut svg, events, end_ms, &lane, &y, width);
+    draw_roles(&mut svg, &mut labels, events, end_ms, (&lane, &y), right);
+    // Room for an event's label: up to the next lane (the last has the
+    // margin).
+    let room = |n: u64| {
+        let last = members.last().is_some_and(|m| m.0 == n);
+        let px = if last { 300.0 } else { LANE - 12.0 };
+        (px / (11.0 * 0.6)) as usize
+    };
 
     let mut drawn = 0usize;
     let mut omitted = 0usize;
@@ -317,8 +356,9 @@ pub fn render_svg(
                         let (mx, my) = ((x + x2) / 2.0, yy + 6.0);
                         let _ = writeln!(
                             svg,
-                            r##"<line x1="{x:.1}" y1="{yy:.1}" x2="{mx:.1}" y2="{my:.1}" stroke="#c66" stroke-width="0.8" stroke-dasharray="3,2"/><text x="{mx:.1}" y="{:.1}" fill="#c33" text-anchor="middle">×<title>{} ({})</title></text>"##,
-                            my + 4.0,
+                            r##"<line x1="{x:.1}" y1="{yy:.1}" x2="{mx:.1}" y2="{my:.1}" stroke="#c66" stroke-width="0.8" stroke-dasharray="3,2"/><path d="M {:.1} {:.1} l 6 6 m 0 -6 l -6 6" stroke="#c33"><title>{} ({})</title></path>"##,
+                            mx - 3.0,
+                            my - 3.0,
                             escape(summary),
                             reason.unwrap_or("dropped")
                         );
@@ -340,18 +380,38 @@ pub fn render_svg(
                 }
                 let _ = writeln!(
                     svg,
-                    r##"<text x="{x:.1}" y="{:.1}" fill="#d00" font-size="18" text-anchor="middle">✕</text><text x="{:.1}" y="{:.1}" fill="#d00">{label}</text>"##,
-                    yy + 6.0,
-                    x + 10.0,
-                    yy + 4.0
+                    r##"<path d="M {:.1} {:.1} l 10 10 m 0 -10 l -10 10" stroke="#d00" stroke-width="2.5"><title>n{} {label} at {} ms</title></path>"##,
+                    x - 5.0,
+                    yy - 5.0,
+                    e.node,
+                    e.time_ms
+                );
+                labels.put(
+                    &mut svg,
+                    (x + 10.0, yy + 4.0),
+                    &label,
+                    Anchor::Start,
+                    11.0,
+                    "#d00",
+                    None,
+                    3,
                 );
             }
             TraceKind::Restart => {
                 let _ = writeln!(
                     svg,
-                    r##"<circle cx="{x:.1}" cy="{yy:.1}" r="6" fill="none" stroke="#090" stroke-width="2"/><text x="{:.1}" y="{:.1}" fill="#090">restart</text>"##,
-                    x + 10.0,
-                    yy + 4.0
+                    r##"<circle cx="{x:.1}" cy="{yy:.1}" r="6" fill="none" stroke="#090" stroke-width="2"><title>n{} restarted at {} ms</title></circle>"##,
+                    e.node, e.time_ms
+                );
+                labels.put(
+                    &mut svg,
+                    (x + 10.0, yy + 4.0),
+                    "restart",
+                    Anchor::Start,
+                    11.0,
+                    "#090",
+                    None,
+                    3,
                 );
             }
             TraceKind::Event { routine: true, .. } => {
@@ -363,10 +423,22 @@ pub fn render_svg(
             TraceKind::Event { what, .. } => {
                 let _ = writeln!(
                     svg,
-                    r##"<circle cx="{x:.1}" cy="{yy:.1}" r="4" fill="#e08a00"/><text x="{:.1}" y="{:.1}" fill="#8a5200">{}</text>"##,
-                    x + 8.0,
-                    yy + 4.0,
-                    escape(&shorten(what, 48))
+                    r##"<circle cx="{x:.1}" cy="{yy:.1}" r="4" fill="#e08a00"><title>n{} {} at {} ms</title></circle>"##,
+                    e.node,
+                    escape(what),
+                    e.time_ms
+                );
+                let text = shorten(what, room(e.node));
+                let full = (text != *what).then_some(what.as_str());
+                labels.put(
+                    &mut svg,
+                    (x + 8.0, yy + 4.0),
+                    &text,
+                    Anchor::Start,
+                    11.0,
+                    "#8a5200",
+                    full,
+                    3,
                 );
             }
             TraceKind::Command { what, .. } => {
@@ -386,11 +458,16 @@ pub fn render_svg(
     } else {
         format!("{drawn} messages; time 0–{end_ms} ms")
     };
-    let _ = writeln!(
-        svg,
-        r#"<text x="10" y="{:.1}">{}</text>"#,
-        TOP + height_px + 30.0,
-        escape(&caption)
+    let at = (10.0, TOP + height_px + 30.0);
+    labels.put(
+        &mut svg,
+        at,
+        &caption,
+        Anchor::Start,
+        11.0,
+        "black",
+        None,
+        0,
     );
     svg.push_str("</svg>\n");
     svg
@@ -412,11 +489,11 @@ fn role_colour(role: &str) -> &'static str {
 /// lead, and a legend of the roles drawn.
 fn draw_roles(
     svg: &mut String,
+    labels: &mut Labels,
     events: &[TraceEvent],
     end_ms: u64,
-    lane: &dyn Fn(u64) -> f64,
-    y: &dyn Fn(u64) -> f64,
-    width: f64,
+    (lane, y): (&dyn Fn(u64) -> f64, &dyn Fn(u64) -> f64),
+    right: f64,
 ) {
     // The segment in progress per node: (node, since, role, term).
     let mut open: Vec<(u64, u64, &str, u64)> = Vec::new();
@@ -439,14 +516,36 @@ fn draw_roles(
         return;
     }
     let mut roles: Vec<&str> = Vec::new();
+    for &(_, _, _, role, _) in &segments {
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    for (k, role) in roles.iter().enumerate() {
+        let lx = right + (k % 2) as f64 * 100.0;
+        let ly = 34.0 + (k / 2) as f64 * 14.0;
+        let _ = writeln!(
+            svg,
+            r##"<rect x="{lx:.1}" y="{:.1}" width="10" height="10" fill="{}"/>"##,
+            ly - 9.0,
+            role_colour(role),
+        );
+        labels.put(
+            svg,
+            (lx + 14.0, ly),
+            role,
+            Anchor::Start,
+            11.0,
+            "black",
+            None,
+            0,
+        );
+    }
     // A commit index that moves starts a new segment of the same role;
     // a leader is labelled once per term.
     let mut labelled: Vec<(u64, u64)> = Vec::new();
     segments.sort_by_key(|s| (s.1, s.0));
     for &(node, since, until, role, term) in &segments {
-        if !roles.contains(&role) {
-            roles.push(role);
-        }
         let x = lane(node);
         let _ = writeln!(
             svg,
@@ -458,25 +557,87 @@ fn draw_roles(
         );
         if role == "leader" && !labelled.contains(&(node, term)) {
             labelled.push((node, term));
-            let _ = writeln!(
-                svg,
-                r##"<text x="{:.1}" y="{:.1}" fill="#2a7d45" text-anchor="end" font-size="10">leader t{term}</text>"##,
-                x - 6.0,
-                y(since) + 4.0
-            );
+            let text = format!("leader t{term}");
+            let at = (x - 6.0, y(since) + 4.0);
+            labels.put(svg, at, &text, Anchor::End, 10.0, "#2a7d45", None, 3);
         }
     }
-    for (k, role) in roles.iter().enumerate() {
-        let lx = width - 215.0 + (k % 2) as f64 * 100.0;
-        let ly = 34.0 + (k / 2) as f64 * 14.0;
+}
+
+/// Where a label's `x` is: its start, middle or end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Anchor {
+    Start,
+    Middle,
+    End,
+}
+
+/// The labels of a diagram, placed so that no two overlap: a label that
+/// would cover another moves down a line at a time, a few times, and is
+/// left out (its mark keeps the full text as a tooltip) if it still would.
+#[derive(Debug)]
+struct Labels {
+    /// Boxes taken: (left, top, right, bottom).
+    taken: Vec<(f64, f64, f64, f64)>,
+    /// No moved label goes below this baseline (the caption is under it).
+    floor: f64,
+}
+
+impl Labels {
+    /// The box of `text` at baseline `(x, y)` in a monospace font of
+    /// `size` px (a character is 0.6 em wide; ascent 0.8 em, descent 0.2).
+    fn bbox(x: f64, y: f64, text: &str, anchor: Anchor, size: f64) -> (f64, f64, f64, f64) {
+        let w = text.chars().count() as f64 * size * 0.6;
+        let left = match anchor {
+            Anchor::Start => x,
+            Anchor::Middle => x - w / 2.0,
+            Anchor::End => x - w,
+        };
+        (left, y - size * 0.8, left + w, y + size * 0.2)
+    }
+
+    fn free(&self, b: (f64, f64, f64, f64)) -> bool {
+        self.taken
+            .iter()
+            .all(|t| b.2 <= t.0 || t.2 <= b.0 || b.3 <= t.1 || t.3 <= b.1)
+    }
+
+    /// Writes `text` at `(x, y)` or up to `tries` lines below, whichever is
+    /// free first (with `tries` 0, wherever it falls: for the labels placed
+    /// first, which nothing can displace); `title` becomes its tooltip.
+    /// Returns whether it was written.
+    #[allow(clippy::too_many_arguments)]
+    fn put(
+        &mut self,
+        svg: &mut String,
+        (x, y): (f64, f64),
+        text: &str,
+        anchor: Anchor,
+        size: f64,
+        fill: &str,
+        title: Option<&str>,
+        tries: u32,
+    ) -> bool {
+        let line = size + 2.0;
+        let spot = (0..=tries).map(|k| y + f64::from(k) * line).find(|&yy| {
+            tries == 0 || (yy <= self.floor && self.free(Self::bbox(x, yy, text, anchor, size)))
+        });
+        let Some(yy) = spot else {
+            return false;
+        };
+        self.taken.push(Self::bbox(x, yy, text, anchor, size));
+        let anchor = match anchor {
+            Anchor::Start => "",
+            Anchor::Middle => r#" text-anchor="middle""#,
+            Anchor::End => r#" text-anchor="end""#,
+        };
+        let title = title.map_or(String::new(), |t| format!("<title>{}</title>", escape(t)));
         let _ = writeln!(
             svg,
-            r##"<rect x="{lx:.1}" y="{:.1}" width="10" height="10" fill="{}"/><text x="{:.1}" y="{ly:.1}">{}</text>"##,
-            ly - 9.0,
-            role_colour(role),
-            lx + 14.0,
-            escape(role)
+            r#"<text x="{x:.1}" y="{yy:.1}" fill="{fill}" font-size="{size}"{anchor}>{}{title}</text>"#,
+            escape(text)
         );
+        true
     }
 }
 
@@ -511,6 +672,48 @@ fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_label_that_would_cover_another_moves_down_or_is_left_out() {
+        let mut labels = Labels {
+            taken: Vec::new(),
+            floor: 1_000.0,
+        };
+        let mut svg = String::new();
+        let put = |labels: &mut Labels, svg: &mut String| {
+            labels.put(
+                svg,
+                (10.0, 100.0),
+                "Leader of term 3",
+                Anchor::Start,
+                11.0,
+                "#000",
+                None,
+                2,
+            )
+        };
+        assert!(put(&mut labels, &mut svg));
+        assert!(put(&mut labels, &mut svg), "moved a line down");
+        assert!(put(&mut labels, &mut svg), "and another");
+        assert!(!put(&mut labels, &mut svg), "no room left within two lines");
+        assert_eq!(svg.matches("<text").count(), 3);
+        assert!(
+            svg.contains(r#"y="100.0""#)
+                && svg.contains(r#"y="113.0""#)
+                && svg.contains(r#"y="126.0""#)
+        );
+        // Beside it, there is room.
+        assert!(labels.put(
+            &mut svg,
+            (200.0, 100.0),
+            "x",
+            Anchor::Start,
+            11.0,
+            "#000",
+            None,
+            0
+        ));
+    }
 
     #[test]
     fn roles_are_bands_that_end_at_a_crash_with_a_legend_and_one_label_per_leader_term() {

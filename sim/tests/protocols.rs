@@ -397,3 +397,70 @@ fn every_protocol_names_its_messages_and_events_in_its_own_words() {
         );
     }
 }
+
+/// The boxes of an SVG's `<text>` labels: (left, top, right, bottom, text),
+/// measured as the renderer measures them (monospace, 0.6 em a character,
+/// 0.8 em above the baseline and 0.2 below).
+fn label_boxes(svg: &str) -> Vec<(f64, f64, f64, f64, String)> {
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let key = format!(" {name}=\"");
+        let at = tag.find(&key)? + key.len();
+        Some(tag[at..].split('"').next()?.to_string())
+    };
+    let mut boxes = Vec::new();
+    let mut rest = svg;
+    while let Some(start) = rest.find("<text ") {
+        rest = &rest[start..];
+        let open_end = rest.find('>').unwrap();
+        let tag = &rest[..open_end];
+        let close = rest.find("</text>").unwrap();
+        let body = &rest[open_end + 1..close];
+        let text = body.split("<title>").next().unwrap();
+        let text = text
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&amp;", "&");
+        let num = |name| attr(tag, name).and_then(|v| v.parse::<f64>().ok());
+        let (x, y) = (num("x").unwrap(), num("y").unwrap());
+        let size = num("font-size").unwrap_or(11.0);
+        let w = text.chars().count() as f64 * size * 0.6;
+        let left = match attr(tag, "text-anchor").as_deref() {
+            Some("middle") => x - w / 2.0,
+            Some("end") => x - w,
+            _ => x,
+        };
+        boxes.push((left, y - size * 0.8, left + w, y + size * 0.2, text));
+        rest = &rest[close..];
+    }
+    boxes
+}
+
+/// No two labels of a committed diagram overlap.
+#[test]
+fn no_two_labels_overlap_in_any_committed_diagram() {
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios"));
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "svg") {
+            continue;
+        }
+        let svg = std::fs::read_to_string(&path).unwrap();
+        let boxes = label_boxes(&svg);
+        assert!(
+            boxes.len() > 5,
+            "{}: {} labels",
+            path.display(),
+            boxes.len()
+        );
+        for (i, a) in boxes.iter().enumerate() {
+            for b in &boxes[i + 1..] {
+                let apart = a.2 <= b.0 || b.2 <= a.0 || a.3 <= b.1 || b.3 <= a.1;
+                assert!(apart, "{}: {:?} overlaps {:?}", path.display(), a.4, b.4);
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 5, "diagrams checked: {checked}");
+}
