@@ -3,7 +3,7 @@
 
 use consensio_sim::protocols::{self, Outcome};
 use consensio_sim::scenario::{FaultMix, Scenario};
-use consensio_sim::trace::render_svg;
+use consensio_sim::trace::{Window, render_svg};
 use pyo3::prelude::*;
 
 use crate::invalid;
@@ -15,7 +15,7 @@ type RawRun = (String, Vec<String>, String, Option<String>);
 fn raw(outcome: &Outcome, title: &str) -> RawRun {
     let summary = serde_json::to_string(&outcome.summary).unwrap_or_default();
     let trace = outcome.trace.iter().map(|e| e.to_json()).collect();
-    let svg = render_svg(title, &outcome.members, &outcome.trace, 600);
+    let svg = render_svg(title, &outcome.members, &outcome.trace, Window::ALL);
     let violation = outcome.violation.as_ref().map(ToString::to_string);
     (summary, trace, svg, violation)
 }

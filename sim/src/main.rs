@@ -10,7 +10,7 @@ use consensio_sim::mutants::{TRIALS, Trial};
 use consensio_sim::protocols::{self, Outcome};
 use consensio_sim::scenario::{FaultMix, Scenario};
 use consensio_sim::search::Search;
-use consensio_sim::trace::{DIAGRAM_MAX_MESSAGES, TraceKind, render_svg};
+use consensio_sim::trace::{TraceKind, Window, render_svg};
 use consensio_sim::{Fault, ScheduledFault, SimConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -44,6 +44,12 @@ enum Command {
         /// Write the JSON-lines trace here (overrides the scenario's output).
         #[arg(long)]
         trace: Option<PathBuf>,
+        /// The diagram starts here, ms (default: the run's start).
+        #[arg(long)]
+        from_ms: Option<u64>,
+        /// The diagram ends here, ms (default: the run's end).
+        #[arg(long)]
+        to_ms: Option<u64>,
     },
     /// Runs many seeds with random faults; stops at the first violation and
     /// prints the command that replays it.
@@ -81,6 +87,12 @@ enum Command {
         /// Write the JSON-lines trace of the failing (or only) run here.
         #[arg(long)]
         trace: Option<PathBuf>,
+        /// The diagram starts here, ms (default: the run's start).
+        #[arg(long)]
+        from_ms: Option<u64>,
+        /// The diagram ends here, ms (default: the run's end).
+        #[arg(long)]
+        to_ms: Option<u64>,
         /// Plant this bug first (see `consensio mutants --list`); needs a
         /// build with RUSTFLAGS="--cfg consensio_mutants" (scripts/mutants).
         #[arg(long)]
@@ -117,7 +129,9 @@ fn main() -> ExitCode {
             scenario,
             svg,
             trace,
-        } => run(&scenario, svg, trace),
+            from_ms,
+            to_ms,
+        } => run(&scenario, svg, trace, Window { from_ms, to_ms }),
         Command::Check {
             protocol,
             seeds,
@@ -128,6 +142,8 @@ fn main() -> ExitCode {
             jobs,
             svg,
             trace,
+            from_ms,
+            to_ms,
             mutant,
         } => plant(mutant.as_deref()).and_then(|mutant| {
             check(&CheckArgs {
@@ -140,6 +156,7 @@ fn main() -> ExitCode {
                 jobs,
                 svg,
                 trace,
+                window: Window { from_ms, to_ms },
                 mutant,
             })
         }),
@@ -172,16 +189,11 @@ fn main() -> ExitCode {
 fn write_outputs(
     outcome: &Outcome,
     title: &str,
-    svg: Option<&Path>,
-    trace: Option<&Path>,
+    (svg, trace): (Option<&Path>, Option<&Path>),
+    window: Window,
 ) -> Result<(), String> {
     if let Some(path) = svg {
-        let picture = render_svg(
-            title,
-            &outcome.members,
-            &outcome.trace,
-            DIAGRAM_MAX_MESSAGES,
-        );
+        let picture = render_svg(title, &outcome.members, &outcome.trace, window);
         std::fs::write(path, picture).map_err(|e| format!("writing {}: {e}", path.display()))?;
         println!("wrote {}", path.display());
     }
@@ -205,7 +217,12 @@ fn report(outcome: &Outcome) -> bool {
     true
 }
 
-fn run(path: &Path, svg: Option<PathBuf>, trace: Option<PathBuf>) -> Result<bool, String> {
+fn run(
+    path: &Path,
+    svg: Option<PathBuf>,
+    trace: Option<PathBuf>,
+    window: Window,
+) -> Result<bool, String> {
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     let mut scenario = Scenario::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -217,7 +234,7 @@ fn run(path: &Path, svg: Option<PathBuf>, trace: Option<PathBuf>) -> Result<bool
     }
     let outcome = protocols::run_named(&scenario.protocol, scenario.sim.clone())?;
     let title = scenario.title(path);
-    write_outputs(&outcome, &title, svg.as_deref(), trace.as_deref())?;
+    write_outputs(&outcome, &title, (svg.as_deref(), trace.as_deref()), window)?;
     let held = report(&outcome);
     if scenario.expect_violation {
         if held {
@@ -257,6 +274,7 @@ struct CheckArgs {
     jobs: usize,
     svg: Option<PathBuf>,
     trace: Option<PathBuf>,
+    window: Window,
     mutant: Option<Mutant>,
 }
 
@@ -302,12 +320,14 @@ fn check(args: &CheckArgs) -> Result<bool, String> {
                 "   (or: {build} -- check {} --seeds 1 --start-seed {seed} --faults {} --nodes {} --duration-ms {}{planted})",
                 args.protocol, args.faults, args.nodes, args.duration_ms
             );
-            write_outputs(&outcome, &title, args.svg.as_deref(), args.trace.as_deref())?;
+            let files = (args.svg.as_deref(), args.trace.as_deref());
+            write_outputs(&outcome, &title, files, args.window)?;
             return Ok(false);
         }
         // A single seed: its summary and files.
         print!("{}", outcome.summary);
-        write_outputs(&outcome, &title, args.svg.as_deref(), args.trace.as_deref())?;
+        let files = (args.svg.as_deref(), args.trace.as_deref());
+        write_outputs(&outcome, &title, files, args.window)?;
     }
     bar.finish();
     println!(
@@ -423,7 +443,8 @@ fn demo(svg: &Path) -> Result<bool, String> {
         println!("  {:>6.3}s  {line}", e.time_ms as f64 / 1000.0);
     }
     println!();
-    write_outputs(&outcome, "consensio demo — Bully election", Some(svg), None)?;
+    let title = "consensio demo — Bully election";
+    write_outputs(&outcome, title, (Some(svg), None), Window::ALL)?;
     print!("{}", outcome.summary);
     if let Some(v) = &outcome.violation {
         println!(

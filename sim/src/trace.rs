@@ -119,33 +119,113 @@ impl TraceEvent {
     }
 }
 
-/// How many messages `consensio` draws in a diagram; later ones are
-/// counted, not drawn.
-pub const DIAGRAM_MAX_MESSAGES: usize = 600;
+/// The stretch of a run a diagram covers, ms: from the start and to the
+/// end of the run where unset (`--from-ms`, `--to-ms`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Window {
+    /// The first moment drawn.
+    pub from_ms: Option<u64>,
+    /// The last moment drawn.
+    pub to_ms: Option<u64>,
+}
 
-/// Renders `events` (for nodes `members`) as an SVG space-time diagram.
+impl Window {
+    /// The whole run.
+    pub const ALL: Window = Window {
+        from_ms: None,
+        to_ms: None,
+    };
+}
+
+/// Simulated time to height on the page: linear between the moments
+/// something happened, except that a quiet stretch longer than `cap` ms
+/// takes only as much room as `cap` ms would.
+#[derive(Debug)]
+struct Timeline {
+    /// (time, y), in order.
+    stops: Vec<(u64, f64)>,
+    /// Quiet stretches drawn shorter than they were: (from, to) ms.
+    quiet: Vec<(u64, u64)>,
+}
+
+impl Timeline {
+    fn new(times: &[u64], (from, to): (u64, u64), top: f64, height: f64) -> Self {
+        let mut moments: Vec<u64> = times
+            .iter()
+            .copied()
+            .filter(|t| (from..=to).contains(t))
+            .chain([from, to])
+            .collect();
+        moments.sort_unstable();
+        moments.dedup();
+        let cap = ((to - from) / 50).max(20);
+        let mut quiet = Vec::new();
+        let mut weight = vec![0.0];
+        for pair in moments.windows(2) {
+            let gap = pair[1] - pair[0];
+            if gap > cap {
+                quiet.push((pair[0], pair[1]));
+            }
+            let last = weight.last().copied().unwrap_or(0.0);
+            weight.push(last + gap.min(cap) as f64);
+        }
+        let total = weight.last().copied().unwrap_or(0.0).max(1.0);
+        let stops = moments
+            .iter()
+            .zip(&weight)
+            .map(|(&t, &w)| (t, top + w / total * height))
+            .collect();
+        Timeline { stops, quiet }
+    }
+
+    /// The height of moment `t` (clamped to the window).
+    fn y(&self, t: u64) -> f64 {
+        let at = self.stops.partition_point(|&(s, _)| s <= t);
+        match (
+            at.checked_sub(1).and_then(|k| self.stops.get(k)),
+            self.stops.get(at),
+        ) {
+            (Some(&(t0, y0)), Some(&(t1, y1))) => {
+                y0 + (t - t0) as f64 / (t1 - t0).max(1) as f64 * (y1 - y0)
+            }
+            (Some(&(_, y0)), None) => y0,
+            (None, Some(&(_, y1))) => y1,
+            (None, None) => 0.0,
+        }
+    }
+}
+
+/// Renders `events` (for nodes `members`) as an SVG space-time diagram of
+/// `window`.
 ///
-/// Time flows downward; each node has a vertical lane. Delivered messages
-/// are arrows from the sender's lane at the send time to the receiver's at
-/// the delivery time, with the message's summary as their tooltip; lost
-/// ones end in a cross halfway; routine traffic (heartbeats and their
-/// replies) is a faint line that the limit below does not count. Crashes are red
-/// crosses, restarts green rings, protocol events labelled dots, partitions
-/// shaded bands. Past `max_messages` arrows the rest are left out (and the
-/// caption says so), so that the picture stays readable.
+/// Time flows downward; each node has a vertical lane, with its role (for
+/// protocols that report one) as a coloured band. Delivered messages are
+/// arrows from the sender's lane at the send time to the receiver's at the
+/// delivery time, with the message's summary as their tooltip; lost ones
+/// end in a cross halfway; routine traffic (heartbeats and their replies)
+/// is a faint line. Crashes are red crosses, restarts green rings,
+/// protocol events labelled dots, partitions shaded bands. Every message
+/// sent in the window is drawn; a quiet stretch is drawn short, and
+/// marked. Labels never overlap (see [`Labels`]).
 #[must_use]
 pub fn render_svg(
     title: &str,
     members: &[NodeId],
     events: &[TraceEvent],
-    max_messages: usize,
+    window: Window,
 ) -> String {
     const LANE: f64 = 140.0;
     const TOP: f64 = 70.0;
     const LEFT: f64 = 80.0;
-    let end_ms = events.iter().map(|e| e.time_ms).max().unwrap_or(0).max(1);
-    let height_px = 900.0_f64.max(events.len().min(2_000) as f64 * 2.0);
-    let y = |t: u64| TOP + t as f64 / end_ms as f64 * height_px;
+    let last_ms = events.iter().map(|e| e.time_ms).max().unwrap_or(0).max(1);
+    let from_ms = window.from_ms.unwrap_or(0).min(last_ms);
+    let end_ms = window.to_ms.unwrap_or(last_ms).max(from_ms + 1);
+    let inside = |t: u64| (from_ms..=end_ms).contains(&t);
+    let shown = events.iter().filter(|e| inside(e.time_ms)).count();
+    let height_px = 900.0_f64.max(shown.min(2_000) as f64 * 2.0);
+    let times: Vec<u64> = events.iter().map(|e| e.time_ms).collect();
+    let timeline = Timeline::new(&times, (from_ms, end_ms), TOP, height_px);
+    let y = |t: u64| timeline.y(t);
     let lane = |n: u64| {
         let i = members.iter().position(|m| m.0 == n).unwrap_or(0);
         LEFT + i as f64 * LANE
@@ -177,9 +257,11 @@ pub fn render_svg(
         0,
     );
 
-    // Time ticks, so that a reader can tell when things happened.
-    let step_ms = tick_step(end_ms);
-    let mut t = 0;
+    // Time ticks, so that a reader can tell when things happened (a tick
+    // whose label would cover another's, in a compressed stretch, is left
+    // unlabelled), and the quiet stretches drawn short.
+    let step_ms = tick_step(end_ms - from_ms);
+    let mut t = from_ms.div_ceil(step_ms) * step_ms;
     while t <= end_ms {
         let _ = writeln!(
             svg,
@@ -197,9 +279,19 @@ pub fn render_svg(
             11.0,
             "#888",
             None,
-            0,
+            1,
         );
         t += step_ms;
+    }
+    for &(a, b) in &timeline.quiet {
+        let (ya, yb) = (y(a), y(b));
+        let _ = writeln!(
+            svg,
+            r##"<rect x="{:.1}" y="{ya:.1}" width="8" height="{:.1}" fill="#ddd"><title>{} ms with nothing happening, drawn short</title></rect>"##,
+            LEFT - 40.0,
+            (yb - ya).max(1.0),
+            b - a
+        );
     }
 
     // Partition bands: from the first cut to the next heal (or the end);
@@ -244,7 +336,7 @@ pub fn render_svg(
             0,
         );
     }
-    for e in events {
+    for e in events.iter().filter(|e| inside(e.time_ms)) {
         if let TraceKind::Partition { what } = &e.kind {
             let text = shorten(&format!("✂ {what}"), 32);
             let at = (right, y(e.time_ms) + 12.0);
@@ -302,7 +394,14 @@ pub fn render_svg(
             TOP + height_px,
         );
     }
-    draw_roles(&mut svg, &mut labels, events, end_ms, (&lane, &y), right);
+    draw_roles(
+        &mut svg,
+        &mut labels,
+        events,
+        (from_ms, end_ms),
+        (&lane, &y),
+        right,
+    );
     // Room for an event's label: up to the next lane (the last has the
     // margin).
     let room = |n: u64| {
@@ -311,9 +410,8 @@ pub fn render_svg(
         (px / (11.0 * 0.6)) as usize
     };
 
-    let mut drawn = 0usize;
-    let mut omitted = 0usize;
-    for e in events {
+    let (mut drawn, mut faint) = (0usize, 0usize);
+    for e in events.iter().filter(|e| inside(e.time_ms)) {
         let x = lane(e.node);
         let yy = y(e.time_ms);
         match &e.kind {
@@ -327,7 +425,8 @@ pub fn render_svg(
             } => {
                 let x2 = lane(*to);
                 if *routine {
-                    // Heartbeat traffic: a faint line, whatever the limit.
+                    // Heartbeat traffic: a faint line.
+                    faint += 1;
                     if let Some(at) = arrives_ms {
                         let _ = writeln!(
                             svg,
@@ -336,10 +435,6 @@ pub fn render_svg(
                             escape(summary)
                         );
                     }
-                    continue;
-                }
-                if drawn >= max_messages {
-                    omitted += 1;
                     continue;
                 }
                 drawn += 1;
@@ -453,11 +548,13 @@ pub fn render_svg(
             _ => {}
         }
     }
-    let caption = if omitted > 0 {
-        format!("{drawn} messages drawn, {omitted} more omitted; time 0–{end_ms} ms")
+    let compressed = if timeline.quiet.is_empty() {
+        ""
     } else {
-        format!("{drawn} messages; time 0–{end_ms} ms")
+        " (grey bars at the left: quiet stretches drawn short)"
     };
+    let caption =
+        format!("{drawn} messages and {faint} heartbeats, time {from_ms}–{end_ms} ms{compressed}");
     let at = (10.0, TOP + height_px + 30.0);
     labels.put(
         &mut svg,
@@ -491,7 +588,7 @@ fn draw_roles(
     svg: &mut String,
     labels: &mut Labels,
     events: &[TraceEvent],
-    end_ms: u64,
+    (from_ms, end_ms): (u64, u64),
     (lane, y): (&dyn Fn(u64) -> f64, &dyn Fn(u64) -> f64),
     right: f64,
 ) {
@@ -511,6 +608,12 @@ fn draw_roles(
     }
     for (node, since, role, term) in open {
         segments.push((node, since, end_ms, role, term));
+    }
+    // Only what the window shows, cut to it.
+    segments.retain(|s| s.2 >= from_ms && s.1 <= end_ms);
+    for s in &mut segments {
+        s.1 = s.1.max(from_ms);
+        s.2 = s.2.min(end_ms);
     }
     if segments.is_empty() {
         return;
@@ -674,6 +777,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_quiet_stretch_takes_the_room_of_a_short_one_and_a_window_draws_only_its_moments() {
+        let line = Timeline::new(&[0, 10, 5_000, 5_010], (0, 5_010), 0.0, 120.0);
+        // Gaps of 10, 4,990 (drawn as 100) and 10 ms share 120 px.
+        assert!((line.y(10) - 10.0).abs() < 1e-9);
+        assert!((line.y(5_000) - 110.0).abs() < 1e-9);
+        assert!((line.y(5_010) - 120.0).abs() < 1e-9);
+        assert_eq!(line.quiet, [(10, 5_000)]);
+        assert!((line.y(99_999) - 120.0).abs() < 1e-9, "clamped");
+        let event = |time_ms, what: &str| TraceEvent {
+            time_ms,
+            node: 1,
+            kind: TraceKind::Event {
+                what: what.into(),
+                routine: false,
+            },
+        };
+        let events = [
+            event(100, "early"),
+            event(2_000, "middle"),
+            event(9_000, "late"),
+        ];
+        let window = Window {
+            from_ms: Some(1_000),
+            to_ms: Some(3_000),
+        };
+        let svg = render_svg("t", &[NodeId(1)], &events, window);
+        assert!(svg.contains(">middle<") && !svg.contains(">early<") && !svg.contains(">late<"));
+        assert!(svg.contains("time 1000–3000 ms"));
+        let whole = render_svg("t", &[NodeId(1)], &events, Window::ALL);
+        assert!(whole.contains(">early<") && whole.contains(">late<"));
+        assert!(whole.contains("quiet stretches drawn short"));
+    }
+
+    #[test]
     fn a_label_that_would_cover_another_moves_down_or_is_left_out() {
         let mut labels = Labels {
             taken: Vec::new(),
@@ -741,7 +878,7 @@ mod tests {
             },
             state(40, 2, "candidate", 0),
         ];
-        let svg = render_svg("t", &[NodeId(1), NodeId(2)], &events, 10);
+        let svg = render_svg("t", &[NodeId(1), NodeId(2)], &events, Window::ALL);
         assert!(svg.contains("<title>n1 follower, term 2, 0–10 ms</title>"));
         assert!(svg.contains("<title>n1 leader, term 2, 10–20 ms</title>"));
         assert!(
@@ -804,7 +941,7 @@ mod tests {
                 },
             },
         ];
-        let svg = render_svg("t", &members, &events, 10);
+        let svg = render_svg("t", &members, &events, Window::ALL);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
         assert_eq!(svg.matches("marker-end").count(), 1);
         assert!(

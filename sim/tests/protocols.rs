@@ -7,7 +7,7 @@ use consensio_sim::protocols::detector::{Completeness, HeartbeatProtocol};
 use consensio_sim::protocols::election::{FollowsLeader, OneLeaderPerEpoch};
 use consensio_sim::protocols::{self, run_named};
 use consensio_sim::scenario::{FaultMix, Scenario};
-use consensio_sim::trace::{DIAGRAM_MAX_MESSAGES, render_svg};
+use consensio_sim::trace::{Window, render_svg};
 use consensio_sim::{Checker, Fault, Protocol, ScheduledFault, SimConfig};
 
 fn check(protocol: &str, faults: &str, seeds: std::ops::Range<u64>) -> Option<(u64, String)> {
@@ -183,7 +183,7 @@ fn committed_scenario_diagrams_are_current() {
             &scenario.title(&path),
             &outcome.members,
             &outcome.trace,
-            DIAGRAM_MAX_MESSAGES,
+            Window::ALL,
         );
         assert!(drawn == committed, "{svg} is stale; regenerate it");
         compared += 1;
