@@ -27,6 +27,8 @@ class SimResult:
     """Every recorded event, in order (the JSON-lines trace, parsed)."""
     svg: str
     """A space-time diagram of the run."""
+    html: str
+    """The viewer: one self-contained HTML page that replays the run."""
     violation: Optional[str]
     """The invariant violation that stopped the run, with seed and trace excerpt."""
 
@@ -45,8 +47,8 @@ class CheckResult:
 
 
 def _result(raw) -> SimResult:
-    summary, trace, svg, violation = raw
-    return SimResult(json.loads(summary), [json.loads(line) for line in trace], svg, violation)
+    summary, trace, svg, html, violation = raw
+    return SimResult(json.loads(summary), [json.loads(line) for line in trace], svg, html, violation)
 
 
 def run_scenario(toml: str) -> SimResult:

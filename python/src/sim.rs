@@ -1,5 +1,6 @@
 //! `consensio.sim`: run a scenario or a many-seed check from Python and get
-//! the summary, the trace and the SVG. Runs release the GIL.
+//! the summary, the trace, the SVG and the viewer page. Runs release the
+//! GIL.
 
 use consensio_sim::protocols::{self, Outcome};
 use consensio_sim::scenario::{FaultMix, Scenario};
@@ -8,16 +9,17 @@ use pyo3::prelude::*;
 
 use crate::invalid;
 
-/// The raw result of one run, as JSON strings and SVG text; `consensio.sim`
-/// turns it into a `SimResult`.
-type RawRun = (String, Vec<String>, String, Option<String>);
+/// The raw result of one run, as JSON strings, SVG and HTML text;
+/// `consensio.sim` turns it into a `SimResult`.
+type RawRun = (String, Vec<String>, String, String, Option<String>);
 
 fn raw(outcome: &Outcome, title: &str) -> RawRun {
     let summary = serde_json::to_string(&outcome.summary).unwrap_or_default();
     let trace = outcome.trace.iter().map(|e| e.to_json()).collect();
     let svg = render_svg(title, &outcome.members, &outcome.trace, Window::ALL);
+    let html = consensio_sim::view::render_html(title, &outcome.trace);
     let violation = outcome.violation.as_ref().map(ToString::to_string);
-    (summary, trace, svg, violation)
+    (summary, trace, svg, html, violation)
 }
 
 /// Runs the scenario in `toml` (the format of sim/scenarios/*.toml).

@@ -20,6 +20,9 @@ def test_a_run_returns_summary_trace_and_svg_and_replays_exactly():
     assert a.summary["delivered"] > 0 and a.summary["events"]["Elected"] >= 5
     assert any(e["kind"] == "event" for e in a.trace)
     assert a.svg.startswith("<svg") and "n5" in a.svg
+    # The viewer page holds the whole run, and needs no network.
+    assert a.html.startswith("<!DOCTYPE html>") and '"members":[1,2,3,4,5]' in a.html
+    assert "<script src" not in a.html and '"violation":null' in a.html
 
 
 def test_check_finds_the_partition_violation_with_its_seed():
@@ -29,6 +32,7 @@ def test_check_finds_the_partition_violation_with_its_seed():
     assert not failed.passed and "split brain" in failed.violation
     again = sim.run("bully", seed=failed.failing_seed, faults="partition")
     assert again.violation == failed.violation
+    assert '"kind":"violation"' in again.html and "split brain" in again.html
 
 
 def test_scenario_files_run_from_python():

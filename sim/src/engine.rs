@@ -838,13 +838,26 @@ impl<P: Protocol> Simulation<P> {
 
     fn fail(&mut self, message: String) {
         self.summary.violation = Some(message.clone());
+        let excerpt = self.recent.iter().cloned().collect();
+        let checker = self.checker.name();
+        // The trace ends with it, where it happened (not in the excerpt).
+        if self.config.record_trace {
+            self.trace.push(TraceEvent {
+                time_ms: self.now_ms,
+                node: 0,
+                kind: TraceKind::Violation {
+                    checker: checker.to_string(),
+                    message: message.clone(),
+                },
+            });
+        }
         self.violation = Some(Violation {
             seed: self.config.seed,
             step: self.summary.steps,
             time_ms: self.now_ms,
-            checker: self.checker.name(),
+            checker,
             message,
-            excerpt: self.recent.iter().cloned().collect(),
+            excerpt,
         });
     }
 

@@ -19,6 +19,7 @@
 //! - [`linearizability`]: a Wing & Gong / Lowe checker for key-value
 //!   register histories (as in Porcupine and Knossos);
 //! - [`trace`]: JSON-lines traces and SVG space-time diagrams;
+//! - [`view`]: the trace viewer, one self-contained HTML page;
 //! - [`protocols`]: the adapters and checkers of each simulated protocol;
 //! - [`scenario`]: the TOML scenario format read by `consensio run`;
 //! - [`search`]: many seeds on several threads, to the first violation
@@ -34,6 +35,7 @@ pub mod protocols;
 pub mod scenario;
 pub mod search;
 pub mod trace;
+pub mod view;
 
 pub use checker::Checker;
 pub use engine::{

@@ -26,6 +26,40 @@ struct Cli {
     command: Option<Command>,
 }
 
+/// Where a run's pictures go.
+#[derive(clap::Args, Clone, Debug, Default)]
+struct FilesArgs {
+    /// Write the SVG diagram here (overrides a scenario's output).
+    #[arg(long)]
+    svg: Option<PathBuf>,
+    /// Write the JSON-lines trace here (overrides a scenario's output).
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Write the viewer page here: one HTML file that replays the run.
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// The diagram starts here, ms (default: the run's start).
+    #[arg(long)]
+    from_ms: Option<u64>,
+    /// The diagram ends here, ms (default: the run's end).
+    #[arg(long)]
+    to_ms: Option<u64>,
+}
+
+impl FilesArgs {
+    fn files(self) -> Files {
+        Files {
+            svg: self.svg,
+            trace: self.trace,
+            html: self.html,
+            window: Window {
+                from_ms: self.from_ms,
+                to_ms: self.to_ms,
+            },
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// A short narrated scenario: prints a timeline and writes an SVG diagram.
@@ -38,18 +72,8 @@ enum Command {
     Run {
         /// The scenario (TOML).
         scenario: PathBuf,
-        /// Write the SVG diagram here (overrides the scenario's output).
-        #[arg(long)]
-        svg: Option<PathBuf>,
-        /// Write the JSON-lines trace here (overrides the scenario's output).
-        #[arg(long)]
-        trace: Option<PathBuf>,
-        /// The diagram starts here, ms (default: the run's start).
-        #[arg(long)]
-        from_ms: Option<u64>,
-        /// The diagram ends here, ms (default: the run's end).
-        #[arg(long)]
-        to_ms: Option<u64>,
+        #[command(flatten)]
+        files: FilesArgs,
     },
     /// Runs many seeds with random faults; stops at the first violation and
     /// prints the command that replays it.
@@ -81,22 +105,22 @@ enum Command {
         /// one reported, whatever the number of jobs.
         #[arg(long, default_value_t = 0)]
         jobs: usize,
-        /// Write the SVG of the failing (or only) run here.
-        #[arg(long)]
-        svg: Option<PathBuf>,
-        /// Write the JSON-lines trace of the failing (or only) run here.
-        #[arg(long)]
-        trace: Option<PathBuf>,
-        /// The diagram starts here, ms (default: the run's start).
-        #[arg(long)]
-        from_ms: Option<u64>,
-        /// The diagram ends here, ms (default: the run's end).
-        #[arg(long)]
-        to_ms: Option<u64>,
+        /// Pictures of the failing (or only) run.
+        #[command(flatten)]
+        files: FilesArgs,
         /// Plant this bug first (see `consensio mutants --list`); needs a
         /// build with RUSTFLAGS="--cfg consensio_mutants" (scripts/mutants).
         #[arg(long)]
         mutant: Option<String>,
+    },
+    /// Writes the viewer page (one self-contained HTML file) for a
+    /// JSON-lines trace (`run --trace`, `check --trace`).
+    View {
+        /// The trace.
+        trace: PathBuf,
+        /// The page (default: the trace's name with .html).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Lists the protocols the simulator can drive.
     List,
@@ -125,13 +149,8 @@ fn main() -> ExitCode {
         svg: PathBuf::from("consensio-demo.svg"),
     }) {
         Command::Demo { svg } => demo(&svg),
-        Command::Run {
-            scenario,
-            svg,
-            trace,
-            from_ms,
-            to_ms,
-        } => run(&scenario, svg, trace, Window { from_ms, to_ms }),
+        Command::Run { scenario, files } => run(&scenario, files.files()),
+        Command::View { trace, out } => view(&trace, out),
         Command::Check {
             protocol,
             seeds,
@@ -140,10 +159,7 @@ fn main() -> ExitCode {
             nodes,
             duration_ms,
             jobs,
-            svg,
-            trace,
-            from_ms,
-            to_ms,
+            files,
             mutant,
         } => plant(mutant.as_deref()).and_then(|mutant| {
             check(&CheckArgs {
@@ -154,9 +170,7 @@ fn main() -> ExitCode {
                 nodes,
                 duration_ms,
                 jobs,
-                svg,
-                trace,
-                window: Window { from_ms, to_ms },
+                files: files.files(),
                 mutant,
             })
         }),
@@ -186,12 +200,29 @@ fn main() -> ExitCode {
     }
 }
 
-fn write_outputs(
-    outcome: &Outcome,
-    title: &str,
-    (svg, trace): (Option<&Path>, Option<&Path>),
+/// Where a run's pictures go: an SVG diagram (of a window), a JSON-lines
+/// trace, a viewer page.
+#[derive(Clone, Debug, Default)]
+struct Files {
+    svg: Option<PathBuf>,
+    trace: Option<PathBuf>,
+    html: Option<PathBuf>,
     window: Window,
-) -> Result<(), String> {
+}
+
+impl Files {
+    fn wanted(&self) -> bool {
+        self.svg.is_some() || self.trace.is_some() || self.html.is_some()
+    }
+}
+
+fn write_outputs(outcome: &Outcome, title: &str, files: &Files) -> Result<(), String> {
+    if let Some(path) = &files.html {
+        let page = consensio_sim::view::render_html(title, &outcome.trace);
+        std::fs::write(path, page).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    let (svg, trace, window) = (files.svg.as_deref(), files.trace.as_deref(), files.window);
     if let Some(path) = svg {
         let picture = render_svg(title, &outcome.members, &outcome.trace, window);
         std::fs::write(path, picture).map_err(|e| format!("writing {}: {e}", path.display()))?;
@@ -217,24 +248,38 @@ fn report(outcome: &Outcome) -> bool {
     true
 }
 
-fn run(
-    path: &Path,
-    svg: Option<PathBuf>,
-    trace: Option<PathBuf>,
-    window: Window,
-) -> Result<bool, String> {
+/// `consensio view`: the viewer page of a trace file.
+fn view(trace: &Path, out: Option<PathBuf>) -> Result<bool, String> {
+    let text =
+        std::fs::read_to_string(trace).map_err(|e| format!("reading {}: {e}", trace.display()))?;
+    let title = trace
+        .file_stem()
+        .map_or("trace".into(), |s| s.to_string_lossy().into_owned());
+    let page = consensio_sim::view::render_jsonl(&title, &text)
+        .map_err(|e| format!("{}: {e}", trace.display()))?;
+    let out = out.unwrap_or_else(|| trace.with_extension("html"));
+    std::fs::write(&out, page).map_err(|e| format!("writing {}: {e}", out.display()))?;
+    println!("wrote {}", out.display());
+    Ok(true)
+}
+
+fn run(path: &Path, mut files: Files) -> Result<bool, String> {
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     let mut scenario = Scenario::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let svg = svg.or(scenario.output.svg.as_ref().map(PathBuf::from));
-    let trace = trace.or(scenario.output.trace.as_ref().map(PathBuf::from));
-    scenario.sim.record_trace = svg.is_some() || trace.is_some();
+    files.svg = files
+        .svg
+        .or(scenario.output.svg.as_ref().map(PathBuf::from));
+    files.trace = files
+        .trace
+        .or(scenario.output.trace.as_ref().map(PathBuf::from));
+    scenario.sim.record_trace = files.wanted();
     if !scenario.description.is_empty() {
         println!("{}", scenario.description);
     }
     let outcome = protocols::run_named(&scenario.protocol, scenario.sim.clone())?;
     let title = scenario.title(path);
-    write_outputs(&outcome, &title, (svg.as_deref(), trace.as_deref()), window)?;
+    write_outputs(&outcome, &title, &files)?;
     let held = report(&outcome);
     if scenario.expect_violation {
         if held {
@@ -272,9 +317,7 @@ struct CheckArgs {
     nodes: u64,
     duration_ms: u64,
     jobs: usize,
-    svg: Option<PathBuf>,
-    trace: Option<PathBuf>,
-    window: Window,
+    files: Files,
     mutant: Option<Mutant>,
 }
 
@@ -294,7 +337,7 @@ fn check(args: &CheckArgs) -> Result<bool, String> {
         duration_ms: args.duration_ms,
         seeds: args.start_seed..args.start_seed.saturating_add(args.seeds),
         jobs: args.jobs,
-        record_trace: args.svg.is_some() || args.trace.is_some(),
+        record_trace: args.files.wanted(),
     };
     let found = search.run(&|| bar.inc(1))?;
     let jobs = found.jobs;
@@ -313,21 +356,19 @@ fn check(args: &CheckArgs) -> Result<bool, String> {
                 "cargo run --release -p consensio-sim"
             };
             eprintln!(
-                "replay: consensio check {} --seeds 1 --start-seed {seed} --faults {} --nodes {} --duration-ms {}{planted} --svg failure.svg --trace failure.jsonl",
+                "replay: consensio check {} --seeds 1 --start-seed {seed} --faults {} --nodes {} --duration-ms {}{planted} --svg failure.svg --trace failure.jsonl --html failure.html",
                 args.protocol, args.faults, args.nodes, args.duration_ms
             );
             eprintln!(
                 "   (or: {build} -- check {} --seeds 1 --start-seed {seed} --faults {} --nodes {} --duration-ms {}{planted})",
                 args.protocol, args.faults, args.nodes, args.duration_ms
             );
-            let files = (args.svg.as_deref(), args.trace.as_deref());
-            write_outputs(&outcome, &title, files, args.window)?;
+            write_outputs(&outcome, &title, &args.files)?;
             return Ok(false);
         }
         // A single seed: its summary and files.
         print!("{}", outcome.summary);
-        let files = (args.svg.as_deref(), args.trace.as_deref());
-        write_outputs(&outcome, &title, files, args.window)?;
+        write_outputs(&outcome, &title, &args.files)?;
     }
     bar.finish();
     println!(
@@ -444,7 +485,11 @@ fn demo(svg: &Path) -> Result<bool, String> {
     }
     println!();
     let title = "consensio demo — Bully election";
-    write_outputs(&outcome, title, (Some(svg), None), Window::ALL)?;
+    let files = Files {
+        svg: Some(svg.to_path_buf()),
+        ..Files::default()
+    };
+    write_outputs(&outcome, title, &files)?;
     print!("{}", outcome.summary);
     if let Some(v) = &outcome.violation {
         println!(

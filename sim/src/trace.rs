@@ -109,7 +109,18 @@ pub enum TraceKind {
     },
     /// Every link was restored.
     Heal,
+    /// An invariant was violated here (the run stops).
+    Violation {
+        /// The checker's name.
+        checker: String,
+        /// What was violated.
+        message: String,
+    },
 }
+
+/// The version of the JSON-lines trace format (`docs/sim.md`, "Traces"):
+/// 2 added message kinds and summaries, node states and violations.
+pub const TRACE_SCHEMA_VERSION: u32 = 2;
 
 impl TraceEvent {
     /// The event as one line of JSON.

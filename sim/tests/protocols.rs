@@ -347,6 +347,11 @@ fn every_protocol_names_its_messages_and_events_in_its_own_words() {
         let mut kinds = BTreeMap::new();
         let (mut sends, mut delivered) = (0, 0);
         for e in &outcome.trace {
+            // Each line reads back as the documented object.
+            let line: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+            assert_eq!(line["time_ms"], e.time_ms, "{line}");
+            assert_eq!(line["node"], e.node, "{line}");
+            assert!(line["kind"].is_string(), "{line}");
             match &e.kind {
                 TraceKind::Send {
                     msg,
