@@ -226,7 +226,7 @@ pub fn render_svg(
     window: Window,
 ) -> String {
     const LANE: f64 = 140.0;
-    const TOP: f64 = 70.0;
+    const TOP: f64 = 90.0;
     const LEFT: f64 = 80.0;
     let last_ms = events.iter().map(|e| e.time_ms).max().unwrap_or(0).max(1);
     let from_ms = window.from_ms.unwrap_or(0).min(last_ms);
@@ -267,6 +267,7 @@ pub fn render_svg(
         None,
         0,
     );
+    draw_legend(&mut svg, &mut labels);
 
     // Time ticks, so that a reader can tell when things happened (a tick
     // whose label would cover another's, in a compressed stretch, is left
@@ -298,8 +299,8 @@ pub fn render_svg(
         let (ya, yb) = (y(a), y(b));
         let _ = writeln!(
             svg,
-            r##"<rect x="{:.1}" y="{ya:.1}" width="8" height="{:.1}" fill="#ddd"><title>{} ms with nothing happening, drawn short</title></rect>"##,
-            LEFT - 40.0,
+            r##"<rect x="{:.1}" y="{ya:.1}" width="5" height="{:.1}" fill="#ccc"><title>{} ms with nothing happening, drawn short</title></rect>"##,
+            LEFT - 14.0,
             (yb - ya).max(1.0),
             b - a
         );
@@ -581,6 +582,55 @@ pub fn render_svg(
     svg
 }
 
+/// What the marks mean, in three rows under the title.
+fn draw_legend(svg: &mut String, labels: &mut Labels) {
+    let marks: [(&str, &str); 7] = [
+        (
+            "message",
+            r##"<line x1="0" y1="-4" x2="18" y2="-4" stroke="#4a6fa5" marker-end="url(#arrow)"/>"##,
+        ),
+        (
+            "heartbeat",
+            r##"<line x1="0" y1="-4" x2="18" y2="-4" stroke="#c8d3e3"/>"##,
+        ),
+        (
+            "lost",
+            r##"<line x1="0" y1="-4" x2="10" y2="-4" stroke="#c66" stroke-dasharray="3,2"/><path d="M 11 -7 l 6 6 m 0 -6 l -6 6" stroke="#c33"/>"##,
+        ),
+        (
+            "event",
+            r##"<circle cx="9" cy="-4" r="4" fill="#e08a00"/>"##,
+        ),
+        (
+            "crash",
+            r##"<path d="M 4 -9 l 10 10 m 0 -10 l -10 10" stroke="#d00" stroke-width="2.5"/>"##,
+        ),
+        (
+            "restart",
+            r##"<circle cx="9" cy="-4" r="5" fill="none" stroke="#090" stroke-width="2"/>"##,
+        ),
+        (
+            "partition",
+            r##"<rect x="0" y="-9" width="18" height="10" fill="#f6d6d6"/>"##,
+        ),
+    ];
+    for (k, (name, mark)) in marks.iter().enumerate() {
+        let x = 10.0 + (k % 3) as f64 * 120.0;
+        let y = 36.0 + (k / 3) as f64 * 13.0;
+        let _ = writeln!(svg, r#"<g transform="translate({x:.1},{y:.1})">{mark}</g>"#);
+        labels.put(
+            svg,
+            (x + 24.0, y),
+            name,
+            Anchor::Start,
+            11.0,
+            "#444",
+            None,
+            0,
+        );
+    }
+}
+
 /// The colour of a role's band: leaders green, nodes between leaders
 /// (candidates, electing) amber, followers pale blue.
 fn role_colour(role: &str) -> &'static str {
@@ -637,7 +687,7 @@ fn draw_roles(
     }
     for (k, role) in roles.iter().enumerate() {
         let lx = right + (k % 2) as f64 * 100.0;
-        let ly = 34.0 + (k / 2) as f64 * 14.0;
+        let ly = 36.0 + (k / 2) as f64 * 13.0;
         let _ = writeln!(
             svg,
             r##"<rect x="{lx:.1}" y="{:.1}" width="10" height="10" fill="{}"/>"##,
@@ -954,7 +1004,12 @@ mod tests {
         ];
         let svg = render_svg("t", &members, &events, Window::ALL);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
-        assert_eq!(svg.matches("marker-end").count(), 1);
+        // One arrow for the message, one in the legend.
+        assert_eq!(svg.matches("marker-end").count(), 2);
+        assert!(
+            svg.contains(">message</text>") && svg.contains(">crash</text>"),
+            "legend"
+        );
         assert!(
             svg.contains("<title>Ping &lt;1&gt;</title>"),
             "the summary is the arrow's tooltip"
