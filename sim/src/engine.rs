@@ -551,8 +551,8 @@ enum Pending {
         to: usize,
         frame: Vec<u8>,
         msg: u64,
-        /// Its kind, as the sender's trace named it.
-        kind: &'static str,
+        /// Its kind and summary, as the sender's trace named it.
+        label: (&'static str, String),
         sent_ms: u64,
     },
     Timer {
@@ -762,9 +762,9 @@ impl<P: Protocol> Simulation<P> {
                 to,
                 frame,
                 msg,
-                kind,
+                label,
                 sent_ms,
-            } => self.deliver(from, to, &frame, (msg, kind), sent_ms),
+            } => self.deliver(from, to, &frame, (msg, label), sent_ms),
             Pending::Timer { to, generation } => self.fire_timer(to, generation),
             Pending::Fault(i) => self.inject(i),
             Pending::Workload => self.workload(),
@@ -913,13 +913,14 @@ impl<P: Protocol> Simulation<P> {
         );
     }
 
-    /// Delivers message `msg` (numbered, with its kind) to node `to`.
+    /// Delivers message `msg` (numbered, with its kind and summary) to
+    /// node `to`.
     fn deliver(
         &mut self,
         from: NodeId,
         to: usize,
         frame: &[u8],
-        (msg, kind): (u64, &'static str),
+        (msg, (kind, summary)): (u64, (&'static str, String)),
         sent_ms: u64,
     ) {
         let Some(slot) = self.slots.get(to) else {
@@ -955,6 +956,7 @@ impl<P: Protocol> Simulation<P> {
                 from: from.0,
                 msg,
                 message: kind.to_string(),
+                summary,
                 sent_ms,
             },
         );
@@ -1375,13 +1377,14 @@ impl<P: Protocol> Simulation<P> {
         // excerpt must read the same in a check and in its replay.
         let label = self.protocol.describe_message(message);
         let kind = label.kind;
+        let summary = label.summary;
         self.record(
             from,
             TraceKind::Send {
                 to: to.0,
                 msg,
-                message: label.kind.to_string(),
-                summary: label.summary,
+                message: kind.to_string(),
+                summary: summary.clone(),
                 routine: label.routine,
                 bytes: frame.len(),
                 arrives_ms,
@@ -1410,7 +1413,7 @@ impl<P: Protocol> Simulation<P> {
                             to: target,
                             frame: bytes,
                             msg,
-                            kind,
+                            label: (kind, summary.clone()),
                             sent_ms,
                         },
                     );

@@ -44,6 +44,10 @@ struct FilesArgs {
     /// The diagram ends here, ms (default: the run's end).
     #[arg(long)]
     to_ms: Option<u64>,
+    /// Draw heartbeats and their replies as full arrows (folded into
+    /// faint lines otherwise).
+    #[arg(long)]
+    heartbeats: bool,
 }
 
 impl FilesArgs {
@@ -55,6 +59,7 @@ impl FilesArgs {
             window: Window {
                 from_ms: self.from_ms,
                 to_ms: self.to_ms,
+                heartbeats: self.heartbeats,
             },
         }
     }

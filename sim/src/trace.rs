@@ -50,6 +50,8 @@ pub enum TraceKind {
         msg: u64,
         /// Its kind, as sent.
         message: String,
+        /// Its summary, as sent.
+        summary: String,
         /// When it was sent.
         sent_ms: u64,
     },
@@ -130,21 +132,26 @@ impl TraceEvent {
     }
 }
 
-/// The stretch of a run a diagram covers, ms: from the start and to the
-/// end of the run where unset (`--from-ms`, `--to-ms`).
+/// What a diagram covers: a stretch of the run, from the start and to
+/// the end where unset (`--from-ms`, `--to-ms`), and whether heartbeat
+/// traffic is drawn as the other messages are (`--heartbeats`) or folded
+/// into faint lines.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Window {
     /// The first moment drawn.
     pub from_ms: Option<u64>,
     /// The last moment drawn.
     pub to_ms: Option<u64>,
+    /// Draw heartbeats and their replies as full arrows.
+    pub heartbeats: bool,
 }
 
 impl Window {
-    /// The whole run.
+    /// The whole run, heartbeats folded.
     pub const ALL: Window = Window {
         from_ms: None,
         to_ms: None,
+        heartbeats: false,
     };
 }
 
@@ -436,7 +443,7 @@ pub fn render_svg(
                 ..
             } => {
                 let x2 = lane(*to);
-                if *routine {
+                if *routine && !window.heartbeats {
                     // Heartbeat traffic: a faint line.
                     faint += 1;
                     if let Some(at) = arrives_ms {
@@ -862,6 +869,7 @@ mod tests {
         let window = Window {
             from_ms: Some(1_000),
             to_ms: Some(3_000),
+            heartbeats: false,
         };
         let svg = render_svg("t", &[NodeId(1)], &events, window);
         assert!(svg.contains(">middle<") && !svg.contains(">early<") && !svg.contains(">late<"));
@@ -1006,6 +1014,21 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
         // One arrow for the message, one in the legend.
         assert_eq!(svg.matches("marker-end").count(), 2);
+        // Heartbeats are faint lines unless asked for.
+        let mut beat = events[0].clone();
+        if let TraceKind::Send { routine, .. } = &mut beat.kind {
+            *routine = true;
+        }
+        let arrows = |heartbeats| {
+            let window = Window {
+                heartbeats,
+                ..Window::ALL
+            };
+            render_svg("t", &members, std::slice::from_ref(&beat), window)
+                .matches("marker-end")
+                .count()
+        };
+        assert_eq!((arrows(false), arrows(true)), (1, 2));
         assert!(
             svg.contains(">message</text>") && svg.contains(">crash</text>"),
             "legend"

@@ -370,11 +370,17 @@ fn every_protocol_names_its_messages_and_events_in_its_own_words() {
                         !summary.contains(" {") && !summary.contains("Some("),
                         "{summary}"
                     );
-                    kinds.insert(*msg, message.clone());
+                    kinds.insert(*msg, (message.clone(), summary.clone()));
                 }
-                TraceKind::Deliver { msg, message, .. } => {
+                TraceKind::Deliver {
+                    msg,
+                    message,
+                    summary,
+                    ..
+                } => {
                     delivered += 1;
-                    assert_eq!(kinds.get(msg), Some(message), "{}", entry.name);
+                    let sent = kinds.get(msg).map(|(m, s)| (m, s));
+                    assert_eq!(sent, Some((message, summary)), "{}", entry.name);
                 }
                 TraceKind::Event { what, .. } => {
                     assert!(
