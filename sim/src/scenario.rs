@@ -148,8 +148,9 @@ pub struct FaultMix {
     /// leader right after it is elected or accepts a command
     /// ([`SimConfig::hunt_leaders`]).
     pub hunt: bool,
-    /// Stale copies: 1–5% of messages delivered once more, 100 ms to 1 s
-    /// after the original ([`NetworkConfig::replay`](crate::NetworkConfig)).
+    /// Stale copies: 4–20% of messages (more under swarm's severity)
+    /// delivered once more, 100 ms to 1 s after the original
+    /// ([`NetworkConfig::replay`](crate::NetworkConfig)).
     pub stale: bool,
     /// Swarm testing (Groce et al., ISSTA 2012): each seed keeps a random
     /// subset of the other kinds named (each with chance 1/2, at least
@@ -455,7 +456,8 @@ impl FaultMix {
         }
         if self.stale {
             let mut rng = Rng::seed_from_u64(seed ^ 0x57a1_e000_0000_0000);
-            config.network.replay = 0.01 + rng.next_f64() * 0.04;
+            let rate = 0.04 + rng.next_f64() * 0.16;
+            config.network.replay = (rate * severity as f64).min(0.5);
             config.network.replay_delay_ms = 1_000;
             config.network.replay_until_ms = window.1;
         }

@@ -197,7 +197,13 @@ pub type RaftOutput = Output<Message, Persist, Event>;
 /// A follower's read, forwarded to its leader.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Forwarded {
+    /// The application's id for the read.
     id: u64,
+    /// What the request carried instead, and the answer must echo: unique
+    /// across this node's lives, so that a stale answer to a read of an
+    /// earlier life, which the application may have numbered the same,
+    /// is not taken for this one's (see [`RaftNode::read_token`]).
+    token: u64,
     /// Failed if the leader has not answered by then.
     deadline: Instant,
     /// The read index, once the leader answered.
@@ -258,6 +264,8 @@ pub struct RaftNode<L> {
     /// for the applied index (thesis §6.4.1). Bounded by
     /// `max_pending_reads`.
     forwarded: VecDeque<Forwarded>,
+    /// Forwarded reads made in this life, for their tokens.
+    reads_forwarded: u64,
     reads: ReadOnly,
     /// This node's proposals not yet committed or dropped, as (index,
     /// term), oldest first; at most `max_uncommitted_entries`.
@@ -307,6 +315,7 @@ impl<L: LogStorage> RaftNode<L> {
             snapshot: None,
             incoming: None,
             forwarded: VecDeque::new(),
+            reads_forwarded: 0,
             proposals: VecDeque::new(),
             outputs: VecDeque::new(),
         })
@@ -1700,24 +1709,41 @@ impl<L: LogStorage> RaftNode<L> {
         let deadline = self
             .now
             .saturating_add_millis(self.config.election_timeout_min_ms);
+        let token = self.read_token();
         self.forwarded.push_back(Forwarded {
             id,
+            token,
             deadline,
             index: None,
         });
-        self.send(leader, Body::ReadIndex { id, lease });
+        self.send(leader, Body::ReadIndex { id: token, lease });
         Ok(())
     }
 
-    /// The leader's answer to our read `id`.
-    fn on_read_index(&mut self, id: u64, index: Option<u64>) {
+    /// The token of the next forwarded read: the time now (ms) above a
+    /// count of this life's forwarded reads (16 bits). The application's
+    /// read ids start again after a restart, and a duplicated or delayed
+    /// answer from the leader to a read of the previous life would match
+    /// a new read of the same id and serve it at an old index: a stale
+    /// read. The clock has moved on since any request of an earlier life,
+    /// so its tokens are not this life's (found by the simulator's stale
+    /// copies, seed 415).
+    fn read_token(&mut self) -> u64 {
+        let count = self.reads_forwarded & 0xffff;
+        self.reads_forwarded = self.reads_forwarded.wrapping_add(1);
+        self.now.as_millis().wrapping_shl(16).wrapping_add(count)
+    }
+
+    /// The leader's answer to our read of `token`.
+    fn on_read_index(&mut self, token: u64, index: Option<u64>) {
         let Some(at) = self
             .forwarded
             .iter()
-            .position(|r| r.id == id && r.index.is_none())
+            .position(|r| r.token == token && r.index.is_none())
         else {
-            return; // answered already, failed, or never asked
+            return; // answered already, failed, or never asked (in this life)
         };
+        let id = self.forwarded.get(at).map_or(token, |r| r.id);
         match index {
             Some(index) => {
                 if let Some(read) = self.forwarded.get_mut(at) {
