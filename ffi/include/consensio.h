@@ -1455,6 +1455,16 @@ enum consensio_status consensio_raft_leader(const struct consensio_participant *
 enum consensio_status consensio_raft_commit_index(const struct consensio_participant *raft,
                                                   uint64_t *out);
 
+// Whether this node leads under a lease that holds at the time of its
+// last input (`*out` 1): a lease read now would be answered without a
+// heartbeat round. 0 on a follower, with check-quorum off, or in a term
+// whose lease a leadership transfer voided.
+//
+// # Safety
+// `raft` must be a live handle; `out` writable.
+enum consensio_status consensio_raft_lease_holds(const struct consensio_participant *raft,
+                                                 uint8_t *out);
+
 // The highest index reported with `COMMITTED` or covered by an
 // `APPLY_SNAPSHOT`.
 //

@@ -883,6 +883,22 @@ pub unsafe extern "C" fn consensio_raft_commit_index(
     unsafe { query::<Raft, _>(raft, out, RaftNode::commit_index) }
 }
 
+/// Whether this node leads under a lease that holds at the time of its
+/// last input (`*out` 1): a lease read now would be answered without a
+/// heartbeat round. 0 on a follower, with check-quorum off, or in a term
+/// whose lease a leadership transfer voided.
+///
+/// # Safety
+/// `raft` must be a live handle; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_raft_lease_holds(
+    raft: *const consensio_participant,
+    out: *mut u8,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { query::<Raft, _>(raft, out, |n| u8::from(n.lease_holds())) }
+}
+
 /// The highest index reported with `COMMITTED` or covered by an
 /// `APPLY_SNAPSHOT`.
 ///

@@ -383,6 +383,13 @@ static void cluster(void) {
     CHECK_OK(consensio_raft_commit_index(nodes[follower], &commit));
     CHECK(term == leader_term && commit == 0);
     run(nodes, &now, now + 1000);
+    /* The leader, heard by a quorum, holds its lease; a follower never. */
+    uint8_t holds = 0;
+    CHECK_OK(consensio_raft_lease_holds(nodes[leader], &holds));
+    CHECK(holds == 1);
+    CHECK_OK(consensio_raft_lease_holds(nodes[follower], &holds));
+    CHECK(holds == 0);
+    CHECK(consensio_raft_lease_holds(NULL, &holds) == CONSENSIO_NULL_POINTER);
     for (uint64_t id = 1; id <= N; id++) {
         CHECK(strcmp(payloads(id, buf, sizeof buf), "x=1,y=2,x=3,dup,while-down") == 0);
         CHECK(same_applied(id, leader));

@@ -533,6 +533,15 @@ participant_methods! {
         self.node.with(|n| n.commit_index())
     }
 
+    /// Whether this node leads under a lease that holds at the time of its
+    /// last input: a lease read now would be answered without a heartbeat
+    /// round. False on a follower, with check-quorum off, or in a term whose
+    /// lease a leadership transfer voided.
+    #[getter]
+    fn lease_holds(&self) -> bool {
+        self.node.with(|n| n.lease_holds())
+    }
+
     /// The highest index reported with `Committed` or covered by an
     /// `ApplySnapshot`.
     #[getter]
@@ -1021,6 +1030,13 @@ participant_methods! {
     #[getter]
     fn commit_index(&self) -> u64 {
         self.node.with(|n| n.raft().commit_index())
+    }
+
+    /// Whether this node leads under a lease that holds at the time of its
+    /// last input (see `RaftNode.lease_holds`).
+    #[getter]
+    fn lease_holds(&self) -> bool {
+        self.node.with(|n| n.raft().lease_holds())
     }
 
     /// The index of the last entry applied to this node's store.

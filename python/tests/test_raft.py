@@ -123,6 +123,8 @@ def test_three_nodes_elect_a_leader_and_commit_in_order():
     assert term >= 1 and leader.vote == leader.id
     for n in c.up():
         assert n.role == ("leader" if n is leader else "follower")
+        # Heard by a quorum, the leader holds its lease; a follower never.
+        assert n.lease_holds == (n is leader)
     assert BecameLeader(term) in [e for _, i, e in c.events if i == leader.id]
     for i in VOTERS:
         if i != leader.id:
