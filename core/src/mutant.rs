@@ -18,6 +18,10 @@
 //! failing itself if a mutant survives its seed budget. One build serves
 //! every mutant: a build per mutant would cost a release build of core and
 //! the simulator each.
+//!
+//! This is test support, not a protocol family: it has no wire format, no
+//! C or Python surface and no fuzz target; its simulator side is
+//! `consensio_sim::mutants`.
 
 /// A planted bug. Its [`name`](Self::name) is what `--mutant` takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1109,11 +1109,9 @@ impl<P: Protocol> Simulation<P> {
     /// window last, strikes `target` within 20 ms and brings it back
     /// 20–1,500 ms later.
     fn hunt(&mut self, target: NodeId, chance: f64) {
-        let window_end = self.config.duration_ms * 6 / 10;
-        if self.hunts_left == 0 || self.now_ms >= window_end || !self.hunt_rng.chance(chance) {
+        if !self.take_hunt(chance) {
             return;
         }
-        self.hunts_left -= 1;
         let node = target.0;
         let kinds = if self.config.hunt_isolates { 3 } else { 2 };
         let (strike, recover) = match self.hunt_rng.below(kinds) {
@@ -1128,12 +1126,8 @@ impl<P: Protocol> Simulation<P> {
         };
         let at = self.now_ms + self.hunt_rng.between(0, 20);
         let back = (at + self.hunt_rng.between(20, 1_500)).min(self.config.duration_ms * 7 / 10);
-        self.summary.hunts += 1;
-        for (at_ms, fault) in [(at, strike), (back, recover)] {
-            let index = self.config.faults.len();
-            self.config.faults.push(ScheduledFault { at_ms, fault });
-            self.schedule(at_ms, Pending::Fault(index));
-        }
+        self.add_fault(at, strike);
+        self.add_fault(back, recover);
     }
 
     /// Leader hunting's other aim: with [`HUNT_PROMISE`], crashes `sender`
@@ -1141,21 +1135,34 @@ impl<P: Protocol> Simulation<P> {
     /// 20–300 ms later, soon enough to be asked again in the same election
     /// or round.
     fn hunt_promise(&mut self, sender: NodeId) {
-        let window_end = self.config.duration_ms * 6 / 10;
-        if self.hunts_left == 0 || self.now_ms >= window_end || !self.hunt_rng.chance(HUNT_PROMISE)
-        {
+        if !self.take_hunt(HUNT_PROMISE) {
             return;
         }
-        self.hunts_left -= 1;
-        self.summary.hunts += 1;
         let node = sender.0;
         let at = self.now_ms + self.hunt_rng.between(0, 5);
         let back = at + self.hunt_rng.between(20, 300);
-        for (at_ms, fault) in [(at, Fault::Crash { node }), (back, Fault::Restart { node })] {
-            let index = self.config.faults.len();
-            self.config.faults.push(ScheduledFault { at_ms, fault });
-            self.schedule(at_ms, Pending::Fault(index));
+        self.add_fault(at, Fault::Crash { node });
+        self.add_fault(back, Fault::Restart { node });
+    }
+
+    /// Whether leader hunting strikes now: while its budget and the fault
+    /// window (the first 60% of the run) last, with `chance`. A strike is
+    /// counted and spends the budget.
+    fn take_hunt(&mut self, chance: f64) -> bool {
+        let window_end = self.config.duration_ms * 6 / 10;
+        if self.hunts_left == 0 || self.now_ms >= window_end || !self.hunt_rng.chance(chance) {
+            return false;
         }
+        self.hunts_left -= 1;
+        self.summary.hunts += 1;
+        true
+    }
+
+    /// Schedules one more fault, as if the configuration had listed it.
+    fn add_fault(&mut self, at_ms: u64, fault: Fault) {
+        let index = self.config.faults.len();
+        self.config.faults.push(ScheduledFault { at_ms, fault });
+        self.schedule(at_ms, Pending::Fault(index));
     }
 
     /// Starts node `i` (new or restarted) with a first tick at its current

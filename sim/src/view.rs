@@ -107,7 +107,7 @@ mod tests {
             "a label cannot end the script"
         );
         assert!(html.contains(r#""members":[2]"#));
-        assert!(!html.contains("http://") || !html.contains("src=\"http"));
+        assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
         assert!(!html.contains("<script src") && !html.contains("<link"));
         let lines: String = events.iter().map(|e| e.to_json() + "\n").collect();
         assert_eq!(render_jsonl("run", &lines).unwrap(), html);
