@@ -168,6 +168,7 @@ pub mod error;
 mod id;
 pub mod merkle;
 pub mod mutant;
+pub mod paxos;
 pub mod protocol;
 pub mod quorum;
 pub mod raft;

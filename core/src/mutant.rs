@@ -52,6 +52,11 @@ pub enum Mutant {
     /// Raft thesis §6.3: the key-value store applies a retried write
     /// again instead of answering it from the client's session.
     RaftKvNoSessionDedup,
+    /// Paxos ("Paxos Made Simple" §2.2): an acceptor forgets its promise
+    /// across a restart (it reads back its accepted values but not the
+    /// ballot it promised), so it accepts a lower ballot's value after
+    /// promising a higher proposer not to.
+    PaxosAcceptorForgetsPromise,
     /// Bully: a new coordinator takes the epoch after its own instead of
     /// after the largest it has seen, so a node that was down reuses an
     /// epoch another coordinator holds.
@@ -76,6 +81,7 @@ impl Mutant {
         Mutant::RaftStickinessHigherTermOnly,
         Mutant::RaftOverlappingMembershipChanges,
         Mutant::RaftKvNoSessionDedup,
+        Mutant::PaxosAcceptorForgetsPromise,
         Mutant::BullyEpochNotAboveSeen,
         Mutant::RingEpochNotAboveSeen,
         Mutant::DetectorIncarnationReused,
@@ -93,6 +99,7 @@ impl Mutant {
             Mutant::RaftStickinessHigherTermOnly => "raft_stickiness_higher_term_only",
             Mutant::RaftOverlappingMembershipChanges => "raft_overlapping_membership_changes",
             Mutant::RaftKvNoSessionDedup => "raft_kv_no_session_dedup",
+            Mutant::PaxosAcceptorForgetsPromise => "paxos_acceptor_forgets_promise",
             Mutant::BullyEpochNotAboveSeen => "bully_epoch_not_above_seen",
             Mutant::RingEpochNotAboveSeen => "ring_epoch_not_above_seen",
             Mutant::DetectorIncarnationReused => "detector_incarnation_reused",

@@ -76,6 +76,10 @@ pub mod kind {
     pub const RAFT_KV: u8 = 22;
     /// The key-value store's snapshot image ([`crate::raft::KvStore`]).
     pub const RAFT_KV_SNAPSHOT: u8 = 23;
+    /// Multi-Paxos ([`crate::paxos::Message`]).
+    pub const PAXOS: u8 = 24;
+    /// A Paxos node's durable record ([`crate::paxos::Persist`]).
+    pub const PAXOS_RECORD: u8 = 25;
     /// Reserved for documentation examples and tests; never used by a
     /// protocol of this crate.
     pub const EXAMPLE: u8 = 255;

@@ -1,0 +1,1208 @@
+//! The Multi-Paxos node: acceptor, learner and proposer in one participant.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+
+use super::message::{Message, Persist, Report};
+use super::{Ballot, Command, Error, Event, MAX_BATCH_BYTES, MAX_MEMBERS};
+use crate::id::NodeId;
+use crate::mutant::{Mutant, planted};
+use crate::protocol::{Input, Output, Participant, Restore};
+use crate::rng::Rng;
+use crate::time::Instant;
+
+/// A node's configuration: the voting set and the protocol's timings and
+/// bounds. Every node of a cluster must list the same members.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// This node.
+    pub id: NodeId,
+    /// The voting set (acceptors), this node included; fixed.
+    pub members: Vec<NodeId>,
+    /// The leader's heartbeat period, ms (default 50).
+    pub heartbeat_interval_ms: u64,
+    /// Election timeouts are drawn from `[min, max]`, ms (default
+    /// 150–300): a follower that hears no leader for that long starts
+    /// phase 1, and a leader that hears from no majority for `max` steps
+    /// down.
+    pub election_timeout_min_ms: u64,
+    /// See [`election_timeout_min_ms`](Self::election_timeout_min_ms).
+    pub election_timeout_max_ms: u64,
+    /// After the `n`th preemption in a row, a proposer waits a random
+    /// extra delay of up to `min(backoff_max, backoff_base × 2ⁿ)` ms
+    /// (defaults 20 and 2,000).
+    pub backoff_base_ms: u64,
+    /// See [`backoff_base_ms`](Self::backoff_base_ms).
+    pub backoff_max_ms: u64,
+    /// Slots the leader may have in flight beyond its first unchosen one
+    /// (default 256).
+    pub window: u64,
+    /// Values per message (default 64; pages are also capped at
+    /// [`MAX_BATCH_BYTES`]).
+    pub max_batch: usize,
+    /// Proposals the leader queues while the window is full (default
+    /// 4,096).
+    pub max_pending: usize,
+    /// Slots the log may hold (default 1,000,000).
+    pub max_log_entries: u64,
+    /// Longest value, bytes (default 64 KiB, at most 1 MiB).
+    pub max_value_bytes: usize,
+    /// Seed of the node's [`Rng`] (timeouts and backoff).
+    pub seed: u64,
+}
+
+impl Config {
+    /// Defaults for node `id` of `members`.
+    #[must_use]
+    pub fn new(id: NodeId, members: &[NodeId]) -> Self {
+        Config {
+            id,
+            members: members.to_vec(),
+            heartbeat_interval_ms: 50,
+            election_timeout_min_ms: 150,
+            election_timeout_max_ms: 300,
+            backoff_base_ms: 20,
+            backoff_max_ms: 2_000,
+            window: 256,
+            max_batch: 64,
+            max_pending: 4_096,
+            max_log_entries: 1_000_000,
+            max_value_bytes: 64 << 10,
+            seed: id.0,
+        }
+    }
+
+    fn validate(&mut self) -> Result<(), Error> {
+        self.members.sort_unstable();
+        self.members.dedup();
+        let bad = |reason| Err(Error::BadConfig { reason });
+        if self.members.len() > MAX_MEMBERS {
+            return bad("more than 64 members");
+        }
+        if self.members.binary_search(&self.id).is_err() {
+            return bad("members must include this node's id");
+        }
+        if self.members.contains(&NodeId(0)) {
+            return bad("node id 0 is reserved (Ballot::ZERO)");
+        }
+        if self.heartbeat_interval_ms == 0
+            || self.election_timeout_min_ms <= self.heartbeat_interval_ms
+            || self.election_timeout_max_ms < self.election_timeout_min_ms
+        {
+            return bad("need 0 < heartbeat interval < election timeout min <= max");
+        }
+        if self.backoff_max_ms < self.backoff_base_ms {
+            return bad("backoff_max_ms must be at least backoff_base_ms");
+        }
+        if self.window == 0 || self.max_batch == 0 || self.max_pending == 0 {
+            return bad("window, max_batch and max_pending must be positive");
+        }
+        if self.max_log_entries == 0 || self.max_log_entries >= u64::MAX / 2 {
+            return bad("max_log_entries must be positive and below 2^63");
+        }
+        if self.max_value_bytes == 0 || self.max_value_bytes > 1 << 20 {
+            return bad("max_value_bytes must be in 1..=1 MiB");
+        }
+        Ok(())
+    }
+}
+
+/// What a node is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Accepting and learning; the timer is the election timeout.
+    Follower,
+    /// Running phase 1 under its ballot; the timer ends the attempt.
+    Candidate,
+    /// Phase 1 done: proposing under its ballot; the timer is the
+    /// heartbeat.
+    Leader,
+}
+
+/// One slot of the log: the value accepted (or learned) and whether it is
+/// known to be chosen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Slot {
+    ballot: Ballot,
+    value: Vec<u8>,
+    chosen: bool,
+}
+
+/// A Multi-Paxos node; see the [module docs](super).
+#[derive(Clone, Debug)]
+pub struct PaxosNode {
+    config: Config,
+    rng: Rng,
+    now: Instant,
+    started: bool,
+    deadline: Instant,
+    // Acceptor.
+    promised: Ballot,
+    log: BTreeMap<u64, Slot>,
+    // Learner.
+    first_unchosen: u64,
+    applied: u64,
+    recorded_chosen: u64,
+    known_commit: u64,
+    catch_up_after: Instant,
+    // Proposer.
+    role: Role,
+    ballot: Ballot,
+    max_round: u64,
+    leader: Option<NodeId>,
+    leader_contact: Instant,
+    preemptions: u32,
+    /// Follower: the round it probes for, and who said yes.
+    probing: Option<u64>,
+    probe_yes: Vec<NodeId>,
+    /// Candidate: peers whose reports are complete.
+    promised_by: Vec<NodeId>,
+    /// Candidate: the highest-ballot value each peer reported per slot.
+    merged: BTreeMap<u64, (Ballot, Vec<u8>, bool)>,
+    /// Leader: the next slot to propose in.
+    next_slot: u64,
+    /// Leader: the first slot not yet sent to the peers.
+    unsent: u64,
+    /// Leader: who accepted each in-flight slot (bit per member index).
+    acks: BTreeMap<u64, u64>,
+    /// Leader: proposals waiting for the window.
+    pending: VecDeque<Vec<u8>>,
+    /// Leader: when each member last answered this ballot.
+    heard: Vec<Instant>,
+    /// Leader: the next slot at the previous heartbeat; slots below it
+    /// have been in flight for a heartbeat at least.
+    resend_below: u64,
+    outputs: VecDeque<Output<Message, Persist, Event>>,
+}
+
+impl PaxosNode {
+    /// A fresh node (no records).
+    ///
+    /// # Errors
+    /// [`Error::BadConfig`] if the configuration is unusable.
+    pub fn new(mut config: Config) -> Result<Self, Error> {
+        config.validate()?;
+        let members = config.members.len();
+        Ok(PaxosNode {
+            rng: Rng::seed_from_u64(config.seed),
+            config,
+            now: Instant::ZERO,
+            started: false,
+            deadline: Instant::ZERO,
+            promised: Ballot::ZERO,
+            log: BTreeMap::new(),
+            first_unchosen: 1,
+            applied: 0,
+            recorded_chosen: 1,
+            known_commit: 1,
+            catch_up_after: Instant::ZERO,
+            role: Role::Follower,
+            ballot: Ballot::ZERO,
+            max_round: 0,
+            leader: None,
+            leader_contact: Instant::ZERO,
+            preemptions: 0,
+            probing: None,
+            probe_yes: Vec::new(),
+            promised_by: Vec::new(),
+            merged: BTreeMap::new(),
+            next_slot: 1,
+            unsent: 1,
+            acks: BTreeMap::new(),
+            pending: VecDeque::new(),
+            heard: alloc::vec![Instant::ZERO; members],
+            resend_below: 1,
+            outputs: VecDeque::new(),
+        })
+    }
+
+    // ---- queries ----------------------------------------------------------
+
+    /// The node's role.
+    #[must_use]
+    pub const fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The ballot it leads or campaigns under ([`Ballot::ZERO`] as a
+    /// follower).
+    #[must_use]
+    pub const fn ballot(&self) -> Ballot {
+        self.ballot
+    }
+
+    /// The highest ballot this acceptor promised (or accepted at).
+    #[must_use]
+    pub const fn promised(&self) -> Ballot {
+        self.promised
+    }
+
+    /// The leader it follows (itself, when it leads).
+    #[must_use]
+    pub const fn leader(&self) -> Option<NodeId> {
+        self.leader
+    }
+
+    /// The first slot not known to be chosen: every slot below is.
+    #[must_use]
+    pub const fn first_unchosen(&self) -> u64 {
+        self.first_unchosen
+    }
+
+    /// The last slot reported with [`Event::Chosen`].
+    #[must_use]
+    pub const fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    /// The value chosen at `slot`, if this node knows it.
+    #[must_use]
+    pub fn chosen(&self, slot: u64) -> Option<&[u8]> {
+        self.log
+            .get(&slot)
+            .filter(|s| s.chosen)
+            .map(|s| s.value.as_slice())
+    }
+
+    /// What this acceptor accepted at `slot`: the ballot and value.
+    #[must_use]
+    pub fn accepted(&self, slot: u64) -> Option<(Ballot, &[u8])> {
+        self.log.get(&slot).map(|s| (s.ballot, s.value.as_slice()))
+    }
+
+    /// Proposals queued at the leader, waiting for the window.
+    #[must_use]
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The node's configuration (members sorted).
+    #[must_use]
+    pub const fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The node's clock: the latest `now` it was given.
+    #[must_use]
+    pub const fn now(&self) -> Instant {
+        self.now
+    }
+
+    // ---- helpers ------------------------------------------------------------
+
+    fn majority(&self) -> usize {
+        self.config.members.len() / 2 + 1
+    }
+
+    fn index_of(&self, id: NodeId) -> Option<usize> {
+        self.config.members.binary_search(&id).ok()
+    }
+
+    fn peers(&self) -> impl Iterator<Item = NodeId> + '_ {
+        let me = self.config.id;
+        self.config
+            .members
+            .iter()
+            .copied()
+            .filter(move |&m| m != me)
+    }
+
+    fn send(&mut self, to: NodeId, message: Message) {
+        self.outputs.push_back(Output::Send { to, message });
+    }
+
+    fn persist(&mut self, record: Persist) {
+        self.outputs.push_back(Output::Persist(record));
+    }
+
+    fn broadcast(&mut self, message: &Message) {
+        let peers: Vec<NodeId> = self.peers().collect();
+        for to in peers {
+            self.send(to, message.clone());
+        }
+    }
+
+    fn election_timeout(&mut self) -> u64 {
+        let (lo, hi) = (
+            self.config.election_timeout_min_ms,
+            self.config.election_timeout_max_ms,
+        );
+        self.rng.between(lo, hi)
+    }
+
+    /// The randomized extra wait after `preemptions` preemptions in a row.
+    fn backoff(&mut self) -> u64 {
+        if self.preemptions == 0 {
+            return 0;
+        }
+        let cap = self
+            .config
+            .backoff_base_ms
+            .saturating_mul(1 << self.preemptions.min(20))
+            .min(self.config.backoff_max_ms);
+        self.rng.between(0, cap)
+    }
+
+    fn reset_election_timer(&mut self) {
+        let wait = self.election_timeout() + self.backoff();
+        self.deadline = self.now.saturating_add_millis(wait);
+    }
+
+    fn note(&mut self, ballot: Ballot) {
+        self.max_round = self.max_round.max(ballot.round);
+    }
+
+    /// A page of what this node holds at slots `from..`: at most
+    /// `max_batch` slots and [`MAX_BATCH_BYTES`] of values (at least one
+    /// slot), and where the next page starts if this one is full.
+    fn page<T>(
+        &self,
+        from: u64,
+        mut take: impl FnMut(u64, &Slot) -> Option<T>,
+        len: impl Fn(&T) -> usize,
+    ) -> (Vec<T>, Option<u64>) {
+        let mut items = Vec::new();
+        let mut bytes = 0;
+        for (&slot, s) in self.log.range(from..) {
+            let Some(item) = take(slot, s) else { break };
+            let size = len(&item);
+            if !items.is_empty()
+                && (items.len() >= self.config.max_batch || bytes + size > MAX_BATCH_BYTES)
+            {
+                return (items, Some(slot));
+            }
+            bytes += size;
+            items.push(item);
+        }
+        (items, None)
+    }
+
+    // ---- inputs -------------------------------------------------------------
+
+    fn on_message(&mut self, from: NodeId, message: Message) {
+        if let Some(b) = message.ballot() {
+            // The last round is never used (a new ballot is one above the
+            // highest seen), so a peer that sends it is broken: dropped,
+            // like any content-malformed message.
+            if b.round == u64::MAX {
+                return;
+            }
+            self.note(b);
+        }
+        match message {
+            Message::Prepare { ballot, from: slot } if ballot.node == from && slot >= 1 => {
+                self.on_prepare(from, ballot, slot);
+            }
+            Message::Promise {
+                ballot,
+                from: slot,
+                reports,
+                next,
+            } => self.on_promise(from, ballot, slot, reports, next),
+            Message::Accept {
+                ballot,
+                first,
+                values,
+                commit,
+            } if ballot.node == from
+                && first >= 1
+                && values.len() <= self.config.max_batch.max(1) =>
+            {
+                self.on_accept(from, ballot, first, values, commit);
+            }
+            Message::Accepted {
+                ballot,
+                first,
+                count,
+            } => self.on_accepted(from, ballot, first, count),
+            Message::Nack { ballot, promised } => self.on_nack(ballot, promised),
+            Message::Heartbeat { ballot, commit } if ballot.node == from => {
+                self.on_heartbeat(from, ballot, commit);
+            }
+            Message::HeartbeatAck { ballot }
+                if self.role == Role::Leader && ballot == self.ballot =>
+            {
+                self.heard_from(from);
+            }
+            Message::Probe { round } => {
+                let granted = !self.loyal();
+                self.send(from, Message::ProbeReply { round, granted });
+            }
+            Message::ProbeReply { round, granted } => self.on_probe_reply(from, round, granted),
+            Message::CatchUp { from: slot } if slot >= 1 => self.on_catch_up(from, slot),
+            Message::Chosen { first, values } if first >= 1 => self.on_chosen(from, first, values),
+            // Malformed: a ballot not the sender's, slot 0, an oversized batch.
+            _ => {}
+        }
+    }
+
+    fn on_tick(&mut self) {
+        if self.now < self.deadline {
+            return;
+        }
+        match self.role {
+            Role::Follower | Role::Candidate => self.probe(),
+            Role::Leader => {
+                let window = self.config.election_timeout_max_ms;
+                let now = self.now;
+                let me = self.config.id;
+                let live = self
+                    .config
+                    .members
+                    .iter()
+                    .zip(&self.heard)
+                    .filter(|&(&m, &t)| m == me || t.saturating_add_millis(window) > now)
+                    .count();
+                if live < self.majority() {
+                    // Check-quorum: a leader cut off from a majority stops
+                    // holding its clients.
+                    self.step_down(false);
+                    return;
+                }
+                let heartbeat = Message::Heartbeat {
+                    ballot: self.ballot,
+                    commit: self.first_unchosen,
+                };
+                self.broadcast(&heartbeat);
+                self.resend_unacked();
+                self.resend_below = self.next_slot;
+                self.deadline = self
+                    .now
+                    .saturating_add_millis(self.config.heartbeat_interval_ms);
+            }
+        }
+    }
+
+    /// Asks the peers whether they would promise a new ballot; phase 1
+    /// starts only with a majority's yes.
+    fn probe(&mut self) {
+        if self.role != Role::Follower {
+            self.step_down(false);
+        }
+        let round = self.max_round.max(self.promised.round).saturating_add(1);
+        self.probing = Some(round);
+        self.probe_yes.clear();
+        self.leader = None;
+        self.reset_election_timer();
+        self.broadcast(&Message::Probe { round });
+        if self.majority() == 1 {
+            self.campaign();
+        }
+    }
+
+    /// Whether this node would refuse to help depose its leader: it leads,
+    /// or heard from its leader within the minimum election timeout.
+    fn loyal(&self) -> bool {
+        self.role == Role::Leader
+            || (self.leader.is_some()
+                && self.now
+                    < self
+                        .leader_contact
+                        .saturating_add_millis(self.config.election_timeout_min_ms))
+    }
+
+    fn on_probe_reply(&mut self, from: NodeId, round: u64, granted: bool) {
+        if !granted || self.probing != Some(round) || self.role != Role::Follower {
+            return;
+        }
+        if !self.probe_yes.contains(&from) {
+            self.probe_yes.push(from);
+        }
+        if self.probe_yes.len() + 1 >= self.majority() {
+            self.campaign();
+        }
+    }
+
+    /// Starts phase 1 under a ballot above every ballot seen.
+    fn campaign(&mut self) {
+        self.probing = None;
+        if self.role == Role::Leader {
+            self.step_down(false);
+        }
+        let round = self.max_round.max(self.promised.round).saturating_add(1);
+        if round == u64::MAX {
+            return;
+        }
+        let ballot = Ballot {
+            round,
+            node: self.config.id,
+        };
+        self.note(ballot);
+        self.role = Role::Candidate;
+        self.ballot = ballot;
+        self.leader = None;
+        self.promised = ballot;
+        self.persist(Persist::Promised(ballot));
+        self.promised_by.clear();
+        self.merged.clear();
+        self.reset_election_timer();
+        let prepare = Message::Prepare {
+            ballot,
+            from: self.first_unchosen,
+        };
+        self.broadcast(&prepare);
+        if self.majority() == 1 {
+            self.become_leader();
+        }
+    }
+
+    fn on_prepare(&mut self, from: NodeId, ballot: Ballot, slot: u64) {
+        if ballot < self.promised {
+            let promised = self.promised;
+            self.send(from, Message::Nack { ballot, promised });
+            return;
+        }
+        if ballot > self.promised {
+            if self.role != Role::Follower {
+                // Someone else campaigns above us: back off before trying again.
+                self.step_down(true);
+            }
+            self.promised = ballot;
+            self.persist(Persist::Promised(ballot));
+            self.leader = None;
+            self.reset_election_timer();
+        }
+        let (reports, next) = self.page(
+            slot,
+            |slot, s| {
+                Some(Report {
+                    slot,
+                    ballot: s.ballot,
+                    value: s.value.clone(),
+                    chosen: s.chosen,
+                })
+            },
+            |r| r.value.len() + 32,
+        );
+        self.send(
+            from,
+            Message::Promise {
+                ballot,
+                from: slot,
+                reports,
+                next,
+            },
+        );
+    }
+
+    fn on_promise(
+        &mut self,
+        from: NodeId,
+        ballot: Ballot,
+        slot: u64,
+        reports: Vec<Report>,
+        next: Option<u64>,
+    ) {
+        if self.role != Role::Candidate || ballot != self.ballot {
+            return;
+        }
+        for r in reports {
+            if r.slot < self.first_unchosen.max(slot)
+                || r.slot > self.config.max_log_entries
+                || r.value.len() > self.config.max_value_bytes
+            {
+                continue;
+            }
+            if r.chosen {
+                self.learn(r.slot, r.value);
+                continue;
+            }
+            let keep = match self.merged.get(&r.slot) {
+                Some((b, _, chosen)) => !chosen && r.ballot > *b,
+                None => true,
+            };
+            if keep {
+                self.merged.insert(r.slot, (r.ballot, r.value, false));
+            }
+        }
+        match next {
+            // The next page, from the same acceptor (the promise stands).
+            Some(n) if n > slot => self.send(from, Message::Prepare { ballot, from: n }),
+            Some(_) => {}
+            None => {
+                if !self.promised_by.contains(&from) {
+                    self.promised_by.push(from);
+                }
+                if self.promised_by.len() + 1 >= self.majority() {
+                    self.become_leader();
+                }
+            }
+        }
+    }
+
+    /// Phase 1 is done: re-propose the highest-ballot value of every slot
+    /// from the first unchosen one, a no-op where none was accepted.
+    fn become_leader(&mut self) {
+        self.role = Role::Leader;
+        self.leader = Some(self.config.id);
+        self.preemptions = 0;
+        self.acks.clear();
+        let merged = core::mem::take(&mut self.merged);
+        let own_last = self.log.keys().next_back().copied().unwrap_or(0);
+        let last = merged
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0)
+            .max(own_last);
+        for slot in self.first_unchosen..=last {
+            let own = self.log.get(&slot);
+            if own.is_some_and(|s| s.chosen) {
+                continue;
+            }
+            let theirs = merged.get(&slot);
+            let value = match (own, theirs) {
+                (Some(o), Some((b, v, _))) => {
+                    if *b > o.ballot {
+                        v.clone()
+                    } else {
+                        o.value.clone()
+                    }
+                }
+                (Some(o), None) => o.value.clone(),
+                (None, Some((_, v, _))) => v.clone(),
+                (None, None) => Vec::new(),
+            };
+            self.accept_own(slot, value);
+        }
+        self.next_slot = (last + 1).max(self.first_unchosen);
+        self.unsent = self.first_unchosen;
+        self.resend_below = self.first_unchosen;
+        let now = self.now;
+        self.heard.iter_mut().for_each(|t| *t = now);
+        self.deadline = now;
+        self.outputs.push_back(Output::Event(Event::BecameLeader {
+            ballot: self.ballot,
+        }));
+        self.advance();
+    }
+
+    /// The leader accepts its own proposal at `slot`.
+    fn accept_own(&mut self, slot: u64, value: Vec<u8>) {
+        let ballot = self.ballot;
+        self.persist(Persist::Accepted {
+            slot,
+            ballot,
+            value: value.clone(),
+        });
+        self.log.insert(
+            slot,
+            Slot {
+                ballot,
+                value,
+                chosen: false,
+            },
+        );
+        let me = self.index_of(self.config.id).unwrap_or(0);
+        self.acks.insert(slot, 1 << me);
+        if self.majority() == 1 {
+            self.mark_chosen(slot);
+        }
+    }
+
+    fn on_accept(
+        &mut self,
+        from: NodeId,
+        ballot: Ballot,
+        first: u64,
+        values: Vec<Vec<u8>>,
+        commit: u64,
+    ) {
+        if ballot < self.promised {
+            let promised = self.promised;
+            self.send(from, Message::Nack { ballot, promised });
+            return;
+        }
+        if values.iter().any(|v| v.len() > self.config.max_value_bytes) {
+            return;
+        }
+        self.follow(from, ballot);
+        let mut count = 0;
+        for (i, value) in values.into_iter().enumerate() {
+            let slot = first.saturating_add(i as u64);
+            if slot > self.config.max_log_entries {
+                break;
+            }
+            count += 1;
+            if self.log.get(&slot).is_some_and(|s| s.chosen) {
+                // Chosen already: the leader's value is the same one.
+                continue;
+            }
+            self.persist(Persist::Accepted {
+                slot,
+                ballot,
+                value: value.clone(),
+            });
+            self.log.insert(
+                slot,
+                Slot {
+                    ballot,
+                    value,
+                    chosen: false,
+                },
+            );
+        }
+        if count > 0 {
+            self.send(
+                from,
+                Message::Accepted {
+                    ballot,
+                    first,
+                    count,
+                },
+            );
+        }
+        self.learn_commit(from, ballot, commit);
+    }
+
+    /// A leader of `ballot` (at least our promise) spoke: follow it.
+    fn follow(&mut self, from: NodeId, ballot: Ballot) {
+        if ballot > self.promised {
+            // Accepting at a ballot promises it; the Accepted records say
+            // so on restart.
+            self.promised = ballot;
+        }
+        if self.role != Role::Follower && ballot > self.ballot {
+            self.step_down(false);
+        }
+        if self.role == Role::Follower {
+            self.leader = Some(from);
+            self.leader_contact = self.now;
+            self.probing = None;
+            self.preemptions = 0;
+            self.reset_election_timer();
+        }
+    }
+
+    fn on_accepted(&mut self, from: NodeId, ballot: Ballot, first: u64, count: u64) {
+        if self.role != Role::Leader || ballot != self.ballot {
+            return;
+        }
+        self.heard_from(from);
+        let Some(bit) = self.index_of(from).map(|i| 1u64 << i) else {
+            return;
+        };
+        let majority = self.majority() as u32;
+        let last = first.saturating_add(count);
+        let mut chosen = Vec::new();
+        for (&slot, mask) in self.acks.range_mut(first..last) {
+            *mask |= bit;
+            if mask.count_ones() >= majority {
+                chosen.push(slot);
+            }
+        }
+        for slot in chosen {
+            self.mark_chosen(slot);
+        }
+        self.advance();
+        self.pump();
+    }
+
+    fn heard_from(&mut self, from: NodeId) {
+        let now = self.now;
+        if let Some(t) = self.index_of(from).and_then(|i| self.heard.get_mut(i)) {
+            *t = now;
+        }
+    }
+
+    fn mark_chosen(&mut self, slot: u64) {
+        self.acks.remove(&slot);
+        if let Some(s) = self.log.get_mut(&slot) {
+            s.chosen = true;
+        }
+    }
+
+    fn on_nack(&mut self, ballot: Ballot, promised: Ballot) {
+        self.note(promised);
+        if self.role != Role::Follower && ballot == self.ballot && promised > self.ballot {
+            self.step_down(true);
+        }
+    }
+
+    fn on_heartbeat(&mut self, from: NodeId, ballot: Ballot, commit: u64) {
+        if ballot < self.promised {
+            let promised = self.promised;
+            self.send(from, Message::Nack { ballot, promised });
+            return;
+        }
+        self.follow(from, ballot);
+        self.send(from, Message::HeartbeatAck { ballot });
+        self.learn_commit(from, ballot, commit);
+    }
+
+    /// Learns the slots below the leader's `commit` that this node accepted
+    /// under the leader's ballot; asks `leader` for the rest.
+    fn learn_commit(&mut self, leader: NodeId, ballot: Ballot, commit: u64) {
+        if self.role != Role::Follower {
+            return;
+        }
+        self.known_commit = self.known_commit.max(commit);
+        let first = self.first_unchosen;
+        let end = commit.max(first);
+        for (next, (&slot, s)) in (first..).zip(self.log.range_mut(first..end)) {
+            if slot != next || (!s.chosen && s.ballot != ballot) {
+                break;
+            }
+            s.chosen = true;
+        }
+        self.advance();
+        if self.first_unchosen < self.known_commit {
+            self.catch_up(leader);
+        }
+    }
+
+    fn catch_up(&mut self, from: NodeId) {
+        if self.now >= self.catch_up_after {
+            self.catch_up_after = self
+                .now
+                .saturating_add_millis(self.config.heartbeat_interval_ms);
+            let slot = self.first_unchosen;
+            self.send(from, Message::CatchUp { from: slot });
+        }
+    }
+
+    fn on_catch_up(&mut self, from: NodeId, slot: u64) {
+        let mut expect = slot;
+        let (values, _) = self.page(
+            slot,
+            |s, entry| {
+                let ok = s == expect && entry.chosen;
+                expect += 1;
+                ok.then(|| entry.value.clone())
+            },
+            Vec::len,
+        );
+        if !values.is_empty() {
+            self.send(
+                from,
+                Message::Chosen {
+                    first: slot,
+                    values,
+                },
+            );
+        }
+    }
+
+    fn on_chosen(&mut self, from: NodeId, first: u64, values: Vec<Vec<u8>>) {
+        if values.len() > self.config.max_batch.max(1) {
+            return;
+        }
+        let before = self.first_unchosen;
+        for (i, value) in values.into_iter().enumerate() {
+            let slot = first.saturating_add(i as u64);
+            if slot > self.config.max_log_entries || value.len() > self.config.max_value_bytes {
+                break;
+            }
+            self.learn(slot, value);
+        }
+        self.advance();
+        if self.first_unchosen > before && self.first_unchosen < self.known_commit {
+            // More to fetch: ask again at once rather than at the next heartbeat.
+            self.catch_up_after = self.now;
+            self.catch_up(from);
+        }
+    }
+
+    /// `value` is chosen at `slot` (a peer said so).
+    fn learn(&mut self, slot: u64, value: Vec<u8>) {
+        if slot < self.first_unchosen || self.log.get(&slot).is_some_and(|s| s.chosen) {
+            return;
+        }
+        let ballot = self.log.get(&slot).map_or(Ballot::ZERO, |s| s.ballot);
+        self.persist(Persist::Learned {
+            slot,
+            value: value.clone(),
+        });
+        self.log.insert(
+            slot,
+            Slot {
+                ballot,
+                value,
+                chosen: true,
+            },
+        );
+        self.acks.remove(&slot);
+    }
+
+    /// Moves the first unchosen slot over the chosen prefix and reports the
+    /// newly chosen values, in slot order.
+    fn advance(&mut self) {
+        while self.log.get(&self.first_unchosen).is_some_and(|s| s.chosen) {
+            self.first_unchosen += 1;
+        }
+        while self.applied + 1 < self.first_unchosen {
+            self.applied += 1;
+            let slot = self.applied;
+            let value = self
+                .log
+                .get(&slot)
+                .map(|s| s.value.clone())
+                .unwrap_or_default();
+            self.outputs
+                .push_back(Output::Event(Event::Chosen { slot, value }));
+        }
+    }
+
+    fn step_down(&mut self, preempted: bool) {
+        if self.role == Role::Leader {
+            let ballot = self.ballot;
+            self.outputs
+                .push_back(Output::Event(Event::SteppedDown { ballot }));
+        }
+        self.role = Role::Follower;
+        self.ballot = Ballot::ZERO;
+        self.leader = None;
+        self.pending.clear();
+        self.acks.clear();
+        self.merged.clear();
+        self.promised_by.clear();
+        if preempted {
+            self.preemptions = self.preemptions.saturating_add(1);
+        }
+        self.reset_election_timer();
+    }
+
+    fn propose(&mut self, value: Vec<u8>) {
+        self.pending.push_back(value);
+        self.pump();
+    }
+
+    /// Moves queued proposals into slots while the window allows.
+    fn pump(&mut self) {
+        while self.role == Role::Leader
+            && self.next_slot < self.first_unchosen.saturating_add(self.config.window)
+        {
+            let Some(value) = self.pending.pop_front() else {
+                break;
+            };
+            let slot = self.next_slot;
+            self.next_slot += 1;
+            self.accept_own(slot, value);
+        }
+        self.advance();
+    }
+
+    /// Sends the slots proposed since the last flush, a page per message.
+    fn flush(&mut self) {
+        if self.role != Role::Leader || self.unsent >= self.next_slot {
+            return;
+        }
+        let (from, to) = (self.unsent, self.next_slot);
+        self.unsent = to;
+        let peers: Vec<NodeId> = self.peers().collect();
+        self.send_range(&peers, from, to);
+    }
+
+    /// Sends `Accept` for slots `from..to` to `peers`, a page at a time.
+    fn send_range(&mut self, peers: &[NodeId], from: u64, to: u64) {
+        let mut first = from;
+        while first < to {
+            let mut expect = first;
+            let (values, next) = self.page(
+                first,
+                |slot, s| {
+                    let ok = slot == expect && slot < to;
+                    expect += 1;
+                    ok.then(|| s.value.clone())
+                },
+                Vec::len,
+            );
+            if values.is_empty() {
+                break;
+            }
+            let end = next.unwrap_or(first + values.len() as u64);
+            let message = Message::Accept {
+                ballot: self.ballot,
+                first,
+                values,
+                commit: self.first_unchosen,
+            };
+            for &to in peers {
+                self.send(to, message.clone());
+            }
+            first = end.max(first + 1);
+        }
+    }
+
+    /// Resends, at each heartbeat, the first page of the slots each peer
+    /// has not accepted though they were sent a heartbeat ago or more
+    /// (lost `Accept`s or `Accepted`s).
+    fn resend_unacked(&mut self) {
+        let Some((&first, _)) = self.acks.iter().next() else {
+            return;
+        };
+        let below = self.resend_below.max(first);
+        let members = self.config.members.clone();
+        for (i, peer) in members.into_iter().enumerate() {
+            if peer == self.config.id {
+                continue;
+            }
+            let bit = 1u64 << i;
+            let Some((&from, _)) = self.acks.range(first..below).find(|(_, m)| *m & bit == 0)
+            else {
+                continue;
+            };
+            let to = from
+                .saturating_add(self.config.max_batch as u64)
+                .min(self.next_slot);
+            self.send_range(&[peer], from, to);
+        }
+    }
+}
+
+impl Restore for PaxosNode {
+    type Config = Config;
+
+    /// Rebuilds the node from every record it persisted, in order: its
+    /// promise (the highest of its `Promised` and `Accepted` ballots), what
+    /// it accepted and learned, and its chosen prefix, reported again from
+    /// slot 1 as [`Event::Chosen`].
+    fn restore(config: Config, records: &[Persist]) -> Result<Self, Error> {
+        let mut node = PaxosNode::new(config)?;
+        let mut chosen_below = 1;
+        for record in records {
+            match record {
+                Persist::Promised(b) => {
+                    if !planted(Mutant::PaxosAcceptorForgetsPromise) {
+                        node.promised = node.promised.max(*b);
+                    }
+                }
+                Persist::Accepted {
+                    slot,
+                    ballot,
+                    value,
+                } => {
+                    node.check_record(*slot, value)?;
+                    node.promised = node.promised.max(*ballot);
+                    if !node.log.get(slot).is_some_and(|s| s.chosen) {
+                        let s = Slot {
+                            ballot: *ballot,
+                            value: value.clone(),
+                            chosen: false,
+                        };
+                        node.log.insert(*slot, s);
+                    }
+                }
+                Persist::Learned { slot, value } => {
+                    node.check_record(*slot, value)?;
+                    let ballot = node.log.get(slot).map_or(Ballot::ZERO, |s| s.ballot);
+                    let s = Slot {
+                        ballot,
+                        value: value.clone(),
+                        chosen: true,
+                    };
+                    node.log.insert(*slot, s);
+                }
+                Persist::Chosen { below } => chosen_below = chosen_below.max(*below),
+            }
+        }
+        for (_, s) in node.log.range_mut(..chosen_below) {
+            s.chosen = true;
+        }
+        node.max_round = node.promised.round;
+        node.recorded_chosen = chosen_below;
+        node.advance();
+        Ok(node)
+    }
+}
+
+impl PaxosNode {
+    fn check_record(&self, slot: u64, value: &[u8]) -> Result<(), Error> {
+        if slot == 0
+            || slot > self.config.max_log_entries
+            || value.len() > self.config.max_value_bytes
+        {
+            return Err(Error::BadRecord);
+        }
+        Ok(())
+    }
+
+    /// After each input: send what the leader proposed, and record the
+    /// chosen prefix once it moved.
+    fn finish(&mut self) {
+        self.flush();
+        if self.first_unchosen > self.recorded_chosen {
+            self.recorded_chosen = self.first_unchosen;
+            self.persist(Persist::Chosen {
+                below: self.first_unchosen,
+            });
+        }
+    }
+}
+
+impl Participant for PaxosNode {
+    type Message = Message;
+    type Command = Command;
+    type Persist = Persist;
+    type Event = Event;
+    type Error = Error;
+
+    fn id(&self) -> NodeId {
+        self.config.id
+    }
+
+    fn handle_input(&mut self, now: Instant, input: Input<Message, Command>) -> Result<(), Error> {
+        if let Input::Message { from, .. } = &input
+            && (*from == self.config.id || self.index_of(*from).is_none())
+        {
+            return Err(Error::NotAMember { peer: *from });
+        }
+        if let Input::Command(Command::Propose(value)) = &input {
+            // Refusals come before anything changes.
+            self.check_proposal(value)?;
+        }
+        self.now = self.now.max(now);
+        if !self.started {
+            self.started = true;
+            self.reset_election_timer();
+        }
+        match input {
+            Input::Message { from, message } => self.on_message(from, message),
+            Input::Tick => self.on_tick(),
+            Input::Command(Command::Propose(value)) => self.propose(value),
+            Input::Command(Command::Campaign) => self.campaign(),
+        }
+        self.finish();
+        Ok(())
+    }
+
+    fn poll_output(&mut self) -> Option<Output<Message, Persist, Event>> {
+        self.outputs.pop_front()
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        Some(if self.started {
+            self.deadline
+        } else {
+            Instant::ZERO
+        })
+    }
+}
+
+impl PaxosNode {
+    fn check_proposal(&self, value: &[u8]) -> Result<(), Error> {
+        if self.role != Role::Leader {
+            return Err(Error::NotLeader {
+                leader_hint: self.leader,
+            });
+        }
+        if value.is_empty() {
+            return Err(Error::EmptyValue);
+        }
+        if value.len() > self.config.max_value_bytes {
+            return Err(Error::ValueTooLarge {
+                len: value.len(),
+                max: self.config.max_value_bytes,
+            });
+        }
+        if self.pending.len() >= self.config.max_pending {
+            return Err(Error::TooManyPending {
+                max: self.config.max_pending,
+            });
+        }
+        if self.next_slot + self.pending.len() as u64 > self.config.max_log_entries {
+            return Err(Error::LogFull);
+        }
+        Ok(())
+    }
+}
