@@ -207,4 +207,6 @@ mod docs {
     pub struct DetectorPage;
     #[doc = include_str!("../../docs/raft.md")]
     pub struct RaftPage;
+    #[doc = include_str!("../../docs/paxos.md")]
+    pub struct PaxosPage;
 }

@@ -44,6 +44,7 @@ pub mod detector;
 pub mod election;
 pub mod harness;
 pub mod merkle;
+pub mod paxos;
 pub mod quorum;
 pub mod raft;
 pub mod ring;
@@ -70,6 +71,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("raft_decode", raft::decode),
     ("raft_step", raft::step),
     ("raft_kv_step", raft::kv::step),
+    ("paxos_decode", paxos::decode),
+    ("paxos_step", paxos::step),
 ];
 
 /// The structured input `data` stands for in target `name`, pretty-printed
@@ -94,6 +97,7 @@ pub fn describe(name: &str, data: &[u8]) -> Option<String> {
         "detector_step" => show::<detector::StepInput>(data),
         "raft_step" => show::<raft::StepInput>(data),
         "raft_kv_step" => show::<raft::kv::KvInput>(data),
+        "paxos_step" => show::<paxos::StepInput>(data),
         _ => None,
     }
 }
@@ -220,6 +224,8 @@ mod replay {
         raft_decode,
         raft_step,
         raft_kv_step,
+        paxos_decode,
+        paxos_step,
     );
 
     /// Prints what a reproducer means and runs it: set `FUZZ_TARGET` and
@@ -259,7 +265,7 @@ mod replay {
         }
         // Every family of core has at least one target.
         for family in [
-            "clock", "quorum", "merkle", "ring", "election", "detector", "raft",
+            "clock", "quorum", "merkle", "ring", "election", "detector", "raft", "paxos",
         ] {
             assert!(
                 names.iter().any(|n| n.starts_with(&format!("{family}_"))),

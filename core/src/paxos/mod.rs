@@ -164,9 +164,9 @@ pub enum Event {
         /// The chosen value.
         value: alloc::vec::Vec<u8>,
     },
-    /// This node finished phase 1 and leads under `ballot`; proposals
-    /// go to it now.
-    BecameLeader {
+    /// A majority adopted this node's `ballot` (phase 1 is done, "Paxos
+    /// Made Moderately Complex" §3): it leads, and proposals go to it now.
+    Adopted {
         /// Its ballot.
         ballot: Ballot,
     },

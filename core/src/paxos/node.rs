@@ -155,8 +155,11 @@ pub struct PaxosNode {
     /// Follower: the round it probes for, and who said yes.
     probing: Option<u64>,
     probe_yes: Vec<NodeId>,
-    /// Candidate: peers whose reports are complete.
-    promised_by: Vec<NodeId>,
+    /// Candidate: each peer's report so far: the next page to ask for
+    /// (`Some(slot)`), or complete (`None`).
+    reports: BTreeMap<NodeId, Option<u64>>,
+    /// Candidate: when this attempt at phase 1 gives up.
+    attempt_until: Instant,
     /// Candidate: the highest-ballot value each peer reported per slot.
     merged: BTreeMap<u64, (Ballot, Vec<u8>, bool)>,
     /// Leader: the next slot to propose in.
@@ -204,7 +207,8 @@ impl PaxosNode {
             preemptions: 0,
             probing: None,
             probe_yes: Vec::new(),
-            promised_by: Vec::new(),
+            reports: BTreeMap::new(),
+            attempt_until: Instant::ZERO,
             merged: BTreeMap::new(),
             next_slot: 1,
             unsent: 1,
@@ -441,6 +445,7 @@ impl PaxosNode {
             return;
         }
         match self.role {
+            Role::Candidate if self.now < self.attempt_until => self.ask_for_reports(),
             Role::Follower | Role::Candidate => self.probe(),
             Role::Leader => {
                 let window = self.config.election_timeout_max_ms;
@@ -533,17 +538,33 @@ impl PaxosNode {
         self.leader = None;
         self.promised = ballot;
         self.persist(Persist::Promised(ballot));
-        self.promised_by.clear();
+        let first = self.first_unchosen;
+        self.reports = self.peers().map(|p| (p, Some(first))).collect();
         self.merged.clear();
         self.reset_election_timer();
-        let prepare = Message::Prepare {
-            ballot,
-            from: self.first_unchosen,
-        };
-        self.broadcast(&prepare);
+        self.attempt_until = self.deadline;
+        self.ask_for_reports();
         if self.majority() == 1 {
             self.become_leader();
         }
+    }
+
+    /// Candidate: asks each peer whose report is not complete for its next
+    /// page (again, if an answer was lost), until the attempt's deadline.
+    fn ask_for_reports(&mut self) {
+        let ballot = self.ballot;
+        let asks: Vec<(NodeId, u64)> = self
+            .reports
+            .iter()
+            .filter_map(|(&p, next)| next.map(|from| (p, from)))
+            .collect();
+        for (to, from) in asks {
+            self.send(to, Message::Prepare { ballot, from });
+        }
+        let resend = self
+            .now
+            .saturating_add_millis(self.config.heartbeat_interval_ms);
+        self.deadline = resend.min(self.attempt_until);
     }
 
     fn on_prepare(&mut self, from: NodeId, ballot: Ballot, slot: u64) {
@@ -593,7 +614,11 @@ impl PaxosNode {
         reports: Vec<Report>,
         next: Option<u64>,
     ) {
-        if self.role != Role::Candidate || ballot != self.ballot {
+        // Only the page asked for: a late or duplicated page is dropped.
+        if self.role != Role::Candidate
+            || ballot != self.ballot
+            || self.reports.get(&from) != Some(&Some(slot))
+        {
             return;
         }
         for r in reports {
@@ -617,13 +642,15 @@ impl PaxosNode {
         }
         match next {
             // The next page, from the same acceptor (the promise stands).
-            Some(n) if n > slot => self.send(from, Message::Prepare { ballot, from: n }),
+            Some(n) if n > slot => {
+                self.reports.insert(from, Some(n));
+                self.send(from, Message::Prepare { ballot, from: n });
+            }
             Some(_) => {}
             None => {
-                if !self.promised_by.contains(&from) {
-                    self.promised_by.push(from);
-                }
-                if self.promised_by.len() + 1 >= self.majority() {
+                self.reports.insert(from, None);
+                let complete = self.reports.values().filter(|r| r.is_none()).count();
+                if complete + 1 >= self.majority() {
                     self.become_leader();
                 }
             }
@@ -670,8 +697,14 @@ impl PaxosNode {
         self.resend_below = self.first_unchosen;
         let now = self.now;
         self.heard.iter_mut().for_each(|t| *t = now);
-        self.deadline = now;
-        self.outputs.push_back(Output::Event(Event::BecameLeader {
+        // Followers hear of the new leader at once, re-proposals or not.
+        let heartbeat = Message::Heartbeat {
+            ballot: self.ballot,
+            commit: self.first_unchosen,
+        };
+        self.broadcast(&heartbeat);
+        self.deadline = now.saturating_add_millis(self.config.heartbeat_interval_ms);
+        self.outputs.push_back(Output::Event(Event::Adopted {
             ballot: self.ballot,
         }));
         self.advance();
@@ -758,9 +791,11 @@ impl PaxosNode {
     /// A leader of `ballot` (at least our promise) spoke: follow it.
     fn follow(&mut self, from: NodeId, ballot: Ballot) {
         if ballot > self.promised {
-            // Accepting at a ballot promises it; the Accepted records say
-            // so on restart.
+            // Following a ballot promises it: recorded first, so the
+            // promise a later Prepare of this ballot is answered with
+            // survives a restart (found by the paxos_step fuzz target).
             self.promised = ballot;
+            self.persist(Persist::Promised(ballot));
         }
         if self.role != Role::Follower && ballot > self.ballot {
             self.step_down(false);
@@ -908,6 +943,14 @@ impl PaxosNode {
         if slot < self.first_unchosen || self.log.get(&slot).is_some_and(|s| s.chosen) {
             return;
         }
+        if self.role == Role::Leader && slot >= self.next_slot {
+            // Every slot chosen before this leadership was in a promise's
+            // report, so a leader proposes past it: no correct peer says
+            // a slot the leader has not reached is chosen. Kept out, so
+            // that the leader's next proposal cannot land on it (found by
+            // the paxos_step fuzz target).
+            return;
+        }
         let ballot = self.log.get(&slot).map_or(Ballot::ZERO, |s| s.ballot);
         self.persist(Persist::Learned {
             slot,
@@ -955,7 +998,7 @@ impl PaxosNode {
         self.pending.clear();
         self.acks.clear();
         self.merged.clear();
-        self.promised_by.clear();
+        self.reports.clear();
         if preempted {
             self.preemptions = self.preemptions.saturating_add(1);
         }

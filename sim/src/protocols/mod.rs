@@ -11,6 +11,7 @@
 pub mod detector;
 pub mod election;
 pub mod merkle;
+pub mod paxos;
 pub mod raft;
 
 use consensio::NodeId;
@@ -36,6 +37,7 @@ pub struct Entry {
 /// Every family's entries, in the order `consensio list` prints them.
 pub static FAMILIES: &[&[Entry]] = &[
     raft::PROTOCOLS,
+    paxos::PROTOCOLS,
     election::PROTOCOLS,
     detector::PROTOCOLS,
     merkle::PROTOCOLS,

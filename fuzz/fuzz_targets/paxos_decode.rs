@@ -1,0 +1,7 @@
+//! Multi-Paxos messages and records: decode → encode → decode is stable, no panic.
+//! The body lives in the library (`consensio_fuzz::paxos::decode`), so that the
+//! corpus replays on stable; see fuzz/README.md.
+
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| consensio_fuzz::paxos::decode(data));

@@ -1,0 +1,421 @@
+//! Multi-Paxos targets: wire decoding, and one node under any sequence of
+//! inputs.
+//!
+//! `paxos_step` drives a single [`PaxosNode`] of up to six members with
+//! messages from any claimed sender (members, non-members and the node
+//! itself; structured with ballots and slots near the node's, or raw bytes
+//! through `handle_message`), ticks, proposals and `Campaign`, and
+//! crash-restarts that rebuild it from the `Persist` outputs it produced
+//! and nothing else. After every input it drains the node and checks:
+//!
+//! - no panic; `NotAMember` exactly for a sender that is the node itself or
+//!   not a member, everything else from a peer accepted, and a refused
+//!   input leaves the node as it was;
+//! - bounded output (the log holds at most 64 slots here);
+//! - sends go to other members only;
+//! - a `Promise` of a ballot is sent only once a record promises it, and an
+//!   `Accepted` of slots only once each has a record (accepted or learned);
+//!   promises never go back, across restarts too;
+//! - `Chosen` events come in slot order from 1, once each per life, with a
+//!   value a record holds at that slot.
+
+use arbitrary::Arbitrary;
+use consensio::paxos::{self, Ballot, Command, Event, Message, PaxosNode, Persist, Report};
+use consensio::{Input, Instant, NodeId, Output, Restore};
+
+use crate::harness::{self, Action, Expected, Family, Generator, InputOf, OutputOf};
+use crate::{near, round_trip, structured};
+
+/// `paxos_decode`: messages and records decode without panicking, and
+/// whatever decodes survives decode → encode → decode unchanged.
+pub fn decode(data: &[u8]) {
+    round_trip::<Message>(data);
+    round_trip::<Persist>(data);
+}
+
+/// Node ids the input draws from: 1 to 6 may be members, 0 and 7 never are.
+const IDS: u8 = 8;
+/// The log bound of the fuzzed node.
+const LOG: u64 = 64;
+
+#[derive(Arbitrary, Debug)]
+pub struct StepInput {
+    /// This node's id is `1 + id % 6`.
+    id: u8,
+    /// Bit `i` makes node `i + 1` a member (this node always is).
+    members: u8,
+    /// Values per message, `1 + batch % 8`.
+    batch: u8,
+    steps: Vec<Step>,
+}
+
+#[derive(Arbitrary, Debug)]
+enum Step {
+    /// A message from `from % 8`.
+    Message {
+        from: u8,
+        message: Forged,
+    },
+    /// Raw bytes from `from % 8`, through `handle_message`.
+    Bytes {
+        from: u8,
+        bytes: Vec<u8>,
+    },
+    /// Time passes, then a tick.
+    Tick {
+        advance_ms: u8,
+    },
+    /// A tick at the node's next deadline.
+    TickAtDeadline,
+    /// Propose `len % 4` bytes (0: the refused empty value).
+    Propose {
+        len: u8,
+    },
+    Campaign,
+    /// Crash and restart from the records.
+    Restart,
+}
+
+/// A message with ballots and slots near the node's (see [`near`]).
+#[derive(Arbitrary, Debug)]
+enum Forged {
+    Probe {
+        round: u8,
+    },
+    ProbeReply {
+        round: u8,
+        granted: bool,
+    },
+    Prepare {
+        round: u8,
+        slot: u8,
+    },
+    Promise {
+        round: u8,
+        slot: u8,
+        reports: Vec<(u8, u8, u8, bool)>,
+        more: Option<u8>,
+    },
+    Accept {
+        round: u8,
+        first: u8,
+        values: Vec<u8>,
+        commit: u8,
+    },
+    Accepted {
+        round: u8,
+        first: u8,
+        count: u8,
+    },
+    Nack {
+        round: u8,
+        promised: u8,
+        by: u8,
+    },
+    Heartbeat {
+        round: u8,
+        commit: u8,
+    },
+    HeartbeatAck {
+        round: u8,
+    },
+    CatchUp {
+        slot: u8,
+    },
+    Chosen {
+        first: u8,
+        values: Vec<u8>,
+    },
+}
+
+/// One node for the [`harness`].
+struct Paxos {
+    config: paxos::Config,
+    id: NodeId,
+    members: Vec<NodeId>,
+    /// The last slot reported chosen in this life.
+    reported: u64,
+    /// The highest promise any record made.
+    promised: Ballot,
+}
+
+/// `paxos_step`: see the module documentation.
+pub fn step(data: &[u8]) {
+    structured(data, |input: StepInput| {
+        run(&input);
+    });
+}
+
+fn run(input: &StepInput) -> usize {
+    let id = NodeId(u64::from(input.id % 6) + 1);
+    let members: Vec<NodeId> = (1..=6u64)
+        .filter(|&m| m == id.0 || input.members & (1 << (m - 1)) != 0)
+        .map(NodeId)
+        .collect();
+    let mut config = paxos::Config::new(id, &members);
+    config.max_batch = usize::from(input.batch % 8) + 1;
+    config.window = 8;
+    config.max_pending = 8;
+    config.max_log_entries = LOG;
+    config.max_value_bytes = 8;
+    let mut family = Paxos {
+        config,
+        id,
+        members,
+        reported: 0,
+        promised: Ballot::ZERO,
+    };
+    harness::run(&mut family, &input.steps, false)
+        .records()
+        .len()
+}
+
+/// A ballot of round `near(round, base)` proposed by member-or-not `by`.
+fn ballot(round: u8, base: u64, by: NodeId) -> Ballot {
+    Ballot {
+        round: near(round, base),
+        node: by,
+    }
+}
+
+fn values(bytes: &[u8]) -> Vec<Vec<u8>> {
+    bytes.iter().map(|&b| vec![b; usize::from(b % 4)]).collect()
+}
+
+/// Whether some record holds a value at `slot`, and which.
+fn recorded(records: &[Persist], slot: u64) -> Option<&[u8]> {
+    let mut found = None;
+    for r in records {
+        match r {
+            Persist::Accepted { slot: s, value, .. } | Persist::Learned { slot: s, value }
+                if *s == slot =>
+            {
+                found = Some(value.as_slice());
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+fn max_promise(records: &[Persist]) -> Ballot {
+    records
+        .iter()
+        .filter_map(|r| match r {
+            Persist::Promised(b) | Persist::Accepted { ballot: b, .. } => Some(*b),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(Ballot::ZERO)
+}
+
+impl Family for Paxos {
+    type Node = PaxosNode;
+    type Snapshot = String;
+    const ALWAYS_ARMED: bool = true;
+
+    fn restore(&self, records: &[Persist], _: Instant) -> PaxosNode {
+        PaxosNode::restore(self.config.clone(), records).expect("its own records restore")
+    }
+
+    fn restarted(&mut self, node: &PaxosNode, records: &[Persist]) {
+        // The chosen prefix is reported again, from slot 1.
+        self.reported = 0;
+        assert_eq!(
+            node.promised(),
+            max_promise(records),
+            "the promise survives the restart"
+        );
+    }
+
+    fn snapshot(&self, node: &PaxosNode, _: Instant) -> String {
+        format!("{node:?}")
+    }
+
+    fn max_outputs(&self, _: &PaxosNode) -> usize {
+        // A new leader re-proposes every slot (a record and one Accept page
+        // per peer and slot, at worst), and a learned page reports each.
+        let n = self.members.len();
+        n * (LOG as usize + 4) + 3 * LOG as usize + 16
+    }
+
+    fn expected(&self, _: &PaxosNode, input: &InputOf<Self>, _: bool) -> Expected<Self> {
+        match *input {
+            Input::Message { from, .. } if from == self.id || !self.members.contains(&from) => {
+                Some(Err(paxos::Error::NotAMember { peer: from }))
+            }
+            Input::Message { .. } | Input::Tick | Input::Command(Command::Campaign) => Some(Ok(())),
+            // Proposals are refused for many reasons; the harness checks
+            // that a refusal changes nothing.
+            Input::Command(Command::Propose(_)) => None,
+        }
+    }
+
+    fn output(&mut self, _: &PaxosNode, records: &[Persist], output: &OutputOf<Self>) {
+        match output {
+            Output::Send { to, message } => {
+                assert!(
+                    *to != self.id && self.members.contains(to),
+                    "a send to {to}"
+                );
+                match message {
+                    Message::Promise { ballot, .. } => {
+                        assert!(
+                            max_promise(records) >= *ballot,
+                            "promised {ballot} before a record did"
+                        );
+                    }
+                    Message::Accepted { first, count, .. } => {
+                        for slot in *first..first + count {
+                            assert!(
+                                recorded(records, slot).is_some(),
+                                "acknowledged slot {slot} before a record"
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Output::Persist(record) => {
+                if let Persist::Promised(b) = record {
+                    assert!(*b >= self.promised, "promise {b} below {}", self.promised);
+                }
+                self.promised = self.promised.max(max_promise(std::slice::from_ref(record)));
+            }
+            Output::Event(Event::Chosen { slot, value }) => {
+                assert_eq!(*slot, self.reported + 1, "chosen slots out of order");
+                self.reported = *slot;
+                assert_eq!(
+                    recorded(records, *slot),
+                    Some(value.as_slice()),
+                    "slot {slot} chosen without its record"
+                );
+            }
+            Output::Event(_) => {}
+        }
+    }
+}
+
+impl Generator for Paxos {
+    type Step = Step;
+
+    fn action<'s>(&mut self, node: &PaxosNode, step: &'s Step) -> Action<'s, Message, Command> {
+        let round = node.promised().round;
+        let slot = node.first_unchosen();
+        match step {
+            Step::Message { from, message } => {
+                let from = harness::claimed(*from, IDS);
+                let message = match message {
+                    Forged::Probe { round: r } => Message::Probe {
+                        round: near(*r, round),
+                    },
+                    Forged::ProbeReply { round: r, granted } => Message::ProbeReply {
+                        round: near(*r, round + 1),
+                        granted: *granted,
+                    },
+                    Forged::Prepare { round: r, slot: s } => Message::Prepare {
+                        ballot: ballot(*r, round, from),
+                        from: near(*s, slot),
+                    },
+                    Forged::Promise {
+                        round: r,
+                        slot: s,
+                        reports,
+                        more,
+                    } => Message::Promise {
+                        ballot: ballot(*r, round, node.ballot().node),
+                        from: near(*s, slot),
+                        reports: reports
+                            .iter()
+                            .map(|&(sl, br, v, chosen)| Report {
+                                slot: near(sl, slot),
+                                ballot: ballot(br, round, NodeId(u64::from(v % IDS))),
+                                value: vec![v; usize::from(v % 4)],
+                                chosen,
+                            })
+                            .collect(),
+                        next: more.map(|m| near(m, slot)),
+                    },
+                    Forged::Accept {
+                        round: r,
+                        first,
+                        values: v,
+                        commit,
+                    } => Message::Accept {
+                        ballot: ballot(*r, round, from),
+                        first: near(*first, slot),
+                        values: values(v),
+                        commit: near(*commit, slot),
+                    },
+                    Forged::Accepted {
+                        round: r,
+                        first,
+                        count,
+                    } => Message::Accepted {
+                        ballot: ballot(*r, round, node.ballot().node),
+                        first: near(*first, slot),
+                        count: u64::from(*count % 16),
+                    },
+                    Forged::Nack {
+                        round: r,
+                        promised,
+                        by,
+                    } => Message::Nack {
+                        ballot: ballot(*r, round, node.ballot().node),
+                        promised: ballot(*promised, round, NodeId(u64::from(by % IDS))),
+                    },
+                    Forged::Heartbeat { round: r, commit } => Message::Heartbeat {
+                        ballot: ballot(*r, round, from),
+                        commit: near(*commit, slot),
+                    },
+                    Forged::HeartbeatAck { round: r } => Message::HeartbeatAck {
+                        ballot: ballot(*r, round, node.ballot().node),
+                    },
+                    Forged::CatchUp { slot: s } => Message::CatchUp {
+                        from: near(*s, slot),
+                    },
+                    Forged::Chosen { first, values: v } => Message::Chosen {
+                        first: near(*first, slot),
+                        values: values(v),
+                    },
+                };
+                Action::Message { from, message }
+            }
+            Step::Bytes { from, bytes } => Action::bytes(*from, IDS, bytes),
+            Step::Tick { advance_ms } => Action::tick(*advance_ms),
+            Step::TickAtDeadline => Action::TickAtDeadline,
+            Step::Propose { len } => {
+                Action::Command(Command::Propose(vec![7; usize::from(len % 4)]))
+            }
+            Step::Campaign => Action::Command(Command::Campaign),
+            Step::Restart => Action::Restart,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lone member leads, chooses its proposals, and after a restart
+    /// reports them again from slot 1.
+    #[test]
+    fn a_lone_member_chooses_and_reports_again_after_a_restart() {
+        let steps = vec![
+            Step::Campaign,
+            Step::Propose { len: 1 },
+            Step::Propose { len: 2 },
+            Step::Restart,
+            Step::TickAtDeadline,
+            Step::TickAtDeadline,
+            Step::Propose { len: 3 },
+        ];
+        let records = run(&StepInput {
+            id: 0,
+            members: 0,
+            batch: 2,
+            steps,
+        });
+        assert!(records >= 4, "{records} records");
+    }
+}

@@ -1,0 +1,359 @@
+//! Multi-Paxos in the simulator: a cluster of [`PaxosNode`]s, clients that
+//! propose unique values to the node they believe leads, and one checker:
+//!
+//! - **agreement**: at most one value is chosen per slot, across every
+//!   node and every life of each, ever;
+//! - **validity**: a chosen value was proposed, or is the no-op (empty);
+//! - **in order, once**: a node reports slots 1, 2, 3, … each once per
+//!   life (a restarted node starts again from slot 1);
+//! - **one proposer per ballot**: a node leads only under a ballot that
+//!   names it.
+//!
+//! The clients propose [`PROPOSALS_PER_TICK`] values every
+//! [`CLIENT_TICK_MS`]
+//! to the node that last announced its leadership (a random live node
+//! before any did, or when that one is down); a proposal a follower
+//! refuses is simply lost, as a client that gives up would lose it.
+//! Values are never retried, so a value chosen twice is a bug too
+//! (**no duplicates**): the node proposes each value once, and phase 1
+//! re-proposes a value only at the slot it was accepted at.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+use consensio::paxos::{self, Ballot, Event, Message, PaxosNode, Persist, Role};
+use consensio::{NodeId, Restore, Rng};
+
+use super::Entry;
+use crate::checker::Checker;
+use crate::engine::{MessageLabel, NodeState, Protocol};
+
+/// The family's entries in the [registry](super).
+pub const PROTOCOLS: &[Entry] = &[Entry {
+    name: "paxos",
+    family: "paxos",
+    description: "Multi-Paxos: agreement, validity and in-order learning of proposed values",
+    run: |config| super::run(PaxosProtocol::default(), config),
+}];
+
+/// The report's name for when a slot was last chosen, ms.
+pub const LAST_CHOSEN: &str = "last slot chosen, ms";
+
+/// The clients act this often, ms.
+pub const CLIENT_TICK_MS: u64 = 25;
+
+/// Values the clients propose per workload tick.
+pub const PROPOSALS_PER_TICK: u64 = 2;
+
+/// What the clients and the checker share: who leads, and every value
+/// proposed.
+#[derive(Debug, Default)]
+struct Shared {
+    leader: Option<NodeId>,
+    proposed: BTreeSet<Vec<u8>>,
+    next: u64,
+}
+
+/// Multi-Paxos with the library's default timings.
+#[derive(Debug, Default)]
+pub struct PaxosProtocol {
+    shared: Rc<RefCell<Shared>>,
+}
+
+impl Protocol for PaxosProtocol {
+    type Node = PaxosNode;
+
+    fn name(&self) -> &'static str {
+        "paxos"
+    }
+
+    fn create(&self, id: NodeId, members: &[NodeId], seed: u64) -> PaxosNode {
+        self.restore(id, members, seed, &[])
+    }
+
+    fn restore(&self, id: NodeId, members: &[NodeId], seed: u64, disk: &[Persist]) -> PaxosNode {
+        let mut config = paxos::Config::new(id, members);
+        config.seed = seed;
+        // Small pages and window, so paging and the window are exercised.
+        config.max_batch = 8;
+        config.window = 32;
+        PaxosNode::restore(config, disk).unwrap_or_else(|e| panic!("paxos restore: {e}"))
+    }
+
+    fn workload(
+        &mut self,
+        rng: &mut Rng,
+        _now_ms: u64,
+        live: &[NodeId],
+    ) -> Vec<(NodeId, paxos::Command)> {
+        let mut shared = self.shared.borrow_mut();
+        let to = match shared.leader {
+            Some(l) if live.contains(&l) => l,
+            _ => match live.get(rng.below(live.len().max(1) as u64) as usize) {
+                Some(&n) => n,
+                None => return Vec::new(),
+            },
+        };
+        (0..PROPOSALS_PER_TICK)
+            .map(|_| {
+                shared.next += 1;
+                let value = format!("v{}", shared.next).into_bytes();
+                shared.proposed.insert(value.clone());
+                (to, paxos::Command::Propose(value))
+            })
+            .collect()
+    }
+
+    fn workload_interval_ms(&self) -> Option<u64> {
+        Some(CLIENT_TICK_MS)
+    }
+
+    fn completes(&self, event: &Event) -> bool {
+        matches!(event, Event::Chosen { value, .. } if !value.is_empty())
+    }
+
+    fn is_routine(&self, event: &Event) -> bool {
+        matches!(event, Event::Chosen { .. })
+    }
+
+    fn leads(&self, _node: NodeId, event: &Event) -> bool {
+        matches!(event, Event::Adopted { .. })
+    }
+
+    fn promises(&self, message: &Message) -> bool {
+        matches!(message, Message::Promise { .. } | Message::Accepted { .. })
+    }
+
+    fn checker(&self) -> Box<dyn Checker<PaxosNode>> {
+        Box::new(PaxosChecker::new(Rc::clone(&self.shared)))
+    }
+
+    fn describe(&self, event: &Event) -> String {
+        match event {
+            Event::Chosen { slot, value } if value.is_empty() => {
+                format!("chosen slot {slot}: no-op")
+            }
+            Event::Chosen { slot, value } => {
+                format!("chosen slot {slot}: {}", String::from_utf8_lossy(value))
+            }
+            Event::Adopted { ballot } => format!("leads under ballot {ballot}"),
+            Event::SteppedDown { ballot } => format!("stepped down (ballot {ballot})"),
+        }
+    }
+
+    fn describe_message(&self, message: &Message) -> MessageLabel {
+        describe_message(message)
+    }
+
+    fn state(&self, node: &PaxosNode) -> Option<NodeState> {
+        let role = match node.role() {
+            Role::Follower => "follower",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+        };
+        Some(NodeState {
+            role,
+            term: node.promised().round,
+            commit: Some(node.first_unchosen() - 1),
+        })
+    }
+}
+
+fn describe_message(message: &Message) -> MessageLabel {
+    let slots = |first: u64, n: usize| match n {
+        0 => "no slots".to_owned(),
+        1 => format!("slot {first}"),
+        n => format!("slots {first}..{}", first + n as u64 - 1),
+    };
+    match message {
+        Message::Probe { round } => MessageLabel::new("Probe", format!("Probe round {round}")),
+        Message::ProbeReply { round, granted } => MessageLabel::new(
+            "ProbeReply",
+            format!(
+                "ProbeReply round {round} {}",
+                if *granted { "yes" } else { "no" }
+            ),
+        ),
+        Message::Prepare { ballot, from } => {
+            MessageLabel::new("Prepare", format!("Prepare b{ballot} from slot {from}"))
+        }
+        Message::Promise {
+            ballot,
+            reports,
+            next,
+            ..
+        } => MessageLabel::new(
+            "Promise",
+            format!(
+                "Promise b{ballot} {} accepted{}",
+                reports.len(),
+                if next.is_some() { ", more" } else { "" }
+            ),
+        ),
+        Message::Accept {
+            ballot,
+            first,
+            values,
+            commit,
+        } => MessageLabel::new(
+            "Accept",
+            format!(
+                "Accept b{ballot} {} commit {commit}",
+                slots(*first, values.len())
+            ),
+        ),
+        Message::Accepted {
+            ballot,
+            first,
+            count,
+        } => MessageLabel::new(
+            "Accepted",
+            format!("Accepted b{ballot} {}", slots(*first, *count as usize)),
+        ),
+        Message::Nack { ballot, promised } => {
+            MessageLabel::new("Nack", format!("Nack b{ballot}: promised b{promised}"))
+        }
+        Message::Heartbeat { ballot, commit } => {
+            MessageLabel::routine("Heartbeat", format!("Heartbeat b{ballot} commit {commit}"))
+        }
+        Message::HeartbeatAck { ballot } => {
+            MessageLabel::routine("HeartbeatAck", format!("HeartbeatAck b{ballot}"))
+        }
+        Message::CatchUp { from } => {
+            MessageLabel::new("CatchUp", format!("CatchUp from slot {from}"))
+        }
+        Message::Chosen { first, values } => {
+            MessageLabel::new("Chosen", format!("Chosen {}", slots(*first, values.len())))
+        }
+    }
+}
+
+/// The checker of the [module docs](self).
+#[derive(Debug)]
+pub struct PaxosChecker {
+    shared: Rc<RefCell<Shared>>,
+    chosen: BTreeMap<u64, Vec<u8>>,
+    /// Slot of each chosen value, for the no-duplicates check.
+    slot_of: BTreeMap<Vec<u8>, u64>,
+    last: BTreeMap<NodeId, u64>,
+    restarted: BTreeSet<NodeId>,
+    leaders: BTreeSet<Ballot>,
+    no_ops: u64,
+    /// When a slot was last chosen (first reported anywhere), ms.
+    last_chosen_ms: u64,
+}
+
+impl PaxosChecker {
+    fn new(shared: Rc<RefCell<Shared>>) -> Self {
+        PaxosChecker {
+            shared,
+            chosen: BTreeMap::new(),
+            slot_of: BTreeMap::new(),
+            last: BTreeMap::new(),
+            restarted: BTreeSet::new(),
+            leaders: BTreeSet::new(),
+            no_ops: 0,
+            last_chosen_ms: 0,
+        }
+    }
+}
+
+impl Checker<PaxosNode> for PaxosChecker {
+    fn name(&self) -> &'static str {
+        "Multi-Paxos agreement, validity and in-order learning"
+    }
+
+    fn on_event(&mut self, time_ms: u64, node: NodeId, event: &Event) -> Result<(), String> {
+        match event {
+            Event::Adopted { ballot } => {
+                if ballot.node != node {
+                    return Err(format!(
+                        "{node} leads under ballot {ballot}, which names another node"
+                    ));
+                }
+                if !self.leaders.insert(*ballot) {
+                    return Err(format!("{node} led under ballot {ballot} twice"));
+                }
+                self.shared.borrow_mut().leader = Some(node);
+            }
+            Event::SteppedDown { .. } => {
+                let mut shared = self.shared.borrow_mut();
+                if shared.leader == Some(node) {
+                    shared.leader = None;
+                }
+            }
+            Event::Chosen { slot, value } => {
+                let prev = self.last.get(&node).copied().unwrap_or(0);
+                let fresh = self.restarted.remove(&node);
+                let expected = if fresh { 1 } else { prev + 1 };
+                if *slot != expected {
+                    return Err(format!(
+                        "{node} reported slot {slot} chosen after slot {prev}{}",
+                        if fresh {
+                            " (restarted: expected slot 1)"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+                self.last.insert(node, *slot);
+                if !value.is_empty() && !self.shared.borrow().proposed.contains(value) {
+                    return Err(format!(
+                        "validity: {node} chose {:?} at slot {slot}, which nobody proposed",
+                        String::from_utf8_lossy(value)
+                    ));
+                }
+                match self.chosen.get(slot) {
+                    Some(v) if v != value => {
+                        return Err(format!(
+                            "agreement: {node} chose {:?} at slot {slot}, where {:?} was chosen",
+                            String::from_utf8_lossy(value),
+                            String::from_utf8_lossy(v)
+                        ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        if value.is_empty() {
+                            self.no_ops += 1;
+                        } else if let Some(other) = self.slot_of.insert(value.clone(), *slot) {
+                            return Err(format!(
+                                "no duplicates: {:?}, proposed once, was chosen at slots {other} and {slot}",
+                                String::from_utf8_lossy(value)
+                            ));
+                        }
+                        self.chosen.insert(*slot, value.clone());
+                        self.last_chosen_ms = time_ms;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn after_step(
+        &mut self,
+        _time_ms: u64,
+        nodes: &[(NodeId, Option<&PaxosNode>)],
+    ) -> Result<(), String> {
+        for (id, node) in nodes {
+            if node.is_none() {
+                self.restarted.insert(*id);
+            }
+        }
+        Ok(())
+    }
+
+    fn report(&self) -> Vec<(String, String)> {
+        vec![
+            ("slots chosen".into(), self.chosen.len().to_string()),
+            ("no-ops chosen".into(), self.no_ops.to_string()),
+            ("leaderships".into(), self.leaders.len().to_string()),
+            (LAST_CHOSEN.into(), self.last_chosen_ms.to_string()),
+            (
+                "values proposed".into(),
+                self.shared.borrow().proposed.len().to_string(),
+            ),
+        ]
+    }
+}
