@@ -101,6 +101,16 @@ typedef enum consensio_output_kind {
   CONSENSIO_OUTPUT_EVENT = 3,
 } consensio_output_kind;
 
+// What a Paxos node currently is.
+typedef enum consensio_paxos_node_role {
+  // Accepts and learns.
+  CONSENSIO_PAXOS_FOLLOWER = 0,
+  // Runs phase 1 under its ballot.
+  CONSENSIO_PAXOS_CANDIDATE = 1,
+  // A majority adopted its ballot: it proposes.
+  CONSENSIO_PAXOS_LEADER = 2,
+} consensio_paxos_node_role;
+
 // The outcome of a vote.
 typedef enum consensio_vote_result {
   // Not decided yet.
@@ -298,6 +308,21 @@ typedef enum consensio_election_event {
   CONSENSIO_ELECTION_LEADER_LOST = 2,
 } consensio_election_event;
 
+// The events of a Paxos node (`consensio_output.event`).
+typedef enum consensio_paxos_event {
+  // `data[0..len]` is chosen at slot `values[0]` (empty: a no-op, apply
+  // it as nothing). Every slot from 1 comes once, in order; a restored
+  // node reports them again from 1.
+  CONSENSIO_PAXOS_CHOSEN = 1,
+  // A majority adopted this node's ballot (round `values[0]`, node
+  // `peer`, this one): it leads, and proposals go to it now.
+  CONSENSIO_PAXOS_ADOPTED = 2,
+  // This node stopped leading under ballot (round `values[0]`, node
+  // `peer`). Its proposals not yet reported chosen may or may not be
+  // chosen later.
+  CONSENSIO_PAXOS_STEPPED_DOWN = 3,
+} consensio_paxos_event;
+
 // The events of a failure detector (`consensio_output.event`); `peer` is
 // the monitored peer each is about.
 typedef enum consensio_detector_event {
@@ -490,6 +515,39 @@ typedef struct consensio_output {
   // once its file is durable up to this record.
   uint64_t records;
 } consensio_output;
+
+// A Multi-Paxos node's configuration. Start from
+// [`consensio_paxos_default_config`] and adjust; every node of a cluster
+// should use the same timings and bounds.
+typedef struct consensio_paxos_config {
+  // This node's id: one of the members, above 0.
+  uint64_t id;
+  // Seed of the node's PRNG (timeouts and backoff).
+  uint64_t seed;
+  // A leader sends heartbeats this often.
+  uint64_t heartbeat_interval_ms;
+  // Election timeouts are drawn from `[min, max]` milliseconds: a
+  // follower that hears no leader that long asks to start phase 1, and
+  // a leader that hears from no majority for `max` steps down.
+  uint64_t election_timeout_min_ms;
+  // Upper bound of the election timeout.
+  uint64_t election_timeout_max_ms;
+  // After the `n`th preemption in a row, a proposer waits up to
+  // `min(backoff_max, backoff_base × 2ⁿ)` ms more, at random.
+  uint64_t backoff_base_ms;
+  // Cap of the backoff.
+  uint64_t backoff_max_ms;
+  // Slots the leader may have in flight beyond its first unchosen one.
+  uint64_t window;
+  // Values per message.
+  uint64_t max_batch;
+  // Proposals the leader queues while the window is full.
+  uint64_t max_pending;
+  // Slots the log may hold.
+  uint64_t max_log_entries;
+  // Longest value, bytes (at most 1 MiB).
+  uint64_t max_value_bytes;
+} consensio_paxos_config;
 
 // Configuration of a Raft node; fill it with
 // [`consensio_raft_default_config`] and adjust. Timing follows §5.6 of the
@@ -1110,6 +1168,106 @@ enum consensio_status consensio_participant_id(const struct consensio_participan
 // # Safety
 // `participant` must be NULL or a live handle, not used after.
 void consensio_participant_free(struct consensio_participant *participant);
+
+// The default configuration for node `id`: heartbeats every 50 ms,
+// election timeouts of 150–300 ms, backoff from 20 ms up to 2 s, 256 slots
+// in flight, 64 values per message, 4,096 queued proposals, a log of
+// 1,000,000 slots, values up to 64 KiB, and `seed` equal to `id`.
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_paxos_default_config(uint64_t id,
+                                                     struct consensio_paxos_config *out);
+
+// Creates a fresh node (no records) of `members` (which must include
+// `config->id`; at most 64, ids above 0). A message from a sender outside
+// `members`, or from the node itself, is refused with
+// `CONSENSIO_INVALID_ARGUMENT` (nothing changes). `CONSENSIO_INVALID_ARGUMENT`
+// for an unusable configuration.
+//
+// # Safety
+// `config` must be valid, `members` hold `n` ids, `out` be writable.
+enum consensio_status consensio_paxos_new(const struct consensio_paxos_config *config,
+                                          const uint64_t *members,
+                                          size_t n,
+                                          struct consensio_participant **out);
+
+// Rebuilds a node after a restart from the `count` records it persisted,
+// in the order they were polled: record `i` is `records[i][0..lens[i]]`.
+// Its first outputs report its chosen prefix again, from slot 1.
+// `CONSENSIO_MALFORMED` for bytes that are not a record, or a record that
+// does not fit the configuration.
+//
+// # Safety
+// As [`consensio_paxos_new`]; `records` and `lens` hold `count`
+// elements, and each `records[i]` `lens[i]` bytes.
+enum consensio_status consensio_paxos_restore(const struct consensio_paxos_config *config,
+                                              const uint64_t *members,
+                                              size_t n,
+                                              const uint8_t *const *records,
+                                              const size_t *lens,
+                                              size_t count,
+                                              struct consensio_participant **out);
+
+// Proposes `data[0..len]` (not empty: the empty value is the no-op) on
+// the leader; `CHOSEN` reports it once chosen. `CONSENSIO_REJECTED` on a
+// node that is not the leader (see [`consensio_paxos_leader`]);
+// `CONSENSIO_INVALID_ARGUMENT` for an empty value;
+// `CONSENSIO_LIMIT_EXCEEDED` if the value is over `max_value_bytes`, too
+// many proposals wait, or the log is full. Nothing changes on an error.
+//
+// # Safety
+// `paxos` must be a live handle; `data` hold `len` bytes.
+enum consensio_status consensio_paxos_propose(struct consensio_participant *paxos,
+                                              uint64_t now_ms,
+                                              const uint8_t *data,
+                                              size_t len);
+
+// Starts phase 1 now, as if the leader had been lost (without asking the
+// peers first, as an election timeout does).
+//
+// # Safety
+// `paxos` must be a live handle.
+enum consensio_status consensio_paxos_campaign(struct consensio_participant *paxos,
+                                               uint64_t now_ms);
+
+// The node's role.
+//
+// # Safety
+// `paxos` must be a live handle; `out` writable.
+enum consensio_status consensio_paxos_role(const struct consensio_participant *paxos,
+                                           enum consensio_paxos_node_role *out);
+
+// The leader this node follows (itself when it leads): `*out_has` is 0
+// while it knows none.
+//
+// # Safety
+// `paxos` must be a live handle; the out-pointers writable.
+enum consensio_status consensio_paxos_leader(const struct consensio_participant *paxos,
+                                             uint8_t *out_has,
+                                             uint64_t *out_leader);
+
+// The first slot not known to be chosen: every slot below it is.
+//
+// # Safety
+// `paxos` must be a live handle; `out` writable.
+enum consensio_status consensio_paxos_first_unchosen(const struct consensio_participant *paxos,
+                                                     uint64_t *out);
+
+// Copies the value chosen at `slot` into `buf[0..cap]` and its length to
+// `*out_len` (`*out_has` 0 if this node does not know it; an empty value
+// is a no-op). `CONSENSIO_BUFFER_TOO_SMALL` if `cap` is short:
+// `*out_len` then says how much is needed.
+//
+// # Safety
+// `paxos` must be a live handle; `buf` hold `cap` bytes; the
+// out-pointers writable.
+enum consensio_status consensio_paxos_chosen(const struct consensio_participant *paxos,
+                                             uint64_t slot,
+                                             uint8_t *buf,
+                                             size_t cap,
+                                             size_t *out_len,
+                                             uint8_t *out_has);
 
 // The largest index acknowledged by a majority of `voters`, where
 // `voters[i]` has acknowledged `acked[i]` (pass 0 for a voter that has not

@@ -53,6 +53,7 @@ pub mod detector;
 pub mod election;
 pub mod merkle;
 pub mod participant;
+pub mod paxos;
 pub mod quorum;
 pub mod raft;
 pub mod ring;

@@ -2,20 +2,20 @@
 
 Submodules, one per family: ``consensio.clock``, ``consensio.quorum``,
 ``consensio.merkle``, ``consensio.ring``, ``consensio.election``,
-``consensio.detector``, ``consensio.raft``, and ``consensio.sim`` to run the
+``consensio.detector``, ``consensio.raft``, ``consensio.paxos``, and ``consensio.sim`` to run the
 deterministic simulator. Protocol participants are driven alike
 (``handle_message``, ``tick`` at ``next_deadline``, their commands, then
 ``for out in node:``) and share two output classes: :class:`consensio.Send`
 (a frame for a peer) and :class:`consensio.Persist` (a value to make durable
-before acting on the outputs after it: an ``int``, or for Raft a record as
-``bytes``). Every error consensio raises is a subclass of
+before acting on the outputs after it: an ``int``, or for Raft and Paxos a
+record as ``bytes``). Every error consensio raises is a subclass of
 :class:`consensio.Error`, chosen by the kind of failure (the same kinds as
 the C statuses); passing an
 argument of the wrong type raises ``TypeError`` (or ``OverflowError`` for
 integers out of range), as for any Python function.
 
 Threads: every object may be passed between threads. Protocol participants
-(``RaftNode``, ``Bully``, ``RingElection``, the detectors, ``AntiEntropy``)
+(``RaftNode``, ``PaxosNode``, ``Bully``, ``RingElection``, the detectors, ``AntiEntropy``)
 may also be driven from several threads at once: they take turns. A thread
 that feeds an input holds the node's turn until its ``for out in node:``
 loop ends (``poll()`` returns None); meanwhile another thread's input waits,
@@ -40,7 +40,7 @@ from consensio._native import (
     __version__,
 )
 
-from consensio import clock, detector, election, merkle, quorum, raft, ring, sim  # noqa: E402  (after the native import)
+from consensio import clock, detector, election, merkle, paxos, quorum, raft, ring, sim  # noqa: E402  (after the native import)
 
 __all__ = [
     "WIRE_VERSION",
@@ -58,6 +58,7 @@ __all__ = [
     "detector",
     "election",
     "merkle",
+    "paxos",
     "quorum",
     "raft",
     "ring",

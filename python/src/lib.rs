@@ -1,7 +1,7 @@
 //! `consensio._native`: the compiled half of the Python package `consensio`.
 //!
 //! Every family has a file here (`clock.rs`, `quorum.rs`, `merkle.rs`,
-//! `ring.rs`, `election.rs`, `detector.rs`, `raft.rs`) whose classes the pure-Python
+//! `ring.rs`, `election.rs`, `paxos.rs`, `detector.rs`, `raft.rs`) whose classes the pure-Python
 //! modules `consensio.<family>` re-export. Protocol participants share the
 //! output classes `Send` and `Persist` below. Errors are the exception
 //! classes below, all subclasses of `consensio.Error`; wrong argument types
@@ -27,6 +27,7 @@ mod detector;
 mod election;
 mod merkle;
 mod participant;
+mod paxos;
 mod quorum;
 mod raft;
 mod ring;
@@ -248,6 +249,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     merkle::register(m)?;
     ring::register(m)?;
     election::register(m)?;
+    paxos::register(m)?;
     detector::register(m)?;
     raft::register(m)?;
     sim::register(m)?;

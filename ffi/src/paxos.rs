@@ -1,0 +1,366 @@
+//! `consensio_paxos_*`: Multi-Paxos from C, as `consensio_participant`
+//! handles. Records are byte strings (wire frames of kind `PAXOS_RECORD`):
+//! keep every one, in the order polled, and pass them all to
+//! [`consensio_paxos_restore`] after a crash.
+
+use consensio_core::paxos::{self, Ballot, Command, Event, MAX_MEMBERS, PaxosNode, Persist, Role};
+use consensio_core::{NodeId, Restore, wire};
+
+use crate::consensio_status;
+use crate::participant::{
+    Fill, Surface, command, consensio_participant, give_participant, members, optional, query,
+};
+use crate::{Failure, Result, borrow, borrow_mut, copy_out, guard, slice, slice_mut};
+
+/// A Multi-Paxos node's configuration. Start from
+/// [`consensio_paxos_default_config`] and adjust; every node of a cluster
+/// should use the same timings and bounds.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct consensio_paxos_config {
+    /// This node's id: one of the members, above 0.
+    pub id: u64,
+    /// Seed of the node's PRNG (timeouts and backoff).
+    pub seed: u64,
+    /// A leader sends heartbeats this often.
+    pub heartbeat_interval_ms: u64,
+    /// Election timeouts are drawn from `[min, max]` milliseconds: a
+    /// follower that hears no leader that long asks to start phase 1, and
+    /// a leader that hears from no majority for `max` steps down.
+    pub election_timeout_min_ms: u64,
+    /// Upper bound of the election timeout.
+    pub election_timeout_max_ms: u64,
+    /// After the `n`th preemption in a row, a proposer waits up to
+    /// `min(backoff_max, backoff_base × 2ⁿ)` ms more, at random.
+    pub backoff_base_ms: u64,
+    /// Cap of the backoff.
+    pub backoff_max_ms: u64,
+    /// Slots the leader may have in flight beyond its first unchosen one.
+    pub window: u64,
+    /// Values per message.
+    pub max_batch: u64,
+    /// Proposals the leader queues while the window is full.
+    pub max_pending: u64,
+    /// Slots the log may hold.
+    pub max_log_entries: u64,
+    /// Longest value, bytes (at most 1 MiB).
+    pub max_value_bytes: u64,
+}
+
+/// What a Paxos node currently is.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum consensio_paxos_node_role {
+    /// Accepts and learns.
+    CONSENSIO_PAXOS_FOLLOWER = 0,
+    /// Runs phase 1 under its ballot.
+    CONSENSIO_PAXOS_CANDIDATE = 1,
+    /// A majority adopted its ballot: it proposes.
+    CONSENSIO_PAXOS_LEADER = 2,
+}
+
+/// The events of a Paxos node (`consensio_output.event`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum consensio_paxos_event {
+    /// `data[0..len]` is chosen at slot `values[0]` (empty: a no-op, apply
+    /// it as nothing). Every slot from 1 comes once, in order; a restored
+    /// node reports them again from 1.
+    CONSENSIO_PAXOS_CHOSEN = 1,
+    /// A majority adopted this node's ballot (round `values[0]`, node
+    /// `peer`, this one): it leads, and proposals go to it now.
+    CONSENSIO_PAXOS_ADOPTED = 2,
+    /// This node stopped leading under ballot (round `values[0]`, node
+    /// `peer`). Its proposals not yet reported chosen may or may not be
+    /// chosen later.
+    CONSENSIO_PAXOS_STEPPED_DOWN = 3,
+}
+
+impl Surface for PaxosNode {
+    const FAMILY: &'static str = "paxos";
+
+    fn persist(record: Persist, fill: &mut Fill<'_>) -> Result<()> {
+        *fill.data = wire::encode_to_vec(&record)?;
+        Ok(())
+    }
+
+    fn event(event: Event, fill: &mut Fill<'_>) -> Result<()> {
+        use consensio_paxos_event::*;
+        let ballot = |fill: &mut Fill<'_>, code: consensio_paxos_event, b: Ballot| {
+            let out = fill.event(code as u32);
+            (out.peer, out.values[0]) = (b.node.0, b.round);
+        };
+        match event {
+            Event::Chosen { slot, value } => {
+                fill.event(CONSENSIO_PAXOS_CHOSEN as u32).values[0] = slot;
+                *fill.data = value;
+            }
+            Event::Adopted { ballot: b } => ballot(fill, CONSENSIO_PAXOS_ADOPTED, b),
+            Event::SteppedDown { ballot: b } => ballot(fill, CONSENSIO_PAXOS_STEPPED_DOWN, b),
+        }
+        Ok(())
+    }
+}
+
+/// The default configuration for node `id`: heartbeats every 50 ms,
+/// election timeouts of 150–300 ms, backoff from 20 ms up to 2 s, 256 slots
+/// in flight, 64 values per message, 4,096 queued proposals, a log of
+/// 1,000,000 slots, values up to 64 KiB, and `seed` equal to `id`.
+///
+/// # Safety
+/// `out` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_paxos_default_config(
+    id: u64,
+    out: *mut consensio_paxos_config,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let o = unsafe { borrow_mut(out, "out") }?;
+        let c = paxos::Config::new(NodeId(id), &[]);
+        *o = consensio_paxos_config {
+            id,
+            seed: c.seed,
+            heartbeat_interval_ms: c.heartbeat_interval_ms,
+            election_timeout_min_ms: c.election_timeout_min_ms,
+            election_timeout_max_ms: c.election_timeout_max_ms,
+            backoff_base_ms: c.backoff_base_ms,
+            backoff_max_ms: c.backoff_max_ms,
+            window: c.window,
+            max_batch: c.max_batch as u64,
+            max_pending: c.max_pending as u64,
+            max_log_entries: c.max_log_entries,
+            max_value_bytes: c.max_value_bytes as u64,
+        };
+        Ok(())
+    })
+}
+
+/// The core configuration from the C one and the member list.
+///
+/// # Safety
+/// `config` must be valid; `ids` hold `n` ids.
+unsafe fn configure(
+    config: *const consensio_paxos_config,
+    ids: *const u64,
+    n: usize,
+) -> Result<paxos::Config> {
+    // SAFETY: forwarded from the caller.
+    let (c, ids) = unsafe { (borrow(config, "config")?, members(ids, n, MAX_MEMBERS)?) };
+    let widen = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    Ok(paxos::Config {
+        id: NodeId(c.id),
+        members: ids,
+        heartbeat_interval_ms: c.heartbeat_interval_ms,
+        election_timeout_min_ms: c.election_timeout_min_ms,
+        election_timeout_max_ms: c.election_timeout_max_ms,
+        backoff_base_ms: c.backoff_base_ms,
+        backoff_max_ms: c.backoff_max_ms,
+        window: c.window,
+        max_batch: widen(c.max_batch),
+        max_pending: widen(c.max_pending),
+        max_log_entries: c.max_log_entries,
+        max_value_bytes: widen(c.max_value_bytes),
+        seed: c.seed,
+    })
+}
+
+/// Creates a fresh node (no records) of `members` (which must include
+/// `config->id`; at most 64, ids above 0). A message from a sender outside
+/// `members`, or from the node itself, is refused with
+/// `CONSENSIO_INVALID_ARGUMENT` (nothing changes). `CONSENSIO_INVALID_ARGUMENT`
+/// for an unusable configuration.
+///
+/// # Safety
+/// `config` must be valid, `members` hold `n` ids, `out` be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_paxos_new(
+    config: *const consensio_paxos_config,
+    members: *const u64,
+    n: usize,
+    out: *mut *mut consensio_participant,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let node = PaxosNode::new(unsafe { configure(config, members, n) }?)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { give_participant(node, out) }
+    })
+}
+
+/// Rebuilds a node after a restart from the `count` records it persisted,
+/// in the order they were polled: record `i` is `records[i][0..lens[i]]`.
+/// Its first outputs report its chosen prefix again, from slot 1.
+/// `CONSENSIO_MALFORMED` for bytes that are not a record, or a record that
+/// does not fit the configuration.
+///
+/// # Safety
+/// As [`consensio_paxos_new`]; `records` and `lens` hold `count`
+/// elements, and each `records[i]` `lens[i]` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_paxos_restore(
+    config: *const consensio_paxos_config,
+    members: *const u64,
+    n: usize,
+    records: *const *const u8,
+    lens: *const usize,
+    count: usize,
+    out: *mut *mut consensio_participant,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let config = unsafe { configure(config, members, n) }?;
+        // SAFETY: forwarded from the caller.
+        let (ptrs, lens) = unsafe {
+            (
+                slice(records, count, "records")?,
+                slice(lens, count, "lens")?,
+            )
+        };
+        let mut decoded = Vec::with_capacity(count);
+        for (i, (&p, &len)) in ptrs.iter().zip(lens).enumerate() {
+            // SAFETY: the caller guarantees record i has lens[i] bytes.
+            let bytes = unsafe { slice(p, len, &format!("records[{i}]")) }?;
+            let record = wire::decode::<Persist>(bytes).map_err(|e| {
+                let f = Failure::from(e);
+                Failure::new(f.status, format!("records[{i}]: {}", f.message))
+            })?;
+            decoded.push(record);
+        }
+        let node = PaxosNode::restore(config, &decoded)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { give_participant(node, out) }
+    })
+}
+
+/// Proposes `data[0..len]` (not empty: the empty value is the no-op) on
+/// the leader; `CHOSEN` reports it once chosen. `CONSENSIO_REJECTED` on a
+/// node that is not the leader (see [`consensio_paxos_leader`]);
+/// `CONSENSIO_INVALID_ARGUMENT` for an empty value;
+/// `CONSENSIO_LIMIT_EXCEEDED` if the value is over `max_value_bytes`, too
+/// many proposals wait, or the log is full. Nothing changes on an error.
+///
+/// # Safety
+/// `paxos` must be a live handle; `data` hold `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_paxos_propose(
+    paxos: *mut consensio_participant,
+    now_ms: u64,
+    data: *const u8,
+    len: usize,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        command::<PaxosNode>(paxos, now_ms, || {
+            Ok(Command::Propose(slice(data, len, "data")?.to_vec()))
+        })
+    }
+}
+
+/// Starts phase 1 now, as if the leader had been lost (without asking the
+/// peers first, as an election timeout does).
+///
+/// # Safety
+/// `paxos` must be a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_paxos_campaign(
+    paxos: *mut consensio_participant,
+    now_ms: u64,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { command::<PaxosNode>(paxos, now_ms, || Ok(Command::Campaign)) }
+}
+
+/// The node's role.
+///
+/// # Safety
+/// `paxos` must be a live handle; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_paxos_role(
+    paxos: *const consensio_participant,
+    out: *mut consensio_paxos_node_role,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        query::<PaxosNode, _>(paxos, out, |n| match n.role() {
+            Role::Follower => consensio_paxos_node_role::CONSENSIO_PAXOS_FOLLOWER,
+            Role::Candidate => consensio_paxos_node_role::CONSENSIO_PAXOS_CANDIDATE,
+            Role::Leader => consensio_paxos_node_role::CONSENSIO_PAXOS_LEADER,
+        })
+    }
+}
+
+/// The leader this node follows (itself when it leads): `*out_has` is 0
+/// while it knows none.
+///
+/// # Safety
+/// `paxos` must be a live handle; the out-pointers writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_paxos_leader(
+    paxos: *const consensio_participant,
+    out_has: *mut u8,
+    out_leader: *mut u64,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (d, has, leader) = unsafe {
+            (
+                crate::participant::driver::<PaxosNode>(paxos)?,
+                borrow_mut(out_has, "out_has")?,
+                borrow_mut(out_leader, "out_leader")?,
+            )
+        };
+        optional(d.with(|n| n.leader().map(|l| l.0)), has, leader);
+        Ok(())
+    })
+}
+
+/// The first slot not known to be chosen: every slot below it is.
+///
+/// # Safety
+/// `paxos` must be a live handle; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_paxos_first_unchosen(
+    paxos: *const consensio_participant,
+    out: *mut u64,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { query::<PaxosNode, _>(paxos, out, PaxosNode::first_unchosen) }
+}
+
+/// Copies the value chosen at `slot` into `buf[0..cap]` and its length to
+/// `*out_len` (`*out_has` 0 if this node does not know it; an empty value
+/// is a no-op). `CONSENSIO_BUFFER_TOO_SMALL` if `cap` is short:
+/// `*out_len` then says how much is needed.
+///
+/// # Safety
+/// `paxos` must be a live handle; `buf` hold `cap` bytes; the
+/// out-pointers writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_paxos_chosen(
+    paxos: *const consensio_participant,
+    slot: u64,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+    out_has: *mut u8,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (d, buf, len, has) = unsafe {
+            (
+                crate::participant::driver::<PaxosNode>(paxos)?,
+                slice_mut(buf, cap, "buf")?,
+                borrow_mut(out_len, "out_len")?,
+                borrow_mut(out_has, "out_has")?,
+            )
+        };
+        let value = d.with(|n| n.chosen(slot).map(<[u8]>::to_vec));
+        *has = u8::from(value.is_some());
+        *len = 0;
+        match value {
+            Some(v) => copy_out(&v, buf, len),
+            None => Ok(()),
+        }
+    })
+}

@@ -1,0 +1,238 @@
+/* consensio_paxos_*: three Multi-Paxos nodes choose values through frames
+ * passed in-process; a node restarted from its byte records keeps its log
+ * and reports it again; bad input is rejected and changes nothing. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "check.h"
+
+enum { N = 3, MAX_FRAMES = 4096, MAX_FRAME = 4096, MAX_RECORDS = 4096, MAX_SLOTS = 256 };
+
+struct frame {
+    uint64_t from, to;
+    size_t len;
+    uint8_t bytes[MAX_FRAME];
+};
+
+struct record {
+    size_t len;
+    uint8_t *bytes;
+};
+
+static struct frame *queue;
+static int queued;
+static struct record disk[N + 1][MAX_RECORDS];
+static size_t records[N + 1];
+/* What each node reported chosen, slot by slot, in this life. */
+static char chosen[N + 1][MAX_SLOTS][8];
+static uint64_t reported[N + 1];
+static uint64_t adopted[N + 1];
+
+static void drain(consensio_participant *p, uint64_t id) {
+    struct consensio_output out;
+    for (;;) {
+        CHECK_OK(consensio_participant_poll(p, &out));
+        switch (out.kind) {
+            case CONSENSIO_OUTPUT_NONE:
+                return;
+            case CONSENSIO_OUTPUT_SEND:
+                CHECK(out.len <= MAX_FRAME);
+                if (queued < MAX_FRAMES && out.len <= MAX_FRAME) {
+                    queue[queued].from = id;
+                    queue[queued].to = out.peer;
+                    queue[queued].len = out.len;
+                    memcpy(queue[queued].bytes, out.data, out.len);
+                    queued++;
+                }
+                break;
+            case CONSENSIO_OUTPUT_PERSIST:
+                CHECK(out.len > 0 && records[id] < MAX_RECORDS);
+                if (records[id] < MAX_RECORDS) {
+                    struct record *r = &disk[id][records[id]++];
+                    r->bytes = malloc(out.len);
+                    CHECK(r->bytes != NULL);
+                    memcpy(r->bytes, out.data, out.len);
+                    r->len = out.len;
+                }
+                break;
+            case CONSENSIO_OUTPUT_EVENT:
+                if (out.event == CONSENSIO_PAXOS_CHOSEN) {
+                    /* Every slot from 1, once, in order. */
+                    CHECK(out.values[0] == reported[id] + 1);
+                    reported[id] = out.values[0];
+                    if (out.values[0] < MAX_SLOTS && out.len < 8) {
+                        memcpy(chosen[id][out.values[0]], out.data, out.len);
+                        chosen[id][out.values[0]][out.len] = 0;
+                    }
+                } else if (out.event == CONSENSIO_PAXOS_ADOPTED) {
+                    CHECK(out.peer == id && out.values[0] > 0);
+                    adopted[id] = out.values[0];
+                }
+                break;
+            default:
+                break;
+        }
+    }
+}
+
+/* Runs the nodes (NULL entries are crashed) until `until`. */
+static void run(consensio_participant *nodes[N + 1], uint64_t *now, uint64_t until) {
+    for (int round = 0; round < 200000 && *now <= until; round++) {
+        for (uint64_t id = 1; id <= N; id++)
+            if (nodes[id]) drain(nodes[id], id);
+        if (queued > 0) {
+            struct frame f = queue[0];
+            memmove(queue, queue + 1, (size_t)(queued - 1) * sizeof queue[0]);
+            queued--;
+            if (nodes[f.to]) CHECK_OK(consensio_participant_handle_message(nodes[f.to], *now, f.from, f.bytes, f.len));
+            continue;
+        }
+        uint64_t next = UINT64_MAX;
+        for (uint64_t id = 1; id <= N; id++) {
+            uint8_t has = 0;
+            uint64_t at = 0;
+            if (!nodes[id]) continue;
+            CHECK_OK(consensio_participant_next_deadline(nodes[id], &has, &at));
+            if (has && at < next) next = at;
+        }
+        if (next == UINT64_MAX || next > until) break;
+        *now = next > *now ? next : *now;
+        for (uint64_t id = 1; id <= N; id++)
+            if (nodes[id]) CHECK_OK(consensio_participant_tick(nodes[id], *now));
+    }
+    if (*now < until) *now = until;
+}
+
+static consensio_participant *leader_of(consensio_participant *nodes[N + 1]) {
+    for (uint64_t id = 1; id <= N; id++) {
+        consensio_paxos_node_role role;
+        if (nodes[id] && consensio_paxos_role(nodes[id], &role) == CONSENSIO_OK && role == CONSENSIO_PAXOS_LEADER)
+            return nodes[id];
+    }
+    return NULL;
+}
+
+static consensio_participant *restore(const uint64_t *members, uint64_t id) {
+    const uint8_t *ptrs[MAX_RECORDS];
+    size_t lens[MAX_RECORDS];
+    for (size_t i = 0; i < records[id]; i++) {
+        ptrs[i] = disk[id][i].bytes;
+        lens[i] = disk[id][i].len;
+    }
+    struct consensio_paxos_config config;
+    CHECK_OK(consensio_paxos_default_config(id, &config));
+    consensio_participant *p = NULL;
+    reported[id] = 0;
+    CHECK_OK(consensio_paxos_restore(&config, members, N, ptrs, lens, records[id], &p));
+    return p;
+}
+
+int main(void) {
+    queue = calloc(MAX_FRAMES, sizeof *queue);
+    CHECK(queue != NULL);
+    const uint64_t members[N] = {1, 2, 3};
+    consensio_participant *nodes[N + 1] = {NULL};
+    uint64_t now = 0;
+    for (uint64_t id = 1; id <= N; id++) {
+        struct consensio_paxos_config config;
+        CHECK_OK(consensio_paxos_default_config(id, &config));
+        CHECK(config.id == id && config.window == 256 && config.max_batch == 64);
+        CHECK_OK(consensio_paxos_new(&config, members, N, &nodes[id]));
+        CHECK_OK(consensio_participant_tick(nodes[id], now));
+    }
+    run(nodes, &now, 1000);
+    consensio_participant *leader = leader_of(nodes);
+    CHECK(leader != NULL);
+    if (!leader) return report("test_paxos");
+    uint64_t lid = 0;
+    CHECK_OK(consensio_participant_id(leader, &lid));
+    CHECK(adopted[lid] > 0);
+    for (int i = 0; i < 40; i++) {
+        char value[8];
+        int len = snprintf(value, sizeof value, "v%d", i);
+        CHECK_OK(consensio_paxos_propose(leader, now, (const uint8_t *)value, (size_t)len));
+    }
+    run(nodes, &now, now + 500);
+    /* Every node learned the 40 values, in order, at the same slots. */
+    for (uint64_t id = 1; id <= N; id++) {
+        uint64_t first = 0;
+        CHECK_OK(consensio_paxos_first_unchosen(nodes[id], &first));
+        CHECK(first == reported[id] + 1 && reported[id] >= 40);
+        uint8_t has = 0, leader_known = 0;
+        uint64_t who = 0;
+        CHECK_OK(consensio_paxos_leader(nodes[id], &leader_known, &who));
+        CHECK(leader_known == 1 && who == lid);
+        for (uint64_t slot = 1; slot <= reported[id]; slot++) CHECK(strcmp(chosen[id][slot], chosen[lid][slot]) == 0);
+        char buf[8];
+        size_t len = 0;
+        CHECK_OK(consensio_paxos_chosen(nodes[id], reported[id], (uint8_t *)buf, sizeof buf, &len, &has));
+        CHECK(has == 1 && len == strlen(chosen[id][reported[id]]));
+        CHECK_FAILS(consensio_paxos_chosen(nodes[id], reported[id], (uint8_t *)buf, 1, &len, &has), CONSENSIO_BUFFER_TOO_SMALL);
+        CHECK_OK(consensio_paxos_chosen(nodes[id], 100000, (uint8_t *)buf, sizeof buf, &len, &has));
+        CHECK(has == 0);
+    }
+    uint64_t last = reported[lid];
+    CHECK(strcmp(chosen[lid][last], "v39") == 0);
+
+    /* A follower crashes and restarts from its records alone. */
+    uint64_t f = lid == 1 ? 2 : 1;
+    uint64_t before = 0, after = 0;
+    CHECK_OK(consensio_paxos_first_unchosen(nodes[f], &before));
+    consensio_participant_free(nodes[f]);
+    nodes[f] = restore(members, f);
+    CHECK_OK(consensio_paxos_first_unchosen(nodes[f], &after));
+    CHECK(after == before);
+    drain(nodes[f], f);
+    CHECK(reported[f] == before - 1);
+    CHECK_OK(consensio_paxos_propose(leader, now, (const uint8_t *)"late", 4));
+    run(nodes, &now, now + 500);
+    CHECK(strcmp(chosen[f][reported[f]], "late") == 0);
+
+    /* Bad input: nothing changes. */
+    consensio_participant *follower = nodes[f];
+    CHECK_FAILS(consensio_paxos_propose(follower, now, (const uint8_t *)"x", 1), CONSENSIO_REJECTED);
+    CHECK_FAILS(consensio_paxos_propose(leader, now, (const uint8_t *)"", 0), CONSENSIO_INVALID_ARGUMENT);
+    uint8_t *big = calloc(65537, 1);
+    CHECK_FAILS(consensio_paxos_propose(leader, now, big, 65537), CONSENSIO_LIMIT_EXCEEDED);
+    free(big);
+    const uint8_t garbage[] = {0xde, 0xad, 0xbe, 0xef};
+    CHECK_FAILS(consensio_participant_handle_message(leader, now, 2, garbage, sizeof garbage), CONSENSIO_MALFORMED);
+    const uint8_t truncated[] = {1, 24, 3};
+    CHECK_FAILS(consensio_participant_handle_message(leader, now, 2, truncated, sizeof truncated), CONSENSIO_MALFORMED);
+    const uint8_t probe[] = {1, 24, 0, 1};
+    CHECK_FAILS(consensio_participant_handle_message(leader, now, 9, probe, sizeof probe), CONSENSIO_INVALID_ARGUMENT);
+    CHECK_FAILS(consensio_participant_handle_message(leader, now, 2, NULL, 3), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_participant_handle_message(leader, now, 2, garbage, SIZE_MAX), CONSENSIO_BAD_LENGTH);
+    struct consensio_output out;
+    CHECK_OK(consensio_participant_poll(leader, &out));
+    CHECK(out.kind == CONSENSIO_OUTPUT_NONE);
+    consensio_paxos_node_role role;
+    CHECK_OK(consensio_paxos_role(leader, &role));
+    CHECK(role == CONSENSIO_PAXOS_LEADER);
+    /* Unusable configurations and records. */
+    struct consensio_paxos_config config;
+    CHECK_OK(consensio_paxos_default_config(4, &config));
+    consensio_participant *bad = NULL;
+    CHECK_FAILS(consensio_paxos_new(&config, members, N, &bad), CONSENSIO_INVALID_ARGUMENT);
+    CHECK_OK(consensio_paxos_default_config(1, &config));
+    config.election_timeout_min_ms = config.heartbeat_interval_ms;
+    CHECK_FAILS(consensio_paxos_new(&config, members, N, &bad), CONSENSIO_INVALID_ARGUMENT);
+    CHECK_FAILS(consensio_paxos_new(NULL, members, N, &bad), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_paxos_new(&config, members, 1000, &bad), CONSENSIO_LIMIT_EXCEEDED);
+    CHECK_OK(consensio_paxos_default_config(1, &config));
+    const uint8_t *ptrs[1] = {garbage};
+    size_t lens[1] = {sizeof garbage};
+    CHECK_FAILS(consensio_paxos_restore(&config, members, N, ptrs, lens, 1, &bad), CONSENSIO_MALFORMED);
+    CHECK(bad == NULL);
+    /* Another family's call on a Paxos handle. */
+    uint8_t suspected = 0;
+    CHECK_FAILS(consensio_detector_suspects(leader, 1, &suspected), CONSENSIO_INVALID_ARGUMENT);
+    CHECK_FAILS(consensio_paxos_campaign(NULL, now), CONSENSIO_NULL_POINTER);
+
+    for (uint64_t id = 1; id <= N; id++) {
+        consensio_participant_free(nodes[id]);
+        for (size_t i = 0; i < records[id]; i++) free(disk[id][i].bytes);
+    }
+    free(queue);
+    return report("test_paxos");
+}

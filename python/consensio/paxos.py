@@ -1,0 +1,28 @@
+"""Multi-Paxos: a replicated log of chosen values.
+
+:class:`PaxosNode` plays every role of "Paxos Made Simple" (Lamport, 2001)
+in one participant: acceptor (it promises and accepts, durably), learner
+(it reports each slot's chosen value once, in slot order) and, when a
+majority has adopted its ballot, the one proposer that the others follow
+("Paxos Made Moderately Complex", van Renesse and Altinbuken, 2015).
+Ballots are ``(round, node)`` pairs. A new leader runs phase 1 once, for
+every slot from its first unchosen one, proposes again the value each slot
+accepted under the highest ballot, fills gaps with no-ops (empty values),
+then runs only phase 2, several slots per message. Heartbeats carry the
+leader's first unchosen slot; a node that missed decisions fetches them in
+bounded pages. A node asks the others before it raises its ballot, and a
+preempted proposer backs off for a randomized, growing delay, so a
+healthy leader stays.
+
+Drive it like every participant: ``handle_message``, ``tick`` at
+``next_deadline``, ``propose`` on the leader, then drain its outputs:
+:class:`consensio.Send`, :class:`consensio.Persist` (a record as ``bytes``:
+make it durable, in order, before acting on the outputs after it),
+:class:`Chosen`, :class:`Adopted` and :class:`SteppedDown`. Rebuild a
+restarted node with ``PaxosNode.restore(id, members, records)`` from every
+record it persisted; it reports its chosen prefix again from slot 1.
+"""
+
+from consensio._native import Adopted, Chosen, PaxosNode, SteppedDown
+
+__all__ = ["Adopted", "Chosen", "PaxosNode", "SteppedDown"]
