@@ -80,6 +80,9 @@ pub mod kind {
     pub const PAXOS: u8 = 24;
     /// A Paxos node's durable record ([`crate::paxos::Persist`]).
     pub const PAXOS_RECORD: u8 = 25;
+    /// A read marker in the log of Paxos's key-value store
+    /// ([`crate::paxos::ReadMarker`]).
+    pub const PAXOS_KV_READ: u8 = 26;
     /// Reserved for documentation examples and tests; never used by a
     /// protocol of this crate.
     pub const EXAMPLE: u8 = 255;

@@ -559,3 +559,83 @@ proptest! {
         prop_assert!(agreement(&c).values().any(|v| v == b"pfinal"));
     }
 }
+
+/// Found by the `paxos_step` fuzz target: a follower that adopted a
+/// leader's ballot from a heartbeat (or an Accept) answered that leader's
+/// Prepare with a Promise before any record held the promise, so a
+/// restart could forget it.
+#[test]
+fn following_a_ballot_records_the_promise_before_any_promise_is_sent() {
+    let mut node = PaxosNode::new(paxos::Config::new(NodeId(2), &ids(3))).unwrap();
+    let ballot = Ballot {
+        round: 7,
+        node: NodeId(1),
+    };
+    let t = Instant::from_millis(1);
+    let heartbeat = Message::Heartbeat { ballot, commit: 1 };
+    node.handle_input(
+        t,
+        Input::Message {
+            from: NodeId(1),
+            message: heartbeat,
+        },
+    )
+    .unwrap();
+    let prepare = Message::Prepare { ballot, from: 1 };
+    node.handle_input(
+        t,
+        Input::Message {
+            from: NodeId(1),
+            message: prepare,
+        },
+    )
+    .unwrap();
+    let outputs: Vec<_> = std::iter::from_fn(|| node.poll_output()).collect();
+    let record = outputs.iter().position(
+        |o| matches!(o, consensio::Output::Persist(Persist::Promised(b)) if *b == ballot),
+    );
+    let promise = outputs.iter().position(|o| {
+        matches!(
+            o,
+            consensio::Output::Send {
+                message: Message::Promise { .. },
+                ..
+            }
+        )
+    });
+    assert!(record.is_some() && record < promise, "{outputs:?}");
+    let records: Vec<Persist> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            consensio::Output::Persist(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect();
+    let again = PaxosNode::restore(node.config().clone(), &records).unwrap();
+    assert_eq!(again.promised(), ballot);
+}
+
+/// Found by the `paxos_step` fuzz target: a leader told (by no correct
+/// peer) that a slot beyond its next one was chosen learned it, and its
+/// next proposal then overwrote the chosen value.
+#[test]
+fn a_leader_does_not_learn_past_the_slot_it_proposes_next() {
+    let mut c = cluster(3, 11, Faults::NONE);
+    n1_leads(&mut c);
+    let chosen = Message::Chosen {
+        first: 1,
+        values: vec![b"forged".to_vec()],
+    };
+    c.input(
+        NodeId(1),
+        Input::Message {
+            from: NodeId(2),
+            message: chosen,
+        },
+    )
+    .unwrap();
+    assert_eq!(c.node(NodeId(1)).chosen(1), None);
+    propose(&mut c, NodeId(1), b"real");
+    c.deliver_all();
+    assert_eq!(agreement(&c)[&1], b"real");
+}

@@ -546,8 +546,27 @@ typedef struct consensio_paxos_config {
   // Slots the log may hold.
   uint64_t max_log_entries;
   // Longest value, bytes (at most 1 MiB).
-  uint64_t max_value_bytes;
+  uint64_t max_proposal_bytes;
 } consensio_paxos_config;
+
+// The key-value store's bounds; fill it with
+// [`consensio_kv_default_limits`] and adjust. They are part of the
+// replicated state machine's definition: every node of a cluster must use
+// the same.
+typedef struct consensio_kv_limits {
+  // Most keys the store holds; a write of one more is answered
+  // `CONSENSIO_KV_STORE_FULL`.
+  uint64_t max_keys;
+  // Longest key, in bytes; a command with a longer one is refused with
+  // `CONSENSIO_LIMIT_EXCEEDED`.
+  uint64_t max_key_bytes;
+  // Longest value, in bytes, likewise.
+  uint64_t max_value_bytes;
+  // Most open client sessions (the least recently active is evicted).
+  uint64_t max_sessions;
+  // A session expires after this much log time without a write, ms.
+  uint64_t session_expiry_ms;
+} consensio_kv_limits;
 
 // Configuration of a Raft node; fill it with
 // [`consensio_raft_default_config`] and adjust. Timing follows §5.6 of the
@@ -597,25 +616,6 @@ typedef struct consensio_raft_config {
   // another node or cluster with `CONSENSIO_VERIFICATION_FAILED`.
   uint64_t cluster;
 } consensio_raft_config;
-
-// The key-value store's bounds; fill it with
-// [`consensio_kv_default_limits`] and adjust. They are part of the
-// replicated state machine's definition: every node of a cluster must use
-// the same.
-typedef struct consensio_kv_limits {
-  // Most keys the store holds; a write of one more is answered
-  // `CONSENSIO_KV_STORE_FULL`.
-  uint64_t max_keys;
-  // Longest key, in bytes; a command with a longer one is refused with
-  // `CONSENSIO_LIMIT_EXCEEDED`.
-  uint64_t max_key_bytes;
-  // Longest value, in bytes, likewise.
-  uint64_t max_value_bytes;
-  // Most open client sessions (the least recently active is evicted).
-  uint64_t max_sessions;
-  // A session expires after this much log time without a write, ms.
-  uint64_t session_expiry_ms;
-} consensio_kv_limits;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1213,7 +1213,7 @@ enum consensio_status consensio_paxos_restore(const struct consensio_paxos_confi
 // the leader; `CHOSEN` reports it once chosen. `CONSENSIO_REJECTED` on a
 // node that is not the leader (see [`consensio_paxos_leader`]);
 // `CONSENSIO_INVALID_ARGUMENT` for an empty value;
-// `CONSENSIO_LIMIT_EXCEEDED` if the value is over `max_value_bytes`, too
+// `CONSENSIO_LIMIT_EXCEEDED` if the value is over `max_proposal_bytes`, too
 // many proposals wait, or the log is full. Nothing changes on an error.
 //
 // # Safety
@@ -1231,7 +1231,8 @@ enum consensio_status consensio_paxos_propose(struct consensio_participant *paxo
 enum consensio_status consensio_paxos_campaign(struct consensio_participant *paxos,
                                                uint64_t now_ms);
 
-// The node's role.
+// The node's role (of a bare node or a key-value node, as every query
+// below).
 //
 // # Safety
 // `paxos` must be a live handle; `out` writable.
@@ -1268,6 +1269,39 @@ enum consensio_status consensio_paxos_chosen(const struct consensio_participant 
                                              size_t cap,
                                              size_t *out_len,
                                              uint8_t *out_has);
+
+// Creates a fresh node of `members` with the key-value store on it, with
+// the store's `limits` (every node of a cluster must use the same). Drive
+// it with the `consensio_kv_*` commands: each gets exactly one
+// `CONSENSIO_KV_REPLY` (see `consensio_kv_new` for the replies and the
+// exactly-once rule of sessions). Reads are linearizable: they go through
+// the log. `CONSENSIO_INVALID_ARGUMENT` for an unusable configuration.
+//
+// # Safety
+// `config` and `limits` must be valid, `members` hold `n` ids, `out` be
+// writable.
+enum consensio_status consensio_paxos_kv_new(const struct consensio_paxos_config *config,
+                                             const struct consensio_kv_limits *limits,
+                                             const uint64_t *members,
+                                             size_t n,
+                                             struct consensio_participant **out);
+
+// Rebuilds a key-value node after a restart from the `count` records it
+// persisted, in the order polled (as [`consensio_paxos_restore`]); its
+// store is rebuilt from the chosen prefix they hold, reported again from
+// slot 1.
+//
+// # Safety
+// As [`consensio_paxos_kv_new`]; `records` and `lens` hold `count`
+// elements, and each `records[i]` `lens[i]` bytes.
+enum consensio_status consensio_paxos_kv_restore(const struct consensio_paxos_config *config,
+                                                 const struct consensio_kv_limits *limits,
+                                                 const uint64_t *members,
+                                                 size_t n,
+                                                 const uint8_t *const *records,
+                                                 const size_t *lens,
+                                                 size_t count,
+                                                 struct consensio_participant **out);
 
 // The largest index acknowledged by a majority of `voters`, where
 // `voters[i]` has acknowledged `acked[i]` (pass 0 for a voter that has not
@@ -1728,6 +1762,12 @@ enum consensio_status consensio_kv_restore(const struct consensio_raft_config *c
 // index of the session's entry, so ids are never reused. A node that is
 // not the leader replies `CONSENSIO_KV_NOT_LEADER`, as every command.
 //
+// The `consensio_kv_*` commands drive either key-value store: a Raft one
+// ([`consensio_kv_new`]) or a Paxos one (`consensio_paxos_kv_new`), which
+// has no leadership transfer or membership change (those calls return
+// `CONSENSIO_INVALID_ARGUMENT` on it) and serves every read through its
+// log.
+//
 // Every command's status: `CONSENSIO_OK` when taken (the reply says what
 // came of it); `CONSENSIO_NULL_POINTER`, `CONSENSIO_INVALID_ARGUMENT`
 // for a handle that is not a key-value node or a `now_ms` earlier than
@@ -1826,7 +1866,8 @@ enum consensio_status consensio_kv_cas(struct consensio_participant *kv,
 // relies on clock drift staying within `max_clock_drift_ms` (a node
 // without `check_quorum` replies `CONSENSIO_KV_LEASE_READS_DISABLED`).
 // Replies `CONSENSIO_KV_VALUE` with the value or `CONSENSIO_KV_ABSENT`, or
-// `CONSENSIO_KV_RETRY` if leadership was lost first.
+// `CONSENSIO_KV_RETRY` if leadership was lost first. On a Paxos store the
+// read goes through the log whatever `lease` says.
 //
 // # Safety
 // `kv` must be a live handle; `key` hold `key_len` bytes.

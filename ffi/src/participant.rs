@@ -544,6 +544,37 @@ pub unsafe extern "C" fn consensio_participant_free(participant: *mut consensio_
     unsafe { take(participant) }
 }
 
+/// Decodes the `count` byte records `records[i][0..lens[i]]` of a family
+/// whose records travel as wire frames (Raft's, Paxos's).
+///
+/// # Safety
+/// `records` and `lens` hold `count` elements, and each `records[i]`
+/// `lens[i]` bytes.
+pub(crate) unsafe fn decode_records<T: consensio_core::wire::WireMessage>(
+    records: *const *const u8,
+    lens: *const usize,
+    count: usize,
+) -> Result<Vec<T>> {
+    // SAFETY: forwarded from the caller.
+    let (ptrs, lens) = unsafe {
+        (
+            crate::slice(records, count, "records")?,
+            crate::slice(lens, count, "lens")?,
+        )
+    };
+    let mut decoded = Vec::with_capacity(count);
+    for (i, (&p, &len)) in ptrs.iter().zip(lens).enumerate() {
+        // SAFETY: the caller guarantees record i has lens[i] bytes.
+        let bytes = unsafe { crate::slice(p, len, &format!("records[{i}]")) }?;
+        let record = consensio_core::wire::decode::<T>(bytes).map_err(|e| {
+            let f = crate::Failure::from(e);
+            crate::Failure::new(f.status, format!("records[{i}]: {}", f.message))
+        })?;
+        decoded.push(record);
+    }
+    Ok(decoded)
+}
+
 /// Reads a member list, rejecting an impossible count before allocating.
 ///
 /// # Safety

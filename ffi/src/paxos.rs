@@ -3,12 +3,16 @@
 //! keep every one, in the order polled, and pass them all to
 //! [`consensio_paxos_restore`] after a crash.
 
-use consensio_core::paxos::{self, Ballot, Command, Event, MAX_MEMBERS, PaxosNode, Persist, Role};
+use consensio_core::paxos::{
+    self, Ballot, Command, Event, KvNode, MAX_MEMBERS, PaxosNode, Persist, Role,
+};
+use consensio_core::raft::{self, KvLimits};
 use consensio_core::{NodeId, Restore, wire};
 
 use crate::consensio_status;
 use crate::participant::{
-    Fill, Surface, command, consensio_participant, give_participant, members, optional, query,
+    Driver, Fill, Surface, any_driver, command, consensio_participant, decode_records,
+    give_participant, give_participant_with, members, optional, wrong_handle,
 };
 use crate::{Failure, Result, borrow, borrow_mut, copy_out, guard, slice, slice_mut};
 
@@ -44,7 +48,7 @@ pub struct consensio_paxos_config {
     /// Slots the log may hold.
     pub max_log_entries: u64,
     /// Longest value, bytes (at most 1 MiB).
-    pub max_value_bytes: u64,
+    pub max_proposal_bytes: u64,
 }
 
 /// What a Paxos node currently is.
@@ -130,7 +134,7 @@ pub unsafe extern "C" fn consensio_paxos_default_config(
             max_batch: c.max_batch as u64,
             max_pending: c.max_pending as u64,
             max_log_entries: c.max_log_entries,
-            max_value_bytes: c.max_value_bytes as u64,
+            max_proposal_bytes: c.max_proposal_bytes as u64,
         };
         Ok(())
     })
@@ -160,7 +164,7 @@ unsafe fn configure(
         max_batch: widen(c.max_batch),
         max_pending: widen(c.max_pending),
         max_log_entries: c.max_log_entries,
-        max_value_bytes: widen(c.max_value_bytes),
+        max_proposal_bytes: widen(c.max_proposal_bytes),
         seed: c.seed,
     })
 }
@@ -211,22 +215,7 @@ pub unsafe extern "C" fn consensio_paxos_restore(
         // SAFETY: forwarded from the caller.
         let config = unsafe { configure(config, members, n) }?;
         // SAFETY: forwarded from the caller.
-        let (ptrs, lens) = unsafe {
-            (
-                slice(records, count, "records")?,
-                slice(lens, count, "lens")?,
-            )
-        };
-        let mut decoded = Vec::with_capacity(count);
-        for (i, (&p, &len)) in ptrs.iter().zip(lens).enumerate() {
-            // SAFETY: the caller guarantees record i has lens[i] bytes.
-            let bytes = unsafe { slice(p, len, &format!("records[{i}]")) }?;
-            let record = wire::decode::<Persist>(bytes).map_err(|e| {
-                let f = Failure::from(e);
-                Failure::new(f.status, format!("records[{i}]: {}", f.message))
-            })?;
-            decoded.push(record);
-        }
+        let decoded = unsafe { decode_records::<Persist>(records, lens, count) }?;
         let node = PaxosNode::restore(config, &decoded)?;
         // SAFETY: forwarded from the caller.
         unsafe { give_participant(node, out) }
@@ -237,7 +226,7 @@ pub unsafe extern "C" fn consensio_paxos_restore(
 /// the leader; `CHOSEN` reports it once chosen. `CONSENSIO_REJECTED` on a
 /// node that is not the leader (see [`consensio_paxos_leader`]);
 /// `CONSENSIO_INVALID_ARGUMENT` for an empty value;
-/// `CONSENSIO_LIMIT_EXCEEDED` if the value is over `max_value_bytes`, too
+/// `CONSENSIO_LIMIT_EXCEEDED` if the value is over `max_proposal_bytes`, too
 /// many proposals wait, or the log is full. Nothing changes on an error.
 ///
 /// # Safety
@@ -271,7 +260,27 @@ pub unsafe extern "C" fn consensio_paxos_campaign(
     unsafe { command::<PaxosNode>(paxos, now_ms, || Ok(Command::Campaign)) }
 }
 
-/// The node's role.
+/// Reads the Paxos node of a handle, bare or with the key-value store.
+///
+/// # Safety
+/// `handle` must be NULL or a live handle.
+unsafe fn with_paxos<T>(
+    handle: *const consensio_participant,
+    read: impl FnOnce(&PaxosNode) -> T,
+) -> Result<T> {
+    // SAFETY: forwarded from the caller.
+    let (any, family) = unsafe { any_driver(handle) }?;
+    if let Some(d) = any.downcast_ref::<Driver<PaxosNode>>() {
+        Ok(d.with(read))
+    } else if let Some(d) = any.downcast_ref::<Driver<KvNode>>() {
+        Ok(d.with(|n| read(n.paxos())))
+    } else {
+        Err(wrong_handle(family, "paxos", "PaxosNode"))
+    }
+}
+
+/// The node's role (of a bare node or a key-value node, as every query
+/// below).
 ///
 /// # Safety
 /// `paxos` must be a live handle; `out` writable.
@@ -280,14 +289,19 @@ pub unsafe extern "C" fn consensio_paxos_role(
     paxos: *const consensio_participant,
     out: *mut consensio_paxos_node_role,
 ) -> consensio_status {
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        query::<PaxosNode, _>(paxos, out, |n| match n.role() {
-            Role::Follower => consensio_paxos_node_role::CONSENSIO_PAXOS_FOLLOWER,
-            Role::Candidate => consensio_paxos_node_role::CONSENSIO_PAXOS_CANDIDATE,
-            Role::Leader => consensio_paxos_node_role::CONSENSIO_PAXOS_LEADER,
-        })
-    }
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let o = unsafe { borrow_mut(out, "out") }?;
+        // SAFETY: forwarded from the caller.
+        *o = unsafe {
+            with_paxos(paxos, |n| match n.role() {
+                Role::Follower => consensio_paxos_node_role::CONSENSIO_PAXOS_FOLLOWER,
+                Role::Candidate => consensio_paxos_node_role::CONSENSIO_PAXOS_CANDIDATE,
+                Role::Leader => consensio_paxos_node_role::CONSENSIO_PAXOS_LEADER,
+            })
+        }?;
+        Ok(())
+    })
 }
 
 /// The leader this node follows (itself when it leads): `*out_has` is 0
@@ -303,14 +317,15 @@ pub unsafe extern "C" fn consensio_paxos_leader(
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let (d, has, leader) = unsafe {
+        let (has, leader) = unsafe {
             (
-                crate::participant::driver::<PaxosNode>(paxos)?,
                 borrow_mut(out_has, "out_has")?,
                 borrow_mut(out_leader, "out_leader")?,
             )
         };
-        optional(d.with(|n| n.leader().map(|l| l.0)), has, leader);
+        // SAFETY: forwarded from the caller.
+        let l = unsafe { with_paxos(paxos, |n| n.leader().map(|l| l.0)) }?;
+        optional(l, has, leader);
         Ok(())
     })
 }
@@ -324,8 +339,13 @@ pub unsafe extern "C" fn consensio_paxos_first_unchosen(
     paxos: *const consensio_participant,
     out: *mut u64,
 ) -> consensio_status {
-    // SAFETY: forwarded from the caller.
-    unsafe { query::<PaxosNode, _>(paxos, out, PaxosNode::first_unchosen) }
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let o = unsafe { borrow_mut(out, "out") }?;
+        // SAFETY: forwarded from the caller.
+        *o = unsafe { with_paxos(paxos, PaxosNode::first_unchosen) }?;
+        Ok(())
+    })
 }
 
 /// Copies the value chosen at `slot` into `buf[0..cap]` and its length to
@@ -347,20 +367,138 @@ pub unsafe extern "C" fn consensio_paxos_chosen(
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let (d, buf, len, has) = unsafe {
+        let (buf, len, has) = unsafe {
             (
-                crate::participant::driver::<PaxosNode>(paxos)?,
                 slice_mut(buf, cap, "buf")?,
                 borrow_mut(out_len, "out_len")?,
                 borrow_mut(out_has, "out_has")?,
             )
         };
-        let value = d.with(|n| n.chosen(slot).map(<[u8]>::to_vec));
+        // SAFETY: forwarded from the caller.
+        let value = unsafe { with_paxos(paxos, |n| n.chosen(slot).map(<[u8]>::to_vec)) }?;
         *has = u8::from(value.is_some());
         *len = 0;
         match value {
             Some(v) => copy_out(&v, buf, len),
             None => Ok(()),
         }
+    })
+}
+
+/// The key-value store on Multi-Paxos: Raft's store and sessions, driven by
+/// the same calls (`consensio_kv_open_session`, `consensio_kv_put`,
+/// `consensio_kv_delete`, `consensio_kv_cas`, `consensio_kv_get`) and
+/// answered with the same `CONSENSIO_KV_REPLY` events; the Paxos events
+/// pass through with their own numbers.
+impl Surface for KvNode {
+    const FAMILY: &'static str = "paxos";
+
+    fn persist(record: Persist, fill: &mut Fill<'_>) -> Result<()> {
+        <PaxosNode as Surface>::persist(record, fill)
+    }
+
+    fn event(event: paxos::kv::Event, fill: &mut Fill<'_>) -> Result<()> {
+        match event {
+            paxos::kv::Event::Paxos(event) => <PaxosNode as Surface>::event(event, fill),
+            paxos::kv::Event::Reply { id, result } => {
+                crate::raft::kv_reply(id, result, fill);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A store command of the `consensio_kv_*` calls, for Paxos's store: reads
+/// go through the log whatever their `lease` flag; leadership transfers
+/// and membership changes are Raft's alone.
+pub(crate) fn kv_command(command: raft::kv::Command) -> Result<paxos::kv::Command> {
+    use paxos::kv::Command as Paxos;
+    use raft::kv::Command as Raft;
+    Ok(match command {
+        Raft::OpenSession { id } => Paxos::OpenSession { id },
+        Raft::Write {
+            id,
+            client,
+            seq,
+            op,
+        } => Paxos::Write {
+            id,
+            client,
+            seq,
+            op,
+        },
+        Raft::Get { id, key, .. } => Paxos::Get { id, key },
+        _ => {
+            return Err(Failure::new(
+                consensio_status::CONSENSIO_INVALID_ARGUMENT,
+                "Paxos's key-value store has no leadership transfer or membership change",
+            ));
+        }
+    })
+}
+
+/// Creates a fresh node of `members` with the key-value store on it, with
+/// the store's `limits` (every node of a cluster must use the same). Drive
+/// it with the `consensio_kv_*` commands: each gets exactly one
+/// `CONSENSIO_KV_REPLY` (see `consensio_kv_new` for the replies and the
+/// exactly-once rule of sessions). Reads are linearizable: they go through
+/// the log. `CONSENSIO_INVALID_ARGUMENT` for an unusable configuration.
+///
+/// # Safety
+/// `config` and `limits` must be valid, `members` hold `n` ids, `out` be
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_paxos_kv_new(
+    config: *const consensio_paxos_config,
+    limits: *const crate::raft::consensio_kv_limits,
+    members: *const u64,
+    n: usize,
+    out: *mut *mut consensio_participant,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (config, limits) = unsafe {
+            (
+                configure(config, members, n)?,
+                KvLimits::from(borrow(limits, "limits")?),
+            )
+        };
+        let node = KvNode::new(config, limits)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { give_participant_with(node, limits, out) }
+    })
+}
+
+/// Rebuilds a key-value node after a restart from the `count` records it
+/// persisted, in the order polled (as [`consensio_paxos_restore`]); its
+/// store is rebuilt from the chosen prefix they hold, reported again from
+/// slot 1.
+///
+/// # Safety
+/// As [`consensio_paxos_kv_new`]; `records` and `lens` hold `count`
+/// elements, and each `records[i]` `lens[i]` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_paxos_kv_restore(
+    config: *const consensio_paxos_config,
+    limits: *const crate::raft::consensio_kv_limits,
+    members: *const u64,
+    n: usize,
+    records: *const *const u8,
+    lens: *const usize,
+    count: usize,
+    out: *mut *mut consensio_participant,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (config, limits, decoded) = unsafe {
+            (
+                configure(config, members, n)?,
+                KvLimits::from(borrow(limits, "limits")?),
+                decode_records::<Persist>(records, lens, count)?,
+            )
+        };
+        let node = KvNode::restore((config, limits), &decoded)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { give_participant_with(node, limits, out) }
     })
 }

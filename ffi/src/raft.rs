@@ -11,15 +11,15 @@
 
 use consensio_core::quorum::{MAX_VOTERS, MajorityConfig};
 use consensio_core::raft::{
-    self, ArenaLog, Command, Event, KvLimits, KvNode, KvOp, KvResponse, LogStorage, Membership,
-    MembershipChange, Persist, RaftNode, Role, kv,
+    self, ArenaLog, Command, Event, KvLimits, KvNode, KvOp, KvResponse, KvResult, LogStorage,
+    Membership, MembershipChange, Persist, RaftNode, Role, kv,
 };
-use consensio_core::{Input, NodeId, Restore, wire};
+use consensio_core::{Input, NodeId, Restore, paxos, wire};
 
 use crate::consensio_status::{self, *};
 use crate::participant::{
-    Fill, Surface, command, consensio_participant, driver, give_participant, give_participant_with,
-    members, optional, query,
+    Driver, Fill, Surface, any_driver, command, consensio_participant, decode_records, driver,
+    give_participant, give_participant_with, members, optional, query, wrong_handle,
 };
 use crate::{Failure, Result, borrow, borrow_mut, copy_out, guard, slice, slice_mut};
 
@@ -341,36 +341,6 @@ pub unsafe extern "C" fn consensio_raft_new(
     })
 }
 
-/// Decodes the `count` records `records[i][0..lens[i]]`.
-///
-/// # Safety
-/// `records` and `lens` hold `count` elements, and each `records[i]`
-/// `lens[i]` bytes.
-unsafe fn decode_records(
-    records: *const *const u8,
-    lens: *const usize,
-    count: usize,
-) -> Result<Vec<Persist>> {
-    // SAFETY: forwarded from the caller.
-    let (ptrs, lens) = unsafe {
-        (
-            slice(records, count, "records")?,
-            slice(lens, count, "lens")?,
-        )
-    };
-    let mut decoded = Vec::with_capacity(count);
-    for (i, (&p, &len)) in ptrs.iter().zip(lens).enumerate() {
-        // SAFETY: the caller guarantees record i has lens[i] bytes.
-        let bytes = unsafe { slice(p, len, &format!("records[{i}]")) }?;
-        let record = wire::decode::<Persist>(bytes).map_err(|e| {
-            let f = Failure::from(e);
-            Failure::new(f.status, format!("records[{i}]: {}", f.message))
-        })?;
-        decoded.push(record);
-    }
-    Ok(decoded)
-}
-
 /// Rebuilds a node after a restart from the `count` records it persisted,
 /// in the order they were polled: record `i` is `records[i][0..lens[i]]`.
 /// The records may start at a snapshot record, the ones before it deleted
@@ -401,7 +371,7 @@ pub unsafe extern "C" fn consensio_raft_restore(
         // SAFETY: forwarded from the caller.
         let (raft, log) = unsafe { configure(config, voters, n) }?;
         // SAFETY: forwarded from the caller.
-        let decoded = unsafe { decode_records(records, lens, count) }?;
+        let decoded = unsafe { decode_records::<Persist>(records, lens, count) }?;
         let node = RaftNode::restore((raft, log), &decoded)?;
         // SAFETY: forwarded from the caller.
         unsafe { give_participant(node, out) }
@@ -1145,40 +1115,47 @@ impl Surface for KvNode<ArenaLog> {
     }
 
     fn event(event: kv::Event, fill: &mut Fill<'_>) -> Result<()> {
-        use consensio_kv_result::*;
-        let (id, result) = match event {
-            kv::Event::Raft(event) => return <Raft as Surface>::event(event, fill),
-            kv::Event::Reply { id, result } => (id, result),
-        };
-        let out = fill.event(consensio_kv_event::CONSENSIO_KV_REPLY as u32);
-        out.values[0] = id;
-        let code = match result {
-            Ok(KvResponse::Done) => CONSENSIO_KV_DONE,
-            Ok(KvResponse::SessionOpened { client }) => {
-                out.values[2] = client;
-                CONSENSIO_KV_SESSION_OPENED
+        match event {
+            kv::Event::Raft(event) => <Raft as Surface>::event(event, fill),
+            kv::Event::Reply { id, result } => {
+                kv_reply(id, result, fill);
+                Ok(())
             }
-            Ok(KvResponse::Swapped(true)) => CONSENSIO_KV_SWAPPED,
-            Ok(KvResponse::Swapped(false)) => CONSENSIO_KV_NOT_SWAPPED,
-            Ok(KvResponse::Value(None)) => CONSENSIO_KV_ABSENT,
-            Ok(KvResponse::Value(Some(value))) => {
-                out.values[1] = CONSENSIO_KV_VALUE as u64;
-                *fill.data = value;
-                return Ok(());
-            }
-            Err(e) => {
-                if let kv::Error::NotLeader {
-                    leader_hint: Some(leader),
-                } = e
-                {
-                    (out.peer, out.values[2]) = (leader.0, 1);
-                }
-                consensio_kv_result::from(&e)
-            }
-        };
-        out.values[1] = code as u64;
-        Ok(())
+        }
     }
+}
+
+/// Fills a `CONSENSIO_KV_REPLY` output: the one reply format of both
+/// key-value stores (Raft's and Paxos's).
+pub(crate) fn kv_reply(id: u64, result: KvResult, fill: &mut Fill<'_>) {
+    use consensio_kv_result::*;
+    let out = fill.event(consensio_kv_event::CONSENSIO_KV_REPLY as u32);
+    out.values[0] = id;
+    let code = match result {
+        Ok(KvResponse::Done) => CONSENSIO_KV_DONE,
+        Ok(KvResponse::SessionOpened { client }) => {
+            out.values[2] = client;
+            CONSENSIO_KV_SESSION_OPENED
+        }
+        Ok(KvResponse::Swapped(true)) => CONSENSIO_KV_SWAPPED,
+        Ok(KvResponse::Swapped(false)) => CONSENSIO_KV_NOT_SWAPPED,
+        Ok(KvResponse::Value(None)) => CONSENSIO_KV_ABSENT,
+        Ok(KvResponse::Value(Some(value))) => {
+            out.values[1] = CONSENSIO_KV_VALUE as u64;
+            *fill.data = value;
+            return;
+        }
+        Err(e) => {
+            if let kv::Error::NotLeader {
+                leader_hint: Some(leader),
+            } = e
+            {
+                (out.peer, out.values[2]) = (leader.0, 1);
+            }
+            consensio_kv_result::from(&e)
+        }
+    };
+    out.values[1] = code as u64;
 }
 
 type Kv = KvNode<ArenaLog>;
@@ -1299,7 +1276,7 @@ pub unsafe extern "C" fn consensio_kv_restore(
             (
                 configure(config, voters, n)?,
                 KvLimits::from(borrow(limits, "limits")?),
-                decode_records(records, lens, count)?,
+                decode_records::<Persist>(records, lens, count)?,
             )
         };
         let node = KvNode::restore((raft, log, limits), &decoded)?;
@@ -1319,9 +1296,19 @@ unsafe fn kv_command(
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let d = unsafe { driver::<Kv>(kv) }?;
-        let limits = d.facts::<KvLimits>().copied().unwrap_or_default();
-        d.input(now_ms, Input::Command(build(&limits)?))
+        let (any, family) = unsafe { any_driver(kv) }?;
+        if let Some(d) = any.downcast_ref::<Driver<Kv>>() {
+            let limits = d.facts::<KvLimits>().copied().unwrap_or_default();
+            return d.input(now_ms, Input::Command(build(&limits)?));
+        }
+        if let Some(d) = any.downcast_ref::<Driver<paxos::KvNode>>() {
+            let limits = d.facts::<KvLimits>().copied().unwrap_or_default();
+            return d.input(
+                now_ms,
+                Input::Command(crate::paxos::kv_command(build(&limits)?)?),
+            );
+        }
+        Err(wrong_handle(family, "raft or paxos", "KvNode"))
     })
 }
 
@@ -1363,6 +1350,12 @@ unsafe fn kv_optional(
 /// `CONSENSIO_KV_SESSION_OPENED` carries the client id in `values[2]`: the
 /// index of the session's entry, so ids are never reused. A node that is
 /// not the leader replies `CONSENSIO_KV_NOT_LEADER`, as every command.
+///
+/// The `consensio_kv_*` commands drive either key-value store: a Raft one
+/// ([`consensio_kv_new`]) or a Paxos one (`consensio_paxos_kv_new`), which
+/// has no leadership transfer or membership change (those calls return
+/// `CONSENSIO_INVALID_ARGUMENT` on it) and serves every read through its
+/// log.
 ///
 /// Every command's status: `CONSENSIO_OK` when taken (the reply says what
 /// came of it); `CONSENSIO_NULL_POINTER`, `CONSENSIO_INVALID_ARGUMENT`
@@ -1549,7 +1542,8 @@ fn write(id: u64, client: u64, seq: u64, op: KvOp) -> kv::Command {
 /// relies on clock drift staying within `max_clock_drift_ms` (a node
 /// without `check_quorum` replies `CONSENSIO_KV_LEASE_READS_DISABLED`).
 /// Replies `CONSENSIO_KV_VALUE` with the value or `CONSENSIO_KV_ABSENT`, or
-/// `CONSENSIO_KV_RETRY` if leadership was lost first.
+/// `CONSENSIO_KV_RETRY` if leadership was lost first. On a Paxos store the
+/// read goes through the log whatever `lease` says.
 ///
 /// # Safety
 /// `kv` must be a live handle; `key` hold `key_len` bytes.

@@ -27,6 +27,11 @@ static size_t records[N + 1];
 static char chosen[N + 1][MAX_SLOTS][8];
 static uint64_t reported[N + 1];
 static uint64_t adopted[N + 1];
+/* Key-value replies by request id: the code, and a value's bytes. */
+enum { MAX_REQUESTS = 64 };
+static int replies[MAX_REQUESTS];
+static uint64_t reply_client[MAX_REQUESTS];
+static char reply_value[MAX_REQUESTS][16];
 
 static void drain(consensio_participant *p, uint64_t id) {
     struct consensio_output out;
@@ -63,6 +68,17 @@ static void drain(consensio_participant *p, uint64_t id) {
                     if (out.values[0] < MAX_SLOTS && out.len < 8) {
                         memcpy(chosen[id][out.values[0]], out.data, out.len);
                         chosen[id][out.values[0]][out.len] = 0;
+                    }
+                } else if (out.event == CONSENSIO_KV_REPLY) {
+                    /* Exactly one reply per request. */
+                    CHECK(out.values[0] < MAX_REQUESTS && replies[out.values[0]] == -1);
+                    if (out.values[0] < MAX_REQUESTS) {
+                        replies[out.values[0]] = (int)out.values[1];
+                        reply_client[out.values[0]] = out.values[2];
+                        if (out.values[1] == CONSENSIO_KV_VALUE && out.len < 16) {
+                            memcpy(reply_value[out.values[0]], out.data, out.len);
+                            reply_value[out.values[0]][out.len] = 0;
+                        }
                     }
                 } else if (out.event == CONSENSIO_PAXOS_ADOPTED) {
                     CHECK(out.peer == id && out.values[0] > 0);
@@ -112,6 +128,89 @@ static consensio_participant *leader_of(consensio_participant *nodes[N + 1]) {
     return NULL;
 }
 
+/* Empties the network and the disks between the two clusters. */
+static void reset(void) {
+    queued = 0;
+    for (uint64_t id = 1; id <= N; id++) {
+        for (size_t i = 0; i < records[id]; i++) free(disk[id][i].bytes);
+        records[id] = 0;
+        reported[id] = 0;
+        adopted[id] = 0;
+    }
+    for (int i = 0; i < MAX_REQUESTS; i++) replies[i] = -1;
+}
+
+/* The key-value store on Multi-Paxos, through the consensio_kv_* calls. */
+static void kv_cluster(void) {
+    reset();
+    const uint64_t members[N] = {1, 2, 3};
+    consensio_participant *nodes[N + 1] = {NULL};
+    struct consensio_paxos_config config;
+    struct consensio_kv_limits limits;
+    CHECK_OK(consensio_kv_default_limits(&limits));
+    uint64_t now = 0;
+    for (uint64_t id = 1; id <= N; id++) {
+        CHECK_OK(consensio_paxos_default_config(id, &config));
+        CHECK_OK(consensio_paxos_kv_new(&config, &limits, members, N, &nodes[id]));
+    }
+    run(nodes, &now, 1000);
+    consensio_participant *leader = leader_of(nodes);
+    CHECK(leader != NULL);
+    if (!leader) return;
+    CHECK_OK(consensio_kv_open_session(leader, now, 1));
+    run(nodes, &now, now + 200);
+    CHECK(replies[1] == CONSENSIO_KV_SESSION_OPENED && reply_client[1] > 0);
+    uint64_t client = reply_client[1];
+    const uint8_t key[] = "k";
+    CHECK_OK(consensio_kv_put(leader, now, 2, client, 1, key, 1, (const uint8_t *)"v1", 2));
+    run(nodes, &now, now + 200);
+    CHECK(replies[2] == CONSENSIO_KV_DONE);
+    /* A retry of write 1 is answered from the session, not applied again;
+     * an older one is refused. */
+    CHECK_OK(consensio_kv_put(leader, now, 3, client, 1, key, 1, (const uint8_t *)"v1", 2));
+    run(nodes, &now, now + 200);
+    CHECK_OK(consensio_kv_cas(leader, now, 4, client, 2, key, 1, (const uint8_t *)"v1", 2, (const uint8_t *)"v2", 2));
+    run(nodes, &now, now + 200);
+    CHECK_OK(consensio_kv_put(leader, now, 9, client, 1, key, 1, (const uint8_t *)"v3", 2));
+    run(nodes, &now, now + 200);
+    CHECK(replies[3] == CONSENSIO_KV_DONE && replies[4] == CONSENSIO_KV_SWAPPED);
+    CHECK(replies[9] == CONSENSIO_KV_STALE_SEQUENCE);
+    CHECK_OK(consensio_kv_get(leader, now, 5, key, 1, 0));
+    run(nodes, &now, now + 200);
+    CHECK(replies[5] == CONSENSIO_KV_VALUE && strcmp(reply_value[5], "v2") == 0);
+    /* A follower answers NOT_LEADER; Raft's operator calls are refused. */
+    uint64_t fid = 0;
+    for (uint64_t id = 1; id <= N; id++)
+        if (nodes[id] != leader) fid = id;
+    CHECK_OK(consensio_kv_get(nodes[fid], now, 6, key, 1, 1));
+    drain(nodes[fid], fid);
+    CHECK(replies[6] == CONSENSIO_KV_NOT_LEADER);
+    CHECK_FAILS(consensio_kv_transfer_leadership(leader, now, 7, 2), CONSENSIO_INVALID_ARGUMENT);
+    CHECK_FAILS(consensio_kv_put(leader, now, 8, client, 3, key, 1, NULL, 100000), CONSENSIO_NULL_POINTER);
+    CHECK(replies[7] == -1 && replies[8] == -1);
+    /* A node restarted from its records rebuilds the store. */
+    uint64_t lid = 0;
+    CHECK_OK(consensio_participant_id(leader, &lid));
+    uint64_t f = lid == 1 ? 2 : 1;
+    const uint8_t *ptrs[MAX_RECORDS];
+    size_t lens[MAX_RECORDS];
+    for (size_t i = 0; i < records[f]; i++) {
+        ptrs[i] = disk[f][i].bytes;
+        lens[i] = disk[f][i].len;
+    }
+    consensio_participant_free(nodes[f]);
+    reported[f] = 0;
+    CHECK_OK(consensio_paxos_default_config(f, &config));
+    CHECK_OK(consensio_paxos_kv_restore(&config, &limits, members, N, ptrs, lens, records[f], &nodes[f]));
+    drain(nodes[f], f);
+    uint64_t first = 0;
+    CHECK_OK(consensio_paxos_first_unchosen(nodes[f], &first));
+    CHECK(first > 4 && reported[f] == first - 1);
+    /* The bare node's calls refuse a key-value handle's commands and vice versa. */
+    CHECK_FAILS(consensio_paxos_propose(leader, now, key, 1), CONSENSIO_INVALID_ARGUMENT);
+    for (uint64_t id = 1; id <= N; id++) consensio_participant_free(nodes[id]);
+}
+
 static consensio_participant *restore(const uint64_t *members, uint64_t id) {
     const uint8_t *ptrs[MAX_RECORDS];
     size_t lens[MAX_RECORDS];
@@ -130,6 +229,7 @@ static consensio_participant *restore(const uint64_t *members, uint64_t id) {
 int main(void) {
     queue = calloc(MAX_FRAMES, sizeof *queue);
     CHECK(queue != NULL);
+    for (int i = 0; i < MAX_REQUESTS; i++) replies[i] = -1;
     const uint64_t members[N] = {1, 2, 3};
     consensio_participant *nodes[N + 1] = {NULL};
     uint64_t now = 0;
@@ -229,10 +329,9 @@ int main(void) {
     CHECK_FAILS(consensio_detector_suspects(leader, 1, &suspected), CONSENSIO_INVALID_ARGUMENT);
     CHECK_FAILS(consensio_paxos_campaign(NULL, now), CONSENSIO_NULL_POINTER);
 
-    for (uint64_t id = 1; id <= N; id++) {
-        consensio_participant_free(nodes[id]);
-        for (size_t i = 0; i < records[id]; i++) free(disk[id][i].bytes);
-    }
+    for (uint64_t id = 1; id <= N; id++) consensio_participant_free(nodes[id]);
+    kv_cluster();
+    reset();
     free(queue);
     return report("test_paxos");
 }

@@ -1,7 +1,8 @@
 //! Multi-Paxos targets: wire decoding, and one node under any sequence of
 //! inputs.
 //!
-//! `paxos_step` drives a single [`PaxosNode`] of up to six members with
+//! `paxos_step` drives a single [`PaxosNode`] (or, as the input picks, a
+//! [`KvNode`]: the node with the key-value store) of up to six members with
 //! messages from any claimed sender (members, non-members and the node
 //! itself; structured with ballots and slots near the node's, or raw bytes
 //! through `handle_message`), ticks, proposals and `Campaign`, and
@@ -17,11 +18,18 @@
 //!   `Accepted` of slots only once each has a record (accepted or learned);
 //!   promises never go back, across restarts too;
 //! - `Chosen` events come in slot order from 1, once each per life, with a
-//!   value a record holds at that slot.
+//!   value a record holds at that slot;
+//! - the key-value node takes every command and replies at most once to
+//!   each, and only to commands it was given in this life.
+
+use std::collections::BTreeSet;
 
 use arbitrary::Arbitrary;
-use consensio::paxos::{self, Ballot, Command, Event, Message, PaxosNode, Persist, Report};
-use consensio::{Input, Instant, NodeId, Output, Restore};
+use consensio::paxos::{
+    self, Ballot, Command, Event, KvNode, Message, PaxosNode, Persist, Report, kv,
+};
+use consensio::raft::{KvLimits, KvOp};
+use consensio::{Input, Instant, NodeId, Output, Participant, Restore};
 
 use crate::harness::{self, Action, Expected, Family, Generator, InputOf, OutputOf};
 use crate::{near, round_trip, structured};
@@ -40,6 +48,8 @@ const LOG: u64 = 64;
 
 #[derive(Arbitrary, Debug)]
 pub struct StepInput {
+    /// Drive the key-value node instead of the bare one.
+    kv: bool,
     /// This node's id is `1 + id % 6`.
     id: u8,
     /// Bit `i` makes node `i + 1` a member (this node always is).
@@ -67,9 +77,17 @@ enum Step {
     },
     /// A tick at the node's next deadline.
     TickAtDeadline,
-    /// Propose `len % 4` bytes (0: the refused empty value).
+    /// Propose `len % 4` bytes (0: the refused empty value); the
+    /// key-value node writes instead (session `len % 4`, sequence
+    /// `len / 4`).
     Propose {
         len: u8,
+    },
+    /// The key-value node opens a session (the bare one campaigns).
+    OpenSession,
+    /// The key-value node reads key `key % 4` (the bare one proposes it).
+    Get {
+        key: u8,
     },
     Campaign,
     /// Crash and restart from the records.
@@ -128,8 +146,114 @@ enum Forged {
     },
 }
 
+/// What the harness needs of the two node types.
+trait Node:
+    Participant<
+        Message = Message,
+        Persist = Persist,
+        Error = paxos::Error,
+        Event: PartialEq + core::fmt::Debug,
+        Command: Clone + core::fmt::Debug,
+    > + core::fmt::Debug
+{
+    fn rebuild(config: paxos::Config, records: &[Persist]) -> Self;
+    fn paxos(&self) -> &PaxosNode;
+    /// The Paxos event inside `event`, if it is one.
+    fn paxos_event(event: &Self::Event) -> Option<&Event>;
+    /// The request a reply answers, if `event` is one.
+    fn reply(event: &Self::Event) -> Option<u64>;
+    /// The command a step stands for (`request` numbers the key-value
+    /// node's requests).
+    fn command(step: &Step, request: u64) -> Option<Self::Command>;
+    /// The request a command carries, if any.
+    fn request(command: &Self::Command) -> Option<u64>;
+}
+
+impl Node for PaxosNode {
+    fn rebuild(config: paxos::Config, records: &[Persist]) -> Self {
+        <PaxosNode as Restore>::restore(config, records).expect("its own records restore")
+    }
+    fn paxos(&self) -> &PaxosNode {
+        self
+    }
+    fn paxos_event(event: &Event) -> Option<&Event> {
+        Some(event)
+    }
+    fn reply(_: &Event) -> Option<u64> {
+        None
+    }
+    fn command(step: &Step, _: u64) -> Option<Command> {
+        match *step {
+            Step::Propose { len } => Some(Command::Propose(vec![7; usize::from(len % 4)])),
+            Step::Get { key } => Some(Command::Propose(vec![key; 1])),
+            Step::Campaign | Step::OpenSession => Some(Command::Campaign),
+            _ => None,
+        }
+    }
+    fn request(_: &Command) -> Option<u64> {
+        None
+    }
+}
+
+impl Node for KvNode {
+    fn rebuild(config: paxos::Config, records: &[Persist]) -> Self {
+        <KvNode as Restore>::restore((config, LIMITS), records).expect("its own records restore")
+    }
+    fn paxos(&self) -> &PaxosNode {
+        KvNode::paxos(self)
+    }
+    fn paxos_event(event: &kv::Event) -> Option<&Event> {
+        match event {
+            kv::Event::Paxos(e) => Some(e),
+            kv::Event::Reply { .. } => None,
+        }
+    }
+    fn reply(event: &kv::Event) -> Option<u64> {
+        match event {
+            kv::Event::Reply { id, .. } => Some(*id),
+            kv::Event::Paxos(_) => None,
+        }
+    }
+    fn command(step: &Step, id: u64) -> Option<kv::Command> {
+        match *step {
+            Step::Propose { len } => Some(kv::Command::Write {
+                id,
+                client: u64::from(len % 4),
+                seq: u64::from(len / 4),
+                op: KvOp::Put {
+                    key: vec![len % 4],
+                    value: vec![len; usize::from(len % 8)],
+                },
+            }),
+            Step::Get { key } => Some(kv::Command::Get {
+                id,
+                key: vec![key % 4],
+            }),
+            Step::OpenSession | Step::Campaign => Some(kv::Command::OpenSession { id }),
+            _ => None,
+        }
+    }
+    fn request(command: &kv::Command) -> Option<u64> {
+        Some(match command {
+            kv::Command::OpenSession { id }
+            | kv::Command::Write { id, .. }
+            | kv::Command::Get { id, .. } => *id,
+        })
+    }
+}
+
+/// The store's bounds for the key-value node: small, so they are reached.
+const LIMITS: KvLimits = KvLimits {
+    max_keys: 3,
+    max_key_bytes: 1,
+    max_value_bytes: 6,
+    max_sessions: 2,
+    session_expiry_ms: 500,
+};
+
 /// One node for the [`harness`].
-struct Paxos {
+struct Paxos<N> {
+    node: core::marker::PhantomData<N>,
     config: paxos::Config,
     id: NodeId,
     members: Vec<NodeId>,
@@ -137,6 +261,10 @@ struct Paxos {
     reported: u64,
     /// The highest promise any record made.
     promised: Ballot,
+    /// Key-value requests given in this life, and those answered.
+    asked: BTreeSet<u64>,
+    answered: BTreeSet<u64>,
+    requests: u64,
 }
 
 /// `paxos_step`: see the module documentation.
@@ -157,17 +285,32 @@ fn run(input: &StepInput) -> usize {
     config.window = 8;
     config.max_pending = 8;
     config.max_log_entries = LOG;
-    config.max_value_bytes = 8;
-    let mut family = Paxos {
+    config.max_proposal_bytes = 8;
+    if input.kv {
+        drive::<KvNode>(config, id, members, &input.steps)
+    } else {
+        drive::<PaxosNode>(config, id, members, &input.steps)
+    }
+}
+
+fn drive<N: Node>(
+    config: paxos::Config,
+    id: NodeId,
+    members: Vec<NodeId>,
+    steps: &[Step],
+) -> usize {
+    let mut family = Paxos::<N> {
+        node: core::marker::PhantomData,
         config,
         id,
         members,
         reported: 0,
         promised: Ballot::ZERO,
+        asked: BTreeSet::new(),
+        answered: BTreeSet::new(),
+        requests: 0,
     };
-    harness::run(&mut family, &input.steps, false)
-        .records()
-        .len()
+    harness::run(&mut family, steps, false).records().len()
 }
 
 /// A ballot of round `near(round, base)` proposed by member-or-not `by`.
@@ -209,49 +352,81 @@ fn max_promise(records: &[Persist]) -> Ballot {
         .unwrap_or(Ballot::ZERO)
 }
 
-impl Family for Paxos {
-    type Node = PaxosNode;
+impl<N: Node> Family for Paxos<N> {
+    type Node = N;
     type Snapshot = String;
     const ALWAYS_ARMED: bool = true;
 
-    fn restore(&self, records: &[Persist], _: Instant) -> PaxosNode {
-        PaxosNode::restore(self.config.clone(), records).expect("its own records restore")
+    fn restore(&self, records: &[Persist], _: Instant) -> N {
+        N::rebuild(self.config.clone(), records)
     }
 
-    fn restarted(&mut self, node: &PaxosNode, records: &[Persist]) {
-        // The chosen prefix is reported again, from slot 1.
+    fn restarted(&mut self, node: &N, records: &[Persist]) {
+        // The chosen prefix is reported again, from slot 1; requests of
+        // the last life are forgotten.
         self.reported = 0;
+        self.asked.clear();
+        self.answered.clear();
         assert_eq!(
-            node.promised(),
+            node.paxos().promised(),
             max_promise(records),
             "the promise survives the restart"
         );
     }
 
-    fn snapshot(&self, node: &PaxosNode, _: Instant) -> String {
+    fn snapshot(&self, node: &N, _: Instant) -> String {
         format!("{node:?}")
     }
 
-    fn max_outputs(&self, _: &PaxosNode) -> usize {
+    fn max_outputs(&self, _: &N) -> usize {
         // A new leader re-proposes every slot (a record and one Accept page
         // per peer and slot, at worst), and a learned page reports each.
         let n = self.members.len();
         n * (LOG as usize + 4) + 3 * LOG as usize + 16
     }
 
-    fn expected(&self, _: &PaxosNode, input: &InputOf<Self>, _: bool) -> Expected<Self> {
-        match *input {
-            Input::Message { from, .. } if from == self.id || !self.members.contains(&from) => {
-                Some(Err(paxos::Error::NotAMember { peer: from }))
+    fn expected(&self, _: &N, input: &InputOf<Self>, _: bool) -> Expected<Self> {
+        match input {
+            Input::Message { from, .. } if *from == self.id || !self.members.contains(from) => {
+                Some(Err(paxos::Error::NotAMember { peer: *from }))
             }
-            Input::Message { .. } | Input::Tick | Input::Command(Command::Campaign) => Some(Ok(())),
-            // Proposals are refused for many reasons; the harness checks
-            // that a refusal changes nothing.
-            Input::Command(Command::Propose(_)) => None,
+            Input::Message { .. } | Input::Tick => Some(Ok(())),
+            // The key-value node takes every command (and replies); the
+            // bare node refuses proposals for many reasons, and the
+            // harness checks that a refusal changes nothing.
+            Input::Command(c) if N::request(c).is_some() => Some(Ok(())),
+            Input::Command(_) => None,
         }
     }
 
-    fn output(&mut self, _: &PaxosNode, records: &[Persist], output: &OutputOf<Self>) {
+    fn accepted(&mut self, _: &N, _: Instant, input: &InputOf<Self>, _: &String) {
+        if let Input::Command(c) = input
+            && let Some(id) = N::request(c)
+        {
+            self.asked.insert(id);
+        }
+    }
+
+    fn output(&mut self, _: &N, records: &[Persist], output: &OutputOf<Self>) {
+        if let Output::Event(event) = output {
+            if let Some(id) = N::reply(event) {
+                assert!(
+                    self.asked.contains(&id),
+                    "a reply to request {id}, never asked"
+                );
+                assert!(self.answered.insert(id), "request {id} answered twice");
+            }
+            if let Some(Event::Chosen { slot, value }) = N::paxos_event(event) {
+                assert_eq!(*slot, self.reported + 1, "chosen slots out of order");
+                self.reported = *slot;
+                assert_eq!(
+                    recorded(records, *slot),
+                    Some(value.as_slice()),
+                    "slot {slot} chosen without its record"
+                );
+            }
+            return;
+        }
         match output {
             Output::Send { to, message } => {
                 assert!(
@@ -282,24 +457,16 @@ impl Family for Paxos {
                 }
                 self.promised = self.promised.max(max_promise(std::slice::from_ref(record)));
             }
-            Output::Event(Event::Chosen { slot, value }) => {
-                assert_eq!(*slot, self.reported + 1, "chosen slots out of order");
-                self.reported = *slot;
-                assert_eq!(
-                    recorded(records, *slot),
-                    Some(value.as_slice()),
-                    "slot {slot} chosen without its record"
-                );
-            }
             Output::Event(_) => {}
         }
     }
 }
 
-impl Generator for Paxos {
+impl<N: Node> Generator for Paxos<N> {
     type Step = Step;
 
-    fn action<'s>(&mut self, node: &PaxosNode, step: &'s Step) -> Action<'s, Message, Command> {
+    fn action<'s>(&mut self, node: &N, step: &'s Step) -> Action<'s, Message, N::Command> {
+        let node = node.paxos();
         let round = node.promised().round;
         let slot = node.first_unchosen();
         match step {
@@ -384,11 +551,14 @@ impl Generator for Paxos {
             Step::Bytes { from, bytes } => Action::bytes(*from, IDS, bytes),
             Step::Tick { advance_ms } => Action::tick(*advance_ms),
             Step::TickAtDeadline => Action::TickAtDeadline,
-            Step::Propose { len } => {
-                Action::Command(Command::Propose(vec![7; usize::from(len % 4)]))
-            }
-            Step::Campaign => Action::Command(Command::Campaign),
             Step::Restart => Action::Restart,
+            Step::Propose { .. } | Step::Get { .. } | Step::OpenSession | Step::Campaign => {
+                self.requests += 1;
+                match N::command(step, self.requests) {
+                    Some(command) => Action::Command(command),
+                    None => Action::tick(0u8),
+                }
+            }
         }
     }
 }
@@ -411,6 +581,7 @@ mod tests {
             Step::Propose { len: 3 },
         ];
         let records = run(&StepInput {
+            kv: false,
             id: 0,
             members: 0,
             batch: 2,

@@ -420,7 +420,7 @@ class PaxosNode:
         max_batch: int = 64,
         max_pending: int = 4096,
         max_log_entries: int = 1000000,
-        max_value_bytes: int = 65536,
+        max_proposal_bytes: int = 65536,
     ) -> None: ...
     @classmethod
     def restore(
@@ -439,7 +439,7 @@ class PaxosNode:
         max_batch: int = 64,
         max_pending: int = 4096,
         max_log_entries: int = 1000000,
-        max_value_bytes: int = 65536,
+        max_proposal_bytes: int = 65536,
     ) -> PaxosNode: ...
     @property
     def id(self) -> int: ...
@@ -470,6 +470,90 @@ class PaxosNode:
     def poll_counted(self) -> Optional[Tuple[int, PaxosOutput]]: ...
     def __iter__(self) -> Iterator[PaxosOutput]: ...
     def __next__(self) -> PaxosOutput: ...
+
+PaxosKvOutput = Union[Send, Persist[bytes], Chosen, Adopted, SteppedDown, Reply]
+
+class PaxosKvNode:
+    """A replicated key-value store on a Multi-Paxos node, with client sessions; reads go through the log."""
+    def __init__(
+        self,
+        id: int,
+        members: Iterable[int],
+        *,
+        seed: Optional[int] = None,
+        heartbeat_interval_ms: int = 50,
+        election_timeout_min_ms: int = 150,
+        election_timeout_max_ms: int = 300,
+        backoff_base_ms: int = 20,
+        backoff_max_ms: int = 2000,
+        window: int = 256,
+        max_batch: int = 64,
+        max_pending: int = 4096,
+        max_log_entries: int = 1000000,
+        max_proposal_bytes: int = 65536,
+        max_keys: int = 65536,
+        max_key_bytes: int = 1024,
+        max_value_bytes: int = 16384,
+        max_sessions: int = 10000,
+        session_expiry_ms: int = 3600000,
+    ) -> None: ...
+    @classmethod
+    def restore(
+        cls,
+        id: int,
+        members: Iterable[int],
+        records: Iterable[bytes],
+        *,
+        seed: Optional[int] = None,
+        heartbeat_interval_ms: int = 50,
+        election_timeout_min_ms: int = 150,
+        election_timeout_max_ms: int = 300,
+        backoff_base_ms: int = 20,
+        backoff_max_ms: int = 2000,
+        window: int = 256,
+        max_batch: int = 64,
+        max_pending: int = 4096,
+        max_log_entries: int = 1000000,
+        max_proposal_bytes: int = 65536,
+        max_keys: int = 65536,
+        max_key_bytes: int = 1024,
+        max_value_bytes: int = 16384,
+        max_sessions: int = 10000,
+        session_expiry_ms: int = 3600000,
+    ) -> PaxosKvNode: ...
+    @property
+    def id(self) -> int: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def leader(self) -> Optional[int]: ...
+    @property
+    def first_unchosen(self) -> int: ...
+    @property
+    def applied(self) -> int: ...
+    @property
+    def next_deadline(self) -> Optional[int]: ...
+    def local_value(self, key: bytes) -> Optional[bytes]: ...
+    def open_session(self, now_ms: int, request_id: int) -> None: ...
+    def put(self, now_ms: int, request_id: int, client: int, seq: int, key: bytes, value: bytes) -> None: ...
+    def delete(self, now_ms: int, request_id: int, client: int, seq: int, key: bytes) -> None: ...
+    def cas(
+        self,
+        now_ms: int,
+        request_id: int,
+        client: int,
+        seq: int,
+        key: bytes,
+        expected: Optional[bytes],
+        new: Optional[bytes],
+    ) -> None: ...
+    def get(self, now_ms: int, request_id: int, key: bytes) -> None: ...
+    def handle_message(self, now_ms: int, from_id: int, data: bytes) -> None: ...
+    def tick(self, now_ms: int) -> None: ...
+    def poll(self) -> Optional[PaxosKvOutput]: ...
+    def poll_counted(self) -> Optional[Tuple[int, PaxosKvOutput]]: ...
+    def __iter__(self) -> Iterator[PaxosKvOutput]: ...
+    def __next__(self) -> PaxosKvOutput: ...
 
 # detector
 

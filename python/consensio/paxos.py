@@ -21,8 +21,15 @@ make it durable, in order, before acting on the outputs after it),
 :class:`Chosen`, :class:`Adopted` and :class:`SteppedDown`. Rebuild a
 restarted node with ``PaxosNode.restore(id, members, records)`` from every
 record it persisted; it reports its chosen prefix again from slot 1.
+
+:class:`PaxosKvNode` is the replicated key-value store of
+:class:`consensio.raft.KvNode` (its store, client sessions and
+:class:`consensio.raft.Reply` answers) on a Paxos node instead: the same
+commands (``open_session``, ``put``, ``delete``, ``cas``, ``get``), each
+answered once, a retried write applied once, and reads that go through the
+log, so they are linearizable.
 """
 
-from consensio._native import Adopted, Chosen, PaxosNode, SteppedDown
+from consensio._native import Adopted, Chosen, PaxosKvNode, PaxosNode, SteppedDown
 
-__all__ = ["Adopted", "Chosen", "PaxosNode", "SteppedDown"]
+__all__ = ["Adopted", "Chosen", "PaxosKvNode", "PaxosNode", "SteppedDown"]

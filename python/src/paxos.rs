@@ -1,12 +1,16 @@
 //! `consensio.paxos`: Multi-Paxos, a replicated log of chosen values with
 //! durable acceptors and a stable leader.
 
-use consensio::paxos::{self, Ballot, Command, Event, PaxosNode as CoreNode, Persist, Role};
+use consensio::paxos::{
+    self, Ballot, Command, Event, KvNode as CoreKv, PaxosNode as CoreNode, Persist, Role, kv,
+};
+use consensio::raft::{KvLimits, KvOp};
 use consensio::{Input, NodeId, Participant, Restore, wire};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString, PyType};
 
 use crate::participant::{Node, Outputs, event_class, participant_methods};
+use crate::raft::{KvNode as RaftKv, Reply};
 use crate::{PersistOutput, error, node_ids};
 
 /// Output: `value` is chosen at `slot` (empty: a no-op, apply it as
@@ -65,6 +69,21 @@ event_class! {
     }
 }
 
+impl Outputs for CoreKv {
+    fn persist(py: Python<'_>, record: Persist) -> PyResult<Py<PyAny>> {
+        <CoreNode as Outputs>::persist(py, record)
+    }
+
+    fn event(py: Python<'_>, event: kv::Event) -> PyResult<Py<PyAny>> {
+        match event {
+            kv::Event::Paxos(event) => <CoreNode as Outputs>::event(py, event),
+            kv::Event::Reply { id, result } => {
+                Ok(Py::new(py, Reply::from_core(id, result))?.into_any())
+            }
+        }
+    }
+}
+
 impl Outputs for CoreNode {
     fn persist(py: Python<'_>, record: Persist) -> PyResult<Py<PyAny>> {
         let bytes = wire::encode_to_vec(&record).map_err(error)?;
@@ -113,6 +132,44 @@ fn records_in(records: &Bound<'_, PyAny>) -> PyResult<Vec<Persist>> {
     Ok(decoded)
 }
 
+/// The Paxos configuration both node classes take: `timing` is the
+/// heartbeat, the election timeout's bounds, the backoff's base and cap,
+/// the window and the log's bound; `sizes` the values per message, the
+/// queued proposals and the longest value.
+fn configure(
+    id: u64,
+    members: &Bound<'_, PyAny>,
+    seed: Option<u64>,
+    timing: [u64; 7],
+    sizes: [usize; 3],
+) -> PyResult<paxos::Config> {
+    let [
+        heartbeat_interval_ms,
+        election_timeout_min_ms,
+        election_timeout_max_ms,
+        backoff_base_ms,
+        backoff_max_ms,
+        window,
+        max_log_entries,
+    ] = timing;
+    let [max_batch, max_pending, max_proposal_bytes] = sizes;
+    Ok(paxos::Config {
+        id: NodeId(id),
+        members: node_ids(members)?,
+        heartbeat_interval_ms,
+        election_timeout_min_ms,
+        election_timeout_max_ms,
+        backoff_base_ms,
+        backoff_max_ms,
+        window,
+        max_batch,
+        max_pending,
+        max_log_entries,
+        max_proposal_bytes,
+        seed: seed.unwrap_or(id),
+    })
+}
+
 const fn pair(b: Ballot) -> (u64, u64) {
     (b.round, b.node.0)
 }
@@ -140,7 +197,7 @@ participant_methods! {
                         election_timeout_min_ms=150, election_timeout_max_ms=300,
                         backoff_base_ms=20, backoff_max_ms=2000, window=256,
                         max_batch=64, max_pending=4096, max_log_entries=1_000_000,
-                        max_value_bytes=65536))]
+                        max_proposal_bytes=65536))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         id: u64,
@@ -155,23 +212,15 @@ participant_methods! {
         max_batch: usize,
         max_pending: usize,
         max_log_entries: u64,
-        max_value_bytes: usize,
+        max_proposal_bytes: usize,
     ) -> PyResult<Self> {
-        let config = paxos::Config {
-            id: NodeId(id),
-            members: node_ids(members)?,
-            heartbeat_interval_ms,
-            election_timeout_min_ms,
-            election_timeout_max_ms,
-            backoff_base_ms,
-            backoff_max_ms,
-            window,
-            max_batch,
-            max_pending,
-            max_log_entries,
-            max_value_bytes,
-            seed: seed.unwrap_or(id),
-        };
+        let config = configure(
+            id,
+            members,
+            seed,
+            [heartbeat_interval_ms, election_timeout_min_ms, election_timeout_max_ms, backoff_base_ms, backoff_max_ms, window, max_log_entries],
+            [max_batch, max_pending, max_proposal_bytes],
+        )?;
         let node = CoreNode::new(config).map_err(error)?;
         Ok(PaxosNode { node: Node::new(node) })
     }
@@ -209,11 +258,7 @@ participant_methods! {
     /// "follower", "candidate" (running phase 1) or "leader".
     #[getter]
     fn role(&self) -> &'static str {
-        self.node.with(|n| match n.role() {
-            Role::Follower => "follower",
-            Role::Candidate => "candidate",
-            Role::Leader => "leader",
-        })
+        self.node.with(|n| role_name(n.role()))
     }
 
     /// The leader this node follows (itself if it leads), or None.
@@ -262,7 +307,7 @@ participant_methods! {
     /// leader; `Chosen` reports it once chosen. Raises `Rejected` on a node
     /// that is not the leader (see `leader`), `InvalidArgument` for an
     /// empty value, `LimitExceeded` if the value is over
-    /// `max_value_bytes`, too many proposals wait, or the log is full.
+    /// `max_proposal_bytes`, too many proposals wait, or the log is full.
     fn propose(&self, py: Python<'_>, now_ms: u64, value: &[u8]) -> PyResult<()> {
         self.node.input(py, now_ms, Input::Command(Command::Propose(value.to_vec())))
     }
@@ -286,7 +331,241 @@ participant_methods! {
     }
 }
 
+/// A replicated key-value store on a Multi-Paxos node: the store and the
+/// client sessions of `consensio.raft.KvNode`, applied in slot order, and
+/// answered with the same `consensio.raft.Reply` events.
+///
+/// It takes the keyword arguments of `PaxosNode` and the store's limits
+/// (`max_keys`, `max_key_bytes`, `max_value_bytes`, `max_sessions`,
+/// `session_expiry_ms`), which every node of a cluster must share. Its
+/// records are the Paxos node's; rebuild a restarted node with
+/// `PaxosKvNode.restore(id, members, records, **config)`, which applies the
+/// chosen prefix again. Commands (leader only, else the reply is
+/// "not_leader") each take a `request_id` and get exactly one `Reply`:
+/// `open_session`, then `put`, `delete` and `cas` with the session's
+/// `client` id and sequence numbers 1, 2, 3, ..., and linearizable reads
+/// (`get`, through the log). A write answered "retry", or not at all, is
+/// sent again with the same `seq`: the session answers a copy that was
+/// applied. A key or value over the limits raises `LimitExceeded`.
+#[pyclass(module = "consensio.paxos", frozen)]
+#[derive(Debug)]
+pub(crate) struct PaxosKvNode {
+    node: Node<CoreKv>,
+    limits: KvLimits,
+}
+
+impl PaxosKvNode {
+    fn command(&self, py: Python<'_>, now_ms: u64, command: kv::Command) -> PyResult<()> {
+        self.node.input(py, now_ms, Input::Command(command))
+    }
+
+    fn key(&self, key: &[u8]) -> PyResult<Vec<u8>> {
+        RaftKv::bounded(key, "key", self.limits.max_key_bytes)
+    }
+
+    fn value(&self, value: &[u8], what: &str) -> PyResult<Vec<u8>> {
+        RaftKv::bounded(value, what, self.limits.max_value_bytes)
+    }
+
+    fn write(
+        &self,
+        py: Python<'_>,
+        now_ms: u64,
+        id: u64,
+        client: u64,
+        seq: u64,
+        op: KvOp,
+    ) -> PyResult<()> {
+        self.command(
+            py,
+            now_ms,
+            kv::Command::Write {
+                id,
+                client,
+                seq,
+                op,
+            },
+        )
+    }
+}
+
+participant_methods! {
+    PaxosKvNode;
+
+    #[new]
+    #[pyo3(signature = (id, members, *, seed=None, heartbeat_interval_ms=50,
+                        election_timeout_min_ms=150, election_timeout_max_ms=300,
+                        backoff_base_ms=20, backoff_max_ms=2000, window=256,
+                        max_batch=64, max_pending=4096, max_log_entries=1_000_000,
+                        max_proposal_bytes=65536, max_keys=65_536, max_key_bytes=1_024,
+                        max_value_bytes=16_384, max_sessions=10_000,
+                        session_expiry_ms=3_600_000))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        id: u64,
+        members: &Bound<'_, PyAny>,
+        seed: Option<u64>,
+        heartbeat_interval_ms: u64,
+        election_timeout_min_ms: u64,
+        election_timeout_max_ms: u64,
+        backoff_base_ms: u64,
+        backoff_max_ms: u64,
+        window: u64,
+        max_batch: usize,
+        max_pending: usize,
+        max_log_entries: u64,
+        max_proposal_bytes: usize,
+        max_keys: usize,
+        max_key_bytes: usize,
+        max_value_bytes: usize,
+        max_sessions: usize,
+        session_expiry_ms: u64,
+    ) -> PyResult<Self> {
+        let config = configure(
+            id,
+            members,
+            seed,
+            [heartbeat_interval_ms, election_timeout_min_ms, election_timeout_max_ms, backoff_base_ms, backoff_max_ms, window, max_log_entries],
+            [max_batch, max_pending, max_proposal_bytes],
+        )?;
+        let limits = KvLimits {
+            max_keys,
+            max_key_bytes,
+            max_value_bytes,
+            max_sessions,
+            session_expiry_ms,
+        };
+        let node = CoreKv::new(config, limits).map_err(error)?;
+        Ok(PaxosKvNode { node: Node::new(node), limits })
+    }
+
+    /// A node restarted from every record it persisted, with the same
+    /// keyword arguments as the constructor; its store is rebuilt from the
+    /// chosen prefix, reported again from slot 1. Raises as
+    /// `PaxosNode.restore`.
+    #[classmethod]
+    #[pyo3(signature = (id, members, records, **config))]
+    fn restore(
+        cls: &Bound<'_, PyType>,
+        id: u64,
+        members: &Bound<'_, PyAny>,
+        records: &Bound<'_, PyAny>,
+        config: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let records = records_in(records)?;
+        let fresh = cls.call((id, members), config)?;
+        let fresh = fresh.cast::<PaxosKvNode>()?.get();
+        let config = fresh.node.with(|n| n.paxos().config().clone());
+        let node = CoreKv::restore((config, fresh.limits), &records).map_err(error)?;
+        let restored = PaxosKvNode { node: Node::new(node), limits: fresh.limits };
+        Ok(Py::new(cls.py(), restored)?.into_any())
+    }
+
+    /// "follower", "candidate" or "leader".
+    #[getter]
+    fn role(&self) -> &'static str {
+        self.node.with(|n| role_name(n.paxos().role()))
+    }
+
+    /// The leader this node follows (itself if it leads), or None.
+    #[getter]
+    fn leader(&self) -> Option<u64> {
+        self.node.with(|n| n.paxos().leader().map(|l| l.0))
+    }
+
+    /// The first slot not known to be chosen.
+    #[getter]
+    fn first_unchosen(&self) -> u64 {
+        self.node.with(|n| n.paxos().first_unchosen())
+    }
+
+    /// The last slot applied to this node's store.
+    #[getter]
+    fn applied(&self) -> u64 {
+        self.node.with(|n| n.store().applied_index())
+    }
+
+    /// The value of `key` in this node's store as far as it has applied
+    /// the log, or None: not linearizable; read with `get` for that.
+    fn local_value<'py>(&self, py: Python<'py>, key: &[u8]) -> Option<Bound<'py, PyBytes>> {
+        self.node
+            .with(|n| n.store().get(key).map(<[u8]>::to_vec))
+            .map(|v| PyBytes::new(py, &v))
+    }
+
+    /// Opens a client session; the `Reply` ("session_opened") carries the
+    /// new `client` id.
+    fn open_session(&self, py: Python<'_>, now_ms: u64, request_id: u64) -> PyResult<()> {
+        self.command(py, now_ms, kv::Command::OpenSession { id: request_id })
+    }
+
+    /// Sets `key` to `value`: write `seq` of session `client`. Replies
+    /// "done" once applied.
+    #[allow(clippy::too_many_arguments)]
+    fn put(&self, py: Python<'_>, now_ms: u64, request_id: u64, client: u64, seq: u64, key: &[u8], value: &[u8]) -> PyResult<()> {
+        let op = KvOp::Put { key: self.key(key)?, value: self.value(value, "value")? };
+        self.write(py, now_ms, request_id, client, seq, op)
+    }
+
+    /// Removes `key`: write `seq` of session `client`. Replies "done" once
+    /// applied, whether or not the key was there.
+    fn delete(&self, py: Python<'_>, now_ms: u64, request_id: u64, client: u64, seq: u64, key: &[u8]) -> PyResult<()> {
+        let op = KvOp::Delete { key: self.key(key)? };
+        self.write(py, now_ms, request_id, client, seq, op)
+    }
+
+    /// Compare-and-set, as `consensio.raft.KvNode.cas`. Replies "swapped"
+    /// or "not_swapped" once applied.
+    #[allow(clippy::too_many_arguments)]
+    fn cas(
+        &self,
+        py: Python<'_>,
+        now_ms: u64,
+        request_id: u64,
+        client: u64,
+        seq: u64,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> PyResult<()> {
+        let op = KvOp::Cas {
+            key: self.key(key)?,
+            expected: expected.map(|v| self.value(v, "expected")).transpose()?,
+            new: new.map(|v| self.value(v, "new")).transpose()?,
+        };
+        self.write(py, now_ms, request_id, client, seq, op)
+    }
+
+    /// A linearizable read of `key`, through the log. Replies "value" or
+    /// "absent", or "retry" if leadership was lost first.
+    fn get(&self, py: Python<'_>, now_ms: u64, request_id: u64, key: &[u8]) -> PyResult<()> {
+        self.command(py, now_ms, kv::Command::Get { id: request_id, key: self.key(key)? })
+    }
+
+    fn __repr__(&self) -> String {
+        self.node.with(|n| {
+            let p = n.paxos();
+            let leader = p.leader().map_or_else(|| "None".to_string(), |l| l.0.to_string());
+            format!(
+                "PaxosKvNode(id={}, role='{}', leader={leader}, keys={})",
+                p.id().0,
+                role_name(p.role()),
+                n.store().len()
+            )
+        })
+    }
+}
+
+const fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Follower => "follower",
+        Role::Candidate => "candidate",
+        Role::Leader => "leader",
+    }
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PaxosKvNode>()?;
     m.add_class::<PaxosNode>()?;
     m.add_class::<Chosen>()?;
     m.add_class::<Adopted>()?;

@@ -727,7 +727,7 @@ const SUCCESSES: [&str; 6] = [
 ];
 
 impl Reply {
-    fn from_core(request_id: u64, result: KvResult) -> Self {
+    pub(crate) fn from_core(request_id: u64, result: KvResult) -> Self {
         let (name, _) = result_name(&result);
         let (mut payload, mut client, mut leader) = (None, None, None);
         match result {
@@ -863,7 +863,7 @@ impl KvNode {
     }
 
     /// `bytes` as a key or value, refused over `max`.
-    fn bounded(bytes: &[u8], what: &str, max: usize) -> PyResult<Vec<u8>> {
+    pub(crate) fn bounded(bytes: &[u8], what: &str, max: usize) -> PyResult<Vec<u8>> {
         if bytes.len() > max {
             return Err(crate::LimitExceeded::new_err(format!(
                 "{what} of {} bytes; the store's limit is {max}",

@@ -208,3 +208,70 @@ def test_agreement_under_crashes_and_lost_messages(seed, crashes, drops):
     assert all(v == b"" or v.startswith(b"p") for v in log)
     firsts = {n.first_unchosen for n in c.up()}
     assert len(firsts) == 1, "every node caught up"
+
+
+def test_the_key_value_store_on_paxos_applies_a_retried_write_once():
+    from consensio.paxos import PaxosKvNode
+    from consensio.raft import Reply
+
+    nodes = {i: PaxosKvNode(i, MEMBERS) for i in MEMBERS}
+    disks = {i: [] for i in MEMBERS}
+    replies = {}
+    network = []
+    now = 0
+
+    def drain():
+        for node in nodes.values():
+            for out in node:
+                if isinstance(out, consensio.Send):
+                    network.append((node.id, out.to, out.data))
+                elif isinstance(out, consensio.Persist):
+                    disks[node.id].append(out.value)
+                elif isinstance(out, Reply):
+                    assert out.request_id not in replies, "one reply per request"
+                    replies[out.request_id] = out
+
+    def run(until):
+        nonlocal now
+        while True:
+            drain()
+            while network:
+                src, dst, frame = network.pop(0)
+                nodes[dst].handle_message(now, src, frame)
+                drain()
+            due = min(n.next_deadline for n in nodes.values())
+            if due > until:
+                break
+            now = max(now, due)
+            for node in nodes.values():
+                if node.next_deadline <= now:
+                    node.tick(now)
+        now = until
+
+    run(1_000)
+    leader = next(n for n in nodes.values() if n.role == "leader")
+    leader.open_session(now, 1)
+    run(now + 200)
+    assert replies[1].result == "session_opened"
+    client = replies[1].client
+    leader.put(now, 2, client, 1, b"k", b"v1")
+    leader.put(now, 3, client, 1, b"k", b"v1")  # a retry of the same write
+    run(now + 200)
+    assert replies[2].result == "done" and replies[3].result == "done"
+    leader.cas(now, 4, client, 2, b"k", b"v1", b"v2")
+    leader.get(now, 5, b"k")
+    run(now + 200)
+    assert replies[4].result == "swapped"
+    assert replies[5].result == "value" and replies[5].value == b"v2"
+    follower = next(n for n in nodes.values() if n.role != "leader")
+    follower.get(now, 6, b"k")
+    drain()
+    assert replies[6].result == "not_leader" and replies[6].leader == leader.id
+    with pytest.raises(consensio.LimitExceeded):
+        leader.put(now, 7, client, 3, b"k" * 2000, b"v")
+    assert 7 not in replies
+    # Restarted from its records, a node rebuilds the same store.
+    nodes[follower.id] = PaxosKvNode.restore(follower.id, MEMBERS, disks[follower.id])
+    drain()
+    assert nodes[follower.id].local_value(b"k") == b"v2"
+    assert nodes[follower.id].applied == follower.applied

@@ -92,14 +92,18 @@ const DURATION_MS: u64 = 10_000;
 /// (the fault schedules of `FaultMix` end by 70% of the run, and then a
 /// majority must choose the clients' values again).
 fn check(faults: &str, nodes: u64, seeds: std::ops::Range<u64>) {
+    check_protocol("paxos", faults, nodes, seeds);
+}
+
+fn check_protocol(protocol: &str, faults: &str, nodes: u64, seeds: std::ops::Range<u64>) {
     let mix: FaultMix = faults.parse().unwrap();
     let replay = |seed: u64| {
         format!(
-            "replay: cargo run --release -p consensio-sim -- check paxos --seeds 1 --start-seed {seed} --faults {mix} --nodes {nodes} --duration-ms {DURATION_MS}"
+            "replay: cargo run --release -p consensio-sim -- check {protocol} --seeds 1 --start-seed {seed} --faults {mix} --nodes {nodes} --duration-ms {DURATION_MS}"
         )
     };
     for seed in seeds {
-        let outcome = run_named("paxos", mix.config(seed, nodes, DURATION_MS)).unwrap();
+        let outcome = run_named(protocol, mix.config(seed, nodes, DURATION_MS)).unwrap();
         if let Some(v) = outcome.violation {
             panic!("{v}\n{}", replay(seed));
         }
@@ -141,4 +145,12 @@ fn paxos_keeps_agreement_and_progress_under_partitions_and_crashes() {
         5,
         20_000..20_200,
     );
+}
+
+/// The key-value store on Multi-Paxos, driven by Raft's clients: the same
+/// linearizability checker judges both stores.
+#[test]
+fn paxos_kv_is_linearizable_under_every_fault() {
+    check_protocol("paxos-kv", "all", 5, 0..250);
+    check_protocol("paxos-kv", "all", 3, 1_000..1_250);
 }

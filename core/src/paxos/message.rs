@@ -118,7 +118,7 @@ pub enum Message {
 impl WireMessage for Message {
     const KIND: u8 = kind::PAXOS;
     /// A page of up to `MAX_BATCH_BYTES` of values, or one value of up to
-    /// `max_value_bytes` (at most 1 MiB), with its framing.
+    /// `max_proposal_bytes` (at most 1 MiB), with its framing.
     const MAX_ENCODED_LEN: usize = (1 << 20) + (64 << 10);
 }
 
@@ -174,6 +174,6 @@ pub enum Persist {
 
 impl WireMessage for Persist {
     const KIND: u8 = kind::PAXOS_RECORD;
-    /// One value of up to `max_value_bytes` (at most 1 MiB).
+    /// One value of up to `max_proposal_bytes` (at most 1 MiB).
     const MAX_ENCODED_LEN: usize = (1 << 20) + 64;
 }

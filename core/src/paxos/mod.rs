@@ -98,10 +98,14 @@ use crate::id::NodeId;
 use crate::wire::WireError;
 
 #[cfg(feature = "alloc")]
+pub mod kv;
+#[cfg(feature = "alloc")]
 mod message;
 #[cfg(feature = "alloc")]
 mod node;
 
+#[cfg(feature = "alloc")]
+pub use kv::{KvNode, ReadMarker};
 #[cfg(feature = "alloc")]
 pub use message::{Message, Persist, Report};
 #[cfg(feature = "alloc")]
@@ -111,7 +115,7 @@ pub use node::{Config, PaxosNode, Role};
 pub const MAX_MEMBERS: usize = 64;
 
 /// The most value bytes one message carries (a single value may be larger,
-/// up to `max_value_bytes`, and then travels alone).
+/// up to `max_proposal_bytes`, and then travels alone).
 pub const MAX_BATCH_BYTES: usize = 256 << 10;
 
 /// A proposal number: a round, then the proposing node to break ties.
@@ -198,7 +202,7 @@ pub enum Error {
     },
     /// An empty proposal: the empty value is the no-op.
     EmptyValue,
-    /// The value exceeds `max_value_bytes`.
+    /// The value exceeds `max_proposal_bytes`.
     ValueTooLarge {
         /// Its length.
         len: usize,
@@ -218,7 +222,7 @@ pub enum Error {
         reason: &'static str,
     },
     /// A restored record does not fit the configuration (a slot beyond
-    /// the log's bound, a value beyond `max_value_bytes`).
+    /// the log's bound, a value beyond `max_proposal_bytes`).
     BadRecord,
 }
 

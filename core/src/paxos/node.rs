@@ -46,7 +46,7 @@ pub struct Config {
     /// Slots the log may hold (default 1,000,000).
     pub max_log_entries: u64,
     /// Longest value, bytes (default 64 KiB, at most 1 MiB).
-    pub max_value_bytes: usize,
+    pub max_proposal_bytes: usize,
     /// Seed of the node's [`Rng`] (timeouts and backoff).
     pub seed: u64,
 }
@@ -67,7 +67,7 @@ impl Config {
             max_batch: 64,
             max_pending: 4_096,
             max_log_entries: 1_000_000,
-            max_value_bytes: 64 << 10,
+            max_proposal_bytes: 64 << 10,
             seed: id.0,
         }
     }
@@ -100,8 +100,8 @@ impl Config {
         if self.max_log_entries == 0 || self.max_log_entries >= u64::MAX / 2 {
             return bad("max_log_entries must be positive and below 2^63");
         }
-        if self.max_value_bytes == 0 || self.max_value_bytes > 1 << 20 {
-            return bad("max_value_bytes must be in 1..=1 MiB");
+        if self.max_proposal_bytes == 0 || self.max_proposal_bytes > 1 << 20 {
+            return bad("max_proposal_bytes must be in 1..=1 MiB");
         }
         Ok(())
     }
@@ -278,6 +278,16 @@ impl PaxosNode {
     #[must_use]
     pub fn pending(&self) -> usize {
         self.pending.len()
+    }
+
+    /// The leader's slot for its latest proposal, queued or sent: slots go
+    /// to proposals in the order they came, so right after a
+    /// [`Command::Propose`] this is the slot the value will be chosen at,
+    /// unless leadership is lost first. `None` on a node that does not
+    /// lead.
+    #[must_use]
+    pub fn last_proposed_slot(&self) -> Option<u64> {
+        (self.role == Role::Leader).then(|| self.next_slot + self.pending.len() as u64 - 1)
     }
 
     /// The node's configuration (members sorted).
@@ -624,7 +634,7 @@ impl PaxosNode {
         for r in reports {
             if r.slot < self.first_unchosen.max(slot)
                 || r.slot > self.config.max_log_entries
-                || r.value.len() > self.config.max_value_bytes
+                || r.value.len() > self.config.max_proposal_bytes
             {
                 continue;
             }
@@ -746,7 +756,10 @@ impl PaxosNode {
             self.send(from, Message::Nack { ballot, promised });
             return;
         }
-        if values.iter().any(|v| v.len() > self.config.max_value_bytes) {
+        if values
+            .iter()
+            .any(|v| v.len() > self.config.max_proposal_bytes)
+        {
             return;
         }
         self.follow(from, ballot);
@@ -925,7 +938,7 @@ impl PaxosNode {
         let before = self.first_unchosen;
         for (i, value) in values.into_iter().enumerate() {
             let slot = first.saturating_add(i as u64);
-            if slot > self.config.max_log_entries || value.len() > self.config.max_value_bytes {
+            if slot > self.config.max_log_entries || value.len() > self.config.max_proposal_bytes {
                 break;
             }
             self.learn(slot, value);
@@ -1153,7 +1166,7 @@ impl PaxosNode {
     fn check_record(&self, slot: u64, value: &[u8]) -> Result<(), Error> {
         if slot == 0
             || slot > self.config.max_log_entries
-            || value.len() > self.config.max_value_bytes
+            || value.len() > self.config.max_proposal_bytes
         {
             return Err(Error::BadRecord);
         }
@@ -1232,10 +1245,10 @@ impl PaxosNode {
         if value.is_empty() {
             return Err(Error::EmptyValue);
         }
-        if value.len() > self.config.max_value_bytes {
+        if value.len() > self.config.max_proposal_bytes {
             return Err(Error::ValueTooLarge {
                 len: value.len(),
-                max: self.config.max_value_bytes,
+                max: self.config.max_proposal_bytes,
             });
         }
         if self.pending.len() >= self.config.max_pending {

@@ -332,7 +332,7 @@ impl KvStore {
     }
 
     /// Whether a key and value fit the bounds.
-    fn fits(&self, op: &KvOp) -> bool {
+    pub(crate) fn fits(&self, op: &KvOp) -> bool {
         let value_len = match op {
             KvOp::Put { value, .. } => value.len(),
             KvOp::Delete { .. } => 0,

@@ -22,20 +22,33 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
-use consensio::paxos::{self, Ballot, Event, Message, PaxosNode, Persist, Role};
-use consensio::{NodeId, Restore, Rng};
+use consensio::paxos::{
+    self, Ballot, Event, KvNode, Message, PaxosNode, Persist, ReadMarker, Role, kv,
+};
+use consensio::raft::{self as raft_kv, KvEntry, KvLimits};
+use consensio::{NodeId, Restore, Rng, wire};
 
 use super::Entry;
+use super::raft::{CLIENT_TICK_MS as KV_CLIENT_TICK_MS, Clients, describe_reply};
 use crate::checker::Checker;
 use crate::engine::{MessageLabel, NodeState, Protocol};
+use crate::linearizability;
 
 /// The family's entries in the [registry](super).
-pub const PROTOCOLS: &[Entry] = &[Entry {
-    name: "paxos",
-    family: "paxos",
-    description: "Multi-Paxos: agreement, validity and in-order learning of proposed values",
-    run: |config| super::run(PaxosProtocol::default(), config),
-}];
+pub const PROTOCOLS: &[Entry] = &[
+    Entry {
+        name: "paxos",
+        family: "paxos",
+        description: "Multi-Paxos: agreement, validity and in-order learning of proposed values",
+        run: |config| super::run(PaxosProtocol::default(), config),
+    },
+    Entry {
+        name: "paxos-kv",
+        family: "paxos",
+        description: "Multi-Paxos with the key-value store: agreement, in-order learning, and linearizable clients",
+        run: |config| super::run(PaxosKvProtocol::default(), config),
+    },
+];
 
 /// The report's name for when a slot was last chosen, ms.
 pub const LAST_CHOSEN: &str = "last slot chosen, ms";
@@ -73,12 +86,8 @@ impl Protocol for PaxosProtocol {
     }
 
     fn restore(&self, id: NodeId, members: &[NodeId], seed: u64, disk: &[Persist]) -> PaxosNode {
-        let mut config = paxos::Config::new(id, members);
-        config.seed = seed;
-        // Small pages and window, so paging and the window are exercised.
-        config.max_batch = 8;
-        config.window = 32;
-        PaxosNode::restore(config, disk).unwrap_or_else(|e| panic!("paxos restore: {e}"))
+        PaxosNode::restore(config(id, members, seed), disk)
+            .unwrap_or_else(|e| panic!("paxos restore: {e}"))
     }
 
     fn workload(
@@ -126,20 +135,11 @@ impl Protocol for PaxosProtocol {
     }
 
     fn checker(&self) -> Box<dyn Checker<PaxosNode>> {
-        Box::new(PaxosChecker::new(Rc::clone(&self.shared)))
+        Box::new(PaxosChecker::new(Rc::clone(&self.shared), None))
     }
 
     fn describe(&self, event: &Event) -> String {
-        match event {
-            Event::Chosen { slot, value } if value.is_empty() => {
-                format!("chosen slot {slot}: no-op")
-            }
-            Event::Chosen { slot, value } => {
-                format!("chosen slot {slot}: {}", String::from_utf8_lossy(value))
-            }
-            Event::Adopted { ballot } => format!("leads under ballot {ballot}"),
-            Event::SteppedDown { ballot } => format!("stepped down (ballot {ballot})"),
-        }
+        describe_event(event)
     }
 
     fn describe_message(&self, message: &Message) -> MessageLabel {
@@ -147,16 +147,149 @@ impl Protocol for PaxosProtocol {
     }
 
     fn state(&self, node: &PaxosNode) -> Option<NodeState> {
+        Some(state(node))
+    }
+}
+
+/// The node's role, the round it promised, and its chosen prefix.
+fn state(node: &PaxosNode) -> NodeState {
+    {
         let role = match node.role() {
             Role::Follower => "follower",
             Role::Candidate => "candidate",
             Role::Leader => "leader",
         };
-        Some(NodeState {
+        NodeState {
             role,
             term: node.promised().round,
             commit: Some(node.first_unchosen() - 1),
-        })
+        }
+    }
+}
+
+/// The library's defaults, with small pages and window, so paging and the
+/// window are exercised.
+fn config(id: NodeId, members: &[NodeId], seed: u64) -> paxos::Config {
+    let mut config = paxos::Config::new(id, members);
+    config.seed = seed;
+    config.max_batch = 8;
+    config.window = 32;
+    config
+}
+
+fn describe_event(event: &Event) -> String {
+    match event {
+        Event::Chosen { slot, value } if value.is_empty() => format!("chosen slot {slot}: no-op"),
+        Event::Chosen { slot, value } => match wire::decode::<KvEntry>(value) {
+            Ok(_) => format!("chosen slot {slot}: a store entry"),
+            Err(_) if wire::decode::<ReadMarker>(value).is_ok() => {
+                format!("chosen slot {slot}: a read marker")
+            }
+            Err(_) => format!("chosen slot {slot}: {}", String::from_utf8_lossy(value)),
+        },
+        Event::Adopted { ballot } => format!("leads under ballot {ballot}"),
+        Event::SteppedDown { ballot } => format!("stepped down (ballot {ballot})"),
+    }
+}
+
+/// Multi-Paxos with the key-value store, driven by Raft's clients
+/// (sessions, retries with the same sequence number, reads and
+/// compare-and-sets on a few contended keys); no operator.
+#[derive(Debug, Default)]
+pub struct PaxosKvProtocol {
+    shared: Rc<RefCell<Shared>>,
+    clients: Rc<RefCell<Clients>>,
+}
+
+impl Protocol for PaxosKvProtocol {
+    type Node = KvNode;
+
+    fn name(&self) -> &'static str {
+        "paxos-kv"
+    }
+
+    fn create(&self, id: NodeId, members: &[NodeId], seed: u64) -> KvNode {
+        self.restore(id, members, seed, &[])
+    }
+
+    fn restore(&self, id: NodeId, members: &[NodeId], seed: u64, disk: &[Persist]) -> KvNode {
+        KvNode::restore((config(id, members, seed), KvLimits::default()), disk)
+            .unwrap_or_else(|e| panic!("paxos-kv restore: {e}"))
+    }
+
+    fn workload_interval_ms(&self) -> Option<u64> {
+        Some(KV_CLIENT_TICK_MS)
+    }
+
+    fn workload(
+        &mut self,
+        rng: &mut Rng,
+        now_ms: u64,
+        live: &[NodeId],
+    ) -> Vec<(NodeId, kv::Command)> {
+        let commands = self.clients.borrow_mut().act(rng, now_ms, live);
+        commands
+            .into_iter()
+            .filter_map(|(to, command)| {
+                let command = match command {
+                    raft_kv::kv::Command::OpenSession { id } => kv::Command::OpenSession { id },
+                    raft_kv::kv::Command::Write {
+                        id,
+                        client,
+                        seq,
+                        op,
+                    } => kv::Command::Write {
+                        id,
+                        client,
+                        seq,
+                        op,
+                    },
+                    // Reads go through the log: lease or not, linearizable.
+                    raft_kv::kv::Command::Get { id, key, .. } => kv::Command::Get { id, key },
+                    // The operator is Raft's alone.
+                    _ => return None,
+                };
+                Some((to, command))
+            })
+            .collect()
+    }
+
+    fn completes(&self, event: &kv::Event) -> bool {
+        matches!(event, kv::Event::Reply { .. })
+    }
+
+    fn is_routine(&self, event: &kv::Event) -> bool {
+        matches!(event, kv::Event::Paxos(Event::Chosen { .. }))
+    }
+
+    fn leads(&self, _node: NodeId, event: &kv::Event) -> bool {
+        matches!(event, kv::Event::Paxos(Event::Adopted { .. }))
+    }
+
+    fn promises(&self, message: &Message) -> bool {
+        matches!(message, Message::Promise { .. } | Message::Accepted { .. })
+    }
+
+    fn checker(&self) -> Box<dyn Checker<KvNode>> {
+        Box::new(PaxosChecker::new(
+            Rc::clone(&self.shared),
+            Some(Rc::clone(&self.clients)),
+        ))
+    }
+
+    fn describe(&self, event: &kv::Event) -> String {
+        match event {
+            kv::Event::Paxos(event) => describe_event(event),
+            kv::Event::Reply { id, result } => describe_reply(*id, result),
+        }
+    }
+
+    fn describe_message(&self, message: &Message) -> MessageLabel {
+        describe_message(message)
+    }
+
+    fn state(&self, node: &KvNode) -> Option<NodeState> {
+        Some(state(node.paxos()))
     }
 }
 
@@ -229,10 +362,15 @@ fn describe_message(message: &Message) -> MessageLabel {
     }
 }
 
-/// The checker of the [module docs](self).
+/// The checker of the [module docs](self), for `paxos` and `paxos-kv`.
 #[derive(Debug)]
 pub struct PaxosChecker {
     shared: Rc<RefCell<Shared>>,
+    /// `paxos-kv`: the clients, whose history must be linearizable. Their
+    /// retried writes may be chosen twice (the sessions apply them once),
+    /// so no-duplicates is not checked, and validity means a store entry,
+    /// a read marker or a no-op.
+    kv: Option<Rc<RefCell<Clients>>>,
     chosen: BTreeMap<u64, Vec<u8>>,
     /// Slot of each chosen value, for the no-duplicates check.
     slot_of: BTreeMap<Vec<u8>, u64>,
@@ -245,9 +383,10 @@ pub struct PaxosChecker {
 }
 
 impl PaxosChecker {
-    fn new(shared: Rc<RefCell<Shared>>) -> Self {
+    fn new(shared: Rc<RefCell<Shared>>, kv: Option<Rc<RefCell<Clients>>>) -> Self {
         PaxosChecker {
             shared,
+            kv,
             chosen: BTreeMap::new(),
             slot_of: BTreeMap::new(),
             last: BTreeMap::new(),
@@ -257,14 +396,18 @@ impl PaxosChecker {
             last_chosen_ms: 0,
         }
     }
-}
 
-impl Checker<PaxosNode> for PaxosChecker {
-    fn name(&self) -> &'static str {
-        "Multi-Paxos agreement, validity and in-order learning"
+    /// Whether `value` could have been proposed.
+    fn valid(&self, value: &[u8]) -> bool {
+        value.is_empty()
+            || if self.kv.is_some() {
+                wire::decode::<KvEntry>(value).is_ok() || wire::decode::<ReadMarker>(value).is_ok()
+            } else {
+                self.shared.borrow().proposed.contains(value)
+            }
     }
 
-    fn on_event(&mut self, time_ms: u64, node: NodeId, event: &Event) -> Result<(), String> {
+    fn on_paxos(&mut self, time_ms: u64, node: NodeId, event: &Event) -> Result<(), String> {
         match event {
             Event::Adopted { ballot } => {
                 if ballot.node != node {
@@ -298,7 +441,7 @@ impl Checker<PaxosNode> for PaxosChecker {
                     ));
                 }
                 self.last.insert(node, *slot);
-                if !value.is_empty() && !self.shared.borrow().proposed.contains(value) {
+                if !self.valid(value) {
                     return Err(format!(
                         "validity: {node} chose {:?} at slot {slot}, which nobody proposed",
                         String::from_utf8_lossy(value)
@@ -316,7 +459,9 @@ impl Checker<PaxosNode> for PaxosChecker {
                     None => {
                         if value.is_empty() {
                             self.no_ops += 1;
-                        } else if let Some(other) = self.slot_of.insert(value.clone(), *slot) {
+                        } else if self.kv.is_none()
+                            && let Some(other) = self.slot_of.insert(value.clone(), *slot)
+                        {
                             return Err(format!(
                                 "no duplicates: {:?}, proposed once, was chosen at slots {other} and {slot}",
                                 String::from_utf8_lossy(value)
@@ -331,29 +476,114 @@ impl Checker<PaxosNode> for PaxosChecker {
         Ok(())
     }
 
-    fn after_step(
-        &mut self,
-        _time_ms: u64,
-        nodes: &[(NodeId, Option<&PaxosNode>)],
-    ) -> Result<(), String> {
+    /// Nodes down at this step start again from slot 1.
+    fn note_down<N>(&mut self, nodes: &[(NodeId, Option<&N>)]) {
         for (id, node) in nodes {
             if node.is_none() {
                 self.restarted.insert(*id);
             }
         }
-        Ok(())
     }
 
-    fn report(&self) -> Vec<(String, String)> {
-        vec![
+    fn measurements(&self) -> Vec<(String, String)> {
+        let mut report = vec![
             ("slots chosen".into(), self.chosen.len().to_string()),
             ("no-ops chosen".into(), self.no_ops.to_string()),
             ("leaderships".into(), self.leaders.len().to_string()),
             (LAST_CHOSEN.into(), self.last_chosen_ms.to_string()),
-            (
+        ];
+        match &self.kv {
+            None => report.push((
                 "values proposed".into(),
                 self.shared.borrow().proposed.len().to_string(),
-            ),
-        ]
+            )),
+            Some(clients) => {
+                let clients = clients.borrow();
+                let completed = clients.completions_ms.len();
+                let unknown = clients.history().len() - completed;
+                report.push(("client operations completed".into(), completed.to_string()));
+                report.push((
+                    "client operations with unknown outcome".into(),
+                    unknown.to_string(),
+                ));
+                report.push(("client resends".into(), clients.resends.to_string()));
+                report.push((
+                    "sessions opened".into(),
+                    clients.sessions_opened.to_string(),
+                ));
+            }
+        }
+        report
+    }
+}
+
+impl Checker<PaxosNode> for PaxosChecker {
+    fn name(&self) -> &'static str {
+        "Multi-Paxos agreement, validity and in-order learning"
+    }
+
+    fn on_event(&mut self, time_ms: u64, node: NodeId, event: &Event) -> Result<(), String> {
+        self.on_paxos(time_ms, node, event)
+    }
+
+    fn after_step(
+        &mut self,
+        _time_ms: u64,
+        nodes: &[(NodeId, Option<&PaxosNode>)],
+    ) -> Result<(), String> {
+        self.note_down(nodes);
+        Ok(())
+    }
+
+    fn report(&self) -> Vec<(String, String)> {
+        self.measurements()
+    }
+}
+
+impl Checker<KvNode> for PaxosChecker {
+    fn name(&self) -> &'static str {
+        "Multi-Paxos agreement, validity and in-order learning, and linearizability"
+    }
+
+    fn on_event(&mut self, time_ms: u64, node: NodeId, event: &kv::Event) -> Result<(), String> {
+        match event {
+            kv::Event::Paxos(event) => self.on_paxos(time_ms, node, event),
+            kv::Event::Reply { id, result } => {
+                let Some(clients) = &self.kv else {
+                    return Ok(());
+                };
+                let mut clients = clients.borrow_mut();
+                clients.on_reply(time_ms, node, *id, result);
+                match &clients.error {
+                    Some(e) => Err(format!("client saw a wrong reply: {e}")),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    fn after_step(
+        &mut self,
+        _time_ms: u64,
+        nodes: &[(NodeId, Option<&KvNode>)],
+    ) -> Result<(), String> {
+        self.note_down(nodes);
+        Ok(())
+    }
+
+    fn at_end(
+        &mut self,
+        _time_ms: u64,
+        _nodes: &[(NodeId, Option<&KvNode>)],
+    ) -> Result<(), String> {
+        let Some(clients) = &self.kv else {
+            return Ok(());
+        };
+        let history = clients.borrow().history();
+        linearizability::check(&history).map_err(|e| format!("linearizability: {e}"))
+    }
+
+    fn report(&self) -> Vec<(String, String)> {
+        self.measurements()
     }
 }

@@ -312,13 +312,7 @@ impl Protocol for RaftProtocol {
 
     fn describe(&self, event: &kv::Event) -> String {
         match event {
-            kv::Event::Reply { id, result } => {
-                let (client, op) = split_id(*id);
-                match result {
-                    Ok(r) => format!("Reply c{client}#{op} {}", describe_response(r)),
-                    Err(e) => format!("Reply c{client}#{op} refused: {e}"),
-                }
-            }
+            kv::Event::Reply { id, result } => describe_reply(*id, result),
             kv::Event::Raft(Event::Committed { index, term, .. }) => {
                 format!("Committed {index} (term {term})")
             }
@@ -345,6 +339,15 @@ impl Protocol for RaftProtocol {
                 format!("ApplySnapshot at {index} (term {term})")
             }
         }
+    }
+}
+
+/// A reply to client `c`'s operation `#n`, for traces: `Reply c1#4 Done`.
+pub(crate) fn describe_reply(id: u64, result: &KvResult) -> String {
+    let (client, op) = split_id(id);
+    match result {
+        Ok(r) => format!("Reply c{client}#{op} {}", describe_response(r)),
+        Err(e) => format!("Reply c{client}#{op} refused: {e}"),
     }
 }
 
@@ -585,17 +588,18 @@ struct Client {
     seen: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
-/// The clients, their history, and what went wrong for them.
+/// The clients, their history, and what went wrong for them. Paxos's
+/// key-value check (`paxos-kv`) drives its store with them too.
 #[derive(Clone, Debug, Default)]
 pub struct Clients {
     clients: Vec<Client>,
     history: Vec<Operation>,
     values: u64,
-    resends: u64,
-    sessions_opened: u64,
-    completions_ms: Vec<u64>,
+    pub(crate) resends: u64,
+    pub(crate) sessions_opened: u64,
+    pub(crate) completions_ms: Vec<u64>,
     /// A reply no correct cluster gives this workload.
-    error: Option<String>,
+    pub(crate) error: Option<String>,
     /// Whether the operator hands leadership over now and then.
     operator: bool,
     /// Leadership transfers asked for, and how many began.
@@ -616,7 +620,12 @@ pub struct Clients {
 
 impl Clients {
     /// The commands due now: new operations and resends.
-    fn act(&mut self, rng: &mut Rng, now_ms: u64, live: &[NodeId]) -> Vec<(NodeId, kv::Command)> {
+    pub(crate) fn act(
+        &mut self,
+        rng: &mut Rng,
+        now_ms: u64,
+        live: &[NodeId],
+    ) -> Vec<(NodeId, kv::Command)> {
         if self.clients.is_empty() {
             self.clients = vec![Client::default(); CLIENTS + READERS];
         }
@@ -918,7 +927,7 @@ impl Clients {
     }
 
     /// A reply from `node` at `now_ms`.
-    fn on_reply(&mut self, now_ms: u64, node: NodeId, id: u64, result: &KvResult) {
+    pub(crate) fn on_reply(&mut self, now_ms: u64, node: NodeId, id: u64, result: &KvResult) {
         let (number, _) = split_id(id);
         if number == MEMBERSHIP_OPERATOR {
             match result {
@@ -1053,7 +1062,7 @@ impl Clients {
 
     /// The whole history: completed operations, and those still open as
     /// "may or may not have happened".
-    fn history(&self) -> Vec<Operation> {
+    pub(crate) fn history(&self) -> Vec<Operation> {
         let mut all = self.history.clone();
         for (number, c) in self.clients.iter().enumerate() {
             let Some(r) = &c.open else { continue };
