@@ -399,8 +399,15 @@ fn every_protocol_names_its_messages_and_events_in_its_own_words() {
             .iter()
             .filter(|e| matches!(e.kind, TraceKind::State { .. }))
             .count();
-        let has_roles =
-            ["raft", "raft-replace", "paxos", "bully", "ring-election"].contains(&entry.name);
+        let has_roles = [
+            "raft",
+            "raft-replace",
+            "paxos",
+            "paxos-kv",
+            "bully",
+            "ring-election",
+        ]
+        .contains(&entry.name);
         assert_eq!(
             states > 0,
             has_roles,
