@@ -24,7 +24,9 @@
 //! **Throughput**: proposals committed per second by a 3-node cluster in
 //! memory (`consensio_benches::cluster`, which documents how both clusters
 //! are driven and how both compact their logs every 1,000 entries), one
-//! proposal per round and batches of 64, 64-byte payloads.
+//! proposal per round and batches of 64, 64-byte payloads; beside them,
+//! `consensio_paxos`: consensio's Multi-Paxos cluster driven alike, values
+//! chosen per second (it does not compact yet).
 //!
 //! **Snapshot install**: bytes of snapshot per second that a follower cut
 //! off behind the leader's compaction point receives and installs, from the
@@ -45,7 +47,7 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use consensio::raft::{ArenaLog, LogStorage};
-use consensio_benches::cluster::{ConsensioCluster, RaftRsCluster, time_rounds};
+use consensio_benches::cluster::{ConsensioCluster, PaxosCluster, RaftRsCluster, time_rounds};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use raft::RaftLog;
 use raft::eraftpb::Entry;
@@ -142,6 +144,9 @@ fn throughput(c: &mut Criterion) {
         });
         group.bench_function("raft-rs", |b| {
             b.iter_custom(|rounds| time_rounds(RaftRsCluster::new, &payload, batch, rounds));
+        });
+        group.bench_function("consensio_paxos", |b| {
+            b.iter_custom(|rounds| time_rounds(PaxosCluster::new, &payload, batch, rounds));
         });
         group.finish();
     }

@@ -1,5 +1,6 @@
-//! Three-node Raft clusters in memory, consensio's and raft-rs's, driven the
-//! same way for the proposal throughput bench (`benches/raft.rs`).
+//! Three-node clusters in memory, consensio's Raft, consensio's Multi-Paxos
+//! and raft-rs's, driven the same way for the proposal throughput bench
+//! (`benches/raft.rs`).
 //!
 //! Both clusters pass messages directly (no encoding), first in first out,
 //! until the network is quiet. Both keep what a node must make durable in
@@ -25,6 +26,7 @@
 
 use std::collections::VecDeque;
 
+use consensio::paxos::{self, PaxosNode};
 use consensio::quorum::MajorityConfig;
 use consensio::raft::{ArenaLog, Command, Event, LogStorage, Message, Persist, RaftNode, Role};
 use consensio::{Input, Instant, NodeId, Output, Participant};
@@ -263,6 +265,131 @@ impl Cluster for ConsensioCluster {
     }
 }
 
+/// Three consensio Multi-Paxos nodes, driven like [`ConsensioCluster`]:
+/// records pushed to a `Vec` per node, messages passed directly, first in
+/// first out. The window (256 slots in flight) and pages (64 values per
+/// `Accept`) are the library's defaults. Paxos does not compact its log
+/// yet, so its nodes pay no snapshots here, where Raft's do.
+#[derive(Clone)]
+pub struct PaxosCluster {
+    nodes: Vec<PaxosNode>,
+    disks: Vec<Vec<paxos::Persist>>,
+    network: VecDeque<(NodeId, NodeId, paxos::Message)>,
+    /// Non-empty chosen values reported, per node.
+    committed: Vec<u64>,
+    leader: usize,
+    now: Instant,
+}
+
+impl PaxosCluster {
+    /// A cluster with an adopted leader and nothing else in flight.
+    ///
+    /// # Panics
+    /// If no leader is adopted within 10 simulated seconds.
+    #[must_use]
+    pub fn new() -> Self {
+        let ids = IDS.map(NodeId);
+        let nodes = ids
+            .iter()
+            .map(|&id| {
+                let mut config = paxos::Config::new(id, &ids);
+                config.max_log_entries = ENTRIES_PER_CLUSTER as u64 + 64;
+                PaxosNode::new(config).expect("a valid configuration")
+            })
+            .collect();
+        let mut cluster = PaxosCluster {
+            nodes,
+            disks: vec![Vec::new(); IDS.len()],
+            network: VecDeque::new(),
+            committed: vec![0; IDS.len()],
+            leader: 0,
+            now: Instant::ZERO,
+        };
+        loop {
+            assert!(
+                cluster.now < Instant::from_millis(10_000),
+                "no leader in 10 s"
+            );
+            let due = cluster
+                .nodes
+                .iter()
+                .filter_map(Participant::next_deadline)
+                .min();
+            cluster.now = due.expect("nodes wait for a leader").max(cluster.now);
+            let now = cluster.now;
+            for node in &mut cluster.nodes {
+                if node.next_deadline() <= Some(now) {
+                    node.handle_input(now, Input::Tick).expect("a tick");
+                }
+            }
+            cluster.settle();
+            if let Some(leader) = cluster
+                .nodes
+                .iter()
+                .position(|n| n.role() == paxos::Role::Leader)
+            {
+                cluster.leader = leader;
+                return cluster;
+            }
+            cluster.now = cluster.now.saturating_add_millis(1);
+        }
+    }
+
+    fn drain(&mut self) {
+        for (i, node) in self.nodes.iter_mut().enumerate() {
+            while let Some(output) = node.poll_output() {
+                match output {
+                    Output::Persist(record) => self.disks[i].push(record),
+                    Output::Send { to, message } => {
+                        self.network.push_back((node.id(), to, message))
+                    }
+                    Output::Event(paxos::Event::Chosen { value, .. }) => {
+                        self.committed[i] += u64::from(!value.is_empty());
+                    }
+                    Output::Event(_) => {}
+                }
+            }
+        }
+    }
+}
+
+impl Default for PaxosCluster {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Cluster for PaxosCluster {
+    fn propose(&mut self, payload: &[u8], count: usize) {
+        let leader = &mut self.nodes[self.leader];
+        for _ in 0..count {
+            leader
+                .handle_input(
+                    self.now,
+                    Input::Command(paxos::Command::Propose(payload.to_vec())),
+                )
+                .expect("the leader takes a proposal");
+        }
+    }
+
+    fn settle(&mut self) {
+        loop {
+            self.drain();
+            let Some((from, to, message)) = self.network.pop_front() else {
+                break;
+            };
+            let index = usize::try_from(to.0 - 1).expect("ids are 1..=3");
+            self.nodes[index]
+                .handle_input(self.now, Input::Message { from, message })
+                .expect("a message from a peer");
+        }
+    }
+
+    fn committed(&self) -> u64 {
+        self.committed[self.leader]
+    }
+}
+
 /// Three raft-rs `RawNode`s over `MemStorage`.
 pub struct RaftRsCluster {
     nodes: Vec<RawNode<MemStorage>>,
@@ -451,6 +578,15 @@ mod tests {
                 disk.len()
             );
         }
+    }
+
+    #[test]
+    fn paxos_cluster_chooses_every_round_at_every_node() {
+        let mut cluster = PaxosCluster::new();
+        commits_every_round(&mut cluster);
+        // Followers learn a round's values with the next round's Accepts
+        // (no heartbeat is ticked here).
+        assert!(cluster.committed.iter().all(|&c| c + 64 >= 69 + 40 * 64));
     }
 
     #[test]
