@@ -329,13 +329,12 @@ fn values(bytes: &[u8]) -> Vec<Vec<u8>> {
 fn recorded(records: &[Persist], slot: u64) -> Option<&[u8]> {
     let mut found = None;
     for r in records {
-        match r {
-            Persist::Accepted { slot: s, value, .. } | Persist::Learned { slot: s, value }
-                if *s == slot =>
-            {
-                found = Some(value.as_slice());
-            }
-            _ => {}
+        if let Persist::Accepted { first, values, .. } | Persist::Learned { first, values } = r
+            && let Some(v) = slot
+                .checked_sub(*first)
+                .and_then(|i| values.get(usize::try_from(i).ok()?))
+        {
+            found = Some(v.as_slice());
         }
     }
     found

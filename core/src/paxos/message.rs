@@ -148,21 +148,24 @@ impl Message {
 pub enum Persist {
     /// The acceptor promised `ballot` (never a lower one after it).
     Promised(Ballot),
-    /// The acceptor accepted `value` at `slot` under `ballot`.
+    /// The acceptor accepted `values` at slots `first`, `first + 1`, …
+    /// under `ballot` (one record per `Accept` it took, or per batch the
+    /// leader proposed).
     Accepted {
-        /// The slot.
-        slot: u64,
+        /// The slot of the first value.
+        first: u64,
         /// The ballot.
         ballot: Ballot,
-        /// The value.
-        value: Vec<u8>,
+        /// The values.
+        values: Vec<Vec<u8>>,
     },
-    /// The node learned from a peer that `value` is chosen at `slot`.
+    /// The node learned from a peer that `values` are chosen at slots
+    /// `first`, `first + 1`, …
     Learned {
-        /// The slot.
-        slot: u64,
-        /// The chosen value.
-        value: Vec<u8>,
+        /// The slot of the first value.
+        first: u64,
+        /// The chosen values.
+        values: Vec<Vec<u8>>,
     },
     /// Every slot below `below` is chosen, and the records before this one
     /// hold each of their values. Lost, it only costs relearning.
@@ -174,6 +177,8 @@ pub enum Persist {
 
 impl WireMessage for Persist {
     const KIND: u8 = kind::PAXOS_RECORD;
-    /// One value of up to `max_proposal_bytes` (at most 1 MiB).
-    const MAX_ENCODED_LEN: usize = (1 << 20) + 64;
+    /// The values of one message (a page), or one value of up to
+    /// `max_proposal_bytes` (at most 1 MiB), with their framing; a leader's
+    /// batch is recorded in pages alike.
+    const MAX_ENCODED_LEN: usize = (1 << 20) + (64 << 10);
 }

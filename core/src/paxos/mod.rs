@@ -100,6 +100,8 @@ use crate::wire::WireError;
 #[cfg(feature = "alloc")]
 pub mod kv;
 #[cfg(feature = "alloc")]
+mod log;
+#[cfg(feature = "alloc")]
 mod message;
 #[cfg(feature = "alloc")]
 mod node;
@@ -113,6 +115,10 @@ pub use node::{Config, PaxosNode, Role};
 
 /// The most members a voting set may have.
 pub const MAX_MEMBERS: usize = 64;
+
+/// `Accept` messages a leader has unanswered per peer before it holds new
+/// slots back for a fuller page (reset at each heartbeat).
+pub const MAX_INFLIGHT: u32 = 8;
 
 /// The most value bytes one message carries (a single value may be larger,
 /// up to `max_proposal_bytes`, and then travels alone).

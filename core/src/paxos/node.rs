@@ -3,8 +3,9 @@
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
+use super::log::{Slot, SlotLog};
 use super::message::{Message, Persist, Report};
-use super::{Ballot, Command, Error, Event, MAX_BATCH_BYTES, MAX_MEMBERS};
+use super::{Ballot, Command, Error, Event, MAX_BATCH_BYTES, MAX_INFLIGHT, MAX_MEMBERS};
 use crate::id::NodeId;
 use crate::mutant::{Mutant, planted};
 use crate::protocol::{Input, Output, Participant, Restore};
@@ -119,15 +120,6 @@ pub enum Role {
     Leader,
 }
 
-/// One slot of the log: the value accepted (or learned) and whether it is
-/// known to be chosen.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Slot {
-    ballot: Ballot,
-    value: Vec<u8>,
-    chosen: bool,
-}
-
 /// A Multi-Paxos node; see the [module docs](super).
 #[derive(Clone, Debug)]
 pub struct PaxosNode {
@@ -138,7 +130,7 @@ pub struct PaxosNode {
     deadline: Instant,
     // Acceptor.
     promised: Ballot,
-    log: BTreeMap<u64, Slot>,
+    log: SlotLog,
     // Learner.
     first_unchosen: u64,
     applied: u64,
@@ -164,10 +156,18 @@ pub struct PaxosNode {
     merged: BTreeMap<u64, (Ballot, Vec<u8>, bool)>,
     /// Leader: the next slot to propose in.
     next_slot: u64,
-    /// Leader: the first slot not yet sent to the peers.
-    unsent: u64,
-    /// Leader: who accepted each in-flight slot (bit per member index).
-    acks: BTreeMap<u64, u64>,
+    /// Leader: per member (by index), the first slot not yet sent to it,
+    /// and its `Accept` messages not yet answered (at most
+    /// [`MAX_INFLIGHT`]; reset at each heartbeat, when lost ones are
+    /// resent).
+    unsent: Vec<u64>,
+    inflight: Vec<u32>,
+    /// Accepted or learned values not yet in a record: runs of
+    /// consecutive slots, written out before any output that depends on
+    /// them.
+    unrecorded: Vec<(u64, Vec<Vec<u8>>)>,
+    /// The ballot of the unrecorded accepted values (`None`: learned).
+    unrecorded_ballot: Option<Ballot>,
     /// Leader: proposals waiting for the window.
     pending: VecDeque<Vec<u8>>,
     /// Leader: when each member last answered this ballot.
@@ -193,7 +193,7 @@ impl PaxosNode {
             started: false,
             deadline: Instant::ZERO,
             promised: Ballot::ZERO,
-            log: BTreeMap::new(),
+            log: SlotLog::default(),
             first_unchosen: 1,
             applied: 0,
             recorded_chosen: 1,
@@ -211,8 +211,10 @@ impl PaxosNode {
             attempt_until: Instant::ZERO,
             merged: BTreeMap::new(),
             next_slot: 1,
-            unsent: 1,
-            acks: BTreeMap::new(),
+            unsent: alloc::vec![1; members],
+            inflight: alloc::vec![0; members],
+            unrecorded: Vec::new(),
+            unrecorded_ballot: None,
             pending: VecDeque::new(),
             heard: alloc::vec![Instant::ZERO; members],
             resend_below: 1,
@@ -263,7 +265,7 @@ impl PaxosNode {
     #[must_use]
     pub fn chosen(&self, slot: u64) -> Option<&[u8]> {
         self.log
-            .get(&slot)
+            .get(slot)
             .filter(|s| s.chosen)
             .map(|s| s.value.as_slice())
     }
@@ -271,7 +273,7 @@ impl PaxosNode {
     /// What this acceptor accepted at `slot`: the ballot and value.
     #[must_use]
     pub fn accepted(&self, slot: u64) -> Option<(Ballot, &[u8])> {
-        self.log.get(&slot).map(|s| (s.ballot, s.value.as_slice()))
+        self.log.get(slot).map(|s| (s.ballot, s.value.as_slice()))
     }
 
     /// Proposals queued at the leader, waiting for the window.
@@ -377,7 +379,7 @@ impl PaxosNode {
     ) -> (Vec<T>, Option<u64>) {
         let mut items = Vec::new();
         let mut bytes = 0;
-        for (&slot, s) in self.log.range(from..) {
+        for (slot, s) in self.log.from(from) {
             let Some(item) = take(slot, s) else { break };
             let size = len(&item);
             if !items.is_empty()
@@ -481,6 +483,8 @@ impl PaxosNode {
                 self.broadcast(&heartbeat);
                 self.resend_unacked();
                 self.resend_below = self.next_slot;
+                // Answers may have been lost: the window opens again.
+                self.inflight.iter_mut().for_each(|n| *n = 0);
                 self.deadline = self
                     .now
                     .saturating_add_millis(self.config.heartbeat_interval_ms);
@@ -673,9 +677,8 @@ impl PaxosNode {
         self.role = Role::Leader;
         self.leader = Some(self.config.id);
         self.preemptions = 0;
-        self.acks.clear();
         let merged = core::mem::take(&mut self.merged);
-        let own_last = self.log.keys().next_back().copied().unwrap_or(0);
+        let own_last = self.log.last();
         let last = merged
             .keys()
             .next_back()
@@ -683,7 +686,7 @@ impl PaxosNode {
             .unwrap_or(0)
             .max(own_last);
         for slot in self.first_unchosen..=last {
-            let own = self.log.get(&slot);
+            let own = self.log.get(slot);
             if own.is_some_and(|s| s.chosen) {
                 continue;
             }
@@ -702,9 +705,12 @@ impl PaxosNode {
             };
             self.accept_own(slot, value);
         }
+        self.record_own();
         self.next_slot = (last + 1).max(self.first_unchosen);
-        self.unsent = self.first_unchosen;
-        self.resend_below = self.first_unchosen;
+        let first = self.first_unchosen;
+        self.unsent.iter_mut().for_each(|u| *u = first);
+        self.inflight.iter_mut().for_each(|n| *n = 0);
+        self.resend_below = first;
         let now = self.now;
         self.heard.iter_mut().for_each(|t| *t = now);
         // Followers hear of the new leader at once, re-proposals or not.
@@ -720,26 +726,116 @@ impl PaxosNode {
         self.advance();
     }
 
-    /// The leader accepts its own proposal at `slot`.
+    /// The leader accepts its own proposal at `slot`; the record follows
+    /// with the batch ([`record_own`](Self::record_own)).
     fn accept_own(&mut self, slot: u64, value: Vec<u8>) {
         let ballot = self.ballot;
-        self.persist(Persist::Accepted {
-            slot,
-            ballot,
-            value: value.clone(),
-        });
+        self.remember(ballot, slot, &value);
+        let me = self.index_of(self.config.id).unwrap_or(0);
         self.log.insert(
             slot,
             Slot {
                 ballot,
                 value,
                 chosen: false,
+                acks: 1 << me,
             },
         );
-        let me = self.index_of(self.config.id).unwrap_or(0);
-        self.acks.insert(slot, 1 << me);
+    }
+
+    /// Records the leader's own acceptances of this batch, then (a single
+    /// member being a majority) marks them chosen: a value is never
+    /// reported chosen before its record.
+    fn record_own(&mut self) {
+        let runs = self.unrecorded.clone();
+        self.write_unrecorded();
         if self.majority() == 1 {
-            self.mark_chosen(slot);
+            for (first, values) in runs {
+                for slot in first..first + values.len() as u64 {
+                    self.mark_chosen(slot);
+                }
+            }
+            self.advance();
+        }
+    }
+
+    /// Keeps `value` at `slot` for the next record of accepted values under
+    /// `ballot` (`None`: learned values), in runs of consecutive slots.
+    fn remember_as(&mut self, ballot: Option<Ballot>, slot: u64, value: &[u8]) {
+        if self.unrecorded_ballot != ballot {
+            self.write_unrecorded();
+            self.unrecorded_ballot = ballot;
+        }
+        let max_batch = self.config.max_batch;
+        match self.unrecorded.last_mut() {
+            Some((first, values))
+                if *first + values.len() as u64 == slot
+                    && fits_page(values, value.len(), max_batch) =>
+            {
+                values.push(value.to_vec());
+            }
+            _ => self.unrecorded.push((slot, alloc::vec![value.to_vec()])),
+        }
+    }
+
+    fn remember(&mut self, ballot: Ballot, slot: u64, value: &[u8]) {
+        self.remember_as(Some(ballot), slot, value);
+    }
+
+    /// Writes the values kept by [`remember_as`](Self::remember_as): one
+    /// record per run.
+    fn write_unrecorded(&mut self) {
+        let ballot = self.unrecorded_ballot;
+        for (first, mut values) in core::mem::take(&mut self.unrecorded) {
+            // Consecutive with the record queued last: one record.
+            if let Some(Output::Persist(last)) = self.outputs.back_mut() {
+                match (last, ballot) {
+                    (
+                        Persist::Accepted {
+                            first: f,
+                            ballot: b,
+                            values: v,
+                        },
+                        Some(ballot),
+                    ) if *b == ballot
+                        && *f + v.len() as u64 == first
+                        && fits_page(
+                            v,
+                            page_bytes(&values),
+                            self.config.max_batch + 1 - values.len().min(self.config.max_batch),
+                        ) =>
+                    {
+                        v.append(&mut values);
+                        continue;
+                    }
+                    (
+                        Persist::Learned {
+                            first: f,
+                            values: v,
+                        },
+                        None,
+                    ) if *f + v.len() as u64 == first
+                        && fits_page(
+                            v,
+                            page_bytes(&values),
+                            self.config.max_batch + 1 - values.len().min(self.config.max_batch),
+                        ) =>
+                    {
+                        v.append(&mut values);
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+            let record = match ballot {
+                Some(ballot) => Persist::Accepted {
+                    first,
+                    ballot,
+                    values,
+                },
+                None => Persist::Learned { first, values },
+            };
+            self.persist(record);
         }
     }
 
@@ -770,24 +866,23 @@ impl PaxosNode {
                 break;
             }
             count += 1;
-            if self.log.get(&slot).is_some_and(|s| s.chosen) {
+            if self.log.get(slot).is_some_and(|s| s.chosen) {
                 // Chosen already: the leader's value is the same one.
                 continue;
             }
-            self.persist(Persist::Accepted {
-                slot,
-                ballot,
-                value: value.clone(),
-            });
+            self.remember(ballot, slot, &value);
             self.log.insert(
                 slot,
                 Slot {
                     ballot,
                     value,
                     chosen: false,
+                    acks: 0,
                 },
             );
         }
+        // Recorded before the acknowledgement.
+        self.write_unrecorded();
         if count > 0 {
             self.send(
                 from,
@@ -827,20 +922,25 @@ impl PaxosNode {
             return;
         }
         self.heard_from(from);
-        let Some(bit) = self.index_of(from).map(|i| 1u64 << i) else {
+        let Some(i) = self.index_of(from) else {
             return;
         };
-        let majority = self.majority() as u32;
-        let last = first.saturating_add(count);
-        let mut chosen = Vec::new();
-        for (&slot, mask) in self.acks.range_mut(first..last) {
-            *mask |= bit;
-            if mask.count_ones() >= majority {
-                chosen.push(slot);
-            }
+        let bit = 1u64 << i;
+        if let Some(n) = self.inflight.get_mut(i) {
+            *n = n.saturating_sub(1);
         }
-        for slot in chosen {
-            self.mark_chosen(slot);
+        let majority = self.majority() as u32;
+        // Only slots this leadership proposed and not yet chosen.
+        let from_slot = first.max(self.first_unchosen);
+        let last = first.saturating_add(count).min(self.next_slot);
+        for (_, s) in self.log.between_mut(from_slot, last) {
+            if s.ballot == ballot && !s.chosen && s.acks != 0 {
+                s.acks |= bit;
+                if s.acks.count_ones() >= majority {
+                    s.chosen = true;
+                    s.acks = 0;
+                }
+            }
         }
         self.advance();
         self.pump();
@@ -854,9 +954,9 @@ impl PaxosNode {
     }
 
     fn mark_chosen(&mut self, slot: u64) {
-        self.acks.remove(&slot);
-        if let Some(s) = self.log.get_mut(&slot) {
+        if let Some(s) = self.log.get_mut(slot) {
             s.chosen = true;
+            s.acks = 0;
         }
     }
 
@@ -887,7 +987,7 @@ impl PaxosNode {
         self.known_commit = self.known_commit.max(commit);
         let first = self.first_unchosen;
         let end = commit.max(first);
-        for (next, (&slot, s)) in (first..).zip(self.log.range_mut(first..end)) {
+        for (next, (slot, s)) in (first..).zip(self.log.between_mut(first, end)) {
             if slot != next || (!s.chosen && s.ballot != ballot) {
                 break;
             }
@@ -953,7 +1053,7 @@ impl PaxosNode {
 
     /// `value` is chosen at `slot` (a peer said so).
     fn learn(&mut self, slot: u64, value: Vec<u8>) {
-        if slot < self.first_unchosen || self.log.get(&slot).is_some_and(|s| s.chosen) {
+        if slot < self.first_unchosen || self.log.get(slot).is_some_and(|s| s.chosen) {
             return;
         }
         if self.role == Role::Leader && slot >= self.next_slot {
@@ -964,26 +1064,25 @@ impl PaxosNode {
             // the paxos_step fuzz target).
             return;
         }
-        let ballot = self.log.get(&slot).map_or(Ballot::ZERO, |s| s.ballot);
-        self.persist(Persist::Learned {
-            slot,
-            value: value.clone(),
-        });
+        let ballot = self.log.get(slot).map_or(Ballot::ZERO, |s| s.ballot);
+        self.remember_as(None, slot, &value);
         self.log.insert(
             slot,
             Slot {
                 ballot,
                 value,
                 chosen: true,
+                acks: 0,
             },
         );
-        self.acks.remove(&slot);
     }
 
     /// Moves the first unchosen slot over the chosen prefix and reports the
     /// newly chosen values, in slot order.
     fn advance(&mut self) {
-        while self.log.get(&self.first_unchosen).is_some_and(|s| s.chosen) {
+        // What a Chosen event reports is recorded first.
+        self.write_unrecorded();
+        while self.log.get(self.first_unchosen).is_some_and(|s| s.chosen) {
             self.first_unchosen += 1;
         }
         while self.applied + 1 < self.first_unchosen {
@@ -991,7 +1090,7 @@ impl PaxosNode {
             let slot = self.applied;
             let value = self
                 .log
-                .get(&slot)
+                .get(slot)
                 .map(|s| s.value.clone())
                 .unwrap_or_default();
             self.outputs
@@ -1009,7 +1108,6 @@ impl PaxosNode {
         self.ballot = Ballot::ZERO;
         self.leader = None;
         self.pending.clear();
-        self.acks.clear();
         self.merged.clear();
         self.reports.clear();
         if preempted {
@@ -1035,67 +1133,102 @@ impl PaxosNode {
             self.next_slot += 1;
             self.accept_own(slot, value);
         }
+        self.record_own();
         self.advance();
     }
 
-    /// Sends the slots proposed since the last flush, a page per message.
+    /// Sends each peer the slots proposed since the last flush, a page per
+    /// message, while fewer than [`MAX_INFLIGHT`] of its `Accept`s are
+    /// unanswered (flow control: what waits goes out in fuller pages when
+    /// answers come back).
     fn flush(&mut self) {
-        if self.role != Role::Leader || self.unsent >= self.next_slot {
+        if self.role != Role::Leader {
             return;
         }
-        let (from, to) = (self.unsent, self.next_slot);
-        self.unsent = to;
-        let peers: Vec<NodeId> = self.peers().collect();
-        self.send_range(&peers, from, to);
+        let me = self.config.id;
+        for i in 0..self.config.members.len() {
+            let (Some(&peer), Some(&from)) = (self.config.members.get(i), self.unsent.get(i))
+            else {
+                continue;
+            };
+            if peer == me {
+                continue;
+            }
+            let mut from = from;
+            while from < self.next_slot && self.inflight.get(i).is_some_and(|&n| n < MAX_INFLIGHT) {
+                let end = self.send_page(&[peer], from, self.next_slot);
+                if end <= from {
+                    break;
+                }
+                from = end;
+                if let Some(n) = self.inflight.get_mut(i) {
+                    *n += 1;
+                }
+            }
+            if let Some(u) = self.unsent.get_mut(i) {
+                *u = from;
+            }
+        }
     }
 
     /// Sends `Accept` for slots `from..to` to `peers`, a page at a time.
     fn send_range(&mut self, peers: &[NodeId], from: u64, to: u64) {
         let mut first = from;
         while first < to {
-            let mut expect = first;
-            let (values, next) = self.page(
-                first,
-                |slot, s| {
-                    let ok = slot == expect && slot < to;
-                    expect += 1;
-                    ok.then(|| s.value.clone())
-                },
-                Vec::len,
-            );
-            if values.is_empty() {
+            let end = self.send_page(peers, first, to);
+            if end <= first {
                 break;
             }
-            let end = next.unwrap_or(first + values.len() as u64);
-            let message = Message::Accept {
-                ballot: self.ballot,
-                first,
-                values,
-                commit: self.first_unchosen,
-            };
-            for &to in peers {
-                self.send(to, message.clone());
-            }
-            first = end.max(first + 1);
+            first = end;
         }
+    }
+
+    /// Sends `peers` one `Accept` of the page of slots from `first` (below
+    /// `to`); returns the first slot it did not cover.
+    fn send_page(&mut self, peers: &[NodeId], first: u64, to: u64) -> u64 {
+        let mut expect = first;
+        let (values, next) = self.page(
+            first,
+            |slot, s| {
+                let ok = slot == expect && slot < to;
+                expect += 1;
+                ok.then(|| s.value.clone())
+            },
+            Vec::len,
+        );
+        if values.is_empty() {
+            return first;
+        }
+        let end = next.unwrap_or(first + values.len() as u64);
+        let message = Message::Accept {
+            ballot: self.ballot,
+            first,
+            values,
+            commit: self.first_unchosen,
+        };
+        for &to in peers {
+            self.send(to, message.clone());
+        }
+        end
     }
 
     /// Resends, at each heartbeat, the first page of the slots each peer
     /// has not accepted though they were sent a heartbeat ago or more
     /// (lost `Accept`s or `Accepted`s).
     fn resend_unacked(&mut self) {
-        let Some((&first, _)) = self.acks.iter().next() else {
-            return;
-        };
-        let below = self.resend_below.max(first);
+        let (first, below, ballot) = (self.first_unchosen, self.resend_below, self.ballot);
         let members = self.config.members.clone();
         for (i, peer) in members.into_iter().enumerate() {
             if peer == self.config.id {
                 continue;
             }
             let bit = 1u64 << i;
-            let Some((&from, _)) = self.acks.range(first..below).find(|(_, m)| *m & bit == 0)
-            else {
+            let unacked = self
+                .log
+                .from(first)
+                .take_while(|&(slot, _)| slot < below)
+                .find(|(_, s)| !s.chosen && s.ballot == ballot && s.acks & bit == 0);
+            let Some((from, _)) = unacked else {
                 continue;
             };
             let to = from
@@ -1104,6 +1237,18 @@ impl PaxosNode {
             self.send_range(&[peer], from, to);
         }
     }
+}
+
+/// The value bytes of a page.
+fn page_bytes(values: &[Vec<u8>]) -> usize {
+    values.iter().map(Vec::len).sum()
+}
+
+/// Whether a page of `values` takes `more` bytes more and stays within a
+/// page's bounds (`max` values, [`MAX_BATCH_BYTES`]), so a record is never
+/// larger than a message.
+fn fits_page(values: &[Vec<u8>], more: usize, max: usize) -> bool {
+    values.len() < max && page_bytes(values) + more <= MAX_BATCH_BYTES
 }
 
 impl Restore for PaxosNode {
@@ -1124,35 +1269,39 @@ impl Restore for PaxosNode {
                     }
                 }
                 Persist::Accepted {
-                    slot,
+                    first,
                     ballot,
-                    value,
+                    values,
                 } => {
-                    node.check_record(*slot, value)?;
                     node.promised = node.promised.max(*ballot);
-                    if !node.log.get(slot).is_some_and(|s| s.chosen) {
-                        let s = Slot {
-                            ballot: *ballot,
-                            value: value.clone(),
-                            chosen: false,
-                        };
-                        node.log.insert(*slot, s);
+                    for (slot, value) in node.check_record(*first, values)? {
+                        if !node.log.get(slot).is_some_and(|s| s.chosen) {
+                            let s = Slot {
+                                ballot: *ballot,
+                                value: value.clone(),
+                                chosen: false,
+                                acks: 0,
+                            };
+                            node.log.insert(slot, s);
+                        }
                     }
                 }
-                Persist::Learned { slot, value } => {
-                    node.check_record(*slot, value)?;
-                    let ballot = node.log.get(slot).map_or(Ballot::ZERO, |s| s.ballot);
-                    let s = Slot {
-                        ballot,
-                        value: value.clone(),
-                        chosen: true,
-                    };
-                    node.log.insert(*slot, s);
+                Persist::Learned { first, values } => {
+                    for (slot, value) in node.check_record(*first, values)? {
+                        let ballot = node.log.get(slot).map_or(Ballot::ZERO, |s| s.ballot);
+                        let s = Slot {
+                            ballot,
+                            value: value.clone(),
+                            chosen: true,
+                            acks: 0,
+                        };
+                        node.log.insert(slot, s);
+                    }
                 }
                 Persist::Chosen { below } => chosen_below = chosen_below.max(*below),
             }
         }
-        for (_, s) in node.log.range_mut(..chosen_below) {
+        for (_, s) in node.log.between_mut(1, chosen_below) {
             s.chosen = true;
         }
         node.max_round = node.promised.round;
@@ -1163,19 +1312,31 @@ impl Restore for PaxosNode {
 }
 
 impl PaxosNode {
-    fn check_record(&self, slot: u64, value: &[u8]) -> Result<(), Error> {
-        if slot == 0
-            || slot > self.config.max_log_entries
-            || value.len() > self.config.max_proposal_bytes
+    /// The slots and values of a record of values from slot `first`, if
+    /// they fit the configuration.
+    fn check_record<'r>(
+        &self,
+        first: u64,
+        values: &'r [Vec<u8>],
+    ) -> Result<impl Iterator<Item = (u64, &'r Vec<u8>)> + 'r, Error> {
+        let last = first
+            .checked_add(values.len() as u64)
+            .ok_or(Error::BadRecord)?;
+        if first == 0
+            || last.saturating_sub(1) > self.config.max_log_entries
+            || values
+                .iter()
+                .any(|v| v.len() > self.config.max_proposal_bytes)
         {
             return Err(Error::BadRecord);
         }
-        Ok(())
+        Ok((first..).zip(values))
     }
 
     /// After each input: send what the leader proposed, and record the
     /// chosen prefix once it moved.
     fn finish(&mut self) {
+        self.write_unrecorded();
         self.flush();
         if self.first_unchosen > self.recorded_chosen {
             self.recorded_chosen = self.first_unchosen;
