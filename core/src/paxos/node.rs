@@ -785,6 +785,9 @@ impl PaxosNode {
     /// Writes the values kept by [`remember_as`](Self::remember_as): one
     /// record per run.
     fn write_unrecorded(&mut self) {
+        if self.unrecorded.is_empty() {
+            return;
+        }
         let ballot = self.unrecorded_ballot;
         for (first, mut values) in core::mem::take(&mut self.unrecorded) {
             // Consecutive with the record queued last: one record.
@@ -1334,11 +1337,17 @@ impl PaxosNode {
     }
 
     /// After each input: send what the leader proposed, and record the
-    /// chosen prefix once it moved.
+    /// chosen prefix once it moved a page past the last record of it (the
+    /// record only saves relearning after a restart, so a page of slots at
+    /// most is relearned).
     fn finish(&mut self) {
         self.write_unrecorded();
         self.flush();
-        if self.first_unchosen > self.recorded_chosen {
+        if self.first_unchosen
+            >= self
+                .recorded_chosen
+                .saturating_add(self.config.max_batch as u64)
+        {
             self.recorded_chosen = self.first_unchosen;
             self.persist(Persist::Chosen {
                 below: self.first_unchosen,
