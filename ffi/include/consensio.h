@@ -321,6 +321,11 @@ typedef enum consensio_paxos_event {
   // `peer`). Its proposals not yet reported chosen may or may not be
   // chosen later.
   CONSENSIO_PAXOS_STEPPED_DOWN = 3,
+  // A restarted node starts from its latest snapshot: load
+  // [`consensio_paxos_snapshot`] into the application, which then holds
+  // every slot through `values[0]`; `CHOSEN` goes on after it. The first
+  // output of a restore from a snapshot record.
+  CONSENSIO_PAXOS_SNAPSHOT = 4,
 } consensio_paxos_event;
 
 // The events of a failure detector (`consensio_output.event`); `peer` is
@@ -1222,6 +1227,47 @@ enum consensio_status consensio_paxos_propose(struct consensio_participant *paxo
                                               uint64_t now_ms,
                                               const uint8_t *data,
                                               size_t len);
+
+// Hands the node the application's state through slot `upto` (at most
+// the last slot reported `CHOSEN`): it writes a snapshot record that
+// replaces every record before it, so the host may delete those once it
+// is durable ([`consensio_paxos_record_is_snapshot`]). A restarted node
+// starts from it (`CONSENSIO_PAXOS_SNAPSHOT`). `CONSENSIO_INVALID_ARGUMENT`
+// for an `upto` past the last slot applied.
+//
+// # Safety
+// `paxos` must be a live handle; `data` hold `len` bytes.
+enum consensio_status consensio_paxos_compact(struct consensio_participant *paxos,
+                                              uint64_t now_ms,
+                                              uint64_t upto,
+                                              const uint8_t *data,
+                                              size_t len);
+
+// Whether `record[0..len]` (a record polled from a Paxos node) is a
+// snapshot record: once it is durable, the records before it may be
+// deleted. `CONSENSIO_MALFORMED` if it is not a record.
+//
+// # Safety
+// `record` must hold `len` bytes; `out` be writable.
+enum consensio_status consensio_paxos_record_is_snapshot(const uint8_t *record,
+                                                         size_t len,
+                                                         uint8_t *out);
+
+// Copies the node's latest snapshot (given with
+// [`consensio_paxos_compact`] or restored) into `buf[0..cap]`: its length
+// to `*out_len`, the last slot it covers to `*out_upto`; `*out_has` 0 if
+// there is none. `CONSENSIO_BUFFER_TOO_SMALL` if `cap` is short:
+// `*out_len` then says how much is needed.
+//
+// # Safety
+// `paxos` must be a live handle; `buf` hold `cap` bytes; the
+// out-pointers writable.
+enum consensio_status consensio_paxos_snapshot(const struct consensio_participant *paxos,
+                                               uint8_t *buf,
+                                               size_t cap,
+                                               size_t *out_len,
+                                               uint64_t *out_upto,
+                                               uint8_t *out_has);
 
 // Starts phase 1 now, as if the leader had been lost (without asking the
 // peers first, as an election timeout does).

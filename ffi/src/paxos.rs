@@ -78,6 +78,11 @@ pub enum consensio_paxos_event {
     /// `peer`). Its proposals not yet reported chosen may or may not be
     /// chosen later.
     CONSENSIO_PAXOS_STEPPED_DOWN = 3,
+    /// A restarted node starts from its latest snapshot: load
+    /// [`consensio_paxos_snapshot`] into the application, which then holds
+    /// every slot through `values[0]`; `CHOSEN` goes on after it. The first
+    /// output of a restore from a snapshot record.
+    CONSENSIO_PAXOS_SNAPSHOT = 4,
 }
 
 impl Surface for PaxosNode {
@@ -100,6 +105,9 @@ impl Surface for PaxosNode {
                 *fill.data = value;
             }
             Event::Adopted { ballot: b } => ballot(fill, CONSENSIO_PAXOS_ADOPTED, b),
+            Event::Snapshot { upto } => {
+                fill.event(CONSENSIO_PAXOS_SNAPSHOT as u32).values[0] = upto;
+            }
             Event::SteppedDown { ballot: b } => ballot(fill, CONSENSIO_PAXOS_STEPPED_DOWN, b),
         }
         Ok(())
@@ -244,6 +252,100 @@ pub unsafe extern "C" fn consensio_paxos_propose(
             Ok(Command::Propose(slice(data, len, "data")?.to_vec()))
         })
     }
+}
+
+/// Hands the node the application's state through slot `upto` (at most
+/// the last slot reported `CHOSEN`): it writes a snapshot record that
+/// replaces every record before it, so the host may delete those once it
+/// is durable ([`consensio_paxos_record_is_snapshot`]). A restarted node
+/// starts from it (`CONSENSIO_PAXOS_SNAPSHOT`). `CONSENSIO_INVALID_ARGUMENT`
+/// for an `upto` past the last slot applied.
+///
+/// # Safety
+/// `paxos` must be a live handle; `data` hold `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_paxos_compact(
+    paxos: *mut consensio_participant,
+    now_ms: u64,
+    upto: u64,
+    data: *const u8,
+    len: usize,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        command::<PaxosNode>(paxos, now_ms, || {
+            Ok(Command::Compact {
+                upto,
+                snapshot: slice(data, len, "data")?.to_vec(),
+            })
+        })
+    }
+}
+
+/// Whether `record[0..len]` (a record polled from a Paxos node) is a
+/// snapshot record: once it is durable, the records before it may be
+/// deleted. `CONSENSIO_MALFORMED` if it is not a record.
+///
+/// # Safety
+/// `record` must hold `len` bytes; `out` be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_paxos_record_is_snapshot(
+    record: *const u8,
+    len: usize,
+    out: *mut u8,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (bytes, o) = unsafe { (slice(record, len, "record")?, borrow_mut(out, "out")?) };
+        *o = u8::from(matches!(
+            wire::decode::<Persist>(bytes)?,
+            Persist::Snapshot { .. }
+        ));
+        Ok(())
+    })
+}
+
+/// Copies the node's latest snapshot (given with
+/// [`consensio_paxos_compact`] or restored) into `buf[0..cap]`: its length
+/// to `*out_len`, the last slot it covers to `*out_upto`; `*out_has` 0 if
+/// there is none. `CONSENSIO_BUFFER_TOO_SMALL` if `cap` is short:
+/// `*out_len` then says how much is needed.
+///
+/// # Safety
+/// `paxos` must be a live handle; `buf` hold `cap` bytes; the
+/// out-pointers writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_paxos_snapshot(
+    paxos: *const consensio_participant,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+    out_upto: *mut u64,
+    out_has: *mut u8,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (buf, len, upto, has) = unsafe {
+            (
+                slice_mut(buf, cap, "buf")?,
+                borrow_mut(out_len, "out_len")?,
+                borrow_mut(out_upto, "out_upto")?,
+                borrow_mut(out_has, "out_has")?,
+            )
+        };
+        // SAFETY: forwarded from the caller.
+        let snapshot =
+            unsafe { with_paxos(paxos, |n| n.snapshot().map(|(u, d)| (u, d.to_vec()))) }?;
+        *has = u8::from(snapshot.is_some());
+        *len = 0;
+        match snapshot {
+            Some((u, data)) => {
+                *upto = u;
+                copy_out(&data, buf, len)
+            }
+            None => Ok(()),
+        }
+    })
 }
 
 /// Starts phase 1 now, as if the leader had been lost (without asking the

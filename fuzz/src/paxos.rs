@@ -85,6 +85,10 @@ enum Step {
     },
     /// The key-value node opens a session (the bare one campaigns).
     OpenSession,
+    /// The bare node's application snapshots its state through the last
+    /// applied slot (the key-value node snapshots on its own; here it
+    /// reads).
+    Compact,
     /// The key-value node reads key `key % 4` (the bare one proposes it).
     Get {
         key: u8,
@@ -167,6 +171,8 @@ trait Node:
     fn command(step: &Step, request: u64) -> Option<Self::Command>;
     /// The request a command carries, if any.
     fn request(command: &Self::Command) -> Option<u64>;
+    /// A snapshot through `applied`, for the bare node.
+    fn compact(applied: u64) -> Option<Self::Command>;
 }
 
 impl Node for PaxosNode {
@@ -187,11 +193,18 @@ impl Node for PaxosNode {
             Step::Propose { len } => Some(Command::Propose(vec![7; usize::from(len % 4)])),
             Step::Get { key } => Some(Command::Propose(vec![key; 1])),
             Step::Campaign | Step::OpenSession => Some(Command::Campaign),
+            Step::Compact => None,
             _ => None,
         }
     }
     fn request(_: &Command) -> Option<u64> {
         None
+    }
+    fn compact(applied: u64) -> Option<Command> {
+        Some(Command::Compact {
+            upto: applied,
+            snapshot: applied.to_le_bytes().to_vec(),
+        })
     }
 }
 
@@ -230,6 +243,7 @@ impl Node for KvNode {
                 key: vec![key % 4],
             }),
             Step::OpenSession | Step::Campaign => Some(kv::Command::OpenSession { id }),
+            Step::Compact => Some(kv::Command::Get { id, key: vec![0] }),
             _ => None,
         }
     }
@@ -239,6 +253,9 @@ impl Node for KvNode {
             | kv::Command::Write { id, .. }
             | kv::Command::Get { id, .. } => *id,
         })
+    }
+    fn compact(_: u64) -> Option<kv::Command> {
+        None
     }
 }
 
@@ -329,6 +346,13 @@ fn values(bytes: &[u8]) -> Vec<Vec<u8>> {
 fn recorded(records: &[Persist], slot: u64) -> Option<&[u8]> {
     let mut found = None;
     for r in records {
+        if let Persist::Snapshot { slots, .. } = r {
+            found = slots
+                .iter()
+                .find(|s| s.slot == slot)
+                .map(|s| s.value.as_slice());
+            continue;
+        }
         if let Persist::Accepted { first, values, .. } | Persist::Learned { first, values } = r
             && let Some(v) = slot
                 .checked_sub(*first)
@@ -345,6 +369,9 @@ fn max_promise(records: &[Persist]) -> Ballot {
         .iter()
         .filter_map(|r| match r {
             Persist::Promised(b) | Persist::Accepted { ballot: b, .. } => Some(*b),
+            Persist::Snapshot {
+                promised, slots, ..
+            } => slots.iter().map(|s| s.ballot).chain([*promised]).max(),
             _ => None,
         })
         .max()
@@ -414,6 +441,9 @@ impl<N: Node> Family for Paxos<N> {
                     "a reply to request {id}, never asked"
                 );
                 assert!(self.answered.insert(id), "request {id} answered twice");
+            }
+            if let Some(Event::Snapshot { upto }) = N::paxos_event(event) {
+                self.reported = *upto;
             }
             if let Some(Event::Chosen { slot, value }) = N::paxos_event(event) {
                 assert_eq!(*slot, self.reported + 1, "chosen slots out of order");
@@ -531,10 +561,12 @@ impl<N: Node> Generator for Paxos<N> {
                         promised: ballot(*promised, round, NodeId(u64::from(by % IDS))),
                     },
                     Forged::Heartbeat { round: r, commit } => Message::Heartbeat {
+                        applied: near(*commit, slot),
                         ballot: ballot(*r, round, from),
                         commit: near(*commit, slot),
                     },
                     Forged::HeartbeatAck { round: r } => Message::HeartbeatAck {
+                        applied: near(*r, slot),
                         ballot: ballot(*r, round, node.ballot().node),
                     },
                     Forged::CatchUp { slot: s } => Message::CatchUp {
@@ -551,11 +583,18 @@ impl<N: Node> Generator for Paxos<N> {
             Step::Tick { advance_ms } => Action::tick(*advance_ms),
             Step::TickAtDeadline => Action::TickAtDeadline,
             Step::Restart => Action::Restart,
-            Step::Propose { .. } | Step::Get { .. } | Step::OpenSession | Step::Campaign => {
+            Step::Propose { .. }
+            | Step::Get { .. }
+            | Step::OpenSession
+            | Step::Campaign
+            | Step::Compact => {
                 self.requests += 1;
                 match N::command(step, self.requests) {
                     Some(command) => Action::Command(command),
-                    None => Action::tick(0u8),
+                    None => match N::compact(node.applied()) {
+                        Some(command) => Action::Command(command),
+                        None => Action::tick(0u8),
+                    },
                 }
             }
         }

@@ -21,6 +21,11 @@ make it durable, in order, before acting on the outputs after it),
 :class:`Chosen`, :class:`Adopted` and :class:`SteppedDown`. Rebuild a
 restarted node with ``PaxosNode.restore(id, members, records)`` from every
 record it persisted; it reports its chosen prefix again from slot 1.
+``compact(now_ms, upto, snapshot)`` hands it the application's state
+through a slot it reported: the snapshot record it writes replaces every
+record before it (``is_snapshot_record``), and a node restored from it
+starts with :class:`Snapshot` (load ``node.snapshot`` into the
+application), then ``Chosen`` from the slot after it.
 
 :class:`PaxosKvNode` is the replicated key-value store of
 :class:`consensio.raft.KvNode` (its store, client sessions and
@@ -30,6 +35,14 @@ answered once, a retried write applied once, and reads that go through the
 log, so they are linearizable.
 """
 
-from consensio._native import Adopted, Chosen, PaxosKvNode, PaxosNode, SteppedDown
+from consensio._native import (
+    Adopted,
+    Chosen,
+    PaxosKvNode,
+    PaxosNode,
+    Snapshot,
+    SteppedDown,
+)
+from consensio._native import paxos_is_snapshot_record as is_snapshot_record
 
-__all__ = ["Adopted", "Chosen", "PaxosKvNode", "PaxosNode", "SteppedDown"]
+__all__ = ["Adopted", "Chosen", "PaxosKvNode", "PaxosNode", "Snapshot", "SteppedDown", "is_snapshot_record"]

@@ -59,6 +59,16 @@ event_class! {
 }
 
 event_class! {
+    /// Output: a restarted node starts from its latest snapshot: load
+    /// `PaxosNode.snapshot` into the application, which then holds every
+    /// slot through `upto`; `Chosen` goes on after it.
+    "consensio.paxos", Snapshot {
+        /// The last slot the snapshot covers.
+        upto: u64,
+    }
+}
+
+event_class! {
     /// Output: this node stopped leading under ballot `(round, node)`. Its
     /// proposals not yet reported `Chosen` may or may not be chosen later.
     "consensio.paxos", SteppedDown {
@@ -103,6 +113,7 @@ impl Outputs for CoreNode {
             Event::Adopted { ballot } => {
                 Py::new(py, Adopted::new(ballot.round, ballot.node.0))?.into_any()
             }
+            Event::Snapshot { upto } => Py::new(py, Snapshot::new(upto))?.into_any(),
             Event::SteppedDown { ballot } => {
                 Py::new(py, SteppedDown::new(ballot.round, ballot.node.0))?.into_any()
             }
@@ -310,6 +321,31 @@ participant_methods! {
     /// `max_proposal_bytes`, too many proposals wait, or the log is full.
     fn propose(&self, py: Python<'_>, now_ms: u64, value: &[u8]) -> PyResult<()> {
         self.node.input(py, now_ms, Input::Command(Command::Propose(value.to_vec())))
+    }
+
+    /// Hands the node the application's state through slot `upto` (at
+    /// most `applied`): a snapshot record replaces every record before it,
+    /// so the host may delete those once it is durable
+    /// (`is_snapshot_record`). Raises `InvalidArgument` for an `upto` past
+    /// `applied`.
+    fn compact(&self, py: Python<'_>, now_ms: u64, upto: u64, snapshot: &[u8]) -> PyResult<()> {
+        let command = Command::Compact { upto, snapshot: snapshot.to_vec() };
+        self.node.input(py, now_ms, Input::Command(command))
+    }
+
+    /// The latest snapshot `(upto, bytes)` given or restored, or None.
+    #[getter]
+    fn snapshot<'py>(&self, py: Python<'py>) -> Option<(u64, Bound<'py, PyBytes>)> {
+        self.node
+            .with(|n| n.snapshot().map(|(u, d)| (u, d.to_vec())))
+            .map(|(u, d)| (u, PyBytes::new(py, &d)))
+    }
+
+    /// The first slot this node still holds in memory (the slots below it
+    /// every member applied).
+    #[getter]
+    fn first_held(&self) -> u64 {
+        self.node.with(CoreNode::first_held)
     }
 
     /// Starts phase 1 now, as if the leader had been lost (without asking
@@ -564,7 +600,18 @@ const fn role_name(role: Role) -> &'static str {
     }
 }
 
+/// Whether `record` (a `Persist.value` of a `PaxosNode` or `PaxosKvNode`)
+/// is a snapshot record: once it is durable, the records before it may be
+/// deleted. Raises `MalformedMessage` if it is not a record.
+#[pyfunction]
+fn paxos_is_snapshot_record(record: &[u8]) -> PyResult<bool> {
+    let record = wire::decode::<Persist>(record).map_err(error)?;
+    Ok(matches!(record, Persist::Snapshot { .. }))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(paxos_is_snapshot_record, m)?)?;
+    m.add_class::<Snapshot>()?;
     m.add_class::<PaxosKvNode>()?;
     m.add_class::<PaxosNode>()?;
     m.add_class::<Chosen>()?;

@@ -16,6 +16,15 @@
 //! was asked sits at a lower slot, so the read is linearizable; it costs a
 //! round of phase 2. The `lease` of Raft's reads has no counterpart yet.
 //!
+//! # Snapshots
+//!
+//! Every [`snapshot_interval`](KvNode::snapshot_interval) applied slots
+//! (10,000 unless set) the node hands the Paxos node an image of its store
+//! ([`paxos::Command::Compact`]): a snapshot record replaces the records
+//! before it, and a restart starts from the image and the slots after it.
+//! Sessions are in the image, so a write retried after it still applies
+//! once.
+//!
 //! # Replies
 //!
 //! Every command gets exactly one [`Event::Reply`] from the node it was
@@ -122,6 +131,8 @@ pub struct KvNode {
     /// node's window and queue.
     pending: BTreeMap<u64, Pending>,
     reads: u64,
+    /// Applied slots between snapshots; 0: never.
+    snapshot_interval: u64,
     outputs: VecDeque<Output<Message, Persist, Event>>,
 }
 
@@ -140,6 +151,7 @@ impl KvNode {
             store: KvStore::new(limits),
             pending: BTreeMap::new(),
             reads: 0,
+            snapshot_interval: DEFAULT_SNAPSHOT_INTERVAL,
             outputs: VecDeque::new(),
         }
     }
@@ -226,7 +238,12 @@ impl KvNode {
 
     /// Moves the Paxos node's outputs to ours, applying chosen values and
     /// answering this node's requests.
-    fn drain(&mut self) {
+    ///
+    /// # Errors
+    /// [`paxos::Error::BadRecord`] if a snapshot restored is not a store's
+    /// image with these limits (the outputs are moved all the same).
+    fn drain(&mut self) -> Result<(), paxos::Error> {
+        let mut corrupt = None;
         while let Some(output) = self.paxos.poll_output() {
             let event = match output {
                 Output::Send { to, message } => {
@@ -263,12 +280,68 @@ impl KvNode {
                         self.reply(p.id, Err(Error::Retry));
                     }
                 }
+                paxos::Event::Snapshot { upto } => {
+                    // A restart from a snapshot record: the store is its image.
+                    let limits = self.store.limits();
+                    let image = self.paxos.snapshot().map_or(&[][..], |(_, data)| data);
+                    match KvStore::from_snapshot(image, *upto, limits) {
+                        Some(store) => self.store = store,
+                        None => corrupt = Some(*upto),
+                    }
+                }
                 paxos::Event::Adopted { .. } => {}
             }
             self.outputs.push_back(Output::Event(Event::Paxos(event)));
         }
+        match corrupt {
+            Some(_) => Err(paxos::Error::BadRecord),
+            None => Ok(()),
+        }
+    }
+
+    /// Applied slots between snapshots (0: never).
+    #[must_use]
+    pub const fn snapshot_interval(&self) -> u64 {
+        self.snapshot_interval
+    }
+
+    /// Snapshots every `slots` applied slots from now on; 0 turns
+    /// snapshots off. A local choice: nodes of a cluster may differ.
+    pub const fn set_snapshot_interval(&mut self, slots: u64) {
+        self.snapshot_interval = slots;
+    }
+
+    /// Snapshots the store if `snapshot_interval` slots were applied since
+    /// the last snapshot.
+    fn maybe_snapshot(&mut self, now: Instant) {
+        let applied = self.paxos.applied();
+        let last = self.paxos.snapshot().map_or(0, |(upto, _)| upto);
+        let due = self.snapshot_interval > 0
+            && applied.saturating_sub(last) >= self.snapshot_interval
+            && self.store.applied_index() == applied;
+        if !due {
+            return;
+        }
+        // Too large for a record: not taken, tried again after the next
+        // slot (size the store's limits for the records the host keeps).
+        if let Ok(snapshot) = self.store.snapshot() {
+            let compact = paxos::Command::Compact {
+                upto: applied,
+                snapshot,
+            };
+            if self
+                .paxos
+                .handle_input(now, Input::Command(compact))
+                .is_ok()
+            {
+                let _ = self.drain();
+            }
+        }
     }
 }
+
+/// Applied slots between a [`KvNode`]'s snapshots, unless set.
+pub const DEFAULT_SNAPSHOT_INTERVAL: u64 = 10_000;
 
 /// A node restarted from the records it persisted, in order; the store is
 /// rebuilt by applying the chosen prefix they hold again, reported as
@@ -282,7 +355,7 @@ impl Restore for KvNode {
         records: &[Persist],
     ) -> Result<Self, paxos::Error> {
         let mut node = Self::over(PaxosNode::restore(config, records)?, limits);
-        node.drain();
+        node.drain()?;
         Ok(node)
     }
 }
@@ -314,7 +387,8 @@ impl Participant for KvNode {
             Input::Tick => self.paxos.handle_input(now, Input::Tick)?,
             Input::Command(command) => self.command(now, command),
         }
-        self.drain();
+        self.drain()?;
+        self.maybe_snapshot(now);
         Ok(())
     }
 

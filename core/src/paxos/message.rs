@@ -89,17 +89,23 @@ pub enum Message {
         /// The acceptor's promise.
         promised: Ballot,
     },
-    /// The leader is alive; every slot below `commit` is chosen.
+    /// The leader is alive; every slot below `commit` is chosen, and every
+    /// member has applied every slot below `applied`, so no node needs
+    /// them from a peer again: they may be dropped.
     Heartbeat {
         /// The leader's ballot.
         ballot: Ballot,
         /// The leader's first unchosen slot.
         commit: u64,
+        /// The first slot some member has not applied.
+        applied: u64,
     },
     /// The answer to a heartbeat of `ballot`.
     HeartbeatAck {
         /// The heartbeat's ballot.
         ballot: Ballot,
+        /// The sender's first slot not applied.
+        applied: u64,
     },
     /// Send me the chosen values from slot `from`.
     CatchUp {
@@ -133,7 +139,7 @@ impl Message {
             | Message::Accepted { ballot, .. }
             | Message::Nack { ballot, .. }
             | Message::Heartbeat { ballot, .. }
-            | Message::HeartbeatAck { ballot } => Some(*ballot),
+            | Message::HeartbeatAck { ballot, .. } => Some(*ballot),
             Message::Probe { .. }
             | Message::ProbeReply { .. }
             | Message::CatchUp { .. }
@@ -167,6 +173,20 @@ pub enum Persist {
         /// The chosen values.
         values: Vec<Vec<u8>>,
     },
+    /// A snapshot of the application's state through slot `upto` (given
+    /// with [`Command::Compact`](super::Command::Compact)), with everything
+    /// else the node must keep: its promise, and every slot it still holds
+    /// (those a peer may yet need). It replaces every record before it.
+    Snapshot {
+        /// The last slot the snapshot covers.
+        upto: u64,
+        /// The application's state through `upto`.
+        data: Vec<u8>,
+        /// The acceptor's promise.
+        promised: Ballot,
+        /// The slots held, from the first one kept.
+        slots: Vec<Report>,
+    },
     /// Every slot below `below` is chosen, and the records before this one
     /// hold each of their values. Lost, it only costs relearning.
     Chosen {
@@ -177,8 +197,7 @@ pub enum Persist {
 
 impl WireMessage for Persist {
     const KIND: u8 = kind::PAXOS_RECORD;
-    /// The values of one message (a page), or one value of up to
-    /// `max_proposal_bytes` (at most 1 MiB), with their framing; a leader's
-    /// batch is recorded in pages alike.
-    const MAX_ENCODED_LEN: usize = (1 << 20) + (64 << 10);
+    /// A snapshot record holds a snapshot and the slots kept: records come
+    /// from the node's own storage, not from peers.
+    const MAX_ENCODED_LEN: usize = 1 << 30;
 }

@@ -83,9 +83,22 @@
 //! [`MAX_BATCH_BYTES`] of them); the leader keeps at most `window` slots in
 //! flight and `max_pending` proposals queued; the log holds at most
 //! `max_log_entries` slots, after which proposals are refused with
-//! [`Error::LogFull`]. The log is not yet compacted: snapshots and
-//! truncation below a slot every node has applied are future work, and
-//! until then `max_log_entries` bounds a cluster's lifetime.
+//! [`Error::LogFull`].
+//!
+//! # Compaction
+//!
+//! Memory: the leader learns from its heartbeat acknowledgements the first
+//! slot each member has not applied *as far as its records hold* (its
+//! recorded chosen prefix, or its snapshot), and every node drops the
+//! slots below the least of them: no node will ask a peer for those again
+//! (phase 1 and catch-up ask from a node's first unchosen slot, which is
+//! past them). Disk: the application hands the node a snapshot of its
+//! state ([`Command::Compact`]); the node writes it in a
+//! [`Persist::Snapshot`] record with its promise and every slot it still
+//! holds, and the records before it may be deleted. A member that stays
+//! down holds the cluster's memory back (the others keep what it may need)
+//! until `max_log_entries`; no snapshot is sent to a node that fell behind
+//! the others' logs, since none ever drops what a member may still need.
 //!
 //! [`Rng`]: crate::Rng
 
@@ -160,6 +173,17 @@ pub enum Command {
     Propose(alloc::vec::Vec<u8>),
     /// Start phase 1 now, as if the leader had been lost.
     Campaign,
+    /// The application's state through slot `upto` (at most the last slot
+    /// reported chosen): written in a [`Persist::Snapshot`] record that
+    /// replaces every record before it, so the host may delete those. A
+    /// restarted node starts from it ([`Event::Snapshot`]).
+    #[cfg(feature = "alloc")]
+    Compact {
+        /// The last slot the snapshot covers.
+        upto: u64,
+        /// The application's state through `upto`.
+        snapshot: alloc::vec::Vec<u8>,
+    },
 }
 
 /// Notifications for the application.
@@ -173,6 +197,14 @@ pub enum Event {
         slot: u64,
         /// The chosen value.
         value: alloc::vec::Vec<u8>,
+    },
+    /// A restarted node starts from its latest snapshot: load
+    /// [`PaxosNode::snapshot`] into the application, which then holds
+    /// every slot through `upto`; `Chosen` goes on from `upto + 1`. The
+    /// first output of a restore from a snapshot record.
+    Snapshot {
+        /// The last slot the snapshot covers.
+        upto: u64,
     },
     /// A majority adopted this node's `ballot` (phase 1 is done, "Paxos
     /// Made Moderately Complex" §3): it leads, and proposals go to it now.
@@ -222,6 +254,13 @@ pub enum Error {
     },
     /// The log holds `max_log_entries` slots.
     LogFull,
+    /// A snapshot past the last slot reported chosen.
+    NotApplied {
+        /// The snapshot's last slot.
+        upto: u64,
+        /// The last slot reported chosen.
+        applied: u64,
+    },
     /// The configuration is unusable.
     BadConfig {
         /// What is wrong with it.
@@ -253,6 +292,12 @@ impl fmt::Display for Error {
             }
             Error::TooManyPending { max } => write!(f, "{max} proposals are already waiting"),
             Error::LogFull => f.write_str("the log holds its maximum number of slots"),
+            Error::NotApplied { upto, applied } => {
+                write!(
+                    f,
+                    "a snapshot through slot {upto}, past the last applied ({applied})"
+                )
+            }
             Error::BadConfig { reason } => write!(f, "bad configuration: {reason}"),
             Error::BadRecord => f.write_str("a record does not fit the configuration"),
         }
@@ -265,9 +310,10 @@ impl Classify for Error {
     fn kind(&self) -> ErrorKind {
         match self {
             Error::Wire(w) => w.kind(),
-            Error::NotAMember { .. } | Error::EmptyValue | Error::BadConfig { .. } => {
-                ErrorKind::InvalidArgument
-            }
+            Error::NotAMember { .. }
+            | Error::EmptyValue
+            | Error::BadConfig { .. }
+            | Error::NotApplied { .. } => ErrorKind::InvalidArgument,
             Error::NotLeader { .. } => ErrorKind::Rejected,
             Error::ValueTooLarge { .. } | Error::TooManyPending { .. } | Error::LogFull => {
                 ErrorKind::LimitExceeded

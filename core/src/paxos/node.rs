@@ -172,6 +172,12 @@ pub struct PaxosNode {
     pending: VecDeque<Vec<u8>>,
     /// Leader: when each member last answered this ballot.
     heard: Vec<Instant>,
+    /// Leader: each member's first slot not applied, as far as its records
+    /// hold (0: not heard yet in this leadership).
+    applied_of: Vec<u64>,
+    /// The application's latest snapshot: the last slot it covers, and
+    /// its bytes.
+    snapshot: Option<(u64, Vec<u8>)>,
     /// Leader: the next slot at the previous heartbeat; slots below it
     /// have been in flight for a heartbeat at least.
     resend_below: u64,
@@ -217,6 +223,8 @@ impl PaxosNode {
             unrecorded_ballot: None,
             pending: VecDeque::new(),
             heard: alloc::vec![Instant::ZERO; members],
+            applied_of: alloc::vec![0; members],
+            snapshot: None,
             resend_below: 1,
             outputs: VecDeque::new(),
         })
@@ -280,6 +288,22 @@ impl PaxosNode {
     #[must_use]
     pub fn pending(&self) -> usize {
         self.pending.len()
+    }
+
+    /// The application's latest snapshot given to or restored by this
+    /// node: the last slot it covers, and its bytes.
+    #[must_use]
+    pub fn snapshot(&self) -> Option<(u64, &[u8])> {
+        self.snapshot
+            .as_ref()
+            .map(|(upto, data)| (*upto, data.as_slice()))
+    }
+
+    /// The first slot this node still holds: every slot below it was
+    /// dropped (every member had applied it).
+    #[must_use]
+    pub const fn first_held(&self) -> u64 {
+        self.log.base()
     }
 
     /// The leader's slot for its latest proposal, queued or sent: slots go
@@ -432,13 +456,24 @@ impl PaxosNode {
                 count,
             } => self.on_accepted(from, ballot, first, count),
             Message::Nack { ballot, promised } => self.on_nack(ballot, promised),
-            Message::Heartbeat { ballot, commit } if ballot.node == from => {
+            Message::Heartbeat {
+                ballot,
+                commit,
+                applied,
+            } if ballot.node == from => {
                 self.on_heartbeat(from, ballot, commit);
+                // Below the slot every member has applied, no node will
+                // ask for a slot again.
+                let safe = applied.min(self.durable_applied());
+                self.log.drop_below(safe);
             }
-            Message::HeartbeatAck { ballot }
+            Message::HeartbeatAck { ballot, applied }
                 if self.role == Role::Leader && ballot == self.ballot =>
             {
                 self.heard_from(from);
+                if let Some(a) = self.index_of(from).and_then(|i| self.applied_of.get_mut(i)) {
+                    *a = (*a).max(applied);
+                }
             }
             Message::Probe { round } => {
                 let granted = !self.loyal();
@@ -476,9 +511,12 @@ impl PaxosNode {
                     self.step_down(false);
                     return;
                 }
+                let applied = self.cluster_applied();
+                self.log.drop_below(applied);
                 let heartbeat = Message::Heartbeat {
                     ballot: self.ballot,
                     commit: self.first_unchosen,
+                    applied,
                 };
                 self.broadcast(&heartbeat);
                 self.resend_unacked();
@@ -714,9 +752,11 @@ impl PaxosNode {
         let now = self.now;
         self.heard.iter_mut().for_each(|t| *t = now);
         // Followers hear of the new leader at once, re-proposals or not.
+        self.applied_of.iter_mut().for_each(|a| *a = 0);
         let heartbeat = Message::Heartbeat {
             ballot: self.ballot,
             commit: self.first_unchosen,
+            applied: self.log.base(),
         };
         self.broadcast(&heartbeat);
         self.deadline = now.saturating_add_millis(self.config.heartbeat_interval_ms);
@@ -949,6 +989,31 @@ impl PaxosNode {
         self.pump();
     }
 
+    /// The first slot this node has not applied as far as its records
+    /// hold: below it, a restart needs nothing from a peer (the chosen
+    /// prefix recorded, or a snapshot).
+    fn durable_applied(&self) -> u64 {
+        (self.applied + 1).min(self.recorded_chosen)
+    }
+
+    /// Leader: the first slot some member has not applied (as far as its
+    /// records hold), once every member has answered in this leadership;
+    /// the log's base until then.
+    fn cluster_applied(&self) -> u64 {
+        let me = self.index_of(self.config.id);
+        let mut least = self.durable_applied();
+        for (i, &a) in self.applied_of.iter().enumerate() {
+            if Some(i) == me {
+                continue;
+            }
+            if a == 0 {
+                return self.log.base();
+            }
+            least = least.min(a);
+        }
+        least.max(self.log.base())
+    }
+
     fn heard_from(&mut self, from: NodeId) {
         let now = self.now;
         if let Some(t) = self.index_of(from).and_then(|i| self.heard.get_mut(i)) {
@@ -977,7 +1042,8 @@ impl PaxosNode {
             return;
         }
         self.follow(from, ballot);
-        self.send(from, Message::HeartbeatAck { ballot });
+        let applied = self.durable_applied();
+        self.send(from, Message::HeartbeatAck { ballot, applied });
         self.learn_commit(from, ballot, commit);
     }
 
@@ -1122,6 +1188,34 @@ impl PaxosNode {
     fn propose(&mut self, value: Vec<u8>) {
         self.pending.push_back(value);
         self.pump();
+    }
+
+    /// Writes the application's snapshot through `upto` (at most the
+    /// applied slot) with everything else a restart needs: the promise and
+    /// the slots held.
+    fn compact(&mut self, upto: u64, data: Vec<u8>) {
+        if self.snapshot.as_ref().is_some_and(|(u, _)| *u >= upto) && upto > 0 {
+            return;
+        }
+        self.write_unrecorded();
+        let slots = self
+            .log
+            .from(self.log.base())
+            .map(|(slot, s)| Report {
+                slot,
+                ballot: s.ballot,
+                value: s.value.clone(),
+                chosen: s.chosen,
+            })
+            .collect();
+        self.persist(Persist::Snapshot {
+            upto,
+            data: data.clone(),
+            promised: self.promised,
+            slots,
+        });
+        self.recorded_chosen = self.recorded_chosen.max(upto.saturating_add(1));
+        self.snapshot = Some((upto, data));
     }
 
     /// Moves queued proposals into slots while the window allows.
@@ -1302,6 +1396,37 @@ impl Restore for PaxosNode {
                     }
                 }
                 Persist::Chosen { below } => chosen_below = chosen_below.max(*below),
+                Persist::Snapshot {
+                    upto,
+                    data,
+                    promised,
+                    slots,
+                } => {
+                    // Everything before it is replaced.
+                    if !planted(Mutant::PaxosAcceptorForgetsPromise) {
+                        node.promised = node.promised.max(*promised);
+                    }
+                    node.log = SlotLog::default();
+                    let after = upto.saturating_add(1);
+                    node.log
+                        .drop_below(slots.first().map_or(after, |r| r.slot.min(after)));
+                    for r in slots {
+                        let value = core::slice::from_ref(&r.value);
+                        let _ = node.check_record(r.slot, value)?;
+                        node.promised = node.promised.max(r.ballot);
+                        let s = Slot {
+                            ballot: r.ballot,
+                            value: r.value.clone(),
+                            chosen: r.chosen,
+                            acks: 0,
+                        };
+                        node.log.insert(r.slot, s);
+                    }
+                    chosen_below = chosen_below.max(upto.saturating_add(1));
+                    node.applied = *upto;
+                    node.first_unchosen = upto.saturating_add(1);
+                    node.snapshot = Some((*upto, data.clone()));
+                }
             }
         }
         for (_, s) in node.log.between_mut(1, chosen_below) {
@@ -1309,6 +1434,10 @@ impl Restore for PaxosNode {
         }
         node.max_round = node.promised.round;
         node.recorded_chosen = chosen_below;
+        if let Some((upto, _)) = node.snapshot {
+            node.outputs
+                .push_back(Output::Event(Event::Snapshot { upto }));
+        }
         node.advance();
         Ok(node)
     }
@@ -1373,9 +1502,16 @@ impl Participant for PaxosNode {
         {
             return Err(Error::NotAMember { peer: *from });
         }
-        if let Input::Command(Command::Propose(value)) = &input {
-            // Refusals come before anything changes.
-            self.check_proposal(value)?;
+        // Refusals come before anything changes.
+        match &input {
+            Input::Command(Command::Propose(value)) => self.check_proposal(value)?,
+            Input::Command(Command::Compact { upto, .. }) if *upto > self.applied => {
+                return Err(Error::NotApplied {
+                    upto: *upto,
+                    applied: self.applied,
+                });
+            }
+            _ => {}
         }
         self.now = self.now.max(now);
         if !self.started {
@@ -1387,6 +1523,7 @@ impl Participant for PaxosNode {
             Input::Tick => self.on_tick(),
             Input::Command(Command::Propose(value)) => self.propose(value),
             Input::Command(Command::Campaign) => self.campaign(),
+            Input::Command(Command::Compact { upto, snapshot }) => self.compact(upto, snapshot),
         }
         self.finish();
         Ok(())

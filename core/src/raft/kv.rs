@@ -307,6 +307,12 @@ impl KvStore {
         self.data.get(key).map(Vec::as_slice)
     }
 
+    /// The store's bounds.
+    #[must_use]
+    pub const fn limits(&self) -> KvLimits {
+        self.limits
+    }
+
     /// Number of keys.
     #[must_use]
     pub fn len(&self) -> usize {

@@ -188,9 +188,17 @@ fn describe_event(event: &Event) -> String {
             Err(_) => format!("chosen slot {slot}: {}", String::from_utf8_lossy(value)),
         },
         Event::Adopted { ballot } => format!("leads under ballot {ballot}"),
+        Event::Snapshot { upto } => format!("restored from a snapshot through slot {upto}"),
         Event::SteppedDown { ballot } => format!("stepped down (ballot {ballot})"),
     }
 }
+
+/// `paxos-kv` nodes snapshot their store every `SNAPSHOT_EVERY` to
+/// `SNAPSHOT_EVERY + SNAPSHOT_SPREAD` applied slots (from the node's
+/// seed), so checks compact, and restart from snapshot records.
+pub const SNAPSHOT_EVERY: u64 = 20;
+/// See [`SNAPSHOT_EVERY`].
+pub const SNAPSHOT_SPREAD: u64 = 100;
 
 /// Multi-Paxos with the key-value store, driven by Raft's clients
 /// (sessions, retries with the same sequence number, reads and
@@ -213,8 +221,14 @@ impl Protocol for PaxosKvProtocol {
     }
 
     fn restore(&self, id: NodeId, members: &[NodeId], seed: u64, disk: &[Persist]) -> KvNode {
-        KvNode::restore((config(id, members, seed), KvLimits::default()), disk)
-            .unwrap_or_else(|e| panic!("paxos-kv restore: {e}"))
+        let mut node = KvNode::restore((config(id, members, seed), KvLimits::default()), disk)
+            .unwrap_or_else(|e| panic!("paxos-kv restore: {e}"));
+        node.set_snapshot_interval(SNAPSHOT_EVERY + seed % SNAPSHOT_SPREAD);
+        node
+    }
+
+    fn supersedes(&self, record: &Persist) -> bool {
+        matches!(record, Persist::Snapshot { .. })
     }
 
     fn workload_interval_ms(&self) -> Option<u64> {
@@ -347,12 +361,18 @@ fn describe_message(message: &Message) -> MessageLabel {
         Message::Nack { ballot, promised } => {
             MessageLabel::new("Nack", format!("Nack b{ballot}: promised b{promised}"))
         }
-        Message::Heartbeat { ballot, commit } => {
-            MessageLabel::routine("Heartbeat", format!("Heartbeat b{ballot} commit {commit}"))
-        }
-        Message::HeartbeatAck { ballot } => {
-            MessageLabel::routine("HeartbeatAck", format!("HeartbeatAck b{ballot}"))
-        }
+        Message::Heartbeat {
+            ballot,
+            commit,
+            applied,
+        } => MessageLabel::routine(
+            "Heartbeat",
+            format!("Heartbeat b{ballot} commit {commit} applied {applied}"),
+        ),
+        Message::HeartbeatAck { ballot, applied } => MessageLabel::routine(
+            "HeartbeatAck",
+            format!("HeartbeatAck b{ballot} applied {applied}"),
+        ),
         Message::CatchUp { from } => {
             MessageLabel::new("CatchUp", format!("CatchUp from slot {from}"))
         }
@@ -380,6 +400,8 @@ pub struct PaxosChecker {
     no_ops: u64,
     /// When a slot was last chosen (first reported anywhere), ms.
     last_chosen_ms: u64,
+    /// Restarts that began from a snapshot.
+    snapshot_restores: u64,
 }
 
 impl PaxosChecker {
@@ -394,6 +416,7 @@ impl PaxosChecker {
             leaders: BTreeSet::new(),
             no_ops: 0,
             last_chosen_ms: 0,
+            snapshot_restores: 0,
         }
     }
 
@@ -419,6 +442,16 @@ impl PaxosChecker {
                     return Err(format!("{node} led under ballot {ballot} twice"));
                 }
                 self.shared.borrow_mut().leader = Some(node);
+            }
+            Event::Snapshot { upto } => {
+                // A restart from a snapshot: Chosen goes on after it.
+                if !self.restarted.remove(&node) {
+                    return Err(format!(
+                        "{node} reported a snapshot restore without a restart"
+                    ));
+                }
+                self.last.insert(node, *upto);
+                self.snapshot_restores += 1;
             }
             Event::SteppedDown { .. } => {
                 let mut shared = self.shared.borrow_mut();
@@ -491,6 +524,10 @@ impl PaxosChecker {
             ("no-ops chosen".into(), self.no_ops.to_string()),
             ("leaderships".into(), self.leaders.len().to_string()),
             (LAST_CHOSEN.into(), self.last_chosen_ms.to_string()),
+            (
+                "restarts from a snapshot".into(),
+                self.snapshot_restores.to_string(),
+            ),
         ];
         match &self.kv {
             None => report.push((
