@@ -154,3 +154,43 @@ fn paxos_kv_is_linearizable_under_every_fault() {
     check_protocol("paxos-kv", "all", 5, 0..250);
     check_protocol("paxos-kv", "all", 3, 1_000..1_250);
 }
+
+/// `paxos-kv` nodes snapshot their store every few dozen slots, so random
+/// runs restart from snapshot records, and a restart reads the snapshot
+/// and the records written since (the disk drops what a durable snapshot
+/// record replaced).
+#[test]
+fn paxos_kv_restarts_from_snapshot_records() {
+    use consensio_sim::protocols::paxos::{SNAPSHOT_EVERY, SNAPSHOT_SPREAD};
+    let mix: FaultMix = "partition,crash".parse().unwrap();
+    let (mut from_snapshot, mut restarts, mut most) = (0, 0, 0);
+    for seed in 0..30 {
+        let outcome = run_named("paxos-kv", mix.config(seed, 5, DURATION_MS)).unwrap();
+        assert!(
+            outcome.violation.is_none(),
+            "seed {seed}: {:?}",
+            outcome.violation
+        );
+        let s = &outcome.summary;
+        restarts += s.restarts;
+        most = most.max(s.max_restart_records);
+        from_snapshot += s
+            .measurements
+            .iter()
+            .find(|(name, _)| name == "restarts from a snapshot")
+            .and_then(|(_, v)| v.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    assert!(restarts >= 15, "restarts: {restarts}");
+    assert!(
+        from_snapshot * 2 >= restarts,
+        "{from_snapshot} of {restarts} restarts from a snapshot"
+    );
+    // A snapshot, then at most an interval of slots in records of a page
+    // or more, and the promises and chosen-prefix records between.
+    let bound = (SNAPSHOT_EVERY + SNAPSHOT_SPREAD) * 2;
+    assert!(
+        most > 0 && most <= bound,
+        "the longest restart read {most} records"
+    );
+}
