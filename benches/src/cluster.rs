@@ -268,8 +268,11 @@ impl Cluster for ConsensioCluster {
 /// Three consensio Multi-Paxos nodes, driven like [`ConsensioCluster`]:
 /// records pushed to a `Vec` per node, messages passed directly, first in
 /// first out. The window (256 slots in flight) and pages (64 values per
-/// `Accept`) are the library's defaults. Paxos does not compact its log
-/// yet, so its nodes pay no snapshots here, where Raft's do.
+/// `Accept`) are the library's defaults. Every [`SNAPSHOT_INTERVAL`]
+/// applied slots each node snapshots a state of [`SNAPSHOT_BYTES`] (its
+/// disk keeps the snapshot record and what follows), and the leader's
+/// next heartbeat is ticked, so every node drops the slots all have
+/// applied: Paxos's compaction, as Raft's nodes compact theirs.
 #[derive(Clone)]
 pub struct PaxosCluster {
     nodes: Vec<PaxosNode>,
@@ -277,6 +280,9 @@ pub struct PaxosCluster {
     network: VecDeque<(NodeId, NodeId, paxos::Message)>,
     /// Non-empty chosen values reported, per node.
     committed: Vec<u64>,
+    /// What each node snapshots, and the slot of its last snapshot.
+    state: Vec<u8>,
+    snapshots: Vec<u64>,
     leader: usize,
     now: Instant,
 }
@@ -302,6 +308,8 @@ impl PaxosCluster {
             disks: vec![Vec::new(); IDS.len()],
             network: VecDeque::new(),
             committed: vec![0; IDS.len()],
+            state: vec![0x33; SNAPSHOT_BYTES],
+            snapshots: vec![0; IDS.len()],
             leader: 0,
             now: Instant::ZERO,
         };
@@ -336,9 +344,26 @@ impl PaxosCluster {
     }
 
     fn drain(&mut self) {
+        let mut heartbeat = false;
         for (i, node) in self.nodes.iter_mut().enumerate() {
+            let applied = node.applied();
+            if applied >= self.snapshots[i] + SNAPSHOT_INTERVAL {
+                let compact = paxos::Command::Compact {
+                    upto: applied,
+                    snapshot: self.state.clone(),
+                };
+                node.handle_input(self.now, Input::Command(compact))
+                    .expect("a snapshot of what is applied");
+                self.snapshots[i] = applied;
+                heartbeat |= i == self.leader;
+            }
             while let Some(output) = node.poll_output() {
                 match output {
+                    // A snapshot record replaces every earlier one.
+                    Output::Persist(record @ paxos::Persist::Snapshot { .. }) => {
+                        self.disks[i].clear();
+                        self.disks[i].push(record);
+                    }
                     Output::Persist(record) => self.disks[i].push(record),
                     Output::Send { to, message } => {
                         self.network.push_back((node.id(), to, message))
@@ -349,6 +374,12 @@ impl PaxosCluster {
                     Output::Event(_) => {}
                 }
             }
+        }
+        if heartbeat {
+            // The leader's heartbeat tells everyone what all have applied.
+            let leader = &mut self.nodes[self.leader];
+            self.now = leader.next_deadline().expect("a heartbeat").max(self.now);
+            leader.handle_input(self.now, Input::Tick).expect("a tick");
         }
     }
 }
@@ -581,9 +612,23 @@ mod tests {
     }
 
     #[test]
-    fn paxos_cluster_chooses_every_round_at_every_node() {
+    fn paxos_cluster_chooses_every_round_at_every_node_and_compacts() {
         let mut cluster = PaxosCluster::new();
         commits_every_round(&mut cluster);
+        for (node, disk) in cluster.nodes.iter().zip(&cluster.disks) {
+            // Dropped up to what all had applied at the heartbeat before.
+            assert!(
+                node.first_held() > SNAPSHOT_INTERVAL / 2,
+                "{}",
+                node.first_held()
+            );
+            assert!(matches!(disk[0], paxos::Persist::Snapshot { .. }));
+            assert!(
+                disk.len() <= SNAPSHOT_INTERVAL as usize,
+                "records: {}",
+                disk.len()
+            );
+        }
         // Followers learn a round's values with the next round's Accepts
         // (no heartbeat is ticked here).
         assert!(cluster.committed.iter().all(|&c| c + 64 >= 69 + 40 * 64));
