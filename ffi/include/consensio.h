@@ -1924,17 +1924,18 @@ enum consensio_status consensio_kv_get(struct consensio_participant *kv,
                                        size_t key_len,
                                        uint8_t lease);
 
-// Snapshots the store every `entries` applied entries from now on (0: never;
-// 10,000 on a new or restored node). A local choice, kept in memory only:
-// nodes of a cluster may differ, and a restored node starts at the
-// default again. Takes effect at the next input; it queues nothing.
+// Snapshots the store every `entries` applied entries (or slots, for a
+// Paxos store) from now on (0: never; 10,000 on a new or restored node). A
+// local choice, kept in memory only: nodes of a cluster may differ, and a
+// restored node starts at the default again. Takes effect at the next
+// input; it queues nothing.
 //
 // # Safety
 // `kv` must be a live handle.
 enum consensio_status consensio_kv_set_snapshot_interval(struct consensio_participant *kv,
                                                          uint64_t entries);
 
-// Applied entries between the store's snapshots (0: never).
+// Applied entries (or slots) between the store's snapshots (0: never).
 //
 // # Safety
 // `kv` must be a live handle; `out` writable.

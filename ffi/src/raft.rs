@@ -1568,10 +1568,11 @@ pub unsafe extern "C" fn consensio_kv_get(
     }
 }
 
-/// Snapshots the store every `entries` applied entries from now on (0: never;
-/// 10,000 on a new or restored node). A local choice, kept in memory only:
-/// nodes of a cluster may differ, and a restored node starts at the
-/// default again. Takes effect at the next input; it queues nothing.
+/// Snapshots the store every `entries` applied entries (or slots, for a
+/// Paxos store) from now on (0: never; 10,000 on a new or restored node). A
+/// local choice, kept in memory only: nodes of a cluster may differ, and a
+/// restored node starts at the default again. Takes effect at the next
+/// input; it queues nothing.
 ///
 /// # Safety
 /// `kv` must be a live handle.
@@ -1582,13 +1583,19 @@ pub unsafe extern "C" fn consensio_kv_set_snapshot_interval(
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let d = unsafe { driver::<Kv>(kv) }?;
-        d.with_mut(|node| node.set_snapshot_interval(entries));
+        let (any, family) = unsafe { any_driver(kv) }?;
+        if let Some(d) = any.downcast_ref::<Driver<Kv>>() {
+            d.with_mut(|node| node.set_snapshot_interval(entries));
+        } else if let Some(d) = any.downcast_ref::<Driver<paxos::KvNode>>() {
+            d.with_mut(|node| node.set_snapshot_interval(entries));
+        } else {
+            return Err(wrong_handle(family, "raft or paxos", "KvNode"));
+        }
         Ok(())
     })
 }
 
-/// Applied entries between the store's snapshots (0: never).
+/// Applied entries (or slots) between the store's snapshots (0: never).
 ///
 /// # Safety
 /// `kv` must be a live handle; `out` writable.
@@ -1597,8 +1604,20 @@ pub unsafe extern "C" fn consensio_kv_snapshot_interval(
     kv: *const consensio_participant,
     out: *mut u64,
 ) -> consensio_status {
-    // SAFETY: forwarded from the caller.
-    unsafe { query::<Kv, _>(kv, out, KvNode::snapshot_interval) }
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (any, family) = unsafe { any_driver(kv) }?;
+        // SAFETY: forwarded from the caller.
+        let o = unsafe { borrow_mut(out, "out") }?;
+        *o = if let Some(d) = any.downcast_ref::<Driver<Kv>>() {
+            d.with(KvNode::snapshot_interval)
+        } else if let Some(d) = any.downcast_ref::<Driver<paxos::KvNode>>() {
+            d.with(paxos::KvNode::snapshot_interval)
+        } else {
+            return Err(wrong_handle(family, "raft or paxos", "KvNode"));
+        };
+        Ok(())
+    })
 }
 
 /// The key-value node's Raft role.

@@ -27,6 +27,7 @@ static size_t records[N + 1];
 static char chosen[N + 1][MAX_SLOTS][8];
 static uint64_t reported[N + 1];
 static uint64_t adopted[N + 1];
+static int restored_from_snapshot[N + 1];
 /* Key-value replies by request id: the code, and a value's bytes. */
 enum { MAX_REQUESTS = 64 };
 static int replies[MAX_REQUESTS];
@@ -80,6 +81,10 @@ static void drain(consensio_participant *p, uint64_t id) {
                             reply_value[out.values[0]][out.len] = 0;
                         }
                     }
+                } else if (out.event == CONSENSIO_PAXOS_SNAPSHOT) {
+                    /* A restart from a snapshot: chosen slots go on after it. */
+                    reported[id] = out.values[0];
+                    restored_from_snapshot[id] = 1;
                 } else if (out.event == CONSENSIO_PAXOS_ADOPTED) {
                     CHECK(out.peer == id && out.values[0] > 0);
                     adopted[id] = out.values[0];
@@ -152,6 +157,13 @@ static void kv_cluster(void) {
     for (uint64_t id = 1; id <= N; id++) {
         CHECK_OK(consensio_paxos_default_config(id, &config));
         CHECK_OK(consensio_paxos_kv_new(&config, &limits, members, N, &nodes[id]));
+        /* Snapshots every few slots, so the restart below starts from one. */
+        uint64_t interval = 0;
+        CHECK_OK(consensio_kv_snapshot_interval(nodes[id], &interval));
+        CHECK(interval == 10000);
+        CHECK_OK(consensio_kv_set_snapshot_interval(nodes[id], 2));
+        CHECK_OK(consensio_kv_snapshot_interval(nodes[id], &interval));
+        CHECK(interval == 2);
     }
     run(nodes, &now, 1000);
     consensio_participant *leader = leader_of(nodes);
@@ -203,6 +215,7 @@ static void kv_cluster(void) {
     CHECK_OK(consensio_paxos_default_config(f, &config));
     CHECK_OK(consensio_paxos_kv_restore(&config, &limits, members, N, ptrs, lens, records[f], &nodes[f]));
     drain(nodes[f], f);
+    CHECK(restored_from_snapshot[f] == 1);
     uint64_t first = 0;
     CHECK_OK(consensio_paxos_first_unchosen(nodes[f], &first));
     CHECK(reported[f] == first - 1);
