@@ -7,10 +7,10 @@ use consensio::paxos::{
 use consensio::raft::{KvLimits, KvOp};
 use consensio::{Input, NodeId, Participant, Restore, wire};
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString, PyType};
+use pyo3::types::{PyBytes, PyDict, PyType};
 
 use crate::participant::{Node, Outputs, event_class, participant_methods};
-use crate::raft::{KvNode as RaftKv, Reply};
+use crate::raft::{KvNode as RaftKv, Reply, records_in};
 use crate::{PersistOutput, error, node_ids};
 
 /// Output: `value` is chosen at `slot` (empty: a no-op, apply it as
@@ -119,28 +119,6 @@ impl Outputs for CoreNode {
             }
         })
     }
-}
-
-/// Reads persisted records from an iterable of `bytes`, decoding each.
-fn records_in(records: &Bound<'_, PyAny>) -> PyResult<Vec<Persist>> {
-    if records.is_instance_of::<PyBytes>()
-        || records.is_instance_of::<PyByteArray>()
-        || records.is_instance_of::<PyString>()
-    {
-        return Err(pyo3::exceptions::PyTypeError::new_err(
-            "records must be an iterable of bytes (one item per record), not a single bytes or str",
-        ));
-    }
-    let mut decoded = Vec::new();
-    for (i, item) in records.try_iter()?.enumerate() {
-        let item = item?;
-        let bytes = item.cast::<PyBytes>()?;
-        let record = wire::decode::<Persist>(bytes.as_bytes()).map_err(|e| {
-            PyErr::from_type(error(e).get_type(item.py()), format!("records[{i}]: {e}"))
-        })?;
-        decoded.push(record);
-    }
-    Ok(decoded)
 }
 
 /// The Paxos configuration both node classes take: `timing` is the

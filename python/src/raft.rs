@@ -227,8 +227,9 @@ fn members(m: &Membership) -> (Vec<u64>, Vec<u64>, Vec<u64>) {
     )
 }
 
-/// Reads persisted records from an iterable of `bytes`, decoding each.
-fn records_in(records: &Bound<'_, PyAny>) -> PyResult<Vec<Persist>> {
+/// Reads persisted records (Raft's or Paxos's) from an iterable of
+/// `bytes`, decoding each.
+pub(crate) fn records_in<T: wire::WireMessage>(records: &Bound<'_, PyAny>) -> PyResult<Vec<T>> {
     if records.is_instance_of::<PyBytes>()
         || records.is_instance_of::<PyByteArray>()
         || records.is_instance_of::<PyString>()
@@ -241,7 +242,7 @@ fn records_in(records: &Bound<'_, PyAny>) -> PyResult<Vec<Persist>> {
     for (i, item) in records.try_iter()?.enumerate() {
         let item = item?;
         let bytes = item.cast::<PyBytes>()?;
-        let record = wire::decode::<Persist>(bytes.as_bytes()).map_err(|e| {
+        let record = wire::decode::<T>(bytes.as_bytes()).map_err(|e| {
             PyErr::from_type(error(e).get_type(item.py()), format!("records[{i}]: {e}"))
         })?;
         decoded.push(record);

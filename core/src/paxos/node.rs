@@ -1268,18 +1268,6 @@ impl PaxosNode {
         }
     }
 
-    /// Sends `Accept` for slots `from..to` to `peers`, a page at a time.
-    fn send_range(&mut self, peers: &[NodeId], from: u64, to: u64) {
-        let mut first = from;
-        while first < to {
-            let end = self.send_page(peers, first, to);
-            if end <= first {
-                break;
-            }
-            first = end;
-        }
-    }
-
     /// Sends `peers` one `Accept` of the page of slots from `first` (below
     /// `to`); returns the first slot it did not cover.
     fn send_page(&mut self, peers: &[NodeId], first: u64, to: u64) -> u64 {
@@ -1328,10 +1316,7 @@ impl PaxosNode {
             let Some((from, _)) = unacked else {
                 continue;
             };
-            let to = from
-                .saturating_add(self.config.max_batch as u64)
-                .min(self.next_slot);
-            self.send_range(&[peer], from, to);
+            self.send_page(&[peer], from, self.next_slot);
         }
     }
 }
