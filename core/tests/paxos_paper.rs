@@ -195,6 +195,7 @@ fn an_acceptor_keeps_its_promise_across_a_restart() {
         first: 1,
         values: vec![b"late".to_vec()],
         commit: 1,
+        applied: 1,
     };
     c.input(
         NodeId(2),
@@ -239,6 +240,7 @@ fn a_promise_is_persisted_before_it_is_sent_and_an_acceptance_before_it_is_ackno
         first: 1,
         values: vec![b"x".to_vec()],
         commit: 1,
+        applied: 1,
     };
     node.handle_input(
         t,
@@ -775,4 +777,36 @@ fn a_member_that_is_down_holds_back_what_the_others_drop() {
         c.node(l).first_held() > its,
         "once it caught up, the prefix is dropped"
     );
+}
+
+/// A busy leader's memory does not wait for heartbeats: each `Accepted`
+/// says what its sender applied and each `Accept` what every member
+/// applied, so every node holds about a window of slots however long
+/// the leader goes without a heartbeat.
+#[test]
+fn under_steady_load_every_node_drops_what_all_applied_between_heartbeats() {
+    let mut c = cluster(3, 14, Faults::synchronous(5));
+    c.advance(1_000);
+    let l = leader(&c).unwrap();
+    c.take_sent();
+    for round in 0..40u32 {
+        for i in 0..64u32 {
+            propose(&mut c, l, format!("{round}.{i}").as_bytes());
+        }
+        // No time passes: no timer fires, so no heartbeat is sent.
+        c.deliver_all();
+    }
+    let sent = c.take_sent();
+    assert!(!sent.contains_key("Heartbeat"), "sent: {sent:?}");
+    let first = c.node(l).first_unchosen();
+    assert!(first > 40 * 64, "every value is chosen");
+    let window = paxos::Config::new(l, &ids(3)).window;
+    for id in ids(3) {
+        let held = c.node(id).first_held();
+        assert!(
+            first - held <= window + 2 * 64,
+            "{id} holds slots {held}..{first}"
+        );
+    }
+    agreement(&c);
 }

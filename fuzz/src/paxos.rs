@@ -123,11 +123,13 @@ enum Forged {
         first: u8,
         values: Vec<u8>,
         commit: u8,
+        applied: u8,
     },
     Accepted {
         round: u8,
         first: u8,
         count: u8,
+        applied: u8,
     },
     Nack {
         round: u8,
@@ -537,20 +539,24 @@ impl<N: Node> Generator for Paxos<N> {
                         first,
                         values: v,
                         commit,
+                        applied,
                     } => Message::Accept {
                         ballot: ballot(*r, round, from),
                         first: near(*first, slot),
                         values: values(v),
                         commit: near(*commit, slot),
+                        applied: near(*applied, slot),
                     },
                     Forged::Accepted {
                         round: r,
                         first,
                         count,
+                        applied,
                     } => Message::Accepted {
                         ballot: ballot(*r, round, node.ballot().node),
                         first: near(*first, slot),
                         count: u64::from(*count % 16),
+                        applied: near(*applied, slot),
                     },
                     Forged::Nack {
                         round: r,

@@ -61,7 +61,8 @@ pub enum Message {
         next: Option<u64>,
     },
     /// Phase 2a: accept `values` at slots `first`, `first + 1`, …; every
-    /// slot below `commit` is chosen.
+    /// slot below `commit` is chosen, and (as in a [`Heartbeat`](Self::Heartbeat))
+    /// every member has applied every slot below `applied`.
     Accept {
         /// The leader's ballot.
         ballot: Ballot,
@@ -71,6 +72,8 @@ pub enum Message {
         values: Vec<Vec<u8>>,
         /// The leader's first unchosen slot.
         commit: u64,
+        /// The first slot some member has not applied.
+        applied: u64,
     },
     /// Phase 2b: the values of `Accept { ballot, first, .. }` are accepted
     /// at slots `first..first + count`.
@@ -81,6 +84,9 @@ pub enum Message {
         first: u64,
         /// How many slots.
         count: u64,
+        /// The sender's first slot not applied (as in a
+        /// [`HeartbeatAck`](Self::HeartbeatAck)).
+        applied: u64,
     },
     /// `ballot` is refused: the acceptor promised `promised`, higher.
     Nack {

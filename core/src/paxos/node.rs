@@ -3,7 +3,7 @@
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
-use super::log::{Slot, SlotLog};
+use super::log::{SlotLog, SlotRef};
 use super::message::{Message, Persist, Report};
 use super::{Ballot, Command, Error, Event, MAX_BATCH_BYTES, MAX_INFLIGHT, MAX_MEMBERS};
 use crate::id::NodeId;
@@ -166,6 +166,11 @@ pub struct PaxosNode {
     /// consecutive slots, written out before any output that depends on
     /// them.
     unrecorded: Vec<(u64, Vec<Vec<u8>>)>,
+    /// The value bytes of the last run in `unrecorded`.
+    unrecorded_bytes: usize,
+    /// The value bytes of the last record of values written, which later
+    /// runs join while it is the last output and a page allows.
+    record_bytes: usize,
     /// The ballot of the unrecorded accepted values (`None`: learned).
     unrecorded_ballot: Option<Ballot>,
     /// Leader: proposals waiting for the window.
@@ -220,6 +225,8 @@ impl PaxosNode {
             unsent: alloc::vec![1; members],
             inflight: alloc::vec![0; members],
             unrecorded: Vec::new(),
+            unrecorded_bytes: 0,
+            record_bytes: 0,
             unrecorded_ballot: None,
             pending: VecDeque::new(),
             heard: alloc::vec![Instant::ZERO; members],
@@ -272,16 +279,13 @@ impl PaxosNode {
     /// The value chosen at `slot`, if this node knows it.
     #[must_use]
     pub fn chosen(&self, slot: u64) -> Option<&[u8]> {
-        self.log
-            .get(slot)
-            .filter(|s| s.chosen)
-            .map(|s| s.value.as_slice())
+        self.log.get(slot).filter(|s| s.chosen).map(|s| s.value)
     }
 
     /// What this acceptor accepted at `slot`: the ballot and value.
     #[must_use]
     pub fn accepted(&self, slot: u64) -> Option<(Ballot, &[u8])> {
-        self.log.get(slot).map(|s| (s.ballot, s.value.as_slice()))
+        self.log.get(slot).map(|s| (s.ballot, s.value))
     }
 
     /// Proposals queued at the leader, waiting for the window.
@@ -398,7 +402,7 @@ impl PaxosNode {
     fn page<T>(
         &self,
         from: u64,
-        mut take: impl FnMut(u64, &Slot) -> Option<T>,
+        mut take: impl FnMut(u64, SlotRef<'_>) -> Option<T>,
         len: impl Fn(&T) -> usize,
     ) -> (Vec<T>, Option<u64>) {
         let mut items = Vec::new();
@@ -444,17 +448,23 @@ impl PaxosNode {
                 first,
                 values,
                 commit,
+                applied,
             } if ballot.node == from
                 && first >= 1
                 && values.len() <= self.config.max_batch.max(1) =>
             {
                 self.on_accept(from, ballot, first, values, commit);
+                self.drop_applied(applied);
             }
             Message::Accepted {
                 ballot,
                 first,
                 count,
-            } => self.on_accepted(from, ballot, first, count),
+                applied,
+            } => {
+                self.on_accepted(from, ballot, first, count);
+                self.note_applied(from, ballot, applied);
+            }
             Message::Nack { ballot, promised } => self.on_nack(ballot, promised),
             Message::Heartbeat {
                 ballot,
@@ -462,18 +472,13 @@ impl PaxosNode {
                 applied,
             } if ballot.node == from => {
                 self.on_heartbeat(from, ballot, commit);
-                // Below the slot every member has applied, no node will
-                // ask for a slot again.
-                let safe = applied.min(self.durable_applied());
-                self.log.drop_below(safe);
+                self.drop_applied(applied);
             }
-            Message::HeartbeatAck { ballot, applied }
-                if self.role == Role::Leader && ballot == self.ballot =>
-            {
-                self.heard_from(from);
-                if let Some(a) = self.index_of(from).and_then(|i| self.applied_of.get_mut(i)) {
-                    *a = (*a).max(applied);
+            Message::HeartbeatAck { ballot, applied } => {
+                if self.role == Role::Leader && ballot == self.ballot {
+                    self.heard_from(from);
                 }
+                self.note_applied(from, ballot, applied);
             }
             Message::Probe { round } => {
                 let granted = !self.loyal();
@@ -512,7 +517,6 @@ impl PaxosNode {
                     return;
                 }
                 let applied = self.cluster_applied();
-                self.log.drop_below(applied);
                 let heartbeat = Message::Heartbeat {
                     ballot: self.ballot,
                     commit: self.first_unchosen,
@@ -641,7 +645,7 @@ impl PaxosNode {
                 Some(Report {
                     slot,
                     ballot: s.ballot,
-                    value: s.value.clone(),
+                    value: s.value.to_vec(),
                     chosen: s.chosen,
                 })
             },
@@ -734,10 +738,10 @@ impl PaxosNode {
                     if *b > o.ballot {
                         v.clone()
                     } else {
-                        o.value.clone()
+                        o.value.to_vec()
                     }
                 }
-                (Some(o), None) => o.value.clone(),
+                (Some(o), None) => o.value.to_vec(),
                 (None, Some((_, v, _))) => v.clone(),
                 (None, None) => Vec::new(),
             };
@@ -770,28 +774,27 @@ impl PaxosNode {
     /// with the batch ([`record_own`](Self::record_own)).
     fn accept_own(&mut self, slot: u64, value: Vec<u8>) {
         let ballot = self.ballot;
-        self.remember(ballot, slot, &value);
         let me = self.index_of(self.config.id).unwrap_or(0);
-        self.log.insert(
-            slot,
-            Slot {
-                ballot,
-                value,
-                chosen: false,
-                acks: 1 << me,
-            },
-        );
+        self.log.insert(slot, ballot, &value, false, 1 << me);
+        self.remember(ballot, slot, value);
     }
 
     /// Records the leader's own acceptances of this batch, then (a single
     /// member being a majority) marks them chosen: a value is never
     /// reported chosen before its record.
     fn record_own(&mut self) {
-        let runs = self.unrecorded.clone();
+        let runs: Vec<(u64, u64)> = if self.majority() == 1 {
+            self.unrecorded
+                .iter()
+                .map(|(first, values)| (*first, first + values.len() as u64))
+                .collect()
+        } else {
+            Vec::new()
+        };
         self.write_unrecorded();
-        if self.majority() == 1 {
-            for (first, values) in runs {
-                for slot in first..first + values.len() as u64 {
+        if !runs.is_empty() {
+            for (first, end) in runs {
+                for slot in first..end {
                     self.mark_chosen(slot);
                 }
             }
@@ -801,7 +804,7 @@ impl PaxosNode {
 
     /// Keeps `value` at `slot` for the next record of accepted values under
     /// `ballot` (`None`: learned values), in runs of consecutive slots.
-    fn remember_as(&mut self, ballot: Option<Ballot>, slot: u64, value: &[u8]) {
+    fn remember_as(&mut self, ballot: Option<Ballot>, slot: u64, value: Vec<u8>) {
         if self.unrecorded_ballot != ballot {
             self.write_unrecorded();
             self.unrecorded_ballot = ballot;
@@ -810,15 +813,22 @@ impl PaxosNode {
         match self.unrecorded.last_mut() {
             Some((first, values))
                 if *first + values.len() as u64 == slot
-                    && fits_page(values, value.len(), max_batch) =>
+                    && values.len() < max_batch
+                    && self.unrecorded_bytes + value.len() <= MAX_BATCH_BYTES =>
             {
-                values.push(value.to_vec());
+                self.unrecorded_bytes += value.len();
+                values.push(value);
             }
-            _ => self.unrecorded.push((slot, alloc::vec![value.to_vec()])),
+            _ => {
+                self.unrecorded_bytes = value.len();
+                let mut run = Vec::with_capacity(max_batch.clamp(1, 8));
+                run.push(value);
+                self.unrecorded.push((slot, run));
+            }
         }
     }
 
-    fn remember(&mut self, ballot: Ballot, slot: u64, value: &[u8]) {
+    fn remember(&mut self, ballot: Ballot, slot: u64, value: Vec<u8>) {
         self.remember_as(Some(ballot), slot, value);
     }
 
@@ -829,46 +839,32 @@ impl PaxosNode {
             return;
         }
         let ballot = self.unrecorded_ballot;
+        self.unrecorded_bytes = 0;
+        let max_batch = self.config.max_batch;
         for (first, mut values) in core::mem::take(&mut self.unrecorded) {
-            // Consecutive with the record queued last: one record.
-            if let Some(Output::Persist(last)) = self.outputs.back_mut() {
-                match (last, ballot) {
-                    (
-                        Persist::Accepted {
-                            first: f,
-                            ballot: b,
-                            values: v,
-                        },
-                        Some(ballot),
-                    ) if *b == ballot
-                        && *f + v.len() as u64 == first
-                        && fits_page(
-                            v,
-                            page_bytes(&values),
-                            self.config.max_batch + 1 - values.len().min(self.config.max_batch),
-                        ) =>
-                    {
-                        v.append(&mut values);
-                        continue;
-                    }
-                    (
-                        Persist::Learned {
-                            first: f,
-                            values: v,
-                        },
-                        None,
-                    ) if *f + v.len() as u64 == first
-                        && fits_page(
-                            v,
-                            page_bytes(&values),
-                            self.config.max_batch + 1 - values.len().min(self.config.max_batch),
-                        ) =>
-                    {
-                        v.append(&mut values);
-                        continue;
-                    }
-                    _ => {}
-                }
+            let bytes = page_bytes(&values);
+            // Consecutive with the record queued last, under the same
+            // ballot, and within a page's bounds: one record.
+            let last = match self.outputs.back_mut() {
+                Some(Output::Persist(Persist::Accepted {
+                    first: f,
+                    ballot: b,
+                    values: v,
+                })) if Some(*b) == ballot => Some((*f, v)),
+                Some(Output::Persist(Persist::Learned {
+                    first: f,
+                    values: v,
+                })) if ballot.is_none() => Some((*f, v)),
+                _ => None,
+            };
+            if let Some((f, v)) = last
+                && f + v.len() as u64 == first
+                && v.len() + values.len() <= max_batch
+                && self.record_bytes + bytes <= MAX_BATCH_BYTES
+            {
+                v.append(&mut values);
+                self.record_bytes += bytes;
+                continue;
             }
             let record = match ballot {
                 Some(ballot) => Persist::Accepted {
@@ -879,6 +875,7 @@ impl PaxosNode {
                 None => Persist::Learned { first, values },
             };
             self.persist(record);
+            self.record_bytes = bytes;
         }
     }
 
@@ -913,16 +910,8 @@ impl PaxosNode {
                 // Chosen already: the leader's value is the same one.
                 continue;
             }
-            self.remember(ballot, slot, &value);
-            self.log.insert(
-                slot,
-                Slot {
-                    ballot,
-                    value,
-                    chosen: false,
-                    acks: 0,
-                },
-            );
+            self.log.insert(slot, ballot, &value, false, 0);
+            self.remember(ballot, slot, value);
         }
         // Recorded before the acknowledgement.
         self.write_unrecorded();
@@ -933,6 +922,7 @@ impl PaxosNode {
                     ballot,
                     first,
                     count,
+                    applied: self.durable_applied(),
                 },
             );
         }
@@ -1014,6 +1004,27 @@ impl PaxosNode {
         least.max(self.log.base())
     }
 
+    /// Leader of `ballot`: `from` has applied every slot below `applied`
+    /// (as its records hold), so the slots every member has applied go.
+    fn note_applied(&mut self, from: NodeId, ballot: Ballot, applied: u64) {
+        if self.role != Role::Leader || ballot != self.ballot {
+            return;
+        }
+        if let Some(a) = self.index_of(from).and_then(|i| self.applied_of.get_mut(i)) {
+            *a = (*a).max(applied);
+        }
+        let applied = self.cluster_applied();
+        self.log.drop_below(applied);
+    }
+
+    /// The leader says every member has applied every slot below
+    /// `applied`: no node will ask for those again, so they go (those
+    /// this node has applied as far as its records hold).
+    fn drop_applied(&mut self, applied: u64) {
+        let safe = applied.min(self.durable_applied());
+        self.log.drop_below(safe);
+    }
+
     fn heard_from(&mut self, from: NodeId) {
         let now = self.now;
         if let Some(t) = self.index_of(from).and_then(|i| self.heard.get_mut(i)) {
@@ -1085,7 +1096,7 @@ impl PaxosNode {
             |s, entry| {
                 let ok = s == expect && entry.chosen;
                 expect += 1;
-                ok.then(|| entry.value.clone())
+                ok.then(|| entry.value.to_vec())
             },
             Vec::len,
         );
@@ -1134,16 +1145,8 @@ impl PaxosNode {
             return;
         }
         let ballot = self.log.get(slot).map_or(Ballot::ZERO, |s| s.ballot);
-        self.remember_as(None, slot, &value);
-        self.log.insert(
-            slot,
-            Slot {
-                ballot,
-                value,
-                chosen: true,
-                acks: 0,
-            },
-        );
+        self.log.insert(slot, ballot, &value, true, 0);
+        self.remember_as(None, slot, value);
     }
 
     /// Moves the first unchosen slot over the chosen prefix and reports the
@@ -1160,7 +1163,7 @@ impl PaxosNode {
             let value = self
                 .log
                 .get(slot)
-                .map(|s| s.value.clone())
+                .map(|s| s.value.to_vec())
                 .unwrap_or_default();
             self.outputs
                 .push_back(Output::Event(Event::Chosen { slot, value }));
@@ -1204,7 +1207,7 @@ impl PaxosNode {
             .map(|(slot, s)| Report {
                 slot,
                 ballot: s.ballot,
-                value: s.value.clone(),
+                value: s.value.to_vec(),
                 chosen: s.chosen,
             })
             .collect();
@@ -1253,7 +1256,7 @@ impl PaxosNode {
             }
             let mut from = from;
             while from < self.next_slot && self.inflight.get(i).is_some_and(|&n| n < MAX_INFLIGHT) {
-                let end = self.send_page(&[peer], from, self.next_slot);
+                let end = self.send_page(peer, from, self.next_slot);
                 if end <= from {
                     break;
                 }
@@ -1268,16 +1271,16 @@ impl PaxosNode {
         }
     }
 
-    /// Sends `peers` one `Accept` of the page of slots from `first` (below
+    /// Sends `peer` one `Accept` of the page of slots from `first` (below
     /// `to`); returns the first slot it did not cover.
-    fn send_page(&mut self, peers: &[NodeId], first: u64, to: u64) -> u64 {
+    fn send_page(&mut self, peer: NodeId, first: u64, to: u64) -> u64 {
         let mut expect = first;
         let (values, next) = self.page(
             first,
             |slot, s| {
                 let ok = slot == expect && slot < to;
                 expect += 1;
-                ok.then(|| s.value.clone())
+                ok.then(|| s.value.to_vec())
             },
             Vec::len,
         );
@@ -1290,10 +1293,9 @@ impl PaxosNode {
             first,
             values,
             commit: self.first_unchosen,
+            applied: self.cluster_applied(),
         };
-        for &to in peers {
-            self.send(to, message.clone());
-        }
+        self.send(peer, message);
         end
     }
 
@@ -1316,7 +1318,7 @@ impl PaxosNode {
             let Some((from, _)) = unacked else {
                 continue;
             };
-            self.send_page(&[peer], from, self.next_slot);
+            self.send_page(peer, from, self.next_slot);
         }
     }
 }
@@ -1324,13 +1326,6 @@ impl PaxosNode {
 /// The value bytes of a page.
 fn page_bytes(values: &[Vec<u8>]) -> usize {
     values.iter().map(Vec::len).sum()
-}
-
-/// Whether a page of `values` takes `more` bytes more and stays within a
-/// page's bounds (`max` values, [`MAX_BATCH_BYTES`]), so a record is never
-/// larger than a message.
-fn fits_page(values: &[Vec<u8>], more: usize, max: usize) -> bool {
-    values.len() < max && page_bytes(values) + more <= MAX_BATCH_BYTES
 }
 
 impl Restore for PaxosNode {
@@ -1358,26 +1353,14 @@ impl Restore for PaxosNode {
                     node.promised = node.promised.max(*ballot);
                     for (slot, value) in node.check_record(*first, values)? {
                         if !node.log.get(slot).is_some_and(|s| s.chosen) {
-                            let s = Slot {
-                                ballot: *ballot,
-                                value: value.clone(),
-                                chosen: false,
-                                acks: 0,
-                            };
-                            node.log.insert(slot, s);
+                            node.log.insert(slot, *ballot, value, false, 0);
                         }
                     }
                 }
                 Persist::Learned { first, values } => {
                     for (slot, value) in node.check_record(*first, values)? {
                         let ballot = node.log.get(slot).map_or(Ballot::ZERO, |s| s.ballot);
-                        let s = Slot {
-                            ballot,
-                            value: value.clone(),
-                            chosen: true,
-                            acks: 0,
-                        };
-                        node.log.insert(slot, s);
+                        node.log.insert(slot, ballot, value, true, 0);
                     }
                 }
                 Persist::Chosen { below } => chosen_below = chosen_below.max(*below),
@@ -1399,13 +1382,7 @@ impl Restore for PaxosNode {
                         let value = core::slice::from_ref(&r.value);
                         let _ = node.check_record(r.slot, value)?;
                         node.promised = node.promised.max(r.ballot);
-                        let s = Slot {
-                            ballot: r.ballot,
-                            value: r.value.clone(),
-                            chosen: r.chosen,
-                            acks: 0,
-                        };
-                        node.log.insert(r.slot, s);
+                        node.log.insert(r.slot, r.ballot, &r.value, r.chosen, 0);
                     }
                     chosen_below = chosen_below.max(upto.saturating_add(1));
                     node.applied = *upto;

@@ -343,10 +343,11 @@ fn describe_message(message: &Message) -> MessageLabel {
             first,
             values,
             commit,
+            applied,
         } => MessageLabel::new(
             "Accept",
             format!(
-                "Accept b{ballot} {} commit {commit}",
+                "Accept b{ballot} {} commit {commit} applied {applied}",
                 slots(*first, values.len())
             ),
         ),
@@ -354,9 +355,13 @@ fn describe_message(message: &Message) -> MessageLabel {
             ballot,
             first,
             count,
+            applied,
         } => MessageLabel::new(
             "Accepted",
-            format!("Accepted b{ballot} {}", slots(*first, *count as usize)),
+            format!(
+                "Accepted b{ballot} {} applied {applied}",
+                slots(*first, *count as usize)
+            ),
         ),
         Message::Nack { ballot, promised } => {
             MessageLabel::new("Nack", format!("Nack b{ballot}: promised b{promised}"))
