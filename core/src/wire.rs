@@ -83,6 +83,11 @@ pub mod kind {
     /// A read marker in the log of Paxos's key-value store
     /// ([`crate::paxos::ReadMarker`]).
     pub const PAXOS_KV_READ: u8 = 26;
+    /// Single-decree Paxos ([`crate::paxos::single::Message`]).
+    pub const PAXOS_SINGLE: u8 = 27;
+    /// A single-decree Paxos node's durable record
+    /// ([`crate::paxos::single::Persist`]).
+    pub const PAXOS_SINGLE_RECORD: u8 = 28;
     /// Reserved for documentation examples and tests; never used by a
     /// protocol of this crate.
     pub const EXAMPLE: u8 = 255;

@@ -118,6 +118,8 @@ mod log;
 mod message;
 #[cfg(feature = "alloc")]
 mod node;
+#[cfg(feature = "alloc")]
+pub mod single;
 
 #[cfg(feature = "alloc")]
 pub use kv::{KvNode, ReadMarker};
@@ -125,6 +127,8 @@ pub use kv::{KvNode, ReadMarker};
 pub use message::{Message, Persist, Report};
 #[cfg(feature = "alloc")]
 pub use node::{Config, PaxosNode, Role};
+#[cfg(feature = "alloc")]
+pub use single::SingleDecree;
 
 /// The most members a voting set may have.
 pub const MAX_MEMBERS: usize = 64;
@@ -269,6 +273,8 @@ pub enum Error {
     /// A restored record does not fit the configuration (a slot beyond
     /// the log's bound, a value beyond `max_proposal_bytes`).
     BadRecord,
+    /// Single-decree: a value is already chosen ([`SingleDecree::chosen`]).
+    Decided,
 }
 
 impl From<WireError> for Error {
@@ -300,6 +306,7 @@ impl fmt::Display for Error {
             }
             Error::BadConfig { reason } => write!(f, "bad configuration: {reason}"),
             Error::BadRecord => f.write_str("a record does not fit the configuration"),
+            Error::Decided => f.write_str("a value is already chosen"),
         }
     }
 }
@@ -314,7 +321,7 @@ impl Classify for Error {
             | Error::EmptyValue
             | Error::BadConfig { .. }
             | Error::NotApplied { .. } => ErrorKind::InvalidArgument,
-            Error::NotLeader { .. } => ErrorKind::Rejected,
+            Error::NotLeader { .. } | Error::Decided => ErrorKind::Rejected,
             Error::ValueTooLarge { .. } | Error::TooManyPending { .. } | Error::LogFull => {
                 ErrorKind::LimitExceeded
             }
