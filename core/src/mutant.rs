@@ -57,6 +57,11 @@ pub enum Mutant {
     /// ballot it promised), so it accepts a lower ballot's value after
     /// promising a higher proposer not to.
     PaxosAcceptorForgetsPromise,
+    /// Single-decree Paxos ("Paxos Made Simple" §2.2, P2c): a proposer
+    /// proposes its own value in phase 2 instead of the value of the
+    /// highest ballot its promises reported, so a value a majority may
+    /// have chosen is replaced.
+    PaxosProposerIgnoresReports,
     /// Bully: a new coordinator takes the epoch after its own instead of
     /// after the largest it has seen, so a node that was down reuses an
     /// epoch another coordinator holds.
@@ -82,6 +87,7 @@ impl Mutant {
         Mutant::RaftOverlappingMembershipChanges,
         Mutant::RaftKvNoSessionDedup,
         Mutant::PaxosAcceptorForgetsPromise,
+        Mutant::PaxosProposerIgnoresReports,
         Mutant::BullyEpochNotAboveSeen,
         Mutant::RingEpochNotAboveSeen,
         Mutant::DetectorIncarnationReused,
@@ -100,6 +106,7 @@ impl Mutant {
             Mutant::RaftOverlappingMembershipChanges => "raft_overlapping_membership_changes",
             Mutant::RaftKvNoSessionDedup => "raft_kv_no_session_dedup",
             Mutant::PaxosAcceptorForgetsPromise => "paxos_acceptor_forgets_promise",
+            Mutant::PaxosProposerIgnoresReports => "paxos_proposer_ignores_reports",
             Mutant::BullyEpochNotAboveSeen => "bully_epoch_not_above_seen",
             Mutant::RingEpochNotAboveSeen => "ring_epoch_not_above_seen",
             Mutant::DetectorIncarnationReused => "detector_incarnation_reused",

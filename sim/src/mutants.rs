@@ -114,6 +114,14 @@ pub const TRIALS: &[Trial] = &[
         quick: true,
     },
     Trial {
+        mutant: Mutant::PaxosProposerIgnoresReports,
+        protocol: "paxos-single",
+        faults: "all",
+        nodes: 3,
+        seeds: 2_000,
+        quick: true,
+    },
+    Trial {
         mutant: Mutant::BullyEpochNotAboveSeen,
         protocol: "bully",
         faults: ELECTION_FAULTS,

@@ -445,8 +445,8 @@ impl SingleDecree {
         // P2c: the value of the highest ballot a majority reported, or
         // this proposer's own.
         let value = match highest.take() {
-            Some((_, value)) => value,
-            None => self.proposal.clone().unwrap_or_default(),
+            Some((_, value)) if !planted(Mutant::PaxosProposerIgnoresReports) => value,
+            _ => self.proposal.clone().unwrap_or_default(),
         };
         self.attempt = Attempt::Accepting { ballot };
         self.broadcast(&Message::Accept {

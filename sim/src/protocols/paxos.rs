@@ -17,13 +17,26 @@
 //! Values are never retried, so a value chosen twice is a bug too
 //! (**no duplicates**): the node proposes each value once, and phase 1
 //! re-proposes a value only at the slot it was accepted at.
+//!
+//! Single-decree Paxos ([`SingleDecree`]) runs as `paxos-single`: at a
+//! random moment of the first [`SINGLE_START_MS`] every live node is given
+//! a value to propose, so they duel, and until one is chosen a random
+//! node is given one more now and then; the
+//! [`SingleChecker`] holds **agreement** (one value, ever, across every
+//! node and life), **validity**, **once per life**, and **liveness**: if
+//! proposals were made and the faults stopped [`QUIET_MS`] before the end,
+//! a value is chosen. `paxos-single-no-backoff` is the same with proposers
+//! that retry at once after a preemption (`backoff_base_ms` 0), the
+//! textbook proposer: the `paxos-duel-*` scenarios set the two side by
+//! side.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use consensio::paxos::{
-    self, Ballot, Event, KvNode, Message, PaxosNode, Persist, ReadMarker, Role, kv,
+    self, Ballot, Event, KvNode, Message, PaxosNode, Persist, ReadMarker, Role, SingleDecree, kv,
+    single,
 };
 use consensio::raft::{self as raft_kv, KvEntry, KvLimits};
 use consensio::{NodeId, Restore, Rng, wire};
@@ -47,6 +60,18 @@ pub const PROTOCOLS: &[Entry] = &[
         family: "paxos",
         description: "Multi-Paxos with the key-value store: agreement, in-order learning, and linearizable clients",
         run: |config| super::run(PaxosKvProtocol::default(), config),
+    },
+    Entry {
+        name: "paxos-single",
+        family: "paxos",
+        description: "single-decree Paxos, duelling proposers with backoff: one value, ever, and it is chosen",
+        run: |config| super::run(SingleProtocol::new(true), config),
+    },
+    Entry {
+        name: "paxos-single-no-backoff",
+        family: "paxos",
+        description: "single-decree Paxos whose preempted proposers retry at once (the textbook's): may livelock",
+        run: |config| super::run(SingleProtocol::new(false), config),
     },
 ];
 
@@ -627,5 +652,310 @@ impl Checker<KvNode> for PaxosChecker {
 
     fn report(&self) -> Vec<(String, String)> {
         self.measurements()
+    }
+}
+
+/// Faults must have stopped this long before the end of a run for
+/// `paxos-single`'s liveness check to apply, ms.
+pub const QUIET_MS: u64 = 2_500;
+
+/// `paxos-single`'s clients start proposing at a random moment before
+/// this, ms.
+pub const SINGLE_START_MS: u64 = 6_000;
+
+/// What the clients and the single-decree checker share: every value
+/// proposed, and whether one is chosen.
+#[derive(Debug, Default)]
+struct SingleShared {
+    start_ms: Option<u64>,
+    proposed: BTreeSet<Vec<u8>>,
+    first_proposal_ms: Option<u64>,
+    decided: bool,
+}
+
+/// Single-decree Paxos with the library's defaults, or with proposers
+/// that retry at once after a preemption.
+#[derive(Debug)]
+pub struct SingleProtocol {
+    shared: Rc<RefCell<SingleShared>>,
+    backoff: bool,
+}
+
+impl SingleProtocol {
+    /// With the default backoff, or (`false`) none.
+    #[must_use]
+    pub fn new(backoff: bool) -> Self {
+        SingleProtocol {
+            shared: Rc::default(),
+            backoff,
+        }
+    }
+
+    fn config(&self, id: NodeId, members: &[NodeId], seed: u64) -> single::Config {
+        let mut config = single::Config::new(id, members);
+        config.seed = seed;
+        if !self.backoff {
+            config.backoff_base_ms = 0;
+            config.backoff_max_ms = 0;
+        }
+        config
+    }
+}
+
+impl Protocol for SingleProtocol {
+    type Node = SingleDecree;
+
+    fn name(&self) -> &'static str {
+        if self.backoff {
+            "paxos-single"
+        } else {
+            "paxos-single-no-backoff"
+        }
+    }
+
+    fn create(&self, id: NodeId, members: &[NodeId], seed: u64) -> SingleDecree {
+        self.restore(id, members, seed, &[])
+    }
+
+    fn restore(
+        &self,
+        id: NodeId,
+        members: &[NodeId],
+        seed: u64,
+        disk: &[single::Persist],
+    ) -> SingleDecree {
+        SingleDecree::restore(self.config(id, members, seed), disk)
+            .unwrap_or_else(|e| panic!("paxos-single restore: {e}"))
+    }
+
+    fn workload(
+        &mut self,
+        rng: &mut Rng,
+        now_ms: u64,
+        live: &[NodeId],
+    ) -> Vec<(NodeId, single::Command)> {
+        let mut shared = self.shared.borrow_mut();
+        // The clients start at a random moment of the first
+        // [`SINGLE_START_MS`], so the faults (which stop by 70% of a
+        // run) strike during the decree, not after it.
+        let start = *shared
+            .start_ms
+            .get_or_insert_with(|| rng.below(SINGLE_START_MS));
+        if shared.decided || now_ms < start {
+            return Vec::new();
+        }
+        // At the start every live node proposes (they duel); then now
+        // and then one more (a restarted node's proposal died with it).
+        let to: Vec<NodeId> = if shared.first_proposal_ms.is_none() {
+            live.to_vec()
+        } else if rng.chance(0.2) {
+            live.get(rng.below(live.len().max(1) as u64) as usize)
+                .into_iter()
+                .copied()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if !to.is_empty() {
+            shared.first_proposal_ms.get_or_insert(now_ms);
+        }
+        to.into_iter()
+            .map(|to| {
+                let value = format!("v{}", shared.proposed.len() + 1).into_bytes();
+                shared.proposed.insert(value.clone());
+                (to, single::Command::Propose(value))
+            })
+            .collect()
+    }
+
+    fn workload_interval_ms(&self) -> Option<u64> {
+        Some(CLIENT_TICK_MS)
+    }
+
+    fn completes(&self, event: &single::Event) -> bool {
+        matches!(event, single::Event::Chosen { .. })
+    }
+
+    fn promises(&self, message: &single::Message) -> bool {
+        matches!(
+            message,
+            single::Message::Promise { .. } | single::Message::Accepted { .. }
+        )
+    }
+
+    fn checker(&self) -> Box<dyn Checker<SingleDecree>> {
+        Box::new(SingleChecker {
+            shared: Rc::clone(&self.shared),
+            chosen: None,
+            reported: BTreeSet::new(),
+            last_fault_ms: 0,
+            chosen_ms: None,
+            preemptions: 0,
+        })
+    }
+
+    fn describe(&self, event: &single::Event) -> String {
+        match event {
+            single::Event::Chosen { value } => {
+                format!("chosen: {}", String::from_utf8_lossy(value))
+            }
+            single::Event::Preempted { ballot, by } => {
+                format!("preempted at ballot {ballot} by {by}")
+            }
+        }
+    }
+
+    fn describe_message(&self, message: &single::Message) -> MessageLabel {
+        let text = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
+        match message {
+            single::Message::Prepare { ballot } => {
+                MessageLabel::new("Prepare", format!("Prepare b{ballot}"))
+            }
+            single::Message::Promise { ballot, accepted } => MessageLabel::new(
+                "Promise",
+                match accepted {
+                    Some((b, v)) => format!("Promise b{ballot}, accepted {} at b{b}", text(v)),
+                    None => format!("Promise b{ballot}, nothing accepted"),
+                },
+            ),
+            single::Message::Accept { ballot, value } => {
+                MessageLabel::new("Accept", format!("Accept b{ballot} {}", text(value)))
+            }
+            single::Message::Accepted { ballot, value } => {
+                MessageLabel::new("Accepted", format!("Accepted b{ballot} {}", text(value)))
+            }
+            single::Message::Nack { ballot, promised } => {
+                MessageLabel::new("Nack", format!("Nack b{ballot}: promised b{promised}"))
+            }
+            single::Message::Decided { value } => {
+                MessageLabel::new("Decided", format!("Decided {}", text(value)))
+            }
+            single::Message::Query => MessageLabel::new("Query", "Query".into()),
+        }
+    }
+
+    fn state(&self, node: &SingleDecree) -> Option<NodeState> {
+        let role = if node.chosen().is_some() {
+            "decided"
+        } else if node.attempt().is_some() {
+            "proposer"
+        } else {
+            "acceptor"
+        };
+        Some(NodeState {
+            role,
+            term: node.promised().round,
+            commit: None,
+        })
+    }
+}
+
+/// The single-decree checker of the [module docs](self).
+#[derive(Debug)]
+pub struct SingleChecker {
+    shared: Rc<RefCell<SingleShared>>,
+    chosen: Option<Vec<u8>>,
+    /// Nodes that reported the value in their current life.
+    reported: BTreeSet<NodeId>,
+    last_fault_ms: u64,
+    chosen_ms: Option<u64>,
+    preemptions: u64,
+}
+
+impl Checker<SingleDecree> for SingleChecker {
+    fn name(&self) -> &'static str {
+        "single-decree Paxos agreement, validity and liveness"
+    }
+
+    fn on_event(
+        &mut self,
+        time_ms: u64,
+        node: NodeId,
+        event: &single::Event,
+    ) -> Result<(), String> {
+        let value = match event {
+            single::Event::Preempted { .. } => {
+                self.preemptions += 1;
+                return Ok(());
+            }
+            single::Event::Chosen { value } => value,
+        };
+        let show = |v: &[u8]| String::from_utf8_lossy(v).into_owned();
+        if !self.shared.borrow().proposed.contains(value) {
+            return Err(format!(
+                "validity: {node} chose {}, which nobody proposed",
+                show(value)
+            ));
+        }
+        if let Some(chosen) = &self.chosen
+            && chosen != value
+        {
+            return Err(format!(
+                "agreement: {node} chose {}, where {} was chosen",
+                show(value),
+                show(chosen)
+            ));
+        }
+        if !self.reported.insert(node) {
+            return Err(format!("{node} reported the value twice in one life"));
+        }
+        self.chosen = Some(value.clone());
+        self.chosen_ms.get_or_insert(time_ms);
+        self.shared.borrow_mut().decided = true;
+        Ok(())
+    }
+
+    fn on_fault(&mut self, time_ms: u64, _fault: &crate::engine::Fault) {
+        self.last_fault_ms = time_ms;
+    }
+
+    fn after_step(
+        &mut self,
+        _time_ms: u64,
+        nodes: &[(NodeId, Option<&SingleDecree>)],
+    ) -> Result<(), String> {
+        for (id, node) in nodes {
+            if node.is_none() {
+                self.reported.remove(id);
+            }
+        }
+        Ok(())
+    }
+
+    fn at_end(
+        &mut self,
+        time_ms: u64,
+        _nodes: &[(NodeId, Option<&SingleDecree>)],
+    ) -> Result<(), String> {
+        let quiet_from = time_ms.saturating_sub(QUIET_MS);
+        let proposed = self.shared.borrow().first_proposal_ms;
+        match proposed {
+            Some(at)
+                if self.chosen.is_none()
+                    && self.last_fault_ms <= quiet_from
+                    && at <= quiet_from =>
+            {
+                Err(format!(
+                    "liveness: proposals since {at} ms, no fault after {} ms, and no value chosen by {time_ms} ms ({} preemptions: duelling proposers)",
+                    self.last_fault_ms, self.preemptions
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn report(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "values proposed".into(),
+                self.shared.borrow().proposed.len().to_string(),
+            ),
+            ("preemptions".into(), self.preemptions.to_string()),
+            (
+                "chosen at, ms".into(),
+                self.chosen_ms
+                    .map_or_else(|| "never".into(), |t| t.to_string()),
+            ),
+        ]
     }
 }
