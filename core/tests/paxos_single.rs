@@ -481,3 +481,47 @@ proptest! {
         }
     }
 }
+
+/// A node down for the whole protocol, restarted with no records, asks
+/// its peers once and learns the outcome.
+#[test]
+fn a_node_down_for_the_whole_protocol_asks_once_it_restarts() {
+    let mut c = cluster(3, 11, Faults::synchronous(5));
+    c.crash(NodeId(3));
+    propose(&mut c, NodeId(1), b"x");
+    c.advance(500);
+    assert_eq!(c.node(NodeId(1)).chosen(), Some(&b"x"[..]));
+    c.restart_from_disk(NodeId(3));
+    assert!(c.node(NodeId(3)).next_deadline().is_some(), "it will ask");
+    c.advance(100);
+    assert_eq!(c.node(NodeId(3)).chosen(), Some(&b"x"[..]));
+    // And then waits for nothing.
+    assert_eq!(c.node(NodeId(3)).next_deadline(), None);
+}
+
+/// Found by the `paxos_single_step` fuzz target: a proposer that has seen
+/// the last usable round can never win; it must not keep a deadline in
+/// the past (a host would tick it in a busy loop), but wait to learn.
+#[test]
+fn a_proposer_with_no_ballot_left_waits_to_learn_instead_of_spinning() {
+    let mut node = SingleDecree::new(config(NodeId(1), 3, 12)).unwrap();
+    let t = Instant::from_millis(5);
+    node.handle_input(
+        t,
+        Input::Message {
+            from: NodeId(2),
+            message: Message::Prepare {
+                ballot: ballot(u64::MAX - 1, 2),
+            },
+        },
+    )
+    .unwrap();
+    node.handle_input(t, Input::Command(Command::Propose(b"v".to_vec())))
+        .unwrap();
+    assert_eq!(node.attempt(), None, "no ballot above the last round");
+    let deadline = node
+        .next_deadline()
+        .expect("it still waits for the outcome");
+    node.handle_input(deadline, Input::Tick).unwrap();
+    assert!(node.next_deadline().unwrap() > deadline);
+}

@@ -328,6 +328,17 @@ typedef enum consensio_paxos_event {
   CONSENSIO_PAXOS_SNAPSHOT = 4,
 } consensio_paxos_event;
 
+// The events of a single-decree node (`consensio_output.event`).
+typedef enum consensio_paxos_single_event {
+  // `data[0..len]` is chosen; once per life (a restored node that
+  // recorded it reports it again first).
+  CONSENSIO_PAXOS_SINGLE_CHOSEN = 1,
+  // This node's attempt at ballot (round `values[0]`, this node) was
+  // refused: an acceptor promised the higher ballot (round `values[1]`,
+  // node `peer`). It tries again after its backoff.
+  CONSENSIO_PAXOS_SINGLE_PREEMPTED = 2,
+} consensio_paxos_single_event;
+
 // The events of a failure detector (`consensio_output.event`); `peer` is
 // the monitored peer each is about.
 typedef enum consensio_detector_event {
@@ -572,6 +583,30 @@ typedef struct consensio_kv_limits {
   // A session expires after this much log time without a write, ms.
   uint64_t session_expiry_ms;
 } consensio_kv_limits;
+
+// A single-decree Paxos node's configuration. Start from
+// [`consensio_paxos_single_default_config`] and adjust.
+typedef struct consensio_paxos_single_config {
+  // This node's id: one of the members, above 0.
+  uint64_t id;
+  // Seed of the node's PRNG (retries and backoff).
+  uint64_t seed;
+  // An attempt unfinished after a time drawn from `[min, max]` ms is
+  // tried again with a higher ballot; an undecided node that saw the
+  // protocol run asks its peers for the outcome as often.
+  uint64_t retry_min_ms;
+  // Upper bound of the retry time.
+  uint64_t retry_max_ms;
+  // After the `n`th preemption in a row, a proposer waits up to
+  // `min(backoff_max, backoff_base × 2ⁿ)` ms, at random, before it
+  // tries again (0 and 0: at once, the textbook proposer that can
+  // livelock).
+  uint64_t backoff_base_ms;
+  // Cap of the backoff.
+  uint64_t backoff_max_ms;
+  // Longest value, bytes (at most 1 MiB).
+  uint64_t max_value_bytes;
+} consensio_paxos_single_config;
 
 // Configuration of a Raft node; fill it with
 // [`consensio_raft_default_config`] and adjust. Timing follows §5.6 of the
@@ -1348,6 +1383,82 @@ enum consensio_status consensio_paxos_kv_restore(const struct consensio_paxos_co
                                                  const size_t *lens,
                                                  size_t count,
                                                  struct consensio_participant **out);
+
+// The default configuration for node `id`: retries after 100–200 ms,
+// backoff from 20 ms up to 2 s, values up to 64 KiB, and `seed` equal to
+// `id`.
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_paxos_single_default_config(uint64_t id,
+                                                            struct consensio_paxos_single_config *out);
+
+// Creates a fresh single-decree node (no records) of `members` (which
+// must include `config->id`; at most 64, ids above 0). A message from a
+// sender outside `members`, or from the node itself, is refused with
+// `CONSENSIO_INVALID_ARGUMENT`. `CONSENSIO_INVALID_ARGUMENT` for an
+// unusable configuration.
+//
+// # Safety
+// `config` must be valid, `members` hold `n` ids, `out` be writable.
+enum consensio_status consensio_paxos_single_new(const struct consensio_paxos_single_config *config,
+                                                 const uint64_t *members,
+                                                 size_t n,
+                                                 struct consensio_participant **out);
+
+// Rebuilds a single-decree node after a restart from the `count` records
+// it persisted, in the order they were polled: record `i` is
+// `records[i][0..lens[i]]`. A node that recorded the outcome reports
+// `CHOSEN` again first. `CONSENSIO_MALFORMED` for bytes that are not a
+// record, or a record that does not fit the configuration.
+//
+// # Safety
+// As [`consensio_paxos_single_new`]; `records` and `lens` hold `count`
+// elements, and each `records[i]` `lens[i]` bytes.
+enum consensio_status consensio_paxos_single_restore(const struct consensio_paxos_single_config *config,
+                                                     const uint64_t *members,
+                                                     size_t n,
+                                                     const uint8_t *const *records,
+                                                     const size_t *lens,
+                                                     size_t count,
+                                                     struct consensio_participant **out);
+
+// Proposes `data[0..len]` (not empty): the node runs attempts until a
+// value is chosen (`CHOSEN`: its own or another proposer's).
+// `CONSENSIO_INVALID_ARGUMENT` for an empty value;
+// `CONSENSIO_LIMIT_EXCEEDED` for one over `max_value_bytes`, or while
+// this node's earlier proposal runs; `CONSENSIO_REJECTED` once a value is
+// chosen. Nothing changes on an error.
+//
+// # Safety
+// `paxos` must be a live single-decree handle; `data` hold `len` bytes.
+enum consensio_status consensio_paxos_single_propose(struct consensio_participant *paxos,
+                                                     uint64_t now_ms,
+                                                     const uint8_t *data,
+                                                     size_t len);
+
+// Copies the chosen value into `buf[0..cap]` and its length to
+// `*out_len` (`*out_has` 0 while this node does not know it).
+// `CONSENSIO_BUFFER_TOO_SMALL` if `cap` is short: `*out_len` then says
+// how much is needed.
+//
+// # Safety
+// `paxos` must be a live single-decree handle; `buf` hold `cap` bytes;
+// the out-pointers writable.
+enum consensio_status consensio_paxos_single_chosen(const struct consensio_participant *paxos,
+                                                    uint8_t *buf,
+                                                    size_t cap,
+                                                    size_t *out_len,
+                                                    uint8_t *out_has);
+
+// The highest ballot this node's acceptor promised: round and node (0 and
+// 0 before any).
+//
+// # Safety
+// `paxos` must be a live single-decree handle; the out-pointers writable.
+enum consensio_status consensio_paxos_single_promised(const struct consensio_participant *paxos,
+                                                      uint64_t *out_round,
+                                                      uint64_t *out_node);
 
 // The largest index acknowledged by a majority of `voters`, where
 // `voters[i]` has acknowledged `acked[i]` (pass 0 for a voter that has not

@@ -2,16 +2,21 @@
 //! handles. Records are byte strings (wire frames of kind `PAXOS_RECORD`):
 //! keep every one, in the order polled, and pass them all to
 //! [`consensio_paxos_restore`] after a crash.
+//!
+//! `consensio_paxos_single_*`: single-decree Paxos, the teaching form
+//! (records of kind `PAXOS_SINGLE_RECORD`, restored with
+//! [`consensio_paxos_single_restore`]).
 
 use consensio_core::paxos::{
-    self, Ballot, Command, Event, KvNode, MAX_MEMBERS, PaxosNode, Persist, Role,
+    self, Ballot, Command, Event, KvNode, MAX_MEMBERS, PaxosNode, Persist, Role, SingleDecree,
+    single,
 };
 use consensio_core::raft::{self, KvLimits};
 use consensio_core::{NodeId, Restore, wire};
 
 use crate::consensio_status;
 use crate::participant::{
-    Driver, Fill, Surface, any_driver, command, consensio_participant, decode_records,
+    Driver, Fill, Surface, any_driver, command, consensio_participant, decode_records, driver,
     give_participant, give_participant_with, members, optional, wrong_handle,
 };
 use crate::{Failure, Result, borrow, borrow_mut, copy_out, guard, slice, slice_mut};
@@ -602,5 +607,262 @@ pub unsafe extern "C" fn consensio_paxos_kv_restore(
         let node = KvNode::restore((config, limits), &decoded)?;
         // SAFETY: forwarded from the caller.
         unsafe { give_participant_with(node, limits, out) }
+    })
+}
+
+/// A single-decree Paxos node's configuration. Start from
+/// [`consensio_paxos_single_default_config`] and adjust.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct consensio_paxos_single_config {
+    /// This node's id: one of the members, above 0.
+    pub id: u64,
+    /// Seed of the node's PRNG (retries and backoff).
+    pub seed: u64,
+    /// An attempt unfinished after a time drawn from `[min, max]` ms is
+    /// tried again with a higher ballot; an undecided node that saw the
+    /// protocol run asks its peers for the outcome as often.
+    pub retry_min_ms: u64,
+    /// Upper bound of the retry time.
+    pub retry_max_ms: u64,
+    /// After the `n`th preemption in a row, a proposer waits up to
+    /// `min(backoff_max, backoff_base × 2ⁿ)` ms, at random, before it
+    /// tries again (0 and 0: at once, the textbook proposer that can
+    /// livelock).
+    pub backoff_base_ms: u64,
+    /// Cap of the backoff.
+    pub backoff_max_ms: u64,
+    /// Longest value, bytes (at most 1 MiB).
+    pub max_value_bytes: u64,
+}
+
+/// The events of a single-decree node (`consensio_output.event`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum consensio_paxos_single_event {
+    /// `data[0..len]` is chosen; once per life (a restored node that
+    /// recorded it reports it again first).
+    CONSENSIO_PAXOS_SINGLE_CHOSEN = 1,
+    /// This node's attempt at ballot (round `values[0]`, this node) was
+    /// refused: an acceptor promised the higher ballot (round `values[1]`,
+    /// node `peer`). It tries again after its backoff.
+    CONSENSIO_PAXOS_SINGLE_PREEMPTED = 2,
+}
+
+impl Surface for SingleDecree {
+    const FAMILY: &'static str = "paxos";
+
+    fn persist(record: single::Persist, fill: &mut Fill<'_>) -> Result<()> {
+        *fill.data = wire::encode_to_vec(&record)?;
+        Ok(())
+    }
+
+    fn event(event: single::Event, fill: &mut Fill<'_>) -> Result<()> {
+        use consensio_paxos_single_event::*;
+        match event {
+            single::Event::Chosen { value } => {
+                fill.event(CONSENSIO_PAXOS_SINGLE_CHOSEN as u32);
+                *fill.data = value;
+            }
+            single::Event::Preempted { ballot, by } => {
+                let out = fill.event(CONSENSIO_PAXOS_SINGLE_PREEMPTED as u32);
+                out.values[0] = ballot.round;
+                out.values[1] = by.round;
+                out.peer = by.node.0;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The default configuration for node `id`: retries after 100–200 ms,
+/// backoff from 20 ms up to 2 s, values up to 64 KiB, and `seed` equal to
+/// `id`.
+///
+/// # Safety
+/// `out` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_paxos_single_default_config(
+    id: u64,
+    out: *mut consensio_paxos_single_config,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let o = unsafe { borrow_mut(out, "out") }?;
+        let c = single::Config::new(NodeId(id), &[]);
+        *o = consensio_paxos_single_config {
+            id,
+            seed: c.seed,
+            retry_min_ms: c.retry_min_ms,
+            retry_max_ms: c.retry_max_ms,
+            backoff_base_ms: c.backoff_base_ms,
+            backoff_max_ms: c.backoff_max_ms,
+            max_value_bytes: c.max_value_bytes as u64,
+        };
+        Ok(())
+    })
+}
+
+/// The core configuration from the C one and the member list.
+///
+/// # Safety
+/// `config` must be valid; `ids` hold `n` ids.
+unsafe fn configure_single(
+    config: *const consensio_paxos_single_config,
+    ids: *const u64,
+    n: usize,
+) -> Result<single::Config> {
+    // SAFETY: forwarded from the caller.
+    let (c, ids) = unsafe { (borrow(config, "config")?, members(ids, n, MAX_MEMBERS)?) };
+    Ok(single::Config {
+        id: NodeId(c.id),
+        members: ids,
+        retry_min_ms: c.retry_min_ms,
+        retry_max_ms: c.retry_max_ms,
+        backoff_base_ms: c.backoff_base_ms,
+        backoff_max_ms: c.backoff_max_ms,
+        max_value_bytes: usize::try_from(c.max_value_bytes).unwrap_or(usize::MAX),
+        seed: c.seed,
+    })
+}
+
+/// Creates a fresh single-decree node (no records) of `members` (which
+/// must include `config->id`; at most 64, ids above 0). A message from a
+/// sender outside `members`, or from the node itself, is refused with
+/// `CONSENSIO_INVALID_ARGUMENT`. `CONSENSIO_INVALID_ARGUMENT` for an
+/// unusable configuration.
+///
+/// # Safety
+/// `config` must be valid, `members` hold `n` ids, `out` be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_paxos_single_new(
+    config: *const consensio_paxos_single_config,
+    members: *const u64,
+    n: usize,
+    out: *mut *mut consensio_participant,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let node = SingleDecree::new(unsafe { configure_single(config, members, n) }?)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { give_participant(node, out) }
+    })
+}
+
+/// Rebuilds a single-decree node after a restart from the `count` records
+/// it persisted, in the order they were polled: record `i` is
+/// `records[i][0..lens[i]]`. A node that recorded the outcome reports
+/// `CHOSEN` again first. `CONSENSIO_MALFORMED` for bytes that are not a
+/// record, or a record that does not fit the configuration.
+///
+/// # Safety
+/// As [`consensio_paxos_single_new`]; `records` and `lens` hold `count`
+/// elements, and each `records[i]` `lens[i]` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_paxos_single_restore(
+    config: *const consensio_paxos_single_config,
+    members: *const u64,
+    n: usize,
+    records: *const *const u8,
+    lens: *const usize,
+    count: usize,
+    out: *mut *mut consensio_participant,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let config = unsafe { configure_single(config, members, n) }?;
+        // SAFETY: forwarded from the caller.
+        let decoded = unsafe { decode_records::<single::Persist>(records, lens, count) }?;
+        let node = SingleDecree::restore(config, &decoded)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { give_participant(node, out) }
+    })
+}
+
+/// Proposes `data[0..len]` (not empty): the node runs attempts until a
+/// value is chosen (`CHOSEN`: its own or another proposer's).
+/// `CONSENSIO_INVALID_ARGUMENT` for an empty value;
+/// `CONSENSIO_LIMIT_EXCEEDED` for one over `max_value_bytes`, or while
+/// this node's earlier proposal runs; `CONSENSIO_REJECTED` once a value is
+/// chosen. Nothing changes on an error.
+///
+/// # Safety
+/// `paxos` must be a live single-decree handle; `data` hold `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_paxos_single_propose(
+    paxos: *mut consensio_participant,
+    now_ms: u64,
+    data: *const u8,
+    len: usize,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        command::<SingleDecree>(paxos, now_ms, || {
+            Ok(single::Command::Propose(slice(data, len, "data")?.to_vec()))
+        })
+    }
+}
+
+/// Copies the chosen value into `buf[0..cap]` and its length to
+/// `*out_len` (`*out_has` 0 while this node does not know it).
+/// `CONSENSIO_BUFFER_TOO_SMALL` if `cap` is short: `*out_len` then says
+/// how much is needed.
+///
+/// # Safety
+/// `paxos` must be a live single-decree handle; `buf` hold `cap` bytes;
+/// the out-pointers writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_paxos_single_chosen(
+    paxos: *const consensio_participant,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+    out_has: *mut u8,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (buf, len, has) = unsafe {
+            (
+                slice_mut(buf, cap, "buf")?,
+                borrow_mut(out_len, "out_len")?,
+                borrow_mut(out_has, "out_has")?,
+            )
+        };
+        // SAFETY: forwarded from the caller.
+        let d = unsafe { driver::<SingleDecree>(paxos) }?;
+        let value = d.with(|n| n.chosen().map(<[u8]>::to_vec));
+        *has = u8::from(value.is_some());
+        *len = 0;
+        match value {
+            Some(v) => copy_out(&v, buf, len),
+            None => Ok(()),
+        }
+    })
+}
+
+/// The highest ballot this node's acceptor promised: round and node (0 and
+/// 0 before any).
+///
+/// # Safety
+/// `paxos` must be a live single-decree handle; the out-pointers writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_paxos_single_promised(
+    paxos: *const consensio_participant,
+    out_round: *mut u64,
+    out_node: *mut u64,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (round, node) = unsafe {
+            (
+                borrow_mut(out_round, "out_round")?,
+                borrow_mut(out_node, "out_node")?,
+            )
+        };
+        // SAFETY: forwarded from the caller.
+        let d = unsafe { driver::<SingleDecree>(paxos) }?;
+        let b = d.with(SingleDecree::promised);
+        (*round, *node) = (b.round, b.node.0);
+        Ok(())
     })
 }

@@ -73,6 +73,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("raft_kv_step", raft::kv::step),
     ("paxos_decode", paxos::decode),
     ("paxos_step", paxos::step),
+    ("paxos_single_step", paxos::single::step),
 ];
 
 /// The structured input `data` stands for in target `name`, pretty-printed
@@ -98,6 +99,7 @@ pub fn describe(name: &str, data: &[u8]) -> Option<String> {
         "raft_step" => show::<raft::StepInput>(data),
         "raft_kv_step" => show::<raft::kv::KvInput>(data),
         "paxos_step" => show::<paxos::StepInput>(data),
+        "paxos_single_step" => show::<paxos::single::StepInput>(data),
         _ => None,
     }
 }
@@ -226,6 +228,7 @@ mod replay {
         raft_kv_step,
         paxos_decode,
         paxos_step,
+        paxos_single_step,
     );
 
     /// Prints what a reproducer means and runs it: set `FUZZ_TARGET` and

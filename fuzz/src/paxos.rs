@@ -34,11 +34,16 @@ use consensio::{Input, Instant, NodeId, Output, Participant, Restore};
 use crate::harness::{self, Action, Expected, Family, Generator, InputOf, OutputOf};
 use crate::{near, round_trip, structured};
 
-/// `paxos_decode`: messages and records decode without panicking, and
-/// whatever decodes survives decode → encode → decode unchanged.
+pub mod single;
+
+/// `paxos_decode`: messages and records of Multi-Paxos and of
+/// single-decree Paxos decode without panicking, and whatever decodes
+/// survives decode → encode → decode unchanged.
 pub fn decode(data: &[u8]) {
     round_trip::<Message>(data);
     round_trip::<Persist>(data);
+    round_trip::<paxos::single::Message>(data);
+    round_trip::<paxos::single::Persist>(data);
 }
 
 /// Node ids the input draws from: 1 to 6 may be members, 0 and 7 never are.

@@ -33,16 +33,39 @@ application), then ``Chosen`` from the slot after it.
 commands (``open_session``, ``put``, ``delete``, ``cas``, ``get``), each
 answered once, a retried write applied once, and reads that go through the
 log, so they are linearizable.
+
+:class:`SingleDecreeNode` is single-decree Paxos, the teaching form of
+"Paxos Made Simple" §2: the protocol each slot of the log runs, on its
+own. ``propose`` a value; the node runs phase 1 and phase 2 until a value
+is chosen (its own or another proposer's) and reports :class:`Decided`
+once per life. A refused attempt reports :class:`Preempted` and tries
+again with a higher ballot after a random, doubling delay;
+``backoff_base_ms=0`` gives the textbook proposer that retries at once,
+and duelling proposers can then livelock.
 """
 
 from consensio._native import (
     Adopted,
     Chosen,
+    Decided,
     PaxosKvNode,
     PaxosNode,
+    Preempted,
+    SingleDecreeNode,
     Snapshot,
     SteppedDown,
 )
 from consensio._native import paxos_is_snapshot_record as is_snapshot_record
 
-__all__ = ["Adopted", "Chosen", "PaxosKvNode", "PaxosNode", "Snapshot", "SteppedDown", "is_snapshot_record"]
+__all__ = [
+    "Adopted",
+    "Chosen",
+    "Decided",
+    "PaxosKvNode",
+    "PaxosNode",
+    "Preempted",
+    "SingleDecreeNode",
+    "Snapshot",
+    "SteppedDown",
+    "is_snapshot_record",
+]

@@ -1,8 +1,10 @@
 //! `consensio.paxos`: Multi-Paxos, a replicated log of chosen values with
-//! durable acceptors and a stable leader.
+//! durable acceptors and a stable leader; and single-decree Paxos, the
+//! teaching form.
 
 use consensio::paxos::{
-    self, Ballot, Command, Event, KvNode as CoreKv, PaxosNode as CoreNode, Persist, Role, kv,
+    self, Ballot, Command, Event, KvNode as CoreKv, PaxosNode as CoreNode, Persist, Role,
+    SingleDecree as CoreSingle, kv, single,
 };
 use consensio::raft::{KvLimits, KvOp};
 use consensio::{Input, NodeId, Participant, Restore, wire};
@@ -587,8 +589,195 @@ fn paxos_is_snapshot_record(record: &[u8]) -> PyResult<bool> {
     Ok(matches!(record, Persist::Snapshot { .. }))
 }
 
+/// Output of a `SingleDecreeNode`: `value` is chosen; once per life (a
+/// restored node that recorded it reports it again first).
+#[pyclass(module = "consensio.paxos", frozen, eq, hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Decided {
+    payload: Vec<u8>,
+}
+
+#[pymethods]
+impl Decided {
+    #[new]
+    fn new(value: &[u8]) -> Self {
+        Decided {
+            payload: value.to_vec(),
+        }
+    }
+
+    /// The chosen value.
+    #[getter]
+    fn value<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.payload)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let value = PyBytes::new(py, &self.payload).repr()?;
+        Ok(format!("Decided(value={value})"))
+    }
+}
+
+event_class! {
+    /// Output of a `SingleDecreeNode`: its attempt at ballot `(round, this
+    /// node)` was refused, an acceptor having promised the higher ballot
+    /// `(by_round, by_node)`. It tries again after its backoff.
+    "consensio.paxos", Preempted {
+        /// The attempt's round.
+        round: u64,
+        /// The round of the higher promise.
+        by_round: u64,
+        /// The node of the higher promise.
+        by_node: u64,
+    }
+}
+
+impl Outputs for CoreSingle {
+    fn persist(py: Python<'_>, record: single::Persist) -> PyResult<Py<PyAny>> {
+        let bytes = wire::encode_to_vec(&record).map_err(error)?;
+        Ok(Py::new(py, PersistOutput::record(bytes))?.into_any())
+    }
+
+    fn event(py: Python<'_>, event: single::Event) -> PyResult<Py<PyAny>> {
+        Ok(match event {
+            single::Event::Chosen { value } => Py::new(py, Decided { payload: value })?.into_any(),
+            single::Event::Preempted { ballot, by } => {
+                Py::new(py, Preempted::new(ballot.round, by.round, by.node.0))?.into_any()
+            }
+        })
+    }
+}
+
+/// One single-decree Paxos node ("Paxos Made Simple" §2): proposer,
+/// acceptor and learner of one value.
+///
+/// `members` is the fixed voting set, this node included (at most 64;
+/// ids above 0). `propose` a value; the node runs attempts (phase 1, then
+/// phase 2 with the highest-ballot value its promises report, or its own)
+/// until a value is chosen, its own or another's: `Decided`. A refused
+/// attempt reports `Preempted` and tries again higher after a random
+/// delay that doubles with each preemption in a row (`backoff_base_ms` 0:
+/// at once, the textbook proposer, which can livelock). Drain `poll()`
+/// after every call, making each `Persist` durable, in order, before
+/// acting on the outputs after it; rebuild a restarted node with
+/// `SingleDecreeNode.restore(id, members, records, **config)`. `seed`
+/// defaults to the id.
+#[pyclass(module = "consensio.paxos", frozen)]
+#[derive(Debug)]
+pub(crate) struct SingleDecreeNode {
+    node: Node<CoreSingle>,
+}
+
+participant_methods! {
+    SingleDecreeNode;
+
+    #[new]
+    #[pyo3(signature = (id, members, *, seed=None, retry_min_ms=100, retry_max_ms=200,
+                        backoff_base_ms=20, backoff_max_ms=2000, max_value_bytes=65536))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        id: u64,
+        members: &Bound<'_, PyAny>,
+        seed: Option<u64>,
+        retry_min_ms: u64,
+        retry_max_ms: u64,
+        backoff_base_ms: u64,
+        backoff_max_ms: u64,
+        max_value_bytes: usize,
+    ) -> PyResult<Self> {
+        let config = single::Config {
+            id: NodeId(id),
+            members: node_ids(members)?,
+            retry_min_ms,
+            retry_max_ms,
+            backoff_base_ms,
+            backoff_max_ms,
+            max_value_bytes,
+            seed: seed.unwrap_or(id),
+        };
+        let node = CoreSingle::new(config).map_err(error)?;
+        Ok(SingleDecreeNode { node: Node::new(node) })
+    }
+
+    /// A node restarted from every record it persisted (each
+    /// `Persist.value`, in the order polled), with the same keyword
+    /// arguments as the constructor; a node that recorded the outcome
+    /// reports `Decided` again first. Raises `MalformedMessage` for bytes
+    /// that are not a record, or a record that does not fit the
+    /// configuration.
+    #[classmethod]
+    #[pyo3(signature = (id, members, records, **config))]
+    fn restore(
+        cls: &Bound<'_, PyType>,
+        id: u64,
+        members: &Bound<'_, PyAny>,
+        records: &Bound<'_, PyAny>,
+        config: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let records = records_in(records)?;
+        let fresh = cls.call((id, members), config)?;
+        let fresh = fresh.cast::<SingleDecreeNode>()?.get();
+        let config = fresh.node.with(|n| n.config().clone());
+        let node = CoreSingle::restore(config, &records).map_err(error)?;
+        Ok(Py::new(cls.py(), SingleDecreeNode { node: Node::new(node) })?.into_any())
+    }
+
+    /// Every member, sorted.
+    #[getter]
+    fn members(&self) -> Vec<u64> {
+        self.node.with(|n| n.config().members.iter().map(|m| m.0).collect())
+    }
+
+    /// The chosen value, once this node knows it.
+    #[getter]
+    fn chosen<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        self.node.with(|n| n.chosen().map(|v| PyBytes::new(py, v)))
+    }
+
+    /// The highest ballot `(round, node)` this acceptor promised.
+    #[getter]
+    fn promised(&self) -> (u64, u64) {
+        self.node.with(|n| pair(n.promised()))
+    }
+
+    /// What this acceptor accepted: `((round, node), value)`, or None.
+    #[getter]
+    fn accepted<'py>(&self, py: Python<'py>) -> Option<((u64, u64), Bound<'py, PyBytes>)> {
+        self.node
+            .with(|n| n.accepted().map(|(b, v)| (pair(b), v.to_vec())))
+            .map(|(b, v)| (b, PyBytes::new(py, &v)))
+    }
+
+    /// The ballot `(round, node)` of the attempt in progress, or None.
+    #[getter]
+    fn attempt(&self) -> Option<(u64, u64)> {
+        self.node.with(|n| n.attempt().map(pair))
+    }
+
+    /// Proposes `value` (not empty). Raises `InvalidArgument` for an empty
+    /// value, `LimitExceeded` for one over `max_value_bytes` or while this
+    /// node's earlier proposal runs, `Rejected` once a value is chosen.
+    fn propose(&self, py: Python<'_>, now_ms: u64, value: &[u8]) -> PyResult<()> {
+        self.node.input(py, now_ms, Input::Command(single::Command::Propose(value.to_vec())))
+    }
+
+    fn __repr__(&self) -> String {
+        self.node.with(|n| {
+            let (round, node) = pair(n.promised());
+            format!(
+                "SingleDecreeNode(id={}, promised=({round}, {node}), decided={})",
+                n.config().id.0,
+                if n.chosen().is_some() { "True" } else { "False" }
+            )
+        })
+    }
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(paxos_is_snapshot_record, m)?)?;
+    m.add_class::<SingleDecreeNode>()?;
+    m.add_class::<Decided>()?;
+    m.add_class::<Preempted>()?;
     m.add_class::<Snapshot>()?;
     m.add_class::<PaxosKvNode>()?;
     m.add_class::<PaxosNode>()?;

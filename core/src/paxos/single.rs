@@ -27,8 +27,10 @@
 //!   ([`Event::Chosen`], once per life, after a [`Persist::Chosen`]
 //!   record). The node that learns it while proposing tells everyone
 //!   (`Decided`); a decided node answers any later `Prepare`, `Accept` or
-//!   `Query` with `Decided`, and a node that saw the protocol run but did
-//!   not learn its outcome asks (`Query`) every `retry` ms.
+//!   `Query` with `Decided`; a node that saw the protocol run but did not
+//!   learn its outcome asks (`Query`) every `retry` ms, and a restarted
+//!   node that recorded no outcome asks once at its first tick (it may
+//!   have been down for the whole protocol).
 //!
 //! # Invariants
 //!
@@ -269,6 +271,9 @@ pub struct SingleDecree {
     // per member) and its value; and the outcome.
     tally: Option<(Ballot, u64, Vec<u8>)>,
     chosen: Option<Vec<u8>>,
+    /// Restarted undecided: it may have missed the whole protocol, so it
+    /// asks its peers once.
+    curious: bool,
     // Proposer.
     proposal: Option<Vec<u8>>,
     attempt: Attempt,
@@ -293,6 +298,7 @@ impl SingleDecree {
             accepted: None,
             tally: None,
             chosen: None,
+            curious: false,
             proposal: None,
             attempt: Attempt::Idle,
             max_round: 0,
@@ -394,8 +400,11 @@ impl SingleDecree {
         let round = self.max_round.max(self.promised.round).saturating_add(1);
         if round == u64::MAX {
             // No ballot is left above what was seen (a peer sent the last
-            // round): this proposer can never win; the others can.
+            // round): this proposer can never win; the others can, and it
+            // learns their outcome as any learner does.
             self.attempt = Attempt::Idle;
+            self.proposal = None;
+            self.wait_retry();
             return;
         }
         let ballot = Ballot {
@@ -620,7 +629,8 @@ impl SingleDecree {
                 self.preemptions = self.preemptions.saturating_add(1);
             }
             self.attempt_now();
-        } else if self.promised != Ballot::ZERO || self.tally.is_some() {
+        } else if self.curious || self.promised != Ballot::ZERO || self.tally.is_some() {
+            self.curious = false;
             self.broadcast(&Message::Query);
             self.wait_retry();
         }
@@ -705,9 +715,13 @@ impl Restore for SingleDecree {
             }
         }
         node.max_round = node.promised.round;
-        if let Some(value) = node.chosen.clone() {
-            node.outputs
-                .push_back(Output::Event(Event::Chosen { value }));
+        match node.chosen.clone() {
+            Some(value) => node
+                .outputs
+                .push_back(Output::Event(Event::Chosen { value })),
+            // It may have been down for the whole protocol: it asks at its
+            // first tick.
+            None => node.curious = true,
         }
         Ok(node)
     }
@@ -768,8 +782,10 @@ impl Participant for SingleDecree {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let waiting =
-            self.proposal.is_some() || self.promised != Ballot::ZERO || self.tally.is_some();
+        let waiting = self.proposal.is_some()
+            || self.curious
+            || self.promised != Ballot::ZERO
+            || self.tally.is_some();
         (self.chosen.is_none() && waiting).then_some(self.deadline)
     }
 }
@@ -813,6 +829,16 @@ mod tests {
             // A record is not a message.
             assert!(wire::decode::<Persist>(&bytes).is_err());
         }
+        // The format is pinned: version, kind, then postcard.
+        assert_eq!(wire::encode_to_vec(&Message::Query).unwrap(), [1, 27, 6]);
+        assert_eq!(
+            wire::encode_to_vec(&Message::Prepare { ballot: b }).unwrap(),
+            [1, 27, 0, 3, 2]
+        );
+        assert_eq!(
+            wire::encode_to_vec(&Persist::Chosen(b"x".to_vec())).unwrap(),
+            [1, 28, 2, 1, b'x']
+        );
         for r in [
             Persist::Promised(b),
             Persist::Accepted {
