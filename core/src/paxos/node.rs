@@ -405,7 +405,9 @@ impl PaxosNode {
         mut take: impl FnMut(u64, SlotRef<'_>) -> Option<T>,
         len: impl Fn(&T) -> usize,
     ) -> (Vec<T>, Option<u64>) {
-        let mut items = Vec::new();
+        // At most a page, and at most the slots held from `from`.
+        let held = usize::try_from(self.log.last().saturating_sub(from).saturating_add(1));
+        let mut items = Vec::with_capacity(self.config.max_batch.min(held.unwrap_or(usize::MAX)));
         let mut bytes = 0;
         for (slot, s) in self.log.from(from) {
             let Some(item) = take(slot, s) else { break };

@@ -28,9 +28,9 @@
 //!   record). The node that learns it while proposing tells everyone
 //!   (`Decided`); a decided node answers any later `Prepare`, `Accept` or
 //!   `Query` with `Decided`; a node that saw the protocol run but did not
-//!   learn its outcome asks (`Query`) every `retry` ms, and a restarted
-//!   node that recorded no outcome asks once at its first tick (it may
-//!   have been down for the whole protocol).
+//!   learn its outcome asks (`Query`) every `retry` ms, and every
+//!   undecided node asks once at its first tick (it may start, or
+//!   restart, after the protocol ran).
 //!
 //! # Invariants
 //!
@@ -271,8 +271,8 @@ pub struct SingleDecree {
     // per member) and its value; and the outcome.
     tally: Option<(Ballot, u64, Vec<u8>)>,
     chosen: Option<Vec<u8>>,
-    /// Restarted undecided: it may have missed the whole protocol, so it
-    /// asks its peers once.
+    /// Not yet asked: a node may start (or restart) after the protocol
+    /// ran, so an undecided node asks its peers once, at its first tick.
     curious: bool,
     // Proposer.
     proposal: Option<Vec<u8>>,
@@ -298,7 +298,7 @@ impl SingleDecree {
             accepted: None,
             tally: None,
             chosen: None,
-            curious: false,
+            curious: true,
             proposal: None,
             attempt: Attempt::Idle,
             max_round: 0,
@@ -715,13 +715,10 @@ impl Restore for SingleDecree {
             }
         }
         node.max_round = node.promised.round;
-        match node.chosen.clone() {
-            Some(value) => node
-                .outputs
-                .push_back(Output::Event(Event::Chosen { value })),
-            // It may have been down for the whole protocol: it asks at its
-            // first tick.
-            None => node.curious = true,
+        if let Some(value) = node.chosen.clone() {
+            node.curious = false;
+            node.outputs
+                .push_back(Output::Event(Event::Chosen { value }));
         }
         Ok(node)
     }
