@@ -404,6 +404,8 @@ fn every_protocol_names_its_messages_and_events_in_its_own_words() {
             "raft-replace",
             "paxos",
             "paxos-kv",
+            "paxos-single",
+            "paxos-single-no-backoff",
             "bully",
             "ring-election",
         ]
