@@ -830,6 +830,30 @@ impl PaxosNode {
         }
     }
 
+    /// [`remember_as`](Self::remember_as) for a whole page at slots
+    /// `first..` (at most a page: an `Accept`'s), kept as one run.
+    fn remember_page(&mut self, ballot: Option<Ballot>, first: u64, values: Vec<Vec<u8>>) {
+        if values.is_empty() {
+            return;
+        }
+        let joins = self
+            .unrecorded
+            .last()
+            .is_some_and(|(f, v)| self.unrecorded_ballot == ballot && *f + v.len() as u64 == first);
+        if joins {
+            for (slot, value) in (first..).zip(values) {
+                self.remember_as(ballot, slot, value);
+            }
+            return;
+        }
+        if self.unrecorded_ballot != ballot {
+            self.write_unrecorded();
+            self.unrecorded_ballot = ballot;
+        }
+        self.unrecorded_bytes = page_bytes(&values);
+        self.unrecorded.push((first, values));
+    }
+
     fn remember(&mut self, ballot: Ballot, slot: u64, value: Vec<u8>) {
         self.remember_as(Some(ballot), slot, value);
     }
@@ -843,7 +867,9 @@ impl PaxosNode {
         let ballot = self.unrecorded_ballot;
         self.unrecorded_bytes = 0;
         let max_batch = self.config.max_batch;
-        for (first, mut values) in core::mem::take(&mut self.unrecorded) {
+        // Taken and given back, so its room is reused.
+        let mut runs = core::mem::take(&mut self.unrecorded);
+        for (first, mut values) in runs.drain(..) {
             let bytes = page_bytes(&values);
             // Consecutive with the record queued last, under the same
             // ballot, and within a page's bounds: one record.
@@ -879,6 +905,7 @@ impl PaxosNode {
             self.persist(record);
             self.record_bytes = bytes;
         }
+        self.unrecorded = runs;
     }
 
     fn on_accept(
@@ -901,19 +928,34 @@ impl PaxosNode {
             return;
         }
         self.follow(from, ballot);
+        let end = first.saturating_add(values.len() as u64);
+        let fresh = end <= self.config.max_log_entries.saturating_add(1)
+            && self
+                .log
+                .from(first)
+                .take_while(|&(slot, _)| slot < end)
+                .all(|(_, s)| !s.chosen);
         let mut count = 0;
-        for (i, value) in values.into_iter().enumerate() {
-            let slot = first.saturating_add(i as u64);
-            if slot > self.config.max_log_entries {
-                break;
+        if fresh {
+            // The common case: every slot taken; the page is the record.
+            for (slot, value) in (first..).zip(&values) {
+                self.log.insert(slot, ballot, value, false, 0);
             }
-            count += 1;
-            if self.log.get(slot).is_some_and(|s| s.chosen) {
-                // Chosen already: the leader's value is the same one.
-                continue;
+            count = values.len() as u64;
+            self.remember_page(Some(ballot), first, values);
+        } else {
+            for (slot, value) in (first..).zip(values) {
+                if slot > self.config.max_log_entries {
+                    break;
+                }
+                count += 1;
+                if self.log.get(slot).is_some_and(|s| s.chosen) {
+                    // Chosen already: the leader's value is the same one.
+                    continue;
+                }
+                self.log.insert(slot, ballot, &value, false, 0);
+                self.remember(ballot, slot, value);
             }
-            self.log.insert(slot, ballot, &value, false, 0);
-            self.remember(ballot, slot, value);
         }
         // Recorded before the acknowledgement.
         self.write_unrecorded();
