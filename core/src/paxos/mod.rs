@@ -87,10 +87,11 @@
 //!
 //! # Compaction
 //!
-//! Memory: the leader learns from its heartbeat acknowledgements the first
-//! slot each member has not applied *as far as its records hold* (its
-//! recorded chosen prefix, or its snapshot), and every node drops the
-//! slots below the least of them: no node will ask a peer for those again
+//! Memory: the leader learns from each `Accepted` and heartbeat
+//! acknowledgement the first slot each member has not applied *as far as
+//! its records hold* (its recorded chosen prefix, or its snapshot), its
+//! `Accept`s and heartbeats carry the least of them, and every node drops
+//! the slots below it (under load a node holds about a window of slots): no node will ask a peer for those again
 //! (phase 1 and catch-up ask from a node's first unchosen slot, which is
 //! past them). Disk: the application hands the node a snapshot of its
 //! state ([`Command::Compact`]); the node writes it in a
