@@ -810,3 +810,41 @@ fn under_steady_load_every_node_drops_what_all_applied_between_heartbeats() {
     }
     agreement(&c);
 }
+
+/// Found by the `paxos_step` fuzz target: an `Accept` whose first slot is
+/// the last slot number overflowed the slot counter; it is refused past
+/// the log's bound like any slot beyond it.
+#[test]
+fn an_accept_at_the_last_slot_number_is_dropped_past_the_log_bound() {
+    let mut node = PaxosNode::new(paxos::Config::new(NodeId(2), &ids(3))).unwrap();
+    let ballot = Ballot {
+        round: 1,
+        node: NodeId(1),
+    };
+    node.handle_input(
+        Instant::from_millis(1),
+        Input::Message {
+            from: NodeId(1),
+            message: Message::Accept {
+                ballot,
+                first: u64::MAX,
+                values: vec![b"a".to_vec(), b"b".to_vec()],
+                commit: 1,
+                applied: 1,
+            },
+        },
+    )
+    .unwrap();
+    assert_eq!(node.accepted(u64::MAX), None);
+    let outputs: Vec<_> = std::iter::from_fn(|| node.poll_output()).collect();
+    assert!(
+        !outputs.iter().any(|o| matches!(
+            o,
+            consensio::Output::Send {
+                message: Message::Accepted { .. },
+                ..
+            }
+        )),
+        "{outputs:?}"
+    );
+}

@@ -944,7 +944,10 @@ impl PaxosNode {
             count = values.len() as u64;
             self.remember_page(Some(ballot), first, values);
         } else {
-            for (slot, value) in (first..).zip(values) {
+            for (i, value) in values.into_iter().enumerate() {
+                // Saturating: a forged `first` may be near the last slot
+                // number (found by the paxos_step fuzz target).
+                let slot = first.saturating_add(i as u64);
                 if slot > self.config.max_log_entries {
                     break;
                 }
