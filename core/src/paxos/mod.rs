@@ -142,6 +142,42 @@ pub const MAX_INFLIGHT: u32 = 8;
 /// up to `max_proposal_bytes`, and then travels alone).
 pub const MAX_BATCH_BYTES: usize = 256 << 10;
 
+/// Sorts and dedups a voting set, then checks what every Paxos node
+/// needs of it and of its backoff bounds (both node types share them).
+#[cfg(feature = "alloc")]
+fn validate_common(
+    id: NodeId,
+    members: &mut alloc::vec::Vec<NodeId>,
+    backoff_base_ms: u64,
+    backoff_max_ms: u64,
+) -> Result<(), Error> {
+    members.sort_unstable();
+    members.dedup();
+    let reason = if members.len() > MAX_MEMBERS {
+        "more than 64 members"
+    } else if members.binary_search(&id).is_err() {
+        "members must include this node's id"
+    } else if members.contains(&NodeId(0)) {
+        "node id 0 is reserved (Ballot::ZERO)"
+    } else if backoff_max_ms < backoff_base_ms {
+        "backoff_max_ms must be at least backoff_base_ms"
+    } else {
+        return Ok(());
+    };
+    Err(Error::BadConfig { reason })
+}
+
+/// The random wait after the `preemptions`th preemption in a row: up to
+/// `min(max, base × 2ⁿ)` ms, drawn from `rng` (none before any).
+#[cfg(feature = "alloc")]
+fn backoff(rng: &mut crate::rng::Rng, preemptions: u32, base_ms: u64, max_ms: u64) -> u64 {
+    if preemptions == 0 {
+        return 0;
+    }
+    let cap = base_ms.saturating_mul(1 << preemptions.min(20)).min(max_ms);
+    rng.between(0, cap)
+}
+
 /// A proposal number: a round, then the proposing node to break ties.
 /// Ordered by round, then node.
 #[derive(

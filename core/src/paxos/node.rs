@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use super::log::{SlotLog, SlotRef};
 use super::message::{Message, Persist, Report};
-use super::{Ballot, Command, Error, Event, MAX_BATCH_BYTES, MAX_INFLIGHT, MAX_MEMBERS};
+use super::{Ballot, Command, Error, Event, MAX_BATCH_BYTES, MAX_INFLIGHT};
 use crate::id::NodeId;
 use crate::mutant::{Mutant, planted};
 use crate::protocol::{Input, Output, Participant, Restore};
@@ -74,18 +74,13 @@ impl Config {
     }
 
     fn validate(&mut self) -> Result<(), Error> {
-        self.members.sort_unstable();
-        self.members.dedup();
+        super::validate_common(
+            self.id,
+            &mut self.members,
+            self.backoff_base_ms,
+            self.backoff_max_ms,
+        )?;
         let bad = |reason| Err(Error::BadConfig { reason });
-        if self.members.len() > MAX_MEMBERS {
-            return bad("more than 64 members");
-        }
-        if self.members.binary_search(&self.id).is_err() {
-            return bad("members must include this node's id");
-        }
-        if self.members.contains(&NodeId(0)) {
-            return bad("node id 0 is reserved (Ballot::ZERO)");
-        }
         if self.heartbeat_interval_ms == 0
             || self.election_timeout_min_ms <= self.heartbeat_interval_ms
             || self.election_timeout_max_ms < self.election_timeout_min_ms
@@ -376,15 +371,13 @@ impl PaxosNode {
 
     /// The randomized extra wait after `preemptions` preemptions in a row.
     fn backoff(&mut self) -> u64 {
-        if self.preemptions == 0 {
-            return 0;
-        }
-        let cap = self
-            .config
-            .backoff_base_ms
-            .saturating_mul(1 << self.preemptions.min(20))
-            .min(self.config.backoff_max_ms);
-        self.rng.between(0, cap)
+        let c = &self.config;
+        super::backoff(
+            &mut self.rng,
+            self.preemptions,
+            c.backoff_base_ms,
+            c.backoff_max_ms,
+        )
     }
 
     fn reset_election_timer(&mut self) {

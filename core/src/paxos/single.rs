@@ -64,7 +64,7 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Ballot, Error, MAX_MEMBERS};
+use super::{Ballot, Error};
 use crate::id::NodeId;
 use crate::mutant::{Mutant, planted};
 use crate::protocol::{Input, Output, Participant, Restore};
@@ -116,23 +116,15 @@ impl Config {
     }
 
     fn validate(&mut self) -> Result<(), Error> {
-        self.members.sort_unstable();
-        self.members.dedup();
+        super::validate_common(
+            self.id,
+            &mut self.members,
+            self.backoff_base_ms,
+            self.backoff_max_ms,
+        )?;
         let bad = |reason| Err(Error::BadConfig { reason });
-        if self.members.len() > MAX_MEMBERS {
-            return bad("more than 64 members");
-        }
-        if self.members.binary_search(&self.id).is_err() {
-            return bad("members must include this node's id");
-        }
-        if self.members.contains(&NodeId(0)) {
-            return bad("node id 0 is reserved (Ballot::ZERO)");
-        }
         if self.retry_min_ms == 0 || self.retry_max_ms < self.retry_min_ms {
             return bad("need 0 < retry_min_ms <= retry_max_ms");
-        }
-        if self.backoff_max_ms < self.backoff_base_ms {
-            return bad("backoff_max_ms must be at least backoff_base_ms");
         }
         if self.max_value_bytes == 0 || self.max_value_bytes > 1 << 20 {
             return bad("max_value_bytes must be in 1..=1 MiB");
@@ -483,12 +475,13 @@ impl SingleDecree {
         self.preemptions = self.preemptions.saturating_add(1);
         self.outputs
             .push_back(Output::Event(Event::Preempted { ballot, by }));
-        let cap = self
-            .config
-            .backoff_base_ms
-            .saturating_mul(1 << self.preemptions.min(20))
-            .min(self.config.backoff_max_ms);
-        let wait = self.rng.between(0, cap);
+        let c = &self.config;
+        let wait = super::backoff(
+            &mut self.rng,
+            self.preemptions,
+            c.backoff_base_ms,
+            c.backoff_max_ms,
+        );
         self.deadline = self.now.saturating_add_millis(wait);
     }
 
