@@ -193,6 +193,16 @@ impl PersistOutput {
             value: Durable::Record(bytes),
         }
     }
+
+    /// The `Persist` output of a record stored as its wire frame (Raft's
+    /// and Paxos's records), for `Outputs::persist`.
+    pub(crate) fn encoded<R: consensio::wire::WireMessage>(
+        py: Python<'_>,
+        record: &R,
+    ) -> PyResult<Py<PyAny>> {
+        let bytes = consensio::wire::encode_to_vec(record).map_err(error)?;
+        Ok(Py::new(py, PersistOutput::record(bytes))?.into_any())
+    }
 }
 
 #[pymethods]

@@ -98,8 +98,7 @@ impl Outputs for CoreKv {
 
 impl Outputs for CoreNode {
     fn persist(py: Python<'_>, record: Persist) -> PyResult<Py<PyAny>> {
-        let bytes = wire::encode_to_vec(&record).map_err(error)?;
-        Ok(Py::new(py, PersistOutput::record(bytes))?.into_any())
+        PersistOutput::encoded(py, &record)
     }
 
     fn event(py: Python<'_>, event: Event) -> PyResult<Py<PyAny>> {
@@ -634,8 +633,7 @@ event_class! {
 
 impl Outputs for CoreSingle {
     fn persist(py: Python<'_>, record: single::Persist) -> PyResult<Py<PyAny>> {
-        let bytes = wire::encode_to_vec(&record).map_err(error)?;
-        Ok(Py::new(py, PersistOutput::record(bytes))?.into_any())
+        PersistOutput::encoded(py, &record)
     }
 
     fn event(py: Python<'_>, event: single::Event) -> PyResult<Py<PyAny>> {

@@ -165,8 +165,7 @@ event_class! {
 /// order, for `RaftNode.restore`.
 impl Outputs for CoreNode<ArenaLog> {
     fn persist(py: Python<'_>, record: Persist) -> PyResult<Py<PyAny>> {
-        let bytes = wire::encode_to_vec(&record).map_err(error)?;
-        Ok(Py::new(py, PersistOutput::record(bytes))?.into_any())
+        PersistOutput::encoded(py, &record)
     }
 
     fn event(py: Python<'_>, event: Event) -> PyResult<Py<PyAny>> {
