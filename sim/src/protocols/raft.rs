@@ -12,9 +12,14 @@
 //!   index, and each node applies every index once, in order, per lifetime;
 //! - **lease safety** (thesis §6.4): a leader whose lease holds when it
 //!   takes an input (it would answer a lease read without asking anyone)
-//!   sees no entry of a later term committed anywhere; judged at every
+//!   sees no leader of a later term elected anywhere; judged at every
 //!   input, so a lease that outlives its leadership is caught whether or
-//!   not a read arrives in that moment;
+//!   not a read arrives in that moment. Electing is enough, committing is
+//!   not needed: some voter of the new leader confirmed one of the old
+//!   leader's lease rounds, and voted no sooner than the minimum election
+//!   timeout after receiving it, when the lease (which runs from the
+//!   round's sending, less the drift bound) had ended; a transfer voids
+//!   the old leader's lease before its target campaigns;
 //! - **read freshness** (thesis §6.4): every read's index covers every
 //!   entry committed anywhere before the read was issued; stricter than
 //!   the history below, which sees only the keys the clients touch, so a
@@ -1130,8 +1135,8 @@ pub struct RaftChecker {
     /// the Raft `ReadReady` with its read index follows the reply.
     answered_read: BTreeMap<NodeId, (u64, u64)>,
     reads_checked: u64,
-    /// The highest entry term committed so far, and when it first was.
-    newest_committed_term: (u64, u64),
+    /// The highest term with a leader so far, and when it was elected.
+    newest_leader_term: (u64, u64),
     /// Per node: the time of its last input seen (its own clock), to
     /// tell which nodes took an input in a step.
     last_input: BTreeMap<NodeId, Instant>,
@@ -1152,7 +1157,7 @@ impl RaftChecker {
             commit_times: Vec::new(),
             answered_read: BTreeMap::new(),
             reads_checked: 0,
-            newest_committed_term: (0, 0),
+            newest_leader_term: (0, 0),
             last_input: BTreeMap::new(),
             leases_checked: 0,
             steps: 0,
@@ -1162,7 +1167,8 @@ impl RaftChecker {
 
     /// Lease safety (thesis §6.4): a leader whose lease holds when it
     /// takes an input would answer a lease read then without asking
-    /// anyone, so no leader of a later term may have committed by then.
+    /// anyone, so no leader of a later term may have been elected by then
+    /// (the module docs say why elected, not only committed).
     /// Stricter than read freshness, which needs a read to arrive in that
     /// moment; judged at the nodes that took an input in this step, whose
     /// [`RaftNode::lease_holds`] is then about the present.
@@ -1181,10 +1187,10 @@ impl RaftChecker {
                 continue;
             }
             self.leases_checked += 1;
-            let (term, since) = self.newest_committed_term;
+            let (term, since) = self.newest_leader_term;
             if term > raft.term() {
                 return Err(format!(
-                    "lease safety: {id}, leader of term {}, still holds its lease at {time_ms} ms, but an entry of term {term} was committed at {since} ms",
+                    "lease safety: {id}, leader of term {}, still holds its lease at {time_ms} ms, but a leader of term {term} was elected at {since} ms",
                     raft.term()
                 ));
             }
@@ -1248,6 +1254,9 @@ impl Checker<Node> for RaftChecker {
                     ));
                 }
                 self.new_leaders.push((node, *term));
+                if *term > self.newest_leader_term.0 {
+                    self.newest_leader_term = (*term, time_ms);
+                }
             }
             kv::Event::Raft(Event::Committed { index, term, data }) => {
                 let applied = self.applied.entry(node).or_insert(0);
@@ -1273,9 +1282,6 @@ impl Checker<Node> for RaftChecker {
                     None => {
                         self.committed.insert(*index, entry);
                         self.commit_times.push((time_ms, *index));
-                        if *term > self.newest_committed_term.0 {
-                            self.newest_committed_term = (*term, time_ms);
-                        }
                     }
                 }
             }
