@@ -172,6 +172,8 @@ pub mod paxos;
 pub mod protocol;
 pub mod quorum;
 pub mod raft;
+#[cfg(feature = "alloc")]
+pub mod resilience;
 pub mod ring;
 mod rng;
 #[cfg(feature = "std")]
