@@ -390,8 +390,86 @@ typedef enum consensio_peer_state {
   CONSENSIO_PEER_FAILED = 2,
 } consensio_peer_state;
 
+// A breaker's state (the numbers `uint32_t` state parameters take).
+typedef enum consensio_breaker_state {
+  // Calls pass and are recorded.
+  CONSENSIO_BREAKER_CLOSED = 0,
+  // Calls are refused until the wait ends.
+  CONSENSIO_BREAKER_OPEN = 1,
+  // A fixed number of trial calls pass.
+  CONSENSIO_BREAKER_HALF_OPEN = 2,
+  // Calls pass; nothing is recorded.
+  CONSENSIO_BREAKER_DISABLED = 3,
+  // Calls are refused until told otherwise.
+  CONSENSIO_BREAKER_FORCED_OPEN = 4,
+  // Calls pass and are recorded; the state never changes by itself.
+  CONSENSIO_BREAKER_METRICS_ONLY = 5,
+} consensio_breaker_state;
+
+// How a call went, as the caller classifies it.
+typedef enum consensio_call_outcome {
+  // It succeeded.
+  CONSENSIO_CALL_SUCCESS = 0,
+  // It failed in a way that counts against the server.
+  CONSENSIO_CALL_FAILURE = 1,
+  // It counts for nothing (a client error, a cancelled call).
+  CONSENSIO_CALL_IGNORED = 2,
+} consensio_call_outcome;
+
+// What the breaker did with a result.
+typedef enum consensio_recorded {
+  // It counts.
+  CONSENSIO_RECORDED_COUNTED = 0,
+  // Ignored (by the classification, or the breaker is DISABLED).
+  CONSENSIO_RECORDED_IGNORED = 1,
+  // Its permit is from an earlier state period: it changes nothing.
+  CONSENSIO_RECORDED_STALE = 2,
+} consensio_recorded;
+
+// How the delay between attempts is randomised.
+typedef enum consensio_jitter {
+  // The exponential delay itself.
+  CONSENSIO_JITTER_NONE = 0,
+  // Uniform between zero and the exponential delay.
+  CONSENSIO_JITTER_FULL = 1,
+  // Half the delay plus a uniform share of the other half.
+  CONSENSIO_JITTER_EQUAL = 2,
+  // Uniform between the first delay and three times the previous one.
+  CONSENSIO_JITTER_DECORRELATED = 3,
+} consensio_jitter;
+
+// How an attempt failed, as the caller classifies it.
+typedef enum consensio_failure_kind {
+  // Worth another attempt.
+  CONSENSIO_FAILURE_TRANSIENT = 0,
+  // No answer in time; worth another attempt.
+  CONSENSIO_FAILURE_TIMEOUT = 1,
+  // Not worth another attempt.
+  CONSENSIO_FAILURE_PERMANENT = 2,
+} consensio_failure_kind;
+
+// What to do after a failed attempt.
+typedef enum consensio_retry_decision {
+  // Wait `delay_ms`, then try again.
+  CONSENSIO_RETRY_AFTER = 0,
+  // The failure is not retryable.
+  CONSENSIO_GIVE_UP_NOT_RETRYABLE = 1,
+  // The policy's attempts are used up.
+  CONSENSIO_GIVE_UP_ATTEMPTS = 2,
+  // The budget refused the retry.
+  CONSENSIO_GIVE_UP_BUDGET = 3,
+  // The server said not to retry.
+  CONSENSIO_GIVE_UP_PUSHBACK = 4,
+} consensio_retry_decision;
+
 // Consistent hashing with bounded loads (opaque).
 typedef struct consensio_bounded_ring consensio_bounded_ring;
+
+// A circuit breaker (opaque).
+typedef struct consensio_breaker consensio_breaker;
+
+// A retry budget shared by the calls of one client (opaque).
+typedef struct consensio_budget consensio_budget;
 
 // A Maglev lookup table (opaque).
 typedef struct consensio_maglev consensio_maglev;
@@ -414,6 +492,9 @@ typedef struct consensio_phi_accrual consensio_phi_accrual;
 
 // Weighted rendezvous (highest random weight) hashing (opaque).
 typedef struct consensio_rendezvous consensio_rendezvous;
+
+// One call's retries (opaque).
+typedef struct consensio_retry consensio_retry;
 
 // A consistent-hashing ring with weighted virtual nodes (opaque).
 typedef struct consensio_ring consensio_ring;
@@ -656,6 +737,75 @@ typedef struct consensio_raft_config {
   // another node or cluster with `CONSENSIO_VERIFICATION_FAILED`.
   uint64_t cluster;
 } consensio_raft_config;
+
+// A breaker's configuration; [`consensio_breaker_config_default`] fills
+// in resilience4j's defaults.
+typedef struct consensio_breaker_config {
+  // Open at this failure rate or above, percent, in (0, 100].
+  float failure_rate_threshold;
+  // Open at this slow-call rate or above, percent, in (0, 100].
+  float slow_call_rate_threshold;
+  // A call this long or longer is slow, ms.
+  uint64_t slow_call_duration_ms;
+  // Trial calls admitted in HALF_OPEN, at least 1.
+  uint32_t permitted_calls_in_half_open;
+  // Back to OPEN if the trials take longer than this, ms; 0: no limit.
+  uint64_t max_wait_in_half_open_ms;
+  // 0: the window is the last `window_size` calls; 1: the last
+  // `window_size` seconds.
+  uint32_t window_kind;
+  // The window's size, in calls or seconds.
+  uint32_t window_size;
+  // No rate counts before the window holds this many calls.
+  uint32_t minimum_calls;
+  // The first wait in OPEN, ms.
+  uint64_t open_wait_ms;
+  // The factor between consecutive openings' waits; 1 keeps it fixed.
+  double open_wait_multiplier;
+  // The longest wait in OPEN, ms (used when the multiplier is above 1).
+  uint64_t open_wait_max_ms;
+} consensio_breaker_config;
+
+// Leave to make one call: the caller holds it and reports it once with
+// [`consensio_breaker_on_result`].
+typedef struct consensio_permit {
+  // When it was issued, ms.
+  uint64_t at_ms;
+  // The breaker's state period it belongs to.
+  uint64_t period;
+} consensio_permit;
+
+// What a breaker's window holds.
+typedef struct consensio_breaker_metrics {
+  // Calls in the window (the trials, in HALF_OPEN).
+  uint64_t calls;
+  // Of them, failed.
+  uint64_t failed;
+  // Of them, slow.
+  uint64_t slow;
+  // The failure rate, percent; -1 below the minimum number of calls.
+  float failure_rate;
+  // The slow-call rate, percent; -1 likewise.
+  float slow_call_rate;
+  // Calls refused since the breaker was made.
+  uint64_t not_permitted;
+  // Results reported with a permit of an earlier state period.
+  uint64_t stale;
+} consensio_breaker_metrics;
+
+// A retry policy.
+typedef struct consensio_retry_policy {
+  // Attempts in all, the first included, at least 1.
+  uint32_t max_attempts;
+  // The first retry's base delay, ms.
+  uint64_t initial_ms;
+  // The longest delay, ms.
+  uint64_t max_ms;
+  // The factor between consecutive base delays, in [1, 1000].
+  double multiplier;
+  // A `consensio_jitter`.
+  uint32_t jitter;
+} consensio_retry_policy;
 
 #ifdef __cplusplus
 extern "C" {
@@ -2113,6 +2263,186 @@ enum consensio_status consensio_kv_local_value(const struct consensio_participan
                                                size_t cap,
                                                size_t *out_len,
                                                uint8_t *out_found);
+
+// Writes resilience4j's defaults into `*out`.
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_breaker_config_default(struct consensio_breaker_config *out);
+
+// A CLOSED breaker with `*config` in `*out`. `CONSENSIO_INVALID_ARGUMENT`
+// names the first field out of its domain.
+//
+// # Safety
+// `config` must be readable, `out` writable.
+enum consensio_status consensio_breaker_new(const struct consensio_breaker_config *config,
+                                            struct consensio_breaker **out);
+
+// Frees a breaker; NULL is a no-op.
+//
+// # Safety
+// `breaker` must be NULL or a live handle, not used after.
+void consensio_breaker_free(struct consensio_breaker *breaker);
+
+// Asks leave for one call at `now_ms`: a permit in `*out`, or
+// `CONSENSIO_REJECTED` when OPEN, FORCED_OPEN, or HALF_OPEN with every
+// trial out (`consensio_breaker_next_deadline` says when OPEN ends).
+//
+// # Safety
+// `breaker` must be a live handle; `out` writable.
+enum consensio_status consensio_breaker_acquire(struct consensio_breaker *breaker,
+                                                uint64_t now_ms,
+                                                struct consensio_permit *out);
+
+// Reports how the call of `*permit` went (`outcome`: a
+// `consensio_call_outcome`) at `now_ms`; what was done with it goes to
+// `*out_recorded` (a `consensio_recorded`). A permit the breaker did not
+// issue, or one reported already while its trials are counted, is
+// `CONSENSIO_INVALID_ARGUMENT` and changes nothing.
+//
+// # Safety
+// `breaker` must be a live handle; `permit` readable; `out_recorded`
+// writable.
+enum consensio_status consensio_breaker_on_result(struct consensio_breaker *breaker,
+                                                  uint64_t now_ms,
+                                                  const struct consensio_permit *permit,
+                                                  uint32_t outcome,
+                                                  uint32_t *out_recorded);
+
+// Applies the transitions time drives (OPEN to HALF_OPEN, HALF_OPEN back
+// to OPEN after its wait), as of `now_ms`.
+//
+// # Safety
+// `breaker` must be a live handle.
+enum consensio_status consensio_breaker_tick(struct consensio_breaker *breaker, uint64_t now_ms);
+
+// The state (a `consensio_breaker_state`) in `*out`.
+//
+// # Safety
+// `breaker` must be a live handle; `out` writable.
+enum consensio_status consensio_breaker_current_state(const struct consensio_breaker *breaker,
+                                                      uint32_t *out);
+
+// When time next changes the state by itself: `*out_has` 1 and `*out_ms`
+// the instant, or `*out_has` 0.
+//
+// # Safety
+// `breaker` must be a live handle; the out-pointers writable.
+enum consensio_status consensio_breaker_next_deadline(const struct consensio_breaker *breaker,
+                                                      uint8_t *out_has,
+                                                      uint64_t *out_ms);
+
+// Moves the breaker to `state` (a `consensio_breaker_state`) on the
+// caller's order, with a fresh window.
+//
+// # Safety
+// `breaker` must be a live handle.
+enum consensio_status consensio_breaker_transition_to(struct consensio_breaker *breaker,
+                                                      uint32_t state,
+                                                      uint64_t now_ms);
+
+// The window's counts and rates as of `now_ms` in `*out`.
+//
+// # Safety
+// `breaker` must be a live handle; `out` writable.
+enum consensio_status consensio_breaker_window_metrics(struct consensio_breaker *breaker,
+                                                       uint64_t now_ms,
+                                                       struct consensio_breaker_metrics *out);
+
+// The oldest transition not yet polled: `*out_has` 1 with `*out_from`,
+// `*out_to` (`consensio_breaker_state`s) and `*out_at_ms`, or `*out_has` 0.
+// At most eight wait; older ones are dropped.
+//
+// # Safety
+// `breaker` must be a live handle; the out-pointers writable.
+enum consensio_status consensio_breaker_poll_transition(struct consensio_breaker *breaker,
+                                                        uint8_t *out_has,
+                                                        uint32_t *out_from,
+                                                        uint32_t *out_to,
+                                                        uint64_t *out_at_ms);
+
+// The default policy (3 attempts, full jitter from 100 ms doubling to at
+// most 10 s) in `*out`; with `aws_standard` nonzero, the AWS SDKs'
+// standard mode instead (3 attempts, full jitter from 1 s to 20 s).
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_retry_policy_default(uint8_t aws_standard,
+                                                     struct consensio_retry_policy *out);
+
+// gRPC retry throttling (gRFC A6) in `*out`: `max_tokens` in [1, 1000],
+// `token_ratio` in [0.001, max_tokens].
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_budget_new_grpc(uint32_t max_tokens,
+                                                double token_ratio,
+                                                struct consensio_budget **out);
+
+// The AWS SDKs' standard-mode retry quota in `*out`.
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_budget_new_aws_standard(struct consensio_budget **out);
+
+// Frees a budget; NULL is a no-op.
+//
+// # Safety
+// `budget` must be NULL or a live handle, not used after.
+void consensio_budget_free(struct consensio_budget *budget);
+
+// What is left in `*out_level` and the most there can be in `*out_max`
+// (gRPC tokens in thousandths, or the AWS quota).
+//
+// # Safety
+// `budget` must be a live handle; the out-pointers writable.
+enum consensio_status consensio_budget_level(const struct consensio_budget *budget,
+                                             uint64_t *out_level,
+                                             uint64_t *out_max);
+
+// A call whose first attempt is under way, under `*policy`, its jitter
+// seeded with `seed`, in `*out`.
+//
+// # Safety
+// `policy` must be readable, `out` writable.
+enum consensio_status consensio_retry_new(const struct consensio_retry_policy *policy,
+                                          uint64_t seed,
+                                          struct consensio_retry **out);
+
+// Frees a retry; NULL is a no-op.
+//
+// # Safety
+// `retry` must be NULL or a live handle, not used after.
+void consensio_retry_free(struct consensio_retry *retry);
+
+// The attempt under way failed with `kind` (a `consensio_failure_kind`).
+// `pushback_ms` is the server's: -1 none, -2 "do not retry", 0 or more a
+// delay to wait exactly. `budget` may be NULL (no budget). The decision
+// (a `consensio_retry_decision`) goes to `*out_decision`, and the delay
+// to `*out_delay_ms` when it is `CONSENSIO_RETRY_AFTER`.
+//
+// # Safety
+// `retry` must be a live handle; `budget` NULL or a live handle; the
+// out-pointers writable.
+enum consensio_status consensio_retry_on_failure(struct consensio_retry *retry,
+                                                 struct consensio_budget *budget,
+                                                 uint32_t kind,
+                                                 int64_t pushback_ms,
+                                                 uint32_t *out_decision,
+                                                 uint64_t *out_delay_ms);
+
+// The attempt under way succeeded; `budget` (NULL: none) gets its due.
+//
+// # Safety
+// `retry` must be a live handle; `budget` NULL or a live handle.
+enum consensio_status consensio_retry_on_success(struct consensio_retry *retry,
+                                                 struct consensio_budget *budget);
+
+// Attempts made so far, the one under way included, in `*out`.
+//
+// # Safety
+// `retry` must be a live handle; `out` writable.
+enum consensio_status consensio_retry_attempts(const struct consensio_retry *retry, uint32_t *out);
 
 // The 64-bit position of a key (XXH3-64 of its bytes), the hash every
 // placement here starts from.

@@ -56,6 +56,7 @@ pub mod participant;
 pub mod paxos;
 pub mod quorum;
 pub mod raft;
+pub mod resilience;
 pub mod ring;
 
 use core::ffi::c_char;

@@ -1,0 +1,834 @@
+//! `consensio_breaker_*`, `consensio_retry_*`, `consensio_budget_*`: the
+//! circuit breaker and retries with backoff and budgets
+//! (`consensio_core::resilience`).
+//!
+//! The breaker and the budget are opaque handles; a permit and a retry's
+//! decision are plain structs the caller holds. States, outcomes, jitters
+//! and failure kinds travel as `uint32_t` (the `consensio_breaker_state`,
+//! `consensio_call_outcome`, `consensio_jitter` and `consensio_failure_kind`
+//! numbers), so an unknown number is `CONSENSIO_INVALID_ARGUMENT`, never
+//! undefined behaviour. A refused call is `CONSENSIO_REJECTED`.
+
+use consensio_core::Instant;
+use consensio_core::resilience::Budget;
+use consensio_core::resilience::breaker::{
+    CircuitBreaker, Config, OpenWait, Outcome, Permit, Recorded, State, Window,
+};
+use consensio_core::resilience::retry::{
+    Backoff, Decision, FailureKind, GiveUp, Jitter, Policy, Pushback, Retry,
+};
+
+use crate::consensio_status::{self, *};
+use crate::participant::optional;
+use crate::{Failure, Result, borrow, borrow_mut, give, guard, take};
+
+/// A breaker's state (the numbers `uint32_t` state parameters take).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum consensio_breaker_state {
+    /// Calls pass and are recorded.
+    CONSENSIO_BREAKER_CLOSED = 0,
+    /// Calls are refused until the wait ends.
+    CONSENSIO_BREAKER_OPEN = 1,
+    /// A fixed number of trial calls pass.
+    CONSENSIO_BREAKER_HALF_OPEN = 2,
+    /// Calls pass; nothing is recorded.
+    CONSENSIO_BREAKER_DISABLED = 3,
+    /// Calls are refused until told otherwise.
+    CONSENSIO_BREAKER_FORCED_OPEN = 4,
+    /// Calls pass and are recorded; the state never changes by itself.
+    CONSENSIO_BREAKER_METRICS_ONLY = 5,
+}
+
+const STATES: [State; 6] = [
+    State::Closed,
+    State::Open,
+    State::HalfOpen,
+    State::Disabled,
+    State::ForcedOpen,
+    State::MetricsOnly,
+];
+
+fn state_number(s: State) -> u32 {
+    STATES.iter().position(|&x| x == s).unwrap_or(0) as u32
+}
+
+fn state_of(n: u32) -> Result<State> {
+    STATES
+        .get(n as usize)
+        .copied()
+        .ok_or_else(|| Failure::new(CONSENSIO_INVALID_ARGUMENT, format!("no breaker state {n}")))
+}
+
+/// How a call went, as the caller classifies it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum consensio_call_outcome {
+    /// It succeeded.
+    CONSENSIO_CALL_SUCCESS = 0,
+    /// It failed in a way that counts against the server.
+    CONSENSIO_CALL_FAILURE = 1,
+    /// It counts for nothing (a client error, a cancelled call).
+    CONSENSIO_CALL_IGNORED = 2,
+}
+
+/// What the breaker did with a result.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum consensio_recorded {
+    /// It counts.
+    CONSENSIO_RECORDED_COUNTED = 0,
+    /// Ignored (by the classification, or the breaker is DISABLED).
+    CONSENSIO_RECORDED_IGNORED = 1,
+    /// Its permit is from an earlier state period: it changes nothing.
+    CONSENSIO_RECORDED_STALE = 2,
+}
+
+/// A breaker's configuration; [`consensio_breaker_config_default`] fills
+/// in resilience4j's defaults.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct consensio_breaker_config {
+    /// Open at this failure rate or above, percent, in (0, 100].
+    pub failure_rate_threshold: f32,
+    /// Open at this slow-call rate or above, percent, in (0, 100].
+    pub slow_call_rate_threshold: f32,
+    /// A call this long or longer is slow, ms.
+    pub slow_call_duration_ms: u64,
+    /// Trial calls admitted in HALF_OPEN, at least 1.
+    pub permitted_calls_in_half_open: u32,
+    /// Back to OPEN if the trials take longer than this, ms; 0: no limit.
+    pub max_wait_in_half_open_ms: u64,
+    /// 0: the window is the last `window_size` calls; 1: the last
+    /// `window_size` seconds.
+    pub window_kind: u32,
+    /// The window's size, in calls or seconds.
+    pub window_size: u32,
+    /// No rate counts before the window holds this many calls.
+    pub minimum_calls: u32,
+    /// The first wait in OPEN, ms.
+    pub open_wait_ms: u64,
+    /// The factor between consecutive openings' waits; 1 keeps it fixed.
+    pub open_wait_multiplier: f64,
+    /// The longest wait in OPEN, ms (used when the multiplier is above 1).
+    pub open_wait_max_ms: u64,
+}
+
+impl consensio_breaker_config {
+    fn to_core(self) -> Result<Config> {
+        let window = match self.window_kind {
+            0 => Window::Count(self.window_size),
+            1 => Window::Time(self.window_size),
+            k => {
+                return Err(Failure::new(
+                    CONSENSIO_INVALID_ARGUMENT,
+                    format!("window_kind {k}: 0 counts calls, 1 counts seconds"),
+                ));
+            }
+        };
+        // A multiplier of exactly 1 is a fixed wait; NaN and the rest are
+        // left to the core's check.
+        #[allow(clippy::float_cmp)]
+        let open_wait = if self.open_wait_multiplier == 1.0 {
+            OpenWait::Fixed(self.open_wait_ms)
+        } else {
+            OpenWait::Exponential {
+                initial_ms: self.open_wait_ms,
+                multiplier: self.open_wait_multiplier,
+                max_ms: self.open_wait_max_ms,
+            }
+        };
+        let config = Config {
+            failure_rate_threshold: self.failure_rate_threshold,
+            slow_call_rate_threshold: self.slow_call_rate_threshold,
+            slow_call_duration_ms: self.slow_call_duration_ms,
+            permitted_calls_in_half_open: self.permitted_calls_in_half_open,
+            max_wait_in_half_open_ms: self.max_wait_in_half_open_ms,
+            window,
+            minimum_calls: self.minimum_calls,
+            open_wait,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// Writes resilience4j's defaults into `*out`.
+///
+/// # Safety
+/// `out` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_breaker_config_default(
+    out: *mut consensio_breaker_config,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let out = unsafe { borrow_mut(out, "out") }?;
+        let d = Config::default();
+        let (kind, size) = match d.window {
+            Window::Count(n) => (0, n),
+            Window::Time(s) => (1, s),
+        };
+        let (wait, multiplier, max) = match d.open_wait {
+            OpenWait::Fixed(ms) => (ms, 1.0, ms),
+            OpenWait::Exponential {
+                initial_ms,
+                multiplier,
+                max_ms,
+            } => (initial_ms, multiplier, max_ms),
+        };
+        *out = consensio_breaker_config {
+            failure_rate_threshold: d.failure_rate_threshold,
+            slow_call_rate_threshold: d.slow_call_rate_threshold,
+            slow_call_duration_ms: d.slow_call_duration_ms,
+            permitted_calls_in_half_open: d.permitted_calls_in_half_open,
+            max_wait_in_half_open_ms: d.max_wait_in_half_open_ms,
+            window_kind: kind,
+            window_size: size,
+            minimum_calls: d.minimum_calls,
+            open_wait_ms: wait,
+            open_wait_multiplier: multiplier,
+            open_wait_max_ms: max,
+        };
+        Ok(())
+    })
+}
+
+/// A circuit breaker (opaque).
+#[derive(Debug)]
+pub struct consensio_breaker {
+    breaker: CircuitBreaker,
+}
+
+/// Leave to make one call: the caller holds it and reports it once with
+/// [`consensio_breaker_on_result`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct consensio_permit {
+    /// When it was issued, ms.
+    pub at_ms: u64,
+    /// The breaker's state period it belongs to.
+    pub period: u64,
+}
+
+/// A CLOSED breaker with `*config` in `*out`. `CONSENSIO_INVALID_ARGUMENT`
+/// names the first field out of its domain.
+///
+/// # Safety
+/// `config` must be readable, `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_breaker_new(
+    config: *const consensio_breaker_config,
+    out: *mut *mut consensio_breaker,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let config = unsafe { borrow(config, "config") }?.to_core()?;
+        let breaker = CircuitBreaker::new(config)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { give(out, consensio_breaker { breaker }) }
+    })
+}
+
+/// Frees a breaker; NULL is a no-op.
+///
+/// # Safety
+/// `breaker` must be NULL or a live handle, not used after.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_breaker_free(breaker: *mut consensio_breaker) {
+    // SAFETY: forwarded from the caller.
+    unsafe { take(breaker) }
+}
+
+/// Asks leave for one call at `now_ms`: a permit in `*out`, or
+/// `CONSENSIO_REJECTED` when OPEN, FORCED_OPEN, or HALF_OPEN with every
+/// trial out (`consensio_breaker_next_deadline` says when OPEN ends).
+///
+/// # Safety
+/// `breaker` must be a live handle; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_breaker_acquire(
+    breaker: *mut consensio_breaker,
+    now_ms: u64,
+    out: *mut consensio_permit,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (b, out) = unsafe { (borrow_mut(breaker, "breaker")?, borrow_mut(out, "out")?) };
+        let permit = b.breaker.try_acquire(Instant::from_millis(now_ms))?;
+        let (at_ms, period) = permit.to_raw();
+        *out = consensio_permit { at_ms, period };
+        Ok(())
+    })
+}
+
+/// Reports how the call of `*permit` went (`outcome`: a
+/// `consensio_call_outcome`) at `now_ms`; what was done with it goes to
+/// `*out_recorded` (a `consensio_recorded`). A permit the breaker did not
+/// issue, or one reported already while its trials are counted, is
+/// `CONSENSIO_INVALID_ARGUMENT` and changes nothing.
+///
+/// # Safety
+/// `breaker` must be a live handle; `permit` readable; `out_recorded`
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_breaker_on_result(
+    breaker: *mut consensio_breaker,
+    now_ms: u64,
+    permit: *const consensio_permit,
+    outcome: u32,
+    out_recorded: *mut u32,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (b, p, out) = unsafe {
+            (
+                borrow_mut(breaker, "breaker")?,
+                borrow(permit, "permit")?,
+                borrow_mut(out_recorded, "out_recorded")?,
+            )
+        };
+        let outcome = match outcome {
+            0 => Outcome::Success,
+            1 => Outcome::Failure,
+            2 => Outcome::Ignored,
+            n => {
+                return Err(Failure::new(
+                    CONSENSIO_INVALID_ARGUMENT,
+                    format!("no call outcome {n}"),
+                ));
+            }
+        };
+        let permit = Permit::from_raw(p.at_ms, p.period);
+        let recorded = b
+            .breaker
+            .on_result(Instant::from_millis(now_ms), permit, outcome)?;
+        *out = match recorded {
+            Recorded::Counted => consensio_recorded::CONSENSIO_RECORDED_COUNTED,
+            Recorded::Ignored => consensio_recorded::CONSENSIO_RECORDED_IGNORED,
+            Recorded::Stale => consensio_recorded::CONSENSIO_RECORDED_STALE,
+        } as u32;
+        Ok(())
+    })
+}
+
+/// Applies the transitions time drives (OPEN to HALF_OPEN, HALF_OPEN back
+/// to OPEN after its wait), as of `now_ms`.
+///
+/// # Safety
+/// `breaker` must be a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_breaker_tick(
+    breaker: *mut consensio_breaker,
+    now_ms: u64,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let b = unsafe { borrow_mut(breaker, "breaker") }?;
+        b.breaker.tick(Instant::from_millis(now_ms));
+        Ok(())
+    })
+}
+
+/// The state (a `consensio_breaker_state`) in `*out`.
+///
+/// # Safety
+/// `breaker` must be a live handle; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_breaker_current_state(
+    breaker: *const consensio_breaker,
+    out: *mut u32,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (b, out) = unsafe { (borrow(breaker, "breaker")?, borrow_mut(out, "out")?) };
+        *out = state_number(b.breaker.state());
+        Ok(())
+    })
+}
+
+/// When time next changes the state by itself: `*out_has` 1 and `*out_ms`
+/// the instant, or `*out_has` 0.
+///
+/// # Safety
+/// `breaker` must be a live handle; the out-pointers writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_breaker_next_deadline(
+    breaker: *const consensio_breaker,
+    out_has: *mut u8,
+    out_ms: *mut u64,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (b, has, ms) = unsafe {
+            (
+                borrow(breaker, "breaker")?,
+                borrow_mut(out_has, "out_has")?,
+                borrow_mut(out_ms, "out_ms")?,
+            )
+        };
+        optional(b.breaker.next_deadline().map(Instant::as_millis), has, ms);
+        Ok(())
+    })
+}
+
+/// Moves the breaker to `state` (a `consensio_breaker_state`) on the
+/// caller's order, with a fresh window.
+///
+/// # Safety
+/// `breaker` must be a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_breaker_transition_to(
+    breaker: *mut consensio_breaker,
+    state: u32,
+    now_ms: u64,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let b = unsafe { borrow_mut(breaker, "breaker") }?;
+        let state = state_of(state)?;
+        b.breaker.transition_to(state, Instant::from_millis(now_ms));
+        Ok(())
+    })
+}
+
+/// What a breaker's window holds.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct consensio_breaker_metrics {
+    /// Calls in the window (the trials, in HALF_OPEN).
+    pub calls: u64,
+    /// Of them, failed.
+    pub failed: u64,
+    /// Of them, slow.
+    pub slow: u64,
+    /// The failure rate, percent; -1 below the minimum number of calls.
+    pub failure_rate: f32,
+    /// The slow-call rate, percent; -1 likewise.
+    pub slow_call_rate: f32,
+    /// Calls refused since the breaker was made.
+    pub not_permitted: u64,
+    /// Results reported with a permit of an earlier state period.
+    pub stale: u64,
+}
+
+/// The window's counts and rates as of `now_ms` in `*out`.
+///
+/// # Safety
+/// `breaker` must be a live handle; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_breaker_window_metrics(
+    breaker: *mut consensio_breaker,
+    now_ms: u64,
+    out: *mut consensio_breaker_metrics,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (b, out) = unsafe { (borrow_mut(breaker, "breaker")?, borrow_mut(out, "out")?) };
+        let m = b.breaker.metrics(Instant::from_millis(now_ms));
+        *out = consensio_breaker_metrics {
+            calls: m.calls,
+            failed: m.failed,
+            slow: m.slow,
+            failure_rate: m.failure_rate.unwrap_or(-1.0),
+            slow_call_rate: m.slow_call_rate.unwrap_or(-1.0),
+            not_permitted: m.not_permitted,
+            stale: m.stale,
+        };
+        Ok(())
+    })
+}
+
+/// The oldest transition not yet polled: `*out_has` 1 with `*out_from`,
+/// `*out_to` (`consensio_breaker_state`s) and `*out_at_ms`, or `*out_has` 0.
+/// At most eight wait; older ones are dropped.
+///
+/// # Safety
+/// `breaker` must be a live handle; the out-pointers writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_breaker_poll_transition(
+    breaker: *mut consensio_breaker,
+    out_has: *mut u8,
+    out_from: *mut u32,
+    out_to: *mut u32,
+    out_at_ms: *mut u64,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (b, has, from, to, at) = unsafe {
+            (
+                borrow_mut(breaker, "breaker")?,
+                borrow_mut(out_has, "out_has")?,
+                borrow_mut(out_from, "out_from")?,
+                borrow_mut(out_to, "out_to")?,
+                borrow_mut(out_at_ms, "out_at_ms")?,
+            )
+        };
+        match b.breaker.poll_transition() {
+            Some(t) => {
+                *has = 1;
+                *from = state_number(t.from);
+                *to = state_number(t.to);
+                *at = t.at.as_millis();
+            }
+            None => *has = 0,
+        }
+        Ok(())
+    })
+}
+
+/// How the delay between attempts is randomised.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum consensio_jitter {
+    /// The exponential delay itself.
+    CONSENSIO_JITTER_NONE = 0,
+    /// Uniform between zero and the exponential delay.
+    CONSENSIO_JITTER_FULL = 1,
+    /// Half the delay plus a uniform share of the other half.
+    CONSENSIO_JITTER_EQUAL = 2,
+    /// Uniform between the first delay and three times the previous one.
+    CONSENSIO_JITTER_DECORRELATED = 3,
+}
+
+/// How an attempt failed, as the caller classifies it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum consensio_failure_kind {
+    /// Worth another attempt.
+    CONSENSIO_FAILURE_TRANSIENT = 0,
+    /// No answer in time; worth another attempt.
+    CONSENSIO_FAILURE_TIMEOUT = 1,
+    /// Not worth another attempt.
+    CONSENSIO_FAILURE_PERMANENT = 2,
+}
+
+/// What to do after a failed attempt.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum consensio_retry_decision {
+    /// Wait `delay_ms`, then try again.
+    CONSENSIO_RETRY_AFTER = 0,
+    /// The failure is not retryable.
+    CONSENSIO_GIVE_UP_NOT_RETRYABLE = 1,
+    /// The policy's attempts are used up.
+    CONSENSIO_GIVE_UP_ATTEMPTS = 2,
+    /// The budget refused the retry.
+    CONSENSIO_GIVE_UP_BUDGET = 3,
+    /// The server said not to retry.
+    CONSENSIO_GIVE_UP_PUSHBACK = 4,
+}
+
+/// A retry policy.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct consensio_retry_policy {
+    /// Attempts in all, the first included, at least 1.
+    pub max_attempts: u32,
+    /// The first retry's base delay, ms.
+    pub initial_ms: u64,
+    /// The longest delay, ms.
+    pub max_ms: u64,
+    /// The factor between consecutive base delays, in [1, 1000].
+    pub multiplier: f64,
+    /// A `consensio_jitter`.
+    pub jitter: u32,
+}
+
+impl consensio_retry_policy {
+    fn to_core(self) -> Result<Policy> {
+        let jitter = match self.jitter {
+            0 => Jitter::None,
+            1 => Jitter::Full,
+            2 => Jitter::Equal,
+            3 => Jitter::Decorrelated,
+            n => {
+                return Err(Failure::new(
+                    CONSENSIO_INVALID_ARGUMENT,
+                    format!("no jitter {n}"),
+                ));
+            }
+        };
+        let policy = Policy {
+            max_attempts: self.max_attempts,
+            backoff: Backoff {
+                initial_ms: self.initial_ms,
+                max_ms: self.max_ms,
+                multiplier: self.multiplier,
+                jitter,
+            },
+        };
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    fn from_core(p: Policy) -> Self {
+        consensio_retry_policy {
+            max_attempts: p.max_attempts,
+            initial_ms: p.backoff.initial_ms,
+            max_ms: p.backoff.max_ms,
+            multiplier: p.backoff.multiplier,
+            jitter: match p.backoff.jitter {
+                Jitter::None => 0,
+                Jitter::Full => 1,
+                Jitter::Equal => 2,
+                Jitter::Decorrelated => 3,
+            },
+        }
+    }
+}
+
+/// The default policy (3 attempts, full jitter from 100 ms doubling to at
+/// most 10 s) in `*out`; with `aws_standard` nonzero, the AWS SDKs'
+/// standard mode instead (3 attempts, full jitter from 1 s to 20 s).
+///
+/// # Safety
+/// `out` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_retry_policy_default(
+    aws_standard: u8,
+    out: *mut consensio_retry_policy,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let out = unsafe { borrow_mut(out, "out") }?;
+        let p = if aws_standard != 0 {
+            Policy::aws_standard()
+        } else {
+            Policy::default()
+        };
+        *out = consensio_retry_policy::from_core(p);
+        Ok(())
+    })
+}
+
+/// A retry budget shared by the calls of one client (opaque).
+#[derive(Debug)]
+pub struct consensio_budget {
+    budget: Budget,
+}
+
+/// gRPC retry throttling (gRFC A6) in `*out`: `max_tokens` in [1, 1000],
+/// `token_ratio` in [0.001, max_tokens].
+///
+/// # Safety
+/// `out` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_budget_new_grpc(
+    max_tokens: u32,
+    token_ratio: f64,
+    out: *mut *mut consensio_budget,
+) -> consensio_status {
+    guard(|| {
+        let budget = Budget::grpc(max_tokens, token_ratio)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { give(out, consensio_budget { budget }) }
+    })
+}
+
+/// The AWS SDKs' standard-mode retry quota in `*out`.
+///
+/// # Safety
+/// `out` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_budget_new_aws_standard(
+    out: *mut *mut consensio_budget,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            give(
+                out,
+                consensio_budget {
+                    budget: Budget::aws_standard(),
+                },
+            )
+        }
+    })
+}
+
+/// Frees a budget; NULL is a no-op.
+///
+/// # Safety
+/// `budget` must be NULL or a live handle, not used after.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_budget_free(budget: *mut consensio_budget) {
+    // SAFETY: forwarded from the caller.
+    unsafe { take(budget) }
+}
+
+/// What is left in `*out_level` and the most there can be in `*out_max`
+/// (gRPC tokens in thousandths, or the AWS quota).
+///
+/// # Safety
+/// `budget` must be a live handle; the out-pointers writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_budget_level(
+    budget: *const consensio_budget,
+    out_level: *mut u64,
+    out_max: *mut u64,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (b, level, max) = unsafe {
+            (
+                borrow(budget, "budget")?,
+                borrow_mut(out_level, "out_level")?,
+                borrow_mut(out_max, "out_max")?,
+            )
+        };
+        (*level, *max) = b.budget.level();
+        Ok(())
+    })
+}
+
+/// One call's retries (opaque).
+#[derive(Debug)]
+pub struct consensio_retry {
+    retry: Retry,
+}
+
+/// A call whose first attempt is under way, under `*policy`, its jitter
+/// seeded with `seed`, in `*out`.
+///
+/// # Safety
+/// `policy` must be readable, `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_retry_new(
+    policy: *const consensio_retry_policy,
+    seed: u64,
+    out: *mut *mut consensio_retry,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let policy = unsafe { borrow(policy, "policy") }?.to_core()?;
+        let retry = Retry::new(policy, seed)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { give(out, consensio_retry { retry }) }
+    })
+}
+
+/// Frees a retry; NULL is a no-op.
+///
+/// # Safety
+/// `retry` must be NULL or a live handle, not used after.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_retry_free(retry: *mut consensio_retry) {
+    // SAFETY: forwarded from the caller.
+    unsafe { take(retry) }
+}
+
+/// The attempt under way failed with `kind` (a `consensio_failure_kind`).
+/// `pushback_ms` is the server's: -1 none, -2 "do not retry", 0 or more a
+/// delay to wait exactly. `budget` may be NULL (no budget). The decision
+/// (a `consensio_retry_decision`) goes to `*out_decision`, and the delay
+/// to `*out_delay_ms` when it is `CONSENSIO_RETRY_AFTER`.
+///
+/// # Safety
+/// `retry` must be a live handle; `budget` NULL or a live handle; the
+/// out-pointers writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_retry_on_failure(
+    retry: *mut consensio_retry,
+    budget: *mut consensio_budget,
+    kind: u32,
+    pushback_ms: i64,
+    out_decision: *mut u32,
+    out_delay_ms: *mut u64,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (r, decision, delay) = unsafe {
+            (
+                borrow_mut(retry, "retry")?,
+                borrow_mut(out_decision, "out_decision")?,
+                borrow_mut(out_delay_ms, "out_delay_ms")?,
+            )
+        };
+        let kind = match kind {
+            0 => FailureKind::Transient,
+            1 => FailureKind::Timeout,
+            2 => FailureKind::Permanent,
+            n => {
+                return Err(Failure::new(
+                    CONSENSIO_INVALID_ARGUMENT,
+                    format!("no failure kind {n}"),
+                ));
+            }
+        };
+        let pushback = match pushback_ms {
+            -1 => Pushback::None,
+            -2 => Pushback::Stop,
+            ms if ms >= 0 => Pushback::After(ms.unsigned_abs()),
+            ms => {
+                return Err(Failure::new(
+                    CONSENSIO_INVALID_ARGUMENT,
+                    format!("pushback {ms}: -1 none, -2 stop, or a delay of 0 or more"),
+                ));
+            }
+        };
+        let budget = if budget.is_null() {
+            None
+        } else {
+            // SAFETY: forwarded from the caller (not NULL).
+            Some(&mut unsafe { borrow_mut(budget, "budget") }?.budget)
+        };
+        let (d, ms) = match r.retry.on_failure(kind, pushback, budget) {
+            Decision::RetryAfter(ms) => (consensio_retry_decision::CONSENSIO_RETRY_AFTER, ms),
+            Decision::GiveUp(why) => (
+                match why {
+                    GiveUp::NotRetryable => {
+                        consensio_retry_decision::CONSENSIO_GIVE_UP_NOT_RETRYABLE
+                    }
+                    GiveUp::Attempts => consensio_retry_decision::CONSENSIO_GIVE_UP_ATTEMPTS,
+                    GiveUp::Budget => consensio_retry_decision::CONSENSIO_GIVE_UP_BUDGET,
+                    GiveUp::Pushback => consensio_retry_decision::CONSENSIO_GIVE_UP_PUSHBACK,
+                },
+                0,
+            ),
+        };
+        *decision = d as u32;
+        *delay = ms;
+        Ok(())
+    })
+}
+
+/// The attempt under way succeeded; `budget` (NULL: none) gets its due.
+///
+/// # Safety
+/// `retry` must be a live handle; `budget` NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_retry_on_success(
+    retry: *mut consensio_retry,
+    budget: *mut consensio_budget,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let r = unsafe { borrow_mut(retry, "retry") }?;
+        let budget = if budget.is_null() {
+            None
+        } else {
+            // SAFETY: forwarded from the caller (not NULL).
+            Some(&mut unsafe { borrow_mut(budget, "budget") }?.budget)
+        };
+        r.retry.on_success(budget);
+        Ok(())
+    })
+}
+
+/// Attempts made so far, the one under way included, in `*out`.
+///
+/// # Safety
+/// `retry` must be a live handle; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_retry_attempts(
+    retry: *const consensio_retry,
+    out: *mut u32,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (r, out) = unsafe { (borrow(retry, "retry")?, borrow_mut(out, "out")?) };
+        *out = r.retry.attempts();
+        Ok(())
+    })
+}
