@@ -2,7 +2,8 @@
 
 Submodules, one per family: ``consensio.clock``, ``consensio.quorum``,
 ``consensio.merkle``, ``consensio.ring``, ``consensio.election``,
-``consensio.detector``, ``consensio.raft``, ``consensio.paxos``, and ``consensio.sim`` to run the
+``consensio.detector``, ``consensio.raft``, ``consensio.paxos``, ``consensio.resilience`` (circuit
+breaker and retries), and ``consensio.sim`` to run the
 deterministic simulator. Protocol participants are driven alike
 (``handle_message``, ``tick`` at ``next_deadline``, their commands, then
 ``for out in node:``) and share two output classes: :class:`consensio.Send`
@@ -40,7 +41,7 @@ from consensio._native import (
     __version__,
 )
 
-from consensio import clock, detector, election, merkle, paxos, quorum, raft, ring, sim  # noqa: E402  (after the native import)
+from consensio import clock, detector, election, merkle, paxos, quorum, raft, resilience, ring, sim  # noqa: E402  (after the native import)
 
 __all__ = [
     "WIRE_VERSION",
@@ -61,6 +62,7 @@ __all__ = [
     "paxos",
     "quorum",
     "raft",
+    "resilience",
     "ring",
     "sim",
 ]

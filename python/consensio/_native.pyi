@@ -1,6 +1,6 @@
 """Type stubs for consensio._native (the compiled extension)."""
 
-from typing import Generic, Iterable, Iterator, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, Generic, Iterable, Iterator, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
 __version__: str
 WIRE_VERSION: int
@@ -166,6 +166,78 @@ class JointConfig:
     def __init__(self, incoming: Sequence[int], outgoing: Sequence[int] = ...) -> None: ...
     def committed_index(self, acked: Mapping[int, int]) -> int: ...
     def vote_result(self, votes: Mapping[int, bool]) -> str: ...
+
+# resilience
+
+class Permit:
+    """Leave to make one call; report it once with CircuitBreaker.on_result."""
+    @property
+    def at_ms(self) -> int: ...
+    @property
+    def period(self) -> int: ...
+
+class CircuitBreaker:
+    """A circuit breaker after resilience4j; the defaults are resilience4j's."""
+    def __init__(
+        self,
+        *,
+        failure_rate_threshold: float = ...,
+        slow_call_rate_threshold: float = ...,
+        slow_call_duration_ms: int = ...,
+        permitted_calls_in_half_open: int = ...,
+        max_wait_in_half_open_ms: int = ...,
+        window: str = ...,
+        window_size: int = ...,
+        minimum_calls: int = ...,
+        open_wait_ms: int = ...,
+        open_wait_multiplier: float = ...,
+        open_wait_max_ms: Optional[int] = ...,
+    ) -> None: ...
+    def acquire(self, now_ms: int) -> Permit: ...
+    def on_result(self, now_ms: int, permit: Permit, outcome: str) -> str: ...
+    @property
+    def state(self) -> str: ...
+    def tick(self, now_ms: int) -> None: ...
+    @property
+    def next_deadline(self) -> Optional[int]: ...
+    def transition_to(self, state: str, now_ms: int) -> None: ...
+    def reset(self, now_ms: int) -> None: ...
+    def metrics(self, now_ms: int) -> dict[str, Any]: ...
+    def poll_transition(self) -> Optional[tuple[str, str, int]]: ...
+
+class RetryBudget:
+    """A retry budget shared by the calls of one client."""
+    @staticmethod
+    def grpc(max_tokens: int, token_ratio: float) -> RetryBudget: ...
+    @staticmethod
+    def aws_standard() -> RetryBudget: ...
+    @property
+    def level(self) -> tuple[int, int]: ...
+
+class Retry:
+    """One call's retries."""
+    def __init__(
+        self,
+        *,
+        max_attempts: int = ...,
+        initial_ms: int = ...,
+        max_ms: int = ...,
+        multiplier: float = ...,
+        jitter: str = ...,
+        seed: int = ...,
+        aws_standard: bool = ...,
+    ) -> None: ...
+    def on_failure(
+        self,
+        kind: str = ...,
+        *,
+        budget: Optional[RetryBudget] = ...,
+        pushback_ms: Optional[int] = ...,
+        stop: bool = ...,
+    ) -> int | str: ...
+    def on_success(self, *, budget: Optional[RetryBudget] = ...) -> None: ...
+    @property
+    def attempts(self) -> int: ...
 
 # merkle
 

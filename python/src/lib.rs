@@ -30,6 +30,7 @@ mod participant;
 mod paxos;
 mod quorum;
 mod raft;
+mod resilience;
 mod ring;
 mod sim;
 
@@ -256,6 +257,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PersistOutput>()?;
     clock::register(m)?;
     quorum::register(m)?;
+    resilience::register(m)?;
     merkle::register(m)?;
     ring::register(m)?;
     election::register(m)?;

@@ -1,0 +1,74 @@
+"""Calls that fail well: a circuit breaker and retries with backoff and budgets.
+
+The state machines are consensio's core (time is an argument, in ms, from
+one monotonic clock); this module adds what ``pybreaker`` and ``tenacity``
+users expect on top of them:
+
+- :func:`guarded`: a context manager, usable as a decorator, that asks a
+  :class:`CircuitBreaker` for leave, runs the block and reports how it
+  went (an exception counts as a failure unless ``is_failure`` says not).
+- :func:`call_with_retry`: calls a function until it succeeds, retrying
+  failures under a :class:`Retry` policy and an optional shared
+  :class:`RetryBudget`, sleeping the jittered delays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any, Callable, Iterator, Optional
+
+from consensio._native import CircuitBreaker, Permit, Retry, RetryBudget
+
+__all__ = ["CircuitBreaker", "Permit", "Retry", "RetryBudget", "call_with_retry", "guarded", "now_ms"]
+
+
+def now_ms() -> int:
+    """Milliseconds on the monotonic clock."""
+    return time.monotonic_ns() // 1_000_000
+
+
+@contextlib.contextmanager
+def guarded(
+    breaker: CircuitBreaker,
+    *,
+    is_failure: Callable[[BaseException], bool] = lambda exc: True,
+    clock: Callable[[], int] = now_ms,
+) -> Iterator[Permit]:
+    """Runs the block under ``breaker``: raises :class:`consensio.Rejected`
+    if the breaker refuses; otherwise reports "success", or "failure" (or
+    "ignored", when ``is_failure(exc)`` is false) if the block raises, and
+    re-raises."""
+    permit = breaker.acquire(clock())
+    try:
+        yield permit
+    except BaseException as exc:
+        breaker.on_result(clock(), permit, "failure" if is_failure(exc) else "ignored")
+        raise
+    breaker.on_result(clock(), permit, "success")
+
+
+def call_with_retry(
+    fn: Callable[[], Any],
+    *,
+    retry: Optional[Retry] = None,
+    budget: Optional[RetryBudget] = None,
+    classify: Callable[[BaseException], str] = lambda exc: "transient",
+    sleep: Callable[[float], None] = time.sleep,
+) -> Any:
+    """Calls ``fn()`` until it returns; after each exception, ``classify``
+    names its kind ("transient", "timeout" or "permanent") and ``retry``
+    (default: ``Retry()``) decides. Re-raises the last exception once the
+    retry gives up."""
+    retry = retry if retry is not None else Retry()
+    while True:
+        try:
+            result = fn()
+        except Exception as exc:
+            decision = retry.on_failure(classify(exc), budget=budget)
+            if isinstance(decision, str):
+                raise
+            sleep(decision / 1000)
+            continue
+        retry.on_success(budget=budget)
+        return result

@@ -1,0 +1,395 @@
+//! `consensio.resilience`: the circuit breaker, retries and retry budgets.
+
+use consensio::Instant;
+use consensio::resilience::Budget;
+use consensio::resilience::breaker::{
+    CircuitBreaker as CoreBreaker, Config, OpenWait, Outcome, Permit as CorePermit, Recorded,
+    State, Window,
+};
+use consensio::resilience::retry::{
+    Backoff, Decision, FailureKind, GiveUp, Jitter, Policy, Pushback, Retry as CoreRetry,
+};
+use pyo3::prelude::*;
+
+use crate::{error, invalid};
+
+const STATES: [(State, &str); 6] = [
+    (State::Closed, "CLOSED"),
+    (State::Open, "OPEN"),
+    (State::HalfOpen, "HALF_OPEN"),
+    (State::Disabled, "DISABLED"),
+    (State::ForcedOpen, "FORCED_OPEN"),
+    (State::MetricsOnly, "METRICS_ONLY"),
+];
+
+fn state_name(s: State) -> &'static str {
+    STATES
+        .iter()
+        .find(|(x, _)| *x == s)
+        .map_or("CLOSED", |(_, n)| n)
+}
+
+fn state_of(name: &str) -> PyResult<State> {
+    STATES
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map(|(s, _)| *s)
+        .ok_or_else(|| invalid(format!("no breaker state {name:?}")))
+}
+
+/// Leave to make one call; report it once with `CircuitBreaker.on_result`.
+#[pyclass(module = "consensio.resilience", frozen, eq, hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Permit {
+    /// When it was issued, ms.
+    #[pyo3(get)]
+    at_ms: u64,
+    /// The breaker's state period it belongs to.
+    #[pyo3(get)]
+    period: u64,
+}
+
+#[pymethods]
+impl Permit {
+    fn __repr__(&self) -> String {
+        format!("Permit(at_ms={}, period={})", self.at_ms, self.period)
+    }
+}
+
+/// A circuit breaker after resilience4j; the defaults are resilience4j's.
+#[pyclass(module = "consensio.resilience")]
+#[derive(Debug)]
+pub(crate) struct CircuitBreaker {
+    breaker: CoreBreaker,
+}
+
+#[pymethods]
+impl CircuitBreaker {
+    #[new]
+    #[pyo3(signature = (
+        *,
+        failure_rate_threshold = 50.0,
+        slow_call_rate_threshold = 100.0,
+        slow_call_duration_ms = 60_000,
+        permitted_calls_in_half_open = 10,
+        max_wait_in_half_open_ms = 0,
+        window = "count",
+        window_size = 100,
+        minimum_calls = 100,
+        open_wait_ms = 60_000,
+        open_wait_multiplier = 1.0,
+        open_wait_max_ms = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        failure_rate_threshold: f32,
+        slow_call_rate_threshold: f32,
+        slow_call_duration_ms: u64,
+        permitted_calls_in_half_open: u32,
+        max_wait_in_half_open_ms: u64,
+        window: &str,
+        window_size: u32,
+        minimum_calls: u32,
+        open_wait_ms: u64,
+        open_wait_multiplier: f64,
+        open_wait_max_ms: Option<u64>,
+    ) -> PyResult<Self> {
+        let window = match window {
+            "count" => Window::Count(window_size),
+            "time" => Window::Time(window_size),
+            other => {
+                return Err(invalid(format!(
+                    "window {other:?}: \"count\" (calls) or \"time\" (seconds)"
+                )));
+            }
+        };
+        #[allow(clippy::float_cmp)]
+        let open_wait = if open_wait_multiplier == 1.0 && open_wait_max_ms.is_none() {
+            OpenWait::Fixed(open_wait_ms)
+        } else {
+            OpenWait::Exponential {
+                initial_ms: open_wait_ms,
+                multiplier: open_wait_multiplier,
+                max_ms: open_wait_max_ms.unwrap_or(open_wait_ms),
+            }
+        };
+        let config = Config {
+            failure_rate_threshold,
+            slow_call_rate_threshold,
+            slow_call_duration_ms,
+            permitted_calls_in_half_open,
+            max_wait_in_half_open_ms,
+            window,
+            minimum_calls,
+            open_wait,
+        };
+        Ok(CircuitBreaker {
+            breaker: CoreBreaker::new(config).map_err(error)?,
+        })
+    }
+
+    /// Leave for one call at `now_ms`; raises `consensio.Rejected` when
+    /// OPEN, FORCED_OPEN, or HALF_OPEN with every trial out.
+    fn acquire(&mut self, now_ms: u64) -> PyResult<Permit> {
+        let p = self
+            .breaker
+            .try_acquire(Instant::from_millis(now_ms))
+            .map_err(error)?;
+        let (at_ms, period) = p.to_raw();
+        Ok(Permit { at_ms, period })
+    }
+
+    /// Reports how the call of `permit` went ("success", "failure" or
+    /// "ignored") at `now_ms`; returns "counted", "ignored" or "stale".
+    fn on_result(&mut self, now_ms: u64, permit: &Permit, outcome: &str) -> PyResult<&'static str> {
+        let outcome = match outcome {
+            "success" => Outcome::Success,
+            "failure" => Outcome::Failure,
+            "ignored" => Outcome::Ignored,
+            other => {
+                return Err(invalid(format!(
+                    "outcome {other:?}: \"success\", \"failure\" or \"ignored\""
+                )));
+            }
+        };
+        let recorded = self
+            .breaker
+            .on_result(
+                Instant::from_millis(now_ms),
+                CorePermit::from_raw(permit.at_ms, permit.period),
+                outcome,
+            )
+            .map_err(error)?;
+        Ok(match recorded {
+            Recorded::Counted => "counted",
+            Recorded::Ignored => "ignored",
+            Recorded::Stale => "stale",
+        })
+    }
+
+    /// "CLOSED", "OPEN", "HALF_OPEN", "DISABLED", "FORCED_OPEN" or
+    /// "METRICS_ONLY", as of the last call.
+    #[getter]
+    fn state(&self) -> &'static str {
+        state_name(self.breaker.state())
+    }
+
+    /// Applies the transitions time drives, as of `now_ms`.
+    fn tick(&mut self, now_ms: u64) {
+        self.breaker.tick(Instant::from_millis(now_ms));
+    }
+
+    /// When time next changes the state by itself, ms, or None.
+    #[getter]
+    fn next_deadline(&self) -> Option<u64> {
+        self.breaker.next_deadline().map(Instant::as_millis)
+    }
+
+    /// Moves to `state` on the caller's order, with a fresh window.
+    fn transition_to(&mut self, state: &str, now_ms: u64) -> PyResult<()> {
+        let state = state_of(state)?;
+        self.breaker
+            .transition_to(state, Instant::from_millis(now_ms));
+        Ok(())
+    }
+
+    /// Back to CLOSED with an empty window.
+    fn reset(&mut self, now_ms: u64) {
+        self.breaker.reset(Instant::from_millis(now_ms));
+    }
+
+    /// The window as of `now_ms`: calls, failed, slow, failure_rate and
+    /// slow_call_rate (None below the minimum calls), not_permitted, stale.
+    fn metrics<'py>(
+        &mut self,
+        py: Python<'py>,
+        now_ms: u64,
+    ) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        let m = self.breaker.metrics(Instant::from_millis(now_ms));
+        let d = pyo3::types::PyDict::new(py);
+        d.set_item("calls", m.calls)?;
+        d.set_item("failed", m.failed)?;
+        d.set_item("slow", m.slow)?;
+        d.set_item("failure_rate", m.failure_rate)?;
+        d.set_item("slow_call_rate", m.slow_call_rate)?;
+        d.set_item("not_permitted", m.not_permitted)?;
+        d.set_item("stale", m.stale)?;
+        Ok(d)
+    }
+
+    /// The oldest transition not yet polled, as (from, to, at_ms), or None.
+    fn poll_transition(&mut self) -> Option<(&'static str, &'static str, u64)> {
+        self.breaker
+            .poll_transition()
+            .map(|t| (state_name(t.from), state_name(t.to), t.at.as_millis()))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("CircuitBreaker(state={:?})", self.state())
+    }
+}
+
+/// A retry budget shared by the calls of one client.
+#[pyclass(module = "consensio.resilience")]
+#[derive(Debug)]
+pub(crate) struct RetryBudget {
+    budget: Budget,
+}
+
+#[pymethods]
+impl RetryBudget {
+    /// gRPC retry throttling (gRFC A6).
+    #[staticmethod]
+    fn grpc(max_tokens: u32, token_ratio: f64) -> PyResult<Self> {
+        Ok(RetryBudget {
+            budget: Budget::grpc(max_tokens, token_ratio).map_err(error)?,
+        })
+    }
+
+    /// The AWS SDKs' standard-mode retry quota.
+    #[staticmethod]
+    fn aws_standard() -> Self {
+        RetryBudget {
+            budget: Budget::aws_standard(),
+        }
+    }
+
+    /// (left, most): gRPC tokens in thousandths, or the AWS quota.
+    #[getter]
+    fn level(&self) -> (u64, u64) {
+        self.budget.level()
+    }
+
+    fn __repr__(&self) -> String {
+        let (left, most) = self.budget.level();
+        format!("RetryBudget(level={left}/{most})")
+    }
+}
+
+/// One call's retries.
+#[pyclass(module = "consensio.resilience")]
+#[derive(Debug)]
+pub(crate) struct Retry {
+    retry: CoreRetry,
+}
+
+#[pymethods]
+impl Retry {
+    #[new]
+    #[pyo3(signature = (
+        *,
+        max_attempts = 3,
+        initial_ms = 100,
+        max_ms = 10_000,
+        multiplier = 2.0,
+        jitter = "full",
+        seed = 0,
+        aws_standard = false,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        max_attempts: u32,
+        initial_ms: u64,
+        max_ms: u64,
+        multiplier: f64,
+        jitter: &str,
+        seed: u64,
+        aws_standard: bool,
+    ) -> PyResult<Self> {
+        let policy = if aws_standard {
+            Policy::aws_standard()
+        } else {
+            let jitter = match jitter {
+                "none" => Jitter::None,
+                "full" => Jitter::Full,
+                "equal" => Jitter::Equal,
+                "decorrelated" => Jitter::Decorrelated,
+                other => {
+                    return Err(invalid(format!(
+                        "jitter {other:?}: \"none\", \"full\", \"equal\" or \"decorrelated\""
+                    )));
+                }
+            };
+            Policy {
+                max_attempts,
+                backoff: Backoff {
+                    initial_ms,
+                    max_ms,
+                    multiplier,
+                    jitter,
+                },
+            }
+        };
+        Ok(Retry {
+            retry: CoreRetry::new(policy, seed).map_err(error)?,
+        })
+    }
+
+    /// The attempt under way failed with `kind` ("transient", "timeout" or
+    /// "permanent"); `pushback_ms` is the server's delay (None: none), and
+    /// `stop` its refusal. Returns the delay to wait in ms, or the reason
+    /// to give up: "not_retryable", "attempts", "budget" or "pushback".
+    #[pyo3(signature = (kind = "transient", *, budget = None, pushback_ms = None, stop = false))]
+    fn on_failure(
+        &mut self,
+        py: Python<'_>,
+        kind: &str,
+        budget: Option<PyRefMut<'_, RetryBudget>>,
+        pushback_ms: Option<u64>,
+        stop: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let kind = match kind {
+            "transient" => FailureKind::Transient,
+            "timeout" => FailureKind::Timeout,
+            "permanent" => FailureKind::Permanent,
+            other => {
+                return Err(invalid(format!(
+                    "kind {other:?}: \"transient\", \"timeout\" or \"permanent\""
+                )));
+            }
+        };
+        let pushback = match (stop, pushback_ms) {
+            (true, _) => Pushback::Stop,
+            (false, Some(ms)) => Pushback::After(ms),
+            (false, None) => Pushback::None,
+        };
+        let mut budget = budget;
+        let decision =
+            self.retry
+                .on_failure(kind, pushback, budget.as_deref_mut().map(|b| &mut b.budget));
+        Ok(match decision {
+            Decision::RetryAfter(ms) => ms.into_pyobject(py)?.into_any().unbind(),
+            Decision::GiveUp(why) => match why {
+                GiveUp::NotRetryable => "not_retryable",
+                GiveUp::Attempts => "attempts",
+                GiveUp::Budget => "budget",
+                GiveUp::Pushback => "pushback",
+            }
+            .into_pyobject(py)?
+            .into_any()
+            .unbind(),
+        })
+    }
+
+    /// The attempt under way succeeded: `budget` gets its due.
+    #[pyo3(signature = (*, budget = None))]
+    fn on_success(&mut self, budget: Option<PyRefMut<'_, RetryBudget>>) {
+        let mut budget = budget;
+        self.retry
+            .on_success(budget.as_deref_mut().map(|b| &mut b.budget));
+    }
+
+    /// Attempts made so far, the one under way included.
+    #[getter]
+    fn attempts(&self) -> u32 {
+        self.retry.attempts()
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Permit>()?;
+    m.add_class::<CircuitBreaker>()?;
+    m.add_class::<RetryBudget>()?;
+    m.add_class::<Retry>()?;
+    Ok(())
+}
