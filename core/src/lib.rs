@@ -211,4 +211,6 @@ mod docs {
     pub struct RaftPage;
     #[doc = include_str!("../../docs/paxos.md")]
     pub struct PaxosPage;
+    #[doc = include_str!("../../docs/resilience.md")]
+    pub struct ResiliencePage;
 }
