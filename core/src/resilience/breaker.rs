@@ -376,7 +376,12 @@ struct Tally {
 
 impl Tally {
     /// Whether these counts trip the breaker, once `minimum` calls count.
+    #[inline]
     fn trips(&self, config: &Config, minimum: u32) -> bool {
+        if self.failed == 0 && self.slow == 0 {
+            // Both rates are 0, below any threshold (which is above 0).
+            return false;
+        }
         let (failure, slow) = self.rates(minimum);
         failure.is_some_and(|r| r >= config.failure_rate_threshold)
             || slow.is_some_and(|r| r >= config.slow_call_rate_threshold)
@@ -392,11 +397,10 @@ impl Tally {
     }
 }
 
-/// The last `size` calls, two bits each.
+/// The last `size` calls, two bits each (failed, slow), 32 to a word.
 #[derive(Clone, Debug)]
 struct CountWindow {
-    failed: Vec<u64>,
-    slow: Vec<u64>,
+    bits: Vec<u64>,
     size: u32,
     next: u32,
     tally: Tally,
@@ -404,42 +408,44 @@ struct CountWindow {
 
 impl CountWindow {
     fn new(size: u32) -> Self {
-        let words = size.div_ceil(64) as usize;
         CountWindow {
-            failed: vec![0; words],
-            slow: vec![0; words],
+            bits: vec![0; size.div_ceil(32) as usize],
             size,
             next: 0,
             tally: Tally::default(),
         }
     }
 
-    fn record(&mut self, failed: bool, slow: bool) {
-        let (word, bit) = ((self.next / 64) as usize, self.next % 64);
-        let mask = 1u64 << bit;
-        if let (Some(f), Some(s)) = (self.failed.get_mut(word), self.slow.get_mut(word)) {
-            if self.tally.calls == u64::from(self.size) {
+    /// Records a call and returns the counts after it (computed in locals
+    /// and stored once: reading back fields just stored one by one stalls).
+    #[inline]
+    fn record(&mut self, failed: bool, slow: bool) -> Tally {
+        let mut tally = self.tally;
+        let shift = (self.next % 32) * 2;
+        if let Some(word) = self.bits.get_mut((self.next / 32) as usize) {
+            let old = (*word >> shift) & 0b11;
+            if tally.calls == u64::from(self.size) {
                 // The oldest call, in this slot, leaves the window.
-                self.tally.failed -= u64::from(*f & mask != 0);
-                self.tally.slow -= u64::from(*s & mask != 0);
+                tally.failed -= old & 1;
+                tally.slow -= old >> 1;
             } else {
-                self.tally.calls += 1;
+                tally.calls += 1;
             }
-            *f = (*f & !mask) | if failed { mask } else { 0 };
-            *s = (*s & !mask) | if slow { mask } else { 0 };
-            self.tally.failed += u64::from(failed);
-            self.tally.slow += u64::from(slow);
+            let new = u64::from(failed) | u64::from(slow) << 1;
+            *word ^= (old ^ new) << shift;
+            tally.failed += u64::from(failed);
+            tally.slow += u64::from(slow);
         }
-        self.next = if self.next + 1 == self.size {
-            0
-        } else {
-            self.next + 1
-        };
+        self.tally = tally;
+        self.next += 1;
+        if self.next == self.size {
+            self.next = 0;
+        }
+        tally
     }
 
     fn reset(&mut self) {
-        self.failed.fill(0);
-        self.slow.fill(0);
+        self.bits.fill(0);
         self.next = 0;
         self.tally = Tally::default();
     }
@@ -504,10 +510,14 @@ impl TimeWindow {
         self.head = second;
     }
 
-    fn record(&mut self, now: Instant, failed: bool, slow: bool) {
+    /// Records a call and returns the counts after it (see
+    /// [`CountWindow::record`] on why a local copy).
+    #[inline]
+    fn record(&mut self, now: Instant, failed: bool, slow: bool) -> Tally {
         self.advance(now);
         let slot = self.slot(self.head);
         let head = self.head;
+        let mut tally = self.tally;
         // A bucket full at u32::MAX calls in one second takes no more; the
         // tally stays the sum of the buckets.
         if let Some(b) = self.buckets.get_mut(slot)
@@ -517,10 +527,12 @@ impl TimeWindow {
             b.calls += 1;
             b.failed += u32::from(failed);
             b.slow += u32::from(slow);
-            self.tally.calls += 1;
-            self.tally.failed += u64::from(failed);
-            self.tally.slow += u64::from(slow);
+            tally.calls += 1;
+            tally.failed += u64::from(failed);
+            tally.slow += u64::from(slow);
         }
+        self.tally = tally;
+        tally
     }
 
     fn reset(&mut self) {
@@ -543,7 +555,9 @@ impl Store {
         }
     }
 
-    fn record(&mut self, now: Instant, failed: bool, slow: bool) {
+    /// Records a call and returns the window's counts after it.
+    #[inline]
+    fn record(&mut self, now: Instant, failed: bool, slow: bool) -> Tally {
         match self {
             Store::Count(w) => w.record(failed, slow),
             Store::Time(w) => w.record(now, failed, slow),
@@ -744,9 +758,9 @@ impl CircuitBreaker {
                 Ok(Recorded::Counted)
             }
             (State::Closed | State::MetricsOnly, _) => {
-                self.store.record(now, failed, slow);
-                let minimum = self.config.effective_minimum();
-                if self.state == State::Closed && self.store.tally(now).trips(&self.config, minimum)
+                let tally = self.store.record(now, failed, slow);
+                if self.state == State::Closed
+                    && tally.trips(&self.config, self.config.effective_minimum())
                 {
                     self.transition(State::Open, now);
                 }
