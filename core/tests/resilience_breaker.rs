@@ -433,6 +433,10 @@ fn bad_configurations_and_forged_permits_are_refused() {
             },
             ..small()
         },
+        Config {
+            open_wait: OpenWait::Fixed(0),
+            ..small()
+        },
     ] {
         assert!(matches!(
             CircuitBreaker::new(bad),

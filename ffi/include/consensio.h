@@ -462,6 +462,20 @@ typedef enum consensio_retry_decision {
   CONSENSIO_GIVE_UP_PUSHBACK = 4,
 } consensio_retry_decision;
 
+// What a hedged call found due, or how it stands after an answer.
+typedef enum consensio_hedge_status {
+  // Nothing to do now; other copies are out or due later.
+  CONSENSIO_HEDGE_PENDING = 0,
+  // Send copy `attempt` now.
+  CONSENSIO_HEDGE_SEND = 1,
+  // A copy succeeded; cancel the copies in `cancel`.
+  CONSENSIO_HEDGE_SUCCEEDED = 2,
+  // The call failed; cancel the copies in `cancel`.
+  CONSENSIO_HEDGE_FAILED = 3,
+  // The answer was for a copy not out: nothing changed.
+  CONSENSIO_HEDGE_IGNORED = 4,
+} consensio_hedge_status;
+
 // Consistent hashing with bounded loads (opaque).
 typedef struct consensio_bounded_ring consensio_bounded_ring;
 
@@ -470,6 +484,9 @@ typedef struct consensio_breaker consensio_breaker;
 
 // A retry budget shared by the calls of one client (opaque).
 typedef struct consensio_budget consensio_budget;
+
+// One hedged call (opaque).
+typedef struct consensio_hedge consensio_hedge;
 
 // A Maglev lookup table (opaque).
 typedef struct consensio_maglev consensio_maglev;
@@ -758,7 +775,7 @@ typedef struct consensio_breaker_config {
   uint32_t window_size;
   // No rate counts before the window holds this many calls.
   uint32_t minimum_calls;
-  // The first wait in OPEN, ms.
+  // The first wait in OPEN, ms, at least 1.
   uint64_t open_wait_ms;
   // The factor between consecutive openings' waits; 1 keeps it fixed.
   double open_wait_multiplier;
@@ -806,6 +823,17 @@ typedef struct consensio_retry_policy {
   // A `consensio_jitter`.
   uint32_t jitter;
 } consensio_retry_policy;
+
+// A hedged call's step: a `consensio_hedge_status` with the copy it names
+// and the copies to cancel (bit `i`: copy `i`).
+typedef struct consensio_hedge_step {
+  // A `consensio_hedge_status`.
+  uint32_t status;
+  // The copy to send (SEND) or that answered (SUCCEEDED).
+  uint32_t attempt;
+  // The copies still out, to cancel (SUCCEEDED, FAILED).
+  uint64_t cancel;
+} consensio_hedge_step;
 
 #ifdef __cplusplus
 extern "C" {
@@ -2443,6 +2471,68 @@ enum consensio_status consensio_retry_on_success(struct consensio_retry *retry,
 // # Safety
 // `retry` must be a live handle; `out` writable.
 enum consensio_status consensio_retry_attempts(const struct consensio_retry *retry, uint32_t *out);
+
+// A hedged call whose copy 0 is sent at `now_ms`: at most `max_attempts`
+// copies (1 to 64), `delay_ms` apart, in `*out`.
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_hedge_new(uint32_t max_attempts,
+                                          uint64_t delay_ms,
+                                          uint64_t now_ms,
+                                          struct consensio_hedge **out);
+
+// Frees a hedged call; NULL is a no-op.
+//
+// # Safety
+// `hedge` must be NULL or a live handle, not used after.
+void consensio_hedge_free(struct consensio_hedge *hedge);
+
+// What is due at `now_ms`, paid for by `budget` (NULL: none):
+// `CONSENSIO_HEDGE_SEND` with the copy to send, `CONSENSIO_HEDGE_FAILED`
+// if the budget refused the next copy and none is out, else
+// `CONSENSIO_HEDGE_PENDING`. Poll again after a SEND.
+//
+// # Safety
+// `hedge` must be a live handle; `budget` NULL or a live handle; `out`
+// writable.
+enum consensio_status consensio_hedge_poll(struct consensio_hedge *hedge,
+                                           uint64_t now_ms,
+                                           struct consensio_budget *budget,
+                                           struct consensio_hedge_step *out);
+
+// Copy `attempt` succeeded; `budget` (NULL: none) is credited. The call's
+// step goes to `*out`.
+//
+// # Safety
+// `hedge` must be a live handle; `budget` NULL or a live handle; `out`
+// writable.
+enum consensio_status consensio_hedge_on_success(struct consensio_hedge *hedge,
+                                                 uint32_t attempt,
+                                                 struct consensio_budget *budget,
+                                                 struct consensio_hedge_step *out);
+
+// Copy `attempt` failed with `kind` (a `consensio_failure_kind`) at
+// `now_ms`; `budget` (NULL: none) is charged. The call's step goes to
+// `*out`; after a PENDING, poll: the next copy may be due at once.
+//
+// # Safety
+// `hedge` must be a live handle; `budget` NULL or a live handle; `out`
+// writable.
+enum consensio_status consensio_hedge_on_failure(struct consensio_hedge *hedge,
+                                                 uint64_t now_ms,
+                                                 uint32_t attempt,
+                                                 uint32_t kind,
+                                                 struct consensio_budget *budget,
+                                                 struct consensio_hedge_step *out);
+
+// When the next copy is due: `*out_has` 1 and `*out_ms`, or `*out_has` 0.
+//
+// # Safety
+// `hedge` must be a live handle; the out-pointers writable.
+enum consensio_status consensio_hedge_next_deadline(const struct consensio_hedge *hedge,
+                                                    uint8_t *out_has,
+                                                    uint64_t *out_ms);
 
 // The 64-bit position of a key (XXH3-64 of its bytes), the hash every
 // placement here starts from.

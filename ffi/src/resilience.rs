@@ -1,6 +1,6 @@
-//! `consensio_breaker_*`, `consensio_retry_*`, `consensio_budget_*`: the
-//! circuit breaker and retries with backoff and budgets
-//! (`consensio_core::resilience`).
+//! `consensio_breaker_*`, `consensio_retry_*`, `consensio_budget_*`,
+//! `consensio_hedge_*`: the circuit breaker, retries with backoff and
+//! budgets, and hedged requests (`consensio_core::resilience`).
 //!
 //! The breaker and the budget are opaque handles; a permit and a retry's
 //! decision are plain structs the caller holds. States, outcomes, jitters
@@ -14,6 +14,7 @@ use consensio_core::resilience::Budget;
 use consensio_core::resilience::breaker::{
     CircuitBreaker, Config, OpenWait, Outcome, Permit, Recorded, State, Window,
 };
+use consensio_core::resilience::hedge::{Due, Hedge, HedgeOutcome, HedgePolicy};
 use consensio_core::resilience::retry::{
     Backoff, Decision, FailureKind, GiveUp, Jitter, Policy, Pushback, Retry,
 };
@@ -106,7 +107,7 @@ pub struct consensio_breaker_config {
     pub window_size: u32,
     /// No rate counts before the window holds this many calls.
     pub minimum_calls: u32,
-    /// The first wait in OPEN, ms.
+    /// The first wait in OPEN, ms, at least 1.
     pub open_wait_ms: u64,
     /// The factor between consecutive openings' waits; 1 keeps it fixed.
     pub open_wait_multiplier: f64,
@@ -745,17 +746,7 @@ pub unsafe extern "C" fn consensio_retry_on_failure(
                 borrow_mut(out_delay_ms, "out_delay_ms")?,
             )
         };
-        let kind = match kind {
-            0 => FailureKind::Transient,
-            1 => FailureKind::Timeout,
-            2 => FailureKind::Permanent,
-            n => {
-                return Err(Failure::new(
-                    CONSENSIO_INVALID_ARGUMENT,
-                    format!("no failure kind {n}"),
-                ));
-            }
-        };
+        let kind = failure_kind(kind)?;
         let pushback = match pushback_ms {
             -1 => Pushback::None,
             -2 => Pushback::Stop,
@@ -767,12 +758,8 @@ pub unsafe extern "C" fn consensio_retry_on_failure(
                 ));
             }
         };
-        let budget = if budget.is_null() {
-            None
-        } else {
-            // SAFETY: forwarded from the caller (not NULL).
-            Some(&mut unsafe { borrow_mut(budget, "budget") }?.budget)
-        };
+        // SAFETY: forwarded from the caller.
+        let budget = unsafe { optional_budget(budget) }?;
         let (d, ms) = match r.retry.on_failure(kind, pushback, budget) {
             Decision::RetryAfter(ms) => (consensio_retry_decision::CONSENSIO_RETRY_AFTER, ms),
             Decision::GiveUp(why) => (
@@ -804,13 +791,7 @@ pub unsafe extern "C" fn consensio_retry_on_success(
 ) -> consensio_status {
     guard(|| {
         // SAFETY: forwarded from the caller.
-        let r = unsafe { borrow_mut(retry, "retry") }?;
-        let budget = if budget.is_null() {
-            None
-        } else {
-            // SAFETY: forwarded from the caller (not NULL).
-            Some(&mut unsafe { borrow_mut(budget, "budget") }?.budget)
-        };
+        let (r, budget) = unsafe { (borrow_mut(retry, "retry")?, optional_budget(budget)?) };
         r.retry.on_success(budget);
         Ok(())
     })
@@ -829,6 +810,237 @@ pub unsafe extern "C" fn consensio_retry_attempts(
         // SAFETY: forwarded from the caller.
         let (r, out) = unsafe { (borrow(retry, "retry")?, borrow_mut(out, "out")?) };
         *out = r.retry.attempts();
+        Ok(())
+    })
+}
+
+/// What a hedged call found due, or how it stands after an answer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum consensio_hedge_status {
+    /// Nothing to do now; other copies are out or due later.
+    CONSENSIO_HEDGE_PENDING = 0,
+    /// Send copy `attempt` now.
+    CONSENSIO_HEDGE_SEND = 1,
+    /// A copy succeeded; cancel the copies in `cancel`.
+    CONSENSIO_HEDGE_SUCCEEDED = 2,
+    /// The call failed; cancel the copies in `cancel`.
+    CONSENSIO_HEDGE_FAILED = 3,
+    /// The answer was for a copy not out: nothing changed.
+    CONSENSIO_HEDGE_IGNORED = 4,
+}
+
+/// A hedged call's step: a `consensio_hedge_status` with the copy it names
+/// and the copies to cancel (bit `i`: copy `i`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct consensio_hedge_step {
+    /// A `consensio_hedge_status`.
+    pub status: u32,
+    /// The copy to send (SEND) or that answered (SUCCEEDED).
+    pub attempt: u32,
+    /// The copies still out, to cancel (SUCCEEDED, FAILED).
+    pub cancel: u64,
+}
+
+fn step(status: consensio_hedge_status, attempt: u32, cancel: u64) -> consensio_hedge_step {
+    consensio_hedge_step {
+        status: status as u32,
+        attempt,
+        cancel,
+    }
+}
+
+fn hedge_step(o: HedgeOutcome) -> consensio_hedge_step {
+    use consensio_hedge_status::*;
+    match o {
+        HedgeOutcome::Succeeded { attempt, cancel } => {
+            step(CONSENSIO_HEDGE_SUCCEEDED, attempt, cancel)
+        }
+        HedgeOutcome::Failed { cancel } => step(CONSENSIO_HEDGE_FAILED, 0, cancel),
+        HedgeOutcome::Pending => step(CONSENSIO_HEDGE_PENDING, 0, 0),
+        HedgeOutcome::Ignored => step(CONSENSIO_HEDGE_IGNORED, 0, 0),
+    }
+}
+
+fn failure_kind(kind: u32) -> Result<FailureKind> {
+    match kind {
+        0 => Ok(FailureKind::Transient),
+        1 => Ok(FailureKind::Timeout),
+        2 => Ok(FailureKind::Permanent),
+        n => Err(Failure::new(
+            CONSENSIO_INVALID_ARGUMENT,
+            format!("no failure kind {n}"),
+        )),
+    }
+}
+
+/// A budget handle, or none for NULL.
+///
+/// # Safety
+/// `budget` must be NULL or a live handle.
+unsafe fn optional_budget<'a>(budget: *mut consensio_budget) -> Result<Option<&'a mut Budget>> {
+    if budget.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: forwarded from the caller (not NULL).
+    Ok(Some(&mut unsafe { borrow_mut(budget, "budget") }?.budget))
+}
+
+/// One hedged call (opaque).
+#[derive(Debug)]
+pub struct consensio_hedge {
+    hedge: Hedge,
+}
+
+/// A hedged call whose copy 0 is sent at `now_ms`: at most `max_attempts`
+/// copies (1 to 64), `delay_ms` apart, in `*out`.
+///
+/// # Safety
+/// `out` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_hedge_new(
+    max_attempts: u32,
+    delay_ms: u64,
+    now_ms: u64,
+    out: *mut *mut consensio_hedge,
+) -> consensio_status {
+    guard(|| {
+        let policy = HedgePolicy {
+            max_attempts,
+            delay_ms,
+        };
+        let hedge = Hedge::new(policy, Instant::from_millis(now_ms))?;
+        // SAFETY: forwarded from the caller.
+        unsafe { give(out, consensio_hedge { hedge }) }
+    })
+}
+
+/// Frees a hedged call; NULL is a no-op.
+///
+/// # Safety
+/// `hedge` must be NULL or a live handle, not used after.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_hedge_free(hedge: *mut consensio_hedge) {
+    // SAFETY: forwarded from the caller.
+    unsafe { take(hedge) }
+}
+
+/// What is due at `now_ms`, paid for by `budget` (NULL: none):
+/// `CONSENSIO_HEDGE_SEND` with the copy to send, `CONSENSIO_HEDGE_FAILED`
+/// if the budget refused the next copy and none is out, else
+/// `CONSENSIO_HEDGE_PENDING`. Poll again after a SEND.
+///
+/// # Safety
+/// `hedge` must be a live handle; `budget` NULL or a live handle; `out`
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_hedge_poll(
+    hedge: *mut consensio_hedge,
+    now_ms: u64,
+    budget: *mut consensio_budget,
+    out: *mut consensio_hedge_step,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (h, out, budget) = unsafe {
+            (
+                borrow_mut(hedge, "hedge")?,
+                borrow_mut(out, "out")?,
+                optional_budget(budget)?,
+            )
+        };
+        use consensio_hedge_status::*;
+        *out = match h.hedge.poll(Instant::from_millis(now_ms), budget) {
+            Some(Due::Send(a)) => step(CONSENSIO_HEDGE_SEND, a, 0),
+            Some(Due::Failed) => step(CONSENSIO_HEDGE_FAILED, 0, 0),
+            None => step(CONSENSIO_HEDGE_PENDING, 0, 0),
+        };
+        Ok(())
+    })
+}
+
+/// Copy `attempt` succeeded; `budget` (NULL: none) is credited. The call's
+/// step goes to `*out`.
+///
+/// # Safety
+/// `hedge` must be a live handle; `budget` NULL or a live handle; `out`
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_hedge_on_success(
+    hedge: *mut consensio_hedge,
+    attempt: u32,
+    budget: *mut consensio_budget,
+    out: *mut consensio_hedge_step,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (h, out, budget) = unsafe {
+            (
+                borrow_mut(hedge, "hedge")?,
+                borrow_mut(out, "out")?,
+                optional_budget(budget)?,
+            )
+        };
+        *out = hedge_step(h.hedge.on_success_with(attempt, budget));
+        Ok(())
+    })
+}
+
+/// Copy `attempt` failed with `kind` (a `consensio_failure_kind`) at
+/// `now_ms`; `budget` (NULL: none) is charged. The call's step goes to
+/// `*out`; after a PENDING, poll: the next copy may be due at once.
+///
+/// # Safety
+/// `hedge` must be a live handle; `budget` NULL or a live handle; `out`
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_hedge_on_failure(
+    hedge: *mut consensio_hedge,
+    now_ms: u64,
+    attempt: u32,
+    kind: u32,
+    budget: *mut consensio_budget,
+    out: *mut consensio_hedge_step,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (h, out, budget) = unsafe {
+            (
+                borrow_mut(hedge, "hedge")?,
+                borrow_mut(out, "out")?,
+                optional_budget(budget)?,
+            )
+        };
+        let kind = failure_kind(kind)?;
+        *out = hedge_step(
+            h.hedge
+                .on_failure(Instant::from_millis(now_ms), attempt, kind, budget),
+        );
+        Ok(())
+    })
+}
+
+/// When the next copy is due: `*out_has` 1 and `*out_ms`, or `*out_has` 0.
+///
+/// # Safety
+/// `hedge` must be a live handle; the out-pointers writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_hedge_next_deadline(
+    hedge: *const consensio_hedge,
+    out_has: *mut u8,
+    out_ms: *mut u64,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (h, has, ms) = unsafe {
+            (
+                borrow(hedge, "hedge")?,
+                borrow_mut(out_has, "out_has")?,
+                borrow_mut(out_ms, "out_ms")?,
+            )
+        };
+        optional(h.hedge.next_deadline().map(Instant::as_millis), has, ms);
         Ok(())
     })
 }

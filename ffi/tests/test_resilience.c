@@ -210,8 +210,62 @@ static void retry(void) {
     consensio_retry_free(NULL);
 }
 
+static void hedge(void) {
+    struct consensio_hedge *h = NULL;
+    struct consensio_hedge_step step;
+    CHECK_OK(consensio_hedge_new(3, 50, 0, &h));
+    uint8_t has = 0;
+    uint64_t due = 0;
+    CHECK_OK(consensio_hedge_next_deadline(h, &has, &due));
+    CHECK(has == 1 && due == 50);
+    CHECK_OK(consensio_hedge_poll(h, 49, NULL, &step));
+    CHECK(step.status == CONSENSIO_HEDGE_PENDING);
+    CHECK_OK(consensio_hedge_poll(h, 50, NULL, &step));
+    CHECK(step.status == CONSENSIO_HEDGE_SEND && step.attempt == 1);
+    /* Copy 0 fails transiently: copy 2 is due at once. */
+    CHECK_OK(consensio_hedge_on_failure(h, 60, 0, CONSENSIO_FAILURE_TRANSIENT, NULL, &step));
+    CHECK(step.status == CONSENSIO_HEDGE_PENDING);
+    CHECK_OK(consensio_hedge_poll(h, 60, NULL, &step));
+    CHECK(step.status == CONSENSIO_HEDGE_SEND && step.attempt == 2);
+    /* Copy 2 answers first: cancel copy 1. */
+    CHECK_OK(consensio_hedge_on_success(h, 2, NULL, &step));
+    CHECK(step.status == CONSENSIO_HEDGE_SUCCEEDED && step.attempt == 2 && step.cancel == 0x2);
+    CHECK_OK(consensio_hedge_on_success(h, 1, NULL, &step));
+    CHECK(step.status == CONSENSIO_HEDGE_IGNORED);
+    CHECK_OK(consensio_hedge_next_deadline(h, &has, &due));
+    CHECK(has == 0);
+    /* Bad input. */
+    step.status = 99;
+    CHECK_FAILS(consensio_hedge_on_failure(h, 0, 0, 7, NULL, &step), CONSENSIO_INVALID_ARGUMENT);
+    CHECK(step.status == 99);
+    CHECK_FAILS(consensio_hedge_poll(NULL, 0, NULL, &step), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_hedge_poll(h, 0, NULL, NULL), CONSENSIO_NULL_POINTER);
+    consensio_hedge_free(h);
+
+    /* With a budget: the AWS quota pays 5 a copy. */
+    struct consensio_budget *quota = NULL;
+    CHECK_OK(consensio_budget_new_aws_standard(&quota));
+    CHECK_OK(consensio_hedge_new(2, 10, 0, &h));
+    CHECK_OK(consensio_hedge_poll(h, 10, quota, &step));
+    CHECK(step.status == CONSENSIO_HEDGE_SEND);
+    uint64_t level = 0, max = 0;
+    CHECK_OK(consensio_budget_level(quota, &level, &max));
+    CHECK(level == 495);
+    CHECK_OK(consensio_hedge_on_failure(h, 20, 1, CONSENSIO_FAILURE_PERMANENT, quota, &step));
+    CHECK(step.status == CONSENSIO_HEDGE_FAILED && step.cancel == 0x1);
+    consensio_hedge_free(h);
+    consensio_budget_free(quota);
+
+    struct consensio_hedge *none = NULL;
+    CHECK_FAILS(consensio_hedge_new(0, 10, 0, &none), CONSENSIO_INVALID_ARGUMENT);
+    CHECK_FAILS(consensio_hedge_new(65, 10, 0, &none), CONSENSIO_INVALID_ARGUMENT);
+    CHECK(none == NULL);
+    consensio_hedge_free(NULL);
+}
+
 int main(void) {
     breaker();
     retry();
+    hedge();
     return report("test_resilience");
 }

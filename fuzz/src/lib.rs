@@ -24,6 +24,7 @@
 //! | `detector_step` | one heartbeat or φ detector under any inputs and crash-restarts, on the harness: the contract, incarnations, exact state changes against a model, φ sane |
 //! | `raft_decode` | Raft messages and persisted records: decode → encode → decode is stable; restore from any records never panics |
 //! | `raft_step` | one Raft node under any messages, ticks, commands and crash-restarts, on the harness: the contract with backpressure, one vote per term, persist before send, terms and commits never go back |
+//! | `resilience_ops` | a circuit breaker under any permits, results (late, stale, forged, repeated), ticks, orders and clock jumps: only documented transitions, at most N trials, the count window against a model, a closed breaker below its thresholds, refused reports change nothing; retries never wait past the maximum or try past the attempts, budgets stay within their bounds |
 //! | `raft_kv_step` | one key-value node (`KvNode`) under any messages, store entries, ticks, sessions, writes, reads and crash-restarts, on the harness: one reply per command, the documented immediate refusals, the store is exactly the log applied, reads answer the store's value |
 //!
 //! The step targets (`*_step`, `merkle_anti_entropy`) share one harness,
@@ -47,6 +48,7 @@ pub mod merkle;
 pub mod paxos;
 pub mod quorum;
 pub mod raft;
+pub mod resilience;
 pub mod ring;
 
 use arbitrary::{Arbitrary, Unstructured};
@@ -74,6 +76,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("paxos_decode", paxos::decode),
     ("paxos_step", paxos::step),
     ("paxos_single_step", paxos::single::step),
+    ("resilience_ops", resilience::ops),
 ];
 
 /// The structured input `data` stands for in target `name`, pretty-printed
@@ -100,6 +103,7 @@ pub fn describe(name: &str, data: &[u8]) -> Option<String> {
         "raft_kv_step" => show::<raft::kv::KvInput>(data),
         "paxos_step" => show::<paxos::StepInput>(data),
         "paxos_single_step" => show::<paxos::single::StepInput>(data),
+        "resilience_ops" => show::<resilience::OpsInput>(data),
         _ => None,
     }
 }
@@ -229,6 +233,7 @@ mod replay {
         paxos_decode,
         paxos_step,
         paxos_single_step,
+        resilience_ops,
     );
 
     /// Prints what a reproducer means and runs it: set `FUZZ_TARGET` and

@@ -1,4 +1,5 @@
-"""Calls that fail well: a circuit breaker and retries with backoff and budgets.
+"""Calls that fail well: a circuit breaker, retries with backoff and budgets,
+and hedged requests (:class:`Hedge`).
 
 The state machines are consensio's core (time is an argument, in ms, from
 one monotonic clock); this module adds what ``pybreaker`` and ``tenacity``
@@ -18,9 +19,9 @@ import contextlib
 import time
 from typing import Any, Callable, Iterator, Optional
 
-from consensio._native import CircuitBreaker, Permit, Retry, RetryBudget
+from consensio._native import CircuitBreaker, Hedge, Permit, Retry, RetryBudget
 
-__all__ = ["CircuitBreaker", "Permit", "Retry", "RetryBudget", "call_with_retry", "guarded", "now_ms"]
+__all__ = ["CircuitBreaker", "Hedge", "Permit", "Retry", "RetryBudget", "call_with_retry", "guarded", "now_ms"]
 
 
 def now_ms() -> int:

@@ -6,6 +6,7 @@ use consensio::resilience::breaker::{
     CircuitBreaker as CoreBreaker, Config, OpenWait, Outcome, Permit as CorePermit, Recorded,
     State, Window,
 };
+use consensio::resilience::hedge::{Due, Hedge as CoreHedge, HedgeOutcome, HedgePolicy};
 use consensio::resilience::retry::{
     Backoff, Decision, FailureKind, GiveUp, Jitter, Policy, Pushback, Retry as CoreRetry,
 };
@@ -338,16 +339,7 @@ impl Retry {
         pushback_ms: Option<u64>,
         stop: bool,
     ) -> PyResult<Py<PyAny>> {
-        let kind = match kind {
-            "transient" => FailureKind::Transient,
-            "timeout" => FailureKind::Timeout,
-            "permanent" => FailureKind::Permanent,
-            other => {
-                return Err(invalid(format!(
-                    "kind {other:?}: \"transient\", \"timeout\" or \"permanent\""
-                )));
-            }
-        };
+        let kind = failure_kind(kind)?;
         let pushback = match (stop, pushback_ms) {
             (true, _) => Pushback::Stop,
             (false, Some(ms)) => Pushback::After(ms),
@@ -386,7 +378,131 @@ impl Retry {
     }
 }
 
+fn failure_kind(kind: &str) -> PyResult<FailureKind> {
+    match kind {
+        "transient" => Ok(FailureKind::Transient),
+        "timeout" => Ok(FailureKind::Timeout),
+        "permanent" => Ok(FailureKind::Permanent),
+        other => Err(invalid(format!(
+            "kind {other:?}: \"transient\", \"timeout\" or \"permanent\""
+        ))),
+    }
+}
+
+/// The copies in a 64-bit set, ascending.
+fn copies(set: u64) -> Vec<u32> {
+    (0..64).filter(|i| set & (1 << i) != 0).collect()
+}
+
+/// How the call stands after an answer: ("succeeded", attempt, cancel),
+/// ("failed", None, cancel), ("pending", None, []) or ("ignored", None, []).
+type Step = (&'static str, Option<u32>, Vec<u32>);
+
+fn hedge_step(o: HedgeOutcome) -> Step {
+    match o {
+        HedgeOutcome::Succeeded { attempt, cancel } => ("succeeded", Some(attempt), copies(cancel)),
+        HedgeOutcome::Failed { cancel } => ("failed", None, copies(cancel)),
+        HedgeOutcome::Pending => ("pending", None, Vec::new()),
+        HedgeOutcome::Ignored => ("ignored", None, Vec::new()),
+    }
+}
+
+/// One hedged call: copy 0 is sent at `now_ms`; another is due every
+/// `delay_ms`, up to `max_attempts` copies.
+#[pyclass(module = "consensio.resilience")]
+#[derive(Debug)]
+pub(crate) struct Hedge {
+    hedge: CoreHedge,
+}
+
+#[pymethods]
+impl Hedge {
+    #[new]
+    #[pyo3(signature = (now_ms, *, max_attempts = 3, delay_ms = 100))]
+    fn new(now_ms: u64, max_attempts: u32, delay_ms: u64) -> PyResult<Self> {
+        let policy = HedgePolicy {
+            max_attempts,
+            delay_ms,
+        };
+        Ok(Hedge {
+            hedge: CoreHedge::new(policy, Instant::from_millis(now_ms)).map_err(error)?,
+        })
+    }
+
+    /// What is due at `now_ms`: the copy to send (an int), "failed" if the
+    /// budget refused the next copy and none is out, or None.
+    #[pyo3(signature = (now_ms, *, budget = None))]
+    fn poll(
+        &mut self,
+        py: Python<'_>,
+        now_ms: u64,
+        budget: Option<PyRefMut<'_, RetryBudget>>,
+    ) -> PyResult<Option<Py<PyAny>>> {
+        let mut budget = budget;
+        let due = self.hedge.poll(
+            Instant::from_millis(now_ms),
+            budget.as_deref_mut().map(|b| &mut b.budget),
+        );
+        Ok(match due {
+            Some(Due::Send(a)) => Some(a.into_pyobject(py)?.into_any().unbind()),
+            Some(Due::Failed) => Some("failed".into_pyobject(py)?.into_any().unbind()),
+            None => None,
+        })
+    }
+
+    /// Copy `attempt` succeeded: ("succeeded", attempt, copies to cancel),
+    /// or ("ignored", None, []) for a copy not out.
+    #[pyo3(signature = (attempt, *, budget = None))]
+    fn on_success(&mut self, attempt: u32, budget: Option<PyRefMut<'_, RetryBudget>>) -> Step {
+        let mut budget = budget;
+        hedge_step(
+            self.hedge
+                .on_success_with(attempt, budget.as_deref_mut().map(|b| &mut b.budget)),
+        )
+    }
+
+    /// Copy `attempt` failed with `kind` at `now_ms`: ("failed", None,
+    /// copies to cancel), ("pending", None, []) (poll: the next copy may be
+    /// due at once) or ("ignored", None, []).
+    #[pyo3(signature = (now_ms, attempt, kind = "transient", *, budget = None))]
+    fn on_failure(
+        &mut self,
+        now_ms: u64,
+        attempt: u32,
+        kind: &str,
+        budget: Option<PyRefMut<'_, RetryBudget>>,
+    ) -> PyResult<Step> {
+        let kind = failure_kind(kind)?;
+        let mut budget = budget;
+        Ok(hedge_step(self.hedge.on_failure(
+            Instant::from_millis(now_ms),
+            attempt,
+            kind,
+            budget.as_deref_mut().map(|b| &mut b.budget),
+        )))
+    }
+
+    /// When the next copy is due, ms, or None.
+    #[getter]
+    fn next_deadline(&self) -> Option<u64> {
+        self.hedge.next_deadline().map(Instant::as_millis)
+    }
+
+    /// Changes the delay; the next copy is due `delay_ms` after `last_sent_ms`.
+    fn set_delay(&mut self, delay_ms: u64, last_sent_ms: u64) {
+        self.hedge
+            .set_delay(delay_ms, Instant::from_millis(last_sent_ms));
+    }
+
+    /// The copies out, not yet answered.
+    #[getter]
+    fn outstanding(&self) -> Vec<u32> {
+        copies(self.hedge.outstanding())
+    }
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Hedge>()?;
     m.add_class::<Permit>()?;
     m.add_class::<CircuitBreaker>()?;
     m.add_class::<RetryBudget>()?;

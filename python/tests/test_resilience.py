@@ -207,3 +207,31 @@ def test_call_with_retry_sleeps_the_delays_and_gives_up_with_the_last_error():
     with pytest.raises(ValueError):
         call_with_retry(broken, classify=lambda e: "permanent", sleep=slept.append)
     assert slept == []
+
+
+def test_hedging_sends_copies_at_the_delay_and_the_first_answer_wins():
+    from consensio.resilience import Hedge
+
+    h = Hedge(0, max_attempts=3, delay_ms=50)
+    assert h.next_deadline == 50 and h.poll(49) is None
+    assert h.poll(50) == 1
+    assert h.outstanding == [0, 1]
+    # Copy 0 fails transiently: copy 2 is due at once.
+    assert h.on_failure(60, 0, "transient") == ("pending", None, [])
+    assert h.poll(60) == 2
+    assert h.on_success(2) == ("succeeded", 2, [1])
+    assert h.on_success(1) == ("ignored", None, [])
+    assert h.next_deadline is None
+    # A permanent failure ends the call and names the copies to cancel.
+    h = Hedge(0, max_attempts=4, delay_ms=10)
+    h.poll(10)
+    assert h.on_failure(11, 1, "permanent") == ("failed", None, [0])
+    # The budget pays for every copy after the first; its refusal stops hedging.
+    budget = RetryBudget.grpc(2, 0.001)
+    h = Hedge(0, max_attempts=3, delay_ms=10)
+    assert h.on_failure(1, 0, budget=budget) == ("pending", None, [])
+    assert h.poll(1, budget=budget) == "failed"
+    with pytest.raises(consensio.InvalidArgument):
+        Hedge(0, max_attempts=0)
+    with pytest.raises(consensio.InvalidArgument):
+        Hedge(0).on_failure(1, 0, "weird")

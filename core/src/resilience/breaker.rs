@@ -26,7 +26,9 @@
 //!
 //! Report every permit exactly once (a cancelled call as
 //! [`Outcome::Ignored`], which also frees its half-open trial slot), with
-//! times from one monotonic clock, in milliseconds. A permit is not `Clone`,
+//! times from one monotonic clock, in milliseconds (a time earlier than
+//! one already given counts as that one: a clock that went back is treated
+//! as not moving). A permit is not `Clone`,
 //! so safe Rust cannot report one twice; the C and Python surfaces check
 //! what they can ([`Error::UnknownPermit`]).
 //!
@@ -117,7 +119,7 @@ pub struct Config {
     /// No rate counts before the window holds this many calls, at least 1
     /// (default 100). A count-based window's size caps it.
     pub minimum_calls: u32,
-    /// How long to stay OPEN (default 60 s, fixed).
+    /// How long to stay OPEN, at least 1 ms (default 60 s, fixed).
     pub open_wait: OpenWait,
 }
 
@@ -173,6 +175,13 @@ impl Config {
                 ));
             }
             _ => {}
+        }
+        let first_wait = match self.open_wait {
+            OpenWait::Fixed(ms) | OpenWait::Exponential { initial_ms: ms, .. } => ms,
+        };
+        if first_wait == 0 {
+            // OPEN must last: a zero wait would be HALF_OPEN at once.
+            return Err(Error::InvalidConfig("the open wait must be at least 1 ms"));
         }
         if let OpenWait::Exponential {
             initial_ms,
@@ -619,6 +628,9 @@ impl Store {
 #[derive(Clone, Debug)]
 pub struct CircuitBreaker {
     config: Config,
+    /// The latest time given: an earlier one counts as this (a clock that
+    /// went back is treated as not moving).
+    clock: Instant,
     state: State,
     /// Incremented at every transition: a permit belongs to one period.
     period: u64,
@@ -648,6 +660,7 @@ impl CircuitBreaker {
         config.validate()?;
         Ok(CircuitBreaker {
             config,
+            clock: Instant::ZERO,
             state: State::Closed,
             period: 0,
             store: Store::new(config.window),
@@ -683,6 +696,7 @@ impl CircuitBreaker {
     /// [`CallNotPermitted`] when OPEN (with the time left), FORCED_OPEN, or
     /// HALF_OPEN with every trial call out.
     pub fn try_acquire(&mut self, now: Instant) -> Result<Permit, CallNotPermitted> {
+        let now = self.observe(now);
         self.tick(now);
         let permit = Permit {
             at: now,
@@ -728,6 +742,7 @@ impl CircuitBreaker {
         {
             return Err(Error::UnknownPermit);
         }
+        let now = self.observe(now);
         self.tick(now);
         if permit.period != self.period {
             self.stale = self.stale.saturating_add(1);
@@ -774,6 +789,7 @@ impl CircuitBreaker {
     /// Applies the transitions time drives: OPEN to HALF_OPEN once the wait
     /// is over, HALF_OPEN back to OPEN once the half-open wait is.
     pub fn tick(&mut self, now: Instant) {
+        let now = self.observe(now);
         match self.state {
             State::Open if now >= self.open_until => self.transition(State::HalfOpen, now),
             State::HalfOpen
@@ -804,6 +820,7 @@ impl CircuitBreaker {
     /// `transitionTo...State`), with a fresh window; a no-op if already
     /// there. Moving to OPEN counts as an opening.
     pub fn transition_to(&mut self, to: State, now: Instant) {
+        let now = self.observe(now);
         if to != self.state {
             self.transition(to, now);
         }
@@ -813,11 +830,13 @@ impl CircuitBreaker {
     /// (resilience4j's `reset`); pending transitions and the refusal count
     /// stay.
     pub fn reset(&mut self, now: Instant) {
+        let now = self.observe(now);
         self.transition(State::Closed, now);
     }
 
     /// What the window holds, as of `now`.
     pub fn metrics(&mut self, now: Instant) -> Metrics {
+        let now = self.observe(now);
         let (tally, minimum) = if self.state == State::HalfOpen {
             (self.trials, self.config.permitted_calls_in_half_open)
         } else {
@@ -847,6 +866,12 @@ impl CircuitBreaker {
     #[must_use]
     pub const fn transitions_dropped(&self) -> u64 {
         self.transitions_dropped
+    }
+
+    /// `now`, or the latest time seen if that is later.
+    fn observe(&mut self, now: Instant) -> Instant {
+        self.clock = self.clock.max(now);
+        self.clock
     }
 
     fn transition(&mut self, to: State, now: Instant) {

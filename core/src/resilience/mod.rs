@@ -15,6 +15,11 @@
 //!   attempts and a maximum delay; server pushback; and a retry budget
 //!   shared by the calls of one client: gRPC's retry throttling (gRFC A6)
 //!   or the AWS SDKs' standard-mode retry quota.
+//! - [`hedge`]: hedged requests (Dean & Barroso, "The Tail at Scale", 2013;
+//!   gRPC's hedging policy): another copy of a slow call after a delay,
+//!   the first answer wins and the others are cancelled, a transient
+//!   failure sends the next copy at once, and the same budget pays for
+//!   every copy after the first.
 //!
 //! These are not participants: no messages pass between them, so the
 //! simulator's invariant rows, the wire-format rows and the decode fuzz
@@ -46,6 +51,7 @@
 //! calls fail.
 
 pub mod breaker;
+pub mod hedge;
 pub mod retry;
 
 use core::fmt;
@@ -53,6 +59,7 @@ use core::fmt;
 use crate::error::{Classify, ErrorKind};
 
 pub use breaker::{CircuitBreaker, State};
+pub use hedge::{Hedge, HedgePolicy};
 pub use retry::{Backoff, Budget, Jitter, Retry};
 
 /// What went wrong in a call to a breaker, a retry or a budget.

@@ -258,7 +258,7 @@ impl Budget {
     }
 
     /// An attempt failed with `kind`.
-    fn on_failure(&mut self, kind: FailureKind) {
+    pub(super) fn on_failure(&mut self, kind: FailureKind) {
         if let (Budget::Tokens(b), FailureKind::Transient | FailureKind::Timeout) = (self, kind) {
             b.tokens = b.tokens.saturating_sub(1_000);
         }
@@ -266,7 +266,7 @@ impl Budget {
 
     /// Takes what a retry after `kind` costs; `None` if refused. Returns the
     /// cost taken (0 for a token bucket, which charges failures instead).
-    fn try_retry(&mut self, kind: FailureKind) -> Option<u64> {
+    pub(super) fn try_retry(&mut self, kind: FailureKind) -> Option<u64> {
         match self {
             Budget::Tokens(b) => (b.tokens > b.max / 2).then_some(0),
             Budget::Quota(q) => {
@@ -284,7 +284,7 @@ impl Budget {
 
     /// A call succeeded; `last_cost` is what its last retry took (0 if it
     /// succeeded at once).
-    fn on_success(&mut self, last_cost: u64) {
+    pub(super) fn on_success(&mut self, last_cost: u64) {
         match self {
             Budget::Tokens(b) => b.tokens = (b.tokens + b.ratio).min(b.max),
             Budget::Quota(q) => {
