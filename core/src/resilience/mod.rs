@@ -20,6 +20,11 @@
 //!   the first answer wins and the others are cancelled, a transient
 //!   failure sends the next copy at once, and the same budget pays for
 //!   every copy after the first.
+//! - [`routing`]: picking an endpoint across regions: failover by priority
+//!   tier, weighted, nearest or lowest-latency (EWMA, two random choices)
+//!   balancing within a tier, active health checks with hysteresis, and
+//!   Envoy's passive outlier ejection (consecutive failures, success-rate
+//!   outliers, ejections that grow, a cap on the share ejected).
 //!
 //! These are not participants: no messages pass between them, so the
 //! simulator's invariant rows, the wire-format rows and the decode fuzz
@@ -53,6 +58,7 @@
 pub mod breaker;
 pub mod hedge;
 pub mod retry;
+pub mod routing;
 
 use core::fmt;
 
