@@ -142,6 +142,9 @@ fn breaker(input: &OpsInput) {
         panic!("a configuration in its domain was refused: {config:?}");
     };
     let mut now = 0u64;
+    // The latest time the breaker was given: it counts an earlier one as
+    // this (a clock that went back does not move).
+    let mut latest = 0u64;
     let mut held: Vec<Permit> = Vec::new();
     // The model of a count window in CLOSED and METRICS_ONLY: the last
     // `size` results of the current period, (failed, slow).
@@ -211,7 +214,7 @@ fn breaker(input: &OpsInput) {
                     && matches!(state, State::Closed | State::MetricsOnly)
                 {
                     let failed = outcome(o) == Outcome::Failure;
-                    let slow = end - at >= config.slow_call_duration_ms;
+                    let slow = end.max(latest) - at >= config.slow_call_duration_ms;
                     model.push_back((failed, slow));
                     if model.len() > size as usize {
                         model.pop_front();
@@ -271,6 +274,7 @@ fn breaker(input: &OpsInput) {
             }
             model.clear();
         }
+        latest = latest.max(now);
         let m = b.metrics(Instant::from_millis(now));
         assert!(m.failed <= m.calls && m.slow <= m.calls, "{m:?}");
         if let Some(rate) = m.failure_rate {
