@@ -228,11 +228,24 @@ fn half_open_admits_exactly_n_trials_and_an_ignored_one_frees_its_slot() {
             retry_after_ms: None
         })
     );
+    // A trial reported twice, or a made-up one, is refused: the breaker
+    // never counts more than its trials.
+    let (at, period, slot) = trials[0].to_raw();
     let mut trials = trials.into_iter();
     // A cancelled trial frees its slot for another caller.
     assert_eq!(
         b.on_result(t(1_020), trials.next().unwrap(), Outcome::Ignored),
         Ok(Recorded::Ignored)
+    );
+    let again = consensio::resilience::breaker::Permit::from_raw(at, period, slot);
+    assert_eq!(
+        b.on_result(t(1_020), again, Outcome::Ignored),
+        Err(Error::UnknownPermit)
+    );
+    let made_up = consensio::resilience::breaker::Permit::from_raw(at, period, 40);
+    assert_eq!(
+        b.on_result(t(1_020), made_up, Outcome::Failure),
+        Err(Error::UnknownPermit)
     );
     let another = b.try_acquire(t(1_021)).unwrap();
     assert!(b.try_acquire(t(1_021)).is_err());
@@ -414,6 +427,10 @@ fn bad_configurations_and_forged_permits_are_refused() {
             ..small()
         },
         Config {
+            permitted_calls_in_half_open: 65,
+            ..small()
+        },
+        Config {
             minimum_calls: 0,
             ..small()
         },
@@ -446,14 +463,14 @@ fn bad_configurations_and_forged_permits_are_refused() {
     let mut b = CircuitBreaker::new(small()).unwrap();
     open(&mut b, 0);
     let trial = b.try_acquire(t(1_004)).unwrap();
-    let (at, period) = trial.to_raw();
+    let (at, period, slot) = trial.to_raw();
     b.on_result(t(1_005), trial, Outcome::Success).unwrap();
     // The same trial reported again: the breaker issued one, not two.
     let before: Metrics = b.metrics(t(1_005));
     assert_eq!(
         b.on_result(
             t(1_006),
-            consensio::resilience::breaker::Permit::from_raw(at, period),
+            consensio::resilience::breaker::Permit::from_raw(at, period, slot),
             Outcome::Success
         ),
         Err(Error::UnknownPermit)

@@ -516,6 +516,9 @@ typedef struct consensio_retry consensio_retry;
 // A consistent-hashing ring with weighted virtual nodes (opaque).
 typedef struct consensio_ring consensio_ring;
 
+// A router (opaque).
+typedef struct consensio_router consensio_router;
+
 // A vector clock (opaque).
 typedef struct consensio_vclock consensio_vclock;
 
@@ -764,7 +767,7 @@ typedef struct consensio_breaker_config {
   float slow_call_rate_threshold;
   // A call this long or longer is slow, ms.
   uint64_t slow_call_duration_ms;
-  // Trial calls admitted in HALF_OPEN, at least 1.
+  // Trial calls admitted in HALF_OPEN, 1 to 64.
   uint32_t permitted_calls_in_half_open;
   // Back to OPEN if the trials take longer than this, ms; 0: no limit.
   uint64_t max_wait_in_half_open_ms;
@@ -790,6 +793,9 @@ typedef struct consensio_permit {
   uint64_t at_ms;
   // The breaker's state period it belongs to.
   uint64_t period;
+  // A half-open trial's slot (0 to 63), or `UINT32_MAX` for a call that
+  // is not a trial.
+  uint32_t slot;
 } consensio_permit;
 
 // What a breaker's window holds.
@@ -834,6 +840,54 @@ typedef struct consensio_hedge_step {
   // The copies still out, to cancel (SUCCEEDED, FAILED).
   uint64_t cancel;
 } consensio_hedge_step;
+
+// A router's configuration; [`consensio_router_config_default`] fills in
+// the defaults (Envoy's for outlier ejection).
+typedef struct consensio_router_config {
+  // 0: smooth weighted round robin; 1: nearest; 2: lower EWMA latency
+  // of two random choices.
+  uint32_t balance;
+  // 0: no active health checks (every endpoint counts as healthy).
+  uint8_t health_checks;
+  // Between two checks of one endpoint, ms.
+  uint64_t health_interval_ms;
+  // Consecutive failed checks that mark an endpoint down.
+  uint32_t unhealthy_threshold;
+  // Consecutive good checks that mark it up again.
+  uint32_t healthy_threshold;
+  // Failures in a row that eject an endpoint; 0 disables.
+  uint32_t consecutive_failures;
+  // Between two outlier sweeps, ms.
+  uint64_t outlier_interval_ms;
+  // The first ejection's length, ms.
+  uint64_t base_ejection_ms;
+  // The longest ejection, ms.
+  uint64_t max_ejection_ms;
+  // No ejection while this share, percent, is ejected.
+  uint32_t max_ejection_percent;
+  // Calls an endpoint needs in an interval to count for success rates.
+  uint32_t request_volume;
+  // Endpoints with that volume needed for the success-rate check.
+  uint32_t minimum_hosts;
+  // Standard deviations (thousandths) below the mean that eject; 0 disables.
+  uint32_t success_rate_stdev_factor;
+  // The EWMA's weight of a new latency sample, in (0, 1].
+  double ewma_alpha;
+  // Seeds the latency balancing's draws.
+  uint64_t seed;
+} consensio_router_config;
+
+// One endpoint of a router.
+typedef struct consensio_endpoint {
+  // The caller's id for it (unique in the router).
+  uint64_t id;
+  // Its failover tier: 0 is the most preferred.
+  uint32_t priority;
+  // Its share in weighted balancing, at least 1.
+  uint32_t weight;
+  // Its distance from the caller (geo-proximity).
+  uint32_t distance;
+} consensio_endpoint;
 
 #ifdef __cplusplus
 extern "C" {
@@ -2533,6 +2587,90 @@ enum consensio_status consensio_hedge_on_failure(struct consensio_hedge *hedge,
 enum consensio_status consensio_hedge_next_deadline(const struct consensio_hedge *hedge,
                                                     uint8_t *out_has,
                                                     uint64_t *out_ms);
+
+// Writes the default router configuration into `*out`.
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_router_config_default(struct consensio_router_config *out);
+
+// A router over `endpoints[0..n]` (1 to 4,096), all healthy, with the
+// first health checks due at `now_ms`, in `*out`.
+//
+// # Safety
+// `config` readable; `endpoints` holds `n` endpoints; `out` writable.
+enum consensio_status consensio_router_new(const struct consensio_router_config *config,
+                                           const struct consensio_endpoint *endpoints,
+                                           size_t n,
+                                           uint64_t now_ms,
+                                           struct consensio_router **out);
+
+// Frees a router; NULL is a no-op.
+//
+// # Safety
+// `router` must be NULL or a live handle, not used after.
+void consensio_router_free(struct consensio_router *router);
+
+// The endpoint for the next call at `now_ms` in `*out_id`;
+// `CONSENSIO_REJECTED` when every endpoint is down or ejected.
+//
+// # Safety
+// `router` must be a live handle; `out_id` writable.
+enum consensio_status consensio_router_pick(struct consensio_router *router,
+                                            uint64_t now_ms,
+                                            uint64_t *out_id);
+
+// Reports a call to endpoint `id` that took `rtt_ms`; `ok` nonzero if it
+// succeeded. An unknown id is ignored.
+//
+// # Safety
+// `router` must be a live handle.
+enum consensio_status consensio_router_on_response(struct consensio_router *router,
+                                                   uint64_t now_ms,
+                                                   uint64_t id,
+                                                   uint64_t rtt_ms,
+                                                   uint8_t ok);
+
+// The next endpoint whose health check is due at `now_ms`: `*out_has` 1
+// and `*out_id`, or `*out_has` 0. Call until it reports none.
+//
+// # Safety
+// `router` must be a live handle; the out-pointers writable.
+enum consensio_status consensio_router_poll_health_check(struct consensio_router *router,
+                                                         uint64_t now_ms,
+                                                         uint8_t *out_has,
+                                                         uint64_t *out_id);
+
+// Reports a health check of endpoint `id`: `ok` nonzero if it passed.
+//
+// # Safety
+// `router` must be a live handle.
+enum consensio_status consensio_router_on_health_check(struct consensio_router *router,
+                                                       uint64_t now_ms,
+                                                       uint64_t id,
+                                                       uint8_t ok);
+
+// Runs the outlier sweeps due by `now_ms`; `*out_next_ms` is when the next
+// health check or sweep is due.
+//
+// # Safety
+// `router` must be a live handle; `out_next_ms` writable.
+enum consensio_status consensio_router_tick(struct consensio_router *router,
+                                            uint64_t now_ms,
+                                            uint64_t *out_next_ms);
+
+// Whether endpoint `id` takes calls at `now_ms` (healthy and not ejected)
+// in `*out_available`, and the times it has been ejected (less the sweeps
+// since) in `*out_ejections`. `CONSENSIO_INVALID_ARGUMENT` for an unknown
+// id.
+//
+// # Safety
+// `router` must be a live handle; the out-pointers writable.
+enum consensio_status consensio_router_endpoint_state(const struct consensio_router *router,
+                                                      uint64_t now_ms,
+                                                      uint64_t id,
+                                                      uint8_t *out_available,
+                                                      uint32_t *out_ejections);
 
 // The 64-bit position of a key (XXH3-64 of its bytes), the hash every
 // placement here starts from.

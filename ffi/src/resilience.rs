@@ -1,6 +1,7 @@
 //! `consensio_breaker_*`, `consensio_retry_*`, `consensio_budget_*`,
-//! `consensio_hedge_*`: the circuit breaker, retries with backoff and
-//! budgets, and hedged requests (`consensio_core::resilience`).
+//! `consensio_hedge_*`, `consensio_router_*`: the circuit breaker, retries
+//! with backoff and budgets, hedged requests, and routing across endpoints
+//! (`consensio_core::resilience`).
 //!
 //! The breaker and the budget are opaque handles; a permit and a retry's
 //! decision are plain structs the caller holds. States, outcomes, jitters
@@ -17,6 +18,9 @@ use consensio_core::resilience::breaker::{
 use consensio_core::resilience::hedge::{Due, Hedge, HedgeOutcome, HedgePolicy};
 use consensio_core::resilience::retry::{
     Backoff, Decision, FailureKind, GiveUp, Jitter, Policy, Pushback, Retry,
+};
+use consensio_core::resilience::routing::{
+    self, Balance, Endpoint, HealthConfig, OutlierConfig, Router,
 };
 
 use crate::consensio_status::{self, *};
@@ -96,7 +100,7 @@ pub struct consensio_breaker_config {
     pub slow_call_rate_threshold: f32,
     /// A call this long or longer is slow, ms.
     pub slow_call_duration_ms: u64,
-    /// Trial calls admitted in HALF_OPEN, at least 1.
+    /// Trial calls admitted in HALF_OPEN, 1 to 64.
     pub permitted_calls_in_half_open: u32,
     /// Back to OPEN if the trials take longer than this, ms; 0: no limit.
     pub max_wait_in_half_open_ms: u64,
@@ -210,6 +214,9 @@ pub struct consensio_permit {
     pub at_ms: u64,
     /// The breaker's state period it belongs to.
     pub period: u64,
+    /// A half-open trial's slot (0 to 63), or `UINT32_MAX` for a call that
+    /// is not a trial.
+    pub slot: u32,
 }
 
 /// A CLOSED breaker with `*config` in `*out`. `CONSENSIO_INVALID_ARGUMENT`
@@ -257,8 +264,12 @@ pub unsafe extern "C" fn consensio_breaker_acquire(
         // SAFETY: forwarded from the caller.
         let (b, out) = unsafe { (borrow_mut(breaker, "breaker")?, borrow_mut(out, "out")?) };
         let permit = b.breaker.try_acquire(Instant::from_millis(now_ms))?;
-        let (at_ms, period) = permit.to_raw();
-        *out = consensio_permit { at_ms, period };
+        let (at_ms, period, slot) = permit.to_raw();
+        *out = consensio_permit {
+            at_ms,
+            period,
+            slot,
+        };
         Ok(())
     })
 }
@@ -300,7 +311,7 @@ pub unsafe extern "C" fn consensio_breaker_on_result(
                 ));
             }
         };
-        let permit = Permit::from_raw(p.at_ms, p.period);
+        let permit = Permit::from_raw(p.at_ms, p.period, p.slot);
         let recorded = b
             .breaker
             .on_result(Instant::from_millis(now_ms), permit, outcome)?;
@@ -1041,6 +1052,354 @@ pub unsafe extern "C" fn consensio_hedge_next_deadline(
             )
         };
         optional(h.hedge.next_deadline().map(Instant::as_millis), has, ms);
+        Ok(())
+    })
+}
+
+/// One endpoint of a router.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct consensio_endpoint {
+    /// The caller's id for it (unique in the router).
+    pub id: u64,
+    /// Its failover tier: 0 is the most preferred.
+    pub priority: u32,
+    /// Its share in weighted balancing, at least 1.
+    pub weight: u32,
+    /// Its distance from the caller (geo-proximity).
+    pub distance: u32,
+}
+
+/// A router's configuration; [`consensio_router_config_default`] fills in
+/// the defaults (Envoy's for outlier ejection).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct consensio_router_config {
+    /// 0: smooth weighted round robin; 1: nearest; 2: lower EWMA latency
+    /// of two random choices.
+    pub balance: u32,
+    /// 0: no active health checks (every endpoint counts as healthy).
+    pub health_checks: u8,
+    /// Between two checks of one endpoint, ms.
+    pub health_interval_ms: u64,
+    /// Consecutive failed checks that mark an endpoint down.
+    pub unhealthy_threshold: u32,
+    /// Consecutive good checks that mark it up again.
+    pub healthy_threshold: u32,
+    /// Failures in a row that eject an endpoint; 0 disables.
+    pub consecutive_failures: u32,
+    /// Between two outlier sweeps, ms.
+    pub outlier_interval_ms: u64,
+    /// The first ejection's length, ms.
+    pub base_ejection_ms: u64,
+    /// The longest ejection, ms.
+    pub max_ejection_ms: u64,
+    /// No ejection while this share, percent, is ejected.
+    pub max_ejection_percent: u32,
+    /// Calls an endpoint needs in an interval to count for success rates.
+    pub request_volume: u32,
+    /// Endpoints with that volume needed for the success-rate check.
+    pub minimum_hosts: u32,
+    /// Standard deviations (thousandths) below the mean that eject; 0 disables.
+    pub success_rate_stdev_factor: u32,
+    /// The EWMA's weight of a new latency sample, in (0, 1].
+    pub ewma_alpha: f64,
+    /// Seeds the latency balancing's draws.
+    pub seed: u64,
+}
+
+impl consensio_router_config {
+    fn from_core(c: routing::Config) -> Self {
+        let h = c.health.unwrap_or_default();
+        let o = c.outlier;
+        consensio_router_config {
+            balance: match c.balance {
+                Balance::Weighted => 0,
+                Balance::Nearest => 1,
+                Balance::Latency => 2,
+            },
+            health_checks: u8::from(c.health.is_some()),
+            health_interval_ms: h.interval_ms,
+            unhealthy_threshold: h.unhealthy_threshold,
+            healthy_threshold: h.healthy_threshold,
+            consecutive_failures: o.consecutive_failures,
+            outlier_interval_ms: o.interval_ms,
+            base_ejection_ms: o.base_ejection_ms,
+            max_ejection_ms: o.max_ejection_ms,
+            max_ejection_percent: o.max_ejection_percent,
+            request_volume: o.request_volume,
+            minimum_hosts: o.minimum_hosts,
+            success_rate_stdev_factor: o.success_rate_stdev_factor,
+            ewma_alpha: c.ewma_alpha,
+            seed: c.seed,
+        }
+    }
+
+    fn to_core(self) -> Result<routing::Config> {
+        let balance = match self.balance {
+            0 => Balance::Weighted,
+            1 => Balance::Nearest,
+            2 => Balance::Latency,
+            n => {
+                return Err(Failure::new(
+                    CONSENSIO_INVALID_ARGUMENT,
+                    format!("balance {n}: 0 weighted, 1 nearest, 2 latency"),
+                ));
+            }
+        };
+        Ok(routing::Config {
+            balance,
+            health: (self.health_checks != 0).then_some(HealthConfig {
+                interval_ms: self.health_interval_ms,
+                unhealthy_threshold: self.unhealthy_threshold,
+                healthy_threshold: self.healthy_threshold,
+            }),
+            outlier: OutlierConfig {
+                consecutive_failures: self.consecutive_failures,
+                interval_ms: self.outlier_interval_ms,
+                base_ejection_ms: self.base_ejection_ms,
+                max_ejection_ms: self.max_ejection_ms,
+                max_ejection_percent: self.max_ejection_percent,
+                request_volume: self.request_volume,
+                minimum_hosts: self.minimum_hosts,
+                success_rate_stdev_factor: self.success_rate_stdev_factor,
+            },
+            ewma_alpha: self.ewma_alpha,
+            seed: self.seed,
+        })
+    }
+}
+
+/// Writes the default router configuration into `*out`.
+///
+/// # Safety
+/// `out` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_router_config_default(
+    out: *mut consensio_router_config,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let out = unsafe { borrow_mut(out, "out") }?;
+        *out = consensio_router_config::from_core(routing::Config::default());
+        Ok(())
+    })
+}
+
+/// A router (opaque).
+#[derive(Debug)]
+pub struct consensio_router {
+    router: Router,
+}
+
+/// A router over `endpoints[0..n]` (1 to 4,096), all healthy, with the
+/// first health checks due at `now_ms`, in `*out`.
+///
+/// # Safety
+/// `config` readable; `endpoints` holds `n` endpoints; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_router_new(
+    config: *const consensio_router_config,
+    endpoints: *const consensio_endpoint,
+    n: usize,
+    now_ms: u64,
+    out: *mut *mut consensio_router,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (config, endpoints) = unsafe {
+            (
+                borrow(config, "config")?,
+                crate::slice(endpoints, n, "endpoints")?,
+            )
+        };
+        if n > routing::MAX_ENDPOINTS {
+            return Err(Failure::new(
+                CONSENSIO_LIMIT_EXCEEDED,
+                format!(
+                    "{n} endpoints; a router holds at most {}",
+                    routing::MAX_ENDPOINTS
+                ),
+            ));
+        }
+        let list: Vec<Endpoint> = endpoints
+            .iter()
+            .map(|e| Endpoint {
+                id: e.id,
+                priority: e.priority,
+                weight: e.weight,
+                distance: e.distance,
+            })
+            .collect();
+        let router = Router::new(config.to_core()?, &list, Instant::from_millis(now_ms))?;
+        // SAFETY: forwarded from the caller.
+        unsafe { give(out, consensio_router { router }) }
+    })
+}
+
+/// Frees a router; NULL is a no-op.
+///
+/// # Safety
+/// `router` must be NULL or a live handle, not used after.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_router_free(router: *mut consensio_router) {
+    // SAFETY: forwarded from the caller.
+    unsafe { take(router) }
+}
+
+/// The endpoint for the next call at `now_ms` in `*out_id`;
+/// `CONSENSIO_REJECTED` when every endpoint is down or ejected.
+///
+/// # Safety
+/// `router` must be a live handle; `out_id` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_router_pick(
+    router: *mut consensio_router,
+    now_ms: u64,
+    out_id: *mut u64,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (r, out) = unsafe { (borrow_mut(router, "router")?, borrow_mut(out_id, "out_id")?) };
+        *out = r.router.pick(Instant::from_millis(now_ms))?;
+        Ok(())
+    })
+}
+
+/// Reports a call to endpoint `id` that took `rtt_ms`; `ok` nonzero if it
+/// succeeded. An unknown id is ignored.
+///
+/// # Safety
+/// `router` must be a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_router_on_response(
+    router: *mut consensio_router,
+    now_ms: u64,
+    id: u64,
+    rtt_ms: u64,
+    ok: u8,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let r = unsafe { borrow_mut(router, "router") }?;
+        r.router
+            .on_response(Instant::from_millis(now_ms), id, rtt_ms, ok != 0);
+        Ok(())
+    })
+}
+
+/// The next endpoint whose health check is due at `now_ms`: `*out_has` 1
+/// and `*out_id`, or `*out_has` 0. Call until it reports none.
+///
+/// # Safety
+/// `router` must be a live handle; the out-pointers writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_router_poll_health_check(
+    router: *mut consensio_router,
+    now_ms: u64,
+    out_has: *mut u8,
+    out_id: *mut u64,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (r, has, id) = unsafe {
+            (
+                borrow_mut(router, "router")?,
+                borrow_mut(out_has, "out_has")?,
+                borrow_mut(out_id, "out_id")?,
+            )
+        };
+        optional(
+            r.router.poll_health_check(Instant::from_millis(now_ms)),
+            has,
+            id,
+        );
+        Ok(())
+    })
+}
+
+/// Reports a health check of endpoint `id`: `ok` nonzero if it passed.
+///
+/// # Safety
+/// `router` must be a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_router_on_health_check(
+    router: *mut consensio_router,
+    now_ms: u64,
+    id: u64,
+    ok: u8,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let r = unsafe { borrow_mut(router, "router") }?;
+        r.router
+            .on_health_check(Instant::from_millis(now_ms), id, ok != 0);
+        Ok(())
+    })
+}
+
+/// Runs the outlier sweeps due by `now_ms`; `*out_next_ms` is when the next
+/// health check or sweep is due.
+///
+/// # Safety
+/// `router` must be a live handle; `out_next_ms` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_router_tick(
+    router: *mut consensio_router,
+    now_ms: u64,
+    out_next_ms: *mut u64,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (r, next) = unsafe {
+            (
+                borrow_mut(router, "router")?,
+                borrow_mut(out_next_ms, "out_next_ms")?,
+            )
+        };
+        r.router.tick(Instant::from_millis(now_ms));
+        *next = r.router.next_deadline().as_millis();
+        Ok(())
+    })
+}
+
+/// Whether endpoint `id` takes calls at `now_ms` (healthy and not ejected)
+/// in `*out_available`, and the times it has been ejected (less the sweeps
+/// since) in `*out_ejections`. `CONSENSIO_INVALID_ARGUMENT` for an unknown
+/// id.
+///
+/// # Safety
+/// `router` must be a live handle; the out-pointers writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_router_endpoint_state(
+    router: *const consensio_router,
+    now_ms: u64,
+    id: u64,
+    out_available: *mut u8,
+    out_ejections: *mut u32,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (r, available, ejections) = unsafe {
+            (
+                borrow(router, "router")?,
+                borrow_mut(out_available, "out_available")?,
+                borrow_mut(out_ejections, "out_ejections")?,
+            )
+        };
+        let unknown = || Failure::new(CONSENSIO_INVALID_ARGUMENT, format!("no endpoint {id}"));
+        let up = r
+            .router
+            .is_available(id, Instant::from_millis(now_ms))
+            .ok_or_else(unknown)?;
+        let e = r
+            .router
+            .endpoints()
+            .iter()
+            .find(|e| e.endpoint.id == id)
+            .ok_or_else(unknown)?;
+        *available = u8::from(up);
+        *ejections = e.ejections;
         Ok(())
     })
 }

@@ -38,7 +38,7 @@ static void breaker(void) {
     CHECK(m.calls == 0 && m.failure_rate == -1.0f);
 
     /* Refused while open, until the deadline. */
-    struct consensio_permit permit = {0, 0};
+    struct consensio_permit permit = {0, 0, 0};
     CHECK_FAILS(consensio_breaker_acquire(b, 500, &permit), CONSENSIO_REJECTED);
     CHECK(permit.at_ms == 0 && permit.period == 0);
     uint8_t has = 0;
@@ -52,6 +52,11 @@ static void breaker(void) {
     CHECK_OK(consensio_breaker_acquire(b, 1004, &t2));
     CHECK_FAILS(consensio_breaker_acquire(b, 1004, &permit), CONSENSIO_REJECTED);
     uint32_t recorded = 99;
+    /* A made-up trial (a slot not out) is refused. */
+    struct consensio_permit made_up = t1;
+    made_up.slot = 17;
+    CHECK_FAILS(consensio_breaker_on_result(b, 1005, &made_up, CONSENSIO_CALL_SUCCESS, &recorded),
+                CONSENSIO_INVALID_ARGUMENT);
     CHECK_OK(consensio_breaker_on_result(b, 1010, &t1, CONSENSIO_CALL_FAILURE, &recorded));
     CHECK_OK(consensio_breaker_on_result(b, 1010, &t2, CONSENSIO_CALL_FAILURE, &recorded));
     CHECK_OK(consensio_breaker_next_deadline(b, &has, &deadline));
@@ -92,7 +97,7 @@ static void breaker(void) {
     CHECK_OK(consensio_breaker_current_state(b, &state));
     CHECK(state == CONSENSIO_BREAKER_DISABLED);
     CHECK_FAILS(consensio_breaker_on_result(b, 0, &permit, 3, &recorded), CONSENSIO_INVALID_ARGUMENT);
-    struct consensio_permit forged = {0, 1000};
+    struct consensio_permit forged = {0, 1000, UINT32_MAX};
     CHECK_FAILS(consensio_breaker_on_result(b, 0, &forged, CONSENSIO_CALL_SUCCESS, &recorded),
                 CONSENSIO_INVALID_ARGUMENT);
     CHECK_FAILS(consensio_breaker_acquire(NULL, 0, &permit), CONSENSIO_NULL_POINTER);
@@ -263,9 +268,94 @@ static void hedge(void) {
     consensio_hedge_free(NULL);
 }
 
+static void run_checks(struct consensio_router *r, uint64_t now, int home_up) {
+    uint8_t has = 1;
+    uint64_t id = 0;
+    for (;;) {
+        CHECK_OK(consensio_router_poll_health_check(r, now, &has, &id));
+        if (!has) break;
+        CHECK_OK(consensio_router_on_health_check(r, now, id, id >= 10 || home_up));
+    }
+}
+
+static void router(void) {
+    struct consensio_router_config config;
+    CHECK_OK(consensio_router_config_default(&config));
+    CHECK(config.consecutive_failures == 5 && config.max_ejection_percent == 10);
+    CHECK(config.base_ejection_ms == 30000 && config.health_checks == 1);
+    config.health_interval_ms = 1000;
+    const struct consensio_endpoint endpoints[3] = {
+        {.id = 1, .priority = 0, .weight = 3, .distance = 0},
+        {.id = 2, .priority = 0, .weight = 1, .distance = 0},
+        {.id = 10, .priority = 1, .weight = 1, .distance = 0},
+    };
+    struct consensio_router *r = NULL;
+    CHECK_OK(consensio_router_new(&config, endpoints, 3, 0, &r));
+    uint64_t picks[4];
+    for (int i = 0; i < 4; i++) CHECK_OK(consensio_router_pick(r, 0, &picks[i]));
+    CHECK(picks[0] == 1 && picks[1] == 1 && picks[2] == 2 && picks[3] == 1);
+
+    /* The home tier fails three checks: traffic fails over; two good ones bring it back. */
+    for (uint64_t now = 0; now <= 2000; now += 1000) run_checks(r, now, 0);
+    uint64_t id = 0;
+    CHECK_OK(consensio_router_pick(r, 2000, &id));
+    CHECK(id == 10);
+    run_checks(r, 3000, 1);
+    CHECK_OK(consensio_router_pick(r, 3000, &id));
+    CHECK(id == 10);
+    run_checks(r, 4000, 1);
+    CHECK_OK(consensio_router_pick(r, 4000, &id));
+    CHECK(id == 1 || id == 2);
+
+    /* Five failures in a row eject endpoint 1 for 30 s. */
+    for (int i = 0; i < 5; i++) CHECK_OK(consensio_router_on_response(r, 5000, 1, 20, 0));
+    uint8_t available = 1;
+    uint32_t ejections = 0;
+    CHECK_OK(consensio_router_endpoint_state(r, 5000, 1, &available, &ejections));
+    CHECK(available == 0 && ejections == 1);
+    CHECK_OK(consensio_router_endpoint_state(r, 35000, 1, &available, &ejections));
+    CHECK(available == 1);
+    uint64_t next = 0;
+    CHECK_OK(consensio_router_tick(r, 5000, &next));
+    CHECK(next == 5000);
+
+    /* Everything down: REJECTED. Bad input. */
+    for (uint64_t now = 5000; now <= 7000; now += 1000) {
+        uint8_t has = 1;
+        for (;;) {
+            CHECK_OK(consensio_router_poll_health_check(r, now, &has, &id));
+            if (!has) break;
+            CHECK_OK(consensio_router_on_health_check(r, now, id, 0));
+        }
+    }
+    id = 77;
+    CHECK_FAILS(consensio_router_pick(r, 7000, &id), CONSENSIO_REJECTED);
+    CHECK(id == 77);
+    CHECK_FAILS(consensio_router_endpoint_state(r, 0, 99, &available, &ejections), CONSENSIO_INVALID_ARGUMENT);
+    CHECK_FAILS(consensio_router_pick(NULL, 0, &id), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_router_pick(r, 0, NULL), CONSENSIO_NULL_POINTER);
+    consensio_router_free(r);
+
+    struct consensio_router *none = NULL;
+    CHECK_FAILS(consensio_router_new(&config, endpoints, 0, 0, &none), CONSENSIO_INVALID_ARGUMENT);
+    CHECK_FAILS(consensio_router_new(&config, NULL, 3, 0, &none), CONSENSIO_NULL_POINTER);
+    CHECK_FAILS(consensio_router_new(&config, endpoints, SIZE_MAX, 0, &none), CONSENSIO_BAD_LENGTH);
+    struct consensio_router_config bad = config;
+    bad.balance = 3;
+    CHECK_FAILS(consensio_router_new(&bad, endpoints, 3, 0, &none), CONSENSIO_INVALID_ARGUMENT);
+    bad = config;
+    bad.ewma_alpha = 0.0;
+    CHECK_FAILS(consensio_router_new(&bad, endpoints, 3, 0, &none), CONSENSIO_INVALID_ARGUMENT);
+    const struct consensio_endpoint twice[2] = {{.id = 1, .weight = 1}, {.id = 1, .weight = 1}};
+    CHECK_FAILS(consensio_router_new(&config, twice, 2, 0, &none), CONSENSIO_INVALID_ARGUMENT);
+    CHECK(none == NULL);
+    consensio_router_free(NULL);
+}
+
 int main(void) {
     breaker();
     retry();
     hedge();
+    router();
     return report("test_resilience");
 }

@@ -71,6 +71,7 @@ enum Op {
     Forged {
         at: u64,
         period: u64,
+        slot: u32,
         outcome: u8,
     },
     Tick,
@@ -203,7 +204,7 @@ fn breaker(input: &OpsInput) {
                     continue;
                 }
                 let p = held.remove(usize::from(which) % held.len());
-                let (at, _) = p.to_raw();
+                let (at, _, _) = p.to_raw();
                 let end = now.max(at) + u64::from(took);
                 let state = b.state();
                 let result = b.on_result(Instant::from_millis(end), p, outcome(o));
@@ -234,12 +235,13 @@ fn breaker(input: &OpsInput) {
             Op::Forged {
                 at,
                 period,
+                slot,
                 outcome: o,
             } => {
                 let snapshot = (b.state(), b.metrics(Instant::from_millis(now)));
                 let r = b.on_result(
                     Instant::from_millis(now),
-                    Permit::from_raw(at, period),
+                    Permit::from_raw(at, period, slot),
                     outcome(o),
                 );
                 if r.is_err() {
@@ -250,9 +252,22 @@ fn breaker(input: &OpsInput) {
                     );
                 }
                 // A forged permit of the current period counts like a real
-                // one; the model cannot follow it.
+                // one; the model cannot follow it. In HALF_OPEN it must name
+                // a trial out, and then it stands for that trial.
                 if r.is_ok() {
                     model_ok = false;
+                }
+                if snapshot.0 == State::HalfOpen
+                    && b.state() == State::HalfOpen
+                    && r == Ok(Recorded::Ignored)
+                {
+                    half_open_admitted -= 1;
+                }
+                if snapshot.0 == State::HalfOpen && r.is_ok() {
+                    held.retain(|p| {
+                        let (_, p_period, p_slot) = p.to_raw();
+                        (p_period, p_slot) != (period, slot)
+                    });
                 }
             }
             Op::Tick => b.tick(Instant::from_millis(now)),

@@ -175,6 +175,8 @@ class Permit:
     def at_ms(self) -> int: ...
     @property
     def period(self) -> int: ...
+    @property
+    def slot(self) -> int: ...
 
 class CircuitBreaker:
     """A circuit breaker after resilience4j; the defaults are resilience4j's."""
@@ -252,6 +254,39 @@ class Hedge:
     def set_delay(self, delay_ms: int, last_sent_ms: int) -> None: ...
     @property
     def outstanding(self) -> list[int]: ...
+
+class Router:
+    """Picks an endpoint per call: failover by tier, balancing, health checks, outlier ejection."""
+    def __init__(
+        self,
+        endpoints: Sequence[tuple[int, int, int, int]],
+        now_ms: int = ...,
+        *,
+        balance: str = ...,
+        health_checks: bool = ...,
+        health_interval_ms: int = ...,
+        unhealthy_threshold: int = ...,
+        healthy_threshold: int = ...,
+        consecutive_failures: int = ...,
+        outlier_interval_ms: int = ...,
+        base_ejection_ms: int = ...,
+        max_ejection_ms: int = ...,
+        max_ejection_percent: int = ...,
+        request_volume: int = ...,
+        minimum_hosts: int = ...,
+        success_rate_stdev_factor: int = ...,
+        ewma_alpha: float = ...,
+        seed: int = ...,
+    ) -> None: ...
+    def pick(self, now_ms: int) -> int: ...
+    def on_response(self, now_ms: int, id: int, rtt_ms: int, ok: bool) -> None: ...
+    def poll_health_check(self, now_ms: int) -> Optional[int]: ...
+    def on_health_check(self, now_ms: int, id: int, ok: bool) -> None: ...
+    def tick(self, now_ms: int) -> None: ...
+    @property
+    def next_deadline(self) -> int: ...
+    def is_available(self, id: int, now_ms: int) -> bool: ...
+    def active_tier(self, now_ms: int) -> Optional[int]: ...
 
 # merkle
 

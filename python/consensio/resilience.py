@@ -1,5 +1,6 @@
 """Calls that fail well: a circuit breaker, retries with backoff and budgets,
-and hedged requests (:class:`Hedge`).
+hedged requests (:class:`Hedge`), and routing across endpoints and regions
+(:class:`Router`).
 
 The state machines are consensio's core (time is an argument, in ms, from
 one monotonic clock); this module adds what ``pybreaker`` and ``tenacity``
@@ -19,9 +20,9 @@ import contextlib
 import time
 from typing import Any, Callable, Iterator, Optional
 
-from consensio._native import CircuitBreaker, Hedge, Permit, Retry, RetryBudget
+from consensio._native import CircuitBreaker, Hedge, Permit, Retry, RetryBudget, Router
 
-__all__ = ["CircuitBreaker", "Hedge", "Permit", "Retry", "RetryBudget", "call_with_retry", "guarded", "now_ms"]
+__all__ = ["CircuitBreaker", "Hedge", "Permit", "Retry", "RetryBudget", "Router", "call_with_retry", "guarded", "now_ms"]
 
 
 def now_ms() -> int:

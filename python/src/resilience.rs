@@ -10,6 +10,9 @@ use consensio::resilience::hedge::{Due, Hedge as CoreHedge, HedgeOutcome, HedgeP
 use consensio::resilience::retry::{
     Backoff, Decision, FailureKind, GiveUp, Jitter, Policy, Pushback, Retry as CoreRetry,
 };
+use consensio::resilience::routing::{
+    self, Balance, Endpoint, HealthConfig, OutlierConfig, Router as CoreRouter,
+};
 use pyo3::prelude::*;
 
 use crate::{error, invalid};
@@ -48,12 +51,18 @@ pub(crate) struct Permit {
     /// The breaker's state period it belongs to.
     #[pyo3(get)]
     period: u64,
+    /// A half-open trial's slot, or 2**32 - 1 for a call that is not a trial.
+    #[pyo3(get)]
+    slot: u32,
 }
 
 #[pymethods]
 impl Permit {
     fn __repr__(&self) -> String {
-        format!("Permit(at_ms={}, period={})", self.at_ms, self.period)
+        format!(
+            "Permit(at_ms={}, period={}, slot={})",
+            self.at_ms, self.period, self.slot
+        )
     }
 }
 
@@ -136,8 +145,12 @@ impl CircuitBreaker {
             .breaker
             .try_acquire(Instant::from_millis(now_ms))
             .map_err(error)?;
-        let (at_ms, period) = p.to_raw();
-        Ok(Permit { at_ms, period })
+        let (at_ms, period, slot) = p.to_raw();
+        Ok(Permit {
+            at_ms,
+            period,
+            slot,
+        })
     }
 
     /// Reports how the call of `permit` went ("success", "failure" or
@@ -157,7 +170,7 @@ impl CircuitBreaker {
             .breaker
             .on_result(
                 Instant::from_millis(now_ms),
-                CorePermit::from_raw(permit.at_ms, permit.period),
+                CorePermit::from_raw(permit.at_ms, permit.period, permit.slot),
                 outcome,
             )
             .map_err(error)?;
@@ -501,7 +514,154 @@ impl Hedge {
     }
 }
 
+/// Picks an endpoint per call across priority tiers (failover), balancing
+/// within a tier, with active health checks and outlier ejection.
+#[pyclass(module = "consensio.resilience")]
+#[derive(Debug)]
+pub(crate) struct Router {
+    router: CoreRouter,
+}
+
+#[pymethods]
+impl Router {
+    /// `endpoints`: (id, priority, weight, distance) tuples.
+    #[new]
+    #[pyo3(signature = (
+        endpoints,
+        now_ms = 0,
+        *,
+        balance = "weighted",
+        health_checks = true,
+        health_interval_ms = 5_000,
+        unhealthy_threshold = 3,
+        healthy_threshold = 2,
+        consecutive_failures = 5,
+        outlier_interval_ms = 10_000,
+        base_ejection_ms = 30_000,
+        max_ejection_ms = 300_000,
+        max_ejection_percent = 10,
+        request_volume = 100,
+        minimum_hosts = 5,
+        success_rate_stdev_factor = 1_900,
+        ewma_alpha = 0.3,
+        seed = 0,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        endpoints: Vec<(u64, u32, u32, u32)>,
+        now_ms: u64,
+        balance: &str,
+        health_checks: bool,
+        health_interval_ms: u64,
+        unhealthy_threshold: u32,
+        healthy_threshold: u32,
+        consecutive_failures: u32,
+        outlier_interval_ms: u64,
+        base_ejection_ms: u64,
+        max_ejection_ms: u64,
+        max_ejection_percent: u32,
+        request_volume: u32,
+        minimum_hosts: u32,
+        success_rate_stdev_factor: u32,
+        ewma_alpha: f64,
+        seed: u64,
+    ) -> PyResult<Self> {
+        let balance = match balance {
+            "weighted" => Balance::Weighted,
+            "nearest" => Balance::Nearest,
+            "latency" => Balance::Latency,
+            other => {
+                return Err(invalid(format!(
+                    "balance {other:?}: \"weighted\", \"nearest\" or \"latency\""
+                )));
+            }
+        };
+        let config = routing::Config {
+            balance,
+            health: health_checks.then_some(HealthConfig {
+                interval_ms: health_interval_ms,
+                unhealthy_threshold,
+                healthy_threshold,
+            }),
+            outlier: OutlierConfig {
+                consecutive_failures,
+                interval_ms: outlier_interval_ms,
+                base_ejection_ms,
+                max_ejection_ms,
+                max_ejection_percent,
+                request_volume,
+                minimum_hosts,
+                success_rate_stdev_factor,
+            },
+            ewma_alpha,
+            seed,
+        };
+        let list: Vec<Endpoint> = endpoints
+            .into_iter()
+            .map(|(id, priority, weight, distance)| Endpoint {
+                id,
+                priority,
+                weight,
+                distance,
+            })
+            .collect();
+        Ok(Router {
+            router: CoreRouter::new(config, &list, Instant::from_millis(now_ms)).map_err(error)?,
+        })
+    }
+
+    /// The endpoint for the next call; raises `consensio.Rejected` when
+    /// every endpoint is down or ejected.
+    fn pick(&mut self, now_ms: u64) -> PyResult<u64> {
+        self.router
+            .pick(Instant::from_millis(now_ms))
+            .map_err(error)
+    }
+
+    /// Reports a call to `id` that took `rtt_ms`.
+    fn on_response(&mut self, now_ms: u64, id: u64, rtt_ms: u64, ok: bool) {
+        self.router
+            .on_response(Instant::from_millis(now_ms), id, rtt_ms, ok);
+    }
+
+    /// The next endpoint whose health check is due, or None.
+    fn poll_health_check(&mut self, now_ms: u64) -> Option<u64> {
+        self.router.poll_health_check(Instant::from_millis(now_ms))
+    }
+
+    /// Reports a health check of `id`.
+    fn on_health_check(&mut self, now_ms: u64, id: u64, ok: bool) {
+        self.router
+            .on_health_check(Instant::from_millis(now_ms), id, ok);
+    }
+
+    /// Runs the outlier sweeps due by `now_ms`.
+    fn tick(&mut self, now_ms: u64) {
+        self.router.tick(Instant::from_millis(now_ms));
+    }
+
+    /// When the next health check or sweep is due, ms.
+    #[getter]
+    fn next_deadline(&self) -> u64 {
+        self.router.next_deadline().as_millis()
+    }
+
+    /// Whether `id` takes calls at `now_ms`; raises InvalidArgument for an
+    /// unknown id.
+    fn is_available(&self, id: u64, now_ms: u64) -> PyResult<bool> {
+        self.router
+            .is_available(id, Instant::from_millis(now_ms))
+            .ok_or_else(|| invalid(format!("no endpoint {id}")))
+    }
+
+    /// The tier taking calls at `now_ms`, or None.
+    fn active_tier(&self, now_ms: u64) -> Option<u32> {
+        self.router.active_tier(Instant::from_millis(now_ms))
+    }
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Router>()?;
     m.add_class::<Hedge>()?;
     m.add_class::<Permit>()?;
     m.add_class::<CircuitBreaker>()?;

@@ -235,3 +235,42 @@ def test_hedging_sends_copies_at_the_delay_and_the_first_answer_wins():
         Hedge(0, max_attempts=0)
     with pytest.raises(consensio.InvalidArgument):
         Hedge(0).on_failure(1, 0, "weird")
+
+
+def test_the_router_fails_over_and_back_without_flapping_and_ejects_outliers():
+    from consensio.resilience import Router
+
+    home = [(1, 0, 3, 0), (2, 0, 1, 0)]
+    r = Router(home + [(10, 1, 1, 0)], health_interval_ms=1_000)
+    assert [r.pick(0) for _ in range(4)] == [1, 1, 2, 1]
+
+    def checks(now, home_up):
+        while (id := r.poll_health_check(now)) is not None:
+            r.on_health_check(now, id, id >= 10 or home_up)
+
+    switches = []
+    for now in range(0, 20_000, 500):
+        if now % 1_000 == 0:
+            # Home is down from 5 s to 10 s, and flaps once at 12 s.
+            checks(now, not (5_000 <= now < 10_000) and now != 12_000)
+        tier = r.active_tier(now)
+        if not switches or switches[-1][1] != tier:
+            switches.append((now, tier))
+    assert switches == [(0, 0), (7_000, 1), (11_000, 0)]
+
+    for _ in range(5):
+        r.on_response(20_000, 1, 30, False)
+    assert not r.is_available(1, 20_000) and r.is_available(1, 50_000)
+    assert {r.pick(20_001) for _ in range(5)} == {2}
+    with pytest.raises(consensio.InvalidArgument):
+        r.is_available(99, 0)
+    with pytest.raises(consensio.InvalidArgument):
+        Router([])
+    with pytest.raises(consensio.InvalidArgument):
+        Router([(1, 0, 1, 0)], balance="random")
+    with pytest.raises(consensio.InvalidArgument):
+        Router([(1, 0, 0, 0)])
+    down = Router([(1, 0, 1, 0)], unhealthy_threshold=1)
+    down.on_health_check(0, 1, False)
+    with pytest.raises(consensio.Rejected):
+        down.pick(0)

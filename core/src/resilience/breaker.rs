@@ -30,7 +30,9 @@
 //! one already given counts as that one: a clock that went back is treated
 //! as not moving). A permit is not `Clone`,
 //! so safe Rust cannot report one twice; the C and Python surfaces check
-//! what they can ([`Error::UnknownPermit`]).
+//! what they can ([`Error::UnknownPermit`]): a half-open trial holds a slot
+//! until it is reported, so a trial reported twice, or made up, is refused
+//! and HALF_OPEN never counts more than its N trials.
 //!
 //! # Where it differs from resilience4j
 //!
@@ -109,7 +111,8 @@ pub struct Config {
     pub slow_call_rate_threshold: f32,
     /// A call this long or longer is slow, ms (default 60,000).
     pub slow_call_duration_ms: u64,
-    /// Trial calls admitted in HALF_OPEN, at least 1 (default 10).
+    /// Trial calls admitted in HALF_OPEN, 1 to [`MAX_HALF_OPEN_TRIALS`]
+    /// (default 10).
     pub permitted_calls_in_half_open: u32,
     /// Back to OPEN if the trials have not all reported after this long in
     /// HALF_OPEN, ms; 0 waits for them however long (default 0).
@@ -155,9 +158,11 @@ impl Config {
                 "slow_call_rate_threshold must be in (0, 100]",
             ));
         }
-        if self.permitted_calls_in_half_open == 0 {
+        if self.permitted_calls_in_half_open == 0
+            || self.permitted_calls_in_half_open > MAX_HALF_OPEN_TRIALS
+        {
             return Err(Error::InvalidConfig(
-                "permitted_calls_in_half_open must be at least 1",
+                "permitted_calls_in_half_open must be in 1..=MAX_HALF_OPEN_TRIALS",
             ));
         }
         if self.minimum_calls == 0 {
@@ -278,7 +283,16 @@ pub enum Outcome {
 pub struct Permit {
     at: Instant,
     period: u64,
+    /// A half-open trial's slot; [`NOT_A_TRIAL`] otherwise.
+    slot: u32,
 }
+
+/// The slot of a permit that is not a half-open trial.
+pub const NOT_A_TRIAL: u32 = u32::MAX;
+
+/// The most trial calls HALF_OPEN admits (each holds a slot of a 64-bit set,
+/// so that every trial is reported at most once).
+pub const MAX_HALF_OPEN_TRIALS: u32 = 64;
 
 impl Permit {
     /// When the permit was issued.
@@ -287,21 +301,22 @@ impl Permit {
         self.at
     }
 
-    /// The permit as two numbers (its time in ms and its state period),
-    /// for surfaces that hand it to a foreign caller.
+    /// The permit as three numbers (its time in ms, its state period and
+    /// its trial slot), for surfaces that hand it to a foreign caller.
     #[must_use]
-    pub const fn to_raw(&self) -> (u64, u64) {
-        (self.at.as_millis(), self.period)
+    pub const fn to_raw(&self) -> (u64, u64, u32) {
+        (self.at.as_millis(), self.period, self.slot)
     }
 
     /// A permit back from [`to_raw`](Self::to_raw). The breaker checks
-    /// what it can when it is reported: a period it never reached is
-    /// [`Error::UnknownPermit`].
+    /// what it can when it is reported: a period it never reached, or a
+    /// trial slot not out, is [`Error::UnknownPermit`].
     #[must_use]
-    pub const fn from_raw(at_ms: u64, period: u64) -> Self {
+    pub const fn from_raw(at_ms: u64, period: u64, slot: u32) -> Self {
         Permit {
             at: Instant::from_millis(at_ms),
             period,
+            slot,
         }
     }
 }
@@ -641,7 +656,8 @@ pub struct CircuitBreaker {
     wait_ms: u64,
     /// HALF_OPEN: when it began, the trials issued and their results.
     half_open_since: Instant,
-    trials_issued: u32,
+    /// HALF_OPEN: the trial slots out, not yet reported.
+    trials_out: u64,
     trials: Tally,
     not_permitted: u64,
     stale: u64,
@@ -667,7 +683,7 @@ impl CircuitBreaker {
             open_until: Instant::ZERO,
             wait_ms: config.first_wait(),
             half_open_since: Instant::ZERO,
-            trials_issued: 0,
+            trials_out: 0,
             trials: Tally::default(),
             not_permitted: 0,
             stale: 0,
@@ -698,14 +714,22 @@ impl CircuitBreaker {
     pub fn try_acquire(&mut self, now: Instant) -> Result<Permit, CallNotPermitted> {
         let now = self.observe(now);
         self.tick(now);
-        let permit = Permit {
+        let mut permit = Permit {
             at: now,
             period: self.period,
+            slot: NOT_A_TRIAL,
         };
+        let out = u64::from(self.trials_out.count_ones());
         let refused = match self.state {
             State::Closed | State::Disabled | State::MetricsOnly => return Ok(permit),
-            State::HalfOpen if self.trials_issued < self.config.permitted_calls_in_half_open => {
-                self.trials_issued += 1;
+            State::HalfOpen
+                if self.trials.calls + out
+                    < u64::from(self.config.permitted_calls_in_half_open) =>
+            {
+                // The lowest free slot: fewer than 64 are out.
+                let slot = self.trials_out.trailing_ones();
+                self.trials_out |= 1 << slot;
+                permit.slot = slot;
                 return Ok(permit);
             }
             State::Open => CallNotPermitted {
@@ -736,10 +760,9 @@ impl CircuitBreaker {
         if permit.period > self.period {
             return Err(Error::UnknownPermit);
         }
-        if permit.period == self.period
-            && self.state == State::HalfOpen
-            && self.trials.calls >= u64::from(self.trials_issued)
-        {
+        let trial_out =
+            permit.slot < MAX_HALF_OPEN_TRIALS && self.trials_out & (1 << permit.slot) != 0;
+        if permit.period == self.period && self.state == State::HalfOpen && !trial_out {
             return Err(Error::UnknownPermit);
         }
         let now = self.observe(now);
@@ -753,11 +776,12 @@ impl CircuitBreaker {
         match (self.state, outcome) {
             (State::HalfOpen, Outcome::Ignored) => {
                 // The trial slot is free for another call.
-                self.trials_issued -= 1;
+                self.trials_out &= !(1 << permit.slot);
                 Ok(Recorded::Ignored)
             }
             (State::Disabled, _) | (_, Outcome::Ignored) => Ok(Recorded::Ignored),
             (State::HalfOpen, _) => {
+                self.trials_out &= !(1 << permit.slot);
                 self.trials.calls += 1;
                 self.trials.failed += u64::from(failed);
                 self.trials.slow += u64::from(slow);
@@ -890,7 +914,7 @@ impl CircuitBreaker {
             }
             State::HalfOpen => {
                 self.half_open_since = now;
-                self.trials_issued = 0;
+                self.trials_out = 0;
                 self.trials = Tally::default();
             }
             State::Closed | State::Disabled | State::MetricsOnly | State::ForcedOpen => {
@@ -988,7 +1012,7 @@ mod tests {
     #[test]
     fn an_unknown_permit_is_refused_and_changes_nothing() {
         let mut b = breaker(Window::Count(10), 10);
-        let forged = Permit::from_raw(0, 7);
+        let forged = Permit::from_raw(0, 7, NOT_A_TRIAL);
         assert_eq!(
             b.on_result(t(1), forged, Outcome::Failure),
             Err(Error::UnknownPermit)

@@ -311,6 +311,16 @@ impl Router {
         &self.endpoints
     }
 
+    /// Whether endpoint `id` takes calls at `now` (healthy and not
+    /// ejected); `None` for an unknown id.
+    #[must_use]
+    pub fn is_available(&self, id: u64, now: Instant) -> Option<bool> {
+        self.endpoints
+            .iter()
+            .find(|e| e.endpoint.id == id)
+            .map(|e| available(e, now))
+    }
+
     /// The endpoint for the next call at `now`.
     ///
     /// # Errors
