@@ -16,6 +16,9 @@ use consensio::resilience::hedge::{Due, Hedge, HedgeOutcome, HedgePolicy, MAX_HE
 use consensio::resilience::retry::{
     Backoff, Decision, FailureKind, GiveUp, Jitter, Policy, Pushback, Retry,
 };
+use consensio::resilience::routing::{
+    Balance, Config as RouteConfig, Endpoint, HealthConfig, Router,
+};
 
 use crate::structured;
 
@@ -42,6 +45,17 @@ pub struct OpsInput {
     hedge_attempts: u8,
     hedge_delay: u16,
     hedges: Vec<HedgeOp>,
+    routes: Vec<(u8, u8, u8, u8)>,
+    balance: u8,
+    route_ops: Vec<RouteOp>,
+}
+
+#[derive(Arbitrary, Debug)]
+enum RouteOp {
+    Wait(u16),
+    Pick,
+    Response { which: u8, rtt: u16, ok: bool },
+    Checks { up: u64 },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -110,6 +124,7 @@ pub fn ops(data: &[u8]) {
         breaker(&input);
         retries(&input);
         hedges(&input);
+        routes(&input);
     });
 }
 
@@ -481,5 +496,82 @@ fn hedges(input: &OpsInput) {
             let (level, max) = b.level();
             assert!(level <= max);
         }
+    }
+}
+
+fn routes(input: &OpsInput) {
+    let mut endpoints: Vec<Endpoint> = Vec::new();
+    for &(id, priority, weight, distance) in input.routes.iter().take(40) {
+        if endpoints.iter().any(|e| e.id == u64::from(id)) {
+            continue;
+        }
+        endpoints.push(Endpoint {
+            id: u64::from(id),
+            priority: u32::from(priority % 4),
+            weight: u32::from(weight % 10) + 1,
+            distance: u32::from(distance % 3),
+        });
+    }
+    let config = RouteConfig {
+        balance: [Balance::Weighted, Balance::Nearest, Balance::Latency]
+            [usize::from(input.balance % 3)],
+        health: Some(HealthConfig {
+            interval_ms: 1_000,
+            unhealthy_threshold: 2,
+            healthy_threshold: 2,
+        }),
+        seed: input.seed,
+        ..RouteConfig::default()
+    };
+    let Ok(mut router) = Router::new(config, &endpoints, Instant::ZERO) else {
+        assert!(endpoints.is_empty());
+        return;
+    };
+    let mut now = 0u64;
+    for op in &input.route_ops {
+        match *op {
+            RouteOp::Wait(ms) => now += u64::from(ms),
+            RouteOp::Pick => match router.pick(Instant::from_millis(now)) {
+                Ok(id) => {
+                    let e = endpoints
+                        .iter()
+                        .find(|e| e.id == id)
+                        .expect("a known endpoint");
+                    assert_eq!(
+                        router.is_available(id, Instant::from_millis(now)),
+                        Some(true)
+                    );
+                    assert_eq!(
+                        router.active_tier(Instant::from_millis(now)),
+                        Some(e.priority)
+                    );
+                }
+                Err(_) => assert_eq!(router.active_tier(Instant::from_millis(now)), None),
+            },
+            RouteOp::Response { which, rtt, ok } => {
+                let id = endpoints[usize::from(which) % endpoints.len()].id;
+                router.on_response(Instant::from_millis(now), id, u64::from(rtt), ok);
+            }
+            RouteOp::Checks { up } => {
+                while let Some(id) = router.poll_health_check(Instant::from_millis(now)) {
+                    router.on_health_check(
+                        Instant::from_millis(now),
+                        id,
+                        up & (1 << (id % 64)) != 0,
+                    );
+                }
+            }
+        }
+        // Never more ejected than the cap allows (the first always is).
+        let ejected = router
+            .endpoints()
+            .iter()
+            .filter(|e| e.ejected_until.is_some_and(|u| u.as_millis() > now))
+            .count();
+        assert!(
+            ejected <= 1 || ejected * 100 <= endpoints.len() * 10 + 100,
+            "{ejected} of {} ejected",
+            endpoints.len()
+        );
     }
 }
