@@ -34,6 +34,7 @@ pub mod network;
 pub mod protocols;
 pub mod scenario;
 pub mod search;
+pub mod storm;
 pub mod trace;
 pub mod view;
 

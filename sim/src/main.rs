@@ -129,6 +129,17 @@ enum Command {
     },
     /// Lists the protocols the simulator can drive.
     List,
+    /// The retry storm: a client fleet against a server overloaded for a
+    /// while, under four client policies; prints the table and writes the
+    /// plot of offered load.
+    Storm {
+        /// Where to write the plot.
+        #[arg(long, default_value = "retry-storm.svg")]
+        svg: PathBuf,
+        /// The seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Runs each planted bug's random check and reports the first seed
     /// that caught it; fails if one survives its seed budget. Needs a build
     /// with RUSTFLAGS="--cfg consensio_mutants" (scripts/mutants).
@@ -185,6 +196,19 @@ fn main() -> ExitCode {
             list,
             jobs,
         } => mutants(quick, only.as_deref(), list, jobs),
+        Command::Storm { svg, seed } => {
+            let reports: Vec<_> = consensio_sim::storm::Strategy::ALL
+                .iter()
+                .map(|&s| consensio_sim::storm::run(s, seed))
+                .collect();
+            print!("{}", consensio_sim::storm::table(&reports));
+            std::fs::write(&svg, consensio_sim::storm::plot(&reports))
+                .map(|()| {
+                    println!("plot: {}", svg.display());
+                    true
+                })
+                .map_err(|e| format!("{}: {e}", svg.display()))
+        }
         Command::List => {
             for entry in protocols::all() {
                 println!(
