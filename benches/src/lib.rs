@@ -15,6 +15,7 @@
 //!   3-node in-memory cluster against raft-rs's `RawNode`, both driven by
 //!   this crate's [`cluster`] module and compacting their logs as they go,
 //!   and snapshot install throughput against a plain copy of the bytes;
+//! - `resilience`: the circuit breaker's per-call cost against `failsafe`;
 //! - `sim`: the simulator's delivered messages per second.
 //!
 //! `cargo bench -p consensio-benches` measures; `cargo test --benches -p
@@ -26,6 +27,7 @@
 use consensio::Rng;
 
 pub mod cluster;
+pub mod counting;
 
 /// How many bits [`scaled`] takes off a size in [`test_mode`].
 pub const TEST_MODE_SHRINK_BITS: u32 = 8;

@@ -5,34 +5,8 @@
 //! need; slot values live in the log's arena), so the 1.2× target of
 //! BENCHMARKS.md is not lost to an extra copy.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-
 use consensio_benches::cluster::{Cluster, ConsensioCluster, PaxosCluster, round};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Relaxed);
-        // SAFETY: the caller's contract, forwarded.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract, forwarded.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Relaxed);
-        // SAFETY: the caller's contract, forwarded.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use consensio_benches::counting::{Counting, allocations};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -44,11 +18,11 @@ fn per_value(cluster: &mut impl Cluster, batch: usize) -> f64 {
     for _ in 0..10 {
         round(cluster, b"0123456789abcdef", batch);
     }
-    let before = ALLOCATIONS.load(Relaxed);
+    let before = allocations();
     for _ in 0..100 {
         round(cluster, b"0123456789abcdef", batch);
     }
-    (ALLOCATIONS.load(Relaxed) - before) as f64 / (100 * batch) as f64
+    (allocations() - before) as f64 / (100 * batch) as f64
 }
 
 #[test]

@@ -2,38 +2,11 @@
 //! that fail well): a counting global allocator around thousands of calls,
 //! through every state.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::AtomicU64;
-use std::sync::atomic::Ordering::Relaxed;
-
 use consensio::Instant;
 use consensio::resilience::Budget;
 use consensio::resilience::breaker::{CircuitBreaker, Config, OpenWait, Outcome, Window};
 use consensio::resilience::retry::{FailureKind, Policy, Pushback, Retry};
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-struct Counting;
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Relaxed);
-        // SAFETY: forwarded from the caller.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded from the caller.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Relaxed);
-        // SAFETY: forwarded from the caller.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use consensio_benches::counting::{Counting, allocations};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -54,7 +27,7 @@ fn asking_recording_and_retrying_allocate_nothing() {
         })
         .unwrap();
         let mut budget = Budget::grpc(100, 0.5).unwrap();
-        let before = ALLOCATIONS.load(Relaxed);
+        let before = allocations();
         let (mut opened, mut refused) = (0, 0);
         for i in 0..20_000u64 {
             let now = Instant::from_millis(i * 7);
@@ -81,7 +54,7 @@ fn asking_recording_and_retrying_allocate_nothing() {
                 r.on_success(Some(&mut budget));
             }
         }
-        let allocations = ALLOCATIONS.load(Relaxed) - before;
+        let allocations = allocations() - before;
         assert!(
             opened > 5 && refused > 100,
             "{window:?}: {opened} openings, {refused} refusals"

@@ -35,7 +35,9 @@ use consensio::resilience::Budget;
 use consensio::resilience::breaker::{
     CircuitBreaker, Config as BreakerConfig, OpenWait, Outcome, Permit, Window,
 };
-use consensio::resilience::retry::{Backoff, Decision, FailureKind, Jitter, Policy, Pushback, Retry};
+use consensio::resilience::retry::{
+    Backoff, Decision, FailureKind, Jitter, Policy, Pushback, Retry,
+};
 use consensio::{Instant, Rng};
 
 /// One step of the model, ms.
@@ -274,7 +276,11 @@ pub fn run(strategy: Strategy, seed: u64) -> Report {
             let client = &mut clients[c];
             let ok = rng.chance(p_ok);
             if let (Some(b), Some(p)) = (client.breaker.as_mut(), permit) {
-                let outcome = if ok { Outcome::Success } else { Outcome::Failure };
+                let outcome = if ok {
+                    Outcome::Success
+                } else {
+                    Outcome::Failure
+                };
                 // A permit this breaker issued, reported once.
                 let _ = b.on_result(Instant::from_millis(now + 5), p, outcome);
             }
@@ -285,10 +291,11 @@ pub fn run(strategy: Strategy, seed: u64) -> Report {
                 client.calls.swap_remove(i);
                 continue;
             }
-            match call
-                .retry
-                .on_failure(FailureKind::Transient, Pushback::None, client.budget.as_mut())
-            {
+            match call.retry.on_failure(
+                FailureKind::Transient,
+                Pushback::None,
+                client.budget.as_mut(),
+            ) {
                 Decision::RetryAfter(ms) => call.due = now + ms.max(STEP_MS),
                 Decision::GiveUp(_) => {
                     client.calls.swap_remove(i);

@@ -12,18 +12,40 @@ fn budgets_and_breakers_keep_an_outage_from_becoming_a_retry_storm() {
         let [none, plain, budget, breaker] = Strategy::ALL.map(|s| run(s, seed));
         // Plain retries: the load nearly triples, and fewer calls succeed
         // than with no retries at all.
-        assert!(plain.outage_amplification() > 2.5, "seed {seed}: {}", plain.outage_amplification());
-        assert!(plain.outage_success() < 0.5 * none.outage_success(), "seed {seed}");
+        assert!(
+            plain.outage_amplification() > 2.5,
+            "seed {seed}: {}",
+            plain.outage_amplification()
+        );
+        assert!(
+            plain.outage_success() < 0.5 * none.outage_success(),
+            "seed {seed}"
+        );
         // A budget: within 5% of no retries' load, and as many successes
         // (within a point).
-        assert!(budget.outage_amplification() < 1.05, "seed {seed}: {}", budget.outage_amplification());
-        assert!(budget.outage_success() > none.outage_success() - 0.01, "seed {seed}");
+        assert!(
+            budget.outage_amplification() < 1.05,
+            "seed {seed}: {}",
+            budget.outage_amplification()
+        );
+        assert!(
+            budget.outage_success() > none.outage_success() - 0.01,
+            "seed {seed}"
+        );
         // A breaker in front: less load than no retries, more successes.
         assert!(breaker.outage_amplification() < 1.0, "seed {seed}");
-        assert!(breaker.outage_success() > none.outage_success(), "seed {seed}");
+        assert!(
+            breaker.outage_success() > none.outage_success(),
+            "seed {seed}"
+        );
         // Everyone is back within two seconds of the server.
         for r in [&none, &plain, &budget, &breaker] {
-            assert!(r.recovery_s().is_some_and(|s| s <= 2), "seed {seed}: {:?} {:?}", r.strategy, r.recovery_s());
+            assert!(
+                r.recovery_s().is_some_and(|s| s <= 2),
+                "seed {seed}: {:?} {:?}",
+                r.strategy,
+                r.recovery_s()
+            );
         }
         // Before the outage, retries cost nothing: every policy sends what
         // its clients mean to (within the bursts' few failures).
@@ -31,7 +53,11 @@ fn budgets_and_breakers_keep_an_outage_from_becoming_a_retry_storm() {
             let (offered, original) = r.seconds[2..10]
                 .iter()
                 .fold((0, 0), |(a, b), s| (a + s.offered, b + s.original));
-            assert!(offered as f64 <= 1.02 * original as f64, "seed {seed}: {:?}", r.strategy);
+            assert!(
+                offered as f64 <= 1.02 * original as f64,
+                "seed {seed}: {:?}",
+                r.strategy
+            );
         }
     }
 }
