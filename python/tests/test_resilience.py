@@ -274,3 +274,22 @@ def test_the_router_fails_over_and_back_without_flapping_and_ejects_outliers():
     down.on_health_check(0, 1, False)
     with pytest.raises(consensio.Rejected):
         down.pick(0)
+
+
+def test_guarded_is_also_a_decorator():
+    clock = iter(range(0, 10_000, 10))
+    b = small()
+
+    @guarded(b, clock=lambda: next(clock))
+    def flaky(fail):
+        if fail:
+            raise ConnectionError("reset")
+        return "ok"
+
+    assert flaky(False) == "ok"
+    for _ in range(3):
+        with pytest.raises(ConnectionError):
+            flaky(True)
+    assert b.state == "OPEN"  # 3 failures of 4 calls
+    with pytest.raises(consensio.Rejected):
+        flaky(False)
