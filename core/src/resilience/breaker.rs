@@ -711,6 +711,7 @@ impl CircuitBreaker {
     /// # Errors
     /// [`CallNotPermitted`] when OPEN (with the time left), FORCED_OPEN, or
     /// HALF_OPEN with every trial call out.
+    #[inline]
     pub fn try_acquire(&mut self, now: Instant) -> Result<Permit, CallNotPermitted> {
         let now = self.observe(now);
         self.tick(now);
@@ -812,6 +813,7 @@ impl CircuitBreaker {
 
     /// Applies the transitions time drives: OPEN to HALF_OPEN once the wait
     /// is over, HALF_OPEN back to OPEN once the half-open wait is.
+    #[inline]
     pub fn tick(&mut self, now: Instant) {
         let now = self.observe(now);
         match self.state {
@@ -893,6 +895,7 @@ impl CircuitBreaker {
     }
 
     /// `now`, or the latest time seen if that is later.
+    #[inline]
     fn observe(&mut self, now: Instant) -> Instant {
         self.clock = self.clock.max(now);
         self.clock
