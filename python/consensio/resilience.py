@@ -11,18 +11,21 @@ users expect on top of them:
   went (an exception counts as a failure unless ``is_failure`` says not).
 - :func:`call_with_retry`: calls a function until it succeeds, retrying
   failures under a :class:`Retry` policy and an optional shared
-  :class:`RetryBudget`, sleeping the jittered delays.
+  :class:`RetryBudget`, sleeping the jittered delays; :func:`retrying`
+  is the same as a decorator, with a fresh :class:`Retry` per call.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 import time
 from typing import Any, Callable, Iterator, Optional
 
 from consensio._native import CircuitBreaker, Hedge, Permit, Retry, RetryBudget, Router
 
-__all__ = ["CircuitBreaker", "Hedge", "Permit", "Retry", "RetryBudget", "Router", "call_with_retry", "guarded", "now_ms"]
+__all__ = ["CircuitBreaker", "Hedge", "Permit", "Retry", "RetryBudget", "Router", "call_with_retry", "guarded", "now_ms", "retrying"]
 
 
 def now_ms() -> int:
@@ -74,3 +77,30 @@ def call_with_retry(
             continue
         retry.on_success(budget=budget)
         return result
+
+
+def retrying(
+    *,
+    budget: Optional[RetryBudget] = None,
+    classify: Callable[[BaseException], str] = lambda exc: "transient",
+    sleep: Callable[[float], None] = time.sleep,
+    seed: int = 0,
+    **policy: Any,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorates a function so that each call runs under
+    :func:`call_with_retry` with a fresh ``Retry(**policy)``, seeded
+    ``seed``, ``seed + 1``, ... call by call (so a run replays), and the
+    shared ``budget``."""
+    seeds = itertools.count(seed)
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            retry = Retry(seed=next(seeds), **policy)
+            return call_with_retry(
+                lambda: fn(*args, **kwargs), retry=retry, budget=budget, classify=classify, sleep=sleep
+            )
+
+        return wrapper
+
+    return decorate

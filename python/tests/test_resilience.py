@@ -293,3 +293,30 @@ def test_guarded_is_also_a_decorator():
     assert b.state == "OPEN"  # 3 failures of 4 calls
     with pytest.raises(consensio.Rejected):
         flaky(False)
+
+
+def test_retrying_decorates_with_a_fresh_retry_per_call_and_a_shared_budget():
+    from consensio.resilience import retrying
+
+    budget = RetryBudget.grpc(4, 0.1)
+    slept = []
+    attempts = []
+
+    @retrying(budget=budget, sleep=slept.append, max_attempts=3, jitter="none")
+    def fetch(fail_times):
+        attempts.append(1)
+        if len(attempts) <= fail_times:
+            raise TimeoutError
+        return len(attempts)
+
+    assert fetch(1) == 2 and slept == [0.1]
+    assert fetch.__name__ == "fetch"
+    # The budget is shared: that failure took 1 of 4 tokens and the success
+    # gave 0.1 back (3.1). Now a failure leaves 2.1, more than half: one
+    # retry; the next leaves 1.1, and the budget refuses another.
+    attempts.clear()
+    slept.clear()
+    with pytest.raises(TimeoutError):
+        fetch(5)
+    assert len(attempts) == 2 and slept == [0.1]
+    assert budget.level == (1_100, 4_000)
