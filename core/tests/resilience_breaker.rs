@@ -180,8 +180,8 @@ fn slow_calls_open_the_breaker_at_their_own_threshold() {
         ..small()
     })
     .unwrap();
-    call(&mut b, 0, 99, Outcome::Success);
-    call(&mut b, 200, 100, Outcome::Success); // slow: at the threshold
+    call(&mut b, 0, 100, Outcome::Success); // at the threshold: not slow
+    call(&mut b, 200, 101, Outcome::Success); // slow: above it
     call(&mut b, 400, 5, Outcome::Success);
     assert_eq!(b.state(), State::Closed);
     call(&mut b, 500, 250, Outcome::Success);
@@ -511,7 +511,7 @@ proptest! {
             let p = b.try_acquire(t(now)).unwrap();
             let outcome = if failed { Outcome::Failure } else { Outcome::Success };
             b.on_result(t(now + took), p, outcome).unwrap();
-            calls.push((now + took, failed, took >= 100));
+            calls.push((now + took, failed, took > 100));
             now += took;
             let m = b.metrics(t(now));
             prop_assert_eq!((m.calls, m.failed, m.slow), recount(&calls, window, now));

@@ -143,6 +143,18 @@ fn a_new_delay_applies_from_the_latest_copy() {
 }
 
 #[test]
+fn a_new_delay_does_not_postpone_a_copy_a_failure_made_due() {
+    let mut h = Hedge::new(policy(3, 1_000), t(0)).unwrap();
+    h.on_failure(t(5), 0, FailureKind::Transient, None);
+    h.set_delay(200, t(0));
+    assert_eq!(h.next_deadline(), Some(t(5)));
+    assert_eq!(h.poll(t(5), None), Some(Due::Send(1)));
+    // Once sent, the new delay counts from it.
+    h.set_delay(200, t(5));
+    assert_eq!(h.next_deadline(), Some(t(205)));
+}
+
+#[test]
 fn bad_policies_and_unknown_copies_are_refused() {
     assert!(Hedge::new(policy(0, 10), t(0)).is_err());
     assert!(Hedge::new(policy(MAX_HEDGED_ATTEMPTS + 1, 10), t(0)).is_err());

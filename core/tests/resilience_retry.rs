@@ -150,7 +150,8 @@ fn grpc_throttling_stops_retries_at_half_the_tokens_and_resumes_on_successes() {
     // which is not more than half: refused, and so on.
     assert_eq!((retried, refused_at), (4, Some(4)));
     assert_eq!(budget.level(), (0, 10_000));
-    // Successes give back 0.1 each: 51 of them bring 5.1 > 5.
+    // Successes give back 0.1 each: 50 of them bring 5.0, still not more
+    // than half.
     for i in 0..50 {
         Retry::new(Policy::default(), i)
             .unwrap()

@@ -162,6 +162,30 @@ fn two_random_choices_by_latency_never_pick_the_slowest() {
 }
 
 #[test]
+fn a_slow_endpoints_estimate_fades_so_it_is_probed_again_now_and_then() {
+    let config = Config {
+        balance: Balance::Latency,
+        latency_decay_ms: 10_000,
+        seed: 3,
+        ..Config::default()
+    };
+    let endpoints = [ep(1, 0, 1, 0), ep(2, 0, 1, 0), ep(3, 0, 1, 0)];
+    let mut router = Router::new(config, &endpoints, t(0)).unwrap();
+    let rtt = |id: u64| [10, 50, 100][id as usize - 1];
+    let mut picks = BTreeMap::<u64, u64>::new();
+    for now in (0..60_000).step_by(10) {
+        let id = router.pick(t(now)).unwrap();
+        *picks.entry(id).or_default() += 1;
+        router.on_response(t(now), id, rtt(id), true);
+    }
+    // Without the fading, 3 would never be picked once measured; with it,
+    // it is probed every several seconds, and the fast one takes most.
+    let slow = picks.get(&3).copied().unwrap_or(0);
+    assert!((3..=30).contains(&slow), "{picks:?}");
+    assert!(picks[&1] > 3_000, "{picks:?}");
+}
+
+#[test]
 fn consecutive_failures_eject_for_longer_each_time_and_the_count_decays() {
     let config = Config {
         health: None,
@@ -196,6 +220,50 @@ fn consecutive_failures_eject_for_longer_each_time_and_the_count_decays() {
     assert_eq!(router.endpoints()[0].ejections, 0);
     fail5(&mut router, 111_500);
     assert_eq!(router.endpoints()[0].ejected_until, Some(t(141_500)));
+}
+
+#[test]
+fn the_sweep_that_returns_an_endpoint_keeps_its_count_and_the_count_stops_at_the_maximum() {
+    let config = Config {
+        health: None,
+        outlier: OutlierConfig {
+            max_ejection_percent: 100,
+            ..OutlierConfig::default()
+        },
+        ..Config::default()
+    };
+    let mut router = Router::new(config, &[ep(1, 0, 1, 0), ep(2, 0, 1, 0)], t(0)).unwrap();
+    let fail5 = |r: &mut Router, now| {
+        for _ in 0..5 {
+            r.on_response(t(now), 1, 1, false);
+        }
+    };
+    // Ejected at 10 s until 40 s; the sweep at 40 s returns it and does
+    // not count it down, so an ejection at once after is 60 s (Envoy's rule).
+    fail5(&mut router, 10_000);
+    router.tick(t(40_000));
+    assert_eq!(router.endpoints()[0].ejections, 1);
+    fail5(&mut router, 40_001);
+    assert_eq!(router.endpoints()[0].ejected_until, Some(t(100_001)));
+    // Ejected again and again: the length stops at 300 s and so does the
+    // count (11 with the defaults), so a few clean sweeps bring it down.
+    let mut now = 100_001;
+    for _ in 0..50 {
+        router.tick(t(now));
+        now = router.endpoints()[0]
+            .ejected_until
+            .map_or(now, |u| u.as_millis());
+        router.tick(t(now));
+        fail5(&mut router, now);
+    }
+    assert_eq!(router.endpoints()[0].ejections, 11);
+    assert_eq!(
+        router.endpoints()[0].ejected_until.unwrap().as_millis() - now,
+        300_000
+    );
+    // A silence of an hour: the catch-up counts the sweeps in service.
+    router.tick(t(now + 3_600_000));
+    assert_eq!(router.endpoints()[0].ejections, 0);
 }
 
 #[test]
@@ -304,6 +372,10 @@ fn with_everything_down_there_is_no_endpoint_and_bad_configurations_are_refused(
         },
         Config {
             ewma_alpha: f64::NAN,
+            ..Config::default()
+        },
+        Config {
+            latency_decay_ms: 0,
             ..Config::default()
         },
         Config {

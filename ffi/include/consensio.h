@@ -765,7 +765,7 @@ typedef struct consensio_breaker_config {
   float failure_rate_threshold;
   // Open at this slow-call rate or above, percent, in (0, 100].
   float slow_call_rate_threshold;
-  // A call this long or longer is slow, ms.
+  // A call longer than this is slow, ms.
   uint64_t slow_call_duration_ms;
   // Trial calls admitted in HALF_OPEN, 1 to 64.
   uint32_t permitted_calls_in_half_open;
@@ -873,6 +873,9 @@ typedef struct consensio_router_config {
   uint32_t success_rate_stdev_factor;
   // The EWMA's weight of a new latency sample, in (0, 1].
   double ewma_alpha;
+  // How fast a latency estimate fades while its endpoint gets no calls,
+  // ms, at least 1.
+  uint64_t latency_decay_ms;
   // Seeds the latency balancing's draws.
   uint64_t seed;
 } consensio_router_config;

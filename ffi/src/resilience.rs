@@ -98,7 +98,7 @@ pub struct consensio_breaker_config {
     pub failure_rate_threshold: f32,
     /// Open at this slow-call rate or above, percent, in (0, 100].
     pub slow_call_rate_threshold: f32,
-    /// A call this long or longer is slow, ms.
+    /// A call longer than this is slow, ms.
     pub slow_call_duration_ms: u64,
     /// Trial calls admitted in HALF_OPEN, 1 to 64.
     pub permitted_calls_in_half_open: u32,
@@ -1104,6 +1104,9 @@ pub struct consensio_router_config {
     pub success_rate_stdev_factor: u32,
     /// The EWMA's weight of a new latency sample, in (0, 1].
     pub ewma_alpha: f64,
+    /// How fast a latency estimate fades while its endpoint gets no calls,
+    /// ms, at least 1.
+    pub latency_decay_ms: u64,
     /// Seeds the latency balancing's draws.
     pub seed: u64,
 }
@@ -1131,6 +1134,7 @@ impl consensio_router_config {
             minimum_hosts: o.minimum_hosts,
             success_rate_stdev_factor: o.success_rate_stdev_factor,
             ewma_alpha: c.ewma_alpha,
+            latency_decay_ms: c.latency_decay_ms,
             seed: c.seed,
         }
     }
@@ -1165,6 +1169,7 @@ impl consensio_router_config {
                 success_rate_stdev_factor: self.success_rate_stdev_factor,
             },
             ewma_alpha: self.ewma_alpha,
+            latency_decay_ms: self.latency_decay_ms,
             seed: self.seed,
         })
     }

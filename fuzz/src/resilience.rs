@@ -230,7 +230,7 @@ fn breaker(input: &OpsInput) {
                     && matches!(state, State::Closed | State::MetricsOnly)
                 {
                     let failed = outcome(o) == Outcome::Failure;
-                    let slow = end.max(latest) - at >= config.slow_call_duration_ms;
+                    let slow = end.max(latest) - at > config.slow_call_duration_ms;
                     model.push_back((failed, slow));
                     if model.len() > size as usize {
                         model.pop_front();

@@ -276,6 +276,7 @@ class Router:
         minimum_hosts: int = ...,
         success_rate_stdev_factor: int = ...,
         ewma_alpha: float = ...,
+        latency_decay_ms: int = ...,
         seed: int = ...,
     ) -> None: ...
     def pick(self, now_ms: int) -> int: ...

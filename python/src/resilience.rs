@@ -544,6 +544,7 @@ impl Router {
         minimum_hosts = 5,
         success_rate_stdev_factor = 1_900,
         ewma_alpha = 0.3,
+        latency_decay_ms = 10_000,
         seed = 0,
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -564,6 +565,7 @@ impl Router {
         minimum_hosts: u32,
         success_rate_stdev_factor: u32,
         ewma_alpha: f64,
+        latency_decay_ms: u64,
         seed: u64,
     ) -> PyResult<Self> {
         let balance = match balance {
@@ -594,6 +596,7 @@ impl Router {
                 success_rate_stdev_factor,
             },
             ewma_alpha,
+            latency_decay_ms,
             seed,
         };
         let list: Vec<Endpoint> = endpoints

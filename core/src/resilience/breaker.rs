@@ -20,7 +20,7 @@
 //! [`Outcome`] (the caller classifies: a failure counts against the
 //! server, an ignored result counts for nothing, as a client error or a
 //! cancelled call should) and, from the permit's time, its duration, which
-//! makes it slow at [`Config::slow_call_duration_ms`] or more.
+//! makes it slow above [`Config::slow_call_duration_ms`].
 //!
 //! # The caller's duties
 //!
@@ -109,7 +109,7 @@ pub struct Config {
     /// Open at this slow-call rate or above, percent, in `(0, 100]`
     /// (default 100).
     pub slow_call_rate_threshold: f32,
-    /// A call this long or longer is slow, ms (default 60,000).
+    /// A call longer than this is slow, ms (default 60,000).
     pub slow_call_duration_ms: u64,
     /// Trial calls admitted in HALF_OPEN, 1 to [`MAX_HALF_OPEN_TRIALS`]
     /// (default 10).
@@ -773,7 +773,8 @@ impl CircuitBreaker {
             return Ok(Recorded::Stale);
         }
         let failed = outcome == Outcome::Failure;
-        let slow = now.saturating_millis_since(permit.at) >= self.config.slow_call_duration_ms;
+        // Slow strictly above the threshold, as resilience4j counts.
+        let slow = now.saturating_millis_since(permit.at) > self.config.slow_call_duration_ms;
         match (self.state, outcome) {
             (State::HalfOpen, Outcome::Ignored) => {
                 // The trial slot is free for another call.

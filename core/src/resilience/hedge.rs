@@ -115,6 +115,9 @@ pub struct Hedge {
     next_at: Option<Instant>,
     /// What the last paid copy cost a quota.
     last_cost: u64,
+    /// A transient failure made the next copy due at once: a new delay
+    /// does not postpone it.
+    hurried: bool,
     done: bool,
 }
 
@@ -136,17 +139,20 @@ impl Hedge {
             outstanding: 1,
             next_at: (policy.max_attempts > 1).then(|| now.saturating_add_millis(policy.delay_ms)),
             last_cost: 0,
+            hurried: false,
             done: false,
         })
     }
 
     /// Changes the delay for the copies not yet due (a percentile of recent
     /// latencies, as the caller measures it); the next copy becomes due
-    /// `delay_ms` after `last_sent`, the time the latest copy went out.
+    /// `delay_ms` after `last_sent`, the time the latest copy went out,
+    /// unless a transient failure has already made it due, or due sooner.
     pub fn set_delay(&mut self, delay_ms: u64, last_sent: Instant) {
         self.policy.delay_ms = delay_ms;
-        if self.next_at.is_some() {
-            self.next_at = Some(last_sent.saturating_add_millis(delay_ms));
+        if let Some(due) = self.next_at {
+            let new = last_sent.saturating_add_millis(delay_ms);
+            self.next_at = Some(if self.hurried { due.min(new) } else { new });
         }
     }
 
@@ -192,6 +198,7 @@ impl Hedge {
         }
         let attempt = self.sent;
         self.sent += 1;
+        self.hurried = false;
         self.outstanding |= 1 << attempt;
         self.next_at = (self.sent < self.policy.max_attempts)
             .then(|| now.saturating_add_millis(self.policy.delay_ms));
@@ -242,6 +249,7 @@ impl Hedge {
         // Another copy is due at once, if one may be sent.
         if let Some(due) = self.next_at.as_mut() {
             *due = (*due).min(now);
+            self.hurried = true;
             return HedgeOutcome::Pending;
         }
         if self.outstanding == 0 {

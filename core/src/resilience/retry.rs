@@ -209,7 +209,8 @@ pub enum Budget {
 
 impl Budget {
     /// gRPC retry throttling with `max_tokens` (1 to 1,000) and
-    /// `token_ratio` (0.001 to `max_tokens`, rounded down to thousandths).
+    /// `token_ratio` (at least 0.001, at most 1,000; gRFC A6 keeps three
+    /// decimal places, so it is rounded to thousandths).
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] outside those domains.
@@ -218,15 +219,13 @@ impl Budget {
             return Err(Error::InvalidConfig("max_tokens must be in [1, 1000]"));
         }
         let max = u64::from(max_tokens) * 1_000;
-        #[allow(clippy::cast_precision_loss)]
-        let ceiling = max as f64 / 1_000.0;
-        if !(0.001..=ceiling).contains(&token_ratio) {
-            return Err(Error::InvalidConfig(
-                "token_ratio must be in [0.001, max_tokens]",
-            ));
+        // A range refuses NaN too.
+        if !(0.001..=1_000.0).contains(&token_ratio) {
+            return Err(Error::InvalidConfig("token_ratio must be in [0.001, 1000]"));
         }
+        // Rounded, not truncated: 1.001 × 1000 is 1000.9999999999999.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let ratio = (token_ratio * 1_000.0) as u64;
+        let ratio = libm::round(token_ratio * 1_000.0) as u64;
         Ok(Budget::Tokens(TokenBucket {
             max,
             tokens: max,
@@ -483,6 +482,13 @@ mod tests {
         assert!(Budget::grpc(1_001, 0.1).is_err());
         assert!(Budget::grpc(10, 0.0).is_err());
         assert!(Budget::grpc(10, f64::NAN).is_err());
-        assert!(Budget::grpc(10, 10.5).is_err());
+        assert!(Budget::grpc(10, 1_000.5).is_err());
+        // gRFC A6 allows a ratio above the tokens; three decimals are kept.
+        assert_eq!(Budget::grpc(1, 2.0).unwrap().level(), (1_000, 1_000));
+        let mut b = Budget::grpc(10, 1.001).unwrap();
+        b.on_failure(FailureKind::Transient);
+        b.on_failure(FailureKind::Transient);
+        b.on_success(0);
+        assert_eq!(b.level(), (9_001, 10_000));
     }
 }

@@ -38,8 +38,9 @@
 //! the interval, if at least [`OutlierConfig::minimum_hosts`] (5) have. An
 //! ejection lasts [`OutlierConfig::base_ejection_ms`] (30 s) times the
 //! number of times the endpoint has been ejected, at most
-//! [`OutlierConfig::max_ejection_ms`] (300 s); the count drops by one at
-//! each sweep the endpoint spends in service. No ejection happens while
+//! [`OutlierConfig::max_ejection_ms`] (300 s; the count stops growing
+//! there); the count drops by one at each sweep the endpoint spends in
+//! service (not the sweep that returns it). No ejection happens while
 //! [`OutlierConfig::max_ejection_percent`] (10%) or more of the endpoints
 //! are ejected, so a bad check or a global outage cannot eject everything;
 //! the first ejection is always allowed.
@@ -156,6 +157,12 @@ pub struct Config {
     /// The EWMA's weight of a new latency sample, in `(0, 1]` (default
     /// 0.3).
     pub ewma_alpha: f64,
+    /// How fast an endpoint's latency estimate fades while it gets no
+    /// calls, ms (default 10,000): the estimate counts `exp(-silence /
+    /// latency_decay_ms)` of itself, so an endpoint once slow is tried
+    /// again (Finagle's peak EWMA decays the same way) instead of being
+    /// avoided forever on an old measurement.
+    pub latency_decay_ms: u64,
     /// Seeds the latency balancing's draws.
     pub seed: u64,
 }
@@ -167,6 +174,7 @@ impl Default for Config {
             health: Some(HealthConfig::default()),
             outlier: OutlierConfig::default(),
             ewma_alpha: 0.3,
+            latency_decay_ms: 10_000,
             seed: 0,
         }
     }
@@ -201,8 +209,12 @@ pub struct EndpointState {
     pub ejected_until: Option<Instant>,
     /// Times ejected, less one per sweep spent in service.
     pub ejections: u32,
-    /// The EWMA of its round-trip times, ms (`None` before the first).
-    pub latency_ms: Option<f64>,
+    /// The EWMA of its round-trip times, ms, and when it was last updated
+    /// (`None` before the first sample).
+    pub latency_ms: Option<(f64, Instant)>,
+    /// Returned from ejection in the sweep under way (its count does not
+    /// drop in that sweep).
+    returned: bool,
     consecutive_failures: u32,
     check_streak: u32,
     next_check: Instant,
@@ -257,6 +269,9 @@ impl Router {
         if !(config.ewma_alpha > 0.0 && config.ewma_alpha <= 1.0) {
             return Err(Error::InvalidConfig("ewma_alpha must be in (0, 1]"));
         }
+        if config.latency_decay_ms == 0 {
+            return Err(Error::InvalidConfig("latency_decay_ms must be at least 1"));
+        }
         if let Some(h) = config.health
             && (h.interval_ms == 0 || h.unhealthy_threshold == 0 || h.healthy_threshold == 0)
         {
@@ -289,6 +304,7 @@ impl Router {
                 ejected_until: None,
                 ejections: 0,
                 latency_ms: None,
+                returned: false,
                 consecutive_failures: 0,
                 check_streak: 0,
                 next_check: now,
@@ -386,7 +402,8 @@ impl Router {
 
     /// The lower EWMA latency of two available endpoints of `tier` drawn at
     /// random (one if the tier has one); an endpoint never measured counts
-    /// as fastest, so each is tried.
+    /// as fastest, so each is tried, and an estimate fades while its
+    /// endpoint gets no calls.
     fn two_choices(&mut self, now: Instant, tier: u32) -> Option<usize> {
         let n = self
             .endpoints
@@ -408,11 +425,15 @@ impl Router {
             a
         };
         let (ia, ib) = (nth(a)?, nth(b)?);
+        let decay = self.config.latency_decay_ms as f64;
         let latency = |i: usize| {
             self.endpoints
                 .get(i)
                 .and_then(|e| e.latency_ms)
-                .unwrap_or(0.0)
+                .map_or(0.0, |(ms, at)| {
+                    let silence = now.saturating_millis_since(at) as f64;
+                    ms * libm::exp(-silence / decay)
+                })
         };
         Some(if latency(ib) < latency(ia) { ib } else { ia })
     }
@@ -431,10 +452,13 @@ impl Router {
         };
         #[allow(clippy::cast_precision_loss)]
         let sample = rtt_ms as f64;
-        e.latency_ms = Some(match e.latency_ms {
-            Some(old) => old + alpha * (sample - old),
-            None => sample,
-        });
+        e.latency_ms = Some((
+            match e.latency_ms {
+                Some((old, _)) => old + alpha * (sample - old),
+                None => sample,
+            },
+            now,
+        ));
         e.interval_calls = e.interval_calls.saturating_add(1);
         if ok {
             e.interval_successes = e.interval_successes.saturating_add(1);
@@ -502,14 +526,23 @@ impl Router {
             let at = self.next_sweep;
             if sweeps == MAX_SWEEPS_AT_ONCE {
                 // A long silence: the remaining sweeps had no calls to
-                // judge, so they only count down the ejections.
+                // judge, so they only return endpoints and count down the
+                // ejections of those in service.
                 let missed = now.saturating_millis_since(at) / interval + 1;
-                let missed = u32::try_from(missed).unwrap_or(u32::MAX);
                 for e in &mut self.endpoints {
+                    let in_service = match e.ejected_until {
+                        None => missed,
+                        Some(until) if until > now => 0,
+                        Some(until) => {
+                            // The sweeps at or after `until`; the first of
+                            // them returns it.
+                            let before = until.saturating_millis_since(at).div_ceil(interval);
+                            missed.saturating_sub(before).saturating_sub(1)
+                        }
+                    };
                     unejected(e, now);
-                    if e.ejected_until.is_none() {
-                        e.ejections = e.ejections.saturating_sub(missed);
-                    }
+                    let in_service = u32::try_from(in_service).unwrap_or(u32::MAX);
+                    e.ejections = e.ejections.saturating_sub(in_service);
                 }
                 self.next_sweep = now.saturating_add_millis(interval);
                 break;
@@ -527,7 +560,7 @@ impl Router {
     fn sweep(&mut self, at: Instant) {
         let o = self.config.outlier;
         for e in &mut self.endpoints {
-            unejected(e, at);
+            e.returned = unejected(e, at);
         }
         // Success-rate outliers among the endpoints with enough calls.
         let counted = |e: &EndpointState| {
@@ -556,9 +589,12 @@ impl Router {
             }
         }
         for e in &mut self.endpoints {
-            if e.ejected_until.is_none() {
+            // Envoy's rule: a sweep either returns an endpoint or, if it
+            // spent the interval in service, lowers its count.
+            if e.ejected_until.is_none() && !e.returned {
                 e.ejections = e.ejections.saturating_sub(1);
             }
+            e.returned = false;
             e.interval_calls = 0;
             e.interval_successes = 0;
         }
@@ -586,7 +622,13 @@ impl Router {
         if e.ejected_until.is_some() {
             return;
         }
-        e.ejections = e.ejections.saturating_add(1);
+        // Envoy's rule: the count grows only while the ejection it gives is
+        // below the maximum, so it can decay back within a few sweeps.
+        if o.base_ejection_ms.saturating_mul(u64::from(e.ejections))
+            < o.max_ejection_ms.saturating_add(o.base_ejection_ms)
+        {
+            e.ejections += 1;
+        }
         let length = o
             .base_ejection_ms
             .saturating_mul(u64::from(e.ejections))
@@ -596,12 +638,14 @@ impl Router {
     }
 }
 
-/// Returns `e` to service if its ejection is over at `at`.
-fn unejected(e: &mut EndpointState, at: Instant) {
+/// Returns `e` to service if its ejection is over at `at`; whether it did.
+fn unejected(e: &mut EndpointState, at: Instant) -> bool {
     if e.ejected_until.is_some_and(|until| at >= until) {
         e.ejected_until = None;
         e.consecutive_failures = 0;
+        return true;
     }
+    false
 }
 
 /// Whether `e` may take calls at `now`.
