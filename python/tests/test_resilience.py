@@ -61,8 +61,8 @@ def test_slow_calls_and_the_time_window():
     assert (m["calls"], m["slow"]) == (3, 1)
     # Two seconds later the slow call has left the window.
     assert b.metrics(2_500)["calls"] == 0
-    call(b, 3_000, "success", took=100)
-    call(b, 3_200, "success", took=100)
+    call(b, 3_000, "success", took=101)  # slow: longer than the threshold
+    call(b, 3_200, "success", took=101)
     call(b, 3_400, "success", took=1)
     call(b, 3_500, "success", took=1)
     assert b.state == "OPEN"
