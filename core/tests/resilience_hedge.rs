@@ -37,14 +37,14 @@ fn the_first_success_wins_and_the_others_are_cancelled() {
     h.poll(t(10), None);
     h.poll(t(20), None);
     assert_eq!(
-        h.on_success(2),
+        h.on_success(2, None),
         HedgeOutcome::Succeeded {
             attempt: 2,
             cancel: 0b011
         }
     );
     // The losers' late answers change nothing.
-    assert_eq!(h.on_success(0), HedgeOutcome::Ignored);
+    assert_eq!(h.on_success(0, None), HedgeOutcome::Ignored);
     assert_eq!(
         h.on_failure(t(30), 1, FailureKind::Transient, None),
         HedgeOutcome::Ignored
@@ -111,7 +111,7 @@ fn the_budget_pays_for_every_copy_after_the_first_and_its_refusal_stops_hedging(
     assert_eq!(h.poll(t(13), Some(&mut budget)), None);
     assert_eq!(h.next_deadline(), None);
     assert_eq!(
-        h.on_success_with(2, Some(&mut budget)),
+        h.on_success(2, Some(&mut budget)),
         HedgeOutcome::Succeeded {
             attempt: 2,
             cancel: 0
@@ -129,7 +129,7 @@ fn the_budget_pays_for_every_copy_after_the_first_and_its_refusal_stops_hedging(
     h.poll(t(10), Some(&mut quota));
     h.poll(t(20), Some(&mut quota));
     assert_eq!(quota.level().0, 490);
-    h.on_success_with(1, Some(&mut quota));
+    h.on_success(1, Some(&mut quota));
     assert_eq!(quota.level().0, 495, "the last copy's cost comes back");
 }
 
@@ -159,8 +159,8 @@ fn bad_policies_and_unknown_copies_are_refused() {
     assert!(Hedge::new(policy(0, 10), t(0)).is_err());
     assert!(Hedge::new(policy(MAX_HEDGED_ATTEMPTS + 1, 10), t(0)).is_err());
     let mut h = Hedge::new(policy(MAX_HEDGED_ATTEMPTS, 1), t(0)).unwrap();
-    assert_eq!(h.on_success(7), HedgeOutcome::Ignored, "never sent");
-    assert_eq!(h.on_success(u32::MAX), HedgeOutcome::Ignored);
+    assert_eq!(h.on_success(7, None), HedgeOutcome::Ignored, "never sent");
+    assert_eq!(h.on_success(u32::MAX, None), HedgeOutcome::Ignored);
     for i in 1..MAX_HEDGED_ATTEMPTS as u64 {
         assert_eq!(h.poll(t(i), None), Some(Due::Send(i as u32)));
     }
@@ -193,7 +193,7 @@ proptest! {
                 }
             }
             let out = match what {
-                0 => h.on_success(which),
+                0 => h.on_success(which, None),
                 1 => h.on_failure(t(now), which, FailureKind::Transient, None),
                 2 => h.on_failure(t(now), which, FailureKind::Timeout, None),
                 _ => h.on_failure(t(now), which, FailureKind::Permanent, None),

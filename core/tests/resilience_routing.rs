@@ -31,6 +31,13 @@ fn counts(router: &mut Router, now: u64, n: usize) -> BTreeMap<u64, usize> {
     seen
 }
 
+/// Five failed calls of endpoint 1 at `now`: Envoy's default for an ejection.
+fn fail5(router: &mut Router, now: u64) {
+    for _ in 0..5 {
+        router.on_response(t(now), 1, 1, false);
+    }
+}
+
 /// Runs the health checks due at `now`, answering with `up(id)`.
 fn check(router: &mut Router, now: u64, up: impl Fn(u64) -> bool) {
     while let Some(id) = router.poll_health_check(t(now)) {
@@ -197,11 +204,6 @@ fn consecutive_failures_eject_for_longer_each_time_and_the_count_decays() {
     };
     let endpoints = [ep(1, 0, 1, 0), ep(2, 0, 1, 0)];
     let mut router = Router::new(config, &endpoints, t(0)).unwrap();
-    let fail5 = |r: &mut Router, now| {
-        for _ in 0..5 {
-            r.on_response(t(now), 1, 1, false);
-        }
-    };
     fail5(&mut router, 1_000);
     assert_eq!(router.endpoints()[0].ejected_until, Some(t(31_000)));
     assert_eq!(counts(&mut router, 20_000, 4), BTreeMap::from([(2, 4)]));
@@ -233,11 +235,6 @@ fn the_sweep_that_returns_an_endpoint_keeps_its_count_and_the_count_stops_at_the
         ..Config::default()
     };
     let mut router = Router::new(config, &[ep(1, 0, 1, 0), ep(2, 0, 1, 0)], t(0)).unwrap();
-    let fail5 = |r: &mut Router, now| {
-        for _ in 0..5 {
-            r.on_response(t(now), 1, 1, false);
-        }
-    };
     // Ejected at 10 s until 40 s; the sweep at 40 s returns it and does
     // not count it down, so an ejection at once after is 60 s (Envoy's rule).
     fail5(&mut router, 10_000);

@@ -45,21 +45,12 @@ pub enum consensio_breaker_state {
     CONSENSIO_BREAKER_METRICS_ONLY = 5,
 }
 
-const STATES: [State; 6] = [
-    State::Closed,
-    State::Open,
-    State::HalfOpen,
-    State::Disabled,
-    State::ForcedOpen,
-    State::MetricsOnly,
-];
-
 fn state_number(s: State) -> u32 {
-    STATES.iter().position(|&x| x == s).unwrap_or(0) as u32
+    State::ALL.iter().position(|&x| x == s).unwrap_or(0) as u32
 }
 
 fn state_of(n: u32) -> Result<State> {
-    STATES
+    State::ALL
         .get(n as usize)
         .copied()
         .ok_or_else(|| Failure::new(CONSENSIO_INVALID_ARGUMENT, format!("no breaker state {n}")))
@@ -993,7 +984,7 @@ pub unsafe extern "C" fn consensio_hedge_on_success(
                 optional_budget(budget)?,
             )
         };
-        *out = hedge_step(h.hedge.on_success_with(attempt, budget));
+        *out = hedge_step(h.hedge.on_success(attempt, budget));
         Ok(())
     })
 }

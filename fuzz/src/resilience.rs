@@ -110,15 +110,6 @@ fn outcome(o: u8) -> Outcome {
     }
 }
 
-const STATES: [State; 6] = [
-    State::Closed,
-    State::Open,
-    State::HalfOpen,
-    State::Disabled,
-    State::ForcedOpen,
-    State::MetricsOnly,
-];
-
 pub fn ops(data: &[u8]) {
     structured(data, |input: OpsInput| {
         breaker(&input);
@@ -286,7 +277,9 @@ fn breaker(input: &OpsInput) {
                 }
             }
             Op::Tick => b.tick(Instant::from_millis(now)),
-            Op::Order(s) => b.transition_to(STATES[usize::from(s) % 6], Instant::from_millis(now)),
+            Op::Order(s) => {
+                b.transition_to(State::ALL[usize::from(s) % 6], Instant::from_millis(now))
+            }
         }
         // Every change of state is one of the documented ones.
         while let Some(t) = b.poll_transition() {
@@ -452,7 +445,7 @@ fn hedges(input: &OpsInput) {
                 h.set_delay(u64::from(ms), Instant::from_millis(now));
                 None
             }
-            HedgeOp::Succeed(copy) => Some(h.on_success_with(u32::from(copy), budget.as_mut())),
+            HedgeOp::Succeed(copy) => Some(h.on_success(u32::from(copy), budget.as_mut())),
             HedgeOp::Fail { copy, kind } => {
                 let kind = [
                     FailureKind::Transient,

@@ -17,27 +17,10 @@ use pyo3::prelude::*;
 
 use crate::{error, invalid};
 
-const STATES: [(State, &str); 6] = [
-    (State::Closed, "CLOSED"),
-    (State::Open, "OPEN"),
-    (State::HalfOpen, "HALF_OPEN"),
-    (State::Disabled, "DISABLED"),
-    (State::ForcedOpen, "FORCED_OPEN"),
-    (State::MetricsOnly, "METRICS_ONLY"),
-];
-
-fn state_name(s: State) -> &'static str {
-    STATES
-        .iter()
-        .find(|(x, _)| *x == s)
-        .map_or("CLOSED", |(_, n)| n)
-}
-
 fn state_of(name: &str) -> PyResult<State> {
-    STATES
-        .iter()
-        .find(|(_, n)| *n == name)
-        .map(|(s, _)| *s)
+    State::ALL
+        .into_iter()
+        .find(|s| s.to_string() == name)
         .ok_or_else(|| invalid(format!("no breaker state {name:?}")))
 }
 
@@ -184,8 +167,8 @@ impl CircuitBreaker {
     /// "CLOSED", "OPEN", "HALF_OPEN", "DISABLED", "FORCED_OPEN" or
     /// "METRICS_ONLY", as of the last call.
     #[getter]
-    fn state(&self) -> &'static str {
-        state_name(self.breaker.state())
+    fn state(&self) -> String {
+        self.breaker.state().to_string()
     }
 
     /// Applies the transitions time drives, as of `now_ms`.
@@ -232,10 +215,10 @@ impl CircuitBreaker {
     }
 
     /// The oldest transition not yet polled, as (from, to, at_ms), or None.
-    fn poll_transition(&mut self) -> Option<(&'static str, &'static str, u64)> {
+    fn poll_transition(&mut self) -> Option<(String, String, u64)> {
         self.breaker
             .poll_transition()
-            .map(|t| (state_name(t.from), state_name(t.to), t.at.as_millis()))
+            .map(|t| (t.from.to_string(), t.to.to_string(), t.at.as_millis()))
     }
 
     fn __repr__(&self) -> String {
@@ -470,7 +453,7 @@ impl Hedge {
         let mut budget = budget;
         hedge_step(
             self.hedge
-                .on_success_with(attempt, budget.as_deref_mut().map(|b| &mut b.budget)),
+                .on_success(attempt, budget.as_deref_mut().map(|b| &mut b.budget)),
         )
     }
 

@@ -98,7 +98,7 @@ pub enum HedgeOutcome {
 /// assert_eq!(hedge.poll(t(50), None), Some(Due::Send(1)));
 /// // Copy 1 answers first: copy 0 is to be cancelled.
 /// assert_eq!(
-///     hedge.on_success(1),
+///     hedge.on_success(1, None),
 ///     HedgeOutcome::Succeeded { attempt: 1, cancel: 0b01 }
 /// );
 /// assert_eq!(hedge.next_deadline(), None);
@@ -206,7 +206,7 @@ impl Hedge {
     }
 
     /// Copy `attempt` succeeded. Credits `budget` with what a success earns.
-    pub fn on_success_with(&mut self, attempt: u32, budget: Option<&mut Budget>) -> HedgeOutcome {
+    pub fn on_success(&mut self, attempt: u32, budget: Option<&mut Budget>) -> HedgeOutcome {
         if !self.take(attempt) {
             return HedgeOutcome::Ignored;
         }
@@ -218,11 +218,6 @@ impl Hedge {
             attempt,
             cancel: core::mem::take(&mut self.outstanding),
         }
-    }
-
-    /// Copy `attempt` succeeded (no budget).
-    pub fn on_success(&mut self, attempt: u32) -> HedgeOutcome {
-        self.on_success_with(attempt, None)
     }
 
     /// Copy `attempt` failed with `kind` at `now`. Charges `budget` for the
