@@ -73,6 +73,15 @@ pub enum Mutant {
     /// instead of taking the next, so its heartbeats look like stale
     /// copies from its previous life and it stays suspected.
     DetectorIncarnationReused,
+    /// Request-reply (RIFL §3): the server executes a retransmitted copy
+    /// instead of answering it from its table.
+    RpcServerNoDedup,
+    /// Request-reply: the server's table is rebuilt empty after a restart,
+    /// so a request executed before the crash executes again.
+    RpcDedupForgottenOnRestart,
+    /// Request-reply: a restarted client keeps its incarnation, so its new
+    /// requests reuse the ids of its previous life and get their replies.
+    RpcIncarnationReused,
 }
 
 impl Mutant {
@@ -91,6 +100,9 @@ impl Mutant {
         Mutant::BullyEpochNotAboveSeen,
         Mutant::RingEpochNotAboveSeen,
         Mutant::DetectorIncarnationReused,
+        Mutant::RpcServerNoDedup,
+        Mutant::RpcDedupForgottenOnRestart,
+        Mutant::RpcIncarnationReused,
     ];
 
     /// The name `--mutant` takes: the family, then the mistake.
@@ -110,6 +122,9 @@ impl Mutant {
             Mutant::BullyEpochNotAboveSeen => "bully_epoch_not_above_seen",
             Mutant::RingEpochNotAboveSeen => "ring_epoch_not_above_seen",
             Mutant::DetectorIncarnationReused => "detector_incarnation_reused",
+            Mutant::RpcServerNoDedup => "rpc_server_no_dedup",
+            Mutant::RpcDedupForgottenOnRestart => "rpc_dedup_forgotten_on_restart",
+            Mutant::RpcIncarnationReused => "rpc_incarnation_reused",
         }
     }
 

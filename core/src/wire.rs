@@ -88,6 +88,11 @@ pub mod kind {
     /// A single-decree Paxos node's durable record
     /// ([`crate::paxos::single::Persist`]).
     pub const PAXOS_SINGLE_RECORD: u8 = 28;
+    /// Request-reply ([`crate::resilience::rpc::Message`]).
+    pub const RPC: u8 = 29;
+    /// A request-reply endpoint's durable record
+    /// ([`crate::resilience::rpc::Persist`]).
+    pub const RPC_RECORD: u8 = 30;
     /// Reserved for documentation examples and tests; never used by a
     /// protocol of this crate.
     pub const EXAMPLE: u8 = 255;

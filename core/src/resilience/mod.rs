@@ -59,16 +59,21 @@ pub mod breaker;
 pub mod hedge;
 pub mod retry;
 pub mod routing;
+#[cfg(feature = "alloc")]
+pub mod rpc;
 
 use core::fmt;
 
 use crate::error::{Classify, ErrorKind};
+use crate::id::NodeId;
+use crate::wire::WireError;
 
 pub use breaker::{CircuitBreaker, State};
 pub use hedge::{Hedge, HedgePolicy};
 pub use retry::{Backoff, Budget, Jitter, Retry};
 
-/// What went wrong in a call to a breaker, a retry or a budget.
+/// What went wrong in a call to a breaker, a retry, a budget or a
+/// request-reply endpoint. The object is unchanged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
@@ -76,6 +81,41 @@ pub enum Error {
     InvalidConfig(&'static str),
     /// A permit that this breaker did not issue, or one already reported.
     UnknownPermit,
+    /// The bytes from a peer were not a valid message.
+    Wire(WireError),
+    /// A message from, or a call to, a node that is not a peer.
+    NotAPeer {
+        /// The node.
+        peer: NodeId,
+    },
+    /// A call's tag is already open.
+    CallInUse {
+        /// The tag.
+        call: u64,
+    },
+    /// The table of open calls is full.
+    TooManyCalls {
+        /// Its size.
+        max: usize,
+    },
+    /// A body longer than the configured bound.
+    BodyTooLarge {
+        /// The body's length.
+        len: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// A reply to a request that is not executing: answered already, or
+    /// abandoned by a restart.
+    NotExecuting,
+    /// Records no endpoint could have written; the text says how.
+    BadRecords(&'static str),
+}
+
+impl From<WireError> for Error {
+    fn from(e: WireError) -> Self {
+        Error::Wire(e)
+    }
 }
 
 impl fmt::Display for Error {
@@ -85,6 +125,15 @@ impl fmt::Display for Error {
             Error::UnknownPermit => {
                 f.write_str("a permit this breaker did not issue, or one already reported")
             }
+            Error::Wire(e) => write!(f, "bad message: {e}"),
+            Error::NotAPeer { peer } => write!(f, "{peer} is not a peer"),
+            Error::CallInUse { call } => write!(f, "call {call} is already open"),
+            Error::TooManyCalls { max } => write!(f, "{max} calls are open, the most allowed"),
+            Error::BodyTooLarge { len, max } => {
+                write!(f, "a body of {len} bytes exceeds the limit of {max}")
+            }
+            Error::NotExecuting => f.write_str("that request is not executing"),
+            Error::BadRecords(why) => write!(f, "records no endpoint could have written: {why}"),
         }
     }
 }
@@ -93,6 +142,11 @@ impl core::error::Error for Error {}
 
 impl Classify for Error {
     fn kind(&self) -> ErrorKind {
-        ErrorKind::InvalidArgument
+        match self {
+            Error::Wire(e) => e.kind(),
+            Error::TooManyCalls { .. } | Error::BodyTooLarge { .. } => ErrorKind::LimitExceeded,
+            Error::BadRecords(_) => ErrorKind::Malformed,
+            _ => ErrorKind::InvalidArgument,
+        }
     }
 }
