@@ -526,7 +526,7 @@ fn records_no_endpoint_could_have_written_are_refused() {
     let bad: [&[Persist]; 5] = [
         &[Persist::Incarnation(3), Persist::Incarnation(2)],
         &[started.clone(), started.clone()],
-        &[finished.clone()],
+        std::slice::from_ref(&finished),
         &[started.clone(), finished.clone(), finished],
         &[Persist::Started {
             client: NodeId(9),

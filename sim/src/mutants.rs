@@ -145,6 +145,30 @@ pub const TRIALS: &[Trial] = &[
         seeds: 2_000,
         quick: true,
     },
+    Trial {
+        mutant: Mutant::RpcServerNoDedup,
+        protocol: "request-reply",
+        faults: "all,swarm",
+        nodes: 3,
+        seeds: 2_000,
+        quick: true,
+    },
+    Trial {
+        mutant: Mutant::RpcDedupForgottenOnRestart,
+        protocol: "request-reply",
+        faults: "all,swarm",
+        nodes: 3,
+        seeds: 2_000,
+        quick: true,
+    },
+    Trial {
+        mutant: Mutant::RpcIncarnationReused,
+        protocol: "request-reply",
+        faults: "all,swarm",
+        nodes: 3,
+        seeds: 2_000,
+        quick: true,
+    },
 ];
 
 /// What a trial found.

@@ -980,6 +980,9 @@ impl Endpoint {
                 }
                 self.incarnation = *n;
             }
+            Persist::Checkpoint(cp) if planted(Mutant::RpcDedupForgottenOnRestart) => {
+                self.incarnation = self.incarnation.max(cp.incarnation);
+            }
             _ if server && planted(Mutant::RpcDedupForgottenOnRestart) => {}
             Persist::Started {
                 client,

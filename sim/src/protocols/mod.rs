@@ -13,6 +13,7 @@ pub mod election;
 pub mod merkle;
 pub mod paxos;
 pub mod raft;
+pub mod resilience;
 
 use consensio::NodeId;
 
@@ -41,6 +42,7 @@ pub static FAMILIES: &[&[Entry]] = &[
     election::PROTOCOLS,
     detector::PROTOCOLS,
     merkle::PROTOCOLS,
+    resilience::PROTOCOLS,
 ];
 
 /// Every simulated protocol, family by family.
