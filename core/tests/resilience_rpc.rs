@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use consensio::resilience::breaker::{self, OpenWait, Window};
 use consensio::resilience::retry::{Backoff, Jitter, Policy};
 use consensio::resilience::rpc::{
-    self, Command, Endpoint, Event, Message, Outcome, Persist, RequestId,
+    self, Command, RpcNode, Event, Message, Outcome, Persist, RequestId,
 };
 use consensio::resilience::{Budget, Error};
 use consensio::testing::{Cluster, Faults};
@@ -40,8 +40,8 @@ fn config(id: NodeId) -> rpc::Config {
     }
 }
 
-fn cluster(faults: Faults, configure: impl Fn(&mut rpc::Config)) -> Cluster<Endpoint> {
-    let mut cluster = Cluster::<Endpoint>::new(1, faults);
+fn cluster(faults: Faults, configure: impl Fn(&mut rpc::Config)) -> Cluster<RpcNode> {
+    let mut cluster = Cluster::<RpcNode>::new(1, faults);
     for id in members() {
         let mut c = config(id);
         configure(&mut c);
@@ -50,7 +50,7 @@ fn cluster(faults: Faults, configure: impl Fn(&mut rpc::Config)) -> Cluster<Endp
     cluster
 }
 
-fn call(cluster: &mut Cluster<Endpoint>, tag: u64, body: &[u8], timeout_ms: u64) {
+fn call(cluster: &mut Cluster<RpcNode>, tag: u64, body: &[u8], timeout_ms: u64) {
     cluster
         .command(
             CLIENT,
@@ -65,7 +65,7 @@ fn call(cluster: &mut Cluster<Endpoint>, tag: u64, body: &[u8], timeout_ms: u64)
 }
 
 /// The server's executions so far: (client, id, body).
-fn executions(cluster: &Cluster<Endpoint>) -> Vec<(NodeId, RequestId, Vec<u8>)> {
+fn executions(cluster: &Cluster<RpcNode>) -> Vec<(NodeId, RequestId, Vec<u8>)> {
     cluster
         .events_of(SERVER)
         .filter_map(|e| match e {
@@ -78,7 +78,7 @@ fn executions(cluster: &Cluster<Endpoint>) -> Vec<(NodeId, RequestId, Vec<u8>)> 
 }
 
 /// The outcomes of the client's calls so far, by tag.
-fn outcomes(cluster: &Cluster<Endpoint>) -> Vec<(u64, Outcome, u32)> {
+fn outcomes(cluster: &Cluster<RpcNode>) -> Vec<(u64, Outcome, u32)> {
     cluster
         .events_of(CLIENT)
         .filter_map(|e| match e {
@@ -92,7 +92,7 @@ fn outcomes(cluster: &Cluster<Endpoint>) -> Vec<(u64, Outcome, u32)> {
         .collect()
 }
 
-fn reply(cluster: &mut Cluster<Endpoint>, id: RequestId, body: &[u8]) -> Result<(), Error> {
+fn reply(cluster: &mut Cluster<RpcNode>, id: RequestId, body: &[u8]) -> Result<(), Error> {
     cluster.command(
         SERVER,
         Command::Reply {
@@ -103,7 +103,7 @@ fn reply(cluster: &mut Cluster<Endpoint>, id: RequestId, body: &[u8]) -> Result<
     )
 }
 
-fn requests_in_flight(cluster: &Cluster<Endpoint>) -> Vec<(u32, u64)> {
+fn requests_in_flight(cluster: &Cluster<RpcNode>) -> Vec<(u32, u64)> {
     cluster
         .in_flight()
         .filter_map(|e| match &e.message {
@@ -370,10 +370,10 @@ fn a_checkpoint_replaces_the_records_before_it_and_restores_the_same_table() {
     };
     assert_eq!(cp.records.len(), 2);
     assert_eq!(cp.records[0].reply.as_deref(), Some(b"one".as_slice()));
-    let from_checkpoint = Endpoint::restore(config(SERVER), &disk[disk.len() - 1..]).unwrap();
+    let from_checkpoint = RpcNode::restore(config(SERVER), &disk[disk.len() - 1..]).unwrap();
     assert_eq!(from_checkpoint.checkpoint().records, cp.records);
     assert_eq!(
-        Endpoint::restore(config(SERVER), &disk)
+        RpcNode::restore(config(SERVER), &disk)
             .unwrap()
             .checkpoint(),
         from_checkpoint.checkpoint()
@@ -503,7 +503,7 @@ fn bad_input_is_a_typed_error_and_changes_nothing() {
         },
     ];
     for bad in bad_configs {
-        assert!(matches!(Endpoint::new(bad), Err(Error::InvalidConfig(_))));
+        assert!(matches!(RpcNode::new(bad), Err(Error::InvalidConfig(_))));
     }
 }
 
@@ -527,7 +527,7 @@ fn records_no_endpoint_could_have_written_are_refused() {
         &[Persist::Incarnation(3), Persist::Incarnation(2)],
         &[started.clone(), started.clone()],
         std::slice::from_ref(&finished),
-        &[started.clone(), finished.clone(), finished],
+        &[started.clone(), finished.clone(), finished.clone()],
         &[Persist::Started {
             client: NodeId(9),
             id,
@@ -537,13 +537,13 @@ fn records_no_endpoint_could_have_written_are_refused() {
     for records in bad {
         assert!(
             matches!(
-                Endpoint::restore(config(SERVER), records),
+                RpcNode::restore(config(SERVER), records),
                 Err(Error::BadRecords(_))
             ),
             "{records:?}"
         );
     }
-    assert!(Endpoint::restore(config(SERVER), &[started]).is_ok());
+    assert!(RpcNode::restore(config(SERVER), &[started]).is_ok());
 }
 
 /// Under loss, duplication, reordering and crash-restarts of the server,
@@ -558,7 +558,7 @@ fn faulty_run(seed: u64) -> Result<(), TestCaseError> {
         min_delay_ms: 1,
         max_delay_ms: 150,
     };
-    let mut c = Cluster::<Endpoint>::new(seed, faults);
+    let mut c = Cluster::<RpcNode>::new(seed, faults);
     for id in members() {
         c.add(rpc::Config {
             attempt_timeout_ms: 120,
@@ -656,7 +656,7 @@ proptest! {
 #[test]
 fn the_drive_loop_of_the_docs_runs() {
     // The endpoint as a host drives it: every output acted on in order.
-    let mut client = Endpoint::new(config(CLIENT)).unwrap();
+    let mut client = RpcNode::new(config(CLIENT)).unwrap();
     client
         .handle_input(
             Instant::ZERO,

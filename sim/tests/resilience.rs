@@ -2,7 +2,7 @@
 //! proof that its checker can fail: fabricated events that break each
 //! promise are refused.
 
-use consensio::resilience::rpc::{Command, Endpoint, Event, Outcome, RequestId};
+use consensio::resilience::rpc::{Command, RpcNode, Event, Outcome, RequestId};
 use consensio::{Instant, NodeId, Rng};
 use consensio_sim::protocols::resilience::RequestReply;
 use consensio_sim::protocols::{self, run_named};
@@ -109,7 +109,7 @@ fn a_crash_and_a_partition_cost_deadlines_and_rejections_but_never_a_second_exec
 type Made = (NodeId, u64, NodeId, u64);
 
 /// A checker fed by a workload that has made three calls or more.
-fn checker_with_calls() -> (Box<dyn Checker<Endpoint>>, Vec<Made>) {
+fn checker_with_calls() -> (Box<dyn Checker<RpcNode>>, Vec<Made>) {
     let mut protocol = RequestReply::default();
     let checker = protocol.checker();
     let live = [NodeId(1), NodeId(2), NodeId(3)];

@@ -6,7 +6,7 @@
 //! Large Scale and Low Latency", SOSP 2015) without its leases, with gRPC's
 //! deadline propagation and the breaker, retry and budget of this family
 //! ([`breaker`](super::breaker), [`retry`](super::retry)). Every
-//! [`Endpoint`] is both a client (it calls its peers) and a server (it
+//! [`RpcNode`] is both a client (it calls its peers) and a server (it
 //! executes its peers' requests); a node that only calls simply never
 //! receives requests.
 //!
@@ -303,7 +303,7 @@ pub enum Event {
     },
 }
 
-/// An [`Endpoint`]'s configuration.
+/// An [`RpcNode`]'s configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// This node.
@@ -456,12 +456,12 @@ struct Client {
 /// documentation](self).
 ///
 /// ```
-/// use consensio::resilience::rpc::{self, Command, Endpoint, Event, Message, Outcome};
+/// use consensio::resilience::rpc::{self, Command, RpcNode, Event, Message, Outcome};
 /// use consensio::{Input, Instant, NodeId, Output, Participant};
 ///
 /// let members = [NodeId(1), NodeId(2)];
-/// let mut client = Endpoint::new(rpc::Config::new(NodeId(1), &members))?;
-/// let mut server = Endpoint::new(rpc::Config::new(NodeId(2), &members))?;
+/// let mut client = RpcNode::new(rpc::Config::new(NodeId(1), &members))?;
+/// let mut server = RpcNode::new(rpc::Config::new(NodeId(2), &members))?;
 /// let call = Command::Call { call: 7, to: NodeId(2), body: b"ping".to_vec(), timeout_ms: 500 };
 /// client.handle_input(Instant::ZERO, Input::Command(call))?;
 /// // Deliver the client's request to the server, and its reply back.
@@ -494,7 +494,7 @@ struct Client {
 /// # Ok::<(), consensio::resilience::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct Endpoint {
+pub struct RpcNode {
     config: Config,
     rng: Rng,
     budget: Option<Budget>,
@@ -516,7 +516,7 @@ pub struct Endpoint {
     outputs: VecDeque<Output<Message, Persist, Event>>,
 }
 
-impl Endpoint {
+impl RpcNode {
     /// An endpoint that has persisted nothing.
     ///
     /// # Errors
@@ -1093,7 +1093,7 @@ impl Endpoint {
 /// could have written: an incarnation going back, a request started twice
 /// or finished without having started, one from a node that is not a
 /// peer.
-impl Restore for Endpoint {
+impl Restore for RpcNode {
     type Config = Config;
 
     fn restore(mut config: Config, records: &[Persist]) -> Result<Self, Error> {
@@ -1104,7 +1104,7 @@ impl Restore for Endpoint {
                 .collect::<Result<Vec<_>, _>>()?,
             None => Vec::new(),
         };
-        let mut endpoint = Endpoint {
+        let mut endpoint = RpcNode {
             rng: Rng::seed_from_u64(config.seed),
             budget: config.budget,
             breakers,
@@ -1126,7 +1126,7 @@ impl Restore for Endpoint {
     }
 }
 
-impl Participant for Endpoint {
+impl Participant for RpcNode {
     type Message = Message;
     type Command = Command;
     type Persist = Persist;

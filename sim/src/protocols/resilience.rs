@@ -23,7 +23,7 @@ use std::rc::Rc;
 use consensio::resilience::Budget;
 use consensio::resilience::breaker::{self, OpenWait, Window};
 use consensio::resilience::rpc::{
-    self, Command, Endpoint, Event, Message, Outcome, Persist, RequestId,
+    self, Command, RpcNode, Event, Message, Outcome, Persist, RequestId,
 };
 use consensio::{NodeId, Restore, Rng};
 
@@ -110,17 +110,17 @@ pub struct RequestReply {
 }
 
 impl Protocol for RequestReply {
-    type Node = Endpoint;
+    type Node = RpcNode;
 
     fn name(&self) -> &'static str {
         "request-reply"
     }
 
-    fn create(&self, id: NodeId, members: &[NodeId], seed: u64) -> Endpoint {
+    fn create(&self, id: NodeId, members: &[NodeId], seed: u64) -> RpcNode {
         self.restore(id, members, seed, &[])
     }
 
-    fn restore(&self, id: NodeId, members: &[NodeId], seed: u64, disk: &[Persist]) -> Endpoint {
+    fn restore(&self, id: NodeId, members: &[NodeId], seed: u64, disk: &[Persist]) -> RpcNode {
         let config = rpc::Config {
             attempt_timeout_ms: 150,
             budget: Budget::grpc(20, 0.2).ok(),
@@ -136,7 +136,7 @@ impl Protocol for RequestReply {
             seed,
             ..rpc::Config::new(id, members)
         };
-        Endpoint::restore(config, disk).unwrap_or_else(|e| panic!("request-reply restore: {e}"))
+        RpcNode::restore(config, disk).unwrap_or_else(|e| panic!("request-reply restore: {e}"))
     }
 
     fn workload_interval_ms(&self) -> Option<u64> {
@@ -219,7 +219,7 @@ impl Protocol for RequestReply {
         matches!(record, Persist::Checkpoint(_))
     }
 
-    fn checker(&self) -> Box<dyn Checker<Endpoint>> {
+    fn checker(&self) -> Box<dyn Checker<RpcNode>> {
         Box::new(AtMostOnce {
             world: Rc::clone(&self.world),
         })
@@ -291,7 +291,7 @@ fn slack_ms(timeout_ms: u64) -> u64 {
     timeout_ms / 400 + 2
 }
 
-impl Checker<Endpoint> for AtMostOnce {
+impl Checker<RpcNode> for AtMostOnce {
     fn name(&self) -> &'static str {
         "at most once; every call ends exactly once, by its deadline"
     }
@@ -391,7 +391,7 @@ impl Checker<Endpoint> for AtMostOnce {
     fn after_step(
         &mut self,
         time_ms: u64,
-        nodes: &[(NodeId, Option<&Endpoint>)],
+        nodes: &[(NodeId, Option<&RpcNode>)],
     ) -> Result<(), String> {
         let mut world = self.world.borrow_mut();
         let up = |id: NodeId| nodes.iter().find(|(n, _)| *n == id).and_then(|(_, e)| *e);
