@@ -476,6 +476,30 @@ typedef enum consensio_hedge_status {
   CONSENSIO_HEDGE_IGNORED = 4,
 } consensio_hedge_status;
 
+// The events of a request-reply node (`consensio_output.event`).
+typedef enum consensio_rpc_event {
+  // A call ended, exactly once per call: `values[0]` is the caller's
+  // tag, `values[1]` a `consensio_rpc_outcome`, `values[2]` the copies
+  // sent; `data[0..len]` the reply.
+  CONSENSIO_RPC_DONE = 1,
+  // Execute the request `data[0..len]` of client `peer` (its id:
+  // incarnation `values[0]`, sequence `values[1]`) and answer with
+  // [`consensio_rpc_reply`]; the caller's deadline is `values[2]` on
+  // this node's clock. It is recorded as started and is never asked for
+  // again.
+  CONSENSIO_RPC_EXECUTE = 2,
+} consensio_rpc_event;
+
+// How a call ended (`values[1]` of `CONSENSIO_RPC_DONE`).
+typedef enum consensio_rpc_outcome {
+  // The server executed the request once; `data[0..len]` is its reply.
+  CONSENSIO_RPC_REPLY = 0,
+  // No reply by the deadline: the request may or may not have executed.
+  CONSENSIO_RPC_DEADLINE_EXCEEDED = 1,
+  // The peer's circuit breaker refused the call: nothing was sent.
+  CONSENSIO_RPC_REJECTED = 2,
+} consensio_rpc_outcome;
+
 // Consistent hashing with bounded loads (opaque).
 typedef struct consensio_bounded_ring consensio_bounded_ring;
 
@@ -891,6 +915,43 @@ typedef struct consensio_endpoint {
   // Its distance from the caller (geo-proximity).
   uint32_t distance;
 } consensio_endpoint;
+
+// A request-reply node's configuration. Start from
+// [`consensio_rpc_default_config`] and adjust.
+typedef struct consensio_rpc_config {
+  // This node's id: one of the members.
+  uint64_t id;
+  // Seeds the retry jitter.
+  uint64_t seed;
+  // Retransmissions: attempts in all and the backoff between them.
+  struct consensio_retry_policy retry;
+  // How long to wait for a reply before the next attempt, ms, at least 1.
+  uint64_t attempt_timeout_ms;
+  // The retry budget shared by every call: 0 none, 1 gRPC retry
+  // throttling (`budget_max_tokens`, `budget_token_ratio`), 2 the AWS
+  // SDKs' standard-mode quota.
+  uint32_t budget_kind;
+  // gRPC: tokens at the start and at most, in [1, 1000].
+  uint32_t budget_max_tokens;
+  // gRPC: tokens a success gives back, in [0.001, 1000].
+  double budget_token_ratio;
+  // Nonzero: a circuit breaker per peer, configured by `breaker`.
+  uint8_t has_breaker;
+  // The breakers' configuration.
+  struct consensio_breaker_config breaker;
+  // The most calls open at once, 1 to 65,536.
+  uint64_t max_calls;
+  // The most requests the server remembers, 1 to 65,536; a request that
+  // finds the table full is refused unexecuted and retried.
+  uint64_t max_records;
+  // The largest body sent or accepted, at most 65,536 bytes.
+  uint64_t max_body_len;
+  // How long the server keeps a record past its deadline, ms: the
+  // longest a copy of a request may spend in the network.
+  uint64_t grace_ms;
+  // Server records written between checkpoints, at least 1.
+  uint32_t checkpoint_every;
+} consensio_rpc_config;
 
 #ifdef __cplusplus
 extern "C" {
@@ -2674,6 +2735,114 @@ enum consensio_status consensio_router_endpoint_state(const struct consensio_rou
                                                       uint64_t id,
                                                       uint8_t *out_available,
                                                       uint32_t *out_ejections);
+
+// The defaults for node `id` in `*out`: the default retry policy (3
+// attempts, full jitter from 100 ms doubling to 10 s), 1 s per attempt,
+// no budget, no breaker (`breaker` holds resilience4j's defaults, for
+// `has_breaker`), 1,024 open calls and server records, bodies up to
+// 4 KiB, a grace of 60 s, a checkpoint every 1,024 records, `seed` = `id`.
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_rpc_default_config(uint64_t id, struct consensio_rpc_config *out);
+
+// Creates a fresh request-reply node (client and server) of `members`
+// (which should include `config->id`; the others are its peers, at most
+// 256). Records are byte strings (wire frames of kind `RPC_RECORD`): keep
+// every one in the order polled, or only those from the last checkpoint
+// on ([`consensio_rpc_record_is_checkpoint`]), and pass them to
+// [`consensio_rpc_restore`] after a crash. A message from a node that is
+// not a peer is refused with `CONSENSIO_INVALID_ARGUMENT` (nothing
+// changes); `CONSENSIO_INVALID_ARGUMENT` for an unusable configuration.
+//
+// # Safety
+// `config` must be valid, `members` hold `n` ids, `out` be writable.
+enum consensio_status consensio_rpc_new(const struct consensio_rpc_config *config,
+                                        const uint64_t *members,
+                                        size_t n,
+                                        struct consensio_participant **out);
+
+// Rebuilds a node after a restart from the `count` records it persisted,
+// in the order polled (record `i` is `records[i][0..lens[i]]`): its next
+// input takes a new incarnation, and its server remembers every request
+// it started (those not finished are never executed again nor answered).
+// Its calls ended with the process that made them. `CONSENSIO_MALFORMED`
+// for bytes that are not a record or records no node could have written.
+//
+// # Safety
+// As [`consensio_rpc_new`]; `records` and `lens` hold `count` elements,
+// and each `records[i]` `lens[i]` bytes.
+enum consensio_status consensio_rpc_restore(const struct consensio_rpc_config *config,
+                                            const uint64_t *members,
+                                            size_t n,
+                                            const uint8_t *const *records,
+                                            const size_t *lens,
+                                            size_t count,
+                                            struct consensio_participant **out);
+
+// Calls peer `to` with `body[0..len]`, tagged `call` (any number not
+// already open on this node), with a deadline `timeout_ms` from `now_ms`:
+// `CONSENSIO_RPC_DONE` for `call` reports how it ended, exactly once, by
+// the deadline. `CONSENSIO_INVALID_ARGUMENT` if `to` is not a peer or the
+// tag is open; `CONSENSIO_LIMIT_EXCEEDED` if the body is over
+// `max_body_len` or `max_calls` are open. Nothing changes on an error.
+//
+// # Safety
+// `rpc` must be a live handle; `body` hold `len` bytes.
+enum consensio_status consensio_rpc_call(struct consensio_participant *rpc,
+                                         uint64_t now_ms,
+                                         uint64_t call,
+                                         uint64_t to,
+                                         const uint8_t *body,
+                                         size_t len,
+                                         uint64_t timeout_ms);
+
+// Answers the request `CONSENSIO_RPC_EXECUTE` named (client `client`,
+// incarnation `incarnation`, sequence `seq`) with `body[0..len]`: it is
+// recorded, then sent, and sent again to any retransmission. A reply
+// nobody waits for any more (the client has its outcome or restarted)
+// is dropped, and that is no error. `CONSENSIO_INVALID_ARGUMENT` for a
+// request answered already or abandoned by a restart;
+// `CONSENSIO_LIMIT_EXCEEDED` for a body over `max_body_len`.
+//
+// # Safety
+// `rpc` must be a live handle; `body` hold `len` bytes.
+enum consensio_status consensio_rpc_reply(struct consensio_participant *rpc,
+                                          uint64_t now_ms,
+                                          uint64_t client,
+                                          uint64_t incarnation,
+                                          uint64_t seq,
+                                          const uint8_t *body,
+                                          size_t len);
+
+// Whether `record[0..len]` (a record polled from a request-reply node) is
+// a checkpoint: once it is durable, the records before it may be deleted.
+// `CONSENSIO_MALFORMED` if it is not a record.
+//
+// # Safety
+// `record` must hold `len` bytes; `out` be writable.
+enum consensio_status consensio_rpc_record_is_checkpoint(const uint8_t *record,
+                                                         size_t len,
+                                                         uint8_t *out);
+
+// How many calls are open on this node (`*out_calls`) and how many
+// requests its server remembers (`*out_records`).
+//
+// # Safety
+// `rpc` must be a live handle; the out-pointers writable.
+enum consensio_status consensio_rpc_tables(const struct consensio_participant *rpc,
+                                           uint64_t *out_calls,
+                                           uint64_t *out_records);
+
+// The state of the circuit breaker for `peer` (a
+// `consensio_breaker_state` number) in `*out`. `CONSENSIO_INVALID_ARGUMENT`
+// if `peer` is not a peer or the node has no breakers.
+//
+// # Safety
+// `rpc` must be a live handle; `out` writable.
+enum consensio_status consensio_rpc_breaker_state(const struct consensio_participant *rpc,
+                                                  uint64_t peer,
+                                                  uint32_t *out);
 
 // The 64-bit position of a key (XXH3-64 of its bytes), the hash every
 // placement here starts from.

@@ -1,7 +1,8 @@
 //! `consensio_breaker_*`, `consensio_retry_*`, `consensio_budget_*`,
 //! `consensio_hedge_*`, `consensio_router_*`: the circuit breaker, retries
 //! with backoff and budgets, hedged requests, and routing across endpoints
-//! (`consensio_core::resilience`).
+//! (`consensio_core::resilience`). `consensio_rpc_*`: request-reply with
+//! deadlines and at-most-once execution, as a `consensio_participant`.
 //!
 //! The breaker and the budget are opaque handles; a permit and a retry's
 //! decision are plain structs the caller holds. States, outcomes, jitters
@@ -10,8 +11,9 @@
 //! numbers), so an unknown number is `CONSENSIO_INVALID_ARGUMENT`, never
 //! undefined behaviour. A refused call is `CONSENSIO_REJECTED`.
 
-use consensio_core::Instant;
 use consensio_core::resilience::Budget;
+use consensio_core::resilience::rpc::{self, Command, Event, Persist, RequestId, RpcNode};
+use consensio_core::{Instant, NodeId, Restore, wire};
 use consensio_core::resilience::breaker::{
     CircuitBreaker, Config, OpenWait, Outcome, Permit, Recorded, State, Window,
 };
@@ -24,8 +26,11 @@ use consensio_core::resilience::routing::{
 };
 
 use crate::consensio_status::{self, *};
-use crate::participant::optional;
-use crate::{Failure, Result, borrow, borrow_mut, give, guard, take};
+use crate::participant::{
+    Fill, Surface, command, consensio_participant, decode_records, driver, give_participant,
+    members, optional,
+};
+use crate::{Failure, Result, borrow, borrow_mut, give, guard, slice, take};
 
 /// A breaker's state (the numbers `uint32_t` state parameters take).
 #[repr(C)]
@@ -1396,6 +1401,406 @@ pub unsafe extern "C" fn consensio_router_endpoint_state(
             .ok_or_else(unknown)?;
         *available = u8::from(up);
         *ejections = e.ejections;
+        Ok(())
+    })
+}
+
+// ---- request-reply ----------------------------------------------------------
+
+/// How a call ended (`values[1]` of `CONSENSIO_RPC_DONE`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum consensio_rpc_outcome {
+    /// The server executed the request once; `data[0..len]` is its reply.
+    CONSENSIO_RPC_REPLY = 0,
+    /// No reply by the deadline: the request may or may not have executed.
+    CONSENSIO_RPC_DEADLINE_EXCEEDED = 1,
+    /// The peer's circuit breaker refused the call: nothing was sent.
+    CONSENSIO_RPC_REJECTED = 2,
+}
+
+/// The events of a request-reply node (`consensio_output.event`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum consensio_rpc_event {
+    /// A call ended, exactly once per call: `values[0]` is the caller's
+    /// tag, `values[1]` a `consensio_rpc_outcome`, `values[2]` the copies
+    /// sent; `data[0..len]` the reply.
+    CONSENSIO_RPC_DONE = 1,
+    /// Execute the request `data[0..len]` of client `peer` (its id:
+    /// incarnation `values[0]`, sequence `values[1]`) and answer with
+    /// [`consensio_rpc_reply`]; the caller's deadline is `values[2]` on
+    /// this node's clock. It is recorded as started and is never asked for
+    /// again.
+    CONSENSIO_RPC_EXECUTE = 2,
+}
+
+/// A request-reply node's configuration. Start from
+/// [`consensio_rpc_default_config`] and adjust.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct consensio_rpc_config {
+    /// This node's id: one of the members.
+    pub id: u64,
+    /// Seeds the retry jitter.
+    pub seed: u64,
+    /// Retransmissions: attempts in all and the backoff between them.
+    pub retry: consensio_retry_policy,
+    /// How long to wait for a reply before the next attempt, ms, at least 1.
+    pub attempt_timeout_ms: u64,
+    /// The retry budget shared by every call: 0 none, 1 gRPC retry
+    /// throttling (`budget_max_tokens`, `budget_token_ratio`), 2 the AWS
+    /// SDKs' standard-mode quota.
+    pub budget_kind: u32,
+    /// gRPC: tokens at the start and at most, in [1, 1000].
+    pub budget_max_tokens: u32,
+    /// gRPC: tokens a success gives back, in [0.001, 1000].
+    pub budget_token_ratio: f64,
+    /// Nonzero: a circuit breaker per peer, configured by `breaker`.
+    pub has_breaker: u8,
+    /// The breakers' configuration.
+    pub breaker: consensio_breaker_config,
+    /// The most calls open at once, 1 to 65,536.
+    pub max_calls: u64,
+    /// The most requests the server remembers, 1 to 65,536; a request that
+    /// finds the table full is refused unexecuted and retried.
+    pub max_records: u64,
+    /// The largest body sent or accepted, at most 65,536 bytes.
+    pub max_body_len: u64,
+    /// How long the server keeps a record past its deadline, ms: the
+    /// longest a copy of a request may spend in the network.
+    pub grace_ms: u64,
+    /// Server records written between checkpoints, at least 1.
+    pub checkpoint_every: u32,
+}
+
+/// The defaults for node `id` in `*out`: the default retry policy (3
+/// attempts, full jitter from 100 ms doubling to 10 s), 1 s per attempt,
+/// no budget, no breaker (`breaker` holds resilience4j's defaults, for
+/// `has_breaker`), 1,024 open calls and server records, bodies up to
+/// 4 KiB, a grace of 60 s, a checkpoint every 1,024 records, `seed` = `id`.
+///
+/// # Safety
+/// `out` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_rpc_default_config(
+    id: u64,
+    out: *mut consensio_rpc_config,
+) -> consensio_status {
+    let mut breaker = core::mem::MaybeUninit::<consensio_breaker_config>::uninit();
+    // SAFETY: `breaker` is writable.
+    let status = unsafe { consensio_breaker_config_default(breaker.as_mut_ptr()) };
+    if status != CONSENSIO_OK {
+        return status;
+    }
+    // SAFETY: the call above filled it.
+    let breaker = unsafe { breaker.assume_init() };
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let out = unsafe { borrow_mut(out, "out") }?;
+        let c = rpc::Config::new(NodeId(id), &[]);
+        *out = consensio_rpc_config {
+            id,
+            seed: c.seed,
+            retry: consensio_retry_policy::from_core(c.retry),
+            attempt_timeout_ms: c.attempt_timeout_ms,
+            budget_kind: 0,
+            budget_max_tokens: 10,
+            budget_token_ratio: 0.1,
+            has_breaker: 0,
+            breaker,
+            max_calls: c.max_calls as u64,
+            max_records: c.max_records as u64,
+            max_body_len: c.max_body_len as u64,
+            grace_ms: c.grace_ms,
+            checkpoint_every: c.checkpoint_every,
+        };
+        Ok(())
+    })
+}
+
+/// The core configuration from the C one and the member list.
+///
+/// # Safety
+/// `config` must be valid; `ids` hold `n` ids.
+unsafe fn rpc_config(
+    config: *const consensio_rpc_config,
+    ids: *const u64,
+    n: usize,
+) -> Result<rpc::Config> {
+    // SAFETY: forwarded from the caller.
+    let (c, ids) = unsafe {
+        (
+            borrow(config, "config")?,
+            members(ids, n, rpc::MAX_PEERS.saturating_add(1))?,
+        )
+    };
+    let budget = match c.budget_kind {
+        0 => None,
+        1 => Some(Budget::grpc(c.budget_max_tokens, c.budget_token_ratio)?),
+        2 => Some(Budget::aws_standard()),
+        k => {
+            return Err(Failure::new(
+                CONSENSIO_INVALID_ARGUMENT,
+                format!("budget_kind {k}: 0 none, 1 gRPC, 2 AWS standard"),
+            ));
+        }
+    };
+    let widen = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+    Ok(rpc::Config {
+        retry: c.retry.to_core()?,
+        attempt_timeout_ms: c.attempt_timeout_ms,
+        budget,
+        breaker: if c.has_breaker != 0 {
+            Some(c.breaker.to_core()?)
+        } else {
+            None
+        },
+        max_calls: widen(c.max_calls),
+        max_records: widen(c.max_records),
+        max_body_len: widen(c.max_body_len),
+        grace_ms: c.grace_ms,
+        checkpoint_every: c.checkpoint_every,
+        seed: c.seed,
+        ..rpc::Config::new(NodeId(c.id), &ids)
+    })
+}
+
+impl Surface for RpcNode {
+    const FAMILY: &'static str = "rpc";
+
+    fn persist(record: Persist, fill: &mut Fill<'_>) -> Result<()> {
+        *fill.data = wire::encode_to_vec(&record)?;
+        Ok(())
+    }
+
+    fn event(event: Event, fill: &mut Fill<'_>) -> Result<()> {
+        use consensio_rpc_event::*;
+        use consensio_rpc_outcome::*;
+        match event {
+            Event::Done {
+                call,
+                outcome,
+                attempts,
+            } => {
+                let code = match outcome {
+                    rpc::Outcome::Reply(body) => {
+                        *fill.data = body;
+                        CONSENSIO_RPC_REPLY
+                    }
+                    rpc::Outcome::DeadlineExceeded => CONSENSIO_RPC_DEADLINE_EXCEEDED,
+                    rpc::Outcome::Rejected => CONSENSIO_RPC_REJECTED,
+                };
+                let out = fill.event(CONSENSIO_RPC_DONE as u32);
+                out.values[..3].copy_from_slice(&[call, code as u64, u64::from(attempts)]);
+            }
+            Event::Execute {
+                client,
+                id,
+                deadline,
+                body,
+            } => {
+                *fill.data = body;
+                let out = fill.event(CONSENSIO_RPC_EXECUTE as u32);
+                out.peer = client.0;
+                out.values[..3].copy_from_slice(&[id.incarnation, id.seq, deadline.as_millis()]);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Creates a fresh request-reply node (client and server) of `members`
+/// (which should include `config->id`; the others are its peers, at most
+/// 256). Records are byte strings (wire frames of kind `RPC_RECORD`): keep
+/// every one in the order polled, or only those from the last checkpoint
+/// on ([`consensio_rpc_record_is_checkpoint`]), and pass them to
+/// [`consensio_rpc_restore`] after a crash. A message from a node that is
+/// not a peer is refused with `CONSENSIO_INVALID_ARGUMENT` (nothing
+/// changes); `CONSENSIO_INVALID_ARGUMENT` for an unusable configuration.
+///
+/// # Safety
+/// `config` must be valid, `members` hold `n` ids, `out` be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_rpc_new(
+    config: *const consensio_rpc_config,
+    members: *const u64,
+    n: usize,
+    out: *mut *mut consensio_participant,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let node = RpcNode::new(unsafe { rpc_config(config, members, n) }?)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { give_participant(node, out) }
+    })
+}
+
+/// Rebuilds a node after a restart from the `count` records it persisted,
+/// in the order polled (record `i` is `records[i][0..lens[i]]`): its next
+/// input takes a new incarnation, and its server remembers every request
+/// it started (those not finished are never executed again nor answered).
+/// Its calls ended with the process that made them. `CONSENSIO_MALFORMED`
+/// for bytes that are not a record or records no node could have written.
+///
+/// # Safety
+/// As [`consensio_rpc_new`]; `records` and `lens` hold `count` elements,
+/// and each `records[i]` `lens[i]` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_rpc_restore(
+    config: *const consensio_rpc_config,
+    members: *const u64,
+    n: usize,
+    records: *const *const u8,
+    lens: *const usize,
+    count: usize,
+    out: *mut *mut consensio_participant,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let config = unsafe { rpc_config(config, members, n) }?;
+        // SAFETY: forwarded from the caller.
+        let decoded = unsafe { decode_records::<Persist>(records, lens, count) }?;
+        let node = RpcNode::restore(config, &decoded)?;
+        // SAFETY: forwarded from the caller.
+        unsafe { give_participant(node, out) }
+    })
+}
+
+/// Calls peer `to` with `body[0..len]`, tagged `call` (any number not
+/// already open on this node), with a deadline `timeout_ms` from `now_ms`:
+/// `CONSENSIO_RPC_DONE` for `call` reports how it ended, exactly once, by
+/// the deadline. `CONSENSIO_INVALID_ARGUMENT` if `to` is not a peer or the
+/// tag is open; `CONSENSIO_LIMIT_EXCEEDED` if the body is over
+/// `max_body_len` or `max_calls` are open. Nothing changes on an error.
+///
+/// # Safety
+/// `rpc` must be a live handle; `body` hold `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_rpc_call(
+    rpc: *mut consensio_participant,
+    now_ms: u64,
+    call: u64,
+    to: u64,
+    body: *const u8,
+    len: usize,
+    timeout_ms: u64,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        command::<RpcNode>(rpc, now_ms, || {
+            Ok(Command::Call {
+                call,
+                to: NodeId(to),
+                body: slice(body, len, "body")?.to_vec(),
+                timeout_ms,
+            })
+        })
+    }
+}
+
+/// Answers the request `CONSENSIO_RPC_EXECUTE` named (client `client`,
+/// incarnation `incarnation`, sequence `seq`) with `body[0..len]`: it is
+/// recorded, then sent, and sent again to any retransmission. A reply
+/// nobody waits for any more (the client has its outcome or restarted)
+/// is dropped, and that is no error. `CONSENSIO_INVALID_ARGUMENT` for a
+/// request answered already or abandoned by a restart;
+/// `CONSENSIO_LIMIT_EXCEEDED` for a body over `max_body_len`.
+///
+/// # Safety
+/// `rpc` must be a live handle; `body` hold `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_rpc_reply(
+    rpc: *mut consensio_participant,
+    now_ms: u64,
+    client: u64,
+    incarnation: u64,
+    seq: u64,
+    body: *const u8,
+    len: usize,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        command::<RpcNode>(rpc, now_ms, || {
+            Ok(Command::Reply {
+                client: NodeId(client),
+                id: RequestId { incarnation, seq },
+                body: slice(body, len, "body")?.to_vec(),
+            })
+        })
+    }
+}
+
+/// Whether `record[0..len]` (a record polled from a request-reply node) is
+/// a checkpoint: once it is durable, the records before it may be deleted.
+/// `CONSENSIO_MALFORMED` if it is not a record.
+///
+/// # Safety
+/// `record` must hold `len` bytes; `out` be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_rpc_record_is_checkpoint(
+    record: *const u8,
+    len: usize,
+    out: *mut u8,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (bytes, o) = unsafe { (slice(record, len, "record")?, borrow_mut(out, "out")?) };
+        *o = u8::from(matches!(
+            wire::decode::<Persist>(bytes)?,
+            Persist::Checkpoint(_)
+        ));
+        Ok(())
+    })
+}
+
+/// How many calls are open on this node (`*out_calls`) and how many
+/// requests its server remembers (`*out_records`).
+///
+/// # Safety
+/// `rpc` must be a live handle; the out-pointers writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_rpc_tables(
+    rpc: *const consensio_participant,
+    out_calls: *mut u64,
+    out_records: *mut u64,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (d, calls, records) = unsafe {
+            (
+                driver::<RpcNode>(rpc)?,
+                borrow_mut(out_calls, "out_calls")?,
+                borrow_mut(out_records, "out_records")?,
+            )
+        };
+        (*calls, *records) = d.with(|n| (n.open_calls() as u64, n.records() as u64));
+        Ok(())
+    })
+}
+
+/// The state of the circuit breaker for `peer` (a
+/// `consensio_breaker_state` number) in `*out`. `CONSENSIO_INVALID_ARGUMENT`
+/// if `peer` is not a peer or the node has no breakers.
+///
+/// # Safety
+/// `rpc` must be a live handle; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_rpc_breaker_state(
+    rpc: *const consensio_participant,
+    peer: u64,
+    out: *mut u32,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (d, o) = unsafe { (driver::<RpcNode>(rpc)?, borrow_mut(out, "out")?) };
+        let state = d.with(|n| n.breaker_state(NodeId(peer))).ok_or_else(|| {
+            Failure::new(
+                CONSENSIO_INVALID_ARGUMENT,
+                format!("n{peer} is not a peer, or the node has no breakers"),
+            )
+        })?;
+        *o = state_number(state);
         Ok(())
     })
 }
