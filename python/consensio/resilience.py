@@ -1,6 +1,7 @@
 """Calls that fail well: a circuit breaker, retries with backoff and budgets,
-hedged requests (:class:`Hedge`), and routing across endpoints and regions
-(:class:`Router`).
+hedged requests (:class:`Hedge`), routing across endpoints and regions
+(:class:`Router`), and request-reply with deadlines and at-most-once
+execution (:class:`RpcNode`, a participant: drive it like any other node).
 
 The state machines are consensio's core (time is an argument, in ms, from
 one monotonic clock); this module adds what ``pybreaker`` and ``tenacity``
@@ -23,9 +24,35 @@ import itertools
 import time
 from typing import Any, Callable, Iterator, Optional
 
-from consensio._native import CircuitBreaker, Hedge, Permit, Retry, RetryBudget, Router
+from consensio._native import (
+    CircuitBreaker,
+    Done,
+    Execute,
+    Hedge,
+    Permit,
+    Retry,
+    RetryBudget,
+    Router,
+    RpcNode,
+    rpc_is_checkpoint_record,
+)
 
-__all__ = ["CircuitBreaker", "Hedge", "Permit", "Retry", "RetryBudget", "Router", "call_with_retry", "guarded", "now_ms", "retrying"]
+__all__ = [
+    "CircuitBreaker",
+    "Done",
+    "Execute",
+    "Hedge",
+    "Permit",
+    "Retry",
+    "RetryBudget",
+    "Router",
+    "RpcNode",
+    "call_with_retry",
+    "guarded",
+    "now_ms",
+    "retrying",
+    "rpc_is_checkpoint_record",
+]
 
 
 def now_ms() -> int:

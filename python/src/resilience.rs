@@ -1,4 +1,5 @@
-//! `consensio.resilience`: the circuit breaker, retries and retry budgets.
+//! `consensio.resilience`: the circuit breaker, retries and retry budgets,
+//! hedges, the router, and request-reply (`RpcNode`).
 
 use consensio::Instant;
 use consensio::resilience::Budget;
@@ -13,9 +14,14 @@ use consensio::resilience::retry::{
 use consensio::resilience::routing::{
     self, Balance, Endpoint, HealthConfig, OutlierConfig, Router as CoreRouter,
 };
+use consensio::resilience::rpc::{self, Command, Event, Persist, RequestId, RpcNode as CoreRpc};
+use consensio::{Input, NodeId, Restore, wire};
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyType};
 
-use crate::{error, invalid};
+use crate::participant::{Node, Outputs, participant_methods};
+use crate::raft::records_in;
+use crate::{PersistOutput, error, invalid, node_ids};
 
 fn state_of(name: &str) -> PyResult<State> {
     State::ALL
@@ -263,6 +269,36 @@ impl RetryBudget {
     }
 }
 
+/// A retry policy from the keyword arguments `Retry` and `RpcNode` take.
+fn policy_of(
+    max_attempts: u32,
+    initial_ms: u64,
+    max_ms: u64,
+    multiplier: f64,
+    jitter: &str,
+) -> PyResult<Policy> {
+    let jitter = match jitter {
+        "none" => Jitter::None,
+        "full" => Jitter::Full,
+        "equal" => Jitter::Equal,
+        "decorrelated" => Jitter::Decorrelated,
+        other => {
+            return Err(invalid(format!(
+                "jitter {other:?}: \"none\", \"full\", \"equal\" or \"decorrelated\""
+            )));
+        }
+    };
+    Ok(Policy {
+        max_attempts,
+        backoff: Backoff {
+            initial_ms,
+            max_ms,
+            multiplier,
+            jitter,
+        },
+    })
+}
+
 /// One call's retries.
 #[pyclass(module = "consensio.resilience")]
 #[derive(Debug)]
@@ -296,26 +332,7 @@ impl Retry {
         let policy = if aws_standard {
             Policy::aws_standard()
         } else {
-            let jitter = match jitter {
-                "none" => Jitter::None,
-                "full" => Jitter::Full,
-                "equal" => Jitter::Equal,
-                "decorrelated" => Jitter::Decorrelated,
-                other => {
-                    return Err(invalid(format!(
-                        "jitter {other:?}: \"none\", \"full\", \"equal\" or \"decorrelated\""
-                    )));
-                }
-            };
-            Policy {
-                max_attempts,
-                backoff: Backoff {
-                    initial_ms,
-                    max_ms,
-                    multiplier,
-                    jitter,
-                },
-            }
+            policy_of(max_attempts, initial_ms, max_ms, multiplier, jitter)?
         };
         Ok(Retry {
             retry: CoreRetry::new(policy, seed).map_err(error)?,
@@ -646,7 +663,307 @@ impl Router {
     }
 }
 
+/// Output of an `RpcNode`: call `call` ended, exactly once, by its
+/// deadline. `outcome` is "reply" (the server executed the request once;
+/// `reply` is its answer), "deadline_exceeded" (no reply in time: it may or
+/// may not have executed) or "rejected" (the peer's breaker refused it:
+/// nothing was sent). `attempts` counts the copies sent.
+#[pyclass(module = "consensio.resilience", frozen, eq, hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Done {
+    /// The caller's tag.
+    #[pyo3(get)]
+    call: u64,
+    /// "reply", "deadline_exceeded" or "rejected".
+    #[pyo3(get)]
+    outcome: &'static str,
+    /// Copies sent.
+    #[pyo3(get)]
+    attempts: u32,
+    answer: Option<Vec<u8>>,
+}
+
+#[pymethods]
+impl Done {
+    /// The reply, for outcome "reply"; else None.
+    #[getter]
+    fn reply<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        self.answer.as_ref().map(|r| PyBytes::new(py, r))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let reply = match &self.answer {
+            Some(r) => PyBytes::new(py, r).repr()?.to_string(),
+            None => "None".into(),
+        };
+        Ok(format!(
+            "Done(call={}, outcome={:?}, attempts={}, reply={reply})",
+            self.call, self.outcome, self.attempts
+        ))
+    }
+}
+
+/// Output of an `RpcNode`: execute `body`, the request `(incarnation,
+/// seq)` of `client`, and answer with `reply(now_ms, client, incarnation,
+/// seq, answer)`. It was recorded as started and will not be asked for
+/// again; `deadline_ms` is the caller's deadline on this node's clock
+/// (pass what is left of it to any call made on the request's behalf).
+#[pyclass(module = "consensio.resilience", frozen, eq, hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Execute {
+    /// The calling node.
+    #[pyo3(get)]
+    client: u64,
+    /// The client's incarnation.
+    #[pyo3(get)]
+    incarnation: u64,
+    /// The request's number within it.
+    #[pyo3(get)]
+    seq: u64,
+    /// The caller's deadline, on this node's clock, ms.
+    #[pyo3(get)]
+    deadline_ms: u64,
+    request: Vec<u8>,
+}
+
+#[pymethods]
+impl Execute {
+    /// The request's body.
+    #[getter]
+    fn body<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.request)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let body = PyBytes::new(py, &self.request).repr()?;
+        Ok(format!(
+            "Execute(client={}, incarnation={}, seq={}, deadline_ms={}, body={body})",
+            self.client, self.incarnation, self.seq, self.deadline_ms
+        ))
+    }
+}
+
+impl Outputs for CoreRpc {
+    fn persist(py: Python<'_>, record: Persist) -> PyResult<Py<PyAny>> {
+        PersistOutput::encoded(py, &record)
+    }
+
+    fn event(py: Python<'_>, event: Event) -> PyResult<Py<PyAny>> {
+        Ok(match event {
+            Event::Done {
+                call,
+                outcome,
+                attempts,
+            } => {
+                let (outcome, answer) = match outcome {
+                    rpc::Outcome::Reply(r) => ("reply", Some(r)),
+                    rpc::Outcome::DeadlineExceeded => ("deadline_exceeded", None),
+                    rpc::Outcome::Rejected => ("rejected", None),
+                };
+                let done = Done {
+                    call,
+                    outcome,
+                    attempts,
+                    answer,
+                };
+                Py::new(py, done)?.into_any()
+            }
+            Event::Execute {
+                client,
+                id,
+                deadline,
+                body,
+            } => {
+                let execute = Execute {
+                    client: client.0,
+                    incarnation: id.incarnation,
+                    seq: id.seq,
+                    deadline_ms: deadline.as_millis(),
+                    request: body,
+                };
+                Py::new(py, execute)?.into_any()
+            }
+        })
+    }
+}
+
+/// Request-reply with deadlines and at-most-once execution: one node is
+/// both a client (it calls its peers) and a server (it executes their
+/// requests).
+///
+/// `members` is the fixed membership, this node included (its peers at
+/// most 256). `call(now_ms, call, to, body, timeout_ms)` sends a request
+/// tagged `call`, retransmitted every `attempt_timeout_ms` without a
+/// reply, after a jittered backoff (`max_attempts`, `initial_ms`,
+/// `max_ms`, `multiplier`, `jitter`), while the deadline, the attempts and
+/// the `budget` (a `RetryBudget`, copied) allow; with `breaker` (a
+/// `CircuitBreaker` whose configuration is copied, one breaker per peer)
+/// an open breaker rejects calls at once. Each call ends in exactly one
+/// `Done`, by its deadline. A request from a peer is recorded, then
+/// reported as `Execute`, exactly once however often it arrives; answer
+/// it with `reply`, which is recorded and sent again to any
+/// retransmission. Drain `poll()` after every call, making each `Persist`
+/// durable, in order, before acting on the outputs after it; rebuild a
+/// restarted node with `RpcNode.restore(id, members, records, **config)`.
+/// `seed` (the jitter's) defaults to the id.
+#[pyclass(module = "consensio.resilience", frozen)]
+#[derive(Debug)]
+pub(crate) struct RpcNode {
+    node: Node<CoreRpc>,
+}
+
+participant_methods! {
+    RpcNode;
+
+    #[new]
+    #[pyo3(signature = (id, members, *, seed=None, max_attempts=3, initial_ms=100, max_ms=10_000,
+                        multiplier=2.0, jitter="full", attempt_timeout_ms=1_000, budget=None,
+                        breaker=None, max_calls=1_024, max_records=1_024, max_body_len=4_096,
+                        grace_ms=60_000, checkpoint_every=1_024))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        id: u64,
+        members: &Bound<'_, PyAny>,
+        seed: Option<u64>,
+        max_attempts: u32,
+        initial_ms: u64,
+        max_ms: u64,
+        multiplier: f64,
+        jitter: &str,
+        attempt_timeout_ms: u64,
+        budget: Option<PyRef<'_, RetryBudget>>,
+        breaker: Option<PyRef<'_, CircuitBreaker>>,
+        max_calls: usize,
+        max_records: usize,
+        max_body_len: usize,
+        grace_ms: u64,
+        checkpoint_every: u32,
+    ) -> PyResult<Self> {
+        let config = rpc::Config {
+            retry: policy_of(max_attempts, initial_ms, max_ms, multiplier, jitter)?,
+            attempt_timeout_ms,
+            budget: budget.map(|b| b.budget),
+            breaker: breaker.map(|b| *b.breaker.config()),
+            max_calls,
+            max_records,
+            max_body_len,
+            grace_ms,
+            checkpoint_every,
+            seed: seed.unwrap_or(id),
+            ..rpc::Config::new(NodeId(id), &node_ids(members)?)
+        };
+        let node = CoreRpc::new(config).map_err(error)?;
+        Ok(RpcNode { node: Node::new(node) })
+    }
+
+    /// A node restarted from the records it persisted (each
+    /// `Persist.value`, in the order polled; or those from the last
+    /// checkpoint on, see `rpc_is_checkpoint_record`), with the same
+    /// keyword arguments as the constructor. Its calls ended with the
+    /// process that made them; its server never executes again a request
+    /// it had started. Raises `MalformedMessage` for bytes that are not a
+    /// record or records no node could have written.
+    #[classmethod]
+    #[pyo3(signature = (id, members, records, **config))]
+    fn restore(
+        cls: &Bound<'_, PyType>,
+        id: u64,
+        members: &Bound<'_, PyAny>,
+        records: &Bound<'_, PyAny>,
+        config: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let records = records_in(records)?;
+        let fresh = cls.call((id, members), config)?;
+        let fresh = fresh.cast::<RpcNode>()?.get();
+        let config = fresh.node.with(|n| n.config().clone());
+        let node = CoreRpc::restore(config, &records).map_err(error)?;
+        Ok(Py::new(cls.py(), RpcNode { node: Node::new(node) })?.into_any())
+    }
+
+    /// Calls peer `to` with `body`, tagged `call` (any number not open on
+    /// this node), with a deadline `timeout_ms` from `now_ms`. Raises
+    /// `InvalidArgument` if `to` is not a peer or the tag is open,
+    /// `LimitExceeded` for a body over `max_body_len` or `max_calls` open.
+    fn call(&self, py: Python<'_>, now_ms: u64, call: u64, to: u64, body: &[u8], timeout_ms: u64) -> PyResult<()> {
+        let command = Command::Call {
+            call,
+            to: NodeId(to),
+            body: body.to_vec(),
+            timeout_ms,
+        };
+        self.node.input(py, now_ms, Input::Command(command))
+    }
+
+    /// Answers the request an `Execute` named. A reply nobody waits for any
+    /// more is dropped silently. Raises `InvalidArgument` for a request
+    /// answered already or abandoned by a restart, `LimitExceeded` for a
+    /// body over `max_body_len`.
+    fn reply(&self, py: Python<'_>, now_ms: u64, client: u64, incarnation: u64, seq: u64, body: &[u8]) -> PyResult<()> {
+        let command = Command::Reply {
+            client: NodeId(client),
+            id: RequestId { incarnation, seq },
+            body: body.to_vec(),
+        };
+        self.node.input(py, now_ms, Input::Command(command))
+    }
+
+    /// The incarnation this node's requests carry (0 before its first input).
+    #[getter]
+    fn incarnation(&self) -> u64 {
+        self.node.with(CoreRpc::incarnation)
+    }
+
+    /// How many calls are open.
+    #[getter]
+    fn open_calls(&self) -> usize {
+        self.node.with(CoreRpc::open_calls)
+    }
+
+    /// How many requests the server remembers.
+    #[getter]
+    fn records(&self) -> usize {
+        self.node.with(CoreRpc::records)
+    }
+
+    /// The state of `peer`'s breaker ("CLOSED", "OPEN", ...), or None
+    /// without breakers.
+    fn breaker_state(&self, peer: u64) -> Option<String> {
+        self.node.with(|n| n.breaker_state(NodeId(peer)).map(|s| s.to_string()))
+    }
+
+    /// (left, most) of the retry budget, or None without one.
+    #[getter]
+    fn budget_level(&self) -> Option<(u64, u64)> {
+        self.node.with(CoreRpc::budget_level)
+    }
+
+    fn __repr__(&self) -> String {
+        self.node.with(|n| {
+            format!(
+                "RpcNode(id={}, incarnation={}, open_calls={}, records={})",
+                n.config().id.0,
+                n.incarnation(),
+                n.open_calls(),
+                n.records()
+            )
+        })
+    }
+}
+
+/// Whether `record` (a `Persist.value` of an `RpcNode`) is a checkpoint:
+/// once it is durable, the records before it may be deleted. Raises
+/// `MalformedMessage` if it is not a record.
+#[pyfunction]
+fn rpc_is_checkpoint_record(record: &[u8]) -> PyResult<bool> {
+    let record = wire::decode::<Persist>(record).map_err(error)?;
+    Ok(matches!(record, Persist::Checkpoint(_)))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(rpc_is_checkpoint_record, m)?)?;
+    m.add_class::<RpcNode>()?;
+    m.add_class::<Done>()?;
+    m.add_class::<Execute>()?;
     m.add_class::<Router>()?;
     m.add_class::<Hedge>()?;
     m.add_class::<Permit>()?;
