@@ -12,8 +12,6 @@
 //! undefined behaviour. A refused call is `CONSENSIO_REJECTED`.
 
 use consensio_core::resilience::Budget;
-use consensio_core::resilience::rpc::{self, Command, Event, Persist, RequestId, RpcNode};
-use consensio_core::{Instant, NodeId, Restore, wire};
 use consensio_core::resilience::breaker::{
     CircuitBreaker, Config, OpenWait, Outcome, Permit, Recorded, State, Window,
 };
@@ -24,6 +22,8 @@ use consensio_core::resilience::retry::{
 use consensio_core::resilience::routing::{
     self, Balance, Endpoint, HealthConfig, OutlierConfig, Router,
 };
+use consensio_core::resilience::rpc::{self, Command, Event, Persist, RequestId, RpcNode};
+use consensio_core::{Instant, NodeId, Restore, wire};
 
 use crate::consensio_status::{self, *};
 use crate::participant::{

@@ -224,14 +224,15 @@ int main(void) {
     CHECK_FAILS(consensio_rpc_new(&bad, members, 2, &p), CONSENSIO_INVALID_ARGUMENT);
     CHECK(p == NULL);
     CHECK_FAILS(consensio_rpc_new(NULL, members, 2, &p), CONSENSIO_NULL_POINTER);
-    /* Records no node writes: the same request started twice (disk[1] is
-     * the server's first Started, after its incarnation), or cut short. */
-    const uint8_t *twice[2] = {disk[1], disk[1]};
-    size_t twice_lens[2] = {disk_lens[1], disk_lens[1]};
-    uint8_t started_is_checkpoint = 1;
-    CHECK_OK(consensio_rpc_record_is_checkpoint(disk[1], disk_lens[1], &started_is_checkpoint));
-    CHECK(started_is_checkpoint == 0);
-    CHECK_FAILS(consensio_rpc_restore(&sc, members, 2, twice, twice_lens, 2, &p), CONSENSIO_MALFORMED);
+    /* Records no node writes: a reply to a request never started (disk[2]
+     * is the server's first Finished, after its incarnation and Started),
+     * or a record cut short. */
+    uint8_t finished_is_checkpoint = 1;
+    CHECK_OK(consensio_rpc_record_is_checkpoint(disk[2], disk_lens[2], &finished_is_checkpoint));
+    CHECK(finished_is_checkpoint == 0);
+    const uint8_t *orphan[1] = {disk[2]};
+    size_t orphan_len[1] = {disk_lens[2]};
+    CHECK_FAILS(consensio_rpc_restore(&sc, members, 2, orphan, orphan_len, 1, &p), CONSENSIO_MALFORMED);
     const uint8_t *cut[1] = {disk[1]};
     size_t cut_len[1] = {disk_lens[1] - 1};
     CHECK_FAILS(consensio_rpc_restore(&sc, members, 2, cut, cut_len, 1, &p), CONSENSIO_MALFORMED);

@@ -77,6 +77,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("paxos_step", paxos::step),
     ("paxos_single_step", paxos::single::step),
     ("resilience_ops", resilience::ops),
+    ("resilience_decode", resilience::rpc::decode),
+    ("resilience_step", resilience::rpc::step),
 ];
 
 /// The structured input `data` stands for in target `name`, pretty-printed
@@ -104,6 +106,7 @@ pub fn describe(name: &str, data: &[u8]) -> Option<String> {
         "paxos_step" => show::<paxos::StepInput>(data),
         "paxos_single_step" => show::<paxos::single::StepInput>(data),
         "resilience_ops" => show::<resilience::OpsInput>(data),
+        "resilience_step" => show::<resilience::rpc::StepInput>(data),
         _ => None,
     }
 }
@@ -234,6 +237,8 @@ mod replay {
         paxos_step,
         paxos_single_step,
         resilience_ops,
+        resilience_decode,
+        resilience_step,
     );
 
     /// Prints what a reproducer means and runs it: set `FUZZ_TARGET` and

@@ -1,8 +1,11 @@
-//! Resilience target: a circuit breaker under any sequence of permits,
-//! results (in any order, stale, forged or repeated), ticks, orders and
-//! clock jumps, against a model of its window; and retries under any
-//! failures, pushbacks and budgets. The family has no wire type, so there
-//! is no decode target.
+//! Resilience targets. `resilience_ops`: a circuit breaker under any
+//! sequence of permits, results (in any order, stale, forged or repeated),
+//! ticks, orders and clock jumps, against a model of its window; retries
+//! under any failures, pushbacks and budgets; hedges; the router. The
+//! request-reply participant, the family's one wire type, has its decode
+//! and step targets in [`rpc`].
+
+pub mod rpc;
 
 use std::collections::VecDeque;
 

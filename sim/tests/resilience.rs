@@ -2,7 +2,7 @@
 //! proof that its checker can fail: fabricated events that break each
 //! promise are refused.
 
-use consensio::resilience::rpc::{Command, RpcNode, Event, Outcome, RequestId};
+use consensio::resilience::rpc::{Command, Event, Outcome, RequestId, RpcNode};
 use consensio::{Instant, NodeId, Rng};
 use consensio_sim::protocols::resilience::RequestReply;
 use consensio_sim::protocols::{self, run_named};

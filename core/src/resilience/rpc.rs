@@ -625,7 +625,9 @@ impl RpcNode {
             });
         }
         self.start(now);
-        if timeout_ms == 0 {
+        let deadline = now.saturating_add_millis(timeout_ms);
+        if deadline <= now {
+            // A timeout of 0, or a clock at its end.
             self.done(call, Outcome::DeadlineExceeded, 0);
             return Ok(());
         }
@@ -645,7 +647,7 @@ impl RpcNode {
             to,
             seq,
             body,
-            deadline: now.saturating_add_millis(timeout_ms),
+            deadline,
             retry,
             attempt: 0,
             phase: Phase::Exhausted,
@@ -1002,20 +1004,22 @@ impl RpcNode {
                 if !self.admit(*client, peer, *id, 0) {
                     return Err(bad("a request below its client's watermark"));
                 }
-                let Err(i) = self.record_index(*client, *id) else {
-                    return Err(bad("a request started twice"));
+                let record = Record {
+                    client: *client,
+                    id: *id,
+                    expires: Instant::from_millis(budget_ms.saturating_add(self.config.grace_ms)),
+                    state: RecordState::Abandoned,
                 };
-                self.records.insert(
-                    i,
-                    Record {
-                        client: *client,
-                        id: *id,
-                        expires: Instant::from_millis(
-                            budget_ms.saturating_add(self.config.grace_ms),
-                        ),
-                        state: RecordState::Abandoned,
-                    },
-                );
+                // Started again: its first record expired (a copy outlived
+                // the grace), so the request ran again.
+                match self.record_index(*client, *id) {
+                    Ok(i) => {
+                        if let Some(r) = self.records.get_mut(i) {
+                            *r = record;
+                        }
+                    }
+                    Err(i) => self.records.insert(i, record),
+                }
             }
             Persist::Finished { client, id, reply } => {
                 if reply.len() > MAX_BODY_LEN {
@@ -1090,9 +1094,8 @@ impl RpcNode {
 /// # Errors
 /// [`Error::InvalidConfig`] for a configuration out of its domain (see
 /// [`Config`]'s fields); [`Error::BadRecords`] for records no endpoint
-/// could have written: an incarnation going back, a request started twice
-/// or finished without having started, one from a node that is not a
-/// peer.
+/// could have written: an incarnation going back, a request finished
+/// twice or without having started, one from a node that is not a peer.
 impl Restore for RpcNode {
     type Config = Config;
 

@@ -23,7 +23,7 @@ use std::rc::Rc;
 use consensio::resilience::Budget;
 use consensio::resilience::breaker::{self, OpenWait, Window};
 use consensio::resilience::rpc::{
-    self, Command, RpcNode, Event, Message, Outcome, Persist, RequestId,
+    self, Command, Event, Message, Outcome, Persist, RequestId, RpcNode,
 };
 use consensio::{NodeId, Restore, Rng};
 
