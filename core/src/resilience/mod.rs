@@ -1,5 +1,6 @@
-//! Calls that fail well: a circuit breaker and retries with backoff and a
-//! budget, as sans-IO state machines with time as an input.
+//! Calls that fail well: a circuit breaker, retries with backoff and a
+//! budget, hedging, routing and request-reply, as sans-IO state machines
+//! with time as an input.
 //!
 //! - [`breaker`]: the circuit breaker of resilience4j (its documented state
 //!   machine and defaults): a count-based or time-based sliding window,
@@ -25,11 +26,15 @@
 //!   balancing within a tier, active health checks with hysteresis, and
 //!   Envoy's passive outlier ejection (consecutive failures, success-rate
 //!   outliers, ejections that grow, a cap on the share ejected).
+//! - [`rpc`]: request-reply, where they meet the network: a participant
+//!   ([`rpc::RpcNode`]) whose calls carry ids and deadlines, are
+//!   retransmitted under a [`retry`] policy, a [`Budget`] and a breaker per
+//!   peer, and end in exactly one outcome by their deadline; its server
+//!   executes each request at most once, across its own crashes (RIFL).
 //!
-//! These are not participants: no messages pass between them, so the
-//! simulator's invariant rows, the wire-format rows and the decode fuzz
-//! target do not apply to them (request-reply, which has a wire type, is
-//! where they meet the network). Their rules are unit tests named after
+//! All but `rpc` are not participants: no messages pass between them, so
+//! the simulator's invariant rows, the wire-format rows and the decode
+//! fuzz target do not apply to them. Their rules are unit tests named after
 //! resilience4j's documentation and gRFC A6, and statistical tests of the
 //! jitter distributions (`core/tests/resilience_*.rs`).
 //!

@@ -5,7 +5,7 @@
 //! The design is RIFL's (Lee et al., "Implementing Linearizability at
 //! Large Scale and Low Latency", SOSP 2015) without its leases, with gRPC's
 //! deadline propagation and the breaker, retry and budget of this family
-//! ([`breaker`](super::breaker), [`retry`](super::retry)). Every
+//! ([`super::breaker`], [`super::retry`]). Every
 //! [`RpcNode`] is both a client (it calls its peers) and a server (it
 //! executes its peers' requests); a node that only calls simply never
 //! receives requests.
@@ -456,7 +456,7 @@ struct Client {
 /// documentation](self).
 ///
 /// ```
-/// use consensio::resilience::rpc::{self, Command, RpcNode, Event, Message, Outcome};
+/// use consensio::resilience::rpc::{self, Command, Event, Outcome, RpcNode};
 /// use consensio::{Input, Instant, NodeId, Output, Participant};
 ///
 /// let members = [NodeId(1), NodeId(2)];
@@ -464,33 +464,33 @@ struct Client {
 /// let mut server = RpcNode::new(rpc::Config::new(NodeId(2), &members))?;
 /// let call = Command::Call { call: 7, to: NodeId(2), body: b"ping".to_vec(), timeout_ms: 500 };
 /// client.handle_input(Instant::ZERO, Input::Command(call))?;
-/// // Deliver the client's request to the server, and its reply back.
-/// let mut wire = Vec::new();
-/// let mut events = Vec::new();
-/// for _ in 0..2 {
-///     for node in [&mut client, &mut server] {
-///         while let Some(output) = node.poll_output() {
-///             match output {
-///                 Output::Send { message, .. } => wire.push((node.id(), message)),
-///                 Output::Event(e) => events.push(e),
-///                 Output::Persist(_) => {} // make it durable first
+/// // Moves what `from` sends to `to`; returns `from`'s events. (A host
+/// // makes each `Persist` durable before acting on what follows it.)
+/// fn pass(from: &mut RpcNode, to: &mut RpcNode, now: Instant) -> Vec<Event> {
+///     let mut events = Vec::new();
+///     while let Some(output) = from.poll_output() {
+///         match output {
+///             Output::Send { message, .. } => {
+///                 let input = Input::Message { from: from.id(), message };
+///                 to.handle_input(now, input).expect("a peer's message");
 ///             }
+///             Output::Persist(_) => {}
+///             Output::Event(e) => events.push(e),
 ///         }
 ///     }
-///     for (from, message) in wire.drain(..) {
-///         let to = if from == NodeId(1) { &mut server } else { &mut client };
-///         to.handle_input(Instant::from_millis(1), Input::Message { from, message })?;
-///     }
-///     if let Some(Event::Execute { client: c, id, body, .. }) = events.pop() {
-///         let reply = Command::Reply { client: c, id, body: [b"re: ".as_slice(), &body].concat() };
-///         server.handle_input(Instant::from_millis(2), Input::Command(reply))?;
-///     }
+///     events
 /// }
-/// let done = core::iter::from_fn(|| client.poll_output()).find_map(|o| match o {
-///     Output::Event(Event::Done { call, outcome, .. }) => Some((call, outcome)),
-///     _ => None,
-/// });
-/// assert_eq!(done, Some((7, Outcome::Reply(b"re: ping".to_vec()))));
+/// pass(&mut client, &mut server, Instant::from_millis(1));
+/// let Some(Event::Execute { client: c, id, body, .. }) = pass(&mut server, &mut client, Instant::from_millis(1)).pop()
+/// else { unreachable!() };
+/// let reply = Command::Reply { client: c, id, body: [b"re: ".as_slice(), &body].concat() };
+/// server.handle_input(Instant::from_millis(2), Input::Command(reply))?;
+/// pass(&mut server, &mut client, Instant::from_millis(3));
+/// let done = pass(&mut client, &mut server, Instant::from_millis(3));
+/// assert_eq!(
+///     done,
+///     [Event::Done { call: 7, outcome: Outcome::Reply(b"re: ping".to_vec()), attempts: 1 }]
+/// );
 /// # Ok::<(), consensio::resilience::Error>(())
 /// ```
 #[derive(Debug)]
