@@ -575,6 +575,30 @@ pub(crate) unsafe fn decode_records<T: consensio_core::wire::WireMessage>(
     Ok(decoded)
 }
 
+/// Rebuilds a `P` from `config` and the `count` byte records
+/// `records[i][0..lens[i]]` and hands it out in `*out`: the body of every
+/// family's `*_restore` whose records travel as wire frames.
+///
+/// # Safety
+/// As [`decode_records`]; `out` must be writable.
+pub(crate) unsafe fn give_restored<P>(
+    config: P::Config,
+    records: *const *const u8,
+    lens: *const usize,
+    count: usize,
+    out: *mut *mut consensio_participant,
+) -> Result<()>
+where
+    P: Surface + consensio_core::Restore,
+    P::Persist: consensio_core::wire::WireMessage,
+{
+    // SAFETY: forwarded from the caller.
+    let decoded = unsafe { decode_records::<P::Persist>(records, lens, count) }?;
+    let node = P::restore(config, &decoded)?;
+    // SAFETY: forwarded from the caller.
+    unsafe { give_participant(node, out) }
+}
+
 /// Reads a member list, rejecting an impossible count before allocating.
 ///
 /// # Safety

@@ -17,7 +17,7 @@ use consensio_core::{NodeId, Restore, wire};
 use crate::consensio_status;
 use crate::participant::{
     Driver, Fill, Surface, any_driver, command, consensio_participant, decode_records, driver,
-    give_participant, give_participant_with, members, optional, wrong_handle,
+    give_participant, give_participant_with, give_restored, members, optional, wrong_handle,
 };
 use crate::{Failure, Result, borrow, borrow_mut, copy_out, guard, slice, slice_mut};
 
@@ -228,10 +228,7 @@ pub unsafe extern "C" fn consensio_paxos_restore(
         // SAFETY: forwarded from the caller.
         let config = unsafe { configure(config, members, n) }?;
         // SAFETY: forwarded from the caller.
-        let decoded = unsafe { decode_records::<Persist>(records, lens, count) }?;
-        let node = PaxosNode::restore(config, &decoded)?;
-        // SAFETY: forwarded from the caller.
-        unsafe { give_participant(node, out) }
+        unsafe { give_restored::<PaxosNode>(config, records, lens, count, out) }
     })
 }
 
@@ -772,10 +769,7 @@ pub unsafe extern "C" fn consensio_paxos_single_restore(
         // SAFETY: forwarded from the caller.
         let config = unsafe { configure_single(config, members, n) }?;
         // SAFETY: forwarded from the caller.
-        let decoded = unsafe { decode_records::<single::Persist>(records, lens, count) }?;
-        let node = SingleDecree::restore(config, &decoded)?;
-        // SAFETY: forwarded from the caller.
-        unsafe { give_participant(node, out) }
+        unsafe { give_restored::<SingleDecree>(config, records, lens, count, out) }
     })
 }
 

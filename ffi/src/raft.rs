@@ -19,7 +19,7 @@ use consensio_core::{Input, NodeId, Restore, paxos, wire};
 use crate::consensio_status::{self, *};
 use crate::participant::{
     Driver, Fill, Surface, any_driver, command, consensio_participant, decode_records, driver,
-    give_participant, give_participant_with, members, optional, query, wrong_handle,
+    give_participant, give_participant_with, give_restored, members, optional, query, wrong_handle,
 };
 use crate::{Failure, Result, borrow, borrow_mut, copy_out, guard, slice, slice_mut};
 
@@ -371,10 +371,7 @@ pub unsafe extern "C" fn consensio_raft_restore(
         // SAFETY: forwarded from the caller.
         let (raft, log) = unsafe { configure(config, voters, n) }?;
         // SAFETY: forwarded from the caller.
-        let decoded = unsafe { decode_records::<Persist>(records, lens, count) }?;
-        let node = RaftNode::restore((raft, log), &decoded)?;
-        // SAFETY: forwarded from the caller.
-        unsafe { give_participant(node, out) }
+        unsafe { give_restored::<RaftNode<_>>((raft, log), records, lens, count, out) }
     })
 }
 

@@ -23,11 +23,11 @@ use consensio_core::resilience::routing::{
     self, Balance, Endpoint, HealthConfig, OutlierConfig, Router,
 };
 use consensio_core::resilience::rpc::{self, Command, Event, Persist, RequestId, RpcNode};
-use consensio_core::{Instant, NodeId, Restore, wire};
+use consensio_core::{Instant, NodeId, wire};
 
 use crate::consensio_status::{self, *};
 use crate::participant::{
-    Fill, Surface, command, consensio_participant, decode_records, driver, give_participant,
+    Fill, Surface, command, consensio_participant, driver, give_participant, give_restored,
     members, optional,
 };
 use crate::{Failure, Result, borrow, borrow_mut, give, guard, slice, take};
@@ -1660,10 +1660,7 @@ pub unsafe extern "C" fn consensio_rpc_restore(
         // SAFETY: forwarded from the caller.
         let config = unsafe { rpc_config(config, members, n) }?;
         // SAFETY: forwarded from the caller.
-        let decoded = unsafe { decode_records::<Persist>(records, lens, count) }?;
-        let node = RpcNode::restore(config, &decoded)?;
-        // SAFETY: forwarded from the caller.
-        unsafe { give_participant(node, out) }
+        unsafe { give_restored::<RpcNode>(config, records, lens, count, out) }
     })
 }
 
