@@ -72,7 +72,7 @@ static void drain(consensio_participant *p, uint64_t id) {
                     done_outcome = out.values[1];
                     done_attempts = out.values[2];
                     memset(done_reply, 0, sizeof done_reply);
-                    if (out.len < sizeof done_reply) memcpy(done_reply, out.data, out.len);
+                    if (out.len > 0 && out.len < sizeof done_reply) memcpy(done_reply, out.data, out.len);
                 }
                 break;
         }
