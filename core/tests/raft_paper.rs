@@ -1159,6 +1159,13 @@ fn lease_reads_need_no_round_while_the_lease_holds_and_one_after() {
         .unwrap();
     assert_eq!(c.net.in_flight().count(), sent_before, "no round needed");
     assert_eq!(read_ready(&c, 1), [(1, 1)]);
+    // The lease judged ahead of time, as the simulator's checker does: it
+    // holds now (and "before now" means now), and not 150 ms on, past
+    // election_timeout_min - drift from any round confirmed by now.
+    let leader = c.node(1);
+    assert!(leader.lease_holds() && leader.lease_holds_at(leader.now()));
+    assert!(leader.lease_holds_at(Instant::ZERO));
+    assert!(!leader.lease_holds_at(leader.now().saturating_add_millis(150)));
     // Past election_timeout_min - drift from the last confirmed round, the
     // lease has run out: the read waits for a round.
     c.net.skip(150);

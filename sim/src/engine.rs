@@ -55,7 +55,13 @@
 //! 20–1,500 ms later. It aims at promises too: a node that has just sent a
 //! message binding itself ([`Protocol::promises`]: a vote granted) is
 //! crashed within 5 ms and restarted 20–300 ms later, while the election
-//! it voted in may still be running. Its choices come
+//! it voted in may still be running. And it aims at requests for a
+//! promise ([`Protocol::solicits`]: a vote or pre-vote request): with a
+//! fixed chance, one more copy arrives 30–400 ms late, after the answers
+//! to later messages on the same link; and once per leader it isolated,
+//! at the first such request sent while it is cut off, it heals the links
+//! within 30 ms with a fixed chance, so that the old leader comes back in
+//! the middle of the election that replaces it. Its choices come
 //! from a stream of their own, like the crash modes'.
 
 use std::cmp::Ordering;
@@ -153,6 +159,16 @@ pub trait Protocol {
     /// after it sent one, so that a promise acted on before it was durable
     /// is forgotten.
     fn promises(&self, message: &MessageOf<Self>) -> bool {
+        let _ = message;
+        false
+    }
+
+    /// Whether `message` asks its receiver for something binding (a vote
+    /// request): leader hunting's third aim delivers one more copy of it
+    /// late, so that it reaches its receiver after the answers to later
+    /// messages on the same link, once the receiver's term or its view of
+    /// the leader has moved on (Raft's leader stickiness is judged then).
+    fn solicits(&self, message: &MessageOf<Self>) -> bool {
         let _ = message;
         false
     }
@@ -611,6 +627,12 @@ const HUNT_STREAM: u64 = 0x4a47_0000_1ead_0000;
 const HUNT_ELECTED: f64 = 0.5;
 const HUNT_COMMAND: f64 = 0.05;
 const HUNT_PROMISE: f64 = 0.1;
+/// The chance that a request for a promise ([`Protocol::solicits`]) gets a
+/// late copy.
+const HUNT_SOLICIT: f64 = 0.25;
+/// The chance that a leader hunting isolated comes back as soon as an
+/// election to replace it starts.
+const HUNT_HEAL: f64 = 0.5;
 
 /// A simulation of one protocol under one configuration.
 pub struct Simulation<P: Protocol> {
@@ -627,6 +649,9 @@ pub struct Simulation<P: Protocol> {
     hunt_rng: Rng,
     /// Disruptions leader hunting may still aim.
     hunts_left: u64,
+    /// Leader hunting isolated a leader and has not yet decided whether
+    /// the election that follows heals it at once.
+    hunt_cut: bool,
     /// The node that last reported it leads, while it is up.
     leader: Option<NodeId>,
     /// Each node's state as last recorded in the trace.
@@ -688,6 +713,7 @@ impl<P: Protocol> Simulation<P> {
             crash_rng: Rng::seed_from_u64(config.seed ^ CRASH_STREAM),
             hunt_rng: Rng::seed_from_u64(config.seed ^ HUNT_STREAM),
             hunts_left: config.hunt_leaders,
+            hunt_cut: false,
             leader: None,
             states: BTreeMap::new(),
             queue: BinaryHeap::new(),
@@ -1060,6 +1086,7 @@ impl<P: Protocol> Simulation<P> {
                 );
             }
             Fault::Heal => {
+                self.hunt_cut = false;
                 self.network.heal();
                 self.record(NodeId(0), TraceKind::Heal);
             }
@@ -1117,12 +1144,15 @@ impl<P: Protocol> Simulation<P> {
         let (strike, recover) = match self.hunt_rng.below(kinds) {
             0 => (Fault::Crash { node }, Fault::Restart { node }),
             1 => (Fault::TornCrash { node }, Fault::Restart { node }),
-            _ => (
-                Fault::Partition {
-                    groups: vec![vec![node]],
-                },
-                Fault::Heal,
-            ),
+            _ => {
+                self.hunt_cut = true;
+                (
+                    Fault::Partition {
+                        groups: vec![vec![node]],
+                    },
+                    Fault::Heal,
+                )
+            }
         };
         let at = self.now_ms + self.hunt_rng.between(0, 20);
         let back = (at + self.hunt_rng.between(20, 1_500)).min(self.config.duration_ms * 7 / 10);
@@ -1143,6 +1173,38 @@ impl<P: Protocol> Simulation<P> {
         let back = at + self.hunt_rng.between(20, 300);
         self.add_fault(at, Fault::Crash { node });
         self.add_fault(back, Fault::Restart { node });
+    }
+
+    /// Leader hunting's third aim: with [`HUNT_SOLICIT`], while hunting is
+    /// on and in its fault window, one more copy of a request for a promise,
+    /// 30–400 ms after the first. It spends no budget: a copy crashes
+    /// nothing.
+    fn late_copy(&mut self, delays: &mut Vec<u64>) {
+        let window_end = self.config.duration_ms * 6 / 10;
+        if self.config.hunt_leaders == 0
+            || self.now_ms >= window_end
+            || !self.hunt_rng.chance(HUNT_SOLICIT)
+        {
+            return;
+        }
+        let first = delays.first().copied().unwrap_or(0);
+        delays.push(first + self.hunt_rng.between(30, 400));
+    }
+
+    /// Once per leader that hunting isolated, at the first request for a
+    /// promise sent while it is cut off (an election to replace it starts):
+    /// with [`HUNT_HEAL`], the links heal within 30 ms, so the old leader
+    /// comes back in the middle of that election. Partitions of the
+    /// schedule are left alone.
+    fn heal_mid_election(&mut self) {
+        if !std::mem::take(&mut self.hunt_cut)
+            || !self.network.is_cut()
+            || !self.hunt_rng.chance(HUNT_HEAL)
+        {
+            return;
+        }
+        let at = self.now_ms + self.hunt_rng.between(0, 30);
+        self.add_fault(at, Fault::Heal);
     }
 
     /// Whether leader hunting strikes now: while its budget and the fault
@@ -1374,7 +1436,13 @@ impl<P: Protocol> Simulation<P> {
             ));
             return;
         };
-        let fate = self.network.route(&mut self.rng, from, to, self.now_ms);
+        let mut fate = self.network.route(&mut self.rng, from, to, self.now_ms);
+        if self.protocol.solicits(message) {
+            if let Fate::Deliver(delays) = &mut fate {
+                self.late_copy(delays);
+            }
+            self.heal_mid_election();
+        }
         let (arrives_ms, dropped) = match &fate {
             Fate::Deliver(delays) => (delays.first().map(|d| self.now_ms + d), None),
             Fate::Lost => (None, Some("lost")),

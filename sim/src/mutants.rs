@@ -84,8 +84,8 @@ pub const TRIALS: &[Trial] = &[
     Trial {
         mutant: Mutant::RaftStickinessHigherTermOnly,
         protocol: "raft",
-        faults: "all,swarm",
-        nodes: 5,
+        faults: "all",
+        nodes: 3,
         seeds: 2_000,
         quick: false,
     },

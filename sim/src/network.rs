@@ -110,6 +110,11 @@ impl Network {
         }
     }
 
+    /// Whether any link is cut.
+    pub(crate) fn is_cut(&self) -> bool {
+        !self.blocked.is_empty()
+    }
+
     /// Restores every link.
     pub(crate) fn heal(&mut self) {
         self.blocked.clear();

@@ -402,6 +402,16 @@ impl<L: LogStorage> RaftNode<L> {
     /// whose lease a leadership transfer voided.
     #[must_use]
     pub fn lease_holds(&self) -> bool {
+        self.lease_holds_at(self.now)
+    }
+
+    /// Whether the lease would still hold at `at` (not before the last
+    /// input) if no input came before then: whether a lease read arriving
+    /// at `at` would be answered without asking anyone. A checker's
+    /// question (the simulator asks it of every older leader the moment a
+    /// newer one is elected); a host asks [`lease_holds`](Self::lease_holds).
+    #[must_use]
+    pub fn lease_holds_at(&self, at: Instant) -> bool {
         let lease_ms = self
             .config
             .election_timeout_min_ms
@@ -409,7 +419,7 @@ impl<L: LogStorage> RaftNode<L> {
         self.role == Role::Leader
             && self.config.check_quorum
             && !self.lease_void
-            && self.reads.lease_holds(self.now, lease_ms)
+            && self.reads.lease_holds(at.max(self.now), lease_ms)
     }
 
     /// The highest index known to be committed.

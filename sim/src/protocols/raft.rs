@@ -10,11 +10,13 @@
 //!   committed before its election;
 //! - **state machine safety**: no two nodes apply different entries at one
 //!   index, and each node applies every index once, in order, per lifetime;
-//! - **lease safety** (thesis §6.4): a leader whose lease holds when it
-//!   takes an input (it would answer a lease read without asking anyone)
-//!   sees no leader of a later term elected anywhere; judged at every
-//!   input, so a lease that outlives its leadership is caught whether or
-//!   not a read arrives in that moment. Electing is enough, committing is
+//! - **lease safety** (thesis §6.4): no leader of a later term is elected
+//!   while an older leader's lease holds (it would answer a lease read
+//!   without asking anyone); judged at every input of a leader, and at the
+//!   moment of every election, at every older leader, on its own clock
+//!   whether or not it takes an input before it hears of the election, so
+//!   a lease that outlives its leadership is caught whether or not a read
+//!   arrives in that moment. Electing is enough, committing is
 //!   not needed: some voter of the new leader confirmed one of the old
 //!   leader's lease rounds, and voted no sooner than the minimum election
 //!   timeout after receiving it, when the lease (which runs from the
@@ -275,6 +277,13 @@ impl Protocol for RaftProtocol {
         matches!(
             message.body,
             raft::Body::RequestVoteResponse { granted: true }
+        )
+    }
+
+    fn solicits(&self, message: &raft::Message) -> bool {
+        matches!(
+            message.body,
+            raft::Body::RequestVote { .. } | raft::Body::PreVote { .. }
         )
     }
 
@@ -1138,8 +1147,9 @@ pub struct RaftChecker {
     /// The highest term with a leader so far, and when it was elected.
     newest_leader_term: (u64, u64),
     /// Per node: the time of its last input seen (its own clock), to
-    /// tell which nodes took an input in a step.
-    last_input: BTreeMap<NodeId, Instant>,
+    /// tell which nodes took an input in a step, and the simulated time of
+    /// that step.
+    last_input: BTreeMap<NodeId, (Instant, u64)>,
     leases_checked: u64,
     steps: u64,
     log_matching_checks: u64,
@@ -1165,13 +1175,17 @@ impl RaftChecker {
         }
     }
 
-    /// Lease safety (thesis §6.4): a leader whose lease holds when it
-    /// takes an input would answer a lease read then without asking
-    /// anyone, so no leader of a later term may have been elected by then
-    /// (the module docs say why elected, not only committed).
-    /// Stricter than read freshness, which needs a read to arrive in that
-    /// moment; judged at the nodes that took an input in this step, whose
-    /// [`RaftNode::lease_holds`] is then about the present.
+    /// Lease safety (thesis §6.4): a leader whose lease holds would
+    /// answer a lease read without asking anyone, so no leader of a later
+    /// term may have been elected while it holds (the module docs say why
+    /// elected, not only committed). Stricter than read freshness, which
+    /// needs a read to arrive in that moment. Judged twice: at the nodes
+    /// that took an input in this step, whose [`RaftNode::lease_holds`] is
+    /// then about the present; and, the moment a leader of a later term is
+    /// elected, at every older leader, whose lease is judged at that moment
+    /// on its own clock ([`RaftNode::lease_holds_at`]) whether or not it
+    /// takes an input before it learns of the election (a read could reach
+    /// it first).
     fn check_leases(
         &mut self,
         time_ms: u64,
@@ -1183,7 +1197,12 @@ impl RaftChecker {
                 continue;
             };
             let raft = node.raft();
-            if self.last_input.insert(*id, raft.now()) == Some(raft.now()) || !raft.lease_holds() {
+            let seen = self.last_input.get(id).map(|(local, _)| *local);
+            if seen == Some(raft.now()) {
+                continue;
+            }
+            self.last_input.insert(*id, (raft.now(), time_ms));
+            if !raft.lease_holds() {
                 continue;
             }
             self.leases_checked += 1;
@@ -1193,6 +1212,27 @@ impl RaftChecker {
                     "lease safety: {id}, leader of term {}, still holds its lease at {time_ms} ms, but a leader of term {term} was elected at {since} ms",
                     raft.term()
                 ));
+            }
+        }
+        for &(elected, term) in &self.new_leaders {
+            for (id, node) in nodes {
+                let (Some(node), Some(&(local, since))) = (node, self.last_input.get(id)) else {
+                    continue;
+                };
+                let raft = node.raft();
+                if *id == elected || raft.term() >= term {
+                    continue;
+                }
+                // Its clock reads at most this now (it runs at most 1,000
+                // ppm fast): a lease that holds then holds now.
+                let elapsed = time_ms.saturating_sub(since);
+                let at = local.saturating_add_millis(elapsed + elapsed / 1_000 + 1);
+                if raft.lease_holds_at(at) {
+                    return Err(format!(
+                        "lease safety: {elected} was elected leader of term {term} at {time_ms} ms, while {id}, leader of term {}, holds a lease that would answer a read then",
+                        raft.term()
+                    ));
+                }
             }
         }
         Ok(())
