@@ -162,6 +162,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod clock;
+pub mod crdt;
 pub mod detector;
 pub mod election;
 pub mod error;

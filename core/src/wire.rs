@@ -93,6 +93,16 @@ pub mod kind {
     /// A request-reply endpoint's durable record
     /// ([`crate::resilience::rpc::Persist`]).
     pub const RPC_RECORD: u8 = 30;
+    /// A grow-only counter ([`crate::crdt::GCounter`]).
+    pub const CRDT_G_COUNTER: u8 = 31;
+    /// A positive-negative counter ([`crate::crdt::PnCounter`]).
+    pub const CRDT_PN_COUNTER: u8 = 32;
+    /// A last-writer-wins register of bytes ([`crate::crdt::LwwRegister`]).
+    pub const CRDT_LWW_REGISTER: u8 = 33;
+    /// A multi-value register of bytes ([`crate::crdt::MvRegister`]).
+    pub const CRDT_MV_REGISTER: u8 = 34;
+    /// An observed-remove set of byte strings ([`crate::crdt::OrSet`]).
+    pub const CRDT_OR_SET: u8 = 35;
     /// Reserved for documentation examples and tests; never used by a
     /// protocol of this crate.
     pub const EXAMPLE: u8 = 255;

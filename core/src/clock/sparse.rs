@@ -108,17 +108,27 @@ impl VectorClock {
     /// # Errors
     /// [`Error::Overflow`] at `u64::MAX`; the clock is unchanged.
     pub fn increment(&mut self, actor: NodeId) -> Result<u64, Error> {
+        self.advance(actor, 1)
+    }
+
+    /// Records `by` events of `actor` at once (a grow-only counter's
+    /// increment by `by`); returns its new counter. `by` 0 changes nothing.
+    ///
+    /// # Errors
+    /// [`Error::Overflow`] past `u64::MAX`; the clock is unchanged.
+    pub fn advance(&mut self, actor: NodeId, by: u64) -> Result<u64, Error> {
         match self.entries.binary_search_by_key(&actor, |e| e.0) {
             Ok(at) => {
                 let Some(entry) = self.entries.get_mut(at) else {
                     return Err(Error::Overflow);
                 };
-                entry.1 = entry.1.checked_add(1).ok_or(Error::Overflow)?;
+                entry.1 = entry.1.checked_add(by).ok_or(Error::Overflow)?;
                 Ok(entry.1)
             }
+            Err(_) if by == 0 => Ok(0),
             Err(at) => {
-                self.entries.insert(at, (actor, 1));
-                Ok(1)
+                self.entries.insert(at, (actor, by));
+                Ok(by)
             }
         }
     }
