@@ -135,21 +135,29 @@ impl VectorClock {
 
     /// Pointwise maximum with `other`, in place.
     pub fn merge(&mut self, other: &Self) {
-        let union = union_len(&self.entries, &other.entries);
-        if union == self.entries.len() {
-            // Every actor of `other` is already here: update counters in one pass.
-            let mut theirs = other.entries.iter().peekable();
-            for mine in &mut self.entries {
-                if let Some(&&(actor, counter)) = theirs.peek()
-                    && actor == mine.0
-                {
+        // One pass while every actor of `other` is already here (the steady
+        // state of a cluster), raising counters in place; at the first
+        // actor missing here, the merge that grows takes over (the counters
+        // raised so far are already their maximum).
+        let mut theirs = other.entries.iter().peekable();
+        let mut missing = false;
+        for mine in &mut self.entries {
+            match theirs.peek() {
+                Some(&&(actor, counter)) if actor == mine.0 => {
                     mine.1 = mine.1.max(counter);
                     theirs.next();
                 }
+                Some(&&(actor, _)) if actor < mine.0 => {
+                    missing = true;
+                    break;
+                }
+                _ => {}
             }
-            return;
         }
-        merge_grow(&mut self.entries, &other.entries, union);
+        if missing || theirs.peek().is_some() {
+            let union = union_len(&self.entries, &other.entries);
+            merge_grow(&mut self.entries, &other.entries, union);
+        }
     }
 
     /// Happened-before comparison.
