@@ -19,13 +19,14 @@ const ACTORS: u64 = 16;
 /// Elements in the set: four per actor.
 const ELEMENTS: u64 = 64;
 
+/// One replica's counters, in consensio and in `crdts`.
+type Counters = (
+    (GCounter, PnCounter),
+    (crdts::GCounter<u64>, crdts::PNCounter<u64>),
+);
+
 /// Two replicas' counters: every actor counted at both, `b` ahead on half.
-fn counters() -> (
-    (GCounter, PnCounter),
-    (crdts::GCounter<u64>, crdts::PNCounter<u64>),
-    (GCounter, PnCounter),
-    (crdts::GCounter<u64>, crdts::PNCounter<u64>),
-) {
+fn counters() -> (Counters, Counters) {
     let build = |extra: u64| {
         let (mut g, mut pn) = (GCounter::new(), PnCounter::new());
         let (mut tg, mut tpn) = (crdts::GCounter::new(), crdts::PNCounter::new());
@@ -40,19 +41,15 @@ fn counters() -> (
         }
         ((g, pn), (tg, tpn))
     };
-    let (a, ta) = build(0);
-    let (b, tb) = build(5);
-    (a, ta, b, tb)
+    (build(0), build(5))
 }
+
+/// One replica's set, in consensio and in `crdts`.
+type Sets = (OrSet<u64>, crdts::Orswot<u64, u64>);
 
 /// Two replicas' sets: every actor added four elements at both; `b` has
 /// since removed some and added others.
-fn sets() -> (
-    OrSet<u64>,
-    crdts::Orswot<u64, u64>,
-    OrSet<u64>,
-    crdts::Orswot<u64, u64>,
-) {
+fn sets() -> (Sets, Sets) {
     let (mut a, mut ta) = (OrSet::new(), crdts::Orswot::new());
     for e in 0..ELEMENTS {
         let actor = e % ACTORS + 1;
@@ -70,11 +67,11 @@ fn sets() -> (
         let ctx = tb.read_ctx().derive_add_ctx(actor);
         tb.apply(tb.add(e + ELEMENTS, ctx));
     }
-    (a, ta, b, tb)
+    ((a, ta), (b, tb))
 }
 
 fn counter_merges(c: &mut Criterion) {
-    let ((g, pn), (tg, tpn), (gb, pnb), (tgb, tpnb)) = counters();
+    let (((g, pn), (tg, tpn)), ((gb, pnb), (tgb, tpnb))) = counters();
     let mut merged = g.clone();
     merged.merge(&gb);
     let mut their = tg.clone();
@@ -117,7 +114,7 @@ fn counter_merges(c: &mut Criterion) {
 }
 
 fn set_merges(c: &mut Criterion) {
-    let (a, ta, b, tb) = sets();
+    let ((a, ta), (b, tb)) = sets();
     let mut merged = a.clone();
     merged.merge(&b);
     let mut their = ta.clone();
