@@ -509,8 +509,14 @@ typedef struct consensio_breaker consensio_breaker;
 // A retry budget shared by the calls of one client (opaque).
 typedef struct consensio_budget consensio_budget;
 
+// A grow-only counter (opaque): one count per replica, merged by maximum.
+typedef struct consensio_gcounter consensio_gcounter;
+
 // One hedged call (opaque).
 typedef struct consensio_hedge consensio_hedge;
+
+// A last-writer-wins register of bytes, ordered by hybrid logical clock timestamp, then writer, then value (opaque).
+typedef struct consensio_lww consensio_lww;
 
 // A Maglev lookup table (opaque).
 typedef struct consensio_maglev consensio_maglev;
@@ -518,8 +524,14 @@ typedef struct consensio_maglev consensio_maglev;
 // A Merkle tree (opaque) that can grow and answer proofs for any earlier size.
 typedef struct consensio_merkle_tree consensio_merkle_tree;
 
+// A multi-value register of bytes: concurrent writes are kept as siblings (opaque).
+typedef struct consensio_mvreg consensio_mvreg;
+
 // RFC 5905's eight-stage minimum-delay clock filter (opaque).
 typedef struct consensio_ntp_filter consensio_ntp_filter;
+
+// An observed-remove set of byte strings, add-wins, without tombstones (opaque).
+typedef struct consensio_orset consensio_orset;
 
 // A protocol participant of any family (opaque). Made by a family's
 // constructor (`consensio_raft_new`, `consensio_election_new`, ...),
@@ -530,6 +542,9 @@ typedef struct consensio_participant consensio_participant;
 
 // A φ-accrual calculator for one peer (opaque).
 typedef struct consensio_phi_accrual consensio_phi_accrual;
+
+// A counter that grows and shrinks (opaque).
+typedef struct consensio_pncounter consensio_pncounter;
 
 // Weighted rendezvous (highest random weight) hashing (opaque).
 typedef struct consensio_rendezvous consensio_rendezvous;
@@ -1157,6 +1172,342 @@ enum consensio_status consensio_berkeley_adjustments(const int64_t *readings,
                                                      int64_t *adjustments,
                                                      int64_t *out_average,
                                                      size_t *out_used);
+
+// A new, empty state in `*out`.
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_gcounter_new(struct consensio_gcounter **out);
+
+// Frees a handle; NULL is a no-op.
+//
+// # Safety
+// `handle` must be NULL or live, and not used after.
+void consensio_gcounter_free(struct consensio_gcounter *handle);
+
+// Merges `src`'s state into `dst`'s.
+//
+// # Safety
+// Both must be live handles.
+enum consensio_status consensio_gcounter_merge(struct consensio_gcounter *dst,
+                                               const struct consensio_gcounter *src);
+
+// Writes the state's wire frame into `buf[0..cap]` and its length to
+// `*out_len` (also when `CONSENSIO_BUFFER_TOO_SMALL`).
+//
+// # Safety
+// `handle` must be live; `buf` hold `cap` writable bytes (or be NULL with
+// `cap` 0); `out_len` writable.
+enum consensio_status consensio_gcounter_encode(const struct consensio_gcounter *handle,
+                                                uint8_t *buf,
+                                                size_t cap,
+                                                size_t *out_len);
+
+// A new handle from the wire frame `bytes[0..len]`.
+// `CONSENSIO_MALFORMED` for bytes that are not such a state.
+//
+// # Safety
+// `bytes` must hold `len` readable bytes; `out` writable.
+enum consensio_status consensio_gcounter_decode(const uint8_t *bytes,
+                                                size_t len,
+                                                struct consensio_gcounter **out);
+
+// A new, empty state in `*out`.
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_pncounter_new(struct consensio_pncounter **out);
+
+// Frees a handle; NULL is a no-op.
+//
+// # Safety
+// `handle` must be NULL or live, and not used after.
+void consensio_pncounter_free(struct consensio_pncounter *handle);
+
+// Merges `src`'s state into `dst`'s.
+//
+// # Safety
+// Both must be live handles.
+enum consensio_status consensio_pncounter_merge(struct consensio_pncounter *dst,
+                                                const struct consensio_pncounter *src);
+
+// Writes the state's wire frame into `buf[0..cap]` and its length to
+// `*out_len` (also when `CONSENSIO_BUFFER_TOO_SMALL`).
+//
+// # Safety
+// `handle` must be live; `buf` hold `cap` writable bytes (or be NULL with
+// `cap` 0); `out_len` writable.
+enum consensio_status consensio_pncounter_encode(const struct consensio_pncounter *handle,
+                                                 uint8_t *buf,
+                                                 size_t cap,
+                                                 size_t *out_len);
+
+// A new handle from the wire frame `bytes[0..len]`.
+// `CONSENSIO_MALFORMED` for bytes that are not such a state.
+//
+// # Safety
+// `bytes` must hold `len` readable bytes; `out` writable.
+enum consensio_status consensio_pncounter_decode(const uint8_t *bytes,
+                                                 size_t len,
+                                                 struct consensio_pncounter **out);
+
+// A new, empty state in `*out`.
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_lww_new(struct consensio_lww **out);
+
+// Frees a handle; NULL is a no-op.
+//
+// # Safety
+// `handle` must be NULL or live, and not used after.
+void consensio_lww_free(struct consensio_lww *handle);
+
+// Merges `src`'s state into `dst`'s.
+//
+// # Safety
+// Both must be live handles.
+enum consensio_status consensio_lww_merge(struct consensio_lww *dst,
+                                          const struct consensio_lww *src);
+
+// Writes the state's wire frame into `buf[0..cap]` and its length to
+// `*out_len` (also when `CONSENSIO_BUFFER_TOO_SMALL`).
+//
+// # Safety
+// `handle` must be live; `buf` hold `cap` writable bytes (or be NULL with
+// `cap` 0); `out_len` writable.
+enum consensio_status consensio_lww_encode(const struct consensio_lww *handle,
+                                           uint8_t *buf,
+                                           size_t cap,
+                                           size_t *out_len);
+
+// A new handle from the wire frame `bytes[0..len]`.
+// `CONSENSIO_MALFORMED` for bytes that are not such a state.
+//
+// # Safety
+// `bytes` must hold `len` readable bytes; `out` writable.
+enum consensio_status consensio_lww_decode(const uint8_t *bytes,
+                                           size_t len,
+                                           struct consensio_lww **out);
+
+// A new, empty state in `*out`.
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_mvreg_new(struct consensio_mvreg **out);
+
+// Frees a handle; NULL is a no-op.
+//
+// # Safety
+// `handle` must be NULL or live, and not used after.
+void consensio_mvreg_free(struct consensio_mvreg *handle);
+
+// Merges `src`'s state into `dst`'s.
+//
+// # Safety
+// Both must be live handles.
+enum consensio_status consensio_mvreg_merge(struct consensio_mvreg *dst,
+                                            const struct consensio_mvreg *src);
+
+// Writes the state's wire frame into `buf[0..cap]` and its length to
+// `*out_len` (also when `CONSENSIO_BUFFER_TOO_SMALL`).
+//
+// # Safety
+// `handle` must be live; `buf` hold `cap` writable bytes (or be NULL with
+// `cap` 0); `out_len` writable.
+enum consensio_status consensio_mvreg_encode(const struct consensio_mvreg *handle,
+                                             uint8_t *buf,
+                                             size_t cap,
+                                             size_t *out_len);
+
+// A new handle from the wire frame `bytes[0..len]`.
+// `CONSENSIO_MALFORMED` for bytes that are not such a state.
+//
+// # Safety
+// `bytes` must hold `len` readable bytes; `out` writable.
+enum consensio_status consensio_mvreg_decode(const uint8_t *bytes,
+                                             size_t len,
+                                             struct consensio_mvreg **out);
+
+// A new, empty state in `*out`.
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_orset_new(struct consensio_orset **out);
+
+// Frees a handle; NULL is a no-op.
+//
+// # Safety
+// `handle` must be NULL or live, and not used after.
+void consensio_orset_free(struct consensio_orset *handle);
+
+// Merges `src`'s state into `dst`'s.
+//
+// # Safety
+// Both must be live handles.
+enum consensio_status consensio_orset_merge(struct consensio_orset *dst,
+                                            const struct consensio_orset *src);
+
+// Writes the state's wire frame into `buf[0..cap]` and its length to
+// `*out_len` (also when `CONSENSIO_BUFFER_TOO_SMALL`).
+//
+// # Safety
+// `handle` must be live; `buf` hold `cap` writable bytes (or be NULL with
+// `cap` 0); `out_len` writable.
+enum consensio_status consensio_orset_encode(const struct consensio_orset *handle,
+                                             uint8_t *buf,
+                                             size_t cap,
+                                             size_t *out_len);
+
+// A new handle from the wire frame `bytes[0..len]`.
+// `CONSENSIO_MALFORMED` for bytes that are not such a state.
+//
+// # Safety
+// `bytes` must hold `len` readable bytes; `out` writable.
+enum consensio_status consensio_orset_decode(const uint8_t *bytes,
+                                             size_t len,
+                                             struct consensio_orset **out);
+
+// Adds `by` to replica `actor`'s count.
+//
+// # Safety
+// `counter` must be live.
+enum consensio_status consensio_gcounter_increment(struct consensio_gcounter *counter,
+                                                   uint64_t actor,
+                                                   uint64_t by);
+
+// The counter's value in `*out`; `CONSENSIO_OUT_OF_RANGE` if it exceeds
+// 2^64 - 1 (the sum over many replicas can).
+//
+// # Safety
+// `counter` must be live; `out` writable.
+enum consensio_status consensio_gcounter_value(const struct consensio_gcounter *counter,
+                                               uint64_t *out);
+
+// Adds `by` on behalf of replica `actor`.
+//
+// # Safety
+// `counter` must be live.
+enum consensio_status consensio_pncounter_increment(struct consensio_pncounter *counter,
+                                                    uint64_t actor,
+                                                    uint64_t by);
+
+// Subtracts `by` on behalf of replica `actor`.
+//
+// # Safety
+// `counter` must be live.
+enum consensio_status consensio_pncounter_decrement(struct consensio_pncounter *counter,
+                                                    uint64_t actor,
+                                                    uint64_t by);
+
+// The counter's value in `*out`; `CONSENSIO_OUT_OF_RANGE` outside the
+// range of `int64_t`.
+//
+// # Safety
+// `counter` must be live; `out` writable.
+enum consensio_status consensio_pncounter_value(const struct consensio_pncounter *counter,
+                                                int64_t *out);
+
+// Writes `value[0..len]` at hybrid timestamp (`wall_ms`, `logical`) by
+// replica `writer`; `*out_applied` 0 (and nothing changes) if the
+// register holds a write ordered after it.
+//
+// # Safety
+// `register` must be live; `value` hold `len` bytes; `out_applied`
+// writable.
+enum consensio_status consensio_lww_set(struct consensio_lww *register_,
+                                        uint64_t wall_ms,
+                                        uint32_t logical,
+                                        uint64_t writer,
+                                        const uint8_t *value,
+                                        size_t len,
+                                        uint8_t *out_applied);
+
+// Copies the winning value into `buf[0..cap]` (its length to `*out_len`),
+// with its timestamp and writer; `*out_has` 0 for a register never
+// written.
+//
+// # Safety
+// `register` must be live; `buf` hold `cap` writable bytes (or be NULL
+// with `cap` 0); the out-pointers writable.
+enum consensio_status consensio_lww_get(const struct consensio_lww *register_,
+                                        uint8_t *buf,
+                                        size_t cap,
+                                        size_t *out_len,
+                                        uint8_t *out_has);
+
+// Writes `value[0..len]` at replica `actor`, replacing every sibling.
+//
+// # Safety
+// `register` must be live; `value` hold `len` bytes.
+enum consensio_status consensio_mvreg_write(struct consensio_mvreg *register_,
+                                            uint64_t actor,
+                                            const uint8_t *value,
+                                            size_t len);
+
+// How many siblings the register holds (0 if never written).
+//
+// # Safety
+// `register` must be live; `out` writable.
+enum consensio_status consensio_mvreg_count(const struct consensio_mvreg *register_, size_t *out);
+
+// Copies sibling `index` (in the register's order) into `buf[0..cap]`.
+// `CONSENSIO_OUT_OF_RANGE` past the last.
+//
+// # Safety
+// `register` must be live; `buf` hold `cap` writable bytes (or be NULL
+// with `cap` 0); `out_len` writable.
+enum consensio_status consensio_mvreg_value(const struct consensio_mvreg *register_,
+                                            size_t index,
+                                            uint8_t *buf,
+                                            size_t cap,
+                                            size_t *out_len);
+
+// Adds `element[0..len]` at replica `actor`.
+//
+// # Safety
+// `set` must be live; `element` hold `len` bytes.
+enum consensio_status consensio_orset_add(struct consensio_orset *set,
+                                          uint64_t actor,
+                                          const uint8_t *element,
+                                          size_t len);
+
+// Removes `element[0..len]` (every add of it this replica has seen);
+// `*out_removed` 0 if it was not in the set.
+//
+// # Safety
+// `set` must be live; `element` hold `len` bytes; `out_removed` writable.
+enum consensio_status consensio_orset_remove(struct consensio_orset *set,
+                                             const uint8_t *element,
+                                             size_t len,
+                                             uint8_t *out_removed);
+
+// Whether `element[0..len]` is in the set.
+//
+// # Safety
+// `set` must be live; `element` hold `len` bytes; `out` writable.
+enum consensio_status consensio_orset_contains(const struct consensio_orset *set,
+                                               const uint8_t *element,
+                                               size_t len,
+                                               uint8_t *out);
+
+// How many elements the set holds.
+//
+// # Safety
+// `set` must be live; `out` writable.
+enum consensio_status consensio_orset_count(const struct consensio_orset *set, size_t *out);
+
+// Copies element `index` (in sorted order) into `buf[0..cap]`.
+// `CONSENSIO_OUT_OF_RANGE` past the last.
+//
+// # Safety
+// `set` must be live; `buf` hold `cap` writable bytes (or be NULL with
+// `cap` 0); `out_len` writable.
+enum consensio_status consensio_orset_element(const struct consensio_orset *set,
+                                              size_t index,
+                                              uint8_t *buf,
+                                              size_t cap,
+                                              size_t *out_len);
 
 // Creates a detector for node `id` monitoring the other `members` as a
 // participant handle, restored from `incarnation` (the last it persisted;

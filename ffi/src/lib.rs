@@ -49,6 +49,7 @@ const _: () = {
 };
 
 pub mod clock;
+pub mod crdt;
 pub mod detector;
 pub mod election;
 pub mod merkle;
