@@ -687,3 +687,23 @@ fn the_drive_loop_of_the_docs_runs() {
         }))
     ));
 }
+
+#[test]
+fn records_abandoned_by_a_restart_leave_with_the_watermark() {
+    let mut c = cluster(Faults::NONE, |c| {
+        c.max_records = 2;
+        c.checkpoint_every = 1;
+    });
+    call(&mut c, 1, b"a", 300);
+    call(&mut c, 2, b"b", 300);
+    c.deliver_all();
+    assert_eq!(executions(&c).len(), 2);
+    c.crash(SERVER);
+    c.restart_from_disk(SERVER);
+    assert_eq!(c.node(SERVER).records(), 2);
+    c.advance(400); // both calls end at their deadline
+    assert_eq!(outcomes(&c).len(), 2);
+    call(&mut c, 3, b"c", 300);
+    c.deliver_all();
+    assert_eq!(executions(&c).len(), 3, "the watermark freed the table");
+}

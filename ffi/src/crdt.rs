@@ -108,9 +108,9 @@ fn nth_out<'a>(
     buf: &mut [u8],
     out_len: &mut usize,
 ) -> Result<()> {
-    let item = items.nth(index).ok_or_else(|| {
-        Failure::new(CONSENSIO_OUT_OF_RANGE, format!("no item {index}"))
-    })?;
+    let item = items
+        .nth(index)
+        .ok_or_else(|| Failure::new(CONSENSIO_OUT_OF_RANGE, format!("no item {index}")))?;
     copy_out(item, buf, out_len)
 }
 
@@ -138,7 +138,9 @@ impl Handle for consensio_gcounter {
 /// # Safety
 /// `out` must be writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_gcounter_new(out: *mut *mut consensio_gcounter) -> consensio_status {
+pub unsafe extern "C" fn consensio_gcounter_new(
+    out: *mut *mut consensio_gcounter,
+) -> consensio_status {
     // SAFETY: forwarded from the caller.
     unsafe { give_new(<GCounter>::default(), out) }
 }
@@ -158,7 +160,10 @@ pub unsafe extern "C" fn consensio_gcounter_free(handle: *mut consensio_gcounter
 /// # Safety
 /// Both must be live handles.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_gcounter_merge(dst: *mut consensio_gcounter, src: *const consensio_gcounter) -> consensio_status {
+pub unsafe extern "C" fn consensio_gcounter_merge(
+    dst: *mut consensio_gcounter,
+    src: *const consensio_gcounter,
+) -> consensio_status {
     // SAFETY: forwarded from the caller.
     unsafe { merge(dst, src) }
 }
@@ -219,7 +224,9 @@ impl Handle for consensio_pncounter {
 /// # Safety
 /// `out` must be writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_pncounter_new(out: *mut *mut consensio_pncounter) -> consensio_status {
+pub unsafe extern "C" fn consensio_pncounter_new(
+    out: *mut *mut consensio_pncounter,
+) -> consensio_status {
     // SAFETY: forwarded from the caller.
     unsafe { give_new(<PnCounter>::default(), out) }
 }
@@ -239,7 +246,10 @@ pub unsafe extern "C" fn consensio_pncounter_free(handle: *mut consensio_pncount
 /// # Safety
 /// Both must be live handles.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_pncounter_merge(dst: *mut consensio_pncounter, src: *const consensio_pncounter) -> consensio_status {
+pub unsafe extern "C" fn consensio_pncounter_merge(
+    dst: *mut consensio_pncounter,
+    src: *const consensio_pncounter,
+) -> consensio_status {
     // SAFETY: forwarded from the caller.
     unsafe { merge(dst, src) }
 }
@@ -320,7 +330,10 @@ pub unsafe extern "C" fn consensio_lww_free(handle: *mut consensio_lww) {
 /// # Safety
 /// Both must be live handles.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_lww_merge(dst: *mut consensio_lww, src: *const consensio_lww) -> consensio_status {
+pub unsafe extern "C" fn consensio_lww_merge(
+    dst: *mut consensio_lww,
+    src: *const consensio_lww,
+) -> consensio_status {
     // SAFETY: forwarded from the caller.
     unsafe { merge(dst, src) }
 }
@@ -401,7 +414,10 @@ pub unsafe extern "C" fn consensio_mvreg_free(handle: *mut consensio_mvreg) {
 /// # Safety
 /// Both must be live handles.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_mvreg_merge(dst: *mut consensio_mvreg, src: *const consensio_mvreg) -> consensio_status {
+pub unsafe extern "C" fn consensio_mvreg_merge(
+    dst: *mut consensio_mvreg,
+    src: *const consensio_mvreg,
+) -> consensio_status {
     // SAFETY: forwarded from the caller.
     unsafe { merge(dst, src) }
 }
@@ -482,7 +498,10 @@ pub unsafe extern "C" fn consensio_orset_free(handle: *mut consensio_orset) {
 /// # Safety
 /// Both must be live handles.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn consensio_orset_merge(dst: *mut consensio_orset, src: *const consensio_orset) -> consensio_status {
+pub unsafe extern "C" fn consensio_orset_merge(
+    dst: *mut consensio_orset,
+    src: *const consensio_orset,
+) -> consensio_status {
     // SAFETY: forwarded from the caller.
     unsafe { merge(dst, src) }
 }

@@ -1,6 +1,6 @@
 """consensio: distributed-systems protocols as deterministic, sans-IO state machines.
 
-Submodules, one per family: ``consensio.clock``, ``consensio.quorum``,
+Submodules, one per family: ``consensio.clock``, ``consensio.crdt``, ``consensio.quorum``,
 ``consensio.merkle``, ``consensio.ring``, ``consensio.election``,
 ``consensio.detector``, ``consensio.raft``, ``consensio.paxos``, ``consensio.resilience`` (circuit
 breaker and retries), and ``consensio.sim`` to run the
@@ -41,7 +41,7 @@ from consensio._native import (
     __version__,
 )
 
-from consensio import clock, detector, election, merkle, paxos, quorum, raft, resilience, ring, sim  # noqa: E402  (after the native import)
+from consensio import clock, crdt, detector, election, merkle, paxos, quorum, raft, resilience, ring, sim  # noqa: E402  (after the native import)
 
 __all__ = [
     "WIRE_VERSION",
@@ -56,6 +56,7 @@ __all__ = [
     "VerificationError",
     "__version__",
     "clock",
+    "crdt",
     "detector",
     "election",
     "merkle",

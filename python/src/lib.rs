@@ -23,6 +23,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString, PyType};
 
 mod clock;
+mod crdt;
 mod detector;
 mod election;
 mod merkle;
@@ -256,6 +257,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SendOutput>()?;
     m.add_class::<PersistOutput>()?;
     clock::register(m)?;
+    crdt::register(m)?;
     quorum::register(m)?;
     resilience::register(m)?;
     merkle::register(m)?;

@@ -160,9 +160,10 @@ def test_bad_input_raises_and_changes_nothing():
     assert node.open_calls == 1
 
 
-@settings(max_examples=25, deadline=None)
-@given(st.integers(min_value=0, max_value=2**32))
-def test_at_most_once_and_one_outcome_by_the_deadline_under_faults(seed):
+def faulty_run(seed):
+    """A client calling a server over a lossy, duplicating, delaying
+    network while the server crashes and restarts; checks every invariant
+    as it goes and returns the calls' outcomes."""
     rng = random.Random(seed)
     config = dict(attempt_timeout_ms=80, max_records=8, checkpoint_every=5, seed=seed)
     nodes = {i: RpcNode(i, MEMBERS, **config) for i in MEMBERS}
@@ -217,4 +218,20 @@ def test_at_most_once_and_one_outcome_by_the_deadline_under_faults(seed):
             if node.next_deadline is not None and node.next_deadline <= now:
                 node.tick(now)
     assert set(ended) == set(issued), "every call ended"
-    assert "reply" in ended.values()
+    return ended
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(min_value=0, max_value=2**32))
+def test_at_most_once_and_one_outcome_by_the_deadline_under_faults(seed):
+    faulty_run(seed)
+
+
+def test_the_faulty_runs_answer_a_fair_share_of_calls():
+    # Not vacuous: over a few runs a fair share of the calls get their
+    # reply, though the server crashes about once a second, a fifth of the
+    # messages are lost and timeouts go down to 30 ms (a run whose server
+    # crashes with a full table may answer none: its calls end at their
+    # deadlines, as they must).
+    outcomes = [o for seed in range(8) for o in faulty_run(seed).values()]
+    assert outcomes.count("reply") > len(outcomes) // 5, outcomes
