@@ -214,4 +214,6 @@ mod docs {
     pub struct PaxosPage;
     #[doc = include_str!("../../docs/resilience.md")]
     pub struct ResiliencePage;
+    #[doc = include_str!("../../docs/crdt.md")]
+    pub struct CrdtPage;
 }

@@ -41,6 +41,7 @@
 //! [`harness::Action`]s); [`harness::run`] does the rest.
 
 pub mod clock;
+pub mod crdt;
 pub mod detector;
 pub mod election;
 pub mod harness;
@@ -61,6 +62,8 @@ pub type Target = fn(&[u8]);
 pub const TARGETS: &[(&str, Target)] = &[
     ("clock_decode", clock::decode),
     ("clock_laws", clock::laws),
+    ("crdt_decode", crdt::decode),
+    ("crdt_laws", crdt::laws),
     ("quorum_config", quorum::config),
     ("merkle_decode", merkle::decode),
     ("merkle_tree", merkle::tree),
@@ -95,6 +98,7 @@ pub fn describe(name: &str, data: &[u8]) -> Option<String> {
     }
     match name {
         "clock_laws" => show::<clock::LawsInput>(data),
+        "crdt_laws" => show::<crdt::LawsInput>(data),
         "quorum_config" => show::<quorum::ConfigInput>(data),
         "merkle_tree" => show::<merkle::TreeInput>(data),
         "merkle_anti_entropy" => show::<merkle::Scenario>(data),
@@ -221,6 +225,8 @@ mod replay {
     replay!(
         clock_decode,
         clock_laws,
+        crdt_decode,
+        crdt_laws,
         quorum_config,
         merkle_decode,
         merkle_tree,
@@ -278,7 +284,16 @@ mod replay {
         }
         // Every family of core has at least one target.
         for family in [
-            "clock", "quorum", "merkle", "ring", "election", "detector", "raft", "paxos",
+            "clock",
+            "crdt",
+            "quorum",
+            "merkle",
+            "ring",
+            "election",
+            "detector",
+            "raft",
+            "paxos",
+            "resilience",
         ] {
             assert!(
                 names.iter().any(|n| n.starts_with(&format!("{family}_"))),
