@@ -45,9 +45,9 @@ fn count(text: &str, label: &str) -> u64 {
 fn every_request_executes_at_most_once_and_every_call_ends_by_its_deadline() {
     let (mut replies, mut deadlines, mut rejected, mut lost) = (0, 0, 0, 0);
     for (faults, nodes, seeds) in [
-        ("none", 3, 0..20),
-        ("all,swarm", 3, 0..300),
-        ("all", 5, 0..100),
+        ("none", 3, 0..50),
+        ("all,swarm", 3, 0..650),
+        ("all", 5, 0..300),
     ] {
         let mix: FaultMix = faults.parse().unwrap();
         for seed in seeds {
