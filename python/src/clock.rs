@@ -56,9 +56,14 @@ impl VectorClock {
         self.clock.get(NodeId(actor))
     }
 
-    /// Pointwise maximum with `other`, in place.
-    fn merge(&mut self, other: PyRef<'_, VectorClock>) {
-        self.clock.merge(&other.clock);
+    /// Pointwise maximum with `other`, in place (with itself: no change).
+    fn merge(slf: &Bound<'_, Self>, other: &Bound<'_, Self>) -> PyResult<()> {
+        if slf.is(other) {
+            return Ok(());
+        }
+        let theirs = other.try_borrow()?;
+        slf.try_borrow_mut()?.clock.merge(&theirs.clock);
+        Ok(())
     }
 
     /// "before", "after", "equal" or "concurrent".

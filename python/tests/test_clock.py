@@ -74,6 +74,9 @@ def test_merge_is_a_join_semilattice(a, b, c):
     assert merged(a, b) == merged(b, a)
     assert merged(merged(a, b), c) == merged(a, merged(b, c))
     assert merged(a, a) == a
+    same = a.copy()
+    same.merge(same)  # the same object: no change, no borrow error
+    assert same == a
 
 
 @given(clocks, clocks)
