@@ -103,6 +103,9 @@ pub mod kind {
     pub const CRDT_MV_REGISTER: u8 = 34;
     /// An observed-remove set of byte strings ([`crate::crdt::OrSet`]).
     pub const CRDT_OR_SET: u8 = 35;
+    /// A dotted version vector set of byte strings
+    /// ([`crate::crdt::DvvSet`]).
+    pub const CRDT_DVV_SET: u8 = 36;
     /// Reserved for documentation examples and tests; never used by a
     /// protocol of this crate.
     pub const EXAMPLE: u8 = 255;

@@ -5,7 +5,8 @@
 //! wire, and a state no replica could build does not decode.
 
 use consensio::clock::HlcTimestamp;
-use consensio::crdt::{GCounter, Lattice, LwwRegister, MvRegister, OrSet, PnCounter};
+use consensio::clock::VectorClock;
+use consensio::crdt::{DvvSet, GCounter, Lattice, LwwRegister, MvRegister, OrSet, PnCounter};
 use consensio::{NodeId, wire};
 use proptest::prelude::*;
 
@@ -17,6 +18,9 @@ enum Op {
     Set(u8, u8, u8),
     Add(u8, u8),
     Remove(u8),
+    /// A client that read replica `from % 4`'s key writes `value` through
+    /// this replica.
+    Put(u8, u8, u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -26,6 +30,7 @@ fn op() -> impl Strategy<Value = Op> {
         (any::<u8>(), any::<u8>(), any::<u8>()).prop_map(|(a, t, v)| Op::Set(a, t, v)),
         (any::<u8>(), 0..6u8).prop_map(|(a, e)| Op::Add(a, e)),
         (0..6u8).prop_map(Op::Remove),
+        (any::<u8>(), any::<u8>(), 0..4u8).prop_map(|(a, v, f)| Op::Put(a, v, f)),
     ]
 }
 
@@ -37,9 +42,20 @@ struct Replica {
     lww: LwwRegister<Vec<u8>>,
     mv: MvRegister<Vec<u8>>,
     set: OrSet<Vec<u8>>,
+    dvv: DvvSet<Vec<u8>>,
 }
 
 impl Replica {
+    /// Applies `op`; a `Put` reads its context from `read`.
+    fn apply_with(&mut self, op: &Op, read: &VectorClock) {
+        if let Op::Put(a, v, _) = *op {
+            let actor = NodeId(u64::from(a % 4) + 1);
+            self.dvv.put(read, actor, vec![v]).unwrap();
+        } else {
+            self.apply(op);
+        }
+    }
+
     fn apply(&mut self, op: &Op) {
         let actor = |a: u8| NodeId(u64::from(a % 4) + 1);
         match *op {
@@ -60,6 +76,12 @@ impl Replica {
             Op::Remove(e) => {
                 self.set.remove(&vec![e]);
             }
+            Op::Put(a, v, _) => {
+                let read = self.dvv.context();
+                self.dvv
+                    .put(&read, NodeId(u64::from(a % 4) + 1), vec![v])
+                    .unwrap();
+            }
         }
     }
 
@@ -69,6 +91,7 @@ impl Replica {
         self.lww.merge(&other.lww);
         self.mv.merge(&other.mv);
         self.set.merge(&other.set);
+        self.dvv.merge(&other.dvv);
     }
 
     fn merged(&self, other: &Replica) -> Replica {
@@ -86,7 +109,12 @@ fn run() -> impl Strategy<Value = Vec<Replica>> {
     prop::collection::vec((0..4usize, op(), any::<bool>(), 0..4usize), 0..32).prop_map(|steps| {
         let mut replicas: Vec<Replica> = vec![Replica::default(); 4];
         for (at, op, merge, from) in steps {
-            replicas[at].apply(&retarget(&op, at));
+            let op = retarget(&op, at);
+            let read = match op {
+                Op::Put(_, _, f) => replicas[usize::from(f % 4)].dvv.context(),
+                _ => VectorClock::new(),
+            };
+            replicas[at].apply_with(&op, &read);
             if merge {
                 let other = replicas[from].clone();
                 replicas[at].merge(&other);
@@ -105,6 +133,7 @@ fn retarget(op: &Op, at: usize) -> Op {
         Op::Set(_, t, v) => Op::Set(a, t, v),
         Op::Add(_, e) => Op::Add(a, e),
         Op::Remove(e) => Op::Remove(e),
+        Op::Put(_, v, f) => Op::Put(a, v, f),
     }
 }
 
@@ -186,6 +215,7 @@ proptest! {
         round_trip(&a.lww);
         round_trip(&a.mv);
         round_trip(&a.set);
+        round_trip(&a.dvv);
     }
 
     /// Add wins: an add at one replica concurrent with a remove of the same

@@ -509,6 +509,9 @@ typedef struct consensio_breaker consensio_breaker;
 // A retry budget shared by the calls of one client (opaque).
 typedef struct consensio_budget consensio_budget;
 
+// A dotted version vector set of byte strings: the siblings of one key and their causal history (opaque).
+typedef struct consensio_dvvset consensio_dvvset;
+
 // A grow-only counter (opaque): one count per replica, merged by maximum.
 typedef struct consensio_gcounter consensio_gcounter;
 
@@ -1368,6 +1371,45 @@ enum consensio_status consensio_orset_decode(const uint8_t *bytes,
                                              size_t len,
                                              struct consensio_orset **out);
 
+// A new, empty state in `*out`.
+//
+// # Safety
+// `out` must be writable.
+enum consensio_status consensio_dvvset_new(struct consensio_dvvset **out);
+
+// Frees a handle; NULL is a no-op.
+//
+// # Safety
+// `handle` must be NULL or live, and not used after.
+void consensio_dvvset_free(struct consensio_dvvset *handle);
+
+// Merges `src`'s state into `dst`'s.
+//
+// # Safety
+// Both must be live handles.
+enum consensio_status consensio_dvvset_merge(struct consensio_dvvset *dst,
+                                             const struct consensio_dvvset *src);
+
+// Writes the state's wire frame into `buf[0..cap]` and its length to
+// `*out_len` (also when `CONSENSIO_BUFFER_TOO_SMALL`).
+//
+// # Safety
+// `handle` must be live; `buf` hold `cap` writable bytes (or be NULL with
+// `cap` 0); `out_len` writable.
+enum consensio_status consensio_dvvset_encode(const struct consensio_dvvset *handle,
+                                              uint8_t *buf,
+                                              size_t cap,
+                                              size_t *out_len);
+
+// A new handle from the wire frame `bytes[0..len]`.
+// `CONSENSIO_MALFORMED` for bytes that are not such a state.
+//
+// # Safety
+// `bytes` must hold `len` readable bytes; `out` writable.
+enum consensio_status consensio_dvvset_decode(const uint8_t *bytes,
+                                              size_t len,
+                                              struct consensio_dvvset **out);
+
 // Adds `by` to replica `actor`'s count.
 //
 // # Safety
@@ -1508,6 +1550,44 @@ enum consensio_status consensio_orset_element(const struct consensio_orset *set,
                                               uint8_t *buf,
                                               size_t cap,
                                               size_t *out_len);
+
+// Server `server` writes `value[0..len]` from a client that read
+// `context` (a vector clock from [`consensio_dvvset_context`]; NULL: a
+// client that read nothing): the siblings `context` saw are replaced.
+//
+// # Safety
+// `set` must be live; `context` NULL or live; `value` hold `len` bytes.
+enum consensio_status consensio_dvvset_put(struct consensio_dvvset *set,
+                                           const struct consensio_vclock *context,
+                                           uint64_t server,
+                                           const uint8_t *value,
+                                           size_t len);
+
+// The set's causal context, for a client to pass back with its next
+// write, as a new vector clock handle in `*out`.
+//
+// # Safety
+// `set` must be live; `out` writable.
+enum consensio_status consensio_dvvset_context(const struct consensio_dvvset *set,
+                                               struct consensio_vclock **out);
+
+// How many siblings the set holds.
+//
+// # Safety
+// `set` must be live; `out` writable.
+enum consensio_status consensio_dvvset_count(const struct consensio_dvvset *set, size_t *out);
+
+// Copies sibling `index` into `buf[0..cap]`. `CONSENSIO_OUT_OF_RANGE`
+// past the last.
+//
+// # Safety
+// `set` must be live; `buf` hold `cap` writable bytes (or be NULL with
+// `cap` 0); `out_len` writable.
+enum consensio_status consensio_dvvset_value(const struct consensio_dvvset *set,
+                                             size_t index,
+                                             uint8_t *buf,
+                                             size_t cap,
+                                             size_t *out_len);
 
 // Creates a detector for node `id` monitoring the other `members` as a
 // participant handle, restored from `incarnation` (the last it persisted;

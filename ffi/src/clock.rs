@@ -44,7 +44,7 @@ impl From<CausalOrdering> for consensio_causal_ordering {
 /// A vector clock (opaque).
 #[derive(Debug)]
 pub struct consensio_vclock {
-    clock: VectorClock,
+    pub(crate) clock: VectorClock,
 }
 
 /// Creates an empty vector clock in `*out`.

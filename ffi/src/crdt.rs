@@ -1,5 +1,5 @@
 //! `consensio_gcounter_*`, `consensio_pncounter_*`, `consensio_lww_*`,
-//! `consensio_mvreg_*`, `consensio_orset_*`: the CRDTs of
+//! `consensio_mvreg_*`, `consensio_orset_*`, `consensio_dvvset_*`: the CRDTs of
 //! `consensio_core::crdt` as opaque handles, with byte-string values and
 //! elements. Every type has `new`, `free`, `merge` (the other state into
 //! this one), `encode` (its wire frame, to ship to a replica) and
@@ -10,9 +10,11 @@
 
 use consensio_core::NodeId;
 use consensio_core::clock::HlcTimestamp;
-use consensio_core::crdt::{GCounter, Lattice, LwwRegister, MvRegister, OrSet, PnCounter};
+use consensio_core::clock::VectorClock;
+use consensio_core::crdt::{DvvSet, GCounter, Lattice, LwwRegister, MvRegister, OrSet, PnCounter};
 use consensio_core::wire::{self, WireMessage};
 
+use crate::clock::consensio_vclock;
 use crate::consensio_status::{self, *};
 use crate::{Failure, Result, borrow, borrow_mut, copy_out, give, guard, slice, slice_mut, take};
 
@@ -538,6 +540,90 @@ pub unsafe extern "C" fn consensio_orset_decode(
     unsafe { decode(bytes, len, out) }
 }
 
+/// A dotted version vector set of byte strings: the siblings of one key and their causal history (opaque).
+#[derive(Debug)]
+pub struct consensio_dvvset {
+    state: DvvSet<Vec<u8>>,
+}
+
+impl Handle for consensio_dvvset {
+    type State = DvvSet<Vec<u8>>;
+    fn state(&self) -> &Self::State {
+        &self.state
+    }
+    fn state_mut(&mut self) -> &mut Self::State {
+        &mut self.state
+    }
+    fn wrap(state: Self::State) -> Self {
+        consensio_dvvset { state }
+    }
+}
+
+/// A new, empty state in `*out`.
+///
+/// # Safety
+/// `out` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_dvvset_new(out: *mut *mut consensio_dvvset) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { give_new(<DvvSet<Vec<u8>>>::default(), out) }
+}
+
+/// Frees a handle; NULL is a no-op.
+///
+/// # Safety
+/// `handle` must be NULL or live, and not used after.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_dvvset_free(handle: *mut consensio_dvvset) {
+    // SAFETY: forwarded from the caller.
+    unsafe { take(handle) }
+}
+
+/// Merges `src`'s state into `dst`'s.
+///
+/// # Safety
+/// Both must be live handles.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_dvvset_merge(
+    dst: *mut consensio_dvvset,
+    src: *const consensio_dvvset,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { merge(dst, src) }
+}
+
+/// Writes the state's wire frame into `buf[0..cap]` and its length to
+/// `*out_len` (also when `CONSENSIO_BUFFER_TOO_SMALL`).
+///
+/// # Safety
+/// `handle` must be live; `buf` hold `cap` writable bytes (or be NULL with
+/// `cap` 0); `out_len` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_dvvset_encode(
+    handle: *const consensio_dvvset,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { encode(handle, buf, cap, out_len) }
+}
+
+/// A new handle from the wire frame `bytes[0..len]`.
+/// `CONSENSIO_MALFORMED` for bytes that are not such a state.
+///
+/// # Safety
+/// `bytes` must hold `len` readable bytes; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_dvvset_decode(
+    bytes: *const u8,
+    len: usize,
+    out: *mut *mut consensio_dvvset,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller.
+    unsafe { decode(bytes, len, out) }
+}
+
 /// Adds `by` to replica `actor`'s count.
 ///
 /// # Safety
@@ -860,5 +946,103 @@ pub unsafe extern "C" fn consensio_orset_element(
             )
         };
         nth_out(s.state.elements(), index, buf, len)
+    })
+}
+
+/// Server `server` writes `value[0..len]` from a client that read
+/// `context` (a vector clock from [`consensio_dvvset_context`]; NULL: a
+/// client that read nothing): the siblings `context` saw are replaced.
+///
+/// # Safety
+/// `set` must be live; `context` NULL or live; `value` hold `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_dvvset_put(
+    set: *mut consensio_dvvset,
+    context: *const consensio_vclock,
+    server: u64,
+    value: *const u8,
+    len: usize,
+) -> consensio_status {
+    // SAFETY: forwarded from the caller (all three).
+    unsafe {
+        update(set, |s| {
+            let value = slice(value, len, "value")?.to_vec();
+            let empty = VectorClock::new();
+            let read = if context.is_null() {
+                &empty
+            } else {
+                &borrow(context, "context")?.clock
+            };
+            Ok(s.put(read, NodeId(server), value)?)
+        })
+    }
+}
+
+/// The set's causal context, for a client to pass back with its next
+/// write, as a new vector clock handle in `*out`.
+///
+/// # Safety
+/// `set` must be live; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_dvvset_context(
+    set: *const consensio_dvvset,
+    out: *mut *mut consensio_vclock,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let s = unsafe { borrow(set, "set") }?;
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            give(
+                out,
+                consensio_vclock {
+                    clock: s.state.context(),
+                },
+            )
+        }
+    })
+}
+
+/// How many siblings the set holds.
+///
+/// # Safety
+/// `set` must be live; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_dvvset_count(
+    set: *const consensio_dvvset,
+    out: *mut usize,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (s, o) = unsafe { (borrow(set, "set")?, borrow_mut(out, "out")?) };
+        *o = s.state.len();
+        Ok(())
+    })
+}
+
+/// Copies sibling `index` into `buf[0..cap]`. `CONSENSIO_OUT_OF_RANGE`
+/// past the last.
+///
+/// # Safety
+/// `set` must be live; `buf` hold `cap` writable bytes (or be NULL with
+/// `cap` 0); `out_len` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn consensio_dvvset_value(
+    set: *const consensio_dvvset,
+    index: usize,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> consensio_status {
+    guard(|| {
+        // SAFETY: forwarded from the caller.
+        let (s, buf, len) = unsafe {
+            (
+                borrow(set, "set")?,
+                slice_mut(buf, cap, "buf")?,
+                borrow_mut(out_len, "out_len")?,
+            )
+        };
+        nth_out(s.state.values(), index, buf, len)
     })
 }

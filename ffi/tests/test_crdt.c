@@ -114,6 +114,37 @@ int main(void) {
     CHECK_FAILS(consensio_orset_element(x, 0, NULL, 0, &len), CONSENSIO_BUFFER_TOO_SMALL);
     CHECK(len == 1);
 
+    /* DVV set: two clients write from the same read; both are siblings
+     * until a write from a read of both. */
+    consensio_dvvset *key = NULL;
+    consensio_vclock *read = NULL, *both = NULL;
+    CHECK_OK(consensio_dvvset_new(&key));
+    CHECK_OK(consensio_dvvset_put(key, NULL, 1, (const uint8_t *)"v1", 2));
+    CHECK_OK(consensio_dvvset_context(key, &read));
+    CHECK_OK(consensio_dvvset_put(key, read, 1, (const uint8_t *)"v2", 2));
+    CHECK_OK(consensio_dvvset_put(key, read, 1, (const uint8_t *)"v3", 2));
+    size_t values = 0;
+    CHECK_OK(consensio_dvvset_count(key, &values));
+    CHECK(values == 2);
+    CHECK_OK(consensio_dvvset_context(key, &both));
+    CHECK_OK(consensio_dvvset_put(key, both, 1, (const uint8_t *)"v4", 2));
+    CHECK_OK(consensio_dvvset_count(key, &values));
+    CHECK(values == 1);
+    CHECK_OK(consensio_dvvset_value(key, 0, (uint8_t *)value, sizeof value, &len));
+    CHECK(len == 2 && memcmp(value, "v4", 2) == 0);
+    CHECK_FAILS(consensio_dvvset_value(key, 1, (uint8_t *)value, sizeof value, &len), CONSENSIO_OUT_OF_RANGE);
+    CHECK_OK(consensio_dvvset_encode(key, frame, sizeof frame, &len));
+    consensio_dvvset *copy = NULL;
+    CHECK_OK(consensio_dvvset_decode(frame, len, &copy));
+    CHECK_OK(consensio_dvvset_merge(copy, key));
+    CHECK_OK(consensio_dvvset_count(copy, &values));
+    CHECK(values == 1);
+    CHECK_FAILS(consensio_dvvset_put(key, read, 1, NULL, 2), CONSENSIO_NULL_POINTER);
+    consensio_vclock_free(read);
+    consensio_vclock_free(both);
+    consensio_dvvset_free(key);
+    consensio_dvvset_free(copy);
+
     /* Bad input: statuses, nothing changed. */
     CHECK_FAILS(consensio_orset_add(NULL, 1, X, 1), CONSENSIO_NULL_POINTER);
     CHECK_FAILS(consensio_orset_add(x, 1, NULL, 3), CONSENSIO_NULL_POINTER);

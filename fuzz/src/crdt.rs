@@ -1,4 +1,5 @@
-//! CRDT targets: wire decoding of every type, and the semilattice laws on
+//! CRDT targets: wire decoding of every type (dotted version vector sets
+//! included), and the semilattice laws on
 //! states that replicas build from any updates and merges, including
 //! states that went through the wire (and states decoded from raw bytes,
 //! which must be as lawful as built ones).
@@ -13,7 +14,8 @@
 
 use arbitrary::Arbitrary;
 use consensio::clock::HlcTimestamp;
-use consensio::crdt::{GCounter, Lattice, LwwRegister, MvRegister, OrSet, PnCounter};
+use consensio::clock::VectorClock;
+use consensio::crdt::{DvvSet, GCounter, Lattice, LwwRegister, MvRegister, OrSet, PnCounter};
 use consensio::{NodeId, wire};
 
 use crate::{round_trip, structured};
@@ -26,6 +28,7 @@ pub fn decode(data: &[u8]) {
     round_trip::<LwwRegister<Vec<u8>>>(data);
     round_trip::<MvRegister<Vec<u8>>>(data);
     round_trip::<OrSet<Vec<u8>>>(data);
+    round_trip::<DvvSet<Vec<u8>>>(data);
     // A decoded state is as lawful as a built one: merging it with itself
     // changes nothing, and merging it into an empty state gives it back.
     if let Ok(set) = wire::decode::<OrSet<Vec<u8>>>(data) {
@@ -35,6 +38,11 @@ pub fn decode(data: &[u8]) {
         let mut empty = OrSet::new();
         empty.merge(&set);
         assert_eq!(empty, set, "the empty set is not the bottom");
+    }
+    if let Ok(key) = wire::decode::<DvvSet<Vec<u8>>>(data) {
+        let mut again = key.clone();
+        again.merge(&key);
+        assert_eq!(again, key, "a decoded DVV set is not idempotent");
     }
     if let Ok(register) = wire::decode::<MvRegister<Vec<u8>>>(data) {
         let mut again = register.clone();
@@ -67,6 +75,9 @@ enum Step {
     Remove { at: u8, element: u8 },
     /// Replica `at % 3` merges replica `from % 3`'s state, as frames.
     Merge { at: u8, from: u8 },
+    /// A client that read replica `from % 3`'s key (or nothing) writes
+    /// `value` through replica `at % 3`.
+    Put { at: u8, from: Option<u8>, value: u8 },
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -76,6 +87,7 @@ struct Replica {
     lww: LwwRegister<Vec<u8>>,
     mv: MvRegister<Vec<u8>>,
     set: OrSet<Vec<u8>>,
+    dvv: DvvSet<Vec<u8>>,
 }
 
 impl Replica {
@@ -85,6 +97,7 @@ impl Replica {
         self.lww.merge(&other.lww);
         self.mv.merge(&other.mv);
         self.set.merge(&other.set);
+        self.dvv.merge(&other.dvv);
     }
 
     fn merged(&self, other: &Replica) -> Replica {
@@ -106,6 +119,7 @@ impl Replica {
             lww: ship(&self.lww),
             mv: ship(&self.mv),
             set: ship(&self.set),
+            dvv: ship(&self.dvv),
         }
     }
 }
@@ -124,7 +138,8 @@ pub fn laws(data: &[u8]) {
                 | Step::Write { at, .. }
                 | Step::Add { at, .. }
                 | Step::Remove { at, .. }
-                | Step::Merge { at, .. } => (index(at), replicas[index(at)].clone()),
+                | Step::Merge { at, .. }
+                | Step::Put { at, .. } => (index(at), replicas[index(at)].clone()),
             };
             let r = &mut replicas[at];
             match *step {
@@ -159,6 +174,14 @@ pub fn laws(data: &[u8]) {
                 Step::Merge { from, .. } => {
                     let other = replicas[index(from)].shipped();
                     replicas[at].merge(&other);
+                }
+                Step::Put { at: a, from, value } => {
+                    let read =
+                        from.map_or_else(VectorClock::new, |f| replicas[index(f)].dvv.context());
+                    replicas[at]
+                        .dvv
+                        .put(&read, actor(a), vec![value])
+                        .expect("small");
                 }
             }
             let after = &replicas[at];

@@ -31,7 +31,7 @@ fn ordering_name(o: CausalOrdering) -> &'static str {
 #[pyclass(module = "consensio.clock")]
 #[derive(Clone, Debug)]
 pub(crate) struct VectorClock {
-    clock: CoreVectorClock,
+    pub(crate) clock: CoreVectorClock,
 }
 
 #[pymethods]

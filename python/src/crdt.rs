@@ -4,13 +4,14 @@
 
 use consensio::clock::HlcTimestamp;
 use consensio::crdt::{
-    GCounter as CoreG, Lattice, LwwRegister as CoreLww, MvRegister as CoreMv, OrSet as CoreSet,
-    PnCounter as CorePn,
+    DvvSet as CoreDvv, GCounter as CoreG, Lattice, LwwRegister as CoreLww, MvRegister as CoreMv,
+    OrSet as CoreSet, PnCounter as CorePn,
 };
 use consensio::{NodeId, wire};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyType};
 
+use crate::clock::VectorClock;
 use crate::error;
 
 /// The methods every CRDT class has, then the class's own.
@@ -230,7 +231,50 @@ crdt_methods! {
     }
 }
 
+/// A dotted version vector set of bytes: the siblings of one key and their
+/// causal history. A client reads `values` and `context`, and writes back
+/// with `put(context, server, value)`: the siblings that context saw are
+/// replaced, the others kept.
+#[pyclass(module = "consensio.crdt")]
+#[derive(Clone, Debug)]
+pub(crate) struct DvvSet {
+    state: CoreDvv<Vec<u8>>,
+}
+
+crdt_methods! {
+    DvvSet, CoreDvv<Vec<u8>>;
+
+    /// Server `server` writes `value` from a client that read `context`
+    /// (None: a client that read nothing).
+    #[pyo3(signature = (context, server, value))]
+    fn put(&mut self, context: Option<PyRef<'_, VectorClock>>, server: u64, value: &[u8]) -> PyResult<()> {
+        let read = context.map(|c| c.clock.clone()).unwrap_or_default();
+        self.state.put(&read, NodeId(server), value.to_vec()).map_err(error)
+    }
+
+    /// The causal context to pass back with the next write.
+    #[getter]
+    fn context(&self) -> VectorClock {
+        VectorClock { clock: self.state.context() }
+    }
+
+    /// The siblings.
+    #[getter]
+    fn values<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
+        self.state.values().map(|v| PyBytes::new(py, v)).collect()
+    }
+
+    fn __len__(&self) -> usize {
+        self.state.len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("DvvSet(siblings={})", self.state.len())
+    }
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<DvvSet>()?;
     m.add_class::<GCounter>()?;
     m.add_class::<PnCounter>()?;
     m.add_class::<LwwRegister>()?;

@@ -7,9 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import consensio
-from consensio.crdt import GCounter, LwwRegister, MvRegister, OrSet, PnCounter
+from consensio.clock import VectorClock
+from consensio.crdt import DvvSet, GCounter, LwwRegister, MvRegister, OrSet, PnCounter
 
-TYPES = [GCounter, PnCounter, LwwRegister, MvRegister, OrSet]
+TYPES = [GCounter, PnCounter, LwwRegister, MvRegister, OrSet, DvvSet]
 
 
 def update(state, replica, op, arg):
@@ -23,6 +24,9 @@ def update(state, replica, op, arg):
         state.set(arg % 8, op, actor, bytes([arg]))
     elif isinstance(state, MvRegister):
         state.write(actor, bytes([arg]))
+    elif isinstance(state, DvvSet):
+        # A client that read this replica (op 1) or nothing (op 0).
+        state.put(state.context if op else None, actor, bytes([arg]))
     elif op:
         state.add(actor, bytes([arg % 5]))
     else:
@@ -105,6 +109,19 @@ def test_registers():
     m.write(1, b"both")
     n.merge(m)
     assert n.values == [b"both"]
+
+
+def test_dvv_siblings_from_one_read_and_a_write_that_saw_both():
+    key = DvvSet()
+    key.put(None, 1, b"v1")
+    read = key.context
+    assert isinstance(read, VectorClock)
+    key.put(read, 1, b"v2")
+    key.put(read, 1, b"v3")
+    assert sorted(key.values) == [b"v2", b"v3"] and len(key) == 2
+    key.put(key.context, 1, b"v4")
+    assert key.values == [b"v4"]
+    assert DvvSet.from_bytes(key.to_bytes()) == key
 
 
 def test_an_add_concurrent_with_a_remove_wins():

@@ -26,6 +26,11 @@
 //!   counter) and one causal context (a [`VectorClock`]) summarises every
 //!   dot seen, so a remove forgets an element's dots and the context alone
 //!   says they were removed, not unseen.
+//! - [`DvvSet`]: dotted version vector sets (Almeida, Baquero, Gonçalves,
+//!   Preguiça & Fonte, DAIS 2014; Riak's `dvvset`), the siblings of one
+//!   key of a replicated store with one compact causal history: a write
+//!   carries the context its client read and replaces exactly the
+//!   siblings that context saw.
 //!
 //! # What the textbook version gets wrong
 //!
@@ -61,6 +66,8 @@
 #[cfg(feature = "alloc")]
 mod counter;
 #[cfg(feature = "alloc")]
+mod dvv;
+#[cfg(feature = "alloc")]
 mod orset;
 #[cfg(feature = "alloc")]
 mod register;
@@ -69,6 +76,8 @@ use core::fmt;
 
 #[cfg(feature = "alloc")]
 pub use counter::{GCounter, PnCounter};
+#[cfg(feature = "alloc")]
+pub use dvv::{DvvSet, Entry};
 #[cfg(feature = "alloc")]
 pub use orset::{Dot, OrSet};
 #[cfg(feature = "alloc")]
