@@ -1,7 +1,9 @@
 //! CRDT merges beside `crdts` (7.3): the grow-only and positive-negative
 //! counters and the observed-remove set, between two replicas of 16 actors
 //! that have each seen every actor (the steady state of a cluster, where
-//! a merge brings news but no new actor).
+//! a merge brings news but no new actor); and the sync of a key's siblings
+//! in dotted version vector sets, beside `crdts`' multi-value register
+//! (the nearest peer: `crdts` has no DVV set).
 //!
 //! Merges are timed alone: the destination is cloned outside the timing
 //! (`iter_batched_ref`); `crdts`' merge consumes the other state by value,
@@ -11,7 +13,8 @@
 use std::hint::black_box;
 
 use consensio::NodeId;
-use consensio::crdt::{GCounter, Lattice, OrSet, PnCounter};
+use consensio::clock::VectorClock;
+use consensio::crdt::{DvvSet, GCounter, Lattice, OrSet, PnCounter};
 use crdts::{CmRDT, CvRDT};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
@@ -142,5 +145,54 @@ fn set_merges(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, counter_merges, set_merges);
+/// One replica's key, in consensio and in `crdts`.
+type Key = (DvvSet<u64>, crdts::MVReg<u64, u64>);
+
+/// A key written concurrently through 16 servers (16 siblings), and the
+/// same key after one more write from a read of all of them (1 sibling).
+fn siblings() -> (Key, Key) {
+    let (mut a, mut ta) = (DvvSet::new(), crdts::MVReg::new());
+    for server in 1..=ACTORS {
+        a.put(&VectorClock::new(), NodeId(server), server)
+            .expect("small");
+        let mut write = crdts::MVReg::new();
+        let ctx = write.read_ctx().derive_add_ctx(server);
+        write.apply(write.write(server, ctx));
+        ta.merge(write);
+    }
+    let (mut b, mut tb) = (a.clone(), ta.clone());
+    b.put(&b.context(), NodeId(1), 0).expect("small");
+    let ctx = tb.read_ctx().derive_add_ctx(1);
+    tb.apply(tb.write(0, ctx));
+    ((a, ta), (b, tb))
+}
+
+fn sibling_syncs(c: &mut Criterion) {
+    let ((a, ta), (b, tb)) = siblings();
+    let mut merged = a.clone();
+    merged.merge(&b);
+    let mut their = ta.clone();
+    their.merge(tb.clone());
+    assert_eq!(merged.values().copied().collect::<Vec<u64>>(), [0]);
+    assert_eq!(their.read().val, [0], "the peers agree: one sibling left");
+
+    let mut group = c.benchmark_group("crdt/siblings_sync/16_servers");
+    group.bench_function("consensio_dvvset", |bench| {
+        bench.iter_batched_ref(
+            || a.clone(),
+            |x| x.merge(black_box(&b)),
+            BatchSize::SmallInput,
+        );
+    });
+    group.bench_function("crdts_mvreg", |bench| {
+        bench.iter_batched_ref(
+            || (ta.clone(), tb.clone()),
+            |(x, other)| x.merge(black_box(core::mem::take(other))),
+            BatchSize::SmallInput,
+        );
+    });
+    group.finish();
+}
+
+criterion_group!(benches, counter_merges, set_merges, sibling_syncs);
 criterion_main!(benches);

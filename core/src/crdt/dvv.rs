@@ -180,7 +180,13 @@ fn merge_entry<T: Clone>(mine: &Entry<T>, theirs: &Entry<T>) -> Entry<T> {
 
 impl<T: Ord + Clone> Lattice for DvvSet<T> {
     fn merge(&mut self, other: &Self) {
-        let ordering = self.context().compare(&other.context());
+        // Only anonymous values need the causal order (a server's values
+        // carry their own): skip building the contexts when there are none.
+        let ordering = if self.anonymous.is_empty() && other.anonymous.is_empty() {
+            CausalOrdering::Equal
+        } else {
+            self.context().compare(&other.context())
+        };
         let anonymous = match ordering {
             CausalOrdering::Before => other.anonymous.clone(),
             CausalOrdering::After => core::mem::take(&mut self.anonymous),
