@@ -56,9 +56,12 @@ class Cluster:
         end = self.now + ms
         while True:
             due = [n.next_deadline for n in self.up() if n.next_deadline is not None]
-            nxt = min(due) if due else end
-            if nxt > end:
+            # Nothing armed (every node down, say): time just passes. (A
+            # deadline of `end` itself was the loop's only way out before,
+            # so a run with every node down never ended.)
+            if not due or min(due) > end:
                 break
+            nxt = min(due)
             self.now = max(self.now, nxt)
             for node in self.up():
                 if node.next_deadline is not None and node.next_deadline <= self.now:
